@@ -1,0 +1,227 @@
+#include "app/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <stdexcept>
+#include <thread>
+
+namespace ferry::app {
+
+namespace {
+
+template <typename T>
+bool parse_number(const std::string& text, T& out) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && p == text.data() + text.size();
+}
+
+OptionSpec size_option(std::string name, std::string def, std::string help,
+                       std::function<void(net::ServerOptions&, std::uint64_t)> set) {
+  return {std::move(name), std::move(def), std::move(help),
+          [set](net::ServerOptions& o, const std::string& v) -> std::string {
+            std::uint64_t n = 0;
+            if (!parse_size(v, n) || n == 0) return "expected a size such as 1048576, 512KiB, 16MiB";
+            set(o, n);
+            return "";
+          }};
+}
+
+OptionSpec count_option(std::string name, std::string def, std::string help,
+                        std::function<void(net::ServerOptions&, std::uint32_t)> set,
+                        bool allow_zero = false) {
+  return {std::move(name), std::move(def), std::move(help),
+          [set, allow_zero](net::ServerOptions& o, const std::string& v) -> std::string {
+            std::uint32_t n = 0;
+            if (!parse_number(v, n) || (n == 0 && !allow_zero)) return "expected a positive whole number";
+            set(o, n);
+            return "";
+          }};
+}
+
+std::vector<OptionSpec> build_specs() {
+  std::vector<OptionSpec> s;
+  s.push_back({"listen", "127.0.0.1:61613", "STOMP TCP listener, HOST:PORT (port 0 picks a free port)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 auto colon = v.rfind(':');
+                 if (colon == std::string::npos) return "expected HOST:PORT";
+                 std::string host = v.substr(0, colon);
+                 if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+                   host = host.substr(1, host.size() - 2);
+                 std::uint16_t port = 0;
+                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT";
+                 o.listen_host = host;
+                 o.listen_port = port;
+                 return "";
+               }});
+  s.push_back(count_option("shards", "0", "event loops (threads); 0 = one per core",
+                           [](auto& o, std::uint32_t n) {
+                             o.broker.shards = n == 0 ? std::max(1u, std::thread::hardware_concurrency()) : n;
+                           }, true));
+  s.push_back({"log-level", "info", "trace, debug, info, warn or error",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+                 for (const char* l : kLevels) {
+                   if (v == l) {
+                     o.log_level = v;
+                     return "";
+                   }
+                 }
+                 return "expected trace, debug, info, warn or error";
+               }});
+  s.push_back(size_option("max-frame-size", "16MiB", "largest frame accepted (command, headers and body)",
+                          [](auto& o, std::uint64_t n) { o.limits.max_frame_size = n; }));
+  s.push_back(size_option("max-body-size", "10MiB", "largest message body accepted",
+                          [](auto& o, std::uint64_t n) { o.limits.max_body_size = n; }));
+  s.push_back(count_option("max-headers", "1000", "header lines per frame",
+                           [](auto& o, std::uint32_t n) { o.limits.max_headers = n; }));
+  s.push_back(size_option("max-header-length", "10KiB", "longest header line",
+                          [](auto& o, std::uint64_t n) { o.limits.max_header_length = n; }));
+  s.push_back(count_option("max-connections", "10000", "open client connections; newer ones get ERROR",
+                           [](auto& o, std::uint32_t n) { o.max_connections = n; }));
+  s.push_back(count_option("max-subscriptions", "1000", "subscriptions per connection",
+                           [](auto& o, std::uint32_t n) { o.max_subscriptions = n; }));
+  s.push_back(count_option("max-unacked", "10000", "ceiling on any subscription's prefetch window",
+                           [](auto& o, std::uint32_t n) { o.broker.max_unacked = n; }));
+  s.push_back(count_option("default-prefetch", "1000", "prefetch window when SUBSCRIBE names none",
+                           [](auto& o, std::uint32_t n) { o.broker.default_prefetch = n; }));
+  s.push_back(count_option("max-transactions", "100", "open transactions per connection",
+                           [](auto& o, std::uint32_t n) { o.max_transactions = n; }));
+  s.push_back(count_option("max-transaction-size", "10000", "frames buffered in one transaction",
+                           [](auto& o, std::uint32_t n) { o.max_transaction_size = n; }));
+  s.push_back(size_option("memory-limit", "1GiB", "bytes of queued messages held in memory (all shards)",
+                          [](auto& o, std::uint64_t n) { o.broker.memory_limit = n; }));
+  s.push_back({"memory-policy", "block",
+               "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "block") o.broker.memory_policy = broker::MemoryPolicy::kBlock;
+                 else if (v == "reject") o.broker.memory_policy = broker::MemoryPolicy::kReject;
+                 else return "expected block or reject";
+                 return "";
+               }});
+  s.push_back(size_option("producer-window-size", "1MiB",
+                          "bytes a connection may have in flight to destinations before reads pause",
+                          [](auto& o, std::uint64_t n) { o.producer_window_size = n; }));
+  s.push_back(size_option("max-write-buffer", "4MiB",
+                          "output queued for a client that does not read before its reads pause",
+                          [](auto& o, std::uint64_t n) { o.max_write_buffer = n; }));
+  s.push_back(count_option("max-deliveries", "10",
+                           "deliveries before a message is dead-lettered (0 = never)",
+                           [](auto& o, std::uint32_t n) { o.broker.max_deliveries = n; }, true));
+  s.push_back({"dead-letter-prefix", "DLQ.", "/queue/NAME dead-letters into /queue/<prefix>NAME",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.empty()) return "must not be empty";
+                 o.broker.dead_letter_prefix = v;
+                 return "";
+               }});
+  s.push_back({"heart-beat", "10000,10000",
+               "server heart-beat offer: ms between beats it sends, ms it wants between client beats (0 = none)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 auto comma = v.find(',');
+                 std::uint32_t a = 0, b = 0;
+                 if (comma == std::string::npos || !parse_number(v.substr(0, comma), a) ||
+                     !parse_number(v.substr(comma + 1), b))
+                   return "expected SEND_MS,RECV_MS";
+                 o.heart_beat_send_ms = a;
+                 o.heart_beat_recv_ms = b;
+                 return "";
+               }});
+  s.push_back({"heart-beat-grace", "2.0", "a client silent for grace x the agreed interval is disconnected",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 try {
+                   std::size_t used = 0;
+                   double g = std::stod(v, &used);
+                   if (used != v.size() || g < 1.0) return "expected a number >= 1.0";
+                   o.heart_beat_grace = g;
+                 } catch (...) {
+                   return "expected a number >= 1.0";
+                 }
+                 return "";
+               }});
+  s.push_back(count_option("topic-subscriber-buffer", "10000", "messages buffered per topic subscriber",
+                           [](auto& o, std::uint32_t n) { o.broker.topic_subscriber_buffer = n; }));
+  s.push_back({"slow-subscriber-policy", "block",
+               "when a topic subscriber's buffer is full: block (slow the producers) or disconnect",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "block") o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kBlock;
+                 else if (v == "disconnect")
+                   o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kDisconnect;
+                 else return "expected block or disconnect";
+                 return "";
+               }});
+  return s;
+}
+
+std::string toml_value_text(const toml::node& n) {
+  if (auto s = n.value<std::string>()) return *s;
+  if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
+  if (n.is_floating_point()) return std::to_string(*n.value<double>());
+  if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+  throw std::runtime_error("unsupported value type");
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_specs() {
+  static const std::vector<OptionSpec> specs = build_specs();
+  return specs;
+}
+
+bool parse_size(const std::string& text, std::uint64_t& out) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) return false;
+  std::uint64_t n = 0;
+  if (!parse_number(text.substr(0, i), n)) return false;
+  std::string unit = text.substr(i);
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::uint64_t mul = 1;
+  if (unit.empty() || unit == "b") mul = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") mul = 1ull << 10;
+  else if (unit == "m" || unit == "mb" || unit == "mib") mul = 1ull << 20;
+  else if (unit == "g" || unit == "gb" || unit == "gib") mul = 1ull << 30;
+  else return false;
+  if (n > UINT64_MAX / mul) return false;
+  out = n * mul;
+  return true;
+}
+
+net::ServerOptions load_options(const std::string& config_path,
+                                const std::vector<std::pair<std::string, std::string>>& cli_values) {
+  net::ServerOptions o;
+  auto apply = [&](const std::string& name, const std::string& value, const std::string& source) {
+    for (const OptionSpec& spec : option_specs()) {
+      if (spec.name != name) continue;
+      std::string err = spec.apply(o, value);
+      if (!err.empty())
+        throw std::runtime_error(source + ": invalid value '" + value + "' for " + name + ": " + err);
+      return;
+    }
+    throw std::runtime_error(source + ": unknown option '" + name + "'");
+  };
+  for (const OptionSpec& spec : option_specs()) apply(spec.name, spec.default_value, "default");
+  if (!config_path.empty()) {
+    toml::table table;
+    try {
+      table = toml::parse_file(config_path);
+    } catch (const toml::parse_error& e) {
+      throw std::runtime_error(config_path + ": " + std::string(e.description()));
+    }
+    for (const auto& [key, node] : table) {
+      std::string text;
+      try {
+        text = toml_value_text(node);
+      } catch (const std::exception&) {
+        throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +
+                                 "' must be a string or number");
+      }
+      apply(std::string(key.str()), text, config_path);
+    }
+  }
+  for (const auto& [name, value] : cli_values) apply(name, value, "--" + name);
+  return o;
+}
+
+}  // namespace ferry::app

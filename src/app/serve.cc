@@ -1,0 +1,49 @@
+#include "app/serve.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.h"
+#include "common/clock.h"
+#include "net/server.h"
+#include "shard/shard_set.h"
+
+namespace ferry::app {
+
+int serve(const net::ServerOptions& options) {
+  shard::ShardSet shards(options.broker.shards);
+  broker::Broker broker(options.broker, shards);
+  net::Server server(options, shards, broker);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::error("cannot listen on {}:{}: {}", options.listen_host, options.listen_port, e.what());
+    return 1;
+  }
+  auto ep = server.local_endpoint();
+  spdlog::info("Ferry 0.1.0: {} shard(s), memory-limit {} bytes, max-connections {}",
+               options.broker.shards, options.broker.memory_limit, options.max_connections);
+  std::string host = ep.address().to_string();
+  if (ep.address().is_v6()) host = "[" + host + "]";
+  spdlog::info("listening on {}:{} (STOMP)", host, ep.port());
+
+  shards.on_tick(100, [&](ShardId s) {
+    const std::int64_t now = mono_ms();
+    server.tick(s, now);
+    broker.tick(s, wall_ms());
+  });
+
+  boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {} received: shutting down", sig);
+    shards.stop();
+  });
+  shards.run();
+  // Every loop has stopped and its thread joined: tear down on this thread.
+  server.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace ferry::app

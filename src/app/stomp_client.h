@@ -1,0 +1,52 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "stomp/parser.h"
+
+namespace ferry::app {
+
+// A small blocking STOMP 1.2 client for the command-line tools (send, recv).
+// Not used by the broker. Throws std::runtime_error on I/O failures and on
+// ERROR frames (with the broker's message).
+class StompClient {
+ public:
+  struct Frame {
+    std::string command;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::optional<std::string> get(const std::string& name) const;
+  };
+
+  StompClient(const std::string& host_port, const std::string& vhost);
+
+  void send_frame(const std::string& command,
+                  const std::vector<std::pair<std::string, std::string>>& headers,
+                  const std::string& body = {});
+  // nullopt on timeout.
+  std::optional<Frame> read_frame(std::chrono::milliseconds timeout);
+  // Sends, then waits for the RECEIPT with this id (ERROR -> throws).
+  void send_with_receipt(const std::string& command,
+                         std::vector<std::pair<std::string, std::string>> headers,
+                         const std::string& body = {});
+  void disconnect();
+
+ private:
+  std::optional<Frame> read_wire(std::chrono::milliseconds timeout);
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_{io_};
+  stomp::Parser parser_{stomp::Limits{}};
+  std::vector<char> buffer_;
+  std::deque<Frame> stashed_;  // frames read while waiting for a RECEIPT
+  std::size_t receipt_counter_ = 0;
+};
+
+}  // namespace ferry::app

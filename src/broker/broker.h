@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "broker/client_events.h"
+#include "broker/consumer_key.h"
+#include "broker/delivery.h"
+#include "broker/destination.h"
+#include "broker/executor.h"
+#include "broker/message.h"
+#include "broker/options.h"
+
+namespace ferry::broker {
+
+class ShardBroker;
+
+// The whole broker seen from a connection: routes each operation to the
+// shard that owns the destination (hash of vhost and name) and routes the
+// answers back. Safe to call from any shard; it only posts tasks.
+//
+// Lifetime: created before the shards start, destroyed after they stop.
+// ShardBroker objects are touched only on their own shard.
+class Broker {
+ public:
+  Broker(const BrokerOptions& options, Executor& executor);
+  ~Broker();
+
+  // Each shard registers the connection side before traffic starts.
+  void set_client_events(ShardId shard, ClientEvents* events);
+
+  ShardId owner_of(const Destination& d) const;
+
+  void publish(const Destination& d, MessageRef m, OpTicket ticket);
+  void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
+                 OpTicket ticket);
+  void unsubscribe(ShardId owner, const ConsumerKey& key, OpTicket ticket);
+  void settle(ShardId owner, const ConsumerKey& key, std::vector<DeliverySeq> seqs,
+              SettleAction action, OpTicket ticket);
+  void credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
+  void publish_internal(const Destination& d, MessageRef m);
+
+  // Runs fn(events) on `shard` with that shard's ClientEvents.
+  template <typename Fn>
+  void to_client(ShardId shard, Fn fn) {
+    executor_.post(shard, [this, shard, fn = std::move(fn)]() mutable {
+      if (ClientEvents* ev = client_events_[shard.value]) fn(*ev);
+    });
+  }
+
+  // Runs on `shard`: that shard's part of the broker.
+  ShardBroker& local(ShardId shard) { return *shards_[shard.value]; }
+  // Housekeeping; call on `shard`.
+  void tick(ShardId shard, std::int64_t now_ms);
+
+  const BrokerOptions& options() const { return options_; }
+  std::uint32_t shard_count() const { return static_cast<std::uint32_t>(shards_.size()); }
+
+  // A new message id; unique within this broker run. Call from any shard.
+  MessageId next_message_id(ShardId shard);
+
+ private:
+  BrokerOptions options_;
+  Executor& executor_;
+  std::vector<std::unique_ptr<ShardBroker>> shards_;
+  std::vector<ClientEvents*> client_events_;
+  // One counter per shard, each touched only by its shard; padded apart.
+  struct alignas(64) Counter {
+    std::uint64_t value = 0;
+  };
+  std::vector<Counter> id_counters_;
+};
+
+}  // namespace ferry::broker

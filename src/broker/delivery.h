@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "broker/message.h"
+#include "common/strong_id.h"
+
+namespace ferry::broker {
+
+enum class AckMode { kAuto, kClient, kClientIndividual };
+
+// One message handed to one consumer.
+struct Delivery {
+  MessageRef message;
+  DeliverySeq seq;                // per consumer, increasing; identifies it in acks
+  std::uint32_t earlier_deliveries = 0;  // > 0 means redelivered
+};
+
+// What a consumer's connection decided about deliveries it holds.
+enum class SettleAction {
+  kAck,         // consumed: remove
+  kRequeue,     // NACK / abort: back to the queue, marked redelivered
+  kDeadLetter,  // NACK with requeue:false: straight to the dead-letter queue
+  kRelease,     // acked inside an open transaction: stops counting toward the
+                // window, but stays held until kAck (COMMIT) or kRequeue (ABORT)
+};
+
+// The window a subscription asked for (from any dialect's header).
+struct Window {
+  std::uint32_t messages = 0;  // > 0 after normalisation
+  std::uint64_t bytes = 0;     // 0 = no byte cap
+};
+
+// Outcome of an operation sent to a destination's shard, reported back to
+// the connection that asked.
+struct Outcome {
+  bool ok = true;
+  std::string error;  // ERROR `message` text when !ok
+  static Outcome success() { return {}; }
+  static Outcome failure(std::string text) { return {false, std::move(text)}; }
+};
+
+}  // namespace ferry::broker

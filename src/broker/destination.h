@@ -1,0 +1,26 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ferry::broker {
+
+enum class DestinationKind { kQueue, kTopic };
+
+// A parsed destination. Accepted forms: `/queue/NAME`, `/topic/NAME`, and
+// RabbitMQ's `/amq/queue/NAME` (an alias of `/queue/NAME`).
+struct Destination {
+  DestinationKind kind = DestinationKind::kQueue;
+  std::string name;   // without prefix
+  std::string vhost;  // STOMP `host` of the connection
+
+  // Canonical form used in MESSAGE `destination`: "/queue/NAME" or "/topic/NAME".
+  std::string to_string() const;
+  bool operator==(const Destination&) const = default;
+};
+
+// nullopt: not a destination Ferry knows (the caller answers ERROR).
+std::optional<Destination> parse_destination(std::string_view text, std::string_view vhost);
+
+}  // namespace ferry::broker

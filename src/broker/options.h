@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ferry::broker {
+
+enum class MemoryPolicy { kBlock, kReject };
+enum class SlowSubscriberPolicy { kBlock, kDisconnect };
+
+// What the delivery engine needs to know; filled from ferry.toml and flags
+// (see app/config.h, where every field is named as the user types it).
+struct BrokerOptions {
+  std::uint32_t shards = 1;
+  std::uint32_t max_unacked = 10000;       // ceiling on any subscription window
+  std::uint32_t default_prefetch = 1000;   // window when SUBSCRIBE names none
+  std::uint64_t memory_limit = 1ull << 30; // queued message bytes, all shards
+  MemoryPolicy memory_policy = MemoryPolicy::kBlock;
+  std::uint32_t max_deliveries = 10;       // 0 = never dead-letter
+  std::string dead_letter_prefix = "DLQ.";
+  std::uint32_t topic_subscriber_buffer = 10000;
+  SlowSubscriberPolicy slow_subscriber_policy = SlowSubscriberPolicy::kBlock;
+};
+
+}  // namespace ferry::broker

@@ -1,0 +1,195 @@
+#include "broker/queue.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+
+namespace ferry::broker {
+
+Queue::Queue(Destination destination, QueueSettings settings, QueueHost& host)
+    : destination_(std::move(destination)),
+      name_(destination_.to_string()),
+      settings_(settings),
+      host_(host) {}
+
+Queue::~Queue() {
+  // Whatever is still here leaves memory accounting with the queue.
+  std::int64_t bytes = 0;
+  ready_.for_each([&](const QueueEntry& e) { bytes += e.message->footprint(); });
+  for (auto& c : consumers_)
+    for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
+  if (bytes != 0) host_.memory_changed(-bytes);
+}
+
+void Queue::enqueue(MessageRef m) {
+  host_.memory_changed(static_cast<std::int64_t>(m->footprint()));
+  ready_.push(QueueEntry{std::move(m), next_order_++, 0});
+  dispatch();
+}
+
+void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window) {
+  FERRY_ASSERT(find(key) == nullptr);
+  FERRY_ASSERT(window.messages > 0);
+  auto c = std::make_unique<Consumer>();
+  c->key = key;
+  c->mode = mode;
+  c->window = window;
+  consumers_.push_back(std::move(c));
+  dispatch();
+}
+
+bool Queue::has_consumer(const ConsumerKey& key) const {
+  return std::any_of(consumers_.begin(), consumers_.end(),
+                     [&](const auto& c) { return c->key == key; });
+}
+
+Queue::Consumer* Queue::find(const ConsumerKey& key) {
+  for (auto& c : consumers_)
+    if (c->key == key) return c.get();
+  return nullptr;
+}
+
+void Queue::remove_consumer(const ConsumerKey& key) {
+  auto it = std::find_if(consumers_.begin(), consumers_.end(),
+                         [&](const auto& c) { return c->key == key; });
+  if (it == consumers_.end()) return;
+  std::unique_ptr<Consumer> gone = std::move(*it);
+  std::size_t index = static_cast<std::size_t>(it - consumers_.begin());
+  consumers_.erase(it);
+  if (next_consumer_ > index) --next_consumer_;
+  if (next_consumer_ >= consumers_.size()) next_consumer_ = 0;
+  for (auto& [seq, h] : gone->held) give_back(std::move(h.entry));
+  dispatch();
+}
+
+void Queue::settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, SettleAction action) {
+  Consumer* c = find(key);
+  if (c == nullptr) return;
+  const std::size_t ready_before = ready_.size();
+  for (DeliverySeq seq : seqs) {
+    auto it = c->held.find(seq.value);
+    if (it == c->held.end()) continue;
+    Held& h = it->second;
+    if (action == SettleAction::kRelease) {
+      if (!h.released) {
+        forget_credit(*c, h);
+        h.released = true;
+      }
+      continue;
+    }
+    if (!h.released) forget_credit(*c, h);
+    QueueEntry entry = std::move(h.entry);
+    c->held.erase(it);
+    switch (action) {
+      case SettleAction::kAck: drop(entry); break;
+      case SettleAction::kRequeue: give_back(std::move(entry)); break;
+      case SettleAction::kDeadLetter: to_dead_letter(std::move(entry), "rejected"); break;
+      case SettleAction::kRelease: break;
+    }
+  }
+  dispatch();
+  if (ready_.size() < ready_before) host_.space_freed(*this);
+}
+
+void Queue::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes) {
+  Consumer* c = find(key);
+  if (c == nullptr) return;
+  c->in_flight -= std::min(c->in_flight, messages);
+  c->in_flight_bytes -= std::min(c->in_flight_bytes, bytes);
+  dispatch();
+}
+
+void Queue::forget_credit(Consumer& c, const Held& h) {
+  FERRY_ASSERT(c.in_flight > 0);
+  --c.in_flight;
+  c.in_flight_bytes -= std::min(c.in_flight_bytes, h.bytes);
+}
+
+bool Queue::has_credit(const Consumer& c) const {
+  if (c.in_flight >= c.window.messages) return false;
+  return c.window.bytes == 0 || c.in_flight_bytes < c.window.bytes;
+}
+
+Queue::Consumer* Queue::next_with_credit() {
+  const std::size_t n = consumers_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t idx = (next_consumer_ + i) % n;
+    if (has_credit(*consumers_[idx])) {
+      next_consumer_ = (idx + 1) % n;
+      return consumers_[idx].get();
+    }
+  }
+  return nullptr;
+}
+
+void Queue::dispatch() {
+  // Delivering can call back into the host, which must not re-enter here.
+  if (dispatching_) return;
+  dispatching_ = true;
+  const std::size_t ready_before = ready_.size();
+  const std::int64_t now = host_.now_ms();
+  while (!ready_.empty()) {
+    if (ready_.front().message->expired_at(now)) {
+      QueueEntry e = ready_.pop();
+      ++expired_;
+      drop(e);
+      continue;
+    }
+    Consumer* c = next_with_credit();
+    if (c == nullptr) break;
+    QueueEntry e = ready_.pop();
+    Delivery d;
+    d.message = e.message;
+    d.seq = DeliverySeq(++c->next_seq);
+    d.earlier_deliveries = e.deliveries++;
+    const std::uint64_t bytes = e.message->body.size();
+    ++c->in_flight;
+    c->in_flight_bytes += bytes;
+    if (c->mode == AckMode::kAuto) {
+      // At-most-once: consumed the moment it is handed out. The window is
+      // given back by credit() once the connection has written it.
+      drop(e);
+    } else {
+      c->held.emplace(d.seq.value, Held{std::move(e), bytes, false});
+    }
+    host_.deliver(c->key, std::move(d));
+  }
+  dispatching_ = false;
+  if (ready_.size() < ready_before) host_.space_freed(*this);
+}
+
+void Queue::give_back(QueueEntry e) {
+  if (settings_.max_deliveries != 0 && !settings_.is_dead_letter_queue &&
+      e.deliveries >= settings_.max_deliveries) {
+    to_dead_letter(std::move(e), "max-deliveries");
+    return;
+  }
+  ready_.put_back(std::move(e));
+}
+
+void Queue::drop(const QueueEntry& e) {
+  host_.memory_changed(-static_cast<std::int64_t>(e.message->footprint()));
+}
+
+void Queue::to_dead_letter(QueueEntry e, std::string_view reason) {
+  drop(e);
+  host_.dead_letter(*this, std::move(e.message), reason);
+}
+
+void Queue::expire(std::int64_t now_ms) {
+  const std::size_t before = ready_.size();
+  ready_.remove_if([&](const QueueEntry& e) { return e.message->expired_at(now_ms); },
+                   [&](const QueueEntry& e) {
+                     ++expired_;
+                     drop(e);
+                   });
+  if (ready_.size() < before) host_.space_freed(*this);
+}
+
+std::size_t Queue::unacked() const {
+  std::size_t n = 0;
+  for (const auto& c : consumers_) n += c->held.size();
+  return n;
+}
+
+}  // namespace ferry::broker

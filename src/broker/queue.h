@@ -1,0 +1,122 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/consumer_key.h"
+#include "broker/delivery.h"
+#include "broker/destination.h"
+#include "broker/ready_list.h"
+
+namespace ferry::broker {
+
+class Queue;
+
+// What a queue needs from the shard that owns it. Called synchronously on
+// the owning shard; implementations may post work to other shards.
+class QueueHost {
+ public:
+  virtual ~QueueHost() = default;
+  // Hand `d` to the consumer's connection (usually on another shard).
+  virtual void deliver(const ConsumerKey& consumer, Delivery d) = 0;
+  // The message left `from` for its dead-letter queue.
+  virtual void dead_letter(const Queue& from, MessageRef m, std::string_view reason) = 0;
+  // Bytes of queued messages held by this shard changed by `delta`.
+  virtual void memory_changed(std::int64_t delta) = 0;
+  // The queue's ready list shrank (a blocked publisher may go on).
+  virtual void space_freed(Queue& q) = 0;
+  virtual std::int64_t now_ms() const = 0;
+};
+
+struct QueueSettings {
+  std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
+  bool is_dead_letter_queue = false; // never dead-letters its own messages
+  std::size_t max_ready = 0;         // 0 = unbounded (memory-limit applies)
+};
+
+// The delivery engine: one queue, its waiting messages, its consumers and
+// what each consumer holds unacknowledged. Topic subscriptions are queues of
+// their own fed by the topic, so this is the only place that decides who
+// gets what, windows, acks, redelivery and dead-lettering.
+//
+// Owned by one shard (ShardBroker); every method runs on that shard.
+class Queue {
+ public:
+  // `destination` is the queue, or the topic a subscription queue is fed by.
+  Queue(Destination destination, QueueSettings settings, QueueHost& host);
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  const std::string& name() const { return name_; }  // canonical: "/queue/x"
+  const Destination& destination() const { return destination_; }
+  const QueueSettings& settings() const { return settings_; }
+
+  // Takes a fresh message and dispatches what it can.
+  void enqueue(MessageRef m);
+  // Would an enqueue exceed max_ready?
+  bool full() const { return settings_.max_ready != 0 && ready_.size() >= settings_.max_ready; }
+
+  void add_consumer(const ConsumerKey& key, AckMode mode, Window window);
+  // Returns the consumer's unacknowledged messages to the queue (redelivered).
+  void remove_consumer(const ConsumerKey& key);
+  bool has_consumer(const ConsumerKey& key) const;
+
+  // Applies `action` to the consumer's deliveries `seqs`; unknown seqs are
+  // ignored (they were already settled or returned).
+  void settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, SettleAction action);
+  // An auto-ack consumer's connection wrote `messages` / `bytes` to its socket.
+  void credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
+
+  // Drops expired waiting messages (they are never delivered).
+  void expire(std::int64_t now_ms);
+
+  std::size_t depth() const { return ready_.size(); }
+  std::size_t unacked() const;
+  std::size_t consumer_count() const { return consumers_.size(); }
+  bool idle() const { return ready_.empty() && consumers_.empty(); }
+  std::uint64_t expired_count() const { return expired_; }
+
+ private:
+  struct Held {
+    QueueEntry entry;
+    std::uint64_t bytes = 0;
+    bool released = false;  // kRelease: no longer counts toward the window
+  };
+  struct Consumer {
+    ConsumerKey key;
+    AckMode mode = AckMode::kAuto;
+    Window window;
+    std::uint32_t in_flight = 0;       // counts toward the window
+    std::uint64_t in_flight_bytes = 0;
+    std::uint64_t next_seq = 0;
+    std::map<std::uint64_t, Held> held;  // unacknowledged (not for kAuto)
+  };
+
+  void dispatch();
+  Consumer* next_with_credit();
+  Consumer* find(const ConsumerKey& key);
+  bool has_credit(const Consumer& c) const;
+  void give_back(QueueEntry e);  // requeue or dead-letter after max_deliveries
+  void drop(const QueueEntry& e);  // the message leaves this queue for good
+  void to_dead_letter(QueueEntry e, std::string_view reason);
+  void forget_credit(Consumer& c, const Held& h);
+
+  Destination destination_;
+  std::string name_;
+  QueueSettings settings_;
+  QueueHost& host_;
+  ReadyList ready_;
+  std::vector<std::unique_ptr<Consumer>> consumers_;
+  std::size_t next_consumer_ = 0;  // round-robin cursor
+  std::uint64_t next_order_ = 0;
+  std::uint64_t expired_ = 0;
+  bool dispatching_ = false;
+};
+
+}  // namespace ferry::broker

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "broker/consumer_key.h"
+#include "broker/delivery.h"
+#include "broker/options.h"
+#include "broker/queue.h"
+
+namespace ferry::broker {
+
+// Publish/subscribe: every subscription that exists when a message is
+// published gets it. Each subscription is a Queue of its own (bounded by
+// topic-subscriber-buffer) with one consumer, so delivery, acks and windows
+// are the queue engine's.
+//
+// Owned by one shard; every method runs there.
+class Topic {
+ public:
+  // Called when a publish completes (possibly later, if it had to wait for a
+  // slow subscriber under the block policy).
+  using Done = std::function<void(Outcome)>;
+  // Called for a subscriber dropped under the disconnect policy.
+  using Kick = std::function<void(const ConsumerKey&, std::string reason)>;
+
+  Topic(Destination destination, const BrokerOptions& options, QueueHost& host, Kick kick);
+
+  void publish(MessageRef m, Done done);
+  Queue& subscribe(const ConsumerKey& key, AckMode mode, Window window);
+  void unsubscribe(const ConsumerKey& key);
+  // A subscription queue drained: parked publishes may go on.
+  void resume();
+
+  const Destination& destination() const { return destination_; }
+  bool idle() const { return subscriptions_.empty() && parked_.empty(); }
+  std::size_t subscription_count() const { return subscriptions_.size(); }
+
+ private:
+  struct Parked {
+    MessageRef message;
+    Done done;
+  };
+  bool blocked() const;  // some subscriber is full (block policy)
+  void fan_out(const MessageRef& m);
+
+  Destination destination_;
+  const BrokerOptions& options_;
+  QueueHost& host_;
+  Kick kick_;
+  std::unordered_map<ConsumerKey, std::unique_ptr<Queue>> subscriptions_;
+  std::deque<Parked> parked_;
+};
+
+}  // namespace ferry::broker

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string_view>
+
+// Every ERROR `message` text the STOMP side sends, in one place. Limit
+// errors name the option that sets the limit.
+namespace ferry::net::errors {
+
+inline constexpr std::string_view kNotConnected = "not connected: send CONNECT first";
+inline constexpr std::string_view kAlreadyConnected = "already connected";
+inline constexpr std::string_view kUnsupportedVersion = "unsupported STOMP version";
+inline constexpr std::string_view kBadHeartBeat = "invalid heart-beat header";
+inline constexpr std::string_view kServerFrame = "frame not accepted from clients";
+inline constexpr std::string_view kMissingDestination = "missing destination header";
+inline constexpr std::string_view kUnknownDestination = "unknown destination";
+inline constexpr std::string_view kMissingId = "missing id header";
+inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
+inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";
+inline constexpr std::string_view kTooManySubscriptions =
+    "too many subscriptions on this connection (max-subscriptions)";
+inline constexpr std::string_view kBadAckMode = "invalid ack mode";
+inline constexpr std::string_view kBadWindow = "invalid prefetch/window header";
+inline constexpr std::string_view kUnsupportedDurable =
+    "durable subscriptions are not supported by this broker version";
+inline constexpr std::string_view kUnsupportedSelector = "selectors are not supported by this broker version";
+inline constexpr std::string_view kMissingAckId = "ACK/NACK without id, ack or message-id header";
+inline constexpr std::string_view kUnknownAckId = "ACK/NACK of an unknown or already acknowledged message";
+inline constexpr std::string_view kMissingTransaction = "missing transaction header";
+inline constexpr std::string_view kUnknownTransaction = "unknown transaction";
+inline constexpr std::string_view kDuplicateTransaction = "transaction already begun";
+inline constexpr std::string_view kTooManyTransactions =
+    "too many open transactions on this connection (max-transactions)";
+inline constexpr std::string_view kTransactionTooLarge =
+    "too many frames in one transaction (max-transaction-size)";
+inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)";
+inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
+inline constexpr std::string_view kTooManyConnections = "too many connections (max-connections)";
+inline constexpr std::string_view kHeartBeatTimeout = "heart-beat timeout";
+
+}  // namespace ferry::net::errors

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "broker/options.h"
+#include "stomp/limits.h"
+
+namespace ferry::net {
+
+// Everything the connection side needs; filled by app/config.
+struct ServerOptions {
+  std::string log_level = "info";
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 61613;
+  stomp::Limits limits;
+  std::uint32_t max_connections = 10000;
+  std::uint32_t max_subscriptions = 1000;   // per connection
+  std::uint32_t max_transactions = 100;     // open per connection
+  std::uint32_t max_transaction_size = 10000;  // frames in one transaction
+  std::uint64_t producer_window_size = 1u << 20;  // bytes in flight before reads pause
+  std::uint64_t max_write_buffer = 4u << 20;      // queued output before reads pause
+  std::uint32_t heart_beat_send_ms = 10000;  // server offers to send every ...
+  std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
+  double heart_beat_grace = 2.0;
+  broker::BrokerOptions broker;
+};
+
+}  // namespace ferry::net

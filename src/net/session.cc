@@ -1,0 +1,663 @@
+#include "net/session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/assert.h"
+#include "common/clock.h"
+#include "net/errors.h"
+#include "stomp/encoder.h"
+
+namespace ferry::net {
+
+using broker::AckMode;
+using broker::SettleAction;
+using stomp::Command;
+using stomp::Encoder;
+
+namespace {
+
+constexpr std::string_view kServerName = "Ferry/0.1.0";
+
+template <typename T>
+std::optional<T> parse_int(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Headers of a SEND that describe the SEND itself, or that the broker sets
+// on MESSAGE; never copied into the stored message.
+bool is_command_header(std::string_view name) {
+  static constexpr std::string_view kDropped[] = {
+      "destination", "receipt", "transaction", "content-length", "message-id",
+      "subscription", "ack", "redelivered", "x-delivery-count"};
+  return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
+}
+
+}  // namespace
+
+Session::Session(const ServerOptions& options, broker::Broker& broker, Transport& transport,
+                 ShardId shard, ConnectionId id)
+    : options_(options), broker_(broker), transport_(transport), shard_(shard), id_(id) {}
+
+Session::~Session() = default;
+
+// ---------------------------------------------------------------- frames in
+
+void Session::on_frame(const stomp::Frame& f) {
+  if (closing_ || disconnecting_) return;
+  if (!connected_) {
+    if (f.command == Command::kConnect || f.command == Command::kStomp) {
+      handle_connect(f);
+    } else {
+      fail(errors::kNotConnected, {}, f.get("receipt"));
+    }
+    return;
+  }
+  switch (f.command) {
+    case Command::kConnect:
+    case Command::kStomp: fail(errors::kAlreadyConnected, {}, f.get("receipt")); return;
+    case Command::kSend: handle_send(f); return;
+    case Command::kSubscribe: handle_subscribe(f); return;
+    case Command::kUnsubscribe: handle_unsubscribe(f); return;
+    case Command::kAck: handle_ack(f, true); return;
+    case Command::kNack: handle_ack(f, false); return;
+    case Command::kBegin: handle_begin(f); return;
+    case Command::kCommit: handle_commit(f); return;
+    case Command::kAbort: handle_abort(f); return;
+    case Command::kDisconnect: handle_disconnect(f); return;
+    case Command::kConnected:
+    case Command::kMessage:
+    case Command::kReceipt:
+    case Command::kError:
+      fail(errors::kServerFrame, fmt::format("{} is sent by servers only", stomp::to_string(f.command)),
+           f.get("receipt"));
+      return;
+  }
+}
+
+void Session::on_parse_error(stomp::ParseError e) { fail(stomp::describe(e)); }
+
+void Session::handle_connect(const stomp::Frame& f) {
+  auto version = stomp::negotiate(f.get("accept-version"));
+  if (!version) {
+    std::string& out = transport_.output();
+    Encoder::begin_frame(out, Command::kError);
+    Encoder::add_header(out, "version", "1.0,1.1,1.2", stomp::Version::k1_0, Command::kError);
+    Encoder::add_header(out, "message", errors::kUnsupportedVersion, stomp::Version::k1_0,
+                        Command::kError);
+    Encoder::add_header(out, "content-type", "text/plain", stomp::Version::k1_0, Command::kError);
+    std::string body = "Supported protocol versions are 1.0, 1.1 and 1.2";
+    Encoder::end_headers(out, body.size());
+    out += body;
+    Encoder::end_frame(out);
+    closing_ = true;
+    transport_.close_after_flush();
+    return;
+  }
+  std::uint32_t cx = 0, cy = 0;  // client: can send every cx, wants every cy
+  if (auto hb = f.get("heart-beat")) {
+    auto comma = hb->find(',');
+    auto a = comma == std::string_view::npos ? std::nullopt : parse_int<std::uint32_t>(hb->substr(0, comma));
+    auto b = comma == std::string_view::npos ? std::nullopt : parse_int<std::uint32_t>(hb->substr(comma + 1));
+    if (!a || !b) {
+      fail(errors::kBadHeartBeat, "expected heart-beat:<ms>,<ms>", f.get("receipt"));
+      return;
+    }
+    cx = *a;
+    cy = *b;
+  }
+  version_ = *version;
+  transport_.set_version(version_);
+  if (auto host = f.get("host"); host && !host->empty()) vhost_ = std::string(*host);
+  const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
+  const std::uint32_t send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
+  const std::uint32_t recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
+  transport_.set_heart_beat(send_ms, recv_ms);
+  connected_ = true;
+
+  std::string& out = transport_.output();
+  Encoder::begin_frame(out, Command::kConnected);
+  Encoder::add_header(out, "version", stomp::to_string(version_), version_, Command::kConnected);
+  Encoder::add_header(out, "heart-beat", fmt::format("{},{}", send_ms, recv_ms), version_,
+                      Command::kConnected);
+  Encoder::add_header(out, "server", kServerName, version_, Command::kConnected);
+  Encoder::add_header(out, "session", fmt::format("ferry-{}-{}", shard_.value, id_.value), version_,
+                      Command::kConnected);
+  Encoder::end_headers(out, 0, false);
+  Encoder::end_frame(out);
+  transport_.flush();
+  spdlog::debug("connection {} CONNECT from {}: STOMP {}, vhost {}, heart-beat {},{}", id_.value,
+                transport_.peer(), stomp::to_string(version_), vhost_, send_ms, recv_ms);
+  if (auto r = f.get("receipt")) write_receipt(*r);
+}
+
+std::optional<broker::Destination> Session::destination_of(const stomp::Frame& f) {
+  auto text = f.get("destination");
+  if (!text) {
+    fail(errors::kMissingDestination, fmt::format("{} requires a destination header",
+                                                  stomp::to_string(f.command)),
+         f.get("receipt"));
+    return std::nullopt;
+  }
+  auto d = broker::parse_destination(*text, vhost_);
+  if (!d) {
+    fail(errors::kUnknownDestination,
+         fmt::format("'{}' is not a destination: use /queue/NAME or /topic/NAME", *text),
+         f.get("receipt"));
+  }
+  return d;
+}
+
+broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
+  auto m = std::make_shared<broker::Message>();
+  m->id = broker_.next_message_id(shard_);
+  m->id_text = fmt::format("ID:ferry-{}-{}", shard_.value, m->id.value & ((1ull << 56) - 1));
+  m->destination = d.to_string();
+  m->body.assign(f.body.data(), f.body.size());
+  m->headers.reserve(f.headers.size());
+  for (const stomp::Header& h : f.headers) {
+    if (is_command_header(h.name)) continue;
+    // First occurrence wins: later repeats are not part of the message.
+    if (m->header(h.name) != nullptr) continue;
+    m->headers.emplace_back(std::string(h.name), std::string(h.value));
+  }
+  return m;
+}
+
+void Session::handle_send(const stomp::Frame& f) {
+  auto d = destination_of(f);
+  if (!d) return;
+  std::uint8_t priority = 4;
+  if (auto p = f.get("priority")) {
+    auto v = parse_int<int>(*p);
+    if (!v || *v < 0) return fail(errors::kBadPriority, *p, f.get("receipt"));
+    priority = static_cast<std::uint8_t>(std::min(*v, 9));
+  }
+  std::int64_t expires = 0;
+  if (auto e = f.get("expires")) {
+    auto v = parse_int<std::int64_t>(*e);
+    if (!v || *v < 0) return fail(errors::kBadExpires, *e, f.get("receipt"));
+    expires = *v;
+  }
+  bool tx_failed = false;
+  Transaction* tx = transaction_of(f, tx_failed);
+  if (tx_failed) return;
+
+  auto m = build_message(f, *d);
+  auto* mutable_m = const_cast<broker::Message*>(m.get());
+  mutable_m->priority = priority;
+  mutable_m->expires_ms = expires;
+  if (auto p = f.get("persistent")) mutable_m->persistent = (*p == "true");
+
+  if (tx != nullptr) {
+    tx->sends.push_back(TxSend{std::move(*d), std::move(m)});
+    begin_op(f.get("receipt"), 0);
+    return;
+  }
+  const std::uint64_t bytes = f.body.size() + 256;
+  std::uint64_t op = begin_op(f.get("receipt"), 1, bytes);
+  broker_.publish(*d, std::move(m), ticket(op));
+}
+
+std::optional<broker::Window> Session::window_of(const stomp::Frame& f) {
+  broker::Window w;
+  std::int64_t messages = 0;
+  for (std::string_view name : {"prefetch-count", "activemq.prefetchSize"}) {
+    if (auto v = f.get(name)) {
+      auto n = parse_int<std::int64_t>(*v);
+      if (!n) return std::nullopt;
+      messages = *n;
+      break;
+    }
+  }
+  if (auto credit = f.get("credit")) {  // Apollo: credit:MESSAGES[,BYTES]
+    auto comma = credit->find(',');
+    auto n = parse_int<std::int64_t>(credit->substr(0, comma));
+    if (!n) return std::nullopt;
+    if (messages <= 0) messages = *n;
+    if (comma != std::string_view::npos) {
+      auto b = parse_int<std::int64_t>(credit->substr(comma + 1));
+      if (!b) return std::nullopt;
+      if (*b > 0) w.bytes = static_cast<std::uint64_t>(*b);
+    }
+  }
+  if (auto cws = f.get("consumer-window-size")) {  // Artemis: bytes, -1 = unbounded
+    auto b = parse_int<std::int64_t>(*cws);
+    if (!b) return std::nullopt;
+    if (*b > 0) w.bytes = static_cast<std::uint64_t>(*b);
+  }
+  if (messages <= 0) messages = options_.broker.default_prefetch;
+  w.messages = static_cast<std::uint32_t>(
+      std::min<std::int64_t>(messages, options_.broker.max_unacked));
+  if (w.messages == 0) w.messages = 1;
+  return w;
+}
+
+void Session::handle_subscribe(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto d = destination_of(f);
+  if (!d) return;
+  std::string id;
+  if (auto v = f.get("id")) {
+    id = std::string(*v);
+  } else if (version_ == stomp::Version::k1_0) {
+    id = d->to_string();  // 1.0: the id is optional; the destination names it
+  } else {
+    return fail(errors::kMissingId, "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2", receipt);
+  }
+  if (subs_by_id_.contains(id)) return fail(errors::kDuplicateSubscription, id, receipt);
+  if (subs_by_id_.size() >= options_.max_subscriptions)
+    return fail(errors::kTooManySubscriptions, {}, receipt);
+  AckMode mode = AckMode::kAuto;
+  if (auto a = f.get("ack")) {
+    if (*a == "auto") mode = AckMode::kAuto;
+    else if (*a == "client") mode = AckMode::kClient;
+    else if (*a == "client-individual") mode = AckMode::kClientIndividual;
+    else return fail(errors::kBadAckMode, fmt::format("'{}': use auto, client or client-individual", *a), receipt);
+  }
+  if (f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
+      f.get("durable") == std::optional<std::string_view>("true")) {
+    return fail(errors::kUnsupportedDurable, "the subscription would not survive; refusing it",
+                receipt);
+  }
+  if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
+  auto window = window_of(f);
+  if (!window) return fail(errors::kBadWindow, {}, receipt);
+
+  auto sub = std::make_unique<Subscription>();
+  sub->no = SubscriptionNo(++next_sub_no_);
+  sub->id = id;
+  sub->destination = *d;
+  sub->owner = broker_.owner_of(*d);
+  sub->mode = mode;
+  Subscription& s = *sub;
+  subs_[s.no] = sub.get();
+  subs_by_id_.emplace(id, std::move(sub));
+  std::uint64_t op = begin_op(receipt, 1);
+  broker_.subscribe(s.destination, key_of(s), mode, *window, ticket(op));
+}
+
+void Session::handle_unsubscribe(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  std::string id;
+  if (auto v = f.get("id")) id = std::string(*v);
+  else if (auto dest = f.get("destination"); dest && version_ == stomp::Version::k1_0) {
+    auto d = broker::parse_destination(*dest, vhost_);
+    id = d ? d->to_string() : std::string(*dest);
+  } else {
+    return fail(errors::kMissingId, "UNSUBSCRIBE requires an id header", receipt);
+  }
+  auto it = subs_by_id_.find(id);
+  if (it == subs_by_id_.end()) return fail(errors::kUnknownSubscription, id, receipt);
+  std::unique_ptr<Subscription> s = std::move(it->second);
+  subs_by_id_.erase(it);
+  subs_.erase(s->no);
+  // The queue takes back whatever the subscription still held.
+  std::uint64_t op = begin_op(receipt, 1);
+  broker_.unsubscribe(s->owner, key_of(*s), ticket(op));
+}
+
+std::optional<Session::AckTarget> Session::resolve_ack(const stomp::Frame& f) {
+  // `id` (1.2) and `ack` carry our ack tag "<subscription-no>-<seq>".
+  for (std::string_view name : {"id", "ack"}) {
+    auto tag = f.get(name);
+    if (!tag) continue;
+    auto dash = tag->find('-');
+    if (dash == std::string_view::npos) continue;
+    auto no = parse_int<std::uint32_t>(tag->substr(0, dash));
+    auto seq = parse_int<std::uint64_t>(tag->substr(dash + 1));
+    if (!no || !seq) continue;
+    auto it = subs_.find(SubscriptionNo(*no));
+    if (it == subs_.end()) continue;
+    auto& held = it->second->held;
+    auto pos = std::lower_bound(held.begin(), held.end(), *seq,
+                                [](const Held& h, std::uint64_t s) { return h.seq.value < s; });
+    if (pos != held.end() && pos->seq.value == *seq)
+      return AckTarget{it->second, static_cast<std::size_t>(pos - held.begin())};
+  }
+  if (auto mid = f.get("message-id")) {
+    auto only = f.get("subscription");
+    for (auto& [no, s] : subs_) {
+      if (only && s->id != *only) continue;
+      for (std::size_t i = 0; i < s->held.size(); ++i)
+        if (s->held[i].message->id_text == *mid) return AckTarget{s, i};
+    }
+  }
+  return std::nullopt;
+}
+
+Session::Transaction* Session::transaction_of(const stomp::Frame& f, bool& failed) {
+  failed = false;
+  auto name = f.get("transaction");
+  if (!name) return nullptr;
+  auto it = transactions_.find(std::string(*name));
+  if (it == transactions_.end()) {
+    failed = true;
+    fail(errors::kUnknownTransaction, *name, f.get("receipt"));
+    return nullptr;
+  }
+  if (++it->second.frames > options_.max_transaction_size) {
+    failed = true;
+    fail(errors::kTransactionTooLarge, *name, f.get("receipt"));
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void Session::handle_ack(const stomp::Frame& f, bool ack) {
+  auto receipt = f.get("receipt");
+  if (!f.get("id") && !f.get("ack") && !f.get("message-id"))
+    return fail(errors::kMissingAckId, {}, receipt);
+  auto target = resolve_ack(f);
+  if (!target) {
+    std::string which(f.get("id").value_or(f.get("ack").value_or(f.get("message-id").value_or(""))));
+    return fail(errors::kUnknownAckId, which, receipt);
+  }
+  bool tx_failed = false;
+  Transaction* tx = transaction_of(f, tx_failed);
+  if (tx_failed) return;
+
+  Subscription& s = *target->sub;
+  // client mode is cumulative (this and every earlier delivery of the
+  // subscription); client-individual touches this one only.
+  std::size_t first = s.mode == AckMode::kClient ? 0 : target->index;
+  std::vector<DeliverySeq> seqs;
+  seqs.reserve(target->index - first + 1);
+  for (std::size_t i = first; i <= target->index; ++i) seqs.push_back(s.held[i].seq);
+  s.held.erase(s.held.begin() + static_cast<std::ptrdiff_t>(first),
+               s.held.begin() + static_cast<std::ptrdiff_t>(target->index + 1));
+
+  SettleAction action = SettleAction::kAck;
+  if (!ack) action = f.get("requeue") == std::optional<std::string_view>("false")
+                         ? SettleAction::kDeadLetter
+                         : SettleAction::kRequeue;
+  if (tx != nullptr) {
+    // Held until COMMIT/ABORT, but no longer counted in the window so a
+    // one-at-a-time consumer can go on inside its transaction.
+    tx->settles.push_back(TxSettle{s.no, seqs, action});
+    std::uint64_t op = begin_op(receipt, 1);
+    settle(s, std::move(seqs), SettleAction::kRelease, op);
+    return;
+  }
+  std::uint64_t op = begin_op(receipt, 1);
+  settle(s, std::move(seqs), action, op);
+}
+
+void Session::settle(Subscription& s, std::vector<DeliverySeq> seqs, SettleAction action,
+                     std::uint64_t op) {
+  broker_.settle(s.owner, key_of(s), std::move(seqs), action, ticket(op));
+}
+
+void Session::handle_begin(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto name = f.get("transaction");
+  if (!name) return fail(errors::kMissingTransaction, {}, receipt);
+  if (transactions_.contains(std::string(*name))) return fail(errors::kDuplicateTransaction, *name, receipt);
+  if (transactions_.size() >= options_.max_transactions)
+    return fail(errors::kTooManyTransactions, {}, receipt);
+  transactions_.emplace(std::string(*name), Transaction{});
+  begin_op(receipt, 0);
+}
+
+void Session::handle_commit(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto name = f.get("transaction");
+  if (!name) return fail(errors::kMissingTransaction, {}, receipt);
+  auto it = transactions_.find(std::string(*name));
+  if (it == transactions_.end()) return fail(errors::kUnknownTransaction, *name, receipt);
+  Transaction tx = std::move(it->second);
+  transactions_.erase(it);
+
+  std::uint32_t parts = static_cast<std::uint32_t>(tx.sends.size());
+  for (const TxSettle& st : tx.settles)
+    if (subs_.contains(st.sub)) ++parts;
+  std::uint64_t op = begin_op(receipt, parts);
+  for (TxSend& send : tx.sends) broker_.publish(send.destination, std::move(send.message), ticket(op));
+  for (TxSettle& st : tx.settles) {
+    auto sit = subs_.find(st.sub);
+    // An unsubscribed subscription's held messages went back to its queue.
+    if (sit == subs_.end()) continue;
+    settle(*sit->second, std::move(st.seqs), st.action, op);
+  }
+}
+
+void Session::abort_transaction(Transaction& tx) {
+  for (TxSettle& st : tx.settles) {
+    auto sit = subs_.find(st.sub);
+    if (sit == subs_.end()) continue;
+    Subscription& s = *sit->second;
+    broker_.settle(s.owner, key_of(s), std::move(st.seqs), SettleAction::kRequeue, ticket(0));
+  }
+  tx.settles.clear();
+  tx.sends.clear();
+}
+
+void Session::handle_abort(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto name = f.get("transaction");
+  if (!name) return fail(errors::kMissingTransaction, {}, receipt);
+  auto it = transactions_.find(std::string(*name));
+  if (it == transactions_.end()) return fail(errors::kUnknownTransaction, *name, receipt);
+  Transaction tx = std::move(it->second);
+  transactions_.erase(it);
+  std::uint32_t parts = 0;
+  for (const TxSettle& st : tx.settles)
+    if (subs_.contains(st.sub)) ++parts;
+  std::uint64_t op = begin_op(receipt, parts);
+  // The messages the transaction acknowledged are delivered again.
+  for (TxSettle& st : tx.settles) {
+    auto sit = subs_.find(st.sub);
+    if (sit == subs_.end()) continue;
+    settle(*sit->second, std::move(st.seqs), SettleAction::kRequeue, op);
+  }
+}
+
+void Session::handle_disconnect(const stomp::Frame& f) {
+  disconnecting_ = true;
+  begin_op(f.get("receipt"), 0, 0, /*disconnect=*/true);
+}
+
+// ------------------------------------------------------ operations, receipts
+
+std::uint64_t Session::begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
+                                std::uint64_t bytes, bool disconnect) {
+  const std::uint64_t op = next_op_++;
+  if (remaining == 0 && pending_.empty()) {
+    // Nothing earlier outstanding: answer at once.
+    if (receipt) write_receipt(*receipt);
+    if (disconnect) {
+      closing_ = true;
+      transport_.close_after_flush();
+    }
+    return op;
+  }
+  PendingOp p;
+  p.op = op;
+  p.remaining = remaining;
+  if (receipt) p.receipt = std::string(*receipt);
+  p.bytes = bytes;
+  p.disconnect = disconnect;
+  pending_.push_back(std::move(p));
+  in_flight_bytes_ += bytes;
+  if (!paused_ && in_flight_bytes_ > options_.producer_window_size) {
+    paused_ = true;
+    transport_.pause_reading();
+  }
+  return op;
+}
+
+void Session::on_complete(std::uint64_t op, broker::Outcome outcome) {
+  if (op == 0 || closing_) return;
+  if (!outcome.ok) {
+    std::optional<std::string_view> receipt;
+    for (const PendingOp& p : pending_)
+      if (p.op == op && !p.receipt.empty()) receipt = p.receipt;
+    std::string text = outcome.error;
+    fail(text, {}, receipt);
+    return;
+  }
+  FERRY_ASSERT(!pending_.empty() && op >= pending_.front().op);
+  // Ops are numbered consecutively, but ops answered at once are not queued,
+  // so search from the front (the oldest are the likeliest to complete).
+  auto it = std::lower_bound(pending_.begin(), pending_.end(), op,
+                             [](const PendingOp& p, std::uint64_t o) { return p.op < o; });
+  FERRY_ASSERT(it != pending_.end() && it->op == op && it->remaining > 0);
+  if (--it->remaining == 0) {
+    in_flight_bytes_ -= it->bytes;
+    it->bytes = 0;
+  }
+  drain_ops();
+  if (paused_ && in_flight_bytes_ <= options_.producer_window_size / 2) {
+    paused_ = false;
+    transport_.resume_reading();
+  }
+}
+
+void Session::drain_ops() {
+  while (!pending_.empty() && pending_.front().remaining == 0) {
+    PendingOp p = std::move(pending_.front());
+    pending_.pop_front();
+    if (!p.receipt.empty()) write_receipt(p.receipt);
+    if (p.disconnect) {
+      closing_ = true;
+      transport_.close_after_flush();
+      return;
+    }
+  }
+}
+
+void Session::write_receipt(std::string_view receipt) {
+  std::string& out = transport_.output();
+  Encoder::begin_frame(out, Command::kReceipt);
+  Encoder::add_header(out, "receipt-id", receipt, version_, Command::kReceipt);
+  Encoder::end_headers(out, 0, false);
+  Encoder::end_frame(out);
+  transport_.flush();
+}
+
+void Session::fail(std::string_view message, std::string_view detail,
+                   std::optional<std::string_view> receipt) {
+  if (closing_) return;
+  closing_ = true;
+  spdlog::info("connection {} ({}): ERROR {}{}{}", id_.value, transport_.peer(), message,
+               detail.empty() ? "" : ": ", detail);
+  std::string& out = transport_.output();
+  Encoder::begin_frame(out, Command::kError);
+  Encoder::add_header(out, "message", message, version_, Command::kError);
+  if (receipt) Encoder::add_header(out, "receipt-id", *receipt, version_, Command::kError);
+  Encoder::add_header(out, "content-type", "text/plain", version_, Command::kError);
+  std::string body = detail.empty() ? std::string(message) : fmt::format("{}: {}", message, detail);
+  Encoder::end_headers(out, body.size());
+  out += body;
+  Encoder::end_frame(out);
+  transport_.close_after_flush();
+}
+
+// ------------------------------------------------------------- deliveries
+
+void Session::on_delivery(SubscriptionNo no, broker::Delivery d) {
+  if (released_) return;
+  auto it = subs_.find(no);
+  // Unsubscribed meanwhile: the queue took the message back when it
+  // processed the UNSUBSCRIBE, so dropping it here loses nothing.
+  if (it == subs_.end()) return;
+  Subscription& s = *it->second;
+  const broker::Message& m = *d.message;
+  std::string& out = transport_.output();
+  Encoder::begin_frame(out, Command::kMessage);
+  Encoder::add_header(out, "destination", m.destination, version_, Command::kMessage);
+  Encoder::add_header(out, "message-id", m.id_text, version_, Command::kMessage);
+  Encoder::add_header(out, "subscription", s.id, version_, Command::kMessage);
+  if (s.mode != AckMode::kAuto && version_ == stomp::Version::k1_2) {
+    Encoder::add_header(out, "ack", fmt::format("{}-{}", s.no.value, d.seq.value), version_,
+                        Command::kMessage);
+  }
+  if (d.earlier_deliveries > 0) {
+    Encoder::add_header(out, "redelivered", "true", version_, Command::kMessage);
+    Encoder::add_header(out, "x-delivery-count", fmt::format("{}", d.earlier_deliveries), version_,
+                        Command::kMessage);
+  }
+  for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+  Encoder::end_headers(out, m.body.size());
+  out += m.body;
+  Encoder::end_frame(out);
+  if (s.mode == AckMode::kAuto) {
+    ++s.queued_messages;
+    s.queued_bytes += m.body.size();
+    if (s.queued_messages == 1) credit_dirty_.push_back(s.no);
+  } else {
+    s.held.push_back(Held{d.seq, std::move(d.message)});
+  }
+  transport_.flush();
+}
+
+void Session::on_flush_started() {
+  // What was encoded so far is in the write that starts now.
+  for (SubscriptionNo no : credit_dirty_) {
+    auto it = subs_.find(no);
+    if (it == subs_.end()) continue;
+    Subscription& s = *it->second;
+    if (s.credit_messages == 0) credit_writing_.push_back(no);
+    s.credit_messages += s.queued_messages;
+    s.credit_bytes += s.queued_bytes;
+    s.queued_messages = 0;
+    s.queued_bytes = 0;
+  }
+  credit_dirty_.clear();
+}
+
+void Session::on_flush_done() {
+  // Auto-ack windows refill once the frames have been written to the socket:
+  // a consumer that stops reading stops receiving and holds at most its window.
+  if (released_) return;
+  std::vector<SubscriptionNo> writing;
+  writing.swap(credit_writing_);
+  for (SubscriptionNo no : writing) {
+    auto it = subs_.find(no);
+    if (it == subs_.end()) continue;
+    Subscription& s = *it->second;
+    if (s.credit_messages == 0) continue;
+    broker_.credit(s.owner, key_of(s), s.credit_messages, s.credit_bytes);
+    s.credit_messages = 0;
+    s.credit_bytes = 0;
+  }
+}
+
+void Session::on_kick(SubscriptionNo no, std::string reason) {
+  auto it = subs_.find(no);
+  if (it == subs_.end()) return;
+  // The broker already dropped the subscription.
+  auto by_id = subs_by_id_.find(it->second->id);
+  subs_.erase(it);
+  if (by_id != subs_by_id_.end()) subs_by_id_.erase(by_id);
+  fail(reason);
+}
+
+// ------------------------------------------------------------------ close
+
+void Session::on_closed() {
+  if (released_) return;
+  released_ = true;
+  closing_ = true;
+  // An open transaction is aborted: its acknowledged messages come back.
+  for (auto& [name, tx] : transactions_) abort_transaction(tx);
+  transactions_.clear();
+  release_all();
+}
+
+void Session::release_all() {
+  for (auto& [id, s] : subs_by_id_) broker_.unsubscribe(s->owner, key_of(*s), ticket(0));
+  subs_.clear();
+  subs_by_id_.clear();
+  pending_.clear();
+}
+
+}  // namespace ferry::net

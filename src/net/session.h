@@ -1,0 +1,156 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/delivery.h"
+#include "broker/destination.h"
+#include "net/server_options.h"
+#include "net/transport.h"
+#include "stomp/frame.h"
+#include "stomp/parse_error.h"
+#include "stomp/version.h"
+
+namespace ferry::net {
+
+// One client's STOMP conversation: the protocol state machine between the
+// parsed frames of a Transport and the Broker. It keeps what only the
+// connection knows (subscription ids, what each subscription holds
+// unacknowledged, open transactions, pending receipts); the queues keep the
+// authoritative delivery state on their own shards.
+//
+// Owned by its connection; every method runs on the connection's shard.
+class Session {
+ public:
+  Session(const ServerOptions& options, broker::Broker& broker, Transport& transport,
+          ShardId shard, ConnectionId id);
+  ~Session();
+
+  void on_frame(const stomp::Frame& f);
+  void on_parse_error(stomp::ParseError e);
+  // The transport is gone (closed, reset, heart-beat timeout): give back
+  // everything held. Idempotent.
+  void on_closed();
+  // Output queued so far has been handed to the socket / has been written.
+  void on_flush_started();
+  void on_flush_done();
+
+  // From the broker (ClientEvents), on this shard.
+  void on_delivery(SubscriptionNo sub, broker::Delivery d);
+  void on_complete(std::uint64_t op, broker::Outcome outcome);
+  void on_kick(SubscriptionNo sub, std::string reason);
+
+  // Sends ERROR (message + optional detail body) and closes after flushing.
+  void fail(std::string_view message, std::string_view detail = {},
+            std::optional<std::string_view> receipt = std::nullopt);
+
+  bool closing() const { return closing_; }
+
+ private:
+  struct Held {               // a delivery awaiting ACK/NACK (client modes)
+    DeliverySeq seq;
+    broker::MessageRef message;
+  };
+  struct Subscription {
+    SubscriptionNo no;
+    std::string id;
+    broker::Destination destination;
+    ShardId owner;
+    broker::AckMode mode = broker::AckMode::kAuto;
+    std::deque<Held> held;    // in delivery order
+    std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
+    std::uint64_t credit_bytes = 0;
+    std::uint32_t queued_messages = 0;  // auto mode: encoded, not yet written
+    std::uint64_t queued_bytes = 0;
+  };
+  struct TxSettle {
+    SubscriptionNo sub;
+    std::vector<DeliverySeq> seqs;
+    broker::SettleAction action;  // at COMMIT
+  };
+  struct TxSend {
+    broker::Destination destination;
+    broker::MessageRef message;
+  };
+  struct Transaction {
+    std::vector<TxSend> sends;
+    std::vector<TxSettle> settles;
+    std::size_t frames = 0;
+  };
+  struct PendingOp {
+    std::uint64_t op = 0;
+    std::uint32_t remaining = 0;   // broker answers still expected
+    std::string receipt;           // empty: none asked for
+    std::uint64_t bytes = 0;       // producer window charge
+    bool disconnect = false;       // DISCONNECT: close once drained
+  };
+
+  void handle_connect(const stomp::Frame& f);
+  void handle_send(const stomp::Frame& f);
+  void handle_subscribe(const stomp::Frame& f);
+  void handle_unsubscribe(const stomp::Frame& f);
+  void handle_ack(const stomp::Frame& f, bool ack);
+  void handle_begin(const stomp::Frame& f);
+  void handle_commit(const stomp::Frame& f);
+  void handle_abort(const stomp::Frame& f);
+  void handle_disconnect(const stomp::Frame& f);
+
+  std::optional<broker::Destination> destination_of(const stomp::Frame& f);
+  std::optional<broker::Window> window_of(const stomp::Frame& f);
+  broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);
+  // Finds the subscription and position of the delivery an ACK/NACK names.
+  struct AckTarget {
+    Subscription* sub = nullptr;
+    std::size_t index = 0;  // into sub->held
+  };
+  std::optional<AckTarget> resolve_ack(const stomp::Frame& f);
+  Transaction* transaction_of(const stomp::Frame& f, bool& failed);
+
+  // Starts an operation that completes after `remaining` broker answers
+  // (0: completes now, once all earlier ones have).
+  std::uint64_t begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
+                         std::uint64_t bytes = 0, bool disconnect = false);
+  broker::OpTicket ticket(std::uint64_t op) const { return {shard_, id_, op}; }
+  broker::ConsumerKey key_of(const Subscription& s) const { return {shard_, id_, s.no}; }
+  void drain_ops();
+  void write_receipt(std::string_view receipt);
+  void settle(Subscription& s, std::vector<DeliverySeq> seqs, broker::SettleAction action,
+              std::uint64_t op);
+  void abort_transaction(Transaction& tx);
+  void release_all();
+
+  const ServerOptions& options_;
+  broker::Broker& broker_;
+  Transport& transport_;
+  ShardId shard_;
+  ConnectionId id_;
+  stomp::Version version_ = stomp::Version::k1_0;
+  std::string vhost_ = "/";
+  bool connected_ = false;
+  bool closing_ = false;
+  bool released_ = false;
+  bool disconnecting_ = false;
+
+  std::uint32_t next_sub_no_ = 0;
+  std::unordered_map<std::string, std::unique_ptr<Subscription>> subs_by_id_;
+  std::unordered_map<SubscriptionNo, Subscription*> subs_;
+  std::vector<SubscriptionNo> credit_dirty_;    // auto subs with encoded, unsent messages
+  std::vector<SubscriptionNo> credit_writing_;  // auto subs with messages in the current write
+
+  std::unordered_map<std::string, Transaction> transactions_;
+
+  std::uint64_t next_op_ = 1;
+  std::deque<PendingOp> pending_;      // in order; front is the oldest
+  std::uint64_t in_flight_bytes_ = 0;  // producer window use
+  bool paused_ = false;
+};
+
+}  // namespace ferry::net

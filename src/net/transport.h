@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "stomp/version.h"
+
+namespace ferry::net {
+
+// What a Session needs from the byte stream under it (TCP today; TLS and
+// WebSocket later feed the same Session). Owned by the connection; called on
+// its shard only.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Frames are appended here and written at the end of the current loop turn.
+  virtual std::string& output() = 0;
+  virtual void flush() = 0;
+  // Writes what is queued, then closes. Nothing more is read.
+  virtual void close_after_flush() = 0;
+  // Producer flow control: stop / resume reading the socket.
+  virtual void pause_reading() = 0;
+  virtual void resume_reading() = 0;
+  // Escaping rules for frames parsed from now on.
+  virtual void set_version(stomp::Version v) = 0;
+  // Heart-beat intervals agreed in CONNECT (0 = none).
+  virtual void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) = 0;
+  virtual std::string peer() const = 0;
+};
+
+}  // namespace ferry::net

@@ -1,0 +1,81 @@
+"""pytest fixtures: start the real `ferry serve` for each test, once with one
+shard and once with two, and check it exits cleanly at the end."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import support  # noqa: E402
+from support import Broker, assert_broker_serves  # noqa: E402,F401
+
+
+def pytest_configure(config):
+    support.LOG_DIR.mkdir(parents=True, exist_ok=True)
+    gi = support.LOG_DIR / ".gitignore"
+    if not gi.exists():
+        gi.write_text("*\n!.gitignore\n")
+
+
+def _log_name(nodeid: str, n: int) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1])
+    mod = Path(nodeid.split("::", 1)[0]).stem
+    return "%s__%s__%d.log" % (mod, name[:150], n)
+
+
+@pytest.fixture(params=[1, 2], ids=["1shard", "2shards"])
+def shards(request):
+    return request.param
+
+
+@pytest.fixture
+def broker_factory(request, shards):
+    """broker_factory(**opts) starts `ferry serve` with extra options
+    (max_deliveries=3 -> --max-deliveries 3). Every broker is stopped with
+    SIGTERM at teardown and must exit 0."""
+    started: list[Broker] = []
+    request.node._ferry_brokers = started
+
+    if not os.path.exists(support.ferry_bin()):
+        pytest.fail("ferry binary not found at %s (set FERRY_BIN)" % support.ferry_bin())
+
+    def start(**opts) -> Broker:
+        log = support.LOG_DIR / _log_name(request.node.nodeid, len(started))
+        b = Broker(shards, log, **opts)
+        started.append(b)
+        return b
+
+    yield start
+
+    problems = []
+    for b in started:
+        alive = b.alive()
+        rc = b.stop()
+        if not alive:
+            problems.append("broker %s died during the test (rc=%s)" % (b.args, rc))
+        elif rc != 0:
+            problems.append("broker %s exited %s on SIGTERM (expected 0)" % (b.args, rc))
+        if problems:
+            problems.append("log %s tail:\n%s" % (b.log_path, b.tail(80)))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def broker(broker_factory) -> Broker:
+    return broker_factory()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for b in getattr(item, "_ferry_brokers", []):
+            rep.sections.append(("ferry log %s (%s)" % (b.log_path.name, rep.when),
+                                 b.tail(40)))

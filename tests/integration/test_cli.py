@@ -1,0 +1,156 @@
+"""`ferry send` / `ferry recv` and `ferry serve` command-line behaviour."""
+import signal
+import subprocess
+import time
+
+import pytest
+
+from support import Broker, client, ferry_bin, run_ferry, unique
+
+
+def test_send_recv_round_trip(broker):
+    dest = "/queue/" + unique()
+    s = run_ferry("send", dest, "hello cli", "-s", broker.addr)
+    assert s.returncode == 0, s.stderr
+    r = run_ferry("recv", dest, "-n", "1", "--ack", "client", "-s", broker.addr, "--timeout", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["hello cli"]
+    # acked: gone
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    c.assert_no_frame()
+    c.close()
+
+
+def test_send_body_from_stdin(broker):
+    dest = "/queue/" + unique()
+    s = run_ferry("send", dest, "-s", broker.addr, input=b"from stdin")
+    assert s.returncode == 0, s.stderr
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    assert c.read_message().body.rstrip(b"\n") == b"from stdin"
+    c.close()
+
+
+def test_send_custom_headers(broker):
+    dest = "/queue/" + unique()
+    s = run_ferry("send", dest, "h", "-s", broker.addr, "-H", "x-one:1", "-H", "content-type:text/x")
+    assert s.returncode == 0, s.stderr
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    m = c.read_message()
+    assert m.get("x-one") == "1" and m.get("content-type") == "text/x"
+    c.close()
+
+
+def test_send_error_exits_nonzero(broker):
+    s = run_ferry("send", "/nowhere/x", "x", "-s", broker.addr)
+    assert s.returncode != 0
+    assert b"destination" in s.stderr.lower(), s.stderr
+
+
+def test_send_no_broker_exits_nonzero():
+    s = run_ferry("send", "/queue/x", "x", "-s", "127.0.0.1:1")
+    assert s.returncode != 0
+
+
+def test_recv_n_client_ack_leaves_rest(broker):
+    dest = "/queue/" + unique()
+    for i in range(3):
+        assert run_ferry("send", dest, "b%d" % i, "-s", broker.addr).returncode == 0
+    r = run_ferry("recv", dest, "-n", "2", "--ack", "client", "-s", broker.addr, "--timeout", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["b0", "b1"]
+    r = run_ferry("recv", dest, "--ack", "client-individual", "-s", broker.addr, "--timeout", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["b2"]
+
+
+def test_recv_fewer_than_n_exits_1(broker):
+    dest = "/queue/" + unique()
+    assert run_ferry("send", dest, "only", "-s", broker.addr).returncode == 0
+    r = run_ferry("recv", dest, "-n", "2", "-s", broker.addr, "--timeout", "0.5")
+    assert r.returncode == 1
+    assert r.stdout.decode().splitlines() == ["only"]
+
+
+def test_recv_headers(broker):
+    dest = "/queue/" + unique()
+    assert run_ferry("send", dest, "with-headers", "-s", broker.addr, "-H", "x-show:me").returncode == 0
+    r = run_ferry("recv", dest, "-n", "1", "--headers", "-s", broker.addr, "--timeout", "5")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "x-show:me" in out
+    assert "destination:" + dest in out
+    assert out.rstrip("\n").endswith("with-headers")
+
+
+def test_recv_from_topic_waits_for_publish(broker):
+    dest = "/topic/" + unique()
+    p = subprocess.Popen([ferry_bin(), "recv", dest, "-n", "1", "-s", broker.addr, "--timeout", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # publish until the receiver (subscribed asynchronously) gets one
+    deadline = time.monotonic() + 10
+    while p.poll() is None and time.monotonic() < deadline:
+        run_ferry("send", dest, "news", "-s", broker.addr)
+        time.sleep(0.1)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert out.decode().splitlines() == ["news"]
+
+
+def test_serve_help_lists_options():
+    r = run_ferry("serve", "--help")
+    assert r.returncode == 0
+    text = (r.stdout + r.stderr).decode()
+    for opt in ["--listen", "--shards", "--config", "--log-level", "--max-frame-size", "--max-body-size",
+                "--max-headers", "--max-header-length", "--max-connections", "--max-subscriptions",
+                "--max-unacked", "--default-prefetch", "--max-transactions", "--max-transaction-size",
+                "--memory-limit", "--memory-policy", "--producer-window-size", "--max-deliveries",
+                "--dead-letter-prefix", "--heart-beat", "--heart-beat-grace",
+                "--topic-subscriber-buffer", "--slow-subscriber-policy"]:
+        assert opt in text, "serve --help does not document %s" % opt
+
+
+def test_serve_config_file(tmp_path, shards):
+    cfg = tmp_path / "ferry.toml"
+    cfg.write_text('max-deliveries = 1\ndead-letter-prefix = "CFG."\n')
+    log = tmp_path / "serve.log"
+    b = Broker(shards, log, config=str(cfg))
+    try:
+        dest_name = unique()
+        c = client(b.port)
+        c.send("/queue/" + dest_name, "x")
+        c.subscribe("/queue/" + dest_name, "s", ack="client-individual")
+        c.nack(c.read_message())
+        d = client(b.port)
+        d.subscribe("/queue/CFG." + dest_name, "d")
+        m = d.read_message()
+        assert m.get("dead-letter-reason") == "max-deliveries"
+        c.close()
+        d.close()
+    finally:
+        assert b.stop() == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_cleanly_on_signal(tmp_path, sig):
+    b = Broker(2, tmp_path / "sig.log")
+    c = client(b.port)
+    c.subscribe("/queue/" + unique(), "s", ack="client")
+    b.proc.send_signal(sig)
+    assert b.proc.wait(10) == 0
+    c.close()
+    b.stop()
+
+
+def test_serve_bad_option_fails():
+    r = run_ferry("serve", "--max-frame-size", "lots", "--listen", "127.0.0.1:0", timeout=10)
+    assert r.returncode != 0
+
+
+def test_size_suffixes_accepted(broker_factory):
+    b = broker_factory(max_body_size="2K", max_frame_size="1MB")
+    c = client(b.port)
+    c.send("/queue/" + unique(), b"x" * 2048)
+    c.expect_error("SEND", [("destination", "/queue/" + unique())], b"y" * 2049, parse_level=True)

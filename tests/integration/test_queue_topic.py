@@ -1,0 +1,505 @@
+"""Queue and topic semantics, ack modes, ACK resolution, NACK, redelivery, DLQ."""
+import pytest
+
+from support import QUIET, assert_broker_serves, client, unique
+
+
+# ---------------------------------------------------------------- queues
+
+def test_queue_message_kept_until_consumer_arrives(broker):
+    dest = "/queue/" + unique()
+    p = client(broker.port)
+    for i in range(3):
+        p.send(dest, "k%d" % i)
+    p.close()
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="auto")
+    assert [m.body for m in c.read_messages(3)] == [b"k0", b"k1", b"k2"]
+    c.assert_no_frame()
+    c.close()
+
+
+def test_queue_each_message_to_exactly_one_consumer_and_spread(broker):
+    dest = "/queue/" + unique()
+    c1 = client(broker.port)
+    c1.subscribe(dest, "a", ack="auto")
+    c2 = client(broker.port)
+    c2.subscribe(dest, "b", ack="auto")
+    p = client(broker.port)
+    n = 40
+    for i in range(n):
+        p.send(dest, "m%d" % i, receipt=(i == n - 1))
+    got1, got2 = [], []
+    # read until all n arrived across both consumers
+    import time
+    deadline = time.monotonic() + 10
+    while len(got1) + len(got2) < n and time.monotonic() < deadline:
+        f = c1.try_read_frame(0.05)
+        if f is not None and f.command == "MESSAGE":
+            got1.append(f.body)
+        f = c2.try_read_frame(0.05)
+        if f is not None and f.command == "MESSAGE":
+            got2.append(f.body)
+    assert len(got1) + len(got2) == n, (got1, got2)
+    assert sorted(got1 + got2) == sorted(b"m%d" % i for i in range(n))
+    assert not set(got1) & set(got2), "a message went to both consumers"
+    # spread (round robin): each consumer gets a fair share
+    assert len(got1) >= n // 4 and len(got2) >= n // 4, (len(got1), len(got2))
+    c1.assert_no_frame(0.2)
+    c2.assert_no_frame(0.2)
+    for c in (c1, c2, p):
+        c.close()
+
+
+def test_queue_fifo_order_single_consumer(broker):
+    dest = "/queue/" + unique()
+    p = client(broker.port)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="auto")
+    for i in range(50):
+        p.send(dest, "o%d" % i, receipt=(i == 49))
+    assert [m.body for m in c.read_messages(50)] == [b"o%d" % i for i in range(50)]
+    p.close()
+    c.close()
+
+
+def test_queue_unacked_redelivered_after_consumer_disconnects(broker):
+    dest = "/queue/" + unique()
+    p = client(broker.port)
+    p.send(dest, "precious")
+    c1 = client(broker.port)
+    c1.subscribe(dest, "s1", ack="client-individual")
+    m = c1.read_message()
+    assert m.body == b"precious"
+    assert m.get("redelivered") in (None, "false")
+    c1.close()  # dies without acking
+    c2 = client(broker.port)
+    c2.subscribe(dest, "s2", ack="client-individual")
+    m2 = c2.read_message()
+    assert m2.body == b"precious"
+    assert m2.get("redelivered") == "true", m2
+    assert m2.get("x-delivery-count") == "1", m2
+    c2.ack(m2)
+    c2.close()
+    p.close()
+
+
+def test_queue_unacked_redelivered_after_unsubscribe(broker):
+    dest = "/queue/" + unique()
+    c1 = client(broker.port)
+    c1.subscribe(dest, "s1", ack="client")
+    c2 = client(broker.port)
+    p = client(broker.port)
+    p.send(dest, "u1")
+    assert c1.read_message().body == b"u1"
+    c2.subscribe(dest, "s2", ack="client-individual")
+    c1.unsubscribe("s1")
+    m = c2.read_message()
+    assert m.body == b"u1" and m.get("redelivered") == "true", m
+    c1.assert_no_frame(0.2)
+    for c in (c1, c2, p):
+        c.close()
+
+
+def test_queue_unacked_redelivered_after_disconnect_frame(broker):
+    dest = "/queue/" + unique()
+    c1 = client(broker.port, "1.1")
+    c1.subscribe(dest, "s1", ack="client")
+    p = client(broker.port)
+    p.send(dest, "d1")
+    assert c1.read_message().body == b"d1"
+    c1.disconnect()
+    c2 = client(broker.port)
+    c2.subscribe(dest, "s2", ack="auto")
+    m = c2.read_message()
+    assert m.body == b"d1" and m.get("redelivered") == "true"
+    c2.close()
+    p.close()
+
+
+def test_redelivery_to_other_live_consumer(broker):
+    """Consumer A dies holding a message; consumer B, already subscribed, gets it."""
+    dest = "/queue/" + unique()
+    a = client(broker.port)
+    a.subscribe(dest, "a", ack="client-individual", headers=[("prefetch-count", "1")])
+    p = client(broker.port)
+    p.send(dest, "first")
+    assert a.read_message().body == b"first"
+    b = client(broker.port)
+    b.subscribe(dest, "b", ack="client-individual", headers=[("prefetch-count", "1")])
+    b.assert_no_frame(0.2)
+    a.close()
+    m = b.read_message()
+    assert m.body == b"first" and m.get("redelivered") == "true"
+    b.close()
+    p.close()
+
+
+# ---------------------------------------------------------------- topics
+
+def test_topic_every_subscriber_gets_each_message(broker):
+    dest = "/topic/" + unique()
+    subs = [client(broker.port, v) for v in ("1.0", "1.1", "1.2")]
+    for i, s in enumerate(subs):
+        s.subscribe(dest, "t%d" % i, ack="auto")
+    p = client(broker.port)
+    for i in range(5):
+        p.send(dest, "t%d" % i)
+    for s in subs:
+        assert [m.body for m in s.read_messages(5)] == [b"t%d" % i for i in range(5)]
+        s.assert_no_frame(0.1)
+    for c in subs + [p]:
+        c.close()
+
+
+def test_topic_late_subscriber_gets_only_later_messages(broker):
+    dest = "/topic/" + unique()
+    early = client(broker.port)
+    early.subscribe(dest, "e")
+    p = client(broker.port)
+    p.send(dest, "before")
+    late = client(broker.port)
+    late.subscribe(dest, "l")
+    p.send(dest, "after")
+    assert [m.body for m in early.read_messages(2)] == [b"before", b"after"]
+    assert late.read_message().body == b"after"
+    late.assert_no_frame(0.2)
+    for c in (early, late, p):
+        c.close()
+
+
+def test_topic_without_subscribers_drops(broker):
+    dest = "/topic/" + unique()
+    p = client(broker.port)
+    p.send(dest, "nobody-listens")
+    s = client(broker.port)
+    s.subscribe(dest, "s")
+    p.send(dest, "now")
+    assert s.read_message().body == b"now"
+    s.assert_no_frame(0.2)
+    s.close()
+    p.close()
+
+
+def test_topic_two_subscriptions_same_connection(broker):
+    dest = "/topic/" + unique()
+    s = client(broker.port)
+    s.subscribe(dest, "x")
+    s.subscribe(dest, "y")
+    p = client(broker.port)
+    p.send(dest, "both")
+    ms = s.read_messages(2)
+    assert sorted(m["subscription"] for m in ms) == ["x", "y"]
+    assert all(m.body == b"both" for m in ms)
+    s.close()
+    p.close()
+
+
+def test_topic_and_queue_same_name_are_distinct(broker):
+    name = unique()
+    q = client(broker.port)
+    q.subscribe("/queue/" + name, "q")
+    t = client(broker.port)
+    t.subscribe("/topic/" + name, "t")
+    p = client(broker.port)
+    p.send("/queue/" + name, "to-queue")
+    p.send("/topic/" + name, "to-topic")
+    assert q.read_message().body == b"to-queue"
+    assert t.read_message().body == b"to-topic"
+    q.assert_no_frame(0.2)
+    t.assert_no_frame(0.1)
+    for c in (q, t, p):
+        c.close()
+
+
+# ---------------------------------------------------------------- ack modes
+
+def _fill(broker, dest, n, prefix="m"):
+    p = client(broker.port)
+    for i in range(n):
+        p.send(dest, "%s%d" % (prefix, i), receipt=(i == n - 1))
+    p.close()
+
+
+def _remaining(broker, dest, expect_n):
+    """Bodies left on the queue (drained by a fresh auto consumer): reads
+    expect_n messages, then checks nothing else comes."""
+    c = client(broker.port)
+    c.subscribe(dest, "drain", ack="auto")
+    got = [m.body for m in c.read_messages(expect_n)] if expect_n else []
+    c.assert_no_frame()
+    c.close()
+    return got
+
+
+def test_auto_ack_removes_on_delivery(broker):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 3)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="auto")
+    c.read_messages(3)
+    c.close()
+    assert _remaining(broker, dest, 0) == []
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+def test_client_ack_is_cumulative(broker, version):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 4)
+    c = client(broker.port, version)
+    c.subscribe(dest, "s", ack="client")
+    ms = c.read_messages(4)
+    c.ack(ms[2], "message-id+sub" if version != "1.2" else "id")  # acks m0, m1, m2
+    c.close()
+    left = _remaining(broker, dest, 1)
+    assert left == [b"m3"]
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+def test_client_individual_ack_only_that_message(broker, version):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 4)
+    c = client(broker.port, version)
+    c.subscribe(dest, "s", ack="client-individual")
+    ms = c.read_messages(4)
+    c.ack(ms[2], "message-id+sub" if version != "1.2" else "id")
+    c.close()
+    left = _remaining(broker, dest, 3)
+    assert sorted(left) == [b"m0", b"m1", b"m3"]
+
+
+def test_client_ack_cumulative_is_per_subscription(broker):
+    d1 = "/queue/" + unique()
+    d2 = "/queue/" + unique()
+    _fill(broker, d1, 2, "a")
+    _fill(broker, d2, 2, "b")
+    c = client(broker.port)
+    c.subscribe(d1, "s1", ack="client")
+    a = c.read_messages(2)
+    c.subscribe(d2, "s2", ack="client")
+    b = c.read_messages(2)
+    assert {m.body for m in a} == {b"a0", b"a1"} and {m.body for m in b} == {b"b0", b"b1"}
+    c.ack(b[1])  # acks s2's deliveries only
+    c.close()
+    assert _remaining(broker, d1, 2) == [b"a0", b"a1"]
+    assert _remaining(broker, d2, 0) == []
+
+
+# ACK resolution: by id (1.2 ack value), ack header, message-id, message-id+subscription,
+# in every version. A window-1 subscription proves each ACK took effect: the next
+# message only arrives once the first is acked.
+ACK_CASES = [
+    ("1.2", "id"), ("1.2", "ack"), ("1.2", "message-id"), ("1.2", "message-id+sub"),
+    ("1.1", "message-id"), ("1.1", "message-id+sub"),
+    ("1.0", "message-id"), ("1.0", "message-id+sub"),
+]
+
+
+@pytest.mark.parametrize("version,how", ACK_CASES)
+@pytest.mark.parametrize("mode", ["client", "client-individual"])
+def test_ack_resolution(broker, version, how, mode):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 3)
+    c = client(broker.port, version)
+    c.subscribe(dest, "s", ack=mode, headers=[("prefetch-count", "1")])
+    m0 = c.read_message()
+    c.assert_no_frame(0.2, "second message before ACK (window 1)")
+    c.ack(m0, how)
+    m1 = c.read_message()
+    assert m1.body == b"m1"
+    c.ack(m1, how)
+    m2 = c.read_message()
+    assert m2.body == b"m2"
+    c.ack(m2, how)
+    c.close()
+    assert _remaining(broker, dest, 0) == []
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+def test_ack_with_irrelevant_headers_ignored(broker, version):
+    """PHP's ack($frame) copies all MESSAGE headers back; that must work."""
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 1)
+    c = client(broker.port, version)
+    c.subscribe(dest, "s", ack="client")
+    m = c.read_message()
+    hdrs = [(k, v) for k, v in m.header_list if k != "content-length"]
+    hdrs.append(("x-whatever", "1"))
+    c.request("ACK", hdrs)
+    c.close()
+    assert _remaining(broker, dest, 0) == []
+
+
+def test_ack_in_auto_mode_does_not_break(broker):
+    """Unknown (already auto-acked) message id -> ERROR per contract."""
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="auto")
+    m = c.read_message()
+    err = c.expect_error("ACK", [("message-id", m["message-id"]), ("subscription", "s")])
+    assert err.command == "ERROR"
+    assert_broker_serves(broker)
+
+
+def test_ack_unknown_id_is_error(broker):
+    c = client(broker.port)
+    c.subscribe("/queue/" + unique(), "s", ack="client")
+    err = c.expect_error("ACK", [("id", "no-such-ack-id-123")])
+    assert err.get("message")
+    assert_broker_serves(broker)
+
+
+def test_ack_twice_is_error(broker):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    m = c.read_message()
+    c.ack(m)
+    c.expect_error("ACK", [("id", m["ack"])])
+    assert_broker_serves(broker)
+
+
+# ---------------------------------------------------------------- NACK / DLQ
+
+@pytest.mark.parametrize("version,how", [("1.2", "id"), ("1.1", "message-id+sub"), ("1.2", "message-id")])
+def test_nack_redelivers_with_count(broker, version, how):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 1)
+    c = client(broker.port, version)
+    c.subscribe(dest, "s", ack="client-individual")
+    m = c.read_message()
+    assert m.get("redelivered") in (None, "false")
+    c.nack(m, how)
+    m2 = c.read_message()
+    assert m2.body == b"m0"
+    assert m2.get("redelivered") == "true", m2
+    assert m2.get("x-delivery-count") == "1", m2
+    c.nack(m2, how)
+    m3 = c.read_message()
+    assert m3.get("x-delivery-count") == "2", m3
+    c.ack(m3, how)
+    c.close()
+    assert _remaining(broker, dest, 0) == []
+
+
+def test_nack_in_client_mode(broker):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 2)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client")
+    ms = c.read_messages(2)
+    c.nack(ms[0])
+    m = c.read_message()
+    assert m.body == b"m0" and m.get("redelivered") == "true"
+    c.close()
+
+
+def test_nack_requeue_false_dead_letters(broker):
+    name = unique()
+    dest = "/queue/" + name
+    _fill(broker, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    m = c.read_message()
+    c.nack(m, extra=[("requeue", "false")])
+    c.assert_no_frame(0.3, "redelivery after requeue:false")
+    dlq = client(broker.port)
+    dlq.subscribe("/queue/DLQ." + name, "d")
+    d = dlq.read_message()
+    assert d.body == b"m0"
+    assert d.get("original-destination") == dest, d
+    assert d.get("dead-letter-reason") == "rejected", d
+    assert d["destination"] == "/queue/DLQ." + name
+    c.close()
+    dlq.close()
+
+
+def test_max_deliveries_dead_letters(broker_factory):
+    b = broker_factory(max_deliveries=3)
+    name = unique()
+    dest = "/queue/" + name
+    _fill(b, dest, 1)
+    c = client(b.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    counts = []
+    for _ in range(3):
+        m = c.read_message()
+        counts.append(m.get("x-delivery-count"))
+        c.nack(m)
+    assert counts == [None, "1", "2"], counts
+    c.assert_no_frame(0.3, "a 4th delivery")
+    dlq = client(b.port)
+    dlq.subscribe("/queue/DLQ." + name, "d")
+    d = dlq.read_message()
+    assert d.body == b"m0"
+    assert d.get("original-destination") == dest
+    assert d.get("dead-letter-reason") == "max-deliveries", d
+    c.close()
+    dlq.close()
+
+
+def test_max_deliveries_counts_consumer_deaths(broker_factory):
+    b = broker_factory(max_deliveries=2)
+    name = unique()
+    dest = "/queue/" + name
+    _fill(b, dest, 1)
+    for _ in range(2):
+        c = client(b.port)
+        c.subscribe(dest, "s", ack="client")
+        assert c.read_message().body == b"m0"
+        c.close()
+    dlq = client(b.port)
+    dlq.subscribe("/queue/DLQ." + name, "d")
+    d = dlq.read_message()
+    assert d.body == b"m0" and d.get("dead-letter-reason") == "max-deliveries"
+    dlq.close()
+    assert _remaining(b, dest, 0) == []
+
+
+def test_max_deliveries_zero_never_dead_letters(broker_factory):
+    b = broker_factory(max_deliveries=0)
+    dest = "/queue/" + unique()
+    _fill(b, dest, 1)
+    c = client(b.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    for i in range(12):
+        m = c.read_message()
+        assert m.body == b"m0"
+        c.nack(m)
+    m = c.read_message()
+    assert m.get("x-delivery-count") == "12"
+    c.ack(m)
+    c.close()
+
+
+def test_dead_letter_prefix_option(broker_factory):
+    b = broker_factory(dead_letter_prefix="dead.")
+    name = unique()
+    _fill(b, "/queue/" + name, 1)
+    c = client(b.port)
+    c.subscribe("/queue/" + name, "s", ack="client-individual")
+    c.nack(c.read_message(), extra=[("requeue", "false")])
+    d = client(b.port)
+    d.subscribe("/queue/dead." + name, "d")
+    assert d.read_message().body == b"m0"
+    c.close()
+    d.close()
+
+
+def test_default_max_deliveries_is_10(broker):
+    name = unique()
+    dest = "/queue/" + name
+    _fill(broker, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    for i in range(10):
+        m = c.read_message()
+        c.nack(m)
+    c.assert_no_frame(QUIET, "an 11th delivery")
+    dlq = client(broker.port)
+    dlq.subscribe("/queue/DLQ." + name, "d")
+    assert dlq.read_message().get("dead-letter-reason") == "max-deliveries"
+    c.close()
+    dlq.close()
