@@ -92,6 +92,9 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
     reply(ticket, Outcome::failure("subscription already exists"));
     return;
   }
+  // The answer goes out before the first delivery, so a client sees its
+  // RECEIPT before any MESSAGE of the subscription.
+  reply(ticket, Outcome::success());
   Subscription s;
   if (d.kind == DestinationKind::kQueue) {
     s.queue = &queue_for(d);
@@ -103,7 +106,6 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
     topic_of_[s.queue] = s.topic;
     subscriptions_.emplace(key, s);
   }
-  reply(ticket, Outcome::success());
 }
 
 void ShardBroker::unsubscribe(const ConsumerKey& key, OpTicket ticket) {

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "net/errors.h"
+#include "stomp/salvage.h"
 
 namespace ferry::net {
 
@@ -93,7 +94,7 @@ void Connection::parse_buffered() {
       continue;
     }
     if (r.status == stomp::Parser::Status::kError) {
-      session_.on_parse_error(r.error);
+      session_.on_parse_error(r.error, stomp::salvage_receipt(data));
       break;
     }
     session_.on_frame(frame);

@@ -83,7 +83,9 @@ void Session::on_frame(const stomp::Frame& f) {
   }
 }
 
-void Session::on_parse_error(stomp::ParseError e) { fail(stomp::describe(e)); }
+void Session::on_parse_error(stomp::ParseError e, std::optional<std::string_view> receipt) {
+  fail(stomp::describe(e), {}, receipt);
+}
 
 void Session::handle_connect(const stomp::Frame& f) {
   auto version = stomp::negotiate(f.get("accept-version"));
@@ -279,9 +281,12 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   sub->owner = broker_.owner_of(*d);
   sub->mode = mode;
   Subscription& s = *sub;
+  // Clients such as PHP's extension wait for the RECEIPT and fail if a
+  // MESSAGE comes first, so deliveries wait until the RECEIPT is written.
+  s.awaiting_receipt = receipt.has_value();
   subs_[s.no] = sub.get();
   subs_by_id_.emplace(id, std::move(sub));
-  std::uint64_t op = begin_op(receipt, 1);
+  std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
   broker_.subscribe(s.destination, key_of(s), mode, *window, ticket(op));
 }
 
@@ -468,7 +473,7 @@ void Session::handle_disconnect(const stomp::Frame& f) {
 // ------------------------------------------------------ operations, receipts
 
 std::uint64_t Session::begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
-                                std::uint64_t bytes, bool disconnect) {
+                                std::uint64_t bytes, bool disconnect, SubscriptionNo subscribed) {
   const std::uint64_t op = next_op_++;
   if (remaining == 0 && pending_.empty()) {
     // Nothing earlier outstanding: answer at once.
@@ -485,6 +490,7 @@ std::uint64_t Session::begin_op(std::optional<std::string_view> receipt, std::ui
   if (receipt) p.receipt = std::string(*receipt);
   p.bytes = bytes;
   p.disconnect = disconnect;
+  p.subscribed = subscribed;
   pending_.push_back(std::move(p));
   in_flight_bytes_ += bytes;
   if (!paused_ && in_flight_bytes_ > options_.producer_window_size) {
@@ -526,6 +532,7 @@ void Session::drain_ops() {
     PendingOp p = std::move(pending_.front());
     pending_.pop_front();
     if (!p.receipt.empty()) write_receipt(p.receipt);
+    if (p.subscribed.value != 0) release_early(p.subscribed);
     if (p.disconnect) {
       closing_ = true;
       transport_.close_after_flush();
@@ -570,6 +577,24 @@ void Session::on_delivery(SubscriptionNo no, broker::Delivery d) {
   // processed the UNSUBSCRIBE, so dropping it here loses nothing.
   if (it == subs_.end()) return;
   Subscription& s = *it->second;
+  if (s.awaiting_receipt) {
+    s.early.push_back(std::move(d));  // bounded by the subscription's window
+    return;
+  }
+  write_message(s, std::move(d));
+}
+
+void Session::release_early(SubscriptionNo no) {
+  auto it = subs_.find(no);
+  if (it == subs_.end()) return;
+  Subscription& s = *it->second;
+  s.awaiting_receipt = false;
+  std::vector<broker::Delivery> early;
+  early.swap(s.early);
+  for (broker::Delivery& d : early) write_message(s, std::move(d));
+}
+
+void Session::write_message(Subscription& s, broker::Delivery d) {
   const broker::Message& m = *d.message;
   std::string& out = transport_.output();
   Encoder::begin_frame(out, Command::kMessage);

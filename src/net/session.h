@@ -35,7 +35,8 @@ class Session {
   ~Session();
 
   void on_frame(const stomp::Frame& f);
-  void on_parse_error(stomp::ParseError e);
+  // `receipt`: the bad frame's receipt header, if it could be salvaged.
+  void on_parse_error(stomp::ParseError e, std::optional<std::string_view> receipt);
   // The transport is gone (closed, reset, heart-beat timeout): give back
   // everything held. Idempotent.
   void on_closed();
@@ -68,6 +69,8 @@ class Session {
     std::deque<Held> held;    // in delivery order
     std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
     std::uint64_t credit_bytes = 0;
+    bool awaiting_receipt = false;      // SUBSCRIBE's RECEIPT not written yet
+    std::vector<broker::Delivery> early;  // deliveries that arrived before it
     std::uint32_t queued_messages = 0;  // auto mode: encoded, not yet written
     std::uint64_t queued_bytes = 0;
   };
@@ -91,6 +94,7 @@ class Session {
     std::string receipt;           // empty: none asked for
     std::uint64_t bytes = 0;       // producer window charge
     bool disconnect = false;       // DISCONNECT: close once drained
+    SubscriptionNo subscribed{0};  // SUBSCRIBE: deliveries wait for the RECEIPT
   };
 
   void handle_connect(const stomp::Frame& f);
@@ -117,7 +121,10 @@ class Session {
   // Starts an operation that completes after `remaining` broker answers
   // (0: completes now, once all earlier ones have).
   std::uint64_t begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
-                         std::uint64_t bytes = 0, bool disconnect = false);
+                         std::uint64_t bytes = 0, bool disconnect = false,
+                         SubscriptionNo subscribed = SubscriptionNo(0));
+  void write_message(Subscription& s, broker::Delivery d);
+  void release_early(SubscriptionNo no);
   broker::OpTicket ticket(std::uint64_t op) const { return {shard_, id_, op}; }
   broker::ConsumerKey key_of(const Subscription& s) const { return {shard_, id_, s.no}; }
   void drain_ops();

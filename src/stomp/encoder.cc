@@ -33,7 +33,13 @@ void Encoder::end_headers(std::string& out, std::size_t body_size, bool with_len
   out += '\n';
 }
 
-void Encoder::end_frame(std::string& out) { out += '\0'; }
+void Encoder::end_frame(std::string& out) {
+  // The NUL ends the frame; the EOL after it is an allowed inter-frame EOL.
+  // PHP's stomp extension consumes one byte after each NUL and would eat the
+  // next frame's first letter without it (ActiveMQ sends it too).
+  out += '\0';
+  out += '\n';
+}
 
 void Encoder::encode(std::string& out, Command c, std::span<const Header> headers,
                      std::string_view body, Version v) {

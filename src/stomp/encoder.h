@@ -26,7 +26,7 @@ class Encoder {
                          Version v, Command c);
   // Writes `content-length:<n>` (when with_length) and the blank line.
   static void end_headers(std::string& out, std::size_t body_size, bool with_length = true);
-  static void end_frame(std::string& out);
+  static void end_frame(std::string& out);  // NUL, then an EOL (see encoder.cc)
 
   // Whole frame in one call; body copied.
   static void encode(std::string& out, Command c, std::span<const Header> headers,

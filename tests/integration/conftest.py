@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,20 @@ def pytest_configure(config):
     gi = support.LOG_DIR / ".gitignore"
     if not gi.exists():
         gi.write_text("*\n!.gitignore\n")
+    # drop logs of earlier runs (older than an hour; a concurrent run keeps its own)
+    cutoff = time.time() - 3600
+    for f in support.LOG_DIR.glob("*.log"):
+        try:
+            if f.stat().st_mtime < cutoff:
+                f.unlink()
+        except OSError:
+            pass
 
 
 def _log_name(nodeid: str, n: int) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1])
     mod = Path(nodeid.split("::", 1)[0]).stem
-    return "%s__%s__%d.log" % (mod, name[:150], n)
+    return "%s__%s__%d.%d.log" % (mod, name[:150], n, os.getpid())
 
 
 @pytest.fixture(params=[1, 2], ids=["1shard", "2shards"])
@@ -57,7 +66,10 @@ def broker_factory(request, shards):
         alive = b.alive()
         rc = b.stop()
         if not alive:
-            problems.append("broker %s died during the test (rc=%s)" % (b.args, rc))
+            why = ""
+            if "signal" in b.tail(5):
+                why = " -- it logged a signal: something outside this test (pkill?) stopped it"
+            problems.append("broker %s died during the test (rc=%s)%s" % (b.args, rc, why))
         elif rc != 0:
             problems.append("broker %s exited %s on SIGTERM (expected 0)" % (b.args, rc))
         if problems:

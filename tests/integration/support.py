@@ -621,9 +621,21 @@ def run_php(script: str, *args, timeout: float = 30.0, check: bool = True):
                              % (script, out, p.stderr.decode("utf-8", "replace")))
 
 
-def start_php(script: str, *args) -> subprocess.Popen:
+def start_php(script: str, *args, ready: bool = False) -> subprocess.Popen:
+    """Start a PHP script in the background; ready=True waits for its READY line."""
     cmd = ["php", str(PHP_DIR / script)] + [str(a) for a in args]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.early_out = b""
+    if ready:
+        line = p.stdout.readline()
+        if line.strip() != b"READY":
+            p.kill()
+            out, err = p.communicate()
+            raise AssertionError("php %s did not get ready: %r\nstdout:\n%s\nstderr:\n%s"
+                                 % (script, line, out.decode("utf-8", "replace"),
+                                    err.decode("utf-8", "replace")))
+        p.early_out = line
+    return p
 
 
 def finish_php(p: subprocess.Popen, timeout: float = 60.0):

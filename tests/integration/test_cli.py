@@ -154,3 +154,44 @@ def test_size_suffixes_accepted(broker_factory):
     c = client(b.port)
     c.send("/queue/" + unique(), b"x" * 2048)
     c.expect_error("SEND", [("destination", "/queue/" + unique())], b"y" * 2049, parse_level=True)
+
+
+def test_send_no_receipt(broker):
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    s = run_ferry("send", dest, "fire-and-forget", "--no-receipt", "-s", broker.addr)
+    assert s.returncode == 0, s.stderr
+    assert c.read_message().body.rstrip(b"\n") == b"fire-and-forget"
+    c.close()
+
+
+def test_recv_auto_ack_consumes(broker):
+    dest = "/queue/" + unique()
+    assert run_ferry("send", dest, "auto-1", "-s", broker.addr).returncode == 0
+    r = run_ferry("recv", dest, "-n", "1", "-s", broker.addr, "--timeout", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["auto-1"]
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    c.assert_no_frame()
+    c.close()
+
+
+def test_serve_missing_config_file_fails(tmp_path):
+    r = run_ferry("serve", "--config", str(tmp_path / "nope.toml"), "--listen", "127.0.0.1:0", timeout=10)
+    assert r.returncode != 0
+
+
+def test_log_lines_format(broker):
+    """stderr: one line per event, `<ISO-8601 UTC ms> <level> <text>`."""
+    import re
+    c = client(broker.port)
+    c.send("/queue/" + unique(), "x")
+    c.close()
+    pat = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (trace|debug|info|warn|error) +\S")
+    lines = list(broker.lines)
+    assert lines
+    bad = [l for l in lines if not pat.match(l)]
+    assert not bad, bad[:5]
+    assert any(" info " in l and "listening on 127.0.0.1:%d" % broker.port in l for l in lines)

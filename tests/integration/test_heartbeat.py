@@ -99,34 +99,35 @@ def test_heart_beat_timeout_disconnects_and_redelivers(broker_factory):
 
 
 def test_heart_beating_client_is_not_disconnected(broker_factory):
-    """Any inbound byte counts: EOLs every 80 ms keep a 100 ms-heart-beat client alive."""
-    b = broker_factory(heart_beat="100,100", heart_beat_grace="2.0")
+    """Any inbound byte counts: EOLs every ~100 ms keep a 300 ms-heart-beat
+    client (grace 600 ms) alive for 2 s."""
+    b = broker_factory(heart_beat="300,300", heart_beat_grace="2.0")
     c = RawClient(b.port)
-    c.connect("1.2", heart_beat="100,100")
+    c.connect("1.2", heart_beat="300,300")
     dest = "/queue/" + unique()
     c.subscribe(dest, "s", ack="auto")
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 1.2:
+    while time.monotonic() - t0 < 2.0:
         c.send_raw(b"\n")
-        c.try_read_frame(0.08)
+        c.try_read_frame(0.1)
     c.send(dest, "still-here")
     assert c.read_message().body == b"still-here"
     c.close()
 
 
 def test_slow_frame_bytes_count_as_liveness(broker_factory):
-    """Bytes of an incomplete frame also count: a frame trickled over 1 s on a
-    100 ms heart-beat connection is fine."""
-    b = broker_factory(heart_beat="100,100", heart_beat_grace="2.0")
+    """Bytes of an incomplete frame also count: a frame trickled over ~1.3 s on a
+    300 ms heart-beat connection (grace 600 ms) is fine."""
+    b = broker_factory(heart_beat="300,300", heart_beat_grace="2.0")
     c = RawClient(b.port)
-    c.connect("1.2", heart_beat="100,100")
+    c.connect("1.2", heart_beat="300,300")
     dest = "/queue/" + unique()
     c.subscribe(dest, "s", ack="auto")
     frame = b"SEND\ndestination:" + dest.encode() + b"\nreceipt:slow\n\ntrickle\0"
     step = max(1, len(frame) // 12)
     for i in range(0, len(frame), step):
         c.send_raw(frame[i:i + step])
-        time.sleep(0.08)
+        time.sleep(0.1)
     c.wait_receipt("slow")
     assert c.read_message().body == b"trickle"
     c.close()

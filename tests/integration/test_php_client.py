@@ -1,7 +1,5 @@
 """php-cli + the php-stomp extension (speaks STOMP 1.0, no heart-beats, ack:client,
 ack($frame) copies the MESSAGE headers back)."""
-import json
-
 from support import client, finish_php, run_php, start_php, unique
 
 
@@ -78,8 +76,8 @@ def test_php_one_at_a_time_worker(broker):
 def test_two_php_workers_share_a_queue_exactly_once(broker):
     dest = "/queue/" + unique()
     n = 40
-    w1 = start_php("worker.php", broker.port, dest, "1.5")
-    w2 = start_php("worker.php", broker.port, dest, "1.5")
+    w1 = start_php("worker.php", broker.port, dest, "1.5", ready=True)
+    w2 = start_php("worker.php", broker.port, dest, "1.5", ready=True)
     p = run_php("produce.php", broker.port, dest, n, "job")
     assert p["sent"] == n
     r1 = finish_php(w1)
@@ -113,3 +111,40 @@ def test_php_and_python_interoperate(broker):
     r = run_php("consume.php", broker.port, dest, 1)
     assert [f["body"] for f in r["frames"]] == ["from raw 1.2"]
     assert r["frames"][0]["headers"]["x-k"] == "v"
+
+
+def test_php_slow_worker_without_heart_beats_not_timed_out(broker_factory):
+    """php-stomp never negotiates heart-beats: a worker that takes longer than
+    the heart-beat grace per message is never disconnected."""
+    b = broker_factory(heart_beat="100,100", heart_beat_grace="2.0")
+    dest = "/queue/" + unique()
+    assert run_php("produce.php", b.port, dest, 3)["sent"] == 3
+    r = run_php("worker.php", b.port, dest, "0.5", 3, 600)  # 600 ms of work per message
+    assert r["bodies"] == ["msg-0", "msg-1", "msg-2"], r
+    assert r["acked"] == 3 and r["redelivered"] == 0, r
+
+
+def test_server_frames_end_with_nul_then_eol(broker):
+    """php-stomp reads ONE byte after each frame's NUL and drops it (it expects the
+    '\\n' that ActiveMQ/RabbitMQ send). Without an EOL after the NUL it eats the
+    first letter of the next frame ("ECEIPT", "ESSAGE") whenever two frames arrive
+    back to back -- so PHP needs every server frame to end with NUL + EOL."""
+    dest = "/queue/" + unique()
+    c = client(broker.port, "1.0")
+    c.send_frame("SEND", [("destination", dest), ("receipt", "a")], b"x")
+    c.send_frame("SUBSCRIBE", [("destination", dest), ("receipt", "b")])
+    raw = b""
+    import time as _t
+    deadline = _t.monotonic() + 5
+    while raw.count(b"\0") < 3 and _t.monotonic() < deadline:
+        try:
+            c.sock.settimeout(max(0.01, deadline - _t.monotonic()))
+            raw += c.sock.recv(65536)
+        except OSError:
+            break
+    assert raw.count(b"\0") >= 3, raw  # RECEIPT a, RECEIPT b, MESSAGE
+    frames = raw.split(b"\0")[:-1]
+    for nxt in frames[1:]:
+        assert nxt.startswith(b"\n") or nxt.startswith(b"\r\n"), \
+            "frame not followed by EOL after its NUL: %r" % raw
+    c.close()

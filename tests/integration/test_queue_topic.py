@@ -330,7 +330,7 @@ def test_ack_with_irrelevant_headers_ignored(broker, version):
     assert _remaining(broker, dest, 0) == []
 
 
-def test_ack_in_auto_mode_does_not_break(broker):
+def test_ack_of_auto_acked_message_is_error(broker):
     """Unknown (already auto-acked) message id -> ERROR per contract."""
     dest = "/queue/" + unique()
     _fill(broker, dest, 1)
@@ -400,15 +400,25 @@ def test_nack_requeue_false_dead_letters(broker):
     name = unique()
     dest = "/queue/" + name
     _fill(broker, dest, 1)
+    p = client(broker.port)
+    p.send(dest, "custom", [("x-keep", "kept"), ("content-type", "text/x-test")])
+    p.close()
     c = client(broker.port)
     c.subscribe(dest, "s", ack="client-individual")
     m = c.read_message()
     c.nack(m, extra=[("requeue", "false")])
+    m2 = c.read_message()
+    assert m2.body == b"custom"
+    c.nack(m2, extra=[("requeue", "false")])
     c.assert_no_frame(0.3, "redelivery after requeue:false")
     dlq = client(broker.port)
     dlq.subscribe("/queue/DLQ." + name, "d")
     d = dlq.read_message()
     assert d.body == b"m0"
+    d2 = dlq.read_message()
+    assert d2.body == b"custom"
+    assert d2.get("x-keep") == "kept" and d2.get("content-type") == "text/x-test", d2
+    assert d2.get("original-destination") == dest
     assert d.get("original-destination") == dest, d
     assert d.get("dead-letter-reason") == "rejected", d
     assert d["destination"] == "/queue/DLQ." + name
@@ -503,3 +513,17 @@ def test_default_max_deliveries_is_10(broker):
     assert dlq.read_message().get("dead-letter-reason") == "max-deliveries"
     c.close()
     dlq.close()
+
+
+def test_amq_queue_dead_letters_to_dlq_queue(broker):
+    name = unique()
+    p = client(broker.port)
+    p.send("/amq/queue/" + name, "amq")
+    c = client(broker.port)
+    c.subscribe("/amq/queue/" + name, "s", ack="client-individual")
+    c.nack(c.read_message(), extra=[("requeue", "false")])
+    d = client(broker.port)
+    d.subscribe("/queue/DLQ." + name, "d")
+    assert d.read_message().body == b"amq"
+    for x in (p, c, d):
+        x.close()

@@ -25,7 +25,7 @@ TEST(EncoderTest, WritesFrameInParts) {
   Encoder::end_headers(out, 5);
   out += "hello";
   Encoder::end_frame(out);
-  EXPECT_EQ(out, bytes("MESSAGE\ndestination:/queue/a\nmessage-id:7\ncontent-length:5\n\nhello\0"));
+  EXPECT_EQ(out, bytes("MESSAGE\ndestination:/queue/a\nmessage-id:7\ncontent-length:5\n\nhello\0\n"));
 }
 
 TEST(EncoderTest, EndHeadersWithoutLength) {
@@ -34,7 +34,7 @@ TEST(EncoderTest, EndHeadersWithoutLength) {
   Encoder::add_header(out, "receipt-id", "r1", Version::k1_2, Command::kReceipt);
   Encoder::end_headers(out, 0, false);
   Encoder::end_frame(out);
-  EXPECT_EQ(out, bytes("RECEIPT\nreceipt-id:r1\n\n\0"));
+  EXPECT_EQ(out, bytes("RECEIPT\nreceipt-id:r1\n\n\0\n"));
 }
 
 TEST(EncoderTest, WritesZeroContentLength) {
@@ -48,7 +48,7 @@ TEST(EncoderTest, AppendsAfterExistingBytes) {
   Encoder::begin_frame(out, Command::kError);
   Encoder::end_headers(out, 0, false);
   Encoder::end_frame(out);
-  EXPECT_EQ(out, bytes("RECEIPT\n\n\0ERROR\n\n\0"));
+  EXPECT_EQ(out, bytes("RECEIPT\n\n\0ERROR\n\n\0\n"));
 }
 
 TEST(EncoderTest, EscapesHeadersPerVersion) {
@@ -79,7 +79,7 @@ TEST(EncoderTest, EncodeWritesWholeFrameWithContentLength) {
   const Header headers[] = {{"destination", "/q"}, {"content-length", "999"}, {"x", "a:b"}};
   Encoder::encode(out, Command::kMessage, headers, bytes("b\0dy"), Version::k1_2);
   // The caller's content-length is replaced by the true one.
-  EXPECT_EQ(out, bytes("MESSAGE\ndestination:/q\nx:a\\cb\ncontent-length:4\n\nb\0dy\0"));
+  EXPECT_EQ(out, bytes("MESSAGE\ndestination:/q\nx:a\\cb\ncontent-length:4\n\nb\0dy\0\n"));
 }
 
 // Encodes, then parses every way; what comes back is what went in, plus

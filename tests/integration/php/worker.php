@@ -1,12 +1,19 @@
 <?php
-// worker.php PORT DEST IDLE_SECONDS [MAX] : a one-at-a-time worker with
-// activemq.prefetchSize:1. For each message: check that NO other frame is
-// already waiting (window 1), then ack($frame). Exits after IDLE seconds
-// without a message (or MAX messages).
+// worker.php PORT DEST IDLE_SECONDS [MAX] [WORK_MS] : a one-at-a-time worker
+// with activemq.prefetchSize:1. Prints READY once subscribed. For each message:
+// check that NO other frame is already waiting (window 1), "work" WORK_MS
+// (default 2), then ack($frame). Exits after IDLE seconds without a message
+// (or MAX messages).
 require __DIR__ . "/common.php";
 $port = $argv[1]; $dest = $argv[2]; $idle = (float)$argv[3]; $max = (int)($argv[4] ?? 0);
+$work_ms = (int)($argv[5] ?? 2);
 $s = connect_broker($port);
-$s->subscribe($dest, ["activemq.prefetchSize" => "1", "ack" => "client", "receipt" => "sub"]);
+if (!$s->subscribe($dest, ["activemq.prefetchSize" => "1", "ack" => "client", "receipt" => "sub"])) {
+    fwrite(STDERR, "subscribe failed: " . var_export($s->error(), true) . "\n");
+    exit(2);
+}
+echo "READY\n";
+fflush(STDOUT);
 $bodies = []; $early = 0; $acked = 0; $redelivered = 0;
 $sec = (int)floor($idle); $usec = (int)(($idle - $sec) * 1000000);
 while (true) {
@@ -19,7 +26,7 @@ while (true) {
     // a second message must not have been pushed while this one is unacked
     $s->setReadTimeout(0, 50000);
     if ($s->hasFrame()) $early++;
-    usleep(2000); // "work"
+    usleep($work_ms * 1000); // "work"
     if ($s->ack($f, ["receipt" => "a" . count($bodies)])) $acked++;
     if ($max && count($bodies) >= $max) break;
 }
