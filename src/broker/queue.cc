@@ -173,6 +173,13 @@ void Queue::drop(const QueueEntry& e) {
 
 void Queue::to_dead_letter(QueueEntry e, std::string_view reason) {
   drop(e);
+  // A dead-letter queue has nowhere further to send: a message rejected
+  // there (requeue:false) is discarded, as a broker without a further
+  // dead-letter target does.
+  if (settings_.is_dead_letter_queue) {
+    ++discarded_;
+    return;
+  }
   host_.dead_letter(*this, std::move(e.message), reason);
 }
 

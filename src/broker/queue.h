@@ -81,6 +81,7 @@ class Queue {
   std::size_t consumer_count() const { return consumers_.size(); }
   bool idle() const { return ready_.empty() && consumers_.empty(); }
   std::uint64_t expired_count() const { return expired_; }
+  std::uint64_t discarded_count() const { return discarded_; }
 
  private:
   struct Held {
@@ -116,6 +117,7 @@ class Queue {
   std::size_t next_consumer_ = 0;  // round-robin cursor
   std::uint64_t next_order_ = 0;
   std::uint64_t expired_ = 0;
+  std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;
 };
 

@@ -45,7 +45,11 @@ Topic& ShardBroker::topic_for(const Destination& d) {
   if (!slot) {
     slot = std::make_unique<Topic>(d, options_, *this,
                                    [this](const ConsumerKey& key, std::string reason) {
-                                     subscriptions_.erase(key);
+                                     // The topic has destroyed the subscription's queue.
+                                     if (auto it = subscriptions_.find(key); it != subscriptions_.end()) {
+                                       topic_of_.erase(it->second.queue);
+                                       subscriptions_.erase(it);
+                                     }
                                      spdlog::warn("dropping slow topic subscriber: {}", reason);
                                      broker_.to_client(key.shard, [key, reason](ClientEvents& ev) {
                                        ev.kick(key.connection, key.subscription, reason);

@@ -27,8 +27,10 @@ void Topic::publish(MessageRef m, Done done) {
 
 void Topic::fan_out(const MessageRef& m) {
   std::vector<ConsumerKey> slow;
+  const bool kick_slow = options_.slow_subscriber_policy == SlowSubscriberPolicy::kDisconnect;
   for (auto& [key, q] : subscriptions_) {
-    if (q->full()) {
+    // Under the block policy publish() waited until nobody was full.
+    if (kick_slow && q->full()) {
       slow.push_back(key);
       continue;
     }
@@ -64,12 +66,17 @@ void Topic::unsubscribe(const ConsumerKey& key) {
 }
 
 void Topic::resume() {
+  // fan_out() dispatches, which frees space, which calls back here: the
+  // outer loop owns the parked list so publishes complete in order.
+  if (resuming_) return;
+  resuming_ = true;
   while (!parked_.empty() && !blocked()) {
     Parked p = std::move(parked_.front());
     parked_.pop_front();
     fan_out(p.message);
     p.done(Outcome::success());
   }
+  resuming_ = false;
 }
 
 }  // namespace ferry::broker

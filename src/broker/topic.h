@@ -52,6 +52,7 @@ class Topic {
   Kick kick_;
   std::unordered_map<ConsumerKey, std::unique_ptr<Queue>> subscriptions_;
   std::deque<Parked> parked_;
+  bool resuming_ = false;
 };
 
 }  // namespace ferry::broker
