@@ -273,6 +273,11 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
   auto window = window_of(f);
   if (!window) return fail(errors::kBadWindow, {}, receipt);
+  // An auto-ack window is refilled as frames are written, so what it bounds
+  // is our output buffer: cap it in bytes too, or a consumer that stops
+  // reading would make us buffer window x message size.
+  if (mode == AckMode::kAuto && (window->bytes == 0 || window->bytes > options_.max_write_buffer))
+    window->bytes = options_.max_write_buffer;
 
   auto sub = std::make_unique<Subscription>();
   sub->no = SubscriptionNo(++next_sub_no_);

@@ -206,7 +206,8 @@ class RawClient:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
-        self.heartbeats = 0  # EOLs seen between frames
+        self.heartbeats = 0  # EOLs seen between frames (not the one EOL that may follow a frame's NUL)
+        self._after_nul = False  # the next EOL directly follows a frame's NUL
         self.stash: list[Frame] = []  # frames read while waiting for something else
         self.version = None
         self.connected: Frame | None = None
@@ -242,15 +243,21 @@ class RawClient:
     def _parse_one(self) -> Frame | None:
         """Parse one frame from self.buf or return None if incomplete."""
         # skip heart-beat EOLs between frames
+        # (one EOL right after a frame's NUL is part of that frame's ending,
+        # as ActiveMQ and Ferry write it, and is not a heart-beat)
         while True:
             if self.buf.startswith(b"\r\n"):
                 self.buf = self.buf[2:]
-                self.heartbeats += 1
             elif self.buf.startswith(b"\n"):
                 self.buf = self.buf[1:]
-                self.heartbeats += 1
             else:
+                if self.buf:
+                    self._after_nul = False
                 break
+            if self._after_nul:
+                self._after_nul = False
+            else:
+                self.heartbeats += 1
         if self.buf == b"\r":
             return None
         # find the end of the header block line by line (handles mixed EOLs)
@@ -294,6 +301,7 @@ class RawClient:
             body = self.buf[pos:nul]
             raw = self.buf[:nul + 1]
             self.buf = self.buf[nul + 1:]
+        self._after_nul = True
         return Frame(command, headers, body, raw)
 
     def read_frame(self, timeout: float = WAIT, *, use_stash: bool = True) -> Frame:

@@ -192,6 +192,33 @@ def test_memory_limit_reject(broker_factory):
     assert_broker_serves(b)
 
 
+def test_memory_limit_is_global_across_shards(broker_factory):
+    """memory-limit counts queued bytes over all shards: two producers (on
+    different connections, so different shards with --shards 2) together
+    hit the limit after ~limit bytes, not ~2x."""
+    b = broker_factory(memory_limit="64KiB", memory_policy="reject")
+    producers = [client(b.port), client(b.port)]
+    dests = ["/queue/" + unique(), "/queue/" + unique()]
+    body = b"m" * 4096
+    ok = 0
+    refused = False
+    for i in range(100):
+        k = i % 2
+        rid = producers[k].next_rid()
+        producers[k].send_frame("SEND", [("destination", dests[k]), ("receipt", rid)], body)
+        f = producers[k].read_frame()
+        if f.command == "ERROR":
+            refused = True
+            assert "memory" in _error_text(f), f
+            break
+        assert f.command == "RECEIPT"
+        ok += 1
+    assert refused, "no ERROR after %d x 4 KiB" % ok
+    assert ok <= 24, "%d x 4 KiB accepted under a 64 KiB global memory limit" % ok
+    for p in producers:
+        p.close()
+
+
 def test_memory_limit_block_slows_producer(broker_factory):
     b = broker_factory(memory_limit="64KiB", memory_policy="block")
     dest = "/queue/" + unique()

@@ -88,6 +88,23 @@ def test_consumer_window_size_bytes(broker):
     c.close()
 
 
+def test_credit_byte_cap(broker):
+    """credit:N,BYTES -- the byte cap applies too: 1000-byte messages with
+    credit:10,2500 leave only a couple outstanding."""
+    dest = "/queue/" + unique()
+    _fill(broker.port, dest, 8, size=1000)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual", headers=[("credit", "10,2500")])
+    got = c.read_messages(1)
+    while True:
+        f = c.try_read_frame(QUIET)
+        if f is None:
+            break
+        got.append(f)
+    assert 1 <= len(got) <= 3, "credit 10,2500 let %d x 1000-byte messages out" % len(got)
+    c.close()
+
+
 def test_prefetch_window_across_two_consumers(broker):
     """Window 1 consumers: an unacked message at A doesn't block B."""
     dest = "/queue/" + unique()
@@ -108,13 +125,16 @@ def test_prefetch_window_across_two_consumers(broker):
     b.close()
 
 
-@pytest.mark.parametrize("value", ["0", "-5", None])
-def test_prefetch_zero_negative_absent_means_default(broker_factory, value):
+@pytest.mark.parametrize("header,value", [
+    ("prefetch-count", "0"), ("prefetch-count", "-5"), (None, None),
+    ("activemq.prefetchSize", "0"), ("credit", "0"), ("consumer-window-size", "-1"),
+])
+def test_prefetch_zero_negative_absent_means_default(broker_factory, header, value):
     b = broker_factory(default_prefetch=3)
     dest = "/queue/" + unique()
     _fill(b.port, dest, 5)
     c = client(b.port)
-    hdrs = [("prefetch-count", value)] if value is not None else []
+    hdrs = [(header, value)] if header is not None else []
     c.subscribe(dest, "s", ack="client-individual", headers=hdrs)
     assert _check_window(c, 3, 5) == 5
     c.close()
@@ -211,10 +231,35 @@ def test_tx_ack_applied_at_commit(broker):
     m0 = c.read_message()
     c.request("BEGIN", [("transaction", "tx")])
     c.ack(m0, extra=[("transaction", "tx")])
-    c.assert_no_frame(QUIET, "next message before the transactional ACK is committed")
+    # As in ActiveMQ, a transactional ACK frees the window at once, so a
+    # one-at-a-time consumer can go on inside its transaction...
+    m1 = c.read_message()
+    assert m1.body == b"m1"
+    # ...but the ACK itself only takes effect at COMMIT: a second consumer
+    # sees nothing, and after COMMIT + ACK of m1 the queue is empty.
     c.request("COMMIT", [("transaction", "tx")])
-    assert c.read_message().body == b"m1"
+    c.ack(m1)
     c.close()
+    d = client(broker.port)
+    d.subscribe(dest, "s2")
+    d.assert_no_frame(QUIET, "a message that was acknowledged and committed")
+    d.close()
+
+
+def test_tx_ack_undone_by_disconnect_before_commit(broker):
+    dest = "/queue/" + unique()
+    _fill(broker.port, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual", headers=[("prefetch-count", "1")])
+    m0 = c.read_message()
+    c.request("BEGIN", [("transaction", "tx")])
+    c.ack(m0, extra=[("transaction", "tx")])
+    c.close()  # the transaction was never committed
+    d = client(broker.port)
+    d.subscribe(dest, "s2", ack="client-individual")
+    m = d.read_message()
+    assert m.body == b"m0" and m.get("redelivered") == "true", m
+    d.close()
 
 
 def test_tx_abort_undoes_ack(broker):
@@ -418,5 +463,45 @@ def test_priority_carried_in_message(broker):
     c = client(broker.port)
     c.subscribe(dest, "s")
     assert c.read_message().get("priority") == "8"
+    c.close()
+    p.close()
+
+
+def test_message_expiring_behind_a_full_window(broker):
+    """A message that expires while waiting for window space is never delivered."""
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual", headers=[("prefetch-count", "1")])
+    p = client(broker.port)
+    p.send(dest, "holder")
+    p.send(dest, "expires-while-waiting", [("expires", str(_now_ms() + 300))])
+    p.send(dest, "survivor")
+    m = c.read_message()
+    assert m.body == b"holder"
+    time.sleep(0.6)
+    c.ack(m)
+    m2 = c.read_message()
+    assert m2.body == b"survivor", m2
+    c.close()
+    p.close()
+
+
+def test_priority_applies_to_waiting_messages(broker):
+    """With a window-1 consumer busy, a later high-priority message overtakes
+    earlier low-priority ones."""
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual", headers=[("prefetch-count", "1")])
+    p = client(broker.port)
+    p.send(dest, "busy", [("priority", "4")])
+    m = c.read_message()
+    assert m.body == b"busy"
+    p.send(dest, "low", [("priority", "1")])
+    p.send(dest, "high", [("priority", "9")])
+    c.ack(m)
+    m2 = c.read_message()
+    assert m2.body == b"high", m2
+    c.ack(m2)
+    assert c.read_message().body == b"low"
     c.close()
     p.close()

@@ -527,3 +527,79 @@ def test_amq_queue_dead_letters_to_dlq_queue(broker):
     assert d.read_message().body == b"amq"
     for x in (p, c, d):
         x.close()
+
+
+def test_unsubscribe_stops_delivery(broker):
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    c.unsubscribe("s")
+    p = client(broker.port)
+    p.send(dest, "after-unsubscribe")
+    c.assert_no_frame()
+    d = client(broker.port)
+    d.subscribe(dest, "d")
+    assert d.read_message().body == b"after-unsubscribe"
+    for x in (c, p, d):
+        x.close()
+
+
+def test_many_producers_and_consumers_exactly_once(broker):
+    """4 producers x 50 messages, 3 acking consumers with small windows, across
+    shards: every message is processed exactly once."""
+    import threading
+    dest = "/queue/" + unique()
+    consumers = []
+    for i in range(3):
+        c = client(broker.port, ("1.0", "1.1", "1.2")[i])
+        c.subscribe(dest, "c%d" % i, ack="client-individual", headers=[("prefetch-count", str(i + 1))])
+        consumers.append(c)
+    n_prod, per = 4, 50
+    total = n_prod * per
+    errors = []
+
+    def produce(k):
+        try:
+            p = client(broker.port)
+            for j in range(per):
+                p.send(dest, "p%d-%d" % (k, j), receipt=(j % 10 == 9))
+            p.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    got = {i: [] for i in range(3)}
+
+    def consume(i):
+        c = consumers[i]
+        try:
+            while True:
+                f = c.try_read_frame(1.0)
+                if f is None:
+                    return
+                if f.command == "ERROR":
+                    errors.append(f)
+                    return
+                if f.command == "MESSAGE":
+                    got[i].append(f.body)
+                    c.ack(f, "message-id+sub" if c.version != "1.2" else "id", receipt=False)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=produce, args=(k,)) for k in range(n_prod)]
+    threads += [threading.Thread(target=consume, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    everything = got[0] + got[1] + got[2]
+    assert len(everything) == total, {i: len(v) for i, v in got.items()}
+    assert set(everything) == {b"p%d-%d" % (k, j) for k in range(n_prod) for j in range(per)}
+    assert all(got[i] for i in range(3)), {i: len(v) for i, v in got.items()}
+    # per-producer order is kept at each consumer
+    for i in range(3):
+        for k in range(n_prod):
+            seq = [int(b.split(b"-")[1]) for b in got[i] if b.startswith(b"p%d-" % k)]
+            assert seq == sorted(seq), (i, k, seq)
+    for c in consumers:
+        c.close()
