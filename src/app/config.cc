@@ -105,7 +105,7 @@ std::vector<OptionSpec> build_specs() {
                           "bytes a connection may have in flight to destinations before reads pause",
                           [](auto& o, std::uint64_t n) { o.producer_window_size = n; }));
   s.push_back(size_option("max-write-buffer", "4MiB",
-                          "output queued for a client that does not read before its reads pause",
+                          "output queued for one client: caps auto-ack windows in bytes; past it the client is not read",
                           [](auto& o, std::uint64_t n) { o.max_write_buffer = n; }));
   s.push_back(count_option("max-deliveries", "10",
                            "deliveries before a message is dead-lettered (0 = never)",

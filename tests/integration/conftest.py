@@ -1,5 +1,13 @@
 """pytest fixtures: start the real `ferry serve` for each test, once with one
-shard and once with two, and check it exits cleanly at the end."""
+shard and once with two, and check it exits cleanly at the end.
+
+Run (from the repository root):
+    FERRY_BIN=$PWD/build/ferry /usr/bin/python3 -m pytest tests/integration
+    ... -k 1shard / -k 2shards        one shard count only
+    ... tests/integration/test_php_client.py   one area
+FERRY_BIN defaults to build/ferry. Each broker's stderr (debug level) goes to
+tests/integration/logs/<module>__<test>__<n>.<pid>.log; a failing test's
+report shows the tail of it. Use /usr/bin/python3 (Debian's, with stomp.py 8)."""
 from __future__ import annotations
 
 import os
@@ -13,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import support  # noqa: E402
-from support import Broker, assert_broker_serves  # noqa: E402,F401
+from support import Broker  # noqa: E402
 
 
 def pytest_configure(config):

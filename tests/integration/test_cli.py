@@ -195,3 +195,40 @@ def test_log_lines_format(broker):
     bad = [l for l in lines if not pat.match(l)]
     assert not bad, bad[:5]
     assert any(" info " in l and "listening on 127.0.0.1:%d" % broker.port in l for l in lines)
+
+
+def test_serve_stops_cleanly_with_blocked_producer_and_half_frames(tmp_path):
+    """SIGTERM while a producer is blocked by the memory limit, a client is
+    mid-frame and a subscriber holds unacked messages: still exit 0, promptly."""
+    b = Broker(2, tmp_path / "busy.log", memory_limit="16KiB", memory_policy="block")
+    dest = "/queue/" + unique()
+    holder = client(b.port)
+    holder.subscribe(dest, "h", ack="client-individual", headers=[("prefetch-count", "1")])
+    p = client(b.port)
+    for i in range(12):  # > 16 KiB: the producer ends up blocked
+        p.send(dest, b"x" * 4000, receipt=False)
+    half = client(b.port)
+    half.send_raw(b"SEND\ndestination:/queue/x\ncontent-length:100\n\nabc")
+    holder.read_message()
+    t0 = time.monotonic()
+    b.proc.send_signal(signal.SIGTERM)
+    rc = b.proc.wait(10)
+    assert rc == 0
+    assert time.monotonic() - t0 < 5
+    for x in (holder, p, half):
+        x.close()
+    b.stop()
+
+
+def test_recv_prefetch_one_client_ack(broker):
+    dest = "/queue/" + unique()
+    for i in range(3):
+        assert run_ferry("send", dest, "q%d" % i, "-s", broker.addr).returncode == 0
+    r = run_ferry("recv", dest, "-n", "3", "--ack", "client", "--prefetch", "1", "-s", broker.addr,
+                  "--timeout", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["q0", "q1", "q2"]
+    c = client(broker.port)
+    c.subscribe(dest, "s")
+    c.assert_no_frame()
+    c.close()

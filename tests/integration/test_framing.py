@@ -1,5 +1,7 @@
 """Framing: escaping per version, content-length bodies with NUL, CRLF, EOLs
 between frames, repeated headers, headers carried to MESSAGE, split frames."""
+import time
+
 import pytest
 
 from support import RawClient, assert_broker_serves, client, encode_frame, unique
@@ -371,3 +373,56 @@ def test_ack_header_only_in_1_2_non_auto(broker, version, ack, has_ack):
         assert m["ack"]
     sub.close()
     pub.close()
+
+
+def test_every_split_point(broker):
+    """The same frame (CRLF line ends, escapes, content-length body with NUL),
+    split in two at EVERY byte boundary, parses the same every time."""
+    dest = "/queue/" + unique()
+    sub, pub = _pair(broker, "1.2", dest)
+    base = (b"SEND\r\ndestination:" + dest.encode() + b"\r\nx-e:a\\cb\\nc\\\\d\r\n"
+            b"content-length:5\r\n\r\nz\0y\0x\0\r\n")
+    for i in range(1, len(base)):
+        pub.send_raw(base[:i])
+        time.sleep(0.001)
+        pub.send_raw(base[i:])
+    pub.send(dest, "end")
+    msgs = sub.read_messages(len(base))  # len(base)-1 splits + "end"
+    for m in msgs[:-1]:
+        assert m.body == b"z\0y\0x", m
+        assert m.get("x-e") == "a\\cb\\nc\\\\d", m
+    assert msgs[-1].body == b"end"
+    sub.close()
+    pub.close()
+
+
+def test_utf8_and_empty_header_values(broker):
+    dest = "/queue/" + unique()
+    sub, pub = _pair(broker, "1.2", dest)
+    pub.send(dest, "ü", [("x-utf8", "grüße ✓ 日本"), ("x-empty", "")])
+    m = sub.read_message()
+    assert m.get("x-utf8") == "grüße ✓ 日本", m
+    assert m.get("x-empty") == "", m
+    assert m.body == "ü".encode()
+    sub.close()
+    pub.close()
+
+
+def test_1_0_header_value_with_colons(broker):
+    """1.0: the first colon separates name and value; later ones are literal."""
+    dest = "/queue/" + unique()
+    sub, pub = _pair(broker, "1.0", dest)
+    pub.send(dest, "x", [("x-url", "http://host:8080/a")])
+    m = sub.read_message()
+    assert m.get("x-url") == "http://host:8080/a", m
+    sub.close()
+    pub.close()
+    # a 1.2 subscriber sees the same value, escaped
+    s12 = client(broker.port, "1.2")
+    s12.subscribe(dest, "s")
+    p10 = client(broker.port, "1.0")
+    p10.send(dest, "y", [("x-url", "http://host:8080/a")])
+    m = s12.read_message()
+    assert m.get("x-url") == r"http\c//host\c8080/a", m
+    s12.close()
+    p10.close()

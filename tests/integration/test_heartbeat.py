@@ -1,6 +1,5 @@
 """Heart-beat negotiation, server heart-beats, timeout disconnect and its
 redelivery, no timeout without heart-beats."""
-import socket
 import time
 
 import pytest

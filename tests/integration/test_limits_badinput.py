@@ -497,3 +497,41 @@ def test_many_bad_clients_then_good_ones(broker):
         assert good.read_message().body == b"g%d" % i
     good.close()
     assert_broker_serves(broker)
+
+
+def test_connection_slots_released_however_clients_leave(broker_factory):
+    """Connections closed by DISCONNECT, by the client, by an ERROR, by a reset,
+    or before CONNECT all give their slot back."""
+    b = broker_factory(max_connections=4)
+    for i in range(6):
+        c = client(b.port)
+        c.disconnect()
+        c = client(b.port)
+        c.close()
+        c = client(b.port)
+        c.expect_error("FOO", [])
+        c = client(b.port)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+        c = RawClient(b.port)
+        c.close()
+    # all 4 slots are free again (closing is asynchronous: retry briefly)
+    deadline = time.monotonic() + WAIT
+    while True:
+        conns = []
+        try:
+            for _ in range(4):
+                conns.append(client(b.port))
+            break
+        except (AssertionError, Closed, ConnectionResetError, BrokenPipeError):
+            for x in conns:
+                x.close()
+            if time.monotonic() > deadline:
+                raise AssertionError("connection slots leaked: only %d of 4 usable" % len(conns))
+            time.sleep(0.05)
+    dest = "/queue/" + unique()
+    conns[0].subscribe(dest, "s")
+    conns[3].send(dest, "ok")
+    assert conns[0].read_message().body == b"ok"
+    for x in conns:
+        x.close()

@@ -505,3 +505,70 @@ def test_priority_applies_to_waiting_messages(broker):
     assert c.read_message().body == b"low"
     c.close()
     p.close()
+
+
+def test_tx_spanning_several_destinations(broker):
+    """One transaction over several queues and a topic (different shards with
+    --shards 2): nothing visible before COMMIT, everything after."""
+    names = [unique() for _ in range(4)]
+    dests = ["/queue/" + n for n in names[:3]] + ["/topic/" + names[3]]
+    subs = []
+    for d in dests:
+        s = client(broker.port)
+        s.subscribe(d, "s")
+        subs.append(s)
+    p = client(broker.port)
+    p.request("BEGIN", [("transaction", "multi")])
+    for d in dests:
+        p.send(d, "tx:" + d, [("transaction", "multi")])
+    for s in subs:
+        s.assert_no_frame(0.15)
+    p.request("COMMIT", [("transaction", "multi")])
+    for s, d in zip(subs, dests):
+        assert s.read_message().body == ("tx:" + d).encode()
+    for x in subs + [p]:
+        x.close()
+
+
+def test_tx_abort_undoes_acks_on_several_queues(broker):
+    d1, d2 = "/queue/" + unique(), "/queue/" + unique()
+    _fill(broker.port, d1, 1, "a")
+    _fill(broker.port, d2, 1, "b")
+    c = client(broker.port)
+    c.subscribe(d1, "s1", ack="client-individual")
+    c.subscribe(d2, "s2", ack="client-individual")
+    ms = c.read_messages(2)
+    c.request("BEGIN", [("transaction", "t")])
+    for m in ms:
+        c.ack(m, extra=[("transaction", "t")])
+    c.request("ABORT", [("transaction", "t")])
+    again = c.read_messages(2)
+    assert sorted(m.body for m in again) == [b"a0", b"b0"]
+    assert all(m.get("redelivered") == "true" for m in again)
+    c.request("BEGIN", [("transaction", "t2")])
+    for m in again:
+        c.ack(m, extra=[("transaction", "t2")])
+    c.request("COMMIT", [("transaction", "t2")])
+    c.close()
+    for d in (d1, d2):
+        x = client(broker.port)
+        x.subscribe(d, "x")
+        x.assert_no_frame(0.2)
+        x.close()
+
+
+def test_default_prefetch_is_1000(broker):
+    """Without a prefetch header a client-ack subscription gets 1000 messages, not all."""
+    dest = "/queue/" + unique()
+    p = client(broker.port)
+    for i in range(1004):
+        p.send(dest, b"%d" % i, receipt=False)
+    p.send(dest, b"1004")
+    p.close()
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client")
+    got = c.read_messages(1000, timeout=20)
+    c.assert_no_frame(QUIET, "more than 1000 unacked with the default prefetch")
+    c.ack(got[-1])
+    assert len(c.read_messages(5)) == 5
+    c.close()

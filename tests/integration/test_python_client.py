@@ -190,3 +190,23 @@ def test_stomp_py_error_for_bad_destination(broker):
     err = lst.errors.get(timeout=5)
     assert err.headers.get("message")
     assert lst.disconnected.wait(5), "connection not closed after ERROR"
+
+
+def test_stomp_py_default_host_header(broker):
+    """stomp.py 1.2 sends host:<hostname> by default; such a client still works
+    on its own (send + subscribe in its vhost)."""
+    import stomp
+    from support import PyListener
+    conn = stomp.Connection12([("127.0.0.1", broker.port)], reconnect_attempts_max=1)
+    lst = PyListener()
+    conn.set_listener("t", lst)
+    conn.connect(wait=True)
+    dest = "/queue/" + unique()
+    rid = py_rid()
+    conn.subscribe(dest, id="s", ack="client-individual", headers={"receipt": rid})
+    lst.wait_receipt(rid)
+    conn.send(dest, "default-host")
+    m = lst.get()
+    assert m.body == "default-host"
+    conn.ack(m.headers["ack"])
+    conn.disconnect()

@@ -1,7 +1,7 @@
 """Queue and topic semantics, ack modes, ACK resolution, NACK, redelivery, DLQ."""
 import pytest
 
-from support import QUIET, assert_broker_serves, client, unique
+from support import QUIET, RawClient, assert_broker_serves, client, unique
 
 
 # ---------------------------------------------------------------- queues
@@ -603,3 +603,144 @@ def test_many_producers_and_consumers_exactly_once(broker):
             assert seq == sorted(seq), (i, k, seq)
     for c in consumers:
         c.close()
+
+
+def test_topic_subscription_window(broker):
+    """A client-ack topic subscription has a window like a queue subscription."""
+    dest = "/topic/" + unique()
+    s = client(broker.port)
+    s.subscribe(dest, "s", ack="client-individual", headers=[("prefetch-count", "1")])
+    p = client(broker.port)
+    for i in range(3):
+        p.send(dest, "w%d" % i)
+    m = s.read_message()
+    assert m.body == b"w0"
+    s.assert_no_frame(QUIET, "second topic message beyond window 1")
+    s.ack(m)
+    m = s.read_message()
+    assert m.body == b"w1"
+    s.ack(m)
+    assert s.read_message().body == b"w2"
+    s.close()
+    p.close()
+
+
+def test_topic_buffer_full_disconnect_policy(broker_factory):
+    """A topic subscriber whose buffer (--topic-subscriber-buffer) fills because
+    it doesn't ack is disconnected with an ERROR; other subscribers and the
+    producer carry on."""
+    b = broker_factory(topic_subscriber_buffer=3, slow_subscriber_policy="disconnect")
+    dest = "/topic/" + unique()
+    slow = client(b.port)
+    slow.subscribe(dest, "slow", ack="client-individual", headers=[("prefetch-count", "1")])
+    fast = client(b.port)
+    fast.subscribe(dest, "fast", ack="auto")
+    p = client(b.port)
+    for i in range(10):
+        p.send(dest, "b%d" % i)
+    assert [m.body for m in fast.read_messages(10)] == [b"b%d" % i for i in range(10)]
+    frames = slow.read_until_closed()
+    cmds = [f.command for f in frames]
+    assert "ERROR" in cmds, cmds
+    assert cmds.index("ERROR") == len(cmds) - 1
+    assert cmds.count("MESSAGE") >= 1
+    p.close()
+    fast.close()
+
+
+def test_topic_buffer_full_block_policy(broker_factory):
+    """Block policy: a full topic subscriber buffer holds the producer back
+    (its receipts stop) until the subscriber acks; nothing is lost."""
+    b = broker_factory(topic_subscriber_buffer=3, slow_subscriber_policy="block")
+    dest = "/topic/" + unique()
+    slow = client(b.port)
+    slow.subscribe(dest, "slow", ack="client-individual", headers=[("prefetch-count", "1")])
+    p = client(b.port)
+    # window 1 + buffer 3: 4 publishes fit
+    for i in range(4):
+        p.send(dest, "b%d" % i)
+    rid = p.next_rid()
+    p.send_frame("SEND", [("destination", dest), ("receipt", rid)], b"b4")
+    r = p.try_read_frame(QUIET)
+    assert r is None, "publish to a topic with a full subscriber buffer was not held back: %r" % r
+    got = []
+    for i in range(5):
+        m = slow.read_message()
+        got.append(m.body)
+        slow.ack(m)
+    assert got == [b"b%d" % i for i in range(5)]
+    p.wait_receipt(rid)
+    slow.close()
+    p.close()
+
+
+def test_error_closes_connection_and_returns_unacked(broker):
+    """A connection closed by an ERROR gives back its unacked messages."""
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    p = client(broker.port)
+    p.send(dest, "hostage")
+    assert c.read_message().body == b"hostage"
+    c.expect_error("SEND", [("destination", "/bad/dest")], b"x")
+    d = client(broker.port)
+    d.subscribe(dest, "d")
+    m = d.read_message()
+    assert m.body == b"hostage" and m.get("redelivered") == "true"
+    d.close()
+    p.close()
+
+
+def test_topic_fanout_to_many_subscribers(broker):
+    dest = "/topic/" + unique()
+    subs = []
+    for i in range(20):
+        s = client(broker.port, ("1.0", "1.1", "1.2")[i % 3])
+        s.subscribe(dest, "s%d" % i)
+        subs.append(s)
+    p = client(broker.port)
+    for i in range(20):
+        p.send(dest, "f%d" % i, receipt=(i == 19))
+    for s in subs:
+        assert [m.body for m in s.read_messages(20)] == [b"f%d" % i for i in range(20)]
+    for x in subs + [p]:
+        x.close()
+
+
+def test_ack_with_wrong_subscription_is_error(broker):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "right", ack="client-individual")
+    c.subscribe("/queue/" + unique(), "other", ack="client-individual")
+    m = c.read_message()
+    c.expect_error("ACK", [("message-id", m["message-id"]), ("subscription", "other")])
+    assert_broker_serves(broker)
+
+
+def test_nack_of_auto_acked_message_is_error(broker):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 1)
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="auto")
+    m = c.read_message()
+    c.expect_error("NACK", [("message-id", m["message-id"]), ("subscription", "s")])
+    assert_broker_serves(broker)
+
+
+def test_vhosts_are_separate(broker):
+    """`host` is the vhost: the same destination name in two vhosts is two destinations."""
+    name = unique()
+    a = RawClient(broker.port)
+    a.connect("1.2", host="vh-a")
+    a.subscribe("/queue/" + name, "s")
+    b = RawClient(broker.port)
+    b.connect("1.2", host="vh-b")
+    b.subscribe("/queue/" + name, "s")
+    pa = RawClient(broker.port)
+    pa.connect("1.2", host="vh-a")
+    pa.send("/queue/" + name, "for-a")
+    assert a.read_message().body == b"for-a"
+    b.assert_no_frame()
+    for x in (a, b, pa):
+        x.close()

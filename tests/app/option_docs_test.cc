@@ -1,0 +1,72 @@
+// The same option names everywhere: every `ferry serve` option appears in the
+// shipped ferry.toml (with its default value) and in the README, and the
+// shipped ferry.toml loads and equals the built-in defaults.
+#include <gtest/gtest.h>
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "app/config.h"
+
+namespace ferry::app {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(OptionDocsTest, ShippedTomlNamesEveryOptionWithItsDefault) {
+  const std::string path = std::string(FERRY_SOURCE_DIR) + "/ferry.toml";
+  toml::table table = toml::parse_file(path);
+  for (const OptionSpec& spec : option_specs()) {
+    auto node = table[spec.name];
+    ASSERT_TRUE(node) << "ferry.toml lacks option " << spec.name;
+    if (auto s = node.value<std::string>()) {
+      EXPECT_EQ(*s, spec.default_value) << spec.name;
+    } else if (node.is_integer()) {
+      EXPECT_EQ(std::to_string(*node.value<std::int64_t>()), spec.default_value) << spec.name;
+    } else if (node.is_floating_point()) {
+      EXPECT_DOUBLE_EQ(*node.value<double>(), std::stod(spec.default_value)) << spec.name;
+    } else {
+      ADD_FAILURE() << spec.name << " has an unexpected type in ferry.toml";
+    }
+  }
+  EXPECT_EQ(table.size(), option_specs().size()) << "ferry.toml has keys that are not options";
+}
+
+TEST(OptionDocsTest, ShippedTomlLoads) {
+  const std::string path = std::string(FERRY_SOURCE_DIR) + "/ferry.toml";
+  net::ServerOptions file = load_options(path, {});
+  net::ServerOptions defaults = load_options("", {});
+  EXPECT_EQ(file.listen_host, defaults.listen_host);
+  EXPECT_EQ(file.listen_port, defaults.listen_port);
+  EXPECT_EQ(file.limits.max_frame_size, defaults.limits.max_frame_size);
+  EXPECT_EQ(file.limits.max_body_size, defaults.limits.max_body_size);
+  EXPECT_EQ(file.limits.max_headers, defaults.limits.max_headers);
+  EXPECT_EQ(file.limits.max_header_length, defaults.limits.max_header_length);
+  EXPECT_EQ(file.max_connections, defaults.max_connections);
+  EXPECT_EQ(file.broker.memory_limit, defaults.broker.memory_limit);
+  EXPECT_EQ(file.broker.max_deliveries, defaults.broker.max_deliveries);
+  EXPECT_EQ(file.broker.dead_letter_prefix, defaults.broker.dead_letter_prefix);
+  EXPECT_EQ(file.heart_beat_send_ms, defaults.heart_beat_send_ms);
+  EXPECT_DOUBLE_EQ(file.heart_beat_grace, defaults.heart_beat_grace);
+  EXPECT_EQ(file.broker.topic_subscriber_buffer, defaults.broker.topic_subscriber_buffer);
+}
+
+TEST(OptionDocsTest, ReadmeDocumentsEveryOption) {
+  const std::string readme = read_file(std::string(FERRY_SOURCE_DIR) + "/README.md");
+  ASSERT_FALSE(readme.empty());
+  for (const OptionSpec& spec : option_specs()) {
+    EXPECT_NE(readme.find("`" + spec.name + "`"), std::string::npos)
+        << "README.md does not document option " << spec.name;
+  }
+}
+
+}  // namespace
+}  // namespace ferry::app
