@@ -151,6 +151,54 @@ std::vector<OptionSpec> build_specs() {
                  else return "expected block or disconnect";
                  return "";
                }});
+  s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.empty()) return "must not be empty";
+                 o.data_dir = v;
+                 o.journal.directory = v;
+                 return "";
+               }});
+  s.push_back({"fsync", "always",
+               "always (a receipt means fdatasync returned; group commit), interval, or never",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "always") o.journal.fsync = store::FsyncPolicy::kAlways;
+                 else if (v == "interval") o.journal.fsync = store::FsyncPolicy::kInterval;
+                 else if (v == "never") o.journal.fsync = store::FsyncPolicy::kNever;
+                 else return "expected always, interval or never";
+                 return "";
+               }});
+  s.push_back(count_option("fsync-interval", "100", "ms between syncs with fsync = interval",
+                           [](auto& o, std::uint32_t n) { o.journal.fsync_interval_ms = n; }));
+  s.push_back(size_option("segment-size", "64MiB", "journal segment file size",
+                          [](auto& o, std::uint64_t n) { o.journal.segment_size = n; }));
+  s.push_back({"skip-corrupt", "false",
+               "start even if a journal record in the middle is corrupt (it is reported and skipped)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "true") o.journal.skip_corrupt = true;
+                 else if (v == "false") o.journal.skip_corrupt = false;
+                 else return "expected true or false";
+                 return "";
+               }});
+  s.push_back({"persistent-default", "/queue/>,/topic/>",
+               "destinations whose messages are persistent unless the SEND says persistent:false "
+               "(comma-separated; * = one name segment, > = the rest; empty = none)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.broker.persistent_default.clear();
+                 std::size_t start = 0;
+                 while (start <= v.size() && !v.empty()) {
+                   auto comma = v.find(',', start);
+                   std::string p = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                   while (!p.empty() && p.front() == ' ') p.erase(p.begin());
+                   while (!p.empty() && p.back() == ' ') p.pop_back();
+                   if (!p.empty()) {
+                     if (p.front() != '/') return "patterns start with /queue/ or /topic/";
+                     o.broker.persistent_default.push_back(p);
+                   }
+                   if (comma == std::string::npos) break;
+                   start = comma + 1;
+                 }
+                 return "";
+               }});
   return s;
 }
 

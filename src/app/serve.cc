@@ -7,12 +7,23 @@
 #include "common/clock.h"
 #include "net/server.h"
 #include "shard/shard_set.h"
+#include "store/journal.h"
 
 namespace ferry::app {
 
 int serve(const net::ServerOptions& options) {
+  store::JournalOptions journal_options = options.journal;
+  journal_options.directory = options.data_dir;
+  std::string error;
+  std::unique_ptr<store::Journal> journal = store::Journal::open(journal_options, error);
+  if (!journal) {
+    spdlog::error("cannot open the journal: {}", error);
+    return 1;
+  }
   shard::ShardSet shards(options.broker.shards);
-  broker::Broker broker(options.broker, shards);
+  broker::Broker broker(options.broker, shards, journal.get());
+  spdlog::info("recovering from {}", options.data_dir);
+  spdlog::info("{}", broker.recover());
   net::Server server(options, shards, broker);
   try {
     server.start();
@@ -42,6 +53,8 @@ int serve(const net::ServerOptions& options) {
   shards.run();
   // Every loop has stopped and its thread joined: tear down on this thread.
   server.stop();
+  // Everything accepted was handed to the journal; wait for it to be written.
+  journal->close();
   spdlog::info("stopped");
   return 0;
 }

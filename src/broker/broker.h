@@ -1,13 +1,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "broker/client_events.h"
 #include "broker/consumer_key.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/durable_subscription.h"
+#include "store/journal.h"
 #include "broker/executor.h"
 #include "broker/message.h"
 #include "broker/options.h"
@@ -24,7 +29,8 @@ class ShardBroker;
 // ShardBroker objects are touched only on their own shard.
 class Broker {
  public:
-  Broker(const BrokerOptions& options, Executor& executor);
+  // `journal` may be null (nothing persists); it must outlive the Broker.
+  Broker(const BrokerOptions& options, Executor& executor, store::Journal* journal = nullptr);
   ~Broker();
 
   // Each shard registers the connection side before traffic starts.
@@ -34,8 +40,18 @@ class Broker {
 
   void publish(const Destination& d, MessageRef m, OpTicket ticket);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 OpTicket ticket);
-  void unsubscribe(ShardId owner, const ConsumerKey& key, OpTicket ticket);
+                 std::optional<DurableSubscription> durable, OpTicket ticket);
+  // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.
+  void unsubscribe(ShardId owner, const ConsumerKey& key, bool remove_durable, OpTicket ticket);
+  void remove_durable(const DurableSubscription& s, OpTicket ticket);
+  // Runs on d's owner: enqueue a message whose record is durable in `segment`.
+  void enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
+                         store::SegmentId segment);
+  void post(ShardId shard, std::function<void()> task) { executor_.post(shard, std::move(task)); }
+
+  // Start-up, before the shards run: replays the journal into the shards.
+  // Returns a one-line summary for the log.
+  std::string recover();
   void settle(ShardId owner, const ConsumerKey& key, std::vector<DeliverySeq> seqs,
               SettleAction action, OpTicket ticket);
   void credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
@@ -63,6 +79,7 @@ class Broker {
  private:
   BrokerOptions options_;
   Executor& executor_;
+  store::Journal* journal_;
   std::vector<std::unique_ptr<ShardBroker>> shards_;
   std::vector<ClientEvents*> client_events_;
   // One counter per shard, each touched only by its shard; padded apart.

@@ -15,6 +15,18 @@ std::string Destination::to_string() const {
   return (kind == DestinationKind::kQueue ? "/queue/" : "/topic/") + name;
 }
 
+std::optional<Destination> destination_from_journal_key(std::string_view key) {
+  if (!key.starts_with("q:")) return std::nullopt;
+  key.remove_prefix(2);
+  auto nl = key.find('\n');
+  if (nl == std::string_view::npos || nl + 1 >= key.size()) return std::nullopt;
+  Destination d;
+  d.kind = DestinationKind::kQueue;
+  d.vhost = std::string(key.substr(0, nl));
+  d.name = std::string(key.substr(nl + 1));
+  return d;
+}
+
 std::optional<Destination> parse_destination(std::string_view text, std::string_view vhost) {
   Destination d;
   d.vhost = std::string(vhost);

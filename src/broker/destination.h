@@ -17,8 +17,13 @@ struct Destination {
 
   // Canonical form used in MESSAGE `destination`: "/queue/NAME" or "/topic/NAME".
   std::string to_string() const;
+  // Names a queue in journal records: "q:<vhost>\n<name>".
+  std::string journal_key() const { return "q:" + vhost + '\n' + name; }
   bool operator==(const Destination&) const = default;
 };
+
+// The queue named by a journal key made by Destination::journal_key().
+std::optional<Destination> destination_from_journal_key(std::string_view key);
 
 // nullopt: not a destination Ferry knows (the caller answers ERROR).
 std::optional<Destination> parse_destination(std::string_view text, std::string_view vhost);

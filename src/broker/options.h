@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ferry::broker {
 
@@ -21,6 +22,9 @@ struct BrokerOptions {
   std::string dead_letter_prefix = "DLQ.";
   std::uint32_t topic_subscriber_buffer = 10000;
   SlowSubscriberPolicy slow_subscriber_policy = SlowSubscriberPolicy::kBlock;
+  // Destinations whose messages are persistent unless the SEND says
+  // persistent:false (ActiveMQ wildcards: `*` one segment, `>` the rest).
+  std::vector<std::string> persistent_default = {"/queue/>", "/topic/>"};
 };
 
 }  // namespace ferry::broker

@@ -21,9 +21,9 @@ Queue::~Queue() {
   if (bytes != 0) host_.memory_changed(-bytes);
 }
 
-void Queue::enqueue(MessageRef m) {
+void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliveries) {
   host_.memory_changed(static_cast<std::int64_t>(m->footprint()));
-  ready_.push(QueueEntry{std::move(m), next_order_++, 0});
+  ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment});
   dispatch();
 }
 
@@ -164,23 +164,30 @@ void Queue::give_back(QueueEntry e) {
     to_dead_letter(std::move(e), "max-deliveries");
     return;
   }
+  host_.returned(*this, e);
   ready_.put_back(std::move(e));
 }
 
-void Queue::drop(const QueueEntry& e) {
+void Queue::uncharge(const QueueEntry& e) {
   host_.memory_changed(-static_cast<std::int64_t>(e.message->footprint()));
 }
 
+void Queue::drop(const QueueEntry& e) {
+  uncharge(e);
+  host_.removed(*this, e);
+}
+
 void Queue::to_dead_letter(QueueEntry e, std::string_view reason) {
-  drop(e);
   // A dead-letter queue has nowhere further to send: a message rejected
   // there (requeue:false) is discarded, as a broker without a further
   // dead-letter target does.
   if (settings_.is_dead_letter_queue) {
     ++discarded_;
+    drop(e);
     return;
   }
-  host_.dead_letter(*this, std::move(e.message), reason);
+  uncharge(e);
+  host_.dead_letter(*this, e, reason);
 }
 
 void Queue::expire(std::int64_t now_ms) {
@@ -191,6 +198,14 @@ void Queue::expire(std::int64_t now_ms) {
                      drop(e);
                    });
   if (ready_.size() < before) host_.space_freed(*this);
+}
+
+void Queue::discard_all() {
+  FERRY_ASSERT(consumers_.empty());
+  while (!ready_.empty()) {
+    QueueEntry e = ready_.pop();
+    drop(e);
+  }
 }
 
 std::size_t Queue::unacked() const {

@@ -24,8 +24,13 @@ class QueueHost {
   virtual ~QueueHost() = default;
   // Hand `d` to the consumer's connection (usually on another shard).
   virtual void deliver(const ConsumerKey& consumer, Delivery d) = 0;
-  // The message left `from` for its dead-letter queue.
-  virtual void dead_letter(const Queue& from, MessageRef m, std::string_view reason) = 0;
+  // The entry left `from` for its dead-letter queue (the host moves it).
+  virtual void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) = 0;
+  // The entry left the queue for good (acknowledged, auto-acked, expired,
+  // discarded): a journaled one gets its ack record.
+  virtual void removed(const Queue& q, const QueueEntry& e) = 0;
+  // The entry came back to the queue to be delivered again.
+  virtual void returned(const Queue& q, const QueueEntry& e) = 0;
   // Bytes of queued messages held by this shard changed by `delta`.
   virtual void memory_changed(std::int64_t delta) = 0;
   // The queue's ready list shrank (a blocked publisher may go on).
@@ -34,6 +39,8 @@ class QueueHost {
 };
 
 struct QueueSettings {
+  bool durable = false;              // journals its persistent messages
+  std::string journal_key;           // names the queue in journal records
   std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
   bool is_dead_letter_queue = false; // never dead-letters its own messages
   std::size_t max_ready = 0;         // 0 = unbounded (memory-limit applies)
@@ -57,8 +64,10 @@ class Queue {
   const Destination& destination() const { return destination_; }
   const QueueSettings& settings() const { return settings_; }
 
-  // Takes a fresh message and dispatches what it can.
-  void enqueue(MessageRef m);
+  // Takes a message and dispatches what it can. `segment` is the journal
+  // segment already holding its record (0: not journaled); `deliveries` is
+  // non-zero for a message recovered after earlier delivery attempts.
+  void enqueue(MessageRef m, std::uint64_t segment = 0, std::uint32_t deliveries = 0);
   // Would an enqueue exceed max_ready?
   bool full() const { return settings_.max_ready != 0 && ready_.size() >= settings_.max_ready; }
 
@@ -72,6 +81,10 @@ class Queue {
   void settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, SettleAction action);
   // An auto-ack consumer's connection wrote `messages` / `bytes` to its socket.
   void credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
+
+  // Removes every message, waiting or held (a durable subscription is being
+  // deleted); each goes through QueueHost::removed. Consumers must be gone.
+  void discard_all();
 
   // Drops expired waiting messages (they are never delivered).
   void expire(std::int64_t now_ms);
@@ -105,6 +118,7 @@ class Queue {
   bool has_credit(const Consumer& c) const;
   void give_back(QueueEntry e);  // requeue or dead-letter after max_deliveries
   void drop(const QueueEntry& e);  // the message leaves this queue for good
+  void uncharge(const QueueEntry& e);
   void to_dead_letter(QueueEntry e, std::string_view reason);
   void forget_credit(Consumer& c, const Held& h);
 

@@ -13,6 +13,7 @@ struct QueueEntry {
   MessageRef message;
   std::uint64_t order = 0;        // enqueue position: FIFO within a priority
   std::uint32_t deliveries = 0;   // how often it was handed out so far
+  std::uint64_t segment = 0;      // journal segment of its record; 0 = not journaled
 };
 
 // The messages of one queue that wait for a consumer: highest priority first,

@@ -3,16 +3,22 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "broker/message_codec.h"
 #include "common/assert.h"
 #include "common/clock.h"
 
 namespace ferry::broker {
 
-ShardBroker::ShardBroker(ShardId self, Broker& broker, const BrokerOptions& options)
+using store::RecordType;
+
+ShardBroker::ShardBroker(ShardId self, Broker& broker, const BrokerOptions& options,
+                         store::Journal* journal)
     : self_(self),
       broker_(broker),
       options_(options),
-      memory_limit_(static_cast<std::int64_t>(options.memory_limit / std::max<std::uint32_t>(1, options.shards))) {}
+      journal_(journal),
+      memory_limit_(static_cast<std::int64_t>(options.memory_limit /
+                                              std::max<std::uint32_t>(1, options.shards))) {}
 
 ShardBroker::~ShardBroker() {
   // Topics and queues release their memory into this object as they go.
@@ -28,11 +34,60 @@ void ShardBroker::reply(const OpTicket& t, Outcome o) {
   });
 }
 
+// ------------------------------------------------------------ operations
+
+ShardBroker::OpRef ShardBroker::begin(std::optional<OpTicket> ticket) {
+  auto op = std::make_shared<Op>();
+  op->ticket = ticket;
+  return op;
+}
+
+void ShardBroker::end(const OpRef& op) {
+  FERRY_ASSERT(op->waiting > 0);
+  if (--op->waiting == 0 && op->ticket) reply(*op->ticket, std::move(op->outcome));
+}
+
+void ShardBroker::write(RecordType type, std::string payload, const OpRef& op) {
+  if (journal_ == nullptr) return;
+  OpRef waiter = op ? op : current_;
+  if (waiter) ++waiter->waiting;
+  journal_->append(type, payload, [this, waiter](const store::AppendResult& r) {
+    if (!waiter) return;
+    broker_.post(self_, [this, waiter, r] {
+      if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure("disk limit: " + r.error);
+      end(waiter);
+    });
+  });
+}
+
+void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> records,
+                              std::function<void(store::SegmentId)> then) {
+  auto segment = std::make_shared<store::SegmentId>();
+  // The completion is posted back to this shard, so it runs after the
+  // current task, by which time `segment` is set.
+  *segment = journal_->append_batch(records, [this, segment, then = std::move(then)](
+                                                 const store::AppendResult& r) {
+    broker_.post(self_, [segment, then, r] {
+      if (r.ok) then(*segment);
+      else spdlog::error("journal write failed, a dead-letter move was not recorded: {}", r.error);
+    });
+  });
+}
+
+// ------------------------------------------------------------ destinations
+
+QueueSettings ShardBroker::durable_settings(std::string journal_key) const {
+  QueueSettings s;
+  s.max_deliveries = options_.max_deliveries;
+  s.durable = journal_ != nullptr;
+  s.journal_key = std::move(journal_key);
+  return s;
+}
+
 Queue& ShardBroker::queue_for(const Destination& d) {
   auto& slot = queues_[key_of(d)];
   if (!slot) {
-    QueueSettings s;
-    s.max_deliveries = options_.max_deliveries;
+    QueueSettings s = durable_settings(d.journal_key());
     s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix);
     slot = std::make_unique<Queue>(d, s, *this);
     spdlog::debug("queue {} created (vhost {})", slot->name(), d.vhost);
@@ -59,6 +114,14 @@ Topic& ShardBroker::topic_for(const Destination& d) {
   return *slot;
 }
 
+Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
+  if (auto d = destination_from_journal_key(key)) return &queue_for(*d);
+  auto it = durable_topics_.find(key);
+  return it == durable_topics_.end() ? nullptr : it->second->durable(key);
+}
+
+// ------------------------------------------------------------ publishing
+
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
   if (!parked_.empty() || over_limit()) {
     if (options_.memory_policy == MemoryPolicy::kReject) {
@@ -70,38 +133,96 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
     parked_.push_back(Parked{d, std::move(m), ticket});
     return;
   }
-  accept(d, std::move(m), ticket);
+  accept(d, std::move(m), begin(ticket));
 }
 
-void ShardBroker::accept(const Destination& d, MessageRef m, OpTicket ticket) {
+void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op) {
   if (d.kind == DestinationKind::kQueue) {
-    queue_for(d).enqueue(std::move(m));
-    reply(ticket, Outcome::success());
+    admit(queue_for(d), m, op);
+    end(op);
     return;
   }
-  topic_for(d).publish(std::move(m), [this, ticket](Outcome o) { reply(ticket, std::move(o)); });
+  Topic& topic = topic_for(d);
+  topic.publish(m, [this, &topic, m, op](Outcome) {
+    // Non-durable subscribers have it; now the durable ones.
+    topic.for_each_durable([&](Queue& q) { admit(q, m, op); });
+    end(op);
+  });
+}
+
+void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
+  if (journal_ == nullptr || !m->persistent || !q.settings().durable) {
+    q.enqueue(m);
+    return;
+  }
+  ++op->waiting;
+  auto segment = std::make_shared<store::SegmentId>();
+  std::string key = q.settings().journal_key;
+  *segment = journal_->append(
+      RecordType::kMessage, encode_message_record(key, *m, 0),
+      [this, segment, key, m, op](const store::AppendResult& r) {
+        broker_.post(self_, [this, segment, key, m, op, r] {
+          if (r.ok) {
+            enqueue_journaled(key, m, *segment);
+          } else if (op->outcome.ok) {
+            op->outcome = Outcome::failure("disk limit: " + r.error + "; message not stored");
+          }
+          end(op);
+        });
+      });
+}
+
+void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
+                                    store::SegmentId segment) {
+  Queue* q = queue_by_journal_key(queue_key);
+  // A durable subscription deleted meanwhile: its kUnsubscription record
+  // follows this message's, so recovery drops it too.
+  if (q == nullptr) return;
+  journal_->retain(segment);
+  q->enqueue(std::move(m), segment.value);
 }
 
 void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
   if (d.kind == DestinationKind::kQueue) {
     queue_for(d).enqueue(std::move(m));
   } else {
-    topic_for(d).publish(std::move(m), [](Outcome) {});
+    accept(d, std::move(m), begin(std::nullopt));
   }
 }
 
+// ------------------------------------------------------------ subscriptions
+
 void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode,
-                            Window window, OpTicket ticket) {
+                            Window window, std::optional<DurableSubscription> durable,
+                            OpTicket ticket) {
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;
   }
-  // The answer goes out before the first delivery, so a client sees its
-  // RECEIPT before any MESSAGE of the subscription.
-  reply(ticket, Outcome::success());
+  OpRef op = begin(ticket);
   Subscription s;
   if (d.kind == DestinationKind::kQueue) {
     s.queue = &queue_for(d);
+  } else if (durable) {
+    s.topic = &topic_for(d);
+    s.durable_key = durable->key();
+    Queue* q = s.topic->durable(s.durable_key);
+    if (q == nullptr) {
+      q = &s.topic->add_durable(s.durable_key, durable_settings(s.durable_key));
+      durable_topics_[s.durable_key] = s.topic;
+      write(RecordType::kSubscription, encode_subscription(*durable), op);
+      spdlog::info("durable subscription {} on /topic/{} created", durable->name, d.name);
+    } else if (q->consumer_count() > 0) {
+      op->outcome = Outcome::failure("durable subscription '" + durable->name + "' is already in use");
+      end(op);
+      return;
+    }
+    s.queue = q;
+  }
+  // The answer is queued before the first delivery, so a client sees its
+  // RECEIPT before any MESSAGE of the subscription (PHP's extension needs it).
+  end(op);
+  if (d.kind == DestinationKind::kQueue || durable) {
     subscriptions_.emplace(key, s);
     s.queue->add_consumer(key, mode, window);
   } else {
@@ -112,26 +233,69 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   }
 }
 
-void ShardBroker::unsubscribe(const ConsumerKey& key, OpTicket ticket) {
+void ShardBroker::unsubscribe(const ConsumerKey& key, bool remove_durable_too, OpTicket ticket) {
+  OpRef op = begin(ticket);
+  current_ = op;
   auto it = subscriptions_.find(key);
   if (it != subscriptions_.end()) {
     Subscription s = it->second;
     subscriptions_.erase(it);
-    if (s.topic != nullptr) {
+    if (!s.durable_key.empty()) {
+      s.queue->remove_consumer(key);
+      if (remove_durable_too) remove_durable_now(s.durable_key, op);
+    } else if (s.topic != nullptr) {
       topic_of_.erase(s.queue);
       s.topic->unsubscribe(key);
     } else {
       s.queue->remove_consumer(key);
     }
   }
-  reply(ticket, Outcome::success());
+  current_.reset();
+  end(op);
+}
+
+void ShardBroker::remove_durable(const DurableSubscription& def, OpTicket ticket) {
+  OpRef op = begin(ticket);
+  remove_durable_now(def.key(), op);
+  end(op);
+}
+
+void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
+  auto it = durable_topics_.find(key);
+  const std::string name = key.substr(key.rfind('\n') + 1);
+  if (it == durable_topics_.end()) {
+    op->outcome = Outcome::failure("no durable subscription '" + name + "'");
+    return;
+  }
+  Topic* topic = it->second;
+  Queue* q = topic->durable(key);
+  if (q != nullptr && q->consumer_count() > 0) {
+    op->outcome = Outcome::failure("durable subscription '" + name + "' is in use");
+    return;
+  }
+  DurableSubscription def;
+  def.vhost = topic->destination().vhost;
+  def.topic = topic->destination().name;
+  def.name = name;
+  durable_topics_.erase(it);
+  write(RecordType::kUnsubscription, encode_subscription(def), op);
+  if (auto gone = topic->remove_durable(key)) {
+    OpRef outer = current_;
+    current_ = op;
+    gone->discard_all();
+    current_ = outer;
+  }
+  spdlog::info("durable subscription {} on /topic/{} removed", def.name, def.topic);
 }
 
 void ShardBroker::settle(const ConsumerKey& key, std::vector<DeliverySeq> seqs,
                          SettleAction action, OpTicket ticket) {
+  OpRef op = begin(ticket);
+  current_ = op;
   auto it = subscriptions_.find(key);
   if (it != subscriptions_.end()) it->second.queue->settle(key, seqs, action);
-  reply(ticket, Outcome::success());
+  current_.reset();
+  end(op);
 }
 
 void ShardBroker::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes) {
@@ -145,20 +309,51 @@ void ShardBroker::deliver(const ConsumerKey& consumer, Delivery d) {
   });
 }
 
-void ShardBroker::dead_letter(const Queue& from, MessageRef m, std::string_view reason) {
-  auto copy = std::make_shared<Message>(*m);
+// ------------------------------------------------------------ journal hooks
+
+void ShardBroker::removed(const Queue& q, const QueueEntry& e) {
+  if (e.segment == 0 || journal_ == nullptr) return;
+  write(RecordType::kAck, encode_message_ref(q.settings().journal_key, e.message->id), nullptr);
+  journal_->release(store::SegmentId(e.segment));
+}
+
+void ShardBroker::returned(const Queue& q, const QueueEntry& e) {
+  // The delivery count survives a restart, so max-deliveries holds across it.
+  if (e.segment == 0 || journal_ == nullptr) return;
+  write(RecordType::kDeliveries,
+        encode_message_ref(q.settings().journal_key, e.message->id, e.deliveries), nullptr);
+}
+
+void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
+  auto copy = std::make_shared<Message>(*e.message);
   const std::string& from_name = from.name();
   Destination dlq;
   dlq.kind = DestinationKind::kQueue;
   dlq.vhost = from.destination().vhost;
   dlq.name = options_.dead_letter_prefix + from.destination().name;
   copy->destination = dlq.to_string();
-  copy->headers.emplace_back("original-destination", std::string(from_name));
+  copy->headers.emplace_back("original-destination", from_name);
   copy->headers.emplace_back("dead-letter-reason", std::string(reason));
-  spdlog::debug("message {} from {} dead-lettered to {} ({})", m->id_text, from_name,
+  spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, from_name,
                 copy->destination, reason);
-  broker_.publish_internal(dlq, std::move(copy));
+  if (journal_ == nullptr || !copy->persistent) {
+    broker_.publish_internal(dlq, std::move(copy));
+    return;
+  }
+  // One atomic record moves it: after a crash it is in exactly one queue.
+  std::vector<std::pair<RecordType, std::string>> records;
+  if (e.segment != 0)
+    records.emplace_back(RecordType::kAck, encode_message_ref(from.settings().journal_key, e.message->id));
+  const std::string dlq_key = dlq.journal_key();
+  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0));
+  MessageRef moved = std::move(copy);
+  write_batch(std::move(records), [this, dlq, dlq_key, moved](store::SegmentId segment) {
+    broker_.enqueue_journaled(dlq, dlq_key, moved, segment);
+  });
+  if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
 }
+
+// ------------------------------------------------------------ memory
 
 void ShardBroker::memory_changed(std::int64_t delta) {
   memory_used_ += delta;
@@ -174,7 +369,7 @@ void ShardBroker::resume_parked() {
   while (!parked_.empty() && memory_used_ < low) {
     Parked p = std::move(parked_.front());
     parked_.pop_front();
-    accept(p.destination, std::move(p.message), p.ticket);
+    accept(p.destination, std::move(p.message), begin(p.ticket));
   }
   resuming_ = false;
 }
@@ -184,12 +379,14 @@ void ShardBroker::space_freed(Queue& q) {
   if (it != topic_of_.end()) it->second->resume();
 }
 
+// ------------------------------------------------------------ housekeeping
+
 void ShardBroker::tick(std::int64_t now_ms) {
   for (auto it = queues_.begin(); it != queues_.end();) {
     Queue& q = *it->second;
     q.expire(now_ms);
-    // A non-durable queue with nothing in it and nobody on it is gone; it is
-    // recreated on next use. This bounds memory held by one-off names.
+    // A queue with nothing in it and nobody on it is gone; it is recreated
+    // on next use. This bounds memory held by one-off names.
     if (q.idle()) {
       it = queues_.erase(it);
     } else {
@@ -197,9 +394,33 @@ void ShardBroker::tick(std::int64_t now_ms) {
     }
   }
   for (auto& [q, t] : topic_of_) q->expire(now_ms);
+  for (auto& [key, t] : durable_topics_)
+    if (Queue* q = t->durable(key)) q->expire(now_ms);
   for (auto it = topics_.begin(); it != topics_.end();) {
     if (it->second->idle()) it = topics_.erase(it);
     else ++it;
+  }
+}
+
+void ShardBroker::restore_subscription(const DurableSubscription& s) {
+  Destination d;
+  d.kind = DestinationKind::kTopic;
+  d.vhost = s.vhost;
+  d.name = s.topic;
+  Topic& topic = topic_for(d);
+  topic.add_durable(s.key(), durable_settings(s.key()));
+  durable_topics_[s.key()] = &topic;
+}
+
+void ShardBroker::restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries) {
+  Queue* q = queue_by_journal_key(queue_key);
+  if (q == nullptr) {
+    spdlog::warn("recovery: {} messages of unknown queue '{}' ignored", entries.size(), queue_key);
+    return;
+  }
+  for (auto& e : entries) {
+    journal_->retain(e.segment);
+    q->enqueue(std::move(e.message), e.segment.value, e.deliveries);
   }
 }
 

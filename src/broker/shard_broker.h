@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -12,33 +13,50 @@
 #include "broker/consumer_key.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/durable_subscription.h"
 #include "broker/options.h"
 #include "broker/queue.h"
+#include "broker/recovery.h"
 #include "broker/topic.h"
+#include "store/journal.h"
 
 namespace ferry::broker {
 
 class Broker;
 
-// The destinations one shard owns (by hash of vhost and name) and the
-// memory they hold. Every method runs on that shard; results travel back to
-// connections through Broker (as posted tasks).
+// The destinations one shard owns (by hash of vhost and name), the memory
+// they hold, and their journal records. Every method runs on that shard;
+// results travel back to connections through Broker (as posted tasks).
+//
+// Durability: an operation's answer (OpTicket) is sent only when every
+// journal record it wrote is durable; a persistent message enters its queue
+// (and can be delivered) only once its record is durable, so whatever a
+// consumer can see or acknowledge is already on disk.
 class ShardBroker final : public QueueHost {
  public:
-  ShardBroker(ShardId self, Broker& broker, const BrokerOptions& options);
+  ShardBroker(ShardId self, Broker& broker, const BrokerOptions& options, store::Journal* journal);
   ~ShardBroker() override;
 
   void publish(const Destination& d, MessageRef m, OpTicket ticket);
-  // Enqueues without limits or completion (dead letters, internal moves).
+  // Enqueues without limits or completion (dead letters of non-persistent messages).
   void publish_internal(const Destination& d, MessageRef m);
+  // Enqueues a message whose record is already durable in `segment`.
+  void enqueue_journaled(const std::string& queue_key, MessageRef m, store::SegmentId segment);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 OpTicket ticket);
-  void unsubscribe(const ConsumerKey& key, OpTicket ticket);
+                 std::optional<DurableSubscription> durable, OpTicket ticket);
+  // remove_durable: also delete the durable subscription (and its messages).
+  void unsubscribe(const ConsumerKey& key, bool remove_durable, OpTicket ticket);
+  // Deletes a durable subscription that has no consumer attached here.
+  void remove_durable(const DurableSubscription& s, OpTicket ticket);
   void settle(const ConsumerKey& key, std::vector<DeliverySeq> seqs, SettleAction action,
               OpTicket ticket);
   void credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   // Periodic housekeeping: expiry, removal of idle destinations.
   void tick(std::int64_t now_ms);
+
+  // Start-up only, before traffic: recreate state from the journal.
+  void restore_subscription(const DurableSubscription& s);
+  void restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries);
 
   std::int64_t memory_used() const { return memory_used_; }
   std::size_t queue_count() const { return queues_.size(); }
@@ -46,12 +64,22 @@ class ShardBroker final : public QueueHost {
 
   // QueueHost
   void deliver(const ConsumerKey& consumer, Delivery d) override;
-  void dead_letter(const Queue& from, MessageRef m, std::string_view reason) override;
+  void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override;
+  void removed(const Queue& q, const QueueEntry& e) override;
+  void returned(const Queue& q, const QueueEntry& e) override;
   void memory_changed(std::int64_t delta) override;
   void space_freed(Queue& q) override;
   std::int64_t now_ms() const override;
 
  private:
+  // An operation answered once every journal write it made is durable.
+  struct Op {
+    std::optional<OpTicket> ticket;
+    std::uint32_t waiting = 1;  // the operation itself + each pending write
+    Outcome outcome;
+  };
+  using OpRef = std::shared_ptr<Op>;
+
   struct Parked {
     Destination destination;
     MessageRef message;
@@ -59,27 +87,41 @@ class ShardBroker final : public QueueHost {
   };
   struct Subscription {
     Queue* queue = nullptr;
-    Topic* topic = nullptr;  // set for topic subscriptions
+    Topic* topic = nullptr;       // set for topic subscriptions
+    std::string durable_key;      // set for durable ones
   };
 
   static std::string key_of(const Destination& d) { return d.vhost + '\n' + d.name; }
   Queue& queue_for(const Destination& d);
   Topic& topic_for(const Destination& d);
-  void accept(const Destination& d, MessageRef m, OpTicket ticket);
+  Queue* queue_by_journal_key(const std::string& key);
+  QueueSettings durable_settings(std::string journal_key) const;
+  void accept(const Destination& d, MessageRef m, OpRef op);
+  // Enqueues into q, first journaling m when q is durable and m persistent.
+  void admit(Queue& q, const MessageRef& m, const OpRef& op);
+  void write(store::RecordType type, std::string payload, const OpRef& op);
+  void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
+                   std::function<void(store::SegmentId)> then);
+  OpRef begin(std::optional<OpTicket> ticket);
+  void end(const OpRef& op);
   bool over_limit() const { return memory_used_ >= memory_limit_; }
   void resume_parked();
+  void remove_durable_now(const std::string& key, const OpRef& op);
   void reply(const OpTicket& t, Outcome o);
 
   ShardId self_;
   Broker& broker_;
   const BrokerOptions& options_;
+  store::Journal* journal_;  // null: nothing is journaled
   std::int64_t memory_limit_;
   std::int64_t memory_used_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Queue>> queues_;
   std::unordered_map<std::string, std::unique_ptr<Topic>> topics_;
+  std::unordered_map<std::string, Topic*> durable_topics_;  // durable key -> its topic
   std::unordered_map<Queue*, Topic*> topic_of_;
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;
   std::deque<Parked> parked_;  // publishes waiting for memory (block policy)
+  OpRef current_;              // the operation running now (acks attach to it)
   bool resuming_ = false;
 };
 

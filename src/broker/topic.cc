@@ -80,3 +80,26 @@ void Topic::resume() {
 }
 
 }  // namespace ferry::broker
+
+namespace ferry::broker {
+
+Queue* Topic::durable(const std::string& key) {
+  auto it = durables_.find(key);
+  return it == durables_.end() ? nullptr : it->second.get();
+}
+
+Queue& Topic::add_durable(const std::string& key, QueueSettings settings) {
+  auto& slot = durables_[key];
+  if (!slot) slot = std::make_unique<Queue>(destination_, std::move(settings), host_);
+  return *slot;
+}
+
+std::unique_ptr<Queue> Topic::remove_durable(const std::string& key) {
+  auto it = durables_.find(key);
+  if (it == durables_.end()) return nullptr;
+  auto q = std::move(it->second);
+  durables_.erase(it);
+  return q;
+}
+
+}  // namespace ferry::broker

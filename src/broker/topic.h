@@ -3,6 +3,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 #include <unordered_map>
 
 #include "broker/consumer_key.h"
@@ -34,8 +35,19 @@ class Topic {
   // A subscription queue drained: parked publishes may go on.
   void resume();
 
+  // Durable subscriptions: named queues (journal key = DurableSubscription::key())
+  // that stay when their consumer leaves. The topic's Done callback is where
+  // the owner feeds them, so that journaling stays out of this class.
+  Queue* durable(const std::string& key);
+  Queue& add_durable(const std::string& key, QueueSettings settings);
+  std::unique_ptr<Queue> remove_durable(const std::string& key);
+  template <typename Fn>
+  void for_each_durable(Fn fn) {
+    for (auto& [key, q] : durables_) fn(*q);
+  }
+
   const Destination& destination() const { return destination_; }
-  bool idle() const { return subscriptions_.empty() && parked_.empty(); }
+  bool idle() const { return subscriptions_.empty() && parked_.empty() && durables_.empty(); }
   std::size_t subscription_count() const { return subscriptions_.size(); }
 
  private:
@@ -51,6 +63,7 @@ class Topic {
   QueueHost& host_;
   Kick kick_;
   std::unordered_map<ConsumerKey, std::unique_ptr<Queue>> subscriptions_;
+  std::unordered_map<std::string, std::unique_ptr<Queue>> durables_;
   std::deque<Parked> parked_;
   bool resuming_ = false;
 };

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "broker/options.h"
+#include "store/journal.h"
 #include "stomp/limits.h"
 
 namespace ferry::net {
@@ -11,6 +12,7 @@ namespace ferry::net {
 // Everything the connection side needs; filled by app/config.
 struct ServerOptions {
   std::string log_level = "info";
+  std::string data_dir = "./data";
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 61613;
   stomp::Limits limits;
@@ -24,6 +26,7 @@ struct ServerOptions {
   std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
   double heart_beat_grace = 2.0;
   broker::BrokerOptions broker;
+  store::JournalOptions journal;  // journal.directory = <data-dir>/journal
 };
 
 }  // namespace ferry::net

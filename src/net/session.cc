@@ -8,6 +8,7 @@
 
 #include "common/assert.h"
 #include "common/clock.h"
+#include "broker/destination_pattern.h"
 #include "net/errors.h"
 #include "stomp/encoder.h"
 
@@ -37,7 +38,7 @@ std::optional<T> parse_int(std::string_view s) {
 bool is_command_header(std::string_view name) {
   static constexpr std::string_view kDropped[] = {
       "destination", "receipt", "transaction", "content-length", "message-id",
-      "subscription", "ack", "redelivered", "x-delivery-count"};
+      "subscription", "ack", "redelivered", "x-delivery-count", "persistent"};
   return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
 }
 
@@ -119,6 +120,7 @@ void Session::handle_connect(const stomp::Frame& f) {
   version_ = *version;
   transport_.set_version(version_);
   if (auto host = f.get("host"); host && !host->empty()) vhost_ = std::string(*host);
+  if (auto cid = f.get("client-id")) client_id_ = std::string(*cid);
   const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
   const std::uint32_t send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
   const std::uint32_t recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
@@ -197,7 +199,16 @@ void Session::handle_send(const stomp::Frame& f) {
   auto* mutable_m = const_cast<broker::Message*>(m.get());
   mutable_m->priority = priority;
   mutable_m->expires_ms = expires;
-  if (auto p = f.get("persistent")) mutable_m->persistent = (*p == "true");
+  // Persistent unless the SEND says otherwise, where the configuration
+  // makes it the default (the shipped default: every queue and topic).
+  if (auto p = f.get("persistent")) {
+    mutable_m->persistent = (*p == "true");
+  } else {
+    const std::string canonical = d->to_string();
+    for (const std::string& pattern : options_.broker.persistent_default)
+      if (broker::matches_pattern(pattern, canonical)) mutable_m->persistent = true;
+  }
+  if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
 
   if (tx != nullptr) {
     tx->sends.push_back(TxSend{std::move(*d), std::move(m)});
@@ -243,6 +254,50 @@ std::optional<broker::Window> Session::window_of(const stomp::Frame& f) {
   return w;
 }
 
+std::optional<broker::DurableSubscription> Session::durable_of(const stomp::Frame& f,
+                                                             const broker::Destination& d,
+                                                             std::string_view id, std::string& error) {
+  broker::DurableSubscription s;
+  s.vhost = d.vhost;
+  s.topic = d.name;
+  // ActiveMQ: client-id on CONNECT + activemq.subscriptionName.
+  // Artemis: client-id + durable-subscription-name (or durable-subscriber-name).
+  for (std::string_view header :
+       {"activemq.subscriptionName", "durable-subscription-name", "durable-subscriber-name"}) {
+    auto name = f.get(header);
+    if (!name) continue;
+    if (name->empty()) {
+      error = std::string(header) + " is empty";
+      return std::nullopt;
+    }
+    if (client_id_.empty()) {
+      error = std::string(header) + " needs a client-id header on CONNECT";
+      return std::nullopt;
+    }
+    s.name = client_id_ + ":" + std::string(*name);
+    return s;
+  }
+  // RabbitMQ: durable:true (or persistent:true) and auto-delete:false; the
+  // subscription is named by x-queue-name, else by its id.
+  auto flag = f.get("durable");
+  if (!flag) flag = f.get("persistent");
+  if (!flag || *flag == "false") return std::nullopt;
+  if (*flag != "true") {
+    error = "durable must be true or false, not '" + std::string(*flag) + "'";
+    return std::nullopt;
+  }
+  if (f.get("auto-delete") == std::optional<std::string_view>("true")) {
+    error = "durable:true with auto-delete:true would not survive the subscriber; use auto-delete:false";
+    return std::nullopt;
+  }
+  if (auto q = f.get("x-queue-name"); q && !q->empty()) s.name = std::string(*q);
+  else if (!f.get("id")) {
+    error = "durable:true needs an id header to name the subscription";
+    return std::nullopt;
+  } else s.name = std::string(id);
+  return s;
+}
+
 void Session::handle_subscribe(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   auto d = destination_of(f);
@@ -265,10 +320,11 @@ void Session::handle_subscribe(const stomp::Frame& f) {
     else if (*a == "client-individual") mode = AckMode::kClientIndividual;
     else return fail(errors::kBadAckMode, fmt::format("'{}': use auto, client or client-individual", *a), receipt);
   }
-  if (f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
-      f.get("durable") == std::optional<std::string_view>("true")) {
-    return fail(errors::kUnsupportedDurable, "the subscription would not survive; refusing it",
-                receipt);
+  std::optional<broker::DurableSubscription> durable;
+  if (d->kind == broker::DestinationKind::kTopic) {
+    std::string error;
+    durable = durable_of(f, *d, id, error);
+    if (!error.empty()) return fail(errors::kBadDurable, error, receipt);
   }
   if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
   auto window = window_of(f);
@@ -285,6 +341,7 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   sub->destination = *d;
   sub->owner = broker_.owner_of(*d);
   sub->mode = mode;
+  sub->durable = durable.has_value();
   Subscription& s = *sub;
   // Clients such as PHP's extension wait for the RECEIPT and fail if a
   // MESSAGE comes first, so deliveries wait until the RECEIPT is written.
@@ -292,7 +349,7 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   subs_[s.no] = sub.get();
   subs_by_id_.emplace(id, std::move(sub));
   std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
-  broker_.subscribe(s.destination, key_of(s), mode, *window, ticket(op));
+  broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op));
 }
 
 void Session::handle_unsubscribe(const stomp::Frame& f) {
@@ -305,14 +362,39 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   } else {
     return fail(errors::kMissingId, "UNSUBSCRIBE requires an id header", receipt);
   }
+  // Deleting a durable subscription, in each dialect's words.
+  const bool remove_durable = f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
+                              f.get("durable-subscriber-name") ||
+                              f.get("durable") == std::optional<std::string_view>("true") ||
+                              f.get("persistent") == std::optional<std::string_view>("true");
   auto it = subs_by_id_.find(id);
-  if (it == subs_by_id_.end()) return fail(errors::kUnknownSubscription, id, receipt);
+  if (it == subs_by_id_.end()) {
+    if (remove_durable) return remove_inactive_durable(f, receipt);
+    return fail(errors::kUnknownSubscription, id, receipt);
+  }
   std::unique_ptr<Subscription> s = std::move(it->second);
   subs_by_id_.erase(it);
   subs_.erase(s->no);
   // The queue takes back whatever the subscription still held.
   std::uint64_t op = begin_op(receipt, 1);
-  broker_.unsubscribe(s->owner, key_of(*s), ticket(op));
+  broker_.unsubscribe(s->owner, key_of(*s), remove_durable && s->durable, ticket(op));
+}
+
+void Session::remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt) {
+  auto dest = f.get("destination");
+  std::optional<broker::Destination> d;
+  if (dest) d = broker::parse_destination(*dest, vhost_);
+  if (!d || d->kind != broker::DestinationKind::kTopic) {
+    return fail(errors::kBadDurable,
+                "to delete a durable subscription that is not active on this connection, "
+                "UNSUBSCRIBE needs its topic in the destination header",
+                receipt);
+  }
+  std::string error;
+  auto durable = durable_of(f, *d, f.get("id").value_or(""), error);
+  if (!durable) return fail(errors::kBadDurable, error.empty() ? "not a durable subscription" : error, receipt);
+  std::uint64_t op = begin_op(receipt, 1);
+  broker_.remove_durable(*durable, ticket(op));
 }
 
 std::optional<Session::AckTarget> Session::resolve_ack(const stomp::Frame& f) {
@@ -684,7 +766,7 @@ void Session::on_closed() {
 }
 
 void Session::release_all() {
-  for (auto& [id, s] : subs_by_id_) broker_.unsubscribe(s->owner, key_of(*s), ticket(0));
+  for (auto& [id, s] : subs_by_id_) broker_.unsubscribe(s->owner, key_of(*s), false, ticket(0));
   subs_.clear();
   subs_by_id_.clear();
   pending_.clear();

@@ -66,6 +66,7 @@ class Session {
     broker::Destination destination;
     ShardId owner;
     broker::AckMode mode = broker::AckMode::kAuto;
+    bool durable = false;
     std::deque<Held> held;    // in delivery order
     std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
     std::uint64_t credit_bytes = 0;
@@ -109,6 +110,11 @@ class Session {
 
   std::optional<broker::Destination> destination_of(const stomp::Frame& f);
   std::optional<broker::Window> window_of(const stomp::Frame& f);
+  // The durable subscription a SUBSCRIBE asks for (nullopt: none, or `error`).
+  std::optional<broker::DurableSubscription> durable_of(const stomp::Frame& f,
+                                                        const broker::Destination& d,
+                                                        std::string_view id, std::string& error);
+  void remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt);
   broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);
   // Finds the subscription and position of the delivery an ACK/NACK names.
   struct AckTarget {
@@ -141,6 +147,7 @@ class Session {
   ConnectionId id_;
   stomp::Version version_ = stomp::Version::k1_0;
   std::string vhost_ = "/";
+  std::string client_id_;  // CONNECT client-id (ActiveMQ/Artemis durable subscriptions)
   bool connected_ = false;
   bool closing_ = false;
   bool released_ = false;

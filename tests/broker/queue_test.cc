@@ -30,8 +30,10 @@ class RecordingHost : public QueueHost {
   void deliver(const ConsumerKey& consumer, Delivery d) override {
     delivered.push_back({consumer, std::move(d)});
   }
-  void dead_letter(const Queue& from, MessageRef m, std::string_view reason) override {
-    dead_letters.push_back({from.name(), std::move(m), std::string(reason)});
+  void removed(const Queue&, const QueueEntry&) override { ++removed_calls; }
+  void returned(const Queue&, const QueueEntry&) override { ++returned_calls; }
+  void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override {
+    dead_letters.push_back({from.name(), e.message, std::string(reason)});
   }
   void memory_changed(std::int64_t delta) override {
     memory += delta;
@@ -63,6 +65,8 @@ class RecordingHost : public QueueHost {
 
   std::vector<Delivered> delivered;
   std::vector<DeadLetter> dead_letters;
+  int removed_calls = 0;
+  int returned_calls = 0;
   std::int64_t memory = 0;
   int space_freed_calls = 0;
   std::int64_t now = 1'000'000;

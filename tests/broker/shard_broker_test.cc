@@ -147,7 +147,7 @@ class BrokerTest : public ::testing::Test {
   std::uint64_t subscribe(Conn& c, const std::string& d, AckMode mode, std::uint32_t window,
                           std::uint32_t sub = 1) {
     OpTicket t = c.ticket();
-    broker->subscribe(dest(d), c.key(sub), mode, Window{window, 0}, t);
+    broker->subscribe(dest(d), c.key(sub), mode, Window{window, 0}, std::nullopt, t);
     executor->drain();
     return t.op;
   }
@@ -243,7 +243,7 @@ TEST_F(BrokerTest, UnsubscribeReturnsUnackedMessages) {
   publish(producer, "/queue/work", "m");
   ASSERT_EQ(on(c1).bodies_for(c1.id), (Bodies{"m"}));
   subscribe(c2, "/queue/work", AckMode::kClient, 10);
-  broker->unsubscribe(broker->owner_of(dest("/queue/work")), c1.key(), c1.ticket());
+  broker->unsubscribe(broker->owner_of(dest("/queue/work")), c1.key(), false, c1.ticket());
   executor->drain();
   ASSERT_EQ(on(c2).bodies_for(c2.id), (Bodies{"m"}));
   EXPECT_EQ(on(c2).delivered.back().connection, c2.id);
@@ -380,7 +380,7 @@ TEST_F(BrokerTest, TickRemovesIdleQueuesButKeepsOnesInUse) {
   subscribe(consumer, "/queue/used", AckMode::kAuto, 10);
   publish(producer, "/queue/drained", "x");
   subscribe(consumer, "/queue/drained", AckMode::kAuto, 10, 2);
-  broker->unsubscribe(ShardId(0), consumer.key(2), consumer.ticket());
+  broker->unsubscribe(ShardId(0), consumer.key(2), false, consumer.ticket());
   executor->drain();
   EXPECT_EQ(broker->local(ShardId(0)).queue_count(), 3u);
   broker->tick(ShardId(0), wall_ms());

@@ -26,8 +26,10 @@ class TopicHost : public QueueHost {
   void deliver(const ConsumerKey& consumer, Delivery d) override {
     delivered.push_back({consumer, std::move(d)});
   }
-  void dead_letter(const Queue&, MessageRef m, std::string_view reason) override {
-    dead_letters.push_back(m->body + ":" + std::string(reason));
+  void removed(const Queue&, const QueueEntry&) override {}
+  void returned(const Queue&, const QueueEntry&) override {}
+  void dead_letter(const Queue&, const QueueEntry& e, std::string_view reason) override {
+    dead_letters.push_back(e.message->body + ":" + std::string(reason));
   }
   void memory_changed(std::int64_t delta) override {
     memory += delta;

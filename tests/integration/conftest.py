@@ -73,6 +73,9 @@ def broker_factory(request, shards):
     for b in started:
         alive = b.alive()
         rc = b.stop()
+        b.cleanup()
+        if b.killed:
+            continue  # the test killed it on purpose (crash tests)
         if not alive:
             why = ""
             if "signal" in b.tail(5):

@@ -12,6 +12,8 @@ import re
 import signal
 import socket
 import subprocess
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -57,6 +59,13 @@ class Broker:
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
+        # Each broker gets its own journal directory unless the test passes
+        # one (to restart a broker on the same data).
+        self.killed = False
+        self.own_data_dir = "data_dir" not in opts
+        if self.own_data_dir:
+            opts = dict(opts, data_dir=tempfile.mkdtemp(prefix="ferry-it-"))
+        self.data_dir = opts["data_dir"]
         args = [ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--shards", str(shards),
                 "--log-level", "debug"]
         for key, val in opts.items():
@@ -122,9 +131,15 @@ class Broker:
         return self.proc.returncode
 
     def kill(self):
+        """SIGKILL (no clean shutdown) and wait."""
+        self.killed = True
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def cleanup(self):
+        if self.own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
@@ -304,6 +319,23 @@ class RawClient:
         self._after_nul = True
         return Frame(command, headers, body, raw)
 
+    def _check_encoding(self, f: Frame) -> None:
+        """Server frames on 1.1/1.2 connections must be escaped correctly:
+        no raw ':' in a header value, only defined escapes (CONNECTED excepted)."""
+        if self.version not in ("1.1", "1.2") or f.command == "CONNECTED":
+            return
+        allowed = "cn\\r" if self.version == "1.2" else "cn\\"
+        for k, v in f.header_list:
+            assert ":" not in v, "unescaped ':' in %s header %s:%r" % (f.command, k, v)
+            i = 0
+            while i < len(v):
+                if v[i] == "\\":
+                    assert i + 1 < len(v) and v[i + 1] in allowed, \
+                        "invalid escape in %s header %s:%r (STOMP %s)" % (f.command, k, v, self.version)
+                    i += 2
+                else:
+                    i += 1
+
     def read_frame(self, timeout: float = WAIT, *, use_stash: bool = True) -> Frame:
         """Next frame (raises socket.timeout, Closed)."""
         if use_stash and self.stash:
@@ -312,6 +344,7 @@ class RawClient:
         while True:
             f = self._parse_one()
             if f is not None:
+                self._check_encoding(f)
                 return f
             self._fill(deadline)
 
@@ -335,6 +368,7 @@ class RawClient:
             try:
                 f = self._parse_one()
                 if f is not None:
+                    self._check_encoding(f)
                     frames.append(f)
                     continue
                 self._fill(deadline)

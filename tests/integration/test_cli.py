@@ -232,3 +232,35 @@ def test_recv_prefetch_one_client_ack(broker):
     c.subscribe(dest, "s")
     c.assert_no_frame()
     c.close()
+
+
+def test_serve_default_listen_address(tmp_path):
+    """With no --listen, ferry serves STOMP on 127.0.0.1:61613 (skipped if that
+    port is taken by another broker on this machine)."""
+    import socket as _s
+    probe = _s.socket()
+    try:
+        probe.bind(("127.0.0.1", 61613))
+    except OSError:
+        pytest.skip("127.0.0.1:61613 is in use")
+    finally:
+        probe.close()
+    log = tmp_path / "default.log"
+    with open(log, "wb") as f:
+        p = subprocess.Popen([ferry_bin(), "serve", "--shards", "1"], stdout=f, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and b"listening on" not in log.read_bytes():
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+        text = log.read_text(errors="replace")
+        if p.poll() is not None and "in use" in text.lower():
+            pytest.skip("127.0.0.1:61613 was taken meanwhile")
+        assert "listening on 127.0.0.1:61613" in text, text
+        c = client(61613)
+        assert c.connected.command == "CONNECTED"
+        c.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0

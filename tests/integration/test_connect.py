@@ -184,3 +184,17 @@ def test_disconnect_with_receipt(broker):
     c2.subscribe(dest, "s")
     assert c2.read_message().body == b"before-disconnect"
     c2.close()
+
+
+def test_missing_host_is_default_vhost(broker):
+    """No host header = vhost `/`: shares destinations with host:/ clients."""
+    dest = "/queue/" + unique()
+    a = RawClient(broker.port)
+    a.connect("1.2", host=None)
+    a.subscribe(dest, "s")
+    b = RawClient(broker.port)
+    b.connect("1.0", host="/")
+    b.send(dest, "same-vhost")
+    assert a.read_message().body == b"same-vhost"
+    a.close()
+    b.close()

@@ -426,3 +426,23 @@ def test_1_0_header_value_with_colons(broker):
     assert m.get("x-url") == r"http\c//host\c8080/a", m
     s12.close()
     p10.close()
+
+
+@pytest.mark.parametrize("version,raw_id", [
+    ("1.2", r"rcpt\cwith\ncolon\\and\rcr"),
+    ("1.1", r"rcpt\cwith\\colon"),
+    ("1.0", r"rcpt\plain\literal"),
+])
+def test_receipt_id_and_subscription_id_escaping(broker, version, raw_id):
+    """Ids are header values too: a receipt/subscription id comes back encoded
+    exactly as sent (same decoded value, same version's escaping)."""
+    dest = "/queue/" + unique()
+    c = client(broker.port, version)
+    c.send_frame("SUBSCRIBE", [("destination", dest), ("id", raw_id), ("receipt", raw_id)])
+    r = c.wait_receipt(raw_id)
+    assert r["receipt-id"] == raw_id
+    c.send(dest, "x")
+    m = c.read_message()
+    assert m["subscription"] == raw_id, m
+    c.request("UNSUBSCRIBE", [("id", raw_id)])
+    c.close()

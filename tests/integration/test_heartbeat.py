@@ -156,3 +156,56 @@ def test_no_timeout_for_1_0_client(broker_factory):
     c.send(dest, "ok")
     assert c.read_message().body == b"ok"
     c.close()
+
+
+@pytest.mark.parametrize("beat", [b"\n", b"\r\n"])
+def test_client_heart_beats_eol_kinds(broker_factory, beat):
+    """LF and (1.2) CRLF heart-beats from the client both count."""
+    b = broker_factory(heart_beat="200,200", heart_beat_grace="2.0")
+    c = RawClient(b.port)
+    c.connect("1.2", heart_beat="200,200")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.5:
+        c.send_raw(beat)
+        c.try_read_frame(0.1)
+    dest = "/queue/" + unique()
+    c.subscribe(dest, "s")
+    c.send(dest, "alive")
+    assert c.read_message().body == b"alive"
+    c.close()
+
+
+def test_no_timeout_when_server_wants_no_heart_beats(broker_factory):
+    """Server offer x,0 (wants none): a client that offers to send beats but is
+    silent is not timed out -- nothing was agreed in that direction."""
+    b = broker_factory(heart_beat="100,0", heart_beat_grace="2.0")
+    c = RawClient(b.port)
+    c.connect("1.2", heart_beat="100,0")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.0:
+        c.try_read_frame(0.2)  # read only (the server may beat), never write
+    dest = "/queue/" + unique()
+    c.subscribe(dest, "s")
+    c.send(dest, "alive")
+    assert c.read_message().body == b"alive"
+    c.close()
+
+
+def test_timeout_uses_the_larger_interval(broker_factory):
+    """Client offers beats every 600 ms, server wants every 100 ms: the agreed
+    interval is 600 ms, so 400 ms of silence is fine (grace 2 -> 1.2 s)."""
+    b = broker_factory(heart_beat="0,100", heart_beat_grace="2.0")
+    c = RawClient(b.port)
+    c.connect("1.2", heart_beat="600,0")
+    dest = "/queue/" + unique()
+    c.subscribe(dest, "s")
+    time.sleep(0.4)
+    c.send(dest, "ok")
+    assert c.read_message().body == b"ok"
+    # and real silence well past 1.2 s does end it
+    t0 = time.monotonic()
+    with pytest.raises(Closed):
+        while time.monotonic() - t0 < 5:
+            c.try_read_frame(0.2)
+    assert time.monotonic() - t0 >= 0.8
+    c.close()

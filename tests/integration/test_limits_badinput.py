@@ -535,3 +535,31 @@ def test_connection_slots_released_however_clients_leave(broker_factory):
     assert conns[0].read_message().body == b"ok"
     for x in conns:
         x.close()
+
+
+def test_nul_inside_headers(broker):
+    c = client(broker.port)
+    try:
+        c.send_raw(b"SEND\ndestination:/queue/x\nx-h:a\0b\n\nbody\0")
+    except OSError:
+        pass
+    frames = _expect_error_or_close(c)
+    assert any(f.command == "ERROR" for f in frames), frames
+    assert_broker_serves(broker)
+
+
+@pytest.mark.parametrize("connected", [False, True])
+def test_endless_line_is_cut_off(broker_factory, connected):
+    """A line that never ends is refused once it exceeds the header-length limit,
+    without waiting for the rest."""
+    b = broker_factory(max_header_length="1KiB", max_frame_size="8KiB")
+    c = client(b.port) if connected else RawClient(b.port)
+    prefix = b"SEND\ndestination:/queue/x\nx-long:" if connected else b""
+    try:
+        c.send_raw(prefix + b"A" * 20000)
+    except OSError:
+        pass
+    frames = _expect_error_or_close(c)
+    if connected:
+        assert frames and frames[-1].command == "ERROR", frames
+    assert_broker_serves(b)

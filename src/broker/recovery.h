@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/message.h"
+#include "store/journal.h"
+
+namespace ferry::broker {
+
+// Rebuilds the broker's persistent state from journal records, oldest first:
+// which messages each durable queue still holds (added and not acknowledged),
+// in their original order, with their delivery counts, and which durable
+// subscriptions exist. Single-threaded, before the shards start.
+class Recovery {
+ public:
+  struct Entry {
+    MessageRef message;
+    std::uint32_t deliveries = 0;
+    store::SegmentId segment;
+  };
+  struct Subscription {
+    std::string record;  // the broker-encoded subscription definition
+  };
+
+  void apply(const store::ReplayedRecord& r);
+
+  // Queue journal key -> its live messages in enqueue order.
+  std::unordered_map<std::string, std::vector<Entry>> take_queues();
+  // Durable subscription key -> definition, for those not removed.
+  const std::map<std::string, std::string>& subscriptions() const { return subscriptions_; }
+
+  std::uint64_t max_message_counter() const { return max_counter_; }
+  std::uint64_t messages() const { return live_; }
+  std::uint64_t undecodable() const { return undecodable_; }
+
+ private:
+  struct QueueState {
+    // Replay order -> entry; id -> replay order (a message compacted forward
+    // appears twice: the later record replaces the earlier).
+    std::map<std::uint64_t, Entry> entries;
+    std::unordered_map<std::uint64_t, std::uint64_t> by_id;
+  };
+  std::unordered_map<std::string, QueueState> queues_;
+  std::map<std::string, std::string> subscriptions_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t max_counter_ = 0;
+  std::uint64_t live_ = 0;
+  std::uint64_t undecodable_ = 0;
+};
+
+}  // namespace ferry::broker

@@ -1,0 +1,144 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/strong_id.h"
+
+namespace ferry::store {
+
+// The embedded append-only store: segment files of length + CRC32C framed
+// records in one data directory. The byte format is docs/journal.md.
+//
+// Threading: append() may be called from any thread (every shard); a single
+// internal I/O thread writes batches and syncs them (group commit: one
+// fdatasync covers every record appended while the previous sync ran).
+// Completions run on that I/O thread; callers post them on to their shard.
+//
+// Durability: with FsyncPolicy::kAlways a completion with ok=true means the
+// record is on disk (fdatasync returned). kInterval: written to the OS, synced
+// within interval_ms. kNever: written to the OS only.
+
+using SegmentId = StrongId<struct SegmentIdTag>;
+
+class Env;  // store/env.h: the file system, replaceable for fault injection
+
+enum class FsyncPolicy { kAlways, kInterval, kNever };
+
+enum class RecordType : std::uint8_t {
+  kMessage = 1,       // a message entered a queue (payload: broker-encoded message)
+  kAck = 2,           // a message left a queue for good
+  kDeliveries = 3,    // a message's delivery count changed (redelivery)
+  kSubscription = 4,  // a durable subscription / queue definition was created
+  kUnsubscription = 5,// ... was removed
+  kBatch = 6,         // several records that count as one (a transaction)
+  kCheckpoint = 7,    // reserved
+};
+
+struct JournalOptions {
+  std::string directory;                     // created if missing
+  std::uint64_t segment_size = 64ull << 20;  // roll to a new segment past this
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  std::uint32_t fsync_interval_ms = 100;     // kInterval
+  std::uint64_t max_batch_bytes = 4ull << 20;// one write+sync carries at most this
+  bool skip_corrupt = false;                 // recovery: skip a corrupt record in the middle
+};
+
+struct AppendResult {
+  bool ok = true;
+  std::string error;  // e.g. "disk full (No space left on device)"
+};
+using AppendDone = std::function<void(const AppendResult&)>;
+
+// A record seen during replay. Views are valid during the visitor call only.
+struct ReplayedRecord {
+  RecordType type;
+  std::span<const char> payload;
+  SegmentId segment;
+  std::uint64_t offset;  // of the record header in its segment file
+};
+
+struct ReplayStats {
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t segments = 0;
+  std::uint64_t truncated_bytes = 0;  // torn/corrupt tail cut off
+  std::string report;                 // human text of what was cut, if anything
+};
+
+class Journal {
+ public:
+  virtual ~Journal() = default;
+
+  // Opens (creating) the directory, takes its lock (a second process gets an
+  // error naming the directory), and scans the segments. Fails with a message
+  // naming segment, offset and bytes on a corrupt record that is not at the
+  // tail (unless options.skip_corrupt).
+  static std::unique_ptr<Journal> open(const JournalOptions& options, std::string& error);
+  // The same on a given file system (tests inject faults through it). `env`
+  // must outlive the journal.
+  static std::unique_ptr<Journal> open(const JournalOptions& options, Env& env,
+                                       std::string& error);
+
+  // Calls visit for every valid record, oldest first (segment, offset). A
+  // kBatch record is delivered as its contained records, in order, each with
+  // the batch's segment/offset. Must be called once, before the first append.
+  // Replay retains nothing: the visitor calls retain() for what it rebuilds.
+  // When replay returns, segments nobody retained become deletable, and no
+  // segment is ever deleted before replay() has run.
+  virtual ReplayStats replay(const std::function<void(const ReplayedRecord&)>& visit) = 0;
+
+  // Appends one record; returns the segment it lands in. `done` runs on the
+  // I/O thread once the record's batch is durable per the fsync policy, or
+  // failed (then nothing of that batch counts: it is cut from the file).
+  virtual SegmentId append(RecordType type, std::span<const char> payload, AppendDone done) = 0;
+  // Appends several records atomically (one kBatch record).
+  virtual SegmentId append_batch(
+      const std::vector<std::pair<RecordType, std::string>>& records, AppendDone done) = 0;
+
+  // As append()/append_batch(), and retain() the segment `retains` times
+  // under the same lock that picks it. Use these for records that keep their
+  // segment alive (messages): with append() followed by retain(), a release()
+  // elsewhere in between may find the segment dead and delete it.
+  // The retains are taken even when the append fails: release them as usual.
+  // (Additive; the default is that racy sequence, JournalImpl overrides it.)
+  virtual SegmentId append_retained(RecordType type, std::span<const char> payload,
+                                    std::uint32_t retains, AppendDone done) {
+    SegmentId s = append(type, payload, std::move(done));
+    for (std::uint32_t i = 0; i < retains; ++i) retain(s);
+    return s;
+  }
+  virtual SegmentId append_batch_retained(
+      const std::vector<std::pair<RecordType, std::string>>& records, std::uint32_t retains,
+      AppendDone done) {
+    SegmentId s = append_batch(records, std::move(done));
+    for (std::uint32_t i = 0; i < retains; ++i) retain(s);
+    return s;
+  }
+
+  // Liveness: the caller counts the live messages per segment. A segment with
+  // no live messages that is older than every segment with live ones, and is
+  // not the segment being written, is deleted. retain()/release() may be
+  // called from any thread; the unlink itself happens on the I/O thread
+  // (segment_count()/disk_bytes() drop once it has). release() must pair an
+  // earlier retain() of the same segment.
+  virtual void retain(SegmentId segment) = 0;
+  virtual void release(SegmentId segment) = 0;
+
+  // Bytes on disk across all segments; segment count.
+  virtual std::uint64_t disk_bytes() const = 0;
+  virtual std::uint64_t segment_count() const = 0;
+  virtual std::uint64_t fsync_count() const = 0;
+
+  // Waits until everything appended so far is completed, then stops the I/O
+  // thread and releases the directory lock. Appends after close() complete
+  // at once, on the caller's thread, with ok=false. Not from a completion.
+  virtual void close() = 0;
+};
+
+}  // namespace ferry::store

@@ -1,0 +1,509 @@
+#include "store/journal_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "common/assert.h"
+#include "common/clock.h"
+#include "store/record_codec.h"
+#include "store/record_format.h"
+#include "store/segment_reader.h"
+
+namespace ferry::store {
+namespace {
+
+std::string segment_file_name(SegmentId id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu%s", static_cast<unsigned long long>(id.value),
+                format::kSegmentSuffix);
+  return buf;
+}
+
+// The id of a segment file name, or 0 for any other name.
+std::uint64_t parse_segment_file_name(const std::string& name) {
+  const std::string suffix = format::kSegmentSuffix;
+  if (name.size() != format::kSegmentIdDigits + suffix.size()) return 0;
+  if (name.compare(format::kSegmentIdDigits, suffix.size(), suffix) != 0) return 0;
+  std::uint64_t id = 0;
+  for (std::size_t i = 0; i < format::kSegmentIdDigits; ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    id = id * 10 + static_cast<std::uint64_t>(name[i] - '0');
+  }
+  return id;
+}
+
+IoStatus read_whole(Env& env, const std::string& path, std::vector<char>& data) {
+  std::unique_ptr<File> file;
+  if (IoStatus st = env.open_file(path, false, file); !st.ok()) return st;
+  std::uint64_t size = 0;
+  if (IoStatus st = file->size(size); !st.ok()) return st;
+  data.resize(size);
+  std::size_t got = 0;
+  if (IoStatus st = file->read_at(0, data, got); !st.ok()) return st;
+  data.resize(got);
+  return IoStatus::success();
+}
+
+std::string describe(SegmentId id, const std::string& path, const CorruptRegion& r) {
+  return "segment " + std::to_string(id.value) + " (" + path + ") at offset " +
+         std::to_string(r.offset) + " (" + std::to_string(r.bytes) + " bytes): " + r.why;
+}
+
+}  // namespace
+
+JournalImpl::JournalImpl(const JournalOptions& options, Env& env)
+    : options_(options), env_(env), journal_dir_(options.directory + "/" + format::kJournalSubdir) {}
+
+JournalImpl::~JournalImpl() { close(); }
+
+std::string JournalImpl::segment_path(SegmentId id) const {
+  return journal_dir_ + "/" + segment_file_name(id);
+}
+
+bool JournalImpl::open(std::string& error) {
+  FERRY_ASSERT(options_.segment_size > 0 && options_.max_batch_bytes > 0);
+  if (options_.directory.empty()) {
+    error = "journal directory is not set";
+    return false;
+  }
+  if (IoStatus st = env_.create_dirs(journal_dir_); !st.ok()) {
+    error = "cannot create data directory: " + st.to_string();
+    return false;
+  }
+  const std::string lock_path = options_.directory + "/" + format::kLockFile;
+  if (IoStatus st = env_.lock_file(lock_path, lock_); !st.ok()) {
+    if (st.code == EWOULDBLOCK || st.code == EAGAIN) {
+      error = "data directory " + options_.directory + " is in use by another ferry process";
+    } else {
+      error = "cannot lock data directory: " + st.to_string();
+    }
+    return false;
+  }
+  if (!scan_existing(error)) {
+    lock_.reset();
+    return false;
+  }
+  io_thread_ = std::thread([this] { io_loop(); });
+  return true;
+}
+
+// Verifies every segment (docs/journal.md "Recovery"), cuts the last one's
+// torn tail, and positions the writer after the last valid record.
+bool JournalImpl::scan_existing(std::string& error) {
+  std::vector<std::string> names;
+  if (IoStatus st = env_.list_dir(journal_dir_, names); !st.ok()) {
+    error = "cannot list journal: " + st.to_string();
+    return false;
+  }
+  for (const auto& name : names) {
+    if (std::uint64_t id = parse_segment_file_name(name); id != 0) found_.emplace_back(id);
+  }
+  std::sort(found_.begin(), found_.end());
+
+  std::uint64_t last_end = 0;
+  std::vector<char> data;
+  for (std::size_t i = 0; i < found_.size(); ++i) {
+    const SegmentId id = found_[i];
+    const bool last = i + 1 == found_.size();
+    const std::string path = segment_path(id);
+    if (IoStatus st = read_whole(env_, path, data); !st.ok()) {
+      error = "cannot read journal: " + st.to_string();
+      return false;
+    }
+    SegmentScan scan = scan_segment(data, id, {});
+    std::vector<CorruptRegion> bad = scan.middle;
+    // Only the last segment has a tail that may be cut: anywhere else a bad
+    // region is data loss in the middle of the journal.
+    if (scan.tail && !last) bad.push_back(*scan.tail);
+    for (const auto& region : bad) {
+      if (!options_.skip_corrupt) {
+        error = "corrupt journal record in " + describe(id, path, region);
+        return false;
+      }
+      const std::string line = "skipped corrupt bytes in " + describe(id, path, region);
+      spdlog::error("journal: {}", line);
+      open_stats_.report += line + "\n";
+    }
+    std::uint64_t size = data.size();
+    if (scan.tail && last) {
+      const CorruptRegion& t = *scan.tail;
+      // A segment without a valid header keeps nothing: cut it to 0 and the
+      // next write rewrites the header.
+      const std::uint64_t keep = scan.valid_end < format::kSegmentHeaderBytes ? 0 : scan.valid_end;
+      std::unique_ptr<File> file;
+      IoStatus st = env_.open_file(path, false, file);
+      if (st.ok()) st = file->truncate(keep);
+      if (st.ok()) st = file->sync();
+      if (!st.ok()) {
+        error = "cannot cut the torn tail of the journal: " + st.to_string();
+        return false;
+      }
+      const CorruptRegion cut{keep, size - keep, t.why};
+      const std::string line = "cut torn or corrupt tail of " + describe(id, path, cut);
+      spdlog::warn("journal: {}", line);
+      open_stats_.report += line + "\n";
+      open_stats_.truncated_bytes += cut.bytes;
+      size = keep;
+    }
+    segments_[id] = SegmentInfo{0, size, true, false};
+    last_end = size;
+  }
+
+  if (found_.empty()) {
+    tail_segment_ = SegmentId{1};
+    tail_bytes_ = format::kSegmentHeaderBytes;
+  } else {
+    const SegmentId last = found_.back();
+    std::unique_ptr<File> file;
+    if (IoStatus st = env_.open_file(segment_path(last), false, file); !st.ok()) {
+      error = "cannot open journal segment: " + st.to_string();
+      return false;
+    }
+    writer_ = std::make_unique<SegmentWriter>(last, segment_path(last), std::move(file), last_end);
+    tail_segment_ = last;
+    tail_bytes_ = std::max<std::uint64_t>(last_end, format::kSegmentHeaderBytes);
+  }
+  active_segment_ = tail_segment_;
+  last_sync_ms_ = mono_ms();
+  return true;
+}
+
+ReplayStats JournalImpl::replay(const std::function<void(const ReplayedRecord&)>& visit) {
+  {
+    std::lock_guard lk(mutex_);
+    FERRY_ASSERT(!replayed_ && !appended_);  // once, before the first append
+  }
+  ReplayStats stats = open_stats_;
+  std::vector<char> data;
+  for (const SegmentId id : found_) {
+    const std::string path = segment_path(id);
+    if (IoStatus st = read_whole(env_, path, data); !st.ok()) {
+      // open() read this file a moment ago; losing it now is not a state we
+      // can rebuild from, so say so loudly rather than replay a gap silently.
+      const std::string line = "cannot read " + path + " during replay: " + st.to_string();
+      spdlog::error("journal: {}", line);
+      stats.report += line + "\n";
+      continue;
+    }
+    const SegmentScan scan = scan_segment(data, id, [&](const RecordView& rec) {
+      if (rec.type == RecordType::kBatch) {
+        for_each_batch_entry(rec.payload, [&](RecordType type, std::span<const char> payload) {
+          ++stats.records;
+          if (visit) visit(ReplayedRecord{type, payload, id, rec.offset});
+        });
+      } else {
+        ++stats.records;
+        if (visit) visit(ReplayedRecord{rec.type, rec.payload, id, rec.offset});
+      }
+    });
+    stats.bytes += scan.record_bytes;
+    ++stats.segments;
+  }
+  std::lock_guard lk(mutex_);
+  replayed_ = true;
+  collect_deletable_locked();
+  work_cv_.notify_one();
+  return stats;
+}
+
+SegmentId JournalImpl::append(RecordType type, std::span<const char> payload, AppendDone done) {
+  return append_retained(type, payload, 0, std::move(done));
+}
+
+SegmentId JournalImpl::append_batch(const std::vector<std::pair<RecordType, std::string>>& records,
+                                    AppendDone done) {
+  return append_batch_retained(records, 0, std::move(done));
+}
+
+SegmentId JournalImpl::append_retained(RecordType type, std::span<const char> payload,
+                                       std::uint32_t retains, AppendDone done) {
+  FERRY_ASSERT(type != RecordType::kBatch);  // append_batch() builds those
+  std::string record;
+  encode_record(record, type, payload);  // outside the lock: appenders CRC in parallel
+  return enqueue(std::move(record), retains, std::move(done));
+}
+
+SegmentId JournalImpl::append_batch_retained(
+    const std::vector<std::pair<RecordType, std::string>>& records, std::uint32_t retains,
+    AppendDone done) {
+  const std::string payload = encode_batch_payload(records);
+  std::string record;
+  encode_record(record, RecordType::kBatch, payload);
+  return enqueue(std::move(record), retains, std::move(done));
+}
+
+SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, AppendDone done) {
+  std::unique_lock lk(mutex_);
+  if (closed_) {
+    const SegmentId seg = tail_segment_;
+    if (retains > 0) segments_[seg].live += retains;  // taken even when the append fails
+    lk.unlock();
+    if (done) done(AppendResult{false, "journal is closed"});
+    return seg;
+  }
+  appended_ = true;
+  // A record never spans segments; a segment holds at least one record.
+  if (tail_bytes_ > format::kSegmentHeaderBytes &&
+      tail_bytes_ + record.size() > options_.segment_size) {
+    tail_segment_ = SegmentId{tail_segment_.value + 1};
+    tail_bytes_ = format::kSegmentHeaderBytes;
+  }
+  tail_bytes_ += record.size();
+  if (pending_.empty() || pending_.back().segment != tail_segment_ ||
+      pending_.back().bytes.size() + record.size() > options_.max_batch_bytes) {
+    pending_.push_back(Chunk{tail_segment_, {}, {}});
+  }
+  Chunk& chunk = pending_.back();
+  if (chunk.bytes.empty()) {
+    chunk.bytes = std::move(record);
+  } else {
+    chunk.bytes += record;
+  }
+  chunk.done.push_back(std::move(done));
+  const SegmentId seg = tail_segment_;
+  if (retains > 0) segments_[seg].live += retains;
+  lk.unlock();
+  work_cv_.notify_one();
+  return seg;
+}
+
+void JournalImpl::retain(SegmentId segment) {
+  std::lock_guard lk(mutex_);
+  SegmentInfo& info = segments_[segment];
+  FERRY_ASSERT(!info.deleting);  // retaining a segment already released for good
+  ++info.live;
+}
+
+void JournalImpl::release(SegmentId segment) {
+  std::lock_guard lk(mutex_);
+  auto it = segments_.find(segment);
+  FERRY_ASSERT(it != segments_.end() && it->second.live > 0);
+  --it->second.live;
+  if (it->second.live == 0 && replayed_) {
+    collect_deletable_locked();
+    if (!to_delete_.empty()) work_cv_.notify_one();
+  }
+}
+
+// The prefix rule (docs/journal.md "Liveness and deletion"): only the oldest
+// segments, none live, none being written. Before replay nothing is known to
+// be dead.
+void JournalImpl::collect_deletable_locked() {
+  if (!replayed_) return;
+  for (auto it = segments_.begin(); it != segments_.end();) {
+    if (it->first >= active_segment_ || it->second.live > 0) break;
+    if (it->second.deleting) {
+      ++it;
+    } else if (!it->second.exists) {
+      it = segments_.erase(it);  // promised, never created (its writes failed)
+    } else {
+      it->second.deleting = true;
+      to_delete_.push_back(it->first);
+      ++it;
+    }
+  }
+}
+
+std::uint64_t JournalImpl::disk_bytes() const {
+  std::lock_guard lk(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [id, info] : segments_) {
+    if (info.exists) total += info.bytes;
+  }
+  return total;
+}
+
+std::uint64_t JournalImpl::segment_count() const {
+  std::lock_guard lk(mutex_);
+  return static_cast<std::uint64_t>(
+      std::count_if(segments_.begin(), segments_.end(), [](const auto& e) { return e.second.exists; }));
+}
+
+void JournalImpl::close() {
+  {
+    std::lock_guard lk(mutex_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  work_cv_.notify_one();
+  if (io_thread_.joinable()) {
+    // A completion runs on the I/O thread; closing from it would join itself.
+    FERRY_ASSERT(std::this_thread::get_id() != io_thread_.get_id());
+    io_thread_.join();
+  }
+  writer_.reset();
+  lock_.reset();
+}
+
+void JournalImpl::io_loop() {
+  std::unique_lock lk(mutex_);
+  for (;;) {
+    bool interval_due = false;
+    while (pending_.empty() && to_delete_.empty() && !closed_) {
+      if (options_.fsync == FsyncPolicy::kInterval && writer_ && writer_->dirty()) {
+        const auto deadline = last_sync_ms_ + static_cast<std::int64_t>(options_.fsync_interval_ms);
+        if (mono_ms() >= deadline) {
+          interval_due = true;
+          break;
+        }
+        work_cv_.wait_for(lk, std::chrono::milliseconds(deadline - mono_ms()));
+      } else {
+        work_cv_.wait(lk);
+      }
+    }
+    // One batch: whole chunks, at most max_batch_bytes, at least one chunk.
+    std::vector<Chunk> batch;
+    std::uint64_t batch_bytes = 0;
+    while (!pending_.empty() &&
+           (batch.empty() || batch_bytes + pending_.front().bytes.size() <= options_.max_batch_bytes)) {
+      batch_bytes += pending_.front().bytes.size();
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    std::vector<SegmentId> deletions;
+    deletions.swap(to_delete_);
+    const bool last_round = closed_ && pending_.empty();
+    lk.unlock();
+
+    if (!batch.empty()) write_batch(batch);
+    maybe_interval_sync(interval_due || last_round);
+    if (!deletions.empty()) delete_segments(deletions);
+    if (last_round) return;
+    lk.lock();
+  }
+}
+
+void JournalImpl::maybe_interval_sync(bool force) {
+  if (options_.fsync != FsyncPolicy::kInterval || !writer_ || !writer_->dirty()) return;
+  if (!force &&
+      mono_ms() < last_sync_ms_ + static_cast<std::int64_t>(options_.fsync_interval_ms)) {
+    return;
+  }
+  // The records were already reported written; a failed sync here can only be
+  // logged (kInterval promises durability within the interval, not per record).
+  if (IoStatus st = sync_writer(); !st.ok()) {
+    spdlog::error("journal: interval sync failed: {}", st.to_string());
+  }
+}
+
+IoStatus JournalImpl::sync_writer() {
+  IoStatus st = writer_->sync();
+  last_sync_ms_ = mono_ms();
+  if (st.ok()) fsync_count_.fetch_add(1);
+  return st;
+}
+
+// Moves the writer to segment `id`, creating its file. The old segment is
+// synced first (unless kNever) so that a later segment never exists on disk
+// while an earlier one still has unsynced records.
+IoStatus JournalImpl::switch_to(SegmentId id) {
+  if (writer_ && writer_->id() == id) return IoStatus::success();
+  FERRY_ASSERT(!writer_ || writer_->id() < id);
+  if (writer_ && writer_->dirty() && options_.fsync != FsyncPolicy::kNever) {
+    if (IoStatus st = sync_writer(); !st.ok()) {
+      // Only kInterval gets here dirty (kAlways syncs every batch).
+      spdlog::error("journal: sync before segment roll failed: {}", st.to_string());
+    }
+  }
+  const std::string path = segment_path(id);
+  std::unique_ptr<File> file;
+  if (IoStatus st = env_.open_file(path, true, file); !st.ok()) return st;
+  {
+    std::lock_guard lk(mutex_);
+    segments_[id].exists = true;
+  }
+  // A file left by an earlier failed attempt holds nothing valid.
+  if (IoStatus st = file->truncate(0); !st.ok()) return st;
+  if (options_.fsync != FsyncPolicy::kNever) {
+    if (IoStatus st = env_.sync_dir(journal_dir_); !st.ok()) return st;
+  }
+  writer_ = std::make_unique<SegmentWriter>(id, path, std::move(file), 0);
+  std::lock_guard lk(mutex_);
+  segments_[id].bytes = 0;
+  // No deletion check here: only replay() and release() make a segment dead
+  // (docs/journal.md), so a record appended without retain() stays put.
+  active_segment_ = id;
+  return IoStatus::success();
+}
+
+std::string JournalImpl::failure_text(const IoStatus& st) const {
+  if (st.code == ENOSPC || st.code == EDQUOT) return std::string("disk full: ") + std::strerror(st.code);
+  return std::string("journal write failed: ") + std::strerror(st.code);
+}
+
+// Writes one batch, one part per segment, syncs per policy, then runs the
+// completions. A failure fails every record not yet synced (this part and
+// the rest of the batch) and cuts the segment back to where the part began.
+void JournalImpl::write_batch(std::vector<Chunk>& batch) {
+  std::size_t ok_chunks = 0;  // batch[0, ok_chunks) succeeded
+  IoStatus failure;
+  for (std::size_t i = 0; i < batch.size();) {
+    std::size_t j = i;
+    while (j < batch.size() && batch[j].segment == batch[i].segment) ++j;
+    IoStatus st = switch_to(batch[i].segment);
+    std::uint64_t start = 0;
+    if (st.ok()) {
+      start = writer_->end();
+      std::vector<std::string_view> parts;
+      for (std::size_t k = i; k < j; ++k) parts.emplace_back(batch[k].bytes);
+      st = writer_->append(parts);
+    }
+    if (st.ok() && options_.fsync == FsyncPolicy::kAlways) {
+      st = sync_writer();
+      // After a failed fdatasync the kernel may have dropped the dirty pages
+      // and would not report it again: the written bytes cannot be trusted.
+      if (!st.ok()) (void)writer_->cut(start);
+    }
+    if (!st.ok()) {
+      failure = st;
+      break;
+    }
+    {
+      std::lock_guard lk(mutex_);
+      segments_[writer_->id()].bytes = writer_->end();
+    }
+    ok_chunks = j;
+    i = j;
+  }
+  if (options_.fsync == FsyncPolicy::kInterval) maybe_interval_sync(false);
+
+  AppendResult failed;
+  if (ok_chunks < batch.size()) {
+    failed = AppendResult{false, failure_text(failure)};
+    if (!failing_) spdlog::error("journal: {} ({}); failing appends until it works", failed.error,
+                                 failure.to_string());
+    failing_ = true;
+    std::lock_guard lk(mutex_);
+    for (std::size_t k = ok_chunks; k < batch.size(); ++k) {
+      // Undo the failed bytes' share of the tail, so a full disk does not
+      // make the journal roll segments it never filled.
+      if (batch[k].segment == tail_segment_) tail_bytes_ -= batch[k].bytes.size();
+    }
+  } else if (failing_) {
+    spdlog::info("journal: writes succeed again");
+    failing_ = false;
+  }
+  static const AppendResult kOk{};
+  for (std::size_t k = 0; k < batch.size(); ++k) {
+    for (auto& done : batch[k].done) {
+      if (done) done(k < ok_chunks ? kOk : failed);
+    }
+  }
+}
+
+void JournalImpl::delete_segments(const std::vector<SegmentId>& ids) {
+  for (const SegmentId id : ids) {
+    if (IoStatus st = env_.remove_file(segment_path(id)); !st.ok() && st.code != ENOENT) {
+      spdlog::warn("journal: cannot delete segment: {}", st.to_string());
+    }
+    std::lock_guard lk(mutex_);
+    segments_.erase(id);
+  }
+}
+
+}  // namespace ferry::store

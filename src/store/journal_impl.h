@@ -1,0 +1,109 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/env.h"
+#include "store/journal.h"
+#include "store/segment_writer.h"
+
+// The Journal implementation: group commit on one I/O thread, recovery at
+// open, liveness-driven segment deletion. Format and rules: docs/journal.md.
+//
+// Locking: mutex_ guards everything marked GUARDED_BY(mutex_). It is a leaf
+// lock (nothing else is taken while it is held) and is never held while a
+// completion or a visitor runs, so both may call back into the journal.
+// Members marked "I/O thread" are touched only by io_loop() once it started
+// (and by open() before that).
+
+namespace ferry::store {
+
+#define FERRY_GUARDED_BY(m)  // documentation only (no clang thread-safety analysis here)
+
+class JournalImpl final : public Journal {
+ public:
+  JournalImpl(const JournalOptions& options, Env& env);
+  ~JournalImpl() override;
+
+  // Locks the directory, scans the segments (cutting a torn tail), starts the
+  // I/O thread. False with `error` set when the journal cannot be used.
+  bool open(std::string& error);
+
+  ReplayStats replay(const std::function<void(const ReplayedRecord&)>& visit) override;
+  SegmentId append(RecordType type, std::span<const char> payload, AppendDone done) override;
+  SegmentId append_batch(const std::vector<std::pair<RecordType, std::string>>& records,
+                         AppendDone done) override;
+  SegmentId append_retained(RecordType type, std::span<const char> payload, std::uint32_t retains,
+                            AppendDone done) override;
+  SegmentId append_batch_retained(const std::vector<std::pair<RecordType, std::string>>& records,
+                                  std::uint32_t retains, AppendDone done) override;
+  void retain(SegmentId segment) override;
+  void release(SegmentId segment) override;
+  std::uint64_t disk_bytes() const override;
+  std::uint64_t segment_count() const override;
+  std::uint64_t fsync_count() const override { return fsync_count_.load(); }
+  void close() override;
+
+ private:
+  // Encoded records bound for one segment, with their completions.
+  struct Chunk {
+    SegmentId segment;
+    std::string bytes;
+    std::vector<AppendDone> done;
+  };
+  struct SegmentInfo {
+    std::uint64_t live = 0;     // the caller's retain count
+    std::uint64_t bytes = 0;    // file size as far as we wrote it
+    bool exists = false;        // a file was created for it
+    bool deleting = false;      // queued for unlink: no retain allowed
+  };
+
+  std::string segment_path(SegmentId id) const;
+  bool scan_existing(std::string& error);
+  SegmentId enqueue(std::string record, std::uint32_t retains, AppendDone done);
+  void io_loop();
+  void write_batch(std::vector<Chunk>& batch);
+  IoStatus switch_to(SegmentId id);
+  IoStatus sync_writer();
+  void maybe_interval_sync(bool force);
+  void delete_segments(const std::vector<SegmentId>& ids);
+  void collect_deletable_locked();
+  std::string failure_text(const IoStatus& st) const;
+
+  const JournalOptions options_;
+  Env& env_;
+  const std::string journal_dir_;
+  std::unique_ptr<FileLock> lock_;
+  std::vector<SegmentId> found_;  // segments present at open, oldest first (for replay)
+  ReplayStats open_stats_;        // what open cut or skipped
+
+  // I/O thread.
+  std::unique_ptr<SegmentWriter> writer_;
+  std::int64_t last_sync_ms_ = 0;
+  bool failing_ = false;  // last batch failed (log transitions only)
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::deque<Chunk> pending_ FERRY_GUARDED_BY(mutex_);
+  SegmentId tail_segment_ FERRY_GUARDED_BY(mutex_);    // where the next record lands
+  std::uint64_t tail_bytes_ FERRY_GUARDED_BY(mutex_) = 0;  // its size incl. pending records
+  SegmentId active_segment_ FERRY_GUARDED_BY(mutex_);  // the I/O thread's; never deleted
+  std::map<SegmentId, SegmentInfo> segments_ FERRY_GUARDED_BY(mutex_);
+  std::vector<SegmentId> to_delete_ FERRY_GUARDED_BY(mutex_);
+  bool replayed_ FERRY_GUARDED_BY(mutex_) = false;  // also: deletion enabled
+  bool appended_ FERRY_GUARDED_BY(mutex_) = false;
+  bool closed_ FERRY_GUARDED_BY(mutex_) = false;
+
+  std::atomic<std::uint64_t> fsync_count_{0};
+  std::thread io_thread_;
+};
+
+}  // namespace ferry::store

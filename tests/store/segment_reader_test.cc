@@ -1,0 +1,191 @@
+// The recovery rules over bytes in memory (docs/journal.md "Recovery"):
+// exhaustive tears and bit flips are cheap here.
+#include "store/segment_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "store/record_codec.h"
+#include "store/record_format.h"
+
+namespace ferry::store {
+namespace {
+
+const SegmentId kSeg{7};
+
+struct Built {
+  std::string data;
+  std::vector<std::uint64_t> offsets;  // of each record
+};
+
+Built build(const std::vector<std::string>& payloads) {
+  Built b{encode_segment_header(kSeg), {}};
+  for (const auto& p : payloads) {
+    b.offsets.push_back(b.data.size());
+    encode_record(b.data, RecordType::kMessage, std::span<const char>(p.data(), p.size()));
+  }
+  return b;
+}
+
+std::vector<std::string> payloads_of(std::span<const char> data, SegmentScan* out = nullptr) {
+  std::vector<std::string> seen;
+  SegmentScan s = scan_segment(data, kSeg, [&](const RecordView& r) {
+    seen.emplace_back(r.payload.data(), r.payload.size());
+  });
+  if (out) *out = s;
+  return seen;
+}
+
+const std::vector<std::string> kPayloads = {"alpha", "", "gamma gamma", "delta-delta-delta",
+                                            "the last record"};
+
+TEST(SegmentReader, ReadsEveryRecord) {
+  Built b = build(kPayloads);
+  SegmentScan s;
+  EXPECT_EQ(payloads_of(b.data, &s), kPayloads);
+  EXPECT_FALSE(s.tail);
+  EXPECT_TRUE(s.middle.empty());
+  EXPECT_EQ(s.valid_end, b.data.size());
+  EXPECT_EQ(s.records, kPayloads.size());
+}
+
+TEST(SegmentReader, TornAtEveryOffsetKeepsEveryWholeRecord) {
+  Built b = build(kPayloads);
+  for (std::size_t cut = format::kSegmentHeaderBytes; cut < b.data.size(); ++cut) {
+    std::size_t whole = 0;
+    while (whole < b.offsets.size() &&
+           (whole + 1 < b.offsets.size() ? b.offsets[whole + 1] : b.data.size()) <= cut) {
+      ++whole;
+    }
+    SegmentScan s;
+    auto seen = payloads_of(std::span<const char>(b.data.data(), cut), &s);
+    ASSERT_EQ(seen, std::vector<std::string>(kPayloads.begin(), kPayloads.begin() + whole))
+        << "cut at " << cut;
+    EXPECT_TRUE(s.middle.empty()) << cut;
+    const std::uint64_t end = whole == 0                  ? format::kSegmentHeaderBytes
+                              : whole < b.offsets.size() ? b.offsets[whole]
+                                                         : b.data.size();
+    EXPECT_EQ(s.valid_end, end) << cut;
+    EXPECT_EQ(s.tail.has_value(), cut != end) << cut;
+  }
+}
+
+TEST(SegmentReader, EveryBitFlipInTheLastRecordIsATail) {
+  Built b = build(kPayloads);
+  const std::uint64_t last = b.offsets.back();
+  for (std::size_t i = last; i < b.data.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string d = b.data;
+      d[i] = static_cast<char>(d[i] ^ (1 << bit));
+      SegmentScan s;
+      auto seen = payloads_of(d, &s);
+      ASSERT_EQ(seen, std::vector<std::string>(kPayloads.begin(), kPayloads.end() - 1))
+          << "byte " << i << " bit " << bit;
+      ASSERT_TRUE(s.tail);
+      EXPECT_EQ(s.tail->offset, last);
+      EXPECT_EQ(s.tail->bytes, b.data.size() - last);
+      EXPECT_TRUE(s.middle.empty());
+    }
+  }
+}
+
+TEST(SegmentReader, EveryBitFlipInAMiddleRecordIsAMiddleRegion) {
+  Built b = build(kPayloads);
+  const std::uint64_t at = b.offsets[2];
+  const std::uint64_t next = b.offsets[3];
+  for (std::size_t i = at; i < next; ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string d = b.data;
+      d[i] = static_cast<char>(d[i] ^ (1 << bit));
+      SegmentScan s;
+      auto seen = payloads_of(d, &s);
+      std::vector<std::string> expect = kPayloads;
+      expect.erase(expect.begin() + 2);
+      ASSERT_EQ(seen, expect) << "byte " << i << " bit " << bit;
+      ASSERT_EQ(s.middle.size(), 1u);
+      EXPECT_EQ(s.middle[0].offset, at);
+      EXPECT_EQ(s.middle[0].bytes, next - at);
+      EXPECT_FALSE(s.tail);
+    }
+  }
+}
+
+TEST(SegmentReader, EmptyFileIsAnEmptySegment) {
+  SegmentScan s;
+  EXPECT_TRUE(payloads_of({}, &s).empty());
+  EXPECT_FALSE(s.tail);
+  EXPECT_TRUE(s.middle.empty());
+  EXPECT_EQ(s.valid_end, 0u);
+}
+
+TEST(SegmentReader, BadHeaderAloneIsATailAtZero) {
+  std::string d = encode_segment_header(kSeg);
+  d[3] ^= 1;
+  SegmentScan s;
+  EXPECT_TRUE(payloads_of(d, &s).empty());
+  ASSERT_TRUE(s.tail);
+  EXPECT_EQ(s.tail->offset, 0u);
+  EXPECT_EQ(s.valid_end, 0u);
+  // A header naming another segment is as bad.
+  std::string why;
+  EXPECT_FALSE(check_segment_header(encode_segment_header(SegmentId{8}), kSeg, why));
+  EXPECT_NE(why.find("names segment 8"), std::string::npos);
+}
+
+TEST(SegmentReader, BatchIsAllOrNothing) {
+  std::vector<std::pair<RecordType, std::string>> entries = {
+      {RecordType::kMessage, "m1"}, {RecordType::kAck, "a1"}, {RecordType::kMessage, ""}};
+  const std::string payload = encode_batch_payload(entries);
+  std::string d = encode_segment_header(kSeg);
+  encode_record(d, RecordType::kMessage, std::span<const char>("before", 6));
+  const std::size_t batch_at = d.size();
+  encode_record(d, RecordType::kBatch, std::span<const char>(payload.data(), payload.size()));
+  for (std::size_t cut = batch_at; cut <= d.size(); ++cut) {
+    std::vector<std::pair<RecordType, std::string>> seen;
+    scan_segment(std::span<const char>(d.data(), cut), kSeg, [&](const RecordView& r) {
+      if (r.type == RecordType::kBatch) {
+        EXPECT_TRUE(for_each_batch_entry(r.payload, [&](RecordType t, std::span<const char> p) {
+          seen.emplace_back(t, std::string(p.data(), p.size()));
+        }));
+      } else {
+        seen.emplace_back(r.type, std::string(r.payload.data(), r.payload.size()));
+      }
+    });
+    if (cut == d.size()) {
+      ASSERT_EQ(seen.size(), 4u);
+      EXPECT_EQ(seen[1], entries[0]);
+      EXPECT_EQ(seen[3], entries[2]);
+    } else {
+      ASSERT_EQ(seen.size(), 1u) << "cut " << cut;
+    }
+  }
+}
+
+TEST(RecordCodec, MalformedBatchIsInvalidEvenWithGoodCrc) {
+  std::string bad_payload = "\x01\x09\x00\x00\x00short";  // entry claims 9 bytes, has 5
+  std::string d = encode_segment_header(kSeg);
+  encode_record(d, RecordType::kBatch, std::span<const char>(bad_payload.data(), bad_payload.size()));
+  RecordView r{};
+  std::string why;
+  EXPECT_FALSE(parse_record(d, format::kSegmentHeaderBytes, r, why));
+  EXPECT_EQ(why, "malformed batch");
+}
+
+TEST(RecordCodec, LayoutMatchesTheDoc) {
+  std::string d;
+  encode_record(d, RecordType::kAck, std::span<const char>("xy", 2));
+  ASSERT_EQ(d.size(), 8u + 1 + 2);
+  EXPECT_EQ(format::get_u32(d.data()), 3u);  // type + payload
+  EXPECT_EQ(d[8], 2);
+  EXPECT_EQ(d.substr(9), "xy");
+  std::string h = encode_segment_header(SegmentId{0x0102});
+  EXPECT_EQ(h.substr(0, 8), "FERRYJ01");
+  EXPECT_EQ(format::get_u32(h.data() + 8), 1u);
+  EXPECT_EQ(h[12], 0x02);
+  EXPECT_EQ(h[13], 0x01);
+}
+
+}  // namespace
+}  // namespace ferry::store
