@@ -171,6 +171,14 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.journal.fsync_interval_ms = n; }));
   s.push_back(size_option("segment-size", "64MiB", "journal segment file size",
                           [](auto& o, std::uint64_t n) { o.journal.segment_size = n; }));
+  s.push_back({"disk-limit", "100GiB",
+               "journal size past which persistent SENDs get ERROR (0 = only the disk's own limit)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 std::uint64_t n = 0;
+                 if (!parse_size(v, n)) return "expected a size such as 100GiB, or 0";
+                 o.broker.disk_limit = n;
+                 return "";
+               }});
   s.push_back({"skip-corrupt", "false",
                "start even if a journal record in the middle is corrupt (it is reported and skipped)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {

@@ -25,6 +25,9 @@ struct BrokerOptions {
   // Destinations whose messages are persistent unless the SEND says
   // persistent:false (ActiveMQ wildcards: `*` one segment, `>` the rest).
   std::vector<std::string> persistent_default = {"/queue/>", "/topic/>"};
+  // Journal bytes past which persistent SENDs are refused (0 = no limit but
+  // the disk's own).
+  std::uint64_t disk_limit = 100ull << 30;
 };
 
 }  // namespace ferry::broker

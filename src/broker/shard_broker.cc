@@ -61,15 +61,20 @@ void ShardBroker::write(RecordType type, std::string payload, const OpRef& op) {
 }
 
 void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> records,
-                              std::function<void(store::SegmentId)> then) {
+                              std::function<void(std::optional<store::SegmentId>)> then) {
   auto segment = std::make_shared<store::SegmentId>();
   // The completion is posted back to this shard, so it runs after the
   // current task, by which time `segment` is set.
-  *segment = journal_->append_batch(records, [this, segment, then = std::move(then)](
-                                                 const store::AppendResult& r) {
-    broker_.post(self_, [segment, then, r] {
-      if (r.ok) then(*segment);
-      else spdlog::error("journal write failed, a dead-letter move was not recorded: {}", r.error);
+  *segment = journal_->append_batch_retained(records, 1, [this, segment, then = std::move(then)](
+                                                          const store::AppendResult& r) {
+    broker_.post(self_, [this, segment, then, r] {
+      if (r.ok) {
+        then(*segment);  // owns the retain from here
+      } else {
+        journal_->release(*segment);
+        spdlog::error("journal write failed; a dead-letter move is kept in memory only: {}", r.error);
+        then(std::nullopt);
+      }
     });
   });
 }
@@ -155,17 +160,25 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
     q.enqueue(m);
     return;
   }
+  if (options_.disk_limit != 0 && journal_->disk_bytes() >= options_.disk_limit) {
+    if (op->outcome.ok)
+      op->outcome = Outcome::failure("disk limit reached (disk-limit); persistent message refused");
+    return;
+  }
   ++op->waiting;
   auto segment = std::make_shared<store::SegmentId>();
   std::string key = q.settings().journal_key;
-  *segment = journal_->append(
-      RecordType::kMessage, encode_message_record(key, *m, 0),
+  // Retained as it is appended: its segment cannot be deleted meanwhile.
+  *segment = journal_->append_retained(
+      RecordType::kMessage, encode_message_record(key, *m, 0), 1,
       [this, segment, key, m, op](const store::AppendResult& r) {
         broker_.post(self_, [this, segment, key, m, op, r] {
           if (r.ok) {
             enqueue_journaled(key, m, *segment);
-          } else if (op->outcome.ok) {
-            op->outcome = Outcome::failure("disk limit: " + r.error + "; message not stored");
+          } else {
+            journal_->release(*segment);
+            if (op->outcome.ok)
+              op->outcome = Outcome::failure("disk limit: " + r.error + "; message not stored");
           }
           end(op);
         });
@@ -177,8 +190,10 @@ void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
   Queue* q = queue_by_journal_key(queue_key);
   // A durable subscription deleted meanwhile: its kUnsubscription record
   // follows this message's, so recovery drops it too.
-  if (q == nullptr) return;
-  journal_->retain(segment);
+  if (q == nullptr) {
+    journal_->release(segment);
+    return;
+  }
   q->enqueue(std::move(m), segment.value);
 }
 
@@ -347,8 +362,11 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   const std::string dlq_key = dlq.journal_key();
   records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0));
   MessageRef moved = std::move(copy);
-  write_batch(std::move(records), [this, dlq, dlq_key, moved](store::SegmentId segment) {
-    broker_.enqueue_journaled(dlq, dlq_key, moved, segment);
+  write_batch(std::move(records), [this, dlq, dlq_key, moved](std::optional<store::SegmentId> segment) {
+    // Not recorded (disk full): still moved in memory; after a restart the
+    // message is back in its original queue, never lost.
+    if (segment) broker_.enqueue_journaled(dlq, dlq_key, moved, *segment);
+    else broker_.publish_internal(dlq, moved);
   });
   if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
 }

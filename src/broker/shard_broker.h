@@ -101,7 +101,7 @@ class ShardBroker final : public QueueHost {
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
   void write(store::RecordType type, std::string payload, const OpRef& op);
   void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
-                   std::function<void(store::SegmentId)> then);
+                   std::function<void(std::optional<store::SegmentId>)> then);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
   bool over_limit() const { return memory_used_ >= memory_limit_; }

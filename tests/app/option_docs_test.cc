@@ -31,6 +31,8 @@ TEST(OptionDocsTest, ShippedTomlNamesEveryOptionWithItsDefault) {
       EXPECT_EQ(*s, spec.default_value) << spec.name;
     } else if (node.is_integer()) {
       EXPECT_EQ(std::to_string(*node.value<std::int64_t>()), spec.default_value) << spec.name;
+    } else if (node.is_boolean()) {
+      EXPECT_EQ(*node.value<bool>() ? "true" : "false", spec.default_value) << spec.name;
     } else if (node.is_floating_point()) {
       EXPECT_DOUBLE_EQ(*node.value<double>(), std::stod(spec.default_value)) << spec.name;
     } else {

@@ -689,6 +689,6 @@ def finish_php(p: subprocess.Popen, timeout: float = 60.0):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_ferry(*args, input: bytes | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess:
+def run_ferry(*args, input: bytes | None = None, timeout: float = 30.0, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([ferry_bin()] + [str(a) for a in args], input=input,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout, cwd=cwd)

@@ -131,6 +131,7 @@ def test_serve_config_file(tmp_path, shards):
         d.close()
     finally:
         assert b.stop() == 0
+        b.cleanup()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -142,10 +143,11 @@ def test_serve_stops_cleanly_on_signal(tmp_path, sig):
     assert b.proc.wait(10) == 0
     c.close()
     b.stop()
+    b.cleanup()
 
 
-def test_serve_bad_option_fails():
-    r = run_ferry("serve", "--max-frame-size", "lots", "--listen", "127.0.0.1:0", timeout=10)
+def test_serve_bad_option_fails(tmp_path):
+    r = run_ferry("serve", "--max-frame-size", "lots", "--listen", "127.0.0.1:0", timeout=10, cwd=tmp_path)
     assert r.returncode != 0
 
 
@@ -179,7 +181,8 @@ def test_recv_auto_ack_consumes(broker):
 
 
 def test_serve_missing_config_file_fails(tmp_path):
-    r = run_ferry("serve", "--config", str(tmp_path / "nope.toml"), "--listen", "127.0.0.1:0", timeout=10)
+    r = run_ferry("serve", "--config", str(tmp_path / "nope.toml"), "--listen", "127.0.0.1:0", timeout=10,
+                  cwd=tmp_path)
     assert r.returncode != 0
 
 
@@ -218,6 +221,7 @@ def test_serve_stops_cleanly_with_blocked_producer_and_half_frames(tmp_path):
     for x in (holder, p, half):
         x.close()
     b.stop()
+    b.cleanup()
 
 
 def test_recv_prefetch_one_client_ack(broker):
@@ -247,7 +251,8 @@ def test_serve_default_listen_address(tmp_path):
         probe.close()
     log = tmp_path / "default.log"
     with open(log, "wb") as f:
-        p = subprocess.Popen([ferry_bin(), "serve", "--shards", "1"], stdout=f, stderr=subprocess.STDOUT)
+        p = subprocess.Popen([ferry_bin(), "serve", "--shards", "1"], stdout=f, stderr=subprocess.STDOUT,
+                             cwd=tmp_path)  # any default data directory lands in tmp
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and b"listening on" not in log.read_bytes():

@@ -1,7 +1,7 @@
 """Queue and topic semantics, ack modes, ACK resolution, NACK, redelivery, DLQ."""
 import pytest
 
-from support import QUIET, RawClient, assert_broker_serves, client, unique
+from support import QUIET, RawClient, assert_broker_serves, client, encode_frame, unique
 
 
 # ---------------------------------------------------------------- queues
@@ -744,3 +744,91 @@ def test_vhosts_are_separate(broker):
     b.assert_no_frame()
     for x in (a, b, pa):
         x.close()
+
+
+def test_cumulative_ack_covers_redelivered_messages(broker):
+    dest = "/queue/" + unique()
+    _fill(broker, dest, 3)
+    a = client(broker.port)
+    a.subscribe(dest, "a", ack="client", headers=[("prefetch-count", "2")])
+    assert [m.body for m in a.read_messages(2)] == [b"m0", b"m1"]
+    a.close()  # m0, m1 go back
+    b = client(broker.port)
+    b.subscribe(dest, "b", ack="client")
+    got = b.read_messages(3)
+    assert sorted(m.body for m in got) == [b"m0", b"m1", b"m2"]
+    assert {m.body for m in got if m.get("redelivered") == "true"} == {b"m0", b"m1"}
+    b.ack(got[-1])  # cumulative: everything delivered to b so far
+    b.close()
+    assert _remaining(broker, dest, 0) == []
+
+
+def test_two_subscriptions_same_connection_same_queue(broker):
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(dest, "x", ack="client-individual", headers=[("prefetch-count", "1")])
+    c.subscribe(dest, "y", ack="client-individual", headers=[("prefetch-count", "1")])
+    _fill(broker, dest, 2)
+    ms = c.read_messages(2)
+    assert sorted(m["subscription"] for m in ms) == ["x", "y"]
+    assert sorted(m.body for m in ms) == [b"m0", b"m1"]
+    for m in ms:
+        c.ack(m)
+    c.close()
+    assert _remaining(broker, dest, 0) == []
+
+
+def test_subscription_id_reusable_after_unsubscribe(broker):
+    d1, d2 = "/queue/" + unique(), "/queue/" + unique()
+    c = client(broker.port)
+    c.subscribe(d1, "same")
+    c.unsubscribe("same")
+    c.subscribe(d2, "same")
+    p = client(broker.port)
+    p.send(d1, "old")
+    p.send(d2, "new")
+    m = c.read_message()
+    assert m.body == b"new" and m["subscription"] == "same" and m["destination"] == d2
+    c.assert_no_frame(0.2)
+    c.close()
+    p.close()
+
+
+def test_volume_pipelined_no_loss(broker):
+    """10 000 pipelined SENDs (no receipts) while a consumer reads concurrently:
+    all arrive, in order, none twice."""
+    import threading
+    dest = "/queue/" + unique()
+    n = 10000
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client", headers=[("prefetch-count", "500")])
+    got = []
+    err = []
+
+    def consume():
+        try:
+            while len(got) < n:
+                m = c.read_message(timeout=30)
+                got.append(int(m.body[:5]))
+                if len(got) % 250 == 0:
+                    c.ack(m, receipt=False)
+        except Exception as e:  # noqa: BLE001
+            err.append(e)
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    p = client(broker.port)
+    pad = b"." * 1000
+    batch = b""
+    for i in range(n):
+        batch += encode_frame("SEND", [("destination", dest)], b"%05d" % i + pad)
+        if len(batch) > 200000:
+            p.send_raw(batch)
+            batch = b""
+    p.send_raw(batch)
+    p.send(dest, b"99999")  # receipt: all before it took effect
+    t.join(60)
+    assert not err, err
+    assert got == list(range(n))
+    c.close()
+    p.close()
