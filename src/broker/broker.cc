@@ -78,16 +78,17 @@ void Broker::remove_durable(const DurableSubscription& s, OpTicket ticket) {
 }
 
 void Broker::enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
-                               store::SegmentId segment) {
+                               store::SegmentId segment, std::uint64_t stamp) {
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, queue_key = std::move(queue_key), m = std::move(m), segment]() mutable {
-    shards_[owner.value]->enqueue_journaled(queue_key, std::move(m), segment);
+  executor_.post(owner, [this, owner, queue_key = std::move(queue_key), m = std::move(m), segment,
+                         stamp]() mutable {
+    shards_[owner.value]->enqueue_journaled(queue_key, std::move(m), segment, stamp);
   });
 }
 
 std::string Broker::recover() {
   if (journal_ == nullptr) return "no journal";
-  Recovery recovery;
+  Recovery recovery(*journal_);
   const std::int64_t started = mono_ms();
   std::uint64_t seen = 0;
   store::ReplayStats stats = journal_->replay([&](const store::ReplayedRecord& r) {
@@ -96,14 +97,14 @@ std::string Broker::recover() {
       spdlog::info("recovery: {} records replayed, {} messages live so far", seen, recovery.messages());
   });
   std::uint64_t subscriptions = 0;
-  for (const auto& [key, record] : recovery.subscriptions()) {
-    auto s = decode_subscription(record);
+  for (const auto& [key, sub] : recovery.subscriptions()) {
+    auto s = decode_subscription(sub.record);
     if (!s) continue;
     Destination d;
     d.kind = DestinationKind::kTopic;
     d.vhost = s->vhost;
     d.name = s->topic;
-    shards_[owner_of(d).value]->restore_subscription(*s);
+    shards_[owner_of(d).value]->restore_subscription(*s, sub.segment);
     ++subscriptions;
   }
   std::uint64_t messages = 0, queues = 0;
@@ -112,14 +113,17 @@ std::string Broker::recover() {
     if (auto d = destination_from_journal_key(key)) {
       owner = owner_of(*d);
     } else if (auto it = recovery.subscriptions().find(key); it != recovery.subscriptions().end()) {
-      auto s = decode_subscription(it->second);
+      auto s = decode_subscription(it->second.record);
       Destination d;
       d.kind = DestinationKind::kTopic;
       d.vhost = s->vhost;
       d.name = s->topic;
       owner = owner_of(d);
     } else {
-      continue;  // a subscription removed later; its messages went with it
+      // Messages of a durable subscription whose record is gone: nothing
+      // will consume them.
+      for (auto& e : entries) journal_->release(e.segment);
+      continue;
     }
     messages += entries.size();
     ++queues;

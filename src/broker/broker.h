@@ -46,7 +46,7 @@ class Broker {
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
   // Runs on d's owner: enqueue a message whose record is durable in `segment`.
   void enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
-                         store::SegmentId segment);
+                         store::SegmentId segment, std::uint64_t stamp);
   void post(ShardId shard, std::function<void()> task) { executor_.post(shard, std::move(task)); }
 
   // Start-up, before the shards run: replays the journal into the shards.

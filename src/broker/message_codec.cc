@@ -66,10 +66,12 @@ constexpr std::uint8_t kMessageFormat = 1;
 
 }  // namespace
 
-std::string encode_message_record(std::string_view queue, const Message& m, std::uint32_t deliveries) {
+std::string encode_message_record(std::string_view queue, const Message& m, std::uint32_t deliveries,
+                                  std::uint64_t stamp) {
   Writer w;
   w.u8(kMessageFormat);
   w.str(queue);
+  w.u64(stamp);
   w.u64(m.id.value);
   w.str(m.id_text);
   w.str(m.destination);
@@ -93,7 +95,7 @@ std::optional<MessageRecord> decode_message_record(std::string_view payload) {
   std::uint64_t id = 0, expires = 0;
   std::uint32_t headers = 0;
   if (!r.u8(format) || format != kMessageFormat) return std::nullopt;
-  if (!r.str(rec.queue) || !r.u64(id) || !r.str(rec.message.id_text) ||
+  if (!r.str(rec.queue) || !r.u64(rec.stamp) || !r.u64(id) || !r.str(rec.message.id_text) ||
       !r.str(rec.message.destination) || !r.u8(rec.message.priority) || !r.u64(expires) ||
       !r.u8(persistent) || !r.u32(rec.deliveries) || !r.u32(headers))
     return std::nullopt;

@@ -13,12 +13,15 @@ namespace ferry::broker {
 // records"). The store frames and checksums them; these are the contents.
 
 // kMessage: a message in a queue (`queue` is the queue's journal key).
+// `stamp` orders messages within their queue across restarts and compaction
+// (assigned by the queue's shard, increasing).
 std::string encode_message_record(std::string_view queue, const Message& m,
-                                  std::uint32_t deliveries);
+                                  std::uint32_t deliveries, std::uint64_t stamp);
 struct MessageRecord {
   std::string queue;
   Message message;
   std::uint32_t deliveries = 0;
+  std::uint64_t stamp = 0;
 };
 std::optional<MessageRecord> decode_message_record(std::string_view payload);
 

@@ -21,9 +21,10 @@ Queue::~Queue() {
   if (bytes != 0) host_.memory_changed(-bytes);
 }
 
-void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliveries) {
+void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliveries,
+                    std::uint64_t stamp) {
   host_.memory_changed(static_cast<std::int64_t>(m->footprint()));
-  ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment});
+  ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment, stamp});
   dispatch();
 }
 
@@ -198,6 +199,18 @@ void Queue::expire(std::int64_t now_ms) {
                      drop(e);
                    });
   if (ready_.size() < before) host_.space_freed(*this);
+}
+
+QueueEntry* Queue::find_entry(MessageId id) {
+  QueueEntry* found = nullptr;
+  ready_.for_each_mut([&](QueueEntry& e) {
+    if (e.message->id == id) found = &e;
+  });
+  if (found != nullptr) return found;
+  for (auto& c : consumers_)
+    for (auto& [seq, h] : c->held)
+      if (h.entry.message->id == id) return &h.entry;
+  return nullptr;
 }
 
 void Queue::discard_all() {

@@ -67,7 +67,15 @@ class Queue {
   // Takes a message and dispatches what it can. `segment` is the journal
   // segment already holding its record (0: not journaled); `deliveries` is
   // non-zero for a message recovered after earlier delivery attempts.
-  void enqueue(MessageRef m, std::uint64_t segment = 0, std::uint32_t deliveries = 0);
+  void enqueue(MessageRef m, std::uint64_t segment = 0, std::uint32_t deliveries = 0,
+               std::uint64_t stamp = 0);
+  // Waiting entries, for compaction: fn(QueueEntry&) may change `segment`.
+  template <typename Fn>
+  void for_each_waiting(Fn fn) {
+    ready_.for_each_mut(fn);
+  }
+  // The entry (waiting or held) of message `id`, or null.
+  QueueEntry* find_entry(MessageId id);
   // Would an enqueue exceed max_ready?
   bool full() const { return settings_.max_ready != 0 && ready_.size() >= settings_.max_ready; }
 

@@ -14,6 +14,7 @@ struct QueueEntry {
   std::uint64_t order = 0;        // enqueue position: FIFO within a priority
   std::uint32_t deliveries = 0;   // how often it was handed out so far
   std::uint64_t segment = 0;      // journal segment of its record; 0 = not journaled
+  std::uint64_t stamp = 0;        // journal order stamp (see message_codec.h)
 };
 
 // The messages of one queue that wait for a consumer: highest priority first,
@@ -46,6 +47,12 @@ class ReadyList {
         }
       }
     }
+  }
+
+  template <typename Fn>
+  void for_each_mut(Fn fn) {
+    for (int p = kPriorities - 1; p >= 0; --p)
+      for (auto& e : buckets_[p]) fn(e);
   }
 
   template <typename Fn>

@@ -22,13 +22,17 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       QueueState& q = queues_[rec->queue];
       const std::uint64_t id = rec->message.id.value;
       if (auto it = q.by_id.find(id); it != q.by_id.end()) {
+        // A copy written forward by compaction replaces the older one.
+        journal_.release(q.entries.at(it->second).segment);
         q.entries.erase(it->second);
         --live_;
       }
-      const std::uint64_t seq = ++seq_;
-      q.by_id[id] = seq;
-      q.entries.emplace(seq, Entry{std::make_shared<Message>(std::move(rec->message)), rec->deliveries,
-                                   r.segment});
+      journal_.retain(r.segment);
+      const auto key = std::make_pair(rec->stamp, ++seq_);
+      max_stamp_ = std::max(max_stamp_, rec->stamp);
+      q.by_id[id] = key;
+      q.entries.emplace(key, Entry{std::make_shared<Message>(std::move(rec->message)), rec->deliveries,
+                                   r.segment, rec->stamp});
       ++live_;
       return;
     }
@@ -44,6 +48,7 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       auto it = qit->second.by_id.find(ref->id.value);
       if (it == qit->second.by_id.end()) return;
       if (r.type == store::RecordType::kAck) {
+        journal_.release(qit->second.entries.at(it->second).segment);
         qit->second.entries.erase(it->second);
         qit->second.by_id.erase(it);
         --live_;
@@ -55,8 +60,14 @@ void Recovery::apply(const store::ReplayedRecord& r) {
     }
     case store::RecordType::kSubscription: {
       auto key = subscription_key_of(payload);
-      if (key) subscriptions_[*key] = std::string(payload);
-      else ++undecodable_;
+      if (!key) {
+        ++undecodable_;
+        return;
+      }
+      if (auto old = subscriptions_.find(*key); old != subscriptions_.end())
+        journal_.release(old->second.segment);
+      journal_.retain(r.segment);
+      subscriptions_[*key] = Subscription{std::string(payload), r.segment};
       return;
     }
     case store::RecordType::kUnsubscription: {
@@ -65,9 +76,13 @@ void Recovery::apply(const store::ReplayedRecord& r) {
         ++undecodable_;
         return;
       }
-      subscriptions_.erase(*key);
+      if (auto old = subscriptions_.find(*key); old != subscriptions_.end()) {
+        journal_.release(old->second.segment);
+        subscriptions_.erase(old);
+      }
       // The subscription's queue goes with it.
       if (auto qit = queues_.find(*key); qit != queues_.end()) {
+        for (auto& [k, e] : qit->second.entries) journal_.release(e.segment);
         live_ -= qit->second.entries.size();
         queues_.erase(qit);
       }

@@ -16,15 +16,24 @@ namespace ferry::broker {
 // which messages each durable queue still holds (added and not acknowledged),
 // in their original order, with their delivery counts, and which durable
 // subscriptions exist. Single-threaded, before the shards start.
+//
+// Liveness is counted as records are replayed (the journal deletes nothing
+// during replay, and deletes unretained segments right after it): every live
+// message and subscription record ends the replay retained once; whoever
+// takes an entry over owns that retain.
 class Recovery {
  public:
+  explicit Recovery(store::Journal& journal) : journal_(journal) {}
+
   struct Entry {
     MessageRef message;
     std::uint32_t deliveries = 0;
     store::SegmentId segment;
+    std::uint64_t stamp = 0;
   };
   struct Subscription {
-    std::string record;  // the broker-encoded subscription definition
+    std::string record;       // the broker-encoded subscription definition
+    store::SegmentId segment; // where that record is (kept alive while it exists)
   };
 
   void apply(const store::ReplayedRecord& r);
@@ -32,9 +41,10 @@ class Recovery {
   // Queue journal key -> its live messages in enqueue order.
   std::unordered_map<std::string, std::vector<Entry>> take_queues();
   // Durable subscription key -> definition, for those not removed.
-  const std::map<std::string, std::string>& subscriptions() const { return subscriptions_; }
+  const std::map<std::string, Subscription>& subscriptions() const { return subscriptions_; }
 
   std::uint64_t max_message_counter() const { return max_counter_; }
+  std::uint64_t max_stamp() const { return max_stamp_; }
   std::uint64_t messages() const { return live_; }
   std::uint64_t undecodable() const { return undecodable_; }
 
@@ -42,13 +52,16 @@ class Recovery {
   struct QueueState {
     // Replay order -> entry; id -> replay order (a message compacted forward
     // appears twice: the later record replaces the earlier).
-    std::map<std::uint64_t, Entry> entries;
-    std::unordered_map<std::uint64_t, std::uint64_t> by_id;
+    // (stamp, replay order) -> entry; id -> that key.
+    std::map<std::pair<std::uint64_t, std::uint64_t>, Entry> entries;
+    std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> by_id;
   };
+  store::Journal& journal_;
   std::unordered_map<std::string, QueueState> queues_;
-  std::map<std::string, std::string> subscriptions_;
+  std::map<std::string, Subscription> subscriptions_;
   std::uint64_t seq_ = 0;
   std::uint64_t max_counter_ = 0;
+  std::uint64_t max_stamp_ = 0;
   std::uint64_t live_ = 0;
   std::uint64_t undecodable_ = 0;
 };

@@ -60,6 +60,18 @@ void ShardBroker::write(RecordType type, std::string payload, const OpRef& op) {
   });
 }
 
+store::SegmentId ShardBroker::write_retained(RecordType type, std::string payload, const OpRef& op) {
+  OpRef waiter = op ? op : current_;
+  if (waiter) ++waiter->waiting;
+  return journal_->append_retained(type, payload, 1, [this, waiter](const store::AppendResult& r) {
+    if (!waiter) return;
+    broker_.post(self_, [this, waiter, r] {
+      if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure("disk limit: " + r.error);
+      end(waiter);
+    });
+  });
+}
+
 void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> records,
                               std::function<void(std::optional<store::SegmentId>)> then) {
   auto segment = std::make_shared<store::SegmentId>();
@@ -122,7 +134,7 @@ Topic& ShardBroker::topic_for(const Destination& d) {
 Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
   if (auto d = destination_from_journal_key(key)) return &queue_for(*d);
   auto it = durable_topics_.find(key);
-  return it == durable_topics_.end() ? nullptr : it->second->durable(key);
+  return it == durable_topics_.end() ? nullptr : it->second.topic->durable(key);
 }
 
 // ------------------------------------------------------------ publishing
@@ -168,13 +180,14 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
   ++op->waiting;
   auto segment = std::make_shared<store::SegmentId>();
   std::string key = q.settings().journal_key;
+  const std::uint64_t stamp = next_stamp();
   // Retained as it is appended: its segment cannot be deleted meanwhile.
   *segment = journal_->append_retained(
-      RecordType::kMessage, encode_message_record(key, *m, 0), 1,
-      [this, segment, key, m, op](const store::AppendResult& r) {
-        broker_.post(self_, [this, segment, key, m, op, r] {
+      RecordType::kMessage, encode_message_record(key, *m, 0, stamp), 1,
+      [this, segment, key, m, op, stamp](const store::AppendResult& r) {
+        broker_.post(self_, [this, segment, key, m, op, r, stamp] {
           if (r.ok) {
-            enqueue_journaled(key, m, *segment);
+            enqueue_journaled(key, m, *segment, stamp);
           } else {
             journal_->release(*segment);
             if (op->outcome.ok)
@@ -186,7 +199,7 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
 }
 
 void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
-                                    store::SegmentId segment) {
+                                    store::SegmentId segment, std::uint64_t stamp) {
   Queue* q = queue_by_journal_key(queue_key);
   // A durable subscription deleted meanwhile: its kUnsubscription record
   // follows this message's, so recovery drops it too.
@@ -194,7 +207,7 @@ void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
     journal_->release(segment);
     return;
   }
-  q->enqueue(std::move(m), segment.value);
+  q->enqueue(std::move(m), segment.value, 0, stamp);
 }
 
 void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
@@ -224,8 +237,10 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
     Queue* q = s.topic->durable(s.durable_key);
     if (q == nullptr) {
       q = &s.topic->add_durable(s.durable_key, durable_settings(s.durable_key));
-      durable_topics_[s.durable_key] = s.topic;
-      write(RecordType::kSubscription, encode_subscription(*durable), op);
+      Durable& entry = durable_topics_[s.durable_key];
+      entry.topic = s.topic;
+      if (journal_ != nullptr)
+        entry.record = write_retained(RecordType::kSubscription, encode_subscription(*durable), op);
       spdlog::info("durable subscription {} on /topic/{} created", durable->name, d.name);
     } else if (q->consumer_count() > 0) {
       op->outcome = Outcome::failure("durable subscription '" + durable->name + "' is already in use");
@@ -282,7 +297,8 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
     op->outcome = Outcome::failure("no durable subscription '" + name + "'");
     return;
   }
-  Topic* topic = it->second;
+  Topic* topic = it->second.topic;
+  const store::SegmentId record = it->second.record;
   Queue* q = topic->durable(key);
   if (q != nullptr && q->consumer_count() > 0) {
     op->outcome = Outcome::failure("durable subscription '" + name + "' is in use");
@@ -294,6 +310,7 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
   def.name = name;
   durable_topics_.erase(it);
   write(RecordType::kUnsubscription, encode_subscription(def), op);
+  if (journal_ != nullptr && record.value != 0) journal_->release(record);
   if (auto gone = topic->remove_durable(key)) {
     OpRef outer = current_;
     current_ = op;
@@ -360,12 +377,13 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   if (e.segment != 0)
     records.emplace_back(RecordType::kAck, encode_message_ref(from.settings().journal_key, e.message->id));
   const std::string dlq_key = dlq.journal_key();
-  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0));
+  const std::uint64_t stamp = next_stamp();
+  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0, stamp));
   MessageRef moved = std::move(copy);
-  write_batch(std::move(records), [this, dlq, dlq_key, moved](std::optional<store::SegmentId> segment) {
+  write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp](std::optional<store::SegmentId> segment) {
     // Not recorded (disk full): still moved in memory; after a restart the
     // message is back in its original queue, never lost.
-    if (segment) broker_.enqueue_journaled(dlq, dlq_key, moved, *segment);
+    if (segment) broker_.enqueue_journaled(dlq, dlq_key, moved, *segment, stamp);
     else broker_.publish_internal(dlq, moved);
   });
   if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
@@ -400,6 +418,7 @@ void ShardBroker::space_freed(Queue& q) {
 // ------------------------------------------------------------ housekeeping
 
 void ShardBroker::tick(std::int64_t now_ms) {
+  if (++ticks_ % 10 == 0) compact();
   for (auto it = queues_.begin(); it != queues_.end();) {
     Queue& q = *it->second;
     q.expire(now_ms);
@@ -413,32 +432,104 @@ void ShardBroker::tick(std::int64_t now_ms) {
   }
   for (auto& [q, t] : topic_of_) q->expire(now_ms);
   for (auto& [key, t] : durable_topics_)
-    if (Queue* q = t->durable(key)) q->expire(now_ms);
+    if (Queue* q = t.topic->durable(key)) q->expire(now_ms);
   for (auto it = topics_.begin(); it != topics_.end();) {
     if (it->second->idle()) it = topics_.erase(it);
     else ++it;
   }
 }
 
-void ShardBroker::restore_subscription(const DurableSubscription& s) {
+std::uint64_t ShardBroker::next_stamp() {
+  // Microseconds of wall clock, forced increasing: a restart continues above
+  // what it recovered (see restore_queue), so queue order survives restarts.
+  next_stamp_ = std::max(next_stamp_ + 1, static_cast<std::uint64_t>(wall_ms()) * 1000);
+  return next_stamp_;
+}
+
+void ShardBroker::compact() {
+  if (journal_ == nullptr) return;
+  const store::SegmentId oldest = journal_->oldest_segment();
+  const store::SegmentId tail = journal_->tail_segment();
+  if (tail.value < oldest.value + kCompactionGap) return;
+  // A few long-lived records pin the oldest segment (and, since segments go
+  // oldest first, every one after it): write them again at the tail, then
+  // let the old copies go. Messages held by consumers are left alone; they
+  // are acknowledged or returned soon.
+  std::size_t budget = kCompactionBatch;
+  auto move_entries = [&](Queue& q) {
+    q.for_each_waiting([&](QueueEntry& e) {
+      if (budget == 0 || e.segment != oldest.value || compacting_.contains(e.message->id.value)) return;
+      --budget;
+      compacting_.insert(e.message->id.value);
+      const std::string key = q.settings().journal_key;
+      const MessageRef m = e.message;
+      auto segment = std::make_shared<store::SegmentId>();
+      *segment = journal_->append_retained(
+          RecordType::kMessage, encode_message_record(key, *m, e.deliveries, e.stamp), 1,
+          [this, segment, key, m, oldest](const store::AppendResult& r) {
+            broker_.post(self_, [this, segment, key, m, oldest, r] {
+              compacting_.erase(m->id.value);
+              Queue* q = queue_by_journal_key(key);
+              QueueEntry* e = q == nullptr ? nullptr : q->find_entry(m->id);
+              if (r.ok && e != nullptr && e->segment == oldest.value) {
+                e->segment = segment->value;
+                journal_->release(oldest);
+              } else {
+                journal_->release(*segment);  // gone meanwhile, or not written
+              }
+            });
+          });
+    });
+  };
+  for (auto& [name, q] : queues_) move_entries(*q);
+  for (auto& [key, d] : durable_topics_) {
+    if (Queue* q = d.topic->durable(key)) move_entries(*q);
+    if (d.record == oldest && budget > 0 && compacting_subs_.insert(key).second) {
+      --budget;
+      DurableSubscription def;
+      def.vhost = d.topic->destination().vhost;
+      def.topic = d.topic->destination().name;
+      def.name = key.substr(key.rfind('\n') + 1);
+      // The old copy is released only once the new one is durable.
+      auto fresh = std::make_shared<store::SegmentId>();
+      *fresh = journal_->append_retained(
+          RecordType::kSubscription, encode_subscription(def), 1,
+          [this, oldest, fresh, key](const store::AppendResult& r) {
+            broker_.post(self_, [this, oldest, fresh, key, ok = r.ok] {
+              compacting_subs_.erase(key);
+              auto it = durable_topics_.find(key);
+              if (ok && it != durable_topics_.end() && it->second.record == oldest) {
+                it->second.record = *fresh;
+                journal_->release(oldest);
+              } else {
+                journal_->release(*fresh);
+              }
+            });
+          });
+    }
+  }
+}
+
+void ShardBroker::restore_subscription(const DurableSubscription& s, store::SegmentId record_segment) {
   Destination d;
   d.kind = DestinationKind::kTopic;
   d.vhost = s.vhost;
   d.name = s.topic;
   Topic& topic = topic_for(d);
-  topic.add_durable(s.key(), durable_settings(s.key()));
-  durable_topics_[s.key()] = &topic;
+  topic.add_durable(s.key(), durable_settings(s.key()));  // takes over the record's retain
+  durable_topics_[s.key()] = Durable{&topic, record_segment};
 }
 
 void ShardBroker::restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries) {
   Queue* q = queue_by_journal_key(queue_key);
   if (q == nullptr) {
     spdlog::warn("recovery: {} messages of unknown queue '{}' ignored", entries.size(), queue_key);
+    for (auto& e : entries) journal_->release(e.segment);
     return;
   }
   for (auto& e : entries) {
-    journal_->retain(e.segment);
-    q->enqueue(std::move(e.message), e.segment.value, e.deliveries);
+    next_stamp_ = std::max(next_stamp_, e.stamp);  // the entry takes over its retain
+    q->enqueue(std::move(e.message), e.segment.value, e.deliveries, e.stamp);
   }
 }
 

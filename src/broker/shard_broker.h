@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/client_events.h"
@@ -41,7 +42,8 @@ class ShardBroker final : public QueueHost {
   // Enqueues without limits or completion (dead letters of non-persistent messages).
   void publish_internal(const Destination& d, MessageRef m);
   // Enqueues a message whose record is already durable in `segment`.
-  void enqueue_journaled(const std::string& queue_key, MessageRef m, store::SegmentId segment);
+  void enqueue_journaled(const std::string& queue_key, MessageRef m, store::SegmentId segment,
+                         std::uint64_t stamp);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  std::optional<DurableSubscription> durable, OpTicket ticket);
   // remove_durable: also delete the durable subscription (and its messages).
@@ -55,7 +57,7 @@ class ShardBroker final : public QueueHost {
   void tick(std::int64_t now_ms);
 
   // Start-up only, before traffic: recreate state from the journal.
-  void restore_subscription(const DurableSubscription& s);
+  void restore_subscription(const DurableSubscription& s, store::SegmentId record_segment);
   void restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries);
 
   std::int64_t memory_used() const { return memory_used_; }
@@ -100,12 +102,19 @@ class ShardBroker final : public QueueHost {
   // Enqueues into q, first journaling m when q is durable and m persistent.
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
   void write(store::RecordType type, std::string payload, const OpRef& op);
+  // As write(), and the record's segment is retained (returned) until released.
+  store::SegmentId write_retained(store::RecordType type, std::string payload, const OpRef& op);
   void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
                    std::function<void(std::optional<store::SegmentId>)> then);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
   bool over_limit() const { return memory_used_ >= memory_limit_; }
   void resume_parked();
+  std::uint64_t next_stamp();
+  // Re-appends long-lived records of the oldest journal segment (see .cc).
+  void compact();
+  static constexpr std::uint64_t kCompactionGap = 4;     // segments between oldest and tail
+  static constexpr std::size_t kCompactionBatch = 10000; // records moved per pass
   void remove_durable_now(const std::string& key, const OpRef& op);
   void reply(const OpTicket& t, Outcome o);
 
@@ -117,12 +126,20 @@ class ShardBroker final : public QueueHost {
   std::int64_t memory_used_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Queue>> queues_;
   std::unordered_map<std::string, std::unique_ptr<Topic>> topics_;
-  std::unordered_map<std::string, Topic*> durable_topics_;  // durable key -> its topic
+  struct Durable {
+    Topic* topic = nullptr;
+    store::SegmentId record;  // segment of its kSubscription record (retained)
+  };
+  std::unordered_map<std::string, Durable> durable_topics_;  // durable key -> its topic
   std::unordered_map<Queue*, Topic*> topic_of_;
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;
   std::deque<Parked> parked_;  // publishes waiting for memory (block policy)
   OpRef current_;              // the operation running now (acks attach to it)
   bool resuming_ = false;
+  std::uint64_t next_stamp_ = 0;
+  std::uint64_t ticks_ = 0;
+  std::unordered_set<std::uint64_t> compacting_;  // message ids being re-appended
+  std::unordered_set<std::string> compacting_subs_;  // durable keys being re-appended
 };
 
 }  // namespace ferry::broker

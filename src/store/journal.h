@@ -134,6 +134,11 @@ class Journal {
   virtual std::uint64_t disk_bytes() const = 0;
   virtual std::uint64_t segment_count() const = 0;
   virtual std::uint64_t fsync_count() const = 0;
+  // The oldest segment still on disk, and the one new records land in. A
+  // large gap means old segments are pinned by a few long-lived records,
+  // which the caller can re-append (compact forward) and release.
+  virtual SegmentId oldest_segment() const = 0;
+  virtual SegmentId tail_segment() const = 0;
 
   // Waits until everything appended so far is completed, then stops the I/O
   // thread and releases the directory lock. Appends after close() complete

@@ -318,6 +318,18 @@ std::uint64_t JournalImpl::disk_bytes() const {
   return total;
 }
 
+SegmentId JournalImpl::oldest_segment() const {
+  std::lock_guard lk(mutex_);
+  for (const auto& [id, info] : segments_)
+    if (info.exists) return id;
+  return tail_segment_;
+}
+
+SegmentId JournalImpl::tail_segment() const {
+  std::lock_guard lk(mutex_);
+  return tail_segment_;
+}
+
 std::uint64_t JournalImpl::segment_count() const {
   std::lock_guard lk(mutex_);
   return static_cast<std::uint64_t>(

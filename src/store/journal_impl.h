@@ -49,6 +49,8 @@ class JournalImpl final : public Journal {
   void release(SegmentId segment) override;
   std::uint64_t disk_bytes() const override;
   std::uint64_t segment_count() const override;
+  SegmentId oldest_segment() const override;
+  SegmentId tail_segment() const override;
   std::uint64_t fsync_count() const override { return fsync_count_.load(); }
   void close() override;
 

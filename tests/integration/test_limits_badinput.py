@@ -563,3 +563,41 @@ def test_endless_line_is_cut_off(broker_factory, connected):
     if connected:
         assert frames and frames[-1].command == "ERROR", frames
     assert_broker_serves(b)
+
+
+# ---------------------------------------------------------------- defaults
+
+def test_default_max_headers_1000(broker):
+    c = client(broker.port)
+    dest = "/queue/" + unique()
+    # destination + receipt + 998 = 1000 header lines: accepted
+    c.request("SEND", [("destination", dest)] + [("h%d" % i, "v") for i in range(998)], b"",
+              content_length=False)
+    err = c.expect_error("SEND", [("destination", dest)] + [("h%d" % i, "v") for i in range(1100)],
+                         b"", content_length=False, parse_level=True)
+    assert "header" in _error_text(err)
+    assert_broker_serves(broker)
+
+
+def test_default_max_header_length_10k(broker):
+    c = client(broker.port)
+    dest = "/queue/" + unique()
+    c.send(dest, "ok", [("x-big", "v" * 9000)])
+    err = c.expect_error("SEND", [("destination", dest), ("x-huge", "v" * 11000)], b"x", parse_level=True)
+    assert "header" in _error_text(err)
+    assert_broker_serves(broker)
+
+
+def test_default_max_body_10mib(broker):
+    dest = "/queue/" + unique()
+    c = client(broker.port)
+    c.send(dest, b"b" * (10 * 1024 * 1024))
+    # declare one byte more than the limit; the broker refuses on the headers
+    c.send_raw(b"SEND\ndestination:" + dest.encode() + b"\ncontent-length:%d\nreceipt:big\n\nbbb"
+               % (10 * 1024 * 1024 + 1))
+    err = c.expect_error_frame("big", require_receipt_id=False)
+    assert "body" in _error_text(err)
+    s = client(broker.port)
+    s.subscribe(dest, "s")
+    assert len(s.read_message(timeout=15).body) == 10 * 1024 * 1024
+    s.close()
