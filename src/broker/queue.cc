@@ -151,6 +151,7 @@ void Queue::dispatch() {
       // given back by credit() once the connection has written it.
       drop(e);
     } else {
+      host_.delivered(*this, e);
       c->held.emplace(d.seq.value, Held{std::move(e), bytes, false});
     }
     host_.deliver(c->key, std::move(d));

@@ -349,8 +349,13 @@ void ShardBroker::removed(const Queue& q, const QueueEntry& e) {
   journal_->release(store::SegmentId(e.segment));
 }
 
-void ShardBroker::returned(const Queue& q, const QueueEntry& e) {
-  // The delivery count survives a restart, so max-deliveries holds across it.
+void ShardBroker::returned(const Queue& q, const QueueEntry& e) {}
+
+void ShardBroker::delivered(const Queue& q, const QueueEntry& e) {
+  // The delivery count survives a restart: max-deliveries holds across it,
+  // and a message that was out with a consumer when the broker died comes
+  // back marked redelivered. Not waited for: losing the newest count in a
+  // crash only means one delivery fewer is counted.
   if (e.segment == 0 || journal_ == nullptr) return;
   write(RecordType::kDeliveries,
         encode_message_ref(q.settings().journal_key, e.message->id, e.deliveries), nullptr);

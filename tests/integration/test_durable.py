@@ -12,7 +12,7 @@ import time
 import pytest
 
 from support import QUIET, StompError, client, py_connect, py_rid, run_php, unique
-from test_persistence import LONG, data_dir, restart
+from test_persistence import LONG, data_dir, restart, work, work_root  # noqa: F401 (fixtures)
 
 DIALECTS = ["activemq", "rabbitmq", "artemis"]
 
@@ -92,8 +92,8 @@ def read_all(c, n, timeout=LONG):
 
 @pytest.mark.parametrize("how", ["none", "term", "kill"])
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_durable_collects_while_away(broker_factory, tmp_path, kind, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_durable_collects_while_away(broker_factory, work, kind, how):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     publish(b.port, topic, ["before-subscribe"])  # nobody subscribed: dropped
@@ -117,8 +117,8 @@ def test_durable_collects_while_away(broker_factory, tmp_path, kind, how):
 
 
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_durable_keeps_collecting_across_several_restarts(broker_factory, tmp_path, kind):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_durable_keeps_collecting_across_several_restarts(broker_factory, work, kind):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     c = connect(b.port, d)
@@ -136,10 +136,10 @@ def test_durable_keeps_collecting_across_several_restarts(broker_factory, tmp_pa
 
 
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_durable_unacked_come_back_after_kill(broker_factory, tmp_path, kind):
+def test_durable_unacked_come_back_after_kill(broker_factory, work, kind):
     """Messages delivered to a durable subscriber but not acked are there
     again after kill -9; acked ones are not."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     c = connect(b.port, d)
@@ -158,9 +158,9 @@ def test_durable_unacked_come_back_after_kill(broker_factory, tmp_path, kind):
     c.disconnect()
 
 
-def test_non_durable_subscriber_gets_nothing_while_away(broker_factory, tmp_path):
+def test_non_durable_subscriber_gets_nothing_while_away(broker_factory, work):
     """Control: a plain topic subscription does not collect while away."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     topic = "/topic/" + unique("t")
     c = client(b.port, extra={"client-id": unique("cid")})
     c.subscribe(topic, "plain", ack="client-individual")
@@ -178,8 +178,8 @@ def test_non_durable_subscriber_gets_nothing_while_away(broker_factory, tmp_path
 
 @pytest.mark.parametrize("restart_how", ["none", "kill"])
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_unsubscribe_with_dialect_header_deletes(broker_factory, tmp_path, kind, restart_how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_unsubscribe_with_dialect_header_deletes(broker_factory, work, kind, restart_how):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     c = connect(b.port, d)
@@ -205,10 +205,10 @@ def test_unsubscribe_with_dialect_header_deletes(broker_factory, tmp_path, kind,
 
 
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_unsubscribe_inactive_durable_by_destination(broker_factory, tmp_path, kind):
+def test_unsubscribe_inactive_durable_by_destination(broker_factory, work, kind):
     """Deleting a subscription that is away: UNSUBSCRIBE with its topic in
     `destination` and the dialect's header, from a new connection."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     c = connect(b.port, d)
@@ -227,10 +227,10 @@ def test_unsubscribe_inactive_durable_by_destination(broker_factory, tmp_path, k
 
 
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_plain_unsubscribe_only_detaches(broker_factory, tmp_path, kind):
+def test_plain_unsubscribe_only_detaches(broker_factory, work, kind):
     """UNSUBSCRIBE without the dialect's durable header ends this session's
     use of the subscription; it keeps collecting."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     c = connect(b.port, d)
@@ -276,8 +276,8 @@ def test_malformed_durable_request_gets_error(broker, case):
 
 
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_durable_in_use_refuses_second_subscriber(broker_factory, tmp_path, kind):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_durable_in_use_refuses_second_subscriber(broker_factory, work, kind):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     first = connect(b.port, d)
@@ -304,8 +304,8 @@ def test_durable_in_use_refuses_second_subscriber(broker_factory, tmp_path, kind
     c.disconnect()
 
 
-def test_same_name_different_client_ids_are_different(broker_factory, tmp_path):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_same_name_different_client_ids_are_different(broker_factory, work):
+    b = broker_factory(data_dir=data_dir(work))
     topic = "/topic/" + unique("t")
     d1, d2 = dialect("activemq"), dialect("activemq")
     d2.name = d1.name
@@ -359,8 +359,8 @@ def _py_session(port, d: Dialect, topic, n, unsub=False, quiet=QUIET * 2):
 
 @pytest.mark.parametrize("how", ["term", "kill"])
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_stomp_py_durable_across_restart(broker_factory, tmp_path, kind, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_stomp_py_durable_across_restart(broker_factory, work, kind, how):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     assert _py_session(b.port, d, topic, 0) == []
@@ -409,8 +409,8 @@ def _php(port, d: Dialect, topic, read=0, quiet=0.5, unsub=False, sub=True):
 
 @pytest.mark.parametrize("how", ["term", "kill"])
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_php_durable_across_restart(broker_factory, tmp_path, kind, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_php_durable_across_restart(broker_factory, work, kind, how):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     r = _php(b.port, d, topic)
@@ -433,8 +433,8 @@ def test_php_durable_across_restart(broker_factory, tmp_path, kind, how):
 
 
 @pytest.mark.parametrize("kind", DIALECTS)
-def test_php_unsubscribe_deletes_durable(broker_factory, tmp_path, kind):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_php_unsubscribe_deletes_durable(broker_factory, work, kind):
+    b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     _php(b.port, d, topic)

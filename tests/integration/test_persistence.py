@@ -2,7 +2,7 @@
 (kill -9), acks / delivery counts / DLQ moves / transactions are journaled,
 one broker per data directory, a torn tail is cut off, disk space comes back.
 
-Every test restarts a broker on the SAME data directory (a pytest tmp dir),
+Every test restarts a broker on the SAME data directory (a scratch dir of its own),
 so it can see what the first one wrote."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import random
 import shutil
 import struct
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +27,25 @@ LONG = 20.0
 # helpers (also imported by test_durable.py / test_crash.py)
 # --------------------------------------------------------------------------
 
-def data_dir(tmp_path: Path) -> str:
-    d = tmp_path / "data"
+@pytest.fixture(scope="module")
+def work_root():
+    """One scratch directory per module, removed after the module's tests (and
+    so after every broker of it has stopped). Not pytest's tmp_path: a
+    concurrent pytest run of the same user rotates /tmp/pytest-of-USER and
+    could delete a journal under a running test."""
+    root = tempfile.mkdtemp(prefix="ferry-pt-")
+    yield Path(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def work(work_root) -> Path:
+    """A fresh scratch directory for one test."""
+    return Path(tempfile.mkdtemp(prefix="t-", dir=work_root))
+
+
+def data_dir(work: Path) -> str:
+    d = work / "data"
     d.mkdir(exist_ok=True)
     return str(d)
 
@@ -121,8 +139,8 @@ def parse_segment(data: bytes):
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_receipted_messages_survive_restart_in_order(broker_factory, tmp_path, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_receipted_messages_survive_restart_in_order(broker_factory, work, how):
+    b = broker_factory(data_dir=data_dir(work))
     qa, qb = "/queue/" + unique("pa"), "/queue/" + unique("pb")
     n = 40
     c = client(b.port)
@@ -143,8 +161,8 @@ def test_receipted_messages_survive_restart_in_order(broker_factory, tmp_path, h
             "never-delivered message marked redelivered after restart: %r" % m
 
 
-def test_message_frames_say_persistent(broker_factory, tmp_path):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_message_frames_say_persistent(broker_factory, work):
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     send_all(b.port, q, ["dflt"])
     send_all(b.port, q, ["yes"], {"persistent": "true"})
@@ -156,8 +174,8 @@ def test_message_frames_say_persistent(broker_factory, tmp_path):
 
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_non_persistent_messages_do_not_survive(broker_factory, tmp_path, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_non_persistent_messages_do_not_survive(broker_factory, work, how):
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     c = client(b.port)
     for i in range(10):
@@ -169,10 +187,10 @@ def test_non_persistent_messages_do_not_survive(broker_factory, tmp_path, how):
     assert [m.text for m in got] == ["keep-%d" % i for i in range(10)]
 
 
-def test_persistent_default_pattern_is_configurable(broker_factory, tmp_path):
+def test_persistent_default_pattern_is_configurable(broker_factory, work):
     """With persistent-default limited to /queue/keep/>, other queues are
     in-memory unless the SEND says persistent:true (segments are split at "/")."""
-    b = broker_factory(data_dir=data_dir(tmp_path), persistent_default="/queue/keep/>")
+    b = broker_factory(data_dir=data_dir(work), persistent_default="/queue/keep/>")
     qk, qo = "/queue/keep/" + unique(), "/queue/" + unique("other")
     send_all(b.port, qk, ["k1"])
     send_all(b.port, qo, ["o-default"])
@@ -196,8 +214,8 @@ def _hold_unacked(port, q, n_total, n_acked):
 
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_acked_messages_never_come_back(broker_factory, tmp_path, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_acked_messages_never_come_back(broker_factory, work, how):
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     send_all(b.port, q, ["m-%d" % i for i in range(8)])
     c = _hold_unacked(b.port, q, 8, 3)
@@ -211,11 +229,11 @@ def test_acked_messages_never_come_back(broker_factory, tmp_path, how):
 
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_unacked_deliveries_come_back_redelivered(broker_factory, tmp_path, how):
+def test_unacked_deliveries_come_back_redelivered(broker_factory, work, how):
     """Delivered but unacknowledged when the broker went down: after the
     restart they come back in order, marked redelivered:true, and
     x-delivery-count counts the delivery before the crash."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     send_all(b.port, q, ["m-%d" % i for i in range(6)])
     c = _hold_unacked(b.port, q, 4, 1)  # m-0 acked, m-1..m-3 held, m-4, m-5 never delivered
@@ -227,15 +245,16 @@ def test_unacked_deliveries_come_back_redelivered(broker_factory, tmp_path, how)
     for m in got[:3]:
         assert m.get("redelivered") == "true", \
             "unacked delivery came back without redelivered:true after %s: %r" % (how, report)
-    for m in got[3:]:
-        assert m.get("redelivered") in (None, "false"), \
-            "never-delivered message marked redelivered: %r" % report
+    # m-4 took the window slot m-0's ACK freed, so it may have been delivered
+    # (unread) before the broker went down; m-5 never was.
+    assert got[4].get("redelivered") in (None, "false"), \
+        "never-delivered message marked redelivered: %r" % report
 
 
-def test_nack_delivery_count_survives_restart(broker_factory, tmp_path):
+def test_nack_delivery_count_survives_restart(broker_factory, work):
     """A message NACKed (returned) before the crash comes back redelivered:true
     with its delivery count (kDeliveries is journaled on return)."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     send_all(b.port, q, ["once"])
     c = client(b.port)
@@ -257,11 +276,11 @@ def test_nack_delivery_count_survives_restart(broker_factory, tmp_path):
 
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_max_deliveries_holds_across_restart(broker_factory, tmp_path, how):
+def test_max_deliveries_holds_across_restart(broker_factory, work, how):
     """--max-deliveries 3: NACK twice, restart, NACK once more -> the message
     is in /queue/DLQ.NAME (not delivered a 4th time), and the DLQ'd message
     survives another restart."""
-    b = broker_factory(data_dir=data_dir(tmp_path), max_deliveries=3)
+    b = broker_factory(data_dir=data_dir(work), max_deliveries=3)
     name = unique("md")
     q, dlq = "/queue/" + name, "/queue/DLQ." + name
     send_all(b.port, q, ["poison"])
@@ -311,8 +330,8 @@ def test_max_deliveries_holds_across_restart(broker_factory, tmp_path, how):
 
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_dead_lettered_message_survives_restart(broker_factory, tmp_path, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_dead_lettered_message_survives_restart(broker_factory, work, how):
+    b = broker_factory(data_dir=data_dir(work))
     name = unique("dl")
     q, dlq = "/queue/" + name, "/queue/DLQ." + name
     send_all(b.port, q, ["bad", "good"])
@@ -334,8 +353,8 @@ def test_dead_lettered_message_survives_restart(broker_factory, tmp_path, how):
 
 
 @pytest.mark.parametrize("how", ["term", "kill"])
-def test_transactions_all_or_nothing_after_restart(broker_factory, tmp_path, how):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_transactions_all_or_nothing_after_restart(broker_factory, work, how):
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     pre = "/queue/" + unique("pre")
     send_all(b.port, pre, ["p0", "p1", "p2"])
@@ -369,8 +388,8 @@ def test_transactions_all_or_nothing_after_restart(broker_factory, tmp_path, how
 # data directory lock
 # --------------------------------------------------------------------------
 
-def test_second_broker_on_same_data_dir_refuses(broker_factory, tmp_path):
-    b = broker_factory(data_dir=data_dir(tmp_path))
+def test_second_broker_on_same_data_dir_refuses(broker_factory, work):
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     send_all(b.port, q, ["before"])
     p = subprocess.run([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", b.data_dir,
@@ -386,10 +405,10 @@ def test_second_broker_on_same_data_dir_refuses(broker_factory, tmp_path):
     assert [m.text for m in drain(b2.port, q, 1)] == ["before"]
 
 
-def test_lock_released_after_kill(broker_factory, tmp_path):
+def test_lock_released_after_kill(broker_factory, work):
     """kill -9 leaves the LOCK file behind; flock is gone with the process,
     so a new broker starts (no stale-lock refusal)."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     b2 = restart(broker_factory, b, "kill")
     assert b2.alive()
 
@@ -423,14 +442,14 @@ def _damage_cases(records, rng):
     return cases
 
 
-def test_torn_tail_recovers_every_intact_record(broker_factory, tmp_path):
+def test_torn_tail_recovers_every_intact_record(broker_factory, work):
     """After kill -9, damage the end of the last segment (truncate at random
     offsets inside its last records, flip a byte): the broker starts, cuts the
     tail, and delivers exactly the messages whose records are intact, in
     order, byte for byte."""
     seed = int(os.environ.get("FERRY_TORN_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique("torn")
     sent = []
     c = client(b.port)
@@ -441,7 +460,7 @@ def test_torn_tail_recovers_every_intact_record(broker_factory, tmp_path):
     c.close()
     b.kill()
 
-    pristine = tmp_path / "pristine"
+    pristine = work / "pristine"
     shutil.copytree(b.data_dir, pristine)
     segs = journal_files(pristine)
     assert segs, "no segment files in %s" % pristine
@@ -456,7 +475,7 @@ def test_torn_tail_recovers_every_intact_record(broker_factory, tmp_path):
 
     failures = []
     for n, (label, cut, flip, bad) in enumerate(_damage_cases(records, rng)):
-        ddir = tmp_path / ("case%d" % n)
+        ddir = work / ("case%d" % n)
         shutil.copytree(pristine, ddir)
         seg = journal_files(ddir)[-1]
         raw = bytearray(seg.read_bytes())
@@ -487,11 +506,11 @@ def test_torn_tail_recovers_every_intact_record(broker_factory, tmp_path):
     assert not failures, "seed %d:\n%s" % (seed, "\n".join(failures))
 
 
-def test_corrupt_record_in_the_middle_refuses_to_start(broker_factory, tmp_path):
+def test_corrupt_record_in_the_middle_refuses_to_start(broker_factory, work):
     """A flipped byte in a record followed by valid records is not a torn
     tail: the broker refuses to start (naming the position) unless
     --skip-corrupt true."""
-    b = broker_factory(data_dir=data_dir(tmp_path))
+    b = broker_factory(data_dir=data_dir(work))
     q = "/queue/" + unique()
     send_all(b.port, q, ["m-%d-%s" % (i, "x" * 50) for i in range(10)])
     b.kill()
@@ -516,9 +535,9 @@ def test_corrupt_record_in_the_middle_refuses_to_start(broker_factory, tmp_path)
 # disk space
 # --------------------------------------------------------------------------
 
-def test_disk_usage_falls_after_drain(broker_factory, tmp_path):
+def test_disk_usage_falls_after_drain(broker_factory, work):
     seg_size = 1 << 20
-    b = broker_factory(data_dir=data_dir(tmp_path), segment_size="1MiB")
+    b = broker_factory(data_dir=data_dir(work), segment_size="1MiB")
     q = "/queue/" + unique()
     n = 400
     body = "x" * 10240
