@@ -71,6 +71,7 @@ def broker_factory(request, shards):
 
     problems = []
     for b in started:
+        before = len(problems)
         alive = b.alive()
         rc = b.stop()
         b.cleanup()
@@ -81,9 +82,11 @@ def broker_factory(request, shards):
             if "signal" in b.tail(5):
                 why = " -- it logged a signal: something outside this test (pkill?) stopped it"
             problems.append("broker %s died during the test (rc=%s)%s" % (b.args, rc, why))
+        elif rc == -999:
+            problems.append("broker %s did not exit within 15 s of SIGTERM (hung; killed)" % (b.args,))
         elif rc != 0:
             problems.append("broker %s exited %s on SIGTERM (expected 0)" % (b.args, rc))
-        if problems:
+        if len(problems) > before:
             problems.append("log %s tail:\n%s" % (b.log_path, b.tail(80)))
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
