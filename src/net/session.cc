@@ -119,7 +119,11 @@ void Session::handle_connect(const stomp::Frame& f) {
   }
   version_ = *version;
   transport_.set_version(version_);
-  if (auto host = f.get("host"); host && !host->empty()) vhost_ = std::string(*host);
+  // Until vhosts are configured (users and vhosts are a later step), every
+  // `host` value means the default vhost "/", as ActiveMQ treats it: clients
+  // such as stomp.py send their machine's hostname there by default, and
+  // must still meet PHP clients that send none.
+  if (auto host = f.get("host")) host_header_ = std::string(*host);
   if (auto cid = f.get("client-id")) client_id_ = std::string(*cid);
   const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
   const std::uint32_t send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
@@ -138,8 +142,9 @@ void Session::handle_connect(const stomp::Frame& f) {
   Encoder::end_headers(out, 0, false);
   Encoder::end_frame(out);
   transport_.flush();
-  spdlog::debug("connection {} CONNECT from {}: STOMP {}, vhost {}, heart-beat {},{}", id_.value,
-                transport_.peer(), stomp::to_string(version_), vhost_, send_ms, recv_ms);
+  spdlog::debug("connection {} CONNECT from {}: STOMP {}, host '{}' (vhost {}), heart-beat {},{}",
+                id_.value, transport_.peer(), stomp::to_string(version_), host_header_, vhost_, send_ms,
+                recv_ms);
   if (auto r = f.get("receipt")) write_receipt(*r);
 }
 

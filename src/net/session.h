@@ -147,6 +147,7 @@ class Session {
   ConnectionId id_;
   stomp::Version version_ = stomp::Version::k1_0;
   std::string vhost_ = "/";
+  std::string host_header_;  // CONNECT `host`, as sent
   std::string client_id_;  // CONNECT client-id (ActiveMQ/Artemis durable subscriptions)
   bool connected_ = false;
   bool closing_ = false;

@@ -198,3 +198,18 @@ def test_missing_host_is_default_vhost(broker):
     assert a.read_message().body == b"same-vhost"
     a.close()
     b.close()
+
+
+def test_hostname_in_host_header_is_the_default_vhost(broker):
+    """stomp.py sends the machine's hostname as `host`; until vhosts are
+    configured that is the default vhost, shared with PHP (no host header)."""
+    dest = "/queue/" + unique()
+    a = RawClient(broker.port)
+    a.connect("1.2", host="worker-7.example")
+    a.subscribe(dest, "s")
+    b = RawClient(broker.port)
+    b.connect("1.0", host=None)
+    b.send(dest, "met")
+    assert a.read_message().body == b"met"
+    a.close()
+    b.close()

@@ -7,11 +7,10 @@ in use refuses a second subscriber. With raw frames, stomp.py and php-stomp."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from support import QUIET, StompError, client, py_connect, py_rid, run_php, unique
+from support import PyListener, QUIET, StompError, client, py_rid, run_php, unique
 from test_persistence import LONG, data_dir, restart, work, work_root  # noqa: F401 (fixtures)
 
 DIALECTS = ["activemq", "rabbitmq", "artemis"]
@@ -271,7 +270,7 @@ def test_malformed_durable_request_gets_error(broker, case):
     c = client(broker.port, version, extra=extra)
     err = c.expect_error("SUBSCRIBE", headers)
     assert "durable" in (err.get("message", "") + err.text).lower(), err
-    # never silently a non-durable subscription: nothing was created
+    # refused outright (never silently a non-durable subscription); the broker serves on
     publish(broker.port, topic, ["x"])
 
 
@@ -332,7 +331,6 @@ def _py_session(port, d: Dialect, topic, n, unsub=False, quiet=QUIET * 2):
     import stomp
     conn = stomp.Connection12([("127.0.0.1", port)], heartbeats=(0, 0), vhost="/",
                               reconnect_attempts_max=1)
-    from support import PyListener
     lst = PyListener()
     conn.set_listener("t", lst)
     conn.connect(headers=d.connect_headers(), wait=True)

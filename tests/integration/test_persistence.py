@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import QUIET, WAIT, client, ferry_bin, unique
+from support import QUIET, client, ferry_bin, unique
 
 # Waiting for something that must happen after a restart on a loaded machine.
 LONG = 20.0
