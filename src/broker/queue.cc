@@ -151,8 +151,9 @@ void Queue::dispatch() {
       // given back by credit() once the connection has written it.
       drop(e);
     } else {
-      host_.delivered(*this, e);
-      c->held.emplace(d.seq.value, Held{std::move(e), bytes, false});
+      auto [it, inserted] = c->held.emplace(d.seq.value, Held{std::move(e), bytes, false});
+      host_.deliver_counted(*this, it->second.entry, c->key, std::move(d));
+      continue;
     }
     host_.deliver(c->key, std::move(d));
   }

@@ -31,9 +31,14 @@ class QueueHost {
   virtual void removed(const Queue& q, const QueueEntry& e) = 0;
   // The entry came back to the queue to be delivered again.
   virtual void returned(const Queue& q, const QueueEntry& e) = 0;
-  // The entry was handed to a consumer that will acknowledge it (its
-  // `deliveries` already counts this delivery).
-  virtual void delivered(const Queue& q, const QueueEntry& e) {}
+  // Hand `d` of entry `e` to a consumer that will acknowledge it (`e`'s
+  // `deliveries` already counts this delivery). A journaling host first
+  // records the count, so a message seen by a consumer before a crash comes
+  // back marked redelivered.
+  virtual void deliver_counted(const Queue& q, const QueueEntry& e, const ConsumerKey& consumer,
+                               Delivery d) {
+    deliver(consumer, std::move(d));
+  }
   // Bytes of queued messages held by this shard changed by `delta`.
   virtual void memory_changed(std::int64_t delta) = 0;
   // The queue's ready list shrank (a blocked publisher may go on).

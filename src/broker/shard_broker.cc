@@ -351,14 +351,23 @@ void ShardBroker::removed(const Queue& q, const QueueEntry& e) {
 
 void ShardBroker::returned(const Queue& q, const QueueEntry& e) {}
 
-void ShardBroker::delivered(const Queue& q, const QueueEntry& e) {
-  // The delivery count survives a restart: max-deliveries holds across it,
-  // and a message that was out with a consumer when the broker died comes
-  // back marked redelivered. Not waited for: losing the newest count in a
-  // crash only means one delivery fewer is counted.
-  if (e.segment == 0 || journal_ == nullptr) return;
-  write(RecordType::kDeliveries,
-        encode_message_ref(q.settings().journal_key, e.message->id, e.deliveries), nullptr);
+void ShardBroker::deliver_counted(const Queue& q, const QueueEntry& e, const ConsumerKey& consumer,
+                                  Delivery d) {
+  if (e.segment == 0 || journal_ == nullptr) {
+    deliver(consumer, std::move(d));
+    return;
+  }
+  // The delivery count survives a restart (max-deliveries holds across it),
+  // and the MESSAGE leaves only once its count is on disk: a message a
+  // consumer saw before a crash always comes back marked redelivered, so a
+  // duplicate is never unmarked. Group commit shares the sync.
+  journal_->append(RecordType::kDeliveries,
+                   encode_message_ref(q.settings().journal_key, e.message->id, e.deliveries),
+                   [this, consumer, d = std::move(d)](const store::AppendResult&) mutable {
+                     // Delivered even if the count could not be written:
+                     // availability first; only the marking is weaker then.
+                     deliver(consumer, std::move(d));
+                   });
 }
 
 void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {

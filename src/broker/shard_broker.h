@@ -69,7 +69,8 @@ class ShardBroker final : public QueueHost {
   void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override;
   void removed(const Queue& q, const QueueEntry& e) override;
   void returned(const Queue& q, const QueueEntry& e) override;
-  void delivered(const Queue& q, const QueueEntry& e) override;
+  void deliver_counted(const Queue& q, const QueueEntry& e, const ConsumerKey& consumer,
+                       Delivery d) override;
   void memory_changed(std::int64_t delta) override;
   void space_freed(Queue& q) override;
   std::int64_t now_ms() const override;

@@ -711,7 +711,11 @@ void Session::write_message(Subscription& s, broker::Delivery d) {
     s.queued_bytes += m.body.size();
     if (s.queued_messages == 1) credit_dirty_.push_back(s.no);
   } else {
-    s.held.push_back(Held{d.seq, std::move(d.message)});
+    // Deliveries can arrive out of sequence (a persistent one waits for its
+    // delivery count to be on disk); keep `held` sorted by sequence.
+    auto pos = s.held.end();
+    while (pos != s.held.begin() && std::prev(pos)->seq.value > d.seq.value) --pos;
+    s.held.insert(pos, Held{d.seq, std::move(d.message)});
   }
   transport_.flush();
 }
