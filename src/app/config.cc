@@ -170,7 +170,10 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("fsync-interval", "100", "ms between syncs with fsync = interval",
                            [](auto& o, std::uint32_t n) { o.journal.fsync_interval_ms = n; }));
   s.push_back(size_option("segment-size", "64MiB", "journal segment file size",
-                          [](auto& o, std::uint64_t n) { o.journal.segment_size = n; }));
+                          [](auto& o, std::uint64_t n) {
+                            o.journal.segment_size = n;
+                            o.broker.segment_size = n;
+                          }));
   s.push_back({"disk-limit", "100GiB",
                "journal size past which persistent SENDs get ERROR (0 = only the disk's own limit)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {

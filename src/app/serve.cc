@@ -25,6 +25,14 @@ int serve(const net::ServerOptions& options) {
   spdlog::info("recovering from {}", options.data_dir);
   spdlog::info("{}", broker.recover());
   net::Server server(options, shards, broker);
+  // Handle signals before announcing the listener: a supervisor may stop us
+  // the moment it sees "listening on".
+  boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {} received: shutting down", sig);
+    shards.stop();
+  });
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -44,17 +52,13 @@ int serve(const net::ServerOptions& options) {
     broker.tick(s, wall_ms());
   });
 
-  boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {} received: shutting down", sig);
-    shards.stop();
-  });
   shards.run();
   // Every loop has stopped and its thread joined: tear down on this thread.
   server.stop();
   // Everything accepted was handed to the journal; wait for it to be written.
   journal->close();
+  spdlog::info("journal: {} fsyncs, {} bytes in {} segments", journal->fsync_count(), journal->disk_bytes(),
+               journal->segment_count());
   spdlog::info("stopped");
   return 0;
 }

@@ -469,6 +469,18 @@ void ShardBroker::compact() {
   // oldest first, every one after it): write them again at the tail, then
   // let the old copies go. Messages held by consumers are left alone; they
   // are acknowledged or returned soon.
+  // Only stragglers are moved: if this shard holds much of the oldest
+  // segment (a backlog, not stragglers), rewriting it would just churn.
+  std::uint64_t live_bytes = 0;
+  auto count = [&](Queue& q) {
+    q.for_each_waiting([&](QueueEntry& e) {
+      if (e.segment == oldest.value) live_bytes += e.message->body.size() + 256;
+    });
+  };
+  for (auto& [name, q] : queues_) count(*q);
+  for (auto& [key, d] : durable_topics_)
+    if (Queue* q = d.topic->durable(key)) count(*q);
+  if (live_bytes > options_.segment_size / 4) return;
   std::size_t budget = kCompactionBatch;
   auto move_entries = [&](Queue& q) {
     q.for_each_waiting([&](QueueEntry& e) {
