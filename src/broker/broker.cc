@@ -88,7 +88,8 @@ void Broker::enqueue_journaled(const Destination& d, std::string queue_key, Mess
 
 std::string Broker::recover() {
   if (journal_ == nullptr) return "no journal";
-  Recovery recovery(*journal_);
+  // Keep at most half the memory limit of bodies; the rest is paged.
+  Recovery recovery(*journal_, options_.memory_limit / 2);
   const std::int64_t started = mono_ms();
   std::uint64_t seen = 0;
   store::ReplayStats stats = journal_->replay([&](const store::ReplayedRecord& r) {

@@ -139,6 +139,10 @@ void Queue::dispatch() {
     Consumer* c = next_with_credit();
     if (c == nullptr) break;
     QueueEntry e = ready_.pop();
+    if (e.paged && !host_.page_in(*this, e)) {
+      drop(e);
+      continue;
+    }
     Delivery d;
     d.message = e.message;
     d.seq = DeliverySeq(++c->next_seq);
@@ -201,6 +205,13 @@ void Queue::expire(std::int64_t now_ms) {
                      drop(e);
                    });
   if (ready_.size() < before) host_.space_freed(*this);
+}
+
+void Queue::enqueue_entry(QueueEntry e) {
+  host_.memory_changed(static_cast<std::int64_t>(e.message->footprint()));
+  e.order = next_order_++;
+  ready_.push(std::move(e));
+  dispatch();
 }
 
 QueueEntry* Queue::find_entry(MessageId id) {

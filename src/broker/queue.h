@@ -29,6 +29,9 @@ class QueueHost {
   // The entry left the queue for good (acknowledged, auto-acked, expired,
   // discarded): a journaled one gets its ack record.
   virtual void removed(const Queue& q, const QueueEntry& e) = 0;
+  // Reads a paged-out entry's message back (QueueEntry::paged); false if it
+  // cannot be read (the entry is then dropped and the failure logged).
+  virtual bool page_in(const Queue& q, QueueEntry& e) { return false; }
   // The entry came back to the queue to be delivered again.
   virtual void returned(const Queue& q, const QueueEntry& e) = 0;
   // Hand `d` of entry `e` to a consumer that will acknowledge it (`e`'s
@@ -77,6 +80,8 @@ class Queue {
   // non-zero for a message recovered after earlier delivery attempts.
   void enqueue(MessageRef m, std::uint64_t segment = 0, std::uint32_t deliveries = 0,
                std::uint64_t stamp = 0);
+  // Takes an entry built by the host (a paged-out one: see QueueEntry).
+  void enqueue_entry(QueueEntry e);
   // Waiting entries, for compaction: fn(QueueEntry&) may change `segment`.
   template <typename Fn>
   void for_each_waiting(Fn fn) {

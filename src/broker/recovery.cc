@@ -23,16 +23,27 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       const std::uint64_t id = rec->message.id.value;
       if (auto it = q.by_id.find(id); it != q.by_id.end()) {
         // A copy written forward by compaction replaces the older one.
-        journal_.release(q.entries.at(it->second).segment);
+        Entry& old = q.entries.at(it->second);
+        journal_.release(old.segment);
+        if (!old.paged) kept_bytes_ -= old.message->body.size();
         q.entries.erase(it->second);
         --live_;
+      }
+      bool paged = false;
+      if (kept_bytes_ + rec->message.body.size() > body_budget_) {
+        paged = true;
+        rec->message.body.clear();
+        rec->message.body.shrink_to_fit();
+        rec->message.headers.clear();
+      } else {
+        kept_bytes_ += rec->message.body.size();
       }
       journal_.retain(r.segment);
       const auto key = std::make_pair(rec->stamp, ++seq_);
       max_stamp_ = std::max(max_stamp_, rec->stamp);
       q.by_id[id] = key;
       q.entries.emplace(key, Entry{std::make_shared<Message>(std::move(rec->message)), rec->deliveries,
-                                   r.segment, rec->stamp});
+                                   r.segment, rec->stamp, paged, r.offset});
       ++live_;
       return;
     }
@@ -48,7 +59,9 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       auto it = qit->second.by_id.find(ref->id.value);
       if (it == qit->second.by_id.end()) return;
       if (r.type == store::RecordType::kAck) {
-        journal_.release(qit->second.entries.at(it->second).segment);
+        Entry& gone = qit->second.entries.at(it->second);
+        journal_.release(gone.segment);
+        if (!gone.paged) kept_bytes_ -= gone.message->body.size();
         qit->second.entries.erase(it->second);
         qit->second.by_id.erase(it);
         --live_;

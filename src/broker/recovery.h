@@ -23,13 +23,18 @@ namespace ferry::broker {
 // takes an entry over owns that retain.
 class Recovery {
  public:
-  explicit Recovery(store::Journal& journal) : journal_(journal) {}
+  // Message bodies beyond `body_budget` bytes are not kept: those entries
+  // come back paged out (read from the journal when delivered).
+  Recovery(store::Journal& journal, std::uint64_t body_budget)
+      : journal_(journal), body_budget_(body_budget) {}
 
   struct Entry {
     MessageRef message;
     std::uint32_t deliveries = 0;
     store::SegmentId segment;
     std::uint64_t stamp = 0;
+    bool paged = false;        // body not kept: read it at (segment, offset)
+    std::uint64_t offset = 0;
   };
   struct Subscription {
     std::string record;       // the broker-encoded subscription definition
@@ -57,6 +62,8 @@ class Recovery {
     std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> by_id;
   };
   store::Journal& journal_;
+  std::uint64_t body_budget_;
+  std::uint64_t kept_bytes_ = 0;
   std::unordered_map<std::string, QueueState> queues_;
   std::map<std::string, Subscription> subscriptions_;
   std::uint64_t seq_ = 0;

@@ -140,7 +140,10 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 // ------------------------------------------------------------ publishing
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
-  if (!parked_.empty() || over_limit()) {
+  // A persistent message for a queue needs no memory to wait in: past the
+  // limit it is paged out to the journal (see admit), so it is not parked.
+  const bool pageable = journal_ != nullptr && m->persistent && d.kind == DestinationKind::kQueue;
+  if ((!parked_.empty() || over_limit()) && !pageable) {
     if (options_.memory_policy == MemoryPolicy::kReject) {
       reply(ticket, Outcome::failure("memory limit reached (memory-limit); message refused"));
       return;
@@ -181,12 +184,23 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
   auto segment = std::make_shared<store::SegmentId>();
   std::string key = q.settings().journal_key;
   const std::uint64_t stamp = next_stamp();
+  auto offset = std::make_shared<std::uint64_t>(0);
+  // Past the memory limit only a stub stays in memory; the body is read back
+  // from this record when the message is delivered.
+  const bool page_out = over_limit();
   // Retained as it is appended: its segment cannot be deleted meanwhile.
-  *segment = journal_->append_retained(
-      RecordType::kMessage, encode_message_record(key, *m, 0, stamp), 1,
-      [this, segment, key, m, op, stamp](const store::AppendResult& r) {
-        broker_.post(self_, [this, segment, key, m, op, r, stamp] {
-          if (r.ok) {
+  *segment = journal_->append_located(
+      RecordType::kMessage, encode_message_record(key, *m, 0, stamp), 1, *offset,
+      [this, segment, offset, key, m, op, stamp, page_out](const store::AppendResult& r) {
+        broker_.post(self_, [this, segment, offset, key, m, op, r, stamp, page_out] {
+          if (r.ok && page_out) {
+            Queue* target = queue_by_journal_key(key);
+            if (target == nullptr) {
+              journal_->release(*segment);
+            } else {
+              target->enqueue_entry(paged_entry(m, segment->value, *offset, stamp, 0));
+            }
+          } else if (r.ok) {
             enqueue_journaled(key, m, *segment, stamp);
           } else {
             journal_->release(*segment);
@@ -196,6 +210,51 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
           end(op);
         });
       });
+}
+
+QueueEntry ShardBroker::paged_entry(const MessageRef& m, std::uint64_t segment, std::uint64_t offset,
+                                    std::uint64_t stamp, std::uint32_t deliveries) {
+  auto stub = std::make_shared<Message>();
+  stub->id = m->id;
+  stub->id_text = m->id_text;
+  stub->destination = m->destination;
+  stub->priority = m->priority;
+  stub->expires_ms = m->expires_ms;
+  stub->persistent = m->persistent;
+  QueueEntry e;
+  e.message = std::move(stub);
+  e.deliveries = deliveries;
+  e.segment = segment;
+  e.stamp = stamp;
+  e.paged = true;
+  e.offset = offset;
+  return e;
+}
+
+bool ShardBroker::page_in(const Queue& q, QueueEntry& e) {
+  const std::string& key = q.settings().journal_key;
+  std::optional<MessageRecord> found;
+  auto visit = [&](RecordType type, std::span<const char> payload) {
+    if (type != RecordType::kMessage) return false;
+    auto rec = decode_message_record(std::string_view(payload.data(), payload.size()));
+    if (!rec || rec->queue != key || rec->message.id != e.message->id) return false;
+    found = std::move(rec);
+    return true;
+  };
+  const store::SegmentId segment(e.segment);
+  // The offset is exact unless an earlier write failed; then look through
+  // the segment.
+  if (!journal_->read_at(segment, e.offset, visit) && !journal_->scan(segment, visit)) {
+    spdlog::error("cannot read message {} of {} back from journal segment {} (offset {}): dropped",
+                  e.message->id_text, q.name(), e.segment, e.offset);
+    return false;
+  }
+  auto full = std::make_shared<Message>(std::move(found->message));
+  memory_changed(static_cast<std::int64_t>(full->footprint()) -
+                 static_cast<std::int64_t>(e.message->footprint()));
+  e.message = std::move(full);
+  e.paged = false;
+  return true;
 }
 
 void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
@@ -484,7 +543,8 @@ void ShardBroker::compact() {
   std::size_t budget = kCompactionBatch;
   auto move_entries = [&](Queue& q) {
     q.for_each_waiting([&](QueueEntry& e) {
-      if (budget == 0 || e.segment != oldest.value || compacting_.contains(e.message->id.value)) return;
+      if (budget == 0 || e.paged || e.segment != oldest.value || compacting_.contains(e.message->id.value))
+        return;
       --budget;
       compacting_.insert(e.message->id.value);
       const std::string key = q.settings().journal_key;
@@ -555,6 +615,10 @@ void ShardBroker::restore_queue(const std::string& queue_key, std::vector<Recove
   }
   for (auto& e : entries) {
     next_stamp_ = std::max(next_stamp_, e.stamp);  // the entry takes over its retain
+    if (e.paged) {
+      q->enqueue_entry(paged_entry(e.message, e.segment.value, e.offset, e.stamp, e.deliveries));
+      continue;
+    }
     q->enqueue(std::move(e.message), e.segment.value, e.deliveries, e.stamp);
   }
 }

@@ -69,6 +69,7 @@ class ShardBroker final : public QueueHost {
   void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override;
   void removed(const Queue& q, const QueueEntry& e) override;
   void returned(const Queue& q, const QueueEntry& e) override;
+  bool page_in(const Queue& q, QueueEntry& e) override;
   void deliver_counted(const Queue& q, const QueueEntry& e, const ConsumerKey& consumer,
                        Delivery d) override;
   void memory_changed(std::int64_t delta) override;
@@ -113,6 +114,8 @@ class ShardBroker final : public QueueHost {
   bool over_limit() const { return memory_used_ >= memory_limit_; }
   void resume_parked();
   std::uint64_t next_stamp();
+  static QueueEntry paged_entry(const MessageRef& m, std::uint64_t segment, std::uint64_t offset,
+                                std::uint64_t stamp, std::uint32_t deliveries);
   // Re-appends long-lived records of the oldest journal segment (see .cc).
   void compact();
   static constexpr std::uint64_t kCompactionGap = 4;     // segments between oldest and tail

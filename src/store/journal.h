@@ -121,6 +121,26 @@ class Journal {
     return s;
   }
 
+  // As append_retained(), and `offset` gets where the record is expected in
+  // its segment (a hint: a failed earlier write can move it; read_at()
+  // callers verify what they find and fall back to scan()).
+  virtual SegmentId append_located(RecordType type, std::span<const char> payload,
+                                   std::uint32_t retains, std::uint64_t& offset, AppendDone done) {
+    offset = 0;
+    return append_retained(type, payload, retains, std::move(done));
+  }
+
+  // Reading back (paging): visit(type, payload) is called for the record at
+  // `offset` of `segment` (for a kBatch, for each of its entries) until it
+  // returns true. scan() does the same for every record of the segment.
+  // Both return true when visit returned true. Only for records whose append
+  // has completed; any thread; reads the file (no cache).
+  using ReadVisitor = std::function<bool(RecordType, std::span<const char>)>;
+  virtual bool read_at(SegmentId segment, std::uint64_t offset, const ReadVisitor& visit) {
+    return false;
+  }
+  virtual bool scan(SegmentId segment, const ReadVisitor& visit) { return false; }
+
   // Liveness: the caller counts the live messages per segment. A segment with
   // no live messages that is older than every segment with live ones, and is
   // not the segment being written, is deleted. retain()/release() may be

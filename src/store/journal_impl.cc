@@ -228,6 +228,65 @@ SegmentId JournalImpl::append_retained(RecordType type, std::span<const char> pa
   return enqueue(std::move(record), retains, std::move(done));
 }
 
+SegmentId JournalImpl::append_located(RecordType type, std::span<const char> payload,
+                                      std::uint32_t retains, std::uint64_t& offset, AppendDone done) {
+  FERRY_ASSERT(type != RecordType::kBatch);
+  std::string record;
+  encode_record(record, type, payload);
+  return enqueue(std::move(record), retains, std::move(done), &offset);
+}
+
+namespace {
+// Calls visit for a record (or each entry of a batch); true when it said stop.
+bool visit_record(const RecordView& r, const Journal::ReadVisitor& visit) {
+  if (r.type != RecordType::kBatch) return visit(r.type, r.payload);
+  bool stopped = false;
+  for_each_batch_entry(r.payload, [&](RecordType t, std::span<const char> p) {
+    if (!stopped) stopped = visit(t, p);
+  });
+  return stopped;
+}
+}  // namespace
+
+bool JournalImpl::read_at(SegmentId segment, std::uint64_t offset, const ReadVisitor& visit) {
+  std::unique_ptr<File> file;
+  if (!env_.open_file(segment_path(segment), false, file).ok()) return false;
+  std::string header(format::kRecordHeaderBytes, '\0');
+  std::size_t got = 0;
+  if (!file->read_at(offset, std::span<char>(header.data(), header.size()), got).ok() ||
+      got != header.size())
+    return false;
+  const std::uint32_t length = format::get_u32(header.data());
+  if (length == 0 || length > format::kMaxRecordLength) return false;
+  std::string bytes(format::kRecordHeaderBytes + length, '\0');
+  if (!file->read_at(offset, std::span<char>(bytes.data(), bytes.size()), got).ok() || got != bytes.size())
+    return false;
+  RecordView r;
+  std::string why;
+  if (!parse_record(std::span<const char>(bytes.data(), bytes.size()), 0, r, why)) return false;
+  return visit_record(r, visit);
+}
+
+bool JournalImpl::scan(SegmentId segment, const ReadVisitor& visit) {
+  std::unique_ptr<File> file;
+  if (!env_.open_file(segment_path(segment), false, file).ok()) return false;
+  std::uint64_t size = 0;
+  if (!file->size(size).ok()) return false;
+  std::string bytes(size, '\0');
+  std::size_t got = 0;
+  if (!file->read_at(0, std::span<char>(bytes.data(), bytes.size()), got).ok()) return false;
+  bytes.resize(got);
+  std::span<const char> data(bytes.data(), bytes.size());
+  std::uint64_t pos = format::kSegmentHeaderBytes;
+  RecordView r;
+  std::string why;
+  while (pos < data.size() && parse_record(data, pos, r, why)) {
+    if (visit_record(r, visit)) return true;
+    pos += r.size;
+  }
+  return false;
+}
+
 SegmentId JournalImpl::append_batch_retained(
     const std::vector<std::pair<RecordType, std::string>>& records, std::uint32_t retains,
     AppendDone done) {
@@ -237,7 +296,8 @@ SegmentId JournalImpl::append_batch_retained(
   return enqueue(std::move(record), retains, std::move(done));
 }
 
-SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, AppendDone done) {
+SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, AppendDone done,
+                               std::uint64_t* offset) {
   std::unique_lock lk(mutex_);
   if (closed_) {
     const SegmentId seg = tail_segment_;
@@ -253,6 +313,7 @@ SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, Append
     tail_segment_ = SegmentId{tail_segment_.value + 1};
     tail_bytes_ = format::kSegmentHeaderBytes;
   }
+  if (offset != nullptr) *offset = tail_bytes_;
   tail_bytes_ += record.size();
   if (pending_.empty() || pending_.back().segment != tail_segment_ ||
       pending_.back().bytes.size() + record.size() > options_.max_batch_bytes) {

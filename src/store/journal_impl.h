@@ -49,6 +49,10 @@ class JournalImpl final : public Journal {
   void release(SegmentId segment) override;
   std::uint64_t disk_bytes() const override;
   std::uint64_t segment_count() const override;
+  SegmentId append_located(RecordType type, std::span<const char> payload, std::uint32_t retains,
+                           std::uint64_t& offset, AppendDone done) override;
+  bool read_at(SegmentId segment, std::uint64_t offset, const ReadVisitor& visit) override;
+  bool scan(SegmentId segment, const ReadVisitor& visit) override;
   SegmentId oldest_segment() const override;
   SegmentId tail_segment() const override;
   std::uint64_t fsync_count() const override { return fsync_count_.load(); }
@@ -70,7 +74,8 @@ class JournalImpl final : public Journal {
 
   std::string segment_path(SegmentId id) const;
   bool scan_existing(std::string& error);
-  SegmentId enqueue(std::string record, std::uint32_t retains, AppendDone done);
+  SegmentId enqueue(std::string record, std::uint32_t retains, AppendDone done,
+                    std::uint64_t* offset = nullptr);
   void io_loop();
   void write_batch(std::vector<Chunk>& batch);
   IoStatus switch_to(SegmentId id);
