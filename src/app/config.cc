@@ -91,7 +91,7 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.max_transactions = n; }));
   s.push_back(count_option("max-transaction-size", "10000", "frames buffered in one transaction",
                            [](auto& o, std::uint32_t n) { o.max_transaction_size = n; }));
-  s.push_back(size_option("memory-limit", "1GiB", "bytes of queued messages held in memory (all shards)",
+  s.push_back(size_option("memory-limit", "1GiB", "bytes of queued messages held in memory (all shards); past it persistent queue messages are paged to the journal",
                           [](auto& o, std::uint64_t n) { o.broker.memory_limit = n; }));
   s.push_back({"memory-policy", "block",
                "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
