@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/message_codec.h"
 #include "broker/recovery.h"
 #include "common/assert.h"
 #include "common/clock.h"
@@ -45,6 +46,44 @@ void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
   executor_.post(owner, [this, owner, d, m = std::move(m), ticket]() mutable {
     shards_[owner.value]->publish(d, std::move(m), ticket);
   });
+}
+
+void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket) {
+  FERRY_ASSERT(journal_ != nullptr);
+  std::vector<std::pair<store::RecordType, std::string>> records;
+  std::vector<std::uint64_t> stamps;
+  records.reserve(sends.size());
+  // Stamps from the clock: the owners' own stamps are clock-based too, so
+  // queue order after a restart stays that of arrival.
+  std::uint64_t stamp = static_cast<std::uint64_t>(wall_ms()) * 1000;
+  for (const auto& [d, m] : sends) {
+    stamps.push_back(++stamp);
+    records.emplace_back(store::RecordType::kMessage,
+                         encode_message_record(d.journal_key(), *m, 0, stamps.back()));
+  }
+  auto segment = std::make_shared<store::SegmentId>();
+  auto shared = std::make_shared<std::vector<std::pair<Destination, MessageRef>>>(std::move(sends));
+  *segment = journal_->append_batch_retained(
+      records, static_cast<std::uint32_t>(records.size()),
+      [this, segment, shared, stamps, ticket](const store::AppendResult& r) {
+        // Posted, so that `segment` (set after append returns) is visible.
+        executor_.post(ticket.shard, [this, segment, shared, stamps, ticket, r] {
+          if (!r.ok) {
+            for (std::size_t i = 0; i < shared->size(); ++i) journal_->release(*segment);
+            to_client(ticket.shard, [ticket, error = r.error](ClientEvents& ev) {
+              ev.complete(ticket.connection, ticket.op,
+                          Outcome::failure("disk limit: " + error + "; transaction not committed"));
+            });
+            return;
+          }
+          for (std::size_t i = 0; i < shared->size(); ++i) {
+            auto& [d, m] = (*shared)[i];
+            enqueue_journaled(d, d.journal_key(), m, *segment, stamps[i]);
+          }
+          if (ClientEvents* ev = client_events_[ticket.shard.value])
+            ev->complete(ticket.connection, ticket.op, Outcome::success());
+        });
+      });
 }
 
 void Broker::publish_internal(const Destination& d, MessageRef m) {

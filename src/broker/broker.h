@@ -56,6 +56,11 @@ class Broker {
               SettleAction action, OpTicket ticket);
   void credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   void publish_internal(const Destination& d, MessageRef m);
+  // Persistent messages for queues, journaled as one atomic record (a
+  // transaction's sends); each enters its queue once it is durable. Any
+  // thread. The ticket is answered once, when the record is durable.
+  void publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket);
+  bool journaled() const { return journal_ != nullptr; }
 
   // Runs fn(events) on `shard` with that shard's ClientEvents.
   template <typename Fn>

@@ -513,11 +513,31 @@ void Session::handle_commit(const stomp::Frame& f) {
   Transaction tx = std::move(it->second);
   transactions_.erase(it);
 
-  std::uint32_t parts = static_cast<std::uint32_t>(tx.sends.size());
+  // Persistent sends to queues are journaled as one atomic record: after a
+  // crash all of them or none exist. The transaction's acks follow only once
+  // that record is durable, so a crash never keeps the acks without the sends.
+  std::vector<std::pair<broker::Destination, broker::MessageRef>> atomic;
+  std::vector<TxSend> rest;
+  for (TxSend& send : tx.sends) {
+    if (broker_.journaled() && send.message->persistent &&
+        send.destination.kind == broker::DestinationKind::kQueue) {
+      atomic.emplace_back(std::move(send.destination), std::move(send.message));
+    } else {
+      rest.push_back(std::move(send));
+    }
+  }
+  std::uint32_t parts = static_cast<std::uint32_t>(rest.size());
   for (const TxSettle& st : tx.settles)
     if (subs_.contains(st.sub)) ++parts;
+  std::uint64_t batch_op = 0;
+  if (!atomic.empty()) batch_op = begin_op(std::nullopt, 1);
   std::uint64_t op = begin_op(receipt, parts);
-  for (TxSend& send : tx.sends) broker_.publish(send.destination, std::move(send.message), ticket(op));
+  for (TxSend& send : rest) broker_.publish(send.destination, std::move(send.message), ticket(op));
+  if (batch_op != 0) {
+    settles_after_.emplace(batch_op, std::make_pair(op, std::move(tx.settles)));
+    broker_.publish_atomic(std::move(atomic), ticket(batch_op));
+    return;
+  }
   for (TxSettle& st : tx.settles) {
     auto sit = subs_.find(st.sub);
     // An unsubscribed subscription's held messages went back to its queue.
@@ -611,6 +631,16 @@ void Session::on_complete(std::uint64_t op, broker::Outcome outcome) {
   if (--it->remaining == 0) {
     in_flight_bytes_ -= it->bytes;
     it->bytes = 0;
+    // A committed transaction's acks, held back until its sends were durable.
+    if (auto after = settles_after_.find(op); after != settles_after_.end()) {
+      auto [commit_op, settles] = std::move(after->second);
+      settles_after_.erase(after);
+      for (TxSettle& st : settles) {
+        auto sit = subs_.find(st.sub);
+        if (sit == subs_.end()) continue;
+        settle(*sit->second, std::move(st.seqs), st.action, commit_op);
+      }
+    }
   }
   drain_ops();
   if (paused_ && in_flight_bytes_ <= options_.producer_window_size / 2) {

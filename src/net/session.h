@@ -161,6 +161,8 @@ class Session {
   std::vector<SubscriptionNo> credit_writing_;  // auto subs with messages in the current write
 
   std::unordered_map<std::string, Transaction> transactions_;
+  // Atomic-send op -> (COMMIT op, its settles): applied once the sends are durable.
+  std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::vector<TxSettle>>> settles_after_;
 
   std::uint64_t next_op_ = 1;
   std::deque<PendingOp> pending_;      // in order; front is the oldest
