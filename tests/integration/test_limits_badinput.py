@@ -165,6 +165,9 @@ def test_unsubscribe_frees_subscription_slot(broker_factory):
     c.close()
 
 
+# The memory limit bounds messages held in memory: these tests send
+# persistent:false, because persistent messages for queues are paged out to
+# the journal past the limit instead (tests/integration/test_backlog.py).
 def test_memory_limit_reject(broker_factory):
     b = broker_factory(memory_limit="64KiB", memory_policy="reject")
     dest = "/queue/" + unique()
@@ -174,7 +177,7 @@ def test_memory_limit_reject(broker_factory):
     sent = 0
     for i in range(200):
         rid = p.next_rid()
-        p.send_frame("SEND", [("destination", dest), ("receipt", rid)], body)
+        p.send_frame("SEND", [("destination", dest), ("receipt", rid), ("persistent", "false")], body)
         f = p.read_frame()
         if f.command == "ERROR":
             err = f
@@ -205,7 +208,8 @@ def test_memory_limit_is_global_across_shards(broker_factory):
     for i in range(100):
         k = i % 2
         rid = producers[k].next_rid()
-        producers[k].send_frame("SEND", [("destination", dests[k]), ("receipt", rid)], body)
+        producers[k].send_frame("SEND", [("destination", dests[k]), ("receipt", rid),
+                                          ("persistent", "false")], body)
         f = producers[k].read_frame()
         if f.command == "ERROR":
             refused = True
@@ -231,7 +235,8 @@ def test_memory_limit_block_slows_producer(broker_factory):
         try:
             p = client(b.port)
             for i in range(n):
-                p.request("SEND", [("destination", dest)], b"%03d" % i + body, timeout=30)
+                p.request("SEND", [("destination", dest), ("persistent", "false")], b"%03d" % i + body,
+                          timeout=30)
                 done.append(i)
             p.close()
         except Exception as e:  # noqa: BLE001
