@@ -140,9 +140,14 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 // ------------------------------------------------------------ publishing
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
-  // A persistent message for a queue needs no memory to wait in: past the
-  // limit it is paged out to the journal (see admit), so it is not parked.
-  const bool pageable = journal_ != nullptr && m->persistent && d.kind == DestinationKind::kQueue;
+  // A persistent message for a queue (or a topic with only durable
+  // subscriptions) needs no memory to wait in: past the limit it is paged
+  // out to the journal (see admit), so it is not parked.
+  bool pageable = journal_ != nullptr && m->persistent;
+  if (pageable && d.kind == DestinationKind::kTopic) {
+    auto it = topics_.find(key_of(d));
+    pageable = it != topics_.end() && it->second->subscription_count() == 0;
+  }
   if ((!parked_.empty() || over_limit()) && !pageable) {
     if (options_.memory_policy == MemoryPolicy::kReject) {
       reply(ticket, Outcome::failure("memory limit reached (memory-limit); message refused"));

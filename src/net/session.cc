@@ -504,14 +504,28 @@ void Session::handle_begin(const stomp::Frame& f) {
   begin_op(receipt, 0);
 }
 
-void Session::handle_commit(const stomp::Frame& f) {
+std::optional<Session::Transaction> Session::take_transaction(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   auto name = f.get("transaction");
-  if (!name) return fail(errors::kMissingTransaction, {}, receipt);
+  if (!name) {
+    fail(errors::kMissingTransaction, {}, receipt);
+    return std::nullopt;
+  }
   auto it = transactions_.find(std::string(*name));
-  if (it == transactions_.end()) return fail(errors::kUnknownTransaction, *name, receipt);
+  if (it == transactions_.end()) {
+    fail(errors::kUnknownTransaction, *name, receipt);
+    return std::nullopt;
+  }
   Transaction tx = std::move(it->second);
   transactions_.erase(it);
+  return tx;
+}
+
+void Session::handle_commit(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto taken = take_transaction(f);
+  if (!taken) return;
+  Transaction& tx = *taken;
 
   // Persistent sends to queues are journaled as one atomic record: after a
   // crash all of them or none exist. The transaction's acks follow only once
@@ -559,12 +573,9 @@ void Session::abort_transaction(Transaction& tx) {
 
 void Session::handle_abort(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
-  auto name = f.get("transaction");
-  if (!name) return fail(errors::kMissingTransaction, {}, receipt);
-  auto it = transactions_.find(std::string(*name));
-  if (it == transactions_.end()) return fail(errors::kUnknownTransaction, *name, receipt);
-  Transaction tx = std::move(it->second);
-  transactions_.erase(it);
+  auto taken = take_transaction(f);
+  if (!taken) return;
+  Transaction& tx = *taken;
   std::uint32_t parts = 0;
   for (const TxSettle& st : tx.settles)
     if (subs_.contains(st.sub)) ++parts;

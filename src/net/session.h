@@ -123,6 +123,8 @@ class Session {
   };
   std::optional<AckTarget> resolve_ack(const stomp::Frame& f);
   Transaction* transaction_of(const stomp::Frame& f, bool& failed);
+  // COMMIT/ABORT: removes and returns the named transaction (nullopt: ERROR sent).
+  std::optional<Transaction> take_transaction(const stomp::Frame& f);
 
   // Starts an operation that completes after `remaining` broker answers
   // (0: completes now, once all earlier ones have).

@@ -48,3 +48,25 @@ def test_paged_backlog_survives_kill_and_recovers_bounded(broker_factory, work):
     assert rss < 24, "recovery loaded the whole backlog: RSS %.1f MB" % rss
     got = drain(b2.port, q, N, timeout=120, sub_headers={"prefetch-count": str(N)})
     assert [int(m.body[:5]) for m in got] == list(range(N))
+
+
+def test_durable_subscription_backlog_larger_than_memory(broker_factory, work):
+    """A durable subscriber (ActiveMQ dialect) away while 6x memory-limit is
+    published to its topic: the publisher is not blocked, and the subscriber
+    gets everything in order when it comes back, after a kill -9 too."""
+    b = broker_factory(data_dir=data_dir(work), memory_limit="4MiB", segment_size="4MiB")
+    topic = "/topic/" + unique("news")
+    sub = [("activemq.subscriptionName", "away"), ("prefetch-count", str(N))]
+    c = client(b.port, extra=[("client-id", "reader")])
+    c.subscribe(topic, "d", ack="client-individual", headers=sub)
+    c.close()
+    _fill(b.port, topic)
+    assert rss_mb(b.proc.pid) < 24
+    b2 = restart(broker_factory, b, "kill")
+    c = client(b2.port, extra=[("client-id", "reader")])
+    c.subscribe(topic, "d", ack="client-individual", headers=sub)
+    got = c.read_messages(N, 120)
+    assert [int(m.body[:5]) for m in got] == list(range(N))
+    for m in got:
+        c.ack(m)
+    c.close()
