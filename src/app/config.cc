@@ -140,6 +140,9 @@ std::vector<OptionSpec> build_specs() {
                  }
                  return "";
                }});
+  s.push_back(count_option("connect-timeout", "30000",
+                           "ms a new connection may take to send CONNECT before it is closed (0 = never)",
+                           [](auto& o, std::uint32_t n) { o.connect_timeout_ms = n; }, true));
   s.push_back(count_option("topic-subscriber-buffer", "10000", "messages buffered per topic subscriber",
                            [](auto& o, std::uint32_t n) { o.broker.topic_subscriber_buffer = n; }));
   s.push_back({"slow-subscriber-policy", "block",

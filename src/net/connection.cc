@@ -35,7 +35,7 @@ Connection::Connection(boost::asio::ip::tcp::socket socket, const ServerOptions&
 Connection::~Connection() = default;
 
 void Connection::start() {
-  last_read_ms_ = last_write_ms_ = mono_ms();
+  opened_ms_ = last_read_ms_ = last_write_ms_ = mono_ms();
   spdlog::debug("connection {} opened from {} on shard {}", id_.value, peer_, shard_.value);
   read_more();
 }
@@ -202,6 +202,13 @@ void Connection::tick(std::int64_t now_ms) {
   if (closed_) return;
   if (lingering_) {
     if (now_ms - linger_since_ms_ > kLingerMs) close_now();
+    return;
+  }
+  // A connection holds a slot of max-connections: one that never completes
+  // CONNECT does not keep it.
+  if (!session_.connected() && !session_.closing() && options_.connect_timeout_ms != 0 &&
+      now_ms - opened_ms_ > static_cast<std::int64_t>(options_.connect_timeout_ms)) {
+    session_.fail(errors::kConnectTimeout, "no CONNECT frame within connect-timeout");
     return;
   }
   if (hb_recv_ms_ != 0 &&

@@ -81,6 +81,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
 
   std::uint32_t hb_send_ms_ = 0;
   std::uint32_t hb_recv_ms_ = 0;
+  std::int64_t opened_ms_ = 0;
   std::int64_t last_read_ms_ = 0;
   std::int64_t last_write_ms_ = 0;
 };

@@ -25,6 +25,7 @@ struct ServerOptions {
   std::uint32_t heart_beat_send_ms = 10000;  // server offers to send every ...
   std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
   double heart_beat_grace = 2.0;
+  std::uint32_t connect_timeout_ms = 30000;  // 0 = none
   broker::BrokerOptions broker;
   store::JournalOptions journal;  // journal.directory = <data-dir>/journal
 };

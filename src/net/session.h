@@ -54,6 +54,7 @@ class Session {
             std::optional<std::string_view> receipt = std::nullopt);
 
   bool closing() const { return closing_; }
+  bool connected() const { return connected_; }
 
  private:
   struct Held {               // a delivery awaiting ACK/NACK (client modes)

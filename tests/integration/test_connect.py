@@ -213,3 +213,21 @@ def test_hostname_in_host_header_is_the_default_vhost(broker):
     assert a.read_message().body == b"met"
     a.close()
     b.close()
+
+
+def test_connection_without_connect_is_closed_after_connect_timeout(broker_factory):
+    """A connection holds a max-connections slot: one that never sends CONNECT
+    gets an ERROR naming connect-timeout and is closed; connected clients are
+    not affected by it."""
+    b = broker_factory(connect_timeout=500)
+    ok = client(b.port)
+    idle = RawClient(b.port)
+    frames = idle.read_until_closed(10)
+    errors = [f for f in frames if f.command == "ERROR"]
+    assert errors and "connect-timeout" in errors[0].get("message"), frames
+    dest = "/queue/" + unique()
+    ok.subscribe(dest, "s")
+    ok.send(dest, "still here")
+    assert ok.read_message().body == b"still here"
+    ok.close()
+    idle.close()
