@@ -47,23 +47,12 @@ void ShardBroker::end(const OpRef& op) {
   if (--op->waiting == 0 && op->ticket) reply(*op->ticket, std::move(op->outcome));
 }
 
-void ShardBroker::write(RecordType type, std::string payload, const OpRef& op) {
-  if (journal_ == nullptr) return;
+store::SegmentId ShardBroker::write(RecordType type, std::string payload, const OpRef& op,
+                                    std::uint32_t retains) {
+  if (journal_ == nullptr) return store::SegmentId();
   OpRef waiter = op ? op : current_;
   if (waiter) ++waiter->waiting;
-  journal_->append(type, payload, [this, waiter](const store::AppendResult& r) {
-    if (!waiter) return;
-    broker_.post(self_, [this, waiter, r] {
-      if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure("disk limit: " + r.error);
-      end(waiter);
-    });
-  });
-}
-
-store::SegmentId ShardBroker::write_retained(RecordType type, std::string payload, const OpRef& op) {
-  OpRef waiter = op ? op : current_;
-  if (waiter) ++waiter->waiting;
-  return journal_->append_retained(type, payload, 1, [this, waiter](const store::AppendResult& r) {
+  return journal_->append_retained(type, payload, retains, [this, waiter](const store::AppendResult& r) {
     if (!waiter) return;
     broker_.post(self_, [this, waiter, r] {
       if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure("disk limit: " + r.error);
@@ -304,7 +293,7 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
       Durable& entry = durable_topics_[s.durable_key];
       entry.topic = s.topic;
       if (journal_ != nullptr)
-        entry.record = write_retained(RecordType::kSubscription, encode_subscription(*durable), op);
+        entry.record = write(RecordType::kSubscription, encode_subscription(*durable), op, 1);
       spdlog::info("durable subscription {} on /topic/{} created", durable->name, d.name);
     } else if (q->consumer_count() > 0) {
       op->outcome = Outcome::failure("durable subscription '" + durable->name + "' is already in use");

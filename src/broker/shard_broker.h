@@ -104,9 +104,10 @@ class ShardBroker final : public QueueHost {
   void accept(const Destination& d, MessageRef m, OpRef op);
   // Enqueues into q, first journaling m when q is durable and m persistent.
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
-  void write(store::RecordType type, std::string payload, const OpRef& op);
-  // As write(), and the record's segment is retained (returned) until released.
-  store::SegmentId write_retained(store::RecordType type, std::string payload, const OpRef& op);
+  // Journals a record; `op` (or the current operation) is answered only once
+  // it is durable. The record's segment is retained `retains` times.
+  store::SegmentId write(store::RecordType type, std::string payload, const OpRef& op,
+                         std::uint32_t retains = 0);
   void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
                    std::function<void(std::optional<store::SegmentId>)> then);
   OpRef begin(std::optional<OpTicket> ticket);
