@@ -14,7 +14,9 @@ namespace ferry::net {
 
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::int64_t kLingerMs = 2000;  // after ERROR, wait this long for the client to close
+constexpr std::int64_t kLingerMs = 2000;
+constexpr std::int64_t kIdleReleaseMs = 1000;  // write buffers of a connection idle this long are freed
+constexpr std::size_t kKeepCapacity = 256;  // after ERROR, wait this long for the client to close
 }
 
 Connection::Connection(boost::asio::ip::tcp::socket socket, const ServerOptions& options,
@@ -30,6 +32,7 @@ Connection::Connection(boost::asio::ip::tcp::socket socket, const ServerOptions&
   auto ep = socket_.remote_endpoint(ec);
   peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
 }
 
 Connection::~Connection() = default;
@@ -40,8 +43,59 @@ void Connection::start() {
   read_more();
 }
 
+// Reading waits for readiness first and reads only then, so an idle
+// connection holds no read buffer: bytes land in the shard's scratch buffer
+// and are parsed there; only the unfinished tail of a frame is copied into
+// the connection's own buffer `in_`, which then takes the next reads until
+// that frame is complete. (An idle connection costs a few KB, not 64 KB.)
+std::vector<char>& Connection::scratch() {
+  thread_local std::vector<char> buffer(kReadChunk);
+  return buffer;
+}
+
 void Connection::read_more() {
   if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_) return;
+  reading_ = true;
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
+}
+
+void Connection::on_readable(const boost::system::error_code& ec) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    if (ec != boost::asio::error::operation_aborted)
+      spdlog::debug("connection {} wait error: {}", id_.value, ec.message());
+    close_now();
+    return;
+  }
+  if (lingering_) {
+    discard_input();
+    return;
+  }
+  if (in_begin_ < in_end_) read_into_own();
+  else read_into_scratch();
+}
+
+void Connection::read_into_scratch() {
+  std::vector<char>& buf = scratch();
+  boost::system::error_code ec;
+  std::size_t n = socket_.read_some(boost::asio::buffer(buf.data(), buf.size()), ec);
+  if (!read_ok(ec)) return;
+  std::size_t begin = 0;
+  parse(buf.data(), begin, n);
+  if (begin < n && !session_.closing()) {
+    // An unfinished frame: keep its bytes (the parser's offsets are relative
+    // to where the frame starts, so they stay valid in the new buffer).
+    in_.resize(std::max(kReadChunk, n - begin + kReadChunk / 4));
+    std::memcpy(in_.data(), buf.data() + begin, n - begin);
+    in_begin_ = 0;
+    in_end_ = n - begin;
+  }
+  read_more();
+}
+
+void Connection::read_into_own() {
   // Make room: drop parsed bytes, then grow up to the frame limit.
   if (in_begin_ > 0) {
     std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
@@ -49,46 +103,43 @@ void Connection::read_more() {
     in_begin_ = 0;
   }
   if (in_.size() - in_end_ < kReadChunk / 4) in_.resize(in_end_ + kReadChunk);
-  reading_ = true;
-  socket_.async_read_some(boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                          [self = shared_from_this()](const boost::system::error_code& ec,
-                                                      std::size_t n) { self->on_read(ec, n); });
-}
-
-void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
-  reading_ = false;
-  if (closed_) return;
-  if (lingering_) {
-    if (ec) close_now();
-    else discard_input();
-    return;
-  }
-  if (ec) {
-    if (ec != boost::asio::error::eof && ec != boost::asio::error::operation_aborted)
-      spdlog::debug("connection {} read error: {}", id_.value, ec.message());
-    close_now();
-    return;
-  }
-  last_read_ms_ = mono_ms();  // any byte counts as liveness
+  boost::system::error_code ec;
+  std::size_t n = socket_.read_some(boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_), ec);
+  if (!read_ok(ec)) return;
   in_end_ += n;
   parse_buffered();
-  // Shrink a buffer that grew for one large frame once it is drained.
-  if (in_begin_ == in_end_) {
-    in_begin_ = in_end_ = 0;
-    if (in_.size() > 4 * kReadChunk) {
-      in_.resize(kReadChunk);
-      in_.shrink_to_fit();
-    }
-  }
+  if (in_begin_ == in_end_) release_input();
   read_more();
 }
 
-void Connection::parse_buffered() {
+// After a read_some: false if the connection closed or must wait.
+bool Connection::read_ok(const boost::system::error_code& ec) {
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    read_more();
+    return false;
+  }
+  if (ec) {
+    if (ec != boost::asio::error::eof) spdlog::debug("connection {} read error: {}", id_.value, ec.message());
+    close_now();
+    return false;
+  }
+  last_read_ms_ = mono_ms();  // any byte counts as liveness
+  return true;
+}
+
+void Connection::release_input() {
+  in_begin_ = in_end_ = 0;
+  std::vector<char>().swap(in_);
+}
+
+void Connection::parse_buffered() { parse(in_.data(), in_begin_, in_end_); }
+
+void Connection::parse(char* buf, std::size_t& begin, std::size_t end) {
   stomp::Frame frame;
-  while (!session_.closing() && in_begin_ < in_end_) {
-    std::span<char> data(in_.data() + in_begin_, in_end_ - in_begin_);
+  while (!session_.closing() && begin < end) {
+    std::span<char> data(buf + begin, end - begin);
     auto r = parser_.next(data, frame);
-    in_begin_ += r.consumed;
+    begin += r.consumed;
     if (r.status == stomp::Parser::Status::kNeedMore) {
       if (r.consumed == 0) break;
       continue;
@@ -167,17 +218,28 @@ void Connection::linger() {
 
 void Connection::discard_input() {
   if (closed_ || reading_) return;
-  if (in_.size() < kReadChunk) in_.resize(kReadChunk);
+  release_input();
+  boost::system::error_code ec;
+  std::vector<char>& buf = scratch();
+  for (;;) {
+    socket_.read_some(boost::asio::buffer(buf.data(), buf.size()), ec);
+    if (ec) break;
+  }
+  if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+    close_now();  // EOF (the client closed) or an error
+    return;
+  }
   reading_ = true;
-  socket_.async_read_some(boost::asio::buffer(in_.data(), in_.size()),
-                          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                            self->reading_ = false;
-                            if (ec) {
-                              self->close_now();
-                              return;
-                            }
-                            self->discard_input();
-                          });
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->reading_ = false;
+                       if (self->closed_) return;
+                       if (ec) {
+                         self->close_now();
+                         return;
+                       }
+                       self->discard_input();
+                     });
 }
 
 void Connection::pause_reading() { read_paused_ = true; }
@@ -221,6 +283,11 @@ void Connection::tick(std::int64_t now_ms) {
   if (hb_send_ms_ != 0 && !writing_now_ && now_ms - last_write_ms_ >= hb_send_ms_) {
     out_.push_back('\n');
     start_write();
+  }
+  // An idle connection gives its write buffers back.
+  if (!writing_now_ && out_.empty() && now_ms - last_write_ms_ > kIdleReleaseMs) {
+    if (writing_.capacity() > kKeepCapacity) std::string().swap(writing_);
+    if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
   }
 }
 

@@ -47,8 +47,14 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::string peer() const override { return peer_; }
 
  private:
+  static std::vector<char>& scratch();
   void read_more();
-  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void on_readable(const boost::system::error_code& ec);
+  void read_into_scratch();
+  void read_into_own();
+  bool read_ok(const boost::system::error_code& ec);
+  void release_input();
+  void parse(char* buf, std::size_t& begin, std::size_t end);
   void parse_buffered();
   void start_write();
   void close_now();
@@ -64,7 +70,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   stomp::Parser parser_;
   Session session_;
 
-  std::vector<char> in_;       // read buffer; [in_begin_, in_end_) unparsed
+  std::vector<char> in_;       // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   bool reading_ = false;
