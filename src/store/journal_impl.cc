@@ -151,6 +151,7 @@ bool JournalImpl::scan_existing(std::string& error) {
       size = keep;
     }
     segments_[id] = SegmentInfo{0, size, true, false};
+    update_disk_bytes();
     last_end = size;
   }
 
@@ -370,13 +371,16 @@ void JournalImpl::collect_deletable_locked() {
   }
 }
 
-std::uint64_t JournalImpl::disk_bytes() const {
-  std::lock_guard lk(mutex_);
+// Asked on every persistent SEND (disk-limit), so it reads a figure that is
+// recomputed (under mutex_) only where segment files grow, appear or go.
+std::uint64_t JournalImpl::disk_bytes() const { return disk_bytes_.load(std::memory_order_relaxed); }
+
+void JournalImpl::update_disk_bytes() {
   std::uint64_t total = 0;
   for (const auto& [id, info] : segments_) {
     if (info.exists) total += info.bytes;
   }
-  return total;
+  disk_bytes_.store(total, std::memory_order_relaxed);
 }
 
 SegmentId JournalImpl::oldest_segment() const {
@@ -498,6 +502,7 @@ IoStatus JournalImpl::switch_to(SegmentId id) {
   writer_ = std::make_unique<SegmentWriter>(id, path, std::move(file), 0);
   std::lock_guard lk(mutex_);
   segments_[id].bytes = 0;
+  update_disk_bytes();
   // No deletion check here: only replay() and release() make a segment dead
   // (docs/journal.md), so a record appended without retain() stays put.
   active_segment_ = id;
@@ -539,6 +544,7 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
     {
       std::lock_guard lk(mutex_);
       segments_[writer_->id()].bytes = writer_->end();
+      update_disk_bytes();
     }
     ok_chunks = j;
     i = j;
@@ -576,6 +582,7 @@ void JournalImpl::delete_segments(const std::vector<SegmentId>& ids) {
     }
     std::lock_guard lk(mutex_);
     segments_.erase(id);
+    update_disk_bytes();
   }
 }
 

@@ -82,6 +82,7 @@ class JournalImpl final : public Journal {
   IoStatus sync_writer();
   void maybe_interval_sync(bool force);
   void delete_segments(const std::vector<SegmentId>& ids);
+  void update_disk_bytes();  // caller holds mutex_
   void collect_deletable_locked();
   std::string failure_text(const IoStatus& st) const;
 
@@ -110,6 +111,7 @@ class JournalImpl final : public Journal {
   bool closed_ FERRY_GUARDED_BY(mutex_) = false;
 
   std::atomic<std::uint64_t> fsync_count_{0};
+  std::atomic<std::uint64_t> disk_bytes_{0};  // sum of existing segments' bytes; see disk_bytes()
   std::thread io_thread_;
 };
 
