@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "broker/message_codec.h"
 #include "broker/durable_subscription.h"
 
@@ -23,11 +25,8 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       const std::uint64_t id = rec->message.id.value;
       if (auto it = q.by_id.find(id); it != q.by_id.end()) {
         // A copy written forward by compaction replaces the older one.
-        Entry& old = q.entries.at(it->second);
-        journal_.release(old.segment);
-        if (!old.paged) kept_bytes_ -= old.message->body.size();
-        q.entries.erase(it->second);
-        --live_;
+        drop(q, it->second);
+        q.by_id.erase(it);
       }
       bool paged = false;
       if (kept_bytes_ + rec->message.body.size() > body_budget_) {
@@ -39,11 +38,12 @@ void Recovery::apply(const store::ReplayedRecord& r) {
         kept_bytes_ += rec->message.body.size();
       }
       journal_.retain(r.segment);
-      const auto key = std::make_pair(rec->stamp, ++seq_);
       max_stamp_ = std::max(max_stamp_, rec->stamp);
-      q.by_id[id] = key;
-      q.entries.emplace(key, Entry{std::make_shared<Message>(std::move(rec->message)), rec->deliveries,
-                                   r.segment, rec->stamp, paged, r.offset});
+      if (!q.entries.empty() && rec->stamp < q.entries.back().stamp) q.sorted = false;
+      if (q.holes > 1024 && q.holes > q.entries.size() / 2) q.compact();
+      q.by_id[id] = static_cast<std::uint32_t>(q.entries.size());
+      q.entries.push_back(Entry{std::make_shared<Message>(std::move(rec->message)), rec->deliveries,
+                                r.segment, rec->stamp, paged, r.offset});
       ++live_;
       return;
     }
@@ -59,14 +59,10 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       auto it = qit->second.by_id.find(ref->id.value);
       if (it == qit->second.by_id.end()) return;
       if (r.type == store::RecordType::kAck) {
-        Entry& gone = qit->second.entries.at(it->second);
-        journal_.release(gone.segment);
-        if (!gone.paged) kept_bytes_ -= gone.message->body.size();
-        qit->second.entries.erase(it->second);
+        drop(qit->second, it->second);
         qit->second.by_id.erase(it);
-        --live_;
       } else {
-        auto& e = qit->second.entries.at(it->second);
+        auto& e = qit->second.entries[it->second];
         e.deliveries = std::max(e.deliveries, ref->deliveries);
       }
       return;
@@ -95,8 +91,12 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       }
       // The subscription's queue goes with it.
       if (auto qit = queues_.find(*key); qit != queues_.end()) {
-        for (auto& [k, e] : qit->second.entries) journal_.release(e.segment);
-        live_ -= qit->second.entries.size();
+        for (auto& e : qit->second.entries) {
+          if (e.message == nullptr) continue;
+          journal_.release(e.segment);
+          if (!e.paged) kept_bytes_ -= e.message->body.size();
+          --live_;
+        }
         queues_.erase(qit);
       }
       return;
@@ -107,13 +107,33 @@ void Recovery::apply(const store::ReplayedRecord& r) {
   }
 }
 
+void Recovery::drop(QueueState& q, std::uint32_t index) {
+  Entry& e = q.entries[index];
+  journal_.release(e.segment);
+  if (!e.paged) kept_bytes_ -= e.message->body.size();
+  e.message.reset();
+  ++q.holes;
+  --live_;
+}
+
+void Recovery::QueueState::compact() {
+  std::erase_if(entries, [](const Entry& e) { return e.message == nullptr; });
+  holes = 0;
+  by_id.clear();
+  for (std::uint32_t i = 0; i < entries.size(); ++i) by_id[entries[i].message->id.value] = i;
+}
+
 std::unordered_map<std::string, std::vector<Recovery::Entry>> Recovery::take_queues() {
   std::unordered_map<std::string, std::vector<Entry>> out;
   for (auto& [key, q] : queues_) {
+    std::erase_if(q.entries, [](const Entry& e) { return e.message == nullptr; });
     if (q.entries.empty()) continue;
-    auto& v = out[key];
-    v.reserve(q.entries.size());
-    for (auto& [seq, e] : q.entries) v.push_back(std::move(e));
+    // Enqueue order is stamp order; replay order breaks ties.
+    if (!q.sorted) {
+      std::stable_sort(q.entries.begin(), q.entries.end(),
+                       [](const Entry& a, const Entry& b) { return a.stamp < b.stamp; });
+    }
+    out[key] = std::move(q.entries);
   }
   queues_.clear();
   return out;

@@ -55,18 +55,23 @@ class Recovery {
 
  private:
   struct QueueState {
-    // Replay order -> entry; id -> replay order (a message compacted forward
-    // appears twice: the later record replaces the earlier).
-    // (stamp, replay order) -> entry; id -> that key.
-    std::map<std::pair<std::uint64_t, std::uint64_t>, Entry> entries;
-    std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> by_id;
+    // Entries in replay order; a removed one (acknowledged, or replaced by
+    // its copy written forward by compaction) keeps its slot with a null
+    // message until compact() drops the holes. Records arrive almost always
+    // in stamp order; `sorted` says whether take_queues() must sort.
+    std::vector<Entry> entries;
+    std::unordered_map<std::uint64_t, std::uint32_t> by_id;  // message id -> index in entries
+    std::size_t holes = 0;
+    bool sorted = true;
+    void remove(std::uint32_t index);
+    void compact();
   };
+  void drop(QueueState& q, std::uint32_t index);
   store::Journal& journal_;
   std::uint64_t body_budget_;
   std::uint64_t kept_bytes_ = 0;
   std::unordered_map<std::string, QueueState> queues_;
   std::map<std::string, Subscription> subscriptions_;
-  std::uint64_t seq_ = 0;
   std::uint64_t max_counter_ = 0;
   std::uint64_t max_stamp_ = 0;
   std::uint64_t live_ = 0;
