@@ -7,7 +7,7 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libjemalloc-dev
   # real clients used by the integration tests
   php-cli php-stomp python3 python3-stomp python3-pytest
 )

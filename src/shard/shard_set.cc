@@ -3,14 +3,20 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <utility>
+
 namespace ferry::shard {
 
 namespace {
 thread_local ShardId t_current{0};
+thread_local bool t_on_shard = false;
 }
 
 ShardSet::ShardSet(std::uint32_t count) {
-  for (std::uint32_t i = 0; i < count; ++i) shards_.push_back(std::make_unique<Shard>());
+  for (std::uint32_t i = 0; i < count; ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    shards_.back()->outbox.resize(count);
+  }
 }
 
 ShardSet::~ShardSet() {
@@ -20,9 +26,67 @@ ShardSet::~ShardSet() {
 }
 
 ShardId ShardSet::current() { return t_current; }
+bool ShardSet::on_shard_thread() { return t_on_shard; }
 
 void ShardSet::post(ShardId target, std::function<void()> task) {
-  boost::asio::post(shards_[target.value]->io, std::move(task));
+  if (!t_on_shard) {
+    hand_over(target, std::move(task));
+    return;
+  }
+  const ShardId from = t_current;
+  if (from == target) {
+    boost::asio::post(shards_[target.value]->io, std::move(task));
+    return;
+  }
+  Shard& self = *shards_[from.value];
+  self.outbox[target.value].push_back(std::move(task));
+  if (!self.flush_posted) {
+    self.flush_posted = true;
+    // Runs after the handlers already queued on this loop: the end of the turn.
+    boost::asio::post(self.io, [this, from] { flush(from); });
+  }
+}
+
+void ShardSet::flush(ShardId from) {
+  Shard& self = *shards_[from.value];
+  self.flush_posted = false;
+  for (std::uint32_t t = 0; t < self.outbox.size(); ++t) {
+    if (!self.outbox[t].empty()) hand_over(ShardId(t), self.outbox[t]);
+  }
+}
+
+void ShardSet::hand_over(ShardId target, std::vector<Task>& tasks) {
+  Shard& s = *shards_[target.value];
+  bool wake = false;
+  {
+    std::lock_guard lk(s.inbox_mutex);
+    if (s.inbox.empty()) {
+      s.inbox.swap(tasks);
+    } else {
+      for (auto& t : tasks) s.inbox.push_back(std::move(t));
+    }
+    wake = !std::exchange(s.drain_posted, true);
+  }
+  tasks.clear();
+  if (wake) boost::asio::post(s.io, [this, target] { drain(target); });
+}
+
+void ShardSet::hand_over(ShardId target, Task task) {
+  std::vector<Task> one;
+  one.push_back(std::move(task));
+  hand_over(target, one);
+}
+
+void ShardSet::drain(ShardId target) {
+  Shard& s = *shards_[target.value];
+  thread_local std::vector<Task> running;
+  {
+    std::lock_guard lk(s.inbox_mutex);
+    running.swap(s.inbox);
+    s.drain_posted = false;
+  }
+  for (auto& t : running) t();
+  running.clear();
 }
 
 void ShardSet::on_tick(std::int64_t period_ms, std::function<void(ShardId)> fn) {
@@ -48,13 +112,16 @@ void ShardSet::run() {
   for (std::uint32_t i = 1; i < shards_.size(); ++i) {
     threads_.emplace_back([this, i] {
       t_current = ShardId(i);
+      t_on_shard = true;
       auto guard = boost::asio::make_work_guard(shards_[i]->io);
       shards_[i]->io.run();
     });
   }
   t_current = ShardId(0);
+  t_on_shard = true;
   auto guard = boost::asio::make_work_guard(shards_[0]->io);
   shards_[0]->io.run();
+  t_on_shard = false;
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -18,9 +19,12 @@ namespace ferry::shard {
 // thread; objects belong to exactly one shard and other shards reach them
 // only by posting tasks (Executor::post), never through a shared lock.
 //
-// Cross-shard tasks go through asio's per-loop queue, which keeps per-sender
-// order. (A batched single-producer ring per shard pair is the planned
-// replacement once profiles show the queue's lock on the hot path.)
+// Cross-shard tasks are batched: a shard collects what it posts to each
+// other shard during one turn of its loop in an outbox, and hands the whole
+// batch over at the end of the turn (one lock, and at most one wake-up of
+// the target per batch). The target runs a batch in order, so tasks from one
+// sender run in the order they were posted. Threads that are not shards
+// (the journal's I/O thread, start-up) hand tasks over one by one.
 class ShardSet final : public broker::Executor {
  public:
   explicit ShardSet(std::uint32_t count);
@@ -42,13 +46,26 @@ class ShardSet final : public broker::Executor {
 
   // The shard the calling thread runs (only valid on shard threads).
   static ShardId current();
+  static bool on_shard_thread();
 
  private:
+  using Task = std::function<void()>;
   struct Shard {
     boost::asio::io_context io{1};
     std::unique_ptr<boost::asio::steady_timer> ticker;
+    // Written by this shard only: tasks for each other shard, this turn.
+    std::vector<std::vector<Task>> outbox;
+    bool flush_posted = false;
+    // Handed over by other threads; run by this shard's drain().
+    std::mutex inbox_mutex;
+    std::vector<Task> inbox;
+    bool drain_posted = false;
   };
   void arm_tick(ShardId s);
+  void flush(ShardId from);
+  void hand_over(ShardId target, std::vector<Task>& tasks);
+  void hand_over(ShardId target, Task task);
+  void drain(ShardId target);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
