@@ -87,24 +87,18 @@ void Connection::read_into_scratch() {
   if (begin < n && !session_.closing()) {
     // An unfinished frame: keep its bytes (the parser's offsets are relative
     // to where the frame starts, so they stay valid in the new buffer).
-    in_.resize(std::max(kReadChunk, n - begin + kReadChunk / 4));
-    std::memcpy(in_.data(), buf.data() + begin, n - begin);
-    in_begin_ = 0;
+    in_begin_ = in_end_ = 0;
+    make_room(n - begin + kReadChunk);
+    std::memcpy(in_.get(), buf.data() + begin, n - begin);
     in_end_ = n - begin;
   }
   read_more();
 }
 
 void Connection::read_into_own() {
-  // Make room: drop parsed bytes, then grow up to the frame limit.
-  if (in_begin_ > 0) {
-    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-    in_end_ -= in_begin_;
-    in_begin_ = 0;
-  }
-  if (in_.size() - in_end_ < kReadChunk / 4) in_.resize(in_end_ + kReadChunk);
+  make_room(kReadChunk / 4);
   boost::system::error_code ec;
-  std::size_t n = socket_.read_some(boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_), ec);
+  std::size_t n = socket_.read_some(boost::asio::buffer(in_.get() + in_end_, in_capacity_ - in_end_), ec);
   if (!read_ok(ec)) return;
   in_end_ += n;
   parse_buffered();
@@ -127,12 +121,32 @@ bool Connection::read_ok(const boost::system::error_code& ec) {
   return true;
 }
 
-void Connection::release_input() {
-  in_begin_ = in_end_ = 0;
-  std::vector<char>().swap(in_);
+// At least `want` free bytes after in_end_: parsed bytes are dropped when
+// that is enough (and cheap), else the buffer doubles. Growth is bounded by
+// the frame limits, which the parser enforces as bytes arrive.
+void Connection::make_room(std::size_t want) {
+  if (in_capacity_ - in_end_ >= want) return;
+  const std::size_t live = in_end_ - in_begin_;
+  if (in_begin_ > 0 && in_capacity_ - live >= want && live <= in_capacity_ / 2) {
+    std::memmove(in_.get(), in_.get() + in_begin_, live);
+  } else {
+    const std::size_t capacity = std::max({2 * kReadChunk, 2 * in_capacity_, live + want});
+    std::unique_ptr<char[]> bigger(new char[capacity]);  // not zero-filled
+    if (live > 0) std::memcpy(bigger.get(), in_.get() + in_begin_, live);
+    in_ = std::move(bigger);
+    in_capacity_ = capacity;
+  }
+  in_begin_ = 0;
+  in_end_ = live;
 }
 
-void Connection::parse_buffered() { parse(in_.data(), in_begin_, in_end_); }
+void Connection::release_input() {
+  in_begin_ = in_end_ = 0;
+  in_.reset();
+  in_capacity_ = 0;
+}
+
+void Connection::parse_buffered() { parse(in_.get(), in_begin_, in_end_); }
 
 void Connection::parse(char* buf, std::size_t& begin, std::size_t end) {
   stomp::Frame frame;
@@ -169,11 +183,10 @@ void Connection::start_write() {
     return;
   }
   writing_now_ = true;
-  writing_.swap(out_);
-  out_.clear();
+  out_.take(writing_);
   last_write_ms_ = mono_ms();
   session_.on_flush_started();
-  boost::asio::async_write(socket_, boost::asio::buffer(writing_),
+  boost::asio::async_write(socket_, writing_.buffers(),
                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                              self->writing_now_ = false;
                              if (self->closed_) return;
@@ -181,8 +194,7 @@ void Connection::start_write() {
                                self->close_now();
                                return;
                              }
-                             self->writing_.clear();
-                             if (self->writing_.capacity() > 4 * kReadChunk) self->writing_.shrink_to_fit();
+                             self->out_.recycle(self->writing_);
                              self->session_.on_flush_done();
                              if (self->read_paused_ && !self->close_requested_ &&
                                  self->out_.size() < self->options_.max_write_buffer) {
@@ -281,13 +293,12 @@ void Connection::tick(std::int64_t now_ms) {
     return;
   }
   if (hb_send_ms_ != 0 && !writing_now_ && now_ms - last_write_ms_ >= hb_send_ms_) {
-    out_.push_back('\n');
+    out_.text().push_back('\n');
     start_write();
   }
   // An idle connection gives its write buffers back.
   if (!writing_now_ && out_.empty() && now_ms - last_write_ms_ > kIdleReleaseMs) {
-    if (writing_.capacity() > kKeepCapacity) std::string().swap(writing_);
-    if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
+    out_.shrink(writing_);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "net/server_options.h"
+#include "net/output_queue.h"
 #include "net/session.h"
 #include "net/transport.h"
 #include "stomp/parser.h"
@@ -37,7 +38,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   ConnectionId id() const { return id_; }
 
   // Transport
-  std::string& output() override { return out_; }
+  std::string& output() override { return out_.text(); }
+  void output_reference(std::shared_ptr<const void> owner, std::string_view bytes) override {
+    out_.add_reference(std::move(owner), bytes);
+  }
   void flush() override;
   void close_after_flush() override;
   void pause_reading() override;
@@ -53,6 +57,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void read_into_scratch();
   void read_into_own();
   bool read_ok(const boost::system::error_code& ec);
+  void make_room(std::size_t want);
   void release_input();
   void parse(char* buf, std::size_t& begin, std::size_t end);
   void parse_buffered();
@@ -70,14 +75,15 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   stomp::Parser parser_;
   Session session_;
 
-  std::vector<char> in_;       // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
+  std::unique_ptr<char[]> in_;  // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
+  std::size_t in_capacity_ = 0;
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
   bool reading_ = false;
   bool read_paused_ = false;   // producer flow control / output backlog
 
-  std::string out_;            // frames queued during this loop turn
-  std::string writing_;        // frames being written
+  OutputQueue out_;            // frames queued since the last write started
+  OutputQueue::Batch writing_; // frames being written
   bool writing_now_ = false;
   bool flush_posted_ = false;
   bool close_requested_ = false;

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "broker/destination_pattern.h"
 #include "net/errors.h"
+#include "net/output_queue.h"
 #include "stomp/encoder.h"
 
 namespace ferry::net {
@@ -745,8 +746,9 @@ void Session::write_message(Subscription& s, broker::Delivery d) {
   }
   for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
   Encoder::end_headers(out, m.body.size());
-  out += m.body;
-  Encoder::end_frame(out);
+  if (m.body.size() >= OutputQueue::kReferenceFrom) transport_.output_reference(d.message, m.body);
+  else out += m.body;
+  Encoder::end_frame(transport_.output());
   if (s.mode == AckMode::kAuto) {
     ++s.queued_messages;
     s.queued_bytes += m.body.size();

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "stomp/version.h"
 
@@ -15,6 +17,9 @@ class Transport {
   virtual ~Transport() = default;
   // Frames are appended here and written at the end of the current loop turn.
   virtual std::string& output() = 0;
+  // Appends `bytes` without copying them; `owner` keeps them alive until
+  // written. Frames continue in output() after it.
+  virtual void output_reference(std::shared_ptr<const void> owner, std::string_view bytes) = 0;
   virtual void flush() = 0;
   // Writes what is queued, then closes. Nothing more is read.
   virtual void close_after_flush() = 0;

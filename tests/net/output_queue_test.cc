@@ -1,0 +1,76 @@
+#include "net/output_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace ferry::net {
+namespace {
+
+std::string joined(const OutputQueue::Batch& b) {
+  std::string s;
+  for (const auto& buf : b.buffers()) s.append(static_cast<const char*>(buf.data()), buf.size());
+  return s;
+}
+
+TEST(OutputQueue, TextOnlyIsOneBuffer) {
+  OutputQueue q;
+  q.text() += "MESSAGE\n\nabc";
+  q.text().push_back('\0');
+  EXPECT_EQ(q.size(), 13u);
+  OutputQueue::Batch b;
+  q.take(b);
+  EXPECT_TRUE(q.empty());
+  ASSERT_EQ(b.buffers().size(), 1u);
+  EXPECT_EQ(b.size(), 13u);
+  EXPECT_EQ(joined(b), std::string("MESSAGE\n\nabc\0", 13));
+}
+
+TEST(OutputQueue, ReferencesKeepOrderWithTextAroundThem) {
+  OutputQueue q;
+  auto body1 = std::make_shared<const std::string>(std::string(20000, 'x'));
+  auto body2 = std::make_shared<const std::string>(std::string(30000, 'y'));
+  q.text() += "H1\n\n";
+  q.add_reference(body1, *body1);
+  q.text() += "|H2\n\n";
+  q.add_reference(body2, *body2);
+  q.text() += "|end";
+  EXPECT_EQ(q.size(), 4 + 20000 + 5 + 30000 + 4u);
+  OutputQueue::Batch b;
+  q.take(b);
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_EQ(b.buffers().size(), 5u);
+  EXPECT_EQ(joined(b), "H1\n\n" + *body1 + "|H2\n\n" + *body2 + "|end");
+  EXPECT_EQ(b.size(), joined(b).size());
+}
+
+TEST(OutputQueue, BatchKeepsReferencedBytesAlive) {
+  OutputQueue q;
+  OutputQueue::Batch b;
+  {
+    auto body = std::make_shared<const std::string>(std::string(17000, 'z'));
+    q.add_reference(body, *body);
+  }  // the only other owner is gone
+  q.take(b);
+  EXPECT_EQ(joined(b), std::string(17000, 'z'));
+}
+
+TEST(OutputQueue, FramesQueuedDuringAWriteGoInTheNextBatch) {
+  OutputQueue q;
+  q.text() += "first";
+  OutputQueue::Batch writing;
+  q.take(writing);
+  q.text() += "second";  // while `writing` is on the wire
+  EXPECT_EQ(joined(writing), "first");
+  q.recycle(writing);
+  EXPECT_EQ(writing.size(), 0u);
+  OutputQueue::Batch next;
+  q.take(next);
+  EXPECT_EQ(joined(next), "second");
+  q.recycle(next);
+  q.shrink(next);
+  EXPECT_TRUE(q.empty());
+}
+
+}  // namespace
+}  // namespace ferry::net
