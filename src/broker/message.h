@@ -26,6 +26,11 @@ struct Message {
   std::uint8_t priority = 4;   // 0..9, higher first
   std::int64_t expires_ms = 0; // wall-clock ms since epoch; 0 = never
   bool persistent = false;
+  // For fan-out: destination, message-id and `headers` already encoded as
+  // STOMP 1.2 header lines, so that each subscriber's MESSAGE frame copies
+  // them instead of escaping them again. Empty when not prepared (the
+  // frame is then encoded from the fields above).
+  std::string encoded_headers_1_2;
 
   // Bytes this message costs in memory, for the memory limit.
   std::size_t footprint() const;

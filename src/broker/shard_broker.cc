@@ -431,6 +431,7 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   dlq.vhost = from.destination().vhost;
   dlq.name = options_.dead_letter_prefix + from.destination().name;
   copy->destination = dlq.to_string();
+  copy->encoded_headers_1_2.clear();  // it named the old destination
   copy->headers.emplace_back("original-destination", from_name);
   copy->headers.emplace_back("dead-letter-reason", std::string(reason));
   spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, from_name,

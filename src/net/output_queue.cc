@@ -4,7 +4,7 @@ namespace ferry::net {
 
 namespace {
 constexpr std::size_t kMaxSpare = 2;
-constexpr std::size_t kKeepCapacity = 256 * 1024;  // larger text buffers are not reused
+constexpr std::size_t kKeepCapacity = 4 * 1024 * 1024;  // larger text buffers are not reused
 }
 
 void OutputQueue::add_reference(std::shared_ptr<const void> owner, std::string_view bytes) {

@@ -215,6 +215,8 @@ void Session::handle_send(const stomp::Frame& f) {
       if (broker::matches_pattern(pattern, canonical)) mutable_m->persistent = true;
   }
   if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
+  // A topic message is encoded once for all its subscribers (most speak 1.2).
+  if (d->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
 
   if (tx != nullptr) {
     tx->sends.push_back(TxSend{std::move(*d), std::move(m)});
@@ -728,12 +730,23 @@ void Session::release_early(SubscriptionNo no) {
   for (broker::Delivery& d : early) write_message(s, std::move(d));
 }
 
+void Session::encode_common_headers(broker::Message& m) {
+  std::string& out = m.encoded_headers_1_2;
+  const auto v = stomp::Version::k1_2;
+  Encoder::add_header(out, "destination", m.destination, v, Command::kMessage);
+  Encoder::add_header(out, "message-id", m.id_text, v, Command::kMessage);
+  for (const auto& [k, val] : m.headers) Encoder::add_header(out, k, val, v, Command::kMessage);
+}
+
 void Session::write_message(Subscription& s, broker::Delivery d) {
   const broker::Message& m = *d.message;
   std::string& out = transport_.output();
+  const bool prepared = version_ == stomp::Version::k1_2 && !m.encoded_headers_1_2.empty();
   Encoder::begin_frame(out, Command::kMessage);
-  Encoder::add_header(out, "destination", m.destination, version_, Command::kMessage);
-  Encoder::add_header(out, "message-id", m.id_text, version_, Command::kMessage);
+  if (!prepared) {
+    Encoder::add_header(out, "destination", m.destination, version_, Command::kMessage);
+    Encoder::add_header(out, "message-id", m.id_text, version_, Command::kMessage);
+  }
   Encoder::add_header(out, "subscription", s.id, version_, Command::kMessage);
   if (s.mode != AckMode::kAuto && version_ == stomp::Version::k1_2) {
     Encoder::add_header(out, "ack", fmt::format("{}-{}", s.no.value, d.seq.value), version_,
@@ -744,7 +757,11 @@ void Session::write_message(Subscription& s, broker::Delivery d) {
     Encoder::add_header(out, "x-delivery-count", fmt::format("{}", d.earlier_deliveries), version_,
                         Command::kMessage);
   }
-  for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+  if (prepared) {
+    out += m.encoded_headers_1_2;
+  } else {
+    for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+  }
   Encoder::end_headers(out, m.body.size());
   if (m.body.size() >= OutputQueue::kReferenceFrom) transport_.output_reference(d.message, m.body);
   else out += m.body;

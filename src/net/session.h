@@ -132,6 +132,7 @@ class Session {
   std::uint64_t begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
                          std::uint64_t bytes = 0, bool disconnect = false,
                          SubscriptionNo subscribed = SubscriptionNo(0));
+  static void encode_common_headers(broker::Message& m);
   void write_message(Subscription& s, broker::Delivery d);
   void release_early(SubscriptionNo no);
   broker::OpTicket ticket(std::uint64_t op) const { return {shard_, id_, op}; }

@@ -426,6 +426,31 @@ def test_nack_requeue_false_dead_letters(broker):
     dlq.close()
 
 
+def test_topic_message_dead_lettered_names_the_dlq(broker):
+    """A topic message (encoded once for all subscribers) rejected by a
+    durable subscriber reaches the DLQ with the DLQ as its destination."""
+    name = unique()
+    topic = "/topic/" + name
+    c = client(broker.port)
+    c.subscribe(topic, "s", ack="client-individual",
+                headers=[("durable", "true"), ("auto-delete", "false")])
+    p = client(broker.port)
+    wire = "a\\\\b\\cc"  # a\\b:c as STOMP 1.2 escapes it (RawClient shows wire form)
+    p.send(topic, "t0", [("x-keep", wire)])
+    m = c.read_message()
+    assert m["destination"] == topic and m.get("x-keep") == wire
+    c.nack(m, extra=[("requeue", "false")])
+    dlq = client(broker.port)
+    dlq.subscribe("/queue/DLQ." + name, "d")
+    d = dlq.read_message()
+    assert d.body == b"t0"
+    assert d["destination"] == "/queue/DLQ." + name, d
+    assert d.get("original-destination") is not None, d
+    assert d.get("x-keep") == wire
+    for x in (c, p, dlq):
+        x.close()
+
+
 def test_max_deliveries_dead_letters(broker_factory):
     b = broker_factory(max_deliveries=3)
     name = unique()
