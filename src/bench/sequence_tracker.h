@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace ferry::bench {
+
+// Which sequence numbers of each producer one receiver (a topic subscriber,
+// or all consumers of a queue together) has seen: counts distinct messages,
+// duplicates and out-of-order arrivals. Memory is one bit per sequence number
+// up to the highest seen, bounded by what the producers sent. Not thread-safe.
+class SequenceTracker {
+ public:
+  explicit SequenceTracker(int producers);
+
+  enum class Seen { kFirst, kDuplicate };
+  // `producer` < producers (the caller checks).
+  Seen record(std::uint32_t producer, std::uint64_t seq);
+
+  std::uint64_t distinct() const { return distinct_; }
+  std::uint64_t duplicates() const { return duplicates_; }
+  // Arrivals with a lower sequence number than an earlier arrival from the
+  // same producer (meaningful when one consumer reads the producer's order).
+  std::uint64_t out_of_order() const { return out_of_order_; }
+
+ private:
+  struct PerProducer {
+    std::vector<std::uint64_t> bits;
+    std::uint64_t highest = 0;
+    bool any = false;
+  };
+  std::vector<PerProducer> producers_;
+  std::uint64_t distinct_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t out_of_order_ = 0;
+};
+
+}  // namespace ferry::bench
