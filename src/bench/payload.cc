@@ -43,8 +43,9 @@ Payload::Payload(std::uint32_t run, std::size_t size) : run_(run), size_(size) {
   for (std::size_t j = 0; j < pattern_.size(); ++j) pattern_[j] = static_cast<char>('a' + j % 26);
 }
 
-std::string_view Payload::padding(std::uint64_t seq) const {
-  return std::string_view(pattern_).substr((seq + kHeaderSize) % 26, size_ - kHeaderSize);
+std::string_view Payload::padding(std::uint32_t producer, std::uint64_t seq) const {
+  const std::uint64_t shift = (seq % 26 + 7 * (producer % 26) + kHeaderSize) % 26;
+  return std::string_view(pattern_).substr(shift, size_ - kHeaderSize);
 }
 
 void Payload::append(std::string& out, std::uint32_t producer, std::uint64_t seq,
@@ -60,7 +61,7 @@ void Payload::append(std::string& out, std::uint32_t producer, std::uint64_t seq
   put_hex(h + kSentAt, static_cast<std::uint64_t>(sent_ns), 16);
   h[kEolAt] = '\n';
   out.append(h, kHeaderSize);
-  out.append(padding(seq));
+  out.append(padding(producer, seq));
 }
 
 Payload::Check Payload::check(std::string_view body, Stamp& out) const {
@@ -79,7 +80,7 @@ Payload::Check Payload::check(std::string_view body, Stamp& out) const {
   out.sent_ns = static_cast<std::int64_t>(sent);
   if (out.run != run_) return Check::kForeign;
   if (body.size() != size_) return Check::kWrongSize;
-  const std::string_view pad = padding(seq);
+  const std::string_view pad = padding(out.producer, seq);
   if (std::memcmp(body.data() + kHeaderSize, pad.data(), pad.size()) != 0) return Check::kBadPattern;
   return Check::kOk;
 }

@@ -19,12 +19,14 @@ struct Stamp {
 // then a pattern that depends on the sequence number, padded to the size.
 //
 //   "FB1 " run(8 hex) ' ' producer(8 hex) ' ' seq(16 hex) ' ' sent_ns(16 hex) '\n'
-//   then byte i (i >= kHeaderSize) = 'a' + (seq + i) % 26
+//   then byte i (i >= kHeaderSize) = 'a' + (seq + 7 * producer + i) % 26
 //
 // Text only (no NUL, no bytes >= 0x80), so every broker and protocol bridge
 // carries it unchanged. A body of the wrong size, with a malformed header or a
 // wrong pattern byte is corrupt; one with another run id is foreign (a
-// leftover of an earlier run on the same destination).
+// leftover of an earlier run on the same destination). The pattern depends
+// on producer and sequence number, so a body moved under another message's
+// header is caught; only the send time is not covered.
 class Payload {
  public:
   static constexpr std::size_t kHeaderSize = 56;
@@ -45,7 +47,7 @@ class Payload {
   Check check(std::string_view body, Stamp& out) const;
 
  private:
-  std::string_view padding(std::uint64_t seq) const;
+  std::string_view padding(std::uint32_t producer, std::uint64_t seq) const;
 
   std::uint32_t run_;
   std::size_t size_;

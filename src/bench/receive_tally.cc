@@ -3,7 +3,9 @@
 namespace ferry::bench {
 
 ReceiveTally::ReceiveTally(const Options& options, const Payload& payload, RunState& run)
-    : payload_(payload), run_(run), per_consumer_(options.is_topic()), consumers_(options.consumers) {
+    : payload_(payload), run_(run), per_consumer_(options.is_topic()), consumers_(options.consumers),
+      producers_(options.producers),
+      next_seq_(static_cast<std::size_t>(options.consumers) * static_cast<std::size_t>(options.producers), 0) {
   const int n = per_consumer_ ? options.consumers : 1;
   trackers_.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) trackers_.emplace_back(options.producers);
@@ -24,6 +26,9 @@ void ReceiveTally::record(int consumer, std::string_view body, std::int64_t now)
     return;
   }
   ++received_;
+  std::uint64_t& next = next_seq_[static_cast<std::size_t>(consumer) * static_cast<std::size_t>(producers_) + stamp.producer];
+  if (stamp.seq < next) ++out_of_order_;
+  else next = stamp.seq + 1;
   SequenceTracker& t = trackers_[per_consumer_ ? static_cast<std::size_t>(consumer) : 0];
   if (t.record(stamp.producer, stamp.seq) == SequenceTracker::Seen::kFirst) {
     // The main thread watches this to end the drain as soon as all arrived.
@@ -45,10 +50,5 @@ std::uint64_t ReceiveTally::duplicates() const {
   return n;
 }
 
-std::uint64_t ReceiveTally::out_of_order() const {
-  std::uint64_t n = 0;
-  for (const auto& t : trackers_) n += t.out_of_order();
-  return n;
-}
 
 }  // namespace ferry::bench

@@ -30,7 +30,10 @@ class ReceiveTally {
   std::uint64_t received() const { return received_; }  // valid bodies, duplicates included
   std::uint64_t distinct() const;                        // first arrivals
   std::uint64_t duplicates() const;
-  std::uint64_t out_of_order() const;
+  // Arrivals at one consumer with a lower sequence number than an earlier
+  // arrival there from the same producer: each consumer should see each
+  // producer's messages in the order sent (redeliveries aside).
+  std::uint64_t out_of_order() const { return out_of_order_; }
   std::uint64_t corrupt() const { return corrupt_; }
   std::uint64_t foreign() const { return foreign_; }
   std::int64_t first_ns() const { return first_ns_; }
@@ -42,8 +45,11 @@ class ReceiveTally {
   RunState& run_;
   bool per_consumer_;
   int consumers_;
+  int producers_;
   std::vector<SequenceTracker> trackers_;
   LatencyHistogram latency_;
+  std::vector<std::uint64_t> next_seq_;  // [consumer * producers + producer]: highest seq seen + 1
+  std::uint64_t out_of_order_ = 0;
   std::uint64_t received_ = 0;
   std::uint64_t distinct_ = 0;  // sum over trackers, kept as we go
   std::uint64_t corrupt_ = 0;

@@ -9,10 +9,6 @@ SequenceTracker::SequenceTracker(int producers) : producers_(static_cast<std::si
 SequenceTracker::Seen SequenceTracker::record(std::uint32_t producer, std::uint64_t seq) {
   FERRY_ASSERT(producer < producers_.size());
   PerProducer& p = producers_[producer];
-  if (p.any && seq < p.highest) ++out_of_order_;
-  if (!p.any || seq > p.highest) p.highest = seq;
-  p.any = true;
-
   const std::size_t word = static_cast<std::size_t>(seq / 64);
   if (word >= p.bits.size()) {
     // Grow geometrically: sequence numbers arrive mostly in order.

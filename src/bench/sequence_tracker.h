@@ -6,8 +6,8 @@
 namespace ferry::bench {
 
 // Which sequence numbers of each producer one receiver (a topic subscriber,
-// or all consumers of a queue together) has seen: counts distinct messages,
-// duplicates and out-of-order arrivals. Memory is one bit per sequence number
+// or all consumers of a queue together) has seen: counts distinct messages
+// and duplicates. Memory is one bit per sequence number
 // up to the highest seen, bounded by what the producers sent. Not thread-safe.
 class SequenceTracker {
  public:
@@ -19,20 +19,14 @@ class SequenceTracker {
 
   std::uint64_t distinct() const { return distinct_; }
   std::uint64_t duplicates() const { return duplicates_; }
-  // Arrivals with a lower sequence number than an earlier arrival from the
-  // same producer (meaningful when one consumer reads the producer's order).
-  std::uint64_t out_of_order() const { return out_of_order_; }
 
  private:
   struct PerProducer {
     std::vector<std::uint64_t> bits;
-    std::uint64_t highest = 0;
-    bool any = false;
   };
   std::vector<PerProducer> producers_;
   std::uint64_t distinct_ = 0;
   std::uint64_t duplicates_ = 0;
-  std::uint64_t out_of_order_ = 0;
 };
 
 }  // namespace ferry::bench
