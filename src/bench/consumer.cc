@@ -100,6 +100,7 @@ void Consumer::append_ack(std::string_view ack_id, std::string_view message_id,
 void Consumer::stop() { conn_.disconnect(); }
 
 void Consumer::on_closed(StompConnection&, const std::string& why) {
+  run_.consumers_closed.fetch_add(1);
   if (why.empty()) return;
   if (running_) run_.connections_lost.fetch_add(1);
   else if (!ready_) run_.setup_failures.fetch_add(1);

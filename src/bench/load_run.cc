@@ -189,8 +189,10 @@ int run_load(const Options& o, std::ostream& out, std::ostream& err) {
   // 5. Drain: consumers get up to --drain-timeout for what is still missing.
   const std::uint64_t sent_total = run.sent_total();
   const std::uint64_t expected = tally.expected_for(sent_total);
-  wait_until([&] { return run.distinct_received.load(std::memory_order_relaxed) >= expected; },
-             producers_done_ns + drain_ns);
+  wait_until([&] {
+    return run.distinct_received.load(std::memory_order_relaxed) >= expected ||
+           run.consumers_closed.load() == o.consumers;
+  }, producers_done_ns + drain_ns);
 
   // 6. Close consumers, then stop the loops; results are read after that.
   run_on(consumer_loop, [&] {

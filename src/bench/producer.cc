@@ -39,8 +39,16 @@ void Producer::on_connected(StompConnection& c) {
   prefix_.clear();
   Encoder::begin_frame(prefix_, Command::kSend);
   Encoder::add_header(prefix_, "destination", options_.destination, c.version(), Command::kSend);
-  Encoder::add_header(prefix_, "persistent", options_.persistent ? "true" : "false", c.version(),
-                      Command::kSend);
+  // persistent:false matters to Ferry (its default is persistent) and
+  // ActiveMQ reads it too; RabbitMQ also takes `persistent` on a SEND to
+  // /queue/ as the queue's `durable` flag and refuses persistent:false on the
+  // durable queue its SUBSCRIBE declared, while its messages are transient
+  // by default anyway: so for RabbitMQ the header is left out.
+  const bool rabbit = c.server().rfind("RabbitMQ", 0) == 0;
+  if (options_.persistent || !rabbit) {
+    Encoder::add_header(prefix_, "persistent", options_.persistent ? "true" : "false", c.version(),
+                        Command::kSend);
+  }
   Encoder::add_header(prefix_, "content-length", std::to_string(payload_.size()), c.version(),
                       Command::kSend);
   run_.producers_ready.fetch_add(1);

@@ -30,6 +30,7 @@ class RunState {
   std::atomic<std::uint64_t> distinct_received{0};  // published by the consumer thread
   std::atomic<std::uint64_t> error_frames{0};
   std::atomic<std::uint64_t> connections_lost{0};   // closed by the broker during the run
+  std::atomic<int> consumers_closed{0};  // for any reason: none left means nothing more can arrive
 
   // Keeps the first ERROR text (or lost-connection reason); later ones only count.
   void note_error(const std::string& text);
