@@ -22,6 +22,11 @@ std::optional<boost::asio::ip::tcp::endpoint> resolve_server(const std::string& 
     error = "cannot resolve " + host_port + ": " + (ec ? ec.message() : "no address");
     return std::nullopt;
   }
+  // Prefer IPv4: "localhost" may list ::1 first while brokers often listen
+  // on 127.0.0.1 only.
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) return r.endpoint();
+  }
   return results.begin()->endpoint();
 }
 

@@ -7,8 +7,9 @@
 
 namespace ferry::bench {
 
-// Resolves "HOST:PORT" (or "[v6]:PORT") to one TCP endpoint, the first the
-// resolver returns. nullopt with `error` filled when that fails.
+// Resolves "HOST:PORT" (or "[v6]:PORT") to one TCP endpoint: the first IPv4
+// address the resolver returns, else its first. nullopt with `error` filled
+// when that fails.
 std::optional<boost::asio::ip::tcp::endpoint> resolve_server(const std::string& host_port,
                                                              std::string& error);
 
