@@ -132,7 +132,6 @@ int run_load(const Options& o, std::ostream& out, std::ostream& err) {
   // 3. Go.
   const double cpu_start = cpu_seconds();
   const std::int64_t start_ns = now_ns();
-  const bool topic = o.is_topic();
   consumer_loop.post([&] {
     stalls = std::make_unique<StallDetector>(start_ns);
     for (auto& c : consumers) c->set_running(true);
@@ -142,8 +141,7 @@ int run_load(const Options& o, std::ostream& out, std::ostream& err) {
           for (auto& c : consumers) c->tick(now);
           if (now >= next_stall_tick) {
             next_stall_tick += kNsPerSec;
-            const std::uint64_t sent = run.sent_total();
-            const std::uint64_t expected = topic ? sent * static_cast<std::uint64_t>(o.consumers) : sent;
+            const std::uint64_t expected = tally.expected_for(run.sent_total());
             const std::uint64_t distinct = tally.distinct();
             stalls->tick(now, tally.received(), expected > distinct ? expected - distinct : 0);
           }

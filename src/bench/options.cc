@@ -70,7 +70,7 @@ std::optional<std::string> validate(Options& o) {
   if (o.drain_timeout_s < 0) return "--drain-timeout must not be negative";
   if (o.heart_beat_ms < 0) return "--heart-beat must not be negative";
   if (o.hold_s < 0) return "--hold must not be negative";
-  if (o.idle_connections < 0) return "--idle-connections must not be negative";
+  if (o.idle_connections < 0 || o.idle_connections > 1'000'000) return "--idle-connections must be 0 to 1000000";
   if (o.mode() != Mode::kLoad) return std::nullopt;
 
   if (o.size < Payload::kHeaderSize) {

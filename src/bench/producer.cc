@@ -152,8 +152,7 @@ void Producer::on_frame(StompConnection&, const stomp::Frame& f) {
     const auto id = f.get("receipt-id");
     if (id && !id->empty() && (*id)[0] == 'm') {
       ++result_.confirmed;
-      if (sending_done_) maybe_finish();
-      else if (!timer_armed_) pump();
+      receipts_arrived_ = true;  // acted on once per read, in on_input_parsed
     }
     return;
   }
@@ -163,6 +162,15 @@ void Producer::on_frame(StompConnection&, const stomp::Frame& f) {
     if (!f.body.empty()) text += ": " + std::string(f.body.substr(0, 200));
     run_.note_error("producer " + std::to_string(index_) + " got ERROR " + text);
   }
+}
+
+void Producer::on_input_parsed(StompConnection&) {
+  // One read often carries many RECEIPTs: refill the window once for all of
+  // them, so the next SENDs leave in one write.
+  if (!receipts_arrived_) return;
+  receipts_arrived_ = false;
+  if (sending_done_) maybe_finish();
+  else if (!timer_armed_) pump();
 }
 
 void Producer::end_sending() {

@@ -51,6 +51,7 @@ class Producer final : public StompConnection::Handler {
   void on_connected(StompConnection& c) override;
   void on_frame(StompConnection& c, const stomp::Frame& f) override;
   void on_written(StompConnection& c) override;
+  void on_input_parsed(StompConnection& c) override;
   void on_closed(StompConnection& c, const std::string& why) override;
 
  private:
@@ -81,6 +82,7 @@ class Producer final : public StompConnection::Handler {
   bool sending_done_ = false;
   bool timer_armed_ = false;
   bool counted_finished_ = false;
+  bool receipts_arrived_ = false;  // since the last on_input_parsed
   ProducerResult result_;
 };
 
