@@ -17,7 +17,7 @@ std::string fmt(const char* f, double a) {
 }  // namespace
 
 void print_human(std::ostream& out, const Options& o, const LoadReport& r) {
-  out << "ferry bench  " << o.destination << "  " << o.producers << " producer(s) -> " << o.consumers
+  out << "ferry bench  " << (o.label.empty() ? "" : "[" + o.label + "]  ") << o.destination << "  " << o.producers << " producer(s) -> " << o.consumers
       << " consumer(s)  " << o.size << " B  " << (o.persistent ? "persistent" : "non-persistent")
       << "  ack " << to_string(o.ack);
   if (o.receipt_window > 0) out << "  receipt-window " << o.receipt_window;
