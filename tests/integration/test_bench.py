@@ -106,6 +106,16 @@ def test_idle_connections_with_heart_beats(broker_factory):
     assert res["errors"] == 0
 
 
+def test_slow_load_run_keeps_heart_beats(broker_factory):
+    # Two messages a second leave gaps longer than the broker's 1 s grace:
+    # only the bench's own heart-beats keep producer and consumer connected.
+    b = broker_factory(heart_beat="500,500")
+    res = load(b, "--rate", "2", "--duration", "2.5", "--heart-beat", "500")
+    assert res["connections_lost"] == 0, res["first_error"]
+    assert res["sent"] > 0 and res["received"] == res["sent"]
+    assert_clean(res)
+
+
 def test_idle_connections_over_the_broker_limit_fail(broker_factory):
     b = broker_factory(max_connections=50)
     res = bench("--server", b.addr, "--idle-connections", "60", "--hold", "0.2")
