@@ -8,6 +8,8 @@
 #include "app/config.h"
 #include "app/serve.h"
 #include "app/stomp_client.h"
+#include "bench/bench.h"
+#include "bench/options.h"
 #include "common/log.h"
 
 using namespace ferry;
@@ -112,6 +114,11 @@ int main(int argc, char** argv) {
   recv->add_option("--host", vhost, "virtual host (STOMP host header)")->capture_default_str();
   recv->add_flag("--headers", show_headers, "print each message's headers before its body");
 
+  // bench
+  auto* bench_cmd = app.add_subcommand("bench", "load-test a STOMP broker (or loopback TCP); prints a summary and a JSON line");
+  bench::Options bench_options;
+  bench::add_options(*bench_cmd, bench_options);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -125,6 +132,13 @@ int main(int argc, char** argv) {
       return app::serve(options);
     }
     if (send->parsed()) return run_send(server, vhost, destination, body, headers, !no_receipt);
+    if (bench_cmd->parsed()) {
+      if (auto problem = bench::validate(bench_options)) {
+        std::cerr << "ferry bench: " << *problem << "\n";
+        return 2;
+      }
+      return bench::run(bench_options, std::cout, std::cerr);
+    }
     if (recv->parsed()) return run_recv(server, vhost, destination, count, ack, prefetch, timeout_s, show_headers);
   } catch (const std::exception& e) {
     std::cerr << "ferry: " << e.what() << "\n";
