@@ -169,7 +169,11 @@ std::optional<broker::Destination> Session::destination_of(const stomp::Frame& f
 broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
   auto m = std::make_shared<broker::Message>();
   m->id = broker_.next_message_id(shard_);
-  m->id_text = fmt::format("ID:ferry-{}-{}", shard_.value, m->id.value & ((1ull << 56) - 1));
+  char id[48] = "ID:ferry-";
+  char* end = std::to_chars(id + 9, id + sizeof id, shard_.value).ptr;
+  *end++ = '-';
+  end = std::to_chars(end, id + sizeof id, m->id.value & ((1ull << 56) - 1)).ptr;
+  m->id_text.assign(id, end);
   m->destination = d.to_string();
   m->body.assign(f.body.data(), f.body.size());
   m->headers.reserve(f.headers.size());

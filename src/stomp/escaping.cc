@@ -41,8 +41,17 @@ UnescapeResult unescape_in_place(char* text, std::size_t size, Version v) {
   return {static_cast<std::size_t>(out - text), ParseError::kNone};
 }
 
+namespace {
+bool needs_escape(char c) { return c == '\n' || c == '\r' || c == ':' || c == '\\'; }
+}
+
 void append_escaped(std::string& out, std::string_view text, Version v) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  // Most values need no escaping: copy runs of plain bytes at once.
+  std::size_t plain = 0;
+  while (plain < text.size() && !needs_escape(text[plain])) ++plain;
+  out.append(text.data(), plain);
+  if (plain == text.size()) return;
+  for (std::size_t i = plain; i < text.size(); ++i) {
     const char c = text[i];
     if (v == Version::k1_0) {
       out += (c == '\n' || c == '\r') ? ' ' : c;
