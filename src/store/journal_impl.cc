@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "store/record_codec.h"
 #include "store/record_format.h"
+#include "store/segment_prefetcher.h"
 #include "store/segment_reader.h"
 
 namespace ferry::store {
@@ -35,18 +36,6 @@ std::uint64_t parse_segment_file_name(const std::string& name) {
     id = id * 10 + static_cast<std::uint64_t>(name[i] - '0');
   }
   return id;
-}
-
-IoStatus read_whole(Env& env, const std::string& path, std::vector<char>& data) {
-  std::unique_ptr<File> file;
-  if (IoStatus st = env.open_file(path, false, file); !st.ok()) return st;
-  std::uint64_t size = 0;
-  if (IoStatus st = file->size(size); !st.ok()) return st;
-  data.resize(size);
-  std::size_t got = 0;
-  if (IoStatus st = file->read_at(0, data, got); !st.ok()) return st;
-  data.resize(got);
-  return IoStatus::success();
 }
 
 std::string describe(SegmentId id, const std::string& path, const CorruptRegion& r) {
@@ -107,12 +96,17 @@ bool JournalImpl::scan_existing(std::string& error) {
 
   std::uint64_t last_end = 0;
   std::vector<char> data;
+  std::vector<std::string> paths;
+  for (const SegmentId id : found_) paths.push_back(segment_path(id));
+  SegmentPrefetcher files(env_, paths);
   for (std::size_t i = 0; i < found_.size(); ++i) {
     const SegmentId id = found_[i];
     const bool last = i + 1 == found_.size();
-    const std::string path = segment_path(id);
-    if (IoStatus st = read_whole(env_, path, data); !st.ok()) {
-      error = "cannot read journal: " + st.to_string();
+    const std::string& path = paths[i];
+    IoStatus read_status;
+    files.next(read_status, data);
+    if (!read_status.ok()) {
+      error = "cannot read journal: " + read_status.to_string();
       return false;
     }
     SegmentScan scan = scan_segment(data, id, {});
@@ -181,9 +175,15 @@ ReplayStats JournalImpl::replay(const std::function<void(const ReplayedRecord&)>
   }
   ReplayStats stats = open_stats_;
   std::vector<char> data;
-  for (const SegmentId id : found_) {
-    const std::string path = segment_path(id);
-    if (IoStatus st = read_whole(env_, path, data); !st.ok()) {
+  std::vector<std::string> paths;
+  for (const SegmentId id : found_) paths.push_back(segment_path(id));
+  SegmentPrefetcher files(env_, paths);
+  for (std::size_t i = 0; i < found_.size(); ++i) {
+    const SegmentId id = found_[i];
+    const std::string& path = paths[i];
+    IoStatus st;
+    files.next(st, data);
+    if (!st.ok()) {
       // open() read this file a moment ago; losing it now is not a state we
       // can rebuild from, so say so loudly rather than replay a gap silently.
       const std::string line = "cannot read " + path + " during replay: " + st.to_string();
