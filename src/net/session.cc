@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_set>
 
 #include "common/assert.h"
 #include "common/clock.h"
@@ -172,10 +173,15 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
   m->destination = d.to_string();
   m->body.assign(f.body.data(), f.body.size());
   m->headers.reserve(f.headers.size());
+  // First occurrence wins: later repeats are not part of the message. A set
+  // keeps this linear for frames with many headers (max-headers can be
+  // raised to 100,000; a scan per header would be quadratic).
+  std::unordered_set<std::string_view> seen;
+  const bool use_set = f.headers.size() > 32;
+  if (use_set) seen.reserve(f.headers.size());
   for (const stomp::Header& h : f.headers) {
     if (is_command_header(h.name)) continue;
-    // First occurrence wins: later repeats are not part of the message.
-    if (m->header(h.name) != nullptr) continue;
+    if (use_set ? !seen.insert(h.name).second : m->header(h.name) != nullptr) continue;
     m->headers.emplace_back(std::string(h.name), std::string(h.value));
   }
   return m;
