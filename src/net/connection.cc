@@ -48,8 +48,21 @@ void Connection::read_more() {
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }
-  if (in_.size() - in_end_ < kReadChunk / 4) in_.resize(in_end_ + kReadChunk);
   reading_ = true;
+  if (in_.empty()) {
+    // No read buffer (an idle connection, or one whose frames are small):
+    // read into the small inline one, so thousands of idle clients do not
+    // each hold a read chunk. on_read() drops the chunk again after a read
+    // that the small buffer could have taken.
+    socket_.async_read_some(boost::asio::buffer(small_),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        std::size_t n) {
+                              if (!ec) self->in_.assign(self->small_.data(), self->small_.data() + n);
+                              self->on_read(ec, n);
+                            });
+    return;
+  }
+  if (in_.size() - in_end_ < kReadChunk / 4) in_.resize(in_end_ + kReadChunk);
   socket_.async_read_some(boost::asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       std::size_t n) { self->on_read(ec, n); });
@@ -72,10 +85,15 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   last_read_ms_ = mono_ms();  // any byte counts as liveness
   in_end_ += n;
   parse_buffered();
-  // Shrink a buffer that grew for one large frame once it is drained.
   if (in_begin_ == in_end_) {
     in_begin_ = in_end_ = 0;
-    if (in_.size() > 4 * kReadChunk) {
+    if (n <= small_.size()) {
+      // Drained after a small read: the client is idle or sends small
+      // frames; free the chunk (read_more() then reads into small_).
+      in_.clear();
+      in_.shrink_to_fit();
+    } else if (in_.size() > 4 * kReadChunk) {
+      // Shrink a buffer that grew for one large frame.
       in_.resize(kReadChunk);
       in_.shrink_to_fit();
     }
@@ -189,6 +207,7 @@ void Connection::resume_reading() {
   boost::asio::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->closed_ || self->read_paused_) return;
     self->parse_buffered();
+    if (self->in_begin_ == self->in_end_) self->in_begin_ = self->in_end_ = 0;
     self->read_more();
   });
 }

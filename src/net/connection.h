@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,9 +65,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   stomp::Parser parser_;
   Session session_;
 
-  std::vector<char> in_;       // read buffer; [in_begin_, in_end_) unparsed
+  std::vector<char> in_;       // read buffer; [in_begin_, in_end_) unparsed; empty when idle
   std::size_t in_begin_ = 0;
   std::size_t in_end_ = 0;
+  std::array<char, 2048> small_;  // reads while in_ is empty (see read_more)
   bool reading_ = false;
   bool read_paused_ = false;   // producer flow control / output backlog
 
