@@ -41,7 +41,8 @@ void Connection::start() {
 }
 
 void Connection::read_more() {
-  if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_) return;
+  if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_ || peer_finished_)
+    return;
   // Make room: drop parsed bytes, then grow up to the frame limit.
   if (in_begin_ > 0) {
     std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
@@ -74,6 +75,16 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   if (lingering_) {
     if (ec) close_now();
     else discard_input();
+    return;
+  }
+  if (ec == boost::asio::error::eof && !session_.closing()) {
+    // Half-close (shutdown(SHUT_WR), or close after the last frame): the
+    // client sends no more but may still read. As a DISCONNECT without
+    // receipt: what it is owed (the RECEIPT or ERROR of every earlier frame)
+    // is written, then the connection closes.
+    spdlog::debug("connection {}: end of input from the client", id_.value);
+    peer_finished_ = true;
+    session_.on_end_of_input();
     return;
   }
   if (ec) {

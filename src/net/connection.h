@@ -71,6 +71,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::array<char, 2048> small_;  // reads while in_ is empty (see read_more)
   bool reading_ = false;
   bool read_paused_ = false;   // producer flow control / output backlog
+  bool peer_finished_ = false; // the client half-closed: nothing more to read
 
   std::string out_;            // frames queued during this loop turn
   std::string writing_;        // frames being written

@@ -599,6 +599,12 @@ void Session::handle_disconnect(const stomp::Frame& f) {
   begin_op(f.get("receipt"), 0, 0, /*disconnect=*/true);
 }
 
+void Session::on_end_of_input() {
+  if (closing_ || disconnecting_) return;  // already on its way out
+  disconnecting_ = true;
+  begin_op(std::nullopt, 0, 0, /*disconnect=*/true);
+}
+
 // ------------------------------------------------------ operations, receipts
 
 std::uint64_t Session::begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,

@@ -37,6 +37,10 @@ class Session {
   void on_frame(const stomp::Frame& f);
   // `receipt`: the bad frame's receipt header, if it could be salvaged.
   void on_parse_error(stomp::ParseError e, std::optional<std::string_view> receipt);
+  // The client half-closed (end of input): like a DISCONNECT without
+  // receipt, the connection closes once every earlier frame's answer
+  // (RECEIPT, ERROR) is written.
+  void on_end_of_input();
   // The transport is gone (closed, reset, heart-beat timeout): give back
   // everything held. Idempotent.
   void on_closed();
