@@ -72,7 +72,7 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
             for (std::size_t i = 0; i < shared->size(); ++i) journal_->release(*segment);
             to_client(ticket.shard, [ticket, error = r.error](ClientEvents& ev) {
               ev.complete(ticket.connection, ticket.op,
-                          Outcome::failure("disk limit: " + error + "; transaction not committed"));
+                          Outcome::failure(error + "; transaction not committed"));
             });
             return;
           }

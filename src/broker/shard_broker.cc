@@ -55,7 +55,7 @@ store::SegmentId ShardBroker::write(RecordType type, std::string payload, const 
   return journal_->append_retained(type, payload, retains, [this, waiter](const store::AppendResult& r) {
     if (!waiter) return;
     broker_.post(self_, [this, waiter, r] {
-      if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure("disk limit: " + r.error);
+      if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure(r.error);
       end(waiter);
     });
   });
@@ -199,7 +199,7 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
           } else {
             journal_->release(*segment);
             if (op->outcome.ok)
-              op->outcome = Outcome::failure("disk limit: " + r.error + "; message not stored");
+              op->outcome = Outcome::failure(r.error + "; message not stored");
           }
           end(op);
         });

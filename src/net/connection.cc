@@ -54,7 +54,8 @@ std::vector<char>& Connection::scratch() {
 }
 
 void Connection::read_more() {
-  if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_) return;
+  if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_ || peer_finished_)
+    return;
   reading_ = true;
   socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
@@ -110,6 +111,16 @@ void Connection::read_into_own() {
 bool Connection::read_ok(const boost::system::error_code& ec) {
   if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
     read_more();
+    return false;
+  }
+  if (ec == boost::asio::error::eof && !session_.closing()) {
+    // Half-close (shutdown(SHUT_WR), or close after the last frame): the
+    // client sends no more but may still read. As a DISCONNECT without
+    // receipt: what it is owed (the RECEIPT or ERROR of every earlier frame)
+    // is written, then the connection closes.
+    spdlog::debug("connection {}: end of input from the client", id_.value);
+    peer_finished_ = true;
+    session_.on_end_of_input();
     return false;
   }
   if (ec) {

@@ -81,6 +81,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::size_t in_end_ = 0;
   bool reading_ = false;
   bool read_paused_ = false;   // producer flow control / output backlog
+  bool peer_finished_ = false; // the client half-closed: nothing more to read
 
   OutputQueue out_;            // frames queued since the last write started
   OutputQueue::Batch writing_; // frames being written

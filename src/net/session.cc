@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_set>
 
 #include "common/assert.h"
 #include "common/clock.h"
@@ -177,10 +178,15 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
   m->destination = d.to_string();
   m->body.assign(f.body.data(), f.body.size());
   m->headers.reserve(f.headers.size());
+  // First occurrence wins: later repeats are not part of the message. A set
+  // keeps this linear for frames with many headers (max-headers can be
+  // raised to 100,000; a scan per header would be quadratic).
+  std::unordered_set<std::string_view> seen;
+  const bool use_set = f.headers.size() > 32;
+  if (use_set) seen.reserve(f.headers.size());
   for (const stomp::Header& h : f.headers) {
     if (is_command_header(h.name)) continue;
-    // First occurrence wins: later repeats are not part of the message.
-    if (m->header(h.name) != nullptr) continue;
+    if (use_set ? !seen.insert(h.name).second : m->header(h.name) != nullptr) continue;
     m->headers.emplace_back(std::string(h.name), std::string(h.value));
   }
   return m;
@@ -438,6 +444,23 @@ std::optional<Session::AckTarget> Session::resolve_ack(const stomp::Frame& f) {
   return std::nullopt;
 }
 
+bool Session::covered_by_cumulative_ack(const stomp::Frame& f) const {
+  for (std::string_view name : {"id", "ack"}) {
+    auto tag = f.get(name);
+    if (!tag) continue;
+    auto dash = tag->find('-');
+    if (dash == std::string_view::npos) continue;
+    auto no = parse_int<std::uint32_t>(tag->substr(0, dash));
+    auto seq = parse_int<std::uint64_t>(tag->substr(dash + 1));
+    if (!no || !seq) continue;
+    auto it = subs_.find(SubscriptionNo(*no));
+    if (it == subs_.end()) continue;
+    const Subscription& s = *it->second;
+    return s.mode == AckMode::kClient && *seq <= s.acked_through.value;
+  }
+  return false;
+}
+
 Session::Transaction* Session::transaction_of(const stomp::Frame& f, bool& failed) {
   failed = false;
   auto name = f.get("transaction");
@@ -461,6 +484,14 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   if (!f.get("id") && !f.get("ack") && !f.get("message-id"))
     return fail(errors::kMissingAckId, {}, receipt);
   auto target = resolve_ack(f);
+  if (!target && ack && covered_by_cumulative_ack(f)) {
+    // Deliveries are written in sequence order only per persistence class
+    // (a persistent one waits for its delivery count to be on disk), so a
+    // client-mode consumer that acks each MESSAGE as it arrives can name one
+    // that its previous, cumulative ACK already took: nothing left to do.
+    begin_op(receipt, 0);
+    return;
+  }
   if (!target) {
     std::string which(f.get("id").value_or(f.get("ack").value_or(f.get("message-id").value_or(""))));
     return fail(errors::kUnknownAckId, which, receipt);
@@ -473,6 +504,8 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   // client mode is cumulative (this and every earlier delivery of the
   // subscription); client-individual touches this one only.
   std::size_t first = s.mode == AckMode::kClient ? 0 : target->index;
+  if (s.mode == AckMode::kClient && ack && s.held[target->index].seq.value > s.acked_through.value)
+    s.acked_through = s.held[target->index].seq;
   std::vector<DeliverySeq> seqs;
   seqs.reserve(target->index - first + 1);
   for (std::size_t i = first; i <= target->index; ++i) seqs.push_back(s.held[i].seq);
@@ -598,6 +631,12 @@ void Session::handle_abort(const stomp::Frame& f) {
 void Session::handle_disconnect(const stomp::Frame& f) {
   disconnecting_ = true;
   begin_op(f.get("receipt"), 0, 0, /*disconnect=*/true);
+}
+
+void Session::on_end_of_input() {
+  if (closing_ || disconnecting_) return;  // already on its way out
+  disconnecting_ = true;
+  begin_op(std::nullopt, 0, 0, /*disconnect=*/true);
 }
 
 // ------------------------------------------------------ operations, receipts

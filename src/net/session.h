@@ -37,6 +37,10 @@ class Session {
   void on_frame(const stomp::Frame& f);
   // `receipt`: the bad frame's receipt header, if it could be salvaged.
   void on_parse_error(stomp::ParseError e, std::optional<std::string_view> receipt);
+  // The client half-closed (end of input): like a DISCONNECT without
+  // receipt, the connection closes once every earlier frame's answer
+  // (RECEIPT, ERROR) is written.
+  void on_end_of_input();
   // The transport is gone (closed, reset, heart-beat timeout): give back
   // everything held. Idempotent.
   void on_closed();
@@ -69,6 +73,7 @@ class Session {
     broker::AckMode mode = broker::AckMode::kAuto;
     bool durable = false;
     std::deque<Held> held;    // in delivery order
+    DeliverySeq acked_through{0};  // client mode: highest seq a cumulative ACK named
     std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
     std::uint64_t credit_bytes = 0;
     bool awaiting_receipt = false;      // SUBSCRIBE's RECEIPT not written yet
@@ -123,6 +128,9 @@ class Session {
     std::size_t index = 0;  // into sub->held
   };
   std::optional<AckTarget> resolve_ack(const stomp::Frame& f);
+  // An ACK naming (by ack tag) a client-mode delivery that an earlier
+  // cumulative ACK already covered.
+  bool covered_by_cumulative_ack(const stomp::Frame& f) const;
   Transaction* transaction_of(const stomp::Frame& f, bool& failed);
   // COMMIT/ABORT: removes and returns the named transaction (nullopt: ERROR sent).
   std::optional<Transaction> take_transaction(const stomp::Frame& f);

@@ -53,7 +53,8 @@ def shards(request):
 @pytest.fixture
 def broker_factory(request, shards):
     """broker_factory(**opts) starts `ferry serve` with extra options
-    (max_deliveries=3 -> --max-deliveries 3). Every broker is stopped with
+    (max_deliveries=3 -> --max-deliveries 3); env={...} adds environment
+    variables for the broker process. Every broker is stopped with
     SIGTERM at teardown and must exit 0."""
     started: list[Broker] = []
     request.node._ferry_brokers = started
@@ -61,9 +62,9 @@ def broker_factory(request, shards):
     if not os.path.exists(support.ferry_bin()):
         pytest.fail("ferry binary not found at %s (set FERRY_BIN)" % support.ferry_bin())
 
-    def start(**opts) -> Broker:
+    def start(env=None, **opts) -> Broker:
         log = support.LOG_DIR / _log_name(request.node.nodeid, len(started))
-        b = Broker(shards, log, **opts)
+        b = Broker(shards, log, env=env, **opts)
         started.append(b)
         return b
 

@@ -51,7 +51,9 @@ _LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 class Broker:
     """A running `ferry serve` on a free port."""
 
-    def __init__(self, shards: int, log_path: Path, **opts):
+    def __init__(self, shards: int, log_path: Path, env: dict | None = None, **opts):
+        """opts become `--name value` flags; env: extra environment variables
+        for the broker process (e.g. LD_PRELOAD of the fault-injection shim)."""
         self.shards = shards
         self.opts = opts
         self.log_path = log_path
@@ -75,8 +77,10 @@ class Broker:
         self._log = open(log_path, "wb")
         self._log.write(("# " + " ".join(args) + "\n").encode())
         self._log.flush()
+        self.env = dict(env or {})
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     env=dict(os.environ, **self.env) if self.env else None)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         if not self._ready.wait(15):
@@ -202,10 +206,8 @@ def encode_frame(command: str, headers=None, body: bytes | str = b"", *, content
     has_cl = any(k == "content-length" for k, _ in items)
     if not has_cl and (content_length is True or (content_length is None and body)):
         items.append(("content-length", str(len(body))))
-    out = command.encode() + eol
-    for k, v in items:
-        out += ("%s:%s" % (k, v)).encode() + eol
-    return out + eol + body + b"\0"
+    lines = [command.encode()] + [("%s:%s" % (k, v)).encode() for k, v in items]
+    return eol.join(lines) + eol + eol + body + b"\0"
 
 
 class RawClient:

@@ -1,0 +1,223 @@
+"""Disk faults under the real broker: the data disk fills up (ENOSPC), the
+device fails writes (EIO) or loses them at fsync (EIO from fdatasync).
+
+The faults come from libferry_faultfs.so (tests/faultfs/faultfs.c), an
+LD_PRELOAD shim that fails write/pwrite/fsync/fdatasync/fallocate (and file
+creation, for ENOSPC) on files under the broker's data-dir while a control
+file says so. Each test:
+
+1. healthy: persistent SENDs with receipts; a consumer acks some of them;
+2. fault on: persistent SENDs (plain, larger than 4 KiB so the shim writes
+   half and then fails, and a transaction's COMMIT) get an ERROR naming the
+   disk failure, never a RECEIPT; non-persistent SENDs still work; a
+   consumer keeps receiving; the shim proves it injected failures;
+3. fault cleared: persistent SENDs are accepted again on new connections;
+4. kill -9 and restart without the shim: the journal opens without cutting
+   anything, every receipted and not acknowledged message is there exactly
+   once with its exact body, no refused message ever appears.
+
+(--disk-limit, the configured refusal, is tests/integration/test_disk_limit.py;
+the journal's own fault handling is tests/store/journal_fault_test.cc.)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support import Closed, QUIET, StompError, assert_broker_serves, client, ferry_bin, unique
+from test_persistence import data_dir, restart, work, work_root  # noqa: F401 (fixtures)
+
+ERROR_TEXT = {"enospc": "disk full", "eio-write": "journal write failed",
+              "eio-fsync": "journal write failed"}
+
+
+def faultfs_lib() -> Path:
+    env = os.environ.get("FERRY_FAULTFS")
+    if env:
+        return Path(env)
+    return Path(ferry_bin()).resolve().parent / "tests" / "faultfs" / "libferry_faultfs.so"
+
+
+def faultfs_env(ddir: str, control: Path) -> dict:
+    lib = faultfs_lib()
+    if not lib.exists():
+        pytest.fail("fault-injection shim not built: %s (cmake target ferry_faultfs)" % lib)
+    preload = [str(lib)]
+    # A sanitizer build's runtime must come first in the preload list.
+    ldd = subprocess.run(["ldd", ferry_bin()], capture_output=True, text=True).stdout
+    for line in ldd.splitlines():
+        if "libasan" in line and "=>" in line:
+            preload.insert(0, line.split("=>")[1].split()[0])
+    return {"LD_PRELOAD": ":".join(preload), "FERRY_FAULTFS_DIR": ddir,
+            "FERRY_FAULTFS_CONTROL": str(control)}
+
+
+def body_of(tag: str, i: int, size: int = 2000) -> bytes:
+    """A body whose content proves its identity: tag, index, then a digest
+    chain the checker recomputes."""
+    head = ("%s-%05d-" % (tag, i)).encode()
+    filler = hashlib.sha256(head).hexdigest().encode()
+    return head + (filler * (size // len(filler) + 1))[:size - len(head)]
+
+
+def check_body(b: bytes) -> str:
+    tag, i, _ = b.split(b"-", 2)
+    expect = body_of(tag.decode(), int(i), len(b))
+    assert b == expect, "corrupted body for %s-%s" % (tag, i)
+    return "%s-%05d" % (tag.decode(), int(i))
+
+
+def send_until_refused(port, dest, tag, start, n, size=2000):
+    """Persistent SENDs with receipts on one connection. Returns (receipted
+    keys, refused key or None, the ERROR frame or None)."""
+    c = client(port)
+    ok = []
+    try:
+        for i in range(start, start + n):
+            rid = "r%d" % i
+            c.send_frame("SEND", [("destination", dest), ("receipt", rid), ("persistent", "true")],
+                         body_of(tag, i, size))
+            f = c.read_frame(15)
+            if f.command == "ERROR":
+                assert f.get("receipt-id") == rid, "ERROR does not name the refused SEND: %r" % f
+                assert all(x.command != "RECEIPT" for x in c.read_until_closed()), \
+                    "a RECEIPT after the ERROR"
+                return ok, "%s-%05d" % (tag, i), f
+            assert f.command == "RECEIPT" and f["receipt-id"] == rid, f
+            ok.append("%s-%05d" % (tag, i))
+    finally:
+        c.close()
+    return ok, None, None
+
+
+def injected(control: Path) -> int:
+    p = Path(str(control) + ".count")
+    return int(p.read_text()) if p.exists() else 0
+
+
+def drain_all(port, dest, idle=2.0, timeout=60):
+    """Every message on dest (client-individual, each acked), until `idle`
+    seconds pass without one. Returns (keys in order, redelivered keys)."""
+    c = client(port)
+    keys, redelivered = [], set()
+    try:
+        c.subscribe(dest, "drain", ack="client-individual", headers={"prefetch-count": "100"})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            f = c.try_read_frame(idle)
+            if f is None:
+                break
+            if f.command != "MESSAGE":
+                raise AssertionError("unexpected frame while draining: %r" % f)
+            k = check_body(f.body)
+            keys.append(k)
+            if f.get("redelivered") == "true":
+                redelivered.add(k)
+            c.ack(f)
+    finally:
+        c.close()
+    return keys, redelivered
+
+
+@pytest.mark.parametrize("mode", ["enospc", "eio-write", "eio-fsync"])
+def test_disk_fault_refuses_then_resumes_without_loss(broker_factory, work, mode):
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    b = broker_factory(data_dir=ddir, segment_size="64KiB", env=faultfs_env(ddir, control))
+    q = "/queue/" + unique("fault")
+
+    # 1. healthy
+    receipted, refused_key, err = send_until_refused(b.port, q, "a", 0, 60)
+    assert refused_key is None, "refused with no fault on: %r" % err
+    acked = set()
+    c = client(b.port)
+    c.subscribe(q, "c", ack="client-individual", headers={"prefetch-count": "10"})
+    for m in c.read_messages(10):
+        c.ack(m)
+        acked.add(check_body(m.body))
+    c.close()
+
+    # 2. fault on
+    control.write_text(mode + "\n")
+    refused = []
+    errors = []
+    for tag, size in (("b", 2000), ("c", 20000), ("d", 200)):
+        ok, key, err = send_until_refused(b.port, q, tag, 0, 3, size)
+        assert not ok, "%s: %d persistent SENDs receipted with the disk failing (%s)" % (
+            mode, len(ok), ok)
+        assert key is not None
+        refused.append(key)
+        errors.append(err)
+    for err in errors:
+        assert ERROR_TEXT[mode] in err.get("message", ""), err
+        assert "disk limit" not in err.get("message", ""), "not the --disk-limit refusal: %r" % err
+    # a transaction's persistent sends: the COMMIT is refused
+    t = client(b.port)
+    t.request("BEGIN", [("transaction", "tx")])
+    for i in range(2):
+        t.send(q, body_of("t", i), [("transaction", "tx"), ("persistent", "true")])
+    refused += ["t-00000", "t-00001"]
+    with pytest.raises(StompError) as exc:
+        t.request("COMMIT", [("transaction", "tx")])
+    assert ERROR_TEXT[mode] in exc.value.frame.get("message", ""), exc.value.frame
+    t.close()
+    # non-persistent messages do not touch the disk
+    mem = "/queue/" + unique("mem")
+    m = client(b.port)
+    m.subscribe(mem, "m")
+    m.send(mem, "in memory", [("persistent", "false")])
+    assert m.read_message().body == b"in memory"
+    m.close()
+    # a consumer still receives what is queued (availability first: its
+    # delivery count could not be journaled, so it may come back unmarked
+    # after a crash); its ACKs need the disk and may be refused
+    c = client(b.port)
+    c.subscribe(q, "c2", ack="client-individual", headers={"prefetch-count": "5"})
+    held = c.read_messages(5)
+    ack_unsure = set()  # an ACK refused with an ERROR: it may or may not count
+    for msg in held:
+        k = check_body(msg.body)
+        assert k not in refused, "a refused message was delivered: %s" % k
+        try:
+            c.ack(msg)
+            acked.add(k)  # receipted ACK: the ack record is on disk
+        except (StompError, Closed, AssertionError):
+            ack_unsure.add(k)
+            break
+    c.close()  # the rest of `held` goes back to the queue
+    faults = injected(control)
+    assert faults > 0, "the shim injected nothing: is it loaded? (LD_PRELOAD)"
+    assert b.alive()
+
+    # 3. fault cleared: service resumes
+    control.write_text("")
+    ok, key, err = send_until_refused(b.port, q, "e", 0, 40)
+    assert key is None, "still refused after the fault cleared: %r" % err
+    receipted += ok
+    assert_broker_serves(b)
+    log = "\n".join(b.lines)
+    assert "failing appends until it works" in log and "writes succeed again" in log, b.tail(30)
+
+    # 4. crash and recover without the shim: nothing receipted is lost
+    b2 = restart(broker_factory, b, "kill")
+    log2 = "\n".join(b2.lines)
+    assert "cut torn" not in log2 and "corrupt" not in log2, log2
+    got, redelivered = drain_all(b2.port, q)
+    assert len(got) == len(set(got)), "duplicates after recovery: %r" % sorted(
+        k for k in set(got) if got.count(k) > 1)
+    got_set = set(got)
+    for k in refused:
+        assert k not in got_set, "%s: a refused message (%s) was stored" % (mode, k)
+    must = set(receipted) - acked - ack_unsure
+    lost = sorted(must - got_set)
+    assert not lost, "%s: receipted messages lost: %r" % (mode, lost)
+    extra = got_set - must
+    assert extra <= ack_unsure, "%s: unexpected messages: %r" % (mode, sorted(extra - ack_unsure))
+    print("%s: %d receipted, %d refused, %d acked, %d faults injected, %d recovered"
+          % (mode, len(receipted), len(refused), len(acked), faults, len(got)))
