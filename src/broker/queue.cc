@@ -24,6 +24,7 @@ Queue::~Queue() {
 void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliveries,
                     std::uint64_t stamp) {
   host_.memory_changed(static_cast<std::int64_t>(m->footprint()));
+  note_expiry(*m);
   ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment, stamp});
   dispatch();
 }
@@ -172,6 +173,7 @@ void Queue::give_back(QueueEntry e) {
     return;
   }
   host_.returned(*this, e);
+  note_expiry(*e.message);
   ready_.put_back(std::move(e));
 }
 
@@ -197,19 +199,36 @@ void Queue::to_dead_letter(QueueEntry e, std::string_view reason) {
   host_.dead_letter(*this, e, reason);
 }
 
+void Queue::note_expiry(const Message& m) {
+  if (m.expires_ms != 0 && (next_expiry_ == 0 || m.expires_ms < next_expiry_)) next_expiry_ = m.expires_ms;
+}
+
+// Runs every tick: walks the waiting messages only when one of them may have
+// expired (next_expiry_ is a lower bound of their expiry times), so a large
+// backlog without expiry costs nothing here.
 void Queue::expire(std::int64_t now_ms) {
+  if (next_expiry_ == 0 || now_ms < next_expiry_) return;
   const std::size_t before = ready_.size();
-  ready_.remove_if([&](const QueueEntry& e) { return e.message->expired_at(now_ms); },
-                   [&](const QueueEntry& e) {
-                     ++expired_;
-                     drop(e);
-                   });
+  std::int64_t next = 0;
+  ready_.remove_if(
+      [&](const QueueEntry& e) {
+        if (e.message->expired_at(now_ms)) return true;
+        const std::int64_t at = e.message->expires_ms;
+        if (at != 0 && (next == 0 || at < next)) next = at;
+        return false;
+      },
+      [&](const QueueEntry& e) {
+        ++expired_;
+        drop(e);
+      });
+  next_expiry_ = next;
   if (ready_.size() < before) host_.space_freed(*this);
 }
 
 void Queue::enqueue_entry(QueueEntry e) {
   host_.memory_changed(static_cast<std::int64_t>(e.message->footprint()));
   e.order = next_order_++;
+  note_expiry(*e.message);
   ready_.push(std::move(e));
   dispatch();
 }

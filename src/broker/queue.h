@@ -140,6 +140,7 @@ class Queue {
   void give_back(QueueEntry e);  // requeue or dead-letter after max_deliveries
   void drop(const QueueEntry& e);  // the message leaves this queue for good
   void uncharge(const QueueEntry& e);
+  void note_expiry(const Message& m);
   void to_dead_letter(QueueEntry e, std::string_view reason);
   void forget_credit(Consumer& c, const Held& h);
 
@@ -151,6 +152,7 @@ class Queue {
   std::vector<std::unique_ptr<Consumer>> consumers_;
   std::size_t next_consumer_ = 0;  // round-robin cursor
   std::uint64_t next_order_ = 0;
+  std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)
   std::uint64_t expired_ = 0;
   std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;

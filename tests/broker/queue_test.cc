@@ -536,6 +536,30 @@ TEST_F(QueueTest, ExpireDropsExpiredWaitingMessages) {
   EXPECT_EQ(host.bodies_for(a), (Bodies{"never", "later"}));
 }
 
+TEST_F(QueueTest, ExpireFindsEachDeadlineOverSeveralPasses) {
+  // expire() skips its walk until the earliest deadline; after each pass it
+  // must still know the next one, also for messages that arrive later.
+  auto q = make_queue();
+  q->enqueue(msg("t30", 4, host.now + 30));
+  q->enqueue(msg("t10", 4, host.now + 10));
+  q->enqueue(msg("never", 4, 0));
+  q->expire(host.now + 5);
+  EXPECT_EQ(q->expired_count(), 0u);
+  q->expire(host.now + 10);
+  EXPECT_EQ(q->expired_count(), 1u);
+  q->enqueue(msg("t20", 4, host.now + 20));
+  q->expire(host.now + 20);
+  EXPECT_EQ(q->expired_count(), 2u);
+  q->expire(host.now + 29);
+  EXPECT_EQ(q->expired_count(), 2u);
+  q->expire(host.now + 30);
+  EXPECT_EQ(q->expired_count(), 3u);
+  q->expire(host.now + 1000000);
+  EXPECT_EQ(q->expired_count(), 3u);
+  q->add_consumer(a, AckMode::kClient, window(10));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"never"}));
+}
+
 TEST_F(QueueTest, ExpiredMessagesAreNeverDeliveredAtDispatch) {
   auto q = make_queue();
   q->enqueue(msg("a", 4, host.now + 5));
