@@ -198,14 +198,12 @@ class Ferry(Broker):
         self.binary = binary
         self.settings = ["fsync = always (the default)", "shards = one per core",
                          "max-connections 20000",
-                         "persistent-default empty: like the peers, a message is persistent "
-                         "only when its SEND says persistent:true",
                          "other options at their defaults"]
 
     def command(self):
         return ([self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
                  "--data-dir", str(self.work / "data"), "--max-connections", "20000",
-                 "--persistent-default", "", "--log-level", "info"], {})
+                 "--log-level", "info"], {})
 
     def version(self) -> str:
         try:
