@@ -213,10 +213,14 @@ class Ferry(Broker):
                 return out.stdout.strip().splitlines()[0]
         except OSError:
             pass
-        repo = Path(__file__).resolve().parents[2]
+        # No --version: the commit of the checkout the binary was built in
+        # (build/ferry sits one level below it).
+        repo = Path(self.binary).resolve().parent.parent
         rev = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty"],
                              capture_output=True, text=True).stdout.strip()
-        return f"ferry (git {rev or 'unknown'})"
+        branch = subprocess.run(["git", "-C", str(repo), "rev-parse", "--abbrev-ref", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        return f"ferry, git {rev} ({branch})" if rev else "ferry (version unknown)"
 
 
 
