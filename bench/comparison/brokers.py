@@ -17,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import stomp_check
+
 # File descriptors for the children (mode G holds 10,000 connections).
 NOFILE = 65536
 
@@ -109,6 +111,10 @@ class Broker:
 
     def cleanup(self):
         """Stop helper processes started next to the broker."""
+
+    def queue_destination(self, name: str) -> str:
+        """The STOMP destination `ferry bench` uses for queue `name`."""
+        return f"/queue/{name}"
 
     # --- common ---------------------------------------------------------
     @property
@@ -235,7 +241,8 @@ class RabbitMQ(Broker):
     def __init__(self, work: Path, port: int):
         super().__init__(work, port)
         self.epmd: subprocess.Popen | None = None
-        self.settings = ["classic queues (the default), `/queue/x` = durable queue `x`",
+        self.settings = ["classic queues (the default); each queue is declared as `/queue/x` "
+                         "declares it (durable) and loaded through `/amq/queue/x` (see Notes)",
                          "STOMP plugin on 127.0.0.1 only, AMQP listener off",
                          "other settings at their defaults (vm_memory_high_watermark 0.4)"]
 
@@ -278,15 +285,18 @@ class RabbitMQ(Broker):
     def command(self):
         return (["/usr/lib/rabbitmq/bin/rabbitmq-server"], self.env())
 
-    def ctl(self, *args: str) -> str:
-        env = dict(os.environ)
-        env.update(self.env())
-        out = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", "ferrybench@localhost",
-                              *args], env=env, capture_output=True, text=True, timeout=60)
-        return out.stdout
-
     def version(self) -> str:
         return dpkg_version("rabbitmq-server")
+
+    def queue_destination(self, name: str) -> str:
+        # RabbitMQ reads a SEND's `persistent` header on /queue/x as the queue's
+        # durability too: persistent:false from a producer re-declares the
+        # durable queue the consumer made, and the broker answers ERROR
+        # resource_locked. So the queue is declared once here, the way /queue/x
+        # declares it (durable), and the run uses /amq/queue/x, which routes to
+        # that existing queue without declaring anything.
+        stomp_check.declare_queue(self.port, self.login, self.passcode, f"/queue/{name}")
+        return f"/amq/queue/{name}"
 
     def cleanup(self):
         if self.epmd is not None:

@@ -243,7 +243,11 @@ def write(results: Path, doc: Path, png: Path, notes: str = ""):
     for b in meta.get("brokers", []):
         problems = t.checks.get(b["name"])
         note = "" if not problems else f" (STOMP check failed: {'; '.join(problems)})"
-        out.append(f"| {NAMES.get(b['name'], b['name'])} | {b['version']} | {b['port']} | "
+        servers = sorted({r["result"].get("server") for r in t.runs
+                          if r["broker"] == b["name"] and r.get("result")
+                          and r["result"].get("server")})
+        version = b["version"] + (f" (CONNECTED says {', '.join(servers)})" if servers else "")
+        out.append(f"| {NAMES.get(b['name'], b['name'])} | {version} | {b['port']} | "
                    f"{b['durability']} | {'; '.join(b['settings'])}{note} |")
     out += ["", "## Targets (issue 4)", "", "| scenario | target | measured | state |",
             "|---|---|---|---|"]

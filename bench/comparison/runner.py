@@ -85,8 +85,13 @@ def server_args(b: brokers.Broker) -> list[str]:
     return ["--server", f"127.0.0.1:{b.port}", "--login", b.login, "--passcode", b.passcode]
 
 
-def load_args(sc: Scenario, dest: str) -> list[str]:
-    return [a.replace("{dest}", dest) for a in sc.args]
+def load_args(sc: Scenario, b: brokers.Broker, name: str) -> list[str]:
+    out = []
+    for a in sc.args:
+        if a == "/queue/{dest}":
+            a = b.queue_destination(name)
+        out.append(a.replace("{dest}", name))
+    return out
 
 
 def tcp_ceiling(plan: Plan, results: Results):
@@ -105,7 +110,7 @@ def load_runs(plan: Plan, b: brokers.Broker, sc: Scenario, results: Results):
         label = f"{b.name}-{sc.key}-{run}"
         dest = f"cmp.{sc.key}.{b.name}.{run}.{int(time.time())}"
         watch = RssWatch(b.pid)
-        res, err = run_bench(plan, [*server_args(b), *load_args(sc, dest),
+        res, err = run_bench(plan, [*server_args(b), *load_args(sc, b, dest),
                                     "--duration", str(plan.duration)],
                              label, plan.duration + 180)
         peak = watch.stop()
@@ -156,7 +161,7 @@ def recovery_runs(plan: Plan, b: brokers.Broker, sc: Scenario, results: Results)
     b.stop()
     b.start()
     t = time.monotonic()
-    fill, err = run_bench(plan, [*server_args(b), *load_args(sc, "cmp.recovery")],
+    fill, err = run_bench(plan, [*server_args(b), *load_args(sc, b, "cmp.recovery")],
                           "ferry-H-fill", 3600)
     fill_s = time.monotonic() - t
     say(f"  ferry-H fill: {fill_s:.1f} s " + (summary(sc, fill) if fill else "FAILED " + err))

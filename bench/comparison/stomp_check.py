@@ -73,3 +73,16 @@ def check(port: int, login: str, passcode: str) -> list[str]:
         except (OSError, RuntimeError) as e:
             problems.append(f"{dest}: {e}")
     return problems
+
+
+def declare_queue(port: int, login: str, passcode: str, dest: str):
+    """Subscribes to dest and unsubscribes again, so that a broker that
+    declares queues on first use (RabbitMQ) has it afterwards."""
+    c = _Conn(port, login, passcode)
+    c.send("SUBSCRIBE", {"id": "0", "destination": dest, "ack": "auto", "receipt": "s"})
+    cmd, headers, _ = c.read()
+    if cmd != "RECEIPT":
+        raise RuntimeError(f"SUBSCRIBE {dest} answered with {cmd} {headers}")
+    c.send("UNSUBSCRIBE", {"id": "0", "receipt": "u"})
+    c.read()
+    c.close()
