@@ -58,8 +58,9 @@ def parse(argv):
     p.add_argument("--doc", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--chart", default=None, help="PNG (next to --doc, benchmarks.png)")
     p.add_argument("--notes", help="a Markdown file whose text goes into the doc's Notes")
-    p.add_argument("--report", metavar="JSONL",
-                   help="only write the doc and chart from an existing results file")
+    p.add_argument("--report", metavar="JSONL", nargs="+",
+                   help="only write the doc and chart from existing results files (for each "
+                        "broker, the runs of the last file that has it)")
     a = p.parse_args(argv)
     q = a.quick
     a.repeat = a.repeat or (1 if q else 3)
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
     a = parse(argv if argv is not None else sys.argv[1:])
     notes = Path(a.notes).read_text() if a.notes else ""
     if a.report:
-        report.write(Path(a.report), Path(a.doc), Path(a.chart), notes)
+        report.write([Path(r) for r in a.report], Path(a.doc), Path(a.chart), notes)
         print(f"wrote {a.doc} and {a.chart}")
         return 0
     names = [n.strip() for n in a.only.split(",") if n.strip()]

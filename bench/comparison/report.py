@@ -58,8 +58,16 @@ class Table:
     def of(self, key: str, broker: str) -> list[dict]:
         return [r for r in self.runs if r["scenario"] == key and r["broker"] == broker]
 
+    @staticmethod
+    def valid(r: dict) -> bool:
+        """A run whose figures count: it answered, and no connection got an
+        ERROR or was lost (such a run is listed with its first error instead)."""
+        res = r.get("result")
+        return bool(res) and not res.get("errors") and not res.get("connections_lost")
+
     def median(self, key: str, broker: str, metric: str):
-        return med([metric_of(r["result"], metric) for r in self.of(key, broker) if r["result"]])
+        return med([metric_of(r["result"], metric) for r in self.of(key, broker)
+                    if self.valid(r)])
 
     def total(self, key: str, broker: str, field: str):
         vals = [r["result"].get(field) for r in self.of(key, broker) if r["result"]]
@@ -78,6 +86,9 @@ def verdict(t: Table, sc: Scenario) -> tuple[str, str]:
     ferry = t.median(sc.key, "ferry", sc.metric)
     if ferry is None:
         return "Ferry not measured", "not measured"
+    broken = [NAMES[p] for p in PEERS if t.of(sc.key, p) and t.median(sc.key, p, sc.metric) is None]
+    if broken and sc.key in ("A", "B", "C", "D", "E"):
+        return f"{' and '.join(broken)} had no valid run", "not decided"
     if sc.key in ("A", "B", "C", "E"):
         peers = [t.median(sc.key, p, sc.metric) for p in PEERS]
         peers = [p for p in peers if p]
@@ -137,7 +148,7 @@ def scenario_section(t: Table, sc: Scenario) -> list[str]:
             r = ratio(ferry, v) if sc.higher_is_better else ratio(v, ferry)
             r = f"{r:.2f}" if r is not None else "—"
         runs = t.of(sc.key, b)
-        n_ok = sum(1 for x in runs if x["result"])
+        n_ok = sum(1 for x in runs if t.valid(x))
         cells = [NAMES[b], fmt(v), r]
         if load and b != "tcp":
             lat = [fmt(t.median(sc.key, b, f"latency_us.{p}")) for p in ("p50", "p99", "p999")]
@@ -164,10 +175,11 @@ def scenario_section(t: Table, sc: Scenario) -> list[str]:
         out.append("| " + " | ".join(cells) + " |")
     figure, state = verdict(t, sc)
     out += ["", f"Target: {sc.target}. Measured: {figure}. **{state.capitalize()}.**", ""]
-    errs = [x for b in rows for x in t.of(sc.key, b) if x.get("error")]
-    for x in errs[:3]:
-        first = x["error"].strip().splitlines()[:3]
-        out.append(f"- {NAMES[x['broker']]} run {x['run']} failed: `{' '.join(first)[:300]}`")
+    errs = [x for b in rows for x in t.of(sc.key, b) if not t.valid(x)]
+    for x in errs[:4]:
+        text = x.get("error") or (x.get("result") or {}).get("first_error") or "errors counted"
+        first = " ".join(text.strip().splitlines()[:3])[:300].replace("`", "'")
+        out.append(f"- {NAMES[x['broker']]} run {x['run']} left out of the median: `{first}`")
     if errs:
         out.append("")
     return out
@@ -208,8 +220,36 @@ def chart(t: Table, scenarios: dict[str, Scenario], png: Path):
     return True
 
 
-def write(results: Path, doc: Path, png: Path, notes: str = ""):
-    meta, runs = load(results)
+def merge(paths: list[Path]) -> tuple[dict, list[dict]]:
+    """Several results files as one: for each broker (and raw TCP), the runs
+    of the last file that has any (raw TCP: Ferry's file); meta from the
+    first, with each broker's entry from the file its runs come from."""
+    loaded = [load(p) for p in paths]
+    meta = dict(loaded[0][0])
+    source: dict[str, int] = {}
+    for i, (_, runs) in enumerate(loaded):
+        for r in runs:
+            source[r["broker"]] = i
+    # F's yardstick is the raw TCP measured in the same session as Ferry.
+    if "ferry" in source and any(r["broker"] == "tcp" for r in loaded[source["ferry"]][1]):
+        source["tcp"] = source["ferry"]
+    runs = [r for i, (_, rs) in enumerate(loaded) for r in rs if source.get(r["broker"]) == i]
+    entries = {}
+    for i, (m, _) in enumerate(loaded):
+        for b in m.get("brokers", []):
+            if source.get(b["name"], i) == i:
+                entries[b["name"]] = b
+    order = ["ferry", *PEERS]
+    meta["brokers"] = [entries[n] for n in order if n in entries]
+    if len(loaded) > 1:
+        meta["sources"] = {n: paths[i].as_posix() for n, i in source.items()}
+    return meta, runs
+
+
+def write(results: Path | list[Path], doc: Path, png: Path, notes: str = ""):
+    paths = results if isinstance(results, list) else [results]
+    meta, runs = merge(paths)
+    results = paths[0]
     scenarios = all_scenarios(meta.get("idle_connections", 10000),
                               meta.get("recovery_messages", 1000000))
     t = Table(runs, scenarios)
@@ -221,7 +261,7 @@ def write(results: Path, doc: Path, png: Path, notes: str = ""):
         "",
         "Produced by `bench/compare` (see the README's benchmark section); "
         "regenerate this page from the raw lines with "
-        f"`bench/compare --report {results.as_posix()}`.",
+        f"`bench/compare --report {' '.join(p.as_posix() for p in paths)}`.",
         "",
         f"- Date: {meta.get('date', '?')}",
         f"- Machine: {m.get('cores', '?')} cores ({m.get('model', '?')}), "
@@ -233,7 +273,10 @@ def write(results: Path, doc: Path, png: Path, notes: str = ""):
         "- Load generator: `ferry bench` (C++, the same binary for every broker), on the same "
         "machine, over loopback. Each broker runs alone: started before its scenarios, "
         "stopped (by PID) before the next one starts.",
-        f"- Raw results: `{results.as_posix()}` (one JSON line per run).",
+        "- Raw results (one JSON line per run): " + (
+            ", ".join(f"`{p.as_posix()}`" for p in paths) if len(paths) == 1 else
+            "; ".join(f"{', '.join(NAMES.get(n, n) for n in sorted(meta['sources']) if meta['sources'][n] == p.as_posix())}"
+                      f" from `{p.as_posix()}`" for p in paths)) + ".",
         "",
         "## Brokers",
         "",
@@ -261,6 +304,26 @@ def write(results: Path, doc: Path, png: Path, notes: str = ""):
         out += [f"![medians per scenario]({png.name})", ""]
     if notes:
         out += ["## Notes", "", notes.strip(), ""]
+    out += ["## How to read the figures", "",
+            "- A, B, C, E and F are unpaced: the producers send as fast as the broker takes "
+            "messages for the run's duration. *recv msg/s* is what the consumers received "
+            "divided by the time from their first to their last message (for C it counts every "
+            "subscriber's copy); it is the figure compared. *send msg/s* can be higher when "
+            "the broker buffers what its consumers have not taken yet.",
+            "- *lost* counts expected messages that had not arrived when the drain timeout "
+            "(10 s after the producers stopped) ran out: a broker far behind its producers "
+            "shows messages it still holds as lost. *dup*, *errors* (ERROR frames) and "
+            "*stalls* are `ferry bench`'s counts; a run with an ERROR or a lost connection is "
+            "left out of the median and named under its table.",
+            "- The p50/p99 of unpaced runs are mostly time spent queued in the broker; "
+            "D (paced at 2,000 msg/s) is the latency measurement.",
+            "- G: the broker's resident memory (its whole process tree, from /proc) is read "
+            "after start-up and then every 0.5 s while `ferry bench` holds the idle "
+            "connections; the peak minus the start-up figure is divided by the connections "
+            "that got CONNECTED. The broker is restarted before each run.",
+            "- The load generator runs on the same cores as the broker, so a broker that "
+            "needs fewer CPU cycles per message also leaves more to the generator.",
+            ""]
     out += ["## Scenarios", "",
             "Each table gives the median of the runs; *Ferry ÷ this* is Ferry's figure over "
             "the peer's (above 1: Ferry is faster); for latency and memory it is the peer's "
