@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,6 +90,10 @@ def main(argv=None) -> int:
         sys.exit(f"unknown scenario in {keys}; choose from {list(every)}")
     chosen = {k: every[k] for k in every if k in keys}
 
+    probe = subprocess.run([a.ferry_bin, "bench", "--help"], capture_output=True, text=True)
+    if probe.returncode != 0 or "--tcp-ceiling" not in probe.stdout:
+        sys.exit(f"{a.ferry_bin} has no `ferry bench` (the load generator); build a checkout "
+                 "that has it, or pass --ferry-bin PATH")
     brokers.raise_nofile()
     work = Path(a.work_dir or tempfile.mkdtemp(prefix="ferry-compare-", dir="/var/tmp"))
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
