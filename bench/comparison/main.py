@@ -58,6 +58,9 @@ def parse(argv):
     p.add_argument("--results", help="JSON lines file (bench/results/<timestamp>.jsonl)")
     p.add_argument("--doc", default=str(REPO / "docs" / "benchmarks.md"))
     p.add_argument("--chart", default=None, help="PNG (next to --doc, benchmarks.png)")
+    p.add_argument("--pool", action="store_true",
+                   help="with several --report files: pool the runs of every file whose "
+                        "settings for a broker match the last one's")
     p.add_argument("--notes", help="a Markdown file whose text goes into the doc's Notes")
     p.add_argument("--report", metavar="JSONL", nargs="+",
                    help="only write the doc and chart from existing results files (for each "
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
     a = parse(argv if argv is not None else sys.argv[1:])
     notes = Path(a.notes).read_text() if a.notes else ""
     if a.report:
-        report.write([Path(r) for r in a.report], Path(a.doc), Path(a.chart), notes)
+        report.write([Path(r) for r in a.report], Path(a.doc), Path(a.chart), notes, a.pool)
         print(f"wrote {a.doc} and {a.chart}")
         return 0
     names = [n.strip() for n in a.only.split(",") if n.strip()]

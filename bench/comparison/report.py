@@ -220,16 +220,37 @@ def chart(t: Table, scenarios: dict[str, Scenario], png: Path):
     return True
 
 
-def merge(paths: list[Path]) -> tuple[dict, list[dict]]:
+def merge(paths: list[Path], pool: bool = False) -> tuple[dict, list[dict]]:
     """Several results files as one: for each broker (and raw TCP), the runs
     of the last file that has any (raw TCP: Ferry's file); meta from the
-    first, with each broker's entry from the file its runs come from."""
+    first, with each broker's entry from the file its runs come from.
+    pool: the runs of every file whose entry for that broker has the same
+    settings as the last one (so a median is taken over more sessions)."""
     loaded = [load(p) for p in paths]
     meta = dict(loaded[0][0])
+    meta["dates"] = [m.get("date", "?") for m, _ in loaded]
     source: dict[str, int] = {}
     for i, (_, runs) in enumerate(loaded):
         for r in runs:
             source[r["broker"]] = i
+    if pool:
+        def settings(i, name):
+            for b in loaded[i][0].get("brokers", []):
+                if b["name"] == name:
+                    return b["settings"]
+            return None
+        pooled = []
+        for name, last in source.items():
+            files = [i for i, (_, rs) in enumerate(loaded)
+                     if any(r["broker"] == name for r in rs)
+                     and settings(i, name) == settings(last, name)]
+            pooled += [r for i in files for r in loaded[i][1] if r["broker"] == name]
+        entries = {b["name"]: b for i in range(len(loaded)) for b in loaded[i][0].get("brokers", [])
+                   if source.get(b["name"]) == i}
+        meta["brokers"] = [entries[n] for n in ["ferry", *PEERS] if n in entries]
+        meta["sources"] = {n: paths[i].as_posix() for n, i in source.items()}
+        meta["pooled"] = True
+        return meta, pooled
     # F's yardstick is the raw TCP measured in the same session as Ferry.
     if "ferry" in source and any(r["broker"] == "tcp" for r in loaded[source["ferry"]][1]):
         source["tcp"] = source["ferry"]
@@ -246,9 +267,10 @@ def merge(paths: list[Path]) -> tuple[dict, list[dict]]:
     return meta, runs
 
 
-def write(results: Path | list[Path], doc: Path, png: Path, notes: str = ""):
+def write(results: Path | list[Path], doc: Path, png: Path, notes: str = "",
+          pool: bool = False):
     paths = results if isinstance(results, list) else [results]
-    meta, runs = merge(paths)
+    meta, runs = merge(paths, pool)
     results = paths[0]
     scenarios = all_scenarios(meta.get("idle_connections", 10000),
                               meta.get("recovery_messages", 1000000))
@@ -261,19 +283,26 @@ def write(results: Path | list[Path], doc: Path, png: Path, notes: str = ""):
         "",
         "Produced by `bench/compare` (see the README's benchmark section); "
         "regenerate this page from the raw lines with "
-        f"`bench/compare --report {' '.join(p.as_posix() for p in paths)}`.",
+        f"`bench/compare --report {' '.join(p.as_posix() for p in paths)}"
+        f"{' --pool' if meta.get('pooled') else ''}`.",
         "",
-        f"- Date: {meta.get('date', '?')}",
+        (f"- Date: {meta.get('date', '?')}" if len(meta.get("dates", [])) < 2 else
+         f"- Dates: {len(meta['dates'])} sessions, {meta['dates'][0]} to {meta['dates'][-1]}"),
         f"- Machine: {m.get('cores', '?')} cores ({m.get('model', '?')}), "
         f"{m.get('memory', '?')} memory, {m.get('kernel', '?')}. "
         "A shared VM: other jobs ran on the same two cores, so figures move by tens of "
         "percent between runs; the median of the repeats is reported.",
-        f"- Runs: {o.get('repeat', '?')} per scenario and broker, {o.get('duration', '?')} s each"
+        f"- Runs: {o.get('repeat', '?')} per scenario and broker"
+        + (" in each session" if meta.get("pooled") else "")
+        + f", {o.get('duration', '?')} s each"
         + (" (quick mode: a smoke test, not a measurement)" if o.get("quick") else "") + ".",
         "- Load generator: `ferry bench` (C++, the same binary for every broker), on the same "
         "machine, over loopback. Each broker runs alone: started before its scenarios, "
         "stopped (by PID) before the next one starts.",
         "- Raw results (one JSON line per run): " + (
+            "the runs of " + ", ".join(f"`{p.as_posix()}`" for p in paths) + ", pooled: for "
+            "each broker, every file whose settings for it match the last file's"
+            if meta.get("pooled") else
             ", ".join(f"`{p.as_posix()}`" for p in paths) if len(paths) == 1 else
             "; ".join(f"{', '.join(NAMES.get(n, n) for n in sorted(meta['sources']) if meta['sources'][n] == p.as_posix())}"
                       f" from `{p.as_posix()}`" for p in paths)) + ".",
