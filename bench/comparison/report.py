@@ -241,9 +241,12 @@ def merge(paths: list[Path], pool: bool = False) -> tuple[dict, list[dict]]:
             return None
         pooled = []
         for name, last in source.items():
+            # raw TCP counts from the sessions that measured Ferry
+            like = "ferry" if name == "tcp" and "ferry" in source else name
             files = [i for i, (_, rs) in enumerate(loaded)
                      if any(r["broker"] == name for r in rs)
-                     and settings(i, name) == settings(last, name)]
+                     and any(r["broker"] == like for r in rs)
+                     and settings(i, like) == settings(source[like], like)]
             pooled += [r for i in files for r in loaded[i][1] if r["broker"] == name]
         entries = {b["name"]: b for i in range(len(loaded)) for b in loaded[i][0].get("brokers", [])
                    if source.get(b["name"]) == i}
