@@ -139,7 +139,11 @@ def idle_runs(plan: Plan, b: brokers.Broker, sc: Scenario, results: Results):
         b.stop()
         b.start()
         time.sleep(3)
-        before = min(brokers.rss_kib(b.pid) for _ in range(3) if time.sleep(0.3) is None)
+        samples = []
+        for _ in range(3):
+            time.sleep(0.3)
+            samples.append(brokers.rss_kib(b.pid))
+        before = min(samples)
         watch = RssWatch(b.pid, every=0.5)
         res, err = run_bench(plan, [*server_args(b), *sc.args, "--hold", str(plan.hold)],
                              f"{b.name}-G-{run}", plan.hold + 600)
