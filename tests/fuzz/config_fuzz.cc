@@ -4,11 +4,14 @@
 //
 // Contract checked: any text either yields options or throws
 // std::runtime_error with a message; no crash, no hang, no other exception.
-// Options that load are sane: the frame limits and counts are not zero.
+// Options that load are usable: the frame limits and counts are not zero, and
+// the heart-beat grace times any interval (a uint32 of ms) is a finite
+// number of ms that fits the int64 it is converted to (net/connection.cc).
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fail("a zero frame limit was accepted");
     if (o.broker.shards == 0) fail("zero shards accepted");
     if (o.data_dir.empty()) fail("empty data-dir accepted");
+    const double longest = o.heart_beat_grace * static_cast<double>(UINT32_MAX);
+    if (!(o.heart_beat_grace >= 1.0) || !std::isfinite(longest) || longest >= 9.2e18)
+      fail("a heart-beat grace that overflows the silence check was accepted");
   } catch (const std::runtime_error& e) {
     if (std::string(e.what()).empty()) fail("error without a message");
   }
