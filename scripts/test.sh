@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The second command: install what is missing, build, and run every test:
 # unit tests (ctest) and integration tests (the real broker with real PHP and
-# Python STOMP clients, each run with 1 and with 2 shards).
+# Python STOMP clients, each run with 1 and with 2 shards); then the short
+# fuzzing run (scripts/fuzz.sh, 45 s per target) and the whole suite again
+# under ASan + UBSan + LSan (scripts/test-sanitizers.sh, one shard per test).
+# FERRY_SKIP_FUZZ=1 / FERRY_SKIP_SANITIZERS=1 leave those out (quick local
+# runs; CI runs both). Arguments go to every pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -12,3 +16,13 @@ ctest --test-dir build --output-on-failure -j "$(nproc)"
 
 echo "== integration tests (pytest, real ferry binary, php-stomp and stomp.py)"
 FERRY_BIN="$PWD/build/ferry" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
+
+if [ "${FERRY_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzzing (libFuzzer, short run)"
+  bash scripts/fuzz.sh "${FERRY_FUZZ_SECONDS:-45}"
+fi
+
+if [ "${FERRY_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== sanitizers (ASan + UBSan + LSan build, unit and integration tests)"
+  bash scripts/test-sanitizers.sh "$@"
+fi

@@ -130,13 +130,16 @@ std::vector<OptionSpec> build_specs() {
                }});
   s.push_back({"heart-beat-grace", "2.0", "a client silent for grace x the agreed interval is disconnected",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 // Bounded so that grace x any interval (uint32 ms) stays a
+                 // finite int64 of ms; !(g >= 1) also rejects NaN.
+                 constexpr const char* kExpected = "expected a number from 1.0 to 1000";
                  try {
                    std::size_t used = 0;
                    double g = std::stod(v, &used);
-                   if (used != v.size() || g < 1.0) return "expected a number >= 1.0";
+                   if (used != v.size() || !(g >= 1.0) || g > 1000.0) return kExpected;
                    o.heart_beat_grace = g;
                  } catch (...) {
-                   return "expected a number >= 1.0";
+                   return kExpected;
                  }
                  return "";
                }});

@@ -249,6 +249,23 @@ TEST_F(ConfigTest, BadCommandLineValueNamesOptionAndValue) {
   }
 }
 
+// Found by tests/fuzz/config_fuzz.cc: a grace of "19e99" (or nan, inf) was
+// accepted, and grace x interval then overflowed the int64 of the silence
+// check (undefined behaviour in net/connection.cc).
+TEST_F(ConfigTest, HeartBeatGraceMustBeFiniteAndBounded) {
+  for (const std::string value : {"19e99", "1e300", "inf", "nan", "-nan", "1001"}) {
+    SCOPED_TRACE(value);
+    EXPECT_NE(error_of("", {{"heart-beat-grace", value}}), "") << "accepted";
+  }
+  auto path = write_toml("heart-beat-grace = \"19e99\"\n");
+  EXPECT_NE(error_of(path).find("heart-beat-grace"), std::string::npos);
+  path = write_toml("heart-beat-grace = inf\n");
+  EXPECT_NE(error_of(path).find("heart-beat-grace"), std::string::npos);
+  path = write_toml("heart-beat-grace = nan\n");
+  EXPECT_NE(error_of(path).find("heart-beat-grace"), std::string::npos);
+  EXPECT_EQ(error_of("", {{"heart-beat-grace", "1000"}}), "");
+}
+
 TEST_F(ConfigTest, BadTomlValueNamesOptionAndFile) {
   auto path = write_toml("memory-policy = \"sometimes\"\n");
   std::string err = error_of(path);

@@ -45,7 +45,12 @@ def _log_name(nodeid: str, n: int) -> str:
     return "%s__%s__%d.%d.log" % (mod, name[:150], n, os.getpid())
 
 
-@pytest.fixture(params=[1, 2], ids=["1shard", "2shards"])
+# FERRY_TEST_SHARDS=1 runs only the one-shard variant of each test (the
+# sanitizer run in CI does, to stay within its time budget).
+_SHARDS = [int(n) for n in os.environ.get("FERRY_TEST_SHARDS", "1,2").split(",")]
+
+
+@pytest.fixture(params=_SHARDS, ids=["%dshard%s" % (n, "" if n == 1 else "s") for n in _SHARDS])
 def shards(request):
     return request.param
 
@@ -54,8 +59,9 @@ def shards(request):
 def broker_factory(request, shards):
     """broker_factory(**opts) starts `ferry serve` with extra options
     (max_deliveries=3 -> --max-deliveries 3); env={...} adds environment
-    variables for the broker process. Every broker is stopped with
-    SIGTERM at teardown and must exit 0."""
+    variables for the broker process. Every broker is stopped with SIGTERM
+    at teardown and must exit 0, and none may have printed a sanitizer
+    report (ASan, LSan at exit, UBSan), killed ones included."""
     started: list[Broker] = []
     request.node._ferry_brokers = started
 
@@ -76,6 +82,10 @@ def broker_factory(request, shards):
         alive = b.alive()
         rc = b.stop()
         b.cleanup()
+        report = b.sanitizer_report()
+        if report:
+            problems.append("broker %s: sanitizer report (rc=%s):\n%s" % (b.args, rc, report))
+            continue
         if b.killed:
             continue  # the test killed it on purpose (crash tests)
         if not alive:

@@ -47,6 +47,32 @@ def ferry_bin() -> str:
 
 _LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
+# when they find something (scripts/test-sanitizers.sh runs every test
+# against a sanitized ferry; the same check costs nothing on a normal build).
+_SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|AddressSanitizer:|"
+                           r"LeakSanitizer:|runtime error:|UndefinedBehaviorSanitizer")
+
+
+# Set by scripts/test-sanitizers.sh: FERRY_BIN is an ASan build, whose memory
+# use (shadow memory, the quarantine of freed blocks) says nothing about
+# Ferry's own, so tests skip their RSS bounds (and only those).
+SANITIZED = os.environ.get("FERRY_SANITIZED") == "1"
+
+
+def sanitizer_report(text: str) -> str | None:
+    """The sanitizer report in a process's output, from its first line; None if clean."""
+    m = _SANITIZER_RE.search(text)
+    if not m:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    return text[start:start + 6000]
+
+
+def assert_no_sanitizer_report(text: str, what: str = "ferry"):
+    report = sanitizer_report(text)
+    assert report is None, "%s: sanitizer report:\n%s" % (what, report)
+
 
 class Broker:
     """A running `ferry serve` on a free port."""
@@ -114,6 +140,11 @@ class Broker:
     def tail(self, n: int = 60) -> str:
         with self._lock:
             return "\n".join(self.lines[-n:])
+
+    def sanitizer_report(self) -> str | None:
+        """What a sanitizer printed on this broker's stderr, if anything."""
+        with self._lock:
+            return sanitizer_report("\n".join(self.lines))
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM and wait; returns the exit code."""
@@ -692,5 +723,7 @@ def finish_php(p: subprocess.Popen, timeout: float = 60.0):
 
 
 def run_ferry(*args, input: bytes | None = None, timeout: float = 30.0, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([ferry_bin()] + [str(a) for a in args], input=input,
-                          capture_output=True, timeout=timeout, cwd=cwd)
+    p = subprocess.run([ferry_bin()] + [str(a) for a in args], input=input,
+                       capture_output=True, timeout=timeout, cwd=cwd)
+    assert_no_sanitizer_report(p.stderr.decode("utf-8", "replace"), "ferry %s" % " ".join(map(str, args)))
+    return p

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from support import Broker, client, ferry_bin, run_ferry, unique
+from support import Broker, assert_no_sanitizer_report, client, ferry_bin, run_ferry, unique
 
 
 def test_send_recv_round_trip(broker):
@@ -268,4 +268,6 @@ def test_serve_default_listen_address(tmp_path):
         c.close()
     finally:
         p.send_signal(signal.SIGTERM)
-        assert p.wait(10) == 0
+        rc = p.wait(10)
+        assert_no_sanitizer_report(log.read_text(errors="replace"))
+        assert rc == 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import QUIET, client, ferry_bin, unique
+from support import QUIET, assert_no_sanitizer_report, client, ferry_bin, unique
 
 # Waiting for something that must happen after a restart on a loaded machine.
 LONG = 20.0
@@ -396,6 +396,7 @@ def test_second_broker_on_same_data_dir_refuses(broker_factory, work):
                         "--log-level", "info"],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert_no_sanitizer_report(out)
     assert p.returncode != 0, "second broker on the same data dir exited 0:\n" + out
     assert "in use" in out, "refusal does not say the data dir is in use:\n" + out
     assert "listening on" not in out, "second broker listened before refusing:\n" + out
@@ -523,6 +524,7 @@ def test_corrupt_record_in_the_middle_refuses_to_start(broker_factory, work):
     p = subprocess.run([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", b.data_dir],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert_no_sanitizer_report(out)
     assert p.returncode != 0 and "listening on" not in out, \
         "broker started on a journal corrupt in the middle:\n" + out
     assert "corrupt" in out, out

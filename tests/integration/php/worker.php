@@ -27,6 +27,9 @@ while (true) {
     $s->setReadTimeout(0, 50000);
     if ($s->hasFrame()) $early++;
     usleep($work_ms * 1000); // "work"
+    // ack() waits for its RECEIPT as long as the read timeout: not the 50 ms
+    // above, or a slow broker's late RECEIPT counts as an early frame next time.
+    $s->setReadTimeout(10, 0);
     if ($s->ack($f, ["receipt" => "a" . count($bodies)])) $acked++;
     if ($max && count($bodies) >= $max) break;
 }

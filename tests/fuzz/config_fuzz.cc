@@ -1,0 +1,69 @@
+// libFuzzer target for `ferry serve`'s configuration: the input is a
+// ferry.toml, loaded by app::load_options() exactly as --config loads it
+// (defaults, then the file's values through each option's parser).
+//
+// Contract checked: any text either yields options or throws
+// std::runtime_error with a message; no crash, no hang, no other exception.
+// Options that load are usable: the frame limits and counts are not zero, and
+// the heart-beat grace times any interval (a uint32 of ms) is a finite
+// number of ms that fits the int64 it is converted to (net/connection.cc).
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "app/config.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "config_fuzz: %s\n", what);
+  std::abort();
+}
+
+std::string& config_path() {
+  static std::string path;
+  return path;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // load_options() reads a file, as `ferry serve --config` does; tmpfs keeps
+  // that cheap where there is one.
+  fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  config_path() = (base / ("ferry-config-fuzz-" + std::to_string(getpid()) + ".toml")).string();
+  std::atexit([] { std::remove(config_path().c_str()); });
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::FILE* f = std::fopen(config_path().c_str(), "wb");
+  if (f == nullptr) fail("cannot write the config file");
+  if (size > 0 && std::fwrite(data, 1, size, f) != size) fail("short write");
+  std::fclose(f);
+  try {
+    const ferry::net::ServerOptions o = ferry::app::load_options(config_path(), {});
+    if (o.limits.max_frame_size == 0 || o.limits.max_body_size == 0 || o.limits.max_headers == 0 ||
+        o.limits.max_header_length == 0)
+      fail("a zero frame limit was accepted");
+    if (o.broker.shards == 0) fail("zero shards accepted");
+    if (o.data_dir.empty()) fail("empty data-dir accepted");
+    const double longest = o.heart_beat_grace * static_cast<double>(UINT32_MAX);
+    if (!(o.heart_beat_grace >= 1.0) || !std::isfinite(longest) || longest >= 9.2e18)
+      fail("a heart-beat grace that overflows the silence check was accepted");
+  } catch (const std::runtime_error& e) {
+    if (std::string(e.what()).empty()) fail("error without a message");
+  }
+  return 0;
+}
