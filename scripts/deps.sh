@@ -11,7 +11,7 @@ packages=(
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
-  php-cli php-stomp python3 python3-stomp python3-pytest
+  php-cli php-stomp python3 python3-stomp python3-pytest python3-pytest-xdist
 )
 
 missing=()

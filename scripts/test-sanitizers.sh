@@ -26,4 +26,4 @@ ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 
 echo "== integration tests under ASan + UBSan + LSan (build-asan/ferry, shards: ${FERRY_TEST_SHARDS:-1})"
 FERRY_SANITIZED=1 FERRY_TEST_SHARDS=${FERRY_TEST_SHARDS:-1} FERRY_BIN="$PWD/build-asan/ferry" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider ${FERRY_PYTEST_JOBS--n 2} tests/integration "$@"

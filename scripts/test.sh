@@ -14,8 +14,16 @@ bash scripts/build.sh
 echo "== unit tests (ctest)"
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 
+# Integration tests run in FERRY_TEST_JOBS parallel pytest workers (default
+# 2): each test starts its own broker on a free port with its own data dir,
+# and most of their time is waiting on sockets, so two workers take about
+# 60% of the serial time on a 2-core machine. FERRY_TEST_JOBS=0 runs serially.
+JOBS=(-n "${FERRY_TEST_JOBS:-2}")
+if [ "${FERRY_TEST_JOBS:-2}" = 0 ]; then JOBS=(); fi
+export FERRY_PYTEST_JOBS="${JOBS[*]}"
+
 echo "== integration tests (pytest, real ferry binary, php-stomp and stomp.py)"
-FERRY_BIN="$PWD/build/ferry" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
+FERRY_BIN="$PWD/build/ferry" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${JOBS[@]}" tests/integration "$@"
 
 if [ "${FERRY_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzzing (libFuzzer, short run)"
