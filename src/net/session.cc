@@ -415,23 +415,30 @@ void Session::remove_inactive_durable(const stomp::Frame& f, std::optional<std::
   broker_.remove_durable(*durable, ticket(op));
 }
 
+// `id` (1.2) and `ack` carry our ack tag "<subscription-no>-<seq>": the
+// subscription (if it still exists) and the sequence that header names.
+std::optional<Session::TaggedDelivery> Session::tagged(const stomp::Frame& f, std::string_view header) const {
+  auto tag = f.get(header);
+  if (!tag) return std::nullopt;
+  auto dash = tag->find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto no = parse_int<std::uint32_t>(tag->substr(0, dash));
+  auto seq = parse_int<std::uint64_t>(tag->substr(dash + 1));
+  if (!no || !seq) return std::nullopt;
+  auto it = subs_.find(SubscriptionNo(*no));
+  if (it == subs_.end()) return std::nullopt;
+  return TaggedDelivery{it->second, *seq};
+}
+
 std::optional<Session::AckTarget> Session::resolve_ack(const stomp::Frame& f) {
-  // `id` (1.2) and `ack` carry our ack tag "<subscription-no>-<seq>".
   for (std::string_view name : {"id", "ack"}) {
-    auto tag = f.get(name);
-    if (!tag) continue;
-    auto dash = tag->find('-');
-    if (dash == std::string_view::npos) continue;
-    auto no = parse_int<std::uint32_t>(tag->substr(0, dash));
-    auto seq = parse_int<std::uint64_t>(tag->substr(dash + 1));
-    if (!no || !seq) continue;
-    auto it = subs_.find(SubscriptionNo(*no));
-    if (it == subs_.end()) continue;
-    auto& held = it->second->held;
-    auto pos = std::lower_bound(held.begin(), held.end(), *seq,
+    auto t = tagged(f, name);
+    if (!t) continue;
+    auto& held = t->sub->held;
+    auto pos = std::lower_bound(held.begin(), held.end(), t->seq,
                                 [](const Held& h, std::uint64_t s) { return h.seq.value < s; });
-    if (pos != held.end() && pos->seq.value == *seq)
-      return AckTarget{it->second, static_cast<std::size_t>(pos - held.begin())};
+    if (pos != held.end() && pos->seq.value == t->seq)
+      return AckTarget{t->sub, static_cast<std::size_t>(pos - held.begin())};
   }
   if (auto mid = f.get("message-id")) {
     auto only = f.get("subscription");
@@ -446,17 +453,9 @@ std::optional<Session::AckTarget> Session::resolve_ack(const stomp::Frame& f) {
 
 bool Session::covered_by_cumulative_ack(const stomp::Frame& f) const {
   for (std::string_view name : {"id", "ack"}) {
-    auto tag = f.get(name);
-    if (!tag) continue;
-    auto dash = tag->find('-');
-    if (dash == std::string_view::npos) continue;
-    auto no = parse_int<std::uint32_t>(tag->substr(0, dash));
-    auto seq = parse_int<std::uint64_t>(tag->substr(dash + 1));
-    if (!no || !seq) continue;
-    auto it = subs_.find(SubscriptionNo(*no));
-    if (it == subs_.end()) continue;
-    const Subscription& s = *it->second;
-    return s.mode == AckMode::kClient && *seq <= s.acked_through.value;
+    auto t = tagged(f, name);
+    if (!t) continue;
+    return t->sub->mode == AckMode::kClient && t->seq <= t->sub->acked_through.value;
   }
   return false;
 }

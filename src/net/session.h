@@ -128,6 +128,11 @@ class Session {
     std::size_t index = 0;  // into sub->held
   };
   std::optional<AckTarget> resolve_ack(const stomp::Frame& f);
+  struct TaggedDelivery {
+    Subscription* sub = nullptr;
+    std::uint64_t seq = 0;
+  };
+  std::optional<TaggedDelivery> tagged(const stomp::Frame& f, std::string_view header) const;
   // An ACK naming (by ack tag) a client-mode delivery that an earlier
   // cumulative ACK already covered.
   bool covered_by_cumulative_ack(const stomp::Frame& f) const;
