@@ -24,6 +24,10 @@ using stomp::Encoder;
 namespace {
 
 constexpr std::string_view kServerName = "Ferry/0.1.0";
+// Message-ids a client-mode subscription remembers as taken by a cumulative
+// ACK (Subscription::covered_ids): enough for the frames in flight to a
+// client, small enough per subscription (about 40 KB at most).
+constexpr std::size_t kMaxCoveredIds = 1024;
 
 template <typename T>
 std::optional<T> parse_int(std::string_view s) {
@@ -451,11 +455,25 @@ std::optional<Session::AckTarget> Session::resolve_ack(const stomp::Frame& f) {
   return std::nullopt;
 }
 
-bool Session::covered_by_cumulative_ack(const stomp::Frame& f) const {
+bool Session::covered_by_cumulative_ack(const stomp::Frame& f) {
   for (std::string_view name : {"id", "ack"}) {
     auto t = tagged(f, name);
     if (!t) continue;
     return t->sub->mode == AckMode::kClient && t->seq <= t->sub->acked_through.value;
+  }
+  // 1.0/1.1 clients name the message by message-id: look it up among the ids
+  // the subscription's cumulative ACKs took along (each only once).
+  auto mid = f.get("message-id");
+  if (!mid) return false;
+  auto only = f.get("subscription");
+  for (auto& [no, s] : subs_) {
+    if (s->mode != AckMode::kClient || (only && s->id != *only)) continue;
+    auto& ids = s->covered_ids;
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+      if (*it != *mid) continue;
+      ids.erase(std::next(it).base());
+      return true;
+    }
   }
   return false;
 }
@@ -505,6 +523,10 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   std::size_t first = s.mode == AckMode::kClient ? 0 : target->index;
   if (s.mode == AckMode::kClient && ack && s.held[target->index].seq.value > s.acked_through.value)
     s.acked_through = s.held[target->index].seq;
+  if (s.mode == AckMode::kClient && ack) {
+    for (std::size_t i = first; i < target->index; ++i) s.covered_ids.push_back(s.held[i].message->id_text);
+    while (s.covered_ids.size() > kMaxCoveredIds) s.covered_ids.pop_front();
+  }
   std::vector<DeliverySeq> seqs;
   seqs.reserve(target->index - first + 1);
   for (std::size_t i = first; i <= target->index; ++i) seqs.push_back(s.held[i].seq);

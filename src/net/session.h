@@ -74,6 +74,10 @@ class Session {
     bool durable = false;
     std::deque<Held> held;    // in delivery order
     DeliverySeq acked_through{0};  // client mode: highest seq a cumulative ACK named
+    // client mode: message-ids that a cumulative ACK took along with the one
+    // it named (newest last, at most kMaxCoveredIds), so a 1.0/1.1 client
+    // acking one of them by message-id afterwards is not an error.
+    std::deque<std::string> covered_ids;
     std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
     std::uint64_t credit_bytes = 0;
     bool awaiting_receipt = false;      // SUBSCRIBE's RECEIPT not written yet
@@ -135,7 +139,7 @@ class Session {
   std::optional<TaggedDelivery> tagged(const stomp::Frame& f, std::string_view header) const;
   // An ACK naming (by ack tag) a client-mode delivery that an earlier
   // cumulative ACK already covered.
-  bool covered_by_cumulative_ack(const stomp::Frame& f) const;
+  bool covered_by_cumulative_ack(const stomp::Frame& f);
   Transaction* transaction_of(const stomp::Frame& f, bool& failed);
   // COMMIT/ABORT: removes and returns the named transaction (nullopt: ERROR sent).
   std::optional<Transaction> take_transaction(const stomp::Frame& f);

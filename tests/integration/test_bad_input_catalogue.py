@@ -468,6 +468,33 @@ def test_client_ack_of_older_message_after_cumulative_ack(broker):
     assert_broker_serves(broker)
 
 
+@pytest.mark.parametrize("version,how", [("1.0", "message-id"), ("1.1", "message-id+sub")])
+def test_client_ack_by_message_id_of_older_message_after_cumulative_ack(broker, version, how):
+    """The same as above for 1.0/1.1 clients (PHP's stomp extension), which
+    name the message by message-id: the redundant ACK gets its RECEIPT, once;
+    naming it a second time, or naming a message-id never delivered, is an
+    ERROR."""
+    dest = "/queue/" + unique()
+    p = client(broker.port)
+    for i in range(3):
+        p.send(dest, "m%d" % i)
+    p.close()
+    c = client(broker.port, version)
+    c.subscribe(dest, "c", ack="client")
+    msgs = c.read_messages(3)
+    c.ack(msgs[2], how)
+    c.ack(msgs[0], how)
+    c.ack(msgs[1], how)
+    c.expect_error("ACK", [("message-id", msgs[0]["message-id"]), ("subscription", "c")])
+    c = client(broker.port, version)
+    c.expect_error("ACK", [("message-id", "no-such-message"), ("subscription", "c")])
+    s = client(broker.port)
+    s.subscribe(dest, "s")
+    s.assert_no_frame(what="a message a cumulative ACK covered")
+    s.close()
+    assert_broker_serves(broker)
+
+
 @pytest.mark.parametrize("hdrs", [
     [("destination", "/queue/x"), ("id", "s"), ("ack", "sometimes")],
     [("destination", "/queue/x"), ("id", "s"), ("prefetch-count", "many")],
