@@ -54,7 +54,38 @@ const bool kHaveSse42 = detect_sse42();
 const bool kHaveSse42 = false;
 #endif
 
+// GF(2) polynomials mod the CRC polynomial, in the reflected bit order the
+// CRC register uses: bit 31 is x^0, bit 0 is x^31.
+constexpr std::uint32_t kOne = 1u << 31;
+
+constexpr std::uint32_t multiply(std::uint32_t a, std::uint32_t b) {
+  std::uint32_t product = 0;
+  for (std::uint32_t bit = kOne; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;  // b *= x
+  }
+  return product;
+}
+
+// kPowers[k] = x^(2^k) mod P, so x^(8n) is the product of kPowers[k + 3]
+// over the set bits k of n.
+constexpr std::array<std::uint32_t, 67> make_powers() {
+  std::array<std::uint32_t, 67> t{};
+  t[0] = kOne >> 1;  // x^1
+  for (std::size_t k = 1; k < t.size(); ++k) t[k] = multiply(t[k - 1], t[k - 1]);
+  return t;
+}
+constexpr auto kPowers = make_powers();
+
 }  // namespace
+
+std::uint32_t combine(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t len_b) {
+  std::uint32_t shifted = crc_a;
+  for (std::size_t k = 3; len_b != 0; len_b >>= 1, ++k) {
+    if (len_b & 1) shifted = multiply(kPowers[k], shifted);
+  }
+  return shifted ^ crc_b;
+}
 
 std::uint32_t extend_portable(std::uint32_t crc, const char* data, std::size_t n) {
   std::uint32_t c = ~crc;

@@ -13,6 +13,13 @@ std::uint32_t extend(std::uint32_t crc, const char* data, std::size_t n);
 inline std::uint32_t value(const char* data, std::size_t n) { return extend(0, data, n); }
 inline std::uint32_t value(std::span<const char> s) { return extend(0, s.data(), s.size()); }
 
+// The CRC of A followed by B, from the CRC of A, the CRC of B and B's length,
+// in O(log len_b) without the bytes: CRC is linear over GF(2), so A's CRC is
+// carried over len_b bytes by multiplying with x^(8 len_b) mod the polynomial.
+// Hence also crc(B) == crc(A+B) ^ combine(crc(A), 0, len(B)): the CRC of any
+// range from CRCs of two prefixes (segment_reader's resynchronization).
+std::uint32_t combine(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t len_b);
+
 // The portable table implementation, exposed so tests can compare it with
 // the hardware path.
 std::uint32_t extend_portable(std::uint32_t crc, const char* data, std::size_t n);

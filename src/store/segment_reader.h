@@ -31,6 +31,9 @@ struct SegmentScan {
   std::optional<CorruptRegion> tail;  // bytes after the last valid record, if bad
   // Where valid data ends: the tail's offset, or the data size.
   std::uint64_t valid_end = 0;
+  // Bytes resynchronization ran through the CRC: linear in the size of the
+  // corrupt regions (a few times it), whatever bytes they hold.
+  std::uint64_t resync_crc_bytes = 0;
 };
 
 // `visit` (may be empty) is called for each valid record in order; views

@@ -24,6 +24,26 @@ TEST(Crc32c, ExtendEqualsWhole) {
   }
 }
 
+TEST(Crc32c, CombineEqualsWholeAndGivesAnyRange) {
+  std::string s;
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 70000; ++i) {
+    x = x * 1103515245u + 12345u;
+    s.push_back(static_cast<char>(x >> 24));
+  }
+  const std::size_t cuts[] = {0, 1, 3, 8, 9, 255, 4096, 65537, s.size()};
+  for (std::size_t a : cuts) {
+    for (std::size_t b : cuts) {
+      if (a > b) continue;
+      const std::uint32_t whole = crc32c::value(s.data(), b);
+      const std::uint32_t head = crc32c::value(s.data(), a);
+      const std::uint32_t tail = crc32c::value(s.data() + a, b - a);
+      EXPECT_EQ(crc32c::combine(head, tail, b - a), whole) << a << ".." << b;
+      EXPECT_EQ(whole ^ crc32c::combine(head, 0, b - a), tail) << a << ".." << b;
+    }
+  }
+}
+
 TEST(Crc32c, HardwareMatchesPortable) {
   std::string s;
   for (int i = 0; i < 1000; ++i) s.push_back(static_cast<char>(i * 131 + 7));
