@@ -478,6 +478,32 @@ bool Session::covered_by_cumulative_ack(const stomp::Frame& f) {
   return false;
 }
 
+// client mode is cumulative: "the acknowledgment operates on the message
+// specified in the ACK frame and all messages sent to the subscription before
+// the ACK'ed message" (STOMP 1.2). Sent before, i.e. written before: not the
+// same as an earlier sequence, because a journaled delivery waits for its
+// delivery count to be on disk and can be written after a later
+// non-persistent one. Taking it along would ack a message the client may
+// never have read (and lose it if the client then dies).
+void Session::take_cumulative(Subscription& s, std::size_t index, bool ack, std::vector<DeliverySeq>& seqs) {
+  const std::uint64_t named_written = s.held[index].written;
+  const DeliverySeq named = s.held[index].seq;
+  if (ack && named.value > s.acked_through.value) s.acked_through = named;
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < s.held.size(); ++i) {
+    Held& h = s.held[i];
+    if (h.written <= named_written) {
+      seqs.push_back(h.seq);
+      if (ack && h.seq.value != named.value) s.covered_ids.push_back(h.message->id_text);
+      continue;
+    }
+    if (keep != i) s.held[keep] = std::move(h);
+    ++keep;
+  }
+  s.held.resize(keep);
+  while (s.covered_ids.size() > kMaxCoveredIds) s.covered_ids.pop_front();
+}
+
 Session::Transaction* Session::transaction_of(const stomp::Frame& f, bool& failed) {
   failed = false;
   auto name = f.get("transaction");
@@ -502,10 +528,9 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
     return fail(errors::kMissingAckId, {}, receipt);
   auto target = resolve_ack(f);
   if (!target && ack && covered_by_cumulative_ack(f)) {
-    // Deliveries are written in sequence order only per persistence class
-    // (a persistent one waits for its delivery count to be on disk), so a
-    // client-mode consumer that acks each MESSAGE as it arrives can name one
-    // that its previous, cumulative ACK already took: nothing left to do.
+    // A client-mode ACK naming a delivery that an earlier cumulative ACK
+    // already took (a client acking every MESSAGE after acking a later one):
+    // redundant, so nothing to do but the RECEIPT.
     begin_op(receipt, 0);
     return;
   }
@@ -518,20 +543,14 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   if (tx_failed) return;
 
   Subscription& s = *target->sub;
-  // client mode is cumulative (this and every earlier delivery of the
-  // subscription); client-individual touches this one only.
-  std::size_t first = s.mode == AckMode::kClient ? 0 : target->index;
-  if (s.mode == AckMode::kClient && ack && s.held[target->index].seq.value > s.acked_through.value)
-    s.acked_through = s.held[target->index].seq;
-  if (s.mode == AckMode::kClient && ack) {
-    for (std::size_t i = first; i < target->index; ++i) s.covered_ids.push_back(s.held[i].message->id_text);
-    while (s.covered_ids.size() > kMaxCoveredIds) s.covered_ids.pop_front();
-  }
   std::vector<DeliverySeq> seqs;
-  seqs.reserve(target->index - first + 1);
-  for (std::size_t i = first; i <= target->index; ++i) seqs.push_back(s.held[i].seq);
-  s.held.erase(s.held.begin() + static_cast<std::ptrdiff_t>(first),
-               s.held.begin() + static_cast<std::ptrdiff_t>(target->index + 1));
+  if (s.mode == AckMode::kClient) {
+    take_cumulative(s, target->index, ack, seqs);
+  } else {
+    // client-individual: this one only.
+    seqs.push_back(s.held[target->index].seq);
+    s.held.erase(s.held.begin() + static_cast<std::ptrdiff_t>(target->index));
+  }
 
   SettleAction action = SettleAction::kAck;
   if (!ack) action = f.get("requeue") == std::optional<std::string_view>("false")
@@ -839,7 +858,7 @@ void Session::write_message(Subscription& s, broker::Delivery d) {
     // delivery count to be on disk); keep `held` sorted by sequence.
     auto pos = s.held.end();
     while (pos != s.held.begin() && std::prev(pos)->seq.value > d.seq.value) --pos;
-    s.held.insert(pos, Held{d.seq, std::move(d.message)});
+    s.held.insert(pos, Held{d.seq, ++s.written, std::move(d.message)});
   }
   transport_.flush();
 }

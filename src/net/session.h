@@ -63,6 +63,7 @@ class Session {
  private:
   struct Held {               // a delivery awaiting ACK/NACK (client modes)
     DeliverySeq seq;
+    std::uint64_t written = 0;  // its MESSAGE was the subscription's n-th written
     broker::MessageRef message;
   };
   struct Subscription {
@@ -72,7 +73,8 @@ class Session {
     ShardId owner;
     broker::AckMode mode = broker::AckMode::kAuto;
     bool durable = false;
-    std::deque<Held> held;    // in delivery order
+    std::deque<Held> held;    // sorted by seq (not always the order written)
+    std::uint64_t written = 0;  // MESSAGE frames written (client modes)
     DeliverySeq acked_through{0};  // client mode: highest seq a cumulative ACK named
     // client mode: message-ids that a cumulative ACK took along with the one
     // it named (newest last, at most kMaxCoveredIds), so a 1.0/1.1 client
@@ -137,9 +139,11 @@ class Session {
     std::uint64_t seq = 0;
   };
   std::optional<TaggedDelivery> tagged(const stomp::Frame& f, std::string_view header) const;
-  // An ACK naming (by ack tag) a client-mode delivery that an earlier
-  // cumulative ACK already covered.
+  // An ACK naming a client-mode delivery that an earlier cumulative ACK
+  // already took (by ack tag: a sequence up to the highest one named; by
+  // message-id: one of covered_ids, forgotten once matched).
   bool covered_by_cumulative_ack(const stomp::Frame& f);
+  void take_cumulative(Subscription& s, std::size_t index, bool ack, std::vector<DeliverySeq>& seqs);
   Transaction* transaction_of(const stomp::Frame& f, bool& failed);
   // COMMIT/ABORT: removes and returns the named transaction (nullopt: ERROR sent).
   std::optional<Transaction> take_transaction(const stomp::Frame& f);
