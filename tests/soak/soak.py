@@ -880,7 +880,12 @@ class Soak:
             problems.append("descriptors leaked: %d at start, %d after every client left"
                             % (base_fds, end_fds))
         s["verdict"] = "ok" if not problems else "FAIL: " + "; ".join(problems)
-        self.details = {"lost": lost[:20], "phantom": phantom[:20], "dups": ck.dups[:20],
+        # Each lost id with its destination and every delivery seen of it
+        # (consumer:ack-tag, "(r)" = redelivered): where to start looking.
+        lost_detail = ["%s on %s, deliveries: %s" % (m, ck.confirmed.get(m, "?"),
+                                                       " ".join(ck.history.get(m, [])) or "none")
+                       for m in lost[:20]]
+        self.details = {"lost": lost_detail, "phantom": phantom[:20], "dups": ck.dups[:20],
                         "corrupt": ck.corrupt[:20], "errors": ck.errors[:20]}
         return s
 
