@@ -60,14 +60,12 @@ class FrameDecoder {
 
   // The payload of the latest ping not yet answered, if any; clears it.
   bool take_ping(std::string& payload);
-  // A close frame arrived (nothing after it is decoded): its code (1005
-  // when it had none) and reason.
+  // A close frame arrived (nothing after it is decoded), and its code
+  // (1005 when it had none).
   bool closed() const { return closed_; }
   std::uint16_t close_code() const { return close_code_; }
   CloseCode error_code() const { return error_code_; }
   std::string_view error_text() const { return error_text_; }
-  // A close frame arrived (nothing after it is decoded).
-  bool closed() const { return closed_; }
   // True while a data message is unfinished (fragments or payload to come).
   bool in_message() const { return in_message_; }
 

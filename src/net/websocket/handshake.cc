@@ -84,6 +84,14 @@ Handshake::Result Handshake::feed(std::string_view data) {
   auto end = request_.find("\r\n\r\n", search_from);
   if (end == std::string::npos) {
     r.consumed = request_.size() - before;
+    // A request line ends in CRLF: a STOMP client on this port ("CONNECT\n")
+    // is told at once, not after connect-timeout.
+    auto eol = request_.find('\n');
+    if (eol != std::string::npos && (eol == 0 || request_[eol - 1] != '\r' ||
+                                     (request_.compare(0, 4, "GET ") != 0 && request_.find(" HTTP/") > eol))) {
+      r.status = reject(400, "not an HTTP request (a WebSocket listener expects an HTTP upgrade)");
+      return r;
+    }
     if (request_.size() >= kMaxRequestBytes) {
       r.status = reject(431, "handshake request larger than 8 KiB");
       return r;

@@ -77,6 +77,7 @@ void MessageFramer::header_byte(char c) {
 
 bool MessageFramer::scan(const std::vector<boost::asio::const_buffer>& in, std::size_t& piece,
                          std::size_t& offset, std::vector<Span>& spans) {
+  const std::size_t first = spans.size();  // this message's first span
   while (piece < in.size()) {
     const char* p = bytes_of(in[piece]);
     const std::size_t size = in[piece].size();
@@ -130,7 +131,7 @@ bool MessageFramer::scan(const std::vector<boost::asio::const_buffer>& in, std::
         break;
     }
     if (offset > start) {
-      if (!spans.empty() && spans.back().piece == piece && spans.back().offset + spans.back().size == start)
+      if (spans.size() > first && spans.back().piece == piece && spans.back().offset + spans.back().size == start)
         spans.back().size += offset - start;
       else
         spans.push_back({piece, start, offset - start});

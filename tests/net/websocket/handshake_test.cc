@@ -104,7 +104,7 @@ TEST(HandshakeTest, BadRequestsAreRejected) {
       {"POST /ws HTTP/1.1\r\nHost: x\r\n\r\n", "405"},
       {"GET /ws HTTP/1.0\r\nHost: x\r\n\r\n", "400"},
       {"GARBAGE\r\n\r\n", "400"},
-      {"CONNECT\naccept-version:1.2\n\n\0\r\n\r\n", "400"},
+      {std::string("CONNECT\naccept-version:1.2\n\n\0", 29), "400"},  // STOMP on the wrong port
       {request("/ws", "v12.stomp", "Sec-WebSocket-Version: 8\r\n").replace(
            request().find("Sec-WebSocket-Version: 13"), 25, "Sec-WebSocket-Version: 8 "), "426"},
       {"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
