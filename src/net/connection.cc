@@ -103,6 +103,7 @@ void Connection::read_into_scratch() {
     std::memcpy(in_.get(), buf.data() + begin, n - begin);
     in_end_ = n - begin;
   }
+  end_of_messages();
   read_more();
 }
 
@@ -114,7 +115,14 @@ void Connection::read_into_own() {
   in_end_ += unwrap(in_.get() + in_end_, n);
   parse_buffered();
   if (in_begin_ == in_end_) release_input();
+  end_of_messages();
   read_more();
+}
+
+void Connection::end_of_messages() {
+  if (!ws_peer_closed_) return;
+  ws_peer_closed_ = false;
+  session_.on_end_of_input();
 }
 
 // After a read_some: false if the connection closed or must wait.
@@ -154,9 +162,11 @@ std::size_t Connection::unwrap(char* data, std::size_t n) {
     close_requested_ = true;  // no more reads; the closing handshake follows the output
     flush();
   } else if (in.peer_closed) {
+    // As the end of a TCP stream, once the frames before the close frame
+    // are parsed (see end_of_messages()).
     spdlog::debug("connection {}: WebSocket close from the client", id_.value);
     peer_finished_ = true;
-    session_.on_end_of_input();
+    ws_peer_closed_ = true;
   } else if (!ws_->urgent().empty()) {
     flush();
   }

@@ -63,6 +63,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void read_into_own();
   bool read_ok(const boost::system::error_code& ec);
   std::size_t unwrap(char* data, std::size_t n);
+  void end_of_messages();
   void make_room(std::size_t want);
   void release_input();
   void parse(char* buf, std::size_t& begin, std::size_t end);
@@ -89,6 +90,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   bool reading_ = false;
   bool read_paused_ = false;   // producer flow control / output backlog
   bool peer_finished_ = false; // the client half-closed: nothing more to read
+  bool ws_peer_closed_ = false; // a WebSocket close frame came: end of input after parsing
 
   OutputQueue out_;            // frames queued since the last write started
   OutputQueue::Batch writing_; // frames being written

@@ -12,7 +12,7 @@ import pytest
 
 from support import WAIT, assert_broker_serves, client, py_connect, py_rid, run_php, unique
 from transport_support import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, NodeClient, RawWs,
-                               parse_stomp, stomp_bytes)
+                               parse_stomp, stomp_bytes, ws_frame)
 
 WS = dict(ws_listen="127.0.0.1:0")
 
@@ -237,8 +237,9 @@ def test_client_close_handshake(broker_factory):
     dest = "/queue/" + unique("close")
     ws = connect_ws(b)
     # A SEND with a receipt, then close right away: the receipt still comes, then the echo.
-    ws.send(stomp_bytes("SEND", {"destination": dest, "receipt": "last"}, "kept"))
-    ws.send(struct.pack("!H", 1000) + b"bye", OP_CLOSE)
+    # (one TCP segment: the close must not overtake the SEND)
+    ws.send_raw(ws_frame(OP_TEXT, stomp_bytes("SEND", {"destination": dest, "receipt": "last"}, "kept")) +
+                ws_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye"))
     op, payload = ws.read_message()
     assert parse_stomp(payload)[:2] == ("RECEIPT", {"receipt-id": "last"})
     code, _ = ws.read_close()
