@@ -15,6 +15,8 @@ packages=(
   php-cli php-stomp python3 python3-stomp python3-pytest python3-pytest-xdist
   # TLS tests make their certificates with the openssl CLI
   openssl
+  # stompjs in a real page (tests/js/browser_client.mjs, via npm playwright-core)
+  chromium
 )
 # Node (the @stomp/stompjs WebSocket tests; packages in tests/js, installed
 # by tests/js/setup.sh with npm ci): Debian's when none is installed.

@@ -4,6 +4,7 @@ frames, unmasked frames, oversize messages, bad handshakes), and interop
 with stomp.py and php-stomp over TCP. Every test runs with 1 and 2 shards."""
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
@@ -321,3 +322,27 @@ def test_max_connections_counts_every_listener(broker_factory):
         time.sleep(0.1)
     assert w.status == 101
     w.close()
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at %s (Debian package chromium)" % CHROMIUM)
+def test_stompjs_in_a_chromium_page(broker_factory):
+    """A real page in headless Chromium loads stompjs, subscribes over ws://,
+    publishes, and also receives what stomp.py sent over TCP."""
+    b = broker_factory(**WS)
+    dest = "/queue/" + unique("browser")
+    page = NodeClient("browser_client.mjs", url=ws_url(b), dest=dest, send=["from the page ✓"], expect=2)
+    page.wait_event("subscribed", timeout=30)
+    conn, lst = py_connect(b.port)
+    try:
+        rid = py_rid()
+        conn.send(dest, "from stomp.py", receipt=rid)
+        lst.wait_receipt(rid)
+    finally:
+        conn.disconnect()
+    assert page.finish(timeout=40) == 0, (page.lines, page.stderr())
+    done = page.events("done")[0]
+    assert sorted(m["body"] for m in done["messages"]) == ["from stomp.py", "from the page ✓"]
+    assert done["protocol"] == "v12.stomp" and done["version"] == "1.2"

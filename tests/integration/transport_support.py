@@ -266,12 +266,13 @@ def ensure_js():
 
 
 class NodeClient:
-    """tests/js/stomp_client.mjs in a subprocess; events() are its JSON lines."""
+    """tests/js/stomp_client.mjs (or another script there) in a subprocess;
+    events() are its JSON lines."""
 
-    def __init__(self, **cfg):
+    def __init__(self, script: str = "stomp_client.mjs", **cfg):
         ensure_js()
         env = dict(os.environ)
-        self.proc = subprocess.Popen(["node", str(JS_DIR / "stomp_client.mjs"), json.dumps(cfg)],
+        self.proc = subprocess.Popen(["node", str(JS_DIR / script), json.dumps(cfg)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(JS_DIR), env=env)
         self.lines: list[dict] = []
         self._cv = threading.Condition()
