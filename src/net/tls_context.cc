@@ -20,6 +20,8 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::s
                 ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression |
                 ssl::context::single_dh_use);
   SSL_CTX_set_options(c.native_handle(), SSL_OP_NO_RENEGOTIATION);
+  // Idle connections give OpenSSL's record buffers back (many idle clients).
+  SSL_CTX_set_mode(c.native_handle(), SSL_MODE_RELEASE_BUFFERS);
   boost::system::error_code ec;
   c.use_certificate_chain_file(options.cert_file, ec);
   if (ec) {
