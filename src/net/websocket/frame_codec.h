@@ -26,11 +26,11 @@ enum class CloseCode : std::uint16_t {
   kTooBig = 1009,
 };
 
-// The client-to-server half of RFC 6455 framing, as a pure incremental
-// decoder (docs/websocket-tls.md, "Framing"). Data frames (text, binary,
-// continuation) carry one byte stream: their payloads are unmasked IN
-// PLACE and moved to the front of the input, so the STOMP parser then
-// works on them as on TCP bytes (a STOMP frame may span messages; a
+// The client-to-server half of RFC 6455 framing (section 5; the rules are in
+// docs/websocket-tls.md, "WebSocket details"), as a pure incremental
+// decoder. Data frames (text, binary, continuation) carry one byte
+// stream: their payloads are unmasked IN PLACE and moved to the front of
+// the input, so the STOMP parser then works on them as on TCP bytes (a STOMP frame may span messages; a
 // message may hold several frames). Control frames are read whole (<= 125
 // bytes): a ping leaves a pong to send (only the latest ping is answered,
 // as RFC 6455 5.5.3 allows, so a ping flood needs no buffer), a pong is
