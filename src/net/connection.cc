@@ -266,21 +266,20 @@ void Connection::start_write() {
     buffers = &wire_;
   }
   link_->async_write(*buffers, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                             self->writing_now_ = false;
-                             if (self->closed_) return;
-                             if (ec) {
-                               self->close_now();
-                               return;
-                             }
-                             self->out_.recycle(self->writing_);
-                             self->session_.on_flush_done();
-                             if (self->read_paused_ && !self->close_requested_ &&
-                                 self->out_.size() < self->options_.max_write_buffer) {
-                               // Output drained: the backlog pause (if any) ends.
-                               self->resume_reading();
-                             }
-                             self->start_write();
-                           });
+    self->writing_now_ = false;
+    if (self->closed_) return;
+    if (ec) {
+      self->close_now();
+      return;
+    }
+    self->out_.recycle(self->writing_);
+    self->session_.on_flush_done();
+    if (self->read_paused_ && !self->close_requested_ && self->out_.size() < self->options_.max_write_buffer) {
+      // Output drained: the backlog pause (if any) ends.
+      self->resume_reading();
+    }
+    self->start_write();
+  });
   // A client that does not read its socket must not make us buffer without
   // bound: stop reading its frames until it catches up.
   if (out_.size() + writing_.size() > options_.max_write_buffer) pause_reading();
