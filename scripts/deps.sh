@@ -8,11 +8,21 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libjemalloc-dev
+  libssl-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
   php-cli php-stomp python3 python3-stomp python3-pytest python3-pytest-xdist
+  # TLS tests make their certificates with the openssl CLI
+  openssl
+  # stompjs in a real page (tests/js/browser_client.mjs, via npm playwright-core)
+  chromium
 )
+# Node (the @stomp/stompjs WebSocket tests; packages in tests/js, installed
+# by tests/js/setup.sh with npm ci): Debian's when none is installed.
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

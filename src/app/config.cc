@@ -41,6 +41,26 @@ OptionSpec count_option(std::string name, std::string def, std::string help,
           }};
 }
 
+// "HOST:PORT" (host may be [v6]) -> host, port; false if malformed.
+bool parse_host_port(const std::string& v, std::string& host, std::uint16_t& port) {
+  auto colon = v.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = v.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return !host.empty() && parse_number(v.substr(colon + 1), port);
+}
+
+// An optional listener: "" = off, else HOST:PORT.
+OptionSpec listener_option(std::string name, std::string help, net::ListenAddress net::ServerOptions::*field) {
+  return {std::move(name), "", std::move(help),
+          [field](net::ServerOptions& o, const std::string& v) -> std::string {
+            net::ListenAddress a;
+            if (!v.empty() && !parse_host_port(v, a.host, a.port)) return "expected HOST:PORT, or empty (off)";
+            o.*field = a;
+            return "";
+          }};
+}
+
 std::vector<OptionSpec> build_specs() {
   std::vector<OptionSpec> s;
   s.push_back({"listen", "127.0.0.1:61613", "STOMP TCP listener, HOST:PORT (port 0 picks a free port)",
@@ -54,6 +74,46 @@ std::vector<OptionSpec> build_specs() {
                  if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT";
                  o.listen_host = host;
                  o.listen_port = port;
+                 return "";
+               }});
+  s.push_back(listener_option("tls-listen",
+                              "STOMP over TLS (stomp+ssl) listener, HOST:PORT, e.g. 0.0.0.0:61614 (empty = off)",
+                              &net::ServerOptions::tls_listen));
+  s.push_back(listener_option("ws-listen",
+                              "STOMP over WebSocket (ws://) listener, HOST:PORT, e.g. 127.0.0.1:15674 (empty = off)",
+                              &net::ServerOptions::ws_listen));
+  s.push_back(listener_option("wss-listen",
+                              "STOMP over WebSocket over TLS (wss://) listener, HOST:PORT, e.g. 0.0.0.0:15673 (empty = off)",
+                              &net::ServerOptions::wss_listen));
+  s.push_back({"ws-path", "/ws", "request path of the WebSocket listeners (others get 404)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)
+                   return "expected a path starting with / (no spaces, ? or #)";
+                 o.ws_path = v;
+                 return "";
+               }});
+  s.push_back({"tls-cert-file", "", "PEM certificate (chain) of the TLS listeners",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.tls.cert_file = v;
+                 return "";
+               }});
+  s.push_back({"tls-key-file", "", "PEM private key of tls-cert-file",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.tls.key_file = v;
+                 return "";
+               }});
+  s.push_back({"tls-ca-file", "", "PEM CA certificates that sign client certificates (for tls-verify-client)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.tls.ca_file = v;
+                 return "";
+               }});
+  s.push_back({"tls-verify-client", "none",
+               "client certificates on TLS listeners: none, optional (checked if sent) or required",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "none") o.tls.verify_client = net::TlsVerifyClient::kNone;
+                 else if (v == "optional") o.tls.verify_client = net::TlsVerifyClient::kOptional;
+                 else if (v == "required") o.tls.verify_client = net::TlsVerifyClient::kRequired;
+                 else return "expected none, optional or required";
                  return "";
                }});
   s.push_back(count_option("shards", "0", "event loops (threads); 0 = one per core",

@@ -36,15 +36,17 @@ int serve(const net::ServerOptions& options) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    spdlog::error("cannot listen on {}:{}: {}", options.listen_host, options.listen_port, e.what());
+    spdlog::error("cannot start the listeners: {}", e.what());
     return 1;
   }
-  auto ep = server.local_endpoint();
   spdlog::info("Ferry 0.1.0: {} shard(s), memory-limit {} bytes, max-connections {}",
                options.broker.shards, options.broker.memory_limit, options.max_connections);
-  std::string host = ep.address().to_string();
-  if (ep.address().is_v6()) host = "[" + host + "]";
-  spdlog::info("listening on {}:{} (STOMP)", host, ep.port());
+  // The other listeners first: a test harness that waits for the STOMP line
+  // then knows every port.
+  auto listening = server.listening();
+  for (std::size_t i = 1; i < listening.size(); ++i)
+    spdlog::info("listening on {}", net::Server::describe(listening[i]));
+  spdlog::info("listening on {}", net::Server::describe(listening.front()));
 
   shards.on_tick(100, [&](ShardId s) {
     const std::int64_t now = mono_ms();

@@ -19,28 +19,41 @@ constexpr std::int64_t kIdleReleaseMs = 1000;  // write buffers of a connection 
 constexpr std::size_t kKeepCapacity = 256;  // after ERROR, wait this long for the client to close
 }
 
-Connection::Connection(boost::asio::ip::tcp::socket socket, const ServerOptions& options,
-                       broker::Broker& broker, ShardId shard, ConnectionId id, OnClosed on_closed)
-    : socket_(std::move(socket)),
+Connection::Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws,
+                       const ServerOptions& options, broker::Broker& broker, ShardId shard, ConnectionId id,
+                       OnClosed on_closed)
+    : link_(std::move(link)),
+      ws_(std::move(ws)),
       options_(options),
       shard_(shard),
       id_(id),
       on_closed_(std::move(on_closed)),
       parser_(options.limits),
       session_(options, broker, *this, shard, id) {
-  boost::system::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);
+  peer_ = link_->peer();
 }
 
 Connection::~Connection() = default;
 
+std::string_view Connection::transport_name() const {
+  if (ws_) return link_->name() == "tls" ? "wss" : "ws";
+  return link_->name();
+}
+
 void Connection::start() {
   opened_ms_ = last_read_ms_ = last_write_ms_ = mono_ms();
-  spdlog::debug("connection {} opened from {} on shard {}", id_.value, peer_, shard_.value);
-  read_more();
+  spdlog::debug("connection {} opened from {} on shard {} ({})", id_.value, peer_, shard_.value,
+                transport_name());
+  link_->start([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (self->closed_) return;
+    if (ec) {
+      spdlog::info("connection {} ({}): TLS handshake failed: {}", self->id_.value, self->peer_, ec.message());
+      self->close_now();
+      return;
+    }
+    self->link_up_ = true;
+    self->read_more();
+  });
 }
 
 // Reading waits for readiness first and reads only then, so an idle
@@ -54,11 +67,10 @@ std::vector<char>& Connection::scratch() {
 }
 
 void Connection::read_more() {
-  if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_ || peer_finished_)
+  if (reading_ || read_paused_ || close_requested_ || closed_ || lingering_ || peer_finished_ || !link_up_)
     return;
   reading_ = true;
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
+  link_->wait_readable([self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
 void Connection::on_readable(const boost::system::error_code& ec) {
@@ -70,10 +82,7 @@ void Connection::on_readable(const boost::system::error_code& ec) {
     close_now();
     return;
   }
-  if (lingering_) {
-    discard_input();
-    return;
-  }
+  if (lingering_ || close_requested_) return;  // the link discards what comes now
   if (in_begin_ < in_end_) read_into_own();
   else read_into_scratch();
 }
@@ -81,8 +90,9 @@ void Connection::on_readable(const boost::system::error_code& ec) {
 void Connection::read_into_scratch() {
   std::vector<char>& buf = scratch();
   boost::system::error_code ec;
-  std::size_t n = socket_.read_some(boost::asio::buffer(buf.data(), buf.size()), ec);
+  std::size_t n = link_->read_some(std::span<char>(buf.data(), buf.size()), ec);
   if (!read_ok(ec)) return;
+  n = unwrap(buf.data(), n);
   std::size_t begin = 0;
   parse(buf.data(), begin, n);
   if (begin < n && !session_.closing()) {
@@ -93,18 +103,26 @@ void Connection::read_into_scratch() {
     std::memcpy(in_.get(), buf.data() + begin, n - begin);
     in_end_ = n - begin;
   }
+  end_of_messages();
   read_more();
 }
 
 void Connection::read_into_own() {
   make_room(kReadChunk / 4);
   boost::system::error_code ec;
-  std::size_t n = socket_.read_some(boost::asio::buffer(in_.get() + in_end_, in_capacity_ - in_end_), ec);
+  std::size_t n = link_->read_some(std::span<char>(in_.get() + in_end_, in_capacity_ - in_end_), ec);
   if (!read_ok(ec)) return;
-  in_end_ += n;
+  in_end_ += unwrap(in_.get() + in_end_, n);
   parse_buffered();
   if (in_begin_ == in_end_) release_input();
+  end_of_messages();
   read_more();
+}
+
+void Connection::end_of_messages() {
+  if (!ws_peer_closed_) return;
+  ws_peer_closed_ = false;
+  session_.on_end_of_input();
 }
 
 // After a read_some: false if the connection closed or must wait.
@@ -130,6 +148,29 @@ bool Connection::read_ok(const boost::system::error_code& ec) {
   }
   last_read_ms_ = mono_ms();  // any byte counts as liveness
   return true;
+}
+
+// WebSocket: the `n` bytes just read at `data` become the STOMP bytes they
+// carry (in place); answers owed (handshake, pong, close) are queued. A
+// handshake rejection or protocol error ends reading: the STOMP bytes that
+// arrived before it are still parsed, then the connection closes.
+std::size_t Connection::unwrap(char* data, std::size_t n) {
+  if (!ws_) return n;
+  websocket::Layer::Inbound in = ws_->inbound(data, n);
+  if (in.failed) {
+    spdlog::info("connection {} ({}): {}", id_.value, peer_, ws_->failure());
+    close_requested_ = true;  // no more reads; the closing handshake follows the output
+    flush();
+  } else if (in.peer_closed) {
+    // As the end of a TCP stream, once the frames before the close frame
+    // are parsed (see end_of_messages()).
+    spdlog::debug("connection {}: WebSocket close from the client", id_.value);
+    peer_finished_ = true;
+    ws_peer_closed_ = true;
+  } else if (!ws_->urgent().empty()) {
+    flush();
+  }
+  return in.stomp_bytes;
 }
 
 // At least `want` free bytes after in_end_: parsed bytes are dropped when
@@ -181,39 +222,64 @@ void Connection::flush() {
   // Coalesce: everything queued during this loop turn goes in one write.
   if (flush_posted_ || writing_now_ || closed_) return;
   flush_posted_ = true;
-  boost::asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  boost::asio::post(link_->executor(), [self = shared_from_this()] {
     self->flush_posted_ = false;
     self->start_write();
   });
 }
 
 void Connection::start_write() {
-  if (writing_now_ || closed_) return;
-  if (out_.empty()) {
-    if (close_requested_) linger();
+  if (writing_now_ || closed_ || lingering_ || !link_up_) return;
+  if (ws_ && ws_->close_sent() && ws_->urgent().empty()) {
+    // Nothing follows a WebSocket close frame.
+    if (!out_.empty()) {
+      out_.take(writing_);
+      out_.recycle(writing_);
+    }
+    linger();
     return;
+  }
+  const bool urgent = ws_ && !ws_->urgent().empty();
+  if (out_.empty() && !urgent) {
+    if (!close_requested_) return;
+    if (!ws_ || !ws_->queue_close()) {
+      linger();
+      return;
+    }
   }
   writing_now_ = true;
   out_.take(writing_);
   last_write_ms_ = mono_ms();
   session_.on_flush_started();
-  boost::asio::async_write(socket_, writing_.buffers(),
-                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                             self->writing_now_ = false;
-                             if (self->closed_) return;
-                             if (ec) {
-                               self->close_now();
-                               return;
-                             }
-                             self->out_.recycle(self->writing_);
-                             self->session_.on_flush_done();
-                             if (self->read_paused_ && !self->close_requested_ &&
-                                 self->out_.size() < self->options_.max_write_buffer) {
-                               // Output drained: the backlog pause (if any) ends.
-                               self->resume_reading();
-                             }
-                             self->start_write();
-                           });
+  const std::vector<boost::asio::const_buffer>* buffers = &writing_.buffers();
+  if (ws_) {
+    // Control bytes (handshake answer, pong, close) go first; when a close
+    // frame is among them out_ was empty, so no data follows it.
+    control_.swap(ws_->urgent());
+    ws_->urgent().clear();
+    wire_.clear();
+    if (!control_.empty()) wire_.emplace_back(control_.data(), control_.size());
+    if (ws_->open() && !ws_->close_sent()) {
+      ws_->frame(writing_.buffers(), framed_);
+      wire_.insert(wire_.end(), framed_.begin(), framed_.end());
+    }
+    buffers = &wire_;
+  }
+  link_->async_write(*buffers, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    self->writing_now_ = false;
+    if (self->closed_) return;
+    if (ec) {
+      self->close_now();
+      return;
+    }
+    self->out_.recycle(self->writing_);
+    self->session_.on_flush_done();
+    if (self->read_paused_ && !self->close_requested_ && self->out_.size() < self->options_.max_write_buffer) {
+      // Output drained: the backlog pause (if any) ends.
+      self->resume_reading();
+    }
+    self->start_write();
+  });
   // A client that does not read its socket must not make us buffer without
   // bound: stop reading its frames until it catches up.
   if (out_.size() + writing_.size() > options_.max_write_buffer) pause_reading();
@@ -222,47 +288,20 @@ void Connection::start_write() {
 void Connection::close_after_flush() {
   close_requested_ = true;
   flush();
-  if (!writing_now_ && out_.empty()) linger();
+  // WebSocket: the closing frame goes out first (start_write).
+  if (!writing_now_ && out_.empty() && !ws_) linger();
 }
 
 void Connection::linger() {
   if (closed_ || lingering_) return;
-  // Closing a socket with unread input makes the kernel send RST, which can
-  // destroy the ERROR frame before the client reads it. So: send FIN after
-  // the last frame, discard input until the client closes, and close then
-  // (or after a short grace, see tick()).
+  // The last frame is written: the link tells the client (FIN, TLS
+  // close_notify), discards its input until it closes too, and the
+  // connection closes then (or after a short grace, see tick()). Closing
+  // with unread input would send RST, which can destroy the last frame.
   lingering_ = true;
   linger_since_ms_ = mono_ms();
   session_.on_closed();
-  boost::system::error_code ec;
-  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-  discard_input();
-}
-
-void Connection::discard_input() {
-  if (closed_ || reading_) return;
-  release_input();
-  boost::system::error_code ec;
-  std::vector<char>& buf = scratch();
-  for (;;) {
-    socket_.read_some(boost::asio::buffer(buf.data(), buf.size()), ec);
-    if (ec) break;
-  }
-  if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-    close_now();  // EOF (the client closed) or an error
-    return;
-  }
-  reading_ = true;
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->reading_ = false;
-                       if (self->closed_) return;
-                       if (ec) {
-                         self->close_now();
-                         return;
-                       }
-                       self->discard_input();
-                     });
+  link_->linger([self = shared_from_this()](const boost::system::error_code&) { self->close_now(); });
 }
 
 void Connection::pause_reading() { read_paused_ = true; }
@@ -271,8 +310,8 @@ void Connection::resume_reading() {
   if (!read_paused_) return;
   read_paused_ = false;
   // Frames already buffered are parsed first, then the socket is read.
-  boost::asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->closed_ || self->read_paused_) return;
+  boost::asio::post(link_->executor(), [self = shared_from_this()] {
+    if (self->closed_ || self->read_paused_ || self->close_requested_) return;
     self->parse_buffered();
     self->read_more();
   });
@@ -290,7 +329,15 @@ void Connection::tick(std::int64_t now_ms) {
     return;
   }
   // A connection holds a slot of max-connections: one that never completes
-  // CONNECT does not keep it.
+  // CONNECT does not keep it. Before STOMP can flow (TLS or WebSocket
+  // handshake unfinished) there is no one to send an ERROR to.
+  if ((!link_up_ || (ws_ && !ws_->open())) && options_.connect_timeout_ms != 0 &&
+      now_ms - opened_ms_ > static_cast<std::int64_t>(options_.connect_timeout_ms)) {
+    spdlog::info("connection {} ({}): {} handshake not done within connect-timeout", id_.value, peer_,
+                 link_up_ ? "WebSocket" : "TLS");
+    close_now();
+    return;
+  }
   if (!session_.connected() && !session_.closing() && options_.connect_timeout_ms != 0 &&
       now_ms - opened_ms_ > static_cast<std::int64_t>(options_.connect_timeout_ms)) {
     session_.fail(errors::kConnectTimeout, "no CONNECT frame within connect-timeout");
@@ -315,16 +362,13 @@ void Connection::tick(std::int64_t now_ms) {
 
 void Connection::shutdown() {
   closed_ = true;
-  boost::system::error_code ec;
-  socket_.close(ec);
+  link_->close();
 }
 
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ec;
-  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  link_->close();
   session_.on_closed();
   spdlog::debug("connection {} closed", id_.value);
   if (on_closed_) on_closed_(id_);

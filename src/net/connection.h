@@ -1,30 +1,34 @@
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "net/link.h"
 #include "net/server_options.h"
 #include "net/output_queue.h"
 #include "net/session.h"
 #include "net/transport.h"
+#include "net/websocket/layer.h"
 #include "stomp/parser.h"
 
 namespace ferry::net {
 
-// A STOMP client over TCP: reads into one buffer that the parser works on in
-// place, hands frames to its Session, and writes what the session queued in
-// one write per loop turn. Kept alive by its pending I/O and by its shard's
-// connection table; lives on one shard.
+// A STOMP client: reads into one buffer that the parser works on in place,
+// hands frames to its Session, and writes what the session queued in one
+// write per loop turn. The bytes travel over a Link (TCP or TLS); with a
+// WebSocket layer (ws / wss listeners) they are unwrapped from WebSocket
+// frames in place before parsing and wrapped on the way out. Heart-beats,
+// flow control and closing are the same for every transport. Kept alive by
+// its pending I/O and by its shard's connection table; lives on one shard.
 class Connection final : public Transport, public std::enable_shared_from_this<Connection> {
  public:
   using OnClosed = std::function<void(ConnectionId)>;
 
-  Connection(boost::asio::ip::tcp::socket socket, const ServerOptions& options,
+  // `ws`: the WebSocket layer, or null for plain STOMP.
+  Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws, const ServerOptions& options,
              broker::Broker& broker, ShardId shard, ConnectionId id, OnClosed on_closed);
   ~Connection() override;
 
@@ -49,6 +53,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void set_version(stomp::Version v) override { parser_.set_version(v); }
   void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) override;
   std::string peer() const override { return peer_; }
+  std::string_view transport_name() const override;
 
  private:
   static std::vector<char>& scratch();
@@ -57,6 +62,8 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void read_into_scratch();
   void read_into_own();
   bool read_ok(const boost::system::error_code& ec);
+  std::size_t unwrap(char* data, std::size_t n);
+  void end_of_messages();
   void make_room(std::size_t want);
   void release_input();
   void parse(char* buf, std::size_t& begin, std::size_t end);
@@ -64,9 +71,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void start_write();
   void close_now();
   void linger();
-  void discard_input();
 
-  boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<Link> link_;
+  std::unique_ptr<websocket::Layer> ws_;
+  bool link_up_ = false;       // the TLS handshake is done
   const ServerOptions& options_;
   ShardId shard_;
   ConnectionId id_;
@@ -82,9 +90,13 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   bool reading_ = false;
   bool read_paused_ = false;   // producer flow control / output backlog
   bool peer_finished_ = false; // the client half-closed: nothing more to read
+  bool ws_peer_closed_ = false; // a WebSocket close frame came: end of input after parsing
 
   OutputQueue out_;            // frames queued since the last write started
   OutputQueue::Batch writing_; // frames being written
+  std::string control_;        // WebSocket bytes being written before writing_
+  std::vector<boost::asio::const_buffer> framed_;  // writing_ in WebSocket messages
+  std::vector<boost::asio::const_buffer> wire_;    // control_ + framed_
   bool writing_now_ = false;
   bool flush_posted_ = false;
   bool close_requested_ = false;

@@ -2,10 +2,16 @@
 
 #include <boost/asio/write.hpp>
 #include <unistd.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <stdexcept>
 
 #include "common/clock.h"
 #include "net/errors.h"
+#include "net/tcp_link.h"
+#include "net/tls_link.h"
+#include "net/websocket/layer.h"
 #include "stomp/encoder.h"
 
 namespace ferry::net {
@@ -66,54 +72,117 @@ Server::~Server() {
   for (std::uint32_t i = 0; i < clients_.size(); ++i) broker_.set_client_events(ShardId(i), nullptr);
 }
 
+namespace {
+const char* kind_text(Server::Kind kind) {
+  switch (kind) {
+    case Server::Kind::kStomp: return "STOMP";
+    case Server::Kind::kTls: return "TLS";
+    case Server::Kind::kWebSocket: return "WebSocket";
+    case Server::Kind::kWebSocketTls: return "WebSocket+TLS";
+  }
+  return "?";
+}
+bool uses_tls(Server::Kind kind) { return kind == Server::Kind::kTls || kind == Server::Kind::kWebSocketTls; }
+bool uses_ws(Server::Kind kind) { return kind == Server::Kind::kWebSocket || kind == Server::Kind::kWebSocketTls; }
+}  // namespace
+
 void Server::start() {
-  auto addr = asio::ip::make_address(options_.listen_host);
-  tcp::endpoint ep(addr, options_.listen_port);
-  acceptor_ = std::make_unique<tcp::acceptor>(shards_.io(ShardId(0)));
-  acceptor_->open(ep.protocol());
-  acceptor_->set_option(tcp::acceptor::reuse_address(true));
-  acceptor_->bind(ep);
-  acceptor_->listen(asio::socket_base::max_listen_connections);
-  accept();
+  if (options_.tls_listen.enabled() || options_.wss_listen.enabled()) {
+    std::string error;
+    tls_ = TlsContext::create(options_.tls, error);
+    if (!tls_) throw std::runtime_error(error);
+  }
+  listen(Kind::kStomp, options_.listen_host, options_.listen_port, "listen");
+  if (options_.tls_listen.enabled())
+    listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
+  if (options_.ws_listen.enabled())
+    listen(Kind::kWebSocket, options_.ws_listen.host, options_.ws_listen.port, "ws-listen");
+  if (options_.wss_listen.enabled())
+    listen(Kind::kWebSocketTls, options_.wss_listen.host, options_.wss_listen.port, "wss-listen");
+  for (auto& l : listeners_) accept(*l);
 }
 
-tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
+void Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
+  try {
+    auto addr = asio::ip::make_address(host);
+    tcp::endpoint ep(addr, port);
+    auto acceptor = std::make_unique<tcp::acceptor>(shards_.io(ShardId(0)));
+    acceptor->open(ep.protocol());
+    acceptor->set_option(tcp::acceptor::reuse_address(true));
+    acceptor->bind(ep);
+    acceptor->listen(asio::socket_base::max_listen_connections);
+    listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(acceptor)}));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{} {}:{}: {}", option, host, port, e.what()));
+  }
+}
 
-void Server::accept() {
-  acceptor_->async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+tcp::endpoint Server::local_endpoint() const { return listeners_.front()->acceptor->local_endpoint(); }
+
+std::vector<Server::Listening> Server::listening() const {
+  std::vector<Listening> out;
+  for (const auto& l : listeners_) out.push_back({l->kind, l->acceptor->local_endpoint()});
+  return out;
+}
+
+std::string Server::describe(const Listening& l) {
+  std::string host = l.endpoint.address().to_string();
+  if (l.endpoint.address().is_v6()) host = "[" + host + "]";
+  return fmt::format("{}:{} ({})", host, l.endpoint.port(), kind_text(l.kind));
+}
+
+void Server::accept(Listener& listener) {
+  listener.acceptor->async_accept([this, &listener](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       // Out of descriptors and the like: log, back off briefly by re-arming.
       spdlog::warn("accept failed: {}", ec.message());
-      accept();
+      accept(listener);
       return;
     }
     if (open_connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
-      spdlog::warn("refusing connection: max-connections ({}) reached", options_.max_connections);
-      std::string frame;
-      stomp::Encoder::begin_frame(frame, stomp::Command::kError);
-      stomp::Encoder::add_header(frame, "message", errors::kTooManyConnections, stomp::Version::k1_0,
-                                 stomp::Command::kError);
-      stomp::Encoder::end_headers(frame, 0, false);
-      stomp::Encoder::end_frame(frame);
-      boost::system::error_code wec;
-      // Best effort and bounded: one small frame into an empty socket buffer.
-      socket.non_blocking(true, wec);
-      asio::write(socket, asio::buffer(frame), wec);
-      socket.shutdown(tcp::socket::shutdown_send, wec);
-      socket.close(wec);
-      accept();
+      spdlog::warn("refusing {} connection: max-connections ({}) reached", kind_text(listener.kind),
+                   options_.max_connections);
+      refuse(listener.kind, socket);
+      accept(listener);
       return;
     }
     open_connections_.fetch_add(1, std::memory_order_relaxed);
     ShardId target(next_shard_++ % shards_.shard_count());
     auto fd = socket.release();
-    shards_.post(target, [this, target, fd] { adopt(target, fd); });
-    accept();
+    const Kind kind = listener.kind;
+    shards_.post(target, [this, target, kind, fd] { adopt(target, kind, fd); });
+    accept(listener);
   });
 }
 
-void Server::adopt(ShardId shard, tcp::socket::native_handle_type fd) {
+// Over the connection limit: a STOMP client gets an ERROR frame, a
+// WebSocket client an HTTP 503; a TLS client only sees the close (the
+// handshake that would carry a message costs more than the refusal saves).
+void Server::refuse(Kind kind, tcp::socket& socket) {
+  std::string reply;
+  if (kind == Kind::kStomp) {
+    stomp::Encoder::begin_frame(reply, stomp::Command::kError);
+    stomp::Encoder::add_header(reply, "message", errors::kTooManyConnections, stomp::Version::k1_0,
+                               stomp::Command::kError);
+    stomp::Encoder::end_headers(reply, 0, false);
+    stomp::Encoder::end_frame(reply);
+  } else if (kind == Kind::kWebSocket) {
+    std::string body = std::string(errors::kTooManyConnections) + "\n";
+    reply = fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+        "Connection: close\r\n\r\n{}",
+        body.size(), body);
+  }
+  boost::system::error_code wec;
+  // Best effort and bounded: one small reply into an empty socket buffer.
+  socket.non_blocking(true, wec);
+  if (!reply.empty()) asio::write(socket, asio::buffer(reply), wec);
+  socket.shutdown(tcp::socket::shutdown_send, wec);
+  socket.close(wec);
+}
+
+void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd) {
   ShardClients& table = *clients_[shard.value];
   tcp::socket socket(shards_.io(shard));
   boost::system::error_code ec;
@@ -124,8 +193,13 @@ void Server::adopt(ShardId shard, tcp::socket::native_handle_type fd) {
     open_connections_.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  auto conn = std::make_shared<Connection>(std::move(socket), options_, broker_, shard, table.next_id(),
-                                           [this, &table](ConnectionId id) {
+  std::unique_ptr<Link> link;
+  if (uses_tls(kind)) link = std::make_unique<TlsLink>(std::move(socket), tls_->context());
+  else link = std::make_unique<TcpLink>(std::move(socket));
+  std::unique_ptr<websocket::Layer> ws;
+  if (uses_ws(kind)) ws = std::make_unique<websocket::Layer>(options_.ws_path, options_.limits.max_frame_size);
+  auto conn = std::make_shared<Connection>(std::move(link), std::move(ws), options_, broker_, shard,
+                                           table.next_id(), [this, &table](ConnectionId id) {
                                              table.remove(id);
                                              open_connections_.fetch_sub(1, std::memory_order_relaxed);
                                            });
@@ -136,9 +210,9 @@ void Server::adopt(ShardId shard, tcp::socket::native_handle_type fd) {
 void Server::tick(ShardId shard, std::int64_t now_ms) { clients_[shard.value]->tick(now_ms); }
 
 void Server::stop() {
-  if (acceptor_) {
+  for (auto& l : listeners_) {
     boost::system::error_code ec;
-    acceptor_->close(ec);
+    l->acceptor->close(ec);
   }
   for (auto& c : clients_) c->shutdown_all();
 }

@@ -12,23 +12,39 @@
 #include "broker/client_events.h"
 #include "net/connection.h"
 #include "net/server_options.h"
+#include "net/tls_context.h"
 #include "shard/shard_set.h"
 
 namespace ferry::net {
 
-// The STOMP listener and the connections of every shard. Accepts on shard 0
-// and hands each socket to a shard round-robin; each shard's connections
-// live in that shard's table, which is also where the broker's answers for
-// them arrive (ClientEvents).
+// The listeners (STOMP over TCP, and when configured STOMP over TLS, over
+// WebSocket and over WebSocket+TLS) and the connections of every shard.
+// Accepts on shard 0 and hands each socket to a shard round-robin; each
+// shard's connections live in that shard's table, which is also where the
+// broker's answers for them arrive (ClientEvents). max-connections counts
+// the connections of all listeners together.
 class Server {
  public:
   Server(const ServerOptions& options, shard::ShardSet& shards, broker::Broker& broker);
   ~Server();
 
-  // Binds the listener (throws std::system_error on failure) and starts accepting.
+  // What a listener speaks.
+  enum class Kind { kStomp, kTls, kWebSocket, kWebSocketTls };
+  struct Listening {
+    Kind kind;
+    boost::asio::ip::tcp::endpoint endpoint;  // bound (useful with port 0)
+  };
+
+  // Builds the TLS context if a TLS listener is configured, binds every
+  // listener and starts accepting. Throws std::runtime_error naming the
+  // option on failure.
   void start();
-  // The bound endpoint (useful with port 0).
+  // The bound endpoint of the STOMP (TCP) listener.
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Every bound listener, STOMP first.
+  std::vector<Listening> listening() const;
+  // "HOST:PORT (WebSocket)", as logged after "listening on".
+  static std::string describe(const Listening& l);
   // Closes the listener and every connection; call before the shards stop.
   void stop();
 
@@ -38,13 +54,21 @@ class Server {
  private:
   class ShardClients;  // one per shard: the ClientEvents implementation
 
-  void accept();
-  void adopt(ShardId shard, boost::asio::ip::tcp::socket::native_handle_type fd);
+  struct Listener {
+    Kind kind;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  };
+
+  void listen(Kind kind, const std::string& host, std::uint16_t port, const char* option);
+  void accept(Listener& listener);
+  void refuse(Kind kind, boost::asio::ip::tcp::socket& socket);
+  void adopt(ShardId shard, Kind kind, boost::asio::ip::tcp::socket::native_handle_type fd);
 
   const ServerOptions& options_;
   shard::ShardSet& shards_;
   broker::Broker& broker_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<TlsContext> tls_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<ShardClients>> clients_;
   std::atomic<std::uint32_t> open_connections_{0};
   std::uint32_t next_shard_ = 0;

@@ -4,10 +4,18 @@
 #include <string>
 
 #include "broker/options.h"
+#include "net/tls_options.h"
 #include "store/journal.h"
 #include "stomp/limits.h"
 
 namespace ferry::net {
+
+// HOST:PORT of an optional listener; an empty host = off.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  bool enabled() const { return !host.empty(); }
+};
 
 // Everything the connection side needs; filled by app/config.
 struct ServerOptions {
@@ -15,6 +23,11 @@ struct ServerOptions {
   std::string data_dir = "./data";
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 61613;
+  ListenAddress tls_listen;   // STOMP over TLS (stomp+ssl)
+  ListenAddress ws_listen;    // STOMP over WebSocket (ws://)
+  ListenAddress wss_listen;   // STOMP over WebSocket over TLS (wss://)
+  std::string ws_path = "/ws";
+  TlsOptions tls;             // for tls_listen and wss_listen
   stomp::Limits limits;
   std::uint32_t max_connections = 10000;
   std::uint32_t max_subscriptions = 1000;   // per connection

@@ -9,8 +9,8 @@
 
 namespace ferry::net {
 
-// What a Session needs from the byte stream under it (TCP today; TLS and
-// WebSocket later feed the same Session). Owned by the connection; called on
+// What a Session needs from the byte stream under it (TCP, TLS, WebSocket
+// and WebSocket over TLS all feed the same Session). Owned by the connection; called on
 // its shard only.
 class Transport {
  public:
@@ -31,6 +31,8 @@ class Transport {
   // Heart-beat intervals agreed in CONNECT (0 = none).
   virtual void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) = 0;
   virtual std::string peer() const = 0;
+  // "tcp", "tls", "ws" or "wss": the listener the client came in on.
+  virtual std::string_view transport_name() const = 0;
 };
 
 }  // namespace ferry::net

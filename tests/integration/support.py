@@ -46,6 +46,9 @@ def ferry_bin() -> str:
 # --------------------------------------------------------------------------
 
 _LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+# Every listener logs "listening on HOST:PORT (KIND)"; the STOMP one last.
+_LISTENER_RE = re.compile(rb"listening on (\S+):(\d+) \((STOMP|TLS|WebSocket|WebSocket\+TLS)\)")
+_PORT_ATTR = {b"TLS": "tls_port", b"WebSocket": "ws_port", b"WebSocket+TLS": "wss_port"}
 
 # What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
 # when they find something (scripts/test-sanitizers.sh runs every test
@@ -83,7 +86,10 @@ class Broker:
         self.shards = shards
         self.opts = opts
         self.log_path = log_path
-        self.port: int | None = None
+        self.port: int | None = None       # STOMP over TCP (--listen)
+        self.ws_port: int | None = None    # --ws-listen, when given
+        self.tls_port: int | None = None   # --tls-listen, when given
+        self.wss_port: int | None = None   # --wss-listen, when given
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -124,9 +130,12 @@ class Broker:
             with self._lock:
                 self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
             if self.port is None:
-                m = _LISTEN_RE.search(raw)
-                if m:
-                    self.port = int(m.group(1))
+                m = _LISTENER_RE.search(raw)
+                if m and m.group(3) != b"STOMP":
+                    setattr(self, _PORT_ATTR[m.group(3)], int(m.group(2)))
+                elif m or _LISTEN_RE.search(raw):
+                    # The STOMP listener is announced last: every port is known.
+                    self.port = int((m or _LISTEN_RE.search(raw)).group(2 if m else 1))
                     self._ready.set()
         self._ready.set()
 

@@ -1,0 +1,100 @@
+#include "net/tls_link.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cstring>
+
+#include "net/tcp_link.h"
+
+namespace ferry::net {
+
+namespace {
+constexpr std::size_t kRecordSize = 16 * 1024;
+}
+
+TlsLink::TlsLink(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& context)
+    : stream_(std::move(socket), context) {
+  peer_ = peer_text(stream_.next_layer());
+  boost::system::error_code ec;
+  stream_.next_layer().set_option(boost::asio::ip::tcp::no_delay(true), ec);
+}
+
+void TlsLink::start(Handler done) {
+  stream_.async_handshake(boost::asio::ssl::stream_base::server, std::move(done));
+}
+
+void TlsLink::wait_readable(Handler done) {
+  if (begin_ < end_ || read_error_) {
+    boost::asio::post(stream_.get_executor(), [done = std::move(done)] { done({}); });
+    return;
+  }
+  if (!buffer_) buffer_.reset(new char[kRecordSize]);
+  reading_ = true;
+  stream_.async_read_some(boost::asio::buffer(buffer_.get(), kRecordSize),
+                          [this, done = std::move(done)](const boost::system::error_code& ec, std::size_t n) {
+                            reading_ = false;
+                            begin_ = 0;
+                            end_ = n;
+                            if (ec == boost::asio::ssl::error::stream_truncated)
+                              read_error_ = boost::asio::error::eof;  // FIN without close_notify
+                            else
+                              read_error_ = ec;
+                            if (linger_after_read_) {
+                              // Closing: what was read is discarded.
+                              Handler h = std::move(linger_after_read_);
+                              linger_after_read_ = nullptr;
+                              shutdown(std::move(h));
+                            }
+                            if (ec == boost::asio::error::operation_aborted) {
+                              done(ec);
+                              return;
+                            }
+                            done({});
+                          });
+}
+
+std::size_t TlsLink::read_some(std::span<char> into, boost::system::error_code& ec) {
+  if (begin_ == end_) {
+    ec = read_error_ ? read_error_ : boost::system::error_code(boost::asio::error::would_block);
+    return 0;
+  }
+  std::size_t n = std::min(into.size(), end_ - begin_);
+  std::memcpy(into.data(), buffer_.get() + begin_, n);
+  begin_ += n;
+  if (begin_ == end_) begin_ = end_ = 0;
+  ec = {};
+  return n;
+}
+
+void TlsLink::async_write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) {
+  boost::asio::async_write(stream_, buffers, std::move(done));
+}
+
+void TlsLink::linger(Handler done) {
+  begin_ = end_ = 0;
+  if (reading_) {
+    // One read at a time on an ssl::stream: shut down once it completed.
+    linger_after_read_ = std::move(done);
+    return;
+  }
+  shutdown(std::move(done));
+}
+
+void TlsLink::shutdown(Handler done) {
+  // Sends close_notify and waits for the peer's (or its FIN).
+  stream_.async_shutdown([this, done = std::move(done)](const boost::system::error_code& ec) {
+    boost::system::error_code ignored;
+    stream_.next_layer().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    done(ec);
+  });
+}
+
+void TlsLink::close() {
+  boost::system::error_code ec;
+  stream_.next_layer().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  stream_.next_layer().close(ec);
+}
+
+}  // namespace ferry::net

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/websocket/frame_codec.h"
+#include "net/websocket/handshake.h"
+#include "net/websocket/message_framer.h"
+
+namespace ferry::net::websocket {
+
+// STOMP over WebSocket for one connection: the opening handshake, then
+// inbound framing (FrameDecoder, in place) and outbound framing
+// (MessageFramer), plus the control frames this side owes (handshake
+// response, pongs, the closing frame). Connection runs it between its Link
+// and its STOMP parser; it does no I/O itself. One shard.
+class Layer {
+ public:
+  // `path`: ws-path; `max_message_size`: max-frame-size.
+  Layer(std::string path, std::uint64_t max_message_size);
+
+  // What arrived, after inbound().
+  struct Inbound {
+    std::size_t stomp_bytes = 0;  // STOMP bytes now at the front of the input
+    bool failed = false;          // handshake rejected / protocol error: send urgent(), close
+    bool peer_closed = false;     // the client sent a close frame: as end of input
+  };
+  // Takes `n` bytes at `data` (handshake, then frames) and leaves the STOMP
+  // bytes they carry at data[0, stomp_bytes).
+  Inbound inbound(char* data, std::size_t n);
+
+  // Handshake done: STOMP flows.
+  bool open() const { return open_; }
+  // Why it failed (for the log).
+  const std::string& failure() const { return failure_; }
+
+  // Raw bytes to write before the next framed output (handshake answer,
+  // pongs, the closing frame); the caller takes them.
+  std::string& urgent() { return urgent_; }
+  // Queues the closing frame into urgent() (once); returns false when none
+  // is owed (not open, or already sent).
+  bool queue_close();
+  bool close_sent() const { return close_sent_; }
+
+  // Frames outbound STOMP bytes (see MessageFramer).
+  void frame(const std::vector<boost::asio::const_buffer>& in, std::vector<boost::asio::const_buffer>& out) {
+    framer_.frame(in, out);
+  }
+
+ private:
+  Handshake handshake_;
+  FrameDecoder decoder_;
+  MessageFramer framer_;
+  bool open_ = false;
+  bool failed_ = false;
+  bool close_sent_ = false;
+  CloseCode close_code_ = CloseCode::kNormal;
+  std::string close_reason_;
+  std::string failure_;
+  std::string urgent_;
+};
+
+}  // namespace ferry::net::websocket

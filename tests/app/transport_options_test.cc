@@ -1,0 +1,74 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ferry::app {
+namespace {
+
+using Cli = std::vector<std::pair<std::string, std::string>>;
+
+TEST(TransportOptionsTest, ListenersAreOffByDefault) {
+  net::ServerOptions o = load_options("", {});
+  EXPECT_FALSE(o.ws_listen.enabled());
+  EXPECT_FALSE(o.tls_listen.enabled());
+  EXPECT_FALSE(o.wss_listen.enabled());
+  EXPECT_EQ(o.ws_path, "/ws");
+  EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kNone);
+  EXPECT_TRUE(o.tls.cert_file.empty() && o.tls.key_file.empty() && o.tls.ca_file.empty());
+}
+
+TEST(TransportOptionsTest, ListenersParseHostAndPort) {
+  net::ServerOptions o = load_options("", Cli{{"ws-listen", "127.0.0.1:15674"},
+                                              {"tls-listen", "0.0.0.0:61614"},
+                                              {"wss-listen", "[::1]:0"}});
+  EXPECT_EQ(o.ws_listen.host, "127.0.0.1");
+  EXPECT_EQ(o.ws_listen.port, 15674);
+  EXPECT_EQ(o.tls_listen.host, "0.0.0.0");
+  EXPECT_EQ(o.tls_listen.port, 61614);
+  EXPECT_EQ(o.wss_listen.host, "::1");
+  EXPECT_EQ(o.wss_listen.port, 0);
+  EXPECT_TRUE(o.wss_listen.enabled());
+  // "" switches a listener off again (a flag over the file).
+  o = load_options("", Cli{{"ws-listen", "127.0.0.1:1"}, {"ws-listen", ""}});
+  EXPECT_FALSE(o.ws_listen.enabled());
+}
+
+TEST(TransportOptionsTest, BadValuesNameTheOption) {
+  const std::pair<std::string, std::string> bad[] = {
+      {"ws-listen", "15674"},        {"tls-listen", "host:port"}, {"wss-listen", ":1"},
+      {"ws-path", "ws"},             {"ws-path", "/a b"},         {"ws-path", "/x?y"},
+      {"tls-verify-client", "yes"},
+  };
+  for (const auto& [name, value] : bad) {
+    SCOPED_TRACE(name + "=" + value);
+    try {
+      load_options("", Cli{{name, value}});
+      ADD_FAILURE() << "accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(TransportOptionsTest, TlsOptions) {
+  net::ServerOptions o = load_options("", Cli{{"tls-cert-file", "/c.pem"},
+                                              {"tls-key-file", "/k.pem"},
+                                              {"tls-ca-file", "/ca.pem"},
+                                              {"tls-verify-client", "required"},
+                                              {"ws-path", "/stomp"}});
+  EXPECT_EQ(o.tls.cert_file, "/c.pem");
+  EXPECT_EQ(o.tls.key_file, "/k.pem");
+  EXPECT_EQ(o.tls.ca_file, "/ca.pem");
+  EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kRequired);
+  EXPECT_EQ(o.ws_path, "/stomp");
+  o = load_options("", Cli{{"tls-verify-client", "optional"}});
+  EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kOptional);
+}
+
+}  // namespace
+}  // namespace ferry::app
