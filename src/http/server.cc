@@ -255,7 +255,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   beast::tcp_stream stream_;
   std::shared_ptr<Shared> shared_;
-  beast::flat_buffer buffer_{8192};
+  beast::flat_buffer buffer_;  // unbounded here: the parser enforces the limits
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   Peer peer_;
