@@ -9,6 +9,7 @@ packages=(
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libjemalloc-dev
   libssl-dev
+  nlohmann-json3-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
@@ -17,6 +18,7 @@ packages=(
   openssl
   # stompjs in a real page (tests/js/browser_client.mjs, via npm playwright-core)
   chromium
+  python3-prometheus-client
 )
 # Node (the @stomp/stompjs WebSocket tests; packages in tests/js, installed
 # by tests/js/setup.sh with npm ci): Debian's when none is installed.

@@ -12,6 +12,7 @@
 #include "net/session.h"
 #include "net/transport.h"
 #include "net/websocket/layer.h"
+#include "common/rate_window.h"
 #include "stomp/parser.h"
 
 namespace ferry::net {
@@ -54,6 +55,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) override;
   std::string peer() const override { return peer_; }
   std::string_view transport_name() const override;
+
+  // Messages in/out per second over the last 5 s (sampled by tick()).
+  double rate_in() const { return rate_in_.per_second(); }
+  double rate_out() const { return rate_out_.per_second(); }
 
  private:
   static std::vector<char>& scratch();
@@ -109,6 +114,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::int64_t opened_ms_ = 0;
   std::int64_t last_read_ms_ = 0;
   std::int64_t last_write_ms_ = 0;
+
+  std::int64_t last_sample_ms_ = 0;
+  RateWindow rate_in_;
+  RateWindow rate_out_;
 };
 
 }  // namespace ferry::net

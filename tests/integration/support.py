@@ -45,10 +45,11 @@ def ferry_bin() -> str:
 # Broker process
 # --------------------------------------------------------------------------
 
-_LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
-# Every listener logs "listening on HOST:PORT (KIND)"; the STOMP one last.
-_LISTENER_RE = re.compile(rb"listening on (\S+):(\d+) \((STOMP|TLS|WebSocket|WebSocket\+TLS)\)")
-_PORT_ATTR = {b"TLS": "tls_port", b"WebSocket": "ws_port", b"WebSocket+TLS": "wss_port"}
+# Every listener logs "listening on HOST:PORT (KIND)": the STOMP one after
+# the other STOMP transports, the HTTP one (management API) after it.
+_LISTENER_RE = re.compile(rb"listening on (\S+):(\d+) \((STOMP|TLS|WebSocket|WebSocket\+TLS|HTTP)\)")
+_PORT_ATTR = {b"STOMP": "port", b"TLS": "tls_port", b"WebSocket": "ws_port",
+              b"WebSocket+TLS": "wss_port", b"HTTP": "http_port"}
 
 # What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
 # when they find something (scripts/test-sanitizers.sh runs every test
@@ -90,6 +91,12 @@ class Broker:
         self.ws_port: int | None = None    # --ws-listen, when given
         self.tls_port: int | None = None   # --tls-listen, when given
         self.wss_port: int | None = None   # --wss-listen, when given
+        # The management API (http-listen): on a free port unless the test
+        # chooses (http_listen="" disables it; http_port stays None).
+        self.http_port: int | None = None
+        if "http_listen" not in opts:
+            opts = dict(opts, http_listen="127.0.0.1:0")
+        self.http_enabled = opts["http_listen"] != ""
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -131,12 +138,14 @@ class Broker:
                 self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
             if self.port is None:
                 m = _LISTENER_RE.search(raw)
-                if m and m.group(3) != b"STOMP":
+                if m:
                     setattr(self, _PORT_ATTR[m.group(3)], int(m.group(2)))
-                elif m or _LISTEN_RE.search(raw):
-                    # The STOMP listener is announced last: every port is known.
-                    self.port = int((m or _LISTEN_RE.search(raw)).group(2 if m else 1))
-                    self._ready.set()
+            elif self.http_port is None and self.http_enabled:
+                m = _LISTENER_RE.search(raw)
+                if m and m.group(3) == b"HTTP":
+                    self.http_port = int(m.group(2))
+            if self.port is not None and (self.http_port is not None or not self.http_enabled):
+                self._ready.set()
         self._ready.set()
 
     @property

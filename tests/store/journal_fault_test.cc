@@ -223,7 +223,15 @@ TEST_F(JournalFaultTest, PowerLossKeepsEveryCompletedRecord) {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Crash once a few dozen records completed (how long that takes depends on
+  // the machine's load, so wait for the count, not for a fixed time).
+  for (int waited = 0; waited < 20000; waited += 5) {
+    {
+      std::lock_guard lk(m);
+      if (completed.size() > 40) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::set<std::string> before_crash;
   {
     std::lock_guard lk(m);
