@@ -8,6 +8,7 @@
 #include "app/config.h"
 #include "app/serve.h"
 #include "app/stomp_client.h"
+#include "app/user_command.h"
 #include "bench/bench.h"
 #include "bench/options.h"
 #include "common/log.h"
@@ -119,6 +120,9 @@ int main(int argc, char** argv) {
   bench::Options bench_options;
   bench::add_options(*bench_cmd, bench_options);
 
+  // user, vhost
+  app::UserCommands user_commands(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -131,6 +135,7 @@ int main(int argc, char** argv) {
       init_logging(options.log_level);
       return app::serve(options);
     }
+    if (user_commands.parsed()) return user_commands.run();
     if (send->parsed()) return run_send(server, vhost, destination, body, headers, !no_receipt);
     if (bench_cmd->parsed()) {
       if (auto problem = bench::validate(bench_options)) {

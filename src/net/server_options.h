@@ -3,9 +3,14 @@
 #include <cstdint>
 #include <string>
 
+#include "auth/auth_options.h"
 #include "broker/options.h"
 #include "store/journal.h"
 #include "stomp/limits.h"
+
+namespace ferry::auth {
+class Authenticator;
+}
 
 namespace ferry::net {
 
@@ -27,6 +32,10 @@ struct ServerOptions {
   double heart_beat_grace = 2.0;
   std::uint32_t connect_timeout_ms = 30000;  // 0 = none
   broker::BrokerOptions broker;
+  auth::AuthOptions auth;
+  // Set by `serve` before the listener starts; null: no authentication (every
+  // client is let in, in vhost "/"; unit tests).
+  auth::Authenticator* authenticator = nullptr;
   store::JournalOptions journal;  // journal.directory = <data-dir>/journal
 };
 
