@@ -8,6 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libjemalloc-dev
+  libssl-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests

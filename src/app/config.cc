@@ -43,7 +43,8 @@ OptionSpec count_option(std::string name, std::string def, std::string help,
 
 std::vector<OptionSpec> build_specs() {
   std::vector<OptionSpec> s;
-  s.push_back({"listen", "127.0.0.1:61613", "STOMP TCP listener, HOST:PORT (port 0 picks a free port)",
+  s.push_back({"listen", "0.0.0.0:61613",
+               "STOMP TCP listener, HOST:PORT (port 0 picks a free port); guest may connect from loopback only",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  auto colon = v.rfind(':');
                  if (colon == std::string::npos) return "expected HOST:PORT";
