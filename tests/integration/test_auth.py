@@ -449,3 +449,16 @@ def test_bad_users_file_stops_the_broker_with_a_clear_error(tmp_path):
     r = run_ferry("serve", "--listen", "127.0.0.1:0", "--default-vhost", "nowhere", "--data-dir",
                   str(tmp_path / "d"), timeout=15)
     assert r.returncode != 0 and b"default-vhost" in r.stderr, r.stderr
+
+
+def test_ferry_send_and_recv_log_in(broker_factory, users_file):
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    dest = "/queue/" + unique()
+    r = run_ferry("send", dest, "as alice", "-s", b.addr, "--host", "shop", "--login", "alice",
+                  "--passcode", "wonder")
+    assert r.returncode == 0, r.stderr
+    r = run_ferry("recv", dest, "-n", "1", "-s", b.addr, "--host", "shop", "-u", "alice", "--passcode",
+                  "wonder", "--timeout", "5")
+    assert r.returncode == 0 and r.stdout.decode().splitlines() == ["as alice"], r
+    r = run_ferry("send", dest, "x", "-s", b.addr, "--host", "shop", "--login", "alice", "--passcode", "nope")
+    assert r.returncode != 0 and b"wrong login or passcode" in r.stderr, r.stderr
