@@ -155,10 +155,15 @@ void Session::handle_connect(const stomp::Frame& f) {
   // CONNECT wait unread until then.
   authenticating_ = true;
   transport_.pause_reading();
+  // The answer runs on the authenticator's thread: it touches nothing of
+  // this session there (the session may be gone), only posts to our shard,
+  // where `alive` tells whether the session still exists.
   std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId shard = shard_;
   authenticator->submit(std::string(*login), std::string(f.get("passcode").value_or("")), peer, vhost_,
-                        [this, alive, reply = std::move(reply)](auth::LoginResult r) mutable {
-                          broker_.post(shard_, [this, alive, r = std::move(r), reply = std::move(reply)]() mutable {
+                        [this, alive, broker, shard, reply = std::move(reply)](auth::LoginResult r) mutable {
+                          broker->post(shard, [this, alive, r = std::move(r), reply = std::move(reply)]() mutable {
                             if (alive.expired()) return;
                             on_login(r, std::move(reply));
                           });
