@@ -105,10 +105,10 @@ UserStore UserStore::load(const std::string& path) {
         if (!v) fail(std::string("a [[permissions]] entry lacks ") + k);
         return *v;
       };
-      if (std::string e = s.set_permissions(field("user"), field("vhost"), field("configure"), field("write"),
-                                            field("read"));
-          !e.empty())
-        fail(e);
+      // One at a time: the first missing field is the one reported.
+      const std::string user = field("user"), vhost = field("vhost"), configure = field("configure");
+      const std::string write = field("write"), read = field("read");
+      if (std::string e = s.set_permissions(user, vhost, configure, write, read); !e.empty()) fail(e);
     }
   } else if (t.contains("permissions")) {
     fail("permissions must be an array of tables ([[permissions]])");

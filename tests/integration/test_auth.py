@@ -5,6 +5,7 @@ limit; guest only from loopback; each permission refused with an ERROR
 naming it; the `ferry user` / `ferry vhost` commands end to end."""
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
@@ -12,6 +13,12 @@ import time
 import pytest
 
 from support import (RawClient, StompError, client, ferry_bin, py_rid, run_ferry, run_php, unique)
+
+def msg(f) -> str:
+    """The ERROR's message header, unescaped (STOMP 1.2: \\c is a colon)."""
+    v = f.get("message") or ""
+    return re.sub(r"\\(.)", lambda m: {"c": ":", "n": "\n", "r": "\r", "\\": "\\"}.get(m.group(1), m.group(0)), v)
+
 
 COST = "1000"  # PBKDF2 iterations for test users: the minimum, to keep tests quick
 
@@ -53,10 +60,10 @@ def login(port: int, user: str | None, passcode: str | None, host: str | None = 
     if passcode is not None:
         headers.append(("passcode", passcode))
     c.send_frame("CONNECT", headers)
+    c.version = "1.2"  # the ERROR of a refused CONNECT is escaped as 1.2 too
     f = c.read_frame(timeout)
     if f.command == "CONNECTED":
         c.connected = f
-        c.version = "1.2"
     return c, f
 
 
@@ -88,10 +95,9 @@ def test_unknown_user_and_wrong_password_get_the_same_error_after_the_delay(brok
         f = refused(b.port, user, pw)
         elapsed = time.monotonic() - t0
         assert elapsed >= 0.75, "a refused login must wait login-failure-delay (%.2fs)" % elapsed
-        answers.append((f.get("message"), f.body))
+        answers.append((msg(f), f.body))
     assert answers[0][0] == "access refused: wrong login or passcode", answers
     assert all(a == answers[0] for a in answers), "the ERROR must not tell whether the user exists: %r" % answers
-    assert "nobody" not in b.tail(400) or True  # the log may name the attempted user; clients never see it
 
 
 def test_delay_does_not_stall_other_clients(broker_factory, users_file):
@@ -100,6 +106,7 @@ def test_delay_does_not_stall_other_clients(broker_factory, users_file):
     bad = RawClient(b.port)
     bad.send_frame("CONNECT", [("accept-version", "1.2"), ("host", "shop"), ("login", "alice"),
                                ("passcode", "wrong")])
+    bad.version = "1.2"
     time.sleep(0.2)
     t0 = time.monotonic()
     c, f = login(b.port, "alice", "wonder")
@@ -111,7 +118,7 @@ def test_delay_does_not_stall_other_clients(broker_factory, users_file):
     assert time.monotonic() - t0 < 2.0
     c.close()
     err = bad.expect_error_frame(timeout=6)
-    assert err.get("message") == "access refused: wrong login or passcode"
+    assert msg(err) == "access refused: wrong login or passcode"
     bad.close()
 
 
@@ -122,6 +129,7 @@ def test_frames_pipelined_after_connect_wait_for_the_login(broker_factory, users
     c.send_raw(b"CONNECT\naccept-version:1.2\nhost:shop\nlogin:alice\npasscode:wonder\n\n\x00"
                b"SUBSCRIBE\nid:s1\ndestination:" + dest.encode() + b"\n\n\x00"
                b"SEND\ndestination:" + dest.encode() + b"\nreceipt:r1\n\npipelined\x00")
+    c.version = "1.2"
     assert c.read_frame().command == "CONNECTED"
     c.connected = True
     frames = [c.read_frame(), c.read_frame()]
@@ -134,10 +142,10 @@ def test_failed_logins_per_address_are_limited(broker_factory, users_file):
     b = broker_factory(users_file=users_file, login_failure_delay=0, max_login_failures=3)
     for _ in range(3):
         f = refused(b.port, "alice", "guess")
-        assert f.get("message") == "access refused: wrong login or passcode"
+        assert msg(f) == "access refused: wrong login or passcode"
     t0 = time.monotonic()
     f = refused(b.port, "alice", "wonder")  # even the right password, unchecked
-    assert "too many failed logins" in f.get("message") and "max-login-failures" in f.get("message"), f
+    assert "too many failed logins" in msg(f) and "max-login-failures" in msg(f), f
     assert time.monotonic() - t0 < 1.0
 
 
@@ -186,7 +194,7 @@ def test_guest_login_with_password_from_loopback(broker):
     assert f.command == "CONNECTED", f
     c.close()
     f = refused(broker.port, "guest", "wrong", host="/")
-    assert f.get("message") == "access refused: wrong login or passcode"
+    assert msg(f) == "access refused: wrong login or passcode"
 
 
 def _own_address() -> str | None:
@@ -206,6 +214,7 @@ def _connect_from_afar(addr: str, port: int, headers) -> object:
     c.sock.close()
     c.sock = s
     c.send_frame("CONNECT", headers)
+    c.version = "1.2"
     f = c.read_frame(5)
     c.close()
     return f
@@ -220,10 +229,10 @@ def test_guest_is_refused_from_a_non_loopback_address(broker_factory):
     # No login: the default user (guest) from afar.
     f = _connect_from_afar(addr, b.port, base)
     assert f.command == "ERROR", f
-    assert "loopback-users" in f.get("message"), f
+    assert "loopback-users" in msg(f), f
     # Explicit guest/guest from afar.
     f = _connect_from_afar(addr, b.port, base + [("login", "guest"), ("passcode", "guest")])
-    assert f.command == "ERROR" and "loopback-users" in f.get("message"), f
+    assert f.command == "ERROR" and "loopback-users" in msg(f), f
     # The same from loopback works.
     c = client(b.port)
     c.close()
@@ -251,7 +260,7 @@ def test_other_users_may_connect_from_afar(broker_factory, users_file):
 def test_empty_default_user_requires_a_login(broker_factory, users_file):
     b = broker_factory(users_file=users_file, default_user="", login_failure_delay=0)
     f = refused(b.port, None, None, host="/")
-    assert f.get("message") == "access refused: wrong login or passcode"
+    assert msg(f) == "access refused: wrong login or passcode"
     assert "login header is required" in f.body.decode()
 
 
@@ -259,15 +268,15 @@ def test_users_file_without_guest_has_no_guest(broker_factory, users_file):
     ferry_ok("user", "delete", "guest", "--users-file", users_file)
     b = broker_factory(users_file=users_file, login_failure_delay=0)
     f = refused(b.port, None, None, host="/")  # default-user guest no longer exists
-    assert f.get("message") == "access refused: wrong login or passcode"
+    assert msg(f) == "access refused: wrong login or passcode"
     f = refused(b.port, "guest", "guest", host="/")
-    assert f.get("message") == "access refused: wrong login or passcode"
+    assert msg(f) == "access refused: wrong login or passcode"
 
 
 def test_user_without_grant_on_the_vhost_is_refused(broker_factory, users_file):
     b = broker_factory(users_file=users_file, login_failure_delay=0)
     f = refused(b.port, "alice", "wonder", host="/")
-    assert f.get("message") == "access refused: no permissions on this vhost", f
+    assert msg(f) == "access refused: no permissions on this vhost", f
     assert "'/'" in f.body.decode()
 
 
@@ -282,7 +291,7 @@ def test_write_is_needed_to_send(broker_factory, users_file):
     bob, f = login(b.port, "bob", "builder")
     assert f.command == "CONNECTED"
     err = _error_of(bob, "SEND", [("destination", "/queue/invoices")])
-    assert err.get("message") == "access refused: write permission needed (SEND)", err
+    assert msg(err) == "access refused: write permission needed (SEND)", err
     assert "/queue/invoices" in err.body.decode() and "bob" in err.body.decode()
 
 
@@ -291,8 +300,8 @@ def test_configure_is_needed_to_create_a_queue(broker_factory, users_file):
     dest = "/queue/orders"
     bob, _ = login(b.port, "bob", "builder")
     err = _error_of(bob, "SEND", [("destination", dest)])
-    assert err.get("message").startswith("access refused: configure permission needed"), err
-    assert "configure" in err.get("message")
+    assert msg(err).startswith("access refused: configure permission needed"), err
+    assert "configure" in msg(err)
     # Once alice (configure .*) has created it, bob may send to it.
     alice, _ = login(b.port, "alice", "wonder")
     alice.send(dest, "first")
@@ -308,17 +317,17 @@ def test_read_is_needed_to_subscribe(broker_factory, users_file):
     b = broker_factory(users_file=users_file)
     bob, _ = login(b.port, "bob", "builder")
     err = _error_of(bob, "SUBSCRIBE", [("destination", "/queue/orders"), ("id", "s1")])
-    assert err.get("message") == "access refused: read permission needed (SUBSCRIBE)", err
+    assert msg(err) == "access refused: read permission needed (SUBSCRIBE)", err
     carol, _ = login(b.port, "carol", "singer")
     err = _error_of(carol, "SUBSCRIBE", [("destination", "/topic/news"), ("id", "s1")])
-    assert err.get("message") == "access refused: read permission needed (SUBSCRIBE)", err
+    assert msg(err) == "access refused: read permission needed (SUBSCRIBE)", err
 
 
 def test_reader_without_configure_may_consume_but_not_create(broker_factory, users_file):
     b = broker_factory(users_file=users_file)
     carol, _ = login(b.port, "carol", "singer")
     err = _error_of(carol, "SUBSCRIBE", [("destination", "/queue/" + unique()), ("id", "s1")])
-    assert "configure" in err.get("message"), err
+    assert "configure" in msg(err), err
     dest = "/queue/" + unique()
     alice, _ = login(b.port, "alice", "wonder")
     alice.send(dest, "for carol")
@@ -326,7 +335,7 @@ def test_reader_without_configure_may_consume_but_not_create(broker_factory, use
     carol.subscribe(dest, "s1")
     assert carol.read_message().body == b"for carol"
     err = _error_of(carol, "SEND", [("destination", dest)])
-    assert err.get("message") == "access refused: write permission needed (SEND)"
+    assert msg(err) == "access refused: write permission needed (SEND)"
     alice.close()
 
 
@@ -343,7 +352,7 @@ def test_durable_subscription_needs_configure(broker_factory, users_file):
     carol, _ = login(b.port, "carol", "singer")
     err = _error_of(carol, "SUBSCRIBE", [("destination", topic), ("id", "d1"), ("durable", "true"),
                                          ("auto-delete", "false")])
-    assert "configure" in err.get("message"), err
+    assert "configure" in msg(err), err
     alice.close()
 
 
@@ -355,7 +364,7 @@ def test_transactional_send_needs_configure(broker_factory, users_file):
     bob, _ = login(b.port, "bob", "builder")
     bob.request("BEGIN", [("transaction", "t1")])
     err = _error_of(bob, "SEND", [("destination", dest), ("transaction", "t1")])
-    assert "configure" in err.get("message"), err
+    assert "configure" in msg(err), err
     alice.close()
 
 
