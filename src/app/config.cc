@@ -238,7 +238,8 @@ std::vector<OptionSpec> build_specs() {
                    start = comma + 1;
                  }
                  return "";
-               }});
+               },
+               /*list=*/true});
   s.push_back({"default-user", "guest", "user of a CONNECT without login (\"\" = login required)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  o.auth.default_user = v;
@@ -325,6 +326,12 @@ net::ServerOptions load_options(const std::string& config_path,
     }
     for (const auto& [key, node] : table) {
       std::string text;
+      const bool list_option = std::any_of(option_specs().begin(), option_specs().end(), [&](const OptionSpec& s) {
+        return s.list && s.name == key.str();
+      });
+      if (node.is_array() && !list_option)
+        throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +
+                                 "' must be a string or number, not a list");
       try {
         text = toml_value_text(node);
       } catch (const std::exception&) {
