@@ -182,7 +182,10 @@ void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
       transport_.resume_reading();
       return;
     case LoginStatus::kBadCredentials:
-      // One text for an unknown user and a wrong password.
+      // One text for an unknown user and a wrong password (the log, for
+      // the operator, names the login tried).
+      spdlog::info("connection {} ({}): login '{}' refused: unknown user or wrong passcode", id_.value,
+                   transport_.peer(), r.user);
       return refuse_later(errors::kAccessRefused, {}, std::move(reply.receipt));
     case LoginStatus::kLoopbackOnly:
       return refuse_later(errors::kLoopbackOnly, fmt::format("user '{}' is in loopback-users", r.user),
@@ -201,8 +204,8 @@ void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
 }
 
 void Session::refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt) {
-  spdlog::info("connection {} ({}): login refused{}{}", id_.value, transport_.peer(), detail.empty() ? "" : ": ",
-               detail);
+  spdlog::debug("connection {} ({}): login refused{}{}; ERROR follows after login-failure-delay", id_.value,
+                transport_.peer(), detail.empty() ? "" : ": ", detail);
   const std::uint32_t delay =
       options_.authenticator ? options_.authenticator->options().login_failure_delay_ms : 0;
   if (delay == 0) return fail(message, detail, receipt);
