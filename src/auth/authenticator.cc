@@ -90,8 +90,8 @@ LoginResult Authenticator::verify(const std::string& user, const std::string& pa
   return authorize(user, *vhost, peer_address);
 }
 
-void Authenticator::submit(std::string user, std::string password, std::string peer_address, std::string vhost,
-                           std::function<void(LoginResult)> done) {
+void Authenticator::submit(std::string user, std::string password, std::string peer_address,
+                           std::optional<std::string> vhost, std::function<void(LoginResult)> done) {
   {
     std::lock_guard lock(mutex_);
     if (!stopping_ && jobs_.size() < kMaxPending) {

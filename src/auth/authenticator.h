@@ -70,13 +70,15 @@ class Authenticator {
 
   // verify() on the authenticator's thread; `done` runs on that thread (post
   // from there to the caller's shard). Any thread. Past kMaxPending waiting
-  // logins, `done` runs at once with kBusy.
-  void submit(std::string user, std::string password, std::string peer_address, std::string vhost,
+  // logins, `done` runs at once (on the caller's thread) with kBusy. The
+  // management API's HTTP Basic auth can use it with vhost nullopt.
+  void submit(std::string user, std::string password, std::string peer_address, std::optional<std::string> vhost,
               std::function<void(LoginResult)> done);
 
  private:
   struct Job {
-    std::string user, password, peer_address, vhost;
+    std::string user, password, peer_address;
+    std::optional<std::string> vhost;
     std::function<void(LoginResult)> done;
   };
   void run();

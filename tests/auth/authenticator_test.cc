@@ -88,6 +88,9 @@ TEST(AuthenticatorTest, SubmitAnswersOnItsThread) {
   LoginResult r = got.get_future().get();
   EXPECT_EQ(r.status, LoginStatus::kOk);
   EXPECT_EQ(r.user, "alice");
+  std::promise<LoginResult> http;
+  a.submit("alice", "wander", "127.0.0.1", std::nullopt, [&](LoginResult r) { http.set_value(r); });
+  EXPECT_EQ(http.get_future().get().status, LoginStatus::kBadCredentials);
 }
 
 TEST(LoginLimiterTest, WindowSlides) {
