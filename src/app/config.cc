@@ -63,7 +63,8 @@ OptionSpec listener_option(std::string name, std::string help, net::ListenAddres
 
 std::vector<OptionSpec> build_specs() {
   std::vector<OptionSpec> s;
-  s.push_back({"listen", "127.0.0.1:61613", "STOMP TCP listener, HOST:PORT (port 0 picks a free port)",
+  s.push_back({"listen", "0.0.0.0:61613",
+               "STOMP TCP listener, HOST:PORT (port 0 picks a free port); guest may connect from loopback only",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  auto colon = v.rfind(':');
                  if (colon == std::string::npos) return "expected HOST:PORT";
@@ -299,6 +300,45 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("http-max-connections", "100",
                            "open management HTTP connections; more get 503",
                            [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
+  // Users, vhosts, permissions (docs/security.md).
+  s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ...); \"\" = only the built-in guest",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.auth.users_file = v;
+                 return "";
+               }});
+  s.push_back({"loopback-users", "guest",
+               "users who may connect only from the broker's own machine (comma-separated; TOML list; empty = none)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.auth.loopback_users.clear();
+                 std::size_t start = 0;
+                 while (start < v.size()) {
+                   auto comma = v.find(',', start);
+                   std::string u = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                   while (!u.empty() && u.front() == ' ') u.erase(u.begin());
+                   while (!u.empty() && u.back() == ' ') u.pop_back();
+                   if (!u.empty()) o.auth.loopback_users.push_back(u);
+                   if (comma == std::string::npos) break;
+                   start = comma + 1;
+                 }
+                 return "";
+               },
+               /*list=*/true});
+  s.push_back({"default-user", "guest", "user of a CONNECT without login (\"\" = login required)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 o.auth.default_user = v;
+                 return "";
+               }});
+  s.push_back({"default-vhost", "/", "vhost of a CONNECT whose host header names no vhost (or is missing)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.empty()) return "must not be empty";
+                 o.auth.default_vhost = v;
+                 return "";
+               }});
+  s.push_back(count_option("login-failure-delay", "1000", "ms before the ERROR of a refused login is sent (0 = none)",
+                           [](auto& o, std::uint32_t n) { o.auth.login_failure_delay_ms = n; }, true));
+  s.push_back(count_option("max-login-failures", "10",
+                           "failed logins per client address per minute before logins from it are refused unchecked (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.auth.max_login_failures = n; }, true));
   return s;
 }
 
@@ -307,6 +347,16 @@ std::string toml_value_text(const toml::node& n) {
   if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
   if (n.is_floating_point()) return std::to_string(*n.value<double>());
   if (n.is_boolean()) return *n.value<bool>() ? "true" : "false";
+  if (auto* a = n.as_array()) {  // a list of strings: comma-separated, as on the command line
+    std::string out;
+    for (const toml::node& item : *a) {
+      auto s = item.value<std::string>();
+      if (!s) throw std::runtime_error("unsupported value type");
+      if (!out.empty()) out += ',';
+      out += *s;
+    }
+    return out;
+  }
   throw std::runtime_error("unsupported value type");
 }
 
@@ -359,11 +409,17 @@ net::ServerOptions load_options(const std::string& config_path,
     }
     for (const auto& [key, node] : table) {
       std::string text;
+      const bool list_option = std::any_of(option_specs().begin(), option_specs().end(), [&](const OptionSpec& s) {
+        return s.list && s.name == key.str();
+      });
+      if (node.is_array() && !list_option)
+        throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +
+                                 "' must be a string or number, not a list");
       try {
         text = toml_value_text(node);
       } catch (const std::exception&) {
         throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +
-                                 "' must be a string or number");
+                                 "' must be a string, number or list of strings");
       }
       apply(std::string(key.str()), text, config_path);
     }

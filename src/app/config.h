@@ -16,6 +16,8 @@ struct OptionSpec {
   std::string help;
   // Parses `value` into the options; returns an error text or "".
   std::function<std::string(net::ServerOptions&, const std::string& value)> apply;
+  // A list: in TOML a list of strings, on the command line comma-separated.
+  bool list = false;
 };
 
 // Every option of `ferry serve` except --config itself.

@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "app/serve.h"
 #include "app/stomp_client.h"
+#include "app/user_command.h"
 #include "bench/bench.h"
 #include "bench/options.h"
 #include "common/log.h"
@@ -17,7 +18,11 @@ using namespace ferry;
 
 namespace {
 
-int run_send(const std::string& server, const std::string& vhost, const std::string& destination,
+struct Login {
+  std::string login, passcode;
+};
+
+int run_send(const std::string& server, const std::string& vhost, const Login& who, const std::string& destination,
              std::optional<std::string> body, const std::vector<std::string>& headers, bool receipt) {
   if (!body) body = std::string(std::istreambuf_iterator<char>(std::cin), {});
   std::vector<std::pair<std::string, std::string>> h{{"destination", destination}};
@@ -26,16 +31,16 @@ int run_send(const std::string& server, const std::string& vhost, const std::str
     if (colon == std::string::npos) throw std::runtime_error("header must be name:value, got " + kv);
     h.emplace_back(kv.substr(0, colon), kv.substr(colon + 1));
   }
-  app::StompClient client(server, vhost);
+  app::StompClient client(server, vhost, who.login, who.passcode);
   if (receipt) client.send_with_receipt("SEND", h, *body);
   else client.send_frame("SEND", h, *body);
   client.disconnect();
   return 0;
 }
 
-int run_recv(const std::string& server, const std::string& vhost, const std::string& destination,
+int run_recv(const std::string& server, const std::string& vhost, const Login& who, const std::string& destination,
              int count, const std::string& ack, int prefetch, double timeout_s, bool show_headers) {
-  app::StompClient client(server, vhost);
+  app::StompClient client(server, vhost, who.login, who.passcode);
   std::vector<std::pair<std::string, std::string>> h{{"destination", destination}, {"id", "0"}, {"ack", ack}};
   if (prefetch > 0) {
     h.emplace_back("prefetch-count", std::to_string(prefetch));
@@ -95,6 +100,9 @@ int main(int argc, char** argv) {
   send->add_option("body", body, "message body (default: read stdin)");
   send->add_option("-s,--server", server, "broker HOST:PORT")->capture_default_str();
   send->add_option("--host", vhost, "virtual host (STOMP host header)")->capture_default_str();
+  Login who;
+  send->add_option("-u,--login", who.login, "user (default: none, the broker's default-user)");
+  send->add_option("--passcode", who.passcode, "password of --login");
   send->add_option("-H,--header", headers, "extra header name:value (repeatable)");
   send->add_flag("--no-receipt", no_receipt, "do not wait for the broker's RECEIPT");
 
@@ -113,6 +121,8 @@ int main(int argc, char** argv) {
   recv->add_option("--timeout", timeout_s, "give up after this many seconds without a message");
   recv->add_option("-s,--server", server, "broker HOST:PORT")->capture_default_str();
   recv->add_option("--host", vhost, "virtual host (STOMP host header)")->capture_default_str();
+  recv->add_option("-u,--login", who.login, "user (default: none, the broker's default-user)");
+  recv->add_option("--passcode", who.passcode, "password of --login");
   recv->add_flag("--headers", show_headers, "print each message's headers before its body");
 
   // bench
@@ -122,6 +132,8 @@ int main(int argc, char** argv) {
 
   // queues, topics, connections, subscriptions, purge, move, ... (management API clients)
   app::AdminCommands admin(app);
+  // user, vhost
+  app::UserCommands user_commands(app);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -135,7 +147,8 @@ int main(int argc, char** argv) {
       init_logging(options.log_level);
       return app::serve(options);
     }
-    if (send->parsed()) return run_send(server, vhost, destination, body, headers, !no_receipt);
+    if (user_commands.parsed()) return user_commands.run();
+    if (send->parsed()) return run_send(server, vhost, who, destination, body, headers, !no_receipt);
     if (bench_cmd->parsed()) {
       if (auto problem = bench::validate(bench_options)) {
         std::cerr << "ferry bench: " << *problem << "\n";
@@ -144,7 +157,7 @@ int main(int argc, char** argv) {
       return bench::run(bench_options, std::cout, std::cerr);
     }
     if (auto code = admin.run(std::cout, std::cerr)) return *code;
-    if (recv->parsed()) return run_recv(server, vhost, destination, count, ack, prefetch, timeout_s, show_headers);
+    if (recv->parsed()) return run_recv(server, vhost, who, destination, count, ack, prefetch, timeout_s, show_headers);
   } catch (const std::exception& e) {
     std::cerr << "ferry: " << e.what() << "\n";
     return 2;

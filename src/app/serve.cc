@@ -3,6 +3,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "auth/authenticator.h"
 #include "broker/broker.h"
 #include "common/clock.h"
 #include "http/api.h"
@@ -17,7 +18,37 @@
 
 namespace ferry::app {
 
-int serve(const net::ServerOptions& options) {
+namespace {
+
+// The users file (or the built-in guest), checked against the options that
+// name users and vhosts. nullptr (logged) if unusable.
+std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions& o) {
+  auth::UserStore users;
+  try {
+    users = o.users_file.empty() ? auth::UserStore::builtin() : auth::UserStore::load(o.users_file);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot read the users file: {}", e.what());
+    return nullptr;
+  }
+  if (!users.has_vhost(o.default_vhost)) {
+    spdlog::error("default-vhost '{}' is not a vhost of {}", o.default_vhost,
+                  o.users_file.empty() ? "the built-in configuration" : o.users_file);
+    return nullptr;
+  }
+  if (!o.default_user.empty() && users.find_user(o.default_user) == nullptr)
+    spdlog::warn("default-user '{}' does not exist: clients that send no login are refused", o.default_user);
+  spdlog::info("users: {} user(s), {} vhost(s) from {}", users.users().size(), users.vhosts().size(),
+               o.users_file.empty() ? "the built-in guest" : o.users_file);
+  return std::make_unique<auth::Authenticator>(std::move(users), o);
+}
+
+}  // namespace
+
+int serve(const net::ServerOptions& configured) {
+  std::unique_ptr<auth::Authenticator> authenticator = make_authenticator(configured.auth);
+  if (!authenticator) return 1;
+  net::ServerOptions options = configured;
+  options.authenticator = authenticator.get();
   store::JournalOptions journal_options = options.journal;
   journal_options.directory = options.data_dir;
   std::string error;
@@ -68,8 +99,8 @@ int serve(const net::ServerOptions& options) {
   http_options.max_connections = options.http_max_connections;
   http::Router router;
   http::add_all_routes(router, api);
-  http::Authenticator authenticator;
-  http::Server http_server(http_options, shards.io(ShardId(0)), router, authenticator);
+  http::Authenticator http_auth(authenticator.get());
+  http::Server http_server(http_options, shards.io(ShardId(0)), router, http_auth);
   if (options.http_enabled) {
     try {
       http_server.start();
@@ -96,6 +127,8 @@ int serve(const net::ServerOptions& options) {
   // Every loop has stopped and its thread joined: tear down on this thread.
   http_server.stop();
   server.stop();
+  // Its thread posts login answers to the shards: stop it while they exist.
+  authenticator.reset();
   // Everything accepted was handed to the journal; wait for it to be written.
   journal->close();
   spdlog::info("journal: {} fsyncs, {} bytes in {} segments", journal->fsync_count(), journal->disk_bytes(),

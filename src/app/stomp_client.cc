@@ -19,7 +19,8 @@ std::optional<std::string> StompClient::Frame::get(const std::string& name) cons
   return std::nullopt;
 }
 
-StompClient::StompClient(const std::string& host_port, const std::string& vhost) {
+StompClient::StompClient(const std::string& host_port, const std::string& vhost, const std::string& login,
+                         const std::string& passcode) {
   auto colon = host_port.rfind(':');
   if (colon == std::string::npos) throw std::runtime_error("expected HOST:PORT, got " + host_port);
   asio::ip::tcp::resolver resolver(io_);
@@ -28,9 +29,16 @@ StompClient::StompClient(const std::string& host_port, const std::string& vhost)
   if (ec) throw std::runtime_error("cannot resolve " + host_port + ": " + ec.message());
   asio::connect(socket_, endpoints, ec);
   if (ec) throw std::runtime_error("cannot connect to " + host_port + ": " + ec.message());
-  send_frame("CONNECT", {{"accept-version", "1.2"}, {"host", vhost}, {"heart-beat", "0,0"}});
+  std::vector<std::pair<std::string, std::string>> connect{
+      {"accept-version", "1.2"}, {"host", vhost}, {"heart-beat", "0,0"}};
+  if (!login.empty()) {
+    connect.emplace_back("login", login);
+    connect.emplace_back("passcode", passcode);
+  }
+  send_frame("CONNECT", connect);
   auto f = read_frame(std::chrono::seconds(10));
   if (!f) throw std::runtime_error("no CONNECTED from " + host_port);
+  if (f->command == "ERROR") throw std::runtime_error("refused: " + f->get("message").value_or("ERROR"));
   if (f->command != "CONNECTED") throw std::runtime_error("unexpected " + f->command);
   parser_.set_version(stomp::Version::k1_2);
 }

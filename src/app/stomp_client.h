@@ -26,7 +26,9 @@ class StompClient {
     std::optional<std::string> get(const std::string& name) const;
   };
 
-  StompClient(const std::string& host_port, const std::string& vhost);
+  // `login` empty: no login header (the broker's default-user).
+  StompClient(const std::string& host_port, const std::string& vhost, const std::string& login = {},
+              const std::string& passcode = {});
 
   void send_frame(const std::string& command,
                   const std::vector<std::pair<std::string, std::string>>& headers,

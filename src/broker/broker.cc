@@ -41,10 +41,10 @@ MessageId Broker::next_message_id(ShardId shard) {
   return MessageId((std::uint64_t{shard.value} << 56) | ++id_counters_[shard.value].value);
 }
 
-void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
+void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, d, m = std::move(m), ticket]() mutable {
-    shards_[owner.value]->publish(d, std::move(m), ticket);
+  executor_.post(owner, [this, owner, d, m = std::move(m), ticket, may_create]() mutable {
+    shards_[owner.value]->publish(d, std::move(m), ticket, may_create);
   });
 }
 
@@ -94,10 +94,10 @@ void Broker::publish_internal(const Destination& d, MessageRef m) {
 }
 
 void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                       std::optional<DurableSubscription> durable, OpTicket ticket) {
+                       std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create) {
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket] {
-    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket);
+  executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create] {
+    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create);
   });
 }
 

@@ -38,9 +38,13 @@ class Broker {
 
   ShardId owner_of(const Destination& d) const;
 
-  void publish(const Destination& d, MessageRef m, OpTicket ticket);
+  // may_create false: a destination that does not exist yet is not created
+  // (the op fails with Outcome::not_created); the connection's user lacks
+  // configure permission on it. A SEND to a topic creates nothing lasting
+  // and is not refused.
+  void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 std::optional<DurableSubscription> durable, OpTicket ticket);
+                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
   // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.
   void unsubscribe(ShardId owner, const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   void remove_durable(const DurableSubscription& s, OpTicket ticket);

@@ -38,8 +38,13 @@ struct Window {
 struct Outcome {
   bool ok = true;
   std::string error;  // ERROR `message` text when !ok
+  // Refused because the destination does not exist and the connection may
+  // not create it (its user lacks configure permission); `error` names the
+  // destination, the connection words the ERROR.
+  bool needs_configure = false;
   static Outcome success() { return {}; }
   static Outcome failure(std::string text) { return {false, std::move(text)}; }
+  static Outcome not_created(std::string destination) { return {false, std::move(destination), true}; }
 };
 
 }  // namespace ferry::broker

@@ -128,7 +128,11 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 
 // ------------------------------------------------------------ publishing
 
-void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
+void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
+  if (!may_create && d.kind == DestinationKind::kQueue && !queues_.contains(key_of(d))) {
+    reply(ticket, Outcome::not_created(d.to_string()));
+    return;
+  }
   // A persistent message for a queue (or a topic with only durable
   // subscriptions) needs no memory to wait in: past the limit it is paged
   // out to the journal (see admit), so it is not parked.
@@ -281,10 +285,21 @@ void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
 
 void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode,
                             Window window, std::optional<DurableSubscription> durable,
-                            OpTicket ticket) {
+                            OpTicket ticket, bool may_create) {
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;
+  }
+  if (!may_create) {
+    // A queue, a topic or a durable subscription that does not exist yet
+    // would be created here.
+    const bool exists = d.kind == DestinationKind::kQueue ? queues_.contains(key_of(d))
+                        : durable ? durable_topics_.contains(durable->key())
+                                  : topics_.contains(key_of(d));
+    if (!exists) {
+      reply(ticket, Outcome::not_created(d.to_string()));
+      return;
+    }
   }
   OpRef op = begin(ticket);
   Subscription s;

@@ -40,14 +40,15 @@ class ShardBroker final : public QueueHost {
   ShardBroker(ShardId self, Broker& broker, const BrokerOptions& options, store::Journal* journal);
   ~ShardBroker() override;
 
-  void publish(const Destination& d, MessageRef m, OpTicket ticket);
+  // may_create: see Broker::publish.
+  void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
   // Enqueues without limits or completion (dead letters of non-persistent messages).
   void publish_internal(const Destination& d, MessageRef m);
   // Enqueues a message whose record is already durable in `segment`.
   void enqueue_journaled(const std::string& queue_key, MessageRef m, store::SegmentId segment,
                          std::uint64_t stamp);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 std::optional<DurableSubscription> durable, OpTicket ticket);
+                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
   // remove_durable: also delete the durable subscription (and its messages).
   void unsubscribe(const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   // Deletes a durable subscription that has no consumer attached here.

@@ -1,7 +1,14 @@
 #pragma once
 
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+
+namespace ferry::auth {
+class Authenticator;
+}
 
 namespace ferry::http {
 
@@ -11,14 +18,37 @@ struct Peer {
   bool loopback = false;
 };
 
-// Decides HTTP Basic credentials for the management API. Until Ferry has a
-// user store, only guest/guest from a loopback client is accepted (as
-// RabbitMQ's default guest user). The user store replaces check(); nothing
-// else in http/ looks at credentials. Called on shard 0.
+// Decides HTTP Basic credentials for the management API against the
+// broker's users (auth::Authenticator, docs/security.md): the user exists,
+// the password matches, loopback-users holds, and the user carries a
+// management tag (`administrator`, `management` or `monitoring`, as in
+// RabbitMQ; the built-in guest is an administrator). Failures count against
+// the client address like STOMP logins (max-login-failures).
+//
+// Password hashing is slow on purpose and this runs on shard 0, so a
+// successful check is remembered for kRememberMs (keyed by user and a
+// SHA-256 of the password: a changed password misses), at most
+// kMaxRemembered users. Without a user store (unit tests), only guest/guest
+// from loopback passes.
 class Authenticator {
  public:
+  static constexpr std::int64_t kRememberMs = 60'000;
+  static constexpr std::size_t kMaxRemembered = 1000;
+
+  explicit Authenticator(auth::Authenticator* users = nullptr) : users_(users) {}
   virtual ~Authenticator() = default;
   virtual bool check(std::string_view user, std::string_view pass, const Peer& peer) const;
+
+ private:
+  bool check_slow(const std::string& user, const std::string& pass, const Peer& peer) const;
+
+  auth::Authenticator* users_;
+  mutable std::mutex mu_;  // the cache; check() is called on shard 0 only, the lock is cheap insurance
+  struct Remembered {
+    std::string digest;
+    std::int64_t until_ms = 0;
+  };
+  mutable std::unordered_map<std::string, Remembered> remembered_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace ferry::http

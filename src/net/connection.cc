@@ -202,7 +202,9 @@ void Connection::parse_buffered() { parse(in_.get(), in_begin_, in_end_); }
 
 void Connection::parse(char* buf, std::size_t& begin, std::size_t end) {
   stomp::Frame frame;
-  while (!session_.closing() && begin < end) {
+  // A CONNECT being checked holds the frames after it (unparsed) until the
+  // login is decided.
+  while (!session_.closing() && !session_.holding() && begin < end) {
     std::span<char> data(buf + begin, end - begin);
     auto r = parser_.next(data, frame);
     begin += r.consumed;
@@ -333,6 +335,7 @@ void Connection::tick(std::int64_t now_ms) {
     if (now_ms - linger_since_ms_ > kLingerMs) close_now();
     return;
   }
+  session_.tick(now_ms);
   // A connection holds a slot of max-connections: one that never completes
   // CONNECT does not keep it. Before STOMP can flow (TLS or WebSocket
   // handshake unfinished) there is no one to send an ERROR to.

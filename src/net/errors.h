@@ -38,4 +38,18 @@ inline constexpr std::string_view kHeartBeatTimeout = "heart-beat timeout";
 inline constexpr std::string_view kClosedByAdministrator = "closed by administrator";
 inline constexpr std::string_view kConnectTimeout = "connect timeout (connect-timeout)";
 
+// Logins and permissions (docs/security.md). One text for an unknown user
+// and a wrong passcode.
+inline constexpr std::string_view kAccessRefused = "access refused: wrong login or passcode";
+inline constexpr std::string_view kLoopbackOnly =
+    "access refused: this user may connect from the broker's own machine only (loopback-users)";
+inline constexpr std::string_view kNoVhostAccess = "access refused: no permissions on this vhost";
+inline constexpr std::string_view kTooManyLoginFailures =
+    "access refused: too many failed logins from this address (max-login-failures); try again later";
+inline constexpr std::string_view kLoginBusy = "server busy: too many logins waiting to be checked; try again";
+inline constexpr std::string_view kWriteRefused = "access refused: write permission needed (SEND)";
+inline constexpr std::string_view kReadRefused = "access refused: read permission needed (SUBSCRIBE)";
+inline constexpr std::string_view kConfigureRefused =
+    "access refused: configure permission needed (creating or deleting a destination)";
+
 }  // namespace ferry::net::errors

@@ -222,7 +222,7 @@ std::vector<ConnectionInfo> Server::connections(ShardId shard) const {
     ConnectionInfo i;
     i.id = c.id();
     i.client_address = c.peer();
-    i.user = s.user();
+    if (!s.user().empty()) i.user = s.user();
     i.vhost = s.vhost();
     i.protocol = "STOMP " + std::string(stomp::to_string(s.version()));
     i.transport = std::string(c.transport_name());

@@ -3,10 +3,15 @@
 #include <cstdint>
 #include <string>
 
+#include "auth/auth_options.h"
 #include "broker/options.h"
 #include "net/tls_options.h"
 #include "store/journal.h"
 #include "stomp/limits.h"
+
+namespace ferry::auth {
+class Authenticator;
+}
 
 namespace ferry::net {
 
@@ -45,6 +50,10 @@ struct ServerOptions {
   std::uint16_t http_port = 15672;
   std::uint32_t http_max_connections = 100;
   broker::BrokerOptions broker;
+  auth::AuthOptions auth;
+  // Set by `serve` before the listener starts; null: no authentication (every
+  // client is let in, in vhost "/"; unit tests).
+  auth::Authenticator* authenticator = nullptr;
   store::JournalOptions journal;  // journal.directory = <data-dir>/journal
 };
 

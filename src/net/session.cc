@@ -130,23 +130,116 @@ void Session::handle_connect(const stomp::Frame& f) {
   }
   version_ = *version;
   transport_.set_version(version_);
-  // Until vhosts are configured (users and vhosts are a later step), every
-  // `host` value means the default vhost "/", as ActiveMQ treats it: clients
-  // such as stomp.py send their machine's hostname there by default, and
-  // must still meet PHP clients that send none.
   if (auto host = f.get("host")) host_header_ = std::string(*host);
   if (auto cid = f.get("client-id")) client_id_ = std::string(*cid);
-  if (auto login = f.get("login")) login_ = std::string(*login);
   const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
-  const std::uint32_t send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
-  const std::uint32_t recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
-  transport_.set_heart_beat(send_ms, recv_ms);
+  ConnectReply reply;
+  reply.send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
+  reply.recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
+  if (auto r = f.get("receipt")) reply.receipt = std::string(*r);
+
+  auth::Authenticator* authenticator = options_.authenticator;
+  if (authenticator == nullptr) {  // no authentication (unit tests): everyone in vhost "/"
+    finish_connect(reply);
+    return;
+  }
+  // The host header selects a vhost by name; anything else (a host name,
+  // "localhost", an address, no header) means default-vhost, since
+  // stomp.py and others send the server's host name there by default.
+  vhost_ = authenticator->vhost_for_host(f.get("host"));
+  const std::string peer = auth::address_of_peer(transport_.peer());
+  auto login = f.get("login");
+  if (!login || login->empty()) {
+    // As RabbitMQ's stomp.default_user: no login means default-user, with
+    // no password to check (the server's own setting names it).
+    const std::string& user = authenticator->options().default_user;
+    if (user.empty()) {
+      return refuse_later(errors::kAccessRefused, "a login header is required (default-user is empty)",
+                          reply.receipt);
+    }
+    return on_login(authenticator->authorize(user, vhost_, peer), std::move(reply));
+  }
+  // The password check is slow on purpose: it runs on the authenticator's
+  // thread, and the answer comes back to this shard. Frames that follow
+  // CONNECT wait unread until then.
+  authenticating_ = true;
+  transport_.pause_reading();
+  // The answer runs on the authenticator's thread: it touches nothing of
+  // this session there (the session may be gone), only posts to our shard,
+  // where `alive` tells whether the session still exists.
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId shard = shard_;
+  authenticator->submit(std::string(*login), std::string(f.get("passcode").value_or("")), peer, vhost_,
+                        [this, alive, broker, shard, reply = std::move(reply)](auth::LoginResult r) mutable {
+                          broker->post(shard, [this, alive, r = std::move(r), reply = std::move(reply)]() mutable {
+                            if (alive.expired()) return;
+                            on_login(r, std::move(reply));
+                          });
+                        });
+}
+
+void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
+  authenticating_ = false;
+  if (closing_) return;
+  using auth::LoginStatus;
+  switch (r.status) {
+    case LoginStatus::kOk:
+      user_ = r.user;
+      permissions_ = r.permissions;
+      finish_connect(reply);
+      transport_.resume_reading();
+      return;
+    case LoginStatus::kBadCredentials:
+      // One text for an unknown user and a wrong password (the log, for
+      // the operator, names the login tried).
+      spdlog::info("connection {} ({}): login '{}' refused: unknown user or wrong passcode", id_.value,
+                   transport_.peer(), r.user);
+      return refuse_later(errors::kAccessRefused, {}, std::move(reply.receipt));
+    case LoginStatus::kLoopbackOnly:
+      return refuse_later(errors::kLoopbackOnly, fmt::format("user '{}' is in loopback-users", r.user),
+                          std::move(reply.receipt));
+    case LoginStatus::kNoVhostAccess:
+      return refuse_later(errors::kNoVhostAccess,
+                          fmt::format("user '{}' has no permissions on vhost '{}'", r.user, vhost_),
+                          std::move(reply.receipt));
+    case LoginStatus::kThrottled:
+      spdlog::warn("connection {} ({}): login refused, too many failures from this address", id_.value,
+                   transport_.peer());
+      return fail(errors::kTooManyLoginFailures, {}, reply.receipt);
+    case LoginStatus::kBusy:
+      return fail(errors::kLoginBusy, {}, reply.receipt);
+  }
+}
+
+void Session::refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt) {
+  spdlog::debug("connection {} ({}): login refused{}{}; ERROR follows after login-failure-delay", id_.value,
+                transport_.peer(), detail.empty() ? "" : ": ", detail);
+  const std::uint32_t delay =
+      options_.authenticator ? options_.authenticator->options().login_failure_delay_ms : 0;
+  if (delay == 0) return fail(message, detail, receipt);
+  // Not blocking: the connection waits (unread) and tick() sends the ERROR.
+  transport_.pause_reading();
+  refuse_at_ms_ = mono_ms() + delay;
+  refuse_message_ = std::string(message);
+  refuse_detail_ = std::move(detail);
+  refuse_receipt_ = std::move(receipt);
+}
+
+void Session::tick(std::int64_t now_ms) {
+  if (refuse_at_ms_ == 0 || now_ms < refuse_at_ms_) return;
+  refuse_at_ms_ = 0;
+  fail(refuse_message_, refuse_detail_, refuse_receipt_);
+}
+
+void Session::finish_connect(const ConnectReply& reply) {
+  transport_.set_heart_beat(reply.send_ms, reply.recv_ms);
   connected_ = true;
 
   std::string& out = transport_.output();
   Encoder::begin_frame(out, Command::kConnected);
   Encoder::add_header(out, "version", stomp::to_string(version_), version_, Command::kConnected);
-  Encoder::add_header(out, "heart-beat", fmt::format("{},{}", send_ms, recv_ms), version_,
+  Encoder::add_header(out, "heart-beat", fmt::format("{},{}", reply.send_ms, reply.recv_ms), version_,
                       Command::kConnected);
   Encoder::add_header(out, "server", kServerName, version_, Command::kConnected);
   Encoder::add_header(out, "session", fmt::format("ferry-{}-{}", shard_.value, id_.value), version_,
@@ -154,10 +247,26 @@ void Session::handle_connect(const stomp::Frame& f) {
   Encoder::end_headers(out, 0, false);
   Encoder::end_frame(out);
   transport_.flush();
-  spdlog::debug("connection {} CONNECT from {}: STOMP {}, host '{}' (vhost {}), heart-beat {},{}",
-                id_.value, transport_.peer(), stomp::to_string(version_), host_header_, vhost_, send_ms,
-                recv_ms);
-  if (auto r = f.get("receipt")) write_receipt(*r);
+  spdlog::debug("connection {} CONNECT from {}: STOMP {}, user '{}', host '{}' (vhost {}), heart-beat {},{}",
+                id_.value, transport_.peer(), stomp::to_string(version_), user_, host_header_, vhost_,
+                reply.send_ms, reply.recv_ms);
+  if (reply.receipt) write_receipt(*reply.receipt);
+}
+
+bool Session::may(auth::Access a, const broker::Destination& d) const {
+  if (options_.authenticator == nullptr) return true;
+  return permissions_ != nullptr && permissions_->allows(a, d.to_string());
+}
+
+bool Session::permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt) {
+  if (may(a, d)) return true;
+  std::string_view message = a == auth::Access::kWrite  ? errors::kWriteRefused
+                             : a == auth::Access::kRead ? errors::kReadRefused
+                                                        : errors::kConfigureRefused;
+  fail(message, fmt::format("user '{}' has no {} permission on {} in vhost '{}'", user_, auth::to_string(a),
+                            d.to_string(), vhost_),
+       receipt);
+  return false;
 }
 
 std::optional<broker::Destination> Session::destination_of(const stomp::Frame& f) {
@@ -205,6 +314,7 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
 void Session::handle_send(const stomp::Frame& f) {
   auto d = destination_of(f);
   if (!d) return;
+  if (!permitted(auth::Access::kWrite, *d, f.get("receipt"))) return;
   std::uint8_t priority = 4;
   if (auto p = f.get("priority")) {
     auto v = parse_int<int>(*p);
@@ -240,13 +350,18 @@ void Session::handle_send(const stomp::Frame& f) {
   if (d->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
 
   if (tx != nullptr) {
+    // A transaction's sends reach their queues only after COMMIT, too late
+    // to refuse one: sending in a transaction needs configure as well
+    // (docs/security.md).
+    if (!permitted(auth::Access::kConfigure, *d, f.get("receipt"))) return;
     tx->sends.push_back(TxSend{std::move(*d), std::move(m)});
     begin_op(f.get("receipt"), 0);
     return;
   }
   const std::uint64_t bytes = f.body.size() + 256;
   std::uint64_t op = begin_op(f.get("receipt"), 1, bytes);
-  broker_.publish(*d, std::move(m), ticket(op));
+  const bool may_create = may(auth::Access::kConfigure, *d);
+  broker_.publish(*d, std::move(m), ticket(op), may_create);
 }
 
 std::optional<broker::Window> Session::window_of(const stomp::Frame& f) {
@@ -331,6 +446,7 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   auto d = destination_of(f);
   if (!d) return;
+  if (!permitted(auth::Access::kRead, *d, receipt)) return;
   std::string id;
   if (auto v = f.get("id")) {
     id = std::string(*v);
@@ -380,7 +496,8 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   subs_[s.no] = sub.get();
   subs_by_id_.emplace(id, std::move(sub));
   std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
-  broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op));
+  broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op),
+                    may(auth::Access::kConfigure, s.destination));
 }
 
 void Session::handle_unsubscribe(const stomp::Frame& f) {
@@ -403,6 +520,10 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
     if (remove_durable) return remove_inactive_durable(f, receipt);
     return fail(errors::kUnknownSubscription, id, receipt);
   }
+  // Deleting a durable subscription deletes what it holds: configure.
+  if (remove_durable && it->second->durable &&
+      !permitted(auth::Access::kConfigure, it->second->destination, receipt))
+    return;
   std::unique_ptr<Subscription> s = std::move(it->second);
   subs_by_id_.erase(it);
   subs_.erase(s->no);
@@ -421,6 +542,7 @@ void Session::remove_inactive_durable(const stomp::Frame& f, std::optional<std::
                 "UNSUBSCRIBE needs its topic in the destination header",
                 receipt);
   }
+  if (!permitted(auth::Access::kConfigure, *d, receipt)) return;
   std::string error;
   auto durable = durable_of(f, *d, f.get("id").value_or(""), error);
   if (!durable) return fail(errors::kBadDurable, error.empty() ? "not a durable subscription" : error, receipt);
@@ -724,6 +846,13 @@ void Session::on_complete(std::uint64_t op, broker::Outcome outcome) {
     std::optional<std::string_view> receipt;
     for (const PendingOp& p : pending_)
       if (p.op == op && !p.receipt.empty()) receipt = p.receipt;
+    if (outcome.needs_configure) {
+      fail(errors::kConfigureRefused,
+           fmt::format("user '{}' has no configure permission on {} in vhost '{}', and it does not exist yet",
+                       user_, outcome.error, vhost_),
+           receipt);
+      return;
+    }
     std::string text = outcome.error;
     fail(text, {}, receipt);
     return;

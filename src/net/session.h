@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "broker/broker.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
@@ -59,12 +60,19 @@ class Session {
 
   bool closing() const { return closing_; }
   bool connected() const { return connected_; }
+  // A login is being checked, or its refusal is being delayed: frames after
+  // CONNECT wait in the transport (reading is paused) until it is decided.
+  bool holding() const { return authenticating_ || refuse_at_ms_ != 0; }
+  // Housekeeping every ~100 ms (mono_ms): sends a delayed login refusal.
+  void tick(std::int64_t now_ms);
 
-  // Management (docs/management.md). The user and vhost of the connection:
-  // the one place the management API asks, so that real users and vhosts
-  // change only these. User: the CONNECT `login` (nullopt: none sent).
-  const std::optional<std::string>& user() const { return login_; }
+  // Who this connection is (for the management API): the user it logged in
+  // as ("" before CONNECT, or when the broker runs without an
+  // authenticator) and its vhost.
+  const std::string& user() const { return user_; }
   const std::string& vhost() const { return vhost_; }
+
+  // Management (docs/management.md).
   stomp::Version version() const { return version_; }
   std::int64_t connected_at_ms() const { return connected_at_ms_; }
   std::uint64_t messages_in() const { return messages_in_; }    // SENDs accepted
@@ -135,6 +143,17 @@ class Session {
   };
 
   void handle_connect(const stomp::Frame& f);
+  struct ConnectReply {  // what CONNECTED needs once the login is decided
+    std::uint32_t send_ms = 0, recv_ms = 0;
+    std::optional<std::string> receipt;
+  };
+  void on_login(const auth::LoginResult& r, ConnectReply reply);
+  void finish_connect(const ConnectReply& reply);
+  // Sends the ERROR for a refused login after login-failure-delay.
+  void refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt);
+  // False (and ERROR sent) if the user may not do `a` on `d`.
+  bool permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt);
+  bool may(auth::Access a, const broker::Destination& d) const;
   void handle_send(const stomp::Frame& f);
   void handle_subscribe(const stomp::Frame& f);
   void handle_unsubscribe(const stomp::Frame& f);
@@ -198,6 +217,15 @@ class Session {
   std::string vhost_ = "/";
   std::string host_header_;  // CONNECT `host`, as sent
   std::string client_id_;  // CONNECT client-id (ActiveMQ/Artemis durable subscriptions)
+  std::string user_;
+  const auth::Permissions* permissions_ = nullptr;  // owned by the Authenticator
+  bool authenticating_ = false;
+  std::int64_t refuse_at_ms_ = 0;  // != 0: a refused login's ERROR waits until then
+  std::string refuse_message_, refuse_detail_;
+  std::optional<std::string> refuse_receipt_;
+  // Expires with the session: a login answer posted back from the
+  // authenticator's thread finds out whether the session is still there.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool connected_ = false;
   bool closing_ = false;
   bool released_ = false;
@@ -218,7 +246,6 @@ class Session {
   std::uint64_t in_flight_bytes_ = 0;  // producer window use
   bool paused_ = false;
 
-  std::optional<std::string> login_;
   std::int64_t connected_at_ms_ = 0;
   std::uint64_t messages_in_ = 0;
   std::uint64_t messages_out_ = 0;

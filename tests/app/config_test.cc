@@ -103,7 +103,7 @@ class ConfigTest : public ::testing::Test {
 
 TEST_F(ConfigTest, DefaultsMatchTheDocumentedTable) {
   net::ServerOptions o = load_options("", {});
-  EXPECT_EQ(o.listen_host, "127.0.0.1");
+  EXPECT_EQ(o.listen_host, "0.0.0.0");
   EXPECT_EQ(o.listen_port, 61613);
   EXPECT_EQ(o.broker.shards, std::max(1u, std::thread::hardware_concurrency()));
   EXPECT_EQ(o.log_level, "info");
@@ -306,6 +306,49 @@ TEST_F(ConfigTest, BadValueInFileIsReportedEvenIfCommandLineOverridesIt) {
   auto path = write_toml("shards = \"many\"\n");
   std::string err = error_of(path, {{"shards", "2"}});
   EXPECT_NE(err.find("shards"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace ferry::app
+
+namespace ferry::app {
+namespace {
+
+class AuthConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("ferry-auth-config-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write_toml(const std::string& text) {
+    auto path = (dir_ / "ferry.toml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AuthConfigTest, Defaults) {
+  net::ServerOptions o = load_options("", {});
+  EXPECT_EQ(o.auth.users_file, "");
+  EXPECT_EQ(o.auth.loopback_users, std::vector<std::string>{"guest"});
+  EXPECT_EQ(o.auth.default_user, "guest");
+  EXPECT_EQ(o.auth.default_vhost, "/");
+  EXPECT_EQ(o.auth.login_failure_delay_ms, 1000u);
+  EXPECT_EQ(o.auth.max_login_failures, 10u);
+}
+
+TEST_F(AuthConfigTest, LoopbackUsersAsTomlListOrCommaSeparated) {
+  net::ServerOptions o = load_options(write_toml("loopback-users = [\"guest\", \"ops\"]\n"), {});
+  EXPECT_EQ(o.auth.loopback_users, (std::vector<std::string>{"guest", "ops"}));
+  o = load_options(write_toml("loopback-users = []\ndefault-user = \"\"\n"), {});
+  EXPECT_TRUE(o.auth.loopback_users.empty());
+  EXPECT_EQ(o.auth.default_user, "");
+  o = load_options("", {{"loopback-users", "a, b"}});
+  EXPECT_EQ(o.auth.loopback_users, (std::vector<std::string>{"a", "b"}));
+  EXPECT_THROW(load_options(write_toml("loopback-users = [1]\n"), {}), std::runtime_error);
+  EXPECT_THROW(load_options("", {{"default-vhost", ""}}), std::runtime_error);
 }
 
 }  // namespace

@@ -35,6 +35,10 @@ TEST(OptionDocsTest, ShippedTomlNamesEveryOptionWithItsDefault) {
       EXPECT_EQ(*node.value<bool>() ? "true" : "false", spec.default_value) << spec.name;
     } else if (node.is_floating_point()) {
       EXPECT_DOUBLE_EQ(*node.value<double>(), std::stod(spec.default_value)) << spec.name;
+    } else if (auto* list = node.as_array()) {  // a list of strings: comma-joined on the command line
+      std::string joined;
+      for (const auto& item : *list) joined += (joined.empty() ? "" : ",") + item.value_or(std::string{});
+      EXPECT_EQ(joined, spec.default_value) << spec.name;
     } else {
       ADD_FAILURE() << spec.name << " has an unexpected type in ferry.toml";
     }

@@ -107,7 +107,10 @@ class Broker:
         if self.own_data_dir:
             opts = dict(opts, data_dir=tempfile.mkdtemp(prefix="ferry-it-"))
         self.data_dir = opts["data_dir"]
-        args = [ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--shards", str(shards),
+        # listen="0.0.0.0:0" (a test reaching the broker from a non-loopback
+        # address) replaces the loopback listener.
+        opts = dict(opts)
+        args = [ferry_bin(), "serve", "--listen", opts.pop("listen", "127.0.0.1:0"), "--shards", str(shards),
                 "--log-level", "debug"]
         for key, val in opts.items():
             args += ["--" + key.replace("_", "-"), str(val)]

@@ -35,7 +35,7 @@ def test_queues_table_and_json(broker):
 
 
 def test_overview_topics_connections_subscriptions(broker):
-    c = client(broker.port, extra={"login": "bob"})
+    c = client(broker.port, extra={"login": "guest", "passcode": "guest"})
     t = unique("t")
     c.subscribe("/topic/" + t, "sub-1")
     p = admin(broker, "overview")
@@ -43,7 +43,7 @@ def test_overview_topics_connections_subscriptions(broker):
     p = admin(broker, "topics")
     assert p.returncode == 0 and t in out(p)
     p = admin(broker, "connections")
-    assert p.returncode == 0 and "bob" in out(p) and "STOMP 1.2" in out(p)
+    assert p.returncode == 0 and "guest" in out(p) and "STOMP 1.2" in out(p)
     p = admin(broker, "subscriptions", "--json")
     subs = json.loads(p.stdout)
     assert [s["id"] for s in subs] == ["sub-1"]

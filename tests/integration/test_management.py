@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from mgmt import Api
-from support import QUIET, WAIT, Broker, client, unique
+from support import QUIET, WAIT, Broker, client, run_ferry, unique
 
 
 def wait_for(fn, what: str, timeout: float = WAIT):
@@ -64,6 +64,25 @@ def test_wrong_password_gets_401(broker):
     # A malformed Authorization header is a failed login, not a crash.
     status, _, _ = Api(broker, auth=None).raw("GET", "/api/queues", headers={"Authorization": "Basic %%%"})
     assert status == 401
+
+
+def test_api_users_come_from_the_users_file_and_need_a_management_tag(broker_factory, tmp_path):
+    """HTTP Basic checks the broker's users: an administrator/management/
+    monitoring user gets in, a user without such a tag does not, a wrong
+    password never does (also right after a good one, which is remembered)."""
+    path = str(tmp_path / "users.toml")
+    for args in (("user", "add", "ops", "--password", "s3cret", "--tags", "administrator"),
+                 ("user", "add", "watch", "--password", "eyes", "--tags", "monitoring"),
+                 ("user", "add", "app", "--password", "pw")):
+        r = run_ferry(*args, "--iterations", "1000", "--users-file", path)
+        assert r.returncode == 0, r.stderr
+    b = broker_factory(users_file=path)
+    assert Api(b, auth=("ops", "s3cret")).raw("GET", "/api/overview")[0] == 200
+    assert Api(b, auth=("ops", "s3cret")).raw("GET", "/api/queues")[0] == 200  # remembered
+    assert Api(b, auth=("ops", "wrong")).raw("GET", "/api/queues")[0] == 401
+    assert Api(b, auth=("watch", "eyes")).raw("GET", "/api/queues")[0] == 200
+    assert Api(b, auth=("app", "pw")).raw("GET", "/api/queues")[0] == 401
+    assert Api(b, auth=("nobody", "pw")).raw("GET", "/api/queues")[0] == 401
 
 
 def test_metrics_and_console_need_no_credentials(broker):
@@ -395,13 +414,13 @@ def test_move_bad_requests(broker):
 
 def test_connections_list_show_and_close(broker):
     api = Api(broker)
-    c = client(broker.port, extra={"login": "alice", "passcode": "x"})
+    c = client(broker.port, extra={"login": "guest", "passcode": "guest"})
     c.subscribe("/queue/" + unique(), "s1", ack="client")
     c.send("/queue/" + unique(), "hello")
     conns = api.get("/api/connections")
     assert len(conns) == 1
     conn = conns[0]
-    assert conn["user"] == "alice" and conn["vhost"] == "/"
+    assert conn["user"] == "guest" and conn["vhost"] == "/"
     assert conn["protocol"] == "STOMP 1.2" and conn["transport"] == "tcp"
     assert conn["client_address"].startswith("127.0.0.1:")
     local_port = c.sock.getsockname()[1]
@@ -410,11 +429,10 @@ def test_connections_list_show_and_close(broker):
     assert abs(conn["connected_at"] / 1000 - time.time()) < 60
     assert set(conn["rates"]) == {"in", "out"}
     one = api.get("/api/connections/" + conn["id"])
-    assert one["id"] == conn["id"] and one["user"] == "alice"
-    # A client without login has user null.
+    assert one["id"] == conn["id"] and one["user"] == "guest"
+    # A client without login is the default-user (guest).
     d = client(broker.port)
-    assert sorted([x["user"] for x in api.get("/api/connections")], key=lambda u: (u is None, u or "")) \
-        == ["alice", None]
+    assert [x["user"] for x in api.get("/api/connections")] == ["guest", "guest"]
     # Close: the client gets ERROR "closed by administrator".
     assert api.raw("DELETE", "/api/connections/" + conn["id"])[0] == 204
     err = c.expect_error_frame()

@@ -1,0 +1,100 @@
+#include "auth/password_hash.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace ferry::auth {
+
+namespace {
+
+constexpr std::string_view kScheme = "pbkdf2-sha256";
+constexpr std::size_t kSaltBytes = 16;
+constexpr std::size_t kHashBytes = 32;
+
+std::string base64(const std::string& raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::optional<std::string> unbase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0 || text.size() > 256) return std::nullopt;
+  std::string out(text.size() / 4 * 3 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding as zero bytes: take them off.
+  std::size_t len = static_cast<std::size_t>(n);
+  if (text.ends_with("==")) len -= 2;
+  else if (text.ends_with("=")) len -= 1;
+  out.resize(len);
+  return out;
+}
+
+std::string derive(std::string_view password, const std::string& salt, std::uint32_t iterations,
+                   std::size_t bytes) {
+  std::string out(bytes, '\0');
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                        static_cast<int>(iterations), EVP_sha256(), static_cast<int>(bytes),
+                        reinterpret_cast<unsigned char*>(out.data())) != 1)
+    throw std::runtime_error("PBKDF2 failed");
+  return out;
+}
+
+}  // namespace
+
+std::string hash_password(std::string_view password, std::uint32_t iterations) {
+  if (iterations < kMinIterations || iterations > kMaxIterations)
+    throw std::runtime_error("iterations must be from 1000 to 10000000");
+  std::string salt(kSaltBytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
+    throw std::runtime_error("no random bytes for a salt");
+  std::string hash = derive(password, salt, iterations, kHashBytes);
+  return std::string(kScheme) + "$" + std::to_string(iterations) + "$" + base64(salt) + "$" + base64(hash);
+}
+
+std::optional<ParsedHash> parse_hash(std::string_view stored) {
+  auto next = [&stored]() -> std::optional<std::string_view> {
+    if (stored.empty()) return std::nullopt;
+    auto d = stored.find('$');
+    std::string_view part = stored.substr(0, d);
+    stored = d == std::string_view::npos ? std::string_view{} : stored.substr(d + 1);
+    return part;
+  };
+  auto scheme = next(), iter = next(), salt = next(), hash = next();
+  if (!scheme || !iter || !salt || !hash || !stored.empty() || *scheme != kScheme) return std::nullopt;
+  ParsedHash p;
+  auto [ptr, ec] = std::from_chars(iter->data(), iter->data() + iter->size(), p.iterations);
+  if (ec != std::errc() || ptr != iter->data() + iter->size()) return std::nullopt;
+  if (p.iterations < kMinIterations || p.iterations > kMaxIterations) return std::nullopt;
+  auto s = unbase64(*salt), h = unbase64(*hash);
+  if (!s || !h || s->empty() || h->size() < 16) return std::nullopt;
+  p.salt = std::move(*s);
+  p.hash = std::move(*h);
+  return p;
+}
+
+bool verify_password(std::string_view stored, std::string_view password) {
+  auto p = parse_hash(stored);
+  if (!p) return false;
+  std::string got = derive(password, p->salt, p->iterations, p->hash.size());
+  return CRYPTO_memcmp(got.data(), p->hash.data(), got.size()) == 0;
+}
+
+}  // namespace ferry::auth
+
+namespace ferry::auth {
+std::string dummy_hash(std::uint32_t iterations) {
+  // Salt and hash of zero bytes: PBKDF2 output equal to 32 zero bytes is
+  // not a thing anyone can aim for.
+  return std::string(kScheme) + "$" + std::to_string(iterations) + "$" + base64(std::string(kSaltBytes, '\0')) +
+         "$" + base64(std::string(kHashBytes, '\0'));
+}
+}  // namespace ferry::auth

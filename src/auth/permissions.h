@@ -1,0 +1,47 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+
+// What a user may do in one vhost, as RabbitMQ grants it: three regular
+// expressions over destination names (docs/security.md):
+//   configure  create (and delete) a destination: the first SEND or SUBSCRIBE
+//              to a queue or topic that does not exist yet, creating or
+//              deleting a durable subscription;
+//   write      SEND;
+//   read       SUBSCRIBE (consume, browse).
+// A pattern is matched against the destination in its canonical form
+// ("/queue/orders", "/topic/news"; "/amq/queue/x" is "/queue/x"), unanchored
+// like RabbitMQ's (write ^...$ to anchor). The empty pattern matches nothing.
+//
+// Immutable once built; safe to read from every shard.
+namespace ferry::auth {
+
+enum class Access { kConfigure, kWrite, kRead };
+std::string_view to_string(Access a);
+
+class Pattern {
+ public:
+  Pattern() = default;  // matches nothing
+  // nullopt (and `error`): not a valid ECMAScript regular expression.
+  static std::optional<Pattern> compile(const std::string& text, std::string& error);
+  bool matches(std::string_view destination) const;
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+  bool all_ = false;                    // ".*" and friends: no regex run
+  std::shared_ptr<const std::regex> re_;
+};
+
+struct Permissions {
+  Pattern configure, write, read;
+  bool allows(Access a, std::string_view destination) const;
+  // ".*" for all three.
+  static Permissions full();
+};
+
+}  // namespace ferry::auth

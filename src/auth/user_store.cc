@@ -1,0 +1,243 @@
+#include "auth/user_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "auth/password_hash.h"
+
+namespace ferry::auth {
+
+namespace {
+
+// The built-in guest's password is public, so its hash needs no cost beyond
+// the minimum; only its form matters.
+constexpr std::uint32_t kGuestIterations = kMinIterations;
+
+std::optional<PermissionEntry> make_entry(const std::string& user, const std::string& vhost,
+                                          const std::string& configure, const std::string& write,
+                                          const std::string& read, std::string& error) {
+  PermissionEntry e{user, vhost, configure, write, read, {}};
+  auto c = Pattern::compile(configure, error);
+  if (!c) return std::nullopt;
+  auto w = Pattern::compile(write, error);
+  if (!w) return std::nullopt;
+  auto r = Pattern::compile(read, error);
+  if (!r) return std::nullopt;
+  e.compiled = Permissions{*c, *w, *r};
+  return e;
+}
+
+}  // namespace
+
+std::string check_name(std::string_view what, std::string_view name) {
+  if (name.empty()) return std::string(what) + " name must not be empty";
+  if (name.size() > 255) return std::string(what) + " name longer than 255 bytes";
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) return std::string(what) + " name contains a control character";
+  return "";
+}
+
+UserStore UserStore::builtin() {
+  UserStore s;
+  s.vhosts_.insert("/");
+  s.users_["guest"] = User{"guest", hash_password("guest", kGuestIterations), {"administrator"}};
+  (void)s.set_permissions("guest", "/", ".*", ".*", ".*");
+  s.refresh_dummy();
+  return s;
+}
+
+UserStore UserStore::load(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(path + ": " + std::string(e.description()));
+  }
+  auto fail = [&](const std::string& what) { throw std::runtime_error(path + ": " + what); };
+  UserStore s;
+  if (auto* v = t["vhosts"].as_array()) {
+    for (const auto& node : *v) {
+      auto name = node.value<std::string>();
+      if (!name) fail("vhosts must be a list of strings");
+      if (std::string e = s.add_vhost(*name); !e.empty()) fail(e);
+    }
+  } else if (t.contains("vhosts")) {
+    fail("vhosts must be a list of strings");
+  } else {
+    s.vhosts_.insert("/");
+  }
+  if (auto* users = t["users"].as_table()) {
+    for (const auto& [key, node] : *users) {
+      const std::string name(key.str());
+      auto* u = node.as_table();
+      if (!u) fail("users." + name + " must be a table");
+      auto hash = (*u)["password-hash"].value<std::string>();
+      if (!hash) fail("users." + name + " lacks password-hash");
+      if (!parse_hash(*hash)) fail("users." + name + ": password-hash is not a pbkdf2-sha256 hash Ferry reads");
+      std::vector<std::string> tags;
+      if (auto* arr = (*u)["tags"].as_array()) {
+        for (const auto& tn : *arr) {
+          auto tag = tn.value<std::string>();
+          if (!tag) fail("users." + name + ": tags must be strings");
+          tags.push_back(*tag);
+        }
+      }
+      if (std::string e = s.add_user(name, *hash, std::move(tags)); !e.empty()) fail(e);
+    }
+  } else if (t.contains("users")) {
+    fail("users must be a table");
+  }
+  if (auto* perms = t["permissions"].as_array()) {
+    for (const auto& node : *perms) {
+      auto* p = node.as_table();
+      if (!p) fail("each [[permissions]] must be a table");
+      auto field = [&](const char* k) {
+        auto v = (*p)[k].value<std::string>();
+        if (!v) fail(std::string("a [[permissions]] entry lacks ") + k);
+        return *v;
+      };
+      // One at a time: the first missing field is the one reported.
+      const std::string user = field("user"), vhost = field("vhost"), configure = field("configure");
+      const std::string write = field("write"), read = field("read");
+      if (std::string e = s.set_permissions(user, vhost, configure, write, read); !e.empty()) fail(e);
+    }
+  } else if (t.contains("permissions")) {
+    fail("permissions must be an array of tables ([[permissions]])");
+  }
+  s.refresh_dummy();
+  return s;
+}
+
+UserStore UserStore::load_or_seed(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return builtin();
+  return load(path);
+}
+
+void UserStore::save(const std::string& path) const {
+  toml::table t;
+  toml::array vh;
+  for (const std::string& v : vhosts_) vh.push_back(v);
+  t.insert("vhosts", std::move(vh));
+  toml::table users;
+  for (const auto& [name, u] : users_) {
+    toml::array tags;
+    for (const std::string& tag : u.tags) tags.push_back(tag);
+    users.insert(name, toml::table{{"password-hash", u.password_hash}, {"tags", std::move(tags)}});
+  }
+  t.insert("users", std::move(users));
+  toml::array perms;
+  for (const PermissionEntry& e : permissions_)
+    perms.push_back(toml::table{{"user", e.user},
+                                {"vhost", e.vhost},
+                                {"configure", e.configure},
+                                {"write", e.write},
+                                {"read", e.read}});
+  t.insert("permissions", std::move(perms));
+  std::ostringstream text;
+  text << "# Ferry users file: users (salted PBKDF2 hashes), vhosts and permissions.\n"
+          "# Edit with `ferry user` and `ferry vhost`; see docs/security.md.\n\n"
+       << t << "\n";
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + tmp);
+  const std::string data = text.str();
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot write " + tmp);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) throw std::runtime_error("cannot write " + tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot replace " + path);
+}
+
+std::string UserStore::add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags) {
+  if (std::string e = check_name("user", name); !e.empty()) return e;
+  if (users_.contains(name)) return "user '" + name + "' already exists";
+  if (!parse_hash(password_hash)) return "not a password hash Ferry reads";
+  users_[name] = User{name, std::move(password_hash), std::move(tags)};
+  refresh_dummy();
+  return "";
+}
+
+std::string UserStore::delete_user(const std::string& name) {
+  if (!users_.erase(name)) return "no user '" + name + "'";
+  std::erase_if(permissions_, [&](const PermissionEntry& e) { return e.user == name; });
+  refresh_dummy();
+  return "";
+}
+
+std::string UserStore::set_permissions(const std::string& user, const std::string& vhost,
+                                       const std::string& configure, const std::string& write,
+                                       const std::string& read) {
+  if (!users_.contains(user)) return "no user '" + user + "'";
+  if (!vhosts_.contains(vhost)) return "no vhost '" + vhost + "'";
+  std::string error;
+  auto entry = make_entry(user, vhost, configure, write, read, error);
+  if (!entry) return error;
+  for (PermissionEntry& e : permissions_) {
+    if (e.user == user && e.vhost == vhost) {
+      e = std::move(*entry);
+      return "";
+    }
+  }
+  permissions_.push_back(std::move(*entry));
+  return "";
+}
+
+std::string UserStore::add_vhost(const std::string& name) {
+  if (std::string e = check_name("vhost", name); !e.empty()) return e;
+  if (!vhosts_.insert(name).second) return "vhost '" + name + "' already exists";
+  return "";
+}
+
+std::string UserStore::delete_vhost(const std::string& name) {
+  if (!vhosts_.erase(name)) return "no vhost '" + name + "'";
+  std::erase_if(permissions_, [&](const PermissionEntry& e) { return e.vhost == name; });
+  return "";
+}
+
+const User* UserStore::find_user(std::string_view name) const {
+  auto it = users_.find(std::string(name));
+  return it == users_.end() ? nullptr : &it->second;
+}
+
+const Permissions* UserStore::permissions(std::string_view user, std::string_view vhost) const {
+  for (const PermissionEntry& e : permissions_)
+    if (e.user == user && e.vhost == vhost) return &e.compiled;
+  return nullptr;
+}
+
+bool UserStore::check_password(std::string_view user, std::string_view password) const {
+  const User* u = find_user(user);
+  if (u == nullptr) {
+    (void)verify_password(dummy_hash_, password);
+    return false;
+  }
+  return verify_password(u->password_hash, password);
+}
+
+void UserStore::refresh_dummy() {
+  // The highest cost among the users an attacker may be guessing at.
+  std::uint32_t cost = 0;
+  for (const auto& [name, u] : users_) {
+    if (name == "guest") continue;  // its cost says nothing about the others'
+    if (auto p = parse_hash(u.password_hash)) cost = std::max(cost, p->iterations);
+  }
+  dummy_hash_ = dummy_hash(cost == 0 ? kDefaultIterations : cost);
+}
+
+}  // namespace ferry::auth

@@ -1,0 +1,114 @@
+#include "auth/authenticator.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "auth/password_hash.h"
+
+namespace ferry::auth {
+namespace {
+
+UserStore store_with_alice() {
+  UserStore s = UserStore::builtin();
+  EXPECT_EQ(s.add_vhost("prod"), "");
+  EXPECT_EQ(s.add_user("alice", hash_password("wonder", kMinIterations), {}), "");
+  EXPECT_EQ(s.set_permissions("alice", "prod", "", ".*", ".*"), "");
+  return s;
+}
+
+TEST(AuthenticatorTest, PeerAddresses) {
+  EXPECT_EQ(address_of_peer("127.0.0.1:5000"), "127.0.0.1");
+  EXPECT_EQ(address_of_peer("::1:5000"), "::1");
+  EXPECT_EQ(address_of_peer("[::1]:5000"), "::1");
+  EXPECT_TRUE(is_loopback_address("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_address("127.1.2.3"));
+  EXPECT_TRUE(is_loopback_address("::1"));
+  EXPECT_TRUE(is_loopback_address("::ffff:127.0.0.1"));
+  EXPECT_FALSE(is_loopback_address("192.0.2.2"));
+  EXPECT_FALSE(is_loopback_address("::ffff:192.0.2.2"));
+  EXPECT_FALSE(is_loopback_address("fd00::2"));
+  EXPECT_FALSE(is_loopback_address("?"));
+  EXPECT_FALSE(is_loopback_address(""));
+}
+
+TEST(AuthenticatorTest, HostHeaderNamingAVhostSelectsIt) {
+  Authenticator a(store_with_alice(), AuthOptions{});
+  EXPECT_EQ(a.vhost_for_host("prod"), "prod");
+  EXPECT_EQ(a.vhost_for_host("/"), "/");
+  EXPECT_EQ(a.vhost_for_host("localhost"), "/");
+  EXPECT_EQ(a.vhost_for_host("broker.example.com"), "/");
+  EXPECT_EQ(a.vhost_for_host(std::nullopt), "/");
+}
+
+TEST(AuthenticatorTest, VerifyChecksPasswordThenLoopbackThenVhost) {
+  Authenticator a(store_with_alice(), AuthOptions{});
+  EXPECT_EQ(a.verify("alice", "wonder", "192.0.2.9", "prod").status, LoginStatus::kOk);
+  EXPECT_NE(a.verify("alice", "wonder", "192.0.2.9", "prod").permissions, nullptr);
+  EXPECT_EQ(a.verify("alice", "wander", "192.0.2.9", "prod").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(a.verify("nobody", "wonder", "192.0.2.9", "prod").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(a.verify("alice", "wonder", "192.0.2.9", "/").status, LoginStatus::kNoVhostAccess);
+  EXPECT_EQ(a.verify("guest", "guest", "127.0.0.1", "/").status, LoginStatus::kOk);
+  EXPECT_EQ(a.verify("guest", "guest", "192.0.2.9", "/").status, LoginStatus::kLoopbackOnly);
+  // A wrong password for guest from afar says nothing about loopback.
+  EXPECT_EQ(a.verify("guest", "nope", "192.0.2.10", "/").status, LoginStatus::kBadCredentials);
+  // HTTP Basic: no vhost asked, any grant is enough.
+  EXPECT_EQ(a.verify("alice", "wonder", "192.0.2.9", std::nullopt).status, LoginStatus::kOk);
+}
+
+TEST(AuthenticatorTest, LoopbackUsersEmptyLiftsTheRestriction) {
+  AuthOptions o;
+  o.loopback_users.clear();
+  Authenticator a(UserStore::builtin(), o);
+  EXPECT_EQ(a.authorize("guest", "/", "192.0.2.9").status, LoginStatus::kOk);
+}
+
+TEST(AuthenticatorTest, AuthorizeIsTheDefaultUserPath) {
+  Authenticator a(UserStore::builtin(), AuthOptions{});
+  EXPECT_EQ(a.authorize("guest", "/", "127.0.0.1").status, LoginStatus::kOk);
+  EXPECT_EQ(a.authorize("guest", "/", "192.0.2.2").status, LoginStatus::kLoopbackOnly);
+  EXPECT_EQ(a.authorize("ghost", "/", "127.0.0.1").status, LoginStatus::kBadCredentials);
+}
+
+TEST(AuthenticatorTest, FailuresPerAddressAreLimited) {
+  AuthOptions o;
+  o.max_login_failures = 3;
+  Authenticator a(store_with_alice(), o);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(a.verify("alice", "x", "192.0.2.50", "prod").status, LoginStatus::kBadCredentials);
+  // Even the right password is refused unchecked now, from that address only.
+  EXPECT_EQ(a.verify("alice", "wonder", "192.0.2.50", "prod").status, LoginStatus::kThrottled);
+  EXPECT_EQ(a.verify("alice", "wonder", "192.0.2.51", "prod").status, LoginStatus::kOk);
+}
+
+TEST(AuthenticatorTest, SubmitAnswersOnItsThread) {
+  Authenticator a(store_with_alice(), AuthOptions{});
+  std::promise<LoginResult> got;
+  a.submit("alice", "wonder", "127.0.0.1", "prod", [&](LoginResult r) { got.set_value(r); });
+  LoginResult r = got.get_future().get();
+  EXPECT_EQ(r.status, LoginStatus::kOk);
+  EXPECT_EQ(r.user, "alice");
+  std::promise<LoginResult> http;
+  a.submit("alice", "wander", "127.0.0.1", std::nullopt, [&](LoginResult r) { http.set_value(r); });
+  EXPECT_EQ(http.get_future().get().status, LoginStatus::kBadCredentials);
+}
+
+TEST(LoginLimiterTest, WindowSlides) {
+  LoginLimiter l(2);
+  l.failed("a", 0);
+  l.failed("a", 1000);
+  EXPECT_TRUE(l.blocked("a", 1001));
+  EXPECT_FALSE(l.blocked("b", 1001));
+  EXPECT_TRUE(l.blocked("a", 59999));
+  EXPECT_FALSE(l.blocked("a", 60000)) << "the first failure aged out";
+  EXPECT_FALSE(l.blocked("a", 61000));
+}
+
+TEST(LoginLimiterTest, ZeroMeansNoLimit) {
+  LoginLimiter l(0);
+  for (int i = 0; i < 100; ++i) l.failed("a", i);
+  EXPECT_FALSE(l.blocked("a", 100));
+}
+
+}  // namespace
+}  // namespace ferry::auth
