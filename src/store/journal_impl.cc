@@ -561,7 +561,8 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
     std::uint64_t start = 0;
     if (st.ok()) {
       start = writer_->end();
-      starts[i] = start;
+      // A fresh segment's first write puts the header before the records.
+      starts[i] = std::max<std::uint64_t>(start, format::kSegmentHeaderBytes);
       std::vector<std::string_view> parts;
       for (std::size_t k = i; k < j; ++k) parts.emplace_back(batch[k].bytes);
       st = writer_->append(parts);
