@@ -79,7 +79,7 @@ def test_full_tmpfs_refuses_keeps_everything_and_recovers(broker_factory, tiny_d
 
     # Restart (kill -9) on the full disk: every receipted message, exact.
     b2 = restart(broker_factory, b, "kill")
-    got = drain(b2.port, q, len(sent), timeout=60, sub_headers={"prefetch-count": "200"})
+    got = drain(b2.port, q, len(sent), timeout=60, sub_headers={"prefetch-count": str(len(sent))})
     assert [m.body.decode() for m in got] == sent, "receipted messages lost or damaged after a full disk"
 
     # Consumed: the segments are deleted and persistent SENDs work again.
