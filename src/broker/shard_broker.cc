@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <tuple>
 
 #include "broker/broker.h"
@@ -51,24 +50,14 @@ void ShardBroker::end(const OpRef& op) {
 }
 
 store::SegmentId ShardBroker::write(RecordType type, std::string payload, const OpRef& op,
-                                    std::uint32_t retains, bool failure_fails_op) {
+                                    std::uint32_t retains) {
   if (journal_ == nullptr) return store::SegmentId();
   OpRef waiter = op ? op : current_;
   if (waiter) ++waiter->waiting;
-  return journal_->append_retained(type, payload, retains, [this, waiter, failure_fails_op](
-                                                               const store::AppendResult& r) {
-    if (!r.ok && !failure_fails_op) {
-      // Logged at most once a second: a full disk fails every one of them.
-      static std::atomic<std::int64_t> last{0};
-      const std::int64_t now = mono_ms();
-      if (now - last.exchange(now) >= 1000)
-        spdlog::warn("journal: an acknowledgement was not recorded ({}); after a restart its message may "
-                     "be delivered again",
-                     r.error);
-    }
+  return journal_->append_retained(type, payload, retains, [this, waiter](const store::AppendResult& r) {
     if (!waiter) return;
-    broker_.post(self_, [this, waiter, r, failure_fails_op] {
-      if (!r.ok && failure_fails_op && waiter->outcome.ok) waiter->outcome = Outcome::failure(r.error);
+    broker_.post(self_, [this, waiter, r] {
+      if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure(r.error);
       end(waiter);
     });
   });
@@ -428,12 +417,7 @@ void ShardBroker::deliver(const ConsumerKey& consumer, Delivery d) {
 
 void ShardBroker::removed(const Queue& q, const QueueEntry& e) {
   if (e.segment == 0 || journal_ == nullptr) return;
-  // An ack is applied in memory whether or not its record can be written: on
-  // a full disk consumers must still be able to drain (which frees the
-  // space). Not recorded, the message may come back after a restart
-  // (at-least-once), never get lost.
-  write(RecordType::kAck, encode_message_ref(q.settings().journal_key, e.message->id), nullptr, 0,
-        /*failure_fails_op=*/false);
+  write(RecordType::kAck, encode_message_ref(q.settings().journal_key, e.message->id), nullptr);
   journal_->release(store::SegmentId(e.segment));
 }
 

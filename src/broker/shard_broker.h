@@ -114,10 +114,8 @@ class ShardBroker final : public QueueHost {
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
   // Journals a record; `op` (or the current operation) is answered only once
   // it is durable. The record's segment is retained `retains` times.
-  // With failure_fails_op false a failed write is only logged (the op
-  // still waits for it).
   store::SegmentId write(store::RecordType type, std::string payload, const OpRef& op,
-                         std::uint32_t retains = 0, bool failure_fails_op = true);
+                         std::uint32_t retains = 0);
   // `then` gets the segment and the offset of the batch record, or nullopt.
   void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
                    std::function<void(std::optional<store::SegmentId>, std::uint64_t)> then);

@@ -78,8 +78,12 @@ def test_full_tmpfs_refuses_keeps_everything_and_recovers(broker_factory, tiny_d
     c.close()
 
     # Restart (kill -9) on the full disk: every receipted message, exact.
+    # Drained with ack:auto: a client ACK needs its record on disk (a
+    # receipted ACK is durable), so on a full disk it would get an ERROR;
+    # consuming frees the space either way.
     b2 = restart(broker_factory, b, "kill")
-    got = drain(b2.port, q, len(sent), timeout=60, sub_headers={"prefetch-count": str(len(sent))})
+    got = drain(b2.port, q, len(sent), timeout=60, ack="auto",
+                sub_headers={"prefetch-count": str(len(sent))})
     assert [m.body.decode() for m in got] == sent, "receipted messages lost or damaged after a full disk"
 
     # Consumed: the segments are deleted and persistent SENDs work again.
