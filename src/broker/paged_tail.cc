@@ -88,17 +88,8 @@ void PagedTail::pop(std::size_t n) {
     --b.count;
     --size_;
     --n;
-    if (b.count == 0) {
-      // Emptied: drop it, unless it is the one being written (then it is
-      // reused from its start, which keeps a steady trickle allocation-free).
-      if (blocks_.size() > 1) {
-        blocks_.pop_front();
-      } else {
-        b.bytes.clear();
-        b.read = Cursor{};
-        b.write = Cursor{};
-      }
-    }
+    // Emptied: its memory goes (an empty tail holds nothing).
+    if (b.count == 0) blocks_.pop_front();
   }
 }
 

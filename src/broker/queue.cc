@@ -288,12 +288,10 @@ std::size_t Queue::page_in_front(std::uint64_t segment, std::uint64_t max_bytes)
     std::size_t n = 0;
     while (n < ps.size() && ps[n].segment == segment) ++n;
     if (n == 0) break;
-    const std::size_t before = ready_.size();
     const std::size_t size_before = paged_.size();
     refill_from(n, std::min(max_bytes, kPageInBytes));
     total += size_before - paged_.size();
     max_bytes -= std::min<std::uint64_t>(max_bytes, kPageInBytes);
-    (void)before;
   }
   dispatch();
   return total;
