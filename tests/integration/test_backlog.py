@@ -196,7 +196,7 @@ def test_backlog_far_beyond_memory(broker_factory, work):
     and while it drains; it drains complete and in order; the journal's disk
     usage falls once it is consumed."""
     b = broker_factory(data_dir=data_dir(work), memory_limit="%dMiB" % BIG_LIMIT_MB,
-                       segment_size=BIG_SEGMENT)
+                       segment_size=BIG_SEGMENT, start_timeout=max(60, BIG_N / 50_000))
     q = "/queue/" + unique("big")
     limit = BIG_LIMIT_MB + RSS_ALLOWANCE_MB
     watch = RssWatch(b.proc.pid)
