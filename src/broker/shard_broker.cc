@@ -230,7 +230,7 @@ std::size_t ShardBroker::page_in(const Queue& q, std::span<const PagedPosition> 
                           if (std::tie(off, index) > std::tie(ps[j].offset, ps[j].index)) return false;
                           if (type != RecordType::kMessage || !take(ps[j], payload)) return false;
                           ++j;
-                          return bytes < max_bytes || j == i + 1;
+                          return bytes < max_bytes;
                         });
     if (j == i) {
       // Not readable where the position says (or larger than the span).
