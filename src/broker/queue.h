@@ -40,6 +40,12 @@ class QueueHost {
                               std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
     return 0;
   }
+  // As page_in, for a browser: reads without taking anything over (an
+  // unreadable position is skipped and keeps its retain).
+  virtual std::size_t page_in_copy(const Queue& q, std::span<const PagedPosition> ps,
+                                   std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+    return ps.size();
+  }
   // The entry came back to the queue to be delivered again.
   virtual void returned(const Queue& q, const QueueEntry& e) = 0;
   // Hand `d` of entry `e` to a consumer that will acknowledge it (`e`'s
@@ -128,6 +134,37 @@ class Queue {
   // Removes every message, waiting or held (a durable subscription is being
   // deleted); each goes through QueueHost::removed. Consumers must be gone.
   void discard_all();
+  // Browses up to `limit` waiting messages in delivery order as far as it
+  // is known (the ready list by priority, then the paged tail in enqueue
+  // order, read back from the journal in batches and not kept): fn(const
+  // QueueEntry&) for each. Removes nothing. Returns how many it visited.
+  template <typename Fn>
+  std::size_t browse(std::size_t limit, Fn fn) {
+    std::size_t n = 0;
+    ready_.for_each([&](const QueueEntry& e) {
+      if (n < limit) {
+        fn(e);
+        ++n;
+      }
+    });
+    std::vector<PagedPosition> ps;
+    std::vector<QueueEntry> read;
+    std::size_t skip = 0;  // tail positions already visited
+    while (n < limit && skip < paged_.size()) {
+      ps.clear();
+      read.clear();
+      paged_.peek(skip + std::min(kPageInBatch, limit - n), ps);
+      ps.erase(ps.begin(), ps.begin() + static_cast<std::ptrdiff_t>(std::min(skip, ps.size())));
+      if (ps.empty()) break;
+      skip += host_.page_in_copy(*this, ps, kPageInBytes, read);
+      for (const QueueEntry& e : read) {
+        if (n == limit) break;
+        fn(e);
+        ++n;
+      }
+    }
+    return n;
+  }
   // Removes every waiting message, in memory and paged (paged ones are read
   // back for their ids, for their ack records); held ones stay. Each goes
   // through QueueHost::removed. Returns how many were removed.

@@ -200,6 +200,17 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
 
 std::size_t ShardBroker::page_in(const Queue& q, std::span<const PagedPosition> ps,
                                  std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+  return read_paged(q, ps, max_bytes, out, true);
+}
+
+std::size_t ShardBroker::page_in_copy(const Queue& q, std::span<const PagedPosition> ps,
+                                      std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+  return read_paged(q, ps, max_bytes, out, false);
+}
+
+std::size_t ShardBroker::read_paged(const Queue& q, std::span<const PagedPosition> ps,
+                                    std::uint64_t max_bytes, std::vector<QueueEntry>& out,
+                                    bool release_unreadable) {
   const std::string& key = q.settings().journal_key;
   std::uint64_t bytes = 0;
   std::size_t i = 0;
@@ -240,7 +251,7 @@ std::size_t ShardBroker::page_in(const Queue& q, std::span<const PagedPosition> 
                                              if (index++ != ps[i].index) return false;
                                              return type == RecordType::kMessage && take(ps[i], payload);
                                            });
-      if (!found) {
+      if (!found && release_unreadable) {
         spdlog::error("cannot read a paged message of {} back from journal segment {} (offset {}, entry {}): dropped",
                       q.name(), seg, ps[i].offset, ps[i].index);
         journal_->release(store::SegmentId(seg));

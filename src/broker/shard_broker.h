@@ -78,6 +78,8 @@ class ShardBroker final : public QueueHost {
   void returned(const Queue& q, const QueueEntry& e) override;
   std::size_t page_in(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
                       std::vector<QueueEntry>& out) override;
+  std::size_t page_in_copy(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
+                           std::vector<QueueEntry>& out) override;
   void deliver_counted(const Queue& q, const QueueEntry& e, const ConsumerKey& consumer,
                        Delivery d) override;
   void memory_changed(std::int64_t delta) override;
@@ -104,6 +106,8 @@ class ShardBroker final : public QueueHost {
     std::string durable_key;      // set for durable ones
   };
 
+  std::size_t read_paged(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
+                         std::vector<QueueEntry>& out, bool release_unreadable);
   static std::string key_of(const Destination& d) { return d.vhost + '\n' + d.name; }
   Queue& queue_for(const Destination& d);
   Topic& topic_for(const Destination& d);

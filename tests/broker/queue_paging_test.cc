@@ -34,6 +34,10 @@ class PagingHost : public QueueHost {
   void space_freed(Queue&) override {}
   std::int64_t now_ms() const override { return now; }
 
+  std::size_t page_in_copy(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
+                           std::vector<QueueEntry>& out) override {
+    return page_in(q, ps, max_bytes, out);
+  }
   std::size_t page_in(const Queue&, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
                       std::vector<QueueEntry>& out) override {
     ++reads;
@@ -187,6 +191,26 @@ TEST_F(QueuePagingTest, CompactionReadsTheFrontOfOneSegmentBack) {
   EXPECT_EQ(waiting, (Bodies{"s1-a", "s1-b"}));
   q->add_consumer(kA, AckMode::kAuto, Window{100, 0});
   EXPECT_EQ(host.delivered, (Bodies{"s1-a", "s1-b", "s2"}));
+}
+
+TEST_F(QueuePagingTest, BrowseSeesPagedMessagesWithoutTakingThem) {
+  auto q = make_queue();
+  q->enqueue(msg("m0", 9), 1);
+  for (int i = 0; i < 600; ++i) page(*q, msg("p" + std::to_string(i)));
+  const std::int64_t memory = host.memory;
+  std::vector<std::string> seen;
+  EXPECT_EQ(q->browse(5, [&](const QueueEntry& e) { seen.push_back(e.message->body); }), 5u);
+  EXPECT_EQ(seen, (Bodies{"m0", "p0", "p1", "p2", "p3"}));
+  seen.clear();
+  EXPECT_EQ(q->browse(10000, [&](const QueueEntry& e) { seen.push_back(e.message->body); }), 601u);
+  ASSERT_EQ(seen.size(), 601u);
+  EXPECT_EQ(seen[600], "p599");
+  EXPECT_EQ(q->depth(), 601u);
+  EXPECT_EQ(q->paged_count(), 600u);
+  EXPECT_EQ(host.memory, memory) << "browsing keeps nothing in memory";
+  q->add_consumer(kA, AckMode::kAuto, Window{1000, 0});
+  EXPECT_EQ(host.delivered.size(), 601u);
+  EXPECT_EQ(host.delivered[1], "p0");
 }
 
 }  // namespace
