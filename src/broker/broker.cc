@@ -1,6 +1,8 @@
 #include "broker/broker.h"
 
 #include "broker/shard_broker.h"
+
+#include <algorithm>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -9,7 +11,19 @@
 #include "common/assert.h"
 #include "common/clock.h"
 
+// jemalloc's control interface, when the binary is linked with jemalloc
+// (weak: null in builds without it, such as the sanitizer build).
+extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void* newp,
+                       std::size_t newlen) __attribute__((weak));
+
 namespace ferry::broker {
+
+namespace {
+void return_free_memory() {
+  // "arena.<MALLCTL_ARENAS_ALL>.purge": every arena's unused dirty pages.
+  if (mallctl != nullptr) (void)mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+}
+}  // namespace
 
 Broker::Broker(const BrokerOptions& options, Executor& executor, store::Journal* journal)
     : options_(options), executor_(executor), journal_(journal) {
@@ -50,24 +64,69 @@ void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool m
 
 void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket) {
   FERRY_ASSERT(journal_ != nullptr);
+  // A topic send is journaled once per durable subscription of the topic,
+  // which the topic's owner knows: ask each owner first (the answers come
+  // back to this shard), then write everything as one batch.
+  auto gather = std::make_shared<AtomicSends>();
+  gather->sends = std::move(sends);
+  std::vector<Destination> topics;
+  for (const auto& [d, m] : gather->sends)
+    if (d.kind == DestinationKind::kTopic && std::find(topics.begin(), topics.end(), d) == topics.end())
+      topics.push_back(d);
+  if (topics.empty()) {
+    write_atomic(gather, ticket);
+    return;
+  }
+  gather->waiting = topics.size();
+  for (const Destination& t : topics) {
+    const ShardId owner = owner_of(t);
+    executor_.post(owner, [this, owner, t, gather, ticket] {
+      std::vector<std::string> keys = shards_[owner.value]->durable_keys(t);
+      executor_.post(ticket.shard, [this, t, keys = std::move(keys), gather, ticket]() mutable {
+        gather->durables.emplace_back(t, std::move(keys));
+        if (--gather->waiting == 0) write_atomic(gather, ticket);
+      });
+    });
+  }
+}
+
+void Broker::write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket) {
+  struct Target {
+    Destination owner;    // the queue, or the topic owning the durable subscription
+    std::string key;      // journal key of the queue
+    MessageRef message;
+    std::uint64_t stamp;
+    std::uint32_t index;  // in the batch
+  };
   std::vector<std::pair<store::RecordType, std::string>> records;
-  std::vector<std::uint64_t> stamps;
-  records.reserve(sends.size());
+  std::vector<Target> targets;
+  std::vector<std::pair<Destination, MessageRef>> topic_sends;  // for non-durable subscribers
   // Stamps from the clock: the owners' own stamps are clock-based too, so
   // queue order after a restart stays that of arrival.
   std::uint64_t stamp = static_cast<std::uint64_t>(wall_ms()) * 1000;
-  for (const auto& [d, m] : sends) {
-    stamps.push_back(++stamp);
-    records.emplace_back(store::RecordType::kMessage,
-                         encode_message_record(d.journal_key(), *m, 0, stamps.back()));
+  auto add = [&](const Destination& owner, std::string key, const MessageRef& m) {
+    ++stamp;
+    records.emplace_back(store::RecordType::kMessage, encode_message_record(key, *m, 0, stamp));
+    targets.push_back(Target{owner, std::move(key), m, stamp, static_cast<std::uint32_t>(records.size() - 1)});
+  };
+  for (const auto& [d, m] : gather->sends) {
+    if (d.kind == DestinationKind::kQueue) {
+      add(d, d.journal_key(), m);
+      continue;
+    }
+    topic_sends.emplace_back(d, m);
+    for (const auto& [t, keys] : gather->durables)
+      if (t == d)
+        for (const std::string& key : keys) add(d, key, m);
   }
   auto segment = std::make_shared<store::SegmentId>();
-  auto shared = std::make_shared<std::vector<std::pair<Destination, MessageRef>>>(std::move(sends));
+  auto shared = std::make_shared<std::vector<Target>>(std::move(targets));
+  auto topics = std::make_shared<std::vector<std::pair<Destination, MessageRef>>>(std::move(topic_sends));
   *segment = journal_->append_batch_retained(
-      records, static_cast<std::uint32_t>(records.size()),
-      [this, segment, shared, stamps, ticket](const store::AppendResult& r) {
+      records, static_cast<std::uint32_t>(shared->size()),
+      [this, segment, shared, topics, ticket](const store::AppendResult& r) {
         // Posted, so that `segment` (set after append returns) is visible.
-        executor_.post(ticket.shard, [this, segment, shared, stamps, ticket, r] {
+        executor_.post(ticket.shard, [this, segment, shared, topics, ticket, r] {
           if (!r.ok) {
             for (std::size_t i = 0; i < shared->size(); ++i) journal_->release(*segment);
             to_client(ticket.shard, [ticket, error = r.error](ClientEvents& ev) {
@@ -76,9 +135,11 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
             });
             return;
           }
-          for (std::size_t i = 0; i < shared->size(); ++i) {
-            auto& [d, m] = (*shared)[i];
-            enqueue_journaled(d, d.journal_key(), m, *segment, stamps[i]);
+          for (Target& t : *shared)
+            enqueue_journaled(t.owner, std::move(t.key), t.message, *segment, t.stamp, r.offset, t.index);
+          for (auto& [d, m] : *topics) {
+            const ShardId owner = owner_of(d);
+            executor_.post(owner, [this, owner, d, m] { shards_[owner.value]->publish_nondurable(d, m); });
           }
           if (ClientEvents* ev = client_events_[ticket.shard.value])
             ev->complete(ticket.connection, ticket.op, Outcome::success());
@@ -117,11 +178,12 @@ void Broker::remove_durable(const DurableSubscription& s, OpTicket ticket) {
 }
 
 void Broker::enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
-                               store::SegmentId segment, std::uint64_t stamp) {
+                               store::SegmentId segment, std::uint64_t stamp, std::uint64_t offset,
+                               std::uint32_t index) {
   ShardId owner = owner_of(d);
   executor_.post(owner, [this, owner, queue_key = std::move(queue_key), m = std::move(m), segment,
-                         stamp]() mutable {
-    shards_[owner.value]->enqueue_journaled(queue_key, std::move(m), segment, stamp);
+                         stamp, offset, index]() mutable {
+    shards_[owner.value]->enqueue_journaled(queue_key, std::move(m), segment, stamp, offset, index);
   });
 }
 
@@ -172,6 +234,11 @@ std::string Broker::recover() {
   // Message ids continue above anything recovered (a clock set back must
   // not make them repeat).
   for (auto& c : id_counters_) c.value = std::max(c.value, recovery.max_message_counter());
+  // Replay's working set (an entry per live message, ~100 bytes each while
+  // it runs) is freed by now; hand its pages back to the system at once
+  // rather than when the allocator decays them, so that a broker that
+  // recovered a large paged backlog starts at its steady-state size.
+  return_free_memory();
   return fmt::format(
       "recovered {} messages in {} queues and {} durable subscriptions from {} records ({} bytes, {} "
       "segments) in {} ms{}{}",

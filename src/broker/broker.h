@@ -50,7 +50,8 @@ class Broker {
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
   // Runs on d's owner: enqueue a message whose record is durable in `segment`.
   void enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
-                         store::SegmentId segment, std::uint64_t stamp);
+                         store::SegmentId segment, std::uint64_t stamp, std::uint64_t offset,
+                         std::uint32_t index);
   void post(ShardId shard, std::function<void()> task) { executor_.post(shard, std::move(task)); }
 
   // Start-up, before the shards run: replays the journal into the shards.
@@ -60,9 +61,13 @@ class Broker {
               SettleAction action, OpTicket ticket);
   void credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   void publish_internal(const Destination& d, MessageRef m);
-  // Persistent messages for queues, journaled as one atomic record (a
-  // transaction's sends); each enters its queue once it is durable. Any
-  // thread. The ticket is answered once, when the record is durable.
+  // Persistent messages for queues and topics, journaled as one atomic
+  // record (a transaction's sends): a topic send becomes one message record
+  // per durable subscription the topic has when the COMMIT is handled; after
+  // a crash all of them or none exist. Each enters its queue once the
+  // record is durable; then a topic send also goes to the topic's
+  // non-durable subscribers. Call on ticket.shard. The ticket is answered
+  // once, when the record is durable.
   void publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket);
   bool journaled() const { return journal_ != nullptr; }
 
@@ -86,6 +91,13 @@ class Broker {
   MessageId next_message_id(ShardId shard);
 
  private:
+  struct AtomicSends {
+    std::vector<std::pair<Destination, MessageRef>> sends;
+    std::vector<std::pair<Destination, std::vector<std::string>>> durables;  // topic -> durable keys
+    std::size_t waiting = 0;  // owners not answered yet (touched on the ticket's shard only)
+  };
+  void write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket);
+
   BrokerOptions options_;
   Executor& executor_;
   store::Journal* journal_;

@@ -25,6 +25,7 @@ Queue::~Queue() {
   ready_.for_each([&](const QueueEntry& e) { bytes += e.message->footprint(); });
   for (auto& c : consumers_)
     for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
+  bytes += paged_charged_;
   if (bytes != 0) host_.memory_changed(-bytes);
 }
 
@@ -141,7 +142,15 @@ void Queue::dispatch() {
   dispatching_ = true;
   const std::size_t ready_before = ready_.size();
   const std::int64_t now = host_.now_ms();
-  while (!ready_.empty()) {
+  for (;;) {
+    if (ready_.empty()) {
+      // The paged tail comes after everything in memory: read its front
+      // back only when a consumer can take it (refill consumes at least one
+      // position, so this loop ends).
+      if (paged_.empty() || !any_credit()) break;
+      refill();
+      continue;
+    }
     if (ready_.front().message->expired_at(now)) {
       QueueEntry e = ready_.pop();
       ++expired_;
@@ -152,10 +161,6 @@ void Queue::dispatch() {
     Consumer* c = next_with_credit();
     if (c == nullptr) break;
     QueueEntry e = ready_.pop();
-    if (e.paged && !host_.page_in(*this, e)) {
-      drop(e);
-      continue;
-    }
     Delivery d;
     d.message = e.message;
     d.seq = DeliverySeq(++c->next_seq);
@@ -241,13 +246,73 @@ void Queue::expire(std::int64_t now_ms) {
   if (ready_.size() < before) host_.space_freed(*this);
 }
 
-void Queue::enqueue_entry(QueueEntry e) {
-  host_.memory_changed(static_cast<std::int64_t>(e.message->footprint()));
-  e.order = next_order_++;
-  note_expiry(*e.message);
+void Queue::enqueue_paged(const PagedPosition& p) {
+  paged_.push(p);
+  charge_paged();
   bump(&MessageCounters::enqueued);
-  ready_.push(std::move(e));
   dispatch();
+}
+
+void Queue::charge_paged() {
+  const auto now = static_cast<std::int64_t>(paged_.memory_bytes());
+  if (now != paged_charged_) {
+    const std::int64_t delta = now - paged_charged_;
+    paged_charged_ = now;
+    host_.memory_changed(delta);
+  }
+}
+
+bool Queue::any_credit() const {
+  return std::any_of(consumers_.begin(), consumers_.end(), [&](const auto& c) { return has_credit(*c); });
+}
+
+bool Queue::refill() { return refill_from(kPageInBatch, kPageInBytes) > 0; }
+
+std::size_t Queue::refill_from(std::size_t n, std::uint64_t max_bytes) {
+  std::vector<PagedPosition> ps;
+  paged_.peek(n, ps);
+  if (ps.empty()) return 0;
+  std::vector<QueueEntry> read;
+  const std::size_t consumed = host_.page_in(*this, ps, max_bytes, read);
+  FERRY_ASSERT(consumed >= 1 && consumed <= ps.size());
+  paged_.pop(consumed);
+  charge_paged();
+  const std::int64_t now = host_.now_ms();
+  std::size_t kept = 0;
+  for (QueueEntry& e : read) {
+    host_.memory_changed(static_cast<std::int64_t>(e.message->footprint()));
+    // Expiry of a paged message is noticed only here (the tail holds no
+    // expiry times): it is expired when it is read back.
+    if (e.message->expired_at(now)) {
+      ++expired_;
+      bump(&MessageCounters::expired);
+      drop(e);
+      continue;
+    }
+    note_expiry(*e.message);
+    e.order = next_order_++;
+    ready_.push(std::move(e));
+    ++kept;
+  }
+  return kept;
+}
+
+std::size_t Queue::page_in_front(std::uint64_t segment, std::uint64_t max_bytes) {
+  std::size_t total = 0;
+  std::vector<PagedPosition> ps;
+  while (!paged_.empty() && max_bytes > 0) {
+    ps.clear();
+    paged_.peek(kPageInBatch, ps);
+    std::size_t n = 0;
+    while (n < ps.size() && ps[n].segment == segment) ++n;
+    if (n == 0) break;
+    const std::size_t size_before = paged_.size();
+    refill_from(n, std::min(max_bytes, kPageInBytes));
+    total += size_before - paged_.size();
+    max_bytes -= std::min<std::uint64_t>(max_bytes, kPageInBytes);
+  }
+  dispatch();
+  return total;
 }
 
 QueueEntry* Queue::find_entry(MessageId id) {
@@ -264,21 +329,8 @@ QueueEntry* Queue::find_entry(MessageId id) {
 
 void Queue::discard_all() {
   FERRY_ASSERT(consumers_.empty());
-  while (!ready_.empty()) {
-    QueueEntry e = ready_.pop();
-    drop(e);
-  }
+  (void)purge();
 }
-
-std::size_t Queue::unacked() const {
-  std::size_t n = 0;
-  for (const auto& c : consumers_) n += c->held.size();
-  return n;
-}
-
-}  // namespace ferry::broker
-
-namespace ferry::broker {
 
 std::size_t Queue::purge() {
   std::size_t n = 0;
@@ -287,7 +339,31 @@ std::size_t Queue::purge() {
     drop(e);
     ++n;
   }
+  // Paged messages are read back for their ids (their ack records name them).
+  std::vector<PagedPosition> ps;
+  std::vector<QueueEntry> read;
+  while (!paged_.empty()) {
+    ps.clear();
+    read.clear();
+    paged_.peek(kPageInBatch, ps);
+    const std::size_t consumed = host_.page_in(*this, ps, 4 * kPageInBytes, read);
+    FERRY_ASSERT(consumed >= 1 && consumed <= ps.size());
+    paged_.pop(consumed);
+    n += consumed;
+    for (QueueEntry& e : read) {
+      host_.memory_changed(static_cast<std::int64_t>(e.message->footprint()));
+      drop(e);
+    }
+  }
+  charge_paged();
+  next_expiry_ = 0;
   if (n > 0) host_.space_freed(*this);
+  return n;
+}
+
+std::size_t Queue::unacked() const {
+  std::size_t n = 0;
+  for (const auto& c : consumers_) n += c->held.size();
   return n;
 }
 
@@ -297,6 +373,19 @@ std::vector<QueueEntry> Queue::take_waiting(std::size_t count) {
     out.push_back(ready_.pop());
     uncharge(out.back());
   }
+  // Then the paged tail, read back (not charged: they leave this queue).
+  std::vector<PagedPosition> ps;
+  std::vector<QueueEntry> read;
+  while (out.size() < count && !paged_.empty()) {
+    ps.clear();
+    read.clear();
+    paged_.peek(std::min(kPageInBatch, count - out.size()), ps);
+    const std::size_t consumed = host_.page_in(*this, ps, 4 * kPageInBytes, read);
+    FERRY_ASSERT(consumed >= 1 && consumed <= ps.size());
+    paged_.pop(consumed);
+    for (QueueEntry& e : read) out.push_back(std::move(e));
+  }
+  charge_paged();
   if (!out.empty()) host_.space_freed(*this);
   return out;
 }

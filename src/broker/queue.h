@@ -11,6 +11,7 @@
 #include "broker/consumer_key.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/paged_tail.h"
 #include "broker/ready_list.h"
 #include "broker/stats.h"
 #include "common/rate_window.h"
@@ -31,9 +32,22 @@ class QueueHost {
   // The entry left the queue for good (acknowledged, auto-acked, expired,
   // discarded): a journaled one gets its ack record.
   virtual void removed(const Queue& q, const QueueEntry& e) = 0;
-  // Reads a paged-out entry's message back (QueueEntry::paged); false if it
-  // cannot be read (the entry is then dropped and the failure logged).
-  virtual bool page_in(const Queue& q, QueueEntry& e) { return false; }
+  // Reads paged-out messages back from the journal (see PagedTail), in
+  // order, appending a full entry (message, segment, stamp, deliveries) for
+  // each to `out`. Reads at most about `max_bytes` of records but always at
+  // least one position. Returns how many positions of `ps` it consumed; a
+  // consumed position that cannot be read is logged and has no entry in
+  // `out` (the host releases its segment).
+  virtual std::size_t page_in(const Queue& q, std::span<const PagedPosition> ps,
+                              std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+    return 0;
+  }
+  // As page_in, for a browser: reads without taking anything over (an
+  // unreadable position is skipped and keeps its retain).
+  virtual std::size_t page_in_copy(const Queue& q, std::span<const PagedPosition> ps,
+                                   std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+    return ps.size();
+  }
   // The entry came back to the queue to be delivered again.
   virtual void returned(const Queue& q, const QueueEntry& e) = 0;
   // Hand `d` of entry `e` to a consumer that will acknowledge it (`e`'s
@@ -69,6 +83,9 @@ struct QueueSettings {
 // Owned by one shard (ShardBroker); every method runs on that shard.
 class Queue {
  public:
+  static constexpr std::size_t kPageInBatch = 256;
+  static constexpr std::uint64_t kPageInBytes = 1ull << 20;
+
   // `destination` is the queue, or the topic a subscription queue is fed by.
   Queue(Destination destination, QueueSettings settings, QueueHost& host);
   ~Queue();
@@ -84,8 +101,19 @@ class Queue {
   // non-zero for a message recovered after earlier delivery attempts.
   void enqueue(MessageRef m, std::uint64_t segment = 0, std::uint32_t deliveries = 0,
                std::uint64_t stamp = 0);
-  // Takes an entry built by the host (a paged-out one: see QueueEntry).
-  void enqueue_entry(QueueEntry e);
+  // Takes a journaled message whose body stays on disk: it joins the paged
+  // tail (see PagedTail), read back by QueueHost::page_in when the messages
+  // before it are gone. The position holds its segment's retain.
+  void enqueue_paged(const PagedPosition& p);
+  // Has a paged tail: new journaled messages must join it (enqueue_paged)
+  // to keep enqueue order.
+  bool paging() const { return !paged_.empty(); }
+  std::size_t paged_count() const { return paged_.size(); }
+  std::size_t paged_in(std::uint64_t segment) const { return paged_.count_in(segment); }
+  // Compaction: reads the front of the paged tail held in `segment` back
+  // into memory (at most about `max_bytes`), so that for_each_waiting sees
+  // it. Returns how many messages it read.
+  std::size_t page_in_front(std::uint64_t segment, std::uint64_t max_bytes);
   // Waiting entries, for compaction: fn(QueueEntry&) may change `segment`.
   template <typename Fn>
   void for_each_waiting(Fn fn) {
@@ -110,26 +138,49 @@ class Queue {
   // Removes every message, waiting or held (a durable subscription is being
   // deleted); each goes through QueueHost::removed. Consumers must be gone.
   void discard_all();
+  // Browses up to `limit` waiting messages in delivery order as far as it
+  // is known (the ready list by priority, then the paged tail in enqueue
+  // order, read back from the journal in batches and not kept): fn(const
+  // QueueEntry&) for each. Removes nothing. Returns how many it visited.
+  template <typename Fn>
+  std::size_t browse(std::size_t limit, Fn fn) {
+    std::size_t n = 0;
+    ready_.for_each([&](const QueueEntry& e) {
+      if (n < limit) {
+        fn(e);
+        ++n;
+      }
+    });
+    std::vector<PagedPosition> ps;
+    std::vector<QueueEntry> read;
+    std::size_t skip = 0;  // tail positions already visited
+    while (n < limit && skip < paged_.size()) {
+      ps.clear();
+      read.clear();
+      paged_.peek(skip + std::min(kPageInBatch, limit - n), ps);
+      ps.erase(ps.begin(), ps.begin() + static_cast<std::ptrdiff_t>(std::min(skip, ps.size())));
+      if (ps.empty()) break;
+      skip += host_.page_in_copy(*this, ps, kPageInBytes, read);
+      for (const QueueEntry& e : read) {
+        if (n == limit) break;
+        fn(e);
+        ++n;
+      }
+    }
+    return n;
+  }
+  // Removes every waiting message, in memory and paged (paged ones are read
+  // back for their ids, for their ack records); held ones stay. Each goes
+  // through QueueHost::removed. Returns how many were removed.
+  std::size_t purge();
 
   // Drops expired waiting messages (they are never delivered).
   void expire(std::int64_t now_ms);
 
-  // Management (on the owning shard). Waiting entries in delivery order,
-  // at most `count`: fn(const QueueEntry&).
-  template <typename Fn>
-  void browse(std::size_t count, Fn fn) const {
-    ready_.for_each([&](const QueueEntry& e) {
-      if (count == 0) return;
-      --count;
-      fn(e);
-    });
-  }
-  // Removes every waiting message (held ones stay with their consumers);
-  // each goes through QueueHost::removed. Returns how many.
-  std::size_t purge();
-  // Takes up to `count` waiting entries out (for a move to another queue):
-  // their memory is no longer charged here and QueueHost::removed is NOT
-  // called; the caller owns their journal retains.
+  // Management (on the owning shard): takes up to `count` waiting entries
+  // out, in delivery order, paged ones read back (for a move to another
+  // queue): their memory is no longer charged here and QueueHost::removed
+  // is NOT called; the caller owns their journal retains.
   std::vector<QueueEntry> take_waiting(std::size_t count);
   // Kept while idle (created through the management API) until deleted.
   void set_declared(bool d) { declared_ = d; }
@@ -143,10 +194,10 @@ class Queue {
   double rate_in() const { return rate_in_.per_second(); }
   double rate_out() const { return rate_out_.per_second(); }
 
-  std::size_t depth() const { return ready_.size(); }
+  std::size_t depth() const { return ready_.size() + paged_.size(); }
   std::size_t unacked() const;
   std::size_t consumer_count() const { return consumers_.size(); }
-  bool idle() const { return ready_.empty() && consumers_.empty(); }
+  bool idle() const { return ready_.empty() && paged_.empty() && consumers_.empty(); }
   std::uint64_t expired_count() const { return expired_; }
   std::uint64_t discarded_count() const { return discarded_; }
 
@@ -167,6 +218,12 @@ class Queue {
   };
 
   void dispatch();
+  // Reads up to kPageInBatch paged messages (about kPageInBytes) into the
+  // ready list; expired ones are dropped. False when nothing was read.
+  bool refill();
+  std::size_t refill_from(std::size_t n, std::uint64_t max_bytes);
+  void charge_paged();  // memory accounting of paged_'s blocks
+  bool any_credit() const;
   Consumer* next_with_credit();
   Consumer* find(const ConsumerKey& key);
   bool has_credit(const Consumer& c) const;
@@ -183,6 +240,8 @@ class Queue {
   QueueSettings settings_;
   QueueHost& host_;
   ReadyList ready_;
+  PagedTail paged_;             // after everything in ready_ (enqueue order)
+  std::int64_t paged_charged_ = 0;
   std::vector<std::unique_ptr<Consumer>> consumers_;
   std::size_t next_consumer_ = 0;  // round-robin cursor
   std::uint64_t next_order_ = 0;

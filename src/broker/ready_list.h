@@ -15,10 +15,6 @@ struct QueueEntry {
   std::uint32_t deliveries = 0;   // how often it was handed out so far
   std::uint64_t segment = 0;      // journal segment of its record; 0 = not journaled
   std::uint64_t stamp = 0;        // journal order stamp (see message_codec.h)
-  // Paged out: `message` is a stub without its body, which is read back from
-  // the journal record at (segment, offset) when the message is delivered.
-  bool paged = false;
-  std::uint64_t offset = 0;
 };
 
 // The messages of one queue that wait for a consumer: highest priority first,

@@ -11,6 +11,14 @@ namespace ferry::broker {
 
 void Recovery::apply(const store::ReplayedRecord& r) {
   std::string_view payload(r.payload.data(), r.payload.size());
+  // Entries of a batch come one after another with the batch's position.
+  if (r.segment == last_segment_ && r.offset == last_offset_) {
+    ++index_;
+  } else {
+    last_segment_ = r.segment;
+    last_offset_ = r.offset;
+    index_ = 0;
+  }
   switch (r.type) {
     case store::RecordType::kMessage: {
       auto rec = decode_message_record(payload);
@@ -28,22 +36,26 @@ void Recovery::apply(const store::ReplayedRecord& r) {
         drop(q, it->second);
         q.by_id.erase(it);
       }
-      bool paged = false;
-      if (kept_bytes_ + rec->message.body.size() > body_budget_) {
-        paged = true;
-        rec->message.body.clear();
-        rec->message.body.shrink_to_fit();
-        rec->message.headers.clear();
-      } else {
-        kept_bytes_ += rec->message.body.size();
+      Entry e;
+      e.id = id;
+      e.stamp = rec->stamp;
+      e.segment = r.segment;
+      e.offset = r.offset;
+      e.index = index_;
+      e.deliveries = rec->deliveries;
+      // Past the budget only the position is kept (a few dozen bytes here,
+      // a few bytes once in the queue's paged tail).
+      if (kept_bytes_ + rec->message.body.size() <= body_budget_) {
+        e.body_bytes = static_cast<std::uint32_t>(rec->message.body.size());
+        kept_bytes_ += e.body_bytes;
+        e.message = std::make_shared<Message>(std::move(rec->message));
       }
       journal_.retain(r.segment);
       max_stamp_ = std::max(max_stamp_, rec->stamp);
       if (!q.entries.empty() && rec->stamp < q.entries.back().stamp) q.sorted = false;
       if (q.holes > 1024 && q.holes > q.entries.size() / 2) q.compact();
       q.by_id[id] = static_cast<std::uint32_t>(q.entries.size());
-      q.entries.push_back(Entry{std::make_shared<Message>(std::move(rec->message)), rec->deliveries,
-                                r.segment, rec->stamp, paged, r.offset});
+      q.entries.push_back(std::move(e));
       ++live_;
       return;
     }
@@ -92,9 +104,9 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       // The subscription's queue goes with it.
       if (auto qit = queues_.find(*key); qit != queues_.end()) {
         for (auto& e : qit->second.entries) {
-          if (e.message == nullptr) continue;
+          if (!e.live) continue;
           journal_.release(e.segment);
-          if (!e.paged) kept_bytes_ -= e.message->body.size();
+          kept_bytes_ -= e.body_bytes;
           --live_;
         }
         queues_.erase(qit);
@@ -110,23 +122,25 @@ void Recovery::apply(const store::ReplayedRecord& r) {
 void Recovery::drop(QueueState& q, std::uint32_t index) {
   Entry& e = q.entries[index];
   journal_.release(e.segment);
-  if (!e.paged) kept_bytes_ -= e.message->body.size();
+  kept_bytes_ -= e.body_bytes;
   e.message.reset();
+  e.live = false;
   ++q.holes;
   --live_;
 }
 
 void Recovery::QueueState::compact() {
-  std::erase_if(entries, [](const Entry& e) { return e.message == nullptr; });
+  std::erase_if(entries, [](const Entry& e) { return !e.live; });
   holes = 0;
   by_id.clear();
-  for (std::uint32_t i = 0; i < entries.size(); ++i) by_id[entries[i].message->id.value] = i;
+  for (std::uint32_t i = 0; i < entries.size(); ++i) by_id[entries[i].id] = i;
 }
 
 std::unordered_map<std::string, std::vector<Recovery::Entry>> Recovery::take_queues() {
   std::unordered_map<std::string, std::vector<Entry>> out;
   for (auto& [key, q] : queues_) {
-    std::erase_if(q.entries, [](const Entry& e) { return e.message == nullptr; });
+    std::erase_if(q.entries, [](const Entry& e) { return !e.live; });
+    q.by_id = {};
     if (q.entries.empty()) continue;
     // Enqueue order is stamp order; replay order breaks ties.
     if (!q.sorted) {

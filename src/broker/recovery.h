@@ -28,13 +28,19 @@ class Recovery {
   Recovery(store::Journal& journal, std::uint64_t body_budget)
       : journal_(journal), body_budget_(body_budget) {}
 
+  // A live message. Kept in memory (`message` set) or paged: then only its
+  // record's position is kept (segment, offset, index in a batch), and the
+  // message is read back from there when delivered (see PagedTail).
   struct Entry {
-    MessageRef message;
-    std::uint32_t deliveries = 0;
-    store::SegmentId segment;
+    MessageRef message;        // null: paged
+    std::uint64_t id = 0;
     std::uint64_t stamp = 0;
-    bool paged = false;        // body not kept: read it at (segment, offset)
-    std::uint64_t offset = 0;
+    store::SegmentId segment;
+    std::uint64_t offset = 0;  // of the record (a batch's, for a batch entry)
+    std::uint32_t index = 0;   // entry in the batch (0 for a plain record)
+    std::uint32_t deliveries = 0;
+    std::uint32_t body_bytes = 0;  // of a kept message (for the budget)
+    bool live = true;          // false: acknowledged or replaced (a hole)
   };
   struct Subscription {
     std::string record;       // the broker-encoded subscription definition
@@ -56,8 +62,8 @@ class Recovery {
  private:
   struct QueueState {
     // Entries in replay order; a removed one (acknowledged, or replaced by
-    // its copy written forward by compaction) keeps its slot with a null
-    // message until compact() drops the holes. Records arrive almost always
+    // its copy written forward by compaction) keeps its slot, not live,
+    // until compact() drops the holes. Records arrive almost always
     // in stamp order; `sorted` says whether take_queues() must sort.
     std::vector<Entry> entries;
     std::unordered_map<std::uint64_t, std::uint32_t> by_id;  // message id -> index in entries
@@ -76,6 +82,10 @@ class Recovery {
   std::uint64_t max_stamp_ = 0;
   std::uint64_t live_ = 0;
   std::uint64_t undecodable_ = 0;
+  // Position of the previous record: entries of one batch share it.
+  store::SegmentId last_segment_;
+  std::uint64_t last_offset_ = 0;
+  std::uint32_t index_ = 0;
 };
 
 }  // namespace ferry::broker

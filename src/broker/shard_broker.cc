@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <tuple>
+
 #include "broker/broker.h"
 #include "broker/message_codec.h"
 #include "common/assert.h"
@@ -62,7 +64,7 @@ store::SegmentId ShardBroker::write(RecordType type, std::string payload, const 
 }
 
 void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> records,
-                              std::function<void(std::optional<store::SegmentId>)> then) {
+                              std::function<void(std::optional<store::SegmentId>, std::uint64_t)> then) {
   auto segment = std::make_shared<store::SegmentId>();
   // The completion is posted back to this shard, so it runs after the
   // current task, by which time `segment` is set.
@@ -70,11 +72,11 @@ void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> re
                                                           const store::AppendResult& r) {
     broker_.post(self_, [this, segment, then, r] {
       if (r.ok) {
-        then(*segment);  // owns the retain from here
+        then(*segment, r.offset);  // owns the retain from here
       } else {
         journal_->release(*segment);
         spdlog::error("journal write failed; a dead-letter move is kept in memory only: {}", r.error);
-        then(std::nullopt);
+        then(std::nullopt, 0);
       }
     });
   });
@@ -183,24 +185,14 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
   auto segment = std::make_shared<store::SegmentId>();
   std::string key = q.settings().journal_key;
   const std::uint64_t stamp = next_stamp();
-  auto offset = std::make_shared<std::uint64_t>(0);
-  // Past the memory limit only a stub stays in memory; the body is read back
-  // from this record when the message is delivered.
-  const bool page_out = over_limit();
   // Retained as it is appended: its segment cannot be deleted meanwhile.
-  *segment = journal_->append_located(
-      RecordType::kMessage, encode_message_record(key, *m, 0, stamp), 1, *offset,
-      [this, segment, offset, key, m, op, stamp, page_out](const store::AppendResult& r) {
-        broker_.post(self_, [this, segment, offset, key, m, op, r, stamp, page_out] {
-          if (r.ok && page_out) {
-            Queue* target = queue_by_journal_key(key);
-            if (target == nullptr) {
-              journal_->release(*segment);
-            } else {
-              target->enqueue_entry(paged_entry(m, segment->value, *offset, stamp, 0));
-            }
-          } else if (r.ok) {
-            enqueue_journaled(key, m, *segment, stamp);
+  *segment = journal_->append_retained(
+      RecordType::kMessage, encode_message_record(key, *m, 0, stamp), 1,
+      [this, segment, key, m, op, stamp](const store::AppendResult& r) {
+        broker_.post(self_, [this, segment, key, m, op, r, stamp] {
+          if (r.ok) {
+            FERRY_ASSERT(r.segment == *segment);
+            enqueue_journaled(key, m, *segment, stamp, r.offset, 0);
           } else {
             journal_->release(*segment);
             if (op->outcome.ok)
@@ -211,63 +203,85 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
       });
 }
 
-QueueEntry ShardBroker::paged_entry(const MessageRef& m, std::uint64_t segment, std::uint64_t offset,
-                                    std::uint64_t stamp, std::uint32_t deliveries) {
-  auto stub = std::make_shared<Message>();
-  stub->id = m->id;
-  stub->id_text = m->id_text;
-  stub->destination = m->destination;
-  stub->priority = m->priority;
-  stub->expires_ms = m->expires_ms;
-  stub->persistent = m->persistent;
-  QueueEntry e;
-  e.message = std::move(stub);
-  e.deliveries = deliveries;
-  e.segment = segment;
-  e.stamp = stamp;
-  e.paged = true;
-  e.offset = offset;
-  return e;
+std::size_t ShardBroker::page_in(const Queue& q, std::span<const PagedPosition> ps,
+                                 std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+  return read_paged(q, ps, max_bytes, out, true);
 }
 
-MessageRef ShardBroker::read_paged(const Queue& q, const QueueEntry& e) {
+std::size_t ShardBroker::page_in_copy(const Queue& q, std::span<const PagedPosition> ps,
+                                      std::uint64_t max_bytes, std::vector<QueueEntry>& out) {
+  return read_paged(q, ps, max_bytes, out, false);
+}
+
+std::size_t ShardBroker::read_paged(const Queue& q, std::span<const PagedPosition> ps,
+                                    std::uint64_t max_bytes, std::vector<QueueEntry>& out,
+                                    bool release_unreadable) {
   const std::string& key = q.settings().journal_key;
-  std::optional<MessageRecord> found;
-  auto visit = [&](RecordType type, std::span<const char> payload) {
-    if (type != RecordType::kMessage) return false;
+  std::uint64_t bytes = 0;
+  std::size_t i = 0;
+  auto take = [&](const PagedPosition& p, std::span<const char> payload) {
     auto rec = decode_message_record(std::string_view(payload.data(), payload.size()));
-    if (!rec || rec->queue != key || rec->message.id != e.message->id) return false;
-    found = std::move(rec);
+    if (!rec || rec->queue != key) return false;
+    bytes += payload.size();
+    QueueEntry e;
+    e.deliveries = std::max(rec->deliveries, p.deliveries);
+    e.segment = p.segment;
+    e.stamp = rec->stamp;
+    e.message = std::make_shared<Message>(std::move(rec->message));
+    out.push_back(std::move(e));
     return true;
   };
-  const store::SegmentId segment(e.segment);
-  // The offset is exact unless an earlier write failed; then look through
-  // the segment.
-  if (!journal_->read_at(segment, e.offset, visit) && !journal_->scan(segment, visit)) {
-    spdlog::error("cannot read message {} of {} back from journal segment {} (offset {})",
-                  e.message->id_text, q.name(), e.segment, e.offset);
-    return nullptr;
+  while (i < ps.size() && (i == 0 || bytes < max_bytes)) {
+    // One read covers the following positions of the same segment as long
+    // as they come in file order (they usually do: a backlog is appended
+    // in enqueue order).
+    const std::uint64_t seg = ps[i].segment;
+    std::size_t j = i;
+    const std::uint64_t span = std::max<std::uint64_t>(64 << 10, max_bytes - std::min(bytes, max_bytes));
+    journal_->read_span(store::SegmentId(seg), ps[i].offset, span,
+                        [&](std::uint64_t off, std::uint32_t index, RecordType type,
+                            std::span<const char> payload) {
+                          if (j >= ps.size() || ps[j].segment != seg) return false;
+                          if (std::tie(off, index) < std::tie(ps[j].offset, ps[j].index)) return true;
+                          if (std::tie(off, index) > std::tie(ps[j].offset, ps[j].index)) return false;
+                          if (type != RecordType::kMessage || !take(ps[j], payload)) return false;
+                          ++j;
+                          return bytes < max_bytes;
+                        });
+    if (j == i) {
+      // Not readable where the position says (or larger than the span).
+      std::uint32_t index = 0;
+      const bool found = journal_->read_at(store::SegmentId(seg), ps[i].offset,
+                                           [&](RecordType type, std::span<const char> payload) {
+                                             if (index++ != ps[i].index) return false;
+                                             return type == RecordType::kMessage && take(ps[i], payload);
+                                           });
+      if (!found && release_unreadable) {
+        spdlog::error("cannot read a paged message of {} back from journal segment {} (offset {}, entry {}): dropped",
+                      q.name(), seg, ps[i].offset, ps[i].index);
+        journal_->release(store::SegmentId(seg));
+      }
+      j = i + 1;
+    }
+    i = j;
   }
-  return std::make_shared<Message>(std::move(found->message));
-}
-
-bool ShardBroker::page_in(const Queue& q, QueueEntry& e) {
-  MessageRef full = read_paged(q, e);
-  if (!full) return false;  // the caller drops it
-  memory_changed(static_cast<std::int64_t>(full->footprint()) -
-                 static_cast<std::int64_t>(e.message->footprint()));
-  e.message = std::move(full);
-  e.paged = false;
-  return true;
+  return i;
 }
 
 void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
-                                    store::SegmentId segment, std::uint64_t stamp) {
+                                    store::SegmentId segment, std::uint64_t stamp,
+                                    std::uint64_t offset, std::uint32_t index) {
   Queue* q = queue_by_journal_key(queue_key);
   // A durable subscription deleted meanwhile: its kUnsubscription record
   // follows this message's, so recovery drops it too.
   if (q == nullptr) {
     journal_->release(segment);
+    return;
+  }
+  // Past the memory limit only the record's position stays in memory; and
+  // once a queue has paged messages, later ones join them (enqueue order).
+  if (q->paging() || over_limit()) {
+    q->enqueue_paged(PagedPosition{segment.value, offset, index, 0});
     return;
   }
   q->enqueue(std::move(m), segment.value, 0, stamp);
@@ -279,6 +293,17 @@ void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
   } else {
     accept(d, std::move(m), begin(std::nullopt));
   }
+}
+
+void ShardBroker::publish_nondurable(const Destination& topic, MessageRef m) {
+  topic_for(topic).publish(std::move(m), [](Outcome) {});
+}
+
+std::vector<std::string> ShardBroker::durable_keys(const Destination& topic) const {
+  std::vector<std::string> keys;
+  auto it = topics_.find(key_of(topic));
+  if (it != topics_.end()) it->second->for_each_durable_key([&](const std::string& k) { keys.push_back(k); });
+  return keys;
 }
 
 // ------------------------------------------------------------ subscriptions
@@ -469,10 +494,12 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   const std::uint64_t stamp = next_stamp();
   records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0, stamp));
   MessageRef moved = std::move(copy);
-  write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp](std::optional<store::SegmentId> segment) {
+  const auto index = static_cast<std::uint32_t>(records.size() - 1);
+  write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp, index](
+                                      std::optional<store::SegmentId> segment, std::uint64_t offset) {
     // Not recorded (disk full): still moved in memory; after a restart the
     // message is back in its original queue, never lost.
-    if (segment) broker_.enqueue_journaled(dlq, dlq_key, moved, *segment, stamp);
+    if (segment) broker_.enqueue_journaled(dlq, dlq_key, moved, *segment, stamp, offset, index);
     else broker_.publish_internal(dlq, moved);
   });
   if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
@@ -554,15 +581,29 @@ void ShardBroker::compact() {
     q.for_each_waiting([&](QueueEntry& e) {
       if (e.segment == oldest.value) live_bytes += e.message->body.size() + 256;
     });
+    // Paged sizes are not known without reading them: an estimate.
+    live_bytes += q.paged_in(oldest.value) * kPagedRecordEstimate;
   };
   for (auto& [name, q] : queues_) count(*q);
   for (auto& [key, d] : durable_topics_)
     if (Queue* q = d.topic->durable(key)) count(*q);
   if (live_bytes > options_.segment_size / 4) return;
   std::size_t budget = kCompactionBatch;
+  // Paged stragglers are read back into memory first (those at the front
+  // of a paged tail; at most a quarter segment per pass), so that they are
+  // moved like any waiting message and their position is the new one.
+  std::uint64_t page_budget = options_.segment_size / 4;
+  auto page_in_stragglers = [&](Queue& q) {
+    if (page_budget == 0 || q.paged_in(oldest.value) == 0) return;
+    const std::size_t n = q.page_in_front(oldest.value, page_budget);
+    page_budget -= std::min<std::uint64_t>(page_budget, n * kPagedRecordEstimate);
+  };
+  for (auto& [name, q] : queues_) page_in_stragglers(*q);
+  for (auto& [key, d] : durable_topics_)
+    if (Queue* q = d.topic->durable(key)) page_in_stragglers(*q);
   auto move_entries = [&](Queue& q) {
     q.for_each_waiting([&](QueueEntry& e) {
-      if (budget == 0 || e.paged || e.segment != oldest.value || compacting_.contains(e.message->id.value))
+      if (budget == 0 || e.segment != oldest.value || compacting_.contains(e.message->id.value))
         return;
       --budget;
       compacting_.insert(e.message->id.value);
@@ -632,10 +673,14 @@ void ShardBroker::restore_queue(const std::string& queue_key, std::vector<Recove
     for (auto& e : entries) journal_->release(e.segment);
     return;
   }
+  // From the first paged entry on, everything joins the paged tail (enqueue
+  // order); the entry takes over its retain either way.
+  bool paging = q->paging();
   for (auto& e : entries) {
-    next_stamp_ = std::max(next_stamp_, e.stamp);  // the entry takes over its retain
-    if (e.paged) {
-      q->enqueue_entry(paged_entry(e.message, e.segment.value, e.offset, e.stamp, e.deliveries));
+    next_stamp_ = std::max(next_stamp_, e.stamp);
+    if (e.message == nullptr) paging = true;
+    if (paging) {
+      q->enqueue_paged(PagedPosition{e.segment.value, e.offset, e.index, e.deliveries});
       continue;
     }
     q->enqueue(std::move(e.message), e.segment.value, e.deliveries, e.stamp);

@@ -44,9 +44,16 @@ class ShardBroker final : public QueueHost {
   void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
   // Enqueues without limits or completion (dead letters of non-persistent messages).
   void publish_internal(const Destination& d, MessageRef m);
+  // A committed transaction's topic send: to the topic's non-durable
+  // subscribers only (its durable ones got it through the journal batch).
+  void publish_nondurable(const Destination& topic, MessageRef m);
+  // The journal keys of the topic's durable subscriptions now.
+  std::vector<std::string> durable_keys(const Destination& topic) const;
   // Enqueues a message whose record is already durable in `segment`.
+  // `offset` / `index` locate the record (see PagedPosition): past the
+  // memory limit, or behind paged messages, only that position is kept.
   void enqueue_journaled(const std::string& queue_key, MessageRef m, store::SegmentId segment,
-                         std::uint64_t stamp);
+                         std::uint64_t stamp, std::uint64_t offset, std::uint32_t index);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
   // remove_durable: also delete the durable subscription (and its messages).
@@ -100,7 +107,10 @@ class ShardBroker final : public QueueHost {
   void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override;
   void removed(const Queue& q, const QueueEntry& e) override;
   void returned(const Queue& q, const QueueEntry& e) override;
-  bool page_in(const Queue& q, QueueEntry& e) override;
+  std::size_t page_in(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
+                      std::vector<QueueEntry>& out) override;
+  std::size_t page_in_copy(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
+                           std::vector<QueueEntry>& out) override;
   void deliver_counted(const Queue& q, const QueueEntry& e, const ConsumerKey& consumer,
                        Delivery d) override;
   void memory_changed(std::int64_t delta) override;
@@ -128,6 +138,8 @@ class ShardBroker final : public QueueHost {
     std::string durable_key;      // set for durable ones
   };
 
+  std::size_t read_paged(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
+                         std::vector<QueueEntry>& out, bool release_unreadable);
   static std::string key_of(const Destination& d) { return d.vhost + '\n' + d.name; }
   Queue& queue_for(const Destination& d);
   Topic& topic_for(const Destination& d);
@@ -140,19 +152,19 @@ class ShardBroker final : public QueueHost {
   // it is durable. The record's segment is retained `retains` times.
   store::SegmentId write(store::RecordType type, std::string payload, const OpRef& op,
                          std::uint32_t retains = 0);
+  // `then` gets the segment and the offset of the batch record, or nullopt.
   void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
-                   std::function<void(std::optional<store::SegmentId>)> then);
+                   std::function<void(std::optional<store::SegmentId>, std::uint64_t)> then);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
   bool over_limit() const { return memory_used_ >= memory_limit_; }
   void resume_parked();
   std::uint64_t next_stamp();
-  static QueueEntry paged_entry(const MessageRef& m, std::uint64_t segment, std::uint64_t offset,
-                                std::uint64_t stamp, std::uint32_t deliveries);
   // Re-appends long-lived records of the oldest journal segment (see .cc).
   void compact();
   static constexpr std::uint64_t kCompactionGap = 4;     // segments between oldest and tail
   static constexpr std::size_t kCompactionBatch = 10000; // records moved per pass
+  static constexpr std::uint64_t kPagedRecordEstimate = 1024; // bytes, for paged messages
   void remove_durable_now(const std::string& key, const OpRef& op);
   void reply(const OpTicket& t, Outcome o);
 
@@ -184,8 +196,6 @@ class ShardBroker final : public QueueHost {
   MessageCounters totals_;
   std::uint64_t published_ = 0;
   RateWindow rate_publish_, rate_deliver_, rate_ack_, rate_redeliver_;
-  // Reads a paged-out entry's message from the journal (null: unreadable).
-  MessageRef read_paged(const Queue& q, const QueueEntry& e);
 };
 
 }  // namespace ferry::broker

@@ -137,13 +137,11 @@ std::optional<std::vector<BrowsedMessage>> ShardBroker::browse_queue(const Desti
                                                                      std::size_t count) {
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return std::nullopt;
-  const Queue& q = *it->second;
+  Queue& q = *it->second;
   std::vector<BrowsedMessage> out;
+  // Paged messages are read back by browse() itself (not kept).
   q.browse(count, [&](const QueueEntry& e) {
-    MessageRef m = e.message;
-    if (e.paged && journal_ != nullptr) {
-      if (MessageRef full = read_paged(q, e)) m = std::move(full);
-    }
+    const MessageRef& m = e.message;
     BrowsedMessage b;
     b.message_id = m->id_text;
     b.headers = m->headers;
@@ -181,19 +179,10 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
   };
   const std::string to_key = to.journal_key();
   const std::string to_name = to.to_string();
+  // take_waiting() read paged ones back (an unreadable one is dropped
+  // there, as delivery would drop it; the journal keeps it in `from`).
   for (QueueEntry& e : entries) {
     MessageRef m = e.message;
-    if (e.paged) {
-      m = read_paged(source, e);
-      if (!m) {
-        // Unreadable: it stays where the journal has it (in `from`) and
-        // comes back there on restart; here it is dropped from memory as
-        // delivery would drop it.
-        if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
-        --pending->moved;
-        continue;
-      }
-    }
     auto copy = std::make_shared<Message>(*m);
     copy->destination = to_name;
     copy->encoded_headers_1_2.clear();  // it named the old destination
@@ -212,13 +201,14 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
       records.emplace_back(RecordType::kAck, encode_message_ref(source.settings().journal_key, m->id));
     const std::uint64_t stamp = next_stamp();
     records.emplace_back(RecordType::kMessage, encode_message_record(to_key, *copy, 0, stamp));
+    const auto index = static_cast<std::uint32_t>(records.size() - 1);
     MessageRef moving = std::move(copy);
     ++pending->waiting;
-    write_batch(std::move(records), [this, to, to_key, moving, stamp, finish](
-                                        std::optional<store::SegmentId> segment) {
+    write_batch(std::move(records), [this, to, to_key, moving, stamp, index, finish](
+                                        std::optional<store::SegmentId> segment, std::uint64_t offset) {
       // Not recorded (disk full): moved in memory; after a restart the
       // message is back in `from`, never lost.
-      if (segment) broker_.enqueue_journaled(to, to_key, moving, *segment, stamp);
+      if (segment) broker_.enqueue_journaled(to, to_key, moving, *segment, stamp, offset, index);
       else broker_.publish_internal(to, moving);
       finish();
     });

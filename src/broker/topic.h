@@ -46,6 +46,10 @@ class Topic {
   void for_each_durable(Fn fn) {
     for (auto& [key, q] : durables_) fn(*q);
   }
+  template <typename Fn>
+  void for_each_durable_key(Fn fn) const {
+    for (const auto& [key, q] : durables_) fn(key);
+  }
 
   const Destination& destination() const { return destination_; }
   bool idle() const { return subscriptions_.empty() && parked_.empty() && durables_.empty(); }

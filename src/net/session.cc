@@ -738,14 +738,14 @@ void Session::handle_commit(const stomp::Frame& f) {
   if (!taken) return;
   Transaction& tx = *taken;
 
-  // Persistent sends to queues are journaled as one atomic record: after a
-  // crash all of them or none exist. The transaction's acks follow only once
-  // that record is durable, so a crash never keeps the acks without the sends.
+  // Persistent sends (to queues, and to topics for their durable
+  // subscriptions) are journaled as one atomic record: after a crash all of
+  // them or none exist. The transaction's acks follow only once that record
+  // is durable, so a crash never keeps the acks without the sends.
   std::vector<std::pair<broker::Destination, broker::MessageRef>> atomic;
   std::vector<TxSend> rest;
   for (TxSend& send : tx.sends) {
-    if (broker_.journaled() && send.message->persistent &&
-        send.destination.kind == broker::DestinationKind::kQueue) {
+    if (broker_.journaled() && send.message->persistent) {
       atomic.emplace_back(std::move(send.destination), std::move(send.message));
     } else {
       rest.push_back(std::move(send));

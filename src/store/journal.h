@@ -53,6 +53,11 @@ struct JournalOptions {
 struct AppendResult {
   bool ok = true;
   std::string error;  // e.g. "disk full (No space left on device)"
+  // Where the record was written (ok only): its segment and the offset of
+  // its header there (for a batch: of the batch record). Exact, unlike the
+  // hint of append_located().
+  SegmentId segment;
+  std::uint64_t offset = 0;
 };
 using AppendDone = std::function<void(const AppendResult&)>;
 
@@ -152,6 +157,19 @@ class Journal {
     return false;
   }
   virtual bool scan(SegmentId segment, const ReadVisitor& visit) { return false; }
+  // Reads at most `max_bytes` of `segment` from `offset` (which must be where
+  // a record starts) and calls visit(offset, index, type, payload) for every
+  // complete valid record in that span, in order; a kBatch is visited entry
+  // by entry with index 0, 1, ... (a plain record has index 0). Stops at the
+  // first incomplete or invalid record, or when visit returns false. Returns
+  // the offset after the last record visited (== `offset` when none was).
+  // Only for records whose append has completed; any thread.
+  using SpanVisitor =
+      std::function<bool(std::uint64_t offset, std::uint32_t index, RecordType, std::span<const char>)>;
+  virtual std::uint64_t read_span(SegmentId segment, std::uint64_t offset, std::uint64_t max_bytes,
+                                  const SpanVisitor& visit) {
+    return offset;
+  }
 
   // Liveness: the caller counts the live messages per segment. A segment with
   // no live messages that is older than every segment with live ones, and is

@@ -288,6 +288,36 @@ bool JournalImpl::scan(SegmentId segment, const ReadVisitor& visit) {
   return false;
 }
 
+std::uint64_t JournalImpl::read_span(SegmentId segment, std::uint64_t offset, std::uint64_t max_bytes,
+                                     const SpanVisitor& visit) {
+  std::unique_ptr<File> file;
+  if (!env_.open_file(segment_path(segment), false, file).ok()) return offset;
+  std::uint64_t size = 0;
+  if (!file->size(size).ok() || offset >= size) return offset;
+  std::string bytes(std::min(max_bytes, size - offset), '\0');
+  std::size_t got = 0;
+  if (!file->read_at(offset, std::span<char>(bytes.data(), bytes.size()), got).ok()) return offset;
+  bytes.resize(got);
+  std::span<const char> data(bytes.data(), bytes.size());
+  std::uint64_t pos = 0;
+  RecordView r;
+  std::string why;
+  while (pos < data.size() && parse_record(data, pos, r, why)) {
+    bool go_on = true;
+    if (r.type == RecordType::kBatch) {
+      std::uint32_t index = 0;
+      for_each_batch_entry(r.payload, [&](RecordType t, std::span<const char> p) {
+        if (go_on) go_on = visit(offset + pos, index++, t, p);
+      });
+    } else {
+      go_on = visit(offset + pos, 0, r.type, r.payload);
+    }
+    pos += r.size;
+    if (!go_on) break;
+  }
+  return offset + pos;
+}
+
 SegmentId JournalImpl::append_batch_retained(
     const std::vector<std::pair<RecordType, std::string>>& records, std::uint32_t retains,
     AppendDone done) {
@@ -315,6 +345,7 @@ SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, Append
     tail_bytes_ = format::kSegmentHeaderBytes;
   }
   if (offset != nullptr) *offset = tail_bytes_;
+  const auto record_size = static_cast<std::uint32_t>(record.size());
   tail_bytes_ += record.size();
   if (pending_.empty() || pending_.back().segment != tail_segment_ ||
       pending_.back().bytes.size() + record.size() > options_.max_batch_bytes) {
@@ -327,6 +358,7 @@ SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, Append
     chunk.bytes += record;
   }
   chunk.done.push_back(std::move(done));
+  chunk.sizes.push_back(record_size);
   const SegmentId seg = tail_segment_;
   if (retains > 0) segments_[seg].live += retains;
   lk.unlock();
@@ -540,6 +572,8 @@ std::string JournalImpl::failure_text(const IoStatus& st) const {
 void JournalImpl::write_batch(std::vector<Chunk>& batch) {
   std::size_t ok_chunks = 0;  // batch[0, ok_chunks) succeeded
   IoStatus failure;
+  // Where each segment's part began: chunks of one part follow each other.
+  std::vector<std::uint64_t> starts(batch.size(), 0);
   for (std::size_t i = 0; i < batch.size();) {
     std::size_t j = i;
     while (j < batch.size() && batch[j].segment == batch[i].segment) ++j;
@@ -547,6 +581,8 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
     std::uint64_t start = 0;
     if (st.ok()) {
       start = writer_->end();
+      // A fresh segment's first write puts the header before the records.
+      starts[i] = std::max<std::uint64_t>(start, format::kSegmentHeaderBytes);
       std::vector<std::string_view> parts;
       for (std::size_t k = i; k < j; ++k) parts.emplace_back(batch[k].bytes);
       st = writer_->append(parts);
@@ -587,10 +623,21 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
     spdlog::info("journal: writes succeed again");
     failing_ = false;
   }
-  static const AppendResult kOk{};
+  AppendResult ok;
+  std::uint64_t at = 0;
   for (std::size_t k = 0; k < batch.size(); ++k) {
-    for (auto& done : batch[k].done) {
-      if (done) done(k < ok_chunks ? kOk : failed);
+    if (k < ok_chunks) {
+      // A part is this chunk and the following ones of the same segment.
+      if (k == 0 || batch[k].segment != batch[k - 1].segment) at = starts[k];
+      ok.segment = batch[k].segment;
+    }
+    for (std::size_t r = 0; r < batch[k].done.size(); ++r) {
+      auto& done = batch[k].done[r];
+      if (k < ok_chunks) {
+        ok.offset = at;
+        at += batch[k].sizes[r];
+      }
+      if (done) done(k < ok_chunks ? ok : failed);
     }
   }
 }

@@ -53,6 +53,8 @@ class JournalImpl final : public Journal {
                            std::uint64_t& offset, AppendDone done) override;
   bool read_at(SegmentId segment, std::uint64_t offset, const ReadVisitor& visit) override;
   bool scan(SegmentId segment, const ReadVisitor& visit) override;
+  std::uint64_t read_span(SegmentId segment, std::uint64_t offset, std::uint64_t max_bytes,
+                          const SpanVisitor& visit) override;
   SegmentId oldest_segment() const override;
   SegmentId tail_segment() const override;
   std::uint64_t fsync_count() const override { return fsync_count_.load(); }
@@ -65,6 +67,7 @@ class JournalImpl final : public Journal {
     SegmentId segment;
     std::string bytes;
     std::vector<AppendDone> done;
+    std::vector<std::uint32_t> sizes;  // of each record in `bytes`, parallel to `done`
   };
   struct SegmentInfo {
     std::uint64_t live = 0;     // the caller's retain count

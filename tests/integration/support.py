@@ -112,7 +112,12 @@ class Broker:
         opts = dict(opts)
         args = [ferry_bin(), "serve", "--listen", opts.pop("listen", "127.0.0.1:0"), "--shards", str(shards),
                 "--log-level", "debug"]
+        # start_timeout (seconds, default 15) is for the fixture, not a flag:
+        # a broker recovering a journal of millions of messages needs longer.
+        start_timeout = float(opts.get("start_timeout", 15))
         for key, val in opts.items():
+            if key == "start_timeout":
+                continue
             args += ["--" + key.replace("_", "-"), str(val)]
         self.args = args
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,10 +130,10 @@ class Broker:
                                      env=dict(os.environ, **self.env) if self.env else None)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        if not self._ready.wait(15):
+        if not self._ready.wait(start_timeout):
             self.kill()
-            raise RuntimeError("ferry did not print 'listening on 127.0.0.1:PORT' within 15 s;"
-                               " log tail:\n" + self.tail())
+            raise RuntimeError("ferry did not print 'listening on 127.0.0.1:PORT' within %.0f s;"
+                               " log tail:\n%s" % (start_timeout, self.tail()))
         if self.port is None:
             raise RuntimeError("ferry exited before listening (rc=%s); log tail:\n%s"
                                % (self.proc.poll(), self.tail()))

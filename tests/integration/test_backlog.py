@@ -73,3 +73,165 @@ def test_durable_subscription_backlog_larger_than_memory(broker_factory, work):
     for m in got:
         c.ack(m)
     c.close()
+
+
+# --------------------------------------------------------------------------
+# A backlog far beyond memory: paged messages cost a few bytes each
+# --------------------------------------------------------------------------
+#
+# CI mode: BIG_N x 1 KB persistent messages (default 300,000, ~350 MB of
+# journal) against --memory-limit 32MiB. Long mode (by hand):
+#   FERRY_BACKLOG_LONG=1 -> 5,000,000 x 1 KB (~5.7 GB) against 256MiB
+# (FERRY_BACKLOG_N / FERRY_BACKLOG_LIMIT_MB override either).
+# The broker's RSS is sampled all along and must stay under the memory
+# limit plus RSS_ALLOWANCE_MB (the broker's own baseline, journal write
+# buffers, connection buffers, page-in batches, allocator slack).
+
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from support import ferry_bin
+from test_persistence import journal_bytes
+
+LONG_MODE = os.environ.get("FERRY_BACKLOG_LONG") == "1"
+BIG_N = int(os.environ.get("FERRY_BACKLOG_N", 5_000_000 if LONG_MODE else 300_000))
+BIG_LIMIT_MB = int(os.environ.get("FERRY_BACKLOG_LIMIT_MB", 256 if LONG_MODE else 32))
+RSS_ALLOWANCE_MB = 64
+BIG_SEGMENT = "64MiB" if LONG_MODE else "16MiB"
+
+
+class RssWatch:
+    """Samples a process's VmRSS every 50 ms in a thread; .peak in MB."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_mb(self.pid))
+            except (OSError, AssertionError):
+                return
+            self._stop.wait(0.05)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join()
+        return self.peak
+
+
+def bench_fill(port: int, dest: str, n: int):
+    """n persistent 1 KB messages from one `ferry bench` producer, every SEND
+    with a receipt (at most 256 unconfirmed): when it returns, every message
+    is durable. Bodies carry the producer's sequence number."""
+    p = subprocess.run([ferry_bin(), "bench", "--server", "127.0.0.1:%d" % port, "--destination", dest,
+                        "--producers", "1", "--consumers", "0", "--count", str(n), "--size", "1024",
+                        "--persistent", "--receipt-window", "256", "--drain-timeout", "120"],
+                       capture_output=True, text=True, timeout=3600)
+    assert p.returncode == 0, "ferry bench failed: %s %s" % (p.stdout[-2000:], p.stderr[-2000:])
+    assert '"confirmed": %d' % n in p.stdout or '"confirmed":%d' % n in p.stdout, p.stdout[-2000:]
+
+
+def fast_drain_seqs(port: int, dest: str, n: int, timeout: float) -> list[int]:
+    """Reads n MESSAGEs (auto ack, a large prefetch) and returns the bench
+    sequence numbers of their bodies, in arrival order. A minimal parser: the
+    frames are the broker's own (content-length on every MESSAGE)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"CONNECT\naccept-version:1.2\nhost:/\n\n\0")
+    s.sendall(("SUBSCRIBE\nid:big\ndestination:%s\nack:auto\nprefetch-count:2000\n\n\0" % dest).encode())
+    buf = bytearray()
+    seqs: list[int] = []
+    deadline = time.monotonic() + timeout
+    s.settimeout(5)
+    try:
+        while len(seqs) < n:
+            assert time.monotonic() < deadline, "drained %d of %d in %.0f s" % (len(seqs), n, timeout)
+            try:
+                chunk = s.recv(1 << 20)
+            except socket.timeout:
+                continue
+            assert chunk, "connection closed after %d messages" % len(seqs)
+            buf += chunk
+            pos = 0
+            while True:
+                while pos < len(buf) and buf[pos] in (10, 13):  # heart-beats / frame ends
+                    pos += 1
+                end = buf.find(b"\n\n", pos)
+                if end < 0:
+                    break
+                head = bytes(buf[pos:end])
+                if head.startswith(b"ERROR"):
+                    raise AssertionError("ERROR frame: %r" % bytes(buf[pos:pos + 500]))
+                cl = head.find(b"\ncontent-length:")
+                if head.startswith(b"CONNECTED"):
+                    z = buf.find(b"\0", end)
+                    if z < 0:
+                        break
+                    pos = z + 1
+                    continue
+                assert head.startswith(b"MESSAGE") and cl >= 0, head[:200]
+                length = int(head[cl + 16:head.index(b"\n", cl + 1) if b"\n" in head[cl + 1:] else len(head)])
+                body_at = end + 2
+                if len(buf) < body_at + length + 1:
+                    break
+                body = bytes(buf[body_at:body_at + 56])
+                seqs.append(int(body[22:38], 16))
+                pos = body_at + length + 1
+            del buf[:pos]
+    finally:
+        s.close()
+    return seqs
+
+
+def test_backlog_far_beyond_memory(broker_factory, work):
+    """BIG_N x 1 KB persistent messages against a small memory limit: RSS
+    stays bounded while the backlog builds, after a kill -9 and recovery,
+    and while it drains; it drains complete and in order; the journal's disk
+    usage falls once it is consumed."""
+    b = broker_factory(data_dir=data_dir(work), memory_limit="%dMiB" % BIG_LIMIT_MB,
+                       segment_size=BIG_SEGMENT, start_timeout=max(60, BIG_N / 50_000))
+    q = "/queue/" + unique("big")
+    limit = BIG_LIMIT_MB + RSS_ALLOWANCE_MB
+    watch = RssWatch(b.proc.pid)
+    t0 = time.monotonic()
+    bench_fill(b.port, q, BIG_N)
+    fill_s = time.monotonic() - t0
+    peak_fill = watch.stop()
+    disk_full = journal_bytes(b.data_dir)
+    print("backlog %d x 1 KB, memory-limit %d MiB: filled in %.1f s, journal %.0f MB, peak RSS %.1f MB"
+          % (BIG_N, BIG_LIMIT_MB, fill_s, disk_full / 1e6, peak_fill))
+
+    b2 = restart(broker_factory, b, "kill")
+    rss_recovered = rss_mb(b2.proc.pid)
+    recovered = [line for line in b2.lines if "recovered" in line]
+    print("after kill -9: %s; RSS %.1f MB" % (recovered[-1] if recovered else "?", rss_recovered))
+
+    watch = RssWatch(b2.proc.pid)
+    t0 = time.monotonic()
+    seqs = fast_drain_seqs(b2.port, q, BIG_N, timeout=max(120, BIG_N / 2000))
+    drain_s = time.monotonic() - t0
+    peak_drain = watch.stop()
+    print("drained in %.1f s, peak RSS %.1f MB" % (drain_s, peak_drain))
+    assert seqs == list(range(BIG_N)), "out of order or missing: first differences %r" % (
+        [(i, s) for i, s in enumerate(seqs) if s != i][:5])
+
+    # Every message consumed: the segments go (the one being written stays).
+    deadline = time.monotonic() + 30
+    while journal_bytes(b2.data_dir) > disk_full // 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    disk_after = journal_bytes(b2.data_dir)
+    print("journal %.0f MB -> %.0f MB after the drain" % (disk_full / 1e6, disk_after / 1e6))
+    assert disk_after < disk_full // 4, "journal did not shrink: %d -> %d bytes" % (disk_full, disk_after)
+
+    if not SANITIZED:
+        for what, mb in (("while filling", peak_fill), ("after recovery", rss_recovered),
+                         ("while draining", peak_drain)):
+            assert mb < limit, "RSS %s: %.1f MB, expected under %d MB (memory-limit %d MiB + %d MB)" % (
+                what, mb, limit, BIG_LIMIT_MB, RSS_ALLOWANCE_MB)

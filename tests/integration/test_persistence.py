@@ -575,3 +575,93 @@ def test_disk_usage_falls_after_drain(broker_factory, work):
     # and a restart on the drained journal has nothing to deliver
     b2 = restart(broker_factory, b, "kill")
     drain(b2.port, q, 0)
+
+
+# --------------------------------------------------------------------------
+# transactions with topic sends: one atomic batch with the queue sends
+# --------------------------------------------------------------------------
+
+def _everything(port, dest, sub_headers=None, extra=None, wait=3.0):
+    """Every message waiting on dest (a queue, or a durable subscription via
+    sub_headers/extra), acknowledged; stops after `wait` s of silence."""
+    c = client(port, extra=extra) if extra else client(port)
+    try:
+        c.subscribe(dest, "all", ack="client-individual",
+                    headers=dict({"prefetch-count": "1000"}, **(sub_headers or {})))
+        out = []
+        while True:
+            f = c.try_read_frame(wait if not out else 1.0)
+            if f is None:
+                break
+            if f.command == "MESSAGE":
+                out.append(f)
+                c.ack(f, receipt=False)
+        barrier(c)
+        return [m.text for m in out]
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.004, "receipt"])
+def test_transaction_with_topic_sends_is_all_or_nothing_after_kill(broker_factory, work, delay):
+    """A transaction sends persistent messages to a queue and to a topic with
+    two durable subscribers; the broker is killed -9 right after the COMMIT
+    goes out (at a few delays, or after its RECEIPT). After the restart the
+    queue and both durable subscriptions hold all of the transaction's
+    messages or none of them, never a part; after a RECEIPT, all."""
+    b = broker_factory(data_dir=data_dir(work))
+    q = "/queue/" + unique("txq")
+    topic = "/topic/" + unique("txt")
+    subs = [("reader-a", "sa"), ("reader-b", "sb")]
+    for cid, name in subs:
+        c = client(b.port, extra=[("client-id", cid)])
+        c.subscribe(topic, "d", ack="client-individual", headers={"activemq.subscriptionName": name})
+        c.close()
+    n = 30
+    c = client(b.port)
+    c.request("BEGIN", [("transaction", "tx")])
+    for i in range(n):
+        c.send(q, "q-%02d" % i, {"transaction": "tx"}, receipt=False)
+        c.send(topic, "t-%02d" % i, {"transaction": "tx"}, receipt=False)
+    if delay == "receipt":
+        c.request("COMMIT", [("transaction", "tx")])
+    else:
+        c.send_frame("COMMIT", [("transaction", "tx")])
+        time.sleep(delay)
+    b2 = restart(broker_factory, b, "kill")
+    c.close()
+    in_queue = _everything(b2.port, q)
+    in_subs = [_everything(b2.port, topic, {"activemq.subscriptionName": name}, [("client-id", cid)])
+               for cid, name in subs]
+    all_q = ["q-%02d" % i for i in range(n)]
+    all_t = ["t-%02d" % i for i in range(n)]
+    print("delay %s: queue %d, durable subscriptions %s of %d" % (delay, len(in_queue),
+                                                               [len(s) for s in in_subs], n))
+    if delay == "receipt" or in_queue:
+        assert in_queue == all_q, in_queue
+        assert in_subs == [all_t, all_t], "the queue has the transaction, the durable subscriptions %r" % in_subs
+    else:
+        assert in_subs == [[], []], "the queue lacks the transaction, the durable subscriptions have %r" % in_subs
+
+
+def test_transaction_topic_send_reaches_non_durable_subscribers(broker_factory, work):
+    """Committed persistent topic sends still reach the topic's non-durable
+    subscribers (after the batch is durable), and an aborted one reaches
+    nobody."""
+    b = broker_factory(data_dir=data_dir(work))
+    topic = "/topic/" + unique("txnd")
+    live = client(b.port)
+    live.subscribe(topic, "live")
+    c = client(b.port)
+    c.request("BEGIN", [("transaction", "a")])
+    c.send(topic, "aborted", {"transaction": "a"}, receipt=False)
+    c.request("ABORT", [("transaction", "a")])
+    c.request("BEGIN", [("transaction", "k")])
+    for i in range(3):
+        c.send(topic, "kept-%d" % i, {"transaction": "k"}, receipt=False)
+    c.request("COMMIT", [("transaction", "k")])
+    got = [m.text for m in live.read_messages(3, LONG)]
+    assert got == ["kept-0", "kept-1", "kept-2"], got
+    live.assert_no_frame(what="message of the aborted transaction")
+    c.close()
+    live.close()

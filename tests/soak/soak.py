@@ -356,6 +356,7 @@ class QueueConsumer(Worker):
         c.subscribe("/queue/" + dest, "s", ack=ack,
                     headers={"prefetch-count": str(self.rnd.choice((1, 5, 20, 100)))})
         held: dict[int, str] = {}           # ack seq -> message id, not yet acked
+        arrived: dict[int, int] = {}        # ack seq -> when it was read (1, 2, ...)
         pending: dict[str, list[str]] = {}  # receipt id -> message ids it acks
         tx_ids: list[str] = []              # ACKed inside the open transaction
         tx_name = None
@@ -365,15 +366,13 @@ class QueueConsumer(Worker):
         def on_receipt(f):
             ids = pending.pop(f["receipt-id"], None)
             if isinstance(ids, int):
-                # A cumulative ACK up to seq `ids` covered the deliveries with
-                # a lower seq that the broker had written when it handled the
-                # ACK; one written after that (a persistent delivery waits for
-                # its count to be on disk) can still arrive before the
-                # RECEIPT, which waits for the ack to be on disk. So which of
-                # those read before the RECEIPT it covered is not exactly
-                # known: they count as acked, but may come back (marked).
-                covered = [s for s in held if s <= ids]
-                self.ck.acked_ids([held.pop(s) for s in covered], sure=False)
+                # A cumulative ACK covers the named message and every one
+                # sent to the subscription before it (STOMP 1.2): those read
+                # before it, whatever their seq (a persistent delivery waits
+                # for its count to be on disk, so it can be written after a
+                # later non-persistent one).
+                covered = [s for s in held if arrived[s] <= ids]
+                self.ck.acked_ids([held.pop(s) for s in covered])
                 self.ck.count("acked", len(covered))
             elif ids is not None:
                 self.ck.acked_ids(ids)
@@ -381,7 +380,9 @@ class QueueConsumer(Worker):
         def on_message(f):
             mid = self.ck.delivery(f, dest, who="%s#%d" % (self.name, session_no))
             if mid is not None:
-                held[int(f["ack"].rsplit("-", 1)[1])] = mid
+                seq = int(f["ack"].rsplit("-", 1)[1])
+                held[seq] = mid
+                arrived[seq] = len(arrived) + 1
             return mid
 
         while not self.stop.is_set() and time.monotonic() < end:
@@ -426,9 +427,9 @@ class QueueConsumer(Worker):
                 pending[rid] = []
                 self.ck.count("nacked")
             elif self.mode == "client":
-                if r < 0.3 or len(held) > 10:  # cumulative: every held seq <= this one
+                if r < 0.3 or len(held) > 10:  # cumulative: this and all read before it
                     c.send_frame("ACK", [("id", f["ack"]), ("receipt", rid)])
-                    pending[rid] = seq
+                    pending[rid] = arrived[seq]
             else:
                 c.send_frame("ACK", [("id", f["ack"]), ("receipt", rid)])
                 del held[seq]
@@ -438,7 +439,7 @@ class QueueConsumer(Worker):
         unsure = []
         for ids in pending.values():
             if isinstance(ids, int):
-                unsure += [m for s, m in held.items() if s <= ids]
+                unsure += [m for s, m in held.items() if arrived[s] <= ids]
             else:
                 unsure += ids
         if abrupt and not self.stop.is_set():
