@@ -12,7 +12,14 @@ packages=(
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
   php-cli php-stomp python3 python3-stomp python3-pytest python3-pytest-xdist
+  # the web console's browser tests (tests/browser: playwright-core drives it)
+  chromium
 )
+# Node and npm build the console (scripts/build-web.sh) and run the browser
+# tests; Debian's nodejs/npm only when no node is installed (e.g. from nodesource).
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
