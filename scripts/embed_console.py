@@ -119,8 +119,6 @@ def main() -> int:
     o.append("  return &it->asset;")
     o.append("}")
     o.append("")
-    o.append("std::size_t console_asset_count() { return kAssets.size(); }")
-    o.append("")
     o.append("}  // namespace ferry::http")
     text = "\n".join(o) + "\n"
     # Rewrite only on change so an unchanged dist/ rebuilds nothing.

@@ -1,25 +1,19 @@
 #pragma once
 
-#include <cstddef>
 #include <string_view>
 
-// The web console's static files (web/dist/), embedded in the binary at
-// build time: src/http/console_assets.cc is generated into the build
-// directory by scripts/embed_console.py (web/CMakeLists.txt). The views
-// point into static storage and stay valid for the life of the process;
-// any thread may call these.
 namespace ferry::http {
 
+// The web console's static files, embedded in the binary. This declaration
+// is the interface between the HTTP server (which serves `/` and
+// `/assets/...` through it) and the console build, which generates
+// console_assets.cc from the built files.
 struct ConsoleAsset {
   std::string_view content_type;
   std::string_view body;
 };
 
-// The asset at `path` ("/assets/index-1a2b.js"); "/" maps to "/index.html";
-// a query or fragment is ignored. nullptr when no such file.
+// nullptr when no such file; "/" maps to "/index.html".
 const ConsoleAsset* find_console_asset(std::string_view path);
-
-// How many files are embedded (for a startup log line and the tests).
-std::size_t console_asset_count();
 
 }  // namespace ferry::http
