@@ -19,7 +19,12 @@ function chart(title: string, testid: string, series: [keyof typeof kColors, str
     width: 600,
     height: 220,
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [{}, { values: (_u, ticks) => ticks.map(unit), size: 70 }],
+    axes: [
+      { // whole seconds at least: polls are 2 s apart
+        incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
+        values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString("en-GB")) },
+      { values: (_u, ticks) => ticks.map(unit), size: 70 },
+    ],
     series: [
       {},
       ...series.map(([k, label]) => ({
@@ -68,14 +73,19 @@ export const mountOverview: Mount = (root) => {
   const totals = h("div", { class: "stats" });
   const resources = h("div", { class: "meters" });
   const about = h("div", { class: "about muted" });
+  const charts = h("div", { class: "charts" }, rates.box, queued.box);
   root.append(
     h("h1", {}, "Overview"), about, counts,
-    h("div", { class: "charts" }, rates.box, queued.box),
+    charts,
     h("h2", {}, "Totals since start"), totals,
     h("h2", {}, "Resources"), resources);
 
+  // Two charts side by side on a wide window (the 1rem gap, each box's
+  // padding and border subtracted), one per row otherwise.
   const resize = () => {
-    const w = Math.max(300, Math.floor((root.clientWidth - 24) / (root.clientWidth > 1100 ? 2 : 1)) - 8);
+    const cw = charts.clientWidth;
+    const per = cw > 1000 ? Math.floor((cw - 16) / 2) : cw;
+    const w = Math.max(300, per - 16);
     rates.plot.setSize({ width: w, height: 220 });
     queued.plot.setSize({ width: w, height: 220 });
   };
