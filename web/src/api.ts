@@ -123,7 +123,11 @@ export function seg(s: string): string {
 
 export async function request<T>(method: string, path: string, body?: unknown,
                                  auth: string | null = credentials()): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  // credentials "omit" and X-Requested-With keep browsers from showing their
+  // own Basic-auth prompt on a 401: the console has its sign-in page.
+  const headers: Record<string, string> = {
+    Accept: "application/json", "X-Requested-With": "XMLHttpRequest",
+  };
   if (auth) headers.Authorization = `Basic ${auth}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res: Response;
