@@ -10,6 +10,7 @@ Needs node, npm and Debian's chromium (scripts/deps.sh); tests/browser's
 playwright-core is installed on first use (tests/browser/setup.sh)."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.request
@@ -84,7 +85,6 @@ def test_console_is_embedded_in_the_binary(broker):
         assert r.headers["Content-Type"].startswith("text/html")
         html = r.read().decode()
     assert '<div id="app">' in html
-    import re
     assets = re.findall(r'(?:src|href)="\./(assets/[^"]+)"', html)
     assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets), html
     for a in assets:
