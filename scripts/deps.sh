@@ -8,10 +8,12 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libjemalloc-dev
+  nlohmann-json3-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
   php-cli php-stomp python3 python3-stomp python3-pytest python3-pytest-xdist
+  python3-prometheus-client
   # the web console's browser tests (tests/browser: playwright-core drives it)
   chromium
 )

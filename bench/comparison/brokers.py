@@ -207,7 +207,7 @@ class Ferry(Broker):
                          "other options at their defaults"]
 
     def command(self):
-        return ([self.binary, "serve", "--listen", f"127.0.0.1:{self.port}",
+        return ([self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--http-listen", "",
                  "--data-dir", str(self.work / "data"), "--max-connections", "20000",
                  "--log-level", "info"], {})
 

@@ -216,6 +216,29 @@ std::vector<OptionSpec> build_specs() {
                  }
                  return "";
                }});
+  s.push_back({"http-listen", "127.0.0.1:15672",
+               "management HTTP API, metrics and web console, HOST:PORT (port 0 picks a free port; "
+               "\"\" disables it)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.empty()) {
+                   o.http_enabled = false;
+                   return "";
+                 }
+                 auto colon = v.rfind(':');
+                 if (colon == std::string::npos) return "expected HOST:PORT or \"\"";
+                 std::string host = v.substr(0, colon);
+                 if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+                   host = host.substr(1, host.size() - 2);
+                 std::uint16_t port = 0;
+                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT or \"\"";
+                 o.http_enabled = true;
+                 o.http_host = host;
+                 o.http_port = port;
+                 return "";
+               }});
+  s.push_back(count_option("http-max-connections", "100",
+                           "open management HTTP connections; more get 503",
+                           [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <iterator>
 
+#include "app/admin.h"
 #include "app/config.h"
 #include "app/serve.h"
 #include "app/stomp_client.h"
@@ -119,6 +120,9 @@ int main(int argc, char** argv) {
   bench::Options bench_options;
   bench::add_options(*bench_cmd, bench_options);
 
+  // queues, topics, connections, subscriptions, purge, move, ... (management API clients)
+  app::AdminCommands admin(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -139,6 +143,7 @@ int main(int argc, char** argv) {
       }
       return bench::run(bench_options, std::cout, std::cerr);
     }
+    if (auto code = admin.run(std::cout, std::cerr)) return *code;
     if (recv->parsed()) return run_recv(server, vhost, destination, count, ack, prefetch, timeout_s, show_headers);
   } catch (const std::exception& e) {
     std::cerr << "ferry: " << e.what() << "\n";

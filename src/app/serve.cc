@@ -5,6 +5,12 @@
 
 #include "broker/broker.h"
 #include "common/clock.h"
+#include "http/api.h"
+#include "http/authenticator.h"
+#include "http/context.h"
+#include "http/http_options.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "net/server.h"
 #include "shard/shard_set.h"
 #include "store/journal.h"
@@ -46,6 +52,33 @@ int serve(const net::ServerOptions& options) {
   if (ep.address().is_v6()) host = "[" + host + "]";
   spdlog::info("listening on {}:{} (STOMP)", host, ep.port());
 
+  // The management API on shard 0's loop (it gathers from the shards by tasks).
+  http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}};
+  api.listeners.push_back({"stomp", fmt::format("{}:{}", host, ep.port())});
+  http::HttpOptions http_options;
+  http_options.host = options.http_host;
+  http_options.port = options.http_port;
+  http_options.max_connections = options.http_max_connections;
+  http::Router router;
+  http::add_all_routes(router, api);
+  http::Authenticator authenticator;
+  http::Server http_server(http_options, shards.io(ShardId(0)), router, authenticator);
+  if (options.http_enabled) {
+    try {
+      http_server.start();
+    } catch (const std::exception& e) {
+      spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http_host, options.http_port,
+                    e.what());
+      server.stop();
+      return 1;
+    }
+    auto hep = http_server.local_endpoint();
+    std::string hhost = hep.address().to_string();
+    if (hep.address().is_v6()) hhost = "[" + hhost + "]";
+    api.listeners.push_back({"http", fmt::format("{}:{}", hhost, hep.port())});
+    spdlog::info("listening on {}:{} (HTTP)", hhost, hep.port());
+  }
+
   shards.on_tick(100, [&](ShardId s) {
     const std::int64_t now = mono_ms();
     server.tick(s, now);
@@ -54,6 +87,7 @@ int serve(const net::ServerOptions& options) {
 
   shards.run();
   // Every loop has stopped and its thread joined: tear down on this thread.
+  http_server.stop();
   server.stop();
   // Everything accepted was handed to the journal; wait for it to be written.
   journal->close();

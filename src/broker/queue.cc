@@ -10,7 +10,14 @@ Queue::Queue(Destination destination, QueueSettings settings, QueueHost& host)
     : destination_(std::move(destination)),
       name_(destination_.to_string()),
       settings_(settings),
-      host_(host) {}
+      host_(host),
+      totals_(host.totals()) {}
+
+// Every counter goes to the queue's and the shard's totals.
+void Queue::bump(std::uint64_t MessageCounters::*field) {
+  ++(counters_.*field);
+  if (totals_ != nullptr) ++(totals_->*field);
+}
 
 Queue::~Queue() {
   // Whatever is still here leaves memory accounting with the queue.
@@ -25,6 +32,7 @@ void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliverie
                     std::uint64_t stamp) {
   host_.memory_changed(static_cast<std::int64_t>(m->footprint()));
   note_expiry(*m);
+  bump(&MessageCounters::enqueued);
   ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment, stamp});
   dispatch();
 }
@@ -83,7 +91,10 @@ void Queue::settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, Se
     QueueEntry entry = std::move(h.entry);
     c->held.erase(it);
     switch (action) {
-      case SettleAction::kAck: drop(entry); break;
+      case SettleAction::kAck:
+        bump(&MessageCounters::acked);
+        drop(entry);
+        break;
       case SettleAction::kRequeue: give_back(std::move(entry)); break;
       case SettleAction::kDeadLetter: to_dead_letter(std::move(entry), "rejected"); break;
       case SettleAction::kRelease: break;
@@ -134,6 +145,7 @@ void Queue::dispatch() {
     if (ready_.front().message->expired_at(now)) {
       QueueEntry e = ready_.pop();
       ++expired_;
+      bump(&MessageCounters::expired);
       drop(e);
       continue;
     }
@@ -148,6 +160,8 @@ void Queue::dispatch() {
     d.message = e.message;
     d.seq = DeliverySeq(++c->next_seq);
     d.earlier_deliveries = e.deliveries++;
+    bump(&MessageCounters::dequeued);
+    if (d.earlier_deliveries > 0) bump(&MessageCounters::redelivered);
     const std::uint64_t bytes = e.message->body.size();
     ++c->in_flight;
     c->in_flight_bytes += bytes;
@@ -196,6 +210,7 @@ void Queue::to_dead_letter(QueueEntry e, std::string_view reason) {
     return;
   }
   uncharge(e);
+  bump(&MessageCounters::dead_lettered);
   host_.dead_letter(*this, e, reason);
 }
 
@@ -219,6 +234,7 @@ void Queue::expire(std::int64_t now_ms) {
       },
       [&](const QueueEntry& e) {
         ++expired_;
+        bump(&MessageCounters::expired);
         drop(e);
       });
   next_expiry_ = next;
@@ -229,6 +245,7 @@ void Queue::enqueue_entry(QueueEntry e) {
   host_.memory_changed(static_cast<std::int64_t>(e.message->footprint()));
   e.order = next_order_++;
   note_expiry(*e.message);
+  bump(&MessageCounters::enqueued);
   ready_.push(std::move(e));
   dispatch();
 }
@@ -257,6 +274,31 @@ std::size_t Queue::unacked() const {
   std::size_t n = 0;
   for (const auto& c : consumers_) n += c->held.size();
   return n;
+}
+
+}  // namespace ferry::broker
+
+namespace ferry::broker {
+
+std::size_t Queue::purge() {
+  std::size_t n = 0;
+  while (!ready_.empty()) {
+    QueueEntry e = ready_.pop();
+    drop(e);
+    ++n;
+  }
+  if (n > 0) host_.space_freed(*this);
+  return n;
+}
+
+std::vector<QueueEntry> Queue::take_waiting(std::size_t count) {
+  std::vector<QueueEntry> out;
+  while (!ready_.empty() && out.size() < count) {
+    out.push_back(ready_.pop());
+    uncharge(out.back());
+  }
+  if (!out.empty()) host_.space_freed(*this);
+  return out;
 }
 
 }  // namespace ferry::broker

@@ -12,6 +12,8 @@
 #include "broker/delivery.h"
 #include "broker/destination.h"
 #include "broker/ready_list.h"
+#include "broker/stats.h"
+#include "common/rate_window.h"
 
 namespace ferry::broker {
 
@@ -47,6 +49,8 @@ class QueueHost {
   // The queue's ready list shrank (a blocked publisher may go on).
   virtual void space_freed(Queue& q) = 0;
   virtual std::int64_t now_ms() const = 0;
+  // The shard-wide counters every queue also adds to (null: none).
+  virtual MessageCounters* totals() { return nullptr; }
 };
 
 struct QueueSettings {
@@ -110,6 +114,35 @@ class Queue {
   // Drops expired waiting messages (they are never delivered).
   void expire(std::int64_t now_ms);
 
+  // Management (on the owning shard). Waiting entries in delivery order,
+  // at most `count`: fn(const QueueEntry&).
+  template <typename Fn>
+  void browse(std::size_t count, Fn fn) const {
+    ready_.for_each([&](const QueueEntry& e) {
+      if (count == 0) return;
+      --count;
+      fn(e);
+    });
+  }
+  // Removes every waiting message (held ones stay with their consumers);
+  // each goes through QueueHost::removed. Returns how many.
+  std::size_t purge();
+  // Takes up to `count` waiting entries out (for a move to another queue):
+  // their memory is no longer charged here and QueueHost::removed is NOT
+  // called; the caller owns their journal retains.
+  std::vector<QueueEntry> take_waiting(std::size_t count);
+  // Kept while idle (created through the management API) until deleted.
+  void set_declared(bool d) { declared_ = d; }
+  bool declared() const { return declared_; }
+  const MessageCounters& counters() const { return counters_; }
+  // Called about once a second by the owner; feeds the rates.
+  void sample_rates(std::int64_t now_ms) {
+    rate_in_.sample(counters_.enqueued, now_ms);
+    rate_out_.sample(counters_.dequeued, now_ms);
+  }
+  double rate_in() const { return rate_in_.per_second(); }
+  double rate_out() const { return rate_out_.per_second(); }
+
   std::size_t depth() const { return ready_.size(); }
   std::size_t unacked() const;
   std::size_t consumer_count() const { return consumers_.size(); }
@@ -143,6 +176,7 @@ class Queue {
   void note_expiry(const Message& m);
   void to_dead_letter(QueueEntry e, std::string_view reason);
   void forget_credit(Consumer& c, const Held& h);
+  void bump(std::uint64_t MessageCounters::*field);
 
   Destination destination_;
   std::string name_;
@@ -156,6 +190,11 @@ class Queue {
   std::uint64_t expired_ = 0;
   std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;
+  bool declared_ = false;
+  MessageCounters counters_;
+  MessageCounters* totals_ = nullptr;  // the shard's, from QueueHost::totals()
+  RateWindow rate_in_;
+  RateWindow rate_out_;
 };
 
 }  // namespace ferry::broker

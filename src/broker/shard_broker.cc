@@ -151,6 +151,7 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket) {
 }
 
 void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op) {
+  ++published_;
   if (d.kind == DestinationKind::kQueue) {
     admit(queue_for(d), m, op);
     end(op);
@@ -225,7 +226,7 @@ QueueEntry ShardBroker::paged_entry(const MessageRef& m, std::uint64_t segment, 
   return e;
 }
 
-bool ShardBroker::page_in(const Queue& q, QueueEntry& e) {
+MessageRef ShardBroker::read_paged(const Queue& q, const QueueEntry& e) {
   const std::string& key = q.settings().journal_key;
   std::optional<MessageRecord> found;
   auto visit = [&](RecordType type, std::span<const char> payload) {
@@ -239,11 +240,16 @@ bool ShardBroker::page_in(const Queue& q, QueueEntry& e) {
   // The offset is exact unless an earlier write failed; then look through
   // the segment.
   if (!journal_->read_at(segment, e.offset, visit) && !journal_->scan(segment, visit)) {
-    spdlog::error("cannot read message {} of {} back from journal segment {} (offset {}): dropped",
+    spdlog::error("cannot read message {} of {} back from journal segment {} (offset {})",
                   e.message->id_text, q.name(), e.segment, e.offset);
-    return false;
+    return nullptr;
   }
-  auto full = std::make_shared<Message>(std::move(found->message));
+  return std::make_shared<Message>(std::move(found->message));
+}
+
+bool ShardBroker::page_in(const Queue& q, QueueEntry& e) {
+  MessageRef full = read_paged(q, e);
+  if (!full) return false;  // the caller drops it
   memory_changed(static_cast<std::int64_t>(full->footprint()) -
                  static_cast<std::int64_t>(e.message->footprint()));
   e.message = std::move(full);
@@ -486,13 +492,16 @@ void ShardBroker::space_freed(Queue& q) {
 // ------------------------------------------------------------ housekeeping
 
 void ShardBroker::tick(std::int64_t now_ms) {
-  if (++ticks_ % 10 == 0) compact();
+  if (++ticks_ % 10 == 0) {
+    compact();
+    sample_rates(now_ms);
+  }
   for (auto it = queues_.begin(); it != queues_.end();) {
     Queue& q = *it->second;
     q.expire(now_ms);
     // A queue with nothing in it and nobody on it is gone; it is recreated
     // on next use. This bounds memory held by one-off names.
-    if (q.idle()) {
+    if (q.idle() && !q.declared()) {
       it = queues_.erase(it);
     } else {
       ++it;

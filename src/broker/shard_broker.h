@@ -18,6 +18,8 @@
 #include "broker/options.h"
 #include "broker/queue.h"
 #include "broker/recovery.h"
+#include "broker/stats.h"
+#include "common/rate_window.h"
 #include "broker/topic.h"
 #include "store/journal.h"
 
@@ -64,6 +66,34 @@ class ShardBroker final : public QueueHost {
   std::size_t queue_count() const { return queues_.size(); }
   std::size_t topic_count() const { return topics_.size(); }
 
+  // Management (docs/management.md); every call runs on this shard and
+  // answers with values only.
+  ShardStats stats() const;
+  // Queues of this shard ("" vhost: every vhost), subscription queues excluded.
+  std::vector<QueueStats> queue_stats(const std::string& vhost) const;
+  std::optional<QueueStats> queue_stats(const Destination& d) const;
+  std::vector<TopicStats> topic_stats() const;
+  std::vector<DurableStats> durable_stats() const;
+  // Creates the queue (kept while idle until deleted). Returns true if it
+  // existed already.
+  bool declare_queue(const Destination& d);
+  enum class AdminError { kNone, kNotFound, kInUse };
+  // Deletes a queue without consumers and its waiting messages.
+  AdminError delete_queue(const Destination& d);
+  // Removes the waiting messages (nullopt: no such queue).
+  std::optional<std::size_t> purge_queue(const Destination& d);
+  // Up to `count` waiting messages, in delivery order, without consuming
+  // them (paged-out bodies are read back from the journal; the queue keeps
+  // its stub). nullopt: no such queue.
+  std::optional<std::vector<BrowsedMessage>> browse_queue(const Destination& d, std::size_t count);
+  // Moves up to `count` waiting messages of `from` (owned here) to `to`
+  // (owned by any shard). Persistent ones travel in one atomic journal
+  // record each (ack in `from` + message in `to`, as a dead-letter move),
+  // so after a crash each is in exactly one of the two. `done(moved)` runs
+  // on this shard once every record is durable; nullopt: no such queue.
+  void move_messages(const Destination& from, const Destination& to, std::size_t count,
+                     std::function<void(std::optional<std::size_t>)> done);
+
   // QueueHost
   void deliver(const ConsumerKey& consumer, Delivery d) override;
   void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override;
@@ -75,6 +105,7 @@ class ShardBroker final : public QueueHost {
   void memory_changed(std::int64_t delta) override;
   void space_freed(Queue& q) override;
   std::int64_t now_ms() const override;
+  MessageCounters* totals() override { return &totals_; }
 
  private:
   // An operation answered once every journal write it made is durable.
@@ -146,6 +177,14 @@ class ShardBroker final : public QueueHost {
   std::uint64_t ticks_ = 0;
   std::unordered_set<std::uint64_t> compacting_;  // message ids being re-appended
   std::unordered_set<std::string> compacting_subs_;  // durable keys being re-appended
+
+  // Management counters and their rates (sampled once a second in tick()).
+  void sample_rates(std::int64_t now_ms);
+  MessageCounters totals_;
+  std::uint64_t published_ = 0;
+  RateWindow rate_publish_, rate_deliver_, rate_ack_, rate_redeliver_;
+  // Reads a paged-out entry's message from the journal (null: unreadable).
+  MessageRef read_paged(const Queue& q, const QueueEntry& e);
 };
 
 }  // namespace ferry::broker

@@ -15,6 +15,7 @@ bool Topic::blocked() const {
 }
 
 void Topic::publish(MessageRef m, Done done) {
+  ++published_;
   if (!parked_.empty() || blocked()) {
     // Producer flow control: the publish completes (and its producer may send
     // more) only when every subscriber has room again.

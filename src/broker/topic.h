@@ -10,6 +10,7 @@
 #include "broker/delivery.h"
 #include "broker/options.h"
 #include "broker/queue.h"
+#include "common/rate_window.h"
 
 namespace ferry::broker {
 
@@ -49,6 +50,17 @@ class Topic {
   const Destination& destination() const { return destination_; }
   bool idle() const { return subscriptions_.empty() && parked_.empty() && durables_.empty(); }
   std::size_t subscription_count() const { return subscriptions_.size(); }
+  std::size_t durable_count() const { return durables_.size(); }
+  // Non-durable subscription queues: fn(const ConsumerKey&, Queue&).
+  template <typename Fn>
+  void for_each_subscription(Fn fn) {
+    for (auto& [key, q] : subscriptions_) fn(key, *q);
+  }
+
+  // Management: messages published here since the topic was created.
+  std::uint64_t published() const { return published_; }
+  void sample_rates(std::int64_t now_ms) { rate_in_.sample(published_, now_ms); }
+  double rate_in() const { return rate_in_.per_second(); }
 
  private:
   struct Parked {
@@ -66,6 +78,8 @@ class Topic {
   std::unordered_map<std::string, std::unique_ptr<Queue>> durables_;
   std::deque<Parked> parked_;
   bool resuming_ = false;
+  std::uint64_t published_ = 0;
+  RateWindow rate_in_;
 };
 
 }  // namespace ferry::broker

@@ -285,6 +285,11 @@ void Connection::set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) {
 
 void Connection::tick(std::int64_t now_ms) {
   if (closed_) return;
+  if (now_ms - last_sample_ms_ >= 1000) {
+    last_sample_ms_ = now_ms;
+    rate_in_.sample(session_.messages_in(), now_ms);
+    rate_out_.sample(session_.messages_out(), now_ms);
+  }
   if (lingering_) {
     if (now_ms - linger_since_ms_ > kLingerMs) close_now();
     return;

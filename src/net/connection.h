@@ -12,6 +12,7 @@
 #include "net/output_queue.h"
 #include "net/session.h"
 #include "net/transport.h"
+#include "common/rate_window.h"
 #include "stomp/parser.h"
 
 namespace ferry::net {
@@ -49,6 +50,11 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void set_version(stomp::Version v) override { parser_.set_version(v); }
   void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) override;
   std::string peer() const override { return peer_; }
+  std::string_view transport_name() const override { return "tcp"; }
+
+  // Messages in/out per second over the last 5 s (sampled by tick()).
+  double rate_in() const { return rate_in_.per_second(); }
+  double rate_out() const { return rate_out_.per_second(); }
 
  private:
   static std::vector<char>& scratch();
@@ -97,6 +103,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::int64_t opened_ms_ = 0;
   std::int64_t last_read_ms_ = 0;
   std::int64_t last_write_ms_ = 0;
+
+  std::int64_t last_sample_ms_ = 0;
+  RateWindow rate_in_;
+  RateWindow rate_out_;
 };
 
 }  // namespace ferry::net

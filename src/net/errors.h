@@ -35,6 +35,7 @@ inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)"
 inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
 inline constexpr std::string_view kTooManyConnections = "too many connections (max-connections)";
 inline constexpr std::string_view kHeartBeatTimeout = "heart-beat timeout";
+inline constexpr std::string_view kClosedByAdministrator = "closed by administrator";
 inline constexpr std::string_view kConnectTimeout = "connect timeout (connect-timeout)";
 
 }  // namespace ferry::net::errors

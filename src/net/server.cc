@@ -33,6 +33,16 @@ class Server::ShardClients final : public broker::ClientEvents {
     connections_.clear();
   }
 
+  std::size_t size() const { return connections_.size(); }
+  template <typename Fn>
+  void for_each(Fn fn) const {
+    for (const auto& [id, c] : connections_) fn(*c);
+  }
+  Connection* find(ConnectionId id) {
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.get();
+  }
+
   void deliver(ConnectionId c, SubscriptionNo sub, broker::Delivery d) override {
     if (auto* conn = find(c)) conn->session().on_delivery(sub, std::move(d));
   }
@@ -44,10 +54,6 @@ class Server::ShardClients final : public broker::ClientEvents {
   }
 
  private:
-  Connection* find(ConnectionId id) {
-    auto it = connections_.find(id);
-    return it == connections_.end() ? nullptr : it->second.get();
-  }
   Server& server_;
   ShardId shard_;
   std::uint64_t counter_ = 0;
@@ -134,6 +140,41 @@ void Server::adopt(ShardId shard, tcp::socket::native_handle_type fd) {
 }
 
 void Server::tick(ShardId shard, std::int64_t now_ms) { clients_[shard.value]->tick(now_ms); }
+
+std::vector<ConnectionInfo> Server::connections(ShardId shard) const {
+  std::vector<ConnectionInfo> out;
+  clients_[shard.value]->for_each([&](Connection& c) {
+    Session& s = c.session();
+    ConnectionInfo i;
+    i.id = c.id();
+    i.client_address = c.peer();
+    i.user = s.user();
+    i.vhost = s.vhost();
+    i.protocol = "STOMP " + std::string(stomp::to_string(s.version()));
+    i.transport = std::string(c.transport_name());
+    i.connected_at_ms = s.connected_at_ms();
+    i.connected = s.connected();
+    i.subscriptions = s.subscription_count();
+    i.unacked = s.unacked_count();
+    i.messages_in = s.messages_in();
+    i.messages_out = s.messages_out();
+    i.rate_in = c.rate_in();
+    i.rate_out = c.rate_out();
+    i.subscription_list = s.subscriptions();
+    out.push_back(std::move(i));
+  });
+  return out;
+}
+
+std::size_t Server::connection_count(ShardId shard) const { return clients_[shard.value]->size(); }
+
+bool Server::close_connection(ShardId shard, ConnectionId id) {
+  Connection* c = clients_[shard.value]->find(id);
+  if (c == nullptr) return false;
+  spdlog::info("connection {} ({}): closed by administrator", id.value, c->peer());
+  c->session().fail(errors::kClosedByAdministrator);
+  return true;
+}
 
 void Server::stop() {
   if (acceptor_) {

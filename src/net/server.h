@@ -11,6 +11,7 @@
 #include "broker/broker.h"
 #include "broker/client_events.h"
 #include "net/connection.h"
+#include "net/connection_info.h"
 #include "net/server_options.h"
 #include "shard/shard_set.h"
 
@@ -34,6 +35,12 @@ class Server {
 
   // Called every tick on each shard.
   void tick(ShardId shard, std::int64_t now_ms);
+
+  // Management, called on `shard`: its connections, and closing one of them
+  // with ERROR "closed by administrator" (false: no such connection there).
+  std::vector<ConnectionInfo> connections(ShardId shard) const;
+  bool close_connection(ShardId shard, ConnectionId id);
+  std::size_t connection_count(ShardId shard) const;
 
  private:
   class ShardClients;  // one per shard: the ClientEvents implementation

@@ -26,6 +26,11 @@ struct ServerOptions {
   std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
   double heart_beat_grace = 2.0;
   std::uint32_t connect_timeout_ms = 30000;  // 0 = none
+  // The management HTTP listener (http/; app/serve.cc hands these over).
+  bool http_enabled = true;  // http-listen = "" disables it
+  std::string http_host = "127.0.0.1";
+  std::uint16_t http_port = 15672;
+  std::uint32_t http_max_connections = 100;
   broker::BrokerOptions broker;
   store::JournalOptions journal;  // journal.directory = <data-dir>/journal
 };

@@ -48,7 +48,12 @@ bool is_command_header(std::string_view name) {
 
 Session::Session(const ServerOptions& options, broker::Broker& broker, Transport& transport,
                  ShardId shard, ConnectionId id)
-    : options_(options), broker_(broker), transport_(transport), shard_(shard), id_(id) {}
+    : options_(options),
+      broker_(broker),
+      transport_(transport),
+      shard_(shard),
+      id_(id),
+      connected_at_ms_(wall_ms()) {}
 
 Session::~Session() = default;
 
@@ -127,6 +132,7 @@ void Session::handle_connect(const stomp::Frame& f) {
   // must still meet PHP clients that send none.
   if (auto host = f.get("host")) host_header_ = std::string(*host);
   if (auto cid = f.get("client-id")) client_id_ = std::string(*cid);
+  if (auto login = f.get("login")) login_ = std::string(*login);
   const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
   const std::uint32_t send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
   const std::uint32_t recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
@@ -211,6 +217,7 @@ void Session::handle_send(const stomp::Frame& f) {
   Transaction* tx = transaction_of(f, tx_failed);
   if (tx_failed) return;
 
+  ++messages_in_;
   auto m = build_message(f, *d);
   auto* mutable_m = const_cast<broker::Message*>(m.get());
   mutable_m->priority = priority;
@@ -360,6 +367,8 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   sub->owner = broker_.owner_of(*d);
   sub->mode = mode;
   sub->durable = durable.has_value();
+  if (durable) sub->durable_name = durable->name;
+  sub->prefetch = window->messages;
   Subscription& s = *sub;
   // Clients such as PHP's extension wait for the RECEIPT and fail if a
   // MESSAGE comes first, so deliveries wait until the RECEIPT is written.
@@ -781,6 +790,7 @@ void Session::encode_common_headers(broker::Message& m) {
 }
 
 void Session::write_message(Subscription& s, broker::Delivery d) {
+  ++messages_out_;
   const broker::Message& m = *d.message;
   std::string& out = transport_.output();
   const bool prepared = version_ == stomp::Version::k1_2 && !m.encoded_headers_1_2.empty();
@@ -881,6 +891,34 @@ void Session::release_all() {
   subs_.clear();
   subs_by_id_.clear();
   pending_.clear();
+}
+
+}  // namespace ferry::net
+
+namespace ferry::net {
+
+std::size_t Session::unacked_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, s] : subs_by_id_) n += s->held.size();
+  return n;
+}
+
+std::vector<Session::SubscriptionInfo> Session::subscriptions() const {
+  std::vector<SubscriptionInfo> out;
+  for (const auto& [id, s] : subs_by_id_) {
+    SubscriptionInfo i;
+    i.id = id;
+    i.destination = s->destination.to_string();
+    i.ack = s->mode == broker::AckMode::kAuto     ? "auto"
+            : s->mode == broker::AckMode::kClient ? "client"
+                                                  : "client-individual";
+    i.prefetch = s->prefetch;
+    i.unacked = s->held.size();
+    i.durable = s->durable;
+    i.name = s->durable_name;
+    out.push_back(std::move(i));
+  }
+  return out;
 }
 
 }  // namespace ferry::net

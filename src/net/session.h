@@ -60,6 +60,28 @@ class Session {
   bool closing() const { return closing_; }
   bool connected() const { return connected_; }
 
+  // Management (docs/management.md). The user and vhost of the connection:
+  // the one place the management API asks, so that real users and vhosts
+  // change only these. User: the CONNECT `login` (nullopt: none sent).
+  const std::optional<std::string>& user() const { return login_; }
+  const std::string& vhost() const { return vhost_; }
+  stomp::Version version() const { return version_; }
+  std::int64_t connected_at_ms() const { return connected_at_ms_; }
+  std::uint64_t messages_in() const { return messages_in_; }    // SENDs accepted
+  std::uint64_t messages_out() const { return messages_out_; }  // MESSAGEs written
+  std::size_t subscription_count() const { return subs_by_id_.size(); }
+  std::size_t unacked_count() const;
+  struct SubscriptionInfo {
+    std::string id;
+    std::string destination;  // "/queue/x"
+    std::string ack;          // auto, client, client-individual
+    std::uint32_t prefetch = 0;
+    std::size_t unacked = 0;
+    bool durable = false;
+    std::string name;         // the durable subscription's name
+  };
+  std::vector<SubscriptionInfo> subscriptions() const;
+
  private:
   struct Held {               // a delivery awaiting ACK/NACK (client modes)
     DeliverySeq seq;
@@ -72,6 +94,8 @@ class Session {
     ShardId owner;
     broker::AckMode mode = broker::AckMode::kAuto;
     bool durable = false;
+    std::string durable_name;
+    std::uint32_t prefetch = 0;  // the window's message count
     std::deque<Held> held;    // in delivery order
     DeliverySeq acked_through{0};  // client mode: highest seq a cumulative ACK named
     std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
@@ -185,6 +209,11 @@ class Session {
   std::deque<PendingOp> pending_;      // in order; front is the oldest
   std::uint64_t in_flight_bytes_ = 0;  // producer window use
   bool paused_ = false;
+
+  std::optional<std::string> login_;
+  std::int64_t connected_at_ms_ = 0;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
 };
 
 }  // namespace ferry::net

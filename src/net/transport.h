@@ -31,6 +31,8 @@ class Transport {
   // Heart-beat intervals agreed in CONNECT (0 = none).
   virtual void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) = 0;
   virtual std::string peer() const = 0;
+  // "tcp", "tls", "ws" or "wss": what the management API shows.
+  virtual std::string_view transport_name() const = 0;
 };
 
 }  // namespace ferry::net

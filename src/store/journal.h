@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,6 +70,17 @@ struct ReplayStats {
   std::uint64_t segments = 0;
   std::uint64_t truncated_bytes = 0;  // torn/corrupt tail cut off
   std::string report;                 // human text of what was cut, if anything
+};
+
+// fdatasync latency for /metrics: cumulative-free bucket counts (counts[i]
+// = syncs that took at most kFsyncBuckets[i] seconds and more than the
+// bound before; the last count is above every bound).
+inline constexpr std::array<double, 12> kFsyncBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                          0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+struct FsyncHistogram {
+  std::array<std::uint64_t, kFsyncBuckets.size() + 1> counts{};
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
 };
 
 class Journal {
@@ -154,6 +166,8 @@ class Journal {
   virtual std::uint64_t disk_bytes() const = 0;
   virtual std::uint64_t segment_count() const = 0;
   virtual std::uint64_t fsync_count() const = 0;
+  // Any thread; a consistent-enough snapshot (buckets are read one by one).
+  virtual FsyncHistogram fsync_latency() const { return {}; }
   // The oldest segment still on disk, and the one new records land in. A
   // large gap means old segments are pinned by a few long-lived records,
   // which the caller can re-append (compact forward) and release.

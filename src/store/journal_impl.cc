@@ -469,10 +469,30 @@ void JournalImpl::maybe_interval_sync(bool force) {
 }
 
 IoStatus JournalImpl::sync_writer() {
+  const auto start = std::chrono::steady_clock::now();
   IoStatus st = writer_->sync();
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::steady_clock::now() - start).count();
   last_sync_ms_ = mono_ms();
-  if (st.ok()) fsync_count_.fetch_add(1);
+  if (st.ok()) {
+    const double seconds = static_cast<double>(nanos) / 1e9;
+    std::size_t b = 0;
+    while (b < kFsyncBuckets.size() && seconds > kFsyncBuckets[b]) ++b;
+    fsync_buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    fsync_nanos_.fetch_add(static_cast<std::uint64_t>(nanos), std::memory_order_relaxed);
+    fsync_count_.fetch_add(1);
+  }
   return st;
+}
+
+FsyncHistogram JournalImpl::fsync_latency() const {
+  FsyncHistogram h;
+  for (std::size_t i = 0; i < h.counts.size(); ++i) {
+    h.counts[i] = fsync_buckets_[i].load(std::memory_order_relaxed);
+    h.count += h.counts[i];
+  }
+  h.sum_seconds = static_cast<double>(fsync_nanos_.load(std::memory_order_relaxed)) / 1e9;
+  return h;
 }
 
 // Moves the writer to segment `id`, creating its file. The old segment is

@@ -56,6 +56,7 @@ class JournalImpl final : public Journal {
   SegmentId oldest_segment() const override;
   SegmentId tail_segment() const override;
   std::uint64_t fsync_count() const override { return fsync_count_.load(); }
+  FsyncHistogram fsync_latency() const override;
   void close() override;
 
  private:
@@ -111,6 +112,8 @@ class JournalImpl final : public Journal {
   bool closed_ FERRY_GUARDED_BY(mutex_) = false;
 
   std::atomic<std::uint64_t> fsync_count_{0};
+  std::array<std::atomic<std::uint64_t>, kFsyncBuckets.size() + 1> fsync_buckets_{};
+  std::atomic<std::uint64_t> fsync_nanos_{0};
   std::atomic<std::uint64_t> disk_bytes_{0};  // sum of existing segments' bytes; see disk_bytes()
   std::thread io_thread_;
 };

@@ -45,7 +45,8 @@ def ferry_bin() -> str:
 # Broker process
 # --------------------------------------------------------------------------
 
-_LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+_LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+) \(STOMP\)")
+_HTTP_LISTEN_RE = re.compile(rb"listening on 127\.0\.0\.1:(\d+) \(HTTP\)")
 
 # What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
 # when they find something (scripts/test-sanitizers.sh runs every test
@@ -84,6 +85,12 @@ class Broker:
         self.opts = opts
         self.log_path = log_path
         self.port: int | None = None
+        # The management API (http-listen): on a free port unless the test
+        # chooses (http_listen="" disables it; http_port stays None).
+        self.http_port: int | None = None
+        if "http_listen" not in opts:
+            opts = dict(opts, http_listen="127.0.0.1:0")
+        self.http_enabled = opts["http_listen"] != ""
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -127,7 +134,13 @@ class Broker:
                 m = _LISTEN_RE.search(raw)
                 if m:
                     self.port = int(m.group(1))
-                    self._ready.set()
+            elif self.http_port is None and self.http_enabled:
+                m = _HTTP_LISTEN_RE.search(raw)
+                if m:
+                    self.http_port = int(m.group(1))
+            # The HTTP line follows the STOMP one.
+            if self.port is not None and (self.http_port is not None or not self.http_enabled):
+                self._ready.set()
         self._ready.set()
 
     @property

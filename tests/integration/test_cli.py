@@ -108,7 +108,8 @@ def test_serve_help_lists_options():
                 "--max-unacked", "--default-prefetch", "--max-transactions", "--max-transaction-size",
                 "--memory-limit", "--memory-policy", "--producer-window-size", "--max-deliveries",
                 "--dead-letter-prefix", "--heart-beat", "--heart-beat-grace",
-                "--topic-subscriber-buffer", "--slow-subscriber-policy"]:
+                "--topic-subscriber-buffer", "--slow-subscriber-policy",
+                "--http-listen", "--http-max-connections"]:
         assert opt in text, "serve --help does not document %s" % opt
 
 
@@ -251,7 +252,9 @@ def test_serve_default_listen_address(tmp_path):
         probe.close()
     log = tmp_path / "default.log"
     with open(log, "wb") as f:
-        p = subprocess.Popen([ferry_bin(), "serve", "--shards", "1"], stdout=f, stderr=subprocess.STDOUT,
+        # Only the STOMP listener is at its default here: the management
+        # port (15672) may be taken by a parallel test's broker.
+        p = subprocess.Popen([ferry_bin(), "serve", "--shards", "1", "--http-listen", "127.0.0.1:0"], stdout=f, stderr=subprocess.STDOUT,
                              cwd=tmp_path)  # any default data directory lands in tmp
     try:
         deadline = time.monotonic() + 10

@@ -393,7 +393,7 @@ def test_second_broker_on_same_data_dir_refuses(broker_factory, work):
     q = "/queue/" + unique()
     send_all(b.port, q, ["before"])
     p = subprocess.run([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", b.data_dir,
-                        "--log-level", "info"],
+                        "--log-level", "info", "--http-listen", ""],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     out = (p.stdout + p.stderr).decode("utf-8", "replace")
     assert_no_sanitizer_report(out)
@@ -521,7 +521,8 @@ def test_corrupt_record_in_the_middle_refuses_to_start(broker_factory, work):
     off, size, _ = recs[3]
     raw[off + 8 + size // 2] ^= 0x40  # inside record 3's payload
     seg.write_bytes(bytes(raw))
-    p = subprocess.run([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", b.data_dir],
+    p = subprocess.run([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", b.data_dir,
+                        "--http-listen", ""],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     out = (p.stdout + p.stderr).decode("utf-8", "replace")
     assert_no_sanitizer_report(out)

@@ -696,7 +696,7 @@ class Soak:
                                                       os.path.basename(self.data_dir) + ".log"))
         self.log_path = log_path.resolve()
         self.log = open(self.log_path, "wb")
-        cmd = [self.args.ferry_bin, "serve", "--listen", "127.0.0.1:0", "--shards",
+        cmd = [self.args.ferry_bin, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--shards",
                str(self.args.shards), "--data-dir", self.data_dir, "--log-level", "info",
                "--memory-limit", "64MiB", "--segment-size", "8MiB"] + self.args.ferry_arg
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log,

@@ -1,0 +1,226 @@
+#include "app/admin.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "app/http_client.h"
+#include "http/request.h"
+
+namespace ferry::app {
+
+using Json = nlohmann::json;
+
+struct AdminCommands::State {
+  std::string http = "127.0.0.1:15672";
+  std::string user = "guest";
+  std::string password = "guest";
+  std::string vhost = "/";
+  bool json = false;
+  std::string queue, to, id;
+  std::uint64_t count = 0;  // 0: all (move) / default (browse)
+  CLI::App* overview = nullptr;
+  CLI::App* queues = nullptr;
+  CLI::App* topics = nullptr;
+  CLI::App* connections = nullptr;
+  CLI::App* subscriptions = nullptr;
+  CLI::App* purge = nullptr;
+  CLI::App* move = nullptr;
+  CLI::App* close = nullptr;
+  CLI::App* create = nullptr;
+  CLI::App* remove = nullptr;
+  CLI::App* browse = nullptr;
+};
+
+namespace {
+
+// "/queue/orders" or "orders" -> "orders".
+std::string queue_name(std::string q) {
+  if (q.starts_with("/queue/")) q = q.substr(7);
+  return q;
+}
+
+std::string text_of(const Json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_float()) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(1) << v.get<double>();
+    return s.str();
+  }
+  return v.dump();
+}
+
+// Columns: header and the JSON path under each row ("rates/in").
+void print_table(std::ostream& out, const Json& rows,
+                 const std::vector<std::pair<std::string, std::string>>& columns) {
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::size_t> width;
+  for (const auto& [h, p] : columns) width.push_back(h.size());
+  for (const Json& row : rows) {
+    std::vector<std::string> line;
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      const Json* v = &row;
+      std::string path = columns[i].second;
+      std::size_t start = 0;
+      while (v != nullptr) {
+        auto slash = path.find('/', start);
+        std::string key = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        v = v->is_object() && v->contains(key) ? &(*v)[key] : nullptr;
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+      }
+      line.push_back(v == nullptr ? "-" : text_of(*v));
+      width[i] = std::max(width[i], line.back().size());
+    }
+    cells.push_back(std::move(line));
+  }
+  auto print_line = [&](const std::vector<std::string>& line) {
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      out << line[i];
+      if (i + 1 < line.size()) out << std::string(width[i] - line[i].size() + 2, ' ');
+    }
+    out << "\n";
+  };
+  std::vector<std::string> header;
+  for (const auto& [h, p] : columns) header.push_back(h);
+  print_line(header);
+  for (const auto& line : cells) print_line(line);
+}
+
+}  // namespace
+
+AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  auto common = [&s](CLI::App* c, bool json) {
+    c->add_option("--http", s.http, "management API HOST:PORT (the broker's http-listen)")->capture_default_str();
+    c->add_option("--user", s.user, "management user")->capture_default_str();
+    c->add_option("--password", s.password, "its password")->capture_default_str();
+    c->add_option("--vhost", s.vhost, "virtual host")->capture_default_str();
+    if (json) c->add_flag("--json", s.json, "print the API's JSON instead of a table");
+    return c;
+  };
+  s.overview = common(app.add_subcommand("overview", "show the broker overview (management API)"), true);
+  s.queues = common(app.add_subcommand("queues", "list queues with depth, consumers and rates"), true);
+  s.topics = common(app.add_subcommand("topics", "list topics"), true);
+  s.connections = common(app.add_subcommand("connections", "list client connections"), true);
+  s.subscriptions = common(app.add_subcommand("subscriptions", "list subscriptions"), true);
+  s.purge = common(app.add_subcommand("purge", "remove the waiting messages of a queue"), true);
+  s.purge->add_option("queue", s.queue, "queue name (or /queue/NAME)")->required();
+  s.move = common(app.add_subcommand("move", "move waiting messages from one queue to another (e.g. DLQ.x back to x)"), true);
+  s.move->add_option("from", s.queue, "source queue")->required();
+  s.move->add_option("to", s.to, "target queue")->required();
+  s.move->add_option("--count", s.count, "move at most N messages (default: all)");
+  s.close = common(app.add_subcommand("close-connection", "close a client connection (it gets ERROR)"), false);
+  s.close->add_option("id", s.id, "connection id (see ferry connections)")->required();
+  s.create = common(app.add_subcommand("create-queue", "create a queue (kept while empty until deleted)"), false);
+  s.create->add_option("queue", s.queue, "queue name")->required();
+  s.remove = common(app.add_subcommand("delete-queue", "delete a queue without consumers, and its messages"), false);
+  s.remove->add_option("queue", s.queue, "queue name")->required();
+  s.browse = common(app.add_subcommand("browse", "show waiting messages of a queue without consuming them"), true);
+  s.browse->add_option("queue", s.queue, "queue name")->required();
+  s.browse->add_option("--count", s.count, "at most N messages (1-1000, default 20)");
+}
+
+AdminCommands::~AdminCommands() = default;
+
+std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
+  State& s = *state_;
+  const std::vector<CLI::App*> all = {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge,
+                                      s.move, s.close, s.create, s.remove, s.browse};
+  CLI::App* cmd = nullptr;
+  for (CLI::App* c : all)
+    if (c->parsed()) cmd = c;
+  if (cmd == nullptr) return std::nullopt;
+  const std::string name = cmd->get_name();
+  try {
+    HttpClient client(s.http, s.user, s.password);
+    const std::string vq = "/" + http::percent_encode(s.vhost) + "/" + http::percent_encode(queue_name(s.queue));
+    std::string method = "GET", target, body;
+    if (cmd == s.overview) target = "/api/overview";
+    else if (cmd == s.queues) target = "/api/queues/" + http::percent_encode(s.vhost);
+    else if (cmd == s.topics) target = "/api/topics";
+    else if (cmd == s.connections) target = "/api/connections";
+    else if (cmd == s.subscriptions) target = "/api/subscriptions";
+    else if (cmd == s.purge) method = "DELETE", target = "/api/queues" + vq + "/contents";
+    else if (cmd == s.move) {
+      method = "POST";
+      target = "/api/queues" + vq + "/move";
+      Json j{{"to", queue_name(s.to)}};
+      if (s.count > 0) j["count"] = s.count;
+      body = j.dump();
+    } else if (cmd == s.close) method = "DELETE", target = "/api/connections/" + http::percent_encode(s.id);
+    else if (cmd == s.create) method = "PUT", target = "/api/queues" + vq;
+    else if (cmd == s.remove) method = "DELETE", target = "/api/queues" + vq;
+    else if (cmd == s.browse) {
+      target = "/api/queues" + vq + "/messages";
+      if (s.count > 0) target += "?count=" + std::to_string(s.count);
+    }
+    HttpClient::Result r = client.request(method, target, body);
+    if (r.status >= 300) {
+      Json e = Json::parse(r.body, nullptr, false);
+      std::string reason = !e.is_discarded() && e.is_object() && e.contains("reason") ? text_of(e["reason"]) : r.body;
+      err << "ferry " << name << ": " << reason << " (HTTP " << r.status << ")\n";
+      return 1;
+    }
+    Json j = r.body.empty() ? Json() : Json::parse(r.body, nullptr, false);
+    if (s.json) {
+      out << (j.is_null() ? Json::object() : j).dump(2) << "\n";
+      return 0;
+    }
+    const std::string q = queue_name(s.queue);
+    if (cmd == s.overview) {
+      out << "node " << text_of(j["node"]) << ", version " << text_of(j["version"]) << ", uptime "
+          << j["uptime_ms"].get<std::int64_t>() / 1000 << " s, " << text_of(j["shards"]) << " shard(s)\n"
+          << "connections " << text_of(j["connections"]) << ", consumers " << text_of(j["consumers"])
+          << ", queues " << text_of(j["queues"]) << ", topics " << text_of(j["topics"]) << "\n"
+          << "messages ready " << text_of(j["messages"]["ready"]) << ", unacked "
+          << text_of(j["messages"]["unacked"]) << "\n"
+          << "rates/s publish " << text_of(j["rates"]["publish"]) << ", deliver " << text_of(j["rates"]["deliver"])
+          << ", ack " << text_of(j["rates"]["ack"]) << "\n";
+    } else if (cmd == s.queues) {
+      print_table(out, j, {{"vhost", "vhost"}, {"name", "name"}, {"ready", "ready"}, {"unacked", "unacked"},
+                           {"consumers", "consumers"}, {"enqueued", "enqueued"}, {"dequeued", "dequeued"},
+                           {"in/s", "rates/in"}, {"out/s", "rates/out"}});
+    } else if (cmd == s.topics) {
+      print_table(out, j, {{"vhost", "vhost"}, {"name", "name"}, {"subscribers", "subscribers"},
+                           {"durable", "durable_subscriptions"}, {"published", "published"}, {"in/s", "rates/in"}});
+    } else if (cmd == s.connections) {
+      print_table(out, j, {{"id", "id"}, {"client", "client_address"}, {"user", "user"}, {"vhost", "vhost"},
+                           {"protocol", "protocol"}, {"transport", "transport"}, {"subs", "subscriptions"},
+                           {"unacked", "unacked"}, {"in/s", "rates/in"}, {"out/s", "rates/out"}});
+    } else if (cmd == s.subscriptions) {
+      print_table(out, j, {{"connection", "connection"}, {"id", "id"}, {"destination", "destination"},
+                           {"ack", "ack"}, {"prefetch", "prefetch"}, {"unacked", "unacked"},
+                           {"durable", "durable"}, {"name", "name"}});
+    } else if (cmd == s.purge) {
+      out << "purged " << text_of(j["purged"]) << " messages from /queue/" << q << "\n";
+    } else if (cmd == s.move) {
+      out << "moved " << text_of(j["moved"]) << " messages from /queue/" << q << " to /queue/"
+          << queue_name(s.to) << "\n";
+    } else if (cmd == s.close) {
+      out << "connection " << s.id << " closed\n";
+    } else if (cmd == s.create) {
+      out << (r.status == 201 ? "created" : "already exists:") << " /queue/" << q << "\n";
+    } else if (cmd == s.remove) {
+      out << "deleted /queue/" << q << "\n";
+    } else if (cmd == s.browse) {
+      for (const Json& m : j) {
+        out << "message-id:" << text_of(m["message_id"]) << "  size:" << text_of(m["size"])
+            << "  redelivered:" << text_of(m["redelivered"]) << "\n";
+        if (m["body_encoding"] == "utf8") out << text_of(m["body"]) << "\n\n";
+        else out << "(binary, base64) " << text_of(m["body"]) << "\n\n";
+      }
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    err << "ferry " << name << ": " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace ferry::app

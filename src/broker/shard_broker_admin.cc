@@ -1,0 +1,232 @@
+// ShardBroker's management surface: snapshots and administrative operations
+// for the HTTP API (docs/management.md). Everything here runs on the shard
+// that owns the destinations and hands back values, never pointers.
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.h"
+#include "broker/message_codec.h"
+#include "broker/shard_broker.h"
+
+namespace ferry::broker {
+
+using store::RecordType;
+
+void ShardBroker::sample_rates(std::int64_t now_ms) {
+  rate_publish_.sample(published_, now_ms);
+  rate_deliver_.sample(totals_.dequeued, now_ms);
+  rate_ack_.sample(totals_.acked, now_ms);
+  rate_redeliver_.sample(totals_.redelivered, now_ms);
+  for (auto& [key, q] : queues_) q->sample_rates(now_ms);
+  for (auto& [key, t] : topics_) t->sample_rates(now_ms);
+}
+
+ShardStats ShardBroker::stats() const {
+  ShardStats s;
+  s.published = published_;
+  s.totals = totals_;
+  s.rate_publish = rate_publish_.per_second();
+  s.rate_deliver = rate_deliver_.per_second();
+  s.rate_ack = rate_ack_.per_second();
+  s.rate_redeliver = rate_redeliver_.per_second();
+  auto add = [&](const Queue& q) {
+    s.ready += q.depth();
+    s.unacked += q.unacked();
+    s.consumers += q.consumer_count();
+  };
+  for (const auto& [key, q] : queues_) add(*q);
+  for (const auto& [q, t] : topic_of_) add(*q);
+  for (const auto& [key, d] : durable_topics_)
+    if (const Queue* q = d.topic->durable(key)) add(*q);
+  s.queues = queues_.size();
+  s.topics = topics_.size();
+  s.memory_used = memory_used_;
+  return s;
+}
+
+namespace {
+QueueStats stats_of(const Queue& q) {
+  QueueStats s;
+  s.destination = q.destination();
+  s.durable = q.settings().durable;
+  s.ready = q.depth();
+  s.unacked = q.unacked();
+  s.consumers = q.consumer_count();
+  s.counters = q.counters();
+  s.rate_in = q.rate_in();
+  s.rate_out = q.rate_out();
+  return s;
+}
+}  // namespace
+
+std::vector<QueueStats> ShardBroker::queue_stats(const std::string& vhost) const {
+  std::vector<QueueStats> out;
+  for (const auto& [key, q] : queues_)
+    if (vhost.empty() || q->destination().vhost == vhost) out.push_back(stats_of(*q));
+  return out;
+}
+
+std::optional<QueueStats> ShardBroker::queue_stats(const Destination& d) const {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return std::nullopt;
+  return stats_of(*it->second);
+}
+
+std::vector<TopicStats> ShardBroker::topic_stats() const {
+  std::vector<TopicStats> out;
+  for (const auto& [key, t] : topics_) {
+    TopicStats s;
+    s.destination = t->destination();
+    s.subscribers = t->subscription_count();
+    t->for_each_durable([&](Queue& q) {
+      ++s.durable_subscriptions;
+      if (q.consumer_count() > 0) ++s.subscribers;
+    });
+    s.published = t->published();
+    s.rate_in = t->rate_in();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<DurableStats> ShardBroker::durable_stats() const {
+  std::vector<DurableStats> out;
+  for (const auto& [key, d] : durable_topics_) {
+    DurableStats s;
+    s.topic = d.topic->destination();
+    s.name = key.substr(key.rfind('\n') + 1);
+    if (const Queue* q = d.topic->durable(key)) {
+      s.attached = q->consumer_count() > 0;
+      s.ready = q->depth();
+      s.unacked = q->unacked();
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool ShardBroker::declare_queue(const Destination& d) {
+  const bool existed = queues_.contains(key_of(d));
+  Queue& q = queue_for(d);
+  q.set_declared(true);
+  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", q.name(), d.vhost);
+  return existed;
+}
+
+ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return AdminError::kNotFound;
+  Queue& q = *it->second;
+  if (q.consumer_count() > 0) return AdminError::kInUse;
+  // Without consumers nothing is held: every message is waiting, and each
+  // gets its ack record as it goes.
+  q.discard_all();
+  spdlog::info("queue {} deleted (vhost {}) through the management API", q.name(), d.vhost);
+  queues_.erase(it);
+  return AdminError::kNone;
+}
+
+std::optional<std::size_t> ShardBroker::purge_queue(const Destination& d) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return std::nullopt;
+  const std::size_t n = it->second->purge();
+  spdlog::info("queue {} purged (vhost {}): {} messages", it->second->name(), d.vhost, n);
+  return n;
+}
+
+std::optional<std::vector<BrowsedMessage>> ShardBroker::browse_queue(const Destination& d,
+                                                                     std::size_t count) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return std::nullopt;
+  const Queue& q = *it->second;
+  std::vector<BrowsedMessage> out;
+  q.browse(count, [&](const QueueEntry& e) {
+    MessageRef m = e.message;
+    if (e.paged && journal_ != nullptr) {
+      if (MessageRef full = read_paged(q, e)) m = std::move(full);
+    }
+    BrowsedMessage b;
+    b.message_id = m->id_text;
+    b.headers = m->headers;
+    b.body = m->body;
+    b.redelivered = e.deliveries > 0;
+    b.persistent = m->persistent;
+    b.priority = m->priority;
+    b.timestamp_ms = static_cast<std::int64_t>(e.stamp / 1000);
+    out.push_back(std::move(b));
+  });
+  return out;
+}
+
+void ShardBroker::move_messages(const Destination& from, const Destination& to, std::size_t count,
+                                std::function<void(std::optional<std::size_t>)> done) {
+  auto it = queues_.find(key_of(from));
+  if (it == queues_.end()) {
+    done(std::nullopt);
+    return;
+  }
+  Queue& source = *it->second;
+  std::vector<QueueEntry> entries = source.take_waiting(count);
+  const std::size_t moved = entries.size();
+  // Answered once every journal record of the move is durable.
+  struct Pending {
+    std::size_t waiting = 1;
+    std::function<void(std::optional<std::size_t>)> done;
+    std::size_t moved = 0;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
+  pending->moved = moved;
+  auto finish = [pending] {
+    if (--pending->waiting == 0) pending->done(pending->moved);
+  };
+  const std::string to_key = to.journal_key();
+  const std::string to_name = to.to_string();
+  for (QueueEntry& e : entries) {
+    MessageRef m = e.message;
+    if (e.paged) {
+      m = read_paged(source, e);
+      if (!m) {
+        // Unreadable: it stays where the journal has it (in `from`) and
+        // comes back there on restart; here it is dropped from memory as
+        // delivery would drop it.
+        if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
+        --pending->moved;
+        continue;
+      }
+    }
+    auto copy = std::make_shared<Message>(*m);
+    copy->destination = to_name;
+    copy->encoded_headers_1_2.clear();  // it named the old destination
+    if (journal_ == nullptr || !copy->persistent) {
+      // Not journaled in `from` either (or nothing is): a move in memory.
+      if (e.segment != 0 && journal_ != nullptr) {
+        write(RecordType::kAck, encode_message_ref(source.settings().journal_key, m->id), nullptr);
+        journal_->release(store::SegmentId(e.segment));
+      }
+      broker_.publish_internal(to, std::move(copy));
+      continue;
+    }
+    // One atomic record: after a crash the message is in exactly one queue.
+    std::vector<std::pair<RecordType, std::string>> records;
+    if (e.segment != 0)
+      records.emplace_back(RecordType::kAck, encode_message_ref(source.settings().journal_key, m->id));
+    const std::uint64_t stamp = next_stamp();
+    records.emplace_back(RecordType::kMessage, encode_message_record(to_key, *copy, 0, stamp));
+    MessageRef moving = std::move(copy);
+    ++pending->waiting;
+    write_batch(std::move(records), [this, to, to_key, moving, stamp, finish](
+                                        std::optional<store::SegmentId> segment) {
+      // Not recorded (disk full): moved in memory; after a restart the
+      // message is back in `from`, never lost.
+      if (segment) broker_.enqueue_journaled(to, to_key, moving, *segment, stamp);
+      else broker_.publish_internal(to, moving);
+      finish();
+    });
+    if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
+  }
+  spdlog::info("moving {} messages from {} to {} (vhost {})", pending->moved, source.name(), to_name,
+               from.vhost);
+  finish();
+}
+
+}  // namespace ferry::broker

@@ -1,0 +1,20 @@
+#pragma once
+
+#include "http/context.h"
+#include "http/router.h"
+
+namespace ferry::http {
+
+// The management API (docs/management.md), one function per resource family.
+// Every handler runs on shard 0 and gathers from the shards by tasks.
+void add_overview_routes(Router& r, ApiContext& ctx);
+void add_connection_routes(Router& r, ApiContext& ctx);
+void add_queue_routes(Router& r, ApiContext& ctx);
+void add_topic_routes(Router& r, ApiContext& ctx);        // topics and subscriptions
+void add_metrics_routes(Router& r, ApiContext& ctx);      // /metrics (docs/metrics.md)
+void add_console_routes(Router& r);                       // / and /assets/... (open)
+
+// Everything above, plus 501 answers for users and permissions (not yet).
+void add_all_routes(Router& r, ApiContext& ctx);
+
+}  // namespace ferry::http

@@ -1,0 +1,187 @@
+// GET /metrics: Prometheus text exposition format 0.0.4 (docs/metrics.md).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+
+#include "common/clock.h"
+#include "http/api.h"
+#include "http/process_stats.h"
+
+namespace ferry::http {
+
+namespace {
+
+struct MetricsPart {
+  broker::ShardStats shard;
+  std::vector<broker::QueueStats> queues;
+  std::vector<broker::TopicStats> topics;
+  std::uint64_t connections = 0;
+};
+
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  template <typename V>
+  void sample(std::string_view name, std::string_view labels, V value) {
+    if (labels.empty()) fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+    else fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
+  }
+  template <typename V>
+  void one(std::string_view name, std::string_view type, std::string_view help, V value) {
+    family(name, type, help);
+    sample(name, "", value);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string destination_labels(const broker::Destination& d, std::string_view kind) {
+  return fmt::format("vhost=\"{}\",{}=\"{}\"", label_value(d.vhost), kind, label_value(d.name));
+}
+
+}  // namespace
+
+void add_metrics_routes(Router& r, ApiContext& ctx) {
+  r.add(
+      "GET", "/metrics",
+      [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+        gather<MetricsPart>(
+            ctx,
+            [&ctx](ShardId s) {
+              MetricsPart p;
+              auto& b = ctx.broker.local(s);
+              p.shard = b.stats();
+              p.queues = b.queue_stats("");
+              p.topics = b.topic_stats();
+              p.connections = ctx.stomp.connection_count(s);
+              return p;
+            },
+            [&ctx, reply](std::vector<MetricsPart> parts) {
+              Writer w;
+              std::uint64_t connections = 0, consumers = 0, published = 0, delivered = 0, acked = 0,
+                            redelivered = 0, expired = 0, dead = 0, ready = 0, unacked = 0, queues = 0,
+                            topics = 0;
+              std::int64_t queued_bytes = 0;
+              for (const auto& p : parts) {
+                connections += p.connections;
+                consumers += p.shard.consumers;
+                published += p.shard.published;
+                delivered += p.shard.totals.dequeued;
+                acked += p.shard.totals.acked;
+                redelivered += p.shard.totals.redelivered;
+                expired += p.shard.totals.expired;
+                dead += p.shard.totals.dead_lettered;
+                ready += p.shard.ready;
+                unacked += p.shard.unacked;
+                queues += p.shard.queues;
+                topics += p.shard.topics;
+                queued_bytes += p.shard.memory_used;
+              }
+              const auto& o = ctx.options;
+              w.one("ferry_up", "gauge", "1 while the broker runs.", 1);
+              w.one("ferry_uptime_seconds", "gauge", "Seconds since the broker started.",
+                    static_cast<double>(mono_ms() - ctx.started_mono_ms) / 1000.0);
+              w.one("ferry_shards", "gauge", "Event loops (threads).", ctx.shards.shard_count());
+              w.one("ferry_connections", "gauge", "Open STOMP client connections.", connections);
+              w.one("ferry_consumers", "gauge", "Subscriptions consuming from queues and topics.", consumers);
+              w.one("ferry_queues", "gauge", "Queues that exist now.", queues);
+              w.one("ferry_topics", "gauge", "Topics that exist now.", topics);
+              w.one("ferry_messages_ready", "gauge", "Messages waiting for a consumer (queues and subscriptions).", ready);
+              w.one("ferry_messages_unacked", "gauge", "Messages delivered and not yet acknowledged.", unacked);
+              w.one("ferry_messages_published_total", "counter", "Messages accepted from producers.", published);
+              w.one("ferry_messages_delivered_total", "counter", "Messages handed to consumers.", delivered);
+              w.one("ferry_messages_acked_total", "counter", "Deliveries acknowledged by client-ack consumers.", acked);
+              w.one("ferry_messages_redelivered_total", "counter", "Deliveries of messages delivered before.", redelivered);
+              w.one("ferry_messages_expired_total", "counter", "Messages dropped at their expiry time.", expired);
+              w.one("ferry_messages_dead_lettered_total", "counter", "Messages moved to a dead-letter queue.", dead);
+              w.one("ferry_memory_rss_bytes", "gauge", "Resident memory of the broker process.", resident_bytes());
+              w.one("ferry_memory_queued_bytes", "gauge", "Bytes of queued messages held in memory.", queued_bytes);
+              w.one("ferry_memory_limit_bytes", "gauge", "memory-limit.", o.broker.memory_limit);
+              w.one("ferry_disk_limit_bytes", "gauge", "disk-limit (0 = none).", o.broker.disk_limit);
+              w.one("ferry_disk_free_bytes", "gauge", "Free bytes on the file system of data-dir.",
+                    free_disk_bytes(o.data_dir));
+              if (ctx.journal != nullptr) {
+                w.one("ferry_journal_bytes", "gauge", "Bytes of journal segments on disk.", ctx.journal->disk_bytes());
+                w.one("ferry_journal_segments", "gauge", "Journal segment files on disk.", ctx.journal->segment_count());
+                const store::FsyncHistogram h = ctx.journal->fsync_latency();
+                w.family("ferry_journal_fsync_seconds", "histogram", "Latency of journal fdatasync calls.");
+                std::uint64_t cumulative = 0;
+                for (std::size_t i = 0; i < store::kFsyncBuckets.size(); ++i) {
+                  cumulative += h.counts[i];
+                  w.sample("ferry_journal_fsync_seconds_bucket", fmt::format("le=\"{}\"", store::kFsyncBuckets[i]),
+                           cumulative);
+                }
+                w.sample("ferry_journal_fsync_seconds_bucket", "le=\"+Inf\"", h.count);
+                w.sample("ferry_journal_fsync_seconds_sum", "", h.sum_seconds);
+                w.sample("ferry_journal_fsync_seconds_count", "", h.count);
+              }
+
+              std::vector<std::pair<std::string, const broker::QueueStats*>> qs;
+              for (const auto& p : parts)
+                for (const auto& q : p.queues) qs.emplace_back(destination_labels(q.destination, "queue"), &q);
+              std::sort(qs.begin(), qs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+              auto per_queue = [&](std::string_view name, std::string_view type, std::string_view help,
+                                   auto value) {
+                w.family(name, type, help);
+                for (const auto& [labels, q] : qs) w.sample(name, labels, value(*q));
+              };
+              using Q = broker::QueueStats;
+              per_queue("ferry_queue_messages_ready", "gauge", "Messages waiting in the queue.",
+                        [](const Q& q) { return q.ready; });
+              per_queue("ferry_queue_messages_unacked", "gauge", "Messages of the queue delivered, not yet acknowledged.",
+                        [](const Q& q) { return q.unacked; });
+              per_queue("ferry_queue_depth", "gauge", "Messages in the queue (ready + unacked).",
+                        [](const Q& q) { return q.ready + q.unacked; });
+              per_queue("ferry_queue_consumers", "gauge", "Consumers of the queue.",
+                        [](const Q& q) { return q.consumers; });
+              per_queue("ferry_queue_enqueued_total", "counter", "Messages that entered the queue.",
+                        [](const Q& q) { return q.counters.enqueued; });
+              per_queue("ferry_queue_dequeued_total", "counter", "Messages the queue handed to consumers.",
+                        [](const Q& q) { return q.counters.dequeued; });
+              per_queue("ferry_queue_acked_total", "counter", "Deliveries of the queue acknowledged.",
+                        [](const Q& q) { return q.counters.acked; });
+              per_queue("ferry_queue_redelivered_total", "counter", "Redeliveries from the queue.",
+                        [](const Q& q) { return q.counters.redelivered; });
+              per_queue("ferry_queue_expired_total", "counter", "Messages of the queue dropped at expiry.",
+                        [](const Q& q) { return q.counters.expired; });
+              per_queue("ferry_queue_dead_lettered_total", "counter", "Messages moved from the queue to its dead-letter queue.",
+                        [](const Q& q) { return q.counters.dead_lettered; });
+
+              std::vector<std::pair<std::string, const broker::TopicStats*>> ts;
+              for (const auto& p : parts)
+                for (const auto& t : p.topics) ts.emplace_back(destination_labels(t.destination, "topic"), &t);
+              std::sort(ts.begin(), ts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+              w.family("ferry_topic_published_total", "counter", "Messages published to the topic.");
+              for (const auto& [labels, t] : ts) w.sample("ferry_topic_published_total", labels, t->published);
+              w.family("ferry_topic_subscribers", "gauge", "Subscribers of the topic now.");
+              for (const auto& [labels, t] : ts) w.sample("ferry_topic_subscribers", labels, t->subscribers);
+              w.family("ferry_topic_durable_subscriptions", "gauge", "Durable subscriptions of the topic.");
+              for (const auto& [labels, t] : ts)
+                w.sample("ferry_topic_durable_subscriptions", labels, t->durable_subscriptions);
+
+              Response res;
+              res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+              res.body = w.take();
+              reply(std::move(res));
+            });
+      },
+      true);
+}
+
+}  // namespace ferry::http

@@ -1,0 +1,86 @@
+// GET /api/overview: the broker at a glance (docs/management.md).
+#include "common/clock.h"
+#include "http/api.h"
+#include "http/json.h"
+#include "http/process_stats.h"
+
+namespace ferry::http {
+
+namespace {
+struct OverviewPart {
+  broker::ShardStats broker;
+  std::uint64_t connections = 0;
+};
+}  // namespace
+
+void add_overview_routes(Router& r, ApiContext& ctx) {
+  r.add("GET", "/api/overview", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+    gather<OverviewPart>(
+        ctx,
+        [&ctx](ShardId s) {
+          OverviewPart p;
+          p.broker = ctx.broker.local(s).stats();
+          p.connections = ctx.stomp.connection_count(s);
+          return p;
+        },
+        [&ctx, reply](std::vector<OverviewPart> parts) {
+          broker::ShardStats t;
+          std::uint64_t connections = 0;
+          for (const OverviewPart& p : parts) {
+            const auto& s = p.broker;
+            connections += p.connections;
+            t.published += s.published;
+            t.totals.dequeued += s.totals.dequeued;
+            t.totals.acked += s.totals.acked;
+            t.totals.redelivered += s.totals.redelivered;
+            t.rate_publish += s.rate_publish;
+            t.rate_deliver += s.rate_deliver;
+            t.rate_ack += s.rate_ack;
+            t.rate_redeliver += s.rate_redeliver;
+            t.ready += s.ready;
+            t.unacked += s.unacked;
+            t.consumers += s.consumers;
+            t.queues += s.queues;
+            t.topics += s.topics;
+            t.memory_used += s.memory_used;
+          }
+          Json listeners = Json::array();
+          for (const Listener& l : ctx.listeners)
+            listeners.push_back({{"protocol", l.protocol}, {"address", l.address}});
+          const auto& o = ctx.options;
+          Json j{
+              {"version", "0.1.0"},
+              {"node", node_name()},
+              {"uptime_ms", mono_ms() - ctx.started_mono_ms},
+              {"shards", ctx.shards.shard_count()},
+              {"connections", connections},
+              {"consumers", t.consumers},
+              {"queues", t.queues},
+              {"topics", t.topics},
+              {"messages", {{"ready", t.ready}, {"unacked", t.unacked}, {"total", t.ready + t.unacked}}},
+              {"rates",
+               {{"publish", round_rate(t.rate_publish)},
+                {"deliver", round_rate(t.rate_deliver)},
+                {"ack", round_rate(t.rate_ack)},
+                {"redeliver", round_rate(t.rate_redeliver)}}},
+              {"totals",
+               {{"publish", t.published},
+                {"deliver", t.totals.dequeued},
+                {"ack", t.totals.acked},
+                {"redeliver", t.totals.redelivered}}},
+              {"memory",
+               {{"rss_bytes", resident_bytes()},
+                {"queued_bytes", t.memory_used},
+                {"limit_bytes", o.broker.memory_limit}}},
+              {"disk",
+               {{"journal_bytes", ctx.journal ? ctx.journal->disk_bytes() : 0},
+                {"limit_bytes", o.broker.disk_limit},
+                {"free_bytes", free_disk_bytes(o.data_dir)}}},
+              {"listeners", listeners},
+          };
+          reply(json_ok(j));
+        });
+  });
+}
+
+}  // namespace ferry::http

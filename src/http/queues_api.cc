@@ -1,0 +1,239 @@
+// /api/queues: list, show, create, delete, purge, browse, move
+// (docs/management.md). Each single-queue operation runs on the queue's
+// owning shard.
+#include <algorithm>
+#include <charconv>
+#include <tuple>
+
+#include "http/api.h"
+#include "http/base64.h"
+#include "http/json.h"
+
+namespace ferry::http {
+
+namespace {
+
+constexpr std::size_t kMaxBrowse = 1000;
+constexpr std::size_t kDefaultBrowse = 20;
+
+Json to_json(const broker::QueueStats& q) {
+  const auto& c = q.counters;
+  return Json{
+      {"vhost", q.destination.vhost},
+      {"name", q.destination.name},
+      {"destination", q.destination.to_string()},
+      {"durable", q.durable},
+      {"depth", q.ready + q.unacked},
+      {"ready", q.ready},
+      {"unacked", q.unacked},
+      {"consumers", q.consumers},
+      {"enqueued", c.enqueued},
+      {"dequeued", c.dequeued},
+      {"acked", c.acked},
+      {"redelivered", c.redelivered},
+      {"expired", c.expired},
+      {"dead_lettered", c.dead_lettered},
+      {"rates", {{"in", round_rate(q.rate_in)}, {"out", round_rate(q.rate_out)}}},
+  };
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c < 0x80) n = 0;
+    else if ((c >> 5) == 6) n = 1;
+    else if ((c >> 4) == 14) n = 2;
+    else if ((c >> 3) == 30) n = 3;
+    else return false;
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+Json to_json(const broker::BrowsedMessage& m) {
+  Json headers = Json::object();
+  for (const auto& [k, v] : m.headers)
+    if (!headers.contains(k)) headers[k] = v;
+  const bool text = valid_utf8(m.body) && m.body.find('\0') == std::string::npos;
+  return Json{
+      {"message_id", m.message_id},
+      {"headers", headers},
+      {"body", text ? m.body : base64_encode(m.body)},
+      {"body_encoding", text ? "utf8" : "base64"},
+      {"size", m.body.size()},
+      {"redelivered", m.redelivered},
+      {"persistent", m.persistent},
+      {"priority", m.priority},
+      {"timestamp", m.timestamp_ms},
+  };
+}
+
+// The queue named by a path's {vhost}/{name}; nullopt for an empty name.
+std::optional<broker::Destination> queue_of(const std::string& vhost, const std::string& name) {
+  if (vhost.empty() || name.empty() || name.size() > 1024) return std::nullopt;
+  for (char c : name)
+    if (static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+  broker::Destination d;
+  d.kind = broker::DestinationKind::kQueue;
+  d.vhost = vhost;
+  d.name = name;
+  return d;
+}
+
+Response bad_name() { return error_response(400, "bad_request", "invalid queue name"); }
+Response no_queue(const broker::Destination& d) {
+  return error_response(404, "not_found", "no queue " + d.to_string() + " in vhost " + d.vhost);
+}
+
+// Runs fn(ShardBroker&) -> T on the queue's owner, then answer(T) on shard 0.
+template <typename T, typename Fn, typename Answer>
+void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answer) {
+  const ShardId owner = ctx.broker.owner_of(d);
+  ctx.shards.post(owner, [&ctx, owner, fn = std::move(fn), answer = std::move(answer)]() mutable {
+    T result = fn(ctx.broker.local(owner));
+    ctx.shards.post(ShardId(0), [answer = std::move(answer), result = std::move(result)]() mutable {
+      answer(std::move(result));
+    });
+  });
+}
+
+using QueueList = std::vector<broker::QueueStats>;
+
+void list(ApiContext& ctx, std::string vhost, Reply reply) {
+  gather<QueueList>(
+      ctx, [&ctx, vhost](ShardId s) { return ctx.broker.local(s).queue_stats(vhost); },
+      [reply](std::vector<QueueList> parts) {
+        QueueList all;
+        for (auto& p : parts)
+          for (auto& q : p) all.push_back(std::move(q));
+        std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+          return std::tie(a.destination.vhost, a.destination.name) < std::tie(b.destination.vhost, b.destination.name);
+        });
+        Json out = Json::array();
+        for (const auto& q : all) out.push_back(to_json(q));
+        reply(json_ok(out));
+      });
+}
+
+Response no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+}  // namespace
+
+void add_queue_routes(Router& r, ApiContext& ctx) {
+  r.add("GET", "/api/queues", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+    list(ctx, "", std::move(reply));
+  });
+  r.add("GET", "/api/queues/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+    list(ctx, cap[0], std::move(reply));
+  });
+
+  r.add("GET", "/api/queues/{vhost}/{name}",
+        [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+          auto d = queue_of(cap[0], cap[1]);
+          if (!d) return reply(bad_name());
+          on_owner<std::optional<broker::QueueStats>>(
+              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.queue_stats(d); },
+              [reply, d = *d](std::optional<broker::QueueStats> q) {
+                reply(q ? json_ok(to_json(*q)) : no_queue(d));
+              });
+        });
+
+  r.add("PUT", "/api/queues/{vhost}/{name}",
+        [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+          auto d = queue_of(cap[0], cap[1]);
+          if (!d) return reply(bad_name());
+          on_owner<bool>(
+              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.declare_queue(d); },
+              [reply](bool existed) {
+                Response res;
+                res.status = existed ? 204 : 201;
+                reply(std::move(res));
+              });
+        });
+
+  r.add("DELETE", "/api/queues/{vhost}/{name}",
+        [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+          auto d = queue_of(cap[0], cap[1]);
+          if (!d) return reply(bad_name());
+          using Err = broker::ShardBroker::AdminError;
+          on_owner<Err>(
+              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.delete_queue(d); },
+              [reply, d = *d](Err e) {
+                if (e == Err::kNotFound) return reply(no_queue(d));
+                if (e == Err::kInUse)
+                  return reply(error_response(409, "in_use",
+                                              "queue " + d.to_string() + " has consumers; it is not deleted"));
+                reply(no_content());
+              });
+        });
+
+  r.add("DELETE", "/api/queues/{vhost}/{name}/contents",
+        [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+          auto d = queue_of(cap[0], cap[1]);
+          if (!d) return reply(bad_name());
+          on_owner<std::optional<std::size_t>>(
+              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.purge_queue(d); },
+              [reply, d = *d](std::optional<std::size_t> n) {
+                reply(n ? json_ok(Json{{"purged", *n}}) : no_queue(d));
+              });
+        });
+
+  r.add("GET", "/api/queues/{vhost}/{name}/messages",
+        [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
+          auto d = queue_of(cap[0], cap[1]);
+          if (!d) return reply(bad_name());
+          std::size_t count = kDefaultBrowse;
+          if (auto c = req.param("count")) {
+            auto [p, ec] = std::from_chars(c->data(), c->data() + c->size(), count);
+            if (ec != std::errc() || p != c->data() + c->size() || count == 0 || count > kMaxBrowse)
+              return reply(error_response(400, "bad_request", "count must be 1 to 1000"));
+          }
+          on_owner<std::optional<std::vector<broker::BrowsedMessage>>>(
+              ctx, *d, [d = *d, count](broker::ShardBroker& b) { return b.browse_queue(d, count); },
+              [reply, d = *d](std::optional<std::vector<broker::BrowsedMessage>> msgs) {
+                if (!msgs) return reply(no_queue(d));
+                Json out = Json::array();
+                for (const auto& m : *msgs) out.push_back(to_json(m));
+                reply(json_ok(out));
+              });
+        });
+
+  r.add("POST", "/api/queues/{vhost}/{name}/move",
+        [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
+          auto from = queue_of(cap[0], cap[1]);
+          if (!from) return reply(bad_name());
+          Json body = Json::parse(req.body, nullptr, false);
+          if (body.is_discarded() || !body.is_object() || !body.contains("to") || !body["to"].is_string())
+            return reply(error_response(400, "bad_request", "expected a JSON body {\"to\": \"QUEUE\", \"count\": N}"));
+          std::string to_name = body["to"].get<std::string>();
+          if (to_name.starts_with("/queue/")) to_name = to_name.substr(7);
+          auto to = queue_of(cap[0], to_name);
+          if (!to) return reply(error_response(400, "bad_request", "invalid target queue name"));
+          if (*to == *from) return reply(error_response(400, "bad_request", "source and target are the same queue"));
+          std::size_t count = SIZE_MAX;
+          if (body.contains("count")) {
+            if (!body["count"].is_number_unsigned() || body["count"].get<std::uint64_t>() == 0)
+              return reply(error_response(400, "bad_request", "count must be a positive whole number"));
+            count = body["count"].get<std::uint64_t>();
+          }
+          const ShardId owner = ctx.broker.owner_of(*from);
+          ctx.shards.post(owner, [&ctx, owner, from = *from, to = *to, count, reply]() mutable {
+            ctx.broker.local(owner).move_messages(
+                from, to, count, [&ctx, from, reply = std::move(reply)](std::optional<std::size_t> n) mutable {
+                  ctx.shards.post(ShardId(0), [reply = std::move(reply), n, from] {
+                    reply(n ? json_ok(Json{{"moved", *n}}) : no_queue(from));
+                  });
+                });
+          });
+        });
+}
+
+}  // namespace ferry::http

@@ -1,0 +1,51 @@
+#include "http/router.h"
+
+namespace ferry::http {
+
+void Router::add(std::string method, std::string pattern, Handler handler, bool open) {
+  Route r;
+  r.method = std::move(method);
+  std::size_t start = 1;  // patterns start with '/'
+  while (start <= pattern.size()) {
+    auto slash = pattern.find('/', start);
+    if (slash == std::string::npos) slash = pattern.size();
+    r.pattern.push_back(pattern.substr(start, slash - start));
+    start = slash + 1;
+  }
+  r.handler = std::move(handler);
+  r.open = open;
+  routes_.push_back(std::move(r));
+}
+
+Router::Found Router::find(const std::string& method, const std::vector<std::string>& segments) const {
+  Found f;
+  for (const Route& r : routes_) {
+    if (r.pattern.size() != segments.size()) continue;
+    std::vector<std::string> captures;
+    bool ok = true;
+    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+      const std::string& p = r.pattern[i];
+      if (p.size() >= 2 && p.front() == '{' && p.back() == '}') {
+        if (segments[i].empty()) ok = false;
+        else captures.push_back(segments[i]);
+      } else if (p != segments[i]) {
+        ok = false;
+      }
+    }
+    if (!ok) continue;
+    if (r.method != method && !(method == "HEAD" && r.method == "GET")) {
+      if (!f.allowed.empty()) f.allowed += ", ";
+      f.allowed += r.method;
+      f.match = Match::kWrongMethod;
+      continue;
+    }
+    f.match = Match::kFound;
+    f.handler = &r.handler;
+    f.captures = std::move(captures);
+    f.open = r.open;
+    return f;
+  }
+  return f;
+}
+
+}  // namespace ferry::http
