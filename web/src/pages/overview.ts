@@ -12,7 +12,7 @@ const kColors = { publish: "#2563eb", deliver: "#16a34a", ack: "#9333ea",
                   redeliver: "#dc2626", ready: "#0891b2", unacked: "#ea580c" };
 
 function chart(title: string, testid: string, series: [keyof typeof kColors, string][],
-               unit: (v: number) => string) {
+               unit: (v: number) => string, integer = false) {
   const box = h("div", { class: "chart", "data-testid": testid, "data-points": 0 });
   const opts: uPlot.Options = {
     title,
@@ -23,7 +23,10 @@ function chart(title: string, testid: string, series: [keyof typeof kColors, str
       { // whole seconds at least: polls are 2 s apart
         incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
         values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString("en-GB")) },
-      { values: (_u, ticks) => ticks.map(unit), size: 70 },
+      { values: (_u, ticks) => ticks.map(unit), size: 70,
+        // message counts: no fractional ticks
+        incrs: integer ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4,
+                          1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9] : undefined },
     ],
     series: [
       {},
@@ -68,7 +71,7 @@ export const mountOverview: Mount = (root) => {
     [["publish", "publish"], ["deliver", "deliver"], ["ack", "ack"], ["redeliver", "redeliver"]],
     (v) => (v >= 10 ? String(Math.round(v)) : v.toFixed(1)));
   const queued = chart("Queued messages", "queued-chart",
-    [["ready", "ready"], ["unacked", "unacked"]], (v) => fmtInt(v));
+    [["ready", "ready"], ["unacked", "unacked"]], (v) => fmtInt(v), true);
   const counts = h("div", { class: "stats" });
   const totals = h("div", { class: "stats" });
   const resources = h("div", { class: "meters" });
