@@ -10,6 +10,7 @@ Needs node, npm and Debian's chromium (scripts/deps.sh); tests/browser's
 playwright-core is installed on first use (tests/browser/setup.sh)."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -207,17 +208,30 @@ def test_message_browser_shows_bodies_without_consuming(broker, console):
     dest = "/queue/" + name
     sent = ["first plain text", "grüße — ünïcödé ✓", '{"order": 42, "items": ["a", "b"]}']
     send_py(broker, dest, sent, headers={"x-note": "from-stomp.py"})
+    binary = b"\x00\x01\xffbinary"
+    raw = client(broker.port)
+    raw.send(dest, binary)
+    raw.close()
     console.click("[data-testid=nav-queues]")
     console.click(row(name) + " [data-testid=queue-link]")
     console.wait("main[data-page=messages]")
-    console.wait_for("3 message rows", lambda: console.count("[data-testid=message-row]") == 3)
-    assert console.texts("[data-testid=message-body]") == sent
-    assert console.text("[data-testid=queue-depth]") == "3"
+    console.wait_for("4 message rows", lambda: console.count("[data-testid=message-row]") == 4)
+    bodies = console.texts("[data-testid=message-body]")
+    assert bodies[:3] == sent
+    # a body that is not UTF-8 is shown as base64, and says so
+    assert bodies[3] == base64.b64encode(binary).decode()
+    assert console.attr("[data-testid=message-row] >> nth=3 >> [data-testid=message-body]",
+                        "data-encoding") == "base64"
+    assert console.text("[data-testid=queue-depth]") == "4"
     console.click("[data-testid=message-row] summary")
     assert "from-stomp.py" in console.text("[data-testid=message-row] dl.headers")
     console.shot("message-browser")
-    # browsing did not consume: all three are still there, in order
-    assert drain_py(broker, dest, 3) == [s.encode() for s in sent]
+    # browsing did not consume: all four are still there, in order
+    c = client(broker.port)
+    c.subscribe(dest, "d", ack="auto")
+    assert [m.body for m in c.read_messages(4)] == [x.encode() for x in sent] + [binary]
+    c.assert_no_frame()
+    c.close()
 
 
 def test_purge_with_confirmation_empties_the_queue(broker, console):
