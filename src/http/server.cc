@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <unordered_set>
 
 #include "http/base64.h"
 
@@ -24,6 +25,12 @@ struct Server::Shared {
   const Router& router;
   const Authenticator& auth;
   std::atomic<std::uint32_t> open{0};  // sessions may end on any thread at shutdown
+  // Sessions whose handler has not answered yet. The handler's Reply holds
+  // only a weak reference, so a task still queued on another shard when the
+  // broker stops never owns a session (whose socket belongs to shard 0's
+  // loop); Server::stop() releases these while that loop still exists.
+  // Shard 0 only (stop(): after the loops have stopped).
+  std::unordered_set<std::shared_ptr<Server::Session>> waiting;
 };
 
 namespace {
@@ -188,9 +195,15 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       r.user = user;
     }
     // The handler may answer later (after gathering from the shards); the
-    // session stays alive in the reply until then.
-    (*found.handler)(r, found.captures, [self = shared_from_this()](Response res) {
-      self->finish(std::move(res), self->keep_alive_);
+    // session stays alive in `waiting` until then.
+    auto self = shared_from_this();
+    shared_->waiting.insert(self);
+    std::weak_ptr<Session> weak = self;
+    (*found.handler)(r, found.captures, [weak](Response res) {
+      auto s = weak.lock();
+      if (!s) return;  // the server stopped meanwhile
+      s->shared_->waiting.erase(s);
+      s->finish(std::move(res), s->keep_alive_);
     });
   }
 
@@ -255,7 +268,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   beast::tcp_stream stream_;
   std::shared_ptr<Shared> shared_;
-  beast::flat_buffer buffer_{8192};
+  beast::flat_buffer buffer_;  // unbounded here: the parser enforces the limits
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> res_;
   Peer peer_;
@@ -268,7 +281,7 @@ Server::Server(const HttpOptions& options, asio::io_context& io, const Router& r
                const Authenticator& auth)
     : options_(options), io_(io), shared_(std::make_shared<Shared>(options, router, auth)) {}
 
-Server::~Server() = default;
+Server::~Server() { shared_->waiting.clear(); }
 
 void Server::start() {
   tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
@@ -314,6 +327,7 @@ void Server::stop() {
     boost::system::error_code ec;
     acceptor_->close(ec);
   }
+  shared_->waiting.clear();
 }
 
 }  // namespace ferry::http

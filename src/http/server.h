@@ -29,7 +29,8 @@ class Server {
   // Binds (throws std::system_error on failure) and starts accepting.
   void start();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
-  // Closes the listener; open connections end with their io_context.
+  // Closes the listener and drops requests still being answered; open
+  // connections end with their io_context. Call once the loops have stopped.
   void stop();
 
  private:
