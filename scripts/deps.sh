@@ -19,9 +19,13 @@ packages=(
   # stompjs in a real page (tests/js/browser_client.mjs, via npm playwright-core)
   chromium
   python3-prometheus-client
+  # the web console's browser tests (tests/browser: playwright-core drives it)
+  chromium
 )
-# Node (the @stomp/stompjs WebSocket tests; packages in tests/js, installed
-# by tests/js/setup.sh with npm ci): Debian's when none is installed.
+# Node and npm: the @stomp/stompjs WebSocket tests (tests/js), the console's
+# build (scripts/build-web.sh) and browser tests (tests/browser), each
+# installed with npm ci from its lock file; Debian's nodejs/npm only when no
+# node is installed.
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi

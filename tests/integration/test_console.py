@@ -1,0 +1,334 @@
+"""The web console (docs/console.md) in headless Chromium against the real
+broker: login, overview chart, queues with depth and sparkline, message
+browser, purge / move / delete with confirmation, create queue, topics,
+closing a connection. Traffic comes from stomp.py (and the raw STOMP client
+where a test needs NACK frames); effects are checked over STOMP and the
+management API, not only on screen. Screenshots of each page land in
+tests/integration/logs/screenshots/.
+
+Needs node, npm and Debian's chromium (scripts/deps.sh); tests/browser's
+playwright-core is installed on first use (tests/browser/setup.sh)."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from console_ui import ConsoleUI, setup_browser_packages
+from mgmt import Api
+from support import WAIT, client, py_connect, py_rid, unique
+
+
+@pytest.fixture(scope="session")
+def browser_packages():
+    setup_browser_packages()
+
+
+@pytest.fixture
+def console(request, broker, browser_packages):
+    """A Chromium page logged in to `broker`'s console (guest/guest)."""
+    ui = ConsoleUI("http://127.0.0.1:%d" % broker.http_port, request.node.name)
+    ui.expected_errors = []
+    try:
+        ui.login()
+        ui.wait("main[data-page=overview]")
+        yield ui
+        problems = [e for e in ui.errors()
+                    if not any(x in e for x in ui.expected_errors)]
+    finally:
+        ui.close()
+    assert not problems, "browser console errors: %s" % problems
+
+
+def send_py(broker, dest: str, bodies, headers=None):
+    """Sends each body with stomp.py and waits for the last receipt."""
+    conn, lst = py_connect(broker.port)
+    try:
+        for i, body in enumerate(bodies):
+            extra = {}
+            if i == len(bodies) - 1:
+                extra["receipt"] = rid = py_rid()
+            conn.send(dest, body, headers=dict(headers or {}), **extra)
+        lst.wait_receipt(rid)
+    finally:
+        conn.disconnect()
+
+
+def drain_py(broker, dest: str, n: int) -> list[bytes]:
+    """Receives n messages (auto ack) with stomp.py and checks nothing follows."""
+    conn, lst = py_connect(broker.port)
+    try:
+        conn.subscribe(dest, id="drain", ack="auto")
+        got = [lst.get().body for _ in range(n)]
+        lst.none()
+        return [b.encode() if isinstance(b, str) else b for b in got]
+    finally:
+        conn.disconnect()
+
+
+def row(name: str, col: str | None = None) -> str:
+    sel = '[data-testid=queue-row][data-queue="%s"]' % name
+    return sel + (" [data-col=%s]" % col if col else "")
+
+
+# ------------------------------------------------------------- serving
+
+def test_console_is_embedded_in_the_binary(broker):
+    """GET / serves index.html from the binary, and every asset it links
+    loads with its content type (no Node, no files on disk at run time)."""
+    base = "http://127.0.0.1:%d" % broker.http_port
+    with urllib.request.urlopen(base + "/", timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/html")
+        html = r.read().decode()
+    assert '<div id="app">' in html
+    assets = re.findall(r'(?:src|href)="\./(assets/[^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets), html
+    for a in assets:
+        with urllib.request.urlopen(base + "/" + a, timeout=10) as r:
+            body = r.read()
+            ctype = r.headers["Content-Type"]
+        assert len(body) > 100, a
+        assert ctype.startswith("text/javascript" if a.endswith(".js") else "text/css"), (a, ctype)
+    assert "http" not in " ".join(assets), "the console must not load anything from elsewhere"
+
+
+# ------------------------------------------------------------- login
+
+def test_wrong_password_is_refused_then_guest_logs_in(broker, browser_packages, request):
+    ui = ConsoleUI("http://127.0.0.1:%d" % broker.http_port, request.node.name)
+    try:
+        ui.goto("#/queues")
+        ui.wait("[data-testid=login-form]")
+        ui.fill("[data-testid=login-user]", "guest")
+        ui.fill("[data-testid=login-password]", "not-the-password")
+        ui.click("[data-testid=login-submit]")
+        ui.wait_text("[data-testid=login-error]", "Wrong user or password.")
+        ui.shot("login-refused")
+        ui.fill("[data-testid=login-password]", "guest")
+        ui.click("[data-testid=login-submit]")
+        # back to the page asked for before the login
+        ui.wait("main[data-page=queues]")
+        assert ui.text("[data-testid=who]") == "guest"
+        ui.click("[data-testid=logout]")
+        ui.wait("[data-testid=login-form]")
+        errors = [e for e in ui.errors() if "401" not in e]
+    finally:
+        ui.close()
+    assert errors == []
+
+
+# ------------------------------------------------------------- overview
+
+def test_overview_chart_shows_live_rates(broker, console):
+    dest = "/queue/" + unique("rates")
+    stop = threading.Event()
+    sent = [0]
+
+    def traffic():
+        conn, lst = py_connect(broker.port)
+        conn.subscribe(dest, id="c", ack="auto")
+        try:
+            while not stop.is_set():
+                conn.send(dest, "tick %d" % sent[0])
+                sent[0] += 1
+                time.sleep(0.02)
+        finally:
+            conn.disconnect()
+
+    t = threading.Thread(target=traffic, daemon=True)
+    t.start()
+    try:
+        chart = "[data-testid=rates-chart]"
+        console.wait_for("3 points on the rates chart",
+                         lambda: int(console.attr(chart, "data-points") or 0) >= 3)
+        console.wait_for("a publish rate above 0",
+                         lambda: float(console.attr(chart, "data-last-publish") or 0) > 0)
+        console.wait_for("a deliver rate above 0",
+                         lambda: float(console.attr(chart, "data-last-deliver") or 0) > 0)
+        # the chart is drawn (uPlot's canvas), the counters follow the traffic
+        assert console.count(chart + " canvas") >= 1
+        console.wait_for("total published counting up", lambda: int(
+            console.text("[data-testid=total-publish]").replace(",", "")) >= 20)
+        assert int(console.text("[data-testid=count-connections]")) >= 1
+        assert console.text("[data-testid=memory]")
+        assert console.text("[data-testid=disk]")
+        console.shot("overview")
+    finally:
+        stop.set()
+        t.join(WAIT)
+
+
+# ------------------------------------------------------------- queues
+
+def test_queues_table_shows_depth_and_sparkline(broker, console):
+    name = unique("depth")
+    send_py(broker, "/queue/" + name, ["m%d" % i for i in range(7)])
+    console.click("[data-testid=nav-queues]")
+    console.wait("main[data-page=queues]")
+    console.wait_text(row(name, "depth"), "7")
+    assert console.text(row(name, "ready")) == "7"
+    assert console.text(row(name, "unacked")) == "0"
+    assert console.text(row(name, "consumers")) == "0"
+    send_py(broker, "/queue/" + name, ["more%d" % i for i in range(3)])
+    console.wait_text(row(name, "depth"), "10")
+    spark = row(name, "sparkline") + " svg"
+    console.wait_for("a sparkline of 2+ polls",
+                     lambda: int(console.attr(spark, "data-points") or 0) >= 2)
+    assert console.attr(spark, "data-last") == "10"
+    console.shot("queues")
+
+
+def test_create_and_delete_queue(broker, console):
+    api = Api(broker)
+    name = unique("made")
+    console.click("[data-testid=nav-queues]")
+    console.fill("[data-testid=create-name]", name)
+    console.click("[data-testid=create-queue] button")
+    console.wait_text(row(name, "depth"), "0")
+    assert api.queue(name)["depth"] == 0
+    send_py(broker, "/queue/" + name, ["x"])
+    console.wait_text(row(name, "depth"), "1")
+    console.click(row(name) + " [data-testid=delete]")
+    console.cancel()
+    assert api.queue(name)["depth"] == 1, "cancel must not delete"
+    console.click(row(name) + " [data-testid=delete]")
+    console.confirm(shot="delete-dialog")
+    console.wait(row(name), state="detached")
+    api.queue(name, expect=404)
+
+
+def test_message_browser_shows_bodies_without_consuming(broker, console):
+    name = unique("browse")
+    dest = "/queue/" + name
+    sent = ["first plain text", "grüße — ünïcödé ✓", '{"order": 42, "items": ["a", "b"]}']
+    send_py(broker, dest, sent, headers={"x-note": "from-stomp.py"})
+    binary = b"\x00\x01\xffbinary"
+    raw = client(broker.port)
+    raw.send(dest, binary)
+    raw.close()
+    console.click("[data-testid=nav-queues]")
+    console.click(row(name) + " [data-testid=queue-link]")
+    console.wait("main[data-page=messages]")
+    console.wait_for("4 message rows", lambda: console.count("[data-testid=message-row]") == 4)
+    bodies = console.texts("[data-testid=message-body]")
+    assert bodies[:3] == sent
+    # a body that is not UTF-8 is shown as base64, and says so
+    assert bodies[3] == base64.b64encode(binary).decode()
+    assert console.attr("[data-testid=message-row] >> nth=3 >> [data-testid=message-body]",
+                        "data-encoding") == "base64"
+    assert console.text("[data-testid=queue-depth]") == "4"
+    console.click("[data-testid=message-row] summary")
+    assert "from-stomp.py" in console.text("[data-testid=message-row] dl.headers")
+    console.shot("message-browser")
+    # browsing did not consume: all four are still there, in order
+    c = client(broker.port)
+    c.subscribe(dest, "d", ack="auto")
+    assert [m.body for m in c.read_messages(4)] == [x.encode() for x in sent] + [binary]
+    c.assert_no_frame()
+    c.close()
+
+
+def test_purge_with_confirmation_empties_the_queue(broker, console):
+    api = Api(broker)
+    name = unique("purge")
+    send_py(broker, "/queue/" + name, ["p%d" % i for i in range(5)])
+    console.click("[data-testid=nav-queues]")
+    console.wait_text(row(name, "depth"), "5")
+    console.click(row(name) + " [data-testid=purge]")
+    console.cancel()
+    time.sleep(0.3)
+    assert api.queue(name)["depth"] == 5, "cancel must not purge"
+    console.click(row(name) + " [data-testid=purge]")
+    console.confirm(shot="purge-dialog")
+    console.wait_for("the purge notice",
+                     lambda: "Purged 5 messages" in console.text("[data-testid=notice]"))
+    # depth 0, or gone: the broker may drop an empty queue nobody uses
+    console.wait_for("the queue emptied", lambda: console.count(row(name)) == 0
+                     or console.text(row(name, "depth")) == "0")
+    status, _, body = api.raw("GET", api.q(name))
+    assert status == 404 or json.loads(body)["depth"] == 0, (status, body)
+    console.shot("purged")
+    assert drain_py(broker, "/queue/" + name, 0) == []
+
+
+def test_move_from_dead_letter_queue_back(broker, console):
+    """Messages rejected (NACK requeue:false) land in DLQ.<name>; the Move
+    dialog suggests <name> as the target and moves them back."""
+    name = unique("orders")
+    dest = "/queue/" + name
+    send_py(broker, dest, ["order-%d" % i for i in range(3)])
+    c = client(broker.port)
+    c.subscribe(dest, "s", ack="client-individual")
+    for _ in range(3):
+        c.nack(c.read_message(), extra=[("requeue", "false")])
+    c.close()
+    dlq = "DLQ." + name
+    console.click("[data-testid=nav-queues]")
+    console.wait_text(row(dlq, "depth"), "3")
+    # (the emptied, unused queue itself may be gone: the move recreates it)
+    console.click(row(dlq) + " [data-testid=move]")
+    console.wait("[data-testid=dialog-to]")
+    assert console.call("attr", sel="[data-testid=dialog-to]", name="value") == name
+    console.confirm(shot="move-dialog")
+    console.wait_for("the move notice",
+                     lambda: "Moved 3 messages" in console.text("[data-testid=notice]"))
+    # the emptied DLQ shows depth 0 until the broker drops the unused queue
+    console.wait_for("the DLQ emptied", lambda: console.count(row(dlq)) == 0
+                     or console.text(row(dlq, "depth")) == "0")
+    console.wait_text(row(name, "depth"), "3")
+    console.shot("moved")
+    assert sorted(drain_py(broker, dest, 3)) == [b"order-0", b"order-1", b"order-2"]
+
+
+# ------------------------------------------------------------- topics
+
+def test_topics_page_lists_subscribers_and_published(broker, console):
+    name = unique("news")
+    conn, lst = py_connect(broker.port)
+    try:
+        conn.subscribe("/topic/" + name, id="t", ack="auto")
+        time.sleep(0.2)
+        send_py(broker, "/topic/" + name, ["a", "b"])
+        lst.get()
+        lst.get()
+        console.click("[data-testid=nav-topics]")
+        topic = '[data-testid=topic-row][data-topic="%s"]' % name
+        console.wait_text(topic + " [data-col=subscribers]", "1")
+        console.wait_text(topic + " [data-col=published]", "2")
+        console.shot("topics")
+    finally:
+        conn.disconnect()
+
+
+# ------------------------------------------------------------- connections
+
+def test_close_connection_with_confirmation(broker, console):
+    conn, lst = py_connect(broker.port)
+    host, port = conn.transport.socket.getsockname()[:2]
+    addr = "%s:%d" % (host, port)
+    conn.subscribe("/queue/" + unique("held"), id="s1", ack="client")
+    sel = '[data-testid=connection-row][data-client="%s"]' % addr
+    try:
+        console.click("[data-testid=nav-connections]")
+        console.wait_text(sel + " [data-col=subscriptions]", "1")
+        console.shot("connections")
+        console.click(sel + " [data-testid=close]")
+        console.cancel()
+        time.sleep(0.3)
+        assert not lst.disconnected.is_set(), "cancel must not close"
+        console.click(sel + " [data-testid=close]")
+        console.confirm(shot="close-dialog")
+        err = lst.errors.get(timeout=WAIT)
+        assert "closed by administrator" in (err.headers.get("message", "") + str(err.body)), \
+            (err.headers, err.body)
+        assert lst.disconnected.wait(WAIT), "the client was not disconnected"
+        console.wait(sel, state="detached")
+    finally:
+        if conn.is_connected():
+            conn.disconnect()

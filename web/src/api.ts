@@ -1,0 +1,183 @@
+// The management HTTP API (docs/management-api.md): typed shapes and one
+// fetch wrapper that adds HTTP Basic credentials from the session and turns
+// error bodies ({"error","reason"}) into ApiError.
+
+export interface Rates { publish: number; deliver: number; ack: number; redeliver: number }
+export interface Overview {
+  version: string;
+  node: string;
+  uptime_ms: number;
+  shards: number;
+  connections: number;
+  consumers: number;
+  queues: number;
+  topics: number;
+  messages: { ready: number; unacked: number; total: number };
+  rates: Rates;
+  totals: Rates;
+  memory: { rss_bytes: number; queued_bytes: number; limit_bytes: number };
+  disk: { journal_bytes: number; limit_bytes: number; free_bytes: number };
+  listeners: { protocol: string; address: string }[];
+}
+export interface Connection {
+  id: string;
+  client_address: string;
+  user: string;
+  vhost: string;
+  protocol: string;
+  transport: string;
+  connected_at: number;
+  subscriptions: number;
+  unacked: number;
+  messages_in: number;
+  messages_out: number;
+  rates: { in: number; out: number };
+}
+export interface Queue {
+  vhost: string;
+  name: string;
+  destination: string;
+  durable: boolean;
+  depth: number;
+  ready: number;
+  unacked: number;
+  consumers: number;
+  enqueued: number;
+  dequeued: number;
+  acked: number;
+  redelivered: number;
+  expired: number;
+  dead_lettered: number;
+  rates: { in: number; out: number };
+}
+export interface Topic {
+  vhost: string;
+  name: string;
+  destination: string;
+  subscribers: number;
+  durable_subscriptions: number;
+  published: number;
+  rates: { in: number };
+}
+export interface Subscription {
+  connection: string | null;
+  id: string;
+  destination: string;
+  ack: string;
+  prefetch: number;
+  unacked: number;
+  durable: boolean;
+  name?: string | null;
+}
+export interface BrowsedMessage {
+  message_id: string;
+  headers: Record<string, string>;
+  body: string;
+  body_encoding: "utf8" | "base64";
+  size: number;
+  redelivered: boolean;
+  persistent: boolean;
+  priority: number;
+  timestamp: number;
+}
+
+/** A non-2xx answer: HTTP status plus the API's short code and reason. */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, readonly reason: string) {
+    super(`${code}: ${reason}`);
+  }
+}
+
+const kAuthKey = "ferry.auth";
+
+/** The session's "user:password" in base64, or null before login. */
+export function credentials(): string | null {
+  return sessionStorage.getItem(kAuthKey);
+}
+export function setCredentials(user: string, password: string): void {
+  // btoa takes Latin-1; encode UTF-8 first so any user name works.
+  const bytes = new TextEncoder().encode(`${user}:${password}`);
+  let bin = "";
+  bytes.forEach((b) => (bin += String.fromCharCode(b)));
+  sessionStorage.setItem(kAuthKey, btoa(bin));
+  sessionStorage.setItem("ferry.user", user);
+}
+export function clearCredentials(): void {
+  sessionStorage.removeItem(kAuthKey);
+  sessionStorage.removeItem("ferry.user");
+}
+export function currentUser(): string {
+  return sessionStorage.getItem("ferry.user") ?? "";
+}
+
+/** Called on 401 so the app can show the login page. */
+let onUnauthorized: () => void = () => {};
+export function setUnauthorizedHandler(f: () => void): void {
+  onUnauthorized = f;
+}
+
+/** Path segment as the API wants it: vhost "/" is "%2F". */
+export function seg(s: string): string {
+  return encodeURIComponent(s);
+}
+
+export async function request<T>(method: string, path: string, body?: unknown,
+                                 auth: string | null = credentials()): Promise<T> {
+  // credentials "omit" and X-Requested-With keep browsers from showing their
+  // own Basic-auth prompt on a 401: the console has its sign-in page.
+  const headers: Record<string, string> = {
+    Accept: "application/json", "X-Requested-With": "XMLHttpRequest",
+  };
+  if (auth) headers.Authorization = `Basic ${auth}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit",
+    });
+  } catch (e) {
+    throw new ApiError(0, "unreachable", `the broker did not answer (${String(e)})`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let code = `http_${res.status}`;
+    let reason = res.statusText || text.slice(0, 200);
+    try {
+      const j = JSON.parse(text);
+      if (typeof j.error === "string") code = j.error;
+      if (typeof j.reason === "string") reason = j.reason;
+    } catch {
+      // not JSON: keep the status line
+    }
+    if (res.status === 401 && auth === credentials()) onUnauthorized();
+    throw new ApiError(res.status, code, reason);
+  }
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export const api = {
+  overview: () => request<Overview>("GET", "/api/overview"),
+  connections: () => request<Connection[]>("GET", "/api/connections"),
+  closeConnection: (id: string) => request<void>("DELETE", `/api/connections/${seg(id)}`),
+  queues: () => request<Queue[]>("GET", "/api/queues"),
+  queue: (vhost: string, name: string) =>
+    request<Queue>("GET", `/api/queues/${seg(vhost)}/${seg(name)}`),
+  createQueue: (vhost: string, name: string) =>
+    request<void>("PUT", `/api/queues/${seg(vhost)}/${seg(name)}`, {}),
+  deleteQueue: (vhost: string, name: string) =>
+    request<void>("DELETE", `/api/queues/${seg(vhost)}/${seg(name)}`),
+  purgeQueue: (vhost: string, name: string) =>
+    request<{ purged: number }>("DELETE", `/api/queues/${seg(vhost)}/${seg(name)}/contents`),
+  moveMessages: (vhost: string, name: string, to: string, count?: number) =>
+    request<{ moved: number }>("POST", `/api/queues/${seg(vhost)}/${seg(name)}/move`,
+                               count === undefined ? { to } : { to, count }),
+  browse: (vhost: string, name: string, count: number) =>
+    request<BrowsedMessage[]>(
+      "GET", `/api/queues/${seg(vhost)}/${seg(name)}/messages?count=${count}`),
+  topics: () => request<Topic[]>("GET", "/api/topics"),
+  subscriptions: () => request<Subscription[]>("GET", "/api/subscriptions"),
+};

@@ -1,0 +1,122 @@
+// Message browser for one queue (#/queues/{vhost}/{name}): the first N ready
+// messages, read without consuming them (GET .../messages?count=N), with
+// headers and body; the queue's counters and its purge / move / delete.
+
+import { api, ApiError, type BrowsedMessage, type Queue } from "../api";
+import { move, purge, remove } from "../actions";
+import type { Mount, Page } from "../page";
+import { fmtBytes, fmtInt, fmtTime, h, num, table } from "../ui";
+
+const kMaxBrowse = 1000;
+const kBodyPreview = 4096; // characters shown before "show all"
+
+function body(m: BrowsedMessage): HTMLElement {
+  const text = m.body ?? "";
+  const pre = h("pre", { class: "body", "data-testid": "message-body",
+                         "data-encoding": m.body_encoding }, text.slice(0, kBodyPreview));
+  const parts: (HTMLElement | string)[] = [pre];
+  if (m.body_encoding === "base64") {
+    parts.unshift(h("div", { class: "muted small" }, "binary body, shown as base64"));
+  }
+  if (text.length > kBodyPreview) {
+    const more = h("button", { class: "link" }, `show all ${fmtInt(text.length)} characters`);
+    more.addEventListener("click", () => {
+      pre.textContent = text;
+      more.remove();
+    });
+    parts.push(more);
+  }
+  return h("td", { class: "body-cell" }, ...parts);
+}
+
+function headers(m: BrowsedMessage): HTMLElement {
+  const entries = Object.entries(m.headers ?? {});
+  return h("td", {}, h("details", {},
+    h("summary", {}, `${entries.length} header${entries.length === 1 ? "" : "s"}`),
+    h("dl", { class: "headers" }, ...entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))));
+}
+
+export const mountMessages: Mount = (root, params) => {
+  const vhost = params[0] ?? "/";
+  const name = params[1] ?? "";
+  let queue: Queue | null = null;
+  const countIn = h("input", { type: "number", min: 1, max: kMaxBrowse, value: 20,
+                               "data-testid": "browse-count" });
+  const summary = h("div", { class: "stats" });
+  const list = h("div", {});
+  const title = h("h1", {}, "Queue ", h("code", {}, name), vhost === "/" ? "" : ` (vhost ${vhost})`);
+  let page: Page;
+  const act = async (f: (v: string, n: string, x: number) => Promise<boolean>, x: () => number) => {
+    if (await f(vhost, name, x())) await page.refresh();
+  };
+  const get = h("form", { class: "inline-form" },
+    h("label", {}, "Show the first ", countIn, " messages"),
+    h("button", { type: "submit", class: "primary", "data-testid": "browse-get" }, "Get messages"));
+  get.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    void page.refresh();
+  });
+  root.append(
+    h("p", {}, h("a", { href: "#/queues" }, "← Queues")), title, summary,
+    h("div", { class: "toolbar" }, get,
+      h("span", { class: "spacer" }),
+      h("button", { "data-testid": "purge", onclick: () => act(purge, () => queue?.ready ?? 0) }, "Purge"),
+      h("button", { "data-testid": "move", onclick: () => act(move, () => queue?.ready ?? 0) }, "Move"),
+      h("button", { class: "danger", "data-testid": "delete",
+                    onclick: async () => {
+                      if (await remove(vhost, name, queue?.depth ?? 0)) location.hash = "#/queues";
+                    } }, "Delete")),
+    h("p", { class: "muted small" },
+      "Browsing does not consume: messages stay in the queue, in order, and are not marked redelivered."),
+    list);
+
+  const loadQueue = async (): Promise<boolean> => {
+    try {
+      queue = await api.queue(vhost, name);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        queue = null;
+        summary.replaceChildren(h("p", { class: "muted", "data-testid": "no-queue" },
+                                  "This queue does not exist (any more)."));
+        list.replaceChildren();
+        return false;
+      }
+      throw e;
+    }
+    const q = queue;
+    summary.replaceChildren(...([
+      ["depth", q.depth], ["ready", q.ready], ["unacked", q.unacked],
+      ["consumers", q.consumers], ["enqueued", q.enqueued], ["acked", q.acked],
+      ["redelivered", q.redelivered], ["expired", q.expired],
+      ["dead-lettered", q.dead_lettered],
+    ] as [string, number][]).map(([k, v]) =>
+      h("div", { class: "stat" }, h("div", { class: "stat-value", "data-testid": `queue-${k}` },
+                                    fmtInt(v)), h("div", { class: "stat-label" }, k))));
+    return true;
+  };
+
+  page = {
+    // The message list is only re-read on demand (Get messages, after an
+    // action) so that open header lists and the reader's place survive polls.
+    async poll() {
+      await loadQueue();
+    },
+    async refresh() {
+      let n = Math.floor(Number(countIn.value));
+      if (!Number.isFinite(n) || n < 1) n = 20;
+      n = Math.min(n, kMaxBrowse);
+      if (!(await loadQueue())) return;
+      const msgs = await api.browse(vhost, name, n);
+      list.replaceChildren(table("messages-table", [
+        { label: "#", num: true }, { label: "message-id" }, { label: "body" }, { label: "headers" },
+        { label: "size", num: true }, { label: "flags" }, { label: "timestamp" },
+      ], msgs.map((m, i) => h("tr", { "data-testid": "message-row", "data-id": m.message_id },
+        num(i + 1), h("td", {}, h("code", {}, m.message_id)), body(m), headers(m),
+        num(fmtBytes(m.size)),
+        h("td", {}, [m.persistent ? "persistent" : "", m.redelivered ? "redelivered" : "",
+                     m.priority ? `priority ${m.priority}` : ""].filter(Boolean).join(", ")),
+        h("td", {}, fmtTime(m.timestamp)))), "No ready messages."));
+    },
+  };
+  return page;
+};
