@@ -409,8 +409,10 @@ net::ServerOptions load_options(const std::string& config_path,
     }
     for (const auto& [key, node] : table) {
       std::string text;
+      // A named copy: clang 14 cannot capture a structured binding.
+      const std::string_view name = key.str();
       const bool list_option = std::any_of(option_specs().begin(), option_specs().end(), [&](const OptionSpec& s) {
-        return s.list && s.name == key.str();
+        return s.list && s.name == name;
       });
       if (node.is_array() && !list_option)
         throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +

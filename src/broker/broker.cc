@@ -137,9 +137,14 @@ void Broker::write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket t
           }
           for (Target& t : *shared)
             enqueue_journaled(t.owner, std::move(t.key), t.message, *segment, t.stamp, r.offset, t.index);
-          for (auto& [d, m] : *topics) {
+          for (auto& topic : *topics) {
+            // Named copies: clang 14 cannot capture structured bindings.
+            Destination d = topic.first;
+            MessageRef m = topic.second;
             const ShardId owner = owner_of(d);
-            executor_.post(owner, [this, owner, d, m] { shards_[owner.value]->publish_nondurable(d, m); });
+            executor_.post(owner, [this, owner, d = std::move(d), m = std::move(m)] {
+              shards_[owner.value]->publish_nondurable(d, m);
+            });
           }
           if (ClientEvents* ev = client_events_[ticket.shard.value])
             ev->complete(ticket.connection, ticket.op, Outcome::success());
