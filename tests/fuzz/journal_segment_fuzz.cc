@@ -241,8 +241,18 @@ void run(const std::vector<std::string>& segs, bool skip_corrupt) {
   for (const auto& [key, sub] : recovery.subscriptions()) {
     check(broker::decode_subscription(sub.record).has_value(), "kept an undecodable subscription");
   }
+  // A kept entry has its message; a paged one (beyond the body budget) has
+  // only its position, which must read back as a message record.
   for (auto& [key, entries] : recovery.take_queues()) {
-    for (const auto& e : entries) check(e.message != nullptr, "recovered entry without a message");
+    for (const auto& e : entries) {
+      if (e.message != nullptr) continue;
+      std::uint32_t index = 0;
+      const bool found = journal->read_at(e.segment, e.offset, [&](RecordType t, std::span<const char>) {
+        if (index++ != e.index) return false;
+        return t == RecordType::kMessage;
+      });
+      check(found, "a paged recovered entry does not read back at its position");
+    }
   }
 
   // Paging reads: every record is found again where replay saw it.
