@@ -753,3 +753,23 @@ def run_ferry(*args, input: bytes | None = None, timeout: float = 30.0, cwd=None
                        capture_output=True, timeout=timeout, cwd=cwd)
     assert_no_sanitizer_report(p.stderr.decode("utf-8", "replace"), "ferry %s" % " ".join(map(str, args)))
     return p
+
+
+def fill_until_refused(port: int, dest: str, body: str, limit: int, hint: str = ""):
+    """Persistent SENDs (body prefixed with a counter) with receipts until the
+    broker refuses one: returns (bodies receipted, the ERROR frame)."""
+    c = client(port)
+    sent = []
+    for i in range(limit):
+        text = "%05d-%s" % (i, body)
+        c.send_frame("SEND", [("destination", dest), ("receipt", "r%d" % i)], text)
+        try:
+            f = c.read_frame(15)
+        except Closed:
+            raise AssertionError("connection closed without ERROR after %d sends" % len(sent))
+        if f.command == "ERROR":
+            c.close()
+            return sent, f
+        assert f.command == "RECEIPT" and f.get("receipt-id") == "r%d" % i, f
+        sent.append(text)
+    raise AssertionError("never refused after %d sends%s" % (limit, hint))

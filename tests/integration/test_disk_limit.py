@@ -5,30 +5,14 @@ lost or corrupted, and the broker accepts again once consumers free space.
 tests/store/journal_fault_test.cc.)"""
 from __future__ import annotations
 
-from support import Closed, client, unique
+from support import fill_until_refused, Closed, client, unique
 from test_persistence import data_dir, drain, restart, work, work_root  # noqa: F401 (fixtures)
 
 BODY = "d" * 8000
 
 
 def _fill_until_refused(port, dest, limit=2000):
-    """Send persistent messages with receipts until the broker refuses one.
-    Returns (bodies receipted, ERROR frame)."""
-    c = client(port)
-    sent = []
-    for i in range(limit):
-        body = "%05d-%s" % (i, BODY)
-        c.send_frame("SEND", [("destination", dest), ("receipt", "r%d" % i)], body)
-        try:
-            f = c.read_frame(15)
-        except Closed:
-            raise AssertionError("connection closed without ERROR after %d sends" % len(sent))
-        if f.command == "ERROR":
-            c.close()
-            return sent, f
-        assert f.command == "RECEIPT" and f.get("receipt-id") == "r%d" % i, f
-        sent.append(body)
-    raise AssertionError("never refused after %d sends" % limit)
+    return fill_until_refused(port, dest, BODY, limit, "")
 
 
 def test_disk_limit_refuses_then_recovers(broker_factory, work):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Closed, client, unique
+from support import fill_until_refused, Closed, client, unique
 from test_persistence import drain, restart, work, work_root  # noqa: F401 (fixtures)
 
 SIZE = "8m"
@@ -44,22 +44,7 @@ def tiny_dir():
 
 
 def _fill_until_refused(port, dest, limit=5000):
-    """Persistent SENDs with receipts until one is refused: (receipted, ERROR)."""
-    c = client(port)
-    sent = []
-    for i in range(limit):
-        body = "%05d-%s" % (i, BODY)
-        c.send_frame("SEND", [("destination", dest), ("receipt", "r%d" % i)], body)
-        try:
-            f = c.read_frame(15)
-        except Closed:
-            raise AssertionError("connection closed without ERROR after %d sends" % len(sent))
-        if f.command == "ERROR":
-            c.close()
-            return sent, f
-        assert f.command == "RECEIPT" and f.get("receipt-id") == "r%d" % i, f
-        sent.append(body)
-    raise AssertionError("never refused after %d sends (is the tmpfs %s?)" % (limit, SIZE))
+    return fill_until_refused(port, dest, BODY, limit, " (is the tmpfs %s?)" % SIZE)
 
 
 def test_full_tmpfs_refuses_keeps_everything_and_recovers(broker_factory, tiny_dir):
