@@ -86,7 +86,7 @@ int serve(const net::ServerOptions& configured) {
   spdlog::info("listening on {}", net::Server::describe(listening.front()));
 
   // The management API on shard 0's loop (it gathers from the shards by tasks).
-  http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}};
+  http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}, authenticator.get()};
   for (const auto& l : listening) {
     static constexpr const char* kProtocol[] = {"stomp", "stomp+ssl", "ws", "wss"};
     std::string address = net::Server::describe(l);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "broker/broker.h"
 #include "broker/shard_broker.h"
 #include "broker/stats.h"
@@ -33,6 +34,7 @@ struct ApiContext {
   const net::ServerOptions& options;
   std::int64_t started_mono_ms = 0;
   std::vector<Listener> listeners;  // filled by the app before start
+  auth::Authenticator* users = nullptr;  // null: the built-in guest only (unit tests)
 };
 
 // Scatter-gather: runs `on_shard(shard)` on every shard and then

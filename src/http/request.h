@@ -20,6 +20,7 @@ struct Request {
   std::string body;
   Peer peer;
   std::string user;                         // authenticated user ("" for open paths)
+  Role role = Role::kNone;                  // the user's role (kNone for open paths)
 
   std::optional<std::string> param(const std::string& name) const {
     auto it = query.find(name);

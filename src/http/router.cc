@@ -2,7 +2,7 @@
 
 namespace ferry::http {
 
-void Router::add(std::string method, std::string pattern, Handler handler, bool open) {
+void Router::add(std::string method, std::string pattern, Handler handler, Access access) {
   Route r;
   r.method = std::move(method);
   std::size_t start = 1;  // patterns start with '/'
@@ -13,7 +13,13 @@ void Router::add(std::string method, std::string pattern, Handler handler, bool 
     start = slash + 1;
   }
   r.handler = std::move(handler);
-  r.open = open;
+  switch (access) {
+    case Access::kOpen: r.need = Role::kNone; break;
+    case Access::kAdministrator: r.need = Role::kAdministrator; break;
+    case Access::kByMethod:
+      r.need = r.method == "GET" || r.method == "HEAD" ? Role::kMonitoring : Role::kManagement;
+      break;
+  }
   routes_.push_back(std::move(r));
 }
 
@@ -42,7 +48,7 @@ Router::Found Router::find(const std::string& method, const std::vector<std::str
     f.match = Match::kFound;
     f.handler = &r.handler;
     f.captures = std::move(captures);
-    f.open = r.open;
+    f.need = r.need;
     return f;
   }
   return f;

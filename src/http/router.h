@@ -15,15 +15,20 @@ class Router {
  public:
   using Handler = std::function<void(const Request&, const std::vector<std::string>& captures, Reply)>;
 
-  // `open`: served without authentication (/metrics, console assets).
-  void add(std::string method, std::string pattern, Handler handler, bool open = false);
+  // Who may call a route: kOpen needs no credentials (console assets);
+  // kByMethod lets any management user GET (the `monitoring` tag or more)
+  // and needs `management` or `administrator` for other methods;
+  // kAdministrator needs the `administrator` tag (users, vhosts,
+  // permissions).
+  enum class Access { kByMethod, kOpen, kAdministrator };
+  void add(std::string method, std::string pattern, Handler handler, Access access = Access::kByMethod);
 
   enum class Match { kFound, kNoPath, kWrongMethod };
   struct Found {
     Match match = Match::kNoPath;
     const Handler* handler = nullptr;
     std::vector<std::string> captures;
-    bool open = false;
+    Role need = Role::kNone;  // kNone: open
     std::string allowed;  // methods of the path, for 405
   };
   Found find(const std::string& method, const std::vector<std::string>& segments) const;
@@ -33,7 +38,7 @@ class Router {
     std::string method;
     std::vector<std::string> pattern;
     Handler handler;
-    bool open = false;
+    Role need = Role::kNone;
   };
   std::vector<Route> routes_;
 };

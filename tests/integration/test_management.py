@@ -103,14 +103,6 @@ def test_unknown_path_404_wrong_method_405(broker):
     assert json.loads(body)["error"] == "method_not_allowed"
 
 
-def test_users_and_permissions_answer_not_implemented(broker):
-    api = Api(broker)
-    for method, path in [("GET", "/api/users"), ("PUT", "/api/users/bob"), ("GET", "/api/permissions"),
-                         ("DELETE", "/api/permissions/%2F/bob")]:
-        status, _, body = api.raw(method, path, body="{}" if method == "PUT" else None)
-        assert status == 501 and json.loads(body)["error"] == "not_implemented"
-
-
 # ---------------------------------------------------------------- overview
 
 
