@@ -166,12 +166,14 @@ def test_vhosts_are_created_and_deleted(broker_factory, users_file):
     api.call("PUT", "/api/vhosts/lab", expect=201)
     api.call("PUT", "/api/vhosts/lab", expect=204)
     assert {"name": "lab"} in api.get("/api/vhosts")
+    assert api.get("/api/vhosts/lab") == {"name": "lab"}
     api.call("PUT", "/api/permissions/lab/root", {"configure": ".*", "write": ".*", "read": ".*"}, expect=201)
     c, f = login(b.port, "root", "r00t", host="lab")
     assert f.command == "CONNECTED", f
     api.call("DELETE", "/api/vhosts/lab", expect=204)
     c.read_until_closed()  # its connections go with it
     assert {"name": "lab"} not in api.get("/api/vhosts")
+    assert api.raw("GET", "/api/vhosts/lab")[0] == 404
     assert api.raw("GET", "/api/permissions/lab/root")[0] == 404
     assert "lab" not in ferry_ok("vhost", "list", "--users-file", users_file).split()
     # The default vhost stays.
