@@ -120,7 +120,7 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
   s.move->add_option("--count", s.count, "move at most N messages (default: all)");
   s.close = common(app.add_subcommand("close-connection", "close a client connection (it gets ERROR)"), false);
   s.close->add_option("id", s.id, "connection id (see ferry connections)")->required();
-  s.create = common(app.add_subcommand("create-queue", "create a queue (kept while empty until deleted)"), false);
+  s.create = common(app.add_subcommand("create-queue", "create a queue (kept while empty, and across restarts, until deleted)"), false);
   s.create->add_option("queue", s.queue, "queue name")->required();
   s.remove = common(app.add_subcommand("delete-queue", "delete a queue without consumers, and its messages"), false);
   s.remove->add_option("queue", s.queue, "queue name")->required();

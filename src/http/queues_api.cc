@@ -146,10 +146,18 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
               });
         });
 
+  // A queue made here is declared: kept while empty, and across restarts
+  // (broker::DeclaredQueues, written before the queue exists).
   r.add("PUT", "/api/queues/{vhost}/{name}",
         [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
           auto d = queue_of(cap[0], cap[1]);
           if (!d) return reply(bad_name());
+          if (ctx.users != nullptr && !ctx.users->store()->has_vhost(d->vhost))
+            return reply(error_response(404, "not_found", "no vhost '" + d->vhost + "'"));
+          if (ctx.declared != nullptr) {
+            if (std::string e = ctx.declared->add(d->vhost, d->name); !e.empty())
+              return reply(error_response(500, "internal_error", "the queue is not created: " + e));
+          }
           on_owner<bool>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.declare_queue(d); },
               [reply](bool existed) {
@@ -166,11 +174,17 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
           using Err = broker::ShardBroker::AdminError;
           on_owner<Err>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.delete_queue(d); },
-              [reply, d = *d](Err e) {
+              [&ctx, reply, d = *d](Err e) {
                 if (e == Err::kNotFound) return reply(no_queue(d));
                 if (e == Err::kInUse)
                   return reply(error_response(409, "in_use",
                                               "queue " + d.to_string() + " has consumers; it is not deleted"));
+                if (ctx.declared != nullptr) {
+                  if (std::string err = ctx.declared->remove(d.vhost, d.name); !err.empty())
+                    return reply(error_response(500, "internal_error",
+                                                "the queue is deleted, but it comes back (empty) after a "
+                                                "restart: " + err));
+                }
                 reply(no_content());
               });
         });
