@@ -87,6 +87,19 @@ Role Authenticator::role(std::string_view user) const {
   return u == nullptr ? Role::kNone : role_of(u->tags);
 }
 
+std::optional<std::set<std::string>> Authenticator::visible_vhosts(std::string_view user) const {
+  if (users_ == nullptr) return std::nullopt;
+  const auto store = users_->store();
+  const auth::User* u = store->find_user(user);
+  if (u == nullptr) return std::set<std::string>{};
+  for (const std::string& t : u->tags)
+    if (t == "administrator" || t == "monitoring") return std::nullopt;
+  std::set<std::string> out;
+  for (const auto& e : store->permission_entries())
+    if (e.user == user) out.insert(e.vhost);
+  return out;
+}
+
 Role Authenticator::check_slow(const std::string& user, const std::string& pass, const Peer& peer) const {
   auth::LoginResult r = users_->verify(user, pass, peer.address, std::nullopt);
   if (r.status != auth::LoginStatus::kOk) return Role::kNone;

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,6 +54,9 @@ class Authenticator {
   virtual Role check(std::string_view user, std::string_view pass, const Peer& peer) const;
   // The role of a user checked before (their tags now); kNone if gone.
   Role role(std::string_view user) const;
+  // The vhosts `user` may see through the API: nullopt (all) for the tags
+  // administrator and monitoring, else those the user has permissions in.
+  std::optional<std::set<std::string>> visible_vhosts(std::string_view user) const;
 
  private:
   Role check_slow(const std::string& user, const std::string& pass, const Peer& peer) const;

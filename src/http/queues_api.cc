@@ -103,13 +103,14 @@ void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answe
 
 using QueueList = std::vector<broker::QueueStats>;
 
-void list(ApiContext& ctx, std::string vhost, Reply reply) {
+void list(ApiContext& ctx, std::string vhost, VhostFilter filter, Reply reply) {
   gather<QueueList>(
       ctx, [&ctx, vhost](ShardId s) { return ctx.broker.local(s).queue_stats(vhost); },
-      [reply](std::vector<QueueList> parts) {
+      [reply, filter = std::move(filter)](std::vector<QueueList> parts) {
         QueueList all;
         for (auto& p : parts)
-          for (auto& q : p) all.push_back(std::move(q));
+          for (auto& q : p)
+            if (filter.sees(q.destination.vhost)) all.push_back(std::move(q));
         std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
           return std::tie(a.destination.vhost, a.destination.name) < std::tie(b.destination.vhost, b.destination.name);
         });
@@ -128,11 +129,11 @@ Response no_content() {
 }  // namespace
 
 void add_queue_routes(Router& r, ApiContext& ctx) {
-  r.add("GET", "/api/queues", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
-    list(ctx, "", std::move(reply));
+  r.add("GET", "/api/queues", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
+    list(ctx, "", req.vhosts, std::move(reply));
   });
-  r.add("GET", "/api/queues/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
-    list(ctx, cap[0], std::move(reply));
+  r.add("GET", "/api/queues/{vhost}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
+    list(ctx, cap[0], req.vhosts, std::move(reply));
   });
 
   r.add("GET", "/api/queues/{vhost}/{name}",

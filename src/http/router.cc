@@ -12,6 +12,12 @@ void Router::add(std::string method, std::string pattern, Handler handler, Acces
     r.pattern.push_back(pattern.substr(start, slash - start));
     start = slash + 1;
   }
+  int captures = 0;
+  for (const std::string& seg : r.pattern) {
+    if (seg.size() < 2 || seg.front() != '{' || seg.back() != '}') continue;
+    if (seg == "{vhost}") r.vhost_capture = captures;
+    ++captures;
+  }
   r.handler = std::move(handler);
   switch (access) {
     case Access::kOpen: r.need = Role::kNone; break;
@@ -49,6 +55,7 @@ Router::Found Router::find(const std::string& method, const std::vector<std::str
     f.handler = &r.handler;
     f.captures = std::move(captures);
     f.need = r.need;
+    f.vhost_capture = r.vhost_capture;
     return f;
   }
   return f;

@@ -10,7 +10,8 @@ namespace ferry::http {
 
 // Maps (method, path pattern) to a handler. A pattern is a path whose
 // segments are literals or "{name}" (one decoded segment each); captured
-// segments reach the handler in order. Runs on shard 0.
+// segments reach the handler in order. A capture named "{vhost}" is checked
+// by the server against what the user may see (VhostFilter). Runs on shard 0.
 class Router {
  public:
   using Handler = std::function<void(const Request&, const std::vector<std::string>& captures, Reply)>;
@@ -29,6 +30,7 @@ class Router {
     const Handler* handler = nullptr;
     std::vector<std::string> captures;
     Role need = Role::kNone;  // kNone: open
+    int vhost_capture = -1;   // index of the "{vhost}" capture, if any
     std::string allowed;  // methods of the path, for 405
   };
   Found find(const std::string& method, const std::vector<std::string>& segments) const;
@@ -39,6 +41,7 @@ class Router {
     std::vector<std::string> pattern;
     Handler handler;
     Role need = Role::kNone;
+    int vhost_capture = -1;
   };
   std::vector<Route> routes_;
 };

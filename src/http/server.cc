@@ -203,6 +203,14 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       }
       r.user = user;
       r.role = role;
+      r.vhosts.only = shared_->auth.visible_vhosts(user);
+      if (found.vhost_capture >= 0 && !r.vhosts.sees(found.captures[found.vhost_capture])) {
+        finish(error_response(403, "access_refused",
+                              "user '" + user + "' has no permissions on vhost '" +
+                                  found.captures[found.vhost_capture] + "'"),
+               keep_alive_);
+        return;
+      }
     }
     // The handler may answer later (after gathering from the shards); the
     // session stays alive in `waiting` until then.

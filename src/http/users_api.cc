@@ -228,15 +228,18 @@ void add_user_routes(Router& r, ApiContext& ctx) {
     reply(json_ok(out));
   }, Access::kAdministrator);
 
-  // The vhost list: any management user (the console's vhost choices).
-  r.add("GET", "/api/vhosts", [&ctx](const Request&, const Captures&, Reply reply) {
+  // The vhost list: any management user (the console's vhost choices), the
+  // vhosts they see.
+  r.add("GET", "/api/vhosts", [&ctx](const Request& req, const Captures&, Reply reply) {
     Json out = Json::array();
-    for (const std::string& v : snapshot(ctx)->vhosts()) out.push_back(Json{{"name", v}});
+    for (const std::string& v : snapshot(ctx)->vhosts())
+      if (req.vhosts.sees(v)) out.push_back(Json{{"name", v}});
     reply(json_ok(out));
   });
 
-  r.add("GET", "/api/vhosts/{name}", [&ctx](const Request&, const Captures& cap, Reply reply) {
-    if (!snapshot(ctx)->has_vhost(cap[0])) return reply(error_response(404, "not_found", "no vhost '" + cap[0] + "'"));
+  r.add("GET", "/api/vhosts/{name}", [&ctx](const Request& req, const Captures& cap, Reply reply) {
+    if (!snapshot(ctx)->has_vhost(cap[0]) || !req.vhosts.sees(cap[0]))
+      return reply(error_response(404, "not_found", "no vhost '" + cap[0] + "'"));
     reply(json_ok(Json{{"name", cap[0]}}));
   });
 

@@ -30,15 +30,17 @@ def ferry_ok(*args):
 @pytest.fixture
 def users_file(tmp_path):
     """vhosts / and shop; root: administrator with everything in /; ops:
-    management; watch: monitoring; guest as built in."""
+    management with everything in /; watch: monitoring (no grants); guest as
+    built in."""
     path = str(tmp_path / "users.toml")
     ferry_ok("vhost", "add", "shop", "--users-file", path)
     for name, pw, tags in (("root", "r00t", "administrator"), ("ops", "0ps", "management"),
                            ("watch", "eyes", "monitoring")):
         ferry_ok("user", "add", name, "--password", pw, "--tags", tags, "--iterations", COST,
                  "--users-file", path)
-    ferry_ok("user", "set-permissions", "root", "--vhost", "/", "--configure", ".*", "--write", ".*",
-             "--read", ".*", "--users-file", path)
+    for name in ("root", "ops"):
+        ferry_ok("user", "set-permissions", name, "--vhost", "/", "--configure", ".*", "--write", ".*",
+                 "--read", ".*", "--users-file", path)
     return path
 
 
@@ -209,6 +211,43 @@ def test_tags_decide_what_a_management_user_may_do(broker_factory, users_file):
     # Every management user may list the vhosts (the console's choices).
     assert {"name": "shop"} in watch.get("/api/vhosts")
     assert len(root.get("/api/users")) == 4
+
+
+def test_a_management_user_sees_only_the_vhosts_it_has_permissions_in(broker_factory, users_file):
+    """As in RabbitMQ: `management` sees its vhosts; `monitoring` and
+    `administrator` see all."""
+    ferry_ok("user", "set-permissions", "root", "--vhost", "shop", "--configure", ".*", "--write", ".*",
+             "--read", ".*", "--users-file", users_file)
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    mine, theirs = unique("mine"), unique("theirs")
+    c = client(b.port)
+    c.send("/queue/" + mine, "1")
+    c.subscribe("/topic/" + mine, "t1")
+    s, f = login(b.port, "root", "r00t", host="shop")
+    assert f.command == "CONNECTED", f
+    s.send("/queue/" + theirs, "2")
+    s.subscribe("/topic/" + theirs, "t2")
+    ops, watch = Api(b, auth=("ops", "0ps")), Api(b, auth=("watch", "eyes"))
+
+    def names(api, path, key="name"):
+        return {x[key] for x in api.get(path)}
+    assert mine in names(ops, "/api/queues") and theirs not in names(ops, "/api/queues")
+    assert {mine, theirs} <= names(watch, "/api/queues")
+    assert theirs not in names(ops, "/api/topics") and theirs in names(watch, "/api/topics")
+    assert names(ops, "/api/vhosts") == {"/"} and names(watch, "/api/vhosts") == {"/", "shop"}
+    assert names(ops, "/api/connections", "vhost") == {"/"}
+    assert names(watch, "/api/connections", "vhost") == {"/", "shop"}
+    assert names(ops, "/api/subscriptions", "vhost") == {"/"}
+    for method, path in (("GET", "/api/queues/shop"), ("GET", "/api/queues/shop/" + theirs),
+                         ("DELETE", "/api/queues/shop/%s/contents" % theirs)):
+        status, _, body = ops.raw(method, path)
+        assert status == 403 and "shop" in json.loads(body)["reason"], (method, path, status)
+    assert watch.get("/api/queues/shop/" + theirs)["depth"] == 1
+    # A connection in another vhost is not found, not closed.
+    shop_conn = [x for x in watch.get("/api/connections") if x["vhost"] == "shop"][0]["id"]
+    assert ops.raw("GET", "/api/connections/" + shop_conn)[0] == 404
+    assert ops.raw("DELETE", "/api/connections/" + shop_conn)[0] == 404
+    s.send("/queue/" + theirs, "still connected")
 
 
 # ------------------------------------------------------------------ the file
