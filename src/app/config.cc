@@ -302,7 +302,7 @@ std::vector<OptionSpec> build_specs() {
                               "0.0.0.0:15671 (empty = off; tls-cert-file, tls-key-file, tls-verify-client apply)",
                               &net::ServerOptions::https_listen));
   s.push_back(count_option("http-max-connections", "100",
-                           "open management HTTP and HTTPS connections together; more get 503",
+                           "open management HTTP and HTTPS connections together; more get 503 (HTTPS: closed)",
                            [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
   // Users, vhosts, permissions (docs/security.md).
   s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ...); \"\" = only the built-in guest",

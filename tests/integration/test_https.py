@@ -1,20 +1,25 @@
 """The management API, metrics and console over TLS (--https-listen): Python's
 http.client and ssl against the HTTPS port, certificate checks both ways
 (tls-ca-file, tls-verify-client), plain HTTP sent to the HTTPS port, the
-shared connection limit, and the admin subcommands (`ferry queues --http
-https://...`). The certificates are made by the test with the openssl CLI
+shared connection limit, the admin subcommands (`ferry queues --http
+https://...`) and one load of the console in headless Chromium. The certificates are made by the test with the openssl CLI
 (transport_support.Certs). Every test runs with 1 and 2 shards."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
+import os
 import socket
 import ssl
+import subprocess
+import tempfile
 import time
 
 import pytest
 
+from console_ui import CHROMIUM
 from support import WAIT, assert_broker_serves, client, run_ferry, unique
 from transport_support import Certs
 
@@ -169,6 +174,38 @@ def test_client_certificate_required(broker_factory, certs):
     assert conn.getresponse().status == 200
     conn.close()
     assert https(b.https_port, certs.client_context(with_cert=True))[0] == 200
+
+
+def chromium_dom(url: str, spki: str | None) -> str:
+    """The DOM of `url` after its scripts ran, from headless Chromium; with
+    `spki`, the server certificate whose key has that SHA-256 (base64) is
+    accepted (Chromium has no option for a CA file; Debian's chromium reads
+    CAs from an NSS database only)."""
+    assert os.path.exists(CHROMIUM), "%s is missing (scripts/deps.sh installs chromium)" % CHROMIUM
+    with tempfile.TemporaryDirectory(prefix="ferry-chromium-") as profile:
+        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + profile,
+                "--virtual-time-budget=5000", "--dump-dom", url]
+        if spki:
+            args.insert(1, "--ignore-certificate-errors-spki-list=" + spki)
+        p = subprocess.run(args, capture_output=True, timeout=120)
+    return p.stdout.decode("utf-8", "replace")
+
+
+def test_console_loads_in_chromium_over_https(broker_factory, certs):
+    b = broker_factory(**HTTPS, **certs.server_opts())
+    pub = subprocess.run(["openssl", "x509", "-in", str(certs.server), "-pubkey", "-noout"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True).stdout
+    spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
+    url = "https://127.0.0.1:%d/" % b.https_port
+    dom = chromium_dom(url, spki)
+    # index.html, its script and styles came over HTTPS: the script drew the login form
+    assert "<title>Ferry console</title>" in dom, dom[:2000]
+    assert 'data-testid="login-form"' in dom, dom[:2000]
+    # an unknown certificate: Chromium shows nothing of the console
+    assert "Ferry console" not in chromium_dom(url, None)
+    assert_broker_serves(b)
 
 
 def test_https_alone_with_http_listen_off(broker_factory, certs):
