@@ -106,6 +106,16 @@ HttpClient::Result HttpClient::request(const std::string& method, const std::str
       ctx.set_verify_mode(ssl::verify_peer);
       ctx.set_verify_callback(ssl::host_name_verification(host_));
     }
+    if (!tls_.cert_file.empty() || !tls_.key_file.empty()) {
+      if (tls_.cert_file.empty() || tls_.key_file.empty())
+        throw std::runtime_error("--cert-file and --key-file go together");
+      beast::error_code ec;
+      ctx.use_certificate_chain_file(tls_.cert_file, ec);
+      if (ec) throw std::runtime_error("--cert-file " + tls_.cert_file + ": " + ec.message());
+      ctx.use_private_key_file(tls_.key_file, ssl::context::pem, ec);
+      // (OpenSSL also refuses a key that does not match the certificate here.)
+      if (ec) throw std::runtime_error("--key-file " + tls_.key_file + ": " + ec.message());
+    }
     beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
     // SNI carries names only, never addresses (RFC 6066, 3).
     beast::error_code ec;

@@ -8,6 +8,10 @@ namespace ferry::app {
 struct HttpClientTls {
   std::string ca_file;    // PEM CAs to verify the server by; "" = the system trust store
   bool insecure = false;  // no verification at all (like curl -k)
+  // A client certificate (chain) and its key, both PEM, for a listener with
+  // tls-verify-client; both or neither.
+  std::string cert_file;
+  std::string key_file;
 };
 
 // A small blocking HTTP/1.1 client for the admin subcommands (`ferry

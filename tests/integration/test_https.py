@@ -310,10 +310,24 @@ def test_admin_cli_over_https(broker_factory, certs):
     c.close()
 
 
-def test_admin_cli_with_client_certificate_required_fails_clearly(broker_factory, certs):
+def test_admin_cli_with_client_certificate(broker_factory, certs):
     b = broker_factory(tls_ca_file=str(certs.ca), tls_verify_client="required", **HTTPS, **certs.server_opts())
-    p = run_ferry("overview", "--http", "https://127.0.0.1:%d" % b.https_port, "--ca-file", str(certs.ca))
+    base = ["overview", "--http", "https://127.0.0.1:%d" % b.https_port, "--ca-file", str(certs.ca)]
+    # without one: refused by the broker, a clear failure
+    p = run_ferry(*base)
+    assert p.returncode == 2 and "management API" in p.stderr.decode(), (p.stdout, p.stderr)
+    # with the client certificate signed by tls-ca-file: served
+    p = run_ferry(*base, "--cert-file", str(certs.client), "--key-file", str(certs.client_key))
+    assert p.returncode == 0 and "shard(s)" in p.stdout.decode(), p.stderr
+    # with one from another CA: refused
+    p = run_ferry(*base, "--cert-file", str(certs.rogue), "--key-file", str(certs.rogue_key))
     assert p.returncode == 2, p.stdout
+    # half a pair, or a key that does not match, is named
+    p = run_ferry(*base, "--cert-file", str(certs.client))
+    assert p.returncode == 2 and "--cert-file and --key-file go together" in p.stderr.decode(), p.stderr
+    p = run_ferry(*base, "--cert-file", str(certs.client), "--key-file", str(certs.rogue_key))
+    err = p.stderr.decode()
+    assert p.returncode == 2 and "--key-file" in err and "mismatch" in err, err
     assert_broker_serves(b)
 
 
