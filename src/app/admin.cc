@@ -19,6 +19,7 @@ struct AdminCommands::State {
   std::string user = "guest";
   std::string password = "guest";
   std::string vhost = "/";
+  HttpClientTls tls;  // --ca-file, --insecure, --cert-file, --key-file (https:// only)
   bool json = false;
   std::string queue, to, id;
   std::uint64_t count = 0;  // 0: all (move) / default (browse)
@@ -100,7 +101,15 @@ void print_table(std::ostream& out, const Json& rows,
 AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) {
   State& s = *state_;
   auto common = [&s](CLI::App* c, bool json) {
-    c->add_option("--http", s.http, "management API HOST:PORT (the broker's http-listen)")->capture_default_str();
+    c->add_option("--http", s.http,
+                  "management API HOST:PORT (the broker's http-listen), or https://HOST:PORT (its https-listen)")
+        ->capture_default_str();
+    c->add_option("--ca-file", s.tls.ca_file,
+                  "with https://: PEM CA certificates to verify the broker by (default: the system trust store)");
+    c->add_flag("--insecure,-k", s.tls.insecure, "with https://: do not verify the broker's certificate (like curl -k)");
+    c->add_option("--cert-file", s.tls.cert_file,
+                  "with https://: PEM client certificate, for a broker with tls-verify-client");
+    c->add_option("--key-file", s.tls.key_file, "with https://: PEM private key of --cert-file");
     c->add_option("--user", s.user, "management user")->capture_default_str();
     c->add_option("--password", s.password, "its password")->capture_default_str();
     c->add_option("--vhost", s.vhost, "virtual host")->capture_default_str();
@@ -146,7 +155,7 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
   if (cmd == nullptr) return std::nullopt;
   const std::string name = cmd->get_name();
   try {
-    HttpClient client(s.http, s.user, s.password);
+    HttpClient client(s.http, s.user, s.password, s.tls);
     const std::string vq = "/" + http::percent_encode(s.vhost) + "/" + http::percent_encode(queue_name(s.queue));
     std::string method = "GET", target, body;
     if (cmd == s.overview) target = "/api/overview";

@@ -297,8 +297,12 @@ std::vector<OptionSpec> build_specs() {
                  o.http_port = port;
                  return "";
                }});
+  s.push_back(listener_option("https-listen",
+                              "management API, metrics and web console over TLS (HTTPS), HOST:PORT, e.g. "
+                              "0.0.0.0:15671 (empty = off; tls-cert-file, tls-key-file, tls-verify-client apply)",
+                              &net::ServerOptions::https_listen));
   s.push_back(count_option("http-max-connections", "100",
-                           "open management HTTP connections; more get 503",
+                           "open management HTTP and HTTPS connections together; more get 503 (HTTPS: closed)",
                            [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
   // Users, vhosts, permissions (docs/security.md).
   s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ..., the management API; re-read when it changes); \"\" = only the built-in guest",

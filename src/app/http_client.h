@@ -4,14 +4,29 @@
 
 namespace ferry::app {
 
+// How the admin subcommands trust an HTTPS management listener.
+struct HttpClientTls {
+  std::string ca_file;    // PEM CAs to verify the server by; "" = the system trust store
+  bool insecure = false;  // no verification at all (like curl -k)
+  // A client certificate (chain) and its key, both PEM, for a listener with
+  // tls-verify-client; both or neither.
+  std::string cert_file;
+  std::string key_file;
+};
+
 // A small blocking HTTP/1.1 client for the admin subcommands (`ferry
-// queues`, ...): one request per connection, HTTP Basic credentials.
-// Throws std::runtime_error when the server cannot be reached or answers
-// with something that is not HTTP.
+// queues`, ...): one request per connection, HTTP Basic credentials, over
+// TCP or TLS. Throws std::runtime_error when the server cannot be reached,
+// its certificate is not trusted, or it answers with something that is not
+// HTTP.
 class HttpClient {
  public:
-  // `address`: HOST:PORT of the management listener (http-listen).
-  HttpClient(std::string address, std::string user, std::string password, int timeout_ms = 10000);
+  // `address`: HOST:PORT or http://HOST:PORT of the management listener
+  // (http-listen), or https://HOST:PORT (https-listen). Over HTTPS the
+  // server certificate must name HOST (DNS name or IP address) unless
+  // tls.insecure.
+  HttpClient(std::string address, std::string user, std::string password, HttpClientTls tls = {},
+             int timeout_ms = 10000);
 
   struct Result {
     unsigned status = 0;
@@ -20,9 +35,11 @@ class HttpClient {
   Result request(const std::string& method, const std::string& target, const std::string& body = "");
 
  private:
+  bool https_ = false;
   std::string host_;
   std::string port_;
   std::string authorization_;
+  HttpClientTls tls_;
   int timeout_ms_;
 };
 

@@ -14,6 +14,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "net/server.h"
+#include "net/tls_context.h"
 #include "shard/shard_set.h"
 #include "store/journal.h"
 
@@ -50,6 +51,18 @@ int serve(const net::ServerOptions& configured) {
   if (!authenticator) return 1;
   net::ServerOptions options = configured;
   options.authenticator = authenticator.get();
+  // The HTTPS listener's certificate, checked before anything starts. Its
+  // own SSL_CTX (same files as the STOMP TLS listeners'); declared before
+  // the loops so that it outlives every session.
+  std::unique_ptr<net::TlsContext> https_tls;
+  if (options.https_listen.enabled()) {
+    std::string tls_error;
+    https_tls = net::TlsContext::create(options.tls, tls_error);
+    if (!https_tls) {
+      spdlog::error("cannot start the HTTPS listener (https-listen): {}", tls_error);
+      return 1;
+    }
+  }
   store::JournalOptions journal_options = options.journal;
   journal_options.directory = options.data_dir;
   std::string error;
@@ -126,6 +139,21 @@ int serve(const net::ServerOptions& configured) {
     if (hep.address().is_v6()) hhost = "[" + hhost + "]";
     api.listeners.push_back({"http", fmt::format("{}:{}", hhost, hep.port())});
     spdlog::info("listening on {}:{} (HTTP)", hhost, hep.port());
+  }
+  if (https_tls) {
+    const auto& h = options.https_listen;
+    try {
+      auto sep = http_server.start_tls(h.host, h.port, https_tls->context());
+      std::string shost = sep.address().to_string();
+      if (sep.address().is_v6()) shost = "[" + shost + "]";
+      api.listeners.push_back({"https", fmt::format("{}:{}", shost, sep.port())});
+      spdlog::info("listening on {}:{} (HTTPS)", shost, sep.port());
+    } catch (const std::exception& e) {
+      spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, e.what());
+      http_server.stop();
+      server.stop();
+      return 1;
+    }
   }
 
   shards.on_tick(100, [&](ShardId s) {

@@ -3,11 +3,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <unordered_set>
 
 #include "http/base64.h"
@@ -17,6 +19,7 @@ namespace ferry::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 
 struct Server::Shared {
@@ -103,15 +106,18 @@ bool basic_credentials(std::string_view header, std::string& user, std::string& 
 
 }  // namespace
 
-// One HTTP connection. Kept alive by its pending I/O and by a handler that
-// has not answered yet; lives on the server's io_context.
+// One HTTP connection, plain or over TLS (then the TLS stream wraps the
+// TCP stream, which keeps the timeouts). Kept alive by its pending I/O and
+// by a handler that has not answered yet; lives on the server's io_context.
 class Server::Session : public std::enable_shared_from_this<Server::Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {
+  // `tls`: null for plain HTTP, else the HTTPS listener's context.
+  Session(tcp::socket socket, ssl::context* tls, std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
+    if (tls != nullptr) tls_.emplace(std::move(socket), *tls);
+    else plain_.emplace(std::move(socket));
     ++shared_->open;
     boost::system::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = transport().socket().remote_endpoint(ec);
     if (!ec) {
       auto addr = ep.address();
       if (addr.is_v6() && addr.to_v6().is_v4_mapped())
@@ -122,22 +128,49 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   }
   ~Session() { --shared_->open; }
 
-  void start() { read(); }
+  void start() {
+    if (!tls_) {
+      read();
+      return;
+    }
+    // The handshake, like a request, must be done within the idle timeout.
+    transport().expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
+    tls_->async_handshake(ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        // A plain HTTP request, no or an untrusted client certificate, a
+        // port scan: nothing the broker's operator must act on.
+        spdlog::debug("HTTPS connection from {}: TLS handshake failed: {}", self->peer_.address, ec.message());
+        self->close();
+        return;
+      }
+      self->read();
+    });
+  }
 
  private:
+  // The byte stream under HTTP: plain TCP, or TLS over TCP.
+  beast::tcp_stream& transport() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  template <typename F>
+  void with_stream(F&& f) {
+    if (tls_) f(*tls_);
+    else f(*plain_);
+  }
+
   void read() {
     parser_.emplace();
     parser_->header_limit(shared_->options.max_header_bytes);
     parser_->body_limit(shared_->options.max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    transport().expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
+    with_stream([this](auto& stream) {
+      bhttp::async_read(stream, buffer_, *parser_,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    });
   }
 
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == ssl::error::stream_truncated) {
       close();
       return;
     }
@@ -159,7 +192,7 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       finish(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()), false);
       return;
     }
-    stream_.expires_never();
+    transport().expires_never();
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     head_ = req.method() == bhttp::verb::head;
@@ -238,9 +271,11 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     if (!head_) res_->body() = std::move(res.body);
     res_->content_length(length);
     keep_alive_ = keep_alive;
-    stream_.expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
-    bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_write(ec);
+    transport().expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
+    with_stream([this](auto& stream) {
+      bhttp::async_write(stream, *res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->on_write(ec);
+      });
     });
   }
 
@@ -261,17 +296,28 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
   // client still sends (for at most kLingerMs) before closing. Closing with
   // unread input would reset the connection, and the client could lose the
   // response (a 413/431 sent before the request was read whole).
+  // Over TLS, close_notify goes first (the peer's answer is awaited for at
+  // most kLingerMs too; most clients just close).
   static constexpr int kLingerMs = 2000;
   void linger() {
+    transport().expires_after(std::chrono::milliseconds(kLingerMs));
+    if (tls_) {
+      tls_->async_shutdown([self = shared_from_this()](beast::error_code) { self->linger_tcp(); });
+      return;
+    }
+    linger_tcp();
+  }
+  void linger_tcp() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::milliseconds(kLingerMs));
+    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+    transport().expires_after(std::chrono::milliseconds(kLingerMs));
     drain();
   }
+  // Reads below TLS: after the last response the bytes are only discarded.
   void drain() {
-    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    transport().async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) {
-        self->stream_.close();
+        self->transport().close();
         return;
       }
       self->drain();
@@ -280,11 +326,12 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    transport().socket().shutdown(tcp::socket::shutdown_send, ec);
+    transport().close();
   }
 
-  beast::tcp_stream stream_;
+  std::optional<beast::tcp_stream> plain_;                  // plain HTTP, or
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;  // HTTPS
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;  // unbounded here: the parser enforces the limits
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -301,49 +348,64 @@ Server::Server(const HttpOptions& options, asio::io_context& io, const Router& r
 
 Server::~Server() { shared_->waiting.clear(); }
 
-void Server::start() {
-  tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
-  acceptor_ = std::make_unique<tcp::acceptor>(io_);
-  acceptor_->open(ep.protocol());
-  acceptor_->set_option(tcp::acceptor::reuse_address(true));
-  acceptor_->bind(ep);
-  acceptor_->listen(asio::socket_base::max_listen_connections);
-  accept();
+void Server::start() { plain_ = &bind(options_.host, options_.port, nullptr); }
+
+tcp::endpoint Server::start_tls(const std::string& host, std::uint16_t port, ssl::context& tls) {
+  return bind(host, port, &tls).acceptor->local_endpoint();
 }
 
-tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
+Server::Listener& Server::bind(const std::string& host, std::uint16_t port, ssl::context* tls) {
+  tcp::endpoint ep(asio::ip::make_address(host), port);
+  auto l = std::make_unique<Listener>();
+  l->tls = tls;
+  l->acceptor = std::make_unique<tcp::acceptor>(io_);
+  l->acceptor->open(ep.protocol());
+  l->acceptor->set_option(tcp::acceptor::reuse_address(true));
+  l->acceptor->bind(ep);
+  l->acceptor->listen(asio::socket_base::max_listen_connections);
+  listeners_.push_back(std::move(l));
+  accept(*listeners_.back());
+  return *listeners_.back();
+}
 
-void Server::accept() {
-  acceptor_->async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+tcp::endpoint Server::local_endpoint() const { return plain_->acceptor->local_endpoint(); }
+
+void Server::accept(Listener& listener) {
+  listener.acceptor->async_accept([this, &listener](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
-      spdlog::warn("HTTP accept failed: {}", ec.message());
-      accept();
+      spdlog::warn("{} accept failed: {}", listener.tls ? "HTTPS" : "HTTP", ec.message());
+      accept(listener);
       return;
     }
     if (shared_->open >= options_.max_connections) {
-      spdlog::warn("refusing HTTP connection: http-max-connections ({}) reached", options_.max_connections);
+      spdlog::warn("refusing {} connection: http-max-connections ({}) reached", listener.tls ? "HTTPS" : "HTTP",
+                   options_.max_connections);
       static constexpr std::string_view kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
           "Content-Length: 93\r\n\r\n"
           "{\"error\":\"too_many_connections\",\"reason\":\"too many HTTP connections (http-max-connections)\"}\n";
       boost::system::error_code wec;
-      socket.non_blocking(true, wec);
-      asio::write(socket, asio::buffer(kBusy), wec);
+      // An HTTPS client would not understand a plain answer (and a TLS
+      // handshake costs more than the refusal saves): it is only closed.
+      if (listener.tls == nullptr) {
+        socket.non_blocking(true, wec);
+        asio::write(socket, asio::buffer(kBusy), wec);
+      }
       socket.shutdown(tcp::socket::shutdown_send, wec);
       socket.close(wec);
-      accept();
+      accept(listener);
       return;
     }
-    std::make_shared<Session>(std::move(socket), shared_)->start();
-    accept();
+    std::make_shared<Session>(std::move(socket), listener.tls, shared_)->start();
+    accept(listener);
   });
 }
 
 void Server::stop() {
-  if (acceptor_) {
+  for (auto& l : listeners_) {
     boost::system::error_code ec;
-    acceptor_->close(ec);
+    l->acceptor->close(ec);
   }
   shared_->waiting.clear();
 }

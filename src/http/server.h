@@ -2,9 +2,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "http/authenticator.h"
 #include "http/http_options.h"
@@ -20,15 +23,29 @@ namespace ferry::http {
 // Limits: http-max-connections open connections (more get 503 and are
 // closed), max_header_bytes / max_body_bytes per request (431 / 413),
 // idle_timeout_ms to read a request.
+//
+// A second listener may speak HTTPS (https-listen): the same router,
+// authenticator and limits; http-max-connections counts the connections of
+// both listeners together. Its TLS handshake must finish within
+// idle_timeout_ms; a failed handshake (a plain HTTP request, a missing or
+// untrusted client certificate) closes the connection, logged at debug.
 class Server {
  public:
   Server(const HttpOptions& options, boost::asio::io_context& io, const Router& router,
          const Authenticator& auth);
   ~Server();
 
-  // Binds (throws std::system_error on failure) and starts accepting.
+  // Binds options.host:port (throws std::system_error on failure) and
+  // starts accepting plain HTTP.
   void start();
+  // The endpoint bound by start().
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Binds host:port (throws std::system_error on failure) and starts
+  // accepting HTTPS with `tls`, which must outlive the server (and every
+  // session: sessions end with the io_context). Returns the bound endpoint
+  // (useful with port 0).
+  boost::asio::ip::tcp::endpoint start_tls(const std::string& host, std::uint16_t port,
+                                           boost::asio::ssl::context& tls);
   // Closes the listener and drops requests still being answered; open
   // connections end with their io_context. Call once the loops have stopped.
   void stop();
@@ -36,11 +53,17 @@ class Server {
  private:
   class Session;
   struct Shared;  // what sessions need after the Server is gone
-  void accept();
+  struct Listener {
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    boost::asio::ssl::context* tls = nullptr;  // null: plain HTTP
+  };
+  Listener& bind(const std::string& host, std::uint16_t port, boost::asio::ssl::context* tls);
+  void accept(Listener& listener);
 
   const HttpOptions& options_;
   boost::asio::io_context& io_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  Listener* plain_ = nullptr;  // the one start() bound
   std::shared_ptr<Shared> shared_;
 };
 

@@ -32,7 +32,7 @@ struct ServerOptions {
   ListenAddress ws_listen;    // STOMP over WebSocket (ws://)
   ListenAddress wss_listen;   // STOMP over WebSocket over TLS (wss://)
   std::string ws_path = "/ws";
-  TlsOptions tls;             // for tls_listen and wss_listen
+  TlsOptions tls;             // for tls_listen, wss_listen and https_listen
   stomp::Limits limits;
   std::uint32_t max_connections = 10000;
   std::uint32_t max_subscriptions = 1000;   // per connection
@@ -48,7 +48,8 @@ struct ServerOptions {
   bool http_enabled = true;  // http-listen = "" disables it
   std::string http_host = "127.0.0.1";
   std::uint16_t http_port = 15672;
-  std::uint32_t http_max_connections = 100;
+  std::uint32_t http_max_connections = 100;  // HTTP and HTTPS together
+  ListenAddress https_listen;  // the management API over TLS (tls options)
   broker::BrokerOptions broker;
   auth::AuthOptions auth;
   // Set by `serve` before the listener starts; null: no authentication (every

@@ -17,6 +17,7 @@ TEST(TransportOptionsTest, ListenersAreOffByDefault) {
   EXPECT_FALSE(o.ws_listen.enabled());
   EXPECT_FALSE(o.tls_listen.enabled());
   EXPECT_FALSE(o.wss_listen.enabled());
+  EXPECT_FALSE(o.https_listen.enabled());
   EXPECT_EQ(o.ws_path, "/ws");
   EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kNone);
   EXPECT_TRUE(o.tls.cert_file.empty() && o.tls.key_file.empty() && o.tls.ca_file.empty());
@@ -33,6 +34,15 @@ TEST(TransportOptionsTest, ListenersParseHostAndPort) {
   EXPECT_EQ(o.wss_listen.host, "::1");
   EXPECT_EQ(o.wss_listen.port, 0);
   EXPECT_TRUE(o.wss_listen.enabled());
+  o = load_options("", Cli{{"https-listen", "0.0.0.0:15671"}});
+  EXPECT_TRUE(o.https_listen.enabled());
+  EXPECT_EQ(o.https_listen.host, "0.0.0.0");
+  EXPECT_EQ(o.https_listen.port, 15671);
+  EXPECT_TRUE(o.http_enabled);  // the plain listener stays as configured
+  o = load_options("", Cli{{"https-listen", "[::1]:0"}, {"http-listen", ""}});
+  EXPECT_EQ(o.https_listen.host, "::1");
+  EXPECT_EQ(o.https_listen.port, 0);
+  EXPECT_FALSE(o.http_enabled);
   // "" switches a listener off again (a flag over the file).
   o = load_options("", Cli{{"ws-listen", "127.0.0.1:1"}, {"ws-listen", ""}});
   EXPECT_FALSE(o.ws_listen.enabled());
@@ -42,7 +52,7 @@ TEST(TransportOptionsTest, BadValuesNameTheOption) {
   const std::pair<std::string, std::string> bad[] = {
       {"ws-listen", "15674"},        {"tls-listen", "host:port"}, {"wss-listen", ":1"},
       {"ws-path", "ws"},             {"ws-path", "/a b"},         {"ws-path", "/x?y"},
-      {"tls-verify-client", "yes"},
+      {"tls-verify-client", "yes"},  {"https-listen", "15671"},    {"https-listen", "[::1]"},
   };
   for (const auto& [name, value] : bad) {
     SCOPED_TRACE(name + "=" + value);

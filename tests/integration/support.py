@@ -46,10 +46,11 @@ def ferry_bin() -> str:
 # --------------------------------------------------------------------------
 
 # Every listener logs "listening on HOST:PORT (KIND)": the STOMP one after
-# the other STOMP transports, the HTTP one (management API) after it.
-_LISTENER_RE = re.compile(rb"listening on (\S+):(\d+) \((STOMP|TLS|WebSocket|WebSocket\+TLS|HTTP)\)")
+# the other STOMP transports, the HTTP one (management API) after it, then
+# the HTTPS one (https-listen).
+_LISTENER_RE = re.compile(rb"listening on (\S+):(\d+) \((STOMP|TLS|WebSocket|WebSocket\+TLS|HTTPS|HTTP)\)")
 _PORT_ATTR = {b"STOMP": "port", b"TLS": "tls_port", b"WebSocket": "ws_port",
-              b"WebSocket+TLS": "wss_port", b"HTTP": "http_port"}
+              b"WebSocket+TLS": "wss_port", b"HTTP": "http_port", b"HTTPS": "https_port"}
 
 # What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
 # when they find something (scripts/test-sanitizers.sh runs every test
@@ -97,6 +98,9 @@ class Broker:
         if "http_listen" not in opts:
             opts = dict(opts, http_listen="127.0.0.1:0")
         self.http_enabled = opts["http_listen"] != ""
+        # The management API over TLS (https_listen="127.0.0.1:0"), when given.
+        self.https_port: int | None = None
+        self.https_enabled = bool(opts.get("https_listen"))
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -148,11 +152,13 @@ class Broker:
                 m = _LISTENER_RE.search(raw)
                 if m:
                     setattr(self, _PORT_ATTR[m.group(3)], int(m.group(2)))
-            elif self.http_port is None and self.http_enabled:
+            elif ((self.http_port is None and self.http_enabled) or
+                  (self.https_port is None and self.https_enabled)):
                 m = _LISTENER_RE.search(raw)
-                if m and m.group(3) == b"HTTP":
-                    self.http_port = int(m.group(2))
-            if self.port is not None and (self.http_port is not None or not self.http_enabled):
+                if m and m.group(3) in (b"HTTP", b"HTTPS"):
+                    setattr(self, _PORT_ATTR[m.group(3)], int(m.group(2)))
+            if (self.port is not None and (self.http_port is not None or not self.http_enabled) and
+                    (self.https_port is not None or not self.https_enabled)):
                 self._ready.set()
         self._ready.set()
 
