@@ -159,7 +159,8 @@ export const mountUsers: Mount = (root) => {
   const row = (u: User, perms: Permission[]) =>
     h("tr", { "data-testid": "user-row", "data-user": u.name },
       h("td", {}, u.name, u.name === currentUser() ? h("span", { class: "muted" }, " (you)") : null),
-      h("td", { "data-col": "tags" }, ...u.tags.map((t) => h("span", { class: "tag" }, t))),
+      h("td", { "data-col": "tags", "data-tags": u.tags.join(",") },
+        ...u.tags.map((t) => h("span", { class: "tag" }, t))),
       h("td", { "data-col": "permissions" },
         ...(perms.length ? perms.map(permLine)
                          : [h("span", { class: "muted" }, "none: cannot connect")])),
