@@ -496,6 +496,8 @@ def test_users_page_adds_grants_edits_and_deletes_a_user(broker_factory, users_f
                                                    "data-tags") == "monitoring,ops")
     assert api.get("/api/users/carl")["tags"] == ["monitoring", "ops"]
     py_login(b.port, "carl", "carl-secret")[0].disconnect()
+    carl_api = Api(b, auth=("carl", "carl-secret"))
+    assert carl_api.raw("GET", "/api/overview")[0] == 200, "a monitoring user may read"
 
     # Delete: cancel changes nothing; confirm deletes, and carl's logins fail.
     ui.click(user_row("carl", "[data-testid=delete-user]"))
@@ -506,8 +508,7 @@ def test_users_page_adds_grants_edits_and_deletes_a_user(broker_factory, users_f
     ui.wait(user_row("carl"), state="detached")
     api.get("/api/users/carl", expect=404)
     assert py_refused(b.port, "carl", "carl-secret") == "access refused: wrong login or passcode"
-    status, _, _ = Api(b, auth=("carl", "carl-secret")).raw("GET", "/api/overview")
-    assert status == 401
+    assert carl_api.raw("GET", "/api/overview")[0] == 401
 
 
 def test_vhosts_page_adds_and_deletes_a_vhost(broker_factory, users_file, console_as):

@@ -81,7 +81,8 @@ export interface BrowsedMessage {
   timestamp: number;
 }
 
-export interface Whoami { name: string; tags: string[] }
+/** role: the broker's reading of the tags ("administrator" > "management" > "monitoring"). */
+export interface Whoami { name: string; tags: string[]; role?: string }
 export interface User { name: string; tags: string[] }
 export interface Vhost { name: string }
 export interface Permission { user: string; vhost: string; configure: string; write: string; read: string }

@@ -17,7 +17,7 @@ import { mountQueues } from "./pages/queues";
 import { mountTopics } from "./pages/topics";
 import { mountUsers } from "./pages/users";
 import { mountVhosts } from "./pages/vhosts";
-import { canManage, forgetRights, isAdministrator, loadRights, tags } from "./rights";
+import { canManage, forgetRights, isAdministrator, loadRights, role, tags } from "./rights";
 import { h, notice } from "./ui";
 
 interface Route { nav: string; mount: Mount }
@@ -114,6 +114,7 @@ function applyRights(): void {
   document.body.setAttribute("data-rights", canManage() ? "manage" : "read-only");
   who.title = tags().length ? `tags: ${tags().join(", ")}` : "no tags";
   who.setAttribute("data-tags", tags().join(","));
+  who.setAttribute("data-role", role());
 }
 
 async function route(): Promise<void> {

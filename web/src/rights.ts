@@ -1,8 +1,8 @@
 // What the signed-in user may do, from GET /api/whoami (read once per
-// sign-in). `administrator` sees and changes users, vhosts and permissions;
-// `management` and `administrator` may purge / move / delete / create
-// destinations and close connections; anyone else (e.g. `monitoring`) only
-// reads. The broker enforces all of this; the console only hides what would
+// sign-in): its `role`, or else the strongest of its tags. `administrator`
+// sees and changes users, vhosts and permissions; `management` (and
+// RabbitMQ's `policymaker`) and `administrator` may purge / move / delete /
+// create destinations and close connections; `monitoring` only reads. The broker enforces all of this; the console only hides what would
 // be refused. A broker without /api/whoami (older, 404/501) leaves the
 // queue actions shown and the admin pages hidden.
 
@@ -34,11 +34,21 @@ export function tags(): string[] {
   return me?.tags ?? [];
 }
 
+/** "administrator", "management", "monitoring" or "" (unknown). */
+export function role(): string {
+  if (me === null) return "";
+  if (me.role) return me.role;
+  const t = tags();
+  if (t.includes("administrator")) return "administrator";
+  if (t.includes("management") || t.includes("policymaker")) return "management";
+  return t.includes("monitoring") ? "monitoring" : "";
+}
+
 export function isAdministrator(): boolean {
-  return tags().includes("administrator");
+  return role() === "administrator";
 }
 
 /** Purge, move, delete, create destinations, close connections. */
 export function canManage(): boolean {
-  return me === null || isAdministrator() || tags().includes("management");
+  return me === null || role() === "administrator" || role() === "management";
 }
