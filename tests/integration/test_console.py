@@ -513,9 +513,13 @@ def test_users_page_adds_grants_edits_and_deletes_a_user(broker_factory, users_f
 
 
 def test_vhosts_page_adds_and_deletes_a_vhost(broker_factory, users_file, console_as):
-    """A vhost added on the Vhosts page is real: once admin has permissions
-    in it (set on the Users page), stomp.py connects to it. Deleted (after a
-    cancel), connecting to it is refused."""
+    """A vhost added on the Vhosts page is real: once eve (no grant
+    anywhere) has permissions in it (set on the Users page), stomp.py as eve
+    connects to it. Deleted (after a cancel), eve's grant goes with it: her
+    CONNECT naming it is refused (an unknown host means vhost /, where eve
+    has no grant either)."""
+    ferry_ok("user", "add", "eve", "--password", "eve-secret", "--iterations", COST,
+             "--users-file", users_file)
     b = broker_factory(users_file=users_file, login_failure_delay=0)
     api = Api(b, auth=ADMIN)
     ui = console_as(b, *ADMIN)
@@ -528,14 +532,14 @@ def test_vhosts_page_adds_and_deletes_a_vhost(broker_factory, users_file, consol
     row_ = '[data-testid=vhost-row][data-vhost="%s"]' % vhost
     ui.wait_text(row_ + " [data-col=users]", "none")
     assert vhost in [v["name"] for v in api.get("/api/vhosts")]
-    ui.shot("vhosts")
+    assert "access refused" in py_refused(b.port, "eve", "eve-secret", vhost=vhost)
 
     ui.click("[data-testid=nav-users]")
-    ui.click(user_row("admin", "[data-testid=set-permissions]"))
+    ui.click(user_row("eve", "[data-testid=set-permissions]"))
     ui.select("[data-testid=dialog-vhost]", vhost)
     ui.confirm(configure=".*", write=".*", read=".*")
-    ui.wait_text(perm("admin", vhost, "read"), ".*")
-    conn, lst = py_login(b.port, *ADMIN, vhost=vhost)
+    ui.wait_text(perm("eve", vhost, "read"), ".*")
+    conn, lst = py_login(b.port, "eve", "eve-secret", vhost=vhost)
     dest = "/queue/" + unique("in-vhost")
     conn.subscribe(dest, id="s", ack="auto")
     conn.send(dest, "hello vhost")
@@ -543,7 +547,8 @@ def test_vhosts_page_adds_and_deletes_a_vhost(broker_factory, users_file, consol
     conn.disconnect()
 
     ui.click("[data-testid=nav-vhosts]")
-    ui.wait_text(row_ + " [data-col=users]", "admin")
+    ui.wait_text(row_ + " [data-col=users]", "eve")
+    ui.shot("vhosts")
     ui.click(row_ + " [data-testid=delete-vhost]")
     ui.cancel()
     assert vhost in [v["name"] for v in api.get("/api/vhosts")], "cancel must not delete"
@@ -551,8 +556,11 @@ def test_vhosts_page_adds_and_deletes_a_vhost(broker_factory, users_file, consol
     ui.confirm(shot="delete-vhost-dialog")
     ui.wait(row_, state="detached")
     assert vhost not in [v["name"] for v in api.get("/api/vhosts")]
-    api.get("/api/permissions/%s/admin" % urllib.parse.quote(vhost, safe=""), expect=404)
-    assert "access refused" in py_refused(b.port, *ADMIN, vhost=vhost)
+    api.get("/api/permissions/%s/eve" % urllib.parse.quote(vhost, safe=""), expect=404)
+    ui.click("[data-testid=nav-users]")
+    ui.wait_for("eve without permissions",
+                lambda: "none" in ui.text(user_row("eve", "[data-col=permissions]")))
+    assert "access refused" in py_refused(b.port, "eve", "eve-secret", vhost=vhost)
 
 
 def test_monitoring_user_sees_no_admin_pages_and_cannot_purge(broker_factory, users_file,
