@@ -595,6 +595,8 @@ def test_monitoring_user_sees_no_admin_pages_and_cannot_purge(broker_factory, us
     # Typing the address of the Users page: the broker's 403 reason is shown.
     ui.route("#/users")
     ui.wait("main[data-page=users]")
+    ui.wait("[data-testid=admin-only]")
+    assert not ui.visible("[data-testid=add-user]")
     notice_error(ui, "administrator")
     ui.shot("users-refused")
     # The broker refuses the purge itself too: nothing is purged.

@@ -179,3 +179,9 @@ export function table(testid: string, columns: { label: string; num?: boolean }[
 export function num(v: number | string, extra: Attrs = {}): HTMLTableCellElement {
   return h("td", { class: "num", ...extra }, typeof v === "number" ? fmtInt(v) : v);
 }
+
+/** The notice on an administrators-only page opened by someone else. */
+export function adminOnly(what: string): HTMLElement {
+  return h("p", { class: "muted", "data-testid": "admin-only" },
+           `Only users tagged administrator may see and change ${what}.`);
+}

@@ -8,7 +8,8 @@
 import { api, currentUser, setCredentials, type Permission, type User } from "../api";
 import { report } from "../actions";
 import type { Mount, Page } from "../page";
-import { confirmDialog, h, notice, table } from "../ui";
+import { isAdministrator, role } from "../rights";
+import { adminOnly, confirmDialog, h, notice, table } from "../ui";
 
 /** "administrator, monitoring" -> ["administrator", "monitoring"]. */
 export function parseTags(text: string): string[] {
@@ -63,7 +64,8 @@ export const mountUsers: Mount = (root) => {
     }
   });
   root.append(h("h1", {}, "Users ", count),
-              h("div", { class: "toolbar" }, add),
+              role() !== "" && !isAdministrator() ? adminOnly("users and permissions")
+                                                  : h("div", { class: "toolbar" }, add),
               h("p", { class: "muted small" }, `Tags: ${kTagHint}. Users, passwords and ` +
                 "permissions are saved to the broker's users file (--users-file)."),
               holder);

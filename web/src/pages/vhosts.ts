@@ -5,7 +5,8 @@
 import { api, type Permission } from "../api";
 import { report } from "../actions";
 import type { Mount, Page } from "../page";
-import { confirmDialog, h, notice, num, table } from "../ui";
+import { isAdministrator, role } from "../rights";
+import { adminOnly, confirmDialog, h, notice, num, table } from "../ui";
 
 export const mountVhosts: Mount = (root) => {
   const nameIn = h("input", { name: "name", placeholder: "vhost name", required: true,
@@ -32,15 +33,17 @@ export const mountVhosts: Mount = (root) => {
     }
   });
   root.append(h("h1", {}, "Vhosts ", count),
-              h("div", { class: "toolbar" }, add),
+              role() !== "" && !isAdministrator() ? adminOnly("vhosts")
+                                                  : h("div", { class: "toolbar" }, add),
               h("p", { class: "muted small" }, "A STOMP client picks its vhost with the " +
                 "CONNECT frame's host header; each vhost has its own destinations."),
               holder);
 
   const remove = async (name: string, perms: Permission[], queues: number) => {
     const ok = await confirmDialog("Delete vhost",
-      `Delete vhost ${name}? Its ${queues} queue${queues === 1 ? "" : "s"} and the ` +
-      `permissions of ${perms.length} user${perms.length === 1 ? "" : "s"} in it go with it. ` +
+      `Delete vhost ${name}? The permissions of ${perms.length} user` +
+      `${perms.length === 1 ? "" : "s"} in it are removed and clients connected to it are ` +
+      `disconnected${queues ? ` (it has ${queues} queue${queues === 1 ? "" : "s"})` : ""}. ` +
       "This cannot be undone.", "Delete vhost");
     if (!ok) return;
     try {
