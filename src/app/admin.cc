@@ -33,6 +33,9 @@ struct AdminCommands::State {
   CLI::App* create = nullptr;
   CLI::App* remove = nullptr;
   CLI::App* browse = nullptr;
+  CLI::App* users = nullptr;
+  CLI::App* vhosts = nullptr;
+  CLI::App* permissions = nullptr;
 };
 
 namespace {
@@ -117,13 +120,17 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
   s.move->add_option("--count", s.count, "move at most N messages (default: all)");
   s.close = common(app.add_subcommand("close-connection", "close a client connection (it gets ERROR)"), false);
   s.close->add_option("id", s.id, "connection id (see ferry connections)")->required();
-  s.create = common(app.add_subcommand("create-queue", "create a queue (kept while empty until deleted)"), false);
+  s.create = common(app.add_subcommand("create-queue", "create a queue (kept while empty, and across restarts, until deleted)"), false);
   s.create->add_option("queue", s.queue, "queue name")->required();
   s.remove = common(app.add_subcommand("delete-queue", "delete a queue without consumers, and its messages"), false);
   s.remove->add_option("queue", s.queue, "queue name")->required();
   s.browse = common(app.add_subcommand("browse", "show waiting messages of a queue without consuming them"), true);
   s.browse->add_option("queue", s.queue, "queue name")->required();
   s.browse->add_option("--count", s.count, "at most N messages (1-1000, default 20)");
+  // Users over the API (administrator); `ferry user ...` edits the file itself.
+  s.users = common(app.add_subcommand("users", "list users and their tags (management API, administrator)"), true);
+  s.vhosts = common(app.add_subcommand("vhosts", "list vhosts (management API)"), true);
+  s.permissions = common(app.add_subcommand("permissions", "list permissions (management API, administrator)"), true);
 }
 
 AdminCommands::~AdminCommands() = default;
@@ -131,7 +138,8 @@ AdminCommands::~AdminCommands() = default;
 std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
   State& s = *state_;
   const std::vector<CLI::App*> all = {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge,
-                                      s.move, s.close, s.create, s.remove, s.browse};
+                                      s.move, s.close, s.create, s.remove, s.browse, s.users, s.vhosts,
+                                      s.permissions};
   CLI::App* cmd = nullptr;
   for (CLI::App* c : all)
     if (c->parsed()) cmd = c;
@@ -146,6 +154,9 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
     else if (cmd == s.topics) target = "/api/topics";
     else if (cmd == s.connections) target = "/api/connections";
     else if (cmd == s.subscriptions) target = "/api/subscriptions";
+    else if (cmd == s.users) target = "/api/users";
+    else if (cmd == s.vhosts) target = "/api/vhosts";
+    else if (cmd == s.permissions) target = "/api/permissions";
     else if (cmd == s.purge) method = "DELETE", target = "/api/queues" + vq + "/contents";
     else if (cmd == s.move) {
       method = "POST";
@@ -197,6 +208,18 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
       print_table(out, j, {{"connection", "connection"}, {"id", "id"}, {"destination", "destination"},
                            {"ack", "ack"}, {"prefetch", "prefetch"}, {"unacked", "unacked"},
                            {"durable", "durable"}, {"name", "name"}});
+    } else if (cmd == s.users) {
+      for (Json& u : j) {  // tags as "a,b"
+        std::string tags;
+        for (const Json& t : u["tags"]) tags += (tags.empty() ? "" : ",") + text_of(t);
+        u["tags"] = tags;
+      }
+      print_table(out, j, {{"name", "name"}, {"tags", "tags"}});
+    } else if (cmd == s.vhosts) {
+      print_table(out, j, {{"name", "name"}});
+    } else if (cmd == s.permissions) {
+      print_table(out, j, {{"user", "user"}, {"vhost", "vhost"}, {"configure", "configure"}, {"write", "write"},
+                           {"read", "read"}});
     } else if (cmd == s.purge) {
       out << "purged " << text_of(j["purged"]) << " messages from /queue/" << q << "\n";
     } else if (cmd == s.move) {

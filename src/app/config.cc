@@ -301,7 +301,7 @@ std::vector<OptionSpec> build_specs() {
                            "open management HTTP connections; more get 503",
                            [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
   // Users, vhosts, permissions (docs/security.md).
-  s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ...); \"\" = only the built-in guest",
+  s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ..., the management API; re-read when it changes); \"\" = only the built-in guest",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  o.auth.users_file = v;
                  return "";

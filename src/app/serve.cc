@@ -5,6 +5,7 @@
 
 #include "auth/authenticator.h"
 #include "broker/broker.h"
+#include "broker/declared_queues.h"
 #include "common/clock.h"
 #include "http/api.h"
 #include "http/authenticator.h"
@@ -61,6 +62,16 @@ int serve(const net::ServerOptions& configured) {
   broker::Broker broker(options.broker, shards, journal.get());
   spdlog::info("recovering from {}", options.data_dir);
   spdlog::info("{}", broker.recover());
+  // Queues created through the management API come back, empty or not.
+  broker::DeclaredQueues declared(options.data_dir);
+  if (std::string e = declared.load(); !e.empty()) {
+    spdlog::error("cannot read the declared queues: {}", e);
+    return 1;
+  }
+  for (const auto& [vhost, name] : declared.entries()) {
+    broker::Destination d{broker::DestinationKind::kQueue, name, vhost};
+    broker.local(broker.owner_of(d)).declare_queue(d);  // the loops do not run yet
+  }
   net::Server server(options, shards, broker);
   // Handle signals before announcing the listener: a supervisor may stop us
   // the moment it sees "listening on".
@@ -86,7 +97,7 @@ int serve(const net::ServerOptions& configured) {
   spdlog::info("listening on {}", net::Server::describe(listening.front()));
 
   // The management API on shard 0's loop (it gathers from the shards by tasks).
-  http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}};
+  http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}, authenticator.get(), &declared};
   for (const auto& l : listening) {
     static constexpr const char* kProtocol[] = {"stomp", "stomp+ssl", "ws", "wss"};
     std::string address = net::Server::describe(l);

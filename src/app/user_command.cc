@@ -11,6 +11,7 @@
 
 #include "auth/password_hash.h"
 #include "auth/user_store.h"
+#include "auth/users_file_lock.h"
 
 namespace ferry::app {
 
@@ -55,7 +56,7 @@ UserCommands::UserCommands(CLI::App& app) {
     c->add_option("--users-file", users_file_, "users file (default: users-file of --config)");
     c->add_option("--config", config_, "ferry.toml to take users-file from")->capture_default_str();
   };
-  user_ = app.add_subcommand("user", "manage users of the users file (the broker reads it at start)");
+  user_ = app.add_subcommand("user", "manage users of the users file (a running broker re-reads it within a second)");
   user_->require_subcommand(1);
   user_add_ = user_->add_subcommand("add", "add a user (password from --password, a prompt, or stdin)");
   user_add_->add_option("name", name_, "user name")->required();
@@ -63,6 +64,15 @@ UserCommands::UserCommands(CLI::App& app) {
   user_add_->add_option("--tags", tags_, "comma-separated tags (administrator, monitoring, ...)");
   user_add_->add_option("--iterations", iterations_, "PBKDF2 iterations (cost; default 100000)");
   common(user_add_);
+  user_password_ = user_->add_subcommand("change-password", "set a user's password (from --password, a prompt, or stdin)");
+  user_password_->add_option("name", name_, "user name")->required();
+  user_password_->add_option("--password", password_, "password (default: prompt, or one line of stdin)");
+  user_password_->add_option("--iterations", iterations_, "PBKDF2 iterations (cost; default 100000)");
+  common(user_password_);
+  user_tags_ = user_->add_subcommand("set-tags", "replace a user's tags (administrator, management, monitoring, ...)");
+  user_tags_->add_option("name", name_, "user name")->required();
+  user_tags_->add_option("--tags", tags_, "comma-separated tags; \"\" for none")->required();
+  common(user_tags_);
   user_delete_ = user_->add_subcommand("delete", "delete a user and its permissions");
   user_delete_->add_option("name", name_, "user name")->required();
   common(user_delete_);
@@ -75,8 +85,12 @@ UserCommands::UserCommands(CLI::App& app) {
   user_perms_->add_option("--write", write_, "regex of destinations the user may SEND to")->required();
   user_perms_->add_option("--read", read_, "regex of destinations the user may SUBSCRIBE to")->required();
   common(user_perms_);
+  user_clear_ = user_->add_subcommand("clear-permissions", "remove a user's grants in a vhost");
+  user_clear_->add_option("name", name_, "user name")->required();
+  user_clear_->add_option("--vhost", vhost_name_, "vhost")->capture_default_str();
+  common(user_clear_);
 
-  vhost_ = app.add_subcommand("vhost", "manage vhosts of the users file (the broker reads it at start)");
+  vhost_ = app.add_subcommand("vhost", "manage vhosts of the users file (a running broker re-reads it within a second)");
   vhost_->require_subcommand(1);
   vhost_add_ = vhost_->add_subcommand("add", "add a vhost");
   vhost_add_->add_option("name", vhost_name_, "vhost name")->required();
@@ -106,38 +120,54 @@ std::string UserCommands::users_file() const {
 
 int UserCommands::run() {
   const std::string path = users_file();
-  // A file that does not exist yet starts as the built-in configuration
-  // (guest with full permissions on "/"), as a fresh RabbitMQ does.
-  auth::UserStore store = auth::UserStore::load_or_seed(path);
-  std::string error;
-  if (user_add_->parsed()) {
-    if (user_add_->count("--password") == 0) {
+  const bool listing = user_list_->parsed() || vhost_list_->parsed();
+  // The password first: the lock is not held while someone types.
+  std::string hash;
+  if (user_add_->parsed() || user_password_->parsed()) {
+    const char* what = user_add_->parsed() ? "ferry user add" : "ferry user change-password";
+    if (user_add_->count("--password") == 0 && user_password_->count("--password") == 0) {
       const bool tty = ::isatty(STDIN_FILENO) != 0;
       if (tty) std::cerr << "Password for " << name_ << ": ";
       password_ = read_password(tty);
       if (tty) {
         std::cerr << "Again: ";
         if (read_password(tty) != password_) {
-          std::cerr << "ferry user add: the passwords differ\n";
+          std::cerr << what << ": the passwords differ\n";
           return 1;
         }
       }
     }
     if (password_.empty()) {
-      std::cerr << "ferry user add: empty password\n";
+      std::cerr << what << ": empty password\n";
       return 1;
     }
     const std::uint32_t cost = iterations_ == 0 ? auth::kDefaultIterations : iterations_;
     if (cost < auth::kMinIterations || cost > auth::kMaxIterations) {
-      std::cerr << "ferry user add: --iterations must be from " << auth::kMinIterations << " to "
+      std::cerr << what << ": --iterations must be from " << auth::kMinIterations << " to "
                 << auth::kMaxIterations << "\n";
       return 1;
     }
-    error = store.add_user(name_, auth::hash_password(password_, cost), split_tags(tags_));
+    hash = auth::hash_password(password_, cost);
+  }
+  // Read-modify-write under the lock a running broker's edits take too.
+  std::optional<auth::UsersFileLock> lock;
+  if (!listing) lock.emplace(path);
+  // A file that does not exist yet starts as the built-in configuration
+  // (guest with full permissions on "/"), as a fresh RabbitMQ does.
+  auth::UserStore store = auth::UserStore::load_or_seed(path);
+  std::string error;
+  if (user_add_->parsed()) {
+    error = store.add_user(name_, std::move(hash), split_tags(tags_));
+  } else if (user_password_->parsed()) {
+    error = store.update_user(name_, std::move(hash), std::nullopt);
+  } else if (user_tags_->parsed()) {
+    error = store.update_user(name_, std::nullopt, split_tags(tags_));
   } else if (user_delete_->parsed()) {
     error = store.delete_user(name_);
   } else if (user_perms_->parsed()) {
     error = store.set_permissions(name_, vhost_name_, configure_, write_, read_);
+  } else if (user_clear_->parsed()) {
+    error = store.clear_permissions(name_, vhost_name_);
   } else if (vhost_add_->parsed()) {
     error = store.add_vhost(vhost_name_);
   } else if (vhost_delete_->parsed()) {
@@ -166,7 +196,7 @@ int UserCommands::run() {
     return 1;
   }
   store.save(path);
-  std::cerr << "ferry: " << path << " updated; restart the broker to apply\n";
+  std::cerr << "ferry: " << path << " updated (a running broker applies it within a second)\n";
   return 0;
 }
 

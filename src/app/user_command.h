@@ -5,9 +5,10 @@
 #include <memory>
 #include <string>
 
-// `ferry user add|delete|list|set-permissions` and `ferry vhost
-// add|delete|list`: edit the users file (docs/security.md). The broker reads
-// that file when it starts.
+// `ferry user add|change-password|set-tags|delete|list|set-permissions|
+// clear-permissions` and `ferry vhost add|delete|list`: edit the users file
+// (docs/security.md) under its lock. A running broker re-reads the file
+// within a second.
 namespace ferry::app {
 
 class UserCommands {
@@ -24,6 +25,7 @@ class UserCommands {
   CLI::App* user_ = nullptr;
   CLI::App* vhost_ = nullptr;
   CLI::App *user_add_ = nullptr, *user_delete_ = nullptr, *user_list_ = nullptr, *user_perms_ = nullptr;
+  CLI::App *user_password_ = nullptr, *user_tags_ = nullptr, *user_clear_ = nullptr;
   CLI::App *vhost_add_ = nullptr, *vhost_delete_ = nullptr, *vhost_list_ = nullptr;
   std::string users_file_, config_ = "ferry.toml";
   std::string name_, password_, tags_, vhost_name_ = "/", configure_, write_, read_;

@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include "auth/users_file_lock.h"
 #include "common/clock.h"
 
 namespace ferry::auth {
@@ -31,8 +35,22 @@ bool is_loopback_address(std::string_view address) {
   return false;
 }
 
+Authenticator::FileStamp Authenticator::stamp_of(const std::string& path) {
+  FileStamp out;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    out.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    out.size = st.st_size;
+    out.inode = st.st_ino;
+  }
+  return out;
+}
+
 Authenticator::Authenticator(UserStore store, AuthOptions options)
-    : store_(std::move(store)), options_(std::move(options)), limiter_(options_.max_login_failures) {
+    : options_(std::move(options)),
+      limiter_(options_.max_login_failures),
+      store_(std::make_shared<const UserStore>(std::move(store))) {
+  if (!options_.users_file.empty()) stamp_ = stamp_of(options_.users_file);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -46,8 +64,25 @@ Authenticator::~Authenticator() {
   thread_.join();
 }
 
+std::shared_ptr<const UserStore> Authenticator::store() const {
+  std::lock_guard lock(store_mutex_);
+  return store_;
+}
+
+std::uint64_t Authenticator::generation() const {
+  std::lock_guard lock(store_mutex_);
+  return generation_;
+}
+
+void Authenticator::replace(UserStore store) {
+  auto next = std::make_shared<const UserStore>(std::move(store));
+  std::lock_guard lock(store_mutex_);
+  store_ = std::move(next);
+  ++generation_;
+}
+
 std::string Authenticator::vhost_for_host(std::optional<std::string_view> host) const {
-  if (host && store_.has_vhost(*host)) return std::string(*host);
+  if (host && store()->has_vhost(*host)) return std::string(*host);
   return options_.default_vhost;
 }
 
@@ -55,7 +90,8 @@ LoginResult Authenticator::authorize(const std::string& user, const std::string&
                                      const std::string& peer_address) const {
   LoginResult r;
   r.user = user;
-  if (store_.find_user(user) == nullptr) {
+  const std::shared_ptr<const UserStore> users = store();
+  if (users->find_user(user) == nullptr) {
     r.status = LoginStatus::kBadCredentials;
     return r;
   }
@@ -64,7 +100,8 @@ LoginResult Authenticator::authorize(const std::string& user, const std::string&
     r.status = LoginStatus::kLoopbackOnly;
     return r;
   }
-  r.permissions = store_.permissions(user, vhost);
+  if (const Permissions* p = users->permissions(user, vhost))
+    r.permissions = std::shared_ptr<const Permissions>(users, p);  // shares the snapshot
   r.status = r.permissions ? LoginStatus::kOk : LoginStatus::kNoVhostAccess;
   return r;
 }
@@ -77,7 +114,7 @@ LoginResult Authenticator::verify(const std::string& user, const std::string& pa
     r.status = LoginStatus::kThrottled;
     return r;
   }
-  if (!store_.check_password(user, password)) {
+  if (!store()->check_password(user, password)) {
     limiter_.failed(peer_address, mono_ms());
     r.status = LoginStatus::kBadCredentials;
     return r;
@@ -90,35 +127,105 @@ LoginResult Authenticator::verify(const std::string& user, const std::string& pa
   return authorize(user, *vhost, peer_address);
 }
 
+bool Authenticator::enqueue(Job job) {
+  std::lock_guard lock(mutex_);
+  if (stopping_ || jobs_.size() >= kMaxPending) return false;
+  jobs_.push_back(std::move(job));
+  wake_.notify_one();
+  return true;
+}
+
 void Authenticator::submit(std::string user, std::string password, std::string peer_address,
                            std::optional<std::string> vhost, std::function<void(LoginResult)> done) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_ && jobs_.size() < kMaxPending) {
-      jobs_.push_back(Job{std::move(user), std::move(password), std::move(peer_address), std::move(vhost),
-                          std::move(done)});
-      wake_.notify_one();
-      return;
-    }
-  }
+  auto shared_done = std::make_shared<std::function<void(LoginResult)>>(std::move(done));
+  const bool queued = enqueue([this, user, password = std::move(password), peer_address = std::move(peer_address),
+                               vhost = std::move(vhost), shared_done]() {
+    (*shared_done)(verify(user, password, peer_address, vhost));
+  });
+  if (queued) return;
   LoginResult busy;
   busy.status = LoginStatus::kBusy;
   busy.user = std::move(user);
-  done(std::move(busy));
+  (*shared_done)(std::move(busy));
+}
+
+void Authenticator::submit_edit(Edit edit, std::function<void(std::string)> done) {
+  auto shared_done = std::make_shared<std::function<void(std::string)>>(std::move(done));
+  const bool queued = enqueue([this, edit = std::move(edit), shared_done] { (*shared_done)(apply_edit(edit)); });
+  if (!queued) (*shared_done)("too many logins and edits waiting; try again");
+}
+
+std::string Authenticator::apply_edit(const Edit& edit) {
+  const std::string& path = options_.users_file;
+  if (path.empty()) return "the broker runs without a users-file: there is nothing to save users to";
+  try {
+    UsersFileLock lock(path);
+    UserStore users = UserStore::load_or_seed(path);
+    if (std::string error = edit(users); !error.empty()) return error;
+    if (!users.has_vhost(options_.default_vhost))
+      return "vhost '" + options_.default_vhost + "' is default-vhost and cannot be deleted";
+    users.save(path);
+    stamp_ = stamp_of(path);
+    replace(std::move(users));
+  } catch (const std::exception& e) {
+    spdlog::error("users file edit failed: {}", e.what());
+    return e.what();
+  }
+  return "";
+}
+
+void Authenticator::reload_if_changed() {
+  const std::string& path = options_.users_file;
+  if (path.empty()) return;
+  const FileStamp now = stamp_of(path);
+  if (now == stamp_) return;
+  stamp_ = now;
+  if (now.mtime_ns < 0) {
+    spdlog::error("users file {} is gone: keeping the users read before", path);
+    return;
+  }
+  try {
+    // Not half-way through another editor's save (a read-only directory
+    // without a lock file: read anyway, saves are atomic renames).
+    std::optional<UsersFileLock> lock;
+    try {
+      lock.emplace(path);
+    } catch (const std::exception&) {
+    }
+    UserStore users = UserStore::load(path);
+    if (!users.has_vhost(options_.default_vhost)) {
+      spdlog::error("users file {} changed but has no vhost '{}' (default-vhost): keeping the users read before",
+                    path, options_.default_vhost);
+      return;
+    }
+    spdlog::info("users file {} changed: {} user(s), {} vhost(s)", path, users.users().size(),
+                 users.vhosts().size());
+    replace(std::move(users));
+  } catch (const std::exception& e) {
+    spdlog::error("users file changed but cannot be read ({}): keeping the users read before", e.what());
+  }
 }
 
 void Authenticator::run() {
+  // The users file is looked at every kWatchIntervalMs, also while logins
+  // keep the thread busy.
+  auto next_look = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWatchIntervalMs);
   for (;;) {
     Job job;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      wake_.wait_until(lock, next_look, [this] { return stopping_ || !jobs_.empty(); });
       if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
     }
-    LoginResult r = verify(job.user, job.password, job.peer_address, job.vhost);
-    job.done(std::move(r));
+    if (job) job();
+    if (std::chrono::steady_clock::now() >= next_look) {
+      reload_if_changed();
+      next_look = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWatchIntervalMs);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,9 +16,12 @@
 #include "auth/user_store.h"
 
 // Who may connect, and to which vhost (docs/security.md). One per broker,
-// shared by every shard (and by the management API): the user store is
-// read-only while the broker runs, so reads need no lock; password checks
-// run on the authenticator's own thread, never on a shard's event loop.
+// shared by every shard (and by the management API). The user store is an
+// immutable snapshot replaced whole when the users file changes (edited by
+// the management API, or by `ferry user` and re-read within a second), so a
+// login keeps the snapshot it was decided on. Password checks and users
+// file edits run on the authenticator's own thread, never on a shard's
+// event loop.
 namespace ferry::auth {
 
 enum class LoginStatus {
@@ -32,9 +36,9 @@ enum class LoginStatus {
 struct LoginResult {
   LoginStatus status = LoginStatus::kBadCredentials;
   std::string user;
-  // The user's grants in the vhost (kOk only); valid as long as the
-  // Authenticator.
-  const Permissions* permissions = nullptr;
+  // The user's grants in the vhost (kOk only), sharing ownership of the
+  // snapshot they come from (a later edit does not change them).
+  std::shared_ptr<const Permissions> permissions;
 };
 
 // "127.0.0.1:5000" -> "127.0.0.1", "::1:5000" -> "::1" (what Transport::peer() gives).
@@ -46,13 +50,33 @@ class Authenticator {
  public:
   static constexpr std::size_t kMaxPending = 1000;
 
+  static constexpr std::int64_t kWatchIntervalMs = 1000;
+
+  // `options.users_file` (if set) is watched: when its modification time,
+  // size or inode change, it is read again and replaces the store (a file
+  // that no longer loads, or lacks default-vhost, is logged and ignored).
   Authenticator(UserStore store, AuthOptions options);
-  ~Authenticator();  // stops the thread; logins still waiting get no answer
+  ~Authenticator();  // stops the thread; logins and edits still waiting get no answer
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
 
   const AuthOptions& options() const { return options_; }
-  const UserStore& store() const { return store_; }
+  // The current snapshot. Any thread.
+  std::shared_ptr<const UserStore> store() const;
+  // Counts store replacements (edits and reloads): caches of login
+  // decisions compare it. Any thread.
+  std::uint64_t generation() const;
+
+  // A change to the users file: `edit` runs on the authenticator's thread
+  // on the file's current content (read under an exclusive lock on
+  // "<users-file>.lock", which `ferry user` takes too), and returns "" to
+  // save the result or an error text to leave everything as it was. The
+  // result must keep default-vhost. Then the file is written and the store
+  // replaced, and `done` runs on that thread with "" or the error (also
+  // when there is no users-file to save to, or writing fails). Past
+  // kMaxPending waiting jobs, `done` runs at once with an error.
+  using Edit = std::function<std::string(UserStore&)>;
+  void submit_edit(Edit edit, std::function<void(std::string)> done);
 
   // The vhost a CONNECT `host` header selects: a vhost of that name if there
   // is one, else default-vhost (clients send their server's host name here).
@@ -76,16 +100,27 @@ class Authenticator {
               std::function<void(LoginResult)> done);
 
  private:
-  struct Job {
-    std::string user, password, peer_address;
-    std::optional<std::string> vhost;
-    std::function<void(LoginResult)> done;
-  };
+  using Job = std::function<void()>;
+  bool enqueue(Job job);  // false: stopping or full
   void run();
+  std::string apply_edit(const Edit& edit);
+  void reload_if_changed();
+  void replace(UserStore store);
 
-  const UserStore store_;
   const AuthOptions options_;
   LoginLimiter limiter_;
+  mutable std::mutex store_mutex_;
+  std::shared_ptr<const UserStore> store_;  // GUARDED_BY(store_mutex_)
+  std::uint64_t generation_ = 0;            // GUARDED_BY(store_mutex_)
+  // The users file as last read or written (the thread's own).
+  struct FileStamp {
+    std::int64_t mtime_ns = -1;
+    std::int64_t size = -1;
+    std::uint64_t inode = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+  static FileStamp stamp_of(const std::string& path);  // mtime_ns -1: no such file
+  FileStamp stamp_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> jobs_;  // GUARDED_BY(mutex_)

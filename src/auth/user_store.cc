@@ -180,6 +180,25 @@ std::string UserStore::delete_user(const std::string& name) {
   return "";
 }
 
+std::string UserStore::update_user(const std::string& name, std::optional<std::string> password_hash,
+                                   std::optional<std::vector<std::string>> tags) {
+  auto it = users_.find(name);
+  if (it == users_.end()) return "no user '" + name + "'";
+  if (password_hash) {
+    if (!parse_hash(*password_hash)) return "not a password hash Ferry reads";
+    it->second.password_hash = std::move(*password_hash);
+  }
+  if (tags) it->second.tags = std::move(*tags);
+  refresh_dummy();
+  return "";
+}
+
+std::string UserStore::clear_permissions(const std::string& user, const std::string& vhost) {
+  const auto n = std::erase_if(permissions_, [&](const PermissionEntry& e) { return e.user == user && e.vhost == vhost; });
+  if (n == 0) return "no permissions for user '" + user + "' in vhost '" + vhost + "'";
+  return "";
+}
+
 std::string UserStore::set_permissions(const std::string& user, const std::string& vhost,
                                        const std::string& configure, const std::string& write,
                                        const std::string& read) {

@@ -29,8 +29,9 @@ struct PermissionEntry {
 // (docs/security.md gives its format), or the built-in default when the
 // broker runs without one (guest/guest, full permissions on vhost "/").
 //
-// The broker loads it once at start and only reads it afterwards (from any
-// thread); the `ferry user` / `ferry vhost` commands edit and save it.
+// A value: the broker shares immutable snapshots of it between threads
+// (auth::Authenticator); edits (the management API, `ferry user` / `ferry
+// vhost`) change a copy and save it.
 class UserStore {
  public:
   // guest/guest with full permissions on "/", and vhost "/".
@@ -45,8 +46,13 @@ class UserStore {
   // Edits for the CLI; each returns an error text, or "" on success.
   std::string add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags);
   std::string delete_user(const std::string& name);
+  // Changes what is given of an existing user.
+  std::string update_user(const std::string& name, std::optional<std::string> password_hash,
+                          std::optional<std::vector<std::string>> tags);
   std::string set_permissions(const std::string& user, const std::string& vhost, const std::string& configure,
                               const std::string& write, const std::string& read);
+  // "no permissions ..." when the user has none in the vhost.
+  std::string clear_permissions(const std::string& user, const std::string& vhost);
   std::string add_vhost(const std::string& name);
   std::string delete_vhost(const std::string& name);
 

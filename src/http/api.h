@@ -12,9 +12,10 @@ void add_connection_routes(Router& r, ApiContext& ctx);
 void add_queue_routes(Router& r, ApiContext& ctx);
 void add_topic_routes(Router& r, ApiContext& ctx);        // topics and subscriptions
 void add_metrics_routes(Router& r, ApiContext& ctx);      // /metrics (docs/metrics.md)
+void add_user_routes(Router& r, ApiContext& ctx);         // whoami, users, vhosts, permissions
 void add_console_routes(Router& r);                       // / and /assets/... (open)
 
-// Everything above, plus 501 answers for users and permissions (not yet).
+// Everything above.
 void add_all_routes(Router& r, ApiContext& ctx);
 
 }  // namespace ferry::http

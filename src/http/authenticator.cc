@@ -28,30 +28,48 @@ std::int64_t now_ms() {
       .count();
 }
 
-bool has_management_tag(const auth::User& u) {
-  return std::any_of(u.tags.begin(), u.tags.end(), [](const std::string& t) {
-    return t == "administrator" || t == "management" || t == "monitoring";
-  });
-}
-
 }  // namespace
 
-bool Authenticator::check(std::string_view user, std::string_view pass, const Peer& peer) const {
-  if (users_ == nullptr) return peer.loopback && user == "guest" && pass == "guest";
+Role role_of(const std::vector<std::string>& tags) {
+  Role r = Role::kNone;
+  for (const std::string& t : tags) {
+    if (t == "administrator") r = std::max(r, Role::kAdministrator);
+    else if (t == "management" || t == "policymaker") r = std::max(r, Role::kManagement);
+    else if (t == "monitoring") r = std::max(r, Role::kMonitoring);
+  }
+  return r;
+}
+
+std::string_view tag_of(Role r) {
+  switch (r) {
+    case Role::kAdministrator: return "administrator";
+    case Role::kManagement: return "management";
+    case Role::kMonitoring: return "monitoring";
+    case Role::kNone: break;
+  }
+  return "";
+}
+
+Role Authenticator::check(std::string_view user, std::string_view pass, const Peer& peer) const {
+  if (users_ == nullptr)
+    return peer.loopback && user == "guest" && pass == "guest" ? Role::kAdministrator : Role::kNone;
   const std::string name(user);
   const std::string digest = sha256(user, pass);
   const std::int64_t now = now_ms();
+  const std::uint64_t generation = users_->generation();
   {
     std::lock_guard lock(mu_);
     auto it = remembered_.find(name);
     // loopback-users is checked again: the same credentials from elsewhere fail.
     if (it != remembered_.end() && it->second.digest == digest && it->second.until_ms > now &&
+        it->second.generation == generation &&
         (peer.loopback || std::find(users_->options().loopback_users.begin(),
                                     users_->options().loopback_users.end(),
                                     name) == users_->options().loopback_users.end()))
-      return true;
+      return it->second.role;
   }
-  if (!check_slow(name, std::string(pass), peer)) return false;
+  const Role role = check_slow(name, std::string(pass), peer);
+  if (role == Role::kNone) return role;
   std::lock_guard lock(mu_);
   if (remembered_.size() >= kMaxRemembered) {
     for (auto it = remembered_.begin(); it != remembered_.end();) {
@@ -59,15 +77,36 @@ bool Authenticator::check(std::string_view user, std::string_view pass, const Pe
     }
     if (remembered_.size() >= kMaxRemembered) remembered_.clear();
   }
-  remembered_[name] = Remembered{digest, now + kRememberMs};
-  return true;
+  remembered_[name] = Remembered{digest, now + kRememberMs, generation, role};
+  return role;
 }
 
-bool Authenticator::check_slow(const std::string& user, const std::string& pass, const Peer& peer) const {
+Role Authenticator::role(std::string_view user) const {
+  if (users_ == nullptr) return user == "guest" ? Role::kAdministrator : Role::kNone;
+  const auth::User* u = users_->store()->find_user(user);
+  return u == nullptr ? Role::kNone : role_of(u->tags);
+}
+
+std::optional<std::set<std::string>> Authenticator::visible_vhosts(std::string_view user) const {
+  if (users_ == nullptr) return std::nullopt;
+  const auto store = users_->store();
+  const auth::User* u = store->find_user(user);
+  if (u == nullptr) return std::set<std::string>{};
+  for (const std::string& t : u->tags)
+    if (t == "administrator" || t == "monitoring") return std::nullopt;
+  std::set<std::string> out;
+  for (const auto& e : store->permission_entries())
+    if (e.user == user) out.insert(e.vhost);
+  return out;
+}
+
+Role Authenticator::check_slow(const std::string& user, const std::string& pass, const Peer& peer) const {
   auth::LoginResult r = users_->verify(user, pass, peer.address, std::nullopt);
-  if (r.status != auth::LoginStatus::kOk) return false;
-  const auth::User* u = users_->store().find_user(user);
-  return u != nullptr && has_management_tag(*u);
+  if (r.status != auth::LoginStatus::kOk) return Role::kNone;
+  // The store as it is now (it may have changed during the hash).
+  const auto store = users_->store();
+  const auth::User* u = store->find_user(user);
+  return u == nullptr ? Role::kNone : role_of(u->tags);
 }
 
 }  // namespace ferry::http

@@ -40,25 +40,26 @@ using Infos = std::vector<net::ConnectionInfo>;
 }  // namespace
 
 void add_connection_routes(Router& r, ApiContext& ctx) {
-  r.add("GET", "/api/connections", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+  r.add("GET", "/api/connections", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
     gather<Infos>(
         ctx, [&ctx](ShardId s) { return ctx.stomp.connections(s); },
-        [reply](std::vector<Infos> parts) {
+        [reply, filter = req.vhosts](std::vector<Infos> parts) {
           Json out = Json::array();
           for (const Infos& p : parts)
-            for (const auto& c : p) out.push_back(to_json(c));
+            for (const auto& c : p)
+              if (filter.sees(c.vhost)) out.push_back(to_json(c));
           reply(json_ok(out));
         });
   });
 
-  r.add("GET", "/api/connections/{id}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+  r.add("GET", "/api/connections/{id}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
     auto id = parse_id(cap[0], ctx.shards.shard_count());
     if (!id) return reply(error_response(404, "not_found", "no connection " + cap[0]));
     auto [shard, conn] = *id;
-    ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0]]() mutable {
+    ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0], filter = req.vhosts]() mutable {
       std::optional<net::ConnectionInfo> found;
       for (auto& c : ctx.stomp.connections(shard))
-        if (c.id == conn) found = std::move(c);
+        if (c.id == conn && filter.sees(c.vhost)) found = std::move(c);
       ctx.shards.post(ShardId(0), [reply = std::move(reply), found = std::move(found), text] {
         if (!found) return reply(error_response(404, "not_found", "no connection " + text));
         Json j = to_json(*found);
@@ -78,8 +79,12 @@ void add_connection_routes(Router& r, ApiContext& ctx) {
           auto id = parse_id(cap[0], ctx.shards.shard_count());
           if (!id) return reply(error_response(404, "not_found", "no connection " + cap[0]));
           auto [shard, conn] = *id;
-          ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0]]() mutable {
-            const bool closed = ctx.stomp.close_connection(shard, conn);
+          ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0], filter = req.vhosts]() mutable {
+            // A connection in a vhost the user does not see is "not found".
+            bool visible = false;
+            for (const auto& c : ctx.stomp.connections(shard))
+              if (c.id == conn) visible = filter.sees(c.vhost);
+            const bool closed = visible && ctx.stomp.close_connection(shard, conn);
             ctx.shards.post(ShardId(0), [reply = std::move(reply), closed, text] {
               if (!closed) return reply(error_response(404, "not_found", "no connection " + text));
               Response res;

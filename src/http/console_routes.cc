@@ -1,5 +1,5 @@
 // The web console's static files (open: the console asks for credentials
-// itself and sends them with each API call) and the routes not built yet.
+// itself and sends them with each API call), and the list of all routes.
 #include "http/api.h"
 #include "http/console_assets.h"
 #include "http/json.h"
@@ -16,22 +16,17 @@ void serve_asset(const Request& req, Reply reply) {
   reply(std::move(res));
 }
 
-void not_implemented(const Request& req, const std::vector<std::string>&, Reply reply) {
-  reply(error_response(501, "not_implemented",
-                       "users and permissions arrive with authentication; until then the "
-                       "management API accepts guest/guest from loopback only"));
-}
 }  // namespace
 
 void add_console_routes(Router& r) {
   auto h = [](const Request& req, const std::vector<std::string>&, Reply reply) { serve_asset(req, std::move(reply)); };
-  r.add("GET", "/", h, true);
-  r.add("GET", "/index.html", h, true);
+  r.add("GET", "/", h, Router::Access::kOpen);
+  r.add("GET", "/index.html", h, Router::Access::kOpen);
   // Assets nest a few folders deep at most.
-  r.add("GET", "/assets/{a}", h, true);
-  r.add("GET", "/assets/{a}/{b}", h, true);
-  r.add("GET", "/assets/{a}/{b}/{c}", h, true);
-  r.add("GET", "/favicon.ico", h, true);
+  r.add("GET", "/assets/{a}", h, Router::Access::kOpen);
+  r.add("GET", "/assets/{a}/{b}", h, Router::Access::kOpen);
+  r.add("GET", "/assets/{a}/{b}/{c}", h, Router::Access::kOpen);
+  r.add("GET", "/favicon.ico", h, Router::Access::kOpen);
 }
 
 void add_all_routes(Router& r, ApiContext& ctx) {
@@ -40,13 +35,8 @@ void add_all_routes(Router& r, ApiContext& ctx) {
   add_queue_routes(r, ctx);
   add_topic_routes(r, ctx);
   add_metrics_routes(r, ctx);
+  add_user_routes(r, ctx);
   add_console_routes(r);
-  r.add("GET", "/api/users", not_implemented);
-  r.add("PUT", "/api/users/{name}", not_implemented);
-  r.add("DELETE", "/api/users/{name}", not_implemented);
-  r.add("GET", "/api/permissions", not_implemented);
-  r.add("PUT", "/api/permissions/{vhost}/{user}", not_implemented);
-  r.add("DELETE", "/api/permissions/{vhost}/{user}", not_implemented);
 }
 
 }  // namespace ferry::http

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.h"
 #include "broker/broker.h"
+#include "broker/declared_queues.h"
 #include "broker/shard_broker.h"
 #include "broker/stats.h"
 #include "net/server.h"
@@ -33,6 +35,8 @@ struct ApiContext {
   const net::ServerOptions& options;
   std::int64_t started_mono_ms = 0;
   std::vector<Listener> listeners;  // filled by the app before start
+  auth::Authenticator* users = nullptr;  // null: the built-in guest only (unit tests)
+  broker::DeclaredQueues* declared = nullptr;  // null: declared queues are not remembered
 };
 
 // Scatter-gather: runs `on_shard(shard)` on every shard and then

@@ -181,7 +181,7 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               reply(std::move(res));
             });
       },
-      true);
+      Router::Access::kOpen);
 }
 
 }  // namespace ferry::http

@@ -103,13 +103,14 @@ void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answe
 
 using QueueList = std::vector<broker::QueueStats>;
 
-void list(ApiContext& ctx, std::string vhost, Reply reply) {
+void list(ApiContext& ctx, std::string vhost, VhostFilter filter, Reply reply) {
   gather<QueueList>(
       ctx, [&ctx, vhost](ShardId s) { return ctx.broker.local(s).queue_stats(vhost); },
-      [reply](std::vector<QueueList> parts) {
+      [reply, filter = std::move(filter)](std::vector<QueueList> parts) {
         QueueList all;
         for (auto& p : parts)
-          for (auto& q : p) all.push_back(std::move(q));
+          for (auto& q : p)
+            if (filter.sees(q.destination.vhost)) all.push_back(std::move(q));
         std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
           return std::tie(a.destination.vhost, a.destination.name) < std::tie(b.destination.vhost, b.destination.name);
         });
@@ -128,11 +129,11 @@ Response no_content() {
 }  // namespace
 
 void add_queue_routes(Router& r, ApiContext& ctx) {
-  r.add("GET", "/api/queues", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
-    list(ctx, "", std::move(reply));
+  r.add("GET", "/api/queues", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
+    list(ctx, "", req.vhosts, std::move(reply));
   });
-  r.add("GET", "/api/queues/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
-    list(ctx, cap[0], std::move(reply));
+  r.add("GET", "/api/queues/{vhost}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
+    list(ctx, cap[0], req.vhosts, std::move(reply));
   });
 
   r.add("GET", "/api/queues/{vhost}/{name}",
@@ -146,10 +147,18 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
               });
         });
 
+  // A queue made here is declared: kept while empty, and across restarts
+  // (broker::DeclaredQueues, written before the queue exists).
   r.add("PUT", "/api/queues/{vhost}/{name}",
         [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
           auto d = queue_of(cap[0], cap[1]);
           if (!d) return reply(bad_name());
+          if (ctx.users != nullptr && !ctx.users->store()->has_vhost(d->vhost))
+            return reply(error_response(404, "not_found", "no vhost '" + d->vhost + "'"));
+          if (ctx.declared != nullptr) {
+            if (std::string e = ctx.declared->add(d->vhost, d->name); !e.empty())
+              return reply(error_response(500, "internal_error", "the queue is not created: " + e));
+          }
           on_owner<bool>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.declare_queue(d); },
               [reply](bool existed) {
@@ -166,11 +175,17 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
           using Err = broker::ShardBroker::AdminError;
           on_owner<Err>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.delete_queue(d); },
-              [reply, d = *d](Err e) {
+              [&ctx, reply, d = *d](Err e) {
                 if (e == Err::kNotFound) return reply(no_queue(d));
                 if (e == Err::kInUse)
                   return reply(error_response(409, "in_use",
                                               "queue " + d.to_string() + " has consumers; it is not deleted"));
+                if (ctx.declared != nullptr) {
+                  if (std::string err = ctx.declared->remove(d.vhost, d.name); !err.empty())
+                    return reply(error_response(500, "internal_error",
+                                                "the queue is deleted, but it comes back (empty) after a "
+                                                "restart: " + err));
+                }
                 reply(no_content());
               });
         });

@@ -3,12 +3,20 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "http/authenticator.h"
 
 namespace ferry::http {
+
+// Which vhosts a management user sees: all (administrator, monitoring), or
+// only those they have permissions in (a `management` user, as in RabbitMQ).
+struct VhostFilter {
+  std::optional<std::set<std::string>> only;  // nullopt: every vhost
+  bool sees(const std::string& vhost) const { return !only || only->contains(vhost); }
+};
 
 // A parsed request as handlers see it: the path split at '/' and each
 // segment percent-decoded (so "%2F" in a vhost is a '/').
@@ -20,6 +28,8 @@ struct Request {
   std::string body;
   Peer peer;
   std::string user;                         // authenticated user ("" for open paths)
+  Role role = Role::kNone;                  // the user's role (kNone for open paths)
+  VhostFilter vhosts;                       // what the user may see
 
   std::optional<std::string> param(const std::string& name) const {
     auto it = query.find(name);

@@ -2,7 +2,7 @@
 
 namespace ferry::http {
 
-void Router::add(std::string method, std::string pattern, Handler handler, bool open) {
+void Router::add(std::string method, std::string pattern, Handler handler, Access access) {
   Route r;
   r.method = std::move(method);
   std::size_t start = 1;  // patterns start with '/'
@@ -12,8 +12,20 @@ void Router::add(std::string method, std::string pattern, Handler handler, bool 
     r.pattern.push_back(pattern.substr(start, slash - start));
     start = slash + 1;
   }
+  int captures = 0;
+  for (const std::string& seg : r.pattern) {
+    if (seg.size() < 2 || seg.front() != '{' || seg.back() != '}') continue;
+    if (seg == "{vhost}") r.vhost_capture = captures;
+    ++captures;
+  }
   r.handler = std::move(handler);
-  r.open = open;
+  switch (access) {
+    case Access::kOpen: r.need = Role::kNone; break;
+    case Access::kAdministrator: r.need = Role::kAdministrator; break;
+    case Access::kByMethod:
+      r.need = r.method == "GET" || r.method == "HEAD" ? Role::kMonitoring : Role::kManagement;
+      break;
+  }
   routes_.push_back(std::move(r));
 }
 
@@ -42,7 +54,8 @@ Router::Found Router::find(const std::string& method, const std::vector<std::str
     f.match = Match::kFound;
     f.handler = &r.handler;
     f.captures = std::move(captures);
-    f.open = r.open;
+    f.need = r.need;
+    f.vhost_capture = r.vhost_capture;
     return f;
   }
   return f;

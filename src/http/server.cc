@@ -181,18 +181,36 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
       finish(std::move(res), keep_alive_);
       return;
     }
-    if (!found.open) {
+    if (found.need != Role::kNone) {
       std::string user, pass;
+      Role role = Role::kNone;
       auto auth = req.find(bhttp::field::authorization);
-      if (auth == req.end() ||
-          !basic_credentials(std::string_view(auth->value().data(), auth->value().size()), user, pass) ||
-          !shared_->auth.check(user, pass, peer_)) {
+      if (auth != req.end() &&
+          basic_credentials(std::string_view(auth->value().data(), auth->value().size()), user, pass))
+        role = shared_->auth.check(user, pass, peer_);
+      if (role == Role::kNone) {
         Response res = error_response(401, "not_authorised", "Login failed");
         res.headers.emplace_back("WWW-Authenticate", "Basic realm=\"Ferry Management\"");
         finish(std::move(res), keep_alive_);
         return;
       }
+      if (role < found.need) {
+        finish(error_response(403, "access_refused",
+                              r.method + " " + r.path + " requires the " + std::string(tag_of(found.need)) +
+                                  " tag (user '" + user + "' is " + std::string(tag_of(role)) + ")"),
+               keep_alive_);
+        return;
+      }
       r.user = user;
+      r.role = role;
+      r.vhosts.only = shared_->auth.visible_vhosts(user);
+      if (found.vhost_capture >= 0 && !r.vhosts.sees(found.captures[found.vhost_capture])) {
+        finish(error_response(403, "access_refused",
+                              "user '" + user + "' has no permissions on vhost '" +
+                                  found.captures[found.vhost_capture] + "'"),
+               keep_alive_);
+        return;
+      }
     }
     // The handler may answer later (after gathering from the shards); the
     // session stays alive in `waiting` until then.

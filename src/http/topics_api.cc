@@ -17,13 +17,14 @@ struct SubscriptionPart {
 }  // namespace
 
 void add_topic_routes(Router& r, ApiContext& ctx) {
-  r.add("GET", "/api/topics", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+  r.add("GET", "/api/topics", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
     gather<TopicList>(
         ctx, [&ctx](ShardId s) { return ctx.broker.local(s).topic_stats(); },
-        [reply](std::vector<TopicList> parts) {
+        [reply, filter = req.vhosts](std::vector<TopicList> parts) {
           TopicList all;
           for (auto& p : parts)
-            for (auto& t : p) all.push_back(std::move(t));
+            for (auto& t : p)
+              if (filter.sees(t.destination.vhost)) all.push_back(std::move(t));
           std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
             return std::tie(a.destination.vhost, a.destination.name) <
                    std::tie(b.destination.vhost, b.destination.name);
@@ -43,7 +44,7 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
 
   // Subscriptions of connected clients (from their connections), then
   // durable subscriptions that have no consumer now (from the broker).
-  r.add("GET", "/api/subscriptions", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+  r.add("GET", "/api/subscriptions", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
     gather<SubscriptionPart>(
         ctx,
         [&ctx](ShardId s) {
@@ -52,12 +53,14 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
           p.durables = ctx.broker.local(s).durable_stats();
           return p;
         },
-        [reply](std::vector<SubscriptionPart> parts) {
+        [reply, filter = req.vhosts](std::vector<SubscriptionPart> parts) {
           Json out = Json::array();
           for (const auto& p : parts)
-            for (const auto& c : p.connections)
+            for (const auto& c : p.connections) {
+              if (!filter.sees(c.vhost)) continue;
               for (const auto& s : c.subscription_list)
                 out.push_back({{"connection", std::to_string(c.id.value)},
+                               {"vhost", c.vhost},
                                {"id", s.id},
                                {"destination", s.destination},
                                {"ack", s.ack},
@@ -65,10 +68,13 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
                                {"unacked", s.unacked},
                                {"durable", s.durable},
                                {"name", s.durable ? Json(s.name) : Json(nullptr)}});
+            }
           for (const auto& p : parts)
             for (const auto& d : p.durables) {
               if (d.attached) continue;  // listed with its connection above
+              if (!filter.sees(d.topic.vhost)) continue;
               out.push_back({{"connection", nullptr},
+                             {"vhost", d.topic.vhost},
                              {"id", nullptr},
                              {"destination", d.topic.to_string()},
                              {"ack", nullptr},

@@ -218,7 +218,7 @@ class Session {
   std::string host_header_;  // CONNECT `host`, as sent
   std::string client_id_;  // CONNECT client-id (ActiveMQ/Artemis durable subscriptions)
   std::string user_;
-  const auth::Permissions* permissions_ = nullptr;  // owned by the Authenticator
+  std::shared_ptr<const auth::Permissions> permissions_;  // from the login's users snapshot
   bool authenticating_ = false;
   std::int64_t refuse_at_ms_ = 0;  // != 0: a refused login's ERROR waits until then
   std::string refuse_message_, refuse_detail_;

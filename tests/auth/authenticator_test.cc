@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
+#include <thread>
 
 #include "auth/password_hash.h"
 
@@ -108,6 +112,72 @@ TEST(LoginLimiterTest, ZeroMeansNoLimit) {
   LoginLimiter l(0);
   for (int i = 0; i < 100; ++i) l.failed("a", i);
   EXPECT_FALSE(l.blocked("a", 100));
+}
+
+// A users file in a fresh temporary directory, removed afterwards.
+struct TempUsersFile {
+  TempUsersFile() {
+    char tmpl[] = "/tmp/ferry-users-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    path = dir + "/users.toml";
+  }
+  ~TempUsersFile() { std::filesystem::remove_all(dir); }
+  std::string dir, path;
+};
+
+std::string edit_and_wait(Authenticator& a, Authenticator::Edit edit) {
+  std::promise<std::string> done;
+  a.submit_edit(std::move(edit), [&done](std::string e) { done.set_value(std::move(e)); });
+  return done.get_future().get();
+}
+
+TEST(AuthenticatorTest, EditsAreSavedAndReplaceTheSnapshot) {
+  TempUsersFile f;
+  AuthOptions o;
+  o.users_file = f.path;
+  Authenticator a(UserStore::builtin(), o);
+  const std::uint64_t g0 = a.generation();
+  LoginResult before = a.authorize("guest", "/", "127.0.0.1");
+  ASSERT_EQ(before.status, LoginStatus::kOk);
+
+  EXPECT_EQ(edit_and_wait(a, [](UserStore& s) {
+              std::string e = s.add_user("zed", hash_password("pw", kMinIterations), {"monitoring"});
+              return e.empty() ? s.clear_permissions("guest", "/") : e;
+            }), "");
+  EXPECT_GT(a.generation(), g0);
+  EXPECT_NE(a.store()->find_user("zed"), nullptr);
+  EXPECT_EQ(UserStore::load(f.path).find_user("zed")->tags, std::vector<std::string>{"monitoring"});
+  EXPECT_EQ(a.authorize("guest", "/", "127.0.0.1").status, LoginStatus::kNoVhostAccess);
+  // A login decided before keeps its grants (and they stay valid).
+  EXPECT_TRUE(before.permissions->allows(Access::kWrite, "/queue/x"));
+
+  // A refused edit changes nothing; default-vhost cannot go.
+  const std::uint64_t g1 = a.generation();
+  EXPECT_EQ(edit_and_wait(a, [](UserStore& s) { return s.delete_user("nobody"); }), "no user 'nobody'");
+  EXPECT_NE(edit_and_wait(a, [](UserStore& s) { return s.delete_vhost("/"); }), "");
+  EXPECT_EQ(a.generation(), g1);
+  EXPECT_TRUE(a.store()->has_vhost("/"));
+}
+
+TEST(AuthenticatorTest, EditsNeedAUsersFile) {
+  Authenticator a(UserStore::builtin(), AuthOptions{});
+  EXPECT_NE(edit_and_wait(a, [](UserStore&) { return std::string(); }).find("users-file"), std::string::npos);
+}
+
+TEST(AuthenticatorTest, AChangedFileIsReadAgain) {
+  TempUsersFile f;
+  UserStore::builtin().save(f.path);
+  AuthOptions o;
+  o.users_file = f.path;
+  Authenticator a(UserStore::load(f.path), o);
+  UserStore edited = UserStore::load(f.path);
+  ASSERT_EQ(edited.add_vhost("shop"), "");
+  edited.save(f.path);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!a.store()->has_vhost("shop") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(a.store()->has_vhost("shop"));
+  EXPECT_EQ(a.vhost_for_host("shop"), "shop");
 }
 
 }  // namespace

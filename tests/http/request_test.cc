@@ -45,14 +45,17 @@ TEST(Router, MatchesCapturesAndMethods) {
   int hit = 0;
   r.add("GET", "/api/queues/{vhost}/{name}", [&](const Request&, const std::vector<std::string>&, Reply) { hit = 1; });
   r.add("DELETE", "/api/queues/{vhost}/{name}", [&](const Request&, const std::vector<std::string>&, Reply) { hit = 2; });
-  r.add("GET", "/metrics", [&](const Request&, const std::vector<std::string>&, Reply) { hit = 3; }, true);
+  r.add("GET", "/metrics", [&](const Request&, const std::vector<std::string>&, Reply) { hit = 3; }, Router::Access::kOpen);
+  r.add("PUT", "/api/users/{name}", [&](const Request&, const std::vector<std::string>&, Reply) { hit = 4; },
+        Router::Access::kAdministrator);
   auto f = r.find("GET", {"api", "queues", "/", "orders"});
   ASSERT_EQ(f.match, Router::Match::kFound);
   EXPECT_EQ(f.captures, (std::vector<std::string>{"/", "orders"}));
-  EXPECT_FALSE(f.open);
+  EXPECT_EQ(f.need, Role::kMonitoring);  // GET: any management user
   (*f.handler)(Request{}, f.captures, nullptr);
   EXPECT_EQ(hit, 1);
   f = r.find("DELETE", {"api", "queues", "/", "orders"});
+  EXPECT_EQ(f.need, Role::kManagement);  // a change: management or administrator
   (*f.handler)(Request{}, f.captures, nullptr);
   EXPECT_EQ(hit, 2);
   f = r.find("POST", {"api", "queues", "/", "orders"});
@@ -62,7 +65,18 @@ TEST(Router, MatchesCapturesAndMethods) {
   EXPECT_EQ(r.find("GET", {"api", "queues", "", "x"}).match, Router::Match::kNoPath);  // empty capture
   f = r.find("HEAD", {"metrics"});
   EXPECT_EQ(f.match, Router::Match::kFound);
-  EXPECT_TRUE(f.open);
+  EXPECT_EQ(f.need, Role::kNone);  // open
+  EXPECT_EQ(r.find("PUT", {"api", "users", "bob"}).need, Role::kAdministrator);
+}
+
+TEST(Roles, FollowTheStrongestManagementTag) {
+  EXPECT_EQ(role_of({}), Role::kNone);
+  EXPECT_EQ(role_of({"app"}), Role::kNone);
+  EXPECT_EQ(role_of({"monitoring"}), Role::kMonitoring);
+  EXPECT_EQ(role_of({"policymaker"}), Role::kManagement);
+  EXPECT_EQ(role_of({"monitoring", "management"}), Role::kManagement);
+  EXPECT_EQ(role_of({"administrator", "monitoring"}), Role::kAdministrator);
+  EXPECT_EQ(tag_of(Role::kManagement), "management");
 }
 
 TEST(RateWindow, AveragesOverTheLastFiveSeconds) {

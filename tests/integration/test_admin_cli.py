@@ -91,3 +91,29 @@ def test_wrong_credentials_and_unreachable(broker):
     assert p.returncode == 1 and "HTTP 401" in p.stderr.decode()
     p = run_ferry("queues", "--http", "127.0.0.1:1")
     assert p.returncode == 2 and "cannot reach the management API" in p.stderr.decode()
+
+
+def test_users_vhosts_permissions_over_the_api(broker_factory, tmp_path):
+    path = str(tmp_path / "users.toml")
+    for args in (("vhost", "add", "shop"),
+                 ("user", "add", "ops", "--password", "pw", "--tags", "administrator,monitoring",
+                  "--iterations", "1000"),
+                 ("user", "add", "watch", "--password", "pw", "--tags", "monitoring", "--iterations", "1000"),
+                 ("user", "set-permissions", "ops", "--vhost", "shop", "--configure", "^/queue/a",
+                  "--write", ".*", "--read", "")):
+        r = run_ferry(*args, "--users-file", path)
+        assert r.returncode == 0, r.stderr
+    b = broker_factory(users_file=path)
+    login = ("--user", "ops", "--password", "pw")
+    p = admin(b, "users", *login)
+    assert p.returncode == 0, p.stderr
+    rows = [l.split() for l in out(p).splitlines()]
+    assert rows[0] == ["name", "tags"] and ["ops", "administrator,monitoring"] in rows and ["watch", "monitoring"] in rows
+    p = admin(b, "vhosts", *login)
+    assert [l.strip() for l in out(p).splitlines()] == ["name", "/", "shop"]
+    p = admin(b, "permissions", *login, "--json")
+    assert {"user": "ops", "vhost": "shop", "configure": "^/queue/a", "write": ".*", "read": ""} in json.loads(p.stdout)
+    # monitoring may list vhosts but not users: exit 1 with the API's reason.
+    assert admin(b, "vhosts", "--user", "watch", "--password", "pw").returncode == 0
+    p = admin(b, "users", "--user", "watch", "--password", "pw")
+    assert p.returncode == 1 and "administrator" in p.stderr.decode() and "HTTP 403" in p.stderr.decode()

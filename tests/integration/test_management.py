@@ -103,14 +103,6 @@ def test_unknown_path_404_wrong_method_405(broker):
     assert json.loads(body)["error"] == "method_not_allowed"
 
 
-def test_users_and_permissions_answer_not_implemented(broker):
-    api = Api(broker)
-    for method, path in [("GET", "/api/users"), ("PUT", "/api/users/bob"), ("GET", "/api/permissions"),
-                         ("DELETE", "/api/permissions/%2F/bob")]:
-        status, _, body = api.raw(method, path, body="{}" if method == "PUT" else None)
-        assert status == 501 and json.loads(body)["error"] == "not_implemented"
-
-
 # ---------------------------------------------------------------- overview
 
 
@@ -225,6 +217,47 @@ def test_create_and_delete_queue(broker):
     c.subscribe("/queue/" + name, "s")
     assert c.try_read_frame(QUIET) is None
     c.close()
+
+
+def test_a_created_queue_survives_a_restart_until_deleted(broker_factory, tmp_path):
+    """As a durable queue declared in RabbitMQ: a queue made through the API
+    comes back after a restart (SIGTERM or kill -9), empty or with its
+    persistent messages; once deleted it does not."""
+    data = tmp_path / "data"
+    data.mkdir()
+    b = broker_factory(data_dir=str(data))
+    api = Api(b)
+    empty, full = unique("empty"), unique("full")
+    assert api.raw("PUT", Api.q(empty))[0] == 201
+    assert api.raw("PUT", Api.q(full))[0] == 201
+    c = client(b.port)
+    c.send("/queue/" + full, "kept", headers=[("persistent", "true")])
+    c.close()
+    b.kill()
+    b.killed = True
+    b = broker_factory(data_dir=str(data))
+    api = Api(b)
+    assert api.queue(empty)["depth"] == 0
+    assert api.queue(full)["depth"] == 1
+    assert api.raw("DELETE", Api.q(empty))[0] == 204
+    assert b.stop() == 0
+    b.killed = True
+    b = broker_factory(data_dir=str(data))
+    api = Api(b)
+    assert api.raw("GET", Api.q(empty))[0] == 404
+    assert api.queue(full)["depth"] == 1
+    names = [e["name"] for e in json.loads((data / "declared-queues.json").read_text())]
+    assert full in names and empty not in names
+
+
+def test_a_queue_needs_an_existing_vhost(broker_factory, tmp_path):
+    path = str(tmp_path / "users.toml")
+    assert run_ferry("vhost", "add", "shop", "--users-file", path).returncode == 0
+    b = broker_factory(users_file=path)
+    api = Api(b)
+    assert api.raw("PUT", "/api/queues/shop/" + unique())[0] == 201
+    status, _, body = api.raw("PUT", "/api/queues/nowhere/" + unique())
+    assert status == 404 and "nowhere" in json.loads(body)["reason"]
 
 
 def test_delete_queue_with_consumers_is_refused(broker):
