@@ -625,3 +625,27 @@ def test_user_changes_without_users_file_show_the_reason(broker, console):
     assert "no_users_file" in text
     console.shot("no-users-file")
     assert console.count(user_row("dora")) == 0
+
+
+def test_management_user_may_purge_but_sees_no_admin_pages(broker_factory, users_file, console_as):
+    """The middle tier: `management` gets the purge button (and it works)
+    but no Users / Vhosts entries."""
+    ferry_ok("user", "add", "mia", "--password", "mia-secret", "--tags", "management",
+             "--iterations", COST, "--users-file", users_file)
+    ferry_ok("user", "set-permissions", "mia", "--vhost", "/", "--configure", ".*",
+             "--write", ".*", "--read", ".*", "--users-file", users_file)
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    name = unique("managed")
+    send_py(b, "/queue/" + name, ["m%d" % i for i in range(4)])
+    ui = console_as(b, "mia", "mia-secret")
+    assert ui.attr("[data-testid=who]", "data-role") == "management"
+    assert not ui.visible("[data-testid=nav-users]")
+    assert not ui.visible("[data-testid=nav-vhosts]")
+    ui.click("[data-testid=nav-queues]")
+    ui.wait_text(row(name, "depth"), "4")
+    assert ui.visible("[data-testid=create-queue]")
+    ui.click(row(name) + " [data-testid=purge]")
+    ui.confirm()
+    ui.wait_for("the purge notice", lambda: "Purged 4 messages" in ui.text("[data-testid=notice]"))
+    ui.shot("queues-management")
+    assert drain_py(b, "/queue/" + name, 0) == []
