@@ -5,7 +5,7 @@
 // and {"id": 1, "ok": false, "error": "..."} when the step failed. The page's
 // console errors and uncaught exceptions are kept for the "errors" op.
 //
-// Ops: goto(url) | hash(hash) | click(sel) | fill(sel, value) | text(sel) |
+// Ops: goto(url) | hash(hash) | click(sel) | fill(sel, value) | select(sel, value) | text(sel) |
 //      texts(sel) | attr(sel, name) | count(sel) | visible(sel) |
 //      wait(sel, state?) | screenshot(path) | errors() | close()
 // Selectors are Playwright selectors (CSS, or text=...). Every op that
@@ -44,6 +44,9 @@ const ops = {
   },
   click: async (c, t) => { await page.locator(c.sel).first().click({ timeout: t }); },
   fill: async (c, t) => { await page.locator(c.sel).first().fill(String(c.value), { timeout: t }); },
+  select: async (c, t) => {
+    await page.locator(c.sel).first().selectOption(String(c.value), { timeout: t });
+  },
   text: async (c, t) => (await page.locator(c.sel).first().textContent({ timeout: t })).trim(),
   texts: async (c) => (await page.locator(c.sel).allTextContents()).map((s) => s.trim()),
   attr: async (c, t) => page.locator(c.sel).first().getAttribute(c.name, { timeout: t }),

@@ -112,6 +112,14 @@ class ConsoleUI:
     def fill(self, sel: str, value):
         self.call("fill", sel=sel, value=value)
 
+    def select(self, sel: str, value: str):
+        """Picks the option with this value in a <select>."""
+        self.call("select", sel=sel, value=value)
+
+    def visible(self, sel: str) -> bool:
+        """True when the first match exists and is shown (no waiting)."""
+        return self.call("visible", sel=sel)
+
     def text(self, sel: str) -> str:
         return self.call("text", sel=sel)
 

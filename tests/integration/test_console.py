@@ -1,7 +1,9 @@
 """The web console (docs/console.md) in headless Chromium against the real
 broker: login, overview chart, queues with depth and sparkline, message
 browser, purge / move / delete with confirmation, create queue, topics,
-closing a connection. Traffic comes from stomp.py (and the raw STOMP client
+closing a connection; the Users and Vhosts pages of an administrator (users
+file made with the real `ferry user` CLI; grants proven with stomp.py
+logins) and what a monitoring user does not get. Traffic comes from stomp.py (and the raw STOMP client
 where a test needs NACK frames); effects are checked over STOMP and the
 management API, not only on screen. Screenshots of each page land in
 tests/integration/logs/screenshots/.
@@ -15,13 +17,14 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 
 from console_ui import ConsoleUI, setup_browser_packages
 from mgmt import Api
-from support import WAIT, client, py_connect, py_rid, unique
+from support import WAIT, PyListener, client, py_connect, py_rid, run_ferry, unique
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +111,8 @@ def test_wrong_password_is_refused_then_guest_logs_in(broker, browser_packages, 
         ui.fill("[data-testid=login-user]", "guest")
         ui.fill("[data-testid=login-password]", "not-the-password")
         ui.click("[data-testid=login-submit]")
-        ui.wait_text("[data-testid=login-error]", "Wrong user or password.")
+        ui.wait_for("the login refused", lambda: ui.text("[data-testid=login-error]")
+                    .startswith("Wrong user or password."))
         ui.shot("login-refused")
         ui.fill("[data-testid=login-password]", "guest")
         ui.click("[data-testid=login-submit]")
@@ -332,3 +336,316 @@ def test_close_connection_with_confirmation(broker, console):
     finally:
         if conn.is_connected():
             conn.disconnect()
+
+
+# ------------------------------------------------------------- users, vhosts, permissions
+
+COST = "1000"  # PBKDF2 iterations for users made with the CLI: the minimum, to keep tests quick
+ADMIN = ("admin", "admin-secret")
+WATCHER = ("watcher", "watch-secret")
+
+
+def ferry_ok(*args):
+    r = run_ferry(*args)
+    assert r.returncode == 0, "ferry %s failed: %s" % (" ".join(map(str, args)), r.stderr.decode())
+    return r
+
+
+@pytest.fixture
+def users_file(tmp_path):
+    """Made with the real CLI: guest as built in; admin (administrator) and
+    watcher (monitoring), both with every permission in vhost /."""
+    path = str(tmp_path / "users.toml")
+    for (name, password), tags in ((ADMIN, "administrator"), (WATCHER, "monitoring")):
+        ferry_ok("user", "add", name, "--password", password, "--tags", tags,
+                 "--iterations", COST, "--users-file", path)
+        ferry_ok("user", "set-permissions", name, "--vhost", "/", "--configure", ".*",
+                 "--write", ".*", "--read", ".*", "--users-file", path)
+    return path
+
+
+@pytest.fixture
+def console_as(request, browser_packages):
+    """console_as(broker, user, password): a Chromium page signed in to the
+    broker's console as that user. Fails the test on browser errors other
+    than those listed in ui.expected_errors (e.g. an expected 403)."""
+    opened: list[ConsoleUI] = []
+
+    def open_(broker, user, password) -> ConsoleUI:
+        ui = ConsoleUI("http://127.0.0.1:%d" % broker.http_port,
+                       "%s-%s" % (request.node.name, user))
+        ui.expected_errors = []
+        opened.append(ui)
+        ui.login(user, password)
+        ui.wait("main[data-page=overview]")
+        assert ui.text("[data-testid=who]") == user
+        return ui
+
+    yield open_
+    problems = []
+    for ui in opened:
+        try:
+            problems += [e for e in ui.errors() if not any(x in e for x in ui.expected_errors)]
+        finally:
+            ui.close()
+    assert not problems, "browser console errors: %s" % problems
+
+
+def user_row(name: str, inner: str = "") -> str:
+    return '[data-testid=user-row][data-user="%s"]%s' % (name, " " + inner if inner else "")
+
+
+def perm(user: str, vhost: str, col: str | None = None) -> str:
+    sel = user_row(user, '[data-testid=perm][data-vhost="%s"]' % vhost)
+    return sel + (" [data-col=%s]" % col if col else "")
+
+
+def py_login(port: int, user: str, password: str, vhost: str = "/"):
+    """stomp.py CONNECT with login/passcode: (connection, listener) or raises."""
+    import stomp
+    conn = stomp.Connection12([("127.0.0.1", port)], vhost=vhost, heartbeats=(0, 0),
+                              reconnect_attempts_max=1)
+    lst = PyListener()
+    conn.set_listener("t", lst)
+    conn.connect(user, password, wait=True)
+    return conn, lst
+
+
+def py_refused(port: int, user: str, password: str, vhost: str = "/") -> str:
+    """The ERROR message a refused stomp.py login gets."""
+    import stomp
+    conn = stomp.Connection12([("127.0.0.1", port)], vhost=vhost, heartbeats=(0, 0),
+                              reconnect_attempts_max=1)
+    lst = PyListener()
+    conn.set_listener("t", lst)
+    with pytest.raises(Exception):
+        conn.connect(user, password, wait=True)
+    return lst.errors.get(timeout=WAIT).headers.get("message", "")
+
+
+def notice_error(ui: ConsoleUI, contains: str) -> str:
+    sel = "[data-testid=notice]"
+    ui.wait_for("an error notice with %r" % contains,
+                lambda: ui.attr(sel, "data-kind") == "error" and contains in ui.text(sel))
+    return ui.text(sel)
+
+
+def test_users_page_adds_grants_edits_and_deletes_a_user(broker_factory, users_file, console_as):
+    """An administrator adds a user on the Users page and grants it write on
+    /queue/granted.* only: stomp.py as that user sends there and is refused
+    elsewhere. A bad regex shows the broker's reason. After the delete
+    (cancel first), the user's logins fail."""
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    api = Api(b, auth=ADMIN)
+    ui = console_as(b, *ADMIN)
+    ui.expected_errors.append("status of 400")
+    assert ui.visible("[data-testid=nav-users]") and ui.visible("[data-testid=nav-vhosts]")
+    ui.click("[data-testid=nav-users]")
+    ui.wait("main[data-page=users]")
+    ui.wait_text(perm("admin", "/", "write"), ".*")
+    assert ui.attr(user_row("admin", "[data-col=tags]"), "data-tags") == "administrator"
+    assert ui.attr(user_row("watcher", "[data-col=tags]"), "data-tags") == "monitoring"
+
+    ui.fill("[data-testid=new-user-name]", "carl")
+    ui.fill("[data-testid=new-user-password]", "carl-secret")
+    ui.click("[data-testid=add-user-submit]")
+    ui.wait(user_row("carl"))
+    carl = api.get("/api/users/carl")
+    assert carl["name"] == "carl" and carl["tags"] == [], carl
+    assert "none" in ui.text(user_row("carl", "[data-col=permissions]"))
+
+    # A bad regular expression: refused with the broker's own reason, nothing saved.
+    status, _, body = api.raw("PUT", "/api/permissions/%2F/carl",
+                              json.dumps({"configure": "([", "write": "", "read": ""}))
+    assert status == 400, (status, body)
+    reason = json.loads(body)["reason"]
+    ui.click(user_row("carl", "[data-testid=set-permissions]"))
+    ui.select("[data-testid=dialog-vhost]", "/")
+    ui.confirm(configure="([", write="", read="")
+    assert reason in notice_error(ui, reason)
+    api.get("/api/permissions/%2F/carl", expect=404)
+
+    ui.click(user_row("carl", "[data-testid=set-permissions]"))
+    ui.select("[data-testid=dialog-vhost]", "/")
+    ui.confirm(shot="permissions-dialog", configure=".*", write=r"^/queue/granted\.", read=".*")
+    ui.wait_text(perm("carl", "/", "write"), r"^/queue/granted\.")
+    assert ui.text(perm("carl", "/", "configure")) == ".*"
+    assert api.get("/api/permissions/%2F/carl") == {
+        "user": "carl", "vhost": "/", "configure": ".*", "write": r"^/queue/granted\.", "read": ".*"}
+    ui.shot("users")
+
+    # Over STOMP: carl may send to /queue/granted.* (and read it back), nowhere else.
+    granted = "/queue/granted." + unique()
+    conn, lst = py_login(b.port, "carl", "carl-secret")
+    try:
+        conn.subscribe(granted, id="s", ack="auto")
+        rid = py_rid()
+        conn.send(granted, "from carl", headers={"receipt": rid})
+        lst.wait_receipt(rid)
+        assert lst.get().body in ("from carl", b"from carl")
+        conn.send("/queue/" + unique("other"), "not allowed", headers={"receipt": py_rid()})
+        err = lst.errors.get(timeout=WAIT)
+        assert "write permission needed" in err.headers.get("message", ""), (err.headers, err.body)
+    finally:
+        if conn.is_connected():
+            conn.disconnect()
+
+    # Edit: tags (the password stays as it was).
+    ui.click(user_row("carl", "[data-testid=edit-user]"))
+    ui.confirm(tags="monitoring, ops")
+    ui.wait_for("carl's new tags", lambda: ui.attr(user_row("carl", "[data-col=tags]"),
+                                                   "data-tags") == "monitoring,ops")
+    assert api.get("/api/users/carl")["tags"] == ["monitoring", "ops"]
+    py_login(b.port, "carl", "carl-secret")[0].disconnect()
+    carl_api = Api(b, auth=("carl", "carl-secret"))
+    assert carl_api.raw("GET", "/api/overview")[0] == 200, "a monitoring user may read"
+
+    # Delete: cancel changes nothing; confirm deletes, and carl's logins fail.
+    ui.click(user_row("carl", "[data-testid=delete-user]"))
+    ui.cancel()
+    api.get("/api/users/carl")
+    ui.click(user_row("carl", "[data-testid=delete-user]"))
+    ui.confirm(shot="delete-user-dialog")
+    ui.wait(user_row("carl"), state="detached")
+    api.get("/api/users/carl", expect=404)
+    assert py_refused(b.port, "carl", "carl-secret") == "access refused: wrong login or passcode"
+    assert carl_api.raw("GET", "/api/overview")[0] == 401
+
+
+def test_vhosts_page_adds_and_deletes_a_vhost(broker_factory, users_file, console_as):
+    """A vhost added on the Vhosts page is real: once eve (no grant
+    anywhere) has permissions in it (set on the Users page), stomp.py as eve
+    connects to it. Deleted (after a cancel), eve's grant goes with it: her
+    CONNECT naming it is refused (an unknown host means vhost /, where eve
+    has no grant either)."""
+    ferry_ok("user", "add", "eve", "--password", "eve-secret", "--iterations", COST,
+             "--users-file", users_file)
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    api = Api(b, auth=ADMIN)
+    ui = console_as(b, *ADMIN)
+    ui.click("[data-testid=nav-vhosts]")
+    ui.wait("main[data-page=vhosts]")
+    ui.wait_text('[data-testid=vhost-row][data-vhost="/"] [data-col=users]', "admin, guest, watcher")
+    vhost = "shop/eu"  # a "/" in the name travels as %2F
+    ui.fill("[data-testid=new-vhost-name]", vhost)
+    ui.click("[data-testid=add-vhost-submit]")
+    row_ = '[data-testid=vhost-row][data-vhost="%s"]' % vhost
+    ui.wait_text(row_ + " [data-col=users]", "none")
+    assert vhost in [v["name"] for v in api.get("/api/vhosts")]
+    assert "access refused" in py_refused(b.port, "eve", "eve-secret", vhost=vhost)
+
+    ui.click("[data-testid=nav-users]")
+    ui.click(user_row("eve", "[data-testid=set-permissions]"))
+    ui.select("[data-testid=dialog-vhost]", vhost)
+    ui.confirm(configure=".*", write=".*", read=".*")
+    ui.wait_text(perm("eve", vhost, "read"), ".*")
+    conn, lst = py_login(b.port, "eve", "eve-secret", vhost=vhost)
+    dest = "/queue/" + unique("in-vhost")
+    conn.subscribe(dest, id="s", ack="auto")
+    conn.send(dest, "hello vhost")
+    assert lst.get().body in ("hello vhost", b"hello vhost")
+    conn.disconnect()
+
+    ui.click("[data-testid=nav-vhosts]")
+    ui.wait_text(row_ + " [data-col=users]", "eve")
+    ui.shot("vhosts")
+    ui.click(row_ + " [data-testid=delete-vhost]")
+    ui.cancel()
+    assert vhost in [v["name"] for v in api.get("/api/vhosts")], "cancel must not delete"
+    ui.click(row_ + " [data-testid=delete-vhost]")
+    ui.confirm(shot="delete-vhost-dialog")
+    ui.wait(row_, state="detached")
+    assert vhost not in [v["name"] for v in api.get("/api/vhosts")]
+    api.get("/api/permissions/%s/eve" % urllib.parse.quote(vhost, safe=""), expect=404)
+    ui.click("[data-testid=nav-users]")
+    ui.wait_for("eve without permissions",
+                lambda: "none" in ui.text(user_row("eve", "[data-col=permissions]")))
+    assert "access refused" in py_refused(b.port, "eve", "eve-secret", vhost=vhost)
+
+
+def test_monitoring_user_sees_no_admin_pages_and_cannot_purge(broker_factory, users_file,
+                                                              console_as):
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    name = unique("watched")
+    send_py(b, "/queue/" + name, ["w%d" % i for i in range(3)])
+    ui = console_as(b, *WATCHER)
+    ui.expected_errors.append("status of 403")
+    assert ui.attr("[data-testid=who]", "data-tags") == "monitoring"
+    assert not ui.visible("[data-testid=nav-users]")
+    assert not ui.visible("[data-testid=nav-vhosts]")
+    ui.click("[data-testid=nav-queues]")
+    ui.wait_text(row(name, "depth"), "3")
+    for action in ("purge", "move", "delete"):
+        assert not ui.visible(row(name) + " [data-testid=%s]" % action), action
+    assert not ui.visible("[data-testid=create-queue]")
+    ui.shot("queues-read-only")
+    ui.click(row(name) + " [data-testid=queue-link]")
+    ui.wait("main[data-page=messages]")
+    ui.wait_text("[data-testid=queue-depth]", "3")
+    assert not ui.visible("[data-testid=purge]")
+    conn, _ = py_connect(b.port)
+    try:
+        ui.click("[data-testid=nav-connections]")
+        ui.wait("[data-testid=connection-row]")
+        assert ui.count("[data-testid=close]") >= 1
+        assert ui.count("[data-testid=close]:visible") == 0
+    finally:
+        conn.disconnect()
+
+    # Typing the address of the Users page: the broker's 403 reason is shown.
+    ui.route("#/users")
+    ui.wait("main[data-page=users]")
+    ui.wait("[data-testid=admin-only]")
+    assert not ui.visible("[data-testid=add-user]")
+    notice_error(ui, "administrator")
+    ui.shot("users-refused")
+    # The broker refuses the purge itself too: nothing is purged.
+    watcher = Api(b, auth=WATCHER)
+    status, _, body = watcher.raw("DELETE", watcher.q(name) + "/contents")
+    assert status == 403, (status, body)
+    assert Api(b, auth=ADMIN).queue(name)["depth"] == 3
+
+
+def test_user_changes_without_users_file_show_the_reason(broker, console):
+    """Without --users-file there is only the built-in guest (an
+    administrator): the Users page lists it; adding a user is refused with
+    409 and the broker's reason is shown."""
+    console.expected_errors.append("status of 409")
+    assert console.visible("[data-testid=nav-users]")
+    console.click("[data-testid=nav-users]")
+    console.wait(user_row("guest"))
+    status, _, body = Api(broker).raw("PUT", "/api/users/dora",
+                                      json.dumps({"password": "x", "tags": ""}))
+    assert status == 409, (status, body)
+    reason = json.loads(body)["reason"]
+    console.fill("[data-testid=new-user-name]", "dora")
+    console.fill("[data-testid=new-user-password]", "dora-secret")
+    console.click("[data-testid=add-user-submit]")
+    text = notice_error(console, reason)
+    assert "no_users_file" in text
+    console.shot("no-users-file")
+    assert console.count(user_row("dora")) == 0
+
+
+def test_management_user_may_purge_but_sees_no_admin_pages(broker_factory, users_file, console_as):
+    """The middle tier: `management` gets the purge button (and it works)
+    but no Users / Vhosts entries."""
+    ferry_ok("user", "add", "mia", "--password", "mia-secret", "--tags", "management",
+             "--iterations", COST, "--users-file", users_file)
+    ferry_ok("user", "set-permissions", "mia", "--vhost", "/", "--configure", ".*",
+             "--write", ".*", "--read", ".*", "--users-file", users_file)
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    name = unique("managed")
+    send_py(b, "/queue/" + name, ["m%d" % i for i in range(4)])
+    ui = console_as(b, "mia", "mia-secret")
+    assert ui.attr("[data-testid=who]", "data-role") == "management"
+    assert not ui.visible("[data-testid=nav-users]")
+    assert not ui.visible("[data-testid=nav-vhosts]")
+    ui.click("[data-testid=nav-queues]")
+    ui.wait_text(row(name, "depth"), "4")
+    assert ui.visible("[data-testid=create-queue]")
+    ui.click(row(name) + " [data-testid=purge]")
+    ui.confirm()
+    ui.wait_for("the purge notice", lambda: "Purged 4 messages" in ui.text("[data-testid=notice]"))
+    ui.shot("queues-management")
+    assert drain_py(b, "/queue/" + name, 0) == []

@@ -81,6 +81,13 @@ export interface BrowsedMessage {
   timestamp: number;
 }
 
+/** role: the broker's reading of the tags ("administrator" > "management" > "monitoring"). */
+export interface Whoami { name: string; tags: string[]; role?: string }
+export interface User { name: string; tags: string[] }
+export interface Vhost { name: string }
+export interface Permission { user: string; vhost: string; configure: string; write: string; read: string }
+export type Grant = Pick<Permission, "configure" | "write" | "read">;
+
 /** A non-2xx answer: HTTP status plus the API's short code and reason. */
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, readonly reason: string) {
@@ -180,4 +187,19 @@ export const api = {
       "GET", `/api/queues/${seg(vhost)}/${seg(name)}/messages?count=${count}`),
   topics: () => request<Topic[]>("GET", "/api/topics"),
   subscriptions: () => request<Subscription[]>("GET", "/api/subscriptions"),
+  whoami: () => request<Whoami>("GET", "/api/whoami"),
+  users: () => request<User[]>("GET", "/api/users"),
+  /** Creates (201) or updates (204) a user; without password an update keeps it. */
+  putUser: (name: string, tags: string[], password?: string) =>
+    request<void>("PUT", `/api/users/${seg(name)}`,
+                  password === undefined ? { tags } : { password, tags }),
+  deleteUser: (name: string) => request<void>("DELETE", `/api/users/${seg(name)}`),
+  vhosts: () => request<Vhost[]>("GET", "/api/vhosts"),
+  putVhost: (name: string) => request<void>("PUT", `/api/vhosts/${seg(name)}`, {}),
+  deleteVhost: (name: string) => request<void>("DELETE", `/api/vhosts/${seg(name)}`),
+  permissions: () => request<Permission[]>("GET", "/api/permissions"),
+  putPermission: (vhost: string, user: string, g: Grant) =>
+    request<void>("PUT", `/api/permissions/${seg(vhost)}/${seg(user)}`, g),
+  deletePermission: (vhost: string, user: string) =>
+    request<void>("DELETE", `/api/permissions/${seg(vhost)}/${seg(user)}`),
 };

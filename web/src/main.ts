@@ -15,6 +15,9 @@ import { mountMessages } from "./pages/messages";
 import { mountOverview } from "./pages/overview";
 import { mountQueues } from "./pages/queues";
 import { mountTopics } from "./pages/topics";
+import { mountUsers } from "./pages/users";
+import { mountVhosts } from "./pages/vhosts";
+import { canManage, forgetRights, isAdministrator, loadRights, role, tags } from "./rights";
 import { h, notice } from "./ui";
 
 interface Route { nav: string; mount: Mount }
@@ -36,17 +39,23 @@ function resolve(hash: string): { route: Route; params: string[] } {
                                 : { route: { nav: "queues", mount: mountQueues }, params };
     case "topics": return { route: { nav: "topics", mount: mountTopics }, params };
     case "connections": return { route: { nav: "connections", mount: mountConnections }, params };
+    case "users": return { route: { nav: "users", mount: mountUsers }, params };
+    case "vhosts": return { route: { nav: "vhosts", mount: mountVhosts }, params };
     default: return { route: { nav: "overview", mount: mountOverview }, params };
   }
 }
 
 const nav = h("nav", {},
   ...([["overview", "Overview"], ["queues", "Queues"], ["topics", "Topics"],
-        ["connections", "Connections"]] as const).map(([k, label]) =>
-    h("a", { href: `#/${k}`, "data-nav": k, "data-testid": `nav-${k}` }, label)));
+        ["connections", "Connections"], ["users", "Users"], ["vhosts", "Vhosts"]] as const)
+    .map(([k, label]) => h("a", { href: `#/${k}`, "data-nav": k, "data-testid": `nav-${k}` }, label)));
+// Users and Vhosts: administrators only (shown once /api/whoami says so).
+const adminNav = [...nav.querySelectorAll<HTMLAnchorElement>("a[data-nav=users], a[data-nav=vhosts]")];
+for (const a of adminNav) a.hidden = true;
 const who = h("span", { class: "who", "data-testid": "who" });
 const logout = h("button", { class: "link", "data-testid": "logout", onclick: () => {
   clearCredentials();
+  forgetRights();
   location.hash = "#/login";
 } }, "Sign out");
 const nodeInfo = h("span", { class: "node muted", "data-testid": "node" });
@@ -63,6 +72,7 @@ let lastPollError = "";
 
 setUnauthorizedHandler(() => {
   clearCredentials();
+  forgetRights();
   if (!location.hash.startsWith("#/login")) {
     sessionStorage.setItem("ferry.after-login", location.hash);
     location.hash = "#/login";
@@ -98,20 +108,38 @@ async function poll(first: boolean): Promise<void> {
   }
 }
 
-function route(): void {
+/** Shows the admin pages and the change buttons the user's tags allow. */
+function applyRights(): void {
+  for (const a of adminNav) a.hidden = !isAdministrator();
+  document.body.setAttribute("data-rights", canManage() ? "manage" : "read-only");
+  who.title = tags().length ? `tags: ${tags().join(", ")}` : "no tags";
+  who.setAttribute("data-tags", tags().join(","));
+  who.setAttribute("data-role", role());
+}
+
+async function route(): Promise<void> {
   const { route: r, params } = resolve(location.hash);
   if (r.mount !== mountLogin && !credentials()) {
     sessionStorage.setItem("ferry.after-login", location.hash || "#/overview");
     location.hash = "#/login";
     return;
   }
-  pageToken++;
+  const token = ++pageToken;
   window.clearTimeout(timer);
   page?.unmount?.();
   page = null;
   notice("");
   lastPollError = "";
   const loggedIn = r.mount !== mountLogin;
+  if (loggedIn) {
+    try {
+      await loadRights();
+    } catch {
+      return; // 401: the handler went to the login page
+    }
+    if (token !== pageToken) return; // the user moved on meanwhile
+    applyRights();
+  }
   header.hidden = !loggedIn;
   who.textContent = loggedIn ? currentUser() : "";
   for (const a of nav.querySelectorAll("a")) {
@@ -129,5 +157,5 @@ function route(): void {
   void poll(true);
 }
 
-window.addEventListener("hashchange", route);
-route();
+window.addEventListener("hashchange", () => void route());
+void route();

@@ -75,8 +75,10 @@ export function notice(text: string, kind: "info" | "error" = "info"): void {
   n.setAttribute("data-kind", kind);
 }
 
+/** A dialog field: a text input, or a select when `options` is given. */
 export interface Field { name: string; label: string; value?: string; type?: string;
-                         placeholder?: string; required?: boolean }
+                         placeholder?: string; required?: boolean; options?: string[];
+                         hint?: string; trim?: boolean }
 
 /**
  * A modal confirmation dialog. Resolves to the field values when the user
@@ -87,18 +89,24 @@ export function confirmDialog(title: string, message: string, action: string,
                               fields: Field[] = [], danger = true):
     Promise<Record<string, string> | null> {
   return new Promise((resolve) => {
-    const inputs: Record<string, HTMLInputElement> = {};
+    const inputs: Record<string, HTMLInputElement | HTMLSelectElement> = {};
     const form = h("form", { method: "dialog", class: "dialog-form" },
       h("h2", {}, title),
       h("p", { class: "dialog-message" }, message),
       ...fields.map((f) => {
-        const input = h("input", {
-          name: f.name, type: f.type ?? "text", value: f.value ?? "",
-          placeholder: f.placeholder, required: f.required ?? false,
-          "data-testid": `dialog-${f.name}`,
-        });
+        const input = f.options
+          ? h("select", { name: f.name, required: f.required ?? false,
+                          "data-testid": `dialog-${f.name}` },
+              ...f.options.map((o) => h("option", { value: o, selected: o === f.value }, o)))
+          : h("input", {
+            name: f.name, type: f.type ?? "text", value: f.value ?? "",
+            placeholder: f.placeholder, required: f.required ?? false,
+            autocomplete: f.type === "password" ? "new-password" : "off",
+            "data-testid": `dialog-${f.name}`,
+          });
         inputs[f.name] = input;
-        return h("label", {}, f.label, input);
+        return h("label", {}, f.label, input,
+                 f.hint ? h("span", { class: "muted small" }, f.hint) : null);
       }),
       h("div", { class: "dialog-buttons" },
         h("button", { type: "button", value: "cancel", "data-testid": "confirm-cancel",
@@ -114,7 +122,10 @@ export function confirmDialog(title: string, message: string, action: string,
     dlg.addEventListener("close", () => {
       const ok = dlg.returnValue === "ok";
       const values: Record<string, string> = {};
-      for (const [k, i] of Object.entries(inputs)) values[k] = i.value.trim();
+      for (const [k, i] of Object.entries(inputs)) {
+        const f = fields.find((x) => x.name === k);
+        values[k] = f?.trim === false ? i.value : i.value.trim();
+      }
       dlg.remove();
       resolve(ok ? values : null);
     });
@@ -167,4 +178,10 @@ export function table(testid: string, columns: { label: string; num?: boolean }[
 
 export function num(v: number | string, extra: Attrs = {}): HTMLTableCellElement {
   return h("td", { class: "num", ...extra }, typeof v === "number" ? fmtInt(v) : v);
+}
+
+/** The notice on an administrators-only page opened by someone else. */
+export function adminOnly(what: string): HTMLElement {
+  return h("p", { class: "muted", "data-testid": "admin-only" },
+           `Only users tagged administrator may see and change ${what}.`);
 }

@@ -41,7 +41,7 @@ export const mountConnections: Mount = (root) => {
       num(c.messages_in, { "data-col": "in" }), num(c.messages_out, { "data-col": "out" }),
       num(`${fmtRate(c.rates?.in)} / ${fmtRate(c.rates?.out)}`),
       h("td", { class: "actions" },
-        h("button", { class: "danger", "data-testid": "close", onclick: () => close(c) }, "Close")));
+        h("button", { class: "danger needs-manage", "data-testid": "close", onclick: () => close(c) }, "Close")));
 
   const subRow = (s: Subscription) =>
     h("tr", { "data-testid": "subscription-row", "data-destination": s.destination },

@@ -27,7 +27,9 @@ export const mountLogin: Mount = (root) => {
       await request<Overview>("GET", "/api/overview", undefined, btoa(bin));
     } catch (e) {
       error.textContent = e instanceof ApiError
-        ? (e.status === 401 ? "Wrong user or password." : `${e.reason} (${e.code})`)
+        ? (e.status === 401 ? "Wrong user or password. (The console also needs one of the " +
+                              "tags monitoring, management or administrator.)"
+                            : `${e.reason} (${e.code})`)
         : String(e);
       return;
     }

@@ -60,9 +60,9 @@ export const mountMessages: Mount = (root, params) => {
     h("p", {}, h("a", { href: "#/queues" }, "← Queues")), title, summary,
     h("div", { class: "toolbar" }, get,
       h("span", { class: "spacer" }),
-      h("button", { "data-testid": "purge", onclick: () => act(purge, () => queue?.ready ?? 0) }, "Purge"),
-      h("button", { "data-testid": "move", onclick: () => act(move, () => queue?.ready ?? 0) }, "Move"),
-      h("button", { class: "danger", "data-testid": "delete",
+      h("button", { class: "needs-manage", "data-testid": "purge", onclick: () => act(purge, () => queue?.ready ?? 0) }, "Purge"),
+      h("button", { class: "needs-manage", "data-testid": "move", onclick: () => act(move, () => queue?.ready ?? 0) }, "Move"),
+      h("button", { class: "danger needs-manage", "data-testid": "delete",
                     onclick: async () => {
                       if (await remove(vhost, name, queue?.depth ?? 0)) location.hash = "#/queues";
                     } }, "Delete")),

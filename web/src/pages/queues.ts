@@ -21,7 +21,7 @@ export const mountQueues: Mount = (root) => {
   const count = h("span", { class: "muted" });
   let page: { refresh(): Promise<void> };
 
-  const create = h("form", { class: "inline-form", "data-testid": "create-queue" },
+  const create = h("form", { class: "inline-form needs-manage", "data-testid": "create-queue" },
     h("label", {}, "vhost ", vhostIn), h("label", {}, "name ", nameIn),
     h("button", { type: "submit", class: "primary" }, "Create queue"));
   create.addEventListener("submit", async (ev) => {
@@ -59,9 +59,9 @@ export const mountQueues: Mount = (root) => {
       h("td", { class: "spark", "data-col": "sparkline" }, sparkline(depthHistory(q.vhost, q.name))),
       h("td", { class: "actions" },
         h("a", { class: "button", href: browseHref(q.vhost, q.name) }, "Browse"),
-        h("button", { "data-testid": "purge", onclick: () => act(purge, q.ready) }, "Purge"),
-        h("button", { "data-testid": "move", onclick: () => act(move, q.ready) }, "Move"),
-        h("button", { class: "danger", "data-testid": "delete",
+        h("button", { class: "needs-manage", "data-testid": "purge", onclick: () => act(purge, q.ready) }, "Purge"),
+        h("button", { class: "needs-manage", "data-testid": "move", onclick: () => act(move, q.ready) }, "Move"),
+        h("button", { class: "danger needs-manage", "data-testid": "delete",
                       onclick: () => act(remove, q.depth) }, "Delete")));
   };
 
