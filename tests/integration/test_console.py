@@ -27,6 +27,15 @@ from mgmt import Api
 from support import WAIT, PyListener, client, py_connect, py_rid, run_ferry, unique
 
 
+@pytest.fixture
+def shards():
+    """One broker per test, with two shards (the API gathers from both): the
+    console's pages are the same whatever the shard count, and each
+    Chromium test costs seconds. The API itself is tested with 1 and 2
+    shards by test_management.py and test_users_api.py."""
+    return 2
+
+
 @pytest.fixture(scope="session")
 def browser_packages():
     setup_browser_packages()
