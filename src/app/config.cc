@@ -332,6 +332,15 @@ std::vector<OptionSpec> build_specs() {
                  o.auth.default_user = v;
                  return "";
                }});
+  s.push_back({"ssl-cert-login", "false",
+               "a CONNECT without login over TLS with a verified client certificate logs in as the certificate's CN "
+               "(RabbitMQ's stomp.ssl_cert_login; needs tls-verify-client optional or required)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "true") o.auth.ssl_cert_login = true;
+                 else if (v == "false") o.auth.ssl_cert_login = false;
+                 else return "expected true or false";
+                 return "";
+               }});
   s.push_back({"default-vhost", "/", "vhost of a CONNECT whose host header names no vhost (or is missing)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";

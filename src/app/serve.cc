@@ -47,6 +47,8 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions&
 }  // namespace
 
 int serve(const net::ServerOptions& configured) {
+  if (configured.auth.ssl_cert_login && configured.tls.verify_client == net::TlsVerifyClient::kNone)
+    spdlog::warn("ssl-cert-login is on but tls-verify-client is none: no client sends a certificate");
   std::unique_ptr<auth::Authenticator> authenticator = make_authenticator(configured.auth);
   if (!authenticator) return 1;
   net::ServerOptions options = configured;

@@ -55,6 +55,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) override;
   std::string peer() const override { return peer_; }
   std::string_view transport_name() const override;
+  std::string certificate_name() const override { return link_ ? link_->certificate_name() : ""; }
 
   // Messages in/out per second over the last 5 s (sampled by tick()).
   double rate_in() const { return rate_in_.per_second(); }

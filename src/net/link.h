@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ class Link {
   virtual boost::asio::any_io_executor executor() = 0;
   // The peer's "address:port" ("?" if unknown).
   virtual std::string peer() const = 0;
+  // The common name (CN) of the client certificate the peer presented and
+  // the TLS handshake verified (tls-verify-client); "" if none. Valid once
+  // start() succeeded.
+  virtual std::string certificate_name() const { return ""; }
 
   // Brings the link up (the TLS handshake); `done` runs once, with an
   // error if the link failed. Nothing else is called before it ran.

@@ -150,6 +150,14 @@ void Session::handle_connect(const stomp::Frame& f) {
   const std::string peer = auth::address_of_peer(transport_.peer());
   auto login = f.get("login");
   if (!login || login->empty()) {
+    // As RabbitMQ's stomp.ssl_cert_login: over TLS, a verified client
+    // certificate names the user (its CN), with no password to check.
+    if (authenticator->options().ssl_cert_login) {
+      if (std::string cn = transport_.certificate_name(); !cn.empty()) {
+        spdlog::debug("connection {} ({}): login '{}' from its client certificate", id_.value, transport_.peer(), cn);
+        return on_login(authenticator->authorize(cn, vhost_, peer), std::move(reply));
+      }
+    }
     // As RabbitMQ's stomp.default_user: no login means default-user, with
     // no password to check (the server's own setting names it).
     const std::string& user = authenticator->options().default_user;

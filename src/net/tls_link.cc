@@ -1,5 +1,8 @@
 #include "net/tls_link.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
@@ -11,6 +14,27 @@
 namespace ferry::net {
 
 namespace {
+
+// The subject CN of the client certificate, if the peer sent one and it
+// verified against tls-ca-file; "" otherwise.
+std::string verified_certificate_name(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return "";
+  std::string name;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    X509_NAME* subject = X509_get_subject_name(cert);
+    const int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (i >= 0) {
+      ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+      unsigned char* utf8 = nullptr;
+      const int n = ASN1_STRING_to_UTF8(&utf8, data);
+      if (n > 0) name.assign(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(n));
+      OPENSSL_free(utf8);
+    }
+  }
+  X509_free(cert);
+  return name;
+}
 constexpr std::size_t kRecordSize = 16 * 1024;
 }
 
@@ -22,7 +46,11 @@ TlsLink::TlsLink(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context&
 }
 
 void TlsLink::start(Handler done) {
-  stream_.async_handshake(boost::asio::ssl::stream_base::server, std::move(done));
+  stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                          [this, done = std::move(done)](const boost::system::error_code& ec) {
+                            if (!ec) certificate_name_ = verified_certificate_name(stream_.native_handle());
+                            done(ec);
+                          });
 }
 
 void TlsLink::wait_readable(Handler done) {

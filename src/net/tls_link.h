@@ -21,6 +21,7 @@ class TlsLink final : public Link {
   std::string_view name() const override { return "tls"; }
   boost::asio::any_io_executor executor() override { return stream_.get_executor(); }
   std::string peer() const override { return peer_; }
+  std::string certificate_name() const override { return certificate_name_; }
   void start(Handler done) override;
   void wait_readable(Handler done) override;
   std::size_t read_some(std::span<char> into, boost::system::error_code& ec) override;
@@ -33,6 +34,7 @@ class TlsLink final : public Link {
 
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   std::string peer_;
+  std::string certificate_name_;  // CN of the verified client certificate
   std::unique_ptr<char[]> buffer_;  // decrypted bytes [begin_, end_)
   std::size_t begin_ = 0;
   std::size_t end_ = 0;

@@ -33,6 +33,8 @@ class Transport {
   virtual std::string peer() const = 0;
   // "tcp", "tls", "ws" or "wss": the listener the client came in on.
   virtual std::string_view transport_name() const = 0;
+  // CN of the verified client certificate (TLS listeners); "" if none.
+  virtual std::string certificate_name() const { return ""; }
 };
 
 }  // namespace ferry::net

@@ -224,3 +224,88 @@ def test_tls_startup_errors(case, certs, tmp_path):
     assert p.returncode != 0, out
     assert expect in out, out
     assert "listening on" not in out, out
+
+
+# ---------------------------------------------------------------- ssl-cert-login
+
+def _tls_session(port: int, ctx: ssl.SSLContext, headers: dict, frames=()) -> list[bytes]:
+    """TLS, CONNECT with `headers`, then each (command, headers, body) of
+    `frames`; returns every frame the broker sent until it closed or went
+    quiet for a second."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    try:
+        t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+        t.sendall(stomp_bytes("CONNECT", dict({"accept-version": "1.2", "host": "/"}, **headers)))
+        for command, h, body in frames:
+            t.sendall(stomp_bytes(command, h, body))
+        t.settimeout(1.0)
+        data = b""
+        try:
+            while True:
+                chunk = t.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ssl.SSLError, ConnectionResetError):
+            pass
+        return [f.lstrip(b"\n") for f in data.split(b"\0") if f.strip(b"\n")]
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def cert_users(tmp_path) -> str:
+    """A users file where the client certificate's CN (test-client) is a user
+    who may only write /queue/cert-*; guest as built in."""
+    path = str(tmp_path / "users.toml")
+    for args in (("user", "add", "test-client", "--password", "unused-" + unique(), "--iterations", "1000"),
+                 ("user", "set-permissions", "test-client", "--vhost", "/", "--configure", ".*",
+                  "--write", "^/queue/cert-", "--read", ".*")):
+        r = run_ferry(*args, "--users-file", path)
+        assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_ssl_cert_login_takes_the_user_from_the_certificate(broker_factory, certs, cert_users):
+    b = broker_factory(tls_ca_file=str(certs.ca), tls_verify_client="optional", ssl_cert_login="true",
+                       users_file=cert_users, default_user="", login_failure_delay=0,
+                       wss_listen="127.0.0.1:0", **TLS, **certs.server_opts())
+    ok = unique("cert-")
+    send = lambda dest: ("SEND", {"destination": "/queue/" + dest, "receipt": "r1"}, "x")
+    # With the certificate and no login: test-client, held to its grants.
+    frames = _tls_session(b.tls_port, certs.client_context(with_cert=True), {}, [send(ok)])
+    assert frames[0].startswith(b"CONNECTED") and frames[1].startswith(b"RECEIPT"), frames
+    frames = _tls_session(b.tls_port, certs.client_context(with_cert=True), {}, [send(unique("other"))])
+    assert frames[0].startswith(b"CONNECTED") and frames[1].startswith(b"ERROR"), frames
+    assert b"write permission" in frames[1] and b"test-client" in frames[1]
+    # No certificate and no login: a login is required (default-user "").
+    frames = _tls_session(b.tls_port, certs.client_context(), {})
+    assert frames and frames[0].startswith(b"ERROR"), frames
+    # A login given wins over the certificate (guest may write anywhere).
+    frames = _tls_session(b.tls_port, certs.client_context(with_cert=True),
+                          {"login": "guest", "passcode": "guest"}, [send(unique("other"))])
+    assert frames[0].startswith(b"CONNECTED") and frames[1].startswith(b"RECEIPT"), frames
+    # Over wss:// the same.
+    ws = RawWs(b.wss_port, ssl_context=certs.client_context(with_cert=True))
+    ws.send(stomp_bytes("CONNECT", {"accept-version": "1.2", "host": "/"}))
+    assert parse_stomp(ws.read_message()[1])[0] == "CONNECTED"
+    ws.send(stomp_bytes("SEND", {"destination": "/queue/" + unique("nope"), "receipt": "r"}, "x"))
+    command, headers, _ = parse_stomp(ws.read_message()[1])
+    assert command == "ERROR" and "write permission" in headers["message"], headers
+    ws.close()
+
+
+def test_without_ssl_cert_login_a_certificate_logs_nobody_in(broker_factory, certs, cert_users):
+    b = broker_factory(tls_ca_file=str(certs.ca), tls_verify_client="required", users_file=cert_users,
+                       default_user="", login_failure_delay=0, **TLS, **certs.server_opts())
+    frames = _tls_session(b.tls_port, certs.client_context(with_cert=True), {})
+    assert frames and frames[0].startswith(b"ERROR") and b"login" in frames[0], frames
+
+
+def test_ssl_cert_login_needs_the_certificate_user_to_exist(broker_factory, certs, tmp_path):
+    path = str(tmp_path / "users.toml")
+    assert run_ferry("vhost", "add", "shop", "--users-file", path).returncode == 0  # no test-client
+    b = broker_factory(tls_ca_file=str(certs.ca), tls_verify_client="required", ssl_cert_login="true",
+                       users_file=path, default_user="", login_failure_delay=0, **TLS, **certs.server_opts())
+    frames = _tls_session(b.tls_port, certs.client_context(with_cert=True), {})
+    assert frames and frames[0].startswith(b"ERROR") and b"access refused" in frames[0], frames
