@@ -169,14 +169,17 @@ def test_stomp_py_prefetch_one_at_a_time(broker):
 
 
 def test_stomp_py_heartbeats_keep_connection(broker_factory):
-    """stomp.py sends heart-beats on its own; it stays connected past the grace."""
-    b = broker_factory(heart_beat="200,200", heart_beat_grace="2.0")
+    """stomp.py sends heart-beats on its own; it stays connected past the
+    grace. 1 s beats: a loaded CI machine can hold a thread back for a few
+    hundred ms, which must not make the test fail (the broker would close
+    after 2 s of silence; stomp.py gives up after 1.5 s)."""
+    b = broker_factory(heart_beat="1000,1000", heart_beat_grace="2.0")
     dest = "/queue/" + unique()
-    conn, lst = py_connect(b.port, "1.2", heartbeats=(200, 200))
+    conn, lst = py_connect(b.port, "1.2", heartbeats=(1000, 1000))
     hb = lst.connected_frame.headers.get("heart-beat")
     assert hb and hb != "0,0"
     conn.subscribe(dest, id="s", ack="auto")
-    time.sleep(1.5)
+    time.sleep(4.5)  # more than twice the broker's deadline
     assert conn.is_connected()
     assert not lst.disconnected.is_set()
     conn.send(dest, "still")
