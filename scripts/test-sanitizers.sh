@@ -24,13 +24,6 @@ cmake --build build-asan -j "$(nproc)"
 echo "== unit tests under ASan + UBSan (ctest, build-asan)"
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 
-# The console tests (headless Chromium clicking through pages, about four
-# minutes) are left out here by default: the broker side of what they do is
-# the management API, which test_management.py and test_users_api.py drive
-# under the sanitizers request by request. FERRY_SANITIZE_CONSOLE=1 keeps them.
-SKIP=(--ignore=tests/integration/test_console.py)
-if [ "${FERRY_SANITIZE_CONSOLE:-0}" = 1 ]; then SKIP=(); fi
-
 echo "== integration tests under ASan + UBSan + LSan (build-asan/ferry, shards: ${FERRY_TEST_SHARDS:-1})"
 FERRY_SANITIZED=1 FERRY_TEST_SHARDS=${FERRY_TEST_SHARDS:-1} FERRY_BIN="$PWD/build-asan/ferry" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider ${FERRY_PYTEST_JOBS--n 2} "${SKIP[@]}" tests/integration "$@"
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider ${FERRY_PYTEST_JOBS--n 2} tests/integration "$@"

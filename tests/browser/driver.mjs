@@ -86,3 +86,6 @@ for await (const line of rl) {
 }
 await browser.close();
 reply({ id: "closed", ok: true });
+// The line reader keeps stdin (and so the process) alive: end both.
+rl.close();
+process.exit(0);

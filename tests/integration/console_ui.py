@@ -191,6 +191,7 @@ class ConsoleUI:
             try:
                 self.proc.stdin.write(json.dumps({"id": "x", "op": "close"}) + "\n")
                 self.proc.stdin.flush()
+                self.proc.stdin.close()
                 self.proc.wait(20)
             except Exception:
                 self.proc.kill()
