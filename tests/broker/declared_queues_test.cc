@@ -1,0 +1,63 @@
+#include "broker/declared_queues.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace ferry::broker {
+namespace {
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/ferry-declared-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+TEST(DeclaredQueues, NoFileMeansNone) {
+  TempDir d;
+  DeclaredQueues q(d.path);
+  EXPECT_EQ(q.load(), "");
+  EXPECT_TRUE(q.entries().empty());
+}
+
+TEST(DeclaredQueues, AddAndRemoveSurviveAReload) {
+  TempDir d;
+  {
+    DeclaredQueues q(d.path);
+    ASSERT_EQ(q.add("/", "orders"), "");
+    ASSERT_EQ(q.add("shop", "odd \"name\"\n/with\\things"), "");
+    ASSERT_EQ(q.add("/", "gone"), "");
+    ASSERT_EQ(q.add("/", "orders"), "");  // twice: once
+    ASSERT_EQ(q.remove("/", "gone"), "");
+    ASSERT_EQ(q.remove("/", "never"), "");  // not there: nothing to do
+  }
+  DeclaredQueues again(d.path);
+  ASSERT_EQ(again.load(), "");
+  EXPECT_EQ(again.entries(), (std::set<DeclaredQueues::Entry>{{"/", "orders"}, {"shop", "odd \"name\"\n/with\\things"}}));
+  EXPECT_FALSE(std::filesystem::exists(d.path + "/declared-queues.json.tmp"));
+}
+
+TEST(DeclaredQueues, ABadFileIsAnErrorNamingIt) {
+  TempDir d;
+  for (const char* text : {"not json", "{\"a\": 1}", "[{\"vhost\": \"/\"}]", "[{\"vhost\": 1, \"name\": \"x\"}]"}) {
+    std::ofstream(d.path + "/declared-queues.json") << text;
+    DeclaredQueues q(d.path);
+    const std::string e = q.load();
+    EXPECT_NE(e.find("declared-queues.json"), std::string::npos) << text;
+    EXPECT_TRUE(q.entries().empty()) << text;
+  }
+}
+
+TEST(DeclaredQueues, AnUnwritableDirectoryIsAnErrorAndChangesNothing) {
+  DeclaredQueues q("/nonexistent-ferry-dir");
+  EXPECT_NE(q.add("/", "x"), "");
+  EXPECT_TRUE(q.entries().empty());
+}
+
+}  // namespace
+}  // namespace ferry::broker
