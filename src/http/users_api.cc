@@ -131,6 +131,16 @@ void put_user(ApiContext& ctx, const Request& req, const Captures& cap, Reply re
     password = body["password"].get<std::string>();
     if (password->size() > 1024) return reply(error_response(400, "bad_request", "password longer than 1024 bytes"));
   }
+  // Or a hash made elsewhere (`ferry user add` writes the same form), as
+  // RabbitMQ's password_hash: provisioning without a password in clear.
+  std::optional<std::string> given_hash;
+  if (body.contains("password_hash")) {
+    if (password) return reply(error_response(400, "bad_request", "give password or password_hash, not both"));
+    if (!body["password_hash"].is_string() || !auth::parse_hash(body["password_hash"].get<std::string>()))
+      return reply(error_response(400, "bad_request",
+                                  "password_hash must be a pbkdf2-sha256$ITERATIONS$SALT$HASH text (docs/security.md)"));
+    given_hash = body["password_hash"].get<std::string>();
+  }
   std::optional<std::vector<std::string>> tags;
   if (body.contains("tags")) {
     std::string error;
@@ -139,9 +149,9 @@ void put_user(ApiContext& ctx, const Request& req, const Captures& cap, Reply re
   }
   auto outcome = std::make_shared<Outcome>();
   edit_users(ctx, std::move(reply), outcome,
-             [name, password, tags](auth::UserStore& s, Outcome& o) -> std::string {
+             [name, password, given_hash, tags](auth::UserStore& s, Outcome& o) -> std::string {
                // Hashing is slow on purpose: it runs here, on the authenticator's thread.
-               std::optional<std::string> hash;
+               std::optional<std::string> hash = given_hash;
                if (password) hash = auth::hash_password(*password);
                if (s.find_user(name) == nullptr) {
                  if (!hash) return "a new user needs a password";

@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import time
+import tomllib
 
 import pytest
 
@@ -108,6 +109,22 @@ def test_a_user_made_over_http_logs_in_over_stomp_and_is_held_to_its_grants(brok
     c, f = login(b.port, "dora", "wrong", host="shop")
     assert f.command == "ERROR"
     c.close()
+
+
+def test_a_user_can_be_made_from_a_password_hash(broker_factory, users_file, tmp_path):
+    """PUT with password_hash (RabbitMQ's field; Ferry's pbkdf2 form, here
+    made by `ferry user add` in another file): no password in clear."""
+    other = str(tmp_path / "other.toml")
+    ferry_ok("user", "add", "hal", "--password", "op3n-the-pod", "--iterations", COST, "--users-file", other)
+    with open(other, "rb") as f:
+        digest = tomllib.load(f)["users"]["hal"]["password-hash"]
+    b = broker_factory(users_file=users_file, login_failure_delay=0)
+    api = Api(b, auth=ADMIN)
+    api.call("PUT", "/api/users/hal", {"password_hash": digest, "tags": "monitoring"}, expect=201)
+    assert Api(b, auth=("hal", "op3n-the-pod")).get("/api/whoami")["name"] == "hal"
+    for body in ({"password_hash": "md5$abc"}, {"password_hash": digest, "password": "x"}):
+        status, _, data = api.raw("PUT", "/api/users/hal2", body=json.dumps(body))
+        assert status == 400 and json.loads(data)["error"] == "bad_request", data
 
 
 def test_put_on_an_existing_user_changes_tags_and_password(broker_factory, users_file):
