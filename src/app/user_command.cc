@@ -36,19 +36,6 @@ std::string read_password(bool tty) {
   return line;
 }
 
-std::vector<std::string> split_tags(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto comma = text.find(',', start);
-    std::string t = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!t.empty()) out.push_back(t);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 UserCommands::UserCommands(CLI::App& app) {
@@ -157,11 +144,11 @@ int UserCommands::run() {
   auth::UserStore store = auth::UserStore::load_or_seed(path);
   std::string error;
   if (user_add_->parsed()) {
-    error = store.add_user(name_, std::move(hash), split_tags(tags_));
+    error = store.add_user(name_, std::move(hash), auth::split_tags(tags_));
   } else if (user_password_->parsed()) {
     error = store.update_user(name_, std::move(hash), std::nullopt);
   } else if (user_tags_->parsed()) {
-    error = store.update_user(name_, std::nullopt, split_tags(tags_));
+    error = store.update_user(name_, std::nullopt, auth::split_tags(tags_));
   } else if (user_delete_->parsed()) {
     error = store.delete_user(name_);
   } else if (user_perms_->parsed()) {

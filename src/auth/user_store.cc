@@ -38,6 +38,19 @@ std::optional<PermissionEntry> make_entry(const std::string& user, const std::st
 
 }  // namespace
 
+std::vector<std::string> split_tags(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    std::string_view t = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+    if (!t.empty()) out.emplace_back(t);
+  }
+  return out;
+}
+
 std::string check_name(std::string_view what, std::string_view name) {
   if (name.empty()) return std::string(what) + " name must not be empty";
   if (name.size() > 255) return std::string(what) + " name longer than 255 bytes";

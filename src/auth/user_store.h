@@ -78,6 +78,10 @@ class UserStore {
   std::string dummy_hash_;
 };
 
+// "a, b,,c" -> {"a", "b", "c"}: comma-separated tags, spaces around each
+// trimmed, empty ones dropped (`ferry user --tags`, the API's "tags" text).
+std::vector<std::string> split_tags(std::string_view text);
+
 // "" if `name` is a usable user or vhost name (1-255 bytes, no control
 // characters), else why not.
 std::string check_name(std::string_view what, std::string_view name);

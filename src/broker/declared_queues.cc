@@ -1,34 +1,17 @@
 #include "broker/declared_queues.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
+#include "store/env.h"
+
 namespace ferry::broker {
-
-namespace {
-
-std::string errno_text() { return std::strerror(errno); }
-
-bool write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
 
 DeclaredQueues::DeclaredQueues(std::string data_dir)
     : path_(data_dir + "/declared-queues.json"), dir_(std::move(data_dir)) {}
@@ -73,25 +56,25 @@ std::string DeclaredQueues::save(const std::set<Entry>& entries) const {
   auto j = nlohmann::json::array();
   for (const auto& [vhost, name] : entries) j.push_back({{"vhost", vhost}, {"name", name}});
   const std::string data = j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // The journal's file layer: short writes retried, fdatasync, directory sync.
+  store::Env& env = store::Env::posix();
   const std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return "cannot write " + tmp + ": " + errno_text();
-  if (!write_all(fd, data) || ::fdatasync(fd) != 0) {
-    std::string e = "cannot write " + tmp + ": " + errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return e;
+  std::unique_ptr<store::File> file;
+  store::IoStatus st = env.open_file(tmp, true, file);
+  if (st.ok()) st = file->truncate(0);
+  if (st.ok()) st = file->write_at(0, data);
+  if (st.ok()) st = file->sync();
+  file.reset();
+  if (!st.ok()) {
+    (void)env.remove_file(tmp);
+    return "cannot write " + st.to_string();
   }
-  ::close(fd);
   if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::string e = "cannot replace " + path_ + ": " + errno_text();
-    ::unlink(tmp.c_str());
+    std::string e = "cannot replace " + path_ + ": " + std::strerror(errno);
+    (void)env.remove_file(tmp);
     return e;
   }
-  if (int d = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-    (void)::fsync(d);
-    ::close(d);
-  }
+  (void)env.sync_dir(dir_);
   return "";
 }
 

@@ -81,12 +81,6 @@ Role Authenticator::check(std::string_view user, std::string_view pass, const Pe
   return role;
 }
 
-Role Authenticator::role(std::string_view user) const {
-  if (users_ == nullptr) return user == "guest" ? Role::kAdministrator : Role::kNone;
-  const auth::User* u = users_->store()->find_user(user);
-  return u == nullptr ? Role::kNone : role_of(u->tags);
-}
-
 std::optional<std::set<std::string>> Authenticator::visible_vhosts(std::string_view user) const {
   if (users_ == nullptr) return std::nullopt;
   const auto store = users_->store();

@@ -52,8 +52,6 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // kNone: refused (unknown user, wrong password, no management tag, ...).
   virtual Role check(std::string_view user, std::string_view pass, const Peer& peer) const;
-  // The role of a user checked before (their tags now); kNone if gone.
-  Role role(std::string_view user) const;
   // The vhosts `user` may see through the API: nullopt (all) for the tags
   // administrator and monitoring, else those the user has permissions in.
   std::optional<std::set<std::string>> visible_vhosts(std::string_view user) const;

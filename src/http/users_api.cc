@@ -86,27 +86,15 @@ void close_connections_of(ApiContext& ctx, std::optional<std::string> user, std:
 // "a,b" or ["a","b"] -> tags; nullopt (and `error`) otherwise.
 std::optional<std::vector<std::string>> tags_of(const Json& j, std::string& error) {
   std::vector<std::string> out;
-  auto add = [&](std::string t) {
-    while (!t.empty() && t.front() == ' ') t.erase(t.begin());
-    while (!t.empty() && t.back() == ' ') t.pop_back();
-    if (!t.empty()) out.push_back(std::move(t));
-  };
   if (j.is_string()) {
-    const std::string text = j.get<std::string>();
-    std::size_t start = 0;
-    for (;;) {
-      auto comma = text.find(',', start);
-      add(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
+    out = auth::split_tags(j.get<std::string>());
   } else if (j.is_array()) {
     for (const Json& t : j) {
       if (!t.is_string()) {
         error = "tags must be a string (\"a,b\") or a list of strings";
         return std::nullopt;
       }
-      add(t.get<std::string>());
+      for (std::string& one : auth::split_tags(t.get<std::string>())) out.push_back(std::move(one));
     }
   } else {
     error = "tags must be a string (\"a,b\") or a list of strings";
