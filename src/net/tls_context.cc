@@ -22,6 +22,16 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::s
   SSL_CTX_set_options(c.native_handle(), SSL_OP_NO_RENEGOTIATION);
   // Idle connections give OpenSSL's record buffers back (many idle clients).
   SSL_CTX_set_mode(c.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // No TLS 1.3 session tickets. A ticket is a record the server sends right
+  // after the handshake, which the client library reads in the background
+  // while the application already writes its CONNECT; clients that read on
+  // one thread and write on another (stomp.py) share one SSL object between
+  // them, and a ticket arriving mid-write then loses the CONNECT now and then
+  // (the connection hangs until connect-timeout). Like RabbitMQ's default (no
+  // tickets), resumption is off: a STOMP connection is long-lived, a full
+  // handshake on reconnect costs a millisecond.
+  SSL_CTX_set_num_tickets(c.native_handle(), 0);
+  SSL_CTX_set_session_cache_mode(c.native_handle(), SSL_SESS_CACHE_OFF);
   boost::system::error_code ec;
   c.use_certificate_chain_file(options.cert_file, ec);
   if (ec) {

@@ -85,6 +85,31 @@ def test_stomp_py_over_tls_meets_php_over_tcp(broker_factory, certs):
     assert any("(tls)" in l and "opened from" in l for l in b.lines)
 
 
+def test_no_session_tickets_after_the_handshake(broker_factory, certs):
+    """The broker sends no TLS 1.3 session ticket: a ticket arriving while a
+    client that reads and writes on two threads (stomp.py) is writing its
+    CONNECT lost that CONNECT now and then. With no ticket, the client's TLS
+    session after a full exchange is not resumable."""
+    b = broker_factory(**TLS, **certs.server_opts())
+    ctx = certs.client_context()
+    s = socket.create_connection(("127.0.0.1", b.tls_port), timeout=WAIT)
+    try:
+        t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+        assert t.version() == "TLSv1.3"
+        t.sendall(stomp_bytes("CONNECT", {"accept-version": "1.2", "host": "/"}))
+        data = b""
+        while b"\0" not in data:
+            chunk = t.recv(4096)
+            assert chunk, "closed before CONNECTED"
+            data += chunk
+        assert data.startswith(b"CONNECTED\n"), data
+        # Any ticket sent after the handshake precedes CONNECTED, so it has
+        # been read by now.
+        assert t.session is None or not t.session.has_ticket
+    finally:
+        s.close()
+
+
 def test_php_over_tls_streams(broker_factory, certs):
     b = broker_factory(**TLS, **certs.server_opts())
     dest = "/queue/" + unique("php-tls")
