@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace ferry::store {
@@ -131,6 +132,11 @@ class PosixEnv final : public Env {
 
   IoStatus remove_file(const std::string& path) override {
     if (::unlink(path.c_str()) != 0) return IoStatus::from_errno(errno, "unlink " + path);
+    return IoStatus::success();
+  }
+
+  IoStatus rename_file(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return IoStatus::from_errno(errno, "rename " + from + " " + to);
     return IoStatus::success();
   }
 

@@ -62,6 +62,8 @@ class Env {
   // Opens read-write; creates it when `create`.
   virtual IoStatus open_file(const std::string& path, bool create, std::unique_ptr<File>& out) = 0;
   virtual IoStatus remove_file(const std::string& path) = 0;
+  // rename(2): replaces `to` atomically; durable after sync_dir.
+  virtual IoStatus rename_file(const std::string& from, const std::string& to) = 0;
   // fsync of a directory, so a created or removed entry is durable.
   virtual IoStatus sync_dir(const std::string& path) = 0;
   // flock(LOCK_EX | LOCK_NB) on path (created if missing). Taken elsewhere

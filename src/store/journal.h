@@ -48,6 +48,10 @@ struct JournalOptions {
   std::uint32_t fsync_interval_ms = 100;     // kInterval
   std::uint64_t max_batch_bytes = 4ull << 20;// one write+sync carries at most this
   bool skip_corrupt = false;                 // recovery: skip a corrupt record in the middle
+  // Dead segment files kept for reuse as new segments (docs/journal.md
+  // "Recycled segment files"): overwriting blocks a file already has makes
+  // each fdatasync cheaper than extending a file. 0 = unlink them.
+  std::uint32_t recycle_files = 2;
 };
 
 struct AppendResult {

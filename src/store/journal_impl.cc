@@ -26,6 +26,9 @@ std::string segment_file_name(SegmentId id) {
 }
 
 // The id of a segment file name, or 0 for any other name.
+// A dead segment's file waiting to be reused: "<20 digits>.free" (never read).
+constexpr const char* kFreeSuffix = ".free";
+
 std::uint64_t parse_segment_file_name(const std::string& name) {
   const std::string suffix = format::kSegmentSuffix;
   if (name.size() != format::kSegmentIdDigits + suffix.size()) return 0;
@@ -52,6 +55,11 @@ JournalImpl::~JournalImpl() { close(); }
 
 std::string JournalImpl::segment_path(SegmentId id) const {
   return journal_dir_ + "/" + segment_file_name(id);
+}
+
+std::string JournalImpl::free_path(SegmentId id) const {
+  std::string name = segment_file_name(id);
+  return journal_dir_ + "/" + name.substr(0, name.size() - std::strlen(format::kSegmentSuffix)) + kFreeSuffix;
 }
 
 bool JournalImpl::open(std::string& error) {
@@ -90,7 +98,18 @@ bool JournalImpl::scan_existing(std::string& error) {
     return false;
   }
   for (const auto& name : names) {
-    if (std::uint64_t id = parse_segment_file_name(name); id != 0) found_.emplace_back(id);
+    if (std::uint64_t id = parse_segment_file_name(name); id != 0) {
+      found_.emplace_back(id);
+    } else if (name.size() > std::strlen(kFreeSuffix) &&
+               name.compare(name.size() - std::strlen(kFreeSuffix), std::string::npos, kFreeSuffix) == 0) {
+      // A dead segment's file kept for reuse: no records of any live segment.
+      const std::string path = journal_dir_ + "/" + name;
+      if (free_files_.size() < options_.recycle_files) {
+        free_files_.push_back(path);
+      } else if (IoStatus st = env_.remove_file(path); !st.ok()) {
+        spdlog::warn("journal: cannot delete {}: {}", path, st.to_string());
+      }
+    }
   }
   std::sort(found_.begin(), found_.end());
 
@@ -225,7 +244,7 @@ SegmentId JournalImpl::append_retained(RecordType type, std::span<const char> pa
                                        std::uint32_t retains, AppendDone done) {
   FERRY_ASSERT(type != RecordType::kBatch);  // append_batch() builds those
   std::string record;
-  encode_record(record, type, payload);  // outside the lock: appenders CRC in parallel
+  encode_record(record, type, payload, 0);  // outside the lock: appenders CRC in parallel; sealed in enqueue()
   return enqueue(std::move(record), retains, std::move(done));
 }
 
@@ -233,7 +252,7 @@ SegmentId JournalImpl::append_located(RecordType type, std::span<const char> pay
                                       std::uint32_t retains, std::uint64_t& offset, AppendDone done) {
   FERRY_ASSERT(type != RecordType::kBatch);
   std::string record;
-  encode_record(record, type, payload);
+  encode_record(record, type, payload, 0);
   return enqueue(std::move(record), retains, std::move(done), &offset);
 }
 
@@ -249,9 +268,25 @@ bool visit_record(const RecordView& r, const Journal::ReadVisitor& visit) {
 }
 }  // namespace
 
+namespace {
+// The seal of a segment's records, from its file's header.
+bool seal_of(File& file, SegmentId segment, std::uint32_t& seal) {
+  char header[format::kSegmentHeaderBytes];
+  std::size_t got = 0;
+  if (!file.read_at(0, std::span<char>(header, sizeof header), got).ok() || got != sizeof header) return false;
+  std::string why;
+  std::uint32_t version = 0;
+  if (!check_segment_header(std::span<const char>(header, sizeof header), segment, why, &version)) return false;
+  seal = version < format::kFirstSealedVersion ? 0 : record_seal(segment);
+  return true;
+}
+}  // namespace
+
 bool JournalImpl::read_at(SegmentId segment, std::uint64_t offset, const ReadVisitor& visit) {
   std::unique_ptr<File> file;
   if (!env_.open_file(segment_path(segment), false, file).ok()) return false;
+  std::uint32_t seal = 0;
+  if (!seal_of(*file, segment, seal)) return false;
   std::string header(format::kRecordHeaderBytes, '\0');
   std::size_t got = 0;
   if (!file->read_at(offset, std::span<char>(header.data(), header.size()), got).ok() ||
@@ -264,7 +299,7 @@ bool JournalImpl::read_at(SegmentId segment, std::uint64_t offset, const ReadVis
     return false;
   RecordView r;
   std::string why;
-  if (!parse_record(std::span<const char>(bytes.data(), bytes.size()), 0, r, why)) return false;
+  if (!parse_record(std::span<const char>(bytes.data(), bytes.size()), 0, r, why, seal)) return false;
   return visit_record(r, visit);
 }
 
@@ -278,10 +313,11 @@ bool JournalImpl::scan(SegmentId segment, const ReadVisitor& visit) {
   if (!file->read_at(0, std::span<char>(bytes.data(), bytes.size()), got).ok()) return false;
   bytes.resize(got);
   std::span<const char> data(bytes.data(), bytes.size());
+  const std::uint32_t seal = read_seal(data, segment);
   std::uint64_t pos = format::kSegmentHeaderBytes;
   RecordView r;
   std::string why;
-  while (pos < data.size() && parse_record(data, pos, r, why)) {
+  while (pos < data.size() && parse_record(data, pos, r, why, seal)) {
     if (visit_record(r, visit)) return true;
     pos += r.size;
   }
@@ -292,6 +328,8 @@ std::uint64_t JournalImpl::read_span(SegmentId segment, std::uint64_t offset, st
                                      const SpanVisitor& visit) {
   std::unique_ptr<File> file;
   if (!env_.open_file(segment_path(segment), false, file).ok()) return offset;
+  std::uint32_t seal = 0;
+  if (!seal_of(*file, segment, seal)) return offset;
   std::uint64_t size = 0;
   if (!file->size(size).ok() || offset >= size) return offset;
   std::string bytes(std::min(max_bytes, size - offset), '\0');
@@ -302,7 +340,7 @@ std::uint64_t JournalImpl::read_span(SegmentId segment, std::uint64_t offset, st
   std::uint64_t pos = 0;
   RecordView r;
   std::string why;
-  while (pos < data.size() && parse_record(data, pos, r, why)) {
+  while (pos < data.size() && parse_record(data, pos, r, why, seal)) {
     bool go_on = true;
     if (r.type == RecordType::kBatch) {
       std::uint32_t index = 0;
@@ -323,7 +361,7 @@ SegmentId JournalImpl::append_batch_retained(
     AppendDone done) {
   const std::string payload = encode_batch_payload(records);
   std::string record;
-  encode_record(record, RecordType::kBatch, payload);
+  encode_record(record, RecordType::kBatch, payload, 0);
   return enqueue(std::move(record), retains, std::move(done));
 }
 
@@ -345,6 +383,7 @@ SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, Append
     tail_bytes_ = format::kSegmentHeaderBytes;
   }
   if (offset != nullptr) *offset = tail_bytes_;
+  reseal_record(record.data(), record_seal(tail_segment_));  // now that its segment is known
   const auto record_size = static_cast<std::uint32_t>(record.size());
   tail_bytes_ += record.size();
   if (pending_.empty() || pending_.back().segment != tail_segment_ ||
@@ -445,6 +484,11 @@ void JournalImpl::close() {
     FERRY_ASSERT(std::this_thread::get_id() != io_thread_.get_id());
     io_thread_.join();
   }
+  // A clean stop leaves no stale tail for the next start to cut.
+  if (writer_) {
+    if (IoStatus st = writer_->trim(options_.fsync != FsyncPolicy::kNever); !st.ok())
+      spdlog::warn("journal: cannot trim the last segment: {}", st.to_string());
+  }
   writer_.reset();
   lock_.reset();
 }
@@ -539,19 +583,23 @@ IoStatus JournalImpl::switch_to(SegmentId id) {
       spdlog::error("journal: sync before segment roll failed: {}", st.to_string());
     }
   }
+  // The old segment's file, if recycled, loses its stale tail first: only
+  // the last segment may end in bytes recovery cuts.
+  if (writer_) {
+    if (IoStatus st = writer_->trim(options_.fsync != FsyncPolicy::kNever); !st.ok()) return st;
+  }
   const std::string path = segment_path(id);
   std::unique_ptr<File> file;
-  if (IoStatus st = env_.open_file(path, true, file); !st.ok()) return st;
+  bool recycled = false;
+  if (IoStatus st = open_new_segment(path, file, recycled); !st.ok()) return st;
   {
     std::lock_guard lk(mutex_);
     segments_[id].exists = true;
   }
-  // A file left by an earlier failed attempt holds nothing valid.
-  if (IoStatus st = file->truncate(0); !st.ok()) return st;
   if (options_.fsync != FsyncPolicy::kNever) {
     if (IoStatus st = env_.sync_dir(journal_dir_); !st.ok()) return st;
   }
-  writer_ = std::make_unique<SegmentWriter>(id, path, std::move(file), 0);
+  writer_ = std::make_unique<SegmentWriter>(id, path, std::move(file), 0, recycled);
   std::lock_guard lk(mutex_);
   segments_[id].bytes = 0;
   update_disk_bytes();
@@ -559,6 +607,30 @@ IoStatus JournalImpl::switch_to(SegmentId id) {
   // (docs/journal.md), so a record appended without retain() stays put.
   active_segment_ = id;
   return IoStatus::success();
+}
+
+// The file of a new segment: a recycled one when there is one (renamed; its
+// old records are sealed with another id, so none reads as this segment's),
+// else a new empty file. A file already at `path` is left by an earlier
+// failed attempt at this very segment: its bytes could be valid records of
+// it, so it is emptied.
+IoStatus JournalImpl::open_new_segment(const std::string& path, std::unique_ptr<File>& file, bool& recycled) {
+  recycled = false;
+  if (env_.open_file(path, false, file).ok()) return file->truncate(0);
+  if (!free_files_.empty()) {
+    const std::string from = free_files_.back();
+    free_files_.pop_back();
+    IoStatus st = env_.rename_file(from, path);
+    if (st.ok()) st = env_.open_file(path, false, file);
+    if (st.ok()) {
+      recycled = true;
+      return st;
+    }
+    spdlog::warn("journal: cannot reuse {}: {}", from, st.to_string());
+  }
+  IoStatus st = env_.open_file(path, true, file);
+  if (st.ok()) st = file->truncate(0);  // empty, even if the rename above landed
+  return st;
 }
 
 std::string JournalImpl::failure_text(const IoStatus& st) const {
@@ -644,8 +716,26 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
 
 void JournalImpl::delete_segments(const std::vector<SegmentId>& ids) {
   for (const SegmentId id : ids) {
-    if (IoStatus st = env_.remove_file(segment_path(id)); !st.ok() && st.code != ENOENT) {
-      spdlog::warn("journal: cannot delete segment: {}", st.to_string());
+    std::uint64_t bytes = 0;
+    {
+      std::lock_guard lk(mutex_);
+      bytes = segments_[id].bytes;
+    }
+    // A file about as large as a new segment grows to is kept for reuse.
+    bool kept = false;
+    if (free_files_.size() < options_.recycle_files && bytes >= options_.segment_size / 2) {
+      const std::string to = free_path(id);
+      if (IoStatus st = env_.rename_file(segment_path(id), to); st.ok()) {
+        free_files_.push_back(to);
+        kept = true;
+      } else if (st.code != ENOENT) {
+        spdlog::warn("journal: cannot keep a segment for reuse: {}", st.to_string());
+      }
+    }
+    if (!kept) {
+      if (IoStatus st = env_.remove_file(segment_path(id)); !st.ok() && st.code != ENOENT) {
+        spdlog::warn("journal: cannot delete segment: {}", st.to_string());
+      }
     }
     std::lock_guard lk(mutex_);
     segments_.erase(id);

@@ -77,12 +77,14 @@ class JournalImpl final : public Journal {
   };
 
   std::string segment_path(SegmentId id) const;
+  std::string free_path(SegmentId id) const;  // a dead segment's file kept for reuse
   bool scan_existing(std::string& error);
   SegmentId enqueue(std::string record, std::uint32_t retains, AppendDone done,
                     std::uint64_t* offset = nullptr);
   void io_loop();
   void write_batch(std::vector<Chunk>& batch);
   IoStatus switch_to(SegmentId id);
+  IoStatus open_new_segment(const std::string& path, std::unique_ptr<File>& file, bool& recycled);
   IoStatus sync_writer();
   void maybe_interval_sync(bool force);
   void delete_segments(const std::vector<SegmentId>& ids);
@@ -101,6 +103,7 @@ class JournalImpl final : public Journal {
   std::unique_ptr<SegmentWriter> writer_;
   std::int64_t last_sync_ms_ = 0;
   bool failing_ = false;  // last batch failed (log transitions only)
+  std::vector<std::string> free_files_;  // at most options_.recycle_files
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;

@@ -8,7 +8,24 @@ namespace ferry::store {
 
 using namespace format;
 
-void encode_record(std::string& out, RecordType type, std::span<const char> payload) {
+std::uint32_t record_seal(SegmentId id) {
+  // An odd multiplier is a bijection on 32-bit values: ids that differ below
+  // 2^32 get different seals, and only id 0 (never used) gets 0.
+  return static_cast<std::uint32_t>(id.value) * 0x9E3779B1u;
+}
+
+std::uint32_t read_seal(std::span<const char> data, SegmentId id) {
+  std::string why;
+  std::uint32_t version = 0;
+  if (check_segment_header(data, id, why, &version) && version < kFirstSealedVersion) return 0;
+  return record_seal(id);
+}
+
+void reseal_record(char* record, std::uint32_t seal_xor) {
+  put_u32(record + 4, get_u32(record + 4) ^ seal_xor);
+}
+
+void encode_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t seal) {
   FERRY_ASSERT(payload.size() < kMaxRecordLength);
   const auto length = static_cast<std::uint32_t>(payload.size() + 1);
   const char type_byte = static_cast<char>(type);
@@ -19,7 +36,7 @@ void encode_record(std::string& out, RecordType type, std::span<const char> payl
   out.resize(start + kRecordHeaderBytes + length);
   char* p = out.data() + start;
   put_u32(p, length);
-  put_u32(p + 4, crc32c::mask(crc));
+  put_u32(p + 4, crc32c::mask(crc) ^ seal);
   p[8] = type_byte;
   if (!payload.empty()) std::memcpy(p + 9, payload.data(), payload.size());
 }
@@ -51,7 +68,8 @@ std::string encode_segment_header(SegmentId id) {
   return h;
 }
 
-bool check_segment_header(std::span<const char> data, SegmentId id, std::string& why) {
+bool check_segment_header(std::span<const char> data, SegmentId id, std::string& why,
+                          std::uint32_t* version) {
   if (data.size() < kSegmentHeaderBytes) {
     why = "segment header incomplete";
     return false;
@@ -65,14 +83,16 @@ bool check_segment_header(std::span<const char> data, SegmentId id, std::string&
     why = "segment header checksum mismatch";
     return false;
   }
-  if (get_u32(data.data() + 8) != kFormatVersion) {
-    why = "unsupported segment format version " + std::to_string(get_u32(data.data() + 8));
+  const std::uint32_t v = get_u32(data.data() + 8);
+  if (v < 1 || v > kFormatVersion) {
+    why = "unsupported segment format version " + std::to_string(v);
     return false;
   }
   if (get_u64(data.data() + 12) != id.value) {
     why = "segment header names segment " + std::to_string(get_u64(data.data() + 12));
     return false;
   }
+  if (version != nullptr) *version = v;
   return true;
 }
 
@@ -107,7 +127,7 @@ bool for_each_batch_entry(std::span<const char> payload,
 }
 
 bool parse_record(std::span<const char> data, std::uint64_t offset, RecordView& out,
-                  std::string& why) {
+                  std::string& why, std::uint32_t seal) {
   if (offset > data.size() || data.size() - offset < kRecordHeaderBytes) {
     why = "record header incomplete";
     return false;
@@ -128,7 +148,7 @@ bool parse_record(std::span<const char> data, std::uint64_t offset, RecordView& 
     why = "unknown record type " + std::to_string(type);
     return false;
   }
-  if (crc32c::unmask(get_u32(p + 4)) != crc32c::value(p + 8, length)) {
+  if (crc32c::unmask(get_u32(p + 4) ^ seal) != crc32c::value(p + 8, length)) {
     why = "checksum mismatch";
     return false;
   }

@@ -15,14 +15,29 @@
 
 namespace ferry::store {
 
-// Appends one framed record (length, masked crc, type, payload) to out.
-void encode_record(std::string& out, RecordType type, std::span<const char> payload);
+// The seal of segment `id`'s records: the value XORed into each record's
+// stored (masked) CRC in a sealed segment (format version 2). Distinct for
+// distinct ids below 2^32 and never 0 for those.
+std::uint32_t record_seal(SegmentId id);
+// The seal to read segment `id`'s records with, from the start of its file:
+// 0 for a valid version-1 header (unsealed), record_seal(id) otherwise (a
+// current header, or a bad one: records found past it are checked as this
+// version writes them).
+std::uint32_t read_seal(std::span<const char> data, SegmentId id);
+
+// Appends one framed record (length, masked crc ^ seal, type, payload) to out.
+void encode_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t seal);
+// Changes the seal of the encoded record starting at `record` (XOR of the
+// old and the new seal): records are encoded before their segment is known.
+void reseal_record(char* record, std::uint32_t seal_xor);
 // The payload of a kBatch record for these entries. Entries must not be kBatch.
 std::string encode_batch_payload(const std::vector<std::pair<RecordType, std::string>>& records);
 // The 24-byte segment header.
 std::string encode_segment_header(SegmentId id);
-// Whether data starts with a valid header for segment `id`; why not in `why`.
-bool check_segment_header(std::span<const char> data, SegmentId id, std::string& why);
+// Whether data starts with a valid header for segment `id` (format version 1
+// or 2); why not in `why`. `version` gets the header's version when valid.
+bool check_segment_header(std::span<const char> data, SegmentId id, std::string& why,
+                          std::uint32_t* version = nullptr);
 
 bool is_known_type(std::uint8_t type);
 
@@ -34,8 +49,9 @@ struct RecordView {
   std::uint64_t offset;  // of the record header
   std::uint64_t size;    // header + type + payload
 };
+// `seal` is the segment's (read_seal).
 bool parse_record(std::span<const char> data, std::uint64_t offset, RecordView& out,
-                  std::string& why);
+                  std::string& why, std::uint32_t seal);
 
 // Calls visit(type, payload) for each entry of a valid kBatch payload.
 // Returns false (visiting nothing) when the entries do not exactly fill it.

@@ -10,7 +10,11 @@
 namespace ferry::store::format {
 
 inline constexpr char kSegmentMagic[8] = {'F', 'E', 'R', 'R', 'Y', 'J', '0', '1'};
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2 seals every record's CRC with its segment id (docs/journal.md
+// "Sealed records"), so a recycled segment file's old records never read as
+// records of its new segment. Version 1 segments (unsealed) still replay.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kFirstSealedVersion = 2;
 
 // Segment header: magic(8) version(4) segment id(8) masked crc of 0..19 (4).
 inline constexpr std::size_t kSegmentHeaderBytes = 24;

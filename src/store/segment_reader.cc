@@ -38,7 +38,7 @@ bool plausible(std::span<const char> data, std::uint64_t p, std::uint32_t& lengt
 
 // The first candidate (in offset order) that is a valid record, or npos.
 std::uint64_t first_valid(std::span<const char> data, const std::vector<Candidate>& cands,
-                          std::uint64_t& crc_bytes) {
+                          std::uint32_t seal, std::uint64_t& crc_bytes) {
   // Every range end and start, sorted; one pass computes the CRC of the
   // prefix [base, pos) at each.
   const std::uint64_t base = cands.front().offset + format::kRecordHeaderBytes;
@@ -66,16 +66,16 @@ std::uint64_t first_valid(std::span<const char> data, const std::vector<Candidat
   for (const Candidate& c : cands) {
     const std::uint64_t s = c.offset + format::kRecordHeaderBytes;
     const std::uint32_t range = prefix(s + c.length) ^ crc32c::combine(prefix(s), 0, c.length);
-    if (crc32c::unmask(format::get_u32(data.data() + c.offset + 4)) != range) continue;
+    if (crc32c::unmask(format::get_u32(data.data() + c.offset + 4) ^ seal) != range) continue;
     // The CRC matches: parse_record's full test decides (batch structure).
     crc_bytes += c.length;
-    if (parse_record(data, c.offset, rec, why)) return c.offset;
+    if (parse_record(data, c.offset, rec, why, seal)) return c.offset;
   }
   return std::uint64_t(-1);
 }
 
 // The first offset >= from where a valid record starts, or data.size().
-std::uint64_t resync(std::span<const char> data, std::uint64_t from, std::uint64_t& crc_bytes) {
+std::uint64_t resync(std::span<const char> data, std::uint64_t from, std::uint32_t seal, std::uint64_t& crc_bytes) {
   RecordView rec{};
   std::string why;
   std::vector<Candidate> large;
@@ -91,14 +91,14 @@ std::uint64_t resync(std::span<const char> data, std::uint64_t from, std::uint64
         continue;
       }
       crc_bytes += length;
-      if (parse_record(data, p, rec, why)) {
+      if (parse_record(data, p, rec, why, seal)) {
         small_hit = p;
         break;
       }
     }
     // Every large candidate gathered lies before small_hit.
     if (!large.empty()) {
-      const std::uint64_t hit = first_valid(data, large, crc_bytes);
+      const std::uint64_t hit = first_valid(data, large, seal, crc_bytes);
       if (hit != std::uint64_t(-1)) return hit;
     }
     if (small_hit < data.size()) return small_hit;
@@ -116,9 +116,10 @@ SegmentScan scan_segment(std::span<const char> data, SegmentId id,
   // An empty file holds no record: a segment whose every write failed (disk
   // full) or that was created just before a crash. Not corruption anywhere.
   if (data.empty()) return scan;
+  const std::uint32_t seal = read_seal(data, id);
   if (!check_segment_header(data, id, why)) {
     // A bad header is a corrupt region starting at 0; records may still follow.
-    const std::uint64_t next = resync(data, data.size() < 1 ? 0 : 1, scan.resync_crc_bytes);
+    const std::uint64_t next = resync(data, data.size() < 1 ? 0 : 1, seal, scan.resync_crc_bytes);
     if (next >= data.size()) {
       scan.tail = CorruptRegion{0, data.size(), why};
       scan.valid_end = 0;
@@ -129,14 +130,14 @@ SegmentScan scan_segment(std::span<const char> data, SegmentId id,
   }
   RecordView rec{};
   while (off < data.size()) {
-    if (parse_record(data, off, rec, why)) {
+    if (parse_record(data, off, rec, why, seal)) {
       ++scan.records;
       scan.record_bytes += rec.size;
       if (visit) visit(rec);
       off += rec.size;
       continue;
     }
-    const std::uint64_t next = resync(data, off + 1, scan.resync_crc_bytes);
+    const std::uint64_t next = resync(data, off + 1, seal, scan.resync_crc_bytes);
     if (next >= data.size()) {
       scan.tail = CorruptRegion{off, data.size() - off, why};
       scan.valid_end = off;

@@ -6,8 +6,9 @@
 namespace ferry::store {
 
 SegmentWriter::SegmentWriter(SegmentId id, std::string path, std::unique_ptr<File> file,
-                             std::uint64_t end)
-    : id_(id), path_(std::move(path)), file_(std::move(file)), end_(end), synced_end_(end) {}
+                             std::uint64_t end, bool recycled)
+    : id_(id), path_(std::move(path)), file_(std::move(file)), end_(end), synced_end_(end),
+      recycled_(recycled) {}
 
 IoStatus SegmentWriter::truncate_owed() {
   if (!cut_owed_) return IoStatus::success();
@@ -43,6 +44,17 @@ IoStatus SegmentWriter::sync() {
   IoStatus st = file_->sync();
   if (st.ok()) synced_end_ = end_;
   return st;
+}
+
+IoStatus SegmentWriter::trim(bool sync) {
+  if (!recycled_) return IoStatus::success();
+  if (IoStatus st = file_->truncate(end_); !st.ok()) return st;
+  if (sync) {
+    if (IoStatus st = file_->sync(); !st.ok()) return st;
+  }
+  recycled_ = false;
+  cut_owed_ = false;
+  return IoStatus::success();
 }
 
 IoStatus SegmentWriter::cut(std::uint64_t offset) {

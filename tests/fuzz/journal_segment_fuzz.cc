@@ -101,6 +101,7 @@ std::vector<std::string> build_framed(std::string_view in, std::uint8_t flags) {
   while (next_entry(in, op, payload)) {
     if ((op & 0x80) && segs.size() < kMaxSegments) segs.push_back(encode_segment_header(SegmentId{segs.size() + 1}));
     std::string& seg = segs.back();
+    const std::uint32_t seal = record_seal(SegmentId{segs.size()});
     const std::size_t start = seg.size();
     if (op & 0x40) {
       std::vector<std::pair<RecordType, std::string>> entries;
@@ -112,9 +113,9 @@ std::vector<std::string> build_framed(std::string_view in, std::uint8_t flags) {
         if (t == static_cast<std::uint8_t>(RecordType::kBatch)) t = 0;  // batches do not nest
         entries.emplace_back(static_cast<RecordType>(t), std::string(ipayload));
       }
-      encode_record(seg, RecordType::kBatch, encode_batch_payload(entries));
+      encode_record(seg, RecordType::kBatch, encode_batch_payload(entries), seal);
     } else {
-      encode_record(seg, static_cast<RecordType>(op & 0x07), payload);
+      encode_record(seg, static_cast<RecordType>(op & 0x07), payload, seal);
     }
     if ((op & 0x20) && seg.size() > start) {
       const std::size_t bit = payload.size() + op;

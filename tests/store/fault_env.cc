@@ -31,6 +31,16 @@ class FaultFile final : public File {
     std::lock_guard lk(env_.mutex_);
     if (env_.crashed_) return IoStatus::from_errno(EIO, "write " + path_);
     auto& st = env_.files_[path_];
+    // Overwriting durable bytes: a power loss before the next sync brings
+    // the old ones back (a recycled segment file's old records).
+    if (offset < st.synced) {
+      std::string old(std::min<std::uint64_t>(data.size(), st.synced - offset), '\0');
+      std::size_t got = 0;
+      if (base_->read_at(offset, std::span<char>(old.data(), old.size()), got).ok()) {
+        old.resize(got);
+        st.undo.emplace_back(offset, std::move(old));
+      }
+    }
     if (env_.write_err_ != 0) {
       ++env_.failed_writes_;
       std::size_t n = std::min(env_.partial_bytes_, data.size());
@@ -66,6 +76,7 @@ class FaultFile final : public File {
     if (s.ok()) {
       auto& st = env_.files_[path_];
       st.synced = st.size;
+      st.undo.clear();
       env_.events_.push_back("sync " + base_name(path_));
     }
     return s;
@@ -81,6 +92,10 @@ class FaultFile final : public File {
       // A cut is metadata; treat it as durable, like ext4 does on a
       // truncate-to-smaller (the journal syncs it anyway when it matters).
       st.synced = std::min(st.synced, size);
+      for (auto& [at, bytes] : st.undo) {
+        if (at >= size) bytes.clear();
+        else if (at + bytes.size() > size) bytes.resize(size - at);
+      }
       env_.events_.push_back("truncate " + base_name(path_) + " " + std::to_string(size));
     }
     return s;
@@ -118,8 +133,12 @@ void FaultEnv::crash() {
   for (auto& [path, st] : files_) {
     std::unique_ptr<File> f;
     if (base_.open_file(path, false, f).ok()) {
+      for (auto it = st.undo.rbegin(); it != st.undo.rend(); ++it) {
+        if (!it->second.empty()) (void)f->write_at(it->first, std::span<const char>(it->second.data(), it->second.size()));
+      }
       (void)f->truncate(st.synced);
     }
+    st.undo.clear();
     st.size = st.synced;
   }
   crashed_ = true;
@@ -175,6 +194,23 @@ IoStatus FaultEnv::remove_file(const std::string& path) {
   if (s.ok()) {
     files_.erase(path);
     events_.push_back("remove " + base_name(path));
+  }
+  return s;
+}
+
+IoStatus FaultEnv::rename_file(const std::string& from, const std::string& to) {
+  std::lock_guard lk(mutex_);
+  if (crashed_) return IoStatus::from_errno(EIO, "rename " + from);
+  IoStatus s = base_.rename_file(from, to);
+  if (s.ok()) {
+    auto it = files_.find(from);
+    if (it != files_.end()) {
+      files_[to] = it->second;
+      files_.erase(from);
+    } else {
+      files_.erase(to);
+    }
+    events_.push_back("rename " + base_name(from) + " " + base_name(to));
   }
   return s;
 }

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/env.h"
@@ -32,7 +33,8 @@ class FaultEnv final : public Env {
   void restart();
 
   // Events: "write <file> <offset> <bytes>", "sync <file>",
-  // "truncate <file> <size>", "remove <file>", and note() texts.
+  // "truncate <file> <size>", "remove <file>", "rename <from> <to>", and
+  // note() texts.
   void note(const std::string& text);
   std::vector<std::string> events() const;
   // Bytes written to files but not covered by a sync yet.
@@ -43,6 +45,7 @@ class FaultEnv final : public Env {
   IoStatus list_dir(const std::string& path, std::vector<std::string>& names) override;
   IoStatus open_file(const std::string& path, bool create, std::unique_ptr<File>& out) override;
   IoStatus remove_file(const std::string& path) override;
+  IoStatus rename_file(const std::string& from, const std::string& to) override;
   IoStatus sync_dir(const std::string& path) override;
   IoStatus lock_file(const std::string& path, std::unique_ptr<FileLock>& out) override;
 
@@ -51,6 +54,8 @@ class FaultEnv final : public Env {
   struct FileState {
     std::uint64_t size = 0;    // as written through this env
     std::uint64_t synced = 0;  // size at the last sync
+    // Durable bytes overwritten since the last sync: (offset, old bytes).
+    std::vector<std::pair<std::uint64_t, std::string>> undo;
   };
 
   Env& base_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "store/crc32c.h"
 #include "store/record_codec.h"
 #include "store/record_format.h"
 
@@ -14,6 +15,7 @@ namespace ferry::store {
 namespace {
 
 const SegmentId kSeg{7};
+const std::uint32_t kSeal = record_seal(kSeg);
 
 struct Built {
   std::string data;
@@ -24,7 +26,7 @@ Built build(const std::vector<std::string>& payloads) {
   Built b{encode_segment_header(kSeg), {}};
   for (const auto& p : payloads) {
     b.offsets.push_back(b.data.size());
-    encode_record(b.data, RecordType::kMessage, std::span<const char>(p.data(), p.size()));
+    encode_record(b.data, RecordType::kMessage, std::span<const char>(p.data(), p.size()), kSeal);
   }
   return b;
 }
@@ -120,7 +122,7 @@ void expect_linear_resync(const std::string& garbage) {
   b.data += garbage;
   const std::uint64_t after_at = b.data.size();
   const std::string after(5000, 'z');  // long enough for the swept path
-  encode_record(b.data, RecordType::kMessage, std::span<const char>(after.data(), after.size()));
+  encode_record(b.data, RecordType::kMessage, std::span<const char>(after.data(), after.size()), kSeal);
   SegmentScan s;
   auto seen = payloads_of(b.data, &s);
   ASSERT_EQ(seen, (std::vector<std::string>{"before", after}));
@@ -191,9 +193,9 @@ TEST(SegmentReader, BatchIsAllOrNothing) {
       {RecordType::kMessage, "m1"}, {RecordType::kAck, "a1"}, {RecordType::kMessage, ""}};
   const std::string payload = encode_batch_payload(entries);
   std::string d = encode_segment_header(kSeg);
-  encode_record(d, RecordType::kMessage, std::span<const char>("before", 6));
+  encode_record(d, RecordType::kMessage, std::span<const char>("before", 6), kSeal);
   const std::size_t batch_at = d.size();
-  encode_record(d, RecordType::kBatch, std::span<const char>(payload.data(), payload.size()));
+  encode_record(d, RecordType::kBatch, std::span<const char>(payload.data(), payload.size()), kSeal);
   for (std::size_t cut = batch_at; cut <= d.size(); ++cut) {
     std::vector<std::pair<RecordType, std::string>> seen;
     scan_segment(std::span<const char>(d.data(), cut), kSeg, [&](const RecordView& r) {
@@ -218,25 +220,89 @@ TEST(SegmentReader, BatchIsAllOrNothing) {
 TEST(RecordCodec, MalformedBatchIsInvalidEvenWithGoodCrc) {
   std::string bad_payload = "\x01\x09\x00\x00\x00short";  // entry claims 9 bytes, has 5
   std::string d = encode_segment_header(kSeg);
-  encode_record(d, RecordType::kBatch, std::span<const char>(bad_payload.data(), bad_payload.size()));
+  encode_record(d, RecordType::kBatch, std::span<const char>(bad_payload.data(), bad_payload.size()), kSeal);
   RecordView r{};
   std::string why;
-  EXPECT_FALSE(parse_record(d, format::kSegmentHeaderBytes, r, why));
+  EXPECT_FALSE(parse_record(d, format::kSegmentHeaderBytes, r, why, kSeal));
   EXPECT_EQ(why, "malformed batch");
 }
 
 TEST(RecordCodec, LayoutMatchesTheDoc) {
   std::string d;
-  encode_record(d, RecordType::kAck, std::span<const char>("xy", 2));
+  encode_record(d, RecordType::kAck, std::span<const char>("xy", 2), 0);
   ASSERT_EQ(d.size(), 8u + 1 + 2);
   EXPECT_EQ(format::get_u32(d.data()), 3u);  // type + payload
   EXPECT_EQ(d[8], 2);
   EXPECT_EQ(d.substr(9), "xy");
   std::string h = encode_segment_header(SegmentId{0x0102});
   EXPECT_EQ(h.substr(0, 8), "FERRYJ01");
-  EXPECT_EQ(format::get_u32(h.data() + 8), 1u);
+  EXPECT_EQ(format::get_u32(h.data() + 8), 2u);
   EXPECT_EQ(h[12], 0x02);
   EXPECT_EQ(h[13], 0x01);
+}
+
+// Sealed records (format version 2): a record is valid only in the segment
+// it was written for, so a recycled file's old records are never replayed.
+TEST(RecordCodec, SealIsTheSegmentsAndChangesTheStoredCrcOnly) {
+  std::string plain, sealed;
+  encode_record(plain, RecordType::kAck, std::span<const char>("xy", 2), 0);
+  encode_record(sealed, RecordType::kAck, std::span<const char>("xy", 2), kSeal);
+  EXPECT_EQ(format::get_u32(plain.data() + 4) ^ format::get_u32(sealed.data() + 4), kSeal);
+  EXPECT_EQ(plain.substr(8), sealed.substr(8));
+  reseal_record(plain.data(), kSeal);
+  EXPECT_EQ(plain, sealed);
+  EXPECT_NE(record_seal(SegmentId{1}), 0u);
+  EXPECT_NE(record_seal(SegmentId{1}), record_seal(SegmentId{2}));
+  RecordView r{};
+  std::string why;
+  EXPECT_TRUE(parse_record(sealed, 0, r, why, kSeal));
+  EXPECT_FALSE(parse_record(sealed, 0, r, why, record_seal(SegmentId{8})));
+  EXPECT_EQ(why, "checksum mismatch");
+  EXPECT_FALSE(parse_record(sealed, 0, r, why, 0));
+}
+
+TEST(SegmentReader, AnotherSegmentsRecordsAfterTheEndAreATail) {
+  // A recycled file: segment 7's records over what segment 3 wrote before.
+  const SegmentId old_id{3};
+  std::string old = encode_segment_header(old_id);
+  for (int i = 0; i < 20; ++i) {
+    const std::string p = "old record " + std::to_string(i);
+    encode_record(old, RecordType::kMessage, std::span<const char>(p.data(), p.size()), record_seal(old_id));
+  }
+  Built b = build({"new one", "new two"});
+  ASSERT_LT(b.data.size(), old.size());
+  std::string file = b.data + old.substr(b.data.size());
+  SegmentScan s;
+  EXPECT_EQ(payloads_of(file, &s), (std::vector<std::string>{"new one", "new two"}));
+  EXPECT_TRUE(s.middle.empty());
+  ASSERT_TRUE(s.tail);
+  EXPECT_EQ(s.valid_end, b.data.size());
+  // Renamed but not yet written: the old header names another segment, and
+  // none of its records counts.
+  EXPECT_TRUE(payloads_of(old, &s).empty());
+  ASSERT_TRUE(s.tail);
+  EXPECT_EQ(s.valid_end, 0u);
+}
+
+TEST(SegmentReader, VersionOneSegmentsReadUnsealed) {
+  std::string d = encode_segment_header(kSeg);
+  format::put_u32(d.data() + 8, 1);
+  format::put_u32(d.data() + format::kSegmentHeaderCrcOffset,
+                  crc32c::mask(crc32c::value(d.data(), format::kSegmentHeaderCrcOffset)));
+  encode_record(d, RecordType::kMessage, std::span<const char>("v1", 2), 0);
+  EXPECT_EQ(read_seal(d, kSeg), 0u);
+  EXPECT_EQ(payloads_of(d), (std::vector<std::string>{"v1"}));
+  // A sealed record in a version-1 segment is not one of its records.
+  encode_record(d, RecordType::kMessage, std::span<const char>("v2", 2), kSeal);
+  SegmentScan s;
+  EXPECT_EQ(payloads_of(d, &s), (std::vector<std::string>{"v1"}));
+  EXPECT_TRUE(s.tail);
+  format::put_u32(d.data() + 8, 3);
+  format::put_u32(d.data() + format::kSegmentHeaderCrcOffset,
+                  crc32c::mask(crc32c::value(d.data(), format::kSegmentHeaderCrcOffset)));
+  std::string why;
+  EXPECT_FALSE(check_segment_header(d, kSeg, why));
+  EXPECT_NE(why.find("unsupported segment format version 3"), std::string::npos);
 }
 
 }  // namespace
