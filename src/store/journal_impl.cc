@@ -114,6 +114,7 @@ bool JournalImpl::scan_existing(std::string& error) {
   std::sort(found_.begin(), found_.end());
 
   std::uint64_t last_end = 0;
+  bool last_sealed = true;  // the last segment takes sealed records (not version 1)
   std::vector<char> data;
   std::vector<std::string> paths;
   for (const SegmentId id : found_) paths.push_back(segment_path(id));
@@ -129,6 +130,7 @@ bool JournalImpl::scan_existing(std::string& error) {
       return false;
     }
     SegmentScan scan = scan_segment(data, id, {});
+    if (last) last_sealed = read_seal(data, id) == record_seal(id);
     std::vector<CorruptRegion> bad = scan.middle;
     // Only the last segment has a tail that may be cut: anywhere else a bad
     // region is data loss in the middle of the journal.
@@ -170,6 +172,11 @@ bool JournalImpl::scan_existing(std::string& error) {
 
   if (found_.empty()) {
     tail_segment_ = SegmentId{1};
+    tail_bytes_ = format::kSegmentHeaderBytes;
+  } else if (last_end > 0 && !last_sealed) {
+    // A journal of an earlier format version: its last segment holds
+    // unsealed records, so new (sealed) ones start a segment of their own.
+    tail_segment_ = SegmentId{found_.back().value + 1};
     tail_bytes_ = format::kSegmentHeaderBytes;
   } else {
     const SegmentId last = found_.back();

@@ -338,8 +338,11 @@ class RecycleTest : public JournalFaultTest {
       EXPECT_EQ(r.segment, it->second) << r.payload << " came back from another segment";
       EXPECT_TRUE(seen.insert(r.payload).second) << r.payload << " replayed twice";
     }
-    for (const auto& [p, seg] : written_)
-      if (p.rfind("new-", 0) == 0 && fsync_ == FsyncPolicy::kAlways) EXPECT_TRUE(seen.count(p)) << p << " lost";
+    for (const auto& [p, seg] : written_) {
+      if (p.rfind("new-", 0) == 0 && fsync_ == FsyncPolicy::kAlways) {
+        EXPECT_TRUE(seen.count(p)) << p << " lost";
+      }
+    }
   }
 
   std::map<std::string, std::uint64_t> written_;

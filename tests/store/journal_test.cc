@@ -1,6 +1,9 @@
 // Journal behaviour that holds on any file system: every test body here runs
 // against the real POSIX env and against FaultEnv with no fault armed.
 #include "store/journal.h"
+#include "store/record_format.h"
+#include "store/record_codec.h"
+#include "store/crc32c.h"
 
 #include <gtest/gtest.h>
 
@@ -106,6 +109,31 @@ TEST_P(JournalTest, AppendsContinueAfterReopen) {
     append_all(*j, numbered(10, 10 * round));
   }
   EXPECT_EQ(segment_files(o.directory).size(), 1u);
+}
+
+// A journal written by format version 1 (unsealed records) replays, and new
+// records go to a new (sealed) segment instead of its last one: appended
+// there they would not be valid in it (found by the journal_segment fuzzer).
+TEST_P(JournalTest, AVersionOneJournalIsContinuedInANewSegment) {
+  JournalOptions o = options();
+  std::filesystem::create_directories(o.directory + "/journal");
+  std::string v1 = encode_segment_header(SegmentId{1});
+  format::put_u32(v1.data() + 8, 1);
+  format::put_u32(v1.data() + format::kSegmentHeaderCrcOffset,
+                  crc32c::mask(crc32c::value(v1.data(), format::kSegmentHeaderCrcOffset)));
+  for (const auto& p : numbered(3)) encode_record(v1, RecordType::kMessage, bytes(p), 0);
+  write_file(segment_file(o.directory, 1), v1);
+  for (int round = 1; round <= 2; ++round) {
+    auto j = open(o);
+    ReplayStats stats;
+    // Retained as the broker would (an unretained segment is dead).
+    auto got = replay_all(*j, &stats, [&](const Rec& r) { j->retain(SegmentId{r.segment}); });
+    EXPECT_EQ(payloads(got), numbered(3 * round));
+    EXPECT_EQ(stats.truncated_bytes, 0u) << stats.report;
+    const auto segs = append_all(*j, numbered(3, 3 * round));
+    EXPECT_EQ(segs.front().value, 2u);
+  }
+  EXPECT_EQ(read_file(segment_file(o.directory, 1)), v1);  // untouched
 }
 
 TEST_P(JournalTest, RecordLargerThanASegmentGetsItsOwn) {
