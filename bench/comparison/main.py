@@ -118,6 +118,9 @@ def main(argv=None) -> int:
     if "F" in chosen:
         runner.say("== raw loopback TCP (mode F's yardstick)")
         runner.tcp_ceiling(plan, results)
+    if "D" in chosen:
+        runner.say("== raw loopback relay (mode D's floor)")
+        runner.tcp_relay(plan, results)
     for b in chosen_brokers:
         try:
             runner.run_broker(plan, b, results)

@@ -10,7 +10,11 @@ from pathlib import Path
 from .scenarios import Scenario, all_scenarios, metric_of
 
 PEERS = ("rabbitmq", "activemq")
-NAMES = {"ferry": "Ferry", "rabbitmq": "RabbitMQ", "activemq": "ActiveMQ", "tcp": "raw TCP"}
+NAMES = {"ferry": "Ferry", "rabbitmq": "RabbitMQ", "activemq": "ActiveMQ", "tcp": "raw TCP",
+         "relay": "raw relay, no broker"}
+# Yardsticks measured without a broker, in the session that measured Ferry:
+# raw TCP throughput for F, the two-hop relay's latency for D.
+YARDSTICKS = {"F": "tcp", "D": "relay"}
 
 
 def load(path: Path) -> tuple[dict, list[dict]]:
@@ -102,7 +106,12 @@ def verdict(t: Table, sc: Scenario) -> tuple[str, str]:
         if not peers or not ferry:
             return "no peer measured", "not measured"
         r = min(peers) / ferry
-        return f"Ferry's p99 is 1/{r:.2f} of the better peer's", "met" if r >= 10 else "not met"
+        text = f"Ferry's p99 is 1/{r:.2f} of the better peer's"
+        relay = t.median("D", "relay", sc.metric)
+        if relay:
+            text += (f" (target {min(peers) / 10:,.0f} µs; the raw relay with no broker, two loopback "
+                     f"hops and nothing else, has a p99 of {relay:,.0f} µs here)")
+        return text, "met" if r >= 10 else "not met"
     if sc.key == "F":
         tcp = t.median("F", "tcp", "mb_per_s")
         if not tcp:
@@ -135,12 +144,12 @@ def scenario_section(t: Table, sc: Scenario) -> list[str]:
         head += ["journal", "fill (msg/s)", "runs"]
     out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = list(brokers)
-    if sc.key == "F" and t.of("F", "tcp"):
-        rows.append("tcp")
+    if sc.key in YARDSTICKS and t.of(sc.key, YARDSTICKS[sc.key]):
+        rows.append(YARDSTICKS[sc.key])
     for b in rows:
         metric = "mb_per_s" if b == "tcp" else sc.metric
         v = t.median(sc.key, b, metric)
-        if b == "ferry" or b == "tcp":
+        if b in ("ferry", "tcp", "relay"):
             r = ""
             if b == "tcp":
                 r = f"{ferry / v:.2f}" if ferry and v else "—"
@@ -150,7 +159,10 @@ def scenario_section(t: Table, sc: Scenario) -> list[str]:
         runs = t.of(sc.key, b)
         n_ok = sum(1 for x in runs if t.valid(x))
         cells = [NAMES[b], fmt(v), r]
-        if load and b != "tcp":
+        if b == "relay":
+            lat = [fmt(t.median(sc.key, b, f"latency_us.{p}")) for p in ("p50", "p99", "p999")]
+            cells += ["", "", "", " / ".join(lat), "", "", "", "", f"{n_ok}/{len(runs)}"]
+        elif load and b != "tcp":
             lat = [fmt(t.median(sc.key, b, f"latency_us.{p}")) for p in ("p50", "p99", "p999")]
             cells += [fmt(t.median(sc.key, b, "send_rate")), fmt(t.median(sc.key, b, "recv_rate")),
                       fmt(t.median(sc.key, b, "mb_per_s")), " / ".join(lat),
@@ -196,10 +208,12 @@ def chart(t: Table, scenarios: dict[str, Scenario], png: Path):
     cols = 4
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
-    colors = {"ferry": "#d9641e", "rabbitmq": "#7b7b7b", "activemq": "#4a78b0", "tcp": "#2f9e44"}
+    colors = {"ferry": "#d9641e", "rabbitmq": "#7b7b7b", "activemq": "#4a78b0", "tcp": "#2f9e44",
+              "relay": "#2f9e44"}
     for ax, key in zip(axes.flat, keys):
         sc = scenarios[key]
-        names = t.brokers(key) + (["tcp"] if key == "F" and t.of("F", "tcp") else [])
+        extra = YARDSTICKS.get(key)
+        names = t.brokers(key) + ([extra] if extra and t.of(key, extra) else [])
         vals = [t.median(key, b, "mb_per_s" if b == "tcp" else sc.metric) or 0 for b in names]
         bars = ax.bar([NAMES[b] for b in names], vals, color=[colors[b] for b in names])
         for bar, v in zip(bars, vals):
@@ -242,7 +256,7 @@ def merge(paths: list[Path], pool: bool = False) -> tuple[dict, list[dict]]:
         pooled = []
         for name, last in source.items():
             # raw TCP counts from the sessions that measured Ferry
-            like = "ferry" if name == "tcp" and "ferry" in source else name
+            like = "ferry" if name in ("tcp", "relay") and "ferry" in source else name
             files = [i for i, (_, rs) in enumerate(loaded)
                      if any(r["broker"] == name for r in rs)
                      and any(r["broker"] == like for r in rs)
@@ -255,8 +269,9 @@ def merge(paths: list[Path], pool: bool = False) -> tuple[dict, list[dict]]:
         meta["pooled"] = True
         return meta, pooled
     # F's yardstick is the raw TCP measured in the same session as Ferry.
-    if "ferry" in source and any(r["broker"] == "tcp" for r in loaded[source["ferry"]][1]):
-        source["tcp"] = source["ferry"]
+    for yard in YARDSTICKS.values():
+        if "ferry" in source and any(r["broker"] == yard for r in loaded[source["ferry"]][1]):
+            source[yard] = source["ferry"]
     runs = [r for i, (_, rs) in enumerate(loaded) for r in rs if source.get(r["broker"]) == i]
     entries = {}
     for i, (m, _) in enumerate(loaded):

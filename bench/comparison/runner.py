@@ -105,6 +105,19 @@ def tcp_ceiling(plan: Plan, results: Results):
         say(f"  tcp ceiling run {run}: " + (f"{res.get('mb_per_s')} MB/s" if res else err))
 
 
+def tcp_relay(plan: Plan, results: Results):
+    """Mode D's floor: 1 KB at 2,000 msg/s through a relay thread over
+    loopback TCP, no broker (two hops, as producer -> broker -> consumer)."""
+    for run in range(plan.repeat):
+        res, err = run_bench(plan, ["--tcp-relay", "--size", "1024", "--rate", "2000",
+                                    "--duration", str(plan.duration)],
+                             f"relay-D-{run}", plan.duration + 60)
+        results.write({"type": "run", "broker": "relay", "scenario": "D", "run": run,
+                       "result": res, "error": err})
+        lat = (res or {}).get("latency_us") or {}
+        say(f"  tcp relay run {run}: " + (f"p50/p99 {lat.get('p50')}/{lat.get('p99')} µs" if res else err))
+
+
 def load_runs(plan: Plan, b: brokers.Broker, sc: Scenario, results: Results):
     for run in range(plan.repeat):
         label = f"{b.name}-{sc.key}-{run}"

@@ -20,6 +20,7 @@ std::string_view to_string(AckMode m) {
 
 Mode Options::mode() const {
   if (tcp_ceiling) return Mode::kTcpCeiling;
+  if (tcp_relay) return Mode::kTcpRelay;
   if (idle_connections > 0) return Mode::kIdle;
   return Mode::kLoad;
 }
@@ -56,6 +57,9 @@ void add_options(CLI::App& cmd, Options& o) {
   cmd.add_option("--hold", o.hold_s, "seconds to hold idle connections")->capture_default_str();
   cmd.add_flag("--tcp-ceiling", o.tcp_ceiling,
                "mode: raw loopback TCP throughput with --size writes for --duration seconds, no broker");
+  cmd.add_flag("--tcp-relay", o.tcp_relay,
+               "mode: latency floor, no broker: --size messages at --rate (default 2000) msg/s for --duration seconds, "
+               "sender -> relay thread -> receiver over loopback TCP");
 }
 
 std::optional<std::string> validate(Options& o) {
@@ -64,9 +68,11 @@ std::optional<std::string> validate(Options& o) {
   else if (o.ack_name == "client-individual") o.ack = AckMode::kClientIndividual;
   else return "--ack must be auto, client or client-individual";
 
-  if (o.tcp_ceiling && o.idle_connections > 0) return "--tcp-ceiling and --idle-connections are separate modes";
+  if (int(o.tcp_ceiling) + int(o.tcp_relay) + int(o.idle_connections > 0) > 1)
+    return "--tcp-ceiling, --tcp-relay and --idle-connections are separate modes";
   if (o.size == 0 || o.size > (64u << 20)) return "--size must be between 1 and 64 MiB";
-  if (o.duration_s <= 0 && (o.count == 0 || o.tcp_ceiling)) return "--duration must be positive";
+  if (o.duration_s <= 0 && (o.count == 0 || o.tcp_ceiling || o.tcp_relay)) return "--duration must be positive";
+  if (o.rate < 0) return "--rate must not be negative";
   if (o.drain_timeout_s < 0) return "--drain-timeout must not be negative";
   if (o.heart_beat_ms < 0) return "--heart-beat must not be negative";
   if (o.hold_s < 0) return "--hold must not be negative";

@@ -16,7 +16,7 @@ std::string_view to_string(AckMode m);  // "auto", "client", "client-individual"
 
 // Which job `ferry bench` does: a producer/consumer load run (the default),
 // many idle connections (mode G), or the raw loopback TCP ceiling (mode F).
-enum class Mode { kLoad, kIdle, kTcpCeiling };
+enum class Mode { kLoad, kIdle, kTcpCeiling, kTcpRelay };
 
 // Everything `ferry bench` accepts on its command line. The option names are
 // a contract: bench/compare scripts call the binary with exactly these.
@@ -43,6 +43,7 @@ struct Options {
   int heart_beat_ms = 0;   // 0: CONNECT with heart-beat:0,0
   double hold_s = 10;
   bool tcp_ceiling = false;
+  bool tcp_relay = false;
 
   Mode mode() const;
   bool is_topic() const { return destination.rfind("/topic/", 0) == 0; }

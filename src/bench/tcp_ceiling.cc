@@ -15,23 +15,10 @@
 #include <vector>
 
 #include "bench/clock.h"
+#include "bench/fd.h"
 #include "bench/json_line.h"
 
 namespace ferry::bench {
-namespace {
-
-// Closes a file descriptor on scope exit.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-}  // namespace
 
 int run_tcp_ceiling(const Options& o, std::ostream& out, std::ostream& err) {
   Fd listener(::socket(AF_INET, SOCK_STREAM, 0));

@@ -129,6 +129,21 @@ def test_tcp_ceiling_needs_no_broker():
     assert res["mb_per_s"] > 0 and res["msgs_per_s"] > 0
 
 
+def test_tcp_relay_measures_the_latency_floor_without_a_broker():
+    # 0.5 s at 400 msg/s: every message sent is relayed and timed.
+    res = bench("--tcp-relay", "--duration", "0.5", "--rate", "400", "--size", "1024")
+    assert res["mode"] == "tcp-relay"
+    assert 150 <= res["sent"] <= 201 and res["received"] == res["sent"], res
+    lat = res["latency_us"]
+    assert 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat
+
+
+def test_bench_modes_are_exclusive():
+    r = run_ferry("bench", "--tcp-relay", "--tcp-ceiling")
+    assert r.returncode != 0
+    assert b"separate modes" in r.stderr, r.stderr
+
+
 def test_unreachable_broker_exits_non_zero():
     r = run_ferry("bench", "--server", "127.0.0.1:1", "--count", "1")
     assert r.returncode != 0
