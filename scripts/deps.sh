@@ -8,6 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libjemalloc-dev
+  libbenchmark-dev
   libssl-dev
   nlohmann-json3-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports

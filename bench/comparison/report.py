@@ -378,4 +378,9 @@ def write(results: Path | list[Path], doc: Path, png: Path, notes: str = "",
             "over all runs as `ferry bench` counted them.", ""]
     for sc in scenarios.values():
         out += scenario_section(t, sc)
+    # The micro-benchmarks have their own runner; their last results go here
+    # so this page keeps them when it is regenerated.
+    micro = Path(__file__).resolve().parents[1] / "micro" / "RESULTS.md"
+    out += ["", "## Micro-benchmarks: parser, encoder, journal append path", ""]
+    out += [micro.read_text().strip() if micro.exists() else "Not run yet: `bench/micro/run`.", ""]
     doc.write_text("\n".join(out).rstrip() + "\n")
