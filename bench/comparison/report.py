@@ -380,7 +380,11 @@ def write(results: Path | list[Path], doc: Path, png: Path, notes: str = "",
         out += scenario_section(t, sc)
     # The micro-benchmarks have their own runner; their last results go here
     # so this page keeps them when it is regenerated.
-    micro = Path(__file__).resolve().parents[1] / "micro" / "RESULTS.md"
-    out += ["", "## Micro-benchmarks: parser, encoder, journal append path", ""]
-    out += [micro.read_text().strip() if micro.exists() else "Not run yet: `bench/micro/run`.", ""]
+    micro_dir = Path(__file__).resolve().parents[1] / "micro"
+    for title, name, how in (("Micro-benchmarks: parser, encoder, journal append path", "RESULTS.md",
+                              "bench/micro/run"),
+                             ("Allocations per delivered message", "ALLOCATIONS.md", "bench/allocations")):
+        f = micro_dir / name
+        out += ["", f"## {title}", ""]
+        out += [f.read_text().strip() if f.exists() else f"Not run yet: `{how}`.", ""]
     doc.write_text("\n".join(out).rstrip() + "\n")
