@@ -159,8 +159,18 @@ bool JournalImpl::scan_existing(std::string& error) {
         return false;
       }
       const CorruptRegion cut{keep, size - keep, t.why};
-      const std::string line = "cut torn or corrupt tail of " + describe(id, path, cut);
-      spdlog::warn("journal: {}", line);
+      // A recycled file after a crash: what follows the last record is the
+      // file's previous segment's (valid under that segment's seal).
+      const std::optional<SegmentId> earlier =
+          sealed_for(data, t.offset < format::kSegmentHeaderBytes ? format::kSegmentHeaderBytes : t.offset);
+      std::string line = "cut torn or corrupt tail of " + describe(id, path, cut);
+      if (earlier && *earlier < id) {
+        line = "cut the tail of " + describe(id, path, cut) + ": records of earlier segment " +
+               std::to_string(earlier->value) + " (a recycled file), not data of this one";
+        spdlog::info("journal: {}", line);
+      } else {
+        spdlog::warn("journal: {}", line);
+      }
       open_stats_.report += line + "\n";
       open_stats_.truncated_bytes += cut.bytes;
       size = keep;

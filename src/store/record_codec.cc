@@ -14,6 +14,19 @@ std::uint32_t record_seal(SegmentId id) {
   return static_cast<std::uint32_t>(id.value) * 0x9E3779B1u;
 }
 
+std::optional<SegmentId> sealed_for(std::span<const char> data, std::uint64_t offset) {
+  if (offset > data.size() || data.size() - offset < kRecordHeaderBytes) return std::nullopt;
+  const char* p = data.data() + offset;
+  const std::uint32_t length = get_u32(p);
+  if (length == 0 || length > kMaxRecordLength || data.size() - offset - kRecordHeaderBytes < length ||
+      !is_known_type(static_cast<std::uint8_t>(p[8])))
+    return std::nullopt;
+  const std::uint32_t seal = get_u32(p + 4) ^ crc32c::mask(crc32c::value(p + 8, length));
+  if (seal == 0) return std::nullopt;
+  // record_seal's inverse: 0x0E8B2F51 * 0x9E3779B1 = 1 (mod 2^32).
+  return SegmentId{static_cast<std::uint32_t>(seal * 0x0E8B2F51u)};
+}
+
 std::uint32_t read_seal(std::span<const char> data, SegmentId id) {
   std::string why;
   std::uint32_t version = 0;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,12 @@ std::uint32_t record_seal(SegmentId id);
 // current header, or a bad one: records found past it are checked as this
 // version writes them).
 std::uint32_t read_seal(std::span<const char> data, SegmentId id);
+
+// The segment whose seal makes the record at `offset` valid, if a whole
+// record with a known type is there and some segment's does: tells a
+// recycled file's old records (an earlier segment's) from torn or corrupt
+// bytes. nullopt otherwise (also for unsealed, version-1 records).
+std::optional<SegmentId> sealed_for(std::span<const char> data, std::uint64_t offset);
 
 // Appends one framed record (length, masked crc ^ seal, type, payload) to out.
 void encode_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t seal);

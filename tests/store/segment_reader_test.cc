@@ -261,6 +261,19 @@ TEST(RecordCodec, SealIsTheSegmentsAndChangesTheStoredCrcOnly) {
   EXPECT_FALSE(parse_record(sealed, 0, r, why, 0));
 }
 
+TEST(RecordCodec, SealedForNamesTheSegmentARecordWasWrittenFor) {
+  std::string d;
+  encode_record(d, RecordType::kMessage, std::span<const char>("old", 3), record_seal(SegmentId{3}));
+  ASSERT_TRUE(sealed_for(d, 0));
+  EXPECT_EQ(sealed_for(d, 0)->value, 3u);
+  std::string plain;
+  encode_record(plain, RecordType::kMessage, std::span<const char>("v1", 2), 0);
+  EXPECT_FALSE(sealed_for(plain, 0));  // unsealed
+  d[10] ^= 1;
+  EXPECT_NE(sealed_for(d, 0).value_or(SegmentId{3}).value, 3u);  // a flipped bit is no old record
+  EXPECT_FALSE(sealed_for(std::string("garbage!garbage!"), 0));
+}
+
 TEST(SegmentReader, AnotherSegmentsRecordsAfterTheEndAreATail) {
   // A recycled file: segment 7's records over what segment 3 wrote before.
   const SegmentId old_id{3};
