@@ -326,6 +326,13 @@ class RecycleTest : public JournalFaultTest {
     EXPECT_TRUE(saw("rename ", ".seg")) << "no segment was made from a recycled file";
     return j;
   }
+  // Power loss while `j` runs, then the journal opened again.
+  std::unique_ptr<Journal> crash_and_reopen(std::unique_ptr<Journal> j, const JournalOptions& o) {
+    env_.crash();
+    j->close();
+    env_.restart();
+    return open(o);
+  }
   // Every replayed record is one that was written, replayed from the
   // segment it was written to (an old record read back from a recycled file
   // would come from the file's new segment), and only once.
@@ -371,11 +378,7 @@ TEST_F(RecycleTest, KilledWhileWritingARecycledFileReplaysNoOldRecord) {
   // Every write synced; the process dies (no trim): the recycled file ends in
   // the old segment's records, sealed with its id, which recovery cuts.
   const JournalOptions o = recycle_options(FsyncPolicy::kAlways);
-  auto j = old_then_new(o);
-  env_.crash();
-  j->close();
-  env_.restart();
-  auto again = open(o);
+  auto again = crash_and_reopen(old_then_new(o), o);
   ASSERT_TRUE(again);
   const ReplayStats stats = expect_replay_true(*again);
   // The cut tail is named for what it is, not reported as corruption.
@@ -387,11 +390,7 @@ TEST_F(RecycleTest, PowerLossInARecycledFileReplaysNoOldRecord) {
   // loss puts the old bytes (old header, old records) back under it.
   fsync_ = FsyncPolicy::kInterval;
   const JournalOptions o = recycle_options(FsyncPolicy::kInterval);
-  auto j = old_then_new(o);
-  env_.crash();
-  j->close();
-  env_.restart();
-  auto again = open(o);
+  auto again = crash_and_reopen(old_then_new(o), o);
   ASSERT_TRUE(again);
   expect_replay_true(*again);
 }
