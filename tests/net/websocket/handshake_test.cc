@@ -35,7 +35,9 @@ void expect_every_way(const std::string& text, Handshake::Status status, const s
       ASSERT_EQ(r.consumed, n);
     }
     ASSERT_EQ(r.status, status);
-    if (status == Handshake::Status::kDone) EXPECT_EQ(at, text.size());
+    if (status == Handshake::Status::kDone) {
+      EXPECT_EQ(at, text.size());
+    }
     check(h);
   };
   run(text.size(), text.size());
