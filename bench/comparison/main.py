@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     a = parse(argv if argv is not None else sys.argv[1:])
     notes = Path(a.notes).read_text() if a.notes else ""
     if a.report:
-        report.write([Path(r) for r in a.report], Path(a.doc), Path(a.chart), notes, a.pool)
+        report.write([Path(r) for r in a.report], Path(a.doc), Path(a.chart), notes, a.pool, a.notes or "")
         print(f"wrote {a.doc} and {a.chart}")
         return 0
     names = [n.strip() for n in a.only.split(",") if n.strip()]
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     results.file.close()
     if a.work_dir is None and not a.keep_work:
         shutil.rmtree(work, ignore_errors=True)
-    report.write(results_path, Path(a.doc), Path(a.chart), notes)
+    report.write(results_path, Path(a.doc), Path(a.chart), notes, notes_path=a.notes or "")
     print(f"wrote {a.doc}, {a.chart} and {results_path}")
     return 0
 

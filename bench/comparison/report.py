@@ -286,7 +286,7 @@ def merge(paths: list[Path], pool: bool = False) -> tuple[dict, list[dict]]:
 
 
 def write(results: Path | list[Path], doc: Path, png: Path, notes: str = "",
-          pool: bool = False):
+          pool: bool = False, notes_path: str = ""):
     paths = results if isinstance(results, list) else [results]
     meta, runs = merge(paths, pool)
     results = paths[0]
@@ -302,7 +302,7 @@ def write(results: Path | list[Path], doc: Path, png: Path, notes: str = "",
         "Produced by `bench/compare` (see the README's benchmark section); "
         "regenerate this page from the raw lines with "
         f"`bench/compare --report {' '.join(p.as_posix() for p in paths)}"
-        f"{' --pool' if meta.get('pooled') else ''}`.",
+        f"{' --pool' if meta.get('pooled') else ''}{' --notes ' + notes_path if notes_path else ''}`.",
         "",
         (f"- Date: {meta.get('date', '?')}" if len(meta.get("dates", [])) < 2 else
          f"- Dates: {len(meta['dates'])} sessions, {meta['dates'][0]} to {meta['dates'][-1]}"),
