@@ -640,7 +640,8 @@ void ShardBroker::compact() {
       auto fresh = std::make_shared<store::SegmentId>();
       *fresh = journal_->append_retained(
           RecordType::kSubscription, encode_subscription(def), 1,
-          [this, oldest, fresh, key](const store::AppendResult& r) {
+          // A named copy: clang 14 cannot capture a structured binding.
+          [this, oldest, fresh, key = std::string(key)](const store::AppendResult& r) {
             broker_.post(self_, [this, oldest, fresh, key, ok = r.ok] {
               compacting_subs_.erase(key);
               auto it = durable_topics_.find(key);
