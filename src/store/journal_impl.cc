@@ -25,10 +25,10 @@ std::string segment_file_name(SegmentId id) {
   return buf;
 }
 
-// The id of a segment file name, or 0 for any other name.
 // A dead segment's file waiting to be reused: "<20 digits>.free" (never read).
-constexpr const char* kFreeSuffix = ".free";
+constexpr std::string_view kFreeSuffix = ".free";
 
+// The id of a segment file name, or 0 for any other name.
 std::uint64_t parse_segment_file_name(const std::string& name) {
   const std::string suffix = format::kSegmentSuffix;
   if (name.size() != format::kSegmentIdDigits + suffix.size()) return 0;
@@ -59,7 +59,8 @@ std::string JournalImpl::segment_path(SegmentId id) const {
 
 std::string JournalImpl::free_path(SegmentId id) const {
   std::string name = segment_file_name(id);
-  return journal_dir_ + "/" + name.substr(0, name.size() - std::strlen(format::kSegmentSuffix)) + kFreeSuffix;
+  return journal_dir_ + "/" + name.substr(0, name.size() - std::strlen(format::kSegmentSuffix)) +
+         std::string(kFreeSuffix);
 }
 
 bool JournalImpl::open(std::string& error) {
@@ -100,8 +101,7 @@ bool JournalImpl::scan_existing(std::string& error) {
   for (const auto& name : names) {
     if (std::uint64_t id = parse_segment_file_name(name); id != 0) {
       found_.emplace_back(id);
-    } else if (name.size() > std::strlen(kFreeSuffix) &&
-               name.compare(name.size() - std::strlen(kFreeSuffix), std::string::npos, kFreeSuffix) == 0) {
+    } else if (std::string_view(name).ends_with(kFreeSuffix)) {
       // A dead segment's file kept for reuse: no records of any live segment.
       const std::string path = journal_dir_ + "/" + name;
       if (free_files_.size() < options_.recycle_files) {
@@ -114,7 +114,6 @@ bool JournalImpl::scan_existing(std::string& error) {
   std::sort(found_.begin(), found_.end());
 
   std::uint64_t last_end = 0;
-  bool last_sealed = true;  // the last segment takes sealed records (not version 1)
   std::vector<char> data;
   std::vector<std::string> paths;
   for (const SegmentId id : found_) paths.push_back(segment_path(id));
@@ -130,7 +129,7 @@ bool JournalImpl::scan_existing(std::string& error) {
       return false;
     }
     SegmentScan scan = scan_segment(data, id, {});
-    if (last) last_sealed = read_seal(data, id) == record_seal(id);
+    if (read_seal(data, id) != record_seal(id)) unsealed_.insert(id);
     std::vector<CorruptRegion> bad = scan.middle;
     // Only the last segment has a tail that may be cut: anywhere else a bad
     // region is data loss in the middle of the journal.
@@ -183,7 +182,7 @@ bool JournalImpl::scan_existing(std::string& error) {
   if (found_.empty()) {
     tail_segment_ = SegmentId{1};
     tail_bytes_ = format::kSegmentHeaderBytes;
-  } else if (last_end > 0 && !last_sealed) {
+  } else if (last_end > 0 && unsealed_.count(found_.back())) {
     // A journal of an earlier format version: its last segment holds
     // unsealed records, so new (sealed) ones start a segment of their own.
     tail_segment_ = SegmentId{found_.back().value + 1};
@@ -285,25 +284,10 @@ bool visit_record(const RecordView& r, const Journal::ReadVisitor& visit) {
 }
 }  // namespace
 
-namespace {
-// The seal of a segment's records, from its file's header.
-bool seal_of(File& file, SegmentId segment, std::uint32_t& seal) {
-  char header[format::kSegmentHeaderBytes];
-  std::size_t got = 0;
-  if (!file.read_at(0, std::span<char>(header, sizeof header), got).ok() || got != sizeof header) return false;
-  std::string why;
-  std::uint32_t version = 0;
-  if (!check_segment_header(std::span<const char>(header, sizeof header), segment, why, &version)) return false;
-  seal = version < format::kFirstSealedVersion ? 0 : record_seal(segment);
-  return true;
-}
-}  // namespace
-
 bool JournalImpl::read_at(SegmentId segment, std::uint64_t offset, const ReadVisitor& visit) {
   std::unique_ptr<File> file;
   if (!env_.open_file(segment_path(segment), false, file).ok()) return false;
-  std::uint32_t seal = 0;
-  if (!seal_of(*file, segment, seal)) return false;
+  const std::uint32_t seal = seal_of(segment);
   std::string header(format::kRecordHeaderBytes, '\0');
   std::size_t got = 0;
   if (!file->read_at(offset, std::span<char>(header.data(), header.size()), got).ok() ||
@@ -330,7 +314,7 @@ bool JournalImpl::scan(SegmentId segment, const ReadVisitor& visit) {
   if (!file->read_at(0, std::span<char>(bytes.data(), bytes.size()), got).ok()) return false;
   bytes.resize(got);
   std::span<const char> data(bytes.data(), bytes.size());
-  const std::uint32_t seal = read_seal(data, segment);
+  const std::uint32_t seal = seal_of(segment);
   std::uint64_t pos = format::kSegmentHeaderBytes;
   RecordView r;
   std::string why;
@@ -345,8 +329,7 @@ std::uint64_t JournalImpl::read_span(SegmentId segment, std::uint64_t offset, st
                                      const SpanVisitor& visit) {
   std::unique_ptr<File> file;
   if (!env_.open_file(segment_path(segment), false, file).ok()) return offset;
-  std::uint32_t seal = 0;
-  if (!seal_of(*file, segment, seal)) return offset;
+  const std::uint32_t seal = seal_of(segment);
   std::uint64_t size = 0;
   if (!file->size(size).ok() || offset >= size) return offset;
   std::string bytes(std::min(max_bytes, size - offset), '\0');

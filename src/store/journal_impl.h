@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "store/env.h"
 #include "store/journal.h"
+#include "store/record_codec.h"
 #include "store/segment_writer.h"
 
 // The Journal implementation: group commit on one I/O thread, recovery at
@@ -97,6 +99,10 @@ class JournalImpl final : public Journal {
   const std::string journal_dir_;
   std::unique_ptr<FileLock> lock_;
   std::vector<SegmentId> found_;  // segments present at open, oldest first (for replay)
+  // Segments of format version 1 found at open (unsealed records); every
+  // other segment's records carry record_seal(id). Fixed once open.
+  std::set<SegmentId> unsealed_;
+  std::uint32_t seal_of(SegmentId id) const { return unsealed_.count(id) ? 0 : record_seal(id); }
   ReplayStats open_stats_;        // what open cut or skipped
 
   // I/O thread.
