@@ -57,7 +57,7 @@ MessageId Broker::next_message_id(ShardId shard) {
 
 void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, d, m = std::move(m), ticket, may_create]() mutable {
+  executor_.post(owner, [this, owner, d = d, m = std::move(m), ticket, may_create]() mutable {
     shards_[owner.value]->publish(d, std::move(m), ticket, may_create);
   });
 }

@@ -52,7 +52,7 @@ class Broker {
   void enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
                          store::SegmentId segment, std::uint64_t stamp, std::uint64_t offset,
                          std::uint32_t index);
-  void post(ShardId shard, std::function<void()> task) { executor_.post(shard, std::move(task)); }
+  void post(ShardId shard, Task task) { executor_.post(shard, std::move(task)); }
 
   // Start-up, before the shards run: replays the journal into the shards.
   // Returns a one-line summary for the log.

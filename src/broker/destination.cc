@@ -12,7 +12,13 @@ std::optional<std::string_view> strip(std::string_view text, std::string_view pr
 }  // namespace
 
 std::string Destination::to_string() const {
-  return (kind == DestinationKind::kQueue ? "/queue/" : "/topic/") + name;
+  std::string out;
+  to_string(out);
+  return out;
+}
+
+void Destination::to_string(std::string& out) const {
+  out.assign(kind == DestinationKind::kQueue ? "/queue/" : "/topic/").append(name);
 }
 
 std::optional<Destination> destination_from_journal_key(std::string_view key) {

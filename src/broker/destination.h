@@ -17,6 +17,8 @@ struct Destination {
 
   // Canonical form used in MESSAGE `destination`: "/queue/NAME" or "/topic/NAME".
   std::string to_string() const;
+  // The same, written into `out` (reusing its buffer).
+  void to_string(std::string& out) const;
   // Names a queue in journal records: "q:<vhost>\n<name>".
   std::string journal_key() const { return "q:" + vhost + '\n' + name; }
   bool operator==(const Destination&) const = default;

@@ -1,8 +1,9 @@
 #pragma once
 
-#include <functional>
+#include <cstdint>
 
 #include "common/strong_id.h"
+#include "common/inline_function.h"
 
 namespace ferry::broker {
 
@@ -13,7 +14,7 @@ namespace ferry::broker {
 class Executor {
  public:
   virtual ~Executor() = default;
-  virtual void post(ShardId target, std::function<void()> task) = 0;
+  virtual void post(ShardId target, Task task) = 0;
   virtual std::uint32_t shard_count() const = 0;
 };
 

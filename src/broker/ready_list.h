@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "broker/message.h"
+#include "common/recycling_allocator.h"
 
 namespace ferry::broker {
 
@@ -63,7 +64,7 @@ class ReadyList {
 
  private:
   int top() const;
-  std::array<std::deque<QueueEntry>, kPriorities> buckets_;
+  std::array<std::deque<QueueEntry, RecyclingAllocator<QueueEntry>>, kPriorities> buckets_;
   std::size_t size_ = 0;
 };
 

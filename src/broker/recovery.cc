@@ -48,7 +48,7 @@ void Recovery::apply(const store::ReplayedRecord& r) {
       if (kept_bytes_ + rec->message.body.size() <= body_budget_) {
         e.body_bytes = static_cast<std::uint32_t>(rec->message.body.size());
         kept_bytes_ += e.body_bytes;
-        e.message = std::make_shared<Message>(std::move(rec->message));
+        e.message = make_message(std::move(rec->message));
       }
       journal_.retain(r.segment);
       max_stamp_ = std::max(max_stamp_, rec->stamp);

@@ -8,6 +8,7 @@
 #include "broker/message_codec.h"
 #include "common/assert.h"
 #include "common/clock.h"
+#include "common/recycling_allocator.h"
 
 namespace ferry::broker {
 
@@ -39,7 +40,8 @@ void ShardBroker::reply(const OpTicket& t, Outcome o) {
 // ------------------------------------------------------------ operations
 
 ShardBroker::OpRef ShardBroker::begin(std::optional<OpTicket> ticket) {
-  auto op = std::make_shared<Op>();
+  // Recycled: every SEND and ACK has one.
+  auto op = std::allocate_shared<Op>(RecyclingAllocator<Op>());
   op->ticket = ticket;
   return op;
 }
@@ -227,7 +229,7 @@ std::size_t ShardBroker::read_paged(const Queue& q, std::span<const PagedPositio
     e.deliveries = std::max(rec->deliveries, p.deliveries);
     e.segment = p.segment;
     e.stamp = rec->stamp;
-    e.message = std::make_shared<Message>(std::move(rec->message));
+    e.message = make_message(std::move(rec->message));
     out.push_back(std::move(e));
     return true;
   };
@@ -470,7 +472,8 @@ void ShardBroker::deliver_counted(const Queue& q, const QueueEntry& e, const Con
 }
 
 void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
-  auto copy = std::make_shared<Message>(*e.message);
+  MessageRef copy_ref = make_message(*e.message);
+  Message* copy = &copy_ref.writable();
   const std::string& from_name = from.name();
   Destination dlq;
   dlq.kind = DestinationKind::kQueue;
@@ -483,7 +486,7 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, from_name,
                 copy->destination, reason);
   if (journal_ == nullptr || !copy->persistent) {
-    broker_.publish_internal(dlq, std::move(copy));
+    broker_.publish_internal(dlq, std::move(copy_ref));
     return;
   }
   // One atomic record moves it: after a crash it is in exactly one queue.
@@ -493,7 +496,7 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   const std::string dlq_key = dlq.journal_key();
   const std::uint64_t stamp = next_stamp();
   records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0, stamp));
-  MessageRef moved = std::move(copy);
+  MessageRef moved = std::move(copy_ref);
   const auto index = static_cast<std::uint32_t>(records.size() - 1);
   write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp, index](
                                       std::optional<store::SegmentId> segment, std::uint64_t offset) {

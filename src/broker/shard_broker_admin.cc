@@ -183,7 +183,8 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
   // there, as delivery would drop it; the journal keeps it in `from`).
   for (QueueEntry& e : entries) {
     MessageRef m = e.message;
-    auto copy = std::make_shared<Message>(*m);
+    MessageRef copy_ref = make_message(*m);
+    Message* copy = &copy_ref.writable();
     copy->destination = to_name;
     copy->encoded_headers_1_2.clear();  // it named the old destination
     if (journal_ == nullptr || !copy->persistent) {
@@ -192,7 +193,7 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
         write(RecordType::kAck, encode_message_ref(source.settings().journal_key, m->id), nullptr);
         journal_->release(store::SegmentId(e.segment));
       }
-      broker_.publish_internal(to, std::move(copy));
+      broker_.publish_internal(to, std::move(copy_ref));
       continue;
     }
     // One atomic record: after a crash the message is in exactly one queue.
@@ -202,7 +203,7 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
     const std::uint64_t stamp = next_stamp();
     records.emplace_back(RecordType::kMessage, encode_message_record(to_key, *copy, 0, stamp));
     const auto index = static_cast<std::uint32_t>(records.size() - 1);
-    MessageRef moving = std::move(copy);
+    MessageRef moving = std::move(copy_ref);
     ++pending->waiting;
     write_batch(std::move(records), [this, to, to_key, moving, stamp, index, finish](
                                         std::optional<store::SegmentId> segment, std::uint64_t offset) {

@@ -10,6 +10,7 @@
 #include "broker/delivery.h"
 #include "broker/options.h"
 #include "broker/queue.h"
+#include "common/inline_function.h"
 #include "common/rate_window.h"
 
 namespace ferry::broker {
@@ -24,7 +25,7 @@ class Topic {
  public:
   // Called when a publish completes (possibly later, if it had to wait for a
   // slow subscriber under the block policy).
-  using Done = std::function<void(Outcome)>;
+  using Done = InlineFunction<void(Outcome), 56>;
   // Called for a subscriber dropped under the disconnect policy.
   using Kick = std::function<void(const ConsumerKey&, std::string reason)>;
 

@@ -44,7 +44,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
 
   // Transport
   std::string& output() override { return out_.text(); }
-  void output_reference(std::shared_ptr<const void> owner, std::string_view bytes) override {
+  void output_reference(broker::MessageRef owner, std::string_view bytes) override {
     out_.add_reference(std::move(owner), bytes);
   }
   void flush() override;

@@ -7,7 +7,7 @@ constexpr std::size_t kMaxSpare = 2;
 constexpr std::size_t kKeepCapacity = 4 * 1024 * 1024;  // larger text buffers are not reused
 }
 
-void OutputQueue::add_reference(std::shared_ptr<const void> owner, std::string_view bytes) {
+void OutputQueue::add_reference(broker::MessageRef owner, std::string_view bytes) {
   if (!text_.empty()) {
     queued_text_bytes_ += text_.size();
     queued_.push_back({std::move(text_), nullptr, {}});

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/message.h"
+
 namespace ferry::net {
 
 // What a connection has to write, in order: encoded frames as text, plus
@@ -21,8 +23,8 @@ class OutputQueue {
 
   // Frames are appended here.
   std::string& text() { return text_; }
-  // Appends `bytes`, which stay valid as long as `owner` lives.
-  void add_reference(std::shared_ptr<const void> owner, std::string_view bytes);
+  // Appends `bytes` (a message body), which stay valid as long as `owner` lives.
+  void add_reference(broker::MessageRef owner, std::string_view bytes);
 
   std::size_t size() const { return text_.size() + referenced_bytes_ + queued_text_bytes_; }
   bool empty() const { return size() == 0; }
@@ -37,7 +39,7 @@ class OutputQueue {
     friend class OutputQueue;
     struct Piece {
       std::string text;
-      std::shared_ptr<const void> owner;
+      broker::MessageRef owner;
       std::string_view view;
     };
     std::vector<Piece> pieces_;

@@ -295,7 +295,8 @@ std::optional<broker::Destination> Session::destination_of(const stomp::Frame& f
 }
 
 broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
-  auto m = std::make_shared<broker::Message>();
+  broker::MessageRef ref = broker::make_message();
+  broker::Message* m = &ref.writable();
   m->id = broker_.next_message_id(shard_);
   char id[48] = "ID:ferry-";
   // Two numbers of at most 20 digits each fit; the bound check only tells
@@ -304,7 +305,7 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
   if (end < id + sizeof id) *end++ = '-';
   end = std::to_chars(end, id + sizeof id, m->id.value & ((1ull << 56) - 1)).ptr;
   m->id_text.assign(id, end);
-  m->destination = d.to_string();
+  d.to_string(m->destination);
   m->body.assign(f.body.data(), f.body.size());
   m->headers.reserve(f.headers.size());
   // First occurrence wins: later repeats are not part of the message. A set
@@ -318,7 +319,7 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
     if (use_set ? !seen.insert(h.name).second : m->header(h.name) != nullptr) continue;
     m->headers.emplace_back(std::string(h.name), std::string(h.value));
   }
-  return m;
+  return ref;
 }
 
 void Session::handle_send(const stomp::Frame& f) {
@@ -343,7 +344,7 @@ void Session::handle_send(const stomp::Frame& f) {
 
   ++messages_in_;
   auto m = build_message(f, *d);
-  auto* mutable_m = const_cast<broker::Message*>(m.get());
+  broker::Message* mutable_m = &m.writable();
   mutable_m->priority = priority;
   mutable_m->expires_ms = expires;
   // Persistent unless the SEND says otherwise, where the configuration
@@ -351,9 +352,8 @@ void Session::handle_send(const stomp::Frame& f) {
   if (auto p = f.get("persistent")) {
     mutable_m->persistent = (*p == "true");
   } else {
-    const std::string canonical = d->to_string();
     for (const std::string& pattern : options_.broker.persistent_default)
-      if (broker::matches_pattern(pattern, canonical)) mutable_m->persistent = true;
+      if (broker::matches_pattern(pattern, mutable_m->destination)) mutable_m->persistent = true;
   }
   if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
   // A topic message is encoded once for all its subscribers (most speak 1.2).

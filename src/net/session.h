@@ -14,6 +14,7 @@
 #include "broker/broker.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "common/recycling_allocator.h"
 #include "net/server_options.h"
 #include "net/transport.h"
 #include "stomp/frame.h"
@@ -242,7 +243,7 @@ class Session {
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::vector<TxSettle>>> settles_after_;
 
   std::uint64_t next_op_ = 1;
-  std::deque<PendingOp> pending_;      // in order; front is the oldest
+  std::deque<PendingOp, RecyclingAllocator<PendingOp>> pending_;      // in order; front is the oldest
   std::uint64_t in_flight_bytes_ = 0;  // producer window use
   bool paused_ = false;
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "broker/message.h"
 #include "stomp/version.h"
 
 namespace ferry::net {
@@ -19,7 +20,7 @@ class Transport {
   virtual std::string& output() = 0;
   // Appends `bytes` without copying them; `owner` keeps them alive until
   // written. Frames continue in output() after it.
-  virtual void output_reference(std::shared_ptr<const void> owner, std::string_view bytes) = 0;
+  virtual void output_reference(broker::MessageRef owner, std::string_view bytes) = 0;
   virtual void flush() = 0;
   // Writes what is queued, then closes. Nothing more is read.
   virtual void close_after_flush() = 0;

@@ -28,17 +28,21 @@ ShardSet::~ShardSet() {
 ShardId ShardSet::current() { return t_current; }
 bool ShardSet::on_shard_thread() { return t_on_shard; }
 
-void ShardSet::post(ShardId target, std::function<void()> task) {
+void ShardSet::post(ShardId target, Task task) {
   if (!t_on_shard) {
     hand_over(target, std::move(task));
     return;
   }
   const ShardId from = t_current;
+  Shard& self = *shards_[from.value];
   if (from == target) {
-    boost::asio::post(shards_[target.value]->io, std::move(task));
+    self.local.push_back(std::move(task));
+    if (!self.local_posted) {
+      self.local_posted = true;
+      boost::asio::post(self.io, [this, from] { run_local(from); });
+    }
     return;
   }
-  Shard& self = *shards_[from.value];
   self.outbox[target.value].push_back(std::move(task));
   if (!self.flush_posted) {
     self.flush_posted = true;
@@ -72,9 +76,24 @@ void ShardSet::hand_over(ShardId target, std::vector<Task>& tasks) {
 }
 
 void ShardSet::hand_over(ShardId target, Task task) {
-  std::vector<Task> one;
-  one.push_back(std::move(task));
-  hand_over(target, one);
+  Shard& s = *shards_[target.value];
+  bool wake = false;
+  {
+    std::lock_guard lk(s.inbox_mutex);
+    s.inbox.push_back(std::move(task));
+    wake = !std::exchange(s.drain_posted, true);
+  }
+  if (wake) boost::asio::post(s.io, [this, target] { drain(target); });
+}
+
+void ShardSet::run_local(ShardId self) {
+  Shard& s = *shards_[self.value];
+  // Tasks these tasks post to this shard form the next batch.
+  thread_local std::vector<Task> running;
+  running.swap(s.local);
+  s.local_posted = false;
+  for (auto& t : running) t();
+  running.clear();
 }
 
 void ShardSet::drain(ShardId target) {

@@ -31,7 +31,7 @@ class ShardSet final : public broker::Executor {
   ~ShardSet() override;
 
   // broker::Executor
-  void post(ShardId target, std::function<void()> task) override;
+  void post(ShardId target, Task task) override;
   std::uint32_t shard_count() const override { return static_cast<std::uint32_t>(shards_.size()); }
 
   boost::asio::io_context& io(ShardId s) { return shards_[s.value]->io; }
@@ -49,10 +49,14 @@ class ShardSet final : public broker::Executor {
   static bool on_shard_thread();
 
  private:
-  using Task = std::function<void()>;
   struct Shard {
     boost::asio::io_context io{1};
     std::unique_ptr<boost::asio::steady_timer> ticker;
+    // Written by this shard only: tasks it posted to itself, run in one
+    // handler after the ones already queued (one handler per batch instead
+    // of an event-loop operation per task).
+    std::vector<Task> local;
+    bool local_posted = false;
     // Written by this shard only: tasks for each other shard, this turn.
     std::vector<std::vector<Task>> outbox;
     bool flush_posted = false;
@@ -66,6 +70,7 @@ class ShardSet final : public broker::Executor {
   void hand_over(ShardId target, std::vector<Task>& tasks);
   void hand_over(ShardId target, Task task);
   void drain(ShardId target);
+  void run_local(ShardId self);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;

@@ -30,11 +30,12 @@ class CountingHost : public QueueHost {
 
 MessageRef msg(std::string body, std::int64_t expires_ms = 0) {
   static std::uint64_t next_id = 0;
-  auto m = std::make_shared<Message>();
+  MessageRef ref = make_message();
+  Message* m = &ref.writable();
   m->id = MessageId(++next_id);
   m->body = std::move(body);
   m->expires_ms = expires_ms;
-  return m;
+  return ref;
 }
 
 Queue make_queue(QueueHost& host, std::uint32_t max_deliveries = 0) {

@@ -60,13 +60,14 @@ class PagingHost : public QueueHost {
 
 MessageRef msg(std::string body, std::uint8_t priority = 4, std::int64_t expires_ms = 0) {
   static std::uint64_t next_id = 1000;
-  auto m = std::make_shared<Message>();
+  MessageRef ref = make_message();
+  Message* m = &ref.writable();
   m->id = MessageId(++next_id);
   m->body = std::move(body);
   m->priority = priority;
   m->expires_ms = expires_ms;
   m->persistent = true;
-  return m;
+  return ref;
 }
 
 const ConsumerKey kA{ShardId(0), ConnectionId(1), SubscriptionNo(1)};

@@ -76,14 +76,15 @@ using Bodies = std::vector<std::string>;
 
 MessageRef msg(std::string body, std::uint8_t priority = 4, std::int64_t expires_ms = 0) {
   static std::uint64_t next_id = 0;
-  auto m = std::make_shared<Message>();
+  MessageRef ref = make_message();
+  Message* m = &ref.writable();
   m->id = MessageId(++next_id);
   m->id_text = "m-" + std::to_string(next_id);
   m->destination = "/queue/work";
   m->body = std::move(body);
   m->priority = priority;
   m->expires_ms = expires_ms;
-  return m;
+  return ref;
 }
 
 ConsumerKey consumer(std::uint64_t connection, std::uint32_t sub = 1) {

@@ -12,10 +12,11 @@ namespace {
 
 // A message whose body names it, so the order of a list reads as a string.
 MessageRef msg(std::string body, std::uint8_t priority = 4) {
-  auto m = std::make_shared<Message>();
+  MessageRef ref = make_message();
+  Message* m = &ref.writable();
   m->body = std::move(body);
   m->priority = priority;
-  return m;
+  return ref;
 }
 
 QueueEntry entry(std::string body, std::uint64_t order, std::uint8_t priority = 4) {

@@ -25,7 +25,7 @@ using Bodies = std::vector<std::string>;
 class QueuedExecutor : public Executor {
  public:
   explicit QueuedExecutor(std::uint32_t shards) : shards_(shards) {}
-  void post(ShardId target, std::function<void()> task) override {
+  void post(ShardId target, Task task) override {
     EXPECT_LT(target.value, shards_);
     tasks_.push_back({target, std::move(task)});
   }
@@ -41,7 +41,7 @@ class QueuedExecutor : public Executor {
 
  private:
   std::uint32_t shards_;
-  std::deque<std::pair<ShardId, std::function<void()>>> tasks_;
+  std::deque<std::pair<ShardId, Task>> tasks_;
 };
 
 // One shard's connection side: records what the broker says to connections.
@@ -128,13 +128,14 @@ class BrokerTest : public ::testing::Test {
   Destination dest(const std::string& text) { return *parse_destination(text, "/"); }
 
   MessageRef message(const std::string& d, std::string body, std::int64_t expires_ms = 0) {
-    auto m = std::make_shared<Message>();
+    MessageRef ref = make_message();
+    Message* m = &ref.writable();
     m->id = broker->next_message_id(ShardId(0));
     m->id_text = "id-" + std::to_string(m->id.value);
     m->destination = dest(d).to_string();
     m->body = std::move(body);
     m->expires_ms = expires_ms;
-    return m;
+    return ref;
   }
 
   // Publishes and returns the op number.

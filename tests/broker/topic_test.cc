@@ -60,10 +60,11 @@ class TopicHost : public QueueHost {
 };
 
 MessageRef msg(std::string body) {
-  auto m = std::make_shared<Message>();
+  MessageRef ref = make_message();
+  Message* m = &ref.writable();
   m->destination = "/topic/news";
   m->body = std::move(body);
-  return m;
+  return ref;
 }
 
 ConsumerKey consumer(std::uint64_t connection, std::uint32_t sub = 1) {

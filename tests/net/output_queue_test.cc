@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace ferry::net {
 namespace {
@@ -11,6 +12,13 @@ std::string joined(const OutputQueue::Batch& b) {
   std::string s;
   for (const auto& buf : b.buffers()) s.append(static_cast<const char*>(buf.data()), buf.size());
   return s;
+}
+
+// A message whose body is `body` (the owner of referenced bytes).
+broker::MessageRef message(std::string body) {
+  broker::MessageRef m = broker::make_message();
+  m.writable().body = std::move(body);
+  return m;
 }
 
 TEST(OutputQueue, TextOnlyIsOneBuffer) {
@@ -28,19 +36,19 @@ TEST(OutputQueue, TextOnlyIsOneBuffer) {
 
 TEST(OutputQueue, ReferencesKeepOrderWithTextAroundThem) {
   OutputQueue q;
-  auto body1 = std::make_shared<const std::string>(std::string(20000, 'x'));
-  auto body2 = std::make_shared<const std::string>(std::string(30000, 'y'));
+  auto body1 = message(std::string(20000, 'x'));
+  auto body2 = message(std::string(30000, 'y'));
   q.text() += "H1\n\n";
-  q.add_reference(body1, *body1);
+  q.add_reference(body1, body1->body);
   q.text() += "|H2\n\n";
-  q.add_reference(body2, *body2);
+  q.add_reference(body2, body2->body);
   q.text() += "|end";
   EXPECT_EQ(q.size(), 4 + 20000 + 5 + 30000 + 4u);
   OutputQueue::Batch b;
   q.take(b);
   EXPECT_EQ(q.size(), 0u);
   EXPECT_EQ(b.buffers().size(), 5u);
-  EXPECT_EQ(joined(b), "H1\n\n" + *body1 + "|H2\n\n" + *body2 + "|end");
+  EXPECT_EQ(joined(b), "H1\n\n" + body1->body + "|H2\n\n" + body2->body + "|end");
   EXPECT_EQ(b.size(), joined(b).size());
 }
 
@@ -48,8 +56,8 @@ TEST(OutputQueue, BatchKeepsReferencedBytesAlive) {
   OutputQueue q;
   OutputQueue::Batch b;
   {
-    auto body = std::make_shared<const std::string>(std::string(17000, 'z'));
-    q.add_reference(body, *body);
+    auto body = message(std::string(17000, 'z'));
+    q.add_reference(body, body->body);
   }  // the only other owner is gone
   q.take(b);
   EXPECT_EQ(joined(b), std::string(17000, 'z'));
