@@ -57,9 +57,11 @@ MessageId Broker::next_message_id(ShardId shard) {
 
 void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, d = d, m = std::move(m), ticket, may_create]() mutable {
+  auto task = [this, owner, d = d, m = std::move(m), ticket, may_create]() mutable {
     shards_[owner.value]->publish(d, std::move(m), ticket, may_create);
-  });
+  };
+  static_assert(Task::fits_inline<decltype(task)>(), "a SEND must not allocate on its way");
+  executor_.post(owner, std::move(task));
 }
 
 void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket) {
@@ -251,11 +253,13 @@ std::string Broker::recover() {
       stats.truncated_bytes ? "; " : "", stats.report);
 }
 
-void Broker::settle(ShardId owner, const ConsumerKey& key, std::vector<DeliverySeq> seqs,
+void Broker::settle(ShardId owner, const ConsumerKey& key, DeliverySeqs seqs,
                     SettleAction action, OpTicket ticket) {
-  executor_.post(owner, [this, owner, key, seqs = std::move(seqs), action, ticket]() mutable {
+  auto task = [this, owner, key, seqs = std::move(seqs), action, ticket]() mutable {
     shards_[owner.value]->settle(key, std::move(seqs), action, ticket);
-  });
+  };
+  static_assert(Task::fits_inline<decltype(task)>(), "an ACK must not allocate on its way");
+  executor_.post(owner, std::move(task));
 }
 
 void Broker::credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages,

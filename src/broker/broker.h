@@ -57,7 +57,7 @@ class Broker {
   // Start-up, before the shards run: replays the journal into the shards.
   // Returns a one-line summary for the log.
   std::string recover();
-  void settle(ShardId owner, const ConsumerKey& key, std::vector<DeliverySeq> seqs,
+  void settle(ShardId owner, const ConsumerKey& key, DeliverySeqs seqs,
               SettleAction action, OpTicket ticket);
   void credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   void publish_internal(const Destination& d, MessageRef m);

@@ -1,6 +1,11 @@
 #pragma once
 
+#include <boost/container/small_vector.hpp>
+
 #include <cstdint>
+#include <span>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -10,6 +15,27 @@
 namespace ferry::broker {
 
 enum class AckMode { kAuto, kClient, kClientIndividual };
+
+// The deliveries one ACK or NACK settles: usually one (client-individual),
+// kept inline so that passing them to the queue's shard allocates nothing.
+class DeliverySeqs : public boost::container::small_vector<DeliverySeq, 2> {
+  using Base = boost::container::small_vector<DeliverySeq, 2>;
+
+ public:
+  using Base::Base;
+  DeliverySeqs() = default;
+  DeliverySeqs(const DeliverySeqs&) = default;
+  DeliverySeqs& operator=(const DeliverySeqs&) = default;
+  // Moving steals a heap buffer or copies inline trivially copyable ids:
+  // it cannot throw, which lets a task carrying these stay inline (Task).
+  DeliverySeqs(DeliverySeqs&& o) noexcept : Base(std::move(static_cast<Base&>(o))) {}
+  DeliverySeqs& operator=(DeliverySeqs&& o) noexcept {
+    Base::operator=(std::move(static_cast<Base&>(o)));
+    return *this;
+  }
+  std::span<const DeliverySeq> span() const { return {data(), size()}; }
+};
+static_assert(std::is_trivially_copyable_v<DeliverySeq>);
 
 // One message handed to one consumer.
 struct Delivery {

@@ -9,6 +9,8 @@ namespace {
 // Little-endian fixed-width integers and u32-length-prefixed strings.
 class Writer {
  public:
+  // Writes into `out`, after clearing it (its capacity is reused).
+  explicit Writer(std::string& out) : out_(out) { out_.clear(); }
   void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void u32(std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -20,10 +22,9 @@ class Writer {
     u32(static_cast<std::uint32_t>(s.size()));
     out_.append(s);
   }
-  std::string take() { return std::move(out_); }
 
  private:
-  std::string out_;
+  std::string& out_;
 };
 
 class Reader {
@@ -68,7 +69,14 @@ constexpr std::uint8_t kMessageFormat = 1;
 
 std::string encode_message_record(std::string_view queue, const Message& m, std::uint32_t deliveries,
                                   std::uint64_t stamp) {
-  Writer w;
+  std::string out;
+  encode_message_record(out, queue, m, deliveries, stamp);
+  return out;
+}
+
+void encode_message_record(std::string& out, std::string_view queue, const Message& m,
+                           std::uint32_t deliveries, std::uint64_t stamp) {
+  Writer w(out);
   w.u8(kMessageFormat);
   w.str(queue);
   w.u64(stamp);
@@ -85,7 +93,6 @@ std::string encode_message_record(std::string_view queue, const Message& m, std:
     w.str(v);
   }
   w.str(m.body);
-  return w.take();
 }
 
 std::optional<MessageRecord> decode_message_record(std::string_view payload) {
@@ -114,11 +121,16 @@ std::optional<MessageRecord> decode_message_record(std::string_view payload) {
 }
 
 std::string encode_message_ref(std::string_view queue, MessageId id, std::uint32_t deliveries) {
-  Writer w;
+  std::string out;
+  encode_message_ref(out, queue, id, deliveries);
+  return out;
+}
+
+void encode_message_ref(std::string& out, std::string_view queue, MessageId id, std::uint32_t deliveries) {
+  Writer w(out);
   w.str(queue);
   w.u64(id.value);
   w.u32(deliveries);
-  return w.take();
 }
 
 std::optional<MessageRefRecord> decode_message_ref(std::string_view payload) {

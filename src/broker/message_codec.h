@@ -17,6 +17,9 @@ namespace ferry::broker {
 // (assigned by the queue's shard, increasing).
 std::string encode_message_record(std::string_view queue, const Message& m,
                                   std::uint32_t deliveries, std::uint64_t stamp);
+// The same into `out` (replacing its contents, reusing its buffer).
+void encode_message_record(std::string& out, std::string_view queue, const Message& m,
+                           std::uint32_t deliveries, std::uint64_t stamp);
 struct MessageRecord {
   std::string queue;
   Message message;
@@ -27,6 +30,7 @@ std::optional<MessageRecord> decode_message_record(std::string_view payload);
 
 // kAck / kDeliveries: a message of a queue left it / was delivered again.
 std::string encode_message_ref(std::string_view queue, MessageId id, std::uint32_t deliveries = 0);
+void encode_message_ref(std::string& out, std::string_view queue, MessageId id, std::uint32_t deliveries = 0);
 struct MessageRefRecord {
   std::string queue;
   MessageId id;

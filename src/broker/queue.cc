@@ -10,6 +10,7 @@ Queue::Queue(Destination destination, QueueSettings settings, QueueHost& host)
     : destination_(std::move(destination)),
       name_(destination_.to_string()),
       settings_(settings),
+      journal_key_ref_(std::make_shared<const std::string>(settings_.journal_key)),
       host_(host),
       totals_(host.totals()) {}
 

@@ -15,6 +15,7 @@
 #include "broker/ready_list.h"
 #include "broker/stats.h"
 #include "common/rate_window.h"
+#include "common/recycling_allocator.h"
 
 namespace ferry::broker {
 
@@ -95,6 +96,9 @@ class Queue {
   const std::string& name() const { return name_; }  // canonical: "/queue/x"
   const Destination& destination() const { return destination_; }
   const QueueSettings& settings() const { return settings_; }
+  // settings().journal_key, shared: journal completions carry it without
+  // copying the string.
+  const std::shared_ptr<const std::string>& journal_key_ref() const { return journal_key_ref_; }
 
   // Takes a message and dispatches what it can. `segment` is the journal
   // segment already holding its record (0: not journaled); `deliveries` is
@@ -214,7 +218,8 @@ class Queue {
     std::uint32_t in_flight = 0;       // counts toward the window
     std::uint64_t in_flight_bytes = 0;
     std::uint64_t next_seq = 0;
-    std::map<std::uint64_t, Held> held;  // unacknowledged (not for kAuto)
+    // Unacknowledged (not for kAuto); nodes recycled (one per delivery).
+    std::map<std::uint64_t, Held, std::less<>, RecyclingAllocator<std::pair<const std::uint64_t, Held>>> held;
   };
 
   void dispatch();
@@ -238,6 +243,7 @@ class Queue {
   Destination destination_;
   std::string name_;
   QueueSettings settings_;
+  std::shared_ptr<const std::string> journal_key_ref_;
   QueueHost& host_;
   ReadyList ready_;
   PagedTail paged_;             // after everything in ready_ (enqueue order)

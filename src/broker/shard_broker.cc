@@ -51,14 +51,17 @@ void ShardBroker::end(const OpRef& op) {
   if (--op->waiting == 0 && op->ticket) reply(*op->ticket, std::move(op->outcome));
 }
 
-store::SegmentId ShardBroker::write(RecordType type, std::string payload, const OpRef& op,
+store::SegmentId ShardBroker::write(RecordType type, std::string_view payload, const OpRef& op,
                                     std::uint32_t retains) {
   if (journal_ == nullptr) return store::SegmentId();
   OpRef waiter = op ? op : current_;
   if (waiter) ++waiter->waiting;
-  return journal_->append_retained(type, payload, retains, [this, waiter](const store::AppendResult& r) {
+  // The completion hands its references on (it is destroyed on the journal's
+  // thread; the last reference should go on this shard, whose pool the Op
+  // returns to).
+  return journal_->append_retained(type, payload, retains, [this, waiter](const store::AppendResult& r) mutable {
     if (!waiter) return;
-    broker_.post(self_, [this, waiter, r] {
+    broker_.post(self_, [this, waiter = std::move(waiter), r = r] {
       if (!r.ok && waiter->outcome.ok) waiter->outcome = Outcome::failure(r.error);
       end(waiter);
     });
@@ -184,19 +187,19 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
     return;
   }
   ++op->waiting;
-  auto segment = std::make_shared<store::SegmentId>();
-  std::string key = q.settings().journal_key;
   const std::uint64_t stamp = next_stamp();
+  encode_message_record(scratch_, q.settings().journal_key, *m, 0, stamp);
   // Retained as it is appended: its segment cannot be deleted meanwhile.
-  *segment = journal_->append_retained(
-      RecordType::kMessage, encode_message_record(key, *m, 0, stamp), 1,
-      [this, segment, key, m, op, stamp](const store::AppendResult& r) {
-        broker_.post(self_, [this, segment, key, m, op, r, stamp] {
+  // The result names that segment, also when the append failed. The
+  // completion hands its references on to the task it posts (see write()).
+  journal_->append_retained(
+      RecordType::kMessage, scratch_, 1,
+      [this, key = q.journal_key_ref(), m = m, op = op, stamp](const store::AppendResult& r) mutable {
+        broker_.post(self_, [this, key = std::move(key), m = std::move(m), op = std::move(op), r = r, stamp] {
           if (r.ok) {
-            FERRY_ASSERT(r.segment == *segment);
-            enqueue_journaled(key, m, *segment, stamp, r.offset, 0);
+            enqueue_journaled(*key, m, r.segment, stamp, r.offset, 0);
           } else {
-            journal_->release(*segment);
+            journal_->release(r.segment);
             if (op->outcome.ok)
               op->outcome = Outcome::failure(r.error + "; message not stored");
           }
@@ -421,12 +424,12 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
   spdlog::info("durable subscription {} on /topic/{} removed", def.name, def.topic);
 }
 
-void ShardBroker::settle(const ConsumerKey& key, std::vector<DeliverySeq> seqs,
+void ShardBroker::settle(const ConsumerKey& key, DeliverySeqs seqs,
                          SettleAction action, OpTicket ticket) {
   OpRef op = begin(ticket);
   current_ = op;
   auto it = subscriptions_.find(key);
-  if (it != subscriptions_.end()) it->second.queue->settle(key, seqs, action);
+  if (it != subscriptions_.end()) it->second.queue->settle(key, seqs.span(), action);
   current_.reset();
   end(op);
 }
@@ -446,7 +449,8 @@ void ShardBroker::deliver(const ConsumerKey& consumer, Delivery d) {
 
 void ShardBroker::removed(const Queue& q, const QueueEntry& e) {
   if (e.segment == 0 || journal_ == nullptr) return;
-  write(RecordType::kAck, encode_message_ref(q.settings().journal_key, e.message->id), nullptr);
+  encode_message_ref(scratch_, q.settings().journal_key, e.message->id);
+  write(RecordType::kAck, scratch_, nullptr);
   journal_->release(store::SegmentId(e.segment));
 }
 
@@ -462,8 +466,8 @@ void ShardBroker::deliver_counted(const Queue& q, const QueueEntry& e, const Con
   // and the MESSAGE leaves only once its count is on disk: a message a
   // consumer saw before a crash always comes back marked redelivered, so a
   // duplicate is never unmarked. Group commit shares the sync.
-  journal_->append(RecordType::kDeliveries,
-                   encode_message_ref(q.settings().journal_key, e.message->id, e.deliveries),
+  encode_message_ref(scratch_, q.settings().journal_key, e.message->id, e.deliveries);
+  journal_->append(RecordType::kDeliveries, scratch_,
                    [this, consumer, d = std::move(d)](const store::AppendResult&) mutable {
                      // Delivered even if the count could not be written:
                      // availability first; only the marking is weaker then.

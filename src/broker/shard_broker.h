@@ -60,7 +60,7 @@ class ShardBroker final : public QueueHost {
   void unsubscribe(const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   // Deletes a durable subscription that has no consumer attached here.
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
-  void settle(const ConsumerKey& key, std::vector<DeliverySeq> seqs, SettleAction action,
+  void settle(const ConsumerKey& key, DeliverySeqs seqs, SettleAction action,
               OpTicket ticket);
   void credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   // Periodic housekeeping: expiry, removal of idle destinations.
@@ -150,7 +150,7 @@ class ShardBroker final : public QueueHost {
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
   // Journals a record; `op` (or the current operation) is answered only once
   // it is durable. The record's segment is retained `retains` times.
-  store::SegmentId write(store::RecordType type, std::string payload, const OpRef& op,
+  store::SegmentId write(store::RecordType type, std::string_view payload, const OpRef& op,
                          std::uint32_t retains = 0);
   // `then` gets the segment and the offset of the batch record, or nullopt.
   void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
@@ -185,6 +185,7 @@ class ShardBroker final : public QueueHost {
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;
   std::deque<Parked> parked_;  // publishes waiting for memory (block policy)
   OpRef current_;              // the operation running now (acks attach to it)
+  std::string scratch_;        // a record being encoded for the journal (reused)
   bool resuming_ = false;
   std::uint64_t next_stamp_ = 0;
   std::uint64_t ticks_ = 0;

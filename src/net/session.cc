@@ -17,6 +17,7 @@
 namespace ferry::net {
 
 using broker::AckMode;
+using broker::DeliverySeqs;
 using broker::SettleAction;
 using stomp::Command;
 using stomp::Encoder;
@@ -626,7 +627,7 @@ bool Session::covered_by_cumulative_ack(const stomp::Frame& f) {
 // delivery count to be on disk and can be written after a later
 // non-persistent one. Taking it along would ack a message the client may
 // never have read (and lose it if the client then dies).
-void Session::take_cumulative(Subscription& s, std::size_t index, bool ack, std::vector<DeliverySeq>& seqs) {
+void Session::take_cumulative(Subscription& s, std::size_t index, bool ack, DeliverySeqs& seqs) {
   const std::uint64_t named_written = s.held[index].written;
   const DeliverySeq named = s.held[index].seq;
   if (ack && named.value > s.acked_through.value) s.acked_through = named;
@@ -684,7 +685,7 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   if (tx_failed) return;
 
   Subscription& s = *target->sub;
-  std::vector<DeliverySeq> seqs;
+  DeliverySeqs seqs;
   if (s.mode == AckMode::kClient) {
     take_cumulative(s, target->index, ack, seqs);
   } else {
@@ -709,7 +710,7 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   settle(s, std::move(seqs), action, op);
 }
 
-void Session::settle(Subscription& s, std::vector<DeliverySeq> seqs, SettleAction action,
+void Session::settle(Subscription& s, DeliverySeqs seqs, SettleAction action,
                      std::uint64_t op) {
   broker_.settle(s.owner, key_of(s), std::move(seqs), action, ticket(op));
 }

@@ -106,7 +106,7 @@ class Session {
     bool durable = false;
     std::string durable_name;
     std::uint32_t prefetch = 0;  // the window's message count
-    std::deque<Held> held;    // sorted by seq (not always the order written)
+    std::deque<Held, RecyclingAllocator<Held>> held;  // sorted by seq (not always the order written)
     std::uint64_t written = 0;  // MESSAGE frames written (client modes)
     DeliverySeq acked_through{0};  // client mode: highest seq a cumulative ACK named
     // client mode: message-ids that a cumulative ACK took along with the one
@@ -122,7 +122,7 @@ class Session {
   };
   struct TxSettle {
     SubscriptionNo sub;
-    std::vector<DeliverySeq> seqs;
+    broker::DeliverySeqs seqs;
     broker::SettleAction action;  // at COMMIT
   };
   struct TxSend {
@@ -187,7 +187,7 @@ class Session {
   // already took (by ack tag: a sequence up to the highest one named; by
   // message-id: one of covered_ids, forgotten once matched).
   bool covered_by_cumulative_ack(const stomp::Frame& f);
-  void take_cumulative(Subscription& s, std::size_t index, bool ack, std::vector<DeliverySeq>& seqs);
+  void take_cumulative(Subscription& s, std::size_t index, bool ack, broker::DeliverySeqs& seqs);
   Transaction* transaction_of(const stomp::Frame& f, bool& failed);
   // COMMIT/ABORT: removes and returns the named transaction (nullopt: ERROR sent).
   std::optional<Transaction> take_transaction(const stomp::Frame& f);
@@ -204,7 +204,7 @@ class Session {
   broker::ConsumerKey key_of(const Subscription& s) const { return {shard_, id_, s.no}; }
   void drain_ops();
   void write_receipt(std::string_view receipt);
-  void settle(Subscription& s, std::vector<DeliverySeq> seqs, broker::SettleAction action,
+  void settle(Subscription& s, broker::DeliverySeqs seqs, broker::SettleAction action,
               std::uint64_t op);
   void abort_transaction(Transaction& tx);
   void release_all();

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/inline_function.h"
 #include "common/strong_id.h"
 
 namespace ferry::store {
@@ -57,13 +58,16 @@ struct JournalOptions {
 struct AppendResult {
   bool ok = true;
   std::string error;  // e.g. "disk full (No space left on device)"
-  // Where the record was written (ok only): its segment and the offset of
-  // its header there (for a batch: of the batch record). Exact, unlike the
-  // hint of append_located().
+  // Where the record was written: its segment (also when it failed: the
+  // segment it was meant for) and the offset of its header there (ok only;
+  // for a batch: of the batch record). Exact, unlike the hint of
+  // append_located().
   SegmentId segment;
   std::uint64_t offset = 0;
 };
-using AppendDone = std::function<void(const AppendResult&)>;
+// Completions run once per record (a message's journaling has two or three),
+// so they keep their captures inline instead of allocating.
+using AppendDone = InlineFunction<void(const AppendResult&), 120>;
 
 // A record seen during replay. Views are valid during the visitor call only.
 struct ReplayedRecord {

@@ -259,17 +259,15 @@ SegmentId JournalImpl::append_batch(const std::vector<std::pair<RecordType, std:
 SegmentId JournalImpl::append_retained(RecordType type, std::span<const char> payload,
                                        std::uint32_t retains, AppendDone done) {
   FERRY_ASSERT(type != RecordType::kBatch);  // append_batch() builds those
-  std::string record;
-  encode_record(record, type, payload, 0);  // outside the lock: appenders CRC in parallel; sealed in enqueue()
-  return enqueue(std::move(record), retains, std::move(done));
+  // The CRC outside the lock (appenders compute theirs in parallel); the
+  // seal once the segment is known, in enqueue().
+  return enqueue(type, payload, record_crc(type, payload), retains, std::move(done));
 }
 
 SegmentId JournalImpl::append_located(RecordType type, std::span<const char> payload,
                                       std::uint32_t retains, std::uint64_t& offset, AppendDone done) {
   FERRY_ASSERT(type != RecordType::kBatch);
-  std::string record;
-  encode_record(record, type, payload, 0);
-  return enqueue(std::move(record), retains, std::move(done), &offset);
+  return enqueue(type, payload, record_crc(type, payload), retains, std::move(done), &offset);
 }
 
 namespace {
@@ -360,49 +358,67 @@ SegmentId JournalImpl::append_batch_retained(
     const std::vector<std::pair<RecordType, std::string>>& records, std::uint32_t retains,
     AppendDone done) {
   const std::string payload = encode_batch_payload(records);
-  std::string record;
-  encode_record(record, RecordType::kBatch, payload, 0);
-  return enqueue(std::move(record), retains, std::move(done));
+  return enqueue(RecordType::kBatch, payload, record_crc(RecordType::kBatch, payload), retains,
+                 std::move(done));
 }
 
-SegmentId JournalImpl::enqueue(std::string record, std::uint32_t retains, AppendDone done,
-                               std::uint64_t* offset) {
+SegmentId JournalImpl::enqueue(RecordType type, std::span<const char> payload, std::uint32_t crc,
+                               std::uint32_t retains, AppendDone done, std::uint64_t* offset) {
+  const std::uint64_t record_size = format::kRecordHeaderBytes + 1 + payload.size();
   std::unique_lock lk(mutex_);
   if (closed_) {
     const SegmentId seg = tail_segment_;
     if (retains > 0) segments_[seg].live += retains;  // taken even when the append fails
     lk.unlock();
-    if (done) done(AppendResult{false, "journal is closed"});
+    if (done) done(AppendResult{false, "journal is closed", seg});
     return seg;
   }
   appended_ = true;
   // A record never spans segments; a segment holds at least one record.
-  if (tail_bytes_ > format::kSegmentHeaderBytes &&
-      tail_bytes_ + record.size() > options_.segment_size) {
+  if (tail_bytes_ > format::kSegmentHeaderBytes && tail_bytes_ + record_size > options_.segment_size) {
     tail_segment_ = SegmentId{tail_segment_.value + 1};
     tail_bytes_ = format::kSegmentHeaderBytes;
   }
   if (offset != nullptr) *offset = tail_bytes_;
-  reseal_record(record.data(), record_seal(tail_segment_));  // now that its segment is known
-  const auto record_size = static_cast<std::uint32_t>(record.size());
-  tail_bytes_ += record.size();
+  tail_bytes_ += record_size;
   if (pending_.empty() || pending_.back().segment != tail_segment_ ||
-      pending_.back().bytes.size() + record.size() > options_.max_batch_bytes) {
-    pending_.push_back(Chunk{tail_segment_, {}, {}});
+      pending_.back().bytes.size() + record_size > options_.max_batch_bytes) {
+    pending_.push_back(spare_chunk_locked(tail_segment_));
   }
   Chunk& chunk = pending_.back();
-  if (chunk.bytes.empty()) {
-    chunk.bytes = std::move(record);
-  } else {
-    chunk.bytes += record;
-  }
+  // Straight into the batch buffer, sealed now that its segment is known.
+  append_record(chunk.bytes, type, payload, crc, record_seal(tail_segment_));
   chunk.done.push_back(std::move(done));
-  chunk.sizes.push_back(record_size);
+  chunk.sizes.push_back(static_cast<std::uint32_t>(record_size));
   const SegmentId seg = tail_segment_;
   if (retains > 0) segments_[seg].live += retains;
   lk.unlock();
   work_cv_.notify_one();
   return seg;
+}
+
+JournalImpl::Chunk JournalImpl::spare_chunk_locked(SegmentId segment) {
+  Chunk c;
+  if (!spare_chunks_.empty()) {
+    c = std::move(spare_chunks_.back());
+    spare_chunks_.pop_back();
+  }
+  c.segment = segment;
+  return c;
+}
+
+void JournalImpl::recycle_chunks(std::vector<Chunk>& batch) {
+  std::lock_guard lk(mutex_);
+  for (Chunk& c : batch) {
+    if (spare_chunks_.size() >= kSpareChunks) break;
+    c.done.clear();
+    c.sizes.clear();
+    // A buffer grown by a burst is not kept at that size.
+    if (c.bytes.capacity() > kSpareChunkBytes) std::string().swap(c.bytes);
+    c.bytes.clear();
+    spare_chunks_.push_back(std::move(c));
+  }
+  batch.clear();
 }
 
 void JournalImpl::retain(SegmentId segment) {
@@ -510,7 +526,7 @@ void JournalImpl::io_loop() {
       }
     }
     // One batch: whole chunks, at most max_batch_bytes, at least one chunk.
-    std::vector<Chunk> batch;
+    std::vector<Chunk>& batch = io_batch_;
     std::uint64_t batch_bytes = 0;
     while (!pending_.empty() &&
            (batch.empty() || batch_bytes + pending_.front().bytes.size() <= options_.max_batch_bytes)) {
@@ -523,7 +539,10 @@ void JournalImpl::io_loop() {
     const bool last_round = closed_ && pending_.empty();
     lk.unlock();
 
-    if (!batch.empty()) write_batch(batch);
+    if (!batch.empty()) {
+      write_batch(batch);
+      recycle_chunks(batch);  // their buffers serve the next appends
+    }
     maybe_interval_sync(interval_due || last_round);
     if (!deletions.empty()) delete_segments(deletions);
     if (last_round) return;
@@ -645,7 +664,8 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
   std::size_t ok_chunks = 0;  // batch[0, ok_chunks) succeeded
   IoStatus failure;
   // Where each segment's part began: chunks of one part follow each other.
-  std::vector<std::uint64_t> starts(batch.size(), 0);
+  std::vector<std::uint64_t>& starts = io_starts_;
+  starts.assign(batch.size(), 0);
   for (std::size_t i = 0; i < batch.size();) {
     std::size_t j = i;
     while (j < batch.size() && batch[j].segment == batch[i].segment) ++j;
@@ -655,7 +675,8 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
       start = writer_->end();
       // A fresh segment's first write puts the header before the records.
       starts[i] = std::max<std::uint64_t>(start, format::kSegmentHeaderBytes);
-      std::vector<std::string_view> parts;
+      std::vector<std::string_view>& parts = io_parts_;
+      parts.clear();
       for (std::size_t k = i; k < j; ++k) parts.emplace_back(batch[k].bytes);
       st = writer_->append(parts);
     }
@@ -702,6 +723,8 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
       // A part is this chunk and the following ones of the same segment.
       if (k == 0 || batch[k].segment != batch[k - 1].segment) at = starts[k];
       ok.segment = batch[k].segment;
+    } else {
+      failed.segment = batch[k].segment;
     }
     for (std::size_t r = 0; r < batch[k].done.size(); ++r) {
       auto& done = batch[k].done[r];

@@ -81,8 +81,14 @@ class JournalImpl final : public Journal {
   std::string segment_path(SegmentId id) const;
   std::string free_path(SegmentId id) const;  // a dead segment's file kept for reuse
   bool scan_existing(std::string& error);
-  SegmentId enqueue(std::string record, std::uint32_t retains, AppendDone done,
-                    std::uint64_t* offset = nullptr);
+  SegmentId enqueue(RecordType type, std::span<const char> payload, std::uint32_t crc,
+                    std::uint32_t retains, AppendDone done, std::uint64_t* offset = nullptr);
+  // Chunks are reused, buffers and completion lists with their capacity:
+  // appending allocates nothing in steady state.
+  static constexpr std::size_t kSpareChunks = 8;
+  static constexpr std::size_t kSpareChunkBytes = 1 << 20;
+  Chunk spare_chunk_locked(SegmentId segment);
+  void recycle_chunks(std::vector<Chunk>& batch);
   void io_loop();
   void write_batch(std::vector<Chunk>& batch);
   IoStatus switch_to(SegmentId id);
@@ -114,6 +120,11 @@ class JournalImpl final : public Journal {
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::deque<Chunk> pending_ FERRY_GUARDED_BY(mutex_);
+  std::vector<Chunk> spare_chunks_ FERRY_GUARDED_BY(mutex_);
+  // I/O thread only: reused per batch.
+  std::vector<Chunk> io_batch_;
+  std::vector<std::uint64_t> io_starts_;
+  std::vector<std::string_view> io_parts_;
   SegmentId tail_segment_ FERRY_GUARDED_BY(mutex_);    // where the next record lands
   std::uint64_t tail_bytes_ FERRY_GUARDED_BY(mutex_) = 0;  // its size incl. pending records
   SegmentId active_segment_ FERRY_GUARDED_BY(mutex_);  // the I/O thread's; never deleted

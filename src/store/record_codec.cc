@@ -39,18 +39,26 @@ void reseal_record(char* record, std::uint32_t seal_xor) {
 }
 
 void encode_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t seal) {
-  FERRY_ASSERT(payload.size() < kMaxRecordLength);
-  const auto length = static_cast<std::uint32_t>(payload.size() + 1);
+  append_record(out, type, payload, record_crc(type, payload), seal);
+}
+
+std::uint32_t record_crc(RecordType type, std::span<const char> payload) {
   const char type_byte = static_cast<char>(type);
   std::uint32_t crc = crc32c::extend(0, &type_byte, 1);
   crc = crc32c::extend(crc, payload.data(), payload.size());
+  return crc32c::mask(crc);
+}
 
+void append_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t crc,
+                   std::uint32_t seal) {
+  FERRY_ASSERT(payload.size() < kMaxRecordLength);
+  const auto length = static_cast<std::uint32_t>(payload.size() + 1);
   const std::size_t start = out.size();
   out.resize(start + kRecordHeaderBytes + length);
   char* p = out.data() + start;
   put_u32(p, length);
-  put_u32(p + 4, crc32c::mask(crc) ^ seal);
-  p[8] = type_byte;
+  put_u32(p + 4, crc ^ seal);
+  p[8] = static_cast<char>(type);
   if (!payload.empty()) std::memcpy(p + 9, payload.data(), payload.size());
 }
 

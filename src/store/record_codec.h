@@ -34,6 +34,12 @@ std::optional<SegmentId> sealed_for(std::span<const char> data, std::uint64_t of
 
 // Appends one framed record (length, masked crc ^ seal, type, payload) to out.
 void encode_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t seal);
+// The same in two steps, so that the CRC can be computed outside a lock and
+// the record written straight into a shared buffer under it: record_crc()
+// is the masked CRC of type and payload, append_record() frames them.
+std::uint32_t record_crc(RecordType type, std::span<const char> payload);
+void append_record(std::string& out, RecordType type, std::span<const char> payload, std::uint32_t crc,
+                   std::uint32_t seal);
 // Changes the seal of the encoded record starting at `record` (XOR of the
 // old and the new seal): records are encoded before their segment is known.
 void reseal_record(char* record, std::uint32_t seal_xor);

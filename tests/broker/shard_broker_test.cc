@@ -154,7 +154,8 @@ class BrokerTest : public ::testing::Test {
   }
   void settle(Conn& c, const std::string& d, std::vector<DeliverySeq> seqs, SettleAction a,
               std::uint32_t sub = 1) {
-    broker->settle(broker->owner_of(dest(d)), c.key(sub), std::move(seqs), a, c.ticket());
+    broker->settle(broker->owner_of(dest(d)), c.key(sub), DeliverySeqs(seqs.begin(), seqs.end()), a,
+                   c.ticket());
     executor->drain();
   }
   RecordingClients& on(const Conn& c) { return *clients[c.shard.value]; }
