@@ -20,6 +20,7 @@
 #include "broker/recovery.h"
 #include "broker/stats.h"
 #include "common/rate_window.h"
+#include "common/recycling_allocator.h"
 #include "broker/topic.h"
 #include "store/journal.h"
 
@@ -140,7 +141,12 @@ class ShardBroker final : public QueueHost {
 
   std::size_t read_paged(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
                          std::vector<QueueEntry>& out, bool release_unreadable);
-  static std::string key_of(const Destination& d) { return d.vhost + '\n' + d.name; }
+  // The destination's key in queues_/topics_, built in a reused buffer (a
+  // lookup per message allocates nothing); valid until the next call.
+  const std::string& key_of(const Destination& d) const {
+    key_scratch_.assign(d.vhost).append(1, '\n').append(d.name);
+    return key_scratch_;
+  }
   Queue& queue_for(const Destination& d);
   Topic& topic_for(const Destination& d);
   Queue* queue_by_journal_key(const std::string& key);
@@ -183,9 +189,10 @@ class ShardBroker final : public QueueHost {
   std::unordered_map<std::string, Durable> durable_topics_;  // durable key -> its topic
   std::unordered_map<Queue*, Topic*> topic_of_;
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;
-  std::deque<Parked> parked_;  // publishes waiting for memory (block policy)
+  std::deque<Parked, RecyclingAllocator<Parked>> parked_;  // publishes waiting for memory (block policy)
   OpRef current_;              // the operation running now (acks attach to it)
   std::string scratch_;        // a record being encoded for the journal (reused)
+  mutable std::string key_scratch_;  // see key_of()
   bool resuming_ = false;
   std::uint64_t next_stamp_ = 0;
   std::uint64_t ticks_ = 0;

@@ -12,6 +12,7 @@
 #include "broker/queue.h"
 #include "common/inline_function.h"
 #include "common/rate_window.h"
+#include "common/recycling_allocator.h"
 
 namespace ferry::broker {
 
@@ -81,7 +82,7 @@ class Topic {
   Kick kick_;
   std::unordered_map<ConsumerKey, std::unique_ptr<Queue>> subscriptions_;
   std::unordered_map<std::string, std::unique_ptr<Queue>> durables_;
-  std::deque<Parked> parked_;
+  std::deque<Parked, RecyclingAllocator<Parked>> parked_;  // publishes waiting for room (block policy)
   bool resuming_ = false;
   std::uint64_t published_ = 0;
   RateWindow rate_in_;
