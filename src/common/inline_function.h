@@ -49,7 +49,8 @@ class InlineFunction<R(Args...), Inline> {
   InlineFunction& operator=(const InlineFunction&) = delete;
   ~InlineFunction() { reset(); }
 
-  R operator()(Args... args) { return ops_->call(storage_, std::forward<Args>(args)...); }
+  // Const like std::function's: the callable itself is invoked as non-const.
+  R operator()(Args... args) const { return ops_->call(storage_, std::forward<Args>(args)...); }
   explicit operator bool() const noexcept { return ops_ != nullptr; }
 
   // Whether a callable of type F is kept inside (no allocation).
@@ -91,7 +92,7 @@ class InlineFunction<R(Args...), Inline> {
     if (ops_ != nullptr) std::exchange(ops_, nullptr)->destroy(storage_);
   }
 
-  alignas(std::max_align_t) unsigned char storage_[kInline];
+  alignas(std::max_align_t) mutable unsigned char storage_[kInline];
   const Ops* ops_ = nullptr;
 };
 

@@ -4,11 +4,12 @@
 #include <boost/asio/buffer.hpp>
 
 #include <cstddef>
-#include <functional>
 #include <string>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "common/inline_function.h"
 
 namespace ferry::net {
 
@@ -24,8 +25,10 @@ namespace ferry::net {
 // bytes are not there yet.
 class Link {
  public:
-  using Handler = std::function<void(const boost::system::error_code&)>;
-  using WriteHandler = std::function<void(const boost::system::error_code&, std::size_t)>;
+  // Move-only, with room for a connection's captures: a read or write per
+  // message must not allocate (see also common/handler_memory.h).
+  using Handler = InlineFunction<void(const boost::system::error_code&), 48>;
+  using WriteHandler = InlineFunction<void(const boost::system::error_code&, std::size_t), 48>;
 
   virtual ~Link() = default;
 

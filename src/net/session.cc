@@ -1032,7 +1032,9 @@ void Session::on_flush_done() {
   // Auto-ack windows refill once the frames have been written to the socket:
   // a consumer that stops reading stops receiving and holds at most its window.
   if (released_) return;
-  std::vector<SubscriptionNo> writing;
+  // Swapped with a member so that both keep their capacity.
+  std::vector<SubscriptionNo>& writing = credit_swap_;
+  writing.clear();
   writing.swap(credit_writing_);
   for (SubscriptionNo no : writing) {
     auto it = subs_.find(no);

@@ -236,6 +236,7 @@ class Session {
   std::unordered_map<std::string, std::unique_ptr<Subscription>> subs_by_id_;
   std::unordered_map<SubscriptionNo, Subscription*> subs_;
   std::vector<SubscriptionNo> credit_dirty_;    // auto subs with encoded, unsent messages
+  std::vector<SubscriptionNo> credit_swap_;     // on_flush_done()'s list (reused)
   std::vector<SubscriptionNo> credit_writing_;  // auto subs with messages in the current write
 
   std::unordered_map<std::string, Transaction> transactions_;

@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/buffer_view.h"
+
 namespace ferry::net {
 
 std::string peer_text(const boost::asio::ip::tcp::socket& socket) {
@@ -23,7 +25,7 @@ void TcpLink::start(Handler done) {
 }
 
 void TcpLink::wait_readable(Handler done) {
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(done));
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, with_memory(read_memory_, std::move(done)));
 }
 
 std::size_t TcpLink::read_some(std::span<char> into, boost::system::error_code& ec) {
@@ -31,7 +33,34 @@ std::size_t TcpLink::read_some(std::span<char> into, boost::system::error_code& 
 }
 
 void TcpLink::async_write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) {
-  boost::asio::async_write(socket_, buffers, std::move(done));
+  unwritten_.assign(buffers.begin(), buffers.end());
+  written_ = 0;
+  write_done_ = std::move(done);
+  write_more();
+}
+
+void TcpLink::write_more() {
+  // The handler's `this` is safe: the Connection that owns this link is
+  // kept alive by write_done_ until it has run.
+  socket_.async_write_some(
+      BufferView(unwritten_),
+      with_memory(write_memory_, [this](const boost::system::error_code& ec, std::size_t n) {
+        written_ += n;
+        if (!ec) {
+          // Drop what went out; a partly written buffer keeps its rest.
+          std::size_t i = 0;
+          while (i < unwritten_.size() && n >= unwritten_[i].size()) n -= unwritten_[i++].size();
+          unwritten_.erase(unwritten_.begin(), unwritten_.begin() + static_cast<std::ptrdiff_t>(i));
+          if (!unwritten_.empty()) {
+            unwritten_.front() += n;
+            write_more();
+            return;
+          }
+        }
+        unwritten_.clear();
+        WriteHandler done = std::move(write_done_);
+        done(ec, written_);
+      }));
 }
 
 void TcpLink::linger(Handler done) {

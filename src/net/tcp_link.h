@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "common/handler_memory.h"
 #include "net/link.h"
 
 namespace ferry::net {
@@ -24,9 +25,19 @@ class TcpLink final : public Link {
 
  private:
   void discard(Handler done);
+  void write_more();
 
   boost::asio::ip::tcp::socket socket_;
   std::string peer_;
+  // One wait and one write at a time: their operation state lives here.
+  HandlerMemory read_memory_;
+  HandlerMemory write_memory_;
+  // The write in progress. Its own loop over async_write_some (rather than
+  // asio::async_write, whose state copies up to 64 buffers, over a
+  // kilobyte) keeps the operation small enough for write_memory_.
+  std::vector<boost::asio::const_buffer> unwritten_;  // reused
+  std::size_t written_ = 0;
+  WriteHandler write_done_;
 };
 
 // "address:port" of a connected socket's peer, "?" if unknown.

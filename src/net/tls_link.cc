@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "net/buffer_view.h"
 #include "net/tcp_link.h"
 
 namespace ferry::net {
@@ -61,7 +62,8 @@ void TlsLink::wait_readable(Handler done) {
   if (!buffer_) buffer_.reset(new char[kRecordSize]);
   reading_ = true;
   stream_.async_read_some(boost::asio::buffer(buffer_.get(), kRecordSize),
-                          [this, done = std::move(done)](const boost::system::error_code& ec, std::size_t n) {
+                          with_memory(read_memory_, [this, done = std::move(done)](
+                                                        const boost::system::error_code& ec, std::size_t n) mutable {
                             reading_ = false;
                             begin_ = 0;
                             end_ = n;
@@ -80,7 +82,7 @@ void TlsLink::wait_readable(Handler done) {
                               return;
                             }
                             done({});
-                          });
+                          }));
 }
 
 std::size_t TlsLink::read_some(std::span<char> into, boost::system::error_code& ec) {
@@ -97,7 +99,7 @@ std::size_t TlsLink::read_some(std::span<char> into, boost::system::error_code& 
 }
 
 void TlsLink::async_write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) {
-  boost::asio::async_write(stream_, buffers, std::move(done));
+  boost::asio::async_write(stream_, BufferView(buffers), with_memory(write_memory_, std::move(done)));
 }
 
 void TlsLink::linger(Handler done) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "common/handler_memory.h"
 #include "net/link.h"
 
 namespace ferry::net {
@@ -41,6 +42,9 @@ class TlsLink final : public Link {
   boost::system::error_code read_error_;  // reported once the buffer is empty
   bool reading_ = false;
   Handler linger_after_read_;  // linger() arrived while a read was pending
+  // One read and one write at a time: their operation state lives here.
+  HandlerMemory read_memory_;
+  HandlerMemory write_memory_;
 };
 
 }  // namespace ferry::net

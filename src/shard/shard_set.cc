@@ -39,7 +39,7 @@ void ShardSet::post(ShardId target, Task task) {
     self.local.push_back(std::move(task));
     if (!self.local_posted) {
       self.local_posted = true;
-      boost::asio::post(self.io, [this, from] { run_local(from); });
+      boost::asio::post(self.io, with_memory(self.local_memory, [this, from] { run_local(from); }));
     }
     return;
   }
@@ -47,7 +47,7 @@ void ShardSet::post(ShardId target, Task task) {
   if (!self.flush_posted) {
     self.flush_posted = true;
     // Runs after the handlers already queued on this loop: the end of the turn.
-    boost::asio::post(self.io, [this, from] { flush(from); });
+    boost::asio::post(self.io, with_memory(self.flush_memory, [this, from] { flush(from); }));
   }
 }
 
@@ -72,7 +72,7 @@ void ShardSet::hand_over(ShardId target, std::vector<Task>& tasks) {
     wake = !std::exchange(s.drain_posted, true);
   }
   tasks.clear();
-  if (wake) boost::asio::post(s.io, [this, target] { drain(target); });
+  if (wake) boost::asio::post(s.io, with_memory(s.drain_memory, [this, target] { drain(target); }));
 }
 
 void ShardSet::hand_over(ShardId target, Task task) {
@@ -83,7 +83,7 @@ void ShardSet::hand_over(ShardId target, Task task) {
     s.inbox.push_back(std::move(task));
     wake = !std::exchange(s.drain_posted, true);
   }
-  if (wake) boost::asio::post(s.io, [this, target] { drain(target); });
+  if (wake) boost::asio::post(s.io, with_memory(s.drain_memory, [this, target] { drain(target); }));
 }
 
 void ShardSet::run_local(ShardId self) {

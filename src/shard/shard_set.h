@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "broker/executor.h"
+#include "common/handler_memory.h"
 
 namespace ferry::shard {
 
@@ -57,6 +58,11 @@ class ShardSet final : public broker::Executor {
     // of an event-loop operation per task).
     std::vector<Task> local;
     bool local_posted = false;
+    // Each of the three wake-ups (run_local, flush, drain) is posted at
+    // most once at a time: its event-loop operation lives here.
+    HandlerMemory local_memory;
+    HandlerMemory flush_memory;
+    HandlerMemory drain_memory;
     // Written by this shard only: tasks for each other shard, this turn.
     std::vector<std::vector<Task>> outbox;
     bool flush_posted = false;
