@@ -1,5 +1,6 @@
 #include "net/connection.h"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
@@ -224,10 +225,18 @@ void Connection::flush() {
   // Coalesce: everything queued during this loop turn goes in one write.
   if (flush_posted_ || writing_now_ || closed_) return;
   flush_posted_ = true;
-  boost::asio::post(link_->executor(), [self = shared_from_this()] {
+  auto task = with_memory(flush_memory_, [self = shared_from_this()] {
     self->flush_posted_ = false;
     self->start_write();
   });
+  // Through the loop's own executor type: the type-erased one ignores the
+  // handler's allocator (flush_memory_) and would allocate per flush.
+  auto executor = link_->executor();
+  if (auto* io = executor.target<boost::asio::io_context::executor_type>()) {
+    boost::asio::post(*io, std::move(task));
+  } else {
+    boost::asio::post(executor, std::move(task));
+  }
 }
 
 void Connection::start_write() {

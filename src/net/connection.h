@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/handler_memory.h"
 #include "net/link.h"
 #include "net/server_options.h"
 #include "net/output_queue.h"
@@ -105,6 +106,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::vector<boost::asio::const_buffer> wire_;    // control_ + framed_
   bool writing_now_ = false;
   bool flush_posted_ = false;
+  HandlerMemory flush_memory_;  // the posted flush (one at a time)
   bool close_requested_ = false;
   bool closed_ = false;
   bool lingering_ = false;     // last frame sent, waiting for the client's FIN
