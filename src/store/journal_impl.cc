@@ -528,12 +528,14 @@ void JournalImpl::io_loop() {
     // One batch: whole chunks, at most max_batch_bytes, at least one chunk.
     std::vector<Chunk>& batch = io_batch_;
     std::uint64_t batch_bytes = 0;
-    while (!pending_.empty() &&
-           (batch.empty() || batch_bytes + pending_.front().bytes.size() <= options_.max_batch_bytes)) {
-      batch_bytes += pending_.front().bytes.size();
-      batch.push_back(std::move(pending_.front()));
-      pending_.pop_front();
+    std::size_t taken = 0;
+    while (taken < pending_.size() &&
+           (batch.empty() || batch_bytes + pending_[taken].bytes.size() <= options_.max_batch_bytes)) {
+      batch_bytes += pending_[taken].bytes.size();
+      batch.push_back(std::move(pending_[taken]));
+      ++taken;
     }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taken));
     std::vector<SegmentId> deletions;
     deletions.swap(to_delete_);
     const bool last_round = closed_ && pending_.empty();

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -119,7 +118,8 @@ class JournalImpl final : public Journal {
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
-  std::deque<Chunk> pending_ FERRY_GUARDED_BY(mutex_);
+  // Oldest first; a vector (usually a chunk or two) keeps its capacity.
+  std::vector<Chunk> pending_ FERRY_GUARDED_BY(mutex_);
   std::vector<Chunk> spare_chunks_ FERRY_GUARDED_BY(mutex_);
   // I/O thread only: reused per batch.
   std::vector<Chunk> io_batch_;
