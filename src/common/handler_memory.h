@@ -17,7 +17,7 @@ namespace ferry {
 // comes while the block is taken, goes to the heap.
 class HandlerMemory {
  public:
-  static constexpr std::size_t kSize = 192;
+  static constexpr std::size_t kSize = 256;
 
   HandlerMemory() = default;
   HandlerMemory(const HandlerMemory&) = delete;

@@ -35,16 +35,16 @@ std::size_t TcpLink::read_some(std::span<char> into, boost::system::error_code& 
 void TcpLink::async_write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) {
   unwritten_.assign(buffers.begin(), buffers.end());
   written_ = 0;
-  write_done_ = std::move(done);
-  write_more();
+  write_more(std::move(done));
 }
 
-void TcpLink::write_more() {
-  // The handler's `this` is safe: the Connection that owns this link is
-  // kept alive by write_done_ until it has run.
+void TcpLink::write_more(WriteHandler done) {
+  // `done` travels in the operation (it keeps the Connection, and so this
+  // link, alive; an operation destroyed unrun at shutdown releases it).
   socket_.async_write_some(
       BufferView(unwritten_),
-      with_memory(write_memory_, [this](const boost::system::error_code& ec, std::size_t n) {
+      with_memory(write_memory_, [this, done = std::move(done)](const boost::system::error_code& ec,
+                                                                std::size_t n) mutable {
         written_ += n;
         if (!ec) {
           // Drop what went out; a partly written buffer keeps its rest.
@@ -53,12 +53,11 @@ void TcpLink::write_more() {
           unwritten_.erase(unwritten_.begin(), unwritten_.begin() + static_cast<std::ptrdiff_t>(i));
           if (!unwritten_.empty()) {
             unwritten_.front() += n;
-            write_more();
+            write_more(std::move(done));
             return;
           }
         }
         unwritten_.clear();
-        WriteHandler done = std::move(write_done_);
         done(ec, written_);
       }));
 }

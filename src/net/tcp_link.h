@@ -25,7 +25,7 @@ class TcpLink final : public Link {
 
  private:
   void discard(Handler done);
-  void write_more();
+  void write_more(WriteHandler done);
 
   boost::asio::ip::tcp::socket socket_;
   std::string peer_;
@@ -37,7 +37,6 @@ class TcpLink final : public Link {
   // kilobyte) keeps the operation small enough for write_memory_.
   std::vector<boost::asio::const_buffer> unwritten_;  // reused
   std::size_t written_ = 0;
-  WriteHandler write_done_;
 };
 
 // "address:port" of a connected socket's peer, "?" if unknown.
