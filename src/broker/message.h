@@ -86,11 +86,15 @@ class MessageRef {
     std::atomic<std::uint32_t> refs{1};
     MessagePool* home = nullptr;  // the pool it returns to
     Block* next = nullptr;        // free-list link while pooled
+    // The header strings of the message that used this block last, emptied
+    // with their buffers kept (see make_message_with_header_slots).
+    std::vector<std::pair<std::string, std::string>> spare_headers;
   };
 
  private:
   friend class MessagePool;
   friend MessageRef make_message();
+  friend MessageRef make_message_with_header_slots(std::size_t n);
   explicit MessageRef(Block* b) noexcept : block_(b) {}
   static void recycle(Block* b) noexcept;
 
@@ -100,6 +104,11 @@ class MessageRef {
 // A new, empty message from this thread's pool; fill it in through
 // writable() before sharing it.
 MessageRef make_message();
+// The same, with `n` header entries of empty strings that reuse the
+// buffers of an earlier message's headers: fill them in place, then resize
+// `headers` to the entries used (a SEND whose header values are longer than
+// std::string's inline buffer then allocates nothing for them).
+MessageRef make_message_with_header_slots(std::size_t n);
 // A new message holding a copy of `m`'s contents (or `m` itself, moved).
 MessageRef make_message(const Message& m);
 MessageRef make_message(Message&& m);

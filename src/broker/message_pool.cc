@@ -25,29 +25,45 @@ std::vector<MessagePool*>& registry() {
 
 thread_local MessagePool* t_pool = nullptr;
 
+// Header strings longer than this give their buffer back when recycled.
+constexpr std::size_t kMaxKeptHeader = 1024;
+
+std::size_t string_bytes(const std::string& s) { return sizeof(std::string) + s.capacity(); }
+
 // What an idle message keeps allocated.
-std::size_t idle_bytes(const Message& m) {
+std::size_t idle_bytes(const MessageRef::Block& b) {
+  const Message& m = b.message;
   std::size_t n = sizeof(MessageRef::Block) + m.id_text.capacity() + m.destination.capacity() +
                   m.body.capacity() + m.encoded_headers_1_2.capacity() +
                   m.headers.capacity() * sizeof(m.headers[0]);
+  for (const auto& [k, v] : b.spare_headers) n += string_bytes(k) + string_bytes(v);
   return n;
 }
 
-void clear_keeping_capacity(Message& m) {
+void clear_string(std::string& s, std::size_t keep_up_to) {
+  if (s.capacity() > keep_up_to) {
+    std::string().swap(s);
+  } else {
+    s.clear();
+  }
+}
+
+void clear_keeping_capacity(MessageRef::Block& b) {
+  Message& m = b.message;
   m.id = MessageId();
   m.id_text.clear();
   m.destination.clear();
-  m.headers.clear();
-  if (m.body.capacity() > MessagePool::kMaxKeptBody) {
-    std::string().swap(m.body);
-  } else {
-    m.body.clear();
+  if (!m.headers.empty()) {
+    for (auto& [k, v] : m.headers) {
+      clear_string(k, kMaxKeptHeader);
+      clear_string(v, kMaxKeptHeader);
+    }
+    // The larger set of emptied strings is kept for the next message.
+    if (m.headers.size() >= b.spare_headers.size()) b.spare_headers.swap(m.headers);
+    m.headers.clear();
   }
-  if (m.encoded_headers_1_2.capacity() > MessagePool::kMaxKeptBody) {
-    std::string().swap(m.encoded_headers_1_2);
-  } else {
-    m.encoded_headers_1_2.clear();
-  }
+  clear_string(m.body, MessagePool::kMaxKeptBody);
+  clear_string(m.encoded_headers_1_2, MessagePool::kMaxKeptBody);
   m.priority = 4;
   m.expires_ms = 0;
   m.persistent = false;
@@ -98,16 +114,16 @@ MessageRef::Block* MessagePool::take() {
   if (b == nullptr) return fresh(p);
   p.local_ = b->next;
   b->next = nullptr;
-  p.cached_bytes_.fetch_sub(idle_bytes(b->message), std::memory_order_relaxed);
+  p.cached_bytes_.fetch_sub(idle_bytes(*b), std::memory_order_relaxed);
   p.cached_count_.fetch_sub(1, std::memory_order_relaxed);
   b->refs.store(1, std::memory_order_relaxed);
   return b;
 }
 
 void MessagePool::give_back(MessageRef::Block* b) noexcept {
-  clear_keeping_capacity(b->message);
+  clear_keeping_capacity(*b);
   MessagePool& home = *b->home;
-  const std::size_t bytes = idle_bytes(b->message);
+  const std::size_t bytes = idle_bytes(*b);
   if (home.cached_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes > kMaxCachedBytes) {
     home.cached_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
     delete b;
@@ -137,6 +153,14 @@ Message& MessageRef::writable() const {
 }
 
 MessageRef make_message() { return MessageRef(MessagePool::take()); }
+
+MessageRef make_message_with_header_slots(std::size_t n) {
+  MessageRef::Block* b = MessagePool::take();
+  Message& m = b->message;
+  m.headers.swap(b->spare_headers);  // emptied strings, buffers kept
+  m.headers.resize(n);
+  return MessageRef(b);
+}
 
 MessageRef make_message(const Message& m) {
   MessageRef ref = make_message();

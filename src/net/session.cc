@@ -296,7 +296,7 @@ std::optional<broker::Destination> Session::destination_of(const stomp::Frame& f
 }
 
 broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
-  broker::MessageRef ref = broker::make_message();
+  broker::MessageRef ref = broker::make_message_with_header_slots(f.headers.size());
   broker::Message* m = &ref.writable();
   m->id = broker_.next_message_id(shard_);
   char id[48] = "ID:ferry-";
@@ -308,18 +308,27 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
   m->id_text.assign(id, end);
   d.to_string(m->destination);
   m->body.assign(f.body.data(), f.body.size());
-  m->headers.reserve(f.headers.size());
   // First occurrence wins: later repeats are not part of the message. A set
   // keeps this linear for frames with many headers (max-headers can be
-  // raised to 100,000; a scan per header would be quadratic).
+  // raised to 100,000; a scan per header would be quadratic). The header
+  // slots reuse an earlier message's strings; those used are [0, kept).
   std::unordered_set<std::string_view> seen;
   const bool use_set = f.headers.size() > 32;
   if (use_set) seen.reserve(f.headers.size());
+  std::size_t kept = 0;
+  auto kept_already = [&](std::string_view name) {
+    for (std::size_t i = 0; i < kept; ++i)
+      if (m->headers[i].first == name) return true;
+    return false;
+  };
   for (const stomp::Header& h : f.headers) {
     if (is_command_header(h.name)) continue;
-    if (use_set ? !seen.insert(h.name).second : m->header(h.name) != nullptr) continue;
-    m->headers.emplace_back(std::string(h.name), std::string(h.value));
+    if (use_set ? !seen.insert(h.name).second : kept_already(h.name)) continue;
+    auto& [name, value] = m->headers[kept++];
+    name.assign(h.name);
+    value.assign(h.value);
   }
+  m->headers.resize(kept);
   return ref;
 }
 

@@ -134,3 +134,35 @@ TEST(MessagePool, CopyingAMessageIntoANewOne) {
 
 }  // namespace
 }  // namespace ferry::broker
+
+namespace ferry::broker {
+namespace {
+
+TEST(MessagePool, HeaderSlotsReuseTheStringsOfAnEarlierMessage) {
+  const std::string long_value(40, 'v');  // past std::string's inline buffer
+  const char* value_buffer = nullptr;
+  {
+    MessageRef m = make_message_with_header_slots(2);
+    Message& w = m.writable();
+    ASSERT_EQ(w.headers.size(), 2u);
+    w.headers[0] = {"content-type", long_value};
+    w.headers.resize(1);
+    value_buffer = w.headers[0].second.data();
+  }
+  MessageRef again = make_message_with_header_slots(3);
+  ASSERT_EQ(again->headers.size(), 3u);
+  for (const auto& [k, v] : again->headers) {
+    EXPECT_TRUE(k.empty());
+    EXPECT_TRUE(v.empty());
+  }
+  // Some slot holds the earlier value's buffer, ready for the same length.
+  bool reused = false;
+  for (const auto& [k, v] : again->headers) reused = reused || v.data() == value_buffer;
+  EXPECT_TRUE(reused);
+  // A plain new message starts with no headers at all.
+  MessageRef plain = make_message();
+  EXPECT_TRUE(plain->headers.empty());
+}
+
+}  // namespace
+}  // namespace ferry::broker
