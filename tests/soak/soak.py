@@ -38,7 +38,10 @@ dead-letter queue is drained. The checker then counts, over every message id:
 Every few seconds it samples the broker's VmRSS and open descriptors; the
 trend compares the last third of the run with the first third (after a
 warm-up): the floor of RSS (bursts of load come and go, a leak raises the
-floor) and the mean of descriptors, and fails on clear growth.
+floor) and the mean of descriptors, and fails on clear growth. A raised
+RSS floor is checked once more after every client left and every queue
+drained: memory a late burst took comes back within the allocator's decay
+time, a leak's does not.
 
 The last line printed is one JSON object (the summary); the exit code is 0
 when nothing was lost, duplicated or corrupted and nothing grew.
@@ -70,6 +73,8 @@ from support import Closed, RawClient, StompError, encode_frame  # noqa: E402
 QUEUES = ["soak-a", "soak-b"]
 TOPIC = "soak-news"
 RECEIPT_TIMEOUT = 60.0
+# Quiet seconds after the drain before RSS counts as kept (settle()).
+SETTLE_S = 20
 
 
 # --------------------------------------------------------------------------
@@ -688,6 +693,7 @@ class Soak:
         self.seed = args.seed
         self.checker = Checker()
         self.samples: list[tuple[float, int, int]] = []
+        self.settled_rss: int | None = None  # lowest RSS after the drain (settle())
         self.port = 0
         self.proc = None
 
@@ -811,7 +817,24 @@ class Soak:
             time.sleep(1.0)
             self.sample()
         end_fds = self.samples[-1][2]
+        if alive and self.trend().get("rss_growth"):
+            self.settle()
         return self.summarize(t_start, stable, base_fds, end_fds, hung, alive)
+
+    def settle(self):
+        """The last third's floor rose: a leak, or a burst of load (a backlog
+        near memory-limit) that the last third was too short to see end. With
+        every client gone and every queue drained, wait SETTLE_S (longer than
+        the allocator's 10 s decay) and keep the lowest RSS: memory that a
+        burst took comes back by then, a leak's does not."""
+        end = time.monotonic() + SETTLE_S
+        while time.monotonic() < end and self.proc.poll() is None:
+            time.sleep(1.0)
+            try:
+                rss = proc_rss(self.proc.pid)
+            except OSError:
+                return
+            self.settled_rss = rss if self.settled_rss is None else min(self.settled_rss, rss)
 
     def summarize(self, t_start, stable, base_fds, end_fds, hung, alive) -> dict:
         ck = self.checker
@@ -919,10 +942,17 @@ class Soak:
                     "rss_max_mb": round(max(p[1] for p in self.samples) / 1e6, 1),
                     "fds_first_third": round(fd_a, 1), "fds_last_third": round(fd_b, 1),
                     "fds_max": max(p[2] for p in self.samples)})
-        # Clear growth: more than a quarter and more than 16 MB for RSS;
-        # more than 16 descriptors on average (connections come and go).
-        if rss_b - rss_a > max(16e6, 0.25 * rss_a):
+        # Clear growth: more than a quarter and more than 16 MB for RSS, in
+        # the last third's floor and still SETTLE_S after every client left
+        # (see settle()); more than 16 descriptors on average (connections
+        # come and go).
+        grown = max(16e6, 0.25 * rss_a)
+        if self.settled_rss is not None:
+            out["rss_settled_mb"] = round(self.settled_rss / 1e6, 1)
+        if rss_b - rss_a > grown and (self.settled_rss is None or self.settled_rss - rss_a > grown):
             out["rss_growth"] = "%.1f -> %.1f MB" % (rss_a / 1e6, rss_b / 1e6)
+            if self.settled_rss is not None:
+                out["rss_growth"] += ", %.1f MB %d s after the drain" % (self.settled_rss / 1e6, SETTLE_S)
         if fd_b - fd_a > 16:
             out["fd_growth"] = "%.1f -> %.1f" % (fd_a, fd_b)
         return out
@@ -985,6 +1015,8 @@ def main(argv=None) -> int:
           % (s.get("rss_first_third_mb"), s.get("rss_last_third_mb"), s.get("rss_max_mb"),
              s.get("fds_first_third"), s.get("fds_last_third"), s.get("fds_max"), s["fds_start"],
              s["fds_end"]))
+    if "rss_settled_mb" in s:
+        print("RSS %s MB %d s after the drain (the last third's floor rose)" % (s["rss_settled_mb"], SETTLE_S))
     for k, v in soak.details.items():
         if v:
             print("%s: %s" % (k, v))
