@@ -16,6 +16,7 @@
 #include "bench/periodic_timer.h"
 #include "bench/server_address.h"
 #include "bench/stomp_connection.h"
+#include "bench/tls_client.h"
 
 namespace ferry::bench {
 namespace {
@@ -118,6 +119,8 @@ int run_idle(const Options& o, std::ostream& out, std::ostream& err) {
   params.login = o.login;
   params.passcode = o.passcode;
   params.heart_beat_ms = o.heart_beat_ms;
+  const auto tls = o.tls ? tls_client_context() : nullptr;
+  params.tls = tls.get();
   params.read_buffer = 4 << 10;  // idle: heart-beats and the odd ERROR
 
   EventLoop loop;  // outlives the connections below

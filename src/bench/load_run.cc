@@ -21,6 +21,7 @@
 #include "bench/run_state.h"
 #include "bench/server_address.h"
 #include "bench/stall_detector.h"
+#include "bench/tls_client.h"
 #include "stomp/version.h"
 
 namespace ferry::bench {
@@ -77,6 +78,8 @@ int run_load(const Options& o, std::ostream& out, std::ostream& err) {
   params.login = o.login;
   params.passcode = o.passcode;
   params.heart_beat_ms = o.heart_beat_ms;
+  const auto tls = o.tls ? tls_client_context() : nullptr;
+  params.tls = tls.get();
   params.max_frame = std::max<std::size_t>(16u << 20, o.size + (1u << 20));
   ConnectParams producer_params = params;
   producer_params.read_buffer = 16 << 10;  // producers read only RECEIPTs

@@ -30,6 +30,8 @@ void add_options(CLI::App& cmd, Options& o) {
   cmd.add_option("--login", o.login, "CONNECT login");
   cmd.add_option("--passcode", o.passcode, "CONNECT passcode");
   cmd.add_option("--vhost", o.vhost, "CONNECT host header (virtual host)")->capture_default_str();
+  cmd.add_flag("--tls", o.tls,
+               "connect with TLS (a broker's tls-listen port); the server's certificate is not verified");
   cmd.add_option("--destination", o.destination,
                  "where to send and subscribe (default /queue/ferry.bench.<random>); /topic/... = every consumer gets every message");
   cmd.add_option("--producers", o.producers, "producing connections")->capture_default_str();

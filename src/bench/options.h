@@ -25,6 +25,7 @@ struct Options {
   std::string login;
   std::string passcode;
   std::string vhost = "/";
+  bool tls = false;  // connect with TLS (the broker's tls-listen port)
   std::string destination;  // empty: /queue/ferry.bench.<random>, filled by validate()
   int producers = 1;
   int consumers = 1;

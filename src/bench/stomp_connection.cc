@@ -50,10 +50,20 @@ void StompConnection::start(const tcp::endpoint& ep) {
     if (ec) return fail("connect: " + ec.message());
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
-    state_ = State::kHandshake;
-    send_connect();
-    read_more();
+    if (params_.tls == nullptr) return on_transport_ready();
+    tls_.emplace(socket_, *params_.tls);
+    tls_->async_handshake(asio::ssl::stream_base::client, [this](const boost::system::error_code& hec) {
+      if (state_ == State::kClosed) return;
+      if (hec) return fail("TLS handshake: " + hec.message());
+      on_transport_ready();
+    });
   });
+}
+
+void StompConnection::on_transport_ready() {
+  state_ = State::kHandshake;
+  send_connect();
+  read_more();
 }
 
 void StompConnection::send_connect() {
@@ -79,16 +89,20 @@ void StompConnection::flush() {
   if (write_in_flight_ || out_.empty() || state_ == State::kClosed || state_ == State::kConnecting) return;
   writing_.swap(out_);
   write_in_flight_ = true;
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [this](const boost::system::error_code& ec, std::size_t) {
-                      write_in_flight_ = false;
-                      writing_.clear();
-                      if (state_ == State::kClosed) return;
-                      if (ec) return fail("write: " + ec.message());
-                      last_write_ns_ = now_ns();
-                      flush();
-                      handler_.on_written(*this);
-                    });
+  auto done = [this](const boost::system::error_code& ec, std::size_t) {
+    write_in_flight_ = false;
+    writing_.clear();
+    if (state_ == State::kClosed) return;
+    if (ec) return fail("write: " + ec.message());
+    last_write_ns_ = now_ns();
+    flush();
+    handler_.on_written(*this);
+  };
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(writing_), std::move(done));
+  } else {
+    asio::async_write(socket_, asio::buffer(writing_), std::move(done));
+  }
 }
 
 void StompConnection::read_more() {
@@ -103,21 +117,25 @@ void StompConnection::read_more() {
       in_.resize(std::min(in_.size() * 2, params_.max_frame + 4096));
     }
   }
-  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-                          [this](const boost::system::error_code& ec, std::size_t n) {
-                            if (state_ == State::kClosed) return;
-                            if (ec) {
-                              if (state_ == State::kDisconnecting) {
-                                // Some brokers close without the RECEIPT.
-                                close();
-                                handler_.on_closed(*this, "");
-                                return;
-                              }
-                              return fail(ec == asio::error::eof ? "closed by the broker"
-                                                                 : "read: " + ec.message());
-                            }
-                            on_read(n);
-                          });
+  auto done = [this](const boost::system::error_code& ec, std::size_t n) {
+    if (state_ == State::kClosed) return;
+    if (ec) {
+      if (state_ == State::kDisconnecting) {
+        // Some brokers close without the RECEIPT.
+        close();
+        handler_.on_closed(*this, "");
+        return;
+      }
+      return fail(ec == asio::error::eof ? "closed by the broker" : "read: " + ec.message());
+    }
+    on_read(n);
+  };
+  const auto into = asio::buffer(in_.data() + in_end_, in_.size() - in_end_);
+  if (tls_) {
+    tls_->async_read_some(into, std::move(done));
+  } else {
+    socket_.async_read_some(into, std::move(done));
+  }
 }
 
 void StompConnection::on_read(std::size_t n) {

@@ -2,8 +2,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,8 @@ struct ConnectParams {
   int heart_beat_ms = 0;  // offered both ways; 0 = heart-beat:0,0
   std::size_t read_buffer = 256 << 10;  // initial read buffer; grows for big frames
   std::size_t max_frame = 16u << 20;    // largest frame accepted from the broker
+  // Not null: speak TLS (handshake after connect, before CONNECT).
+  boost::asio::ssl::context* tls = nullptr;
 };
 
 // A non-blocking STOMP client connection for the load generator, on an
@@ -86,6 +91,7 @@ class StompConnection {
  private:
   enum class State { kConnecting, kHandshake, kOpen, kDisconnecting, kClosed };
 
+  void on_transport_ready();
   void send_connect();
   void read_more();
   void on_read(std::size_t n);
@@ -94,6 +100,7 @@ class StompConnection {
   void fail(const std::string& why);
 
   boost::asio::ip::tcp::socket socket_;
+  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;  // over socket_
   ConnectParams params_;
   Handler& handler_;
   State state_ = State::kConnecting;

@@ -15,53 +15,73 @@ namespace ferry {
 // for it, so a quiet connection that handles one message per loop turn
 // still allocates nothing per message. A request that does not fit, or
 // comes while the block is taken, goes to the heap.
-class HandlerMemory {
+//
+// HandlerBlock is the block and its bookkeeping; HandlerMemory (256 bytes:
+// a TCP wait or write) and SizedHandlerMemory<N> for larger operations
+// (a TLS read or write is asio's ssl operation around the socket's) own
+// the storage.
+class HandlerBlock {
  public:
-  static constexpr std::size_t kSize = 256;
-
-  HandlerMemory() = default;
-  HandlerMemory(const HandlerMemory&) = delete;
-  HandlerMemory& operator=(const HandlerMemory&) = delete;
+  HandlerBlock(const HandlerBlock&) = delete;
+  HandlerBlock& operator=(const HandlerBlock&) = delete;
 
   void* allocate(std::size_t n) {
-    if (n <= kSize && !in_use_.exchange(true, std::memory_order_acquire)) return storage_;
+    if (n <= size_ && !in_use_.exchange(true, std::memory_order_acquire)) return storage_;
     return ::operator new(n);
   }
   void deallocate(void* p) noexcept {
-    if (p == static_cast<void*>(storage_)) {
+    if (p == storage_) {
       in_use_.store(false, std::memory_order_release);
     } else {
       ::operator delete(p);
     }
   }
+  std::size_t size() const noexcept { return size_; }
+
+ protected:
+  HandlerBlock(void* storage, std::size_t size) noexcept : storage_(storage), size_(size) {}
+  ~HandlerBlock() = default;
 
  private:
-  alignas(std::max_align_t) unsigned char storage_[kSize];
+  void* storage_;
+  std::size_t size_;
   // Atomic: a cross-shard wake-up is allocated on the posting thread and
   // freed on the target's.
   std::atomic<bool> in_use_{false};
 };
+
+template <std::size_t N>
+class SizedHandlerMemory final : public HandlerBlock {
+ public:
+  static constexpr std::size_t kSize = N;
+  SizedHandlerMemory() noexcept : HandlerBlock(storage_, N) {}
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[N];
+};
+
+using HandlerMemory = SizedHandlerMemory<256>;
 
 template <typename T>
 class HandlerAllocator {
  public:
   using value_type = T;
 
-  explicit HandlerAllocator(HandlerMemory& m) noexcept : memory_(&m) {}
+  explicit HandlerAllocator(HandlerBlock& m) noexcept : memory_(&m) {}
   template <typename U>
   HandlerAllocator(const HandlerAllocator<U>& o) noexcept : memory_(o.memory()) {}  // NOLINT
 
   T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(sizeof(T) * n)); }
   void deallocate(T* p, std::size_t) noexcept { memory_->deallocate(p); }
 
-  HandlerMemory* memory() const noexcept { return memory_; }
+  HandlerBlock* memory() const noexcept { return memory_; }
   template <typename U>
   bool operator==(const HandlerAllocator<U>& o) const noexcept {
     return memory_ == o.memory();
   }
 
  private:
-  HandlerMemory* memory_;
+  HandlerBlock* memory_;
 };
 
 // A completion handler whose operation state lives in `memory` (the event
@@ -71,7 +91,7 @@ class WithMemory {
  public:
   using allocator_type = HandlerAllocator<Handler>;
 
-  WithMemory(HandlerMemory& memory, Handler handler) : memory_(&memory), handler_(std::move(handler)) {}
+  WithMemory(HandlerBlock& memory, Handler handler) : memory_(&memory), handler_(std::move(handler)) {}
   allocator_type get_allocator() const noexcept { return allocator_type(*memory_); }
 
   template <typename... Args>
@@ -80,12 +100,12 @@ class WithMemory {
   }
 
  private:
-  HandlerMemory* memory_;
+  HandlerBlock* memory_;
   Handler handler_;
 };
 
 template <typename Handler>
-WithMemory<std::decay_t<Handler>> with_memory(HandlerMemory& memory, Handler&& handler) {
+WithMemory<std::decay_t<Handler>> with_memory(HandlerBlock& memory, Handler&& handler) {
   return WithMemory<std::decay_t<Handler>>(memory, std::forward<Handler>(handler));
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/buffer_view.h"
@@ -99,7 +100,64 @@ std::size_t TlsLink::read_some(std::span<char> into, boost::system::error_code& 
 }
 
 void TlsLink::async_write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) {
-  boost::asio::async_write(stream_, BufferView(buffers), with_memory(write_memory_, std::move(done)));
+  unwritten_.assign(buffers.begin(), buffers.end());
+  next_buffer_ = 0;
+  record_ = {};
+  written_ = 0;
+  write_more(std::move(done));
+}
+
+void TlsLink::write_more(WriteHandler done) {
+  if (record_.size() == 0) {
+    while (next_buffer_ < unwritten_.size() && unwritten_[next_buffer_].size() == 0) ++next_buffer_;
+    if (next_buffer_ == unwritten_.size()) {
+      unwritten_.clear();
+      // Nothing (left) to write: complete as a write would, never inline.
+      boost::asio::post(stream_.get_executor(),
+                        [n = written_, done = std::move(done)]() mutable { done({}, n); });
+      return;
+    }
+    const boost::asio::const_buffer& first = unwritten_[next_buffer_];
+    direct_ = first.size() >= kRecordSize;
+    if (direct_) {
+      record_ = boost::asio::const_buffer(first.data(), kRecordSize);
+    } else {
+      if (!staging_) staging_.reset(new char[kRecordSize]);
+      std::size_t n = 0;
+      while (next_buffer_ < unwritten_.size() && n < kRecordSize) {
+        boost::asio::const_buffer& b = unwritten_[next_buffer_];
+        const std::size_t k = std::min(b.size(), kRecordSize - n);
+        std::memcpy(staging_.get() + n, b.data(), k);
+        n += k;
+        b += k;
+        if (b.size() == 0) ++next_buffer_;
+      }
+      record_ = boost::asio::const_buffer(staging_.get(), n);
+    }
+  }
+  // `done` travels in the operation, as in TcpLink::write_more.
+  stream_.async_write_some(
+      record_, with_memory(write_memory_, [this, done = std::move(done)](const boost::system::error_code& ec,
+                                                                         std::size_t n) mutable {
+        written_ += n;
+        record_ += n;
+        if (direct_) {
+          unwritten_[next_buffer_] += n;
+          if (unwritten_[next_buffer_].size() == 0) ++next_buffer_;
+        }
+        if (ec) {
+          record_ = {};
+          unwritten_.clear();
+          done(ec, written_);
+          return;
+        }
+        if (record_.size() == 0 && next_buffer_ == unwritten_.size()) {
+          unwritten_.clear();
+          done({}, written_);
+          return;
+        }
+        write_more(std::move(done));
+      }));
 }
 
 void TlsLink::linger(Handler done) {

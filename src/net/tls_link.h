@@ -4,6 +4,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
+#include <vector>
 
 #include "common/handler_memory.h"
 #include "net/link.h"
@@ -15,6 +16,11 @@ namespace ferry::net {
 // OpenSSL may hold decrypted bytes the socket's readiness does not show, so
 // reads go through the stream. wait_readable() completes when that buffer
 // has bytes; read_some() copies from it.
+//
+// Writes gather the connection's many small buffers (each frame's headers,
+// its body) into records of up to 16 KiB: asio's ssl::stream encrypts one
+// buffer per call, so handing it the buffer list made a TLS record and a
+// send() per buffer, three per small message.
 class TlsLink final : public Link {
  public:
   TlsLink(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& context);
@@ -32,6 +38,7 @@ class TlsLink final : public Link {
 
  private:
   void shutdown(Handler done);
+  void write_more(WriteHandler done);
 
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   std::string peer_;
@@ -42,9 +49,20 @@ class TlsLink final : public Link {
   boost::system::error_code read_error_;  // reported once the buffer is empty
   bool reading_ = false;
   Handler linger_after_read_;  // linger() arrived while a read was pending
-  // One read and one write at a time: their operation state lives here.
-  HandlerMemory read_memory_;
-  HandlerMemory write_memory_;
+  // One read and one write at a time: their operation state lives here
+  // (asio's ssl operation wrapped in the socket's: 352 and 400 bytes).
+  SizedHandlerMemory<512> read_memory_;
+  SizedHandlerMemory<512> write_memory_;
+  // The write in progress: what is left of the caller's buffers from
+  // next_buffer_ on, and the record being written (`record_`): either
+  // gathered into staging_ or, for a buffer of a record or more, the
+  // caller's own bytes (`direct_`).
+  std::vector<boost::asio::const_buffer> unwritten_;  // reused
+  std::size_t next_buffer_ = 0;
+  boost::asio::const_buffer record_;
+  bool direct_ = false;
+  std::unique_ptr<char[]> staging_;  // one record, from the first write on
+  std::size_t written_ = 0;
 };
 
 }  // namespace ferry::net

@@ -33,6 +33,31 @@ TEST(HandlerMemory, TooLargeGoesToTheHeap) {
   memory.deallocate(small);
 }
 
+TEST(HandlerMemory, ASizedBlockServesLargerOperations) {
+  SizedHandlerMemory<512> memory;
+  HandlerBlock& block = memory;
+  EXPECT_EQ(block.size(), 512u);
+  void* op = block.allocate(400);  // a TLS write's state
+  void* next = block.allocate(400);  // taken: heap
+  EXPECT_NE(op, next);
+  block.deallocate(next);
+  block.deallocate(op);
+  EXPECT_EQ(block.allocate(512), op);
+  block.deallocate(op);
+  HandlerMemory small;
+  void* big = small.allocate(400);   // does not fit 256 bytes: heap
+  void* fits = small.allocate(256);  // the block, not taken by the big one
+  void* again = small.allocate(8);   // taken now: heap
+  EXPECT_NE(big, fits);
+  EXPECT_NE(again, fits);
+  small.deallocate(again);
+  small.deallocate(fits);
+  small.deallocate(big);
+  void* block_again = small.allocate(8);
+  EXPECT_EQ(block_again, fits);
+  small.deallocate(block_again);
+}
+
 TEST(HandlerMemory, AHandlerNamesItsAllocator) {
   HandlerMemory memory;
   int called = 0;

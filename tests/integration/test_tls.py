@@ -143,6 +143,24 @@ def test_large_message_over_tls(broker_factory, certs):
         conn.disconnect()
 
 
+@pytest.mark.parametrize("size,count", [(1024, 20000), (40000, 600)])
+def test_bench_over_tls_loses_and_corrupts_nothing(broker_factory, certs, size, count):
+    """`ferry bench --tls`: small messages (the broker gathers many frames'
+    buffers into each TLS record) and messages over a record (written from
+    the message's own buffer, a record at a time), two producers and two
+    consumers; every body carries its checksum."""
+    import json
+    b = broker_factory(**TLS, **certs.server_opts())
+    r = run_ferry("bench", "--server", "127.0.0.1:%d" % b.tls_port, "--tls", "--producers", "2",
+                  "--consumers", "2", "--size", str(size), "--count", str(count), "--drain-timeout", "10",
+                  timeout=120)
+    out = r.stdout.decode()
+    assert r.returncode == 0, out + r.stderr.decode()
+    res = json.loads(out.rstrip("\n").splitlines()[-1])
+    assert res["sent"] == 2 * count and res["received"] == res["expected"] == 2 * count, res
+    assert res["lost"] == res["duplicates"] == res["corrupt"] == res["errors"] == 0, res
+
+
 def test_client_certificate_required(broker_factory, certs):
     b = broker_factory(tls_ca_file=str(certs.ca), tls_verify_client="required", **TLS, **certs.server_opts())
     # with a certificate from the CA: served
