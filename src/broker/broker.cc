@@ -64,6 +64,15 @@ void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool m
   executor_.post(owner, std::move(task));
 }
 
+void Broker::publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create) {
+  ShardId owner = owner_of(*d);
+  auto task = [this, owner, d = std::move(d), m = std::move(m), ticket, may_create]() mutable {
+    shards_[owner.value]->publish(*d, std::move(m), ticket, may_create);
+  };
+  static_assert(Task::fits_inline<decltype(task)>(), "a SEND must not allocate on its way");
+  executor_.post(owner, std::move(task));
+}
+
 void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket) {
   FERRY_ASSERT(journal_ != nullptr);
   // A topic send is journaled once per durable subscription of the topic,

@@ -43,6 +43,8 @@ class Broker {
   // configure permission on it. A SEND to a topic creates nothing lasting
   // and is not refused.
   void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
+  // The same for a destination a session keeps (no copy of its strings).
+  void publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create = true);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
   // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.

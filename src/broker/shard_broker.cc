@@ -128,6 +128,13 @@ Topic& ShardBroker::topic_for(const Destination& d) {
 }
 
 Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
+  // An existing queue first, by its key ("q:" + key_of()) in key_scratch_:
+  // every persistent message comes this way, and a Destination made from
+  // the key would copy a long name.
+  if (key.starts_with("q:")) {
+    key_scratch_.assign(key, 2);
+    if (auto it = queues_.find(key_scratch_); it != queues_.end()) return it->second.get();
+  }
   if (auto d = destination_from_journal_key(key)) return &queue_for(*d);
   auto it = durable_topics_.find(key);
   return it == durable_topics_.end() ? nullptr : it->second.topic->durable(key);

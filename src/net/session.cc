@@ -264,7 +264,15 @@ void Session::finish_connect(const ConnectReply& reply) {
 
 bool Session::may(auth::Access a, const broker::Destination& d) const {
   if (options_.authenticator == nullptr) return true;
-  return permissions_ != nullptr && permissions_->allows(a, d.to_string());
+  if (permissions_ == nullptr) return false;
+  d.to_string(destination_text_);
+  PermissionAnswer& answer = answers_[static_cast<std::size_t>(a)];
+  if (!answer.known || answer.destination != destination_text_) {
+    answer.allowed = permissions_->allows(a, destination_text_);
+    answer.destination = destination_text_;
+    answer.known = true;
+  }
+  return answer.allowed;
 }
 
 bool Session::permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt) {
@@ -278,21 +286,27 @@ bool Session::permitted(auth::Access a, const broker::Destination& d, std::optio
   return false;
 }
 
-std::optional<broker::Destination> Session::destination_of(const stomp::Frame& f) {
+std::shared_ptr<const broker::Destination> Session::destination_of(const stomp::Frame& f) {
   auto text = f.get("destination");
   if (!text) {
     fail(errors::kMissingDestination, fmt::format("{} requires a destination header",
                                                   stomp::to_string(f.command)),
          f.get("receipt"));
-    return std::nullopt;
+    return nullptr;
   }
+  for (const ParsedDestination& p : parsed_)
+    if (p.destination != nullptr && p.text == *text) return p.destination;
   auto d = broker::parse_destination(*text, vhost_);
   if (!d) {
     fail(errors::kUnknownDestination,
          fmt::format("'{}' is not a destination: use /queue/NAME or /topic/NAME", *text),
          f.get("receipt"));
+    return nullptr;
   }
-  return d;
+  ParsedDestination& slot = parsed_[parsed_next_++ % parsed_.size()];
+  slot.text.assign(*text);
+  slot.destination = std::make_shared<const broker::Destination>(std::move(*d));
+  return slot.destination;
 }
 
 broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
@@ -374,14 +388,14 @@ void Session::handle_send(const stomp::Frame& f) {
     // to refuse one: sending in a transaction needs configure as well
     // (docs/security.md).
     if (!permitted(auth::Access::kConfigure, *d, f.get("receipt"))) return;
-    tx->sends.push_back(TxSend{std::move(*d), std::move(m)});
+    tx->sends.push_back(TxSend{*d, std::move(m)});
     begin_op(f.get("receipt"), 0);
     return;
   }
   const std::uint64_t bytes = f.body.size() + 256;
   std::uint64_t op = begin_op(f.get("receipt"), 1, bytes);
   const bool may_create = may(auth::Access::kConfigure, *d);
-  broker_.publish(*d, std::move(m), ticket(op), may_create);
+  broker_.publish(std::move(d), std::move(m), ticket(op), may_create);
 }
 
 std::optional<broker::Window> Session::window_of(const stomp::Frame& f) {

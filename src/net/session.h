@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -164,7 +165,9 @@ class Session {
   void handle_abort(const stomp::Frame& f);
   void handle_disconnect(const stomp::Frame& f);
 
-  std::optional<broker::Destination> destination_of(const stomp::Frame& f);
+  // The frame's destination, parsed (null, and ERROR sent, if it has none
+  // or it is not one). Shared: a SEND hands it to the queue's shard as is.
+  std::shared_ptr<const broker::Destination> destination_of(const stomp::Frame& f);
   std::optional<broker::Window> window_of(const stomp::Frame& f);
   // The durable subscription a SUBSCRIBE asks for (nullopt: none, or `error`).
   std::optional<broker::DurableSubscription> durable_of(const stomp::Frame& f,
@@ -220,6 +223,24 @@ class Session {
   std::string client_id_;  // CONNECT client-id (ActiveMQ/Artemis durable subscriptions)
   std::string user_;
   std::shared_ptr<const auth::Permissions> permissions_;  // from the login's users snapshot
+  // The last destinations named, parsed once: a producer names the same few
+  // in every SEND (a name past 15 characters would cost an allocation per
+  // copy otherwise).
+  struct ParsedDestination {
+    std::string text;  // as the frame has it
+    std::shared_ptr<const broker::Destination> destination;
+  };
+  std::array<ParsedDestination, 4> parsed_;
+  std::size_t parsed_next_ = 0;
+  // The last answer of permissions_ per access (they are fixed at login):
+  // a pattern is matched once per destination, not once per frame.
+  struct PermissionAnswer {
+    bool known = false;
+    bool allowed = false;
+    std::string destination;  // canonical, "/queue/NAME"
+  };
+  mutable std::array<PermissionAnswer, 3> answers_;  // by auth::Access
+  mutable std::string destination_text_;             // reused by may()
   bool authenticating_ = false;
   std::int64_t refuse_at_ms_ = 0;  // != 0: a refused login's ERROR waits until then
   std::string refuse_message_, refuse_detail_;

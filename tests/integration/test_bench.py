@@ -169,7 +169,9 @@ def test_steady_state_allocates_nothing_per_message(tmp_path):
     (almost) as many heap allocations as one that delivered N (jemalloc's
     own counters, bench/allocations). Before message pooling this was 9 per
     non-persistent and 35 per persistent message; a single allocation per
-    message anywhere on the path reads as 1.0 here."""
+    message anywhere on the path reads as 1.0 here. Destination names are
+    long enough to live outside std::string (they cost 4 allocations per
+    message before a session parsed each destination once)."""
     import os
     import re
     import subprocess
@@ -189,7 +191,10 @@ def test_steady_state_allocates_nothing_per_message(tmp_path):
                        capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert r.returncode == 0, r.stdout + r.stderr
     rows = re.findall(r"^\| (.+?) \| ([\d,]+ msg/s) \| [\d,]+ \| [\d,]+ \| (-?[\d.]+) \|$", out.read_text(), re.M)
-    assert len(rows) == 3, out.read_text()
+    assert len(rows) == 4, out.read_text()
+    print(out.read_text())
     for title, rate, per_message in rows:
+        if "TLS" in title:
+            continue  # OpenSSL's record buffers (bench/allocations): reported, not claimed
         assert float(per_message) < 0.25, "%s at %s: %s allocations per delivered message" % (
             title, rate, per_message)
