@@ -861,7 +861,13 @@ std::uint64_t Session::begin_op(std::optional<std::string_view> receipt, std::ui
   PendingOp p;
   p.op = op;
   p.remaining = remaining;
-  if (receipt) p.receipt = std::string(*receipt);
+  if (receipt) {
+    if (!spare_receipts_.empty()) {
+      p.receipt = std::move(spare_receipts_.back());
+      spare_receipts_.pop_back();
+    }
+    p.receipt.assign(*receipt);
+  }
   p.bytes = bytes;
   p.disconnect = disconnect;
   p.subscribed = subscribed;
@@ -922,7 +928,13 @@ void Session::drain_ops() {
   while (!pending_.empty() && pending_.front().remaining == 0) {
     PendingOp p = std::move(pending_.front());
     pending_.pop_front();
-    if (!p.receipt.empty()) write_receipt(p.receipt);
+    if (!p.receipt.empty()) {
+      write_receipt(p.receipt);
+      if (spare_receipts_.size() < kSpareReceipts && p.receipt.capacity() <= kMaxSpareReceipt) {
+        p.receipt.clear();
+        spare_receipts_.push_back(std::move(p.receipt));
+      }
+    }
     if (p.subscribed.value != 0) release_early(p.subscribed);
     if (p.disconnect) {
       closing_ = true;

@@ -266,6 +266,12 @@ class Session {
 
   std::uint64_t next_op_ = 1;
   std::deque<PendingOp, RecyclingAllocator<PendingOp>> pending_;      // in order; front is the oldest
+  // Receipt ids of answered ops, emptied, for the next ops to fill (clients
+  // name receipts with a counter or a UUID, mostly past the 15 characters
+  // std::string keeps inline). At most kSpareReceipts of kMaxSpareReceipt.
+  static constexpr std::size_t kSpareReceipts = 256;
+  static constexpr std::size_t kMaxSpareReceipt = 128;
+  std::vector<std::string> spare_receipts_;
   std::uint64_t in_flight_bytes_ = 0;  // producer window use
   bool paused_ = false;
 
