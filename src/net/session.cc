@@ -673,7 +673,7 @@ Session::Transaction* Session::transaction_of(const stomp::Frame& f, bool& faile
   failed = false;
   auto name = f.get("transaction");
   if (!name) return nullptr;
-  auto it = transactions_.find(std::string(*name));
+  auto it = transactions_.find(*name);
   if (it == transactions_.end()) {
     failed = true;
     fail(errors::kUnknownTransaction, *name, f.get("receipt"));
@@ -742,7 +742,7 @@ void Session::handle_begin(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   auto name = f.get("transaction");
   if (!name) return fail(errors::kMissingTransaction, {}, receipt);
-  if (transactions_.contains(std::string(*name))) return fail(errors::kDuplicateTransaction, *name, receipt);
+  if (transactions_.contains(*name)) return fail(errors::kDuplicateTransaction, *name, receipt);
   if (transactions_.size() >= options_.max_transactions)
     return fail(errors::kTooManyTransactions, {}, receipt);
   transactions_.emplace(std::string(*name), Transaction{});
@@ -756,7 +756,7 @@ std::optional<Session::Transaction> Session::take_transaction(const stomp::Frame
     fail(errors::kMissingTransaction, {}, receipt);
     return std::nullopt;
   }
-  auto it = transactions_.find(std::string(*name));
+  auto it = transactions_.find(*name);
   if (it == transactions_.end()) {
     fail(errors::kUnknownTransaction, *name, receipt);
     return std::nullopt;

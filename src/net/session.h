@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "broker/delivery.h"
 #include "broker/destination.h"
 #include "common/recycling_allocator.h"
+#include "common/string_hash.h"
 #include "net/server_options.h"
 #include "net/transport.h"
 #include "stomp/frame.h"
@@ -260,7 +262,7 @@ class Session {
   std::vector<SubscriptionNo> credit_swap_;     // on_flush_done()'s list (reused)
   std::vector<SubscriptionNo> credit_writing_;  // auto subs with messages in the current write
 
-  std::unordered_map<std::string, Transaction> transactions_;
+  std::unordered_map<std::string, Transaction, StringHash, std::equal_to<>> transactions_;  // by name
   // Atomic-send op -> (COMMIT op, its settles): applied once the sends are durable.
   std::unordered_map<std::uint64_t, std::pair<std::uint64_t, std::vector<TxSettle>>> settles_after_;
 
