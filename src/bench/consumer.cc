@@ -20,7 +20,7 @@ Consumer::Consumer(asio::io_context& io, const Options& options, const ConnectPa
       tally_(tally),
       run_(run),
       conn_(io, params, *this),
-      subscription_id_("ferry-bench-" + std::to_string(index)) {}
+      subscription_id_("ferry-bench-consumer-" + std::to_string(index)) {}
 
 void Consumer::start(const asio::ip::tcp::endpoint& ep) { conn_.start(ep); }
 

@@ -25,11 +25,6 @@ using stomp::Encoder;
 namespace {
 
 constexpr std::string_view kServerName = "Ferry/0.1.0";
-// Message-ids a client-mode subscription remembers as taken by a cumulative
-// ACK (Subscription::covered_ids): enough for the frames in flight to a
-// client, small enough per subscription (about 40 KB at most).
-constexpr std::size_t kMaxCoveredIds = 1024;
-
 template <typename T>
 std::optional<T> parse_int(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -633,12 +628,7 @@ bool Session::covered_by_cumulative_ack(const stomp::Frame& f) {
   auto only = f.get("subscription");
   for (auto& [no, s] : subs_) {
     if (s->mode != AckMode::kClient || (only && s->id != *only)) continue;
-    auto& ids = s->covered_ids;
-    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
-      if (*it != *mid) continue;
-      ids.erase(std::next(it).base());
-      return true;
-    }
+    if (s->covered_ids.take(*mid)) return true;
   }
   return false;
 }
@@ -659,14 +649,13 @@ void Session::take_cumulative(Subscription& s, std::size_t index, bool ack, Deli
     Held& h = s.held[i];
     if (h.written <= named_written) {
       seqs.push_back(h.seq);
-      if (ack && h.seq.value != named.value) s.covered_ids.push_back(h.message->id_text);
+      if (ack && h.seq.value != named.value) s.covered_ids.remember(h.message->id_text);
       continue;
     }
     if (keep != i) s.held[keep] = std::move(h);
     ++keep;
   }
   s.held.resize(keep);
-  while (s.covered_ids.size() > kMaxCoveredIds) s.covered_ids.pop_front();
 }
 
 Session::Transaction* Session::transaction_of(const stomp::Frame& f, bool& failed) {

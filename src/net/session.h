@@ -18,6 +18,7 @@
 #include "broker/destination.h"
 #include "common/recycling_allocator.h"
 #include "common/string_hash.h"
+#include "net/recent_ids.h"
 #include "net/server_options.h"
 #include "net/transport.h"
 #include "stomp/frame.h"
@@ -113,9 +114,10 @@ class Session {
     std::uint64_t written = 0;  // MESSAGE frames written (client modes)
     DeliverySeq acked_through{0};  // client mode: highest seq a cumulative ACK named
     // client mode: message-ids that a cumulative ACK took along with the one
-    // it named (newest last, at most kMaxCoveredIds), so a 1.0/1.1 client
-    // acking one of them by message-id afterwards is not an error.
-    std::deque<std::string> covered_ids;
+    // it named (the last 1,024: enough for the frames in flight to a client,
+    // about 40 KB at most), so a 1.0/1.1 client acking one of them by
+    // message-id afterwards is not an error.
+    RecentIds covered_ids{1024};
     std::uint32_t credit_messages = 0;  // auto mode: written, not yet returned
     std::uint64_t credit_bytes = 0;
     bool awaiting_receipt = false;      // SUBSCRIBE's RECEIPT not written yet
