@@ -3,32 +3,37 @@
 # Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
-packages=(
-  # build
-  g++ cmake ninja-build pkg-config
+# `deps.sh broker`: only what building and running the ferry binary needs
+# (the first README command); no argument: everything the tests need too.
+broker_packages=(
+  g++ cmake ninja-build pkg-config python3
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev libjemalloc-dev
-  libbenchmark-dev
-  libssl-dev
-  nlohmann-json3-dev
+  libjemalloc-dev libssl-dev nlohmann-json3-dev
+)
+test_packages=(
+  # unit tests and micro-benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
-  php-cli php-stomp python3 python3-stomp python3-pytest python3-pytest-xdist
+  php-cli php-stomp python3-stomp python3-pytest python3-pytest-xdist
   # TLS tests make their certificates with the openssl CLI
   openssl
-  # stompjs in a real page (tests/js/browser_client.mjs, via npm playwright-core)
+  # stompjs in a real page (tests/js/browser_client.mjs) and the web
+  # console's browser tests (tests/browser), both via npm playwright-core
   chromium
   python3-prometheus-client
-  # the web console's browser tests (tests/browser: playwright-core drives it)
-  chromium
 )
-# Node and npm: the @stomp/stompjs WebSocket tests (tests/js), the console's
-# build (scripts/build-web.sh) and browser tests (tests/browser), each
-# installed with npm ci from its lock file; Debian's nodejs/npm only when no
-# node is installed.
-if ! command -v node >/dev/null 2>&1; then
-  packages+=(nodejs npm)
+packages=("${broker_packages[@]}")
+if [ "${1:-all}" != broker ]; then
+  packages+=("${test_packages[@]}")
+  # Node and npm: the @stomp/stompjs WebSocket tests (tests/js), the console's
+  # build (scripts/build-web.sh) and browser tests (tests/browser), each
+  # installed with npm ci from its lock file; Debian's nodejs/npm only when no
+  # node is installed.
+  if ! command -v node >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+  fi
 fi
 
 missing=()

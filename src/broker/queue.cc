@@ -1,6 +1,7 @@
 #include "broker/queue.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/assert.h"
 
@@ -26,6 +27,7 @@ Queue::~Queue() {
   ready_.for_each([&](const QueueEntry& e) { bytes += e.message->footprint(); });
   for (auto& c : consumers_)
     for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
+  for (const QueueEntry& e : orphans_) bytes += e.message->footprint();
   bytes += paged_charged_;
   if (bytes != 0) host_.memory_changed(-bytes);
 }
@@ -70,7 +72,12 @@ void Queue::remove_consumer(const ConsumerKey& key) {
   consumers_.erase(it);
   if (next_consumer_ > index) --next_consumer_;
   if (next_consumer_ >= consumers_.size()) next_consumer_ = 0;
-  for (auto& [seq, h] : gone->held) give_back(std::move(h.entry));
+  for (auto& [seq, h] : gone->held) {
+    // A delivery whose ACK is being written waits for the outcome: given
+    // back now, it could be delivered again although the ACK becomes durable.
+    if (h.settling) orphans_.push_back(std::move(h.entry));
+    else give_back(std::move(h.entry));
+  }
   dispatch();
 }
 
@@ -82,6 +89,7 @@ void Queue::settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, Se
     auto it = c->held.find(seq.value);
     if (it == c->held.end()) continue;
     Held& h = it->second;
+    if (h.settling) continue;  // finish_settle decides
     if (action == SettleAction::kRelease) {
       if (!h.released) {
         forget_credit(*c, h);
@@ -104,6 +112,76 @@ void Queue::settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, Se
   }
   dispatch();
   if (ready_.size() < ready_before) host_.space_freed(*this);
+}
+
+const QueueEntry* Queue::begin_settle(const ConsumerKey& key, DeliverySeq seq) {
+  Consumer* c = find(key);
+  if (c == nullptr) return nullptr;
+  auto it = c->held.find(seq.value);
+  if (it == c->held.end() || it->second.settling) return nullptr;
+  Held& h = it->second;
+  h.settling = true;
+  if (!h.released) {
+    forget_credit(*c, h);
+    h.released = true;
+    h.released_by_settle = true;
+    dispatch();  // map nodes are stable: &h.entry stays valid
+  }
+  return &h.entry;
+}
+
+void Queue::finish_settle(const ConsumerKey& key, DeliverySeq seq, MessageId id, SettleAction action,
+                          bool durable) {
+  FERRY_ASSERT(action == SettleAction::kAck || action == SettleAction::kDeadLetter);
+  std::optional<QueueEntry> entry;
+  bool orphan = false;
+  Consumer* c = find(key);
+  if (c != nullptr) {
+    auto it = c->held.find(seq.value);
+    if (it != c->held.end() && it->second.settling && it->second.entry.message->id == id) {
+      Held& h = it->second;
+      if (!durable) {
+        // As if the ACK had never arrived.
+        h.settling = false;
+        if (h.released_by_settle) {
+          h.released = false;
+          h.released_by_settle = false;
+          ++c->in_flight;
+          c->in_flight_bytes += h.bytes;
+        }
+        return;
+      }
+      entry = std::move(h.entry);
+      c->held.erase(it);
+    }
+  }
+  if (!entry) {
+    auto it = std::find_if(orphans_.begin(), orphans_.end(),
+                           [&](const QueueEntry& e) { return e.message->id == id; });
+    if (it == orphans_.end()) return;
+    entry = std::move(*it);
+    orphans_.erase(it);
+    orphan = true;
+  }
+  if (!durable) {
+    FERRY_ASSERT(orphan);
+    give_back(std::move(*entry));
+    dispatch();
+    return;
+  }
+  uncharge(*entry);
+  if (action == SettleAction::kAck) bump(&MessageCounters::acked);
+  else if (settings_.is_dead_letter_queue) ++discarded_;
+  else bump(&MessageCounters::dead_lettered);
+  host_.settled(*this, *entry);
+  dispatch();
+}
+
+std::size_t Queue::settling_count() const {
+  std::size_t n = orphans_.size();
+  for (const auto& c : consumers_)
+    for (const auto& [seq, h] : c->held) n += h.settling ? 1 : 0;
+  return n;
 }
 
 void Queue::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes) {

@@ -51,6 +51,10 @@ class QueueHost {
   }
   // The entry came back to the queue to be delivered again.
   virtual void returned(const Queue& q, const QueueEntry& e) = 0;
+  // The entry left the queue for good through finish_settle(): its ack (or
+  // dead-letter move) record is already durable, so only its segment's
+  // retain goes.
+  virtual void settled(const Queue& q, const QueueEntry& e) {}
   // Hand `d` of entry `e` to a consumer that will acknowledge it (`e`'s
   // `deliveries` already counts this delivery). A journaling host first
   // records the count, so a message seen by a consumer before a crash comes
@@ -133,9 +137,32 @@ class Queue {
   void remove_consumer(const ConsumerKey& key);
   bool has_consumer(const ConsumerKey& key) const;
 
-  // Applies `action` to the consumer's deliveries `seqs`; unknown seqs are
-  // ignored (they were already settled or returned).
+  // Applies `action` to the consumer's deliveries `seqs` at once; unknown
+  // seqs, and deliveries being settled (below), are ignored (they were
+  // already settled or returned).
   void settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, SettleAction action);
+
+  // Two-phase settlement, for an ACK or dead-letter move whose record must
+  // be durable before it takes effect (a journaled delivery): an ACK that
+  // cannot be written (a full disk) changes nothing.
+  //
+  // begin_settle marks the consumer's held delivery `seq` as settling and
+  // returns its entry (valid until the next call on this queue); null if
+  // unknown or already settling. A settling delivery stops counting toward
+  // the consumer's window (its next message need not wait for the disk) but
+  // stays held: if the consumer leaves meanwhile it is kept aside, not
+  // redelivered, until finish_settle decides.
+  const QueueEntry* begin_settle(const ConsumerKey& key, DeliverySeq seq);
+  // The record of a delivery begin_settle marked is durable (`durable`) or
+  // failed. Durable: kAck removes it (QueueHost::settled, no second record);
+  // kDeadLetter removes it from this queue (the caller enqueues the copy it
+  // journaled into the dead-letter queue). Failed: it is held again exactly
+  // as before begin_settle, counting toward the window; kept aside (its
+  // consumer left), it returns to the queue. `id` guards against a seq that
+  // names another message by then. Unknown deliveries are ignored.
+  void finish_settle(const ConsumerKey& key, DeliverySeq seq, MessageId id, SettleAction action,
+                     bool durable);
+  std::size_t settling_count() const;
   // An auto-ack consumer's connection wrote `messages` / `bytes` to its socket.
   void credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
 
@@ -201,7 +228,9 @@ class Queue {
   std::size_t depth() const { return ready_.size() + paged_.size(); }
   std::size_t unacked() const;
   std::size_t consumer_count() const { return consumers_.size(); }
-  bool idle() const { return ready_.empty() && paged_.empty() && consumers_.empty(); }
+  bool idle() const {
+    return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty();
+  }
   std::uint64_t expired_count() const { return expired_; }
   std::uint64_t discarded_count() const { return discarded_; }
 
@@ -210,6 +239,8 @@ class Queue {
     QueueEntry entry;
     std::uint64_t bytes = 0;
     bool released = false;  // kRelease: no longer counts toward the window
+    bool settling = false;  // begin_settle: its record is being written
+    bool released_by_settle = false;  // begin_settle released it (undone on failure)
   };
   struct Consumer {
     ConsumerKey key;
@@ -249,6 +280,9 @@ class Queue {
   PagedTail paged_;             // after everything in ready_ (enqueue order)
   std::int64_t paged_charged_ = 0;
   std::vector<std::unique_ptr<Consumer>> consumers_;
+  // Settling deliveries whose consumer left before finish_settle (rare: a
+  // disconnect during an ACK's fsync). By message id; charged as held.
+  std::vector<QueueEntry> orphans_;
   std::size_t next_consumer_ = 0;  // round-robin cursor
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)

@@ -69,7 +69,7 @@ store::SegmentId ShardBroker::write(RecordType type, std::string_view payload, c
 }
 
 void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> records,
-                              std::function<void(std::optional<store::SegmentId>, std::uint64_t)> then) {
+                              BatchDone then) {
   auto segment = std::make_shared<store::SegmentId>();
   // The completion is posted back to this shard, so it runs after the
   // current task, by which time `segment` is set.
@@ -77,11 +77,11 @@ void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> re
                                                           const store::AppendResult& r) {
     broker_.post(self_, [this, segment, then, r] {
       if (r.ok) {
-        then(*segment, r.offset);  // owns the retain from here
+        then(*segment, r.offset, r.error);  // owns the retain from here
       } else {
         journal_->release(*segment);
-        spdlog::error("journal write failed; a dead-letter move is kept in memory only: {}", r.error);
-        then(std::nullopt, 0);
+        spdlog::error("journal batch write failed: {}", r.error);
+        then(std::nullopt, 0, r.error);
       }
     });
   });
@@ -434,11 +434,99 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
 void ShardBroker::settle(const ConsumerKey& key, DeliverySeqs seqs,
                          SettleAction action, OpTicket ticket) {
   OpRef op = begin(ticket);
-  current_ = op;
   auto it = subscriptions_.find(key);
-  if (it != subscriptions_.end()) it->second.queue->settle(key, seqs.span(), action);
-  current_.reset();
+  if (it != subscriptions_.end()) {
+    Queue& q = *it->second.queue;
+    if (journal_ == nullptr || action == SettleAction::kRequeue || action == SettleAction::kRelease) {
+      current_ = op;
+      q.settle(key, seqs.span(), action);
+      current_.reset();
+    } else {
+      for (DeliverySeq seq : seqs) settle_durably(q, key, seq, action, op);
+    }
+  }
   end(op);
+}
+
+// An ACK or dead-letter NACK of a journaled delivery takes effect only once
+// its record is durable: the queue marks the delivery settling (it stops
+// counting toward the window) and this writes the record; the completion
+// removes it, or, when the write failed (a full disk), leaves it held as if
+// the frame had never arrived and answers the operation with the error. The
+// message's segment is released only after that, so a failed ACK can never
+// let the segment holding its message be deleted.
+void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq seq,
+                                 SettleAction action, const OpRef& op) {
+  const QueueEntry* e = q.begin_settle(key, seq);
+  if (e == nullptr) return;
+  const MessageId id = e->message->id;
+  const bool discard = action == SettleAction::kDeadLetter && q.settings().is_dead_letter_queue;
+  if (e->segment == 0) {
+    // Not journaled here: nothing to write for its ACK; a dead-lettered copy
+    // is journaled on its own (dead_letter()) as before.
+    if (action == SettleAction::kAck || discard) {
+      q.finish_settle(key, seq, id, action, true);
+    } else {
+      QueueEntry copy = *e;
+      q.finish_settle(key, seq, id, action, true);
+      dead_letter(q, copy, "rejected");
+    }
+    return;
+  }
+  ++op->waiting;
+  auto queue_key = q.journal_key_ref();
+  if (action == SettleAction::kAck || discard) {
+    encode_message_ref(scratch_, *queue_key, id);
+    journal_->append(RecordType::kAck, scratch_,
+                     [this, op, queue_key, key, seq, id, action](const store::AppendResult& r) mutable {
+                       broker_.post(self_, [this, op = std::move(op), queue_key = std::move(queue_key),
+                                            key, seq, id, action, ok = r.ok,
+                                            error = r.ok ? std::string() : r.error]() mutable {
+                         finish_settle(*queue_key, key, seq, id, action, ok, error, op);
+                       });
+                     });
+    return;
+  }
+  // A dead-letter move: one atomic record (ack here + the copy in the
+  // dead-letter queue), so after a crash it is in exactly one of them.
+  auto [dlq, copy] = dead_letter_copy(q, *e, "rejected");
+  std::vector<std::pair<RecordType, std::string>> records;
+  records.emplace_back(RecordType::kAck, encode_message_ref(*queue_key, id));
+  const std::string dlq_key = dlq.journal_key();
+  const std::uint64_t stamp = next_stamp();
+  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0, stamp));
+  write_batch(std::move(records), [this, op, queue_key, key, seq, id, action, dlq, dlq_key, copy,
+                                   stamp](std::optional<store::SegmentId> segment, std::uint64_t offset,
+                                         const std::string& error) {
+    finish_settle(*queue_key, key, seq, id, action, segment.has_value(), error, op);
+    if (segment) broker_.enqueue_journaled(dlq, dlq_key, copy, *segment, stamp, offset, 1);
+  });
+}
+
+void ShardBroker::finish_settle(const std::string& queue_key, const ConsumerKey& key, DeliverySeq seq,
+                                MessageId id, SettleAction action, bool ok, const std::string& error,
+                                const OpRef& op) {
+  if (Queue* q = find_journaled_queue(queue_key)) q->finish_settle(key, seq, id, action, ok);
+  if (!ok && op->outcome.ok) {
+    op->outcome = Outcome::failure(error);
+    spdlog::warn("{} of message {} not made durable, so not applied: {}",
+                 action == SettleAction::kAck ? "ACK" : "dead-letter move", id.value, error);
+  }
+  end(op);
+}
+
+Queue* ShardBroker::find_journaled_queue(const std::string& key) {
+  if (key.starts_with("q:")) {
+    key_scratch_.assign(key, 2);
+    auto it = queues_.find(key_scratch_);
+    return it == queues_.end() ? nullptr : it->second.get();
+  }
+  auto it = durable_topics_.find(key);
+  return it == durable_topics_.end() ? nullptr : it->second.topic->durable(key);
+}
+
+void ShardBroker::settled(const Queue& q, const QueueEntry& e) {
+  if (e.segment != 0 && journal_ != nullptr) journal_->release(store::SegmentId(e.segment));
 }
 
 void ShardBroker::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes) {
@@ -482,7 +570,8 @@ void ShardBroker::deliver_counted(const Queue& q, const QueueEntry& e, const Con
                    });
 }
 
-void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
+std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& from, const QueueEntry& e,
+                                                                  std::string_view reason) {
   MessageRef copy_ref = make_message(*e.message);
   Message* copy = &copy_ref.writable();
   const std::string& from_name = from.name();
@@ -496,8 +585,13 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
   copy->headers.emplace_back("dead-letter-reason", std::string(reason));
   spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, from_name,
                 copy->destination, reason);
-  if (journal_ == nullptr || !copy->persistent) {
-    broker_.publish_internal(dlq, std::move(copy_ref));
+  return {std::move(dlq), std::move(copy_ref)};
+}
+
+void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
+  auto [dlq, moved] = dead_letter_copy(from, e, reason);
+  if (journal_ == nullptr || !moved->persistent) {
+    broker_.publish_internal(dlq, std::move(moved));
     return;
   }
   // One atomic record moves it: after a crash it is in exactly one queue.
@@ -506,17 +600,25 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
     records.emplace_back(RecordType::kAck, encode_message_ref(from.settings().journal_key, e.message->id));
   const std::string dlq_key = dlq.journal_key();
   const std::uint64_t stamp = next_stamp();
-  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0, stamp));
-  MessageRef moved = std::move(copy_ref);
+  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *moved, 0, stamp));
   const auto index = static_cast<std::uint32_t>(records.size() - 1);
-  write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp, index](
-                                      std::optional<store::SegmentId> segment, std::uint64_t offset) {
-    // Not recorded (disk full): still moved in memory; after a restart the
-    // message is back in its original queue, never lost.
-    if (segment) broker_.enqueue_journaled(dlq, dlq_key, moved, *segment, stamp, offset, index);
-    else broker_.publish_internal(dlq, moved);
+  const store::SegmentId source(e.segment);
+  // No client waits for this move (max-deliveries, an expired redelivery):
+  // if it cannot be written it still happens in memory, and the source
+  // record keeps its segment, so after a restart the message is back in its
+  // original queue, never lost. Its segment is released only once the move
+  // is durable.
+  write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp, index, source](
+                                      std::optional<store::SegmentId> segment, std::uint64_t offset,
+                                      const std::string&) {
+    if (segment) {
+      broker_.enqueue_journaled(dlq, dlq_key, moved, *segment, stamp, offset, index);
+      if (source.value != 0) journal_->release(source);
+    } else {
+      spdlog::error("journal write failed; a dead-letter move is kept in memory only");
+      broker_.publish_internal(dlq, moved);
+    }
   });
-  if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
 }
 
 // ------------------------------------------------------------ memory

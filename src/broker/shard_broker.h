@@ -108,6 +108,7 @@ class ShardBroker final : public QueueHost {
   void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override;
   void removed(const Queue& q, const QueueEntry& e) override;
   void returned(const Queue& q, const QueueEntry& e) override;
+  void settled(const Queue& q, const QueueEntry& e) override;
   std::size_t page_in(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
                       std::vector<QueueEntry>& out) override;
   std::size_t page_in_copy(const Queue& q, std::span<const PagedPosition> ps, std::uint64_t max_bytes,
@@ -158,9 +159,22 @@ class ShardBroker final : public QueueHost {
   // it is durable. The record's segment is retained `retains` times.
   store::SegmentId write(store::RecordType type, std::string_view payload, const OpRef& op,
                          std::uint32_t retains = 0);
-  // `then` gets the segment and the offset of the batch record, or nullopt.
-  void write_batch(std::vector<std::pair<store::RecordType, std::string>> records,
-                   std::function<void(std::optional<store::SegmentId>, std::uint64_t)> then);
+  // `then` gets the segment and the offset of the batch record, or nullopt
+  // and the journal's error text.
+  using BatchDone =
+      std::function<void(std::optional<store::SegmentId>, std::uint64_t, const std::string&)>;
+  void write_batch(std::vector<std::pair<store::RecordType, std::string>> records, BatchDone then);
+  // Two-phase settlement of one journaled delivery (see Queue::begin_settle).
+  void settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq seq, SettleAction action,
+                      const OpRef& op);
+  void finish_settle(const std::string& queue_key, const ConsumerKey& key, DeliverySeq seq,
+                     MessageId id, SettleAction action, bool ok, const std::string& error,
+                     const OpRef& op);
+  // The queue a journal key names, if it exists (never creates one).
+  Queue* find_journaled_queue(const std::string& key);
+  // A dead-lettered copy of `e` and the dead-letter queue it goes to.
+  std::pair<Destination, MessageRef> dead_letter_copy(const Queue& from, const QueueEntry& e,
+                                                      std::string_view reason);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
   bool over_limit() const { return memory_used_ >= memory_limit_; }

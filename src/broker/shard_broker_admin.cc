@@ -205,15 +205,21 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
     const auto index = static_cast<std::uint32_t>(records.size() - 1);
     MessageRef moving = std::move(copy_ref);
     ++pending->waiting;
-    write_batch(std::move(records), [this, to, to_key, moving, stamp, index, finish](
-                                        std::optional<store::SegmentId> segment, std::uint64_t offset) {
-      // Not recorded (disk full): moved in memory; after a restart the
-      // message is back in `from`, never lost.
-      if (segment) broker_.enqueue_journaled(to, to_key, moving, *segment, stamp, offset, index);
-      else broker_.publish_internal(to, moving);
+    const store::SegmentId held_in(e.segment);
+    write_batch(std::move(records), [this, to, to_key, moving, stamp, index, finish, held_in](
+                                        std::optional<store::SegmentId> segment, std::uint64_t offset,
+                                        const std::string&) {
+      // Not recorded (disk full): moved in memory; its record in `from`
+      // keeps its segment, so after a restart the message is back in
+      // `from`, never lost. Released only once the move is durable.
+      if (segment) {
+        broker_.enqueue_journaled(to, to_key, moving, *segment, stamp, offset, index);
+        if (held_in.value != 0) journal_->release(held_in);
+      } else {
+        broker_.publish_internal(to, moving);
+      }
       finish();
     });
-    if (e.segment != 0) journal_->release(store::SegmentId(e.segment));
   }
   spdlog::info("moving {} messages from {} to {} (vhost {})", pending->moved, source.name(), to_name,
                from.vhost);

@@ -963,7 +963,11 @@ void Session::fail(std::string_view message, std::string_view detail,
 // ------------------------------------------------------------- deliveries
 
 void Session::on_delivery(SubscriptionNo no, broker::Delivery d) {
-  if (released_) return;
+  // Nothing follows an ERROR (or a DISCONNECT's RECEIPT): a delivery that
+  // arrives while the connection closes is not written. A client-mode one
+  // is still held by this consumer on its queue, which takes it back when
+  // the connection's subscriptions go (on_closed).
+  if (released_ || closing_) return;
   auto it = subs_.find(no);
   // Unsubscribed meanwhile: the queue took the message back when it
   // processed the UNSUBSCRIBE, so dropping it here loses nothing.
@@ -977,6 +981,7 @@ void Session::on_delivery(SubscriptionNo no, broker::Delivery d) {
 }
 
 void Session::release_early(SubscriptionNo no) {
+  if (closing_) return;  // see on_delivery
   auto it = subs_.find(no);
   if (it == subs_.end()) return;
   Subscription& s = *it->second;

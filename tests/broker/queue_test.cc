@@ -32,6 +32,7 @@ class RecordingHost : public QueueHost {
   }
   void removed(const Queue&, const QueueEntry&) override { ++removed_calls; }
   void returned(const Queue&, const QueueEntry&) override { ++returned_calls; }
+  void settled(const Queue&, const QueueEntry&) override { ++settled_calls; }
   void dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) override {
     dead_letters.push_back({from.name(), e.message, std::string(reason)});
   }
@@ -67,6 +68,7 @@ class RecordingHost : public QueueHost {
   std::vector<DeadLetter> dead_letters;
   int removed_calls = 0;
   int returned_calls = 0;
+  int settled_calls = 0;
   std::int64_t memory = 0;
   int space_freed_calls = 0;
   std::int64_t now = 1'000'000;
@@ -699,6 +701,111 @@ TEST_F(QueueTest, NameIsCanonical) {
   Queue q(d, {}, host);
   EXPECT_EQ(q.name(), "/queue/jobs");
   EXPECT_EQ(q.destination(), d);
+}
+
+// --- Two-phase settlement (an ACK whose record must be durable first) ------
+
+TEST_F(QueueTest, SettlingAckFreesTheWindowButKeepsTheMessageUntilDurable) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(1));
+  publish(*q, {"1", "2"});
+  ASSERT_EQ(host.bodies_for(a), (Bodies{"1"}));
+  const DeliverySeq seq = host.last().delivery.seq;
+  const MessageId id = host.last().delivery.message->id;
+  ASSERT_NE(q->begin_settle(a, seq), nullptr);
+  EXPECT_EQ(q->begin_settle(a, seq), nullptr) << "already settling";
+  // The window no longer counts it: "2" goes out while the record is written.
+  q->credit(a, 0, 0);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  EXPECT_EQ(q->unacked(), 2u);
+  EXPECT_EQ(q->settling_count(), 1u);
+  q->finish_settle(a, seq, id, SettleAction::kAck, true);
+  EXPECT_EQ(q->unacked(), 1u);
+  EXPECT_EQ(q->settling_count(), 0u);
+  EXPECT_EQ(host.settled_calls, 1);
+  EXPECT_EQ(host.removed_calls, 0) << "its ack record is already written";
+  EXPECT_EQ(q->counters().acked, 1u);
+}
+
+TEST_F(QueueTest, FailedAckLeavesTheMessageHeldAsIfItNeverArrived) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(1));
+  publish(*q, {"1", "2"});
+  const DeliverySeq seq = host.last().delivery.seq;
+  const MessageId id = host.last().delivery.message->id;
+  ASSERT_NE(q->begin_settle(a, seq), nullptr);
+  q->finish_settle(a, seq, id, SettleAction::kAck, false);
+  EXPECT_EQ(q->settling_count(), 0u);
+  EXPECT_EQ(host.settled_calls, 0);
+  EXPECT_EQ(q->counters().acked, 0u);
+  // Still held, counting toward the window again: a NACK returns it.
+  settle(*q, a, {seq}, SettleAction::kRequeue);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  q->remove_consumer(a);
+  q->add_consumer(b, AckMode::kClientIndividual, window(10));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"1", "2"})) << "nothing was lost";
+}
+
+TEST_F(QueueTest, FailedAckOfATransactionReleasedDeliveryKeepsItReleased) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(1));
+  publish(*q, {"1", "2", "3"});
+  const DeliverySeq seq = host.last().delivery.seq;
+  const MessageId id = host.last().delivery.message->id;
+  settle(*q, a, {seq}, SettleAction::kRelease);  // ACK inside a transaction
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  ASSERT_NE(q->begin_settle(a, seq), nullptr);   // COMMIT
+  q->finish_settle(a, seq, id, SettleAction::kAck, false);
+  q->credit(a, 0, 0);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"})) << "the window holds \"2\" only";
+}
+
+TEST_F(QueueTest, ConsumerLeavingDuringASettleDoesNotGetTheMessageRedeliveredEarly) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(5));
+  publish(*q, {"1", "2"});
+  const auto seqs = host.seqs_for(a);
+  const MessageId id1 = host.delivered[0].delivery.message->id;
+  const MessageId id2 = host.delivered[1].delivery.message->id;
+  ASSERT_NE(q->begin_settle(a, seqs[0]), nullptr);
+  ASSERT_NE(q->begin_settle(a, seqs[1]), nullptr);
+  q->remove_consumer(a);
+  EXPECT_FALSE(q->idle()) << "settling deliveries are kept aside";
+  q->add_consumer(b, AckMode::kClientIndividual, window(5));
+  EXPECT_TRUE(host.bodies_for(b).empty()) << "not redelivered while their ACK is written";
+  q->finish_settle(a, seqs[0], id1, SettleAction::kAck, true);   // durable: gone
+  q->finish_settle(a, seqs[1], id2, SettleAction::kAck, false);  // failed: back to the queue
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"2"}));
+  EXPECT_EQ(host.settled_calls, 1);
+  EXPECT_EQ(q->settling_count(), 0u);
+}
+
+TEST_F(QueueTest, SettleIgnoresDeliveriesBeingSettled) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(5));
+  publish(*q, {"1"});
+  const DeliverySeq seq = host.last().delivery.seq;
+  const MessageId id = host.last().delivery.message->id;
+  ASSERT_NE(q->begin_settle(a, seq), nullptr);
+  settle(*q, a, {seq}, SettleAction::kRequeue);  // e.g. an ABORT racing the ACK
+  EXPECT_EQ(q->depth(), 0u);
+  q->finish_settle(a, seq, id, SettleAction::kAck, true);
+  EXPECT_EQ(q->unacked(), 0u);
+  EXPECT_EQ(q->counters().acked, 1u);
+}
+
+TEST_F(QueueTest, DurableDeadLetterMoveLeavesTheQueueWithoutAnotherRecord) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(5));
+  publish(*q, {"1"});
+  const DeliverySeq seq = host.last().delivery.seq;
+  const MessageId id = host.last().delivery.message->id;
+  ASSERT_NE(q->begin_settle(a, seq), nullptr);
+  q->finish_settle(a, seq, id, SettleAction::kDeadLetter, true);
+  EXPECT_EQ(q->unacked(), 0u);
+  EXPECT_EQ(q->counters().dead_lettered, 1u);
+  EXPECT_TRUE(host.dead_letters.empty()) << "the caller journaled and enqueues the copy";
+  EXPECT_EQ(host.memory, 0);
 }
 
 }  // namespace
