@@ -103,6 +103,7 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
   auto common = [&s](CLI::App* c, bool json) {
     c->add_option("--http", s.http,
                   "management API HOST:PORT (the broker's http-listen), or https://HOST:PORT (its https-listen)")
+        ->envname("FERRY_HTTP")
         ->capture_default_str();
     c->add_option("--ca-file", s.tls.ca_file,
                   "with https://: PEM CA certificates to verify the broker by (default: the system trust store)");
@@ -110,9 +111,9 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
     c->add_option("--cert-file", s.tls.cert_file,
                   "with https://: PEM client certificate, for a broker with tls-verify-client");
     c->add_option("--key-file", s.tls.key_file, "with https://: PEM private key of --cert-file");
-    c->add_option("--user", s.user, "management user")->capture_default_str();
-    c->add_option("--password", s.password, "its password")->capture_default_str();
-    c->add_option("--vhost", s.vhost, "virtual host")->capture_default_str();
+    c->add_option("-u,--user", s.user, "management user")->envname("FERRY_USER")->capture_default_str();
+    c->add_option("-p,--password", s.password, "its password")->envname("FERRY_PASSWORD")->capture_default_str();
+    c->add_option("--vhost", s.vhost, "virtual host")->envname("FERRY_VHOST")->capture_default_str();
     if (json) c->add_flag("--json", s.json, "print the API's JSON instead of a table");
     return c;
   };
@@ -251,7 +252,7 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
     return 0;
   } catch (const std::exception& e) {
     err << "ferry " << name << ": " << e.what() << "\n";
-    return 2;
+    return 1;  // a failure, not a usage error
   }
 }
 

@@ -1,10 +1,13 @@
 #include "app/config.h"
+#include "app/usage_error.h"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -364,13 +367,13 @@ std::string toml_value_text(const toml::node& n) {
     std::string out;
     for (const toml::node& item : *a) {
       auto s = item.value<std::string>();
-      if (!s) throw std::runtime_error("unsupported value type");
+      if (!s) throw UsageError("unsupported value type");
       if (!out.empty()) out += ',';
       out += *s;
     }
     return out;
   }
-  throw std::runtime_error("unsupported value type");
+  throw UsageError("unsupported value type");
 }
 
 }  // namespace
@@ -399,18 +402,46 @@ bool parse_size(const std::string& text, std::uint64_t& out) {
   return true;
 }
 
+namespace {
+
+// Options that name files: relative in a file means relative to that file.
+bool is_path_option(std::string_view name) {
+  return name == "data-dir" || name == "users-file" || name == "tls-cert-file" || name == "tls-key-file" ||
+         name == "tls-ca-file";
+}
+
+std::string toml_quoted(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
 net::ServerOptions load_options(const std::string& config_path,
-                                const std::vector<std::pair<std::string, std::string>>& cli_values) {
+                                const std::vector<std::pair<std::string, std::string>>& cli_values,
+                                std::vector<EffectiveValue>* effective) {
   net::ServerOptions o;
-  auto apply = [&](const std::string& name, const std::string& value, const std::string& source) {
-    for (const OptionSpec& spec : option_specs()) {
+  std::vector<EffectiveValue> values;
+  for (const OptionSpec& spec : option_specs()) values.push_back({spec.name, spec.default_value, "default"});
+  auto apply = [&](const std::string& name, std::string value, const std::string& source) {
+    for (std::size_t i = 0; i < option_specs().size(); ++i) {
+      const OptionSpec& spec = option_specs()[i];
       if (spec.name != name) continue;
+      if (source == config_path && is_path_option(name) && !value.empty() &&
+          std::filesystem::path(value).is_relative()) {
+        value = (std::filesystem::absolute(config_path).parent_path() / value).lexically_normal().string();
+      }
       std::string err = spec.apply(o, value);
       if (!err.empty())
-        throw std::runtime_error(source + ": invalid value '" + value + "' for " + name + ": " + err);
+        throw UsageError(source + ": invalid value '" + value + "' for " + name + ": " + err);
+      values[i] = {name, value, source};
       return;
     }
-    throw std::runtime_error(source + ": unknown option '" + name + "'");
+    throw UsageError(source + ": unknown option '" + name + "'");
   };
   for (const OptionSpec& spec : option_specs()) apply(spec.name, spec.default_value, "default");
   if (!config_path.empty()) {
@@ -418,7 +449,7 @@ net::ServerOptions load_options(const std::string& config_path,
     try {
       table = toml::parse_file(config_path);
     } catch (const toml::parse_error& e) {
-      throw std::runtime_error(config_path + ": " + std::string(e.description()));
+      throw UsageError(config_path + ": " + std::string(e.description()));
     }
     for (const auto& [key, node] : table) {
       std::string text;
@@ -428,19 +459,56 @@ net::ServerOptions load_options(const std::string& config_path,
         return s.list && s.name == name;
       });
       if (node.is_array() && !list_option)
-        throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +
+        throw UsageError(config_path + ": option '" + std::string(key.str()) +
                                  "' must be a string or number, not a list");
       try {
         text = toml_value_text(node);
       } catch (const std::exception&) {
-        throw std::runtime_error(config_path + ": option '" + std::string(key.str()) +
+        throw UsageError(config_path + ": option '" + std::string(key.str()) +
                                  "' must be a string, number or list of strings");
       }
       apply(std::string(key.str()), text, config_path);
     }
   }
   for (const auto& [name, value] : cli_values) apply(name, value, "--" + name);
+  if (effective != nullptr) *effective = std::move(values);
   return o;
+}
+
+std::string default_config_path() {
+  if (const char* env = std::getenv("FERRY_CONFIG")) return env;
+  for (const char* candidate : {"ferry.toml", "/etc/ferry/ferry.toml"}) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
+  }
+  return "";
+}
+
+std::string config_as_toml(const std::vector<EffectiveValue>& values) {
+  std::string out = "# the effective configuration of ferry serve (value, then where it came from)\n";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const EffectiveValue& v = values[i];
+    const OptionSpec& spec = option_specs()[i];
+    std::string value;
+    if (spec.list) {
+      value = "[";
+      std::size_t start = 0;
+      bool first = true;
+      while (start <= v.value.size() && !v.value.empty()) {
+        std::size_t comma = v.value.find(',', start);
+        std::string item = v.value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        value += (first ? "" : ", ") + toml_quoted(item);
+        first = false;
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      value += "]";
+    } else {
+      value = toml_quoted(v.value);
+    }
+    out += v.name + " = " + value + "  # " + v.source + "\n";
+  }
+  return out;
 }
 
 }  // namespace ferry::app

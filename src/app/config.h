@@ -23,11 +23,32 @@ struct OptionSpec {
 // Every option of `ferry serve` except --config itself.
 const std::vector<OptionSpec>& option_specs();
 
+// One option's value as it was finally applied, and where it came from
+// ("default", the file's path, or "--name").
+struct EffectiveValue {
+  std::string name;
+  std::string value;
+  std::string source;
+};
+
 // Applies defaults, then the TOML file (if `config_path` is not empty), then
-// the command-line values given (name -> value). Throws std::runtime_error
-// with a message naming the option and the source on a bad value.
+// the command-line values given (name -> value). Throws UsageError with a
+// message naming the option and the source on a bad value. A relative path
+// in the file (data-dir, users-file, the TLS files) is relative to the
+// file's directory, so a service's data does not depend on its working
+// directory; on the command line it is relative to the working directory.
+// `effective` (if not null) gets every option's final value, in option order.
 net::ServerOptions load_options(const std::string& config_path,
-                                const std::vector<std::pair<std::string, std::string>>& cli_values);
+                                const std::vector<std::pair<std::string, std::string>>& cli_values,
+                                std::vector<EffectiveValue>* effective = nullptr);
+
+// The ferry.toml `ferry serve` reads when --config is not given: the file
+// $FERRY_CONFIG names (set but empty: none), else ./ferry.toml, else
+// /etc/ferry/ferry.toml, if it exists; "" when there is none.
+std::string default_config_path();
+
+// The effective configuration as a ferry.toml (`ferry serve --print-config`).
+std::string config_as_toml(const std::vector<EffectiveValue>& values);
 
 // "16MiB" -> 16777216. Accepts B, K/KB/KiB, M/MB/MiB, G/GB/GiB (binary).
 bool parse_size(const std::string& text, std::uint64_t& out);

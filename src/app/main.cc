@@ -1,7 +1,11 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 
@@ -9,10 +13,12 @@
 #include "app/config.h"
 #include "app/serve.h"
 #include "app/stomp_client.h"
+#include "app/usage_error.h"
 #include "app/user_command.h"
 #include "bench/bench.h"
 #include "bench/options.h"
 #include "common/log.h"
+#include "common/version.h"
 
 using namespace ferry;
 
@@ -22,13 +28,54 @@ struct Login {
   std::string login, passcode;
 };
 
+// A bare name means a queue, as in ActiveMQ: "orders" -> "/queue/orders".
+std::string destination_of(const std::string& d) { return d.starts_with('/') ? d : "/queue/" + d; }
+
+// --user without --password (nor FERRY_PASSWORD): ask on the terminal, as
+// rabbitmqadmin and psql do. Not when stdin is not a terminal (a piped body).
+void prompt_password(Login& who) {
+  if (who.login.empty() || !who.passcode.empty() || !::isatty(STDIN_FILENO)) return;
+  std::cerr << "password for " << who.login << ": " << std::flush;
+  termios old{};
+  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::getline(std::cin, who.passcode);
+  if (tty) ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::cerr << "\n";
+}
+
+// The connection options every STOMP subcommand spells the same way, each
+// also read from a FERRY_* environment variable. The older spellings stay
+// as aliases (--host, --login, --passcode).
+void add_connection_options(CLI::App* c, std::string& server, std::string& vhost, Login& who) {
+  c->add_option("-s,--server", server, "broker HOST:PORT (STOMP)")->envname("FERRY_SERVER")->capture_default_str();
+  c->add_option("--vhost,--host", vhost, "virtual host (the STOMP host header)")
+      ->envname("FERRY_VHOST")
+      ->capture_default_str();
+  c->add_option("-u,--user,--login", who.login, "user (default: none, the broker's default-user)")
+      ->envname("FERRY_USER");
+  c->add_option("-p,--password,--passcode", who.passcode,
+                "password of --user (asked on the terminal when missing)")
+      ->envname("FERRY_PASSWORD");
+}
+
 int run_send(const std::string& server, const std::string& vhost, const Login& who, const std::string& destination,
              std::optional<std::string> body, const std::vector<std::string>& headers, bool receipt) {
-  if (!body) body = std::string(std::istreambuf_iterator<char>(std::cin), {});
+  if (!body) {
+    body = std::string(std::istreambuf_iterator<char>(std::cin), {});
+    // `echo x | ferry send q` sends "x", as `$(echo x)` would: the one line
+    // end that echo adds is not part of the message.
+    if (body->ends_with("\r\n")) body->resize(body->size() - 2);
+    else if (body->ends_with('\n')) body->pop_back();
+  }
   std::vector<std::pair<std::string, std::string>> h{{"destination", destination}};
   for (const std::string& kv : headers) {
     auto colon = kv.find(':');
-    if (colon == std::string::npos) throw std::runtime_error("header must be name:value, got " + kv);
+    if (colon == std::string::npos) throw app::UsageError("header must be name:value, got " + kv);
     h.emplace_back(kv.substr(0, colon), kv.substr(colon + 1));
   }
   app::StompClient client(server, vhost, who.login, who.passcode);
@@ -76,13 +123,26 @@ int run_recv(const std::string& server, const std::string& vhost, const Login& w
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"Ferry: a fast STOMP message broker"};
-  app.require_subcommand(1);
+  CLI::App app{"Ferry: a fast STOMP message broker", "ferry"};
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", "ferry " + std::string(kVersion));
+  app.footer("Run 'ferry SUBCOMMAND --help' for a subcommand's options.");
+
+  auto* help = app.add_subcommand("help", "show this help, or a subcommand's (ferry help serve)");
+  std::string help_topic;
+  help->add_option("subcommand", help_topic, "the subcommand to explain");
 
   // serve
   auto* serve = app.add_subcommand("serve", "run the broker");
   std::string config_path;
-  serve->add_option("--config", config_path, "read options from this ferry.toml")->check(CLI::ExistingFile);
+  serve->add_option("--config", config_path,
+                    "read options from this ferry.toml (default: $FERRY_CONFIG, else ./ferry.toml, else "
+                    "/etc/ferry/ferry.toml, if it exists)")
+      ->check(CLI::ExistingFile);
+  bool check_config = false, print_config = false;
+  serve->add_flag("--check-config", check_config, "check the configuration (and the users file) and exit");
+  serve->add_flag("--print-config", print_config,
+                  "print the effective configuration as a ferry.toml, each value's source beside it, and exit");
   std::vector<std::pair<std::string, std::string>> cli_values;
   std::vector<std::string> raw(app::option_specs().size());
   for (std::size_t i = 0; i < app::option_specs().size(); ++i) {
@@ -96,13 +156,11 @@ int main(int argc, char** argv) {
   std::optional<std::string> body;
   std::vector<std::string> headers;
   bool no_receipt = false;
-  send->add_option("destination", destination, "/queue/NAME or /topic/NAME")->required();
-  send->add_option("body", body, "message body (default: read stdin)");
-  send->add_option("-s,--server", server, "broker HOST:PORT")->capture_default_str();
-  send->add_option("--host", vhost, "virtual host (STOMP host header)")->capture_default_str();
+  send->add_option("destination", destination, "/queue/NAME, /topic/NAME, ... (a bare NAME is /queue/NAME)")
+      ->required();
+  send->add_option("body", body, "message body (default: read stdin, without its last line end)");
   Login who;
-  send->add_option("-u,--login", who.login, "user (default: none, the broker's default-user)");
-  send->add_option("--passcode", who.passcode, "password of --login");
+  add_connection_options(send, server, vhost, who);
   send->add_option("-H,--header", headers, "extra header name:value (repeatable)");
   send->add_flag("--no-receipt", no_receipt, "do not wait for the broker's RECEIPT");
 
@@ -112,17 +170,15 @@ int main(int argc, char** argv) {
   std::string ack = "auto";
   double timeout_s = 0;
   bool show_headers = false;
-  recv->add_option("destination", destination, "/queue/NAME or /topic/NAME")->required();
+  recv->add_option("destination", destination, "/queue/NAME, /topic/NAME, ... (a bare NAME is /queue/NAME)")
+      ->required();
   recv->add_option("-n,--count", count, "stop after N messages (default: run until the timeout or Ctrl-C)");
   recv->add_option("--ack", ack, "auto, client or client-individual")
       ->check(CLI::IsMember({"auto", "client", "client-individual"}))
       ->capture_default_str();
   recv->add_option("--prefetch", prefetch, "prefetch window (messages)");
   recv->add_option("--timeout", timeout_s, "give up after this many seconds without a message");
-  recv->add_option("-s,--server", server, "broker HOST:PORT")->capture_default_str();
-  recv->add_option("--host", vhost, "virtual host (STOMP host header)")->capture_default_str();
-  recv->add_option("-u,--login", who.login, "user (default: none, the broker's default-user)");
-  recv->add_option("--passcode", who.passcode, "password of --login");
+  add_connection_options(recv, server, vhost, who);
   recv->add_flag("--headers", show_headers, "print each message's headers before its body");
 
   // bench
@@ -135,7 +191,33 @@ int main(int argc, char** argv) {
   // user, vhost
   app::UserCommands user_commands(app);
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors exit 2 (with one line saying what was wrong), failures 1,
+  // help and --version 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "ferry: " << e.what() << "\nRun 'ferry --help' for usage.\n";
+    return 2;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cout << app.help();
+    return 0;
+  }
+  if (help->parsed()) {
+    if (help_topic.empty()) {
+      // app.help() would explain the selected subcommand, `help` itself.
+      std::cout << app.get_formatter()->make_help(&app, "ferry", CLI::AppFormatMode::Normal);
+      return 0;
+    }
+    try {
+      std::cout << app.get_subcommand(help_topic)->help();
+      return 0;
+    } catch (const CLI::OptionNotFound&) {
+      std::cerr << "ferry: no subcommand '" << help_topic << "'\nRun 'ferry --help' for usage.\n";
+      return 2;
+    }
+  }
 
   try {
     if (serve->parsed()) {
@@ -143,11 +225,28 @@ int main(int argc, char** argv) {
         const auto& spec = app::option_specs()[i];
         if (serve->count("--" + spec.name) > 0) cli_values.emplace_back(spec.name, raw[i]);
       }
-      net::ServerOptions options = app::load_options(config_path, cli_values);
+      if (serve->count("--config") == 0) config_path = app::default_config_path();
+      std::vector<app::EffectiveValue> effective;
+      net::ServerOptions options = app::load_options(config_path, cli_values, &effective);
+      if (print_config) {
+        std::cout << app::config_as_toml(effective);
+        return 0;
+      }
       init_logging(options.log_level);
-      return app::serve(options);
+      const std::string source = config_path.empty() ? "built-in defaults (no ferry.toml found)" : config_path;
+      if (check_config) return app::check_config(options, source);
+      spdlog::info("configuration: {}", source);
+      // SIGHUP reads the configuration again (the same file and flags).
+      auto reload = [config_path, cli_values](std::vector<app::EffectiveValue>& values) {
+        return app::load_options(config_path, cli_values, &values);
+      };
+      return app::serve(options, effective, reload);
     }
     if (user_commands.parsed()) return user_commands.run();
+    if (send->parsed() || recv->parsed()) {
+      destination = destination_of(destination);
+      prompt_password(who);
+    }
     if (send->parsed()) return run_send(server, vhost, who, destination, body, headers, !no_receipt);
     if (bench_cmd->parsed()) {
       if (auto problem = bench::validate(bench_options)) {
@@ -158,9 +257,12 @@ int main(int argc, char** argv) {
     }
     if (auto code = admin.run(std::cout, std::cerr)) return *code;
     if (recv->parsed()) return run_recv(server, vhost, who, destination, count, ack, prefetch, timeout_s, show_headers);
-  } catch (const std::exception& e) {
+  } catch (const app::UsageError& e) {
     std::cerr << "ferry: " << e.what() << "\n";
     return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "ferry: " << e.what() << "\n";
+    return 1;
   }
   return 0;
 }

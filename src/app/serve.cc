@@ -1,12 +1,23 @@
 #include "app/serve.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
 #include <boost/asio/signal_set.hpp>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include <iostream>
 
 #include "auth/authenticator.h"
 #include "broker/broker.h"
 #include "broker/declared_queues.h"
 #include "common/clock.h"
+#include "common/version.h"
 #include "http/api.h"
 #include "http/authenticator.h"
 #include "http/context.h"
@@ -44,9 +55,78 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions&
   return std::make_unique<auth::Authenticator>(std::move(users), o);
 }
 
+// systemd's readiness protocol (Type=notify): one datagram to the socket
+// $NOTIFY_SOCKET names ("@..." is the abstract namespace). A no-op when not
+// started by systemd. Written out rather than linking libsystemd for it.
+void notify_systemd(const std::string& state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || path[0] == '\0') return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::size_t len = std::strlen(path);
+  if (len >= sizeof(addr.sun_path)) return;
+  std::memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), size) < 0)
+    spdlog::warn("cannot notify systemd ({}): {}", path, std::strerror(errno));
+  ::close(fd);
+}
+
+// SIGHUP: the configuration is read again. What can change while running
+// is applied: log-level now, the users file (re-read now; it is also
+// watched). Every other option that changed is named: it takes effect at the
+// next restart.
+void reload_configuration(const ConfigReload& reload, std::vector<EffectiveValue>& current) {
+  std::vector<EffectiveValue> fresh;
+  net::ServerOptions next;
+  try {
+    next = reload(fresh);
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: the configuration was not reloaded: {}", e.what());
+    return;
+  }
+  std::vector<std::string> later;
+  for (std::size_t i = 0; i < fresh.size() && i < current.size(); ++i) {
+    if (fresh[i].value == current[i].value) continue;
+    if (fresh[i].name == "log-level") {
+      spdlog::set_level(spdlog::level::from_str(fresh[i].value == "warn" ? "warning" : fresh[i].value));
+      spdlog::info("SIGHUP: log-level is now {}", fresh[i].value);
+      current[i] = fresh[i];
+    } else {
+      later.push_back(fresh[i].name);
+    }
+  }
+  // The users file needs no signal: it is watched and re-read within a
+  // second of a change (auth::Authenticator).
+  spdlog::info("SIGHUP: configuration read again; users file {}",
+               next.auth.users_file.empty() ? "not used (the built-in guest)" : "watched (re-read when it changes)");
+  if (!later.empty())
+    spdlog::warn("SIGHUP: changed, takes effect at the next restart: {}", fmt::join(later, ", "));
+}
+
 }  // namespace
 
-int serve(const net::ServerOptions& configured) {
+int check_config(const net::ServerOptions& options, const std::string& source) {
+  std::unique_ptr<auth::Authenticator> authenticator = make_authenticator(options.auth);
+  if (!authenticator) {
+    std::cerr << "ferry serve: configuration NOT ok (" << source << "): see the error above\n";
+    return 2;
+  }
+  if (options.tls_listen.enabled() || options.wss_listen.enabled() || options.https_listen.enabled()) {
+    std::string tls_error;
+    if (!net::TlsContext::create(options.tls, tls_error)) {
+      std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls_error << "\n";
+      return 2;
+    }
+  }
+  std::cout << "configuration ok: " << source << "\n";
+  return 0;
+}
+
+int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effective, ConfigReload reload) {
   if (configured.auth.ssl_cert_login && configured.tls.verify_client == net::TlsVerifyClient::kNone)
     spdlog::warn("ssl-cert-login is on but tls-verify-client is none: no client sends a certificate");
   std::unique_ptr<auth::Authenticator> authenticator = make_authenticator(configured.auth);
@@ -90,19 +170,27 @@ int serve(const net::ServerOptions& configured) {
   net::Server server(options, shards, broker);
   // Handle signals before announcing the listener: a supervisor may stop us
   // the moment it sees "listening on".
-  boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {} received: shutting down", sig);
-    shards.stop();
-  });
+  boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reload_configuration(reload, effective);
+          signals.async_wait(on_signal);
+          return;
+        }
+        spdlog::info("signal {} received: shutting down", sig);
+        notify_systemd("STOPPING=1");
+        shards.stop();
+      };
+  signals.async_wait(on_signal);
   try {
     server.start();
   } catch (const std::exception& e) {
     spdlog::error("cannot start the listeners: {}", e.what());
     return 1;
   }
-  spdlog::info("Ferry 0.1.0: {} shard(s), memory-limit {} bytes, max-connections {}",
+  spdlog::info("Ferry {}: {} shard(s), memory-limit {} bytes, max-connections {}", kVersion,
                options.broker.shards, options.broker.memory_limit, options.max_connections);
   // The other listeners first: a test harness that waits for the STOMP line
   // then knows every port.
@@ -157,6 +245,11 @@ int serve(const net::ServerOptions& configured) {
       return 1;
     }
   }
+
+  // Every listener is up: ready (recovery is done; a listener that failed
+  // to bind has ended the process above, before this line).
+  spdlog::info("ready");
+  notify_systemd("READY=1\nSTATUS=accepting clients");
 
   shards.on_tick(100, [&](ShardId s) {
     const std::int64_t now = mono_ms();

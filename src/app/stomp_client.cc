@@ -35,12 +35,23 @@ StompClient::StompClient(const std::string& host_port, const std::string& vhost,
     connect.emplace_back("login", login);
     connect.emplace_back("passcode", passcode);
   }
+  // Only 1.2 is offered, so the answer (CONNECTED, or an ERROR refusing the
+  // login) is 1.2 too: its headers are unescaped as 1.2's.
+  parser_.set_version(stomp::Version::k1_2);
   send_frame("CONNECT", connect);
   auto f = read_frame(std::chrono::seconds(10));
   if (!f) throw std::runtime_error("no CONNECTED from " + host_port);
-  if (f->command == "ERROR") throw std::runtime_error("refused: " + f->get("message").value_or("ERROR"));
   if (f->command != "CONNECTED") throw std::runtime_error("unexpected " + f->command);
-  parser_.set_version(stomp::Version::k1_2);
+}
+
+std::string StompClient::Frame::error_text() const {
+  // Ferry's ERROR body repeats the message and adds the detail.
+  std::string message = get("message").value_or("ERROR");
+  if (body.empty()) return message;
+  std::string detail = body;
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+  if (detail.starts_with(message)) return detail;
+  return message + ": " + detail;
 }
 
 void StompClient::send_frame(const std::string& command,
@@ -83,10 +94,7 @@ std::optional<StompClient::Frame> StompClient::read_wire(std::chrono::millisecon
         for (const auto& h : f.headers) out.headers.emplace_back(std::string(h.name), std::string(h.value));
         out.body = std::string(f.body);
         buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(r.consumed));
-        if (out.command == "ERROR") {
-          throw std::runtime_error("ERROR from server: " + out.get("message").value_or("") +
-                                   (out.body.empty() ? "" : " (" + out.body + ")"));
-        }
+        if (out.command == "ERROR") throw std::runtime_error("the broker answered ERROR: " + out.error_text());
         return out;
       }
       if (r.consumed > 0) {

@@ -24,6 +24,8 @@ class StompClient {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     std::optional<std::string> get(const std::string& name) const;
+    // An ERROR's message and detail, once each.
+    std::string error_text() const;
   };
 
   // `login` empty: no login header (the broker's default-user).

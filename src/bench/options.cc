@@ -26,10 +26,12 @@ Mode Options::mode() const {
 }
 
 void add_options(CLI::App& cmd, Options& o) {
-  cmd.add_option("--server", o.server, "broker HOST:PORT")->capture_default_str();
-  cmd.add_option("--login", o.login, "CONNECT login");
-  cmd.add_option("--passcode", o.passcode, "CONNECT passcode");
-  cmd.add_option("--vhost", o.vhost, "CONNECT host header (virtual host)")->capture_default_str();
+  cmd.add_option("-s,--server", o.server, "broker HOST:PORT")->envname("FERRY_SERVER")->capture_default_str();
+  cmd.add_option("-u,--user,--login", o.login, "CONNECT login")->envname("FERRY_USER");
+  cmd.add_option("-p,--password,--passcode", o.passcode, "CONNECT passcode")->envname("FERRY_PASSWORD");
+  cmd.add_option("--vhost,--host", o.vhost, "CONNECT host header (virtual host)")
+      ->envname("FERRY_VHOST")
+      ->capture_default_str();
   cmd.add_flag("--tls", o.tls,
                "connect with TLS (a broker's tls-listen port); the server's certificate is not verified");
   cmd.add_option("--destination", o.destination,

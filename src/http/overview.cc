@@ -1,5 +1,6 @@
 // GET /api/overview: the broker at a glance (docs/management.md).
 #include "common/clock.h"
+#include "common/version.h"
 #include "http/api.h"
 #include "http/json.h"
 #include "http/process_stats.h"
@@ -49,7 +50,7 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
             listeners.push_back({{"protocol", l.protocol}, {"address", l.address}});
           const auto& o = ctx.options;
           Json j{
-              {"version", "0.1.0"},
+              {"version", std::string(kVersion)},
               {"node", node_name()},
               {"uptime_ms", mono_ms() - ctx.started_mono_ms},
               {"shards", ctx.shards.shard_count()},

@@ -25,6 +25,11 @@ LOG_DIR = HERE / "logs"
 PHP_DIR = HERE / "php"
 PYTHON = "/usr/bin/python3"
 
+# Every ferry the tests start reads no ferry.toml unless a test names one
+# (--config, or FERRY_CONFIG in its environment): `ferry serve` would read
+# ./ferry.toml or /etc/ferry/ferry.toml otherwise. Set but empty means none.
+os.environ["FERRY_CONFIG"] = ""
+
 # Default time we wait for something that SHOULD happen (generous: CI is loaded).
 WAIT = 5.0
 # Time we wait to be reasonably sure something does NOT happen.
@@ -754,9 +759,12 @@ def finish_php(p: subprocess.Popen, timeout: float = 60.0):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_ferry(*args, input: bytes | None = None, timeout: float = 30.0, cwd=None) -> subprocess.CompletedProcess:
+def run_ferry(*args, input: bytes | None = None, timeout: float = 30.0, cwd=None,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs the ferry command line with extra environment variables `env`."""
     p = subprocess.run([ferry_bin()] + [str(a) for a in args], input=input,
-                       capture_output=True, timeout=timeout, cwd=cwd)
+                       capture_output=True, timeout=timeout, cwd=cwd,
+                       env=dict(os.environ, **env) if env else None)
     assert_no_sanitizer_report(p.stderr.decode("utf-8", "replace"), "ferry %s" % " ".join(map(str, args)))
     return p
 
