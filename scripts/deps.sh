@@ -23,6 +23,8 @@ test_packages=(
   # console's browser tests (tests/browser), both via npm playwright-core
   chromium
   python3-prometheus-client
+  # the Debian package's test: systemd-analyze verify of the unit
+  systemd
 )
 packages=("${broker_packages[@]}")
 if [ "${1:-all}" != broker ]; then

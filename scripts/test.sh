@@ -25,6 +25,9 @@ export FERRY_PYTEST_JOBS="${JOBS[*]}"
 echo "== integration tests (pytest, real ferry binary, php-stomp and stomp.py)"
 FERRY_BIN="$PWD/build/ferry" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${JOBS[@]}" tests/integration "$@"
 
+echo "== packaging (the Debian package built, installed, started and purged)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/packaging "$@"
+
 if [ "${FERRY_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzzing (libFuzzer, short run)"
   bash scripts/fuzz.sh "${FERRY_FUZZ_SECONDS:-25}"

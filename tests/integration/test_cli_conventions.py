@@ -101,3 +101,23 @@ def test_refused_login_is_printed_once_unescaped(broker):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, "the error is printed once, on one line: %r" % err
     assert "refused" in err.lower() or "access" in err.lower(), err
+
+
+def complete(*words):
+    """What packaging/ferry.bash-completion offers for the command line
+    `words` (the last one being completed)."""
+    script = ('source "%s"; COMP_WORDS=(%s); COMP_CWORD=%d; _ferry; printf "%%s\\n" "${COMPREPLY[@]}"'
+              % (REPO / "packaging" / "ferry.bash-completion", " ".join("'%s'" % w for w in words),
+                 len(words) - 1))
+    env = dict(os.environ, PATH=os.path.dirname(ferry_bin()) + os.pathsep + os.environ["PATH"])
+    p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
+
+
+def test_bash_completion():
+    assert {"send", "serve"} <= complete("ferry", "se")
+    assert "recv" not in complete("ferry", "se")
+    assert {"--server", "--user", "--password", "--vhost"} <= complete("ferry", "send", "--")
+    assert "--check-config" in complete("ferry", "serve", "--check")
+    assert "--version" in complete("ferry", "--v")
