@@ -3,7 +3,8 @@
 tests/js), each scripted (clients/stomp_client.rb, clients/stomp_client.pl,
 tests/js/stompit_client.mjs, tests/js/webstomp_client.mjs: one JSON config
 in, one JSON line per event out); and syslog-ng's STOMP destination as a
-log pipeline into a queue that stomp.py consumes.
+log pipeline into a queue that stomp.py consumes, also across a broker
+restart.
 
 Each client: a queue round trip with receipts and client acks (nothing left
 after, everything back when not acked), messages to and from stomp.py / raw
@@ -426,3 +427,45 @@ def test_syslog_ng_log_pipeline(broker_factory, syslog_ng):
     finally:
         conn.disconnect()
     _queue_left(b.port, dest, 0)
+
+
+def test_syslog_ng_keeps_lines_across_a_broker_restart(broker_factory, syslog_ng):
+    """The pipeline outlives a broker restart: lines written while the broker
+    is down wait in syslog-ng, which reconnects (time-reopen) to the broker
+    restarted on the same port and data, and arrive once each, in order."""
+    b = broker_factory()
+    dest = "/queue/" + unique("logs")
+    sng = syslog_ng(b.port, dest)
+
+    def consume(port, expected):
+        conn, lst = py_connect(port)
+        try:
+            rid = py_rid()
+            conn.subscribe(dest, id="logs", ack="client-individual", headers={"receipt": rid})
+            lst.wait_receipt(rid)
+            try:
+                got = [lst.get(WAIT * 3) for _ in expected]
+            except AssertionError as e:
+                raise AssertionError("%s; syslog-ng output:\n%s" % (e, sng.output()))
+            for m in got:
+                rid = py_rid()
+                conn.ack(m.headers["ack"], receipt=rid)
+                lst.wait_receipt(rid)
+            lst.none()
+        finally:
+            conn.disconnect()
+        assert [m.body for m in got] == expected
+
+    before = ["before restart %d" % i for i in range(5)]
+    sng.feed(before)
+    consume(b.port, before)  # syslog-ng is connected and has been receipted
+    assert b.stop() == 0, b.tail()
+    b.killed = True  # stopped on purpose
+    during = ["while the broker was down %d" % i for i in range(5)]
+    sng.feed(during)
+    # the same port (syslog-ng's config names it) and journal; the new
+    # broker owns the data directory so it is removed after both stopped
+    b2 = broker_factory(data_dir=b.data_dir, listen="127.0.0.1:%d" % b.port)
+    b.own_data_dir, b2.own_data_dir = False, True
+    consume(b2.port, during)
+    _queue_left(b2.port, dest, 0)
