@@ -33,6 +33,9 @@ CLIENTS_DIR = HERE / "clients"
 # others negotiate 1.2 and ack one message at a time.
 CLIENTS = {
     "ruby": dict(cmd=["ruby", str(CLIENTS_DIR / "stomp_client.rb")], ack="client-individual", version="1.2"),
+    # ruby-stomp at 1.1: acks by message-id + subscription
+    "ruby-1.1": dict(cmd=["ruby", str(CLIENTS_DIR / "stomp_client.rb")], ack="client-individual", version="1.1",
+                     accept_version="1.1"),
     "perl": dict(cmd=["perl", str(CLIENTS_DIR / "stomp_client.pl")], ack="client", version="1.0"),
     "stompit": dict(cmd=["node", str(JS_DIR / "stompit_client.mjs")], ack="client-individual", version="1.2",
                     node=True),
@@ -66,6 +69,8 @@ class ScriptClient:
         _require(spec["cmd"][0])
         if spec.get("node"):
             ensure_js()
+        if spec.get("accept_version"):
+            cfg["version"] = spec["accept_version"]
         if spec.get("ws"):
             cfg["url"] = "ws://127.0.0.1:%d/ws" % broker.ws_port
         else:
