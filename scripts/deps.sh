@@ -17,6 +17,10 @@ test_packages=(
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests
   php-cli php-stomp python3-stomp python3-pytest python3-pytest-xdist
+  # more real clients (tests/integration/test_more_clients.py): ruby-stomp,
+  # Perl Net::Stomp, and syslog-ng's STOMP destination (run in the
+  # foreground with its own config; the package's service is not used)
+  ruby-stomp libnet-stomp-perl syslog-ng-core syslog-ng-mod-stomp
   # TLS tests make their certificates with the openssl CLI
   openssl
   # stompjs in a real page (tests/js/browser_client.mjs) and the web
