@@ -37,6 +37,8 @@ struct AdminCommands::State {
   CLI::App* users = nullptr;
   CLI::App* vhosts = nullptr;
   CLI::App* permissions = nullptr;
+  CLI::App* ping = nullptr;
+  CLI::App* check = nullptr;
 };
 
 namespace {
@@ -96,6 +98,40 @@ void print_table(std::ostream& out, const Json& rows,
   for (const auto& line : cells) print_line(line);
 }
 
+// ferry ping: /healthz. ferry check: /readyz and the alarms, one line each;
+// exit 1 when anything is not well.
+int health(HttpClient& client, bool full, std::ostream& out, std::ostream& err) {
+  HttpClient::Result alive = client.request("GET", "/healthz", "");
+  if (alive.status != 200) {
+    err << "ferry: not alive (HTTP " << alive.status << ")\n";
+    return 1;
+  }
+  if (!full) {
+    out << "pong\n";
+    return 0;
+  }
+  bool ok = true;
+  HttpClient::Result ready = client.request("GET", "/readyz", "");
+  Json r = Json::parse(ready.body, nullptr, false);
+  const std::string state = !r.is_discarded() && r.is_object() && r.contains("status") ? text_of(r["status"]) : "?";
+  out << "status: " << state << "\n";
+  ok = ok && ready.status == 200;
+  HttpClient::Result alarms = client.request("GET", "/api/health/checks/alarms", "");
+  Json a = Json::parse(alarms.body, nullptr, false);
+  if (alarms.status == 200) {
+    out << "alarms: none\n";
+  } else if (alarms.status == 503 && !a.is_discarded() && a.contains("alarms")) {
+    std::string list;
+    for (const Json& x : a["alarms"]) list += (list.empty() ? "" : ", ") + text_of(x["resource"]);
+    out << "alarms: " << list << "\n";
+    ok = false;
+  } else {
+    err << "ferry check: alarms unknown (HTTP " << alarms.status << ")\n";
+    ok = false;
+  }
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) {
@@ -141,6 +177,9 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
   s.users = common(app.add_subcommand("users", "list users and their tags (management API, administrator)"), true);
   s.vhosts = common(app.add_subcommand("vhosts", "list vhosts (management API)"), true);
   s.permissions = common(app.add_subcommand("permissions", "list permissions (management API, administrator)"), true);
+  // Health, for scripts and supervisors: exit 0 when healthy, 1 when not.
+  s.ping = common(app.add_subcommand("ping", "is the broker alive? (GET /healthz; exit 0 or 1)"), false);
+  s.check = common(app.add_subcommand("check", "is the broker ready and free of alarms? (exit 0 or 1)"), true);
 }
 
 AdminCommands::~AdminCommands() = default;
@@ -149,7 +188,7 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
   State& s = *state_;
   const std::vector<CLI::App*> all = {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge,
                                       s.move, s.close, s.create, s.remove, s.browse, s.users, s.vhosts,
-                                      s.permissions};
+                                      s.permissions, s.ping, s.check};
   CLI::App* cmd = nullptr;
   for (CLI::App* c : all)
     if (c->parsed()) cmd = c;
@@ -157,6 +196,7 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
   const std::string name = cmd->get_name();
   try {
     HttpClient client(s.http, s.user, s.password, s.tls);
+    if (cmd == s.ping || cmd == s.check) return health(client, cmd == s.check, out, err);
     const std::string vq = "/" + http::percent_encode(s.vhost) + "/" + http::percent_encode(queue_name(s.queue));
     std::string method = "GET", target, body;
     if (cmd == s.overview) target = "/api/overview";

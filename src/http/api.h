@@ -13,6 +13,7 @@ void add_queue_routes(Router& r, ApiContext& ctx);
 void add_topic_routes(Router& r, ApiContext& ctx);        // topics and subscriptions
 void add_metrics_routes(Router& r, ApiContext& ctx);      // /metrics (docs/metrics.md)
 void add_user_routes(Router& r, ApiContext& ctx);         // whoami, users, vhosts, permissions
+void add_health_routes(Router& r, ApiContext& ctx);       // /healthz, /readyz, /api/health/checks/...
 void add_console_routes(Router& r);                       // / and /assets/... (open)
 
 // Everything above.
