@@ -11,6 +11,8 @@ packages=(
   libbenchmark-dev
   libssl-dev
   nlohmann-json3-dev
+  # permission patterns (linear-time regular expressions)
+  libre2-dev
   # fuzzing (libFuzzer) and symbolized sanitizer reports
   clang libclang-rt-14-dev llvm
   # real clients used by the integration tests

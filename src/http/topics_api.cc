@@ -82,6 +82,7 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
                              {"unacked", d.unacked},
                              {"durable", true},
                              {"name", d.name},
+                             {"owner", d.owner.empty() ? Json(nullptr) : Json(d.owner)},
                              {"ready", d.ready}});
             }
           reply(json_ok(out));
