@@ -380,6 +380,15 @@ def test_another_user_may_not_attach_to_or_delete_a_durable_subscription(broker_
     publish(b.port, topic, ["secret-%d" % i for i in range(3)])
     if how != "none":
         b = restart(broker_factory, b, how)
+    from mgmt import Api
+    import time
+    deadline = time.monotonic() + 5
+    while True:  # alice's consumer leaves as her connection closes, just after its RECEIPT
+        listed = [s for s in Api(b).get("/api/subscriptions") if s["destination"] == topic]
+        if [s["connection"] for s in listed] == [None] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [s["owner"] for s in listed] == ["alice"], listed
 
     bob = as_user(b.port, "bob", d)
     items = dict({"destination": topic, "id": d.sub_id(), "ack": "client-individual"}, **d.sub_headers())
