@@ -558,6 +558,59 @@ def test_stomp_py_durable_across_restart(broker_factory, work, kind, how):
     assert _py_session(b.port, d, topic, 0) == []
 
 
+def test_stomp_py_sharers_of_a_rabbitmq_durable_subscription(broker_factory, work):
+    """Two stomp.py consumers subscribing with RabbitMQ's durable headers and
+    the same id share the subscription (issue 17.9): each gets a part, every
+    message once; a third stomp.py connection with another client's
+    client-id of the ActiveMQ dialect is refused at CONNECT."""
+    import stomp
+    from support import py_connect
+    b = broker_factory(data_dir=data_dir(work))
+    topic = "/topic/" + unique("t")
+    name = unique("dur")
+    sharers = [py_connect(b.port) for _ in range(2)]
+    for conn, lst in sharers:
+        rid = py_rid()
+        conn.subscribe(topic, id=name, ack="client-individual",
+                       headers={"durable": "true", "auto-delete": "false", "prefetch-count": "1",
+                                "receipt": rid})
+        lst.wait_receipt(rid, LONG)
+    n = 12
+    publish(b.port, topic, ["py-%02d" % i for i in range(n)])
+    got = [[], []]
+    idle = 0
+    while sum(map(len, got)) < n and idle < 50:
+        progress = False
+        for i, (conn, lst) in enumerate(sharers):
+            try:
+                m = lst.messages.get(timeout=0.1)
+            except Exception:
+                continue
+            got[i].append(m.body)
+            conn.ack(m.headers["ack"])
+            progress = True
+        idle = 0 if progress else idle + 1
+    assert sorted(got[0] + got[1]) == ["py-%02d" % i for i in range(n)], got
+    assert got[0] and got[1], "one sharer got everything: %r" % got
+    for conn, lst in sharers:
+        lst.none(QUIET)
+        assert lst.errors.empty()
+        conn.disconnect(receipt=py_rid())
+
+    cid = unique("cid")
+    holder = client(b.port, extra={"client-id": cid})
+    conn = stomp.Connection12([("127.0.0.1", b.port)], heartbeats=(0, 0), vhost="/", reconnect_attempts_max=1)
+    lst = PyListener()
+    conn.set_listener("t", lst)
+    try:
+        conn.connect(headers={"client-id": cid}, wait=True)
+    except Exception:
+        pass  # stomp.py raises when the CONNECT is answered with an ERROR
+    err = lst.errors.get(timeout=LONG)
+    assert "already connected" in err.body, (err.headers, err.body)
+    holder.disconnect()
+
+
 # --------------------------------------------------------------------------
 # php-stomp
 # --------------------------------------------------------------------------
