@@ -357,7 +357,9 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
       spdlog::info("durable subscription {} on /topic/{} created by user '{}'", durable->name, d.name,
                    durable->owner);
     } else {
-      Durable& entry = durable_topics_.at(s.durable_key);
+      auto found = durable_topics_.find(s.durable_key);
+      FERRY_ASSERT(found != durable_topics_.end());  // a topic's durable queue has its entry
+      Durable& entry = found->second;
       if (Outcome refused = may_attach(entry, *q, *durable); !refused.ok) {
         op->outcome = std::move(refused);
         end(op);
@@ -372,7 +374,7 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
         rewrite_subscription_record(s.durable_key, std::nullopt);
       }
     }
-    if (q->consumer_count() == 0) durable_topics_.at(s.durable_key).exclusive = !durable->shared;
+    if (q->consumer_count() == 0) durable_topics_[s.durable_key].exclusive = !durable->shared;
     s.queue = q;
   }
   // The answer is queued before the first delivery, so a client sees its
