@@ -9,6 +9,8 @@ broker_packages=(
   g++ cmake ninja-build pkg-config python3
   libboost-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libjemalloc-dev libssl-dev nlohmann-json3-dev
+  # permission patterns (linear-time regular expressions)
+  libre2-dev
 )
 test_packages=(
   # unit tests and micro-benchmarks

@@ -90,6 +90,20 @@ LoginResult Authenticator::authorize(const std::string& user, const std::string&
                                      const std::string& peer_address) const {
   LoginResult r;
   r.user = user;
+  // max-login-failures blocks the address, not a user: once an address has
+  // failed too often, no login from it gets in until its failures age out,
+  // the default-user (a CONNECT without login) and a certificate's CN
+  // included. An address that is guessing passwords is treated as hostile
+  // for the window; exempting the default-user would still give it a
+  // session (default-user is often guest, with every permission on "/"),
+  // so "refused with any password" would not mean refused. The price: a
+  // login-less client behind the same address (NAT) waits the window out,
+  // as password clients there already do. These logins add no failures of
+  // their own: no secret was guessed.
+  if (limiter_.blocked(peer_address, mono_ms())) {
+    r.status = LoginStatus::kThrottled;
+    return r;
+  }
   const std::shared_ptr<const UserStore> users = store();
   if (users->find_user(user) == nullptr) {
     r.status = LoginStatus::kBadCredentials;

@@ -83,7 +83,9 @@ class Authenticator {
   std::string vhost_for_host(std::optional<std::string_view> host) const;
 
   // A login without password check: the default-user of a CONNECT that sent
-  // no login. Checks loopback-users and the vhost grant. Fast (no hashing).
+  // no login, or a client certificate's CN. Checks the failed-login limit of
+  // the address (kThrottled: see the .cc for why it covers these too),
+  // loopback-users and the vhost grant. Fast (no hashing).
   LoginResult authorize(const std::string& user, const std::string& vhost, const std::string& peer_address) const;
 
   // Checks user + password (slow: hashing), then loopback-users and, unless
@@ -108,7 +110,7 @@ class Authenticator {
   void replace(UserStore store);
 
   const AuthOptions options_;
-  LoginLimiter limiter_;
+  mutable LoginLimiter limiter_;  // thread-safe; authorize() is const for its callers
   mutable std::mutex store_mutex_;
   std::shared_ptr<const UserStore> store_;  // GUARDED_BY(store_mutex_)
   std::uint64_t generation_ = 0;            // GUARDED_BY(store_mutex_)

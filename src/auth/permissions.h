@@ -2,9 +2,12 @@
 
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
+
+namespace re2 {
+class RE2;
+}
 
 // What a user may do in one vhost, as RabbitMQ grants it: three regular
 // expressions over destination names (docs/security.md):
@@ -17,7 +20,15 @@
 // ("/queue/orders", "/topic/news"; "/amq/queue/x" is "/queue/x"), unanchored
 // like RabbitMQ's (write ^...$ to anchor). The empty pattern matches nothing.
 //
-// Immutable once built; safe to read from every shard.
+// Patterns are RE2 syntax, matched by RE2 in time linear in the name (no
+// backtracking): they are matched on a shard's event loop, where a
+// backtracking engine (std::regex) let `^/queue/(a*)*b$` hold a shard for
+// minutes. What RE2 refuses (backreferences, lookaround) is refused when the
+// permission is set (users file, management API, `ferry user`), with an
+// error naming the pattern; it never matches everything or nothing silently.
+//
+// Immutable once built; safe to read from every shard (RE2 matching is
+// thread-safe on a const object).
 namespace ferry::auth {
 
 enum class Access { kConfigure, kWrite, kRead };
@@ -26,7 +37,8 @@ std::string_view to_string(Access a);
 class Pattern {
  public:
   Pattern() = default;  // matches nothing
-  // nullopt (and `error`): not a valid ECMAScript regular expression.
+  // nullopt (and `error`, naming the pattern and what is wrong): not a
+  // regular expression RE2 accepts.
   static std::optional<Pattern> compile(const std::string& text, std::string& error);
   bool matches(std::string_view destination) const;
   const std::string& text() const { return text_; }
@@ -34,7 +46,7 @@ class Pattern {
  private:
   std::string text_;
   bool all_ = false;                    // ".*" and friends: no regex run
-  std::shared_ptr<const std::regex> re_;
+  std::shared_ptr<const re2::RE2> re_;
 };
 
 struct Permissions {

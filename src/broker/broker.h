@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "broker/client_events.h"
+#include "broker/client_ids.h"
 #include "broker/consumer_key.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
@@ -91,6 +92,8 @@ class Broker {
 
   // A new message id; unique within this broker run. Call from any shard.
   MessageId next_message_id(ShardId shard);
+  // The client-ids connected now (one connection each per vhost). Any shard.
+  ClientIds& client_ids() { return client_ids_; }
 
  private:
   struct AtomicSends {
@@ -110,6 +113,7 @@ class Broker {
     std::uint64_t value = 0;
   };
   std::vector<Counter> id_counters_;
+  ClientIds client_ids_;
 };
 
 }  // namespace ferry::broker

@@ -350,14 +350,31 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
       q = &s.topic->add_durable(s.durable_key, durable_settings(s.durable_key));
       Durable& entry = durable_topics_[s.durable_key];
       entry.topic = s.topic;
+      entry.owner = durable->owner;
+      entry.incarnation = ++next_incarnation_;
       if (journal_ != nullptr)
         entry.record = write(RecordType::kSubscription, encode_subscription(*durable), op, 1);
-      spdlog::info("durable subscription {} on /topic/{} created", durable->name, d.name);
-    } else if (q->consumer_count() > 0) {
-      op->outcome = Outcome::failure("durable subscription '" + durable->name + "' is already in use");
-      end(op);
-      return;
+      spdlog::info("durable subscription {} on /topic/{} created by user '{}'", durable->name, d.name,
+                   durable->owner);
+    } else {
+      auto found = durable_topics_.find(s.durable_key);
+      FERRY_ASSERT(found != durable_topics_.end());  // a topic's durable queue has its entry
+      Durable& entry = found->second;
+      if (Outcome refused = may_attach(entry, *q, *durable); !refused.ok) {
+        op->outcome = std::move(refused);
+        end(op);
+        return;
+      }
+      if (entry.owner.empty() && !durable->owner.empty()) {
+        // Written before subscriptions had owners: the first user to attach
+        // claims it (docs/journal.md, "Subscription records").
+        entry.owner = durable->owner;
+        spdlog::info("durable subscription {} on /topic/{} (recorded without an owner) claimed by user '{}'",
+                     durable->name, d.name, durable->owner);
+        rewrite_subscription_record(s.durable_key, std::nullopt);
+      }
     }
+    if (q->consumer_count() == 0) durable_topics_[s.durable_key].exclusive = !durable->shared;
     s.queue = q;
   }
   // The answer is queued before the first delivery, so a client sees its
@@ -374,6 +391,59 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   }
 }
 
+Outcome ShardBroker::may_attach(const Durable& entry, const Queue& q, const DurableSubscription& request) const {
+  // A durable subscription's messages are its owner's: another user may not
+  // read them by naming it (the same client-id and name, or the same id).
+  if (!entry.owner.empty() && request.owner != entry.owner) {
+    return Outcome::failure("access refused: durable subscription '" + request.name + "' on /topic/" +
+                            request.topic + " belongs to another user");
+  }
+  // Shared only when every consumer asked to share (docs/behaviour.md,
+  // "Durable topic subscriptions"): ActiveMQ's client-id dialect stays exclusive.
+  if (q.consumer_count() > 0 && (entry.exclusive || !request.shared)) {
+    return Outcome::failure("durable subscription '" + request.name + "' is already in use" +
+                            (entry.exclusive ? "" : " (shared: subscribe with shared:true to share it)"));
+  }
+  return Outcome::success();
+}
+
+void ShardBroker::rewrite_subscription_record(const std::string& key, std::optional<store::SegmentId> expected) {
+  if (journal_ == nullptr) return;
+  auto it = durable_topics_.find(key);
+  if (it == durable_topics_.end()) return;
+  const Durable& entry = it->second;
+  DurableSubscription def;
+  def.vhost = entry.topic->destination().vhost;
+  def.topic = entry.topic->destination().name;
+  def.name = key.substr(key.rfind('\n') + 1);
+  def.owner = entry.owner;
+  const std::uint64_t incarnation = entry.incarnation;
+  auto fresh = std::make_shared<store::SegmentId>();
+  *fresh = journal_->append_retained(
+      RecordType::kSubscription, encode_subscription(def), 1,
+      [this, fresh, key, expected, incarnation](const store::AppendResult& r) {
+        broker_.post(self_, [this, fresh, key, expected, incarnation, ok = r.ok, error = r.error] {
+          if (expected) compacting_subs_.erase(key);
+          auto it = durable_topics_.find(key);
+          // The old record is released only once the new one is durable; a
+          // subscription removed (or removed and created again) meanwhile
+          // keeps its own record.
+          const bool current = it != durable_topics_.end() && it->second.incarnation == incarnation &&
+                               (!expected || it->second.record == *expected);
+          if (ok && current) {
+            if (it->second.record.value != 0) journal_->release(it->second.record);
+            it->second.record = *fresh;
+            return;
+          }
+          journal_->release(*fresh);
+          if (!ok && !expected)
+            spdlog::warn("the owner of durable subscription {} could not be journaled ({}): it holds until "
+                         "a restart, after which the subscription is claimed again",
+                         key.substr(key.rfind('\n') + 1), error);
+        });
+      });
+}
+
 void ShardBroker::unsubscribe(const ConsumerKey& key, bool remove_durable_too, OpTicket ticket) {
   OpRef op = begin(ticket);
   current_ = op;
@@ -383,7 +453,7 @@ void ShardBroker::unsubscribe(const ConsumerKey& key, bool remove_durable_too, O
     subscriptions_.erase(it);
     if (!s.durable_key.empty()) {
       s.queue->remove_consumer(key);
-      if (remove_durable_too) remove_durable_now(s.durable_key, op);
+      if (remove_durable_too) remove_durable_now(s.durable_key, op, nullptr);
     } else if (s.topic != nullptr) {
       topic_of_.erase(s.queue);
       s.topic->unsubscribe(key);
@@ -397,11 +467,11 @@ void ShardBroker::unsubscribe(const ConsumerKey& key, bool remove_durable_too, O
 
 void ShardBroker::remove_durable(const DurableSubscription& def, OpTicket ticket) {
   OpRef op = begin(ticket);
-  remove_durable_now(def.key(), op);
+  remove_durable_now(def.key(), op, &def.owner);
   end(op);
 }
 
-void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
+void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op, const std::string* requester) {
   auto it = durable_topics_.find(key);
   const std::string name = key.substr(key.rfind('\n') + 1);
   if (it == durable_topics_.end()) {
@@ -410,6 +480,14 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op) {
   }
   Topic* topic = it->second.topic;
   const store::SegmentId record = it->second.record;
+  // Deleting deletes its messages: its owner's decision only. (One without
+  // an owner, recorded before owners existed, may be deleted by any user
+  // with configure permission, as before.)
+  if (requester != nullptr && !it->second.owner.empty() && *requester != it->second.owner) {
+    op->outcome = Outcome::failure("access refused: durable subscription '" + name + "' on /topic/" +
+                                   topic->destination().name + " belongs to another user");
+    return;
+  }
   Queue* q = topic->durable(key);
   if (q != nullptr && q->consumer_count() > 0) {
     op->outcome = Outcome::failure("durable subscription '" + name + "' is in use");
@@ -746,29 +824,10 @@ void ShardBroker::compact() {
   for (auto& [name, q] : queues_) move_entries(*q);
   for (auto& [key, d] : durable_topics_) {
     if (Queue* q = d.topic->durable(key)) move_entries(*q);
-    if (d.record == oldest && budget > 0 && compacting_subs_.insert(key).second) {
+    if (d.record == oldest && budget > 0 && !compacting_subs_.contains(key)) {
       --budget;
-      DurableSubscription def;
-      def.vhost = d.topic->destination().vhost;
-      def.topic = d.topic->destination().name;
-      def.name = key.substr(key.rfind('\n') + 1);
-      // The old copy is released only once the new one is durable.
-      auto fresh = std::make_shared<store::SegmentId>();
-      *fresh = journal_->append_retained(
-          RecordType::kSubscription, encode_subscription(def), 1,
-          // A named copy: clang 14 cannot capture a structured binding.
-          [this, oldest, fresh, key = std::string(key)](const store::AppendResult& r) {
-            broker_.post(self_, [this, oldest, fresh, key, ok = r.ok] {
-              compacting_subs_.erase(key);
-              auto it = durable_topics_.find(key);
-              if (ok && it != durable_topics_.end() && it->second.record == oldest) {
-                it->second.record = *fresh;
-                journal_->release(oldest);
-              } else {
-                journal_->release(*fresh);
-              }
-            });
-          });
+      compacting_subs_.insert(key);
+      rewrite_subscription_record(key, oldest);
     }
   }
 }
@@ -780,7 +839,11 @@ void ShardBroker::restore_subscription(const DurableSubscription& s, store::Segm
   d.name = s.topic;
   Topic& topic = topic_for(d);
   topic.add_durable(s.key(), durable_settings(s.key()));  // takes over the record's retain
-  durable_topics_[s.key()] = Durable{&topic, record_segment};
+  Durable& entry = durable_topics_[s.key()];
+  entry.topic = &topic;
+  entry.record = record_segment;
+  entry.owner = s.owner;
+  entry.incarnation = ++next_incarnation_;
 }
 
 void ShardBroker::restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries) {

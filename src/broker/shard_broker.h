@@ -59,7 +59,8 @@ class ShardBroker final : public QueueHost {
                  std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
   // remove_durable: also delete the durable subscription (and its messages).
   void unsubscribe(const ConsumerKey& key, bool remove_durable, OpTicket ticket);
-  // Deletes a durable subscription that has no consumer attached here.
+  // Deletes a durable subscription that has no consumer attached, if
+  // s.owner (the user asking) owns it.
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
   void settle(const ConsumerKey& key, DeliverySeqs seqs, SettleAction action,
               OpTicket ticket);
@@ -185,7 +186,9 @@ class ShardBroker final : public QueueHost {
   static constexpr std::uint64_t kCompactionGap = 4;     // segments between oldest and tail
   static constexpr std::size_t kCompactionBatch = 10000; // records moved per pass
   static constexpr std::uint64_t kPagedRecordEstimate = 1024; // bytes, for paged messages
-  void remove_durable_now(const std::string& key, const OpRef& op);
+  // requester: the user asking (refused unless the owner); nullptr: one of
+  // its consumers, which had to be the owner to attach.
+  void remove_durable_now(const std::string& key, const OpRef& op, const std::string* requester);
   void reply(const OpTicket& t, Outcome o);
 
   ShardId self_;
@@ -199,7 +202,19 @@ class ShardBroker final : public QueueHost {
   struct Durable {
     Topic* topic = nullptr;
     store::SegmentId record;  // segment of its kSubscription record (retained)
+    std::string owner;        // "" = nobody (DurableSubscription::owner)
+    bool exclusive = false;   // its consumers attached without asking to share
+    std::uint64_t incarnation = 0;  // tells a re-created subscription of the same key apart
   };
+  // Whether `request` may attach to the existing subscription `entry` (whose
+  // queue is q): its owner's only, and shared only if every consumer asked.
+  Outcome may_attach(const Durable& entry, const Queue& q, const DurableSubscription& request) const;
+  // Writes the subscription's kSubscription record again (with the owner
+  // held now) and, once it is durable, releases the one it replaces:
+  // `expected` (compaction: only if that is still the current one), or
+  // whatever is current (a claim). Nothing if the journal is off.
+  void rewrite_subscription_record(const std::string& key, std::optional<store::SegmentId> expected);
+  std::uint64_t next_incarnation_ = 0;
   std::unordered_map<std::string, Durable> durable_topics_;  // durable key -> its topic
   std::unordered_map<Queue*, Topic*> topic_of_;
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;

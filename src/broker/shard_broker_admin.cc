@@ -94,6 +94,7 @@ std::vector<DurableStats> ShardBroker::durable_stats() const {
     DurableStats s;
     s.topic = d.topic->destination();
     s.name = key.substr(key.rfind('\n') + 1);
+    s.owner = d.owner;
     if (const Queue* q = d.topic->durable(key)) {
       s.attached = q->consumer_count() > 0;
       s.ready = q->depth();

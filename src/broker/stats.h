@@ -47,6 +47,7 @@ struct TopicStats {
 struct DurableStats {
   Destination topic;
   std::string name;
+  std::string owner;      // the user it belongs to ("" = nobody: recorded before owners existed)
   bool attached = false;  // a consumer is subscribed to it now
   std::uint64_t ready = 0;
   std::uint64_t unacked = 0;

@@ -67,7 +67,9 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
                                {"prefetch", s.prefetch},
                                {"unacked", s.unacked},
                                {"durable", s.durable},
-                               {"name", s.durable ? Json(s.name) : Json(nullptr)}});
+                               {"name", s.durable ? Json(s.name) : Json(nullptr)},
+                               // attached: its owner is the connection's user
+                               {"owner", s.durable && c.user ? Json(*c.user) : Json(nullptr)}});
             }
           for (const auto& p : parts)
             for (const auto& d : p.durables) {
@@ -82,6 +84,7 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
                              {"unacked", d.unacked},
                              {"durable", true},
                              {"name", d.name},
+                             {"owner", d.owner.empty() ? Json(nullptr) : Json(d.owner)},
                              {"ready", d.ready}});
             }
           reply(json_ok(out));

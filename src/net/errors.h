@@ -49,6 +49,10 @@ inline constexpr std::string_view kTooManyLoginFailures =
 inline constexpr std::string_view kLoginBusy = "server busy: too many logins waiting to be checked; try again";
 inline constexpr std::string_view kWriteRefused = "access refused: write permission needed (SEND)";
 inline constexpr std::string_view kReadRefused = "access refused: read permission needed (SUBSCRIBE)";
+// A second connection with a connected client-id (the message header is
+// ActiveMQ's "Broker: ... - Client: ID already connected from ..."; this
+// text starts the body).
+inline constexpr std::string_view kClientIdInUse = "client-id already connected";
 inline constexpr std::string_view kConfigureRefused =
     "access refused: configure permission needed (creating or deleting a destination)";
 

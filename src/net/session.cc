@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <unordered_set>
 
@@ -55,7 +56,7 @@ Session::Session(const ServerOptions& options, broker::Broker& broker, Transport
       id_(id),
       connected_at_ms_(wall_ms()) {}
 
-Session::~Session() = default;
+Session::~Session() { release_client_id(); }
 
 // ---------------------------------------------------------------- frames in
 
@@ -192,7 +193,7 @@ void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
       user_ = r.user;
       permissions_ = r.permissions;
       finish_connect(reply);
-      transport_.resume_reading();
+      if (connected_) transport_.resume_reading();  // else waiting for the client-id, or refused
       return;
     case LoginStatus::kBadCredentials:
       // One text for an unknown user and a wrong password (the log, for
@@ -231,12 +232,18 @@ void Session::refuse_later(std::string_view message, std::string detail, std::op
 }
 
 void Session::tick(std::int64_t now_ms) {
+  if (client_id_wait_until_ms_ != 0 && !closing_) {
+    const ConnectReply reply = *client_id_reply_;
+    finish_connect(reply);  // claims again: connects, waits on, or refuses
+    if (connected_) transport_.resume_reading();
+  }
   if (refuse_at_ms_ == 0 || now_ms < refuse_at_ms_) return;
   refuse_at_ms_ = 0;
   fail(refuse_message_, refuse_detail_, refuse_receipt_);
 }
 
 void Session::finish_connect(const ConnectReply& reply) {
+  if (!claim_client_id(reply)) return;
   transport_.set_heart_beat(reply.send_ms, reply.recv_ms);
   connected_ = true;
 
@@ -433,8 +440,25 @@ std::optional<broker::DurableSubscription> Session::durable_of(const stomp::Fram
   broker::DurableSubscription s;
   s.vhost = d.vhost;
   s.topic = d.name;
+  s.owner = user_;  // who creates it owns it; only they may attach or delete
+  // shared:true asks to share the subscription with other consumers of the
+  // same user (docs/behaviour.md, "Durable topic subscriptions").
+  std::optional<bool> shared;
+  if (auto v = f.get("shared")) {
+    auto is = [&](std::string_view word) {
+      return std::equal(v->begin(), v->end(), word.begin(), word.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    };
+    if (!is("true") && !is("false")) {
+      error = "shared must be true or false, not '" + std::string(*v) + "'";
+      return std::nullopt;
+    }
+    shared = is("true");
+  }
   // ActiveMQ: client-id on CONNECT + activemq.subscriptionName.
   // Artemis: client-id + durable-subscription-name (or durable-subscriber-name).
+  // Exclusive, unless shared:true (JMS 2.0's shared durable subscription:
+  // named by client-id + name when a client-id is given, else by the name).
   for (std::string_view header :
        {"activemq.subscriptionName", "durable-subscription-name", "durable-subscriber-name"}) {
     auto name = f.get(header);
@@ -443,13 +467,16 @@ std::optional<broker::DurableSubscription> Session::durable_of(const stomp::Fram
       error = std::string(header) + " is empty";
       return std::nullopt;
     }
-    if (client_id_.empty()) {
-      error = std::string(header) + " needs a client-id header on CONNECT";
+    s.shared = shared.value_or(false);
+    if (client_id_.empty() && !s.shared) {
+      error = std::string(header) + " needs a client-id header on CONNECT (or shared:true)";
       return std::nullopt;
     }
-    s.name = client_id_ + ":" + std::string(*name);
+    s.name = client_id_.empty() ? std::string(*name) : client_id_ + ":" + std::string(*name);
     return s;
   }
+  // RabbitMQ's durable subscription is a queue several consumers may share.
+  s.shared = shared.value_or(true);
   // RabbitMQ: durable:true (or persistent:true) and auto-delete:false; the
   // subscription is named by x-queue-name, else by its id.
   auto flag = f.get("durable");
@@ -1096,6 +1123,10 @@ void Session::on_closed() {
   for (auto& [name, tx] : transactions_) abort_transaction(tx);
   transactions_.clear();
   release_all();
+  // After its subscriptions are let go: a new connection with this
+  // client-id (which waits for it, see claim_client_id) finds its durable
+  // subscriptions free.
+  release_client_id();
 }
 
 void Session::release_all() {
@@ -1131,6 +1162,52 @@ std::vector<Session::SubscriptionInfo> Session::subscriptions() const {
     out.push_back(std::move(i));
   }
   return out;
+}
+
+}  // namespace ferry::net
+
+namespace ferry::net {
+
+// ------------------------------------------------------------ client-id
+
+bool Session::claim_client_id(const ConnectReply& reply) {
+  if (client_id_.empty() || client_id_held_) return true;
+  auto holder =
+      broker_.client_ids().claim(vhost_, client_id_, {shard_, id_, user_, std::string(transport_.peer())});
+  if (!holder) {
+    client_id_held_ = true;
+    client_id_wait_until_ms_ = 0;
+    client_id_reply_.reset();
+    return true;
+  }
+  const std::int64_t now = mono_ms();
+  if (client_id_wait_until_ms_ == 0) {
+    // The holder may be this same client's previous connection, closing
+    // (after its DISCONNECT's RECEIPT, or a dropped socket, then a reconnect
+    // at once): a connection lets its client-id go only once it is closed.
+    // Wait a moment, holding the frames that follow, before refusing.
+    client_id_wait_until_ms_ = now + kClientIdWaitMs;
+    client_id_reply_ = reply;
+    transport_.pause_reading();
+    return false;
+  }
+  if (now < client_id_wait_until_ms_) return false;
+  client_id_wait_until_ms_ = 0;
+  // ActiveMQ's words (InvalidClientIDException), which its users' alert
+  // rules know; the holder's address only to the same user.
+  const std::string from = holder->user == user_ ? holder->peer : std::string("another user's connection");
+  fail(fmt::format("Broker: ferry - Client: {} already connected from {}", client_id_, from),
+       fmt::format("{}: client-id '{}' is in use by another connection in vhost '{}' (one connection per "
+                   "client-id at a time)",
+                   errors::kClientIdInUse, client_id_, vhost_),
+       reply.receipt);
+  return false;
+}
+
+void Session::release_client_id() {
+  if (!client_id_held_) return;
+  client_id_held_ = false;
+  broker_.client_ids().release(vhost_, client_id_, shard_, id_);
 }
 
 }  // namespace ferry::net

@@ -67,8 +67,9 @@ class Session {
   bool connected() const { return connected_; }
   // A login is being checked, or its refusal is being delayed: frames after
   // CONNECT wait in the transport (reading is paused) until it is decided.
-  bool holding() const { return authenticating_ || refuse_at_ms_ != 0; }
-  // Housekeeping every ~100 ms (mono_ms): sends a delayed login refusal.
+  bool holding() const { return authenticating_ || refuse_at_ms_ != 0 || client_id_wait_until_ms_ != 0; }
+  // Housekeeping every ~100 ms (mono_ms): sends a delayed login refusal,
+  // retries a CONNECT waiting for its client-id.
   void tick(std::int64_t now_ms);
 
   // Who this connection is (for the management API): the user it logged in
@@ -155,6 +156,13 @@ class Session {
   };
   void on_login(const auth::LoginResult& r, ConnectReply reply);
   void finish_connect(const ConnectReply& reply);
+  // The CONNECT's client-id, one connection at a time per vhost (ActiveMQ's
+  // rule; docs/security.md). True: held (or none given). False: CONNECT
+  // waits (reading paused; tick() retries) up to kClientIdWaitMs for a
+  // connection that is closing to let go, or an ERROR was sent.
+  static constexpr std::int64_t kClientIdWaitMs = 1000;
+  bool claim_client_id(const ConnectReply& reply);
+  void release_client_id();
   // Sends the ERROR for a refused login after login-failure-delay.
   void refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt);
   // False (and ERROR sent) if the user may not do `a` on `d`.
@@ -225,6 +233,9 @@ class Session {
   std::string vhost_ = "/";
   std::string host_header_;  // CONNECT `host`, as sent
   std::string client_id_;  // CONNECT client-id (ActiveMQ/Artemis durable subscriptions)
+  bool client_id_held_ = false;  // claimed in broker_.client_ids()
+  std::int64_t client_id_wait_until_ms_ = 0;  // != 0: CONNECT waits for its client-id
+  std::optional<ConnectReply> client_id_reply_;  // that CONNECT's reply
   std::string user_;
   std::shared_ptr<const auth::Permissions> permissions_;  // from the login's users snapshot
   // The last destinations named, parsed once: a producer names the same few

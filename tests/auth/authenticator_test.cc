@@ -85,6 +85,24 @@ TEST(AuthenticatorTest, FailuresPerAddressAreLimited) {
   EXPECT_EQ(a.verify("alice", "wonder", "192.0.2.51", "prod").status, LoginStatus::kOk);
 }
 
+TEST(AuthenticatorTest, LimiterCoversLoginsWithoutPassword) {
+  // issue 18.8: a blocked address got in as default-user (and by client
+  // certificate), both through authorize().
+  AuthOptions o;
+  o.max_login_failures = 3;
+  Authenticator a(store_with_alice(), o);
+  EXPECT_EQ(a.authorize("guest", "/", "127.0.0.1").status, LoginStatus::kOk);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(a.verify("alice", "x", "127.0.0.1", "prod").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(a.authorize("guest", "/", "127.0.0.1").status, LoginStatus::kThrottled);
+  EXPECT_EQ(a.authorize("alice", "prod", "127.0.0.1").status, LoginStatus::kThrottled);
+  // Another address is not affected, and logins without password add no
+  // failures of their own.
+  EXPECT_EQ(a.authorize("guest", "/", "127.0.0.2").status, LoginStatus::kOk);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(a.authorize("ghost", "/", "127.0.0.3").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(a.authorize("guest", "/", "127.0.0.3").status, LoginStatus::kOk);
+}
+
 TEST(AuthenticatorTest, SubmitAnswersOnItsThread) {
   Authenticator a(store_with_alice(), AuthOptions{});
   std::promise<LoginResult> got;

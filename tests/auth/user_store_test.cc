@@ -145,6 +145,30 @@ TEST_F(UserStoreTest, EditsAndTheirErrors) {
   EXPECT_NE(s.delete_user("guest"), "");
 }
 
+TEST_F(UserStoreTest, PatternsRe2RefusesAreRefusedWhereTheyAreSet) {
+  // issue 18.4: patterns are RE2 (linear time); a backreference is an error
+  // in the users file and in an edit (the management API and `ferry user
+  // set-permissions` edit through set_permissions), and the grant before
+  // stays as it was.
+  UserStore s = UserStore::builtin();
+  const std::string e = s.set_permissions("guest", "/", ".*", "^/queue/(a)\\1$", ".*");
+  EXPECT_NE(e.find("^/queue/(a)\\1$"), std::string::npos) << e;
+  ASSERT_NE(s.permissions("guest", "/"), nullptr);
+  EXPECT_TRUE(s.permissions("guest", "/")->allows(Access::kWrite, "/queue/x")) << "the old grant stays";
+  const std::string file_error = load_error(R"(
+[users.x]
+password-hash = ")" + hash_password("p", kMinIterations) + R"x("
+[[permissions]]
+user = "x"
+vhost = "/"
+configure = ""
+write = "^/queue/(?!tmp)"
+read = ""
+)x");
+  EXPECT_NE(file_error.find(path_), std::string::npos) << file_error;
+  EXPECT_NE(file_error.find("(?!tmp)"), std::string::npos) << file_error;
+}
+
 TEST_F(UserStoreTest, SetPermissionsReplacesTheGrant) {
   UserStore s = UserStore::builtin();
   ASSERT_EQ(s.set_permissions("guest", "/", "", "", "^/topic/"), "");

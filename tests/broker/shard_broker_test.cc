@@ -225,6 +225,92 @@ TEST_F(BrokerTest, TopicFansOutToEverySubscriber) {
   EXPECT_EQ(on(c2).bodies_for(c2.id), (Bodies{"a", "b"}));
 }
 
+// ------------------------------------------------- durable subscriptions
+
+DurableSubscription durable_def(const std::string& name, const std::string& owner, bool shared = false) {
+  DurableSubscription d;
+  d.vhost = "/";
+  d.topic = "news";
+  d.name = name;
+  d.owner = owner;
+  d.shared = shared;
+  return d;
+}
+
+class DurableTest : public BrokerTest {
+ protected:
+  // Subscribes c (sub) to /topic/news as `def` asks; returns the outcome.
+  Outcome attach(Conn& c, const DurableSubscription& def, std::uint32_t sub = 1) {
+    OpTicket t = c.ticket();
+    broker->subscribe(dest("/topic/news"), c.key(sub), AckMode::kClientIndividual, Window{1, 0}, def, t);
+    executor->drain();
+    auto o = on(c).outcome_of(c.id, t.op);
+    EXPECT_TRUE(o.has_value());
+    return o.value_or(Outcome::failure("no answer"));
+  }
+  Outcome remove(Conn& c, const DurableSubscription& def) {
+    OpTicket t = c.ticket();
+    broker->remove_durable(def, t);
+    executor->drain();
+    return on(c).outcome_of(c.id, t.op).value_or(Outcome::failure("no answer"));
+  }
+  void detach(Conn& c, std::uint32_t sub = 1) {
+    broker->unsubscribe(broker->owner_of(dest("/topic/news")), c.key(sub), false, c.ticket());
+    executor->drain();
+  }
+};
+
+TEST_F(DurableTest, AnotherUserMayNotAttachNorDelete) {
+  start(2);
+  Conn alice{ShardId(0), ConnectionId(1)}, bob{ShardId(1), ConnectionId(2)}, producer{ShardId(0), ConnectionId(3)};
+  ASSERT_TRUE(attach(alice, durable_def("app1:audit", "alice")).ok);
+  detach(alice);
+  publish(producer, "/topic/news", "for alice");
+  Outcome refused = attach(bob, durable_def("app1:audit", "bob"));
+  EXPECT_FALSE(refused.ok);
+  EXPECT_NE(refused.error.find("access refused"), std::string::npos) << refused.error;
+  EXPECT_NE(refused.error.find("app1:audit"), std::string::npos) << refused.error;
+  EXPECT_TRUE(on(bob).bodies_for(bob.id).empty());
+  Outcome not_removed = remove(bob, durable_def("app1:audit", "bob"));
+  EXPECT_FALSE(not_removed.ok);
+  EXPECT_NE(not_removed.error.find("access refused"), std::string::npos) << not_removed.error;
+  ASSERT_TRUE(attach(alice, durable_def("app1:audit", "alice")).ok);
+  EXPECT_EQ(on(alice).bodies_for(alice.id), (Bodies{"for alice"}));
+  detach(alice);
+  EXPECT_TRUE(remove(alice, durable_def("app1:audit", "alice")).ok);
+}
+
+TEST_F(DurableTest, SharedOnlyWhenEveryConsumerAsks) {
+  start(2);
+  Conn a{ShardId(0), ConnectionId(1)}, b{ShardId(1), ConnectionId(2)}, producer{ShardId(0), ConnectionId(3)};
+  // Exclusive first: a second consumer is refused, shared or not.
+  ASSERT_TRUE(attach(a, durable_def("x", "alice")).ok);
+  EXPECT_NE(attach(b, durable_def("x", "alice", true)).error.find("in use"), std::string::npos);
+  detach(a);
+  // Shared: both attach, messages spread, none twice.
+  ASSERT_TRUE(attach(a, durable_def("x", "alice", true)).ok);
+  ASSERT_TRUE(attach(b, durable_def("x", "alice", true), 2).ok);
+  EXPECT_NE(attach(b, durable_def("x", "alice", false), 3).error.find("in use"), std::string::npos);
+  EXPECT_FALSE(attach(b, durable_def("x", "bob", true), 4).ok) << "sharing is for the owner only";
+  publish(producer, "/topic/news", "1");
+  publish(producer, "/topic/news", "2");
+  EXPECT_EQ(on(a).bodies_for(a.id).size(), 1u);
+  EXPECT_EQ(on(b).bodies_for(b.id, SubscriptionNo(2)).size(), 1u);
+}
+
+TEST_F(DurableTest, RecoveredWithoutOwnerIsClaimedByTheFirstUser) {
+  // A kSubscription record written before owners existed (docs/journal.md).
+  start(1);
+  broker->local(ShardId(0)).restore_subscription(durable_def("app1:audit", ""), store::SegmentId());
+  Conn carol{ShardId(0), ConnectionId(1)}, dave{ShardId(0), ConnectionId(2)};
+  ASSERT_TRUE(attach(carol, durable_def("app1:audit", "carol")).ok);
+  detach(carol);
+  EXPECT_FALSE(attach(dave, durable_def("app1:audit", "dave")).ok) << "claimed by carol";
+  auto stats = broker->local(ShardId(0)).durable_stats();
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].owner, "carol");
+}
+
 TEST_F(BrokerTest, DuplicateSubscriptionFails) {
   start();
   Conn c{ShardId(0), ConnectionId(1)};

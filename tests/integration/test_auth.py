@@ -149,6 +149,99 @@ def test_failed_logins_per_address_are_limited(broker_factory, users_file):
     assert time.monotonic() - t0 < 1.0
 
 
+def test_login_less_connect_is_covered_by_the_failure_limit(broker_factory, users_file):
+    """issue 18.8: after max-login-failures an address is refused with any
+    password; a CONNECT without login (the default-user, guest here) from
+    that address was still let in. The limit covers every login from the
+    address."""
+    b = broker_factory(users_file=users_file, login_failure_delay=0, max_login_failures=3)
+    c, f = login(b.port, None, None, host="/")
+    assert f.command == "CONNECTED", "default-user before any failure: %r" % f
+    c.close()
+    for _ in range(3):
+        refused(b.port, "alice", "guess")
+    f = refused(b.port, None, None, host="/")
+    assert "too many failed logins" in msg(f) and "max-login-failures" in msg(f), f
+    # with a login too (as before), and over stomp.py's default CONNECT
+    f = refused(b.port, "guest", "guest", host="/")
+    assert "too many failed logins" in msg(f), f
+
+
+def _session_shard(frame) -> str:
+    """The shard of a connection, from CONNECTED's session header (ferry-<shard>-<id>)."""
+    return frame.get("session").split("-")[1]
+
+
+def test_pathological_permission_pattern_does_not_stall_the_shard(broker_factory, tmp_path):
+    """issue 18.4: permissions were matched with std::regex on the event
+    loop; a grant like ^/queue/(a*)*b$ and one refused SEND to a name of
+    a's held the shard for minutes (exponential backtracking), stalling every
+    client of that shard. With RE2 (linear time) the refusal comes at once,
+    and a round trip on another connection of the same shard answers
+    within the usual wait."""
+    path = str(tmp_path / "users.toml")
+    ferry_ok("user", "add", "rex", "--password", "pw", "--iterations", COST, "--users-file", path)
+    ferry_ok("user", "set-permissions", "rex", "--vhost", "/", "--configure", ".*", "--write",
+             "^/queue/(a*)*b$", "--read", ".*", "--users-file", path)
+    b = broker_factory(users_file=path, login_failure_delay=0)
+    other = client(b.port)  # guest, the default-user
+    shard = _session_shard(other.connected)
+    bad = None
+    for _ in range(8):  # connections are spread over the shards: find one on other's
+        c, f = login(b.port, "rex", "pw", host="/")
+        assert f.command == "CONNECTED", f
+        if _session_shard(f) == shard:
+            bad = c
+            break
+        c.close()
+    assert bad is not None, "no connection landed on shard %s" % shard
+    # std::regex needs about 8 s for 16 a's here, and ~2.8x more per a.
+    name = "/queue/" + "a" * 24
+    err = bad.expect_error("SEND", [("destination", name)], body=b"x")
+    assert "write permission" in msg(err), err
+    bad.close()
+    dest = "/queue/" + unique()
+    other.send(dest, "round trip")  # waits for its RECEIPT (WAIT)
+    other.subscribe(dest, "s1")
+    assert other.read_message().body == b"round trip"
+    other.close()
+    c, f = login(b.port, "rex", "pw", host="/")
+    c.send("/queue/" + "a" * 24 + "b", "allowed")  # the grant still grants what it should
+    c.close()
+
+
+def test_patterns_re2_refuses_are_refused_where_permissions_are_set(broker_factory, tmp_path):
+    """A pattern RE2 cannot run (a backreference, lookahead) is refused with
+    an error naming it by `ferry user set-permissions`, by the management
+    API and in a users file; it never becomes a grant that matches
+    everything or nothing."""
+    from mgmt import Api
+    path = str(tmp_path / "users.toml")
+    ferry_ok("user", "add", "rex", "--password", "pw", "--iterations", COST, "--users-file", path)
+    ferry_ok("user", "set-permissions", "rex", "--vhost", "/", "--configure", "", "--write", "^/queue/ok$",
+             "--read", "", "--users-file", path)
+    before = open(path).read()
+    backref = r"^/queue/(a)\1$"
+    r = run_ferry("user", "set-permissions", "rex", "--vhost", "/", "--configure", "", "--write", backref,
+                  "--read", "", "--users-file", path)
+    assert r.returncode != 0, "a backreference was accepted: %r" % r.stdout
+    assert backref.encode() in r.stderr and b"RE2" in r.stderr, r.stderr
+    assert open(path).read() == before, "the file changed although the edit was refused"
+
+    b = broker_factory(users_file=path, login_failure_delay=0)
+    api = Api(b)
+    status, _, body = api.raw("PUT", "/api/permissions/%2F/rex",
+                              '{"configure":"","write":"^/queue/(?=x)","read":""}')
+    assert status == 400 and b"(?=x)" in body, (status, body)
+    assert api.get("/api/permissions/%2F/rex")["write"] == "^/queue/ok$"
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(before.replace("^/queue/ok$", "^/queue/(?!tmp)"))
+    r = run_ferry("serve", "--listen", "127.0.0.1:0", "--users-file", str(bad), "--data-dir",
+                  str(tmp_path / "d"), timeout=15)
+    assert r.returncode != 0 and b"(?!tmp)" in r.stderr and str(bad).encode() in r.stderr, r.stderr
+
+
 def test_stomp_py_login(broker_factory, users_file):
     import stomp
     b = broker_factory(users_file=users_file)

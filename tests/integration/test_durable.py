@@ -3,14 +3,17 @@ activemq.subscriptionName), RabbitMQ (durable:true + auto-delete:false + id),
 Artemis (client-id + durable-subscription-name). A subscription that is away
 keeps collecting, across restarts (SIGTERM and kill -9); UNSUBSCRIBE with the
 dialect's header deletes it; malformed requests get an ERROR; a subscription
-in use refuses a second subscriber. With raw frames, stomp.py and php-stomp."""
+in use refuses a second subscriber, except where sharing is asked for
+(RabbitMQ's dialect, shared:true), and then only by its owner; another user
+can neither attach to nor delete it, across restarts; a client-id is
+connected once at a time. With raw frames, stomp.py and php-stomp."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from support import PyListener, QUIET, StompError, client, py_rid, run_php, unique
+from support import PyListener, QUIET, RawClient, StompError, client, py_rid, run_ferry, run_php, unique
 from test_persistence import LONG, data_dir, restart, work, work_root  # noqa: F401 (fixtures)
 
 DIALECTS = ["activemq", "rabbitmq", "artemis"]
@@ -274,27 +277,26 @@ def test_malformed_durable_request_gets_error(broker, case):
     publish(broker.port, topic, ["x"])
 
 
-@pytest.mark.parametrize("kind", DIALECTS)
+@pytest.mark.parametrize("kind", ["activemq", "artemis"])
 def test_durable_in_use_refuses_second_subscriber(broker_factory, work, kind):
+    """The client-id dialects are exclusive: a second connection with the
+    client-id is refused at CONNECT (ActiveMQ's rule), and a second
+    SUBSCRIBE to the name on the same connection gets "in use". (RabbitMQ's
+    dialect shares: test_two_sharers_of_a_durable_subscription_each_get_a_part.)"""
     b = broker_factory(data_dir=data_dir(work))
     d = dialect(kind)
     topic = "/topic/" + unique("t")
     first = connect(b.port, d)
     subscribe(first, topic, d)
-    refused = None
-    try:
-        second = client(b.port, extra=d.connect_headers())
-    except StompError as e:  # refusing the client-id at CONNECT is fine too
-        refused = e.frame if hasattr(e, "frame") else e
-    else:
-        items = dict({"destination": topic, "id": d.sub_id(), "ack": "client-individual"},
-                     **d.sub_headers())
-        refused = second.expect_error("SUBSCRIBE", items)
-        assert "in use" in refused.get("message", "") + refused.text, refused
+    with pytest.raises(StompError) as refused:
+        client(b.port, extra=d.connect_headers())
+    assert "already connected" in refused.value.frame.text, refused.value.frame
     # the first subscriber is unaffected
     publish(b.port, topic, ["for-first"])
     assert read_all(first, 1) == ["for-first"]
-    first.disconnect()
+    items = dict({"destination": topic, "id": d.sub_id(), "ack": "client-individual"}, **d.sub_headers())
+    err = first.expect_error("SUBSCRIBE", items)
+    assert "in use" in err.get("message", "") + err.text, err
     # once it is gone, the name can be used again (and kept collecting)
     publish(b.port, topic, ["queued"])
     c = connect(b.port, d)
@@ -319,6 +321,184 @@ def test_same_name_different_client_ids_are_different(broker_factory, work):
         subscribe(c, topic, d)
         assert read_all(c, 1) == ["both"]
         c.disconnect()
+
+
+# --------------------------------------------------------------------------
+# ownership (issue 18.5), one connection per client-id, sharing (issue 17.9)
+# --------------------------------------------------------------------------
+
+PASSWORDS = {"alice": "a-pw", "bob": "b-pw"}
+
+
+@pytest.fixture
+def two_users(work):
+    """A users file with alice and bob, each with every permission on "/"
+    (and the built-in guest, the default-user, who publishes here)."""
+    path = str(work / "users.toml")
+    for user, pw in PASSWORDS.items():
+        for args in (("user", "add", user, "--password", pw, "--iterations", "1000"),
+                     ("user", "set-permissions", user, "--vhost", "/", "--configure", ".*", "--write", ".*",
+                      "--read", ".*")):
+            r = run_ferry(*args, "--users-file", path)
+            assert r.returncode == 0, r.stderr
+    return path
+
+
+def as_user(port, user, d: Dialect | None = None, extra=None):
+    headers = {"login": user, "passcode": PASSWORDS[user]}
+    headers.update(d.connect_headers() if d else {})
+    headers.update(extra or {})
+    return client(port, extra=headers)
+
+
+def refused_frames(c, command, headers):
+    """Send a frame that must be refused; returns (the ERROR, every frame
+    that came before the connection closed)."""
+    rid = c.next_rid()
+    c.send_frame(command, list(headers.items()) + [("receipt", rid)])
+    frames = c.read_until_closed()
+    errors = [f for f in frames if f.command == "ERROR"]
+    assert errors, "expected an ERROR, got %r" % frames
+    return errors[-1], frames
+
+
+@pytest.mark.parametrize("how", ["none", "kill"])
+@pytest.mark.parametrize("kind", DIALECTS)
+def test_another_user_may_not_attach_to_or_delete_a_durable_subscription(broker_factory, work, two_users,
+                                                                         kind, how):
+    """issue 18.5: bob reusing alice's client-id and subscription name (or
+    RabbitMQ id) attached to her durable subscription and consumed her
+    messages. Now he gets an ERROR naming it and nothing is delivered; his
+    UNSUBSCRIBE cannot delete it either. The owner is journaled: after a
+    kill -9 it still holds."""
+    b = broker_factory(data_dir=data_dir(work), users_file=two_users, login_failure_delay=0)
+    d = dialect(kind)
+    topic = "/topic/" + unique("t")
+    alice = as_user(b.port, "alice", d)
+    subscribe(alice, topic, d)
+    alice.disconnect()
+    publish(b.port, topic, ["secret-%d" % i for i in range(3)])
+    if how != "none":
+        b = restart(broker_factory, b, how)
+    from mgmt import Api
+    import time
+    deadline = time.monotonic() + 5
+    while True:  # alice's consumer leaves as her connection closes, just after its RECEIPT
+        listed = [s for s in Api(b).get("/api/subscriptions") if s["destination"] == topic]
+        if [s["connection"] for s in listed] == [None] or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [s["owner"] for s in listed] == ["alice"], listed
+
+    bob = as_user(b.port, "bob", d)
+    items = dict({"destination": topic, "id": d.sub_id(), "ack": "client-individual"}, **d.sub_headers())
+    err, frames = refused_frames(bob, "SUBSCRIBE", items)
+    assert not [f for f in frames if f.command == "MESSAGE"], "bob got alice's messages: %r" % frames
+    assert "access refused" in err.text and d.name in err.text, err
+    bob = as_user(b.port, "bob", d)
+    err, _ = refused_frames(bob, "UNSUBSCRIBE", dict({"id": d.sub_id(), "destination": topic},
+                                                     **d.unsub_headers()))
+    assert "access refused" in err.text and d.name in err.text, err
+
+    alice = as_user(b.port, "alice", d)
+    subscribe(alice, topic, d)
+    assert read_all(alice, 3) == ["secret-%d" % i for i in range(3)]
+    alice.disconnect()
+
+
+def test_the_same_client_id_twice_at_once_is_refused(broker_factory, work, two_users):
+    """ActiveMQ's rule: one connection per client-id (in a vhost); the
+    second CONNECT gets ActiveMQ's text ("Broker: ... - Client: ID already
+    connected from ..."), whoever it is. Once the first is gone the
+    client-id is free again."""
+    b = broker_factory(users_file=two_users, login_failure_delay=0)
+    cid = unique("cid")
+    first = as_user(b.port, "alice", extra={"client-id": cid})
+    for user in ("alice", "bob"):
+        with pytest.raises(StompError) as refused:
+            as_user(b.port, user, extra={"client-id": cid})
+        err = refused.value.frame
+        assert "already connected" in err.text and cid in err.text, err
+        if user == "bob":
+            assert "127.0.0.1" not in err.text, "another user's address leaked: %r" % err
+    # the first connection is unaffected
+    q = "/queue/" + unique()
+    first.send(q, "still here")
+    first.subscribe(q, "s1")
+    assert first.read_message().text == "still here"
+    first.disconnect()
+    again = as_user(b.port, "bob", extra={"client-id": cid})
+    again.disconnect()
+
+
+@pytest.mark.parametrize("how", ["rabbitmq", "shared-header"])
+def test_two_sharers_of_a_durable_subscription_each_get_a_part(broker_factory, work, how):
+    """issue 17.9: a second consumer of a durable subscription was refused
+    "already in use". RabbitMQ's dialect (durable:true, named by id) and
+    shared:true (with durable-subscription-name, no client-id needed: JMS
+    2.0's shared durable subscription) share: messages are spread among the
+    sharers, none lost, none twice; and it keeps collecting once they are
+    gone."""
+    b = broker_factory(data_dir=data_dir(work))
+    topic = "/topic/" + unique("t")
+    name = unique("dur")
+    if how == "rabbitmq":
+        sid, headers = name, {"durable": "true", "auto-delete": "false"}
+    else:
+        sid, headers = "s1", {"durable-subscription-name": name, "shared": "true"}
+    headers["prefetch-count"] = "1"
+    sharers = [client(b.port), client(b.port)]
+    for c in sharers:
+        c.subscribe(topic, sid, ack="client-individual", headers=headers)
+    n = 20
+    expected = ["m-%02d" % i for i in range(n)]
+    publish(b.port, topic, expected)
+    got = [[], []]
+    idle = 0
+    while sum(map(len, got)) < n and idle < 50:
+        progress = False
+        for i, c in enumerate(sharers):
+            f = c.try_read_frame(0.1)
+            if f is None:
+                continue
+            assert f.command == "MESSAGE", f
+            got[i].append(f.text)
+            c.ack(f)
+            progress = True
+        idle = 0 if progress else idle + 1
+    assert sorted(got[0] + got[1]) == expected, got
+    assert got[0] and got[1], "one sharer got everything: %r" % got
+    for c in sharers:
+        c.assert_no_frame(QUIET)
+        c.disconnect()
+    publish(b.port, topic, ["while-away"])
+    c = client(b.port)
+    c.subscribe(topic, sid, ack="client-individual", headers=headers)
+    assert read_all(c, 1) == ["while-away"]
+    c.disconnect()
+
+
+def test_sharing_is_for_the_owner_only_and_never_with_an_exclusive_consumer(broker_factory, work, two_users):
+    b = broker_factory(data_dir=data_dir(work), users_file=two_users, login_failure_delay=0)
+    topic = "/topic/" + unique("t")
+    name = unique("dur")
+    shared = {"durable": "true", "auto-delete": "false"}
+    a1 = as_user(b.port, "alice")
+    a1.subscribe(topic, name, ack="client-individual", headers=shared)
+    err, _ = refused_frames(as_user(b.port, "bob"), "SUBSCRIBE",
+                            dict({"destination": topic, "id": name}, **shared))
+    assert "access refused" in err.text and name in err.text, err
+    # shared:false asks for exclusive use: not while a sharer is attached
+    err, _ = refused_frames(as_user(b.port, "alice"), "SUBSCRIBE",
+                            dict({"destination": topic, "id": name, "shared": "false"}, **shared))
+    assert "in use" in err.text, err
+    a2 = as_user(b.port, "alice")
+    a2.subscribe(topic, name, ack="client-individual", headers=shared)
+    publish(b.port, topic, ["x"])
+    frames = [f for f in (a1.try_read_frame(1.0), a2.try_read_frame(QUIET)) if f is not None]
+    assert [f.text for f in frames] == ["x"], frames
+    a1.disconnect()
+    a2.disconnect()
 
 
 # --------------------------------------------------------------------------
@@ -376,6 +556,59 @@ def test_stomp_py_durable_across_restart(broker_factory, work, kind, how):
     publish(b.port, topic, ["after-delete"])
     b = restart(broker_factory, b, "kill")
     assert _py_session(b.port, d, topic, 0) == []
+
+
+def test_stomp_py_sharers_of_a_rabbitmq_durable_subscription(broker_factory, work):
+    """Two stomp.py consumers subscribing with RabbitMQ's durable headers and
+    the same id share the subscription (issue 17.9): each gets a part, every
+    message once; a third stomp.py connection with another client's
+    client-id of the ActiveMQ dialect is refused at CONNECT."""
+    import stomp
+    from support import py_connect
+    b = broker_factory(data_dir=data_dir(work))
+    topic = "/topic/" + unique("t")
+    name = unique("dur")
+    sharers = [py_connect(b.port) for _ in range(2)]
+    for conn, lst in sharers:
+        rid = py_rid()
+        conn.subscribe(topic, id=name, ack="client-individual",
+                       headers={"durable": "true", "auto-delete": "false", "prefetch-count": "1",
+                                "receipt": rid})
+        lst.wait_receipt(rid, LONG)
+    n = 12
+    publish(b.port, topic, ["py-%02d" % i for i in range(n)])
+    got = [[], []]
+    idle = 0
+    while sum(map(len, got)) < n and idle < 50:
+        progress = False
+        for i, (conn, lst) in enumerate(sharers):
+            try:
+                m = lst.messages.get(timeout=0.1)
+            except Exception:
+                continue
+            got[i].append(m.body)
+            conn.ack(m.headers["ack"])
+            progress = True
+        idle = 0 if progress else idle + 1
+    assert sorted(got[0] + got[1]) == ["py-%02d" % i for i in range(n)], got
+    assert got[0] and got[1], "one sharer got everything: %r" % got
+    for conn, lst in sharers:
+        lst.none(QUIET)
+        assert lst.errors.empty()
+        conn.disconnect(receipt=py_rid())
+
+    cid = unique("cid")
+    holder = client(b.port, extra={"client-id": cid})
+    conn = stomp.Connection12([("127.0.0.1", b.port)], heartbeats=(0, 0), vhost="/", reconnect_attempts_max=1)
+    lst = PyListener()
+    conn.set_listener("t", lst)
+    try:
+        conn.connect(headers={"client-id": cid}, wait=True)
+    except Exception:
+        pass  # stomp.py raises when the CONNECT is answered with an ERROR
+    err = lst.errors.get(timeout=LONG)
+    assert "already connected" in err.body, (err.headers, err.body)
+    holder.disconnect()
 
 
 # --------------------------------------------------------------------------
