@@ -109,8 +109,8 @@ def test_frames_split_across_websocket_messages(broker_factory):
     while len(got) < 4:
         op, payload = ws.read_message()
         cmd, headers, body = parse_stomp(payload)
-        # one STOMP frame per WebSocket message, nothing after its NUL
-        assert payload.endswith(b"\0") and payload.count(b"\0") == 1, payload
+        # one STOMP frame per WebSocket message, only its EOL after its NUL
+        assert payload.endswith(b"\0\n") and payload.count(b"\0") == 1, payload
         got.append((cmd, headers.get("receipt-id"), body))
     assert ("RECEIPT", "r1", b"") in got and ("RECEIPT", "r2", b"") in got
     assert [g[2] for g in got if g[0] == "MESSAGE"] == [b"one", b"two"]
@@ -273,6 +273,38 @@ def test_heart_beats_are_messages_of_their_own(broker_factory):
     assert parse_stomp(payload)[0] == "CONNECTED"
     op, payload = ws.read_message(skip_heartbeats=False)
     assert (op, payload) == (OP_TEXT, b"\n")
+    ws.close()
+
+
+def test_one_websocket_message_per_frame_with_its_eol(broker_factory):
+    """Issue 17.2: N MESSAGE frames arrive as exactly N WebSocket messages,
+    each ending with the frame's NUL and EOL (as RabbitMQ Web-STOMP sends
+    them); the EOL used to follow as a message of its own."""
+    b = broker_factory(**WS)
+    dest = "/queue/" + unique("count")
+    ws = connect_ws(b)
+    ws.send(stomp_bytes("SUBSCRIBE", {"id": "s", "destination": dest, "receipt": "sub"}))
+    op, payload = ws.read_message(skip_heartbeats=False)
+    assert parse_stomp(payload)[:2] == ("RECEIPT", {"receipt-id": "sub"}) and payload.endswith(b"\0\n"), payload
+    n = 5
+    c = client(b.port)
+    for i in range(n):
+        c.send(dest, "m%d" % i)
+    c.close()
+    got = []
+    while len(got) < n:  # every message read must be a MESSAGE frame
+        op, payload = ws.read_message(skip_heartbeats=False)
+        assert op == OP_TEXT and parse_stomp(payload)[0] == "MESSAGE", (op, payload, got)
+        got.append(payload)
+    # Nothing between the last MESSAGE and this RECEIPT (heart-beats are off).
+    ws.send(stomp_bytes("DISCONNECT", {"receipt": "end"}))
+    op, payload = ws.read_message(skip_heartbeats=False)
+    assert parse_stomp(payload)[:2] == ("RECEIPT", {"receipt-id": "end"}), payload
+    assert len(got) == n, got
+    for i, payload in enumerate(got):
+        cmd, headers, body = parse_stomp(payload)
+        assert (cmd, body) == ("MESSAGE", b"m%d" % i)
+        assert payload.endswith(b"\0\n"), payload
     ws.close()
 
 
