@@ -166,7 +166,8 @@ def test_subprotocol_preference(broker_factory):
     ws.close()
 
 
-@pytest.mark.parametrize("case", ["bad-subprotocol", "wrong-path", "not-upgrade", "bad-version", "post", "garbage"])
+@pytest.mark.parametrize("case", ["bad-subprotocol", "wrong-path", "not-upgrade", "bad-version", "post", "garbage",
+                                  "nul-in-header", "folded-header"])
 def test_bad_handshake_is_refused_and_broker_serves(broker_factory, case):
     b = broker_factory(**WS)
     if case == "bad-subprotocol":
@@ -183,10 +184,18 @@ def test_bad_handshake_is_refused_and_broker_serves(broker_factory, case):
                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
             "post": "POST /ws HTTP/1.1\r\nHost: x\r\n\r\n",
             "garbage": "CONNECT\naccept-version:1.2\n\n\0\r\n\r\n",
+            # Issue 18.7: a NUL in a header, obsolete line folding (RFC 9112 5.2).
+            "nul-in-header": "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "X-Evil: a\0b\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n",
+            "folded-header": "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "X-Folded: a\r\n b\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n",
         }[case]
         ws.send_raw(req.encode())
         ws.read_response()
-        assert ws.status == {"not-upgrade": 400, "bad-version": 426, "post": 405, "garbage": 400}[case]
+        assert ws.status == {"not-upgrade": 400, "bad-version": 426, "post": 405, "garbage": 400,
+                             "nul-in-header": 400, "folded-header": 400}[case], (ws.status, ws.response_body)
         if case == "bad-version":
             assert ws.response_headers["sec-websocket-version"] == "13"
     assert ws.wait_eof(), "the broker did not close after refusing the handshake"
