@@ -317,6 +317,21 @@ def test_one_websocket_message_per_frame_with_its_eol(broker_factory):
     ws.close()
 
 
+def test_stompjs_gets_one_websocket_message_per_frame(broker_factory):
+    """Issue 17.2 as stompjs counts it: as many WebSocket messages as
+    frames (the EOL after each frame came as a message of its own, which
+    broke stompjs' heart-beat spec). Heart-beats every 30 s: none come
+    during this short exchange."""
+    b = broker_factory(**WS)
+    dest = "/queue/" + unique("jsmsg")
+    n = NodeClient(url=ws_url(b), subscribe=dest, expect=5, heartbeat=30000,
+                   send=[{"destination": dest, "body": "m%d" % i} for i in range(5)])
+    assert n.finish() == 0, (n.lines, n.stderr())
+    assert [m["body"] for m in n.events("message")][:5] == ["m%d" % i for i in range(5)]
+    frames, messages = len(n.events("frame")), len(n.events("ws-message"))
+    assert frames >= 7 and messages == frames, (frames, messages)
+
+
 def test_handshake_timeout_is_connect_timeout(broker_factory):
     b = broker_factory(connect_timeout="300", **WS)
     s = socket.create_connection(("127.0.0.1", b.ws_port), timeout=WAIT)
