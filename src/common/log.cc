@@ -76,6 +76,12 @@ class RateRegistry {
     rates_.push_back(rate);
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
+  // A limiter leaves before it is destroyed (at exit: limiters are
+  // constructed after the registry, so they are destroyed before it).
+  void remove(LogRate* rate) {
+    std::lock_guard lock(mutex_);
+    std::erase(rates_, rate);
+  }
   ~RateRegistry() {
     {
       std::lock_guard lock(mutex_);
@@ -143,8 +149,12 @@ std::string escape_for_log(std::string_view s) {
 }
 
 LogRate::LogRate(std::string_view kind, std::uint32_t per_window, std::uint64_t window_ms, bool background)
-    : kind_(kind), per_window_(per_window), window_ms_(window_ms) {
-  if (background) RateRegistry::instance().add(this);
+    : background_(background), kind_(kind), per_window_(per_window), window_ms_(window_ms) {
+  if (background_) RateRegistry::instance().add(this);
+}
+
+LogRate::~LogRate() {
+  if (background_) RateRegistry::instance().remove(this);
 }
 
 bool LogRate::allow() { return allow(now_ms()); }

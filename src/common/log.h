@@ -52,6 +52,7 @@ class LogRate {
 
   explicit LogRate(std::string_view kind, std::uint32_t per_window = kPerWindow, std::uint64_t window_ms = kWindowMs,
                    bool background = true);
+  ~LogRate();
   LogRate(const LogRate&) = delete;
   LogRate& operator=(const LogRate&) = delete;
 
@@ -67,6 +68,7 @@ class LogRate {
  private:
   void start_window(std::uint64_t now_ms);
 
+  const bool background_;
   const std::string kind_;
   const std::uint32_t per_window_;
   const std::uint64_t window_ms_;
