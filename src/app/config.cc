@@ -307,6 +307,18 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("http-max-connections", "100",
                            "open management HTTP and HTTPS connections together; more get 503 (HTTPS: closed)",
                            [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
+  s.push_back(count_option("http-max-connections-per-address", "20",
+                           "open management HTTP and HTTPS connections from one client address; more get 503 "
+                           "(HTTPS: closed); 0 = no limit (behind a reverse proxy)",
+                           [](auto& o, std::uint32_t n) { o.http_max_connections_per_address = n; }, true));
+  s.push_back(count_option("http-header-timeout", "10000",
+                           "ms a management HTTP connection may take to send a request's line and headers "
+                           "(also the keep-alive idle limit and the TLS handshake's); then it is closed",
+                           [](auto& o, std::uint32_t n) { o.http_header_timeout_ms = n; }));
+  s.push_back(count_option("http-body-timeout", "30000",
+                           "ms a management HTTP request may take to send its body after the headers; then "
+                           "the connection is closed",
+                           [](auto& o, std::uint32_t n) { o.http_body_timeout_ms = n; }));
   // Users, vhosts, permissions (docs/security.md).
   s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ..., the management API; re-read when it changes); \"\" = only the built-in guest",
                [](net::ServerOptions& o, const std::string& v) -> std::string {

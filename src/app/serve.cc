@@ -211,6 +211,9 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   http_options.host = options.http_host;
   http_options.port = options.http_port;
   http_options.max_connections = options.http_max_connections;
+  http_options.max_connections_per_address = options.http_max_connections_per_address;
+  http_options.header_timeout_ms = options.http_header_timeout_ms;
+  http_options.body_timeout_ms = options.http_body_timeout_ms;
   http::Router router;
   http::add_all_routes(router, api);
   http::Authenticator http_auth(authenticator.get());

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "broker/broker.h"
+#include "common/log.h"
 #include "broker/message_codec.h"
 #include "common/assert.h"
 #include "common/clock.h"
@@ -103,7 +104,7 @@ Queue& ShardBroker::queue_for(const Destination& d) {
     QueueSettings s = durable_settings(d.journal_key());
     s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix);
     slot = std::make_unique<Queue>(d, s, *this);
-    spdlog::debug("queue {} created (vhost {})", slot->name(), d.vhost);
+    spdlog::debug("queue {} created (vhost {})", log_safe(slot->name()), log_safe(d.vhost));
   }
   return *slot;
 }
@@ -118,7 +119,7 @@ Topic& ShardBroker::topic_for(const Destination& d) {
                                        topic_of_.erase(it->second.queue);
                                        subscriptions_.erase(it);
                                      }
-                                     spdlog::warn("dropping slow topic subscriber: {}", reason);
+                                     spdlog::warn("dropping slow topic subscriber: {}", log_safe(reason));
                                      broker_.to_client(key.shard, [key, reason](ClientEvents& ev) {
                                        ev.kick(key.connection, key.subscription, reason);
                                      });
@@ -270,7 +271,7 @@ std::size_t ShardBroker::read_paged(const Queue& q, std::span<const PagedPositio
                                            });
       if (!found && release_unreadable) {
         spdlog::error("cannot read a paged message of {} back from journal segment {} (offset {}, entry {}): dropped",
-                      q.name(), seg, ps[i].offset, ps[i].index);
+                      log_safe(q.name()), seg, ps[i].offset, ps[i].index);
         journal_->release(store::SegmentId(seg));
       }
       j = i + 1;
@@ -354,8 +355,8 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
       entry.incarnation = ++next_incarnation_;
       if (journal_ != nullptr)
         entry.record = write(RecordType::kSubscription, encode_subscription(*durable), op, 1);
-      spdlog::info("durable subscription {} on /topic/{} created by user '{}'", durable->name, d.name,
-                   durable->owner);
+      spdlog::info("durable subscription {} on /topic/{} created by user '{}'", log_safe(durable->name),
+                   log_safe(d.name), log_safe(durable->owner));
     } else {
       auto found = durable_topics_.find(s.durable_key);
       FERRY_ASSERT(found != durable_topics_.end());  // a topic's durable queue has its entry
@@ -370,7 +371,7 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
         // claims it (docs/journal.md, "Subscription records").
         entry.owner = durable->owner;
         spdlog::info("durable subscription {} on /topic/{} (recorded without an owner) claimed by user '{}'",
-                     durable->name, d.name, durable->owner);
+                     log_safe(durable->name), log_safe(d.name), log_safe(durable->owner));
         rewrite_subscription_record(s.durable_key, std::nullopt);
       }
     }
@@ -506,7 +507,7 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op, co
     gone->discard_all();
     current_ = outer;
   }
-  spdlog::info("durable subscription {} on /topic/{} removed", def.name, def.topic);
+  spdlog::info("durable subscription {} on /topic/{} removed", log_safe(def.name), log_safe(def.topic));
 }
 
 void ShardBroker::settle(const ConsumerKey& key, DeliverySeqs seqs,
@@ -661,8 +662,8 @@ std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& fr
   copy->encoded_headers_1_2.clear();  // it named the old destination
   copy->headers.emplace_back("original-destination", from_name);
   copy->headers.emplace_back("dead-letter-reason", std::string(reason));
-  spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, from_name,
-                copy->destination, reason);
+  spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, log_safe(from_name),
+                log_safe(copy->destination), log_safe(reason));
   return {std::move(dlq), std::move(copy_ref)};
 }
 
@@ -849,7 +850,7 @@ void ShardBroker::restore_subscription(const DurableSubscription& s, store::Segm
 void ShardBroker::restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries) {
   Queue* q = queue_by_journal_key(queue_key);
   if (q == nullptr) {
-    spdlog::warn("recovery: {} messages of unknown queue '{}' ignored", entries.size(), queue_key);
+    spdlog::warn("recovery: {} messages of unknown queue '{}' ignored", entries.size(), log_safe(queue_key));
     for (auto& e : entries) journal_->release(e.segment);
     return;
   }

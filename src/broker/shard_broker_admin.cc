@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.h"
+#include "common/log.h"
 #include "broker/message_codec.h"
 #include "broker/shard_broker.h"
 
@@ -109,7 +110,7 @@ bool ShardBroker::declare_queue(const Destination& d) {
   const bool existed = queues_.contains(key_of(d));
   Queue& q = queue_for(d);
   q.set_declared(true);
-  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", q.name(), d.vhost);
+  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q.name()), log_safe(d.vhost));
   return existed;
 }
 
@@ -121,7 +122,7 @@ ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   // Without consumers nothing is held: every message is waiting, and each
   // gets its ack record as it goes.
   q.discard_all();
-  spdlog::info("queue {} deleted (vhost {}) through the management API", q.name(), d.vhost);
+  spdlog::info("queue {} deleted (vhost {}) through the management API", log_safe(q.name()), log_safe(d.vhost));
   queues_.erase(it);
   return AdminError::kNone;
 }
@@ -130,7 +131,7 @@ std::optional<std::size_t> ShardBroker::purge_queue(const Destination& d) {
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return std::nullopt;
   const std::size_t n = it->second->purge();
-  spdlog::info("queue {} purged (vhost {}): {} messages", it->second->name(), d.vhost, n);
+  spdlog::info("queue {} purged (vhost {}): {} messages", log_safe(it->second->name()), log_safe(d.vhost), n);
   return n;
 }
 
@@ -222,8 +223,8 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
       finish();
     });
   }
-  spdlog::info("moving {} messages from {} to {} (vhost {})", pending->moved, source.name(), to_name,
-               from.vhost);
+  spdlog::info("moving {} messages from {} to {} (vhost {})", pending->moved, log_safe(source.name()), log_safe(to_name),
+               log_safe(from.vhost));
   finish();
 }
 

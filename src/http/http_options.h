@@ -6,7 +6,8 @@
 namespace ferry::http {
 
 // The management listener's settings (app/config: http-listen,
-// http-max-connections). Other limits are fixed and documented in
+// http-max-connections, http-max-connections-per-address,
+// http-header-timeout, http-body-timeout). Other limits are fixed and documented in
 // docs/management.md.
 struct HttpOptions {
   bool enabled = true;             // http-listen = "" disables
@@ -15,7 +16,15 @@ struct HttpOptions {
   std::uint32_t max_connections = 100;
   std::uint32_t max_header_bytes = 16 * 1024;   // request line + headers
   std::uint32_t max_body_bytes = 1024 * 1024;   // request body
-  std::uint32_t idle_timeout_ms = 30000;        // reading a request / keep-alive
+  std::uint32_t idle_timeout_ms = 30000;        // writing a response
+  // Slow clients (issue 18.7): a request's line and headers must arrive
+  // within header_timeout_ms of the server starting to wait for them (this
+  // is also the keep-alive idle limit and the TLS handshake's), its body
+  // within body_timeout_ms after the headers; and one address may hold at
+  // most max_connections_per_address connections (0 = no limit).
+  std::uint32_t header_timeout_ms = 10000;
+  std::uint32_t body_timeout_ms = 30000;
+  std::uint32_t max_connections_per_address = 20;
 };
 
 }  // namespace ferry::http

@@ -9,9 +9,12 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "common/log.h"
 #include "http/base64.h"
 
 namespace ferry::http {
@@ -34,9 +37,45 @@ struct Server::Shared {
   // loop); Server::stop() releases these while that loop still exists.
   // Shard 0 only (stop(): after the loops have stopped).
   std::unordered_set<std::shared_ptr<Server::Session>> waiting;
+  // Open connections per client address (http-max-connections-per-address).
+  // Counted up on shard 0 at accept, down when a session ends, which at
+  // shutdown may be on any thread: hence the lock (taken once per
+  // connection, never inside another).
+  std::mutex per_address_mutex;
+  std::unordered_map<std::string, std::uint32_t> per_address;  // GUARDED_BY(per_address_mutex)
+
+  // Takes a connection slot for `address`; false if it has its limit.
+  bool take_address(const std::string& address) {
+    if (options.max_connections_per_address == 0) return true;
+    std::lock_guard lock(per_address_mutex);
+    auto& n = per_address[address];
+    if (n >= options.max_connections_per_address) {
+      if (n == 0) per_address.erase(address);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void release_address(const std::string& address) {
+    if (options.max_connections_per_address == 0) return;
+    std::lock_guard lock(per_address_mutex);
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
 };
 
 namespace {
+
+// The client's address as a string, IPv4-mapped IPv6 shown as IPv4.
+std::string address_of(const tcp::socket& socket, bool* loopback = nullptr) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "";
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+  if (loopback != nullptr) *loopback = addr.is_loopback();
+  return addr.to_string();
+}
 
 Request to_request(const bhttp::request<bhttp::string_body>& req, const Peer& peer,
                    std::string& error) {
@@ -112,29 +151,29 @@ bool basic_credentials(std::string_view header, std::string& user, std::string& 
 class Server::Session : public std::enable_shared_from_this<Server::Session> {
  public:
   // `tls`: null for plain HTTP, else the HTTPS listener's context.
-  Session(tcp::socket socket, ssl::context* tls, std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
+  // `address`: the client's, whose slot (Shared::take_address) this
+  // session now holds and gives back when it ends.
+  Session(tcp::socket socket, ssl::context* tls, std::shared_ptr<Shared> shared, std::string address)
+      : shared_(std::move(shared)) {
     if (tls != nullptr) tls_.emplace(std::move(socket), *tls);
     else plain_.emplace(std::move(socket));
     ++shared_->open;
-    boost::system::error_code ec;
-    auto ep = transport().socket().remote_endpoint(ec);
-    if (!ec) {
-      auto addr = ep.address();
-      if (addr.is_v6() && addr.to_v6().is_v4_mapped())
-        addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-      peer_.address = addr.to_string();
-      peer_.loopback = addr.is_loopback();
-    }
+    peer_.address = std::move(address);
+    address_of(transport().socket(), &peer_.loopback);
   }
-  ~Session() { --shared_->open; }
+  ~Session() {
+    shared_->release_address(peer_.address);
+    --shared_->open;
+  }
 
   void start() {
     if (!tls_) {
       read();
       return;
     }
-    // The handshake, like a request, must be done within the idle timeout.
-    transport().expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
+    // The handshake, like a request's headers, must be done within the
+    // header timeout (a slow handshake holds a slot like a slow request).
+    transport().expires_after(std::chrono::milliseconds(shared_->options.header_timeout_ms));
     tls_->async_handshake(ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
       if (ec) {
         // A plain HTTP request, no or an untrusted client certificate, a
@@ -160,7 +199,26 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     parser_.emplace();
     parser_->header_limit(shared_->options.max_header_bytes);
     parser_->body_limit(shared_->options.max_body_bytes);
-    transport().expires_after(std::chrono::milliseconds(shared_->options.idle_timeout_ms));
+    // Two deadlines (issue 18.7: one deadline for the whole request let a
+    // client sending a byte a second hold a slot for 30 s): the line and
+    // headers within header_timeout_ms of waiting for them (the keep-alive
+    // idle time included), then the body within body_timeout_ms. A
+    // tcp_stream deadline covers every read until it is changed.
+    transport().expires_after(std::chrono::milliseconds(shared_->options.header_timeout_ms));
+    with_stream([this](auto& stream) {
+      bhttp::async_read_header(stream, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec,
+                                                                                       std::size_t) {
+        self->on_header(ec);
+      });
+    });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec || parser_->is_done()) {
+      on_read(ec);
+      return;
+    }
+    transport().expires_after(std::chrono::milliseconds(shared_->options.body_timeout_ms));
     with_stream([this](auto& stream) {
       bhttp::async_read(stream, buffer_, *parser_,
                         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -378,26 +436,43 @@ void Server::accept(Listener& listener) {
       accept(listener);
       return;
     }
+    // An HTTPS client would not understand a plain answer (and a TLS
+    // handshake costs more than the refusal saves): it is only closed.
+    auto refuse = [&](std::string_view busy) {
+      boost::system::error_code wec;
+      if (listener.tls == nullptr) {
+        socket.non_blocking(true, wec);
+        asio::write(socket, asio::buffer(busy), wec);
+      }
+      socket.shutdown(tcp::socket::shutdown_send, wec);
+      socket.close(wec);
+      accept(listener);
+    };
     if (shared_->open >= options_.max_connections) {
-      spdlog::warn("refusing {} connection: http-max-connections ({}) reached", listener.tls ? "HTTPS" : "HTTP",
+      if (static LogRate rate("HTTP connections refused at http-max-connections"); rate.allow())
+        spdlog::warn("refusing {} connection: http-max-connections ({}) reached", listener.tls ? "HTTPS" : "HTTP",
                    options_.max_connections);
       static constexpr std::string_view kBusy =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
           "Content-Length: 93\r\n\r\n"
           "{\"error\":\"too_many_connections\",\"reason\":\"too many HTTP connections (http-max-connections)\"}\n";
-      boost::system::error_code wec;
-      // An HTTPS client would not understand a plain answer (and a TLS
-      // handshake costs more than the refusal saves): it is only closed.
-      if (listener.tls == nullptr) {
-        socket.non_blocking(true, wec);
-        asio::write(socket, asio::buffer(kBusy), wec);
-      }
-      socket.shutdown(tcp::socket::shutdown_send, wec);
-      socket.close(wec);
-      accept(listener);
+      refuse(kBusy);
       return;
     }
-    std::make_shared<Session>(std::move(socket), listener.tls, shared_)->start();
+    std::string address = address_of(socket);
+    if (!shared_->take_address(address)) {
+      if (static LogRate rate("HTTP connections refused at http-max-connections-per-address"); rate.allow())
+        spdlog::warn("refusing {} connection from {}: http-max-connections-per-address ({}) reached",
+                   listener.tls ? "HTTPS" : "HTTP", address, options_.max_connections_per_address);
+      static constexpr std::string_view kBusy =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+          "Content-Length: 123\r\n\r\n"
+          "{\"error\":\"too_many_connections\",\"reason\":\"too many HTTP connections from this address "
+          "(http-max-connections-per-address)\"}\n";
+      refuse(kBusy);
+      return;
+    }
+    std::make_shared<Session>(std::move(socket), listener.tls, shared_, std::move(address))->start();
     accept(listener);
   });
 }

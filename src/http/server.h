@@ -22,7 +22,8 @@ namespace ferry::http {
 //
 // Limits: http-max-connections open connections (more get 503 and are
 // closed), max_header_bytes / max_body_bytes per request (431 / 413),
-// idle_timeout_ms to read a request.
+// header_timeout_ms / body_timeout_ms to read a request, and
+// max_connections_per_address connections from one address (more get 503).
 //
 // A second listener may speak HTTPS (https-listen): the same router,
 // authenticator and limits; http-max-connections counts the connections of

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "net/errors.h"
 #include "stomp/salvage.h"
 
@@ -48,7 +49,8 @@ void Connection::start() {
   link_->start([self = shared_from_this()](const boost::system::error_code& ec) {
     if (self->closed_) return;
     if (ec) {
-      spdlog::info("connection {} ({}): TLS handshake failed: {}", self->id_.value, self->peer_, ec.message());
+      if (static LogRate rate("failed TLS handshakes"); rate.allow())
+        spdlog::info("connection {} ({}): TLS handshake failed: {}", self->id_.value, self->peer_, ec.message());
       self->close_now();
       return;
     }
@@ -159,7 +161,8 @@ std::size_t Connection::unwrap(char* data, std::size_t n) {
   if (!ws_) return n;
   websocket::Layer::Inbound in = ws_->inbound(data, n);
   if (in.failed) {
-    spdlog::info("connection {} ({}): {}", id_.value, peer_, ws_->failure());
+    if (static LogRate rate("refused WebSocket handshakes and frames"); rate.allow())
+      spdlog::info("connection {} ({}): {}", id_.value, peer_, log_safe(ws_->failure()));
     close_requested_ = true;  // no more reads; the closing handshake follows the output
     flush();
   } else if (in.peer_closed) {
@@ -350,7 +353,8 @@ void Connection::tick(std::int64_t now_ms) {
   // handshake unfinished) there is no one to send an ERROR to.
   if ((!link_up_ || (ws_ && !ws_->open())) && options_.connect_timeout_ms != 0 &&
       now_ms - opened_ms_ > static_cast<std::int64_t>(options_.connect_timeout_ms)) {
-    spdlog::info("connection {} ({}): {} handshake not done within connect-timeout", id_.value, peer_,
+    if (static LogRate rate("handshake timeouts"); rate.allow())
+      spdlog::info("connection {} ({}): {} handshake not done within connect-timeout", id_.value, peer_,
                  link_up_ ? "WebSocket" : "TLS");
     close_now();
     return;
@@ -362,7 +366,8 @@ void Connection::tick(std::int64_t now_ms) {
   }
   if (hb_recv_ms_ != 0 &&
       now_ms - last_read_ms_ > static_cast<std::int64_t>(options_.heart_beat_grace * hb_recv_ms_)) {
-    spdlog::info("connection {} ({}): heart-beat timeout after {} ms of silence", id_.value, peer_,
+    if (static LogRate rate("heart-beat timeouts"); rate.allow())
+      spdlog::info("connection {} ({}): heart-beat timeout after {} ms of silence", id_.value, peer_,
                  now_ms - last_read_ms_);
     close_now();
     return;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "net/errors.h"
 #include "net/tcp_link.h"
 #include "net/tls_link.h"
@@ -147,7 +148,8 @@ void Server::accept(Listener& listener) {
       return;
     }
     if (open_connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
-      spdlog::warn("refusing {} connection: max-connections ({}) reached", kind_text(listener.kind),
+      if (static LogRate rate("connections refused at max-connections"); rate.allow())
+        spdlog::warn("refusing {} connection: max-connections ({}) reached", kind_text(listener.kind),
                    options_.max_connections);
       refuse(listener.kind, socket);
       accept(listener);

@@ -49,6 +49,9 @@ struct ServerOptions {
   std::string http_host = "127.0.0.1";
   std::uint16_t http_port = 15672;
   std::uint32_t http_max_connections = 100;  // HTTP and HTTPS together
+  std::uint32_t http_max_connections_per_address = 20;  // 0 = no limit
+  std::uint32_t http_header_timeout_ms = 10000;
+  std::uint32_t http_body_timeout_ms = 30000;
   ListenAddress https_listen;  // the management API over TLS (tls options)
   broker::BrokerOptions broker;
   auth::AuthOptions auth;

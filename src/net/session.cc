@@ -10,6 +10,7 @@
 
 #include "common/assert.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "broker/destination_pattern.h"
 #include "net/errors.h"
 #include "net/output_queue.h"
@@ -151,7 +152,7 @@ void Session::handle_connect(const stomp::Frame& f) {
     // certificate names the user (its CN), with no password to check.
     if (authenticator->options().ssl_cert_login) {
       if (std::string cn = transport_.certificate_name(); !cn.empty()) {
-        spdlog::debug("connection {} ({}): login '{}' from its client certificate", id_.value, transport_.peer(), cn);
+        spdlog::debug("connection {} ({}): login '{}' from its client certificate", id_.value, transport_.peer(), log_safe(cn));
         return on_login(authenticator->authorize(cn, vhost_, peer), std::move(reply));
       }
     }
@@ -198,8 +199,9 @@ void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
     case LoginStatus::kBadCredentials:
       // One text for an unknown user and a wrong password (the log, for
       // the operator, names the login tried).
-      spdlog::info("connection {} ({}): login '{}' refused: unknown user or wrong passcode", id_.value,
-                   transport_.peer(), r.user);
+      if (static LogRate rate("refused logins"); rate.allow())
+        spdlog::info("connection {} ({}): login '{}' refused: unknown user or wrong passcode", id_.value,
+                     transport_.peer(), log_safe(r.user));
       return refuse_later(errors::kAccessRefused, {}, std::move(reply.receipt));
     case LoginStatus::kLoopbackOnly:
       return refuse_later(errors::kLoopbackOnly, fmt::format("user '{}' is in loopback-users", r.user),
@@ -209,8 +211,9 @@ void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
                           fmt::format("user '{}' has no permissions on vhost '{}'", r.user, vhost_),
                           std::move(reply.receipt));
     case LoginStatus::kThrottled:
-      spdlog::warn("connection {} ({}): login refused, too many failures from this address", id_.value,
-                   transport_.peer());
+      if (static LogRate rate("logins refused for too many failures"); rate.allow())
+        spdlog::warn("connection {} ({}): login refused, too many failures from this address", id_.value,
+                     transport_.peer());
       return fail(errors::kTooManyLoginFailures, {}, reply.receipt);
     case LoginStatus::kBusy:
       return fail(errors::kLoginBusy, {}, reply.receipt);
@@ -219,7 +222,7 @@ void Session::on_login(const auth::LoginResult& r, ConnectReply reply) {
 
 void Session::refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt) {
   spdlog::debug("connection {} ({}): login refused{}{}; ERROR follows after login-failure-delay", id_.value,
-                transport_.peer(), detail.empty() ? "" : ": ", detail);
+                transport_.peer(), detail.empty() ? "" : ": ", log_safe(detail));
   const std::uint32_t delay =
       options_.authenticator ? options_.authenticator->options().login_failure_delay_ms : 0;
   if (delay == 0) return fail(message, detail, receipt);
@@ -259,7 +262,7 @@ void Session::finish_connect(const ConnectReply& reply) {
   Encoder::end_frame(out);
   transport_.flush();
   spdlog::debug("connection {} CONNECT from {}: STOMP {}, user '{}', host '{}' (vhost {}), heart-beat {},{}",
-                id_.value, transport_.peer(), stomp::to_string(version_), user_, host_header_, vhost_,
+                id_.value, transport_.peer(), stomp::to_string(version_), log_safe(user_), log_safe(host_header_), log_safe(vhost_),
                 reply.send_ms, reply.recv_ms);
   if (reply.receipt) write_receipt(*reply.receipt);
 }
@@ -973,8 +976,9 @@ void Session::fail(std::string_view message, std::string_view detail,
                    std::optional<std::string_view> receipt) {
   if (closing_) return;
   closing_ = true;
-  spdlog::info("connection {} ({}): ERROR {}{}{}", id_.value, transport_.peer(), message,
-               detail.empty() ? "" : ": ", detail);
+  if (static LogRate rate("ERROR frames sent"); rate.allow())
+    spdlog::info("connection {} ({}): ERROR {}{}{}", id_.value, transport_.peer(), log_safe(message),
+                 detail.empty() ? "" : ": ", log_safe(detail));
   std::string& out = transport_.output();
   Encoder::begin_frame(out, Command::kError);
   Encoder::add_header(out, "message", message, version_, Command::kError);

@@ -505,7 +505,7 @@ def test_user_commands_end_to_end(tmp_path):
     assert "from-stdin" not in text and "pbkdf2-sha256$1000$" in text, text
 
     # The broker takes the file: dave logs in with the password from stdin.
-    p = subprocess.Popen([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--users-file", path,
+    p = subprocess.Popen([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--users-file", path,
                           "--data-dir", str(tmp_path / "data"), "--shards", "1"],
                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
@@ -544,11 +544,11 @@ def test_users_file_comes_from_ferry_toml(tmp_path):
 def test_bad_users_file_stops_the_broker_with_a_clear_error(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[users.x]\npassword-hash = "plain-text"\n')
-    r = run_ferry("serve", "--listen", "127.0.0.1:0", "--users-file", str(bad), "--data-dir",
+    r = run_ferry("serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--users-file", str(bad), "--data-dir",
                   str(tmp_path / "d"), timeout=15)
     assert r.returncode != 0
     assert b"users.x" in r.stderr and b"password-hash" in r.stderr, r.stderr
-    r = run_ferry("serve", "--listen", "127.0.0.1:0", "--default-vhost", "nowhere", "--data-dir",
+    r = run_ferry("serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--default-vhost", "nowhere", "--data-dir",
                   str(tmp_path / "d"), timeout=15)
     assert r.returncode != 0 and b"default-vhost" in r.stderr, r.stderr
 

@@ -148,7 +148,8 @@ def test_serve_stops_cleanly_on_signal(tmp_path, sig):
 
 
 def test_serve_bad_option_fails(tmp_path):
-    r = run_ferry("serve", "--max-frame-size", "lots", "--listen", "127.0.0.1:0", timeout=10, cwd=tmp_path)
+    r = run_ferry("serve", "--max-frame-size", "lots", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                  timeout=10, cwd=tmp_path)
     assert r.returncode != 0
 
 
@@ -182,7 +183,8 @@ def test_recv_auto_ack_consumes(broker):
 
 
 def test_serve_missing_config_file_fails(tmp_path):
-    r = run_ferry("serve", "--config", str(tmp_path / "nope.toml"), "--listen", "127.0.0.1:0", timeout=10,
+    r = run_ferry("serve", "--config", str(tmp_path / "nope.toml"), "--listen", "127.0.0.1:0",
+                  "--http-listen", "127.0.0.1:0", timeout=10,
                   cwd=tmp_path)
     assert r.returncode != 0
 
@@ -239,17 +241,52 @@ def test_recv_prefetch_one_client_ack(broker):
     c.close()
 
 
-def test_serve_default_listen_address(tmp_path):
-    """With no --listen, ferry serves STOMP on 0.0.0.0:61613 (skipped if that
-    port is taken by another broker on this machine); guest from loopback works."""
+def skip_unless_free(host: str, port: int, what: str):
+    """Skips the test (it checks a default port) when another program on
+    this machine, say a RabbitMQ, holds that port."""
     import socket as _s
     probe = _s.socket()
     try:
-        probe.bind(("0.0.0.0", 61613))
-    except OSError:
-        pytest.skip("port 61613 is in use")
+        probe.bind((host, port))
+    except OSError as e:
+        pytest.skip("%s:%d (%s) is in use on this machine (%s); this test checks that default"
+                    % (host, port, what, e.strerror))
     finally:
         probe.close()
+
+
+def test_serve_default_http_listen_address(tmp_path):
+    """With no --http-listen, the management API is on 127.0.0.1:15672
+    (skipped if that port is taken, e.g. by RabbitMQ's management plugin)."""
+    skip_unless_free("127.0.0.1", 15672, "the default management port")
+    log = tmp_path / "default-http.log"
+    with open(log, "wb") as f:
+        p = subprocess.Popen([ferry_bin(), "serve", "--shards", "1", "--listen", "127.0.0.1:0",
+                              "--data-dir", str(tmp_path / "data")], stdout=f, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and b"(HTTP)" not in log.read_bytes():
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+        text = log.read_text(errors="replace")
+        if p.poll() is not None and "in use" in text.lower():
+            pytest.skip("port 15672 (the default management port) was taken meanwhile by another program")
+        assert "listening on 127.0.0.1:15672 (HTTP)" in text, text
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:15672/", timeout=10) as r:  # the console (no login)
+            assert r.status == 200
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        assert_no_sanitizer_report(log.read_text(errors="replace"))
+        assert rc == 0
+
+
+def test_serve_default_listen_address(tmp_path):
+    """With no --listen, ferry serves STOMP on 0.0.0.0:61613 (skipped if that
+    port is taken by another broker on this machine); guest from loopback works."""
+    skip_unless_free("0.0.0.0", 61613, "the default STOMP port")
     log = tmp_path / "default.log"
     with open(log, "wb") as f:
         # Only the STOMP listener is at its default here: the management
@@ -264,7 +301,7 @@ def test_serve_default_listen_address(tmp_path):
             time.sleep(0.05)
         text = log.read_text(errors="replace")
         if p.poll() is not None and "in use" in text.lower():
-            pytest.skip("port 61613 was taken meanwhile")
+            pytest.skip("port 61613 (the default STOMP port) was taken meanwhile by another program")
         assert "listening on 0.0.0.0:61613" in text, text
         c = client(61613)
         assert c.connected.command == "CONNECTED"

@@ -243,7 +243,8 @@ def test_raw_wss_client_with_required_certificate(broker_factory, certs):
 
 @pytest.mark.parametrize("case", ["no-cert", "no-key", "bad-cert", "verify-without-ca", "bad-verify"])
 def test_tls_startup_errors(case, certs, tmp_path):
-    args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--tls-listen", "127.0.0.1:0"]
+    args = ["serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"),
+            "--tls-listen", "127.0.0.1:0"]
     expect = {
         "no-cert": "tls-cert-file",
         "no-key": "tls-key-file",

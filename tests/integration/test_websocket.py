@@ -109,8 +109,8 @@ def test_frames_split_across_websocket_messages(broker_factory):
     while len(got) < 4:
         op, payload = ws.read_message()
         cmd, headers, body = parse_stomp(payload)
-        # one STOMP frame per WebSocket message, nothing after its NUL
-        assert payload.endswith(b"\0") and payload.count(b"\0") == 1, payload
+        # one STOMP frame per WebSocket message, only its EOL after its NUL
+        assert payload.endswith(b"\0\n") and payload.count(b"\0") == 1, payload
         got.append((cmd, headers.get("receipt-id"), body))
     assert ("RECEIPT", "r1", b"") in got and ("RECEIPT", "r2", b"") in got
     assert [g[2] for g in got if g[0] == "MESSAGE"] == [b"one", b"two"]
@@ -166,7 +166,8 @@ def test_subprotocol_preference(broker_factory):
     ws.close()
 
 
-@pytest.mark.parametrize("case", ["bad-subprotocol", "wrong-path", "not-upgrade", "bad-version", "post", "garbage"])
+@pytest.mark.parametrize("case", ["bad-subprotocol", "wrong-path", "not-upgrade", "bad-version", "post", "garbage",
+                                  "nul-in-header", "folded-header"])
 def test_bad_handshake_is_refused_and_broker_serves(broker_factory, case):
     b = broker_factory(**WS)
     if case == "bad-subprotocol":
@@ -183,10 +184,18 @@ def test_bad_handshake_is_refused_and_broker_serves(broker_factory, case):
                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
             "post": "POST /ws HTTP/1.1\r\nHost: x\r\n\r\n",
             "garbage": "CONNECT\naccept-version:1.2\n\n\0\r\n\r\n",
+            # Issue 18.7: a NUL in a header, obsolete line folding (RFC 9112 5.2).
+            "nul-in-header": "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "X-Evil: a\0b\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n",
+            "folded-header": "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "X-Folded: a\r\n b\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n",
         }[case]
         ws.send_raw(req.encode())
         ws.read_response()
-        assert ws.status == {"not-upgrade": 400, "bad-version": 426, "post": 405, "garbage": 400}[case]
+        assert ws.status == {"not-upgrade": 400, "bad-version": 426, "post": 405, "garbage": 400,
+                             "nul-in-header": 400, "folded-header": 400}[case], (ws.status, ws.response_body)
         if case == "bad-version":
             assert ws.response_headers["sec-websocket-version"] == "13"
     assert ws.wait_eof(), "the broker did not close after refusing the handshake"
@@ -274,6 +283,53 @@ def test_heart_beats_are_messages_of_their_own(broker_factory):
     op, payload = ws.read_message(skip_heartbeats=False)
     assert (op, payload) == (OP_TEXT, b"\n")
     ws.close()
+
+
+def test_one_websocket_message_per_frame_with_its_eol(broker_factory):
+    """Issue 17.2: N MESSAGE frames arrive as exactly N WebSocket messages,
+    each ending with the frame's NUL and EOL (as RabbitMQ Web-STOMP sends
+    them); the EOL used to follow as a message of its own."""
+    b = broker_factory(**WS)
+    dest = "/queue/" + unique("count")
+    ws = connect_ws(b)
+    ws.send(stomp_bytes("SUBSCRIBE", {"id": "s", "destination": dest, "receipt": "sub"}))
+    op, payload = ws.read_message(skip_heartbeats=False)
+    assert parse_stomp(payload)[:2] == ("RECEIPT", {"receipt-id": "sub"}) and payload.endswith(b"\0\n"), payload
+    n = 5
+    c = client(b.port)
+    for i in range(n):
+        c.send(dest, "m%d" % i)
+    c.close()
+    got = []
+    while len(got) < n:  # every message read must be a MESSAGE frame
+        op, payload = ws.read_message(skip_heartbeats=False)
+        assert op == OP_TEXT and parse_stomp(payload)[0] == "MESSAGE", (op, payload, got)
+        got.append(payload)
+    # Nothing between the last MESSAGE and this RECEIPT (heart-beats are off).
+    ws.send(stomp_bytes("DISCONNECT", {"receipt": "end"}))
+    op, payload = ws.read_message(skip_heartbeats=False)
+    assert parse_stomp(payload)[:2] == ("RECEIPT", {"receipt-id": "end"}), payload
+    assert len(got) == n, got
+    for i, payload in enumerate(got):
+        cmd, headers, body = parse_stomp(payload)
+        assert (cmd, body) == ("MESSAGE", b"m%d" % i)
+        assert payload.endswith(b"\0\n"), payload
+    ws.close()
+
+
+def test_stompjs_gets_one_websocket_message_per_frame(broker_factory):
+    """Issue 17.2 as stompjs counts it: as many WebSocket messages as
+    frames (the EOL after each frame came as a message of its own, which
+    broke stompjs' heart-beat spec). Heart-beats every 30 s: none come
+    during this short exchange."""
+    b = broker_factory(**WS)
+    dest = "/queue/" + unique("jsmsg")
+    n = NodeClient(url=ws_url(b), subscribe=dest, expect=5, heartbeat=30000,
+                   send=[{"destination": dest, "body": "m%d" % i} for i in range(5)])
+    assert n.finish() == 0, (n.lines, n.stderr())
+    assert [m["body"] for m in n.events("message")][:5] == ["m%d" % i for i in range(5)]
+    frames, messages = len(n.events("frame")), len(n.events("ws-message"))
+    assert frames >= 7 and messages == frames, (frames, messages)
 
 
 def test_handshake_timeout_is_connect_timeout(broker_factory):

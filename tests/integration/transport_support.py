@@ -248,8 +248,11 @@ def parse_stomp(payload: bytes) -> tuple[str, dict, bytes]:
     for line in lines[1:]:
         k, _, v = line.partition(":")
         headers.setdefault(k, v)
-    body = rest[:-1] if rest.endswith(b"\0") else rest
-    return lines[0], headers, body
+    # The broker sends the EOL after the NUL in the same message (17.2).
+    for end in (b"\0\r\n", b"\0\n", b"\0"):
+        if rest.endswith(end):
+            return lines[0], headers, rest[:-len(end)]
+    return lines[0], headers, rest
 
 
 # --------------------------------------------------------------------------

@@ -8,9 +8,11 @@
 //   send          [{destination, body, headers}] sent after subscribing
 //   binary        true: send bodies as binary (body is base64)
 //   timeout_ms    give up after this long (default 10000)
+//   heartbeat     heart-beat ms asked for both ways (default 10000)
 // Prints one JSON line per event: {"event":"connected",...},
 // {"event":"subscribed"} (after the subscription's receipt),
-// {"event":"message","body":...,"headers":...}, {"event":"done"} or
+// {"event":"message","body":...,"headers":...}, {"event":"ws-message"} and
+// {"event":"frame"} (each WebSocket message, each frame), {"event":"done"} or
 // {"event":"error",...}; exits 0 when everything expected happened.
 import { readFileSync } from 'node:fs';
 import { Client } from '@stomp/stompjs';
@@ -41,7 +43,14 @@ const client = new Client({
   reconnectDelay: 0,
   heartbeatIncoming: cfg.heartbeat ?? 10000,
   heartbeatOutgoing: cfg.heartbeat ?? 10000,
-  debug: () => {},
+  // What arrives, as stompjs counts it: each WebSocket message ("Received
+  // data") and each frame parsed out of them ("<<< COMMAND..."; its parser
+  // reports any EOL between frames as "<<< PONG"). Issue 17.2: one message
+  // per frame, the frame's EOL included.
+  debug: (text) => {
+    if (text === 'Received data') out({ event: 'ws-message' });
+    else if (text.startsWith('<<< ') && text !== '<<< PONG') out({ event: 'frame' });
+  },
 });
 
 function finishIfDone() {

@@ -116,6 +116,18 @@ Handshake::Status Handshake::reject(int status, std::string_view reason, std::st
 
 Handshake::Status Handshake::parse() {
   std::string_view req(request_);
+  // RFC 9112 2.2, 5.1, 5.2: lines end in CRLF; no control character but HTAB
+  // in a line (a NUL could cut a header value short in one reader and not
+  // in another: request smuggling); obsolete line folding is refused.
+  for (std::size_t i = 0; i < req.size(); ++i) {
+    const auto c = static_cast<unsigned char>(req[i]);
+    if (c == '\r' && i + 1 < req.size() && req[i + 1] == '\n') {
+      ++i;
+      continue;
+    }
+    if ((c < 0x20 && c != '\t') || c == 0x7F)
+      return reject(400, c == 0 ? "NUL byte in the handshake request" : "control character in the handshake request");
+  }
   auto line_end = req.find("\r\n");
   std::string_view request_line = req.substr(0, line_end);
   // METHOD SP TARGET SP HTTP/1.1
@@ -138,8 +150,12 @@ Handshake::Status Handshake::parse() {
     std::string_view line = req.substr(pos, eol - pos);
     pos = eol + 2;
     if (line.empty()) break;
+    if (line.front() == ' ' || line.front() == '\t') return reject(400, "obsolete line folding in a header");
     auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return reject(400, "malformed header line");
+    // No whitespace between the name and the colon (RFC 9112 5.1).
+    if (line.substr(0, colon).find_first_of(" \t") != std::string_view::npos)
+      return reject(400, "malformed header line");
     std::string name = lower(line.substr(0, colon));
     std::string_view value = trim(line.substr(colon + 1));
     auto add = [&](std::string& field) {

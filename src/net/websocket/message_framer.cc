@@ -78,7 +78,16 @@ void MessageFramer::header_byte(char c) {
 bool MessageFramer::scan(const std::vector<boost::asio::const_buffer>& in, std::size_t& piece,
                          std::size_t& offset, std::vector<Span>& spans) {
   const std::size_t first = spans.size();  // this message's first span
-  while (piece < in.size()) {
+  while (true) {
+    if (piece >= in.size()) {
+      // The input ends right after a frame's NUL (or its CR): the frame is
+      // complete; an EOL in the next call is sent as a heart-beat.
+      if (state_ == State::kTrailingEol || state_ == State::kTrailingLf) {
+        state_ = State::kFrameStart;
+        return true;
+      }
+      return false;
+    }
     const char* p = bytes_of(in[piece]);
     const std::size_t size = in[piece].size();
     if (offset >= size) {
@@ -121,12 +130,28 @@ bool MessageFramer::scan(const std::vector<boost::asio::const_buffer>& in, std::
           offset = size;
         } else {
           offset = static_cast<std::size_t>(static_cast<const char*>(nul) - p) + 1;
-          ended = true;
+          state_ = State::kTrailingEol;
         }
         break;
       }
       case State::kNul:
         ++offset;  // the frame's NUL (the encoder always writes it)
+        state_ = State::kTrailingEol;
+        break;
+      case State::kTrailingEol:
+        // The EOL after the NUL belongs to the frame's message.
+        if (p[offset] == '\n') {
+          ++offset;
+          ended = true;
+        } else if (p[offset] == '\r') {
+          ++offset;
+          state_ = State::kTrailingLf;
+        } else {
+          ended = true;  // the next frame starts at once
+        }
+        break;
+      case State::kTrailingLf:
+        if (p[offset] == '\n') ++offset;
         ended = true;
         break;
     }

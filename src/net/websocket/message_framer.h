@@ -16,6 +16,12 @@ namespace ferry::net::websocket {
 // a message of its own, without copying the frames: frame(...) returns the
 // input buffers with a WebSocket header before each message.
 //
+// The EOL the encoder writes after each frame's NUL goes in the frame's
+// message (as RabbitMQ Web-STOMP sends it): a message of its own would look
+// like a heart-beat and doubles the message count for clients that parse one
+// frame per message (stompjs). Only an EOL that follows the NUL within the
+// same call is taken along; any further EOL is a heart-beat.
+//
 // Frame boundaries are found by reading the server's own frames (command
 // line, headers up to the blank line, content-length bytes or up to NUL,
 // then the NUL). A message is a text frame when its bytes are valid UTF-8
@@ -36,7 +42,7 @@ class MessageFramer {
   bool mid_message() const { return state_ != State::kFrameStart || fragmented_; }
 
  private:
-  enum class State { kFrameStart, kHeaders, kBody, kBodyToNul, kNul };
+  enum class State { kFrameStart, kHeaders, kBody, kBodyToNul, kNul, kTrailingEol, kTrailingLf };
   struct Span {
     std::size_t piece;
     std::size_t offset;

@@ -126,6 +126,28 @@ TEST(HandshakeTest, BadRequestsAreRejected) {
   }
 }
 
+// Issue 18.7: a NUL (or another control character) in a header and
+// obsolete line folding are refused with 400, however the bytes arrive.
+TEST(HandshakeTest, ControlCharactersAndFoldingAreRejected) {
+  const std::string cases[] = {
+      request("/ws", "v12.stomp", std::string("X-Evil: a\0b\r\n", 13)),
+      request("/ws", "v12.stomp", std::string("X-Evil: a\x01b\r\n")),
+      request("/ws", "v12.stomp", "X-Evil: a\rb\r\n"),           // bare CR
+      request("/ws", "v12.stomp", "X-Evil: a\r\n folded\r\n"),  // obs-fold, SP
+      request("/ws", "v12.stomp", "X-Evil: a\r\n\tfolded\r\n"),  // obs-fold, HTAB
+      request("/ws", "v12.stomp", "X-Evil : a\r\n"),              // space before the colon
+      std::string("GET /w") + '\0' + "s HTTP/1.1\r\nHost: x\r\n\r\n",
+  };
+  for (const std::string& text : cases) {
+    SCOPED_TRACE(text);
+    expect_every_way(text, Handshake::Status::kRejected, [](const Handshake& h) {
+      EXPECT_EQ(h.response().substr(0, 12), "HTTP/1.1 400");
+    });
+  }
+  // A tab inside a value is allowed.
+  expect_every_way(request("/ws", "v12.stomp", "X-Tab: a\tb\r\n"), Handshake::Status::kDone, [](const Handshake&) {});
+}
+
 TEST(HandshakeTest, OversizeRequestIsRejected) {
   Handshake h("/ws");
   std::string big = "GET /ws HTTP/1.1\r\nX: " + std::string(Handshake::kMaxRequestBytes, 'a');

@@ -91,14 +91,57 @@ TEST(MessageFramerTest, EveryPieceSplit) {
 
 TEST(MessageFramerTest, HeartBeatsAreMessagesOfTheirOwn) {
   MessageFramer f;
-  auto m = frame(f, {"\n", kConnected + "\n"});
+  auto m = frame(f, {"\n", kConnected + "\n", "\n"});
   ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m[0].payload, "\n");
-  EXPECT_EQ(m[1].payload, kConnected);
-  EXPECT_EQ(m[2].payload, "\n");
+  EXPECT_EQ(m[1].payload, kConnected + "\n");  // the frame's own EOL
+  EXPECT_EQ(m[2].payload, "\n");               // a heart-beat after it
   m = frame(f, {"\r\n"});
   ASSERT_EQ(m.size(), 1u);
   EXPECT_EQ(m[0].payload, "\r\n");
+}
+
+// The encoder writes an EOL after each NUL; it goes in the frame's message,
+// as RabbitMQ Web-STOMP sends it (issue 17.2: it was a message of its own).
+TEST(MessageFramerTest, TrailingEolInTheFramesMessage) {
+  MessageFramer f;
+  auto m = frame(f, {kConnected + "\n" + kMessage + "\n" + kError + "\r\n"});
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].payload, kConnected + "\n");
+  EXPECT_EQ(m[1].payload, kMessage + "\n");
+  EXPECT_EQ(m[2].payload, kError + "\r\n");
+  for (const auto& x : m) EXPECT_TRUE(x.fin);
+  EXPECT_FALSE(f.mid_message());
+}
+
+TEST(MessageFramerTest, TrailingEolAcrossBuffers) {
+  // Every cut of frame+EOL+frame+EOL+heart-beat into three buffers of one call.
+  const std::string all = kMessage + "\n" + kError + "\r\n" + "\n";
+  for (std::size_t i = 1; i < all.size(); ++i) {
+    for (std::size_t j = i; j < all.size(); ++j) {
+      SCOPED_TRACE(std::to_string(i) + "," + std::to_string(j));
+      MessageFramer f;
+      auto m = frame(f, {all.substr(0, i), all.substr(i, j - i), all.substr(j)});
+      ASSERT_EQ(m.size(), 3u);
+      EXPECT_EQ(m[0].payload, kMessage + "\n");
+      EXPECT_EQ(m[1].payload, kError + "\r\n");
+      EXPECT_EQ(m[2].payload, "\n");
+      EXPECT_FALSE(f.mid_message());
+    }
+  }
+}
+
+TEST(MessageFramerTest, FrameEndingACallIsComplete) {
+  // A NUL at the end of a call ends the message (no fragment left open);
+  // an EOL in the next call is then a heart-beat.
+  MessageFramer f;
+  auto m = frame(f, {kError});
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_TRUE(m[0].fin);
+  EXPECT_FALSE(f.mid_message());
+  m = frame(f, {"\n"});
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].payload, "\n");
 }
 
 TEST(MessageFramerTest, TextUnlessNotUtf8) {
