@@ -33,6 +33,8 @@ inline constexpr std::string_view kTransactionTooLarge =
     "too many frames in one transaction (max-transaction-size)";
 inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)";
 inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
+// Followed by the header's name: "invalid boolean header persistent".
+inline constexpr std::string_view kBadBoolean = "invalid boolean header";
 inline constexpr std::string_view kTooManyConnections = "too many connections (max-connections)";
 inline constexpr std::string_view kHeartBeatTimeout = "heart-beat timeout";
 inline constexpr std::string_view kClosedByAdministrator = "closed by administrator";

@@ -12,6 +12,7 @@
 #include "broker/destination_pattern.h"
 #include "net/errors.h"
 #include "net/output_queue.h"
+#include "stomp/boolean.h"
 #include "stomp/encoder.h"
 
 namespace ferry::net {
@@ -43,6 +44,13 @@ bool is_command_header(std::string_view name) {
       "subscription", "ack", "redelivered", "x-delivery-count", "persistent"};
   return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
 }
+
+// The boolean headers a SUBSCRIBE may carry in the dialects Ferry speaks
+// (RabbitMQ, ActiveMQ, Artemis, Apollo). Each is checked to be a boolean
+// even where Ferry ignores it, so that a typo is an ERROR, not a surprise.
+constexpr std::string_view kSubscribeBooleans[] = {
+    "durable", "persistent", "auto-delete", "exclusive", "browser", "no-local",
+    "activemq.exclusive", "activemq.retroactive", "activemq.noLocal", "activemq.dispatchAsync"};
 
 }  // namespace
 
@@ -357,6 +365,9 @@ void Session::handle_send(const stomp::Frame& f) {
     if (!v || *v < 0) return fail(errors::kBadExpires, *e, f.get("receipt"));
     expires = *v;
   }
+  bool bad_flag = false;
+  const std::optional<bool> persistent = boolean_header(f, "persistent", bad_flag);
+  if (bad_flag) return;
   bool tx_failed = false;
   Transaction* tx = transaction_of(f, tx_failed);
   if (tx_failed) return;
@@ -368,8 +379,8 @@ void Session::handle_send(const stomp::Frame& f) {
   mutable_m->expires_ms = expires;
   // Persistent unless the SEND says otherwise, where the configuration
   // makes it the default (the shipped default: every queue and topic).
-  if (auto p = f.get("persistent")) {
-    mutable_m->persistent = (*p == "true");
+  if (persistent) {
+    mutable_m->persistent = *persistent;
   } else {
     for (const std::string& pattern : options_.broker.persistent_default)
       if (broker::matches_pattern(pattern, mutable_m->destination)) mutable_m->persistent = true;
@@ -391,6 +402,18 @@ void Session::handle_send(const stomp::Frame& f) {
   std::uint64_t op = begin_op(f.get("receipt"), 1, bytes);
   const bool may_create = may(auth::Access::kConfigure, *d);
   broker_.publish(std::move(d), std::move(m), ticket(op), may_create);
+}
+
+std::optional<bool> Session::boolean_header(const stomp::Frame& f, std::string_view name, bool& failed) {
+  auto value = f.get(name);
+  if (!value) return std::nullopt;
+  auto b = stomp::parse_boolean(*value);
+  if (!b) {
+    failed = true;
+    fail(fmt::format("{} {}", errors::kBadBoolean, name),
+         fmt::format("'{}:{}': expected true or false (any letter case)", name, *value), f.get("receipt"));
+  }
+  return b;
 }
 
 std::optional<broker::Window> Session::window_of(const stomp::Frame& f) {
@@ -452,14 +475,11 @@ std::optional<broker::DurableSubscription> Session::durable_of(const stomp::Fram
   }
   // RabbitMQ: durable:true (or persistent:true) and auto-delete:false; the
   // subscription is named by x-queue-name, else by its id.
+  // (handle_subscribe checked that these are booleans, in any letter case.)
   auto flag = f.get("durable");
   if (!flag) flag = f.get("persistent");
-  if (!flag || *flag == "false") return std::nullopt;
-  if (*flag != "true") {
-    error = "durable must be true or false, not '" + std::string(*flag) + "'";
-    return std::nullopt;
-  }
-  if (f.get("auto-delete") == std::optional<std::string_view>("true")) {
+  if (!flag || stomp::parse_boolean(*flag) != true) return std::nullopt;
+  if (auto ad = f.get("auto-delete"); ad && stomp::parse_boolean(*ad) == true) {
     error = "durable:true with auto-delete:true would not survive the subscriber; use auto-delete:false";
     return std::nullopt;
   }
@@ -476,6 +496,11 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   auto d = destination_of(f);
   if (!d) return;
   if (!permitted(auth::Access::kRead, *d, receipt)) return;
+  bool bad_flag = false;
+  for (std::string_view name : kSubscribeBooleans) {
+    boolean_header(f, name, bad_flag);
+    if (bad_flag) return;
+  }
   std::string id;
   if (auto v = f.get("id")) {
     id = std::string(*v);
@@ -540,10 +565,14 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
     return fail(errors::kMissingId, "UNSUBSCRIBE requires an id header", receipt);
   }
   // Deleting a durable subscription, in each dialect's words.
+  bool bad_flag = false;
+  const std::optional<bool> durable_flag = boolean_header(f, "durable", bad_flag);
+  if (bad_flag) return;
+  const std::optional<bool> persistent_flag = boolean_header(f, "persistent", bad_flag);
+  if (bad_flag) return;
   const bool remove_durable = f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
-                              f.get("durable-subscriber-name") ||
-                              f.get("durable") == std::optional<std::string_view>("true") ||
-                              f.get("persistent") == std::optional<std::string_view>("true");
+                              f.get("durable-subscriber-name") || durable_flag == true ||
+                              persistent_flag == true;
   auto it = subs_by_id_.find(id);
   if (it == subs_by_id_.end()) {
     if (remove_durable) return remove_inactive_durable(f, receipt);
@@ -688,6 +717,9 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
     begin_op(receipt, 0);
     return;
   }
+  bool bad_flag = false;
+  const std::optional<bool> requeue = ack ? std::nullopt : boolean_header(f, "requeue", bad_flag);
+  if (bad_flag) return;
   if (!target) {
     std::string which(f.get("id").value_or(f.get("ack").value_or(f.get("message-id").value_or(""))));
     return fail(errors::kUnknownAckId, which, receipt);
@@ -707,9 +739,7 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   }
 
   SettleAction action = SettleAction::kAck;
-  if (!ack) action = f.get("requeue") == std::optional<std::string_view>("false")
-                         ? SettleAction::kDeadLetter
-                         : SettleAction::kRequeue;
+  if (!ack) action = requeue == false ? SettleAction::kDeadLetter : SettleAction::kRequeue;
   if (tx != nullptr) {
     // Held until COMMIT/ABORT, but no longer counted in the window so a
     // one-at-a-time consumer can go on inside its transaction.

@@ -173,6 +173,10 @@ class Session {
   // or it is not one). Shared: a SEND hands it to the queue's shard as is.
   std::shared_ptr<const broker::Destination> destination_of(const stomp::Frame& f);
   std::optional<broker::Window> window_of(const stomp::Frame& f);
+  // The boolean header `name` (nullopt: absent), any letter case
+  // (stomp/boolean.h). Any other value fails the connection with an ERROR
+  // naming the header, and sets `failed`.
+  std::optional<bool> boolean_header(const stomp::Frame& f, std::string_view name, bool& failed);
   // The durable subscription a SUBSCRIBE asks for (nullopt: none, or `error`).
   std::optional<broker::DurableSubscription> durable_of(const stomp::Frame& f,
                                                         const broker::Destination& d,

@@ -1,0 +1,138 @@
+"""What RabbitMQ/ActiveMQ/Artemis clients send that generic STOMP does not
+say (issue 17): Python booleans from stomp.py, boolean headers in any letter
+case, ... Each test names the client habit it stands for."""
+from __future__ import annotations
+
+import pytest
+
+from support import client, py_connect, py_rid, run_php, unique
+from test_persistence import data_dir, drain, restart, work, work_root  # noqa: F401 (fixtures)
+
+
+# --------------------------------------------------------------------------
+# 17.1 boolean headers: case-insensitive, never a silent downgrade
+# --------------------------------------------------------------------------
+
+def test_stomp_py_persistent_True_survives_restart(broker_factory, work):
+    """stomp.py writes persistent=True as `persistent:True`: that must be
+    persistent (it was stored in memory only, and lost at the restart)."""
+    b = broker_factory(data_dir=data_dir(work), persistent_default="/queue/keep/>")
+    q = "/queue/" + unique("py-bool")  # not persistent by default: only the header makes it so
+    conn, lst = py_connect(b.port)
+    for body, flag in (("py-True", True), ("py-False", False)):
+        rid = py_rid()
+        conn.send(q, body, persistent=flag, receipt=rid)
+        lst.wait_receipt(rid)
+    conn.disconnect()
+    b2 = restart(broker_factory, b, "kill")
+    got = drain(b2.port, q, 1)
+    assert [m.text for m in got] == ["py-True"]
+    assert got[0].get("persistent") == "true", got[0]
+
+
+def test_stomp_py_requeue_False_dead_letters(broker):
+    """stomp.py's nack(..., requeue=False) sends `requeue:False`: the message
+    goes to the dead-letter queue instead of back to the queue."""
+    q = "/queue/" + unique("py-nack")
+    conn, lst = py_connect(broker.port)
+    rid = py_rid()
+    conn.subscribe(q, id="s1", ack="client-individual", headers={"receipt": rid})
+    lst.wait_receipt(rid)
+    conn.send(q, "reject me")
+    m = lst.get()
+    rid = py_rid()
+    conn.nack(m.headers["ack"], receipt=rid, requeue=False)
+    lst.wait_receipt(rid)
+    lst.none()  # not redelivered
+    conn.disconnect()
+    dlq = "/queue/DLQ." + q[len("/queue/"):]
+    got = drain(broker.port, dlq, 1)
+    assert got[0].text == "reject me"
+    assert drain(broker.port, q, 0) == []
+
+
+def test_stomp_py_durable_True_subscription(broker):
+    """stomp.py's subscribe(..., durable=True, auto_delete=False) writes
+    `durable:True` and `auto-delete:False`: a durable subscription (it was
+    refused), collecting while its subscriber is away."""
+    topic = "/topic/" + unique("py-durable")
+    sub_id = unique("keep")
+    conn, lst = py_connect(broker.port)
+    rid = py_rid()
+    conn.subscribe(topic, id=sub_id, ack="client-individual",
+                   headers={"receipt": rid, "durable": True, "auto-delete": False})
+    lst.wait_receipt(rid)
+    assert lst.errors.empty(), lst.errors.get()
+    conn.disconnect()
+    p = client(broker.port)
+    p.send(topic, "while away")
+    p.close()
+    conn, lst = py_connect(broker.port)
+    conn.subscribe(topic, id=sub_id, ack="client-individual", durable=True, **{"auto-delete": False})
+    m = lst.get()
+    assert m.body == "while away"
+    conn.ack(m.headers["ack"])
+    conn.disconnect()
+
+
+@pytest.mark.parametrize("value", ["TRUE", "tRuE", "True"])
+def test_raw_persistent_any_case(broker, value):
+    """Every letter case of `true` is true (RabbitMQ, Artemis and Apollo read
+    booleans so): the MESSAGE says persistent:true."""
+    q = "/queue/" + unique("case")
+    c = client(broker.port)
+    c.send(q, "x", {"persistent": value})
+    c.subscribe(q, "s")
+    assert c.read_message().get("persistent") == "true"
+    c.close()
+
+
+@pytest.mark.parametrize("command,headers", [
+    ("SEND", {"persistent": "yes"}),
+    ("SEND", {"persistent": "1"}),
+    ("SUBSCRIBE", {"id": "s", "durable": "maybe"}),
+    ("SUBSCRIBE", {"id": "s", "auto-delete": "0"}),
+    ("SUBSCRIBE", {"id": "s", "browser": "yes"}),
+    ("SUBSCRIBE", {"id": "s", "exclusive": "on"}),
+    ("SUBSCRIBE", {"id": "s", "activemq.exclusive": "1"}),
+    ("SUBSCRIBE", {"id": "s", "activemq.retroactive": "t"}),
+    ("SUBSCRIBE", {"id": "s", "activemq.noLocal": ""}),
+    ("SUBSCRIBE", {"id": "s", "activemq.dispatchAsync": "no"}),
+    ("UNSUBSCRIBE", {"id": "s", "durable": "si"}),
+])
+def test_non_boolean_value_is_an_error_naming_the_header(broker, command, headers):
+    """A value that is neither true nor false is refused with an ERROR that
+    names the header -- never read as false (a persistent message kept in
+    memory only)."""
+    name = next(k for k in headers if k != "id")
+    q = "/queue/" + unique("bad-bool")
+    c = client(broker.port)
+    items = [("destination", q)] + list(headers.items())
+    err = c.expect_error(command, items)
+    assert err["message"] == "invalid boolean header " + name, err
+    assert name in err.text, err
+    c.close()
+
+
+def test_nack_requeue_non_boolean_is_an_error(broker):
+    q = "/queue/" + unique("bad-requeue")
+    c = client(broker.port)
+    c.send(q, "m")
+    c.subscribe(q, "s", ack="client-individual")
+    m = c.read_message()
+    err = c.expect_error("NACK", [("id", m["ack"]), ("requeue", "nope")])
+    assert err["message"] == "invalid boolean header requeue", err
+    c.close()
+    # the message was not dead-lettered: it is back on its queue
+    assert [f.text for f in drain(broker.port, q, 1)] == ["m"]
+
+
+def test_nack_requeue_FALSE_dead_letters_raw(broker):
+    q = "/queue/" + unique("raw-nack")
+    c = client(broker.port)
+    c.send(q, "m")
+    c.subscribe(q, "s", ack="client-individual")
+    c.nack(c.read_message(), extra={"requeue": "FALSE"})
+    c.assert_no_frame()
+    c.close()
+    assert [f.text for f in drain(broker.port, "/queue/DLQ." + q[len("/queue/"):], 1)] == ["m"]
