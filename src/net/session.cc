@@ -1043,6 +1043,10 @@ void Session::write_message(Subscription& s, broker::Delivery d) {
     Encoder::add_header(out, "redelivered", "true", version_, Command::kMessage);
     Encoder::add_header(out, "x-delivery-count", fmt::format("{}", d.earlier_deliveries), version_,
                         Command::kMessage);
+  } else {
+    // Every MESSAGE says whether it is redelivered, as RabbitMQ's do: code
+    // written for it reads headers['redelivered'] unconditionally.
+    Encoder::add_header(out, "redelivered", "false", version_, Command::kMessage);
   }
   if (prepared) {
     out += m.encoded_headers_1_2;

@@ -136,3 +136,42 @@ def test_nack_requeue_FALSE_dead_letters_raw(broker):
     c.assert_no_frame()
     c.close()
     assert [f.text for f in drain(broker.port, "/queue/DLQ." + q[len("/queue/"):], 1)] == ["m"]
+
+
+# --------------------------------------------------------------------------
+# 17.7 redelivered:false on first delivery
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ack", ["auto", "client-individual"])
+def test_first_delivery_says_redelivered_false(broker, ack):
+    """RabbitMQ sends `redelivered` on every MESSAGE; code written for it
+    reads headers['redelivered'] without a default."""
+    q = "/queue/" + unique("redeliv")
+    conn, lst = py_connect(broker.port)
+    rid = py_rid()
+    conn.subscribe(q, id="s1", ack=ack, headers={"receipt": rid})
+    lst.wait_receipt(rid)
+    conn.send(q, "first")
+    m = lst.get()
+    assert m.headers["redelivered"] == "false", m.headers
+    if ack != "auto":
+        rid = py_rid()
+        conn.nack(m.headers["ack"], receipt=rid)
+        lst.wait_receipt(rid)
+        again = lst.get()
+        assert again.headers["redelivered"] == "true", again.headers
+        conn.ack(again.headers["ack"])
+    conn.disconnect()
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+def test_topic_message_says_redelivered_false_once(broker, version):
+    """Topic messages are encoded once for all subscribers (1.2 headers
+    prepared in advance): the header is there exactly once, at every version."""
+    t = "/topic/" + unique("redeliv")
+    c = client(broker.port, version)
+    c.subscribe(t, "s")
+    c.send(t, "x")
+    m = c.read_message()
+    assert [v for k, v in m.header_list if k == "redelivered"] == ["false"], m
+    c.close()
