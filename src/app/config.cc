@@ -218,6 +218,15 @@ std::vector<OptionSpec> build_specs() {
                  else return "expected block or disconnect";
                  return "";
                }});
+  // STOMP dialects (docs/dialects.md).
+  s.push_back({"strict-subscription-id", "false",
+               "true: SUBSCRIBE without id at STOMP 1.1/1.2 gets ERROR; false: the destination is its id (RabbitMQ)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "true") o.strict_subscription_id = true;
+                 else if (v == "false") o.strict_subscription_id = false;
+                 else return "expected true or false";
+                 return "";
+               }});
   s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";

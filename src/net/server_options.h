@@ -43,6 +43,8 @@ struct ServerOptions {
   std::uint32_t heart_beat_send_ms = 10000;  // server offers to send every ...
   std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
   double heart_beat_grace = 2.0;
+  // STOMP dialects (docs/dialects.md).
+  bool strict_subscription_id = false;  // SUBSCRIBE without id at 1.1/1.2: ERROR (true) or id = destination
   std::uint32_t connect_timeout_ms = 30000;  // 0 = none
   // The management HTTP listener (http/; app/serve.cc hands these over).
   bool http_enabled = true;  // http-listen = "" disables it

@@ -504,10 +504,14 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   std::string id;
   if (auto v = f.get("id")) {
     id = std::string(*v);
-  } else if (version_ == stomp::Version::k1_0) {
-    id = d->to_string();  // 1.0: the id is optional; the destination names it
+  } else if (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id) {
+    // 1.0: the id is optional; the destination names it. RabbitMQ does the
+    // same at 1.1 and 1.2 (stomp-php's subscribe($destination) sends no id);
+    // ACK, NACK and UNSUBSCRIBE then name the subscription by destination.
+    id = d->to_string();
   } else {
-    return fail(errors::kMissingId, "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2", receipt);
+    return fail(errors::kMissingId,
+                "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2 (strict-subscription-id)", receipt);
   }
   if (subs_by_id_.contains(id)) return fail(errors::kDuplicateSubscription, id, receipt);
   if (subs_by_id_.size() >= options_.max_subscriptions)
@@ -558,7 +562,9 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   std::string id;
   if (auto v = f.get("id")) id = std::string(*v);
-  else if (auto dest = f.get("destination"); dest && version_ == stomp::Version::k1_0) {
+  else if (auto dest = f.get("destination");
+           dest && (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id)) {
+    // A subscription made without id is named by its destination (above).
     auto d = broker::parse_destination(*dest, vhost_);
     id = d ? d->to_string() : std::string(*dest);
   } else {

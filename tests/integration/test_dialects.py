@@ -175,3 +175,69 @@ def test_topic_message_says_redelivered_false_once(broker, version):
     m = c.read_message()
     assert [v for k, v in m.header_list if k == "redelivered"] == ["false"], m
     c.close()
+
+
+# --------------------------------------------------------------------------
+# 17.5 SUBSCRIBE without id at 1.1/1.2 (RabbitMQ: the destination is the id)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_php_subscribe_without_id(broker, version):
+    """stomp-php's subscribe($destination) sends no id: accepted, and its
+    ack($frame) and unsubscribe($destination) work on that subscription."""
+    q = "/queue/" + unique("php-noid")
+    r = run_php("subscribe_no_id.php", broker.port, q, version)
+    assert r["exception"] is None, r
+    assert r["subscribed"] is True, r
+    f = r["frame"]
+    assert f and f["body"] == "no id", r
+    assert f["headers"]["subscription"] == q, f
+    assert r["acked"] is True, r
+    assert r["unsubscribed"] is True, r
+    assert r["left"] is None, "acked message still on the queue: %r" % r["left"]
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_raw_subscribe_without_id_ack_unsubscribe(broker, version):
+    q = "/queue/" + unique("noid")
+    c = client(broker.port, version)
+    c.subscribe(q, None, ack="client-individual")
+    c.send(q, "one")
+    c.send(q, "two")
+    m1, m2 = c.read_messages(2)
+    assert m1["subscription"] == q, m1
+    c.ack(m1)  # 1.2 by its ack header, 1.1 by message-id + subscription (= the destination)
+    # UNSUBSCRIBE by the id the subscription got: its destination
+    c.request("UNSUBSCRIBE", [("id", q)])
+    # a second subscription without id on the same destination is a new one
+    c.subscribe(q, None, ack="client-individual")
+    again = c.read_message()
+    assert again.body == b"two" and again["redelivered"] == "true", again
+    c.ack(again)
+    # ... and UNSUBSCRIBE naming only the destination finds it too
+    c.request("UNSUBSCRIBE", [("destination", q)])
+    c.close()
+    assert drain(broker.port, q, 0) == []
+
+
+def test_subscribe_without_id_twice_is_a_duplicate(broker):
+    q = "/queue/" + unique("noid-dup")
+    c = client(broker.port)
+    c.subscribe(q, None)
+    err = c.expect_error("SUBSCRIBE", [("destination", q)])
+    assert err["message"] == "duplicate subscription id", err
+    c.close()
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_strict_subscription_id_refuses_it(broker_factory, version):
+    b = broker_factory(strict_subscription_id="true")
+    c = client(b.port, version)
+    err = c.expect_error("SUBSCRIBE", [("destination", "/queue/" + unique())])
+    assert err["message"] == "missing id header", err
+    assert "strict-subscription-id" in err.text, err
+    c.close()
+    # 1.0 never needed one
+    c = client(b.port, "1.0")
+    c.subscribe("/queue/" + unique(), None)
+    c.close()
