@@ -178,7 +178,8 @@ std::vector<OptionSpec> build_specs() {
                  return "";
                }});
   s.push_back({"heart-beat", "10000,10000",
-               "server heart-beat offer: ms between beats it sends, ms it wants between client beats (0 = none)",
+               "server heart-beats: SEND,RECV; 0 turns a direction off, a value below heart-beat-min lowers "
+               "that direction's floor (the client's interval is honoured down to the floor)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  auto comma = v.find(',');
                  std::uint32_t a = 0, b = 0;
@@ -189,6 +190,10 @@ std::vector<OptionSpec> build_specs() {
                  o.heart_beat_recv_ms = b;
                  return "";
                }});
+  s.push_back(count_option("heart-beat-min", "500",
+                           "shortest heart-beat interval (ms) agreed with a client in either direction: "
+                           "a client's request is honoured down to it",
+                           [](auto& o, std::uint32_t n) { o.heart_beat_min_ms = n; }));
   s.push_back({"heart-beat-grace", "2.0", "a client silent for grace x the agreed interval is disconnected",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  // Bounded so that grace x any interval (uint32 ms) stays a

@@ -42,6 +42,10 @@ struct ServerOptions {
   std::uint64_t max_write_buffer = 4u << 20;      // queued output before reads pause
   std::uint32_t heart_beat_send_ms = 10000;  // server offers to send every ...
   std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
+  // The shortest heart-beat interval agreed with a client in either
+  // direction: a client asking for faster beats gets this (STOMP 1.2: the
+  // agreed interval is the larger of what each side names).
+  std::uint32_t heart_beat_min_ms = 500;
   double heart_beat_grace = 2.0;
   // STOMP dialects (docs/dialects.md).
   bool strict_subscription_id = false;  // SUBSCRIBE without id at 1.1/1.2: ERROR (true) or id = destination

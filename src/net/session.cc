@@ -136,10 +136,17 @@ void Session::handle_connect(const stomp::Frame& f) {
   transport_.set_version(version_);
   if (auto host = f.get("host")) host_header_ = std::string(*host);
   if (auto cid = f.get("client-id")) client_id_ = std::string(*cid);
-  const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
+  // STOMP 1.2: each direction beats at the larger of what the sender can
+  // do and the receiver wants, none if either says 0. The server's side is
+  // its floor: heart-beat-min, or a smaller heart-beat value (0 there turns
+  // the direction off), so a client asking 1000,1000 gets 1000,1000 as it
+  // would from RabbitMQ or ActiveMQ, not a fixed 10 s that takes 20 s to
+  // notice a dead peer.
+  const std::uint32_t sx = std::min(options_.heart_beat_send_ms, options_.heart_beat_min_ms);
+  const std::uint32_t sy = std::min(options_.heart_beat_recv_ms, options_.heart_beat_min_ms);
   ConnectReply reply;
-  reply.send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
-  reply.recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
+  reply.send_ms = (options_.heart_beat_send_ms == 0 || cy == 0) ? 0 : std::max(sx, cy);
+  reply.recv_ms = (options_.heart_beat_recv_ms == 0 || cx == 0) ? 0 : std::max(sy, cx);
   if (auto r = f.get("receipt")) reply.receipt = std::string(*r);
 
   auth::Authenticator* authenticator = options_.authenticator;
