@@ -232,6 +232,14 @@ std::vector<OptionSpec> build_specs() {
                  else return "expected true or false";
                  return "";
                }});
+  s.push_back({"default-destination-type", "queue",
+               "what a destination without /queue/ or /topic/ names (ActiveMQ.DLQ): queue (ActiveMQ) or topic",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "queue") o.default_destination_kind = broker::DestinationKind::kQueue;
+                 else if (v == "topic") o.default_destination_kind = broker::DestinationKind::kTopic;
+                 else return "expected queue or topic";
+                 return "";
+               }});
   s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "auth/auth_options.h"
+#include "broker/destination.h"
 #include "broker/options.h"
 #include "net/tls_options.h"
 #include "store/journal.h"
@@ -49,6 +50,8 @@ struct ServerOptions {
   double heart_beat_grace = 2.0;
   // STOMP dialects (docs/dialects.md).
   bool strict_subscription_id = false;  // SUBSCRIBE without id at 1.1/1.2: ERROR (true) or id = destination
+  // What a destination without /queue/ or /topic/ (ActiveMQ's `ActiveMQ.DLQ`) names.
+  broker::DestinationKind default_destination_kind = broker::DestinationKind::kQueue;
   std::uint32_t connect_timeout_ms = 30000;  // 0 = none
   // The management HTTP listener (http/; app/serve.cc hands these over).
   bool http_enabled = true;  // http-listen = "" disables it

@@ -304,19 +304,43 @@ std::shared_ptr<const broker::Destination> Session::destination_of(const stomp::
          f.get("receipt"));
     return nullptr;
   }
-  for (const ParsedDestination& p : parsed_)
-    if (p.destination != nullptr && p.text == *text) return p.destination;
-  auto d = broker::parse_destination(*text, vhost_);
+  // A bare name's meaning can depend on the frame's destination-type: those
+  // are not cached.
+  const bool cacheable = text->starts_with('/') || !f.get("destination-type");
+  if (cacheable)
+    for (const ParsedDestination& p : parsed_)
+      if (p.destination != nullptr && p.text == *text) return p.destination;
+  auto d = parse_destination(f, *text);
   if (!d) {
     fail(errors::kUnknownDestination,
-         fmt::format("'{}' is not a destination: use /queue/NAME or /topic/NAME", *text),
+         fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME or a bare NAME "
+                     "(destination-type ANYCAST or MULTICAST, if any)",
+                     *text),
          f.get("receipt"));
     return nullptr;
   }
+  if (!cacheable) return std::make_shared<const broker::Destination>(std::move(*d));
   ParsedDestination& slot = parsed_[parsed_next_++ % parsed_.size()];
   slot.text.assign(*text);
   slot.destination = std::make_shared<const broker::Destination>(std::move(*d));
   return slot.destination;
+}
+
+std::optional<broker::Destination> Session::parse_destination(const stomp::Frame& f, std::string_view text) const {
+  if (text.empty() || text.starts_with('/')) return broker::parse_destination(text, vhost_);
+  // ActiveMQ reads an unprefixed name as a queue (`ActiveMQ.DLQ`); Artemis
+  // as an address, routed as the destination-type header says.
+  broker::DestinationKind kind = options_.default_destination_kind;
+  if (auto type = f.get("destination-type")) {
+    if (*type == "ANYCAST") kind = broker::DestinationKind::kQueue;
+    else if (*type == "MULTICAST") kind = broker::DestinationKind::kTopic;
+    else return std::nullopt;
+  }
+  broker::Destination d;
+  d.kind = kind;
+  d.name = std::string(text);
+  d.vhost = vhost_;
+  return d;
 }
 
 broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
@@ -572,7 +596,7 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   else if (auto dest = f.get("destination");
            dest && (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id)) {
     // A subscription made without id is named by its destination (above).
-    auto d = broker::parse_destination(*dest, vhost_);
+    auto d = parse_destination(f, *dest);
     id = d ? d->to_string() : std::string(*dest);
   } else {
     return fail(errors::kMissingId, "UNSUBSCRIBE requires an id header", receipt);

@@ -172,6 +172,10 @@ class Session {
   // The frame's destination, parsed (null, and ERROR sent, if it has none
   // or it is not one). Shared: a SEND hands it to the queue's shard as is.
   std::shared_ptr<const broker::Destination> destination_of(const stomp::Frame& f);
+  // `text` parsed: /queue/NAME, /topic/NAME, /amq/queue/NAME, or a bare NAME
+  // (ActiveMQ, Artemis), which is a queue or a topic by the frame's
+  // `destination-type` (ANYCAST, MULTICAST) or else default-destination-type.
+  std::optional<broker::Destination> parse_destination(const stomp::Frame& f, std::string_view text) const;
   std::optional<broker::Window> window_of(const stomp::Frame& f);
   // The boolean header `name` (nullopt: absent), any letter case
   // (stomp/boolean.h). Any other value fails the connection with an ERROR

@@ -241,3 +241,62 @@ def test_strict_subscription_id_refuses_it(broker_factory, version):
     c = client(b.port, "1.0")
     c.subscribe("/queue/" + unique(), None)
     c.close()
+
+
+# --------------------------------------------------------------------------
+# 17.8 bare destination names (ActiveMQ, Artemis)
+# --------------------------------------------------------------------------
+
+def test_bare_name_is_a_queue(broker):
+    """ActiveMQ reads `ActiveMQ.DLQ` (no prefix) as a queue: so does Ferry by
+    default, and /queue/ActiveMQ.DLQ is the same queue."""
+    name = "ActiveMQ.DLQ." + unique()
+    c = client(broker.port)
+    c.send(name, "bare")
+    c.subscribe(name, "bare-sub", ack="client-individual")
+    m = c.read_message()
+    assert m.body == b"bare" and m["destination"] == "/queue/" + name, m
+    c.ack(m)
+    c.send("/queue/" + name, "prefixed")
+    c.close()
+    assert [f.text for f in drain(broker.port, name, 1)] == ["prefixed"]
+
+
+def test_default_destination_type_topic(broker_factory):
+    b = broker_factory(default_destination_type="topic")
+    name = unique("bare-topic")
+    c = client(b.port)
+    c.subscribe("/topic/" + name, "t")
+    c.send(name, "to the topic")
+    m = c.read_message()
+    assert m.body == b"to the topic" and m["destination"] == "/topic/" + name, m
+    c.close()
+
+
+@pytest.mark.parametrize("dtype,kind", [("ANYCAST", "queue"), ("MULTICAST", "topic")])
+def test_artemis_destination_type(broker_factory, dtype, kind):
+    """Artemis: an address name, routed as `destination-type` says (over
+    default-destination-type)."""
+    b = broker_factory(default_destination_type="topic" if kind == "queue" else "queue")
+    name = unique("artemis")
+    c = client(b.port)
+    c.subscribe(name, "s", headers={"destination-type": dtype})
+    c.send(name, "hello", {"destination-type": dtype})
+    m = c.read_message()
+    assert m["destination"] == "/%s/%s" % (kind, name), m
+    c.close()
+
+
+def test_bad_destination_type_is_an_error(broker):
+    c = client(broker.port)
+    err = c.expect_error("SEND", [("destination", "x"), ("destination-type", "BROADCAST")])
+    assert err["message"].lower() == "unknown destination", err
+    c.close()
+
+
+def test_unknown_prefix_is_still_an_error(broker):
+    c = client(broker.port)
+    err = c.expect_error("SEND", [("destination", "/nowhere/x")])
+    assert err["message"].lower() == "unknown destination", err
+    assert "/nowhere/x" in err.text, err
+    c.close()
