@@ -240,6 +240,14 @@ std::vector<OptionSpec> build_specs() {
                  else return "expected queue or topic";
                  return "";
                }});
+  s.push_back({"server-header", "Ferry/0.1.0",
+               "CONNECTED's server header, e.g. \"ActiveMQ/5.18.3 (Ferry 0.1.0)\" for clients that pick their "
+               "dialect from it (\"\" = none)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.find_first_of("\r\n") != std::string::npos) return "must be one line";
+                 o.server_header = v;
+                 return "";
+               }});
   s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";

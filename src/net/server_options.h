@@ -52,6 +52,7 @@ struct ServerOptions {
   bool strict_subscription_id = false;  // SUBSCRIBE without id at 1.1/1.2: ERROR (true) or id = destination
   // What a destination without /queue/ or /topic/ (ActiveMQ's `ActiveMQ.DLQ`) names.
   broker::DestinationKind default_destination_kind = broker::DestinationKind::kQueue;
+  std::string server_header = "Ferry/0.1.0";  // CONNECTED `server`
   std::uint32_t connect_timeout_ms = 30000;  // 0 = none
   // The management HTTP listener (http/; app/serve.cc hands these over).
   bool http_enabled = true;  // http-listen = "" disables it

@@ -25,7 +25,6 @@ using stomp::Encoder;
 
 namespace {
 
-constexpr std::string_view kServerName = "Ferry/0.1.0";
 template <typename T>
 std::optional<T> parse_int(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -260,7 +259,10 @@ void Session::finish_connect(const ConnectReply& reply) {
   Encoder::add_header(out, "version", stomp::to_string(version_), version_, Command::kConnected);
   Encoder::add_header(out, "heart-beat", fmt::format("{},{}", reply.send_ms, reply.recv_ms), version_,
                       Command::kConnected);
-  Encoder::add_header(out, "server", kServerName, version_, Command::kConnected);
+  // server-header: some clients pick their dialect from it (docs/dialects.md);
+  // empty hides it, as RabbitMQ's hide_server_info.
+  if (!options_.server_header.empty())
+    Encoder::add_header(out, "server", options_.server_header, version_, Command::kConnected);
   Encoder::add_header(out, "session", fmt::format("ferry-{}-{}", shard_.value, id_.value), version_,
                       Command::kConnected);
   Encoder::end_headers(out, 0, false);

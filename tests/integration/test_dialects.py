@@ -300,3 +300,29 @@ def test_unknown_prefix_is_still_an_error(broker):
     assert err["message"].lower() == "unknown destination", err
     assert "/nowhere/x" in err.text, err
     c.close()
+
+
+# --------------------------------------------------------------------------
+# 17.10 server-header
+# --------------------------------------------------------------------------
+
+def test_server_header_default(broker):
+    c = client(broker.port)
+    assert c.connected["server"].startswith("Ferry/"), c.connected
+    c.close()
+
+
+def test_server_header_announces_another_broker(broker_factory):
+    """stomp-php picks its ActiveMQ behaviour when `server` starts with
+    ActiveMQ/: a migration can announce that."""
+    b = broker_factory(server_header="ActiveMQ/5.18.3 (Ferry 0.1.0)")
+    c = client(b.port)
+    assert c.connected["server"] == "ActiveMQ/5.18.3 (Ferry 0.1.0)", c.connected
+    c.close()
+
+
+def test_server_header_empty_hides_it(broker_factory):
+    b = broker_factory(server_header="")
+    c = client(b.port)
+    assert c.connected.get("server") is None, c.connected
+    c.close()
