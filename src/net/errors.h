@@ -11,8 +11,11 @@ inline constexpr std::string_view kAlreadyConnected = "already connected";
 inline constexpr std::string_view kUnsupportedVersion = "unsupported STOMP version";
 inline constexpr std::string_view kBadHeartBeat = "invalid heart-beat header";
 inline constexpr std::string_view kServerFrame = "frame not accepted from clients";
-inline constexpr std::string_view kMissingDestination = "missing destination header";
-inline constexpr std::string_view kUnknownDestination = "unknown destination";
+// RabbitMQ's words where clients and alert rules match them (the body says
+// more): "Missing destination", "Unknown destination", "Invalid header".
+inline constexpr std::string_view kMissingDestination = "Missing destination";
+inline constexpr std::string_view kUnknownDestination = "Unknown destination";
+inline constexpr std::string_view kReservedHeader = "Invalid header";
 inline constexpr std::string_view kMissingId = "missing id header";
 inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
 inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";

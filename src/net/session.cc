@@ -383,6 +383,13 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
 }
 
 void Session::handle_send(const stomp::Frame& f) {
+  // The broker names each message: a SEND naming one is refused, as
+  // RabbitMQ does, rather than silently renamed. The other headers the
+  // broker sets on MESSAGE (subscription, ack, redelivered,
+  // x-delivery-count) are dropped from the SEND (docs/dialects.md).
+  if (f.get("message-id"))
+    return fail(errors::kReservedHeader, "'message-id' is not allowed on 'SEND' (the broker sets it)",
+                f.get("receipt"));
   auto d = destination_of(f);
   if (!d) return;
   if (!permitted(auth::Access::kWrite, *d, f.get("receipt"))) return;

@@ -326,3 +326,51 @@ def test_server_header_empty_hides_it(broker_factory):
     c = client(b.port)
     assert c.connected.get("server") is None, c.connected
     c.close()
+
+
+# --------------------------------------------------------------------------
+# 17.11 reserved headers on SEND, RabbitMQ's ERROR texts
+# --------------------------------------------------------------------------
+
+def test_send_with_message_id_is_refused(broker):
+    """RabbitMQ: ERROR `Invalid header` for a SEND naming its message-id."""
+    q = "/queue/" + unique("mid")
+    c = client(broker.port)
+    err = c.expect_error("SEND", [("destination", q), ("message-id", "mine-1")])
+    assert err["message"] == "Invalid header", err
+    assert "'message-id' is not allowed on 'SEND'" in err.text, err
+    c.close()
+    assert drain(broker.port, q, 0) == []
+
+
+def test_send_with_other_reserved_headers_gets_the_brokers_values(broker):
+    """subscription, ack, redelivered and x-delivery-count on a SEND are
+    dropped: the MESSAGE carries the broker's own (documented in
+    docs/dialects.md)."""
+    q = "/queue/" + unique("reserved")
+    c = client(broker.port)
+    c.send(q, "x", [("subscription", "forged"), ("ack", "forged"), ("redelivered", "true"),
+                    ("x-delivery-count", "7")])
+    c.subscribe(q, "real")
+    m = c.read_message()
+    assert m["subscription"] == "real", m
+    assert m["redelivered"] == "false", m
+    assert m.get("ack") is None and m.get("x-delivery-count") is None, m
+    c.close()
+
+
+def test_unknown_destination_text(broker):
+    """RabbitMQ's fixed `message` text, Ferry's detail in the body."""
+    c = client(broker.port)
+    err = c.expect_error("SUBSCRIBE", [("destination", "/exchange/x"), ("id", "s")])
+    assert err["message"] == "Unknown destination", err
+    assert "/exchange/x" in err.text, err
+    c.close()
+
+
+def test_missing_destination_text(broker):
+    c = client(broker.port)
+    err = c.expect_error("SEND", [("x", "y")])
+    assert err["message"] == "Missing destination", err
+    assert "destination header" in err.text, err
+    c.close()
