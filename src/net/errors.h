@@ -24,6 +24,7 @@ inline constexpr std::string_view kTooManySubscriptions =
 inline constexpr std::string_view kBadAckMode = "invalid ack mode";
 inline constexpr std::string_view kBadWindow = "invalid prefetch/window header";
 inline constexpr std::string_view kBadDurable = "invalid durable subscription request";
+inline constexpr std::string_view kBadBrowser = "invalid browser subscription";
 inline constexpr std::string_view kUnsupportedSelector = "selectors are not supported by this broker version";
 inline constexpr std::string_view kMissingAckId = "ACK/NACK without id, ack or message-id header";
 inline constexpr std::string_view kUnknownAckId = "ACK/NACK of an unknown or already acknowledged message";

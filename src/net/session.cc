@@ -10,6 +10,7 @@
 #include "common/assert.h"
 #include "common/clock.h"
 #include "broker/destination_pattern.h"
+#include "broker/shard_broker.h"
 #include "net/errors.h"
 #include "net/output_queue.h"
 #include "stomp/boolean.h"
@@ -553,9 +554,16 @@ void Session::handle_subscribe(const stomp::Frame& f) {
     return fail(errors::kMissingId,
                 "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2 (strict-subscription-id)", receipt);
   }
-  if (subs_by_id_.contains(id)) return fail(errors::kDuplicateSubscription, id, receipt);
-  if (subs_by_id_.size() >= options_.max_subscriptions)
+  if (subs_by_id_.contains(id) || browsers_.contains(id))
+    return fail(errors::kDuplicateSubscription, id, receipt);
+  if (subs_by_id_.size() + browsers_.size() >= options_.max_subscriptions)
     return fail(errors::kTooManySubscriptions, {}, receipt);
+  if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
+    if (d->kind != broker::DestinationKind::kQueue)
+      return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", d->to_string()),
+                  receipt);
+    return browse(*d, std::move(id), receipt);
+  }
   AckMode mode = AckMode::kAuto;
   if (auto a = f.get("ack")) {
     if (*a == "auto") mode = AckMode::kAuto;
@@ -619,6 +627,10 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   const bool remove_durable = f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
                               f.get("durable-subscriber-name") || durable_flag == true ||
                               persistent_flag == true;
+  if (browsers_.erase(id) != 0) {  // a browser holds nothing
+    begin_op(receipt, 0);
+    return;
+  }
   auto it = subs_by_id_.find(id);
   if (it == subs_by_id_.end()) {
     if (remove_durable) return remove_inactive_durable(f, receipt);
@@ -634,6 +646,57 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   // The queue takes back whatever the subscription still held.
   std::uint64_t op = begin_op(receipt, 1);
   broker_.unsubscribe(s->owner, key_of(*s), remove_durable && s->durable, ticket(op));
+}
+
+void Session::browse(const broker::Destination& d, std::string id, std::optional<std::string_view> receipt) {
+  browsers_.insert(id);
+  const std::uint64_t op = begin_op(receipt, 1);
+  // The snapshot is taken on the queue's shard and written here. The
+  // session may be gone when it comes back: `alive` tells (as for logins).
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId home = shard_, owner = broker_.owner_of(d);
+  const std::size_t limit = options_.broker.max_unacked;
+  broker_.post(owner, [this, alive, broker, home, owner, d, id = std::move(id), op, limit]() mutable {
+    auto messages = broker->local(owner).browse_queue(d, limit);
+    broker->post(home, [this, alive, d = std::move(d), id = std::move(id), op,
+                        messages = std::move(messages)]() mutable {
+      if (alive.expired()) return;
+      on_browsed(d, id, op, std::move(messages));
+    });
+  });
+}
+
+void Session::on_browsed(const broker::Destination& d, const std::string& id, std::uint64_t op,
+                         std::optional<std::vector<broker::BrowsedMessage>> messages) {
+  if (closing_ || released_) return;
+  on_complete(op, broker::Outcome::success());  // the SUBSCRIBE's RECEIPT first
+  if (closing_ || !browsers_.contains(id)) return;  // unsubscribed meanwhile
+  const std::string destination = d.to_string();
+  std::string& out = transport_.output();
+  // nullopt: no such queue yet, so nothing to show.
+  if (messages) {
+    for (const broker::BrowsedMessage& m : *messages) {
+      Encoder::begin_frame(out, Command::kMessage);
+      Encoder::add_header(out, "destination", destination, version_, Command::kMessage);
+      Encoder::add_header(out, "message-id", m.message_id, version_, Command::kMessage);
+      Encoder::add_header(out, "subscription", id, version_, Command::kMessage);
+      Encoder::add_header(out, "redelivered", m.redelivered ? "true" : "false", version_, Command::kMessage);
+      for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+      Encoder::end_headers(out, m.body.size());
+      out += m.body;
+      Encoder::end_frame(out);
+    }
+  }
+  // The end marker, as ActiveMQ and Apollo send it.
+  Encoder::begin_frame(out, Command::kMessage);
+  Encoder::add_header(out, "destination", destination, version_, Command::kMessage);
+  Encoder::add_header(out, "message-id", "browser-end", version_, Command::kMessage);
+  Encoder::add_header(out, "subscription", id, version_, Command::kMessage);
+  Encoder::add_header(out, "browser", "end", version_, Command::kMessage);
+  Encoder::end_headers(out, 0);
+  Encoder::end_frame(out);
+  transport_.flush();
 }
 
 void Session::remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt) {

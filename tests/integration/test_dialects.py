@@ -374,3 +374,65 @@ def test_missing_destination_text(broker):
     assert err["message"] == "Missing destination", err
     assert "destination header" in err.text, err
     c.close()
+
+
+# --------------------------------------------------------------------------
+# 17.4 browser:true shows without consuming
+# --------------------------------------------------------------------------
+
+def _browse(c, q, sub_id="b"):
+    """Subscribe as a browser; returns the MESSAGE frames up to the end marker."""
+    c.subscribe(q, sub_id, headers={"browser": "true"})
+    got = []
+    while True:
+        m = c.read_message()
+        assert m["subscription"] == sub_id, m
+        if m.get("browser") == "end":
+            assert m.body == b"", m
+            return got
+        got.append(m)
+
+
+def test_browser_leaves_the_queue_intact(broker):
+    q = "/queue/" + unique("browse")
+    c = client(broker.port)
+    for i in range(3):
+        c.send(q, "m%d" % i, {"x-n": str(i)})
+    seen = _browse(c, q)
+    assert [m.text for m in seen] == ["m0", "m1", "m2"]
+    assert [m["x-n"] for m in seen] == ["0", "1", "2"]
+    assert all(m["redelivered"] == "false" and m["destination"] == q for m in seen), seen
+    c.assert_no_frame()  # a snapshot: nothing more comes on the browser
+    c.send(q, "m3")
+    c.assert_no_frame()
+    c.request("UNSUBSCRIBE", [("id", "b")])
+    # browsing again sees the same, plus the newer one
+    assert [m.text for m in _browse(c, q, "b2")] == ["m0", "m1", "m2", "m3"]
+    c.close()
+    got = drain(broker.port, q, 4)
+    assert [m.text for m in got] == ["m0", "m1", "m2", "m3"]
+    assert all(m["redelivered"] == "false" for m in got), got
+
+
+def test_browser_of_an_unknown_queue_sees_only_the_end(broker):
+    c = client(broker.port)
+    assert _browse(c, "/queue/" + unique("nothing")) == []
+    c.close()
+
+
+def test_browser_False_is_an_ordinary_subscription(broker):
+    q = "/queue/" + unique("browse-false")
+    c = client(broker.port)
+    c.send(q, "taken")
+    c.subscribe(q, "s", headers={"browser": "False"})
+    assert c.read_message().body == b"taken"
+    c.close()
+    assert drain(broker.port, q, 0) == []
+
+
+def test_browser_on_a_topic_is_an_error(broker):
+    c = client(broker.port)
+    err = c.expect_error("SUBSCRIBE", [("destination", "/topic/" + unique()), ("id", "b"),
+                                       ("browser", "true")])
+    assert err["message"] == "invalid browser subscription", err
+    c.close()
