@@ -558,12 +558,6 @@ void Session::handle_subscribe(const stomp::Frame& f) {
     return fail(errors::kDuplicateSubscription, id, receipt);
   if (subs_by_id_.size() + browsers_.size() >= options_.max_subscriptions)
     return fail(errors::kTooManySubscriptions, {}, receipt);
-  if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
-    if (d->kind != broker::DestinationKind::kQueue)
-      return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", d->to_string()),
-                  receipt);
-    return browse(*d, std::move(id), receipt);
-  }
   AckMode mode = AckMode::kAuto;
   if (auto a = f.get("ack")) {
     if (*a == "auto") mode = AckMode::kAuto;
@@ -578,6 +572,12 @@ void Session::handle_subscribe(const stomp::Frame& f) {
     if (!error.empty()) return fail(errors::kBadDurable, error, receipt);
   }
   if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
+  if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
+    if (d->kind != broker::DestinationKind::kQueue)
+      return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", d->to_string()),
+                  receipt);
+    return browse(*d, std::move(id), receipt);
+  }
   auto window = window_of(f);
   if (!window) return fail(errors::kBadWindow, {}, receipt);
   // An auto-ack window is refilled as frames are written, so what it bounds

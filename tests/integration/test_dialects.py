@@ -436,3 +436,12 @@ def test_browser_on_a_topic_is_an_error(broker):
                                        ("browser", "true")])
     assert err["message"] == "invalid browser subscription", err
     c.close()
+
+
+def test_browser_with_selector_is_refused_as_any_selector(broker):
+    """A browser is not a way around the selector ERROR (the header would be ignored)."""
+    c = client(broker.port)
+    err = c.expect_error("SUBSCRIBE", [("destination", "/queue/" + unique()), ("id", "b"),
+                                       ("browser", "true"), ("selector", "a = 1")])
+    assert err["message"] == "selectors are not supported by this broker version", err
+    c.close()
