@@ -181,7 +181,8 @@ std::vector<OptionSpec> build_specs() {
                  return "";
                }});
   s.push_back({"heart-beat", "10000,10000",
-               "server heart-beat offer: ms between beats it sends, ms it wants between client beats (0 = none)",
+               "server heart-beats: SEND,RECV; 0 turns a direction off, a value below heart-beat-min lowers "
+               "that direction's floor (the client's interval is honoured down to the floor)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  auto comma = v.find(',');
                  std::uint32_t a = 0, b = 0;
@@ -192,6 +193,10 @@ std::vector<OptionSpec> build_specs() {
                  o.heart_beat_recv_ms = b;
                  return "";
                }});
+  s.push_back(count_option("heart-beat-min", "500",
+                           "shortest heart-beat interval (ms) agreed with a client in either direction: "
+                           "a client's request is honoured down to it",
+                           [](auto& o, std::uint32_t n) { o.heart_beat_min_ms = n; }));
   s.push_back({"heart-beat-grace", "2.0", "a client silent for grace x the agreed interval is disconnected",
                [](net::ServerOptions& o, const std::string& v) -> std::string {
                  // Bounded so that grace x any interval (uint32 ms) stays a
@@ -219,6 +224,31 @@ std::vector<OptionSpec> build_specs() {
                  else if (v == "disconnect")
                    o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kDisconnect;
                  else return "expected block or disconnect";
+                 return "";
+               }});
+  // STOMP dialects (docs/dialects.md).
+  s.push_back({"strict-subscription-id", "false",
+               "true: SUBSCRIBE without id at STOMP 1.1/1.2 gets ERROR; false: the destination is its id (RabbitMQ)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "true") o.strict_subscription_id = true;
+                 else if (v == "false") o.strict_subscription_id = false;
+                 else return "expected true or false";
+                 return "";
+               }});
+  s.push_back({"default-destination-type", "queue",
+               "what a destination without /queue/ or /topic/ names (ActiveMQ.DLQ): queue (ActiveMQ) or topic",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v == "queue") o.default_destination_kind = broker::DestinationKind::kQueue;
+                 else if (v == "topic") o.default_destination_kind = broker::DestinationKind::kTopic;
+                 else return "expected queue or topic";
+                 return "";
+               }});
+  s.push_back({"server-header", "Ferry/0.1.0",
+               "CONNECTED's server header, e.g. \"ActiveMQ/5.18.3 (Ferry 0.1.0)\" for clients that pick their "
+               "dialect from it (\"\" = none)",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.find_first_of("\r\n") != std::string::npos) return "must be one line";
+                 o.server_header = v;
                  return "";
                }});
   s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",

@@ -11,8 +11,11 @@ inline constexpr std::string_view kAlreadyConnected = "already connected";
 inline constexpr std::string_view kUnsupportedVersion = "unsupported STOMP version";
 inline constexpr std::string_view kBadHeartBeat = "invalid heart-beat header";
 inline constexpr std::string_view kServerFrame = "frame not accepted from clients";
-inline constexpr std::string_view kMissingDestination = "missing destination header";
-inline constexpr std::string_view kUnknownDestination = "unknown destination";
+// RabbitMQ's words where clients and alert rules match them (the body says
+// more): "Missing destination", "Unknown destination", "Invalid header".
+inline constexpr std::string_view kMissingDestination = "Missing destination";
+inline constexpr std::string_view kUnknownDestination = "Unknown destination";
+inline constexpr std::string_view kReservedHeader = "Invalid header";
 inline constexpr std::string_view kMissingId = "missing id header";
 inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
 inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";
@@ -21,6 +24,7 @@ inline constexpr std::string_view kTooManySubscriptions =
 inline constexpr std::string_view kBadAckMode = "invalid ack mode";
 inline constexpr std::string_view kBadWindow = "invalid prefetch/window header";
 inline constexpr std::string_view kBadDurable = "invalid durable subscription request";
+inline constexpr std::string_view kBadBrowser = "invalid browser subscription";
 inline constexpr std::string_view kUnsupportedSelector = "selectors are not supported by this broker version";
 inline constexpr std::string_view kMissingAckId = "ACK/NACK without id, ack or message-id header";
 inline constexpr std::string_view kUnknownAckId = "ACK/NACK of an unknown or already acknowledged message";
@@ -33,6 +37,8 @@ inline constexpr std::string_view kTransactionTooLarge =
     "too many frames in one transaction (max-transaction-size)";
 inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)";
 inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
+// Followed by the header's name: "invalid boolean header persistent".
+inline constexpr std::string_view kBadBoolean = "invalid boolean header";
 inline constexpr std::string_view kTooManyConnections = "too many connections (max-connections)";
 inline constexpr std::string_view kHeartBeatTimeout = "heart-beat timeout";
 inline constexpr std::string_view kClosedByAdministrator = "closed by administrator";

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "auth/auth_options.h"
+#include "broker/destination.h"
 #include "broker/options.h"
 #include "net/tls_options.h"
 #include "store/journal.h"
@@ -42,7 +43,16 @@ struct ServerOptions {
   std::uint64_t max_write_buffer = 4u << 20;      // queued output before reads pause
   std::uint32_t heart_beat_send_ms = 10000;  // server offers to send every ...
   std::uint32_t heart_beat_recv_ms = 10000;  // server wants to hear every ...
+  // The shortest heart-beat interval agreed with a client in either
+  // direction: a client asking for faster beats gets this (STOMP 1.2: the
+  // agreed interval is the larger of what each side names).
+  std::uint32_t heart_beat_min_ms = 500;
   double heart_beat_grace = 2.0;
+  // STOMP dialects (docs/dialects.md).
+  bool strict_subscription_id = false;  // SUBSCRIBE without id at 1.1/1.2: ERROR (true) or id = destination
+  // What a destination without /queue/ or /topic/ (ActiveMQ's `ActiveMQ.DLQ`) names.
+  broker::DestinationKind default_destination_kind = broker::DestinationKind::kQueue;
+  std::string server_header = "Ferry/0.1.0";  // CONNECTED `server`
   std::uint32_t connect_timeout_ms = 30000;  // 0 = none
   // The management HTTP listener (http/; app/serve.cc hands these over).
   bool http_enabled = true;  // http-listen = "" disables it

@@ -12,8 +12,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "broker/destination_pattern.h"
+#include "broker/shard_broker.h"
 #include "net/errors.h"
 #include "net/output_queue.h"
+#include "stomp/boolean.h"
 #include "stomp/encoder.h"
 
 namespace ferry::net {
@@ -26,7 +28,6 @@ using stomp::Encoder;
 
 namespace {
 
-constexpr std::string_view kServerName = "Ferry/0.1.0";
 template <typename T>
 std::optional<T> parse_int(std::string_view s) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -45,6 +46,13 @@ bool is_command_header(std::string_view name) {
       "subscription", "ack", "redelivered", "x-delivery-count", "persistent"};
   return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
 }
+
+// The boolean headers a SUBSCRIBE may carry in the dialects Ferry speaks
+// (RabbitMQ, ActiveMQ, Artemis, Apollo). Each is checked to be a boolean
+// even where Ferry ignores it, so that a typo is an ERROR, not a surprise.
+constexpr std::string_view kSubscribeBooleans[] = {
+    "durable", "persistent", "auto-delete", "exclusive", "browser", "no-local",
+    "activemq.exclusive", "activemq.retroactive", "activemq.noLocal", "activemq.dispatchAsync"};
 
 }  // namespace
 
@@ -130,10 +138,17 @@ void Session::handle_connect(const stomp::Frame& f) {
   transport_.set_version(version_);
   if (auto host = f.get("host")) host_header_ = std::string(*host);
   if (auto cid = f.get("client-id")) client_id_ = std::string(*cid);
-  const std::uint32_t sx = options_.heart_beat_send_ms, sy = options_.heart_beat_recv_ms;
+  // STOMP 1.2: each direction beats at the larger of what the sender can
+  // do and the receiver wants, none if either says 0. The server's side is
+  // its floor: heart-beat-min, or a smaller heart-beat value (0 there turns
+  // the direction off), so a client asking 1000,1000 gets 1000,1000 as it
+  // would from RabbitMQ or ActiveMQ, not a fixed 10 s that takes 20 s to
+  // notice a dead peer.
+  const std::uint32_t sx = std::min(options_.heart_beat_send_ms, options_.heart_beat_min_ms);
+  const std::uint32_t sy = std::min(options_.heart_beat_recv_ms, options_.heart_beat_min_ms);
   ConnectReply reply;
-  reply.send_ms = (sx == 0 || cy == 0) ? 0 : std::max(sx, cy);
-  reply.recv_ms = (sy == 0 || cx == 0) ? 0 : std::max(sy, cx);
+  reply.send_ms = (options_.heart_beat_send_ms == 0 || cy == 0) ? 0 : std::max(sx, cy);
+  reply.recv_ms = (options_.heart_beat_recv_ms == 0 || cx == 0) ? 0 : std::max(sy, cx);
   if (auto r = f.get("receipt")) reply.receipt = std::string(*r);
 
   auth::Authenticator* authenticator = options_.authenticator;
@@ -255,7 +270,10 @@ void Session::finish_connect(const ConnectReply& reply) {
   Encoder::add_header(out, "version", stomp::to_string(version_), version_, Command::kConnected);
   Encoder::add_header(out, "heart-beat", fmt::format("{},{}", reply.send_ms, reply.recv_ms), version_,
                       Command::kConnected);
-  Encoder::add_header(out, "server", kServerName, version_, Command::kConnected);
+  // server-header: some clients pick their dialect from it (docs/dialects.md);
+  // empty hides it, as RabbitMQ's hide_server_info.
+  if (!options_.server_header.empty())
+    Encoder::add_header(out, "server", options_.server_header, version_, Command::kConnected);
   Encoder::add_header(out, "session", fmt::format("ferry-{}-{}", shard_.value, id_.value), version_,
                       Command::kConnected);
   Encoder::end_headers(out, 0, false);
@@ -299,19 +317,43 @@ std::shared_ptr<const broker::Destination> Session::destination_of(const stomp::
          f.get("receipt"));
     return nullptr;
   }
-  for (const ParsedDestination& p : parsed_)
-    if (p.destination != nullptr && p.text == *text) return p.destination;
-  auto d = broker::parse_destination(*text, vhost_);
+  // A bare name's meaning can depend on the frame's destination-type: those
+  // are not cached.
+  const bool cacheable = text->starts_with('/') || !f.get("destination-type");
+  if (cacheable)
+    for (const ParsedDestination& p : parsed_)
+      if (p.destination != nullptr && p.text == *text) return p.destination;
+  auto d = parse_destination(f, *text);
   if (!d) {
     fail(errors::kUnknownDestination,
-         fmt::format("'{}' is not a destination: use /queue/NAME or /topic/NAME", *text),
+         fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME or a bare NAME "
+                     "(destination-type ANYCAST or MULTICAST, if any)",
+                     *text),
          f.get("receipt"));
     return nullptr;
   }
+  if (!cacheable) return std::make_shared<const broker::Destination>(std::move(*d));
   ParsedDestination& slot = parsed_[parsed_next_++ % parsed_.size()];
   slot.text.assign(*text);
   slot.destination = std::make_shared<const broker::Destination>(std::move(*d));
   return slot.destination;
+}
+
+std::optional<broker::Destination> Session::parse_destination(const stomp::Frame& f, std::string_view text) const {
+  if (text.empty() || text.starts_with('/')) return broker::parse_destination(text, vhost_);
+  // ActiveMQ reads an unprefixed name as a queue (`ActiveMQ.DLQ`); Artemis
+  // as an address, routed as the destination-type header says.
+  broker::DestinationKind kind = options_.default_destination_kind;
+  if (auto type = f.get("destination-type")) {
+    if (*type == "ANYCAST") kind = broker::DestinationKind::kQueue;
+    else if (*type == "MULTICAST") kind = broker::DestinationKind::kTopic;
+    else return std::nullopt;
+  }
+  broker::Destination d;
+  d.kind = kind;
+  d.name = std::string(text);
+  d.vhost = vhost_;
+  return d;
 }
 
 broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::Destination& d) {
@@ -352,6 +394,13 @@ broker::MessageRef Session::build_message(const stomp::Frame& f, const broker::D
 }
 
 void Session::handle_send(const stomp::Frame& f) {
+  // The broker names each message: a SEND naming one is refused, as
+  // RabbitMQ does, rather than silently renamed. The other headers the
+  // broker sets on MESSAGE (subscription, ack, redelivered,
+  // x-delivery-count) are dropped from the SEND (docs/dialects.md).
+  if (f.get("message-id"))
+    return fail(errors::kReservedHeader, "'message-id' is not allowed on 'SEND' (the broker sets it)",
+                f.get("receipt"));
   auto d = destination_of(f);
   if (!d) return;
   if (!permitted(auth::Access::kWrite, *d, f.get("receipt"))) return;
@@ -367,6 +416,9 @@ void Session::handle_send(const stomp::Frame& f) {
     if (!v || *v < 0) return fail(errors::kBadExpires, *e, f.get("receipt"));
     expires = *v;
   }
+  bool bad_flag = false;
+  const std::optional<bool> persistent = boolean_header(f, "persistent", bad_flag);
+  if (bad_flag) return;
   bool tx_failed = false;
   Transaction* tx = transaction_of(f, tx_failed);
   if (tx_failed) return;
@@ -378,8 +430,8 @@ void Session::handle_send(const stomp::Frame& f) {
   mutable_m->expires_ms = expires;
   // Persistent unless the SEND says otherwise, where the configuration
   // makes it the default (the shipped default: every queue and topic).
-  if (auto p = f.get("persistent")) {
-    mutable_m->persistent = (*p == "true");
+  if (persistent) {
+    mutable_m->persistent = *persistent;
   } else {
     for (const std::string& pattern : options_.broker.persistent_default)
       if (broker::matches_pattern(pattern, mutable_m->destination)) mutable_m->persistent = true;
@@ -401,6 +453,18 @@ void Session::handle_send(const stomp::Frame& f) {
   std::uint64_t op = begin_op(f.get("receipt"), 1, bytes);
   const bool may_create = may(auth::Access::kConfigure, *d);
   broker_.publish(std::move(d), std::move(m), ticket(op), may_create);
+}
+
+std::optional<bool> Session::boolean_header(const stomp::Frame& f, std::string_view name, bool& failed) {
+  auto value = f.get(name);
+  if (!value) return std::nullopt;
+  auto b = stomp::parse_boolean(*value);
+  if (!b) {
+    failed = true;
+    fail(fmt::format("{} {}", errors::kBadBoolean, name),
+         fmt::format("'{}:{}': expected true or false (any letter case)", name, *value), f.get("receipt"));
+  }
+  return b;
 }
 
 std::optional<broker::Window> Session::window_of(const stomp::Frame& f) {
@@ -482,14 +546,11 @@ std::optional<broker::DurableSubscription> Session::durable_of(const stomp::Fram
   s.shared = shared.value_or(true);
   // RabbitMQ: durable:true (or persistent:true) and auto-delete:false; the
   // subscription is named by x-queue-name, else by its id.
+  // (handle_subscribe checked that these are booleans, in any letter case.)
   auto flag = f.get("durable");
   if (!flag) flag = f.get("persistent");
-  if (!flag || *flag == "false") return std::nullopt;
-  if (*flag != "true") {
-    error = "durable must be true or false, not '" + std::string(*flag) + "'";
-    return std::nullopt;
-  }
-  if (f.get("auto-delete") == std::optional<std::string_view>("true")) {
+  if (!flag || stomp::parse_boolean(*flag) != true) return std::nullopt;
+  if (auto ad = f.get("auto-delete"); ad && stomp::parse_boolean(*ad) == true) {
     error = "durable:true with auto-delete:true would not survive the subscriber; use auto-delete:false";
     return std::nullopt;
   }
@@ -506,16 +567,26 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   auto d = destination_of(f);
   if (!d) return;
   if (!permitted(auth::Access::kRead, *d, receipt)) return;
+  bool bad_flag = false;
+  for (std::string_view name : kSubscribeBooleans) {
+    boolean_header(f, name, bad_flag);
+    if (bad_flag) return;
+  }
   std::string id;
   if (auto v = f.get("id")) {
     id = std::string(*v);
-  } else if (version_ == stomp::Version::k1_0) {
-    id = d->to_string();  // 1.0: the id is optional; the destination names it
+  } else if (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id) {
+    // 1.0: the id is optional; the destination names it. RabbitMQ does the
+    // same at 1.1 and 1.2 (stomp-php's subscribe($destination) sends no id);
+    // ACK, NACK and UNSUBSCRIBE then name the subscription by destination.
+    id = d->to_string();
   } else {
-    return fail(errors::kMissingId, "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2", receipt);
+    return fail(errors::kMissingId,
+                "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2 (strict-subscription-id)", receipt);
   }
-  if (subs_by_id_.contains(id)) return fail(errors::kDuplicateSubscription, id, receipt);
-  if (subs_by_id_.size() >= options_.max_subscriptions)
+  if (subs_by_id_.contains(id) || browsers_.contains(id))
+    return fail(errors::kDuplicateSubscription, id, receipt);
+  if (subs_by_id_.size() + browsers_.size() >= options_.max_subscriptions)
     return fail(errors::kTooManySubscriptions, {}, receipt);
   AckMode mode = AckMode::kAuto;
   if (auto a = f.get("ack")) {
@@ -531,6 +602,12 @@ void Session::handle_subscribe(const stomp::Frame& f) {
     if (!error.empty()) return fail(errors::kBadDurable, error, receipt);
   }
   if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
+  if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
+    if (d->kind != broker::DestinationKind::kQueue)
+      return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", d->to_string()),
+                  receipt);
+    return browse(*d, std::move(id), receipt);
+  }
   auto window = window_of(f);
   if (!window) return fail(errors::kBadWindow, {}, receipt);
   // An auto-ack window is refilled as frames are written, so what it bounds
@@ -563,17 +640,27 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   std::string id;
   if (auto v = f.get("id")) id = std::string(*v);
-  else if (auto dest = f.get("destination"); dest && version_ == stomp::Version::k1_0) {
-    auto d = broker::parse_destination(*dest, vhost_);
+  else if (auto dest = f.get("destination");
+           dest && (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id)) {
+    // A subscription made without id is named by its destination (above).
+    auto d = parse_destination(f, *dest);
     id = d ? d->to_string() : std::string(*dest);
   } else {
     return fail(errors::kMissingId, "UNSUBSCRIBE requires an id header", receipt);
   }
   // Deleting a durable subscription, in each dialect's words.
+  bool bad_flag = false;
+  const std::optional<bool> durable_flag = boolean_header(f, "durable", bad_flag);
+  if (bad_flag) return;
+  const std::optional<bool> persistent_flag = boolean_header(f, "persistent", bad_flag);
+  if (bad_flag) return;
   const bool remove_durable = f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
-                              f.get("durable-subscriber-name") ||
-                              f.get("durable") == std::optional<std::string_view>("true") ||
-                              f.get("persistent") == std::optional<std::string_view>("true");
+                              f.get("durable-subscriber-name") || durable_flag == true ||
+                              persistent_flag == true;
+  if (browsers_.erase(id) != 0) {  // a browser holds nothing
+    begin_op(receipt, 0);
+    return;
+  }
   auto it = subs_by_id_.find(id);
   if (it == subs_by_id_.end()) {
     if (remove_durable) return remove_inactive_durable(f, receipt);
@@ -589,6 +676,57 @@ void Session::handle_unsubscribe(const stomp::Frame& f) {
   // The queue takes back whatever the subscription still held.
   std::uint64_t op = begin_op(receipt, 1);
   broker_.unsubscribe(s->owner, key_of(*s), remove_durable && s->durable, ticket(op));
+}
+
+void Session::browse(const broker::Destination& d, std::string id, std::optional<std::string_view> receipt) {
+  browsers_.insert(id);
+  const std::uint64_t op = begin_op(receipt, 1);
+  // The snapshot is taken on the queue's shard and written here. The
+  // session may be gone when it comes back: `alive` tells (as for logins).
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId home = shard_, owner = broker_.owner_of(d);
+  const std::size_t limit = options_.broker.max_unacked;
+  broker_.post(owner, [this, alive, broker, home, owner, d, id = std::move(id), op, limit]() mutable {
+    auto messages = broker->local(owner).browse_queue(d, limit);
+    broker->post(home, [this, alive, d = std::move(d), id = std::move(id), op,
+                        messages = std::move(messages)]() mutable {
+      if (alive.expired()) return;
+      on_browsed(d, id, op, std::move(messages));
+    });
+  });
+}
+
+void Session::on_browsed(const broker::Destination& d, const std::string& id, std::uint64_t op,
+                         std::optional<std::vector<broker::BrowsedMessage>> messages) {
+  if (closing_ || released_) return;
+  on_complete(op, broker::Outcome::success());  // the SUBSCRIBE's RECEIPT first
+  if (closing_ || !browsers_.contains(id)) return;  // unsubscribed meanwhile
+  const std::string destination = d.to_string();
+  std::string& out = transport_.output();
+  // nullopt: no such queue yet, so nothing to show.
+  if (messages) {
+    for (const broker::BrowsedMessage& m : *messages) {
+      Encoder::begin_frame(out, Command::kMessage);
+      Encoder::add_header(out, "destination", destination, version_, Command::kMessage);
+      Encoder::add_header(out, "message-id", m.message_id, version_, Command::kMessage);
+      Encoder::add_header(out, "subscription", id, version_, Command::kMessage);
+      Encoder::add_header(out, "redelivered", m.redelivered ? "true" : "false", version_, Command::kMessage);
+      for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+      Encoder::end_headers(out, m.body.size());
+      out += m.body;
+      Encoder::end_frame(out);
+    }
+  }
+  // The end marker, as ActiveMQ and Apollo send it.
+  Encoder::begin_frame(out, Command::kMessage);
+  Encoder::add_header(out, "destination", destination, version_, Command::kMessage);
+  Encoder::add_header(out, "message-id", "browser-end", version_, Command::kMessage);
+  Encoder::add_header(out, "subscription", id, version_, Command::kMessage);
+  Encoder::add_header(out, "browser", "end", version_, Command::kMessage);
+  Encoder::end_headers(out, 0);
+  Encoder::end_frame(out);
+  transport_.flush();
 }
 
 void Session::remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt) {
@@ -718,6 +856,9 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
     begin_op(receipt, 0);
     return;
   }
+  bool bad_flag = false;
+  const std::optional<bool> requeue = ack ? std::nullopt : boolean_header(f, "requeue", bad_flag);
+  if (bad_flag) return;
   if (!target) {
     std::string which(f.get("id").value_or(f.get("ack").value_or(f.get("message-id").value_or(""))));
     return fail(errors::kUnknownAckId, which, receipt);
@@ -737,9 +878,7 @@ void Session::handle_ack(const stomp::Frame& f, bool ack) {
   }
 
   SettleAction action = SettleAction::kAck;
-  if (!ack) action = f.get("requeue") == std::optional<std::string_view>("false")
-                         ? SettleAction::kDeadLetter
-                         : SettleAction::kRequeue;
+  if (!ack) action = requeue == false ? SettleAction::kDeadLetter : SettleAction::kRequeue;
   if (tx != nullptr) {
     // Held until COMMIT/ABORT, but no longer counted in the window so a
     // one-at-a-time consumer can go on inside its transaction.
@@ -1049,6 +1188,10 @@ void Session::write_message(Subscription& s, broker::Delivery d) {
     Encoder::add_header(out, "redelivered", "true", version_, Command::kMessage);
     Encoder::add_header(out, "x-delivery-count", fmt::format("{}", d.earlier_deliveries), version_,
                         Command::kMessage);
+  } else {
+    // Every MESSAGE says whether it is redelivered, as RabbitMQ's do: code
+    // written for it reads headers['redelivered'] unconditionally.
+    Encoder::add_header(out, "redelivered", "false", version_, Command::kMessage);
   }
   if (prepared) {
     out += m.encoded_headers_1_2;

@@ -10,12 +10,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "auth/authenticator.h"
 #include "broker/broker.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/stats.h"
 #include "common/recycling_allocator.h"
 #include "common/string_hash.h"
 #include "net/recent_ids.h"
@@ -171,6 +173,12 @@ class Session {
   void handle_send(const stomp::Frame& f);
   void handle_subscribe(const stomp::Frame& f);
   void handle_unsubscribe(const stomp::Frame& f);
+  // SUBSCRIBE browser:true (ActiveMQ, Apollo): a snapshot of the queue's
+  // waiting messages as MESSAGE frames, nothing consumed or acknowledged,
+  // then a MESSAGE with `browser:end` and an empty body.
+  void browse(const broker::Destination& d, std::string id, std::optional<std::string_view> receipt);
+  void on_browsed(const broker::Destination& d, const std::string& id, std::uint64_t op,
+                  std::optional<std::vector<broker::BrowsedMessage>> messages);
   void handle_ack(const stomp::Frame& f, bool ack);
   void handle_begin(const stomp::Frame& f);
   void handle_commit(const stomp::Frame& f);
@@ -180,7 +188,15 @@ class Session {
   // The frame's destination, parsed (null, and ERROR sent, if it has none
   // or it is not one). Shared: a SEND hands it to the queue's shard as is.
   std::shared_ptr<const broker::Destination> destination_of(const stomp::Frame& f);
+  // `text` parsed: /queue/NAME, /topic/NAME, /amq/queue/NAME, or a bare NAME
+  // (ActiveMQ, Artemis), which is a queue or a topic by the frame's
+  // `destination-type` (ANYCAST, MULTICAST) or else default-destination-type.
+  std::optional<broker::Destination> parse_destination(const stomp::Frame& f, std::string_view text) const;
   std::optional<broker::Window> window_of(const stomp::Frame& f);
+  // The boolean header `name` (nullopt: absent), any letter case
+  // (stomp/boolean.h). Any other value fails the connection with an ERROR
+  // naming the header, and sets `failed`.
+  std::optional<bool> boolean_header(const stomp::Frame& f, std::string_view name, bool& failed);
   // The durable subscription a SUBSCRIBE asks for (nullopt: none, or `error`).
   std::optional<broker::DurableSubscription> durable_of(const stomp::Frame& f,
                                                         const broker::Destination& d,
@@ -271,6 +287,7 @@ class Session {
   std::uint32_t next_sub_no_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Subscription>> subs_by_id_;
   std::unordered_map<SubscriptionNo, Subscription*> subs_;
+  std::unordered_set<std::string> browsers_;  // ids of browser:true subscriptions (no broker part)
   std::vector<SubscriptionNo> credit_dirty_;    // auto subs with encoded, unsent messages
   std::vector<SubscriptionNo> credit_swap_;     // on_flush_done()'s list (reused)
   std::vector<SubscriptionNo> credit_writing_;  // auto subs with messages in the current write

@@ -499,7 +499,7 @@ def test_client_ack_by_message_id_of_older_message_after_cumulative_ack(broker, 
     [("destination", "/queue/x"), ("id", "s"), ("ack", "sometimes")],
     [("destination", "/queue/x"), ("id", "s"), ("prefetch-count", "many")],
     [("destination", "/queue/x"), ("id", "s"), ("selector", "a = 1")],
-    [("destination", "queue-without-slash"), ("id", "s")],
+    [("destination", "/nowhere/queue-without-prefix"), ("id", "s")],
     [("destination", ""), ("id", "s")],
 ], ids=["bad-ack-mode", "bad-prefetch", "selector", "bad-destination", "empty-destination"])
 def test_subscribe_misuse(broker, hdrs):

@@ -21,13 +21,55 @@ def test_connected_heart_beat_reflects_server_offer(broker_factory):
     c.close()
 
 
-def test_default_heart_beat_offer(broker):
+@pytest.mark.parametrize("asked,agreed", [
+    ("5000,5000", (5000, 5000)),
+    ("1000,1000", (1000, 1000)),
+    ("1000,0", (0, 1000)),
+    ("100,100", (500, 500)),     # below heart-beat-min (500): the floor
+    ("60000,30000", (30000, 60000)),
+])
+def test_default_heart_beat_honours_the_client(broker, asked, agreed):
+    """Issue 17.6: the client's interval is honoured down to heart-beat-min,
+    as RabbitMQ and ActiveMQ do (it used to be raised to a fixed 10000)."""
     c = RawClient(broker.port)
-    f = c.connect("1.2", heart_beat="5000,5000")
-    sx, sy = _pair_ints(f["heart-beat"])
-    # default offer 10000,10000: negotiated intervals are max(ours, theirs) = 10000
-    assert (sx, sy) in ((10000, 10000),), f
+    f = c.connect("1.2", heart_beat=asked)
+    assert _pair_ints(f["heart-beat"]) == agreed, f
     c.close()
+
+
+def test_heart_beat_min_is_configurable(broker_factory):
+    b = broker_factory(heart_beat_min="2000")
+    c = RawClient(b.port)
+    f = c.connect("1.2", heart_beat="1000,1000")
+    assert _pair_ints(f["heart-beat"]) == (2000, 2000), f
+    c.close()
+
+
+def test_silent_1s_client_is_detected_dead_within_seconds(broker):
+    """Default options: a client that asked for 1000,1000 and then goes
+    silent is dropped after ~2 s (grace 2 x 1 s), and the message it held
+    goes to another consumer -- not after the 20 s a fixed 10 s offer gave."""
+    dest = "/queue/" + unique()
+    p = client(broker.port)
+    p.send(dest, "held-by-silent")
+    silent = RawClient(broker.port)
+    f = silent.connect("1.2", heart_beat="1000,1000")
+    assert f["heart-beat"] == "1000,1000", f
+    silent.subscribe(dest, "s", ack="client-individual")
+    assert silent.read_message().body == b"held-by-silent"
+    other = client(broker.port, heart_beat="0,0")
+    other.subscribe(dest, "o", ack="client-individual")
+    t0 = time.monotonic()
+    # generous for a loaded machine, far below the 20 s of the old fixed offer
+    r = other.read_message(timeout=8.0)
+    print("silent 1 s heart-beat client dropped and its message redelivered after %.2f s"
+          % (time.monotonic() - t0))
+    assert r.body == b"held-by-silent"
+    assert r["redelivered"] == "true", r
+    other.ack(r)
+    other.close()
+    p.close()
+    silent.close()
 
 
 def test_no_heart_beat_when_client_wants_none(broker_factory):

@@ -319,7 +319,10 @@ def test_missing_destination(broker, cmd):
     assert_broker_serves(broker)
 
 
-def test_subscribe_without_id_1_1_is_error(broker):
+def test_subscribe_without_id_1_1_is_error_when_strict(broker_factory):
+    # Accepted by default, as RabbitMQ does (issue 17.5, test_dialects.py);
+    # strict-subscription-id restores the spec's ERROR.
+    broker = broker_factory(strict_subscription_id="true")
     c = client(broker.port, "1.1")
     c.expect_error("SUBSCRIBE", [("destination", "/queue/" + unique())])
     assert_broker_serves(broker)
