@@ -440,7 +440,7 @@ void ShardBroker::rewrite_subscription_record(const std::string& key, std::optio
           if (!ok && !expected)
             spdlog::warn("the owner of durable subscription {} could not be journaled ({}): it holds until "
                          "a restart, after which the subscription is claimed again",
-                         key.substr(key.rfind('\n') + 1), error);
+                         log_safe(key.substr(key.rfind('\n') + 1)), log_safe(error));
         });
       });
 }
