@@ -180,6 +180,15 @@ std::vector<OptionSpec> build_specs() {
                  o.broker.dead_letter_prefix = v;
                  return "";
                }});
+  s.push_back({"dead-letter-queue", "",
+               "one shared dead-letter queue for every queue of a vhost (ActiveMQ's ActiveMQ.DLQ); \"\" = "
+               "per queue, by dead-letter-prefix",
+               [](net::ServerOptions& o, const std::string& v) -> std::string {
+                 if (v.starts_with('/') || v.find('\n') != std::string::npos)
+                   return "a queue name, without /queue/ (e.g. ActiveMQ.DLQ)";
+                 o.broker.dead_letter_queue = v;
+                 return "";
+               }});
   s.push_back({"heart-beat", "10000,10000",
                "server heart-beats: SEND,RECV; 0 turns a direction off, a value below heart-beat-min lowers "
                "that direction's floor (the client's interval is honoured down to the floor)",

@@ -24,6 +24,7 @@
 #include "http/http_options.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/startup_responder.h"
 #include "net/server.h"
 #include "net/tls_context.h"
 #include "shard/shard_set.h"
@@ -155,6 +156,25 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   }
   shard::ShardSet shards(options.broker.shards);
   broker::Broker broker(options.broker, shards, journal.get());
+  // The management port answers during recovery (/healthz 200, /readyz 503
+  // "recovering" with the progress), so a supervisor sees a broker starting
+  // rather than "connection refused"; the real server takes its socket over.
+  std::unique_ptr<http::StartupResponder> early_http;
+  boost::asio::ip::tcp::endpoint http_endpoint;
+  if (options.http_enabled) {
+    try {
+      early_http = std::make_unique<http::StartupResponder>(options.http_host, options.http_port,
+                                                            [&broker] { return broker.recovery_progress(); });
+    } catch (const std::exception& e) {
+      spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http_host, options.http_port,
+                    e.what());
+      return 1;
+    }
+    http_endpoint = early_http->local_endpoint();
+    std::string hhost = http_endpoint.address().to_string();
+    if (http_endpoint.address().is_v6()) hhost = "[" + hhost + "]";
+    spdlog::info("listening on {}:{} (HTTP)", hhost, http_endpoint.port());
+  }
   spdlog::info("recovering from {}", options.data_dir);
   spdlog::info("{}", broker.recover());
   // Queues created through the management API come back, empty or not.
@@ -218,20 +238,12 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   http::add_all_routes(router, api);
   http::Authenticator http_auth(authenticator.get());
   http::Server http_server(http_options, shards.io(ShardId(0)), router, http_auth);
-  if (options.http_enabled) {
-    try {
-      http_server.start();
-    } catch (const std::exception& e) {
-      spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http_host, options.http_port,
-                    e.what());
-      server.stop();
-      return 1;
-    }
-    auto hep = http_server.local_endpoint();
-    std::string hhost = hep.address().to_string();
-    if (hep.address().is_v6()) hhost = "[" + hhost + "]";
-    api.listeners.push_back({"http", fmt::format("{}:{}", hhost, hep.port())});
-    spdlog::info("listening on {}:{} (HTTP)", hhost, hep.port());
+  if (early_http) {
+    http_server.start(http_endpoint.protocol(), early_http->hand_over());
+    early_http.reset();
+    std::string hhost = http_endpoint.address().to_string();
+    if (http_endpoint.address().is_v6()) hhost = "[" + hhost + "]";
+    api.listeners.push_back({"http", fmt::format("{}:{}", hhost, http_endpoint.port())});
   }
   if (https_tls) {
     const auto& h = options.https_listen;

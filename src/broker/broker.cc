@@ -209,11 +209,28 @@ std::string Broker::recover() {
   Recovery recovery(*journal_, options_.memory_limit / 2);
   const std::int64_t started = mono_ms();
   std::uint64_t seen = 0;
+  // Progress by bytes: the segments passed plus the offset in the current
+  // one, against the journal's size when replay starts.
+  const std::uint64_t total = journal_->disk_bytes();
+  recovery_total_.store(total, std::memory_order_relaxed);
+  std::uint64_t passed = 0, segment = 0, last_offset = 0;
+  std::int64_t last_report = started;
   store::ReplayStats stats = journal_->replay([&](const store::ReplayedRecord& r) {
     recovery.apply(r);
-    if (++seen % 1000000 == 0)
-      spdlog::info("recovery: {} records replayed, {} messages live so far", seen, recovery.messages());
+    if (r.segment.value != segment) {
+      passed += last_offset;
+      segment = r.segment.value;
+    }
+    last_offset = r.offset;
+    recovery_done_.store(std::min(total, passed + r.offset), std::memory_order_relaxed);
+    if (++seen % 4096 == 0 && mono_ms() - last_report >= 1000) {
+      last_report = mono_ms();
+      spdlog::info("recovery: {}% ({} of {} bytes), {} records replayed, {} messages live so far",
+                   total == 0 ? 100 : (passed + r.offset) * 100 / total, passed + r.offset, total, seen,
+                   recovery.messages());
+    }
   });
+  recovery_done_.store(total, std::memory_order_relaxed);
   std::uint64_t subscriptions = 0;
   for (const auto& [key, sub] : recovery.subscriptions()) {
     auto s = decode_subscription(sub.record);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,8 +59,15 @@ class Broker {
   void post(ShardId shard, Task task) { executor_.post(shard, std::move(task)); }
 
   // Start-up, before the shards run: replays the journal into the shards.
-  // Returns a one-line summary for the log.
+  // Returns a one-line summary for the log; logs its progress about once a
+  // second.
   std::string recover();
+  // How far recover() is, 0..1 (1 before and after it). Any thread.
+  double recovery_progress() const {
+    const std::uint64_t total = recovery_total_.load(std::memory_order_relaxed);
+    if (total == 0) return 1.0;
+    return static_cast<double>(recovery_done_.load(std::memory_order_relaxed)) / static_cast<double>(total);
+  }
   void settle(ShardId owner, const ConsumerKey& key, DeliverySeqs seqs,
               SettleAction action, OpTicket ticket);
   void credit(ShardId owner, const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
@@ -114,6 +122,7 @@ class Broker {
   };
   std::vector<Counter> id_counters_;
   ClientIds client_ids_;
+  std::atomic<std::uint64_t> recovery_done_{0}, recovery_total_{0};  // recover()'s progress
 };
 
 }  // namespace ferry::broker

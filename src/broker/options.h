@@ -20,6 +20,9 @@ struct BrokerOptions {
   MemoryPolicy memory_policy = MemoryPolicy::kBlock;
   std::uint32_t max_deliveries = 10;       // 0 = never dead-letter
   std::string dead_letter_prefix = "DLQ.";
+  // Not empty: every queue of a vhost dead-letters into this one queue
+  // (ActiveMQ's shared ActiveMQ.DLQ) instead of <prefix>NAME.
+  std::string dead_letter_queue;
   std::uint32_t topic_subscriber_buffer = 10000;
   SlowSubscriberPolicy slow_subscriber_policy = SlowSubscriberPolicy::kBlock;
   // Destinations whose messages are persistent unless the SEND says

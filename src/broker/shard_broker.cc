@@ -102,7 +102,8 @@ Queue& ShardBroker::queue_for(const Destination& d) {
   auto& slot = queues_[key_of(d)];
   if (!slot) {
     QueueSettings s = durable_settings(d.journal_key());
-    s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix);
+    s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix) ||
+                             (!options_.dead_letter_queue.empty() && d.name == options_.dead_letter_queue);
     slot = std::make_unique<Queue>(d, s, *this);
     spdlog::debug("queue {} created (vhost {})", log_safe(slot->name()), log_safe(d.vhost));
   }
@@ -657,7 +658,8 @@ std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& fr
   Destination dlq;
   dlq.kind = DestinationKind::kQueue;
   dlq.vhost = from.destination().vhost;
-  dlq.name = options_.dead_letter_prefix + from.destination().name;
+  dlq.name = options_.dead_letter_queue.empty() ? options_.dead_letter_prefix + from.destination().name
+                                                : options_.dead_letter_queue;
   copy->destination = dlq.to_string();
   copy->encoded_headers_1_2.clear();  // it named the old destination
   copy->headers.emplace_back("original-destination", from_name);

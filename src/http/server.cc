@@ -414,13 +414,24 @@ tcp::endpoint Server::start_tls(const std::string& host, std::uint16_t port, ssl
 
 Server::Listener& Server::bind(const std::string& host, std::uint16_t port, ssl::context* tls) {
   tcp::endpoint ep(asio::ip::make_address(host), port);
+  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  acceptor->open(ep.protocol());
+  acceptor->set_option(tcp::acceptor::reuse_address(true));
+  acceptor->bind(ep);
+  acceptor->listen(asio::socket_base::max_listen_connections);
+  return listen_on(std::move(acceptor), tls);
+}
+
+void Server::start(tcp::endpoint::protocol_type protocol, int listening_fd) {
+  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  acceptor->assign(protocol, listening_fd);
+  plain_ = &listen_on(std::move(acceptor), nullptr);
+}
+
+Server::Listener& Server::listen_on(std::unique_ptr<tcp::acceptor> acceptor, ssl::context* tls) {
   auto l = std::make_unique<Listener>();
   l->tls = tls;
-  l->acceptor = std::make_unique<tcp::acceptor>(io_);
-  l->acceptor->open(ep.protocol());
-  l->acceptor->set_option(tcp::acceptor::reuse_address(true));
-  l->acceptor->bind(ep);
-  l->acceptor->listen(asio::socket_base::max_listen_connections);
+  l->acceptor = std::move(acceptor);
   listeners_.push_back(std::move(l));
   accept(*listeners_.back());
   return *listeners_.back();

@@ -39,6 +39,9 @@ class Server {
   // Binds options.host:port (throws std::system_error on failure) and
   // starts accepting plain HTTP.
   void start();
+  // The same on a listening socket that is already bound (the startup
+  // responder's, handed over after recovery); the server owns it now.
+  void start(boost::asio::ip::tcp::endpoint::protocol_type protocol, int listening_fd);
   // The endpoint bound by start().
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Binds host:port (throws std::system_error on failure) and starts
@@ -59,6 +62,7 @@ class Server {
     boost::asio::ssl::context* tls = nullptr;  // null: plain HTTP
   };
   Listener& bind(const std::string& host, std::uint16_t port, boost::asio::ssl::context* tls);
+  Listener& listen_on(std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor, boost::asio::ssl::context* tls);
   void accept(Listener& listener);
 
   const HttpOptions& options_;

@@ -262,6 +262,31 @@ def test_bare_name_is_a_queue(broker):
     assert [f.text for f in drain(broker.port, name, 1)] == ["prefixed"]
 
 
+def test_shared_dead_letter_queue_as_activemq_has_it(broker_factory):
+    """dead-letter-queue = "ActiveMQ.DLQ": every queue's rejected messages go
+    to that one queue (ActiveMQ's default), saying where they came from; a
+    message rejected there again is discarded, not dead-lettered in a loop."""
+    dlq = "ActiveMQ.DLQ"
+    b = broker_factory(dead_letter_queue=dlq)
+    c = client(b.port)
+    names = [unique("orders"), unique("invoices")]
+    for name in names:
+        c.send("/queue/" + name, "bad " + name)
+        c.subscribe("/queue/" + name, name, ack="client-individual")
+        m = c.read_message()
+        c.nack(m, extra={"requeue": "false"})
+        c.unsubscribe(name)
+    c.subscribe(dlq, "dlq", ack="client-individual")
+    got = sorted((c.read_message() for _ in names), key=lambda f: f.text)
+    assert [f.text for f in got] == sorted("bad " + n for n in names)
+    assert sorted(f["original-destination"] for f in got) == sorted("/queue/" + n for n in names)
+    assert all(f["destination"] == "/queue/" + dlq for f in got)
+    c.nack(got[0], extra={"requeue": "false"})  # discarded: no DLQ of the DLQ
+    c.assert_no_frame()
+    c.close()
+    assert drain(b.port, "/queue/DLQ." + dlq, 0) == []
+
+
 def test_default_destination_type_topic(broker_factory):
     b = broker_factory(default_destination_type="topic")
     name = unique("bare-topic")

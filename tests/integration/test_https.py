@@ -296,14 +296,14 @@ def test_admin_cli_over_https(broker_factory, certs):
     for extra in ([], ["--ca-file", str(certs.dir / "rogue-ca.pem")]):
         p = run_ferry("overview", "--http", url, *extra)
         err = p.stderr.decode()
-        assert p.returncode == 2, (p.stdout, err)
+        assert p.returncode == 1, (p.stdout, err)
         assert "certificate verify failed" in err and "--insecure" in err, err
     # an unreadable --ca-file is named
     p = run_ferry("overview", "--http", url, "--ca-file", str(certs.dir / "missing.pem"))
-    assert p.returncode == 2 and "--ca-file" in p.stderr.decode(), p.stderr
+    assert p.returncode == 1 and "--ca-file" in p.stderr.decode(), p.stderr
     # https:// to the plain HTTP port: a clear failure, not a hang
     p = run_ferry("overview", "--http", "https://127.0.0.1:%d" % b.http_port, "--insecure")
-    assert p.returncode == 2 and "TLS handshake" in p.stderr.decode(), p.stderr
+    assert p.returncode == 1 and "TLS handshake" in p.stderr.decode(), p.stderr
     # http:// is the plain listener
     p = run_ferry("overview", "--http", "http://127.0.0.1:%d" % b.http_port)
     assert p.returncode == 0 and "connections 1" in p.stdout.decode(), p.stderr
@@ -315,19 +315,19 @@ def test_admin_cli_with_client_certificate(broker_factory, certs):
     base = ["overview", "--http", "https://127.0.0.1:%d" % b.https_port, "--ca-file", str(certs.ca)]
     # without one: refused by the broker, a clear failure
     p = run_ferry(*base)
-    assert p.returncode == 2 and "management API" in p.stderr.decode(), (p.stdout, p.stderr)
+    assert p.returncode == 1 and "management API" in p.stderr.decode(), (p.stdout, p.stderr)
     # with the client certificate signed by tls-ca-file: served
     p = run_ferry(*base, "--cert-file", str(certs.client), "--key-file", str(certs.client_key))
     assert p.returncode == 0 and "shard(s)" in p.stdout.decode(), p.stderr
     # with one from another CA: refused
     p = run_ferry(*base, "--cert-file", str(certs.rogue), "--key-file", str(certs.rogue_key))
-    assert p.returncode == 2, p.stdout
+    assert p.returncode == 1, p.stdout
     # half a pair, or a key that does not match, is named
     p = run_ferry(*base, "--cert-file", str(certs.client))
-    assert p.returncode == 2 and "--cert-file and --key-file go together" in p.stderr.decode(), p.stderr
+    assert p.returncode == 1 and "--cert-file and --key-file go together" in p.stderr.decode(), p.stderr
     p = run_ferry(*base, "--cert-file", str(certs.client), "--key-file", str(certs.rogue_key))
     err = p.stderr.decode()
-    assert p.returncode == 2 and "--key-file" in err and "mismatch" in err, err
+    assert p.returncode == 1 and "--key-file" in err and "mismatch" in err, err
     assert_broker_serves(b)
 
 
