@@ -18,6 +18,8 @@
  *     "eio-write"     writes fail with EIO (nothing written)
  *     "eio-fsync"     writes succeed, fsync/fdatasync/sync_file_range fail
  *                     with EIO (a device that lost the dirty pages)
+ *     "slow-read N"   pread/pread64 sleep N ms before reading (a slow disk:
+ *                     a journal recovery that takes seconds; test_health.py)
  *   Without both variables the shim passes everything through.
  *
  * ftruncate, unlink, reads and directory listing are never failed: they are
@@ -40,7 +42,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_WRITE, FAULT_EIO_FSYNC };
+enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_WRITE, FAULT_EIO_FSYNC, FAULT_SLOW_READ };
+static atomic_long g_slow_read_ms;
 
 static char g_dir[PATH_MAX];
 static size_t g_dir_len;
@@ -65,6 +68,8 @@ static int (*real_open)(const char *, int, ...);
 static int (*real_open64)(const char *, int, ...);
 static int (*real_openat)(int, const char *, int, ...);
 static int (*real_openat64)(int, const char *, int, ...);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static ssize_t (*real_pread64)(int, void *, size_t, off64_t);
 
 #define RESOLVE(name) real_##name = dlsym(RTLD_NEXT, #name)
 
@@ -89,6 +94,8 @@ static void resolve_all(void) {
   RESOLVE(open64);
   RESOLVE(openat);
   RESOLVE(openat64);
+  RESOLVE(pread);
+  RESOLVE(pread64);
 }
 
 #define ENSURE(name) \
@@ -138,7 +145,12 @@ static enum fault current_fault(void) {
     if (n > 0) {
       buf[n] = '\0';
       char *end = buf + strcspn(buf, " \t\r\n");
+      const char *arg = *end != '\0' ? end + 1 : end;
       *end = '\0';
+      if (strcmp(buf, "slow-read") == 0) {
+        f = FAULT_SLOW_READ;
+        atomic_store(&g_slow_read_ms, strtol(arg, NULL, 10));
+      }
       if (strcmp(buf, "enospc") == 0) f = FAULT_ENOSPC;
       else if (strcmp(buf, "eio-write") == 0) f = FAULT_EIO_WRITE;
       else if (strcmp(buf, "eio-fsync") == 0) f = FAULT_EIO_FSYNC;
@@ -186,6 +198,24 @@ static long write_plan(int fd, size_t count, int *err) {
     default:
       return -1;
   }
+}
+
+static void maybe_slow_read(int fd) {
+  if (fault_for_fd(fd) != FAULT_SLOW_READ) return;
+  long ms = atomic_load(&g_slow_read_ms);
+  if (ms > 0) usleep((useconds_t)(ms * 1000));
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t offset) {
+  ENSURE(pread);
+  maybe_slow_read(fd);
+  return real_pread(fd, buf, count, offset);
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off64_t offset) {
+  ENSURE(pread64);
+  maybe_slow_read(fd);
+  return real_pread64(fd, buf, count, offset);
 }
 
 ssize_t write(int fd, const void *buf, size_t count) {

@@ -7,6 +7,7 @@ import json
 
 from mgmt import Api
 from support import client, run_ferry, unique
+from test_persistence import work, work_root  # noqa: F401 (fixtures)
 
 
 def test_healthz_and_readyz_need_no_credentials(broker):
@@ -84,3 +85,83 @@ def test_ferry_check_fails_on_an_alarm(broker_factory):
     p = run_ferry("check", "--http", "127.0.0.1:%d" % b.http_port)
     assert p.returncode == 1, p.stdout + p.stderr
     assert "memory" in p.stdout.decode() + p.stderr.decode()
+
+
+def test_readyz_says_recovering_during_a_slow_recovery(broker_factory, work):
+    """The management port answers while the journal is replayed: /healthz
+    200, /readyz 503 "recovering" with the progress, the API 503; then ready
+    and everything recovered. The disk is made slow (faultfs "slow-read")."""
+    import re
+    import subprocess
+    import threading
+    import time
+    import urllib.request
+    from support import ferry_bin
+    from test_disk_faults import faultfs_env
+    from test_persistence import data_dir, end_broker
+
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    env = faultfs_env(ddir, control)
+    b = broker_factory(data_dir=ddir, segment_size="64KiB", env=env)
+    q = "/queue/" + unique("recover")
+    c = client(b.port)
+    for i in range(300):
+        c.send(q, "%04d" % i + "x" * 2000, [("persistent", "true")], receipt=(i % 50 == 49))
+    c.close()
+    end_broker(b, "kill")
+    control.write_text("slow-read 100\n")
+    proc = subprocess.Popen([ferry_bin(), "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                             "--data-dir", ddir, "--segment-size", "64KiB", "--shards", "1"],
+                            env=dict(__import__("os").environ, **env), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines, http_port, stomp_port = [], [], []
+
+    def read():
+        for line in proc.stderr:
+            lines.append(line)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+) \((HTTP|STOMP)\)", line)
+            if m:
+                (http_port if m.group(2) == "HTTP" else stomp_port).append(int(m.group(1)))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 20
+        while not http_port:
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            time.sleep(0.01)
+        base = "http://127.0.0.1:%d" % http_port[0]
+
+        def get(path):
+            try:
+                with urllib.request.urlopen(base + path, timeout=5) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        seen = []
+        while True:
+            status, body = get("/readyz")
+            seen.append((status, body))
+            if status == 200:
+                break
+            assert status == 503 and body["status"] == "recovering", body
+            assert 0 <= body["progress"] <= 1, body
+            assert get("/healthz") == (200, {"status": "ok"})
+            assert get("/api/overview")[0] in (503, 401)
+            assert time.monotonic() < deadline + 40, "never ready: %r" % seen[-3:]
+            time.sleep(0.02)
+        recovering = [b for s, b in seen if s == 503]
+        assert recovering, "recovery was never seen (too fast?): %r" % seen
+        control.write_text("")
+        while not stomp_port:
+            time.sleep(0.01)
+        c = client(stomp_port[0])
+        c.subscribe(q, "all", headers={"prefetch-count": "1000"})
+        got = len(c.read_messages(300, timeout=30))
+        c.close()
+        assert got == 300
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0, "".join(lines[-20:])
