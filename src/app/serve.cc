@@ -171,9 +171,9 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
       return 1;
     }
     http_endpoint = early_http->local_endpoint();
-    std::string hhost = http_endpoint.address().to_string();
-    if (http_endpoint.address().is_v6()) hhost = "[" + hhost + "]";
-    spdlog::info("listening on {}:{} (HTTP)", hhost, http_endpoint.port());
+    // Not "listening on" yet: that is said once every listener is up.
+    spdlog::info("health checks answered on {} during recovery (/healthz, /readyz)",
+                 fmt::format("{}:{}", http_endpoint.address().to_string(), http_endpoint.port()));
   }
   spdlog::info("recovering from {}", options.data_dir);
   spdlog::info("{}", broker.recover());
@@ -210,14 +210,7 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
     spdlog::error("cannot start the listeners: {}", e.what());
     return 1;
   }
-  spdlog::info("Ferry {}: {} shard(s), memory-limit {} bytes, max-connections {}", kVersion,
-               options.broker.shards, options.broker.memory_limit, options.max_connections);
-  // The other listeners first: a test harness that waits for the STOMP line
-  // then knows every port.
   auto listening = server.listening();
-  for (std::size_t i = 1; i < listening.size(); ++i)
-    spdlog::info("listening on {}", net::Server::describe(listening[i]));
-  spdlog::info("listening on {}", net::Server::describe(listening.front()));
 
   // The management API on shard 0's loop (it gathers from the shards by tasks).
   http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}, authenticator.get(), &declared};
@@ -238,13 +231,16 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   http::add_all_routes(router, api);
   http::Authenticator http_auth(authenticator.get());
   http::Server http_server(http_options, shards.io(ShardId(0)), router, http_auth);
+  std::string http_line;
   if (early_http) {
     http_server.start(http_endpoint.protocol(), early_http->hand_over());
     early_http.reset();
     std::string hhost = http_endpoint.address().to_string();
     if (http_endpoint.address().is_v6()) hhost = "[" + hhost + "]";
     api.listeners.push_back({"http", fmt::format("{}:{}", hhost, http_endpoint.port())});
+    http_line = fmt::format("listening on {}:{} (HTTP)", hhost, http_endpoint.port());
   }
+  std::string https_line;
   if (https_tls) {
     const auto& h = options.https_listen;
     try {
@@ -252,7 +248,7 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
       std::string shost = sep.address().to_string();
       if (sep.address().is_v6()) shost = "[" + shost + "]";
       api.listeners.push_back({"https", fmt::format("{}:{}", shost, sep.port())});
-      spdlog::info("listening on {}:{} (HTTPS)", shost, sep.port());
+      https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
     } catch (const std::exception& e) {
       spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, e.what());
       http_server.stop();
@@ -260,6 +256,17 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
       return 1;
     }
   }
+
+  // Every listener is bound and the management API serves: say so, in the
+  // order scripts know (the other STOMP transports, STOMP over TCP, HTTP,
+  // HTTPS). Nothing says "listening on" before all of them are up.
+  spdlog::info("Ferry {}: {} shard(s), memory-limit {} bytes, max-connections {}", kVersion,
+               options.broker.shards, options.broker.memory_limit, options.max_connections);
+  for (std::size_t i = 1; i < listening.size(); ++i)
+    spdlog::info("listening on {}", net::Server::describe(listening[i]));
+  spdlog::info("listening on {}", net::Server::describe(listening.front()));
+  if (!http_line.empty()) spdlog::info("{}", http_line);
+  if (!https_line.empty()) spdlog::info("{}", https_line);
 
   // Every listener is up: ready (recovery is done; a listener that failed
   // to bind has ended the process above, before this line).

@@ -121,9 +121,12 @@ def test_readyz_says_recovering_during_a_slow_recovery(broker_factory, work):
     def read():
         for line in proc.stderr:
             lines.append(line)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) \((HTTP|STOMP)\)", line)
+            m = re.search(r"health checks answered on 127\.0\.0\.1:(\d+) during recovery", line)
             if m:
-                (http_port if m.group(2) == "HTTP" else stomp_port).append(int(m.group(1)))
+                http_port.append(int(m.group(1)))
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(STOMP\)", line)
+            if m:
+                stomp_port.append(int(m.group(1)))
 
     threading.Thread(target=read, daemon=True).start()
     try:
