@@ -16,6 +16,7 @@
 #include "broker/executor.h"
 #include "broker/message.h"
 #include "broker/options.h"
+#include "broker/queue_counts.h"
 
 namespace ferry::broker {
 
@@ -92,6 +93,9 @@ class Broker {
   // A new message id; unique within this broker run. Call from any shard.
   MessageId next_message_id(ShardId shard);
 
+  // Queues per vhost over every shard (max-queues). Any shard.
+  QueueCounts& queue_counts() { return queue_counts_; }
+
  private:
   struct AtomicSends {
     std::vector<std::pair<Destination, MessageRef>> sends;
@@ -101,6 +105,7 @@ class Broker {
   void write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket);
 
   BrokerOptions options_;
+  QueueCounts queue_counts_;  // before shards_: their queues release into it
   Executor& executor_;
   store::Journal* journal_;
   std::vector<std::unique_ptr<ShardBroker>> shards_;

@@ -72,6 +72,15 @@ class ShardBroker final : public QueueHost {
   void restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries);
 
   std::int64_t memory_used() const { return memory_used_; }
+  // What the destinations themselves cost (queues, subscriptions, topics),
+  // beyond their messages' bytes: counted against memory-limit too. Fixed
+  // per-object estimates, measured with bench/footprint (an idle queue with
+  // its map entry ~0.8 KB; one holding messages ~1.7 KB with its rate
+  // windows and ready-list chunk, plus the messages).
+  std::int64_t overhead_bytes() const;
+  static constexpr std::size_t kQueueOverhead = 1536;
+  static constexpr std::size_t kSubscriptionOverhead = 256;
+  static constexpr std::size_t kTopicOverhead = 512;
   std::size_t queue_count() const { return queues_.size(); }
   std::size_t topic_count() const { return topics_.size(); }
 
@@ -83,9 +92,11 @@ class ShardBroker final : public QueueHost {
   std::optional<QueueStats> queue_stats(const Destination& d) const;
   std::vector<TopicStats> topic_stats() const;
   std::vector<DurableStats> durable_stats() const;
-  // Creates the queue (kept while idle until deleted). Returns true if it
-  // existed already.
-  bool declare_queue(const Destination& d);
+  // Creates the queue (kept while idle until deleted); kLimit: max-queues
+  // refused it.
+  enum class DeclareResult { kCreated, kExisted, kLimit };
+  // enforce_limit false: declared queues restored at start-up.
+  DeclareResult declare_queue(const Destination& d, bool enforce_limit = true);
   enum class AdminError { kNone, kNotFound, kInUse };
   // Deletes a queue without consumers and its waiting messages.
   AdminError delete_queue(const Destination& d);
@@ -147,7 +158,14 @@ class ShardBroker final : public QueueHost {
     key_scratch_.assign(d.vhost).append(1, '\n').append(d.name);
     return key_scratch_;
   }
+  std::unique_ptr<Queue> make_queue(const Destination& d);
+  // The queue of `d`, created if missing; counted in max-queues, never refused.
   Queue& queue_for(const Destination& d);
+  // The queue of `d`, created if missing and max-queues allows (a client's
+  // SEND or SUBSCRIBE, a management PUT); null when the limit refuses it.
+  Queue* create_queue(const Destination& d);
+  std::string queue_limit_text(const Destination& d) const;
+  void erase_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it);
   Topic& topic_for(const Destination& d);
   Queue* queue_by_journal_key(const std::string& key);
   QueueSettings durable_settings(std::string journal_key) const;
@@ -163,7 +181,7 @@ class ShardBroker final : public QueueHost {
                    std::function<void(std::optional<store::SegmentId>, std::uint64_t)> then);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
-  bool over_limit() const { return memory_used_ >= memory_limit_; }
+  bool over_limit() const { return memory_used_ + overhead_bytes() >= memory_limit_; }
   void resume_parked();
   std::uint64_t next_stamp();
   // Re-appends long-lived records of the oldest journal segment (see .cc).

@@ -299,8 +299,38 @@ TEST_F(BrokerTest, MaxDeliveriesDeadLettersAfterRedeliveries) {
 
 // --- Memory limit -------------------------------------------------------------
 
+// The queues and subscriptions count against memory-limit too (issue 18
+// item 9): a limit that one queue with one subscriber stays under (also
+// below the 90% where parked publishes resume) and one message exceeds.
+constexpr std::uint64_t kJustAboveOverhead =
+    (ShardBroker::kQueueOverhead + ShardBroker::kSubscriptionOverhead) * 10 / 9 + 2;
+
+TEST_F(BrokerTest, QueuesCountAgainstTheMemoryLimit) {
+  options.memory_limit = 64 * ShardBroker::kQueueOverhead;
+  options.memory_policy = MemoryPolicy::kReject;
+  start();
+  Conn producer{ShardId(0), ConnectionId(1)};
+  // Empty-bodied messages to ever new queues: their bytes alone are far
+  // below the limit, what the queues cost is not.
+  bool refused = false;
+  // 100 such messages take ~40 KB: without counting the queues, all fit.
+  for (int i = 0; i < 100 && !refused; ++i) {
+    auto op = publish(producer, "/queue/many." + std::to_string(i), "");
+    auto outcome = on(producer).outcome_of(producer.id, op);
+    ASSERT_TRUE(outcome.has_value());
+    refused = !outcome->ok;
+    if (refused) {
+      EXPECT_NE(outcome->error.find("memory-limit"), std::string::npos) << outcome->error;
+    }
+  }
+  EXPECT_TRUE(refused) << "100 queues cost more than 64 x kQueueOverhead";
+  EXPECT_LT(broker->local(ShardId(0)).memory_used(), static_cast<std::int64_t>(options.memory_limit));
+  EXPECT_GT(broker->local(ShardId(0)).stats().memory_overhead, 0);
+}
+
 TEST_F(BrokerTest, MemoryLimitWithRejectPolicyRefusesPublishes) {
-  options.memory_limit = 1;  // the first message already reaches it
+  // Above one queue with one subscriber; the first message reaches it.
+  options.memory_limit = ShardBroker::kQueueOverhead + ShardBroker::kSubscriptionOverhead + 1;
   options.memory_policy = MemoryPolicy::kReject;
   start();
   Conn producer{ShardId(0), ConnectionId(1)};
@@ -323,7 +353,7 @@ TEST_F(BrokerTest, MemoryLimitWithRejectPolicyRefusesPublishes) {
 }
 
 TEST_F(BrokerTest, MemoryLimitWithBlockPolicyCompletesParkedPublishAfterAck) {
-  options.memory_limit = 1;
+  options.memory_limit = kJustAboveOverhead;
   options.memory_policy = MemoryPolicy::kBlock;
   start();
   Conn producer{ShardId(0), ConnectionId(1)};
