@@ -154,7 +154,9 @@ Topic& ShardBroker::topic_for(const Destination& d) {
                                      broker_.to_client(key.shard, [key, reason](ClientEvents& ev) {
                                        ev.kick(key.connection, key.subscription, reason);
                                      });
-                                   });
+                                   },
+                                   // A large fan-out goes on in later turns (fairness).
+                                   [this](std::function<void()> next) { broker_.post(self_, std::move(next)); });
   }
   return *slot;
 }
@@ -175,14 +177,24 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 // ------------------------------------------------------------ publishing
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
-  if (d.kind == DestinationKind::kQueue && !queues_.contains(key_of(d))) {
-    if (!may_create) {
+  if (d.kind == DestinationKind::kQueue) {
+    const bool exists = queues_.contains(key_of(d));
+    if (!exists && !may_create) {
       reply(ticket, Outcome::not_created(d.to_string()));
       return;
     }
-    if (create_queue(d) == nullptr) {
-      reply(ticket, Outcome::failure(queue_limit_text(d)));
+    // Behind a deferred SEND to the same queue, or past this turn's budget
+    // of new queues: later (see defer_creation).
+    if ((!exists && creations_left_ == 0) || (!deferred_keys_.empty() && deferred_keys_.contains(key_of(d)))) {
+      defer_creation(d, std::move(m), ticket);
       return;
+    }
+    if (!exists) {
+      if (create_queue(d) == nullptr) {
+        reply(ticket, Outcome::failure(queue_limit_text(d)));
+        return;
+      }
+      --creations_left_;
     }
   }
   // A persistent message for a queue (or a topic with only durable
@@ -204,6 +216,27 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
     return;
   }
   accept(d, std::move(m), begin(ticket));
+}
+
+void ShardBroker::defer_creation(const Destination& d, MessageRef m, OpTicket ticket) {
+  // Fairness (issue 18 item 10): a burst of SENDs to new names (100,000
+  // queues) held every other connection of the shard for seconds. Past
+  // kCreationsPerTurn new queues, the rest wait for a later turn of the
+  // loop, in order; a SEND to a queue that has one waiting waits behind it
+  // (deferred_keys_), so one producer's messages to a queue keep their
+  // order. SENDs to other existing queues go on meanwhile.
+  deferred_keys_.insert(key_of(d));
+  deferred_.push_back(Parked{d, std::move(m), ticket});
+  if (deferred_posted_) return;
+  deferred_posted_ = true;
+  broker_.post(self_, [this] {
+    deferred_posted_ = false;
+    creations_left_ = kCreationsPerTurn;
+    auto batch = std::move(deferred_);
+    deferred_.clear();
+    deferred_keys_.clear();  // the ones deferred again put theirs back
+    for (Parked& p : batch) publish(p.destination, std::move(p.message), p.ticket);
+  });
 }
 
 void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op) {
@@ -591,6 +624,9 @@ void ShardBroker::space_freed(Queue& q) {
 // ------------------------------------------------------------ housekeeping
 
 void ShardBroker::tick(std::int64_t now_ms) {
+  // A new budget for queue creations (see defer_creation); not while some
+  // wait, or a new SEND could create their queue before them.
+  if (deferred_.empty()) creations_left_ = kCreationsPerTurn;
   if (++ticks_ % 10 == 0) {
     compact();
     sample_rates(now_ms);

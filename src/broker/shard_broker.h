@@ -81,6 +81,9 @@ class ShardBroker final : public QueueHost {
   static constexpr std::size_t kQueueOverhead = 1536;
   static constexpr std::size_t kSubscriptionOverhead = 256;
   static constexpr std::size_t kTopicOverhead = 512;
+  // Queues a burst of SENDs may create per loop turn (fairness, see
+  // defer_creation); the rest wait for a later turn.
+  static constexpr std::size_t kCreationsPerTurn = 512;
   std::size_t queue_count() const { return queues_.size(); }
   std::size_t topic_count() const { return topics_.size(); }
 
@@ -170,6 +173,8 @@ class ShardBroker final : public QueueHost {
   Queue* queue_by_journal_key(const std::string& key);
   QueueSettings durable_settings(std::string journal_key) const;
   void accept(const Destination& d, MessageRef m, OpRef op);
+  // A SEND that would create a queue past this turn's budget (see .cc).
+  void defer_creation(const Destination& d, MessageRef m, OpTicket ticket);
   // Enqueues into q, first journaling m when q is durable and m persistent.
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
   // Journals a record; `op` (or the current operation) is answered only once
@@ -208,6 +213,10 @@ class ShardBroker final : public QueueHost {
   std::unordered_map<Queue*, Topic*> topic_of_;
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;
   std::deque<Parked, RecyclingAllocator<Parked>> parked_;  // publishes waiting for memory (block policy)
+  std::vector<Parked> deferred_;  // SENDs waiting for a queue-creation budget
+  std::unordered_set<std::string> deferred_keys_;  // their queues (key_of)
+  bool deferred_posted_ = false;
+  std::size_t creations_left_ = kCreationsPerTurn;
   OpRef current_;              // the operation running now (acks attach to it)
   std::string scratch_;        // a record being encoded for the journal (reused)
   mutable std::string key_scratch_;  // see key_of()

@@ -297,6 +297,47 @@ TEST_F(BrokerTest, MaxDeliveriesDeadLettersAfterRedeliveries) {
   EXPECT_EQ(*m.header("dead-letter-reason"), "max-deliveries");
 }
 
+// --- Fairness -------------------------------------------------------------------
+
+// A burst of SENDs to new queues is spread over loop turns (issue 18 item
+// 10): a SEND to an existing queue posted after the burst completes before
+// most of it, every message arrives, and a producer's messages to one new
+// queue keep their order.
+TEST_F(BrokerTest, QueueCreationsAreSpreadOverTurns) {
+  start();
+  Conn producer{ShardId(0), ConnectionId(1)};
+  Conn other{ShardId(0), ConnectionId(2)};
+  publish(other, "/queue/old", "warm-up");
+  const int n = 3 * static_cast<int>(ShardBroker::kCreationsPerTurn);
+  std::vector<std::uint64_t> ops;
+  for (int i = 0; i < n; ++i) {
+    OpTicket t = producer.ticket();
+    const std::string d = "/queue/new." + std::to_string(i);
+    broker->publish(dest(d), message(d, "first"), t);
+    ops.push_back(t.op);
+  }
+  const std::string last = "/queue/new." + std::to_string(n - 1);
+  OpTicket again = producer.ticket();
+  broker->publish(dest(last), message(last, "second"), again);
+  OpTicket probe = other.ticket();
+  broker->publish(dest("/queue/old"), message("/queue/old", "probe"), probe);
+  executor->drain();
+  const auto& done = on(producer).completed;
+  auto position = [&](ConnectionId c, std::uint64_t op) {
+    for (std::size_t i = 0; i < done.size(); ++i)
+      if (done[i].connection == c && done[i].op == op) return i;
+    ADD_FAILURE() << "op " << op << " never completed";
+    return done.size();
+  };
+  for (auto op : ops) EXPECT_TRUE(on(producer).outcome_of(producer.id, op)->ok);
+  EXPECT_LT(position(other.id, probe.op), position(producer.id, ops[n - 1]))
+      << "the SEND to an existing queue waited for the whole burst";
+  Conn consumer{ShardId(0), ConnectionId(3)};
+  subscribe(consumer, last, AckMode::kAuto, 10);
+  EXPECT_EQ(on(consumer).bodies_for(consumer.id), (Bodies{"first", "second"}));
+  EXPECT_EQ(broker->local(ShardId(0)).queue_count(), static_cast<std::size_t>(n) + 1);
+}
+
 // --- Memory limit -------------------------------------------------------------
 
 // The queues and subscriptions count against memory-limit too (issue 18

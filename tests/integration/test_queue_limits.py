@@ -86,3 +86,36 @@ def test_max_queues_zero_means_no_limit(broker_factory):
     b = broker_factory(max_queues=0)
     c = fill(b, [unique("ql") for _ in range(50)])
     c.send("/queue/" + unique("ql"), "one more")
+
+
+# --- Fairness (issue 18 item 10) -------------------------------------------------
+
+def test_large_fan_out_delivers_every_message_once_in_order(broker_factory):
+    """A topic with more subscribers than the broker serves per loop turn
+    (the fan-out goes on in later turns): every subscription still gets every
+    message exactly once, in publish order, and SEND round trips on another
+    queue keep working meanwhile."""
+    b = broker_factory()
+    topic = "/topic/" + unique("fan")
+    subs_per_conn, conns, count = 150, 4, 40  # 600 subscriptions > 256 per turn
+    readers = []
+    for c in range(conns):
+        r = client(b.port)
+        for s in range(subs_per_conn):
+            r.subscribe(topic, "s%d" % s)
+        readers.append(r)
+    producer = client(b.port)
+    for i in range(count):
+        producer.send(topic, "m%03d" % i, receipt=False)
+    other = client(b.port)
+    other.send("/queue/" + unique("probe"), "ping")  # a round trip meanwhile
+    producer.send(topic, "end")  # the RECEIPT: every publish before it was fanned out
+    for r in readers:
+        got: dict[str, list[bytes]] = {}
+        for m in r.read_messages(subs_per_conn * (count + 1), timeout=60):
+            got.setdefault(m["subscription"], []).append(m.body)
+        assert len(got) == subs_per_conn
+        want = [b"m%03d" % i for i in range(count)] + [b"end"]
+        for sub, bodies in got.items():
+            assert bodies == want, (sub, bodies[:5], len(bodies))
+        r.assert_no_frame()
