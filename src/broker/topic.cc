@@ -25,8 +25,16 @@ Topic::~Topic() { *self_ = nullptr; }
 
 bool Topic::blocked() const {
   if (options_.slow_subscriber_policy != SlowSubscriberPolicy::kBlock) return false;
-  for (const auto& s : subscriptions_)
-    if (s.queue->full()) return true;
+  // Asked each time any subscription frees space (resume()): while blocked,
+  // the subscriber found full last time usually still is, so it is looked
+  // at first instead of walking thousands of subscriptions each time.
+  if (full_hint_ < subscriptions_.size() && subscriptions_[full_hint_].queue->full()) return true;
+  for (std::size_t i = 0; i < subscriptions_.size(); ++i) {
+    if (subscriptions_[i].queue->full()) {
+      full_hint_ = i;
+      return true;
+    }
+  }
   return false;
 }
 

@@ -123,6 +123,7 @@ class Topic {
   std::size_t next_ = 0, end_ = 0;
   std::int64_t slice_start_ns_ = 0;  // this turn's fan-out began (steady clock)
   bool in_go_on_ = false;
+  mutable std::size_t full_hint_ = 0;  // see blocked()
   std::int64_t slice_ns_ = kSliceNs;
   // Tells a deferred continuation whether this topic still exists.
   std::shared_ptr<Topic*> self_;
