@@ -44,7 +44,9 @@ def parse(argv):
                    help="ferry binary, used for `ferry serve` and `ferry bench` (build/ferry)")
     p.add_argument("--only", default="ferry,rabbitmq,activemq",
                    help="brokers to run, comma-separated (ferry,rabbitmq,activemq)")
-    p.add_argument("--scenarios", default="A,B,C,D,E,F,G,H", help="scenarios to run (A,...,H)")
+    p.add_argument("--scenarios", default="A,B,C,D,E,F,G,H,I", help="scenarios to run (A,...,I)")
+    p.add_argument("--fair-subscribers", type=int, default=2000, help="scenario I: topic subscribers (2000)")
+    p.add_argument("--fair-rate", type=int, default=100, help="scenario I: messages/s published (100)")
     p.add_argument("--repeat", type=int, default=None, help="runs per scenario (3); median reported")
     p.add_argument("--duration", type=float, default=None, help="seconds per run (10)")
     p.add_argument("--idle-connections", type=int, default=None, help="mode G (10000)")
@@ -87,7 +89,7 @@ def main(argv=None) -> int:
     bad = [n for n in names if n not in PORTS]
     if bad:
         sys.exit(f"unknown broker(s) {bad}; choose from {list(PORTS)}")
-    every = all_scenarios(a.idle_connections, a.recovery_messages)
+    every = all_scenarios(a.idle_connections, a.recovery_messages, a.fair_subscribers, a.fair_rate)
     keys = [k.strip().upper() for k in a.scenarios.split(",") if k.strip()]
     if any(k not in every for k in keys):
         sys.exit(f"unknown scenario in {keys}; choose from {list(every)}")

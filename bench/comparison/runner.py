@@ -193,6 +193,76 @@ def recovery_runs(plan: Plan, b: brokers.Broker, sc: Scenario, results: Results)
         say(f"  ferry-H-{run}: recovery {rec} s, journal {journal / 1e9:.2f} GB")
 
 
+class RoundTrips:
+    """Another client of the broker: SEND with a receipt to a queue of its
+    own, one at a time, every `every` s, timing each until its RECEIPT."""
+
+    def __init__(self, b: brokers.Broker, queue: str, every: float = 0.02):
+        self.rtts_ms: list[float] = []
+        self.error = ""
+        self._stop = threading.Event()
+        self._conn = stomp_check._Conn(b.port, b.login, b.passcode)
+        self._queue, self._every = queue, every
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        n = 0
+        try:
+            while not self._stop.is_set():
+                n += 1
+                t = time.perf_counter()
+                self._conn.send("SEND", {"destination": self._queue, "receipt": f"r{n}",
+                                         "persistent": "false"}, b"ping")
+                while True:
+                    cmd, headers, _ = self._conn.read()
+                    if cmd == "RECEIPT" and headers.get("receipt-id") == f"r{n}":
+                        break
+                    if cmd == "ERROR":
+                        raise RuntimeError(f"ERROR {headers.get('message')}")
+                self.rtts_ms.append((time.perf_counter() - t) * 1000)
+                self._stop.wait(self._every)
+        except (OSError, RuntimeError) as e:
+            self.error = str(e)
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+        r = sorted(self.rtts_ms)
+
+        def pct(p):
+            return round(r[min(len(r) - 1, int(p / 100 * len(r)))], 2) if r else None
+        return {"count": len(r), "p50": pct(50), "p99": pct(99), "max": round(r[-1], 2) if r else None}
+
+
+def fairness_runs(plan: Plan, b: brokers.Broker, sc: Scenario, results: Results):
+    """Scenario I: the fan-out load from `ferry bench` and round trips from
+    another connection at the same time; prints p50/p99/max (never asserted)."""
+    for run in range(plan.repeat):
+        label = f"{b.name}-{sc.key}-{run}"
+        dest = f"cmp.{sc.key}.{b.name}.{run}.{int(time.time())}"
+        probe_queue = b.queue_destination(f"cmp.{sc.key}.probe.{run}.{int(time.time())}")
+        rtt = RoundTrips(b, probe_queue)
+        res, err = run_bench(plan, [*server_args(b), *load_args(sc, b, dest),
+                                    "--duration", str(plan.duration)],
+                             label, plan.duration + 300)
+        trips = rtt.stop()
+        if res is not None:
+            res["rtt_ms"] = trips
+        alive = b.proc is not None and b.proc.poll() is None
+        results.write({"type": "run", "broker": b.name, "scenario": sc.key, "run": run,
+                       "result": res, "error": err or rtt.error, "broker_alive": alive})
+        say(f"  {label}: " + (f"round trip p50/p99/max {trips['p50']}/{trips['p99']}/{trips['max']} ms "
+                              f"over {trips['count']} SENDs; fan-out {summary(sc, res)}"
+                              if res else "FAILED " + err) + (f" (prober: {rtt.error})" if rtt.error else ""))
+        if not alive:
+            raise RuntimeError(f"{b.name} died during {label}:\n{b.tail_log()}")
+
+
 def run_broker(plan: Plan, b: brokers.Broker, results: Results):
     say(f"== {b.name}: starting")
     t = time.monotonic()
@@ -208,6 +278,8 @@ def run_broker(plan: Plan, b: brokers.Broker, results: Results):
         for sc in plan.scenarios.values():
             if sc.kind == "load":
                 load_runs(plan, b, sc, results)
+            elif sc.kind == "fairness":
+                fairness_runs(plan, b, sc, results)
         for sc in plan.scenarios.values():
             if sc.kind == "idle":
                 idle_runs(plan, b, sc, results)

@@ -20,10 +20,11 @@ class Scenario:
     unit: str = "msg/s"
     higher_is_better: bool = True
     target: str = ""
-    kind: str = "load"          # load | tcp | idle | recovery
+    kind: str = "load"          # load | tcp | idle | recovery | fairness
 
 
-def all_scenarios(idle_connections: int, recovery_messages: int) -> dict[str, Scenario]:
+def all_scenarios(idle_connections: int, recovery_messages: int,
+                  fair_subscribers: int = 2000, fair_rate: int = 100) -> dict[str, Scenario]:
     kb = ["--size", "1024"]
     s = [
         Scenario("A", "queue, non-persistent, 1 producer → 1 consumer, 1 KB",
@@ -62,6 +63,16 @@ def all_scenarios(idle_connections: int, recovery_messages: int) -> dict[str, Sc
                   "--count", str(recovery_messages // 4)],  # per producer
                  metric="recovery_s", unit="s", higher_is_better=False, target="< 3 s",
                  kind="recovery"),
+        # Fairness (issue 18 item 10): a topic with many subscribers and a
+        # steady publisher must not stall the broker's other clients. The
+        # figure is the round trip of SEND + RECEIPT (persistent:false) on
+        # another queue, from a separate connection, while the fan-out runs.
+        Scenario("I", f"fairness: SEND+receipt round trip on another queue while a topic fans "
+                      f"{fair_rate:,} msg/s out to {fair_subscribers:,} subscribers, 1 KB",
+                 ["--destination", "/topic/{dest}", "--producers", "1",
+                  "--consumers", str(fair_subscribers), *kb, "--rate", str(fair_rate)],
+                 metric="rtt_ms.p99", unit="ms (p99 round trip)", higher_is_better=False,
+                 target="p99 < 50 ms, max < 250 ms", kind="fairness"),
     ]
     return {x.key: x for x in s}
 

@@ -155,8 +155,11 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.max_transactions = n; }));
   s.push_back(count_option("max-transaction-size", "10000", "frames buffered in one transaction",
                            [](auto& o, std::uint32_t n) { o.max_transaction_size = n; }));
-  s.push_back(size_option("memory-limit", "1GiB", "bytes of queued messages held in memory (all shards); past it persistent queue messages are paged to the journal",
+  s.push_back(size_option("memory-limit", "1GiB", "bytes of queued messages held in memory, plus an estimate of what each queue and subscription costs (all shards); past it persistent queue messages are paged to the journal",
                           [](auto& o, std::uint64_t n) { o.broker.memory_limit = n; }));
+  s.push_back(count_option("max-queues", "100000",
+                           "queues per vhost (all shards); a SEND, SUBSCRIBE or PUT that would create one more gets ERROR (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.max_queues = n; }, true));
   s.push_back({"memory-policy", "block",
                "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
                [](net::ServerOptions& o, const std::string& v) -> std::string {

@@ -185,7 +185,7 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   }
   for (const auto& [vhost, name] : declared.entries()) {
     broker::Destination d{broker::DestinationKind::kQueue, name, vhost};
-    broker.local(broker.owner_of(d)).declare_queue(d);  // the loops do not run yet
+    broker.local(broker.owner_of(d)).declare_queue(d, false);  // the loops do not run yet; never refused
   }
   net::Server server(options, shards, broker);
   // Handle signals before announcing the listener: a supervisor may stop us

@@ -26,7 +26,7 @@ void return_free_memory() {
 }  // namespace
 
 Broker::Broker(const BrokerOptions& options, Executor& executor, store::Journal* journal)
-    : options_(options), executor_(executor), journal_(journal) {
+    : options_(options), queue_counts_(options.max_queues), executor_(executor), journal_(journal) {
   FERRY_ASSERT(options_.shards == executor.shard_count());
   for (std::uint32_t i = 0; i < options_.shards; ++i)
     shards_.push_back(std::make_unique<ShardBroker>(ShardId(i), *this, options_, journal_));

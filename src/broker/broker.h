@@ -18,6 +18,7 @@
 #include "broker/executor.h"
 #include "broker/message.h"
 #include "broker/options.h"
+#include "broker/queue_counts.h"
 
 namespace ferry::broker {
 
@@ -103,6 +104,9 @@ class Broker {
   // The client-ids connected now (one connection each per vhost). Any shard.
   ClientIds& client_ids() { return client_ids_; }
 
+  // Queues per vhost over every shard (max-queues). Any shard.
+  QueueCounts& queue_counts() { return queue_counts_; }
+
  private:
   struct AtomicSends {
     std::vector<std::pair<Destination, MessageRef>> sends;
@@ -112,6 +116,7 @@ class Broker {
   void write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket);
 
   BrokerOptions options_;
+  QueueCounts queue_counts_;  // before shards_: their queues release into it
   Executor& executor_;
   store::Journal* journal_;
   std::vector<std::unique_ptr<ShardBroker>> shards_;

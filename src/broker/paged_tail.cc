@@ -36,11 +36,13 @@ std::uint64_t get_varint(const std::vector<std::uint8_t>& in, std::size_t& pos) 
 }  // namespace
 
 void PagedTail::push(const PagedPosition& p) {
-  if (blocks_.empty() || blocks_.back().bytes.size() + kMaxEntryBytes > kBlockBytes) {
-    blocks_.emplace_back();
-    blocks_.back().bytes.reserve(kBlockBytes);
+  if (!blocks_) blocks_ = std::make_unique<Blocks>();
+  Blocks& blocks = *blocks_;
+  if (blocks.empty() || blocks.back().bytes.size() + kMaxEntryBytes > kBlockBytes) {
+    blocks.emplace_back();
+    blocks.back().bytes.reserve(kBlockBytes);
   }
-  Block& b = blocks_.back();
+  Block& b = blocks.back();
   const std::uint64_t base = p.segment == b.write.segment ? b.write.offset : 0;
   put_varint(b.bytes, zigzag(static_cast<std::int64_t>(p.segment - b.write.segment)));
   put_varint(b.bytes, zigzag(static_cast<std::int64_t>(p.offset - base)));
@@ -69,7 +71,8 @@ PagedPosition PagedTail::decode(const Block& b, Cursor& c) {
 
 std::size_t PagedTail::peek(std::size_t n, std::vector<PagedPosition>& out) const {
   std::size_t got = 0;
-  for (const Block& b : blocks_) {
+  if (!blocks_) return 0;
+  for (const Block& b : *blocks_) {
     Cursor c = b.read;
     for (std::uint32_t i = 0; i < b.count && got < n; ++i, ++got) out.push_back(decode(b, c));
     if (got == n) break;
@@ -80,7 +83,7 @@ std::size_t PagedTail::peek(std::size_t n, std::vector<PagedPosition>& out) cons
 void PagedTail::pop(std::size_t n) {
   FERRY_ASSERT(n <= size_);
   while (n > 0) {
-    Block& b = blocks_.front();
+    Block& b = blocks_->front();
     const PagedPosition p = decode(b, b.read);
     auto it = per_segment_.find(p.segment);
     FERRY_ASSERT(it != per_segment_.end() && it->second > 0);
@@ -89,12 +92,14 @@ void PagedTail::pop(std::size_t n) {
     --size_;
     --n;
     // Emptied: its memory goes (an empty tail holds nothing).
-    if (b.count == 0) blocks_.pop_front();
+    if (b.count == 0) blocks_->pop_front();
   }
+  // Even an empty std::deque holds a map and a chunk: an idle queue has none.
+  if (size_ == 0) blocks_.reset();
 }
 
 void PagedTail::clear() {
-  blocks_.clear();
+  blocks_.reset();
   per_segment_.clear();
   size_ = 0;
 }
@@ -106,7 +111,8 @@ std::size_t PagedTail::count_in(std::uint64_t segment) const {
 
 std::size_t PagedTail::memory_bytes() const {
   // Block storage plus the deque's own share and the per-segment map nodes.
-  return blocks_.size() * (kBlockBytes + sizeof(Block)) + per_segment_.size() * 64;
+  if (!blocks_) return 0;
+  return blocks_->size() * (kBlockBytes + sizeof(Block)) + per_segment_.size() * 64;
 }
 
 }  // namespace ferry::broker

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <vector>
 
 namespace ferry::broker {
@@ -70,7 +71,8 @@ class PagedTail {
   };
   static PagedPosition decode(const Block& b, Cursor& c);
 
-  std::deque<Block> blocks_;
+  using Blocks = std::deque<Block>;
+  std::unique_ptr<Blocks> blocks_;  // null while empty (see pop())
   std::size_t size_ = 0;
   std::map<std::uint64_t, std::size_t> per_segment_;  // segment -> positions in it
 };

@@ -218,12 +218,21 @@ class Queue {
   bool declared() const { return declared_; }
   const MessageCounters& counters() const { return counters_; }
   // Called about once a second by the owner; feeds the rates.
+  // The windows exist only once something moved: a queue that never saw a
+  // message costs no rate memory.
   void sample_rates(std::int64_t now_ms) {
-    rate_in_.sample(counters_.enqueued, now_ms);
-    rate_out_.sample(counters_.dequeued, now_ms);
+    if (!rates_) {
+      if (counters_.enqueued == 0 && counters_.dequeued == 0) return;
+      rates_ = std::make_unique<Rates>();
+    }
+    rates_->in.sample(counters_.enqueued, now_ms);
+    rates_->out.sample(counters_.dequeued, now_ms);
   }
-  double rate_in() const { return rate_in_.per_second(); }
-  double rate_out() const { return rate_out_.per_second(); }
+  double rate_in() const { return rates_ ? rates_->in.per_second() : 0.0; }
+  double rate_out() const { return rates_ ? rates_->out.per_second() : 0.0; }
+  // Frees what an idle stretch no longer needs (empty ready-list buckets);
+  // the owner calls it from its housekeeping.
+  void trim() { ready_.trim(); }
 
   std::size_t depth() const { return ready_.size() + paged_.size(); }
   std::size_t unacked() const;
@@ -292,8 +301,10 @@ class Queue {
   bool declared_ = false;
   MessageCounters counters_;
   MessageCounters* totals_ = nullptr;  // the shard's, from QueueHost::totals()
-  RateWindow rate_in_;
-  RateWindow rate_out_;
+  struct Rates {
+    RateWindow in, out;
+  };
+  std::unique_ptr<Rates> rates_;  // null until something moved (see sample_rates)
 };
 
 }  // namespace ferry::broker

@@ -98,16 +98,48 @@ QueueSettings ShardBroker::durable_settings(std::string journal_key) const {
   return s;
 }
 
+std::unique_ptr<Queue> ShardBroker::make_queue(const Destination& d) {
+  QueueSettings s = durable_settings(d.journal_key());
+  s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix) ||
+                           (!options_.dead_letter_queue.empty() && d.name == options_.dead_letter_queue);
+  auto q = std::make_unique<Queue>(d, s, *this);
+  spdlog::debug("queue {} created (vhost {})", log_safe(q->name()), log_safe(d.vhost));
+  return q;
+}
+
 Queue& ShardBroker::queue_for(const Destination& d) {
   auto& slot = queues_[key_of(d)];
   if (!slot) {
-    QueueSettings s = durable_settings(d.journal_key());
-    s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix) ||
-                             (!options_.dead_letter_queue.empty() && d.name == options_.dead_letter_queue);
-    slot = std::make_unique<Queue>(d, s, *this);
-    spdlog::debug("queue {} created (vhost {})", log_safe(slot->name()), log_safe(d.vhost));
+    // The broker's own creations (recovery, dead letters, a parked SEND
+    // whose queue went idle meanwhile) count but are never refused.
+    broker_.queue_counts().add(d.vhost);
+    slot = make_queue(d);
   }
   return *slot;
+}
+
+Queue* ShardBroker::create_queue(const Destination& d) {
+  if (auto it = queues_.find(key_of(d)); it != queues_.end()) return it->second.get();
+  if (!broker_.queue_counts().try_add(d.vhost)) return nullptr;
+  auto& slot = queues_[key_of(d)];
+  slot = make_queue(d);
+  return slot.get();
+}
+
+std::string ShardBroker::queue_limit_text(const Destination& d) const {
+  return "queue limit reached (max-queues " + std::to_string(options_.max_queues) + " in vhost '" + d.vhost +
+         "'); " + d.to_string() + " not created";
+}
+
+void ShardBroker::erase_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it) {
+  broker_.queue_counts().remove(it->second->destination().vhost);
+  queues_.erase(it);
+}
+
+std::int64_t ShardBroker::overhead_bytes() const {
+  const auto queues = queues_.size() + topic_of_.size() + durable_topics_.size();
+  return static_cast<std::int64_t>(queues * kQueueOverhead + subscriptions_.size() * kSubscriptionOverhead +
+                                   topics_.size() * kTopicOverhead);
 }
 
 Topic& ShardBroker::topic_for(const Destination& d) {
@@ -124,7 +156,9 @@ Topic& ShardBroker::topic_for(const Destination& d) {
                                      broker_.to_client(key.shard, [key, reason](ClientEvents& ev) {
                                        ev.kick(key.connection, key.subscription, reason);
                                      });
-                                   });
+                                   },
+                                   // A large fan-out goes on in later turns (fairness).
+                                   [this](std::function<void()> next) { broker_.post(self_, std::move(next)); });
   }
   return *slot;
 }
@@ -145,9 +179,25 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 // ------------------------------------------------------------ publishing
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
-  if (!may_create && d.kind == DestinationKind::kQueue && !queues_.contains(key_of(d))) {
-    reply(ticket, Outcome::not_created(d.to_string()));
-    return;
+  if (d.kind == DestinationKind::kQueue) {
+    const bool exists = queues_.contains(key_of(d));
+    if (!exists && !may_create) {
+      reply(ticket, Outcome::not_created(d.to_string()));
+      return;
+    }
+    // Behind a deferred SEND to the same queue, or past this turn's budget
+    // of new queues: later (see defer_creation).
+    if ((!exists && creations_left_ == 0) || (!deferred_keys_.empty() && deferred_keys_.contains(key_of(d)))) {
+      defer_creation(d, std::move(m), ticket);
+      return;
+    }
+    if (!exists) {
+      if (create_queue(d) == nullptr) {
+        reply(ticket, Outcome::failure(queue_limit_text(d)));
+        return;
+      }
+      --creations_left_;
+    }
   }
   // A persistent message for a queue (or a topic with only durable
   // subscriptions) needs no memory to wait in: past the limit it is paged
@@ -168,6 +218,27 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
     return;
   }
   accept(d, std::move(m), begin(ticket));
+}
+
+void ShardBroker::defer_creation(const Destination& d, MessageRef m, OpTicket ticket) {
+  // Fairness (issue 18 item 10): a burst of SENDs to new names (100,000
+  // queues) held every other connection of the shard for seconds. Past
+  // kCreationsPerTurn new queues, the rest wait for a later turn of the
+  // loop, in order; a SEND to a queue that has one waiting waits behind it
+  // (deferred_keys_), so one producer's messages to a queue keep their
+  // order. SENDs to other existing queues go on meanwhile.
+  deferred_keys_.insert(key_of(d));
+  deferred_.push_back(Parked{d, std::move(m), ticket});
+  if (deferred_posted_) return;
+  deferred_posted_ = true;
+  broker_.post(self_, [this] {
+    deferred_posted_ = false;
+    creations_left_ = kCreationsPerTurn;
+    auto batch = std::move(deferred_);
+    deferred_.clear();
+    deferred_keys_.clear();  // the ones deferred again put theirs back
+    for (Parked& p : batch) publish(p.destination, std::move(p.message), p.ticket);
+  });
 }
 
 void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op) {
@@ -343,7 +414,12 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   OpRef op = begin(ticket);
   Subscription s;
   if (d.kind == DestinationKind::kQueue) {
-    s.queue = &queue_for(d);
+    s.queue = create_queue(d);
+    if (s.queue == nullptr) {
+      op->outcome = Outcome::failure(queue_limit_text(d));
+      end(op);
+      return;
+    }
   } else if (durable) {
     s.topic = &topic_for(d);
     s.durable_key = durable->key();
@@ -715,7 +791,7 @@ void ShardBroker::resume_parked() {
   resuming_ = true;
   // Resume below 90% so that a full broker does not flap per message.
   const std::int64_t low = memory_limit_ - memory_limit_ / 10;
-  while (!parked_.empty() && memory_used_ < low) {
+  while (!parked_.empty() && memory_used_ + overhead_bytes() < low) {
     Parked p = std::move(parked_.front());
     parked_.pop_front();
     accept(p.destination, std::move(p.message), begin(p.ticket));
@@ -731,6 +807,9 @@ void ShardBroker::space_freed(Queue& q) {
 // ------------------------------------------------------------ housekeeping
 
 void ShardBroker::tick(std::int64_t now_ms) {
+  // A new budget for queue creations (see defer_creation); not while some
+  // wait, or a new SEND could create their queue before them.
+  if (deferred_.empty()) creations_left_ = kCreationsPerTurn;
   if (++ticks_ % 10 == 0) {
     compact();
     sample_rates(now_ms);
@@ -741,14 +820,23 @@ void ShardBroker::tick(std::int64_t now_ms) {
     // A queue with nothing in it and nobody on it is gone; it is recreated
     // on next use. This bounds memory held by one-off names.
     if (q.idle() && !q.declared()) {
-      it = queues_.erase(it);
+      auto gone = it++;
+      erase_queue(gone);
     } else {
+      q.trim();
       ++it;
     }
   }
-  for (auto& [q, t] : topic_of_) q->expire(now_ms);
-  for (auto& [key, t] : durable_topics_)
-    if (Queue* q = t.topic->durable(key)) q->expire(now_ms);
+  for (auto& [q, t] : topic_of_) {
+    q->expire(now_ms);
+    q->trim();
+  }
+  for (auto& [key, t] : durable_topics_) {
+    if (Queue* q = t.topic->durable(key)) {
+      q->expire(now_ms);
+      q->trim();
+    }
+  }
   for (auto it = topics_.begin(); it != topics_.end();) {
     if (it->second->idle()) it = topics_.erase(it);
     else ++it;

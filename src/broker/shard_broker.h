@@ -73,6 +73,18 @@ class ShardBroker final : public QueueHost {
   void restore_queue(const std::string& queue_key, std::vector<Recovery::Entry> entries);
 
   std::int64_t memory_used() const { return memory_used_; }
+  // What the destinations themselves cost (queues, subscriptions, topics),
+  // beyond their messages' bytes: counted against memory-limit too. Fixed
+  // per-object estimates, measured with bench/footprint (an idle queue with
+  // its map entry ~0.8 KB; one holding messages ~1.7 KB with its rate
+  // windows and ready-list chunk, plus the messages).
+  std::int64_t overhead_bytes() const;
+  static constexpr std::size_t kQueueOverhead = 1536;
+  static constexpr std::size_t kSubscriptionOverhead = 256;
+  static constexpr std::size_t kTopicOverhead = 512;
+  // Queues a burst of SENDs may create per loop turn (fairness, see
+  // defer_creation); the rest wait for a later turn.
+  static constexpr std::size_t kCreationsPerTurn = 512;
   std::size_t queue_count() const { return queues_.size(); }
   std::size_t topic_count() const { return topics_.size(); }
 
@@ -84,9 +96,11 @@ class ShardBroker final : public QueueHost {
   std::optional<QueueStats> queue_stats(const Destination& d) const;
   std::vector<TopicStats> topic_stats() const;
   std::vector<DurableStats> durable_stats() const;
-  // Creates the queue (kept while idle until deleted). Returns true if it
-  // existed already.
-  bool declare_queue(const Destination& d);
+  // Creates the queue (kept while idle until deleted); kLimit: max-queues
+  // refused it.
+  enum class DeclareResult { kCreated, kExisted, kLimit };
+  // enforce_limit false: declared queues restored at start-up.
+  DeclareResult declare_queue(const Destination& d, bool enforce_limit = true);
   enum class AdminError { kNone, kNotFound, kInUse };
   // Deletes a queue without consumers and its waiting messages.
   AdminError delete_queue(const Destination& d);
@@ -149,11 +163,20 @@ class ShardBroker final : public QueueHost {
     key_scratch_.assign(d.vhost).append(1, '\n').append(d.name);
     return key_scratch_;
   }
+  std::unique_ptr<Queue> make_queue(const Destination& d);
+  // The queue of `d`, created if missing; counted in max-queues, never refused.
   Queue& queue_for(const Destination& d);
+  // The queue of `d`, created if missing and max-queues allows (a client's
+  // SEND or SUBSCRIBE, a management PUT); null when the limit refuses it.
+  Queue* create_queue(const Destination& d);
+  std::string queue_limit_text(const Destination& d) const;
+  void erase_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it);
   Topic& topic_for(const Destination& d);
   Queue* queue_by_journal_key(const std::string& key);
   QueueSettings durable_settings(std::string journal_key) const;
   void accept(const Destination& d, MessageRef m, OpRef op);
+  // A SEND that would create a queue past this turn's budget (see .cc).
+  void defer_creation(const Destination& d, MessageRef m, OpTicket ticket);
   // Enqueues into q, first journaling m when q is durable and m persistent.
   void admit(Queue& q, const MessageRef& m, const OpRef& op);
   // Journals a record; `op` (or the current operation) is answered only once
@@ -178,7 +201,7 @@ class ShardBroker final : public QueueHost {
                                                       std::string_view reason);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
-  bool over_limit() const { return memory_used_ >= memory_limit_; }
+  bool over_limit() const { return memory_used_ + overhead_bytes() >= memory_limit_; }
   void resume_parked();
   std::uint64_t next_stamp();
   // Re-appends long-lived records of the oldest journal segment (see .cc).
@@ -219,6 +242,10 @@ class ShardBroker final : public QueueHost {
   std::unordered_map<Queue*, Topic*> topic_of_;
   std::unordered_map<ConsumerKey, Subscription> subscriptions_;
   std::deque<Parked, RecyclingAllocator<Parked>> parked_;  // publishes waiting for memory (block policy)
+  std::vector<Parked> deferred_;  // SENDs waiting for a queue-creation budget
+  std::unordered_set<std::string> deferred_keys_;  // their queues (key_of)
+  bool deferred_posted_ = false;
+  std::size_t creations_left_ = kCreationsPerTurn;
   OpRef current_;              // the operation running now (acks attach to it)
   std::string scratch_;        // a record being encoded for the journal (reused)
   mutable std::string key_scratch_;  // see key_of()

@@ -41,6 +41,7 @@ ShardStats ShardBroker::stats() const {
   s.queues = queues_.size();
   s.topics = topics_.size();
   s.memory_used = memory_used_;
+  s.memory_overhead = overhead_bytes();
   return s;
 }
 
@@ -106,12 +107,14 @@ std::vector<DurableStats> ShardBroker::durable_stats() const {
   return out;
 }
 
-bool ShardBroker::declare_queue(const Destination& d) {
+ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool enforce_limit) {
   const bool existed = queues_.contains(key_of(d));
-  Queue& q = queue_for(d);
-  q.set_declared(true);
-  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q.name()), log_safe(d.vhost));
-  return existed;
+  Queue* q = enforce_limit ? create_queue(d) : &queue_for(d);
+  if (q == nullptr) return DeclareResult::kLimit;
+  q->set_declared(true);
+  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
+                            log_safe(d.vhost));
+  return existed ? DeclareResult::kExisted : DeclareResult::kCreated;
 }
 
 ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
@@ -123,7 +126,7 @@ ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   // gets its ack record as it goes.
   q.discard_all();
   spdlog::info("queue {} deleted (vhost {}) through the management API", log_safe(q.name()), log_safe(d.vhost));
-  queues_.erase(it);
+  erase_queue(it);
   return AdminError::kNone;
 }
 

@@ -63,6 +63,7 @@ struct ShardStats {
   std::uint64_t queues = 0;     // /queue/ destinations
   std::uint64_t topics = 0;
   std::int64_t memory_used = 0; // bytes of queued messages
+  std::int64_t memory_overhead = 0;  // estimated bytes of the destinations themselves (counted against memory-limit)
 };
 
 // One message as a browser sees it (not consumed).

@@ -1,46 +1,118 @@
 #include "broker/topic.h"
 
+#include <algorithm>
+#include <chrono>
 #include <vector>
 
 namespace ferry::broker {
 
-Topic::Topic(Destination destination, const BrokerOptions& options, QueueHost& host, Kick kick)
-    : destination_(std::move(destination)), options_(options), host_(host), kick_(std::move(kick)) {}
+namespace {
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Topic::Topic(Destination destination, const BrokerOptions& options, QueueHost& host, Kick kick, Defer defer)
+    : destination_(std::move(destination)),
+      options_(options),
+      host_(host),
+      kick_(std::move(kick)),
+      defer_(std::move(defer)),
+      self_(std::make_shared<Topic*>(this)) {}
+
+Topic::~Topic() { *self_ = nullptr; }
 
 bool Topic::blocked() const {
   if (options_.slow_subscriber_policy != SlowSubscriberPolicy::kBlock) return false;
-  for (const auto& [key, q] : subscriptions_)
-    if (q->full()) return true;
+  // Asked each time any subscription frees space (resume()): while blocked,
+  // the subscriber found full last time usually still is, so it is looked
+  // at first instead of walking thousands of subscriptions each time.
+  if (full_hint_ < subscriptions_.size() && subscriptions_[full_hint_].queue->full()) return true;
+  for (std::size_t i = 0; i < subscriptions_.size(); ++i) {
+    if (subscriptions_[i].queue->full()) {
+      full_hint_ = i;
+      return true;
+    }
+  }
   return false;
 }
 
 void Topic::publish(MessageRef m, Done done) {
   ++published_;
-  if (!parked_.empty() || blocked()) {
+  if (fanning_ || !parked_.empty() || blocked()) {
     // Producer flow control: the publish completes (and its producer may send
-    // more) only when every subscriber has room again.
+    // more) only when every subscriber has room again, and after the
+    // fan-out in progress (order).
     parked_.push_back(Parked{std::move(m), std::move(done)});
     return;
   }
-  fan_out(m);
-  done(Outcome::success());
+  // The clock only for a fan-out that may be split (a topic of ten
+  // subscribers publishes a million messages a second: no clock read each).
+  if (subscriptions_.size() > kFanOutPerTurn) slice_start_ns_ = steady_ns();
+  start(Parked{std::move(m), std::move(done)});
 }
 
-void Topic::fan_out(const MessageRef& m) {
-  std::vector<ConsumerKey> slow;
+bool Topic::start(Parked p) {
+  current_ = std::move(p);
+  fanning_ = true;
+  next_ = 0;
+  end_ = subscriptions_.size();
+  if (fan_out_some()) return true;
+  // The rest in a later turn: other connections of the shard go first.
+  std::weak_ptr<Topic*> alive = self_;
+  defer_([alive] {
+    if (auto t = alive.lock(); t && *t != nullptr) (*t)->go_on();
+  });
+  return false;
+}
+
+void Topic::go_on() {
+  slice_start_ns_ = steady_ns();
+  if (!fan_out_some()) {
+    std::weak_ptr<Topic*> alive = self_;
+    defer_([alive] {
+      if (auto t = alive.lock(); t && *t != nullptr) (*t)->go_on();
+    });
+    return;
+  }
+  in_go_on_ = true;
+  resume();
+  in_go_on_ = false;
+}
+
+bool Topic::fan_out_some() {
   const bool kick_slow = options_.slow_subscriber_policy == SlowSubscriberPolicy::kDisconnect;
-  for (auto& [key, q] : subscriptions_) {
+  // At least kFanOutPerTurn deliveries, then as many as fit in this turn's
+  // slice (the clock is read every 64).
+  std::size_t stop = defer_ ? std::min(end_, next_ + kFanOutPerTurn) : end_;
+  // Kicked after the loop: unsubscribing moves the vector under it.
+  std::vector<ConsumerKey> slow;
+  // Enqueueing dispatches, which may call back into resume(): fanning_
+  // keeps it from starting another message meanwhile.
+  for (;;) {
+    if (next_ == stop) {
+      if (stop == end_ || steady_ns() - slice_start_ns_ >= slice_ns_) break;
+      stop = std::min(end_, next_ + 64);
+    }
+    Subscription& s = subscriptions_[next_++];
     // Under the block policy publish() waited until nobody was full.
-    if (kick_slow && q->full()) {
-      slow.push_back(key);
+    if (kick_slow && s.queue->full()) {
+      slow.push_back(s.key);
       continue;
     }
-    q->enqueue(m);
+    s.queue->enqueue(current_.message);
   }
   for (const ConsumerKey& key : slow) {
     unsubscribe(key);
     kick_(key, "slow subscriber: more than topic-subscriber-buffer messages waiting");
   }
+  if (next_ < end_) return false;
+  fanning_ = false;
+  Parked done = std::move(current_);
+  current_ = Parked{};
+  done.done(Outcome::success());
+  return true;
 }
 
 Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window) {
@@ -49,16 +121,23 @@ Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window) {
   s.max_ready = options_.topic_subscriber_buffer;
   auto q = std::make_unique<Queue>(destination_, s, host_);
   Queue& ref = *q;
-  subscriptions_.emplace(key, std::move(q));
+  // Appended after end_: a fan-out in progress does not reach it (it did
+  // not exist when that message was published).
+  subscriptions_.push_back(Subscription{key, std::move(q)});
   ref.add_consumer(key, mode, window);
   return ref;
 }
 
 void Topic::unsubscribe(const ConsumerKey& key) {
-  auto it = subscriptions_.find(key);
+  auto it = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                         [&](const Subscription& s) { return s.key == key; });
   if (it == subscriptions_.end()) return;
-  auto gone = std::move(it->second);
+  const auto index = static_cast<std::size_t>(it - subscriptions_.begin());
+  auto gone = std::move(it->queue);
   subscriptions_.erase(it);
+  // A fan-out in progress keeps its place among the others.
+  if (index < end_) --end_;
+  if (index < next_) --next_;
   // The subscription is not durable: what it still buffered goes with it.
   // Redelivery inside a removed subscription is impossible, so nothing can
   // be requeued; the queue's destructor releases its memory.
@@ -67,15 +146,17 @@ void Topic::unsubscribe(const ConsumerKey& key) {
 }
 
 void Topic::resume() {
-  // fan_out() dispatches, which frees space, which calls back here: the
+  // Fanning out dispatches, which frees space, which calls back here: the
   // outer loop owns the parked list so publishes complete in order.
-  if (resuming_) return;
+  if (resuming_ || fanning_ || parked_.empty()) return;
   resuming_ = true;
-  while (!parked_.empty() && !blocked()) {
+  // Each parked publish started here gets at least kFanOutPerTurn; the
+  // slice is this call's (or the continuation's that called it).
+  if (!in_go_on_) slice_start_ns_ = steady_ns();
+  while (!fanning_ && !parked_.empty() && !blocked()) {
     Parked p = std::move(parked_.front());
     parked_.pop_front();
-    fan_out(p.message);
-    p.done(Outcome::success());
+    start(std::move(p));  // may go on in a later turn (fanning_ stays set)
   }
   resuming_ = false;
 }

@@ -77,7 +77,7 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               std::uint64_t connections = 0, consumers = 0, published = 0, delivered = 0, acked = 0,
                             redelivered = 0, expired = 0, dead = 0, ready = 0, unacked = 0, queues = 0,
                             topics = 0;
-              std::int64_t queued_bytes = 0;
+              std::int64_t queued_bytes = 0, destinations_bytes = 0;
               for (const auto& p : parts) {
                 connections += p.connections;
                 consumers += p.shard.consumers;
@@ -92,6 +92,7 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
                 queues += p.shard.queues;
                 topics += p.shard.topics;
                 queued_bytes += p.shard.memory_used;
+                destinations_bytes += p.shard.memory_overhead;
               }
               const auto& o = ctx.options;
               w.one("ferry_up", "gauge", "1 while the broker runs.", 1);
@@ -112,6 +113,9 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               w.one("ferry_messages_dead_lettered_total", "counter", "Messages moved to a dead-letter queue.", dead);
               w.one("ferry_memory_rss_bytes", "gauge", "Resident memory of the broker process.", resident_bytes());
               w.one("ferry_memory_queued_bytes", "gauge", "Bytes of queued messages held in memory.", queued_bytes);
+              w.one("ferry_memory_destinations_bytes", "gauge",
+                    "Estimated bytes of the queues, topics and subscriptions themselves (counted against memory-limit).",
+                    destinations_bytes);
               w.one("ferry_memory_limit_bytes", "gauge", "memory-limit.", o.broker.memory_limit);
               w.one("ferry_disk_limit_bytes", "gauge", "disk-limit (0 = none).", o.broker.disk_limit);
               w.one("ferry_disk_free_bytes", "gauge", "Free bytes on the file system of data-dir.",

@@ -44,6 +44,7 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
             t.queues += s.queues;
             t.topics += s.topics;
             t.memory_used += s.memory_used;
+            t.memory_overhead += s.memory_overhead;
           }
           Json listeners = Json::array();
           for (const Listener& l : ctx.listeners)
@@ -72,6 +73,7 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
               {"memory",
                {{"rss_bytes", resident_bytes()},
                 {"queued_bytes", t.memory_used},
+                {"destinations_bytes", t.memory_overhead},
                 {"limit_bytes", o.broker.memory_limit}}},
               {"disk",
                {{"journal_bytes", ctx.journal ? ctx.journal->disk_bytes() : 0},

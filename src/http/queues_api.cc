@@ -159,11 +159,20 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
             if (std::string e = ctx.declared->add(d->vhost, d->name); !e.empty())
               return reply(error_response(500, "internal_error", "the queue is not created: " + e));
           }
-          on_owner<bool>(
+          using Declared = broker::ShardBroker::DeclareResult;
+          on_owner<Declared>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.declare_queue(d); },
-              [reply](bool existed) {
+              [&ctx, reply, d = *d](Declared result) {
+                if (result == Declared::kLimit) {
+                  // Not created after all: nor kept across restarts.
+                  if (ctx.declared != nullptr) (void)ctx.declared->remove(d.vhost, d.name);
+                  return reply(error_response(
+                      409, "limit",
+                      "queue limit reached (max-queues " + std::to_string(ctx.options.broker.max_queues) +
+                          " in vhost '" + d.vhost + "'); " + d.to_string() + " not created"));
+                }
                 Response res;
-                res.status = existed ? 204 : 201;
+                res.status = result == Declared::kExisted ? 204 : 201;
                 reply(std::move(res));
               });
         });

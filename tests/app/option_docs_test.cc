@@ -63,6 +63,7 @@ TEST(OptionDocsTest, ShippedTomlLoads) {
   EXPECT_EQ(file.heart_beat_send_ms, defaults.heart_beat_send_ms);
   EXPECT_DOUBLE_EQ(file.heart_beat_grace, defaults.heart_beat_grace);
   EXPECT_EQ(file.broker.topic_subscriber_buffer, defaults.broker.topic_subscriber_buffer);
+  EXPECT_EQ(file.broker.max_queues, defaults.broker.max_queues);
 }
 
 TEST(OptionDocsTest, ReadmeDocumentsEveryOption) {

@@ -162,5 +162,25 @@ TEST(ReadyListTest, RemoveIfEverythingEmptiesTheList) {
   EXPECT_EQ(drain(list), (Bodies{"c"}));
 }
 
+// An idle queue must cost little (issue 18 item 9): a list holds no bucket
+// until a message comes, and trim() gives back the ones that emptied (an
+// empty std::deque still holds ~600 bytes).
+TEST(ReadyListTest, BucketsExistOnlyWhileNeeded) {
+  ReadyList list;
+  EXPECT_EQ(list.buckets(), 0u);
+  list.push(entry("a", 0, 4));
+  list.push(entry("b", 1, 9));
+  EXPECT_EQ(list.buckets(), 2u);
+  EXPECT_EQ(list.pop().message->body, "b");
+  EXPECT_EQ(list.trim(), 1u) << "the emptied priority-9 bucket goes";
+  EXPECT_EQ(list.buckets(), 1u);
+  EXPECT_EQ(drain(list), (Bodies{"a"}));
+  EXPECT_EQ(list.trim(), 1u);
+  EXPECT_EQ(list.buckets(), 0u);
+  list.put_back(entry("c", 0, 4));  // a returned message makes its bucket again
+  EXPECT_EQ(list.buckets(), 1u);
+  EXPECT_EQ(drain(list), (Bodies{"c"}));
+}
+
 }  // namespace
 }  // namespace ferry::broker

@@ -81,6 +81,28 @@ class TopicTest : public ::testing::Test {
     });
     host.topic = topic.get();
   }
+  // A topic whose large fan-outs are split: continuations wait in
+  // `deferred` until the test runs them (a later loop turn).
+  void make_splitting_topic() {
+    Destination d{DestinationKind::kTopic, "news", "/"};
+    topic = std::make_unique<Topic>(
+        d, options, host,
+        [this](const ConsumerKey& k, std::string why) {
+          kicked.push_back(k);
+          kick_reasons.push_back(std::move(why));
+        },
+        [this](std::function<void()> next) { deferred.push_back(std::move(next)); });
+    topic->set_slice_ns(0);  // exactly kFanOutPerTurn a turn, whatever the clock says
+    host.topic = topic.get();
+  }
+  // Runs the continuations posted so far (one loop turn); returns how many.
+  std::size_t next_turn() {
+    auto now = std::move(deferred);
+    deferred.clear();
+    for (auto& f : now) f();
+    return now.size();
+  }
+  std::vector<std::function<void()>> deferred;
 
   // Publishes `body`; its completion is recorded in `completed`.
   void publish(const std::string& body) {
@@ -351,6 +373,60 @@ TEST_F(TopicTest, DisconnectPolicyLeavesSubscribersWithRoomAlone) {
   publish("4");  // a holds "2"; "3" and "4" wait: full only now, after the enqueue
   EXPECT_TRUE(kicked.empty());
   EXPECT_EQ(completed, (Bodies{"1", "2", "3", "4"}));
+}
+
+// Fairness (issue 18 item 10): a message for thousands of subscribers is
+// handed to at most kFanOutPerTurn of them per loop turn; later publishes
+// wait behind it, and every subscriber still gets every message exactly
+// once, in order. Subscribing or leaving while a fan-out is spread over
+// turns neither skips nor repeats anyone.
+TEST_F(TopicTest, LargeFanOutIsSpreadOverTurnsAndKeepsOrder) {
+  make_splitting_topic();
+  const std::size_t n = 3 * Topic::kFanOutPerTurn + 10;
+  std::vector<ConsumerKey> subs;
+  for (std::size_t i = 0; i < n; ++i) {
+    subs.push_back(consumer(100 + i));
+    topic->subscribe(subs.back(), AckMode::kAuto, {1000, 0});
+  }
+  publish("1");
+  publish("2");
+  EXPECT_EQ(host.delivered.size(), Topic::kFanOutPerTurn) << "the first turn reaches only part of them";
+  EXPECT_TRUE(completed.empty()) << "a publish completes only once every subscriber has it";
+  EXPECT_TRUE(topic->fanning());
+  // Meanwhile one subscriber leaves (one already served) and one joins.
+  topic->unsubscribe(subs[0]);
+  const ConsumerKey late = consumer(99999);
+  topic->subscribe(late, AckMode::kAuto, {1000, 0});
+  std::size_t turns = 1;
+  while (next_turn() > 0) ++turns;
+  EXPECT_GE(turns, 6u);
+  EXPECT_EQ(completed, (Bodies{"1", "2"}));
+  EXPECT_FALSE(topic->fanning());
+  EXPECT_EQ(host.bodies_for(subs[0]), (Bodies{"1"}));
+  for (std::size_t i = 1; i < n; ++i) EXPECT_EQ(host.bodies_for(subs[i]), (Bodies{"1", "2"})) << i;
+  // It subscribed while "1" was being fanned out: not for "1". "2" waited
+  // (as a publish parked by the block policy does) and goes to whoever is
+  // subscribed when its fan-out starts.
+  EXPECT_EQ(host.bodies_for(late), (Bodies{"2"}));
+  publish("3");
+  while (next_turn() > 0) {
+  }
+  EXPECT_EQ(host.bodies_for(late), (Bodies{"2", "3"}));
+  EXPECT_EQ(host.bodies_for(subs[n - 1]), (Bodies{"1", "2", "3"}));
+}
+
+// A topic destroyed while its fan-out waits for a later turn: the
+// continuation finds it gone and does nothing.
+TEST_F(TopicTest, ContinuationAfterTheTopicIsGoneDoesNothing) {
+  make_splitting_topic();
+  for (std::size_t i = 0; i < Topic::kFanOutPerTurn + 1; ++i)
+    topic->subscribe(consumer(100 + i), AckMode::kAuto, {1000, 0});
+  publish("1");
+  ASSERT_EQ(deferred.size(), 1u);
+  topic.reset();
+  host.topic = nullptr;
+  next_turn();
+  EXPECT_TRUE(completed.empty());
 }
 
 }  // namespace
