@@ -220,7 +220,9 @@ void Queue::dispatch() {
   if (dispatching_) return;
   dispatching_ = true;
   const std::size_t ready_before = ready_.size();
-  const std::int64_t now = host_.now_ms();
+  // The clock is read only for a message that can expire (most cannot):
+  // a topic's fan-out dispatches once per subscriber and message.
+  std::int64_t now = -1;
   for (;;) {
     if (ready_.empty()) {
       // The paged tail comes after everything in memory: read its front
@@ -230,12 +232,16 @@ void Queue::dispatch() {
       refill();
       continue;
     }
-    if (ready_.front().message->expired_at(now)) {
-      QueueEntry e = ready_.pop();
-      ++expired_;
-      bump(&MessageCounters::expired);
-      drop(e);
-      continue;
+    const Message& front = *ready_.front().message;
+    if (front.expires_ms != 0) {
+      if (now < 0) now = host_.now_ms();
+      if (front.expired_at(now)) {
+        QueueEntry e = ready_.pop();
+        ++expired_;
+        bump(&MessageCounters::expired);
+        drop(e);
+        continue;
+      }
     }
     Consumer* c = next_with_credit();
     if (c == nullptr) break;
