@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "bench/clock.h"
 #include "bench/consumer.h"
 #include "bench/event_loop.h"
@@ -176,8 +178,26 @@ int run_load(const Options& o, std::ostream& out, std::ostream& err) {
                   : start_ns + static_cast<std::int64_t>(o.duration_s * kNsPerSec) + drain_ns;
   std::uint64_t last_sent = 0;
   std::int64_t last_progress = start_ns;
+  // A line a second on stderr while it runs (stdout keeps the summary and
+  // the JSON line): elapsed time, messages sent and received, and the rates
+  // over the last second.
+  std::int64_t next_report = start_ns + kNsPerSec;
+  std::uint64_t reported_sent = 0, reported_received = 0;
+  auto report = [&](std::int64_t now) {
+    if (o.quiet || now < next_report) return;
+    const std::uint64_t sent = run.sent_total();
+    const std::uint64_t received = run.distinct_received.load(std::memory_order_relaxed);
+    err << fmt::format("ferry bench: {:>4} s  sent {:>10} ({:>8}/s)  received {:>10} ({:>8}/s)\n",
+                       (now - start_ns) / kNsPerSec, sent, sent - reported_sent, received,
+                       received - reported_received)
+        << std::flush;
+    reported_sent = sent;
+    reported_received = received;
+    next_report += kNsPerSec;
+  };
   while (run.producers_finished.load() < o.producers) {
     const std::int64_t now = now_ns();
+    report(now);
     const std::uint64_t sent = run.sent_total();
     if (sent != last_sent) {
       last_sent = sent;
@@ -198,6 +218,7 @@ int run_load(const Options& o, std::ostream& out, std::ostream& err) {
   const std::uint64_t sent_total = run.sent_total();
   const std::uint64_t expected = tally.expected_for(sent_total);
   wait_until([&] {
+    report(now_ns());
     return run.distinct_received.load(std::memory_order_relaxed) >= expected ||
            run.consumers_closed.load() == o.consumers;
   }, producers_done_ns + drain_ns);

@@ -54,6 +54,7 @@ void add_options(CLI::App& cmd, Options& o) {
   cmd.add_option("--drain-timeout", o.drain_timeout_s,
                  "seconds consumers wait for missing messages after the producers stop")
       ->capture_default_str();
+  cmd.add_flag("--quiet,-q", o.quiet, "no per-second progress line on stderr");
   cmd.add_option("--label", o.label, "free text copied into the JSON (broker, scenario)");
   cmd.add_option("--idle-connections", o.idle_connections,
                  "mode: open N connections, hold them --hold seconds with heart-beats, report, close");

@@ -40,6 +40,7 @@ struct Options {
   std::uint64_t count = 0; // messages per producer; overrides duration when > 0
   double drain_timeout_s = 10;
   std::string label;
+  bool quiet = false;          // no per-second progress line on stderr
   int idle_connections = 0;
   int heart_beat_ms = 0;   // 0: CONNECT with heart-beat:0,0
   double hold_s = 10;

@@ -198,3 +198,18 @@ def test_steady_state_allocates_nothing_per_message(tmp_path):
             continue  # OpenSSL's record buffers (bench/allocations): reported, not claimed
         assert float(per_message) < 0.25, "%s at %s: %s allocations per delivered message" % (
             title, rate, per_message)
+
+
+def test_progress_line_every_second_on_stderr(broker):
+    args = ["bench", "--server", broker.addr, "--destination", "/queue/" + unique("progress"),
+            "--duration", "2.5", "--rate", "500", "--drain-timeout", "5"]
+    r = run_ferry(*args)
+    assert r.returncode == 0, r.stderr
+    lines = [l for l in r.stderr.decode().splitlines() if l.startswith("ferry bench:")]
+    assert len(lines) >= 2, r.stderr
+    first = lines[0].split()
+    assert first[2:4] == ["1", "s"] and first[4] == "sent", lines
+    assert int(lines[-1].split()[5]) > 0, "nothing sent by the last report: %r" % lines
+    assert json.loads(r.stdout.decode().splitlines()[-1])["sent"] > 0
+    q = run_ferry(*(args + ["--quiet"]))
+    assert q.returncode == 0 and b"ferry bench:" not in q.stderr, q.stderr
