@@ -196,7 +196,11 @@ def test_steady_state_allocates_nothing_per_message(tmp_path):
     for title, rate, per_message in rows:
         if "TLS" in title:
             continue  # OpenSSL's record buffers (bench/allocations): reported, not claimed
-        assert float(per_message) < 0.25, "%s at %s: %s allocations per delivered message" % (
+        # A single allocation per message reads as 1.0 or more. What the
+        # broker does per second rather than per message (journal syncs,
+        # ticks) reads as a fraction that grows when the machine is loaded
+        # (0.08 alone, up to 0.37 beside the rest of the suite on 2 cores).
+        assert float(per_message) < 0.6, "%s at %s: %s allocations per delivered message" % (
             title, rate, per_message)
 
 
