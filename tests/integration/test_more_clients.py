@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from support import HERE, LOG_DIR, WAIT, client, py_connect, py_rid, unique
-from transport_support import JS_DIR, ensure_js
+from transport_support import JS_DIR, ensure_js, read_json_lines
 
 CLIENTS_DIR = HERE / "clients"
 
@@ -93,16 +93,7 @@ class ScriptClient:
         self._err_reader.start()
 
     def _read(self):
-        for raw in iter(self.proc.stdout.readline, b""):
-            try:
-                ev = json.loads(raw)
-            except ValueError:
-                ev = {"event": "garbage", "text": raw.decode("utf-8", "replace")}
-            with self._cv:
-                self.lines.append(ev)
-                self._cv.notify_all()
-        with self._cv:
-            self._cv.notify_all()
+        read_json_lines(self.proc.stdout, self.lines, self._cv)
 
     def _read_err(self):
         self._err = self.proc.stderr.read()

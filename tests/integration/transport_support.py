@@ -268,6 +268,22 @@ def ensure_js():
             _setup_done = True
 
 
+def read_json_lines(stream, lines: list, cv: threading.Condition):
+    """A scripted client's stdout, one JSON event per line, appended to
+    `lines` (a line that is not JSON becomes a "garbage" event), waking `cv`'s
+    waiters after each and once more at the end of the stream."""
+    for raw in iter(stream.readline, b""):
+        try:
+            ev = json.loads(raw)
+        except ValueError:
+            ev = {"event": "garbage", "text": raw.decode("utf-8", "replace")}
+        with cv:
+            lines.append(ev)
+            cv.notify_all()
+    with cv:
+        cv.notify_all()
+
+
 class NodeClient:
     """tests/js/stomp_client.mjs (or another script there) in a subprocess;
     events() are its JSON lines."""
@@ -283,16 +299,7 @@ class NodeClient:
         self._reader.start()
 
     def _read(self):
-        for raw in iter(self.proc.stdout.readline, b""):
-            try:
-                ev = json.loads(raw)
-            except ValueError:
-                ev = {"event": "garbage", "text": raw.decode("utf-8", "replace")}
-            with self._cv:
-                self.lines.append(ev)
-                self._cv.notify_all()
-        with self._cv:
-            self._cv.notify_all()
+        read_json_lines(self.proc.stdout, self.lines, self._cv)
 
     def wait_event(self, name: str, timeout: float = 10.0) -> dict:
         import time
