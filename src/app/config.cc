@@ -22,9 +22,9 @@ bool parse_number(const std::string& text, T& out) {
 }
 
 OptionSpec size_option(std::string name, std::string def, std::string help,
-                       std::function<void(net::ServerOptions&, std::uint64_t)> set) {
+                       std::function<void(Config&, std::uint64_t)> set) {
   return {std::move(name), std::move(def), std::move(help),
-          [set](net::ServerOptions& o, const std::string& v) -> std::string {
+          [set](Config& o, const std::string& v) -> std::string {
             std::uint64_t n = 0;
             if (!parse_size(v, n) || n == 0) return "expected a size such as 1048576, 512KiB, 16MiB";
             set(o, n);
@@ -33,10 +33,10 @@ OptionSpec size_option(std::string name, std::string def, std::string help,
 }
 
 OptionSpec count_option(std::string name, std::string def, std::string help,
-                        std::function<void(net::ServerOptions&, std::uint32_t)> set,
+                        std::function<void(Config&, std::uint32_t)> set,
                         bool allow_zero = false) {
   return {std::move(name), std::move(def), std::move(help),
-          [set, allow_zero](net::ServerOptions& o, const std::string& v) -> std::string {
+          [set, allow_zero](Config& o, const std::string& v) -> std::string {
             std::uint32_t n = 0;
             if (!parse_number(v, n) || (n == 0 && !allow_zero)) return "expected a positive whole number";
             set(o, n);
@@ -54,12 +54,12 @@ bool parse_host_port(const std::string& v, std::string& host, std::uint16_t& por
 }
 
 // An optional listener: "" = off, else HOST:PORT.
-OptionSpec listener_option(std::string name, std::string help, net::ListenAddress net::ServerOptions::*field) {
+OptionSpec listener_option(std::string name, std::string help, net::ListenAddress& (*field)(Config&)) {
   return {std::move(name), "", std::move(help),
-          [field](net::ServerOptions& o, const std::string& v) -> std::string {
+          [field](Config& o, const std::string& v) -> std::string {
             net::ListenAddress a;
             if (!v.empty() && !parse_host_port(v, a.host, a.port)) return "expected HOST:PORT, or empty (off)";
-            o.*field = a;
+            field(o) = a;
             return "";
           }};
 }
@@ -68,7 +68,7 @@ std::vector<OptionSpec> build_specs() {
   std::vector<OptionSpec> s;
   s.push_back({"listen", "0.0.0.0:61613",
                "STOMP TCP listener, HOST:PORT (port 0 picks a free port); guest may connect from loopback only",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  auto colon = v.rfind(':');
                  if (colon == std::string::npos) return "expected HOST:PORT";
                  std::string host = v.substr(0, colon);
@@ -76,47 +76,47 @@ std::vector<OptionSpec> build_specs() {
                    host = host.substr(1, host.size() - 2);
                  std::uint16_t port = 0;
                  if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT";
-                 o.listen_host = host;
-                 o.listen_port = port;
+                 o.listen.host = host;
+                 o.listen.port = port;
                  return "";
                }});
   s.push_back(listener_option("tls-listen",
                               "STOMP over TLS (stomp+ssl) listener, HOST:PORT, e.g. 0.0.0.0:61614 (empty = off)",
-                              &net::ServerOptions::tls_listen));
+                              [](Config& o) -> net::ListenAddress& { return o.listen.tls_listen; }));
   s.push_back(listener_option("ws-listen",
                               "STOMP over WebSocket (ws://) listener, HOST:PORT, e.g. 127.0.0.1:15674 (empty = off)",
-                              &net::ServerOptions::ws_listen));
+                              [](Config& o) -> net::ListenAddress& { return o.listen.ws_listen; }));
   s.push_back(listener_option("wss-listen",
                               "STOMP over WebSocket over TLS (wss://) listener, HOST:PORT, e.g. 0.0.0.0:15673 (empty = off)",
-                              &net::ServerOptions::wss_listen));
+                              [](Config& o) -> net::ListenAddress& { return o.listen.wss_listen; }));
   s.push_back({"ws-path", "/ws", "request path of the WebSocket listeners (others get 404)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)
                    return "expected a path starting with / (no spaces, ? or #)";
-                 o.ws_path = v;
+                 o.listen.ws_path = v;
                  return "";
                }});
   s.push_back({"tls-cert-file", "", "PEM certificate (chain) of the TLS listeners",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
-                 o.tls.cert_file = v;
+               [](Config& o, const std::string& v) -> std::string {
+                 o.listen.tls.cert_file = v;
                  return "";
                }});
   s.push_back({"tls-key-file", "", "PEM private key of tls-cert-file",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
-                 o.tls.key_file = v;
+               [](Config& o, const std::string& v) -> std::string {
+                 o.listen.tls.key_file = v;
                  return "";
                }});
   s.push_back({"tls-ca-file", "", "PEM CA certificates that sign client certificates (for tls-verify-client)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
-                 o.tls.ca_file = v;
+               [](Config& o, const std::string& v) -> std::string {
+                 o.listen.tls.ca_file = v;
                  return "";
                }});
   s.push_back({"tls-verify-client", "none",
                "client certificates on TLS listeners: none, optional (checked if sent) or required",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
-                 if (v == "none") o.tls.verify_client = net::TlsVerifyClient::kNone;
-                 else if (v == "optional") o.tls.verify_client = net::TlsVerifyClient::kOptional;
-                 else if (v == "required") o.tls.verify_client = net::TlsVerifyClient::kRequired;
+               [](Config& o, const std::string& v) -> std::string {
+                 if (v == "none") o.listen.tls.verify_client = net::TlsVerifyClient::kNone;
+                 else if (v == "optional") o.listen.tls.verify_client = net::TlsVerifyClient::kOptional;
+                 else if (v == "required") o.listen.tls.verify_client = net::TlsVerifyClient::kRequired;
                  else return "expected none, optional or required";
                  return "";
                }});
@@ -125,7 +125,7 @@ std::vector<OptionSpec> build_specs() {
                              o.broker.shards = n == 0 ? std::max(1u, std::thread::hardware_concurrency()) : n;
                            }, true));
   s.push_back({"log-level", "info", "trace, debug, info, warn or error",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {
                    if (v == l) {
@@ -136,25 +136,25 @@ std::vector<OptionSpec> build_specs() {
                  return "expected trace, debug, info, warn or error";
                }});
   s.push_back(size_option("max-frame-size", "16MiB", "largest frame accepted (command, headers and body)",
-                          [](auto& o, std::uint64_t n) { o.limits.max_frame_size = n; }));
+                          [](auto& o, std::uint64_t n) { o.stomp.limits.max_frame_size = n; }));
   s.push_back(size_option("max-body-size", "10MiB", "largest message body accepted",
-                          [](auto& o, std::uint64_t n) { o.limits.max_body_size = n; }));
+                          [](auto& o, std::uint64_t n) { o.stomp.limits.max_body_size = n; }));
   s.push_back(count_option("max-headers", "1000", "header lines per frame",
-                           [](auto& o, std::uint32_t n) { o.limits.max_headers = n; }));
+                           [](auto& o, std::uint32_t n) { o.stomp.limits.max_headers = n; }));
   s.push_back(size_option("max-header-length", "10KiB", "longest header line",
-                          [](auto& o, std::uint64_t n) { o.limits.max_header_length = n; }));
+                          [](auto& o, std::uint64_t n) { o.stomp.limits.max_header_length = n; }));
   s.push_back(count_option("max-connections", "10000", "open client connections; newer ones get ERROR",
-                           [](auto& o, std::uint32_t n) { o.max_connections = n; }));
+                           [](auto& o, std::uint32_t n) { o.listen.max_connections = n; }));
   s.push_back(count_option("max-subscriptions", "1000", "subscriptions per connection",
-                           [](auto& o, std::uint32_t n) { o.max_subscriptions = n; }));
+                           [](auto& o, std::uint32_t n) { o.stomp.max_subscriptions = n; }));
   s.push_back(count_option("max-unacked", "10000", "ceiling on any subscription's prefetch window",
                            [](auto& o, std::uint32_t n) { o.broker.max_unacked = n; }));
   s.push_back(count_option("default-prefetch", "1000", "prefetch window when SUBSCRIBE names none",
                            [](auto& o, std::uint32_t n) { o.broker.default_prefetch = n; }));
   s.push_back(count_option("max-transactions", "100", "open transactions per connection",
-                           [](auto& o, std::uint32_t n) { o.max_transactions = n; }));
+                           [](auto& o, std::uint32_t n) { o.stomp.max_transactions = n; }));
   s.push_back(count_option("max-transaction-size", "10000", "frames buffered in one transaction",
-                           [](auto& o, std::uint32_t n) { o.max_transaction_size = n; }));
+                           [](auto& o, std::uint32_t n) { o.stomp.max_transaction_size = n; }));
   s.push_back(size_option("memory-limit", "1GiB", "bytes of queued messages held in memory, plus an estimate of what each queue and subscription costs (all shards); past it persistent queue messages are paged to the journal",
                           [](auto& o, std::uint64_t n) { o.broker.memory_limit = n; }));
   s.push_back(count_option("max-queues", "100000",
@@ -162,7 +162,7 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.broker.max_queues = n; }, true));
   s.push_back({"memory-policy", "block",
                "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v == "block") o.broker.memory_policy = broker::MemoryPolicy::kBlock;
                  else if (v == "reject") o.broker.memory_policy = broker::MemoryPolicy::kReject;
                  else return "expected block or reject";
@@ -170,15 +170,15 @@ std::vector<OptionSpec> build_specs() {
                }});
   s.push_back(size_option("producer-window-size", "1MiB",
                           "bytes a connection may have in flight to destinations before reads pause",
-                          [](auto& o, std::uint64_t n) { o.producer_window_size = n; }));
+                          [](auto& o, std::uint64_t n) { o.stomp.producer_window_size = n; }));
   s.push_back(size_option("max-write-buffer", "4MiB",
                           "output queued for one client: caps auto-ack windows in bytes; past it the client is not read",
-                          [](auto& o, std::uint64_t n) { o.max_write_buffer = n; }));
+                          [](auto& o, std::uint64_t n) { o.listen.max_write_buffer = n; }));
   s.push_back(count_option("max-deliveries", "10",
                            "deliveries before a message is dead-lettered (0 = never)",
                            [](auto& o, std::uint32_t n) { o.broker.max_deliveries = n; }, true));
   s.push_back({"dead-letter-prefix", "DLQ.", "/queue/NAME dead-letters into /queue/<prefix>NAME",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";
                  o.broker.dead_letter_prefix = v;
                  return "";
@@ -186,7 +186,7 @@ std::vector<OptionSpec> build_specs() {
   s.push_back({"dead-letter-queue", "",
                "one shared dead-letter queue for every queue of a vhost (ActiveMQ's ActiveMQ.DLQ); \"\" = "
                "per queue, by dead-letter-prefix",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.starts_with('/') || v.find('\n') != std::string::npos)
                    return "a queue name, without /queue/ (e.g. ActiveMQ.DLQ)";
                  o.broker.dead_letter_queue = v;
@@ -195,22 +195,22 @@ std::vector<OptionSpec> build_specs() {
   s.push_back({"heart-beat", "10000,10000",
                "server heart-beats: SEND,RECV; 0 turns a direction off, a value below heart-beat-min lowers "
                "that direction's floor (the client's interval is honoured down to the floor)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  auto comma = v.find(',');
                  std::uint32_t a = 0, b = 0;
                  if (comma == std::string::npos || !parse_number(v.substr(0, comma), a) ||
                      !parse_number(v.substr(comma + 1), b))
                    return "expected SEND_MS,RECV_MS";
-                 o.heart_beat_send_ms = a;
-                 o.heart_beat_recv_ms = b;
+                 o.stomp.heart_beat_send_ms = a;
+                 o.stomp.heart_beat_recv_ms = b;
                  return "";
                }});
   s.push_back(count_option("heart-beat-min", "500",
                            "shortest heart-beat interval (ms) agreed with a client in either direction: "
                            "a client's request is honoured down to it",
-                           [](auto& o, std::uint32_t n) { o.heart_beat_min_ms = n; }));
+                           [](auto& o, std::uint32_t n) { o.stomp.heart_beat_min_ms = n; }));
   s.push_back({"heart-beat-grace", "2.0", "a client silent for grace x the agreed interval is disconnected",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  // Bounded so that grace x any interval (uint32 ms) stays a
                  // finite int64 of ms; !(g >= 1) also rejects NaN.
                  constexpr const char* kExpected = "expected a number from 1.0 to 1000";
@@ -218,7 +218,7 @@ std::vector<OptionSpec> build_specs() {
                    std::size_t used = 0;
                    double g = std::stod(v, &used);
                    if (used != v.size() || !(g >= 1.0) || g > 1000.0) return kExpected;
-                   o.heart_beat_grace = g;
+                   o.listen.heart_beat_grace = g;
                  } catch (...) {
                    return kExpected;
                  }
@@ -226,12 +226,12 @@ std::vector<OptionSpec> build_specs() {
                }});
   s.push_back(count_option("connect-timeout", "30000",
                            "ms a new connection may take to send CONNECT before it is closed (0 = never)",
-                           [](auto& o, std::uint32_t n) { o.connect_timeout_ms = n; }, true));
+                           [](auto& o, std::uint32_t n) { o.listen.connect_timeout_ms = n; }, true));
   s.push_back(count_option("topic-subscriber-buffer", "10000", "messages buffered per topic subscriber",
                            [](auto& o, std::uint32_t n) { o.broker.topic_subscriber_buffer = n; }));
   s.push_back({"slow-subscriber-policy", "block",
                "when a topic subscriber's buffer is full: block (slow the producers) or disconnect",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v == "block") o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kBlock;
                  else if (v == "disconnect")
                    o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kDisconnect;
@@ -241,38 +241,37 @@ std::vector<OptionSpec> build_specs() {
   // STOMP dialects (docs/dialects.md).
   s.push_back({"strict-subscription-id", "false",
                "true: SUBSCRIBE without id at STOMP 1.1/1.2 gets ERROR; false: the destination is its id (RabbitMQ)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
-                 if (v == "true") o.strict_subscription_id = true;
-                 else if (v == "false") o.strict_subscription_id = false;
+               [](Config& o, const std::string& v) -> std::string {
+                 if (v == "true") o.stomp.strict_subscription_id = true;
+                 else if (v == "false") o.stomp.strict_subscription_id = false;
                  else return "expected true or false";
                  return "";
                }});
   s.push_back({"default-destination-type", "queue",
                "what a destination without /queue/ or /topic/ names (ActiveMQ.DLQ): queue (ActiveMQ) or topic",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
-                 if (v == "queue") o.default_destination_kind = broker::DestinationKind::kQueue;
-                 else if (v == "topic") o.default_destination_kind = broker::DestinationKind::kTopic;
+               [](Config& o, const std::string& v) -> std::string {
+                 if (v == "queue") o.stomp.default_destination_kind = broker::DestinationKind::kQueue;
+                 else if (v == "topic") o.stomp.default_destination_kind = broker::DestinationKind::kTopic;
                  else return "expected queue or topic";
                  return "";
                }});
   s.push_back({"server-header", "Ferry/0.1.0",
                "CONNECTED's server header, e.g. \"ActiveMQ/5.18.3 (Ferry 0.1.0)\" for clients that pick their "
                "dialect from it (\"\" = none)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.find_first_of("\r\n") != std::string::npos) return "must be one line";
-                 o.server_header = v;
+                 o.stomp.server_header = v;
                  return "";
                }});
   s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";
                  o.data_dir = v;
-                 o.journal.directory = v;
                  return "";
                }});
   s.push_back({"fsync", "always",
                "always (a receipt means fdatasync returned; group commit), interval, or never",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v == "always") o.journal.fsync = store::FsyncPolicy::kAlways;
                  else if (v == "interval") o.journal.fsync = store::FsyncPolicy::kInterval;
                  else if (v == "never") o.journal.fsync = store::FsyncPolicy::kNever;
@@ -282,13 +281,10 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("fsync-interval", "100", "ms between syncs with fsync = interval",
                            [](auto& o, std::uint32_t n) { o.journal.fsync_interval_ms = n; }));
   s.push_back(size_option("segment-size", "64MiB", "journal segment file size",
-                          [](auto& o, std::uint64_t n) {
-                            o.journal.segment_size = n;
-                            o.broker.segment_size = n;
-                          }));
+                          [](auto& o, std::uint64_t n) { o.journal.segment_size = n; }));
   s.push_back({"disk-limit", "100GiB",
                "journal size past which persistent SENDs get ERROR (0 = only the disk's own limit)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  std::uint64_t n = 0;
                  if (!parse_size(v, n)) return "expected a size such as 100GiB, or 0";
                  o.broker.disk_limit = n;
@@ -296,7 +292,7 @@ std::vector<OptionSpec> build_specs() {
                }});
   s.push_back({"skip-corrupt", "false",
                "start even if a journal record in the middle is corrupt (it is reported and skipped)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v == "true") o.journal.skip_corrupt = true;
                  else if (v == "false") o.journal.skip_corrupt = false;
                  else return "expected true or false";
@@ -305,7 +301,7 @@ std::vector<OptionSpec> build_specs() {
   s.push_back({"persistent-default", "/queue/>,/topic/>",
                "destinations whose messages are persistent unless the SEND says persistent:false "
                "(comma-separated; * = one name segment, > = the rest; empty = none)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  o.broker.persistent_default.clear();
                  std::size_t start = 0;
                  while (start <= v.size() && !v.empty()) {
@@ -325,9 +321,9 @@ std::vector<OptionSpec> build_specs() {
   s.push_back({"http-listen", "127.0.0.1:15672",
                "management HTTP API, metrics and web console, HOST:PORT (port 0 picks a free port; "
                "\"\" disables it)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.empty()) {
-                   o.http_enabled = false;
+                   o.http.enabled = false;
                    return "";
                  }
                  auto colon = v.rfind(':');
@@ -337,39 +333,39 @@ std::vector<OptionSpec> build_specs() {
                    host = host.substr(1, host.size() - 2);
                  std::uint16_t port = 0;
                  if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT or \"\"";
-                 o.http_enabled = true;
-                 o.http_host = host;
-                 o.http_port = port;
+                 o.http.enabled = true;
+                 o.http.host = host;
+                 o.http.port = port;
                  return "";
                }});
   s.push_back(listener_option("https-listen",
                               "management API, metrics and web console over TLS (HTTPS), HOST:PORT, e.g. "
                               "0.0.0.0:15671 (empty = off; tls-cert-file, tls-key-file, tls-verify-client apply)",
-                              &net::ServerOptions::https_listen));
+                              [](Config& o) -> net::ListenAddress& { return o.http.https_listen; }));
   s.push_back(count_option("http-max-connections", "100",
                            "open management HTTP and HTTPS connections together; more get 503 (HTTPS: closed)",
-                           [](auto& o, std::uint32_t n) { o.http_max_connections = n; }));
+                           [](auto& o, std::uint32_t n) { o.http.max_connections = n; }));
   s.push_back(count_option("http-max-connections-per-address", "20",
                            "open management HTTP and HTTPS connections from one client address; more get 503 "
                            "(HTTPS: closed); 0 = no limit (behind a reverse proxy)",
-                           [](auto& o, std::uint32_t n) { o.http_max_connections_per_address = n; }, true));
+                           [](auto& o, std::uint32_t n) { o.http.max_connections_per_address = n; }, true));
   s.push_back(count_option("http-header-timeout", "10000",
                            "ms a management HTTP connection may take to send a request's line and headers "
                            "(also the keep-alive idle limit and the TLS handshake's); then it is closed",
-                           [](auto& o, std::uint32_t n) { o.http_header_timeout_ms = n; }));
+                           [](auto& o, std::uint32_t n) { o.http.header_timeout_ms = n; }));
   s.push_back(count_option("http-body-timeout", "30000",
                            "ms a management HTTP request may take to send its body after the headers; then "
                            "the connection is closed",
-                           [](auto& o, std::uint32_t n) { o.http_body_timeout_ms = n; }));
+                           [](auto& o, std::uint32_t n) { o.http.body_timeout_ms = n; }));
   // Users, vhosts, permissions (docs/security.md).
   s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ..., the management API; re-read when it changes); \"\" = only the built-in guest",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  o.auth.users_file = v;
                  return "";
                }});
   s.push_back({"loopback-users", "guest",
                "users who may connect only from the broker's own machine (comma-separated; TOML list; empty = none)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  o.auth.loopback_users.clear();
                  std::size_t start = 0;
                  while (start < v.size()) {
@@ -385,21 +381,21 @@ std::vector<OptionSpec> build_specs() {
                },
                /*list=*/true});
   s.push_back({"default-user", "guest", "user of a CONNECT without login (\"\" = login required)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  o.auth.default_user = v;
                  return "";
                }});
   s.push_back({"ssl-cert-login", "false",
                "a CONNECT without login over TLS with a verified client certificate logs in as the certificate's CN "
                "(RabbitMQ's stomp.ssl_cert_login; needs tls-verify-client optional or required)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v == "true") o.auth.ssl_cert_login = true;
                  else if (v == "false") o.auth.ssl_cert_login = false;
                  else return "expected true or false";
                  return "";
                }});
   s.push_back({"default-vhost", "/", "vhost of a CONNECT whose host header names no vhost (or is missing)",
-               [](net::ServerOptions& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> std::string {
                  if (v.empty()) return "must not be empty";
                  o.auth.default_vhost = v;
                  return "";
@@ -475,10 +471,10 @@ std::string toml_quoted(const std::string& v) {
 
 }  // namespace
 
-net::ServerOptions load_options(const std::string& config_path,
+Config load_options(const std::string& config_path,
                                 const std::vector<std::pair<std::string, std::string>>& cli_values,
                                 std::vector<EffectiveValue>* effective) {
-  net::ServerOptions o;
+  Config o;
   std::vector<EffectiveValue> values;
   for (const OptionSpec& spec : option_specs()) values.push_back({spec.name, spec.default_value, "default"});
   auto apply = [&](const std::string& name, std::string value, const std::string& source) {

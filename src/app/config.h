@@ -4,9 +4,31 @@
 #include <string>
 #include <vector>
 
-#include "net/server_options.h"
+#include "auth/auth_options.h"
+#include "broker/options.h"
+#include "http/http_options.h"
+#include "net/listener_options.h"
+#include "session/stomp_options.h"
+#include "store/journal.h"
 
 namespace ferry::app {
+
+// The configuration of `ferry serve`: every option, each in one place.
+// Each layer gets its own part (the listeners, the STOMP sessions, the
+// management API, the broker, the logins, the journal); what several need
+// is passed from here, never copied into a second field.
+struct Config {
+  std::string log_level = "info";
+  // The journal (<data-dir>, opened with store::JournalOptions::directory
+  // set from it) and declared-queues.json.
+  std::string data_dir = "./data";
+  net::ListenerOptions listen;
+  session::StompOptions stomp;
+  http::HttpOptions http;
+  broker::BrokerOptions broker;
+  auth::AuthOptions auth;
+  store::JournalOptions journal;  // its directory is data_dir
+};
 
 // One `ferry serve` option: the same name on the command line (--name), in
 // ferry.toml (name = ...) and in the README.
@@ -15,7 +37,7 @@ struct OptionSpec {
   std::string default_value;
   std::string help;
   // Parses `value` into the options; returns an error text or "".
-  std::function<std::string(net::ServerOptions&, const std::string& value)> apply;
+  std::function<std::string(Config&, const std::string& value)> apply;
   // A list: in TOML a list of strings, on the command line comma-separated.
   bool list = false;
 };
@@ -38,7 +60,7 @@ struct EffectiveValue {
 // file's directory, so a service's data does not depend on its working
 // directory; on the command line it is relative to the working directory.
 // `effective` (if not null) gets every option's final value, in option order.
-net::ServerOptions load_options(const std::string& config_path,
+Config load_options(const std::string& config_path,
                                 const std::vector<std::pair<std::string, std::string>>& cli_values,
                                 std::vector<EffectiveValue>* effective = nullptr);
 

@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
       }
       if (serve->count("--config") == 0) config_path = app::default_config_path();
       std::vector<app::EffectiveValue> effective;
-      net::ServerOptions options = app::load_options(config_path, cli_values, &effective);
+      app::Config options = app::load_options(config_path, cli_values, &effective);
       if (print_config) {
         std::cout << app::config_as_toml(effective);
         return 0;

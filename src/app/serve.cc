@@ -27,6 +27,8 @@
 #include "http/startup_responder.h"
 #include "net/server.h"
 #include "net/tls_context.h"
+#include "session/clients.h"
+#include "session/stomp_session.h"
 #include "shard/shard_set.h"
 #include "store/journal.h"
 
@@ -82,7 +84,7 @@ void notify_systemd(const std::string& state) {
 // next restart.
 void reload_configuration(const ConfigReload& reload, std::vector<EffectiveValue>& current) {
   std::vector<EffectiveValue> fresh;
-  net::ServerOptions next;
+  Config next;
   try {
     next = reload(fresh);
   } catch (const std::exception& e) {
@@ -110,15 +112,15 @@ void reload_configuration(const ConfigReload& reload, std::vector<EffectiveValue
 
 }  // namespace
 
-int check_config(const net::ServerOptions& options, const std::string& source) {
+int check_config(const Config& options, const std::string& source) {
   std::unique_ptr<auth::Authenticator> authenticator = make_authenticator(options.auth);
   if (!authenticator) {
     std::cerr << "ferry serve: configuration NOT ok (" << source << "): see the error above\n";
     return 2;
   }
-  if (options.tls_listen.enabled() || options.wss_listen.enabled() || options.https_listen.enabled()) {
+  if (options.listen.tls_listen.enabled() || options.listen.wss_listen.enabled() || options.http.https_listen.enabled()) {
     std::string tls_error;
-    if (!net::TlsContext::create(options.tls, tls_error)) {
+    if (!net::TlsContext::create(options.listen.tls, tls_error)) {
       std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls_error << "\n";
       return 2;
     }
@@ -127,20 +129,19 @@ int check_config(const net::ServerOptions& options, const std::string& source) {
   return 0;
 }
 
-int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effective, ConfigReload reload) {
-  if (configured.auth.ssl_cert_login && configured.tls.verify_client == net::TlsVerifyClient::kNone)
+int serve(const Config& configured, std::vector<EffectiveValue> effective, ConfigReload reload) {
+  if (configured.auth.ssl_cert_login && configured.listen.tls.verify_client == net::TlsVerifyClient::kNone)
     spdlog::warn("ssl-cert-login is on but tls-verify-client is none: no client sends a certificate");
   std::unique_ptr<auth::Authenticator> authenticator = make_authenticator(configured.auth);
   if (!authenticator) return 1;
-  net::ServerOptions options = configured;
-  options.authenticator = authenticator.get();
+  const Config& options = configured;
   // The HTTPS listener's certificate, checked before anything starts. Its
   // own SSL_CTX (same files as the STOMP TLS listeners'); declared before
   // the loops so that it outlives every session.
   std::unique_ptr<net::TlsContext> https_tls;
-  if (options.https_listen.enabled()) {
+  if (options.http.https_listen.enabled()) {
     std::string tls_error;
-    https_tls = net::TlsContext::create(options.tls, tls_error);
+    https_tls = net::TlsContext::create(options.listen.tls, tls_error);
     if (!https_tls) {
       spdlog::error("cannot start the HTTPS listener (https-listen): {}", tls_error);
       return 1;
@@ -161,12 +162,12 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   // rather than "connection refused"; the real server takes its socket over.
   std::unique_ptr<http::StartupResponder> early_http;
   boost::asio::ip::tcp::endpoint http_endpoint;
-  if (options.http_enabled) {
+  if (options.http.enabled) {
     try {
-      early_http = std::make_unique<http::StartupResponder>(options.http_host, options.http_port,
+      early_http = std::make_unique<http::StartupResponder>(options.http.host, options.http.port,
                                                             [&broker] { return broker.recovery_progress(); });
     } catch (const std::exception& e) {
-      spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http_host, options.http_port,
+      spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http.host, options.http.port,
                     e.what());
       return 1;
     }
@@ -187,7 +188,10 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
     broker::Destination d{broker::DestinationKind::kQueue, name, vhost};
     broker.local(broker.owner_of(d)).declare_queue(d, false);  // the loops do not run yet; never refused
   }
-  net::Server server(options, shards, broker);
+  // The STOMP sessions, in their own layer above the listeners.
+  session::Clients clients(broker);
+  net::Server server(options.listen,
+                     session::stomp_protocol({options.stomp, broker, clients, authenticator.get()}), shards);
   // Handle signals before announcing the listener: a supervisor may stop us
   // the moment it sees "listening on".
   boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM, SIGHUP);
@@ -213,24 +217,18 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   auto listening = server.listening();
 
   // The management API on shard 0's loop (it gathers from the shards by tasks).
-  http::ApiContext api{broker, shards, server, journal.get(), options, mono_ms(), {}, authenticator.get(), &declared};
+  http::ApiContext api{broker, shards, server, journal.get(), options.broker, options.data_dir, mono_ms(),
+                       {}, authenticator.get(), &declared};
   for (const auto& l : listening) {
     static constexpr const char* kProtocol[] = {"stomp", "stomp+ssl", "ws", "wss"};
     std::string address = net::Server::describe(l);
     address.erase(address.find(' '));  // "HOST:PORT (KIND)" -> "HOST:PORT"
     api.listeners.push_back({kProtocol[static_cast<int>(l.kind)], std::move(address)});
   }
-  http::HttpOptions http_options;
-  http_options.host = options.http_host;
-  http_options.port = options.http_port;
-  http_options.max_connections = options.http_max_connections;
-  http_options.max_connections_per_address = options.http_max_connections_per_address;
-  http_options.header_timeout_ms = options.http_header_timeout_ms;
-  http_options.body_timeout_ms = options.http_body_timeout_ms;
   http::Router router;
   http::add_all_routes(router, api);
   http::Authenticator http_auth(authenticator.get());
-  http::Server http_server(http_options, shards.io(ShardId(0)), router, http_auth);
+  http::Server http_server(options.http, shards.io(ShardId(0)), router, http_auth);
   std::string http_line;
   if (early_http) {
     http_server.start(http_endpoint.protocol(), early_http->hand_over());
@@ -242,7 +240,7 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   }
   std::string https_line;
   if (https_tls) {
-    const auto& h = options.https_listen;
+    const auto& h = options.http.https_listen;
     try {
       auto sep = http_server.start_tls(h.host, h.port, https_tls->context());
       std::string shost = sep.address().to_string();
@@ -261,7 +259,7 @@ int serve(const net::ServerOptions& configured, std::vector<EffectiveValue> effe
   // order scripts know (the other STOMP transports, STOMP over TCP, HTTP,
   // HTTPS). Nothing says "listening on" before all of them are up.
   spdlog::info("Ferry {}: {} shard(s), memory-limit {} bytes, max-connections {}", kVersion,
-               options.broker.shards, options.broker.memory_limit, options.max_connections);
+               options.broker.shards, options.broker.memory_limit, options.listen.max_connections);
   for (std::size_t i = 1; i < listening.size(); ++i)
     spdlog::info("listening on {}", net::Server::describe(listening[i]));
   spdlog::info("listening on {}", net::Server::describe(listening.front()));

@@ -5,23 +5,22 @@
 #include <vector>
 
 #include "app/config.h"
-#include "net/server_options.h"
 
 namespace ferry::app {
 
 // Reads the configuration again (SIGHUP): the options and every option's
 // effective value. Throws UsageError on a bad value.
-using ConfigReload = std::function<net::ServerOptions(std::vector<EffectiveValue>&)>;
+using ConfigReload = std::function<Config(std::vector<EffectiveValue>&)>;
 
 // Runs the broker until SIGINT/SIGTERM. Returns the process exit code.
 // `effective` is how `options` came about; on SIGHUP `reload` is called and
 // what can change at run time is applied (log-level, the users file), every
 // other changed option is named in the log as waiting for a restart.
-int serve(const net::ServerOptions& options, std::vector<EffectiveValue> effective, ConfigReload reload);
+int serve(const Config& options, std::vector<EffectiveValue> effective, ConfigReload reload);
 
 // `ferry serve --check-config`: checks what start-up would check without
 // starting (values, the users file, the TLS files). Prints the verdict;
 // returns 0 or 2.
-int check_config(const net::ServerOptions& options, const std::string& source);
+int check_config(const Config& options, const std::string& source);
 
 }  // namespace ferry::app

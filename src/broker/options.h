@@ -34,9 +34,6 @@ struct BrokerOptions {
   // Journal bytes past which persistent SENDs are refused (0 = no limit but
   // the disk's own).
   std::uint64_t disk_limit = 100ull << 30;
-  // The journal's segment size (compaction moves stragglers of at most a
-  // quarter of it).
-  std::uint64_t segment_size = 64ull << 20;
 };
 
 }  // namespace ferry::broker

@@ -872,12 +872,12 @@ void ShardBroker::compact() {
   for (auto& [name, q] : queues_) count(*q);
   for (auto& [key, d] : durable_topics_)
     if (Queue* q = d.topic->durable(key)) count(*q);
-  if (live_bytes > options_.segment_size / 4) return;
+  if (live_bytes > journal_->segment_size() / 4) return;
   std::size_t budget = kCompactionBatch;
   // Paged stragglers are read back into memory first (those at the front
   // of a paged tail; at most a quarter segment per pass), so that they are
   // moved like any waiting message and their position is the new one.
-  std::uint64_t page_budget = options_.segment_size / 4;
+  std::uint64_t page_budget = journal_->segment_size() / 4;
   auto page_in_stragglers = [&](Queue& q) {
     if (page_budget == 0 || q.paged_in(oldest.value) == 0) return;
     const std::size_t n = q.page_in_front(oldest.value, page_budget);

@@ -12,7 +12,6 @@
 #include "broker/shard_broker.h"
 #include "broker/stats.h"
 #include "net/server.h"
-#include "net/server_options.h"
 #include "shard/shard_set.h"
 #include "store/journal.h"
 
@@ -32,7 +31,8 @@ struct ApiContext {
   shard::ShardSet& shards;
   net::Server& stomp;
   store::Journal* journal;  // may be null
-  const net::ServerOptions& options;
+  const broker::BrokerOptions& options;  // the limits the API reports
+  std::string data_dir;                   // where the journal is (free disk space)
   std::int64_t started_mono_ms = 0;
   std::vector<Listener> listeners;  // filled by the app before start
   auth::Authenticator* users = nullptr;  // null: the built-in guest only (unit tests)

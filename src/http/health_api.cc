@@ -24,7 +24,7 @@ Response check_failed(Json j) {
 // The resource alarms in effect (RabbitMQ's names: "memory", "disk").
 std::vector<std::string> active_alarms(ApiContext& ctx, const std::vector<std::int64_t>& memory_used) {
   std::vector<std::string> alarms;
-  const auto& o = ctx.options.broker;
+  const auto& o = ctx.options;
   // A shard at its share of memory-limit holds publishers back (block) or
   // refuses them: RabbitMQ's memory alarm.
   const auto share = static_cast<std::int64_t>(o.memory_limit / std::max<std::uint32_t>(1, ctx.shards.shard_count()));

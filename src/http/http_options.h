@@ -3,10 +3,12 @@
 #include <cstdint>
 #include <string>
 
+#include "net/listener_options.h"
+
 namespace ferry::http {
 
 // The management listener's settings (app/config: http-listen,
-// http-max-connections, http-max-connections-per-address,
+// https-listen, http-max-connections, http-max-connections-per-address,
 // http-header-timeout, http-body-timeout). Other limits are fixed and documented in
 // docs/management.md.
 struct HttpOptions {
@@ -25,6 +27,7 @@ struct HttpOptions {
   std::uint32_t header_timeout_ms = 10000;
   std::uint32_t body_timeout_ms = 30000;
   std::uint32_t max_connections_per_address = 20;
+  net::ListenAddress https_listen;  // the same API over TLS (https-listen; the tls-* files)
 };
 
 }  // namespace ferry::http

@@ -116,10 +116,10 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               w.one("ferry_memory_destinations_bytes", "gauge",
                     "Estimated bytes of the queues, topics and subscriptions themselves (counted against memory-limit).",
                     destinations_bytes);
-              w.one("ferry_memory_limit_bytes", "gauge", "memory-limit.", o.broker.memory_limit);
-              w.one("ferry_disk_limit_bytes", "gauge", "disk-limit (0 = none).", o.broker.disk_limit);
+              w.one("ferry_memory_limit_bytes", "gauge", "memory-limit.", o.memory_limit);
+              w.one("ferry_disk_limit_bytes", "gauge", "disk-limit (0 = none).", o.disk_limit);
               w.one("ferry_disk_free_bytes", "gauge", "Free bytes on the file system of data-dir.",
-                    free_disk_bytes(o.data_dir));
+                    free_disk_bytes(ctx.data_dir));
               if (ctx.journal != nullptr) {
                 w.one("ferry_journal_bytes", "gauge", "Bytes of journal segments on disk.", ctx.journal->disk_bytes());
                 w.one("ferry_journal_segments", "gauge", "Journal segment files on disk.", ctx.journal->segment_count());

@@ -74,11 +74,11 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
                {{"rss_bytes", resident_bytes()},
                 {"queued_bytes", t.memory_used},
                 {"destinations_bytes", t.memory_overhead},
-                {"limit_bytes", o.broker.memory_limit}}},
+                {"limit_bytes", o.memory_limit}}},
               {"disk",
                {{"journal_bytes", ctx.journal ? ctx.journal->disk_bytes() : 0},
-                {"limit_bytes", o.broker.disk_limit},
-                {"free_bytes", free_disk_bytes(o.data_dir)}}},
+                {"limit_bytes", o.disk_limit},
+                {"free_bytes", free_disk_bytes(ctx.data_dir)}}},
               {"listeners", listeners},
           };
           reply(json_ok(j));

@@ -168,7 +168,7 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
                   if (ctx.declared != nullptr) (void)ctx.declared->remove(d.vhost, d.name);
                   return reply(error_response(
                       409, "limit",
-                      "queue limit reached (max-queues " + std::to_string(ctx.options.broker.max_queues) +
+                      "queue limit reached (max-queues " + std::to_string(ctx.options.max_queues) +
                           " in vhost '" + d.vhost + "'); " + d.to_string() + " not created"));
                 }
                 Response res;

@@ -10,7 +10,6 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/errors.h"
-#include "stomp/salvage.h"
 
 namespace ferry::net {
 
@@ -22,17 +21,16 @@ constexpr std::size_t kKeepCapacity = 256;  // after ERROR, wait this long for t
 }
 
 Connection::Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws,
-                       const ServerOptions& options, broker::Broker& broker, ShardId shard, ConnectionId id,
-                       OnClosed on_closed)
+                       const ListenerOptions& options, const ProtocolFactory& protocol, ShardId shard,
+                       ConnectionId id, OnClosed on_closed)
     : link_(std::move(link)),
       ws_(std::move(ws)),
       options_(options),
       shard_(shard),
       id_(id),
-      on_closed_(std::move(on_closed)),
-      parser_(options.limits),
-      session_(options, broker, *this, shard, id) {
+      on_closed_(std::move(on_closed)) {
   peer_ = link_->peer();
+  protocol_ = protocol.make(*this, shard, id);
 }
 
 Connection::~Connection() = default;
@@ -98,7 +96,7 @@ void Connection::read_into_scratch() {
   n = unwrap(buf.data(), n);
   std::size_t begin = 0;
   parse(buf.data(), begin, n);
-  if (begin < n && !session_.closing()) {
+  if (begin < n && !protocol_->closing()) {
     // An unfinished frame: keep its bytes (the parser's offsets are relative
     // to where the frame starts, so they stay valid in the new buffer).
     in_begin_ = in_end_ = 0;
@@ -125,7 +123,7 @@ void Connection::read_into_own() {
 void Connection::end_of_messages() {
   if (!ws_peer_closed_) return;
   ws_peer_closed_ = false;
-  session_.on_end_of_input();
+  protocol_->on_end_of_input();
 }
 
 // After a read_some: false if the connection closed or must wait.
@@ -134,14 +132,14 @@ bool Connection::read_ok(const boost::system::error_code& ec) {
     read_more();
     return false;
   }
-  if (ec == boost::asio::error::eof && !session_.closing()) {
+  if (ec == boost::asio::error::eof && !protocol_->closing()) {
     // Half-close (shutdown(SHUT_WR), or close after the last frame): the
     // client sends no more but may still read. As a DISCONNECT without
     // receipt: what it is owed (the RECEIPT or ERROR of every earlier frame)
     // is written, then the connection closes.
     spdlog::debug("connection {}: end of input from the client", id_.value);
     peer_finished_ = true;
-    session_.on_end_of_input();
+    protocol_->on_end_of_input();
     return false;
   }
   if (ec) {
@@ -205,23 +203,7 @@ void Connection::release_input() {
 void Connection::parse_buffered() { parse(in_.get(), in_begin_, in_end_); }
 
 void Connection::parse(char* buf, std::size_t& begin, std::size_t end) {
-  stomp::Frame frame;
-  // A CONNECT being checked holds the frames after it (unparsed) until the
-  // login is decided.
-  while (!session_.closing() && !session_.holding() && begin < end) {
-    std::span<char> data(buf + begin, end - begin);
-    auto r = parser_.next(data, frame);
-    begin += r.consumed;
-    if (r.status == stomp::Parser::Status::kNeedMore) {
-      if (r.consumed == 0) break;
-      continue;
-    }
-    if (r.status == stomp::Parser::Status::kError) {
-      session_.on_parse_error(r.error, stomp::salvage_receipt(data));
-      break;
-    }
-    session_.on_frame(frame);
-  }
+  if (begin < end) begin += protocol_->on_bytes(std::span<char>(buf + begin, end - begin));
 }
 
 void Connection::flush() {
@@ -264,7 +246,7 @@ void Connection::start_write() {
   writing_now_ = true;
   out_.take(writing_);
   last_write_ms_ = mono_ms();
-  session_.on_flush_started();
+  protocol_->on_flush_started();
   const std::vector<boost::asio::const_buffer>* buffers = &writing_.buffers();
   if (ws_) {
     // Control bytes (handshake answer, pong, close) go first; when a close
@@ -287,7 +269,7 @@ void Connection::start_write() {
       return;
     }
     self->out_.recycle(self->writing_);
-    self->session_.on_flush_done();
+    self->protocol_->on_flush_done();
     if (self->read_paused_ && !self->close_requested_ && self->out_.size() < self->options_.max_write_buffer) {
       // Output drained: the backlog pause (if any) ends.
       self->resume_reading();
@@ -314,7 +296,7 @@ void Connection::linger() {
   // with unread input would send RST, which can destroy the last frame.
   lingering_ = true;
   linger_since_ms_ = mono_ms();
-  session_.on_closed();
+  protocol_->on_closed();
   link_->linger([self = shared_from_this()](const boost::system::error_code&) { self->close_now(); });
 }
 
@@ -331,23 +313,35 @@ void Connection::resume_reading() {
   });
 }
 
-void Connection::set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) {
+void Connection::set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms, std::string_view beat) {
   hb_send_ms_ = send_ms;
   hb_recv_ms_ = recv_ms;
+  hb_beat_.assign(beat);
+}
+
+ConnectionInfo Connection::describe() const {
+  ConnectionInfo i;
+  i.id = id_;
+  i.client_address = peer_;
+  i.transport = std::string(transport_name());
+  i.rate_in = rate_in_.per_second();
+  i.rate_out = rate_out_.per_second();
+  protocol_->describe(i);
+  return i;
 }
 
 void Connection::tick(std::int64_t now_ms) {
   if (closed_) return;
   if (now_ms - last_sample_ms_ >= 1000) {
     last_sample_ms_ = now_ms;
-    rate_in_.sample(session_.messages_in(), now_ms);
-    rate_out_.sample(session_.messages_out(), now_ms);
+    rate_in_.sample(protocol_->messages_in(), now_ms);
+    rate_out_.sample(protocol_->messages_out(), now_ms);
   }
   if (lingering_) {
     if (now_ms - linger_since_ms_ > kLingerMs) close_now();
     return;
   }
-  session_.tick(now_ms);
+  protocol_->tick(now_ms);
   // A connection holds a slot of max-connections: one that never completes
   // CONNECT does not keep it. Before STOMP can flow (TLS or WebSocket
   // handshake unfinished) there is no one to send an ERROR to.
@@ -359,9 +353,9 @@ void Connection::tick(std::int64_t now_ms) {
     close_now();
     return;
   }
-  if (!session_.connected() && !session_.closing() && options_.connect_timeout_ms != 0 &&
+  if (!protocol_->connected() && !protocol_->closing() && options_.connect_timeout_ms != 0 &&
       now_ms - opened_ms_ > static_cast<std::int64_t>(options_.connect_timeout_ms)) {
-    session_.fail(errors::kConnectTimeout, "no CONNECT frame within connect-timeout");
+    protocol_->close_with_error(errors::kConnectTimeout, "no CONNECT frame within connect-timeout");
     return;
   }
   if (hb_recv_ms_ != 0 &&
@@ -373,7 +367,7 @@ void Connection::tick(std::int64_t now_ms) {
     return;
   }
   if (hb_send_ms_ != 0 && !writing_now_ && now_ms - last_write_ms_ >= hb_send_ms_) {
-    out_.text().push_back('\n');
+    out_.text() += hb_beat_;
     start_write();
   }
   // An idle connection gives its write buffers back.
@@ -391,7 +385,7 @@ void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
   link_->close();
-  session_.on_closed();
+  protocol_->on_closed();
   spdlog::debug("connection {} closed", id_.value);
   if (on_closed_) on_closed_(id_);
 }

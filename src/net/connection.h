@@ -7,22 +7,21 @@
 #include <vector>
 
 #include "common/handler_memory.h"
+#include "common/rate_window.h"
 #include "net/link.h"
-#include "net/server_options.h"
+#include "net/listener_options.h"
 #include "net/output_queue.h"
-#include "net/session.h"
+#include "net/protocol.h"
 #include "net/transport.h"
 #include "net/websocket/layer.h"
-#include "common/rate_window.h"
-#include "stomp/parser.h"
 
 namespace ferry::net {
 
-// A STOMP client: reads into one buffer that the parser works on in place,
-// hands frames to its Session, and writes what the session queued in one
-// write per loop turn. The bytes travel over a Link (TCP or TLS); with a
-// WebSocket layer (ws / wss listeners) they are unwrapped from WebSocket
-// frames in place before parsing and wrapped on the way out. Heart-beats,
+// A client: reads into one buffer that its protocol session parses in
+// place, and writes what the session queued in one write per loop turn. The
+// bytes travel over a Link (TCP or TLS); with a WebSocket layer (ws / wss
+// listeners) they are unwrapped from WebSocket frames in place before
+// parsing and wrapped on the way out. Heart-beats,
 // flow control and closing are the same for every transport. Kept alive by
 // its pending I/O and by its shard's connection table; lives on one shard.
 class Connection final : public Transport, public std::enable_shared_from_this<Connection> {
@@ -30,8 +29,9 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   using OnClosed = std::function<void(ConnectionId)>;
 
   // `ws`: the WebSocket layer, or null for plain STOMP.
-  Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws, const ServerOptions& options,
-             broker::Broker& broker, ShardId shard, ConnectionId id, OnClosed on_closed);
+  // `protocol` makes the session this connection carries.
+  Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws, const ListenerOptions& options,
+             const ProtocolFactory& protocol, ShardId shard, ConnectionId id, OnClosed on_closed);
   ~Connection() override;
 
   void start();
@@ -40,8 +40,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   // Broker shutdown: close without ceremony.
   void shutdown();
 
-  Session& session() { return session_; }
+  Protocol& protocol() { return *protocol_; }
   ConnectionId id() const { return id_; }
+  // The management API's snapshot of this connection.
+  ConnectionInfo describe() const;
 
   // Transport
   std::string& output() override { return out_.text(); }
@@ -52,8 +54,8 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void close_after_flush() override;
   void pause_reading() override;
   void resume_reading() override;
-  void set_version(stomp::Version v) override { parser_.set_version(v); }
-  void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) override;
+  void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms, std::string_view beat) override;
+  std::uint64_t max_write_buffer() const override { return options_.max_write_buffer; }
   std::string peer() const override { return peer_; }
   std::string_view transport_name() const override;
   std::string certificate_name() const override { return link_ ? link_->certificate_name() : ""; }
@@ -82,13 +84,12 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   std::unique_ptr<Link> link_;
   std::unique_ptr<websocket::Layer> ws_;
   bool link_up_ = false;       // the TLS handshake is done
-  const ServerOptions& options_;
+  const ListenerOptions& options_;
   ShardId shard_;
   ConnectionId id_;
   std::string peer_;
   OnClosed on_closed_;
-  stomp::Parser parser_;
-  Session session_;
+  std::unique_ptr<Protocol> protocol_;  // made in the constructor; never null
 
   std::unique_ptr<char[]> in_;  // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
   std::size_t in_capacity_ = 0;
@@ -114,6 +115,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
 
   std::uint32_t hb_send_ms_ = 0;
   std::uint32_t hb_recv_ms_ = 0;
+  std::string hb_beat_;  // what a heart-beat writes
   std::int64_t opened_ms_ = 0;
   std::int64_t last_read_ms_ = 0;
   std::int64_t last_write_ms_ = 0;

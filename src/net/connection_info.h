@@ -5,12 +5,24 @@
 #include <string>
 #include <vector>
 
-#include "net/session.h"
+#include "common/strong_id.h"
 
 namespace ferry::net {
 
+// One subscription of a connection, as the management API lists it.
+struct SubscriptionInfo {
+  std::string id;
+  std::string destination;  // "/queue/x"
+  std::string ack;          // auto, client, client-individual
+  std::uint32_t prefetch = 0;
+  std::size_t unacked = 0;
+  bool durable = false;
+  std::string name;         // the durable subscription's name
+};
+
 // A snapshot of one client connection for the management API, taken on the
-// connection's shard (values only).
+// connection's shard (values only). The connection fills the transport's
+// part, its Protocol the rest.
 struct ConnectionInfo {
   ConnectionId id;
   std::string client_address;
@@ -26,7 +38,7 @@ struct ConnectionInfo {
   std::uint64_t messages_out = 0;
   double rate_in = 0;
   double rate_out = 0;
-  std::vector<Session::SubscriptionInfo> subscription_list;
+  std::vector<SubscriptionInfo> subscription_list;
 };
 
 }  // namespace ferry::net

@@ -2,64 +2,13 @@
 
 #include <string_view>
 
-// Every ERROR `message` text the STOMP side sends, in one place. Limit
-// errors name the option that sets the limit.
+// The texts the connection layer closes a client with (its protocol session
+// words them as an ERROR frame); the session's own are in session/errors.h.
+// Limit errors name the option that sets the limit.
 namespace ferry::net::errors {
 
-inline constexpr std::string_view kNotConnected = "not connected: send CONNECT first";
-inline constexpr std::string_view kAlreadyConnected = "already connected";
-inline constexpr std::string_view kUnsupportedVersion = "unsupported STOMP version";
-inline constexpr std::string_view kBadHeartBeat = "invalid heart-beat header";
-inline constexpr std::string_view kServerFrame = "frame not accepted from clients";
-// RabbitMQ's words where clients and alert rules match them (the body says
-// more): "Missing destination", "Unknown destination", "Invalid header".
-inline constexpr std::string_view kMissingDestination = "Missing destination";
-inline constexpr std::string_view kUnknownDestination = "Unknown destination";
-inline constexpr std::string_view kReservedHeader = "Invalid header";
-inline constexpr std::string_view kMissingId = "missing id header";
-inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
-inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";
-inline constexpr std::string_view kTooManySubscriptions =
-    "too many subscriptions on this connection (max-subscriptions)";
-inline constexpr std::string_view kBadAckMode = "invalid ack mode";
-inline constexpr std::string_view kBadWindow = "invalid prefetch/window header";
-inline constexpr std::string_view kBadDurable = "invalid durable subscription request";
-inline constexpr std::string_view kBadBrowser = "invalid browser subscription";
-inline constexpr std::string_view kUnsupportedSelector = "selectors are not supported by this broker version";
-inline constexpr std::string_view kMissingAckId = "ACK/NACK without id, ack or message-id header";
-inline constexpr std::string_view kUnknownAckId = "ACK/NACK of an unknown or already acknowledged message";
-inline constexpr std::string_view kMissingTransaction = "missing transaction header";
-inline constexpr std::string_view kUnknownTransaction = "unknown transaction";
-inline constexpr std::string_view kDuplicateTransaction = "transaction already begun";
-inline constexpr std::string_view kTooManyTransactions =
-    "too many open transactions on this connection (max-transactions)";
-inline constexpr std::string_view kTransactionTooLarge =
-    "too many frames in one transaction (max-transaction-size)";
-inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)";
-inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
-// Followed by the header's name: "invalid boolean header persistent".
-inline constexpr std::string_view kBadBoolean = "invalid boolean header";
 inline constexpr std::string_view kTooManyConnections = "too many connections (max-connections)";
-inline constexpr std::string_view kHeartBeatTimeout = "heart-beat timeout";
 inline constexpr std::string_view kClosedByAdministrator = "closed by administrator";
 inline constexpr std::string_view kConnectTimeout = "connect timeout (connect-timeout)";
-
-// Logins and permissions (docs/security.md). One text for an unknown user
-// and a wrong passcode.
-inline constexpr std::string_view kAccessRefused = "access refused: wrong login or passcode";
-inline constexpr std::string_view kLoopbackOnly =
-    "access refused: this user may connect from the broker's own machine only (loopback-users)";
-inline constexpr std::string_view kNoVhostAccess = "access refused: no permissions on this vhost";
-inline constexpr std::string_view kTooManyLoginFailures =
-    "access refused: too many failed logins from this address (max-login-failures); try again later";
-inline constexpr std::string_view kLoginBusy = "server busy: too many logins waiting to be checked; try again";
-inline constexpr std::string_view kWriteRefused = "access refused: write permission needed (SEND)";
-inline constexpr std::string_view kReadRefused = "access refused: read permission needed (SUBSCRIBE)";
-// A second connection with a connected client-id (the message header is
-// ActiveMQ's "Broker: ... - Client: ID already connected from ..."; this
-// text starts the body).
-inline constexpr std::string_view kClientIdInUse = "client-id already connected";
-inline constexpr std::string_view kConfigureRefused =
-    "access refused: configure permission needed (creating or deleting a destination)";
 
 }  // namespace ferry::net::errors

@@ -13,16 +13,15 @@
 #include "net/tcp_link.h"
 #include "net/tls_link.h"
 #include "net/websocket/layer.h"
-#include "stomp/encoder.h"
 
 namespace ferry::net {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-class Server::ShardClients final : public broker::ClientEvents {
+class Server::ShardConnections {
  public:
-  ShardClients(Server& server, ShardId shard) : server_(server), shard_(shard) {}
+  explicit ShardConnections(ShardId shard) : shard_(shard) {}
 
   void add(std::shared_ptr<Connection> c) { connections_.emplace(c->id(), std::move(c)); }
   void remove(ConnectionId id) { connections_.erase(id); }
@@ -50,34 +49,19 @@ class Server::ShardClients final : public broker::ClientEvents {
     return it == connections_.end() ? nullptr : it->second.get();
   }
 
-  void deliver(ConnectionId c, SubscriptionNo sub, broker::Delivery d) override {
-    if (auto* conn = find(c)) conn->session().on_delivery(sub, std::move(d));
-  }
-  void complete(ConnectionId c, std::uint64_t op, broker::Outcome outcome) override {
-    if (auto* conn = find(c)) conn->session().on_complete(op, std::move(outcome));
-  }
-  void kick(ConnectionId c, SubscriptionNo sub, std::string reason) override {
-    if (auto* conn = find(c)) conn->session().on_kick(sub, std::move(reason));
-  }
-
  private:
-  Server& server_;
   ShardId shard_;
   std::uint64_t counter_ = 0;
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
 };
 
-Server::Server(const ServerOptions& options, shard::ShardSet& shards, broker::Broker& broker)
-    : options_(options), shards_(shards), broker_(broker) {
-  for (std::uint32_t i = 0; i < shards.shard_count(); ++i) {
-    clients_.push_back(std::make_unique<ShardClients>(*this, ShardId(i)));
-    broker_.set_client_events(ShardId(i), clients_.back().get());
-  }
+Server::Server(const ListenerOptions& options, ProtocolFactory protocol, shard::ShardSet& shards)
+    : options_(options), protocol_(std::move(protocol)), shards_(shards) {
+  for (std::uint32_t i = 0; i < shards.shard_count(); ++i)
+    clients_.push_back(std::make_unique<ShardConnections>(ShardId(i)));
 }
 
-Server::~Server() {
-  for (std::uint32_t i = 0; i < clients_.size(); ++i) broker_.set_client_events(ShardId(i), nullptr);
-}
+Server::~Server() = default;
 
 namespace {
 const char* kind_text(Server::Kind kind) {
@@ -99,7 +83,7 @@ void Server::start() {
     tls_ = TlsContext::create(options_.tls, error);
     if (!tls_) throw std::runtime_error(error);
   }
-  listen(Kind::kStomp, options_.listen_host, options_.listen_port, "listen");
+  listen(Kind::kStomp, options_.host, options_.port, "listen");
   if (options_.tls_listen.enabled())
     listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
   if (options_.ws_listen.enabled())
@@ -170,11 +154,7 @@ void Server::accept(Listener& listener) {
 void Server::refuse(Kind kind, tcp::socket& socket) {
   std::string reply;
   if (kind == Kind::kStomp) {
-    stomp::Encoder::begin_frame(reply, stomp::Command::kError);
-    stomp::Encoder::add_header(reply, "message", errors::kTooManyConnections, stomp::Version::k1_0,
-                               stomp::Command::kError);
-    stomp::Encoder::end_headers(reply, 0, false);
-    stomp::Encoder::end_frame(reply);
+    reply = protocol_.refusal(errors::kTooManyConnections);
   } else if (kind == Kind::kWebSocket) {
     std::string body = std::string(errors::kTooManyConnections) + "\n";
     reply = fmt::format(
@@ -191,7 +171,7 @@ void Server::refuse(Kind kind, tcp::socket& socket) {
 }
 
 void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd) {
-  ShardClients& table = *clients_[shard.value];
+  ShardConnections& table = *clients_[shard.value];
   tcp::socket socket(shards_.io(shard));
   boost::system::error_code ec;
   socket.assign(tcp::v4(), fd, ec);
@@ -205,8 +185,8 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
   if (uses_tls(kind)) link = std::make_unique<TlsLink>(std::move(socket), tls_->context());
   else link = std::make_unique<TcpLink>(std::move(socket));
   std::unique_ptr<websocket::Layer> ws;
-  if (uses_ws(kind)) ws = std::make_unique<websocket::Layer>(options_.ws_path, options_.limits.max_frame_size);
-  auto conn = std::make_shared<Connection>(std::move(link), std::move(ws), options_, broker_, shard,
+  if (uses_ws(kind)) ws = std::make_unique<websocket::Layer>(options_.ws_path, protocol_.max_unit_size);
+  auto conn = std::make_shared<Connection>(std::move(link), std::move(ws), options_, protocol_, shard,
                                            table.next_id(), [this, &table](ConnectionId id) {
                                              table.remove(id);
                                              open_connections_.fetch_sub(1, std::memory_order_relaxed);
@@ -219,26 +199,7 @@ void Server::tick(ShardId shard, std::int64_t now_ms) { clients_[shard.value]->t
 
 std::vector<ConnectionInfo> Server::connections(ShardId shard) const {
   std::vector<ConnectionInfo> out;
-  clients_[shard.value]->for_each([&](Connection& c) {
-    Session& s = c.session();
-    ConnectionInfo i;
-    i.id = c.id();
-    i.client_address = c.peer();
-    if (!s.user().empty()) i.user = s.user();
-    i.vhost = s.vhost();
-    i.protocol = "STOMP " + std::string(stomp::to_string(s.version()));
-    i.transport = std::string(c.transport_name());
-    i.connected_at_ms = s.connected_at_ms();
-    i.connected = s.connected();
-    i.subscriptions = s.subscription_count();
-    i.unacked = s.unacked_count();
-    i.messages_in = s.messages_in();
-    i.messages_out = s.messages_out();
-    i.rate_in = c.rate_in();
-    i.rate_out = c.rate_out();
-    i.subscription_list = s.subscriptions();
-    out.push_back(std::move(i));
-  });
+  clients_[shard.value]->for_each([&](Connection& c) { out.push_back(c.describe()); });
   return out;
 }
 
@@ -248,7 +209,7 @@ bool Server::close_connection(ShardId shard, ConnectionId id) {
   Connection* c = clients_[shard.value]->find(id);
   if (c == nullptr) return false;
   spdlog::info("connection {} ({}): closed by administrator", id.value, c->peer());
-  c->session().fail(errors::kClosedByAdministrator);
+  c->protocol().close_with_error(errors::kClosedByAdministrator);
   return true;
 }
 

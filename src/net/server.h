@@ -8,25 +8,24 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker/broker.h"
-#include "broker/client_events.h"
 #include "net/connection.h"
 #include "net/connection_info.h"
-#include "net/server_options.h"
+#include "net/listener_options.h"
+#include "net/protocol.h"
 #include "net/tls_context.h"
 #include "shard/shard_set.h"
 
 namespace ferry::net {
 
-// The listeners (STOMP over TCP, and when configured STOMP over TLS, over
-// WebSocket and over WebSocket+TLS) and the connections of every shard.
-// Accepts on shard 0 and hands each socket to a shard round-robin; each
-// shard's connections live in that shard's table, which is also where the
-// broker's answers for them arrive (ClientEvents). max-connections counts
-// the connections of all listeners together.
+// The listeners (TCP, and when configured TLS, WebSocket and WebSocket+TLS)
+// and the connections of every shard. Accepts on shard 0 and hands each
+// socket to a shard round-robin; each shard's connections live in that
+// shard's table. Each connection carries the protocol session that
+// `protocol` makes. max-connections counts the connections of all listeners
+// together.
 class Server {
  public:
-  Server(const ServerOptions& options, shard::ShardSet& shards, broker::Broker& broker);
+  Server(const ListenerOptions& options, ProtocolFactory protocol, shard::ShardSet& shards);
   ~Server();
 
   // What a listener speaks.
@@ -59,7 +58,7 @@ class Server {
   std::size_t connection_count(ShardId shard) const;
 
  private:
-  class ShardClients;  // one per shard: the ClientEvents implementation
+  class ShardConnections;  // one per shard
 
   struct Listener {
     Kind kind;
@@ -71,12 +70,12 @@ class Server {
   void refuse(Kind kind, boost::asio::ip::tcp::socket& socket);
   void adopt(ShardId shard, Kind kind, boost::asio::ip::tcp::socket::native_handle_type fd);
 
-  const ServerOptions& options_;
+  const ListenerOptions& options_;
+  ProtocolFactory protocol_;
   shard::ShardSet& shards_;
-  broker::Broker& broker_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::vector<std::unique_ptr<ShardClients>> clients_;
+  std::vector<std::unique_ptr<ShardConnections>> clients_;
   std::atomic<std::uint32_t> open_connections_{0};
   std::uint32_t next_shard_ = 0;
 };

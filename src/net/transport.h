@@ -6,13 +6,12 @@
 #include <string_view>
 
 #include "broker/message.h"
-#include "stomp/version.h"
 
 namespace ferry::net {
 
-// What a Session needs from the byte stream under it (TCP, TLS, WebSocket
-// and WebSocket over TLS all feed the same Session). Owned by the connection; called on
-// its shard only.
+// What a protocol session needs from the byte stream under it (TCP, TLS,
+// WebSocket and WebSocket over TLS all look the same to it). Owned by the
+// connection; called on its shard only.
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -27,10 +26,13 @@ class Transport {
   // Producer flow control: stop / resume reading the socket.
   virtual void pause_reading() = 0;
   virtual void resume_reading() = 0;
-  // Escaping rules for frames parsed from now on.
-  virtual void set_version(stomp::Version v) = 0;
-  // Heart-beat intervals agreed in CONNECT (0 = none).
-  virtual void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms) = 0;
+  // Heart-beat intervals agreed in the protocol's handshake (0 = none):
+  // past send_ms without output the connection writes `beat`; past
+  // heart-beat-grace x recv_ms without input it closes.
+  virtual void set_heart_beat(std::uint32_t send_ms, std::uint32_t recv_ms, std::string_view beat) = 0;
+  // Output the connection buffers for this client before it stops reading
+  // it (max-write-buffer): what an auto-ack window may cost at most.
+  virtual std::uint64_t max_write_buffer() const = 0;
   virtual std::string peer() const = 0;
   // "tcp", "tls", "ws" or "wss": the listener the client came in on.
   virtual std::string_view transport_name() const = 0;

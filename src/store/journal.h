@@ -110,6 +110,9 @@ class Journal {
   static std::unique_ptr<Journal> open(const JournalOptions& options, Env& env,
                                        std::string& error);
 
+  // The size past which a segment rolls (segment-size).
+  virtual std::uint64_t segment_size() const = 0;
+
   // Calls visit for every valid record, oldest first (segment, offset). A
   // kBatch record is delivered as its contained records, in order, each with
   // the batch's segment/offset. Must be called once, before the first append.

@@ -31,6 +31,7 @@ namespace ferry::store {
 
 class JournalImpl final : public Journal {
  public:
+  std::uint64_t segment_size() const override { return options_.segment_size; }
   JournalImpl(const JournalOptions& options, Env& env);
   ~JournalImpl() override;
 

@@ -102,30 +102,30 @@ class ConfigTest : public ::testing::Test {
 };
 
 TEST_F(ConfigTest, DefaultsMatchTheDocumentedTable) {
-  net::ServerOptions o = load_options("", {});
-  EXPECT_EQ(o.listen_host, "0.0.0.0");
-  EXPECT_EQ(o.listen_port, 61613);
+  Config o = load_options("", {});
+  EXPECT_EQ(o.listen.host, "0.0.0.0");
+  EXPECT_EQ(o.listen.port, 61613);
   EXPECT_EQ(o.broker.shards, std::max(1u, std::thread::hardware_concurrency()));
   EXPECT_EQ(o.log_level, "info");
-  EXPECT_EQ(o.limits.max_frame_size, 16u << 20);
-  EXPECT_EQ(o.limits.max_body_size, 10u << 20);
-  EXPECT_EQ(o.limits.max_headers, 1000u);
-  EXPECT_EQ(o.limits.max_header_length, 10u << 10);
-  EXPECT_EQ(o.max_connections, 10000u);
-  EXPECT_EQ(o.max_subscriptions, 1000u);
+  EXPECT_EQ(o.stomp.limits.max_frame_size, 16u << 20);
+  EXPECT_EQ(o.stomp.limits.max_body_size, 10u << 20);
+  EXPECT_EQ(o.stomp.limits.max_headers, 1000u);
+  EXPECT_EQ(o.stomp.limits.max_header_length, 10u << 10);
+  EXPECT_EQ(o.listen.max_connections, 10000u);
+  EXPECT_EQ(o.stomp.max_subscriptions, 1000u);
   EXPECT_EQ(o.broker.max_unacked, 10000u);
   EXPECT_EQ(o.broker.default_prefetch, 1000u);
-  EXPECT_EQ(o.max_transactions, 100u);
-  EXPECT_EQ(o.max_transaction_size, 10000u);
+  EXPECT_EQ(o.stomp.max_transactions, 100u);
+  EXPECT_EQ(o.stomp.max_transaction_size, 10000u);
   EXPECT_EQ(o.broker.memory_limit, 1ull << 30);
   EXPECT_EQ(o.broker.memory_policy, broker::MemoryPolicy::kBlock);
-  EXPECT_EQ(o.producer_window_size, 1u << 20);
-  EXPECT_EQ(o.max_write_buffer, 4u << 20);
+  EXPECT_EQ(o.stomp.producer_window_size, 1u << 20);
+  EXPECT_EQ(o.listen.max_write_buffer, 4u << 20);
   EXPECT_EQ(o.broker.max_deliveries, 10u);
   EXPECT_EQ(o.broker.dead_letter_prefix, "DLQ.");
-  EXPECT_EQ(o.heart_beat_send_ms, 10000u);
-  EXPECT_EQ(o.heart_beat_recv_ms, 10000u);
-  EXPECT_DOUBLE_EQ(o.heart_beat_grace, 2.0);
+  EXPECT_EQ(o.stomp.heart_beat_send_ms, 10000u);
+  EXPECT_EQ(o.stomp.heart_beat_recv_ms, 10000u);
+  EXPECT_DOUBLE_EQ(o.listen.heart_beat_grace, 2.0);
   EXPECT_EQ(o.broker.topic_subscriber_buffer, 10000u);
   EXPECT_EQ(o.broker.slow_subscriber_policy, broker::SlowSubscriberPolicy::kBlock);
 }
@@ -136,14 +136,14 @@ TEST_F(ConfigTest, EveryDefaultIsAcceptedByItsOwnOption) {
     SCOPED_TRACE(spec.name);
     EXPECT_TRUE(names.insert(spec.name).second) << "duplicate option";
     EXPECT_FALSE(spec.help.empty());
-    net::ServerOptions o;
+    Config o;
     EXPECT_EQ(spec.apply(o, spec.default_value), "");
   }
   EXPECT_FALSE(names.contains("config")) << "--config is not an option of the file";
 }
 
 TEST_F(ConfigTest, CommandLineValuesApply) {
-  net::ServerOptions o = load_options("", {{"listen", "0.0.0.0:7000"},
+  Config o = load_options("", {{"listen", "0.0.0.0:7000"},
                                            {"shards", "3"},
                                            {"memory-limit", "64MiB"},
                                            {"memory-policy", "reject"},
@@ -153,24 +153,24 @@ TEST_F(ConfigTest, CommandLineValuesApply) {
                                            {"slow-subscriber-policy", "disconnect"},
                                            {"dead-letter-prefix", "dead."},
                                            {"log-level", "debug"}});
-  EXPECT_EQ(o.listen_host, "0.0.0.0");
-  EXPECT_EQ(o.listen_port, 7000);
+  EXPECT_EQ(o.listen.host, "0.0.0.0");
+  EXPECT_EQ(o.listen.port, 7000);
   EXPECT_EQ(o.broker.shards, 3u);
   EXPECT_EQ(o.broker.memory_limit, 64u << 20);
   EXPECT_EQ(o.broker.memory_policy, broker::MemoryPolicy::kReject);
   EXPECT_EQ(o.broker.max_deliveries, 0u);
-  EXPECT_EQ(o.heart_beat_send_ms, 0u);
-  EXPECT_EQ(o.heart_beat_recv_ms, 5000u);
-  EXPECT_DOUBLE_EQ(o.heart_beat_grace, 1.5);
+  EXPECT_EQ(o.stomp.heart_beat_send_ms, 0u);
+  EXPECT_EQ(o.stomp.heart_beat_recv_ms, 5000u);
+  EXPECT_DOUBLE_EQ(o.listen.heart_beat_grace, 1.5);
   EXPECT_EQ(o.broker.slow_subscriber_policy, broker::SlowSubscriberPolicy::kDisconnect);
   EXPECT_EQ(o.broker.dead_letter_prefix, "dead.");
   EXPECT_EQ(o.log_level, "debug");
 }
 
 TEST_F(ConfigTest, ListenAcceptsBracketedIpv6AndPortZero) {
-  net::ServerOptions o = load_options("", {{"listen", "[::1]:0"}});
-  EXPECT_EQ(o.listen_host, "::1");
-  EXPECT_EQ(o.listen_port, 0);
+  Config o = load_options("", {{"listen", "[::1]:0"}});
+  EXPECT_EQ(o.listen.host, "::1");
+  EXPECT_EQ(o.listen.port, 0);
 }
 
 TEST_F(ConfigTest, TomlFileOverridesDefaults) {
@@ -183,13 +183,13 @@ TEST_F(ConfigTest, TomlFileOverridesDefaults) {
       "memory-policy = \"reject\"\n"
       "heart-beat-grace = 3.5\n"
       "topic-subscriber-buffer = 50\n");
-  net::ServerOptions o = load_options(path, {});
-  EXPECT_EQ(o.listen_port, 0);
+  Config o = load_options(path, {});
+  EXPECT_EQ(o.listen.port, 0);
   EXPECT_EQ(o.broker.shards, 2u);
-  EXPECT_EQ(o.limits.max_frame_size, 1u << 20);
-  EXPECT_EQ(o.limits.max_body_size, 4096u);
+  EXPECT_EQ(o.stomp.limits.max_frame_size, 1u << 20);
+  EXPECT_EQ(o.stomp.limits.max_body_size, 4096u);
   EXPECT_EQ(o.broker.memory_policy, broker::MemoryPolicy::kReject);
-  EXPECT_DOUBLE_EQ(o.heart_beat_grace, 3.5);
+  EXPECT_DOUBLE_EQ(o.listen.heart_beat_grace, 3.5);
   EXPECT_EQ(o.broker.topic_subscriber_buffer, 50u);
   // Untouched options keep their defaults.
   EXPECT_EQ(o.broker.max_unacked, 10000u);
@@ -198,14 +198,14 @@ TEST_F(ConfigTest, TomlFileOverridesDefaults) {
 
 TEST_F(ConfigTest, CommandLineOverridesToml) {
   auto path = write_toml("shards = 2\nmax-unacked = 50\nlog-level = \"warn\"\n");
-  net::ServerOptions o = load_options(path, {{"shards", "5"}, {"log-level", "error"}});
+  Config o = load_options(path, {{"shards", "5"}, {"log-level", "error"}});
   EXPECT_EQ(o.broker.shards, 5u);
   EXPECT_EQ(o.log_level, "error");
   EXPECT_EQ(o.broker.max_unacked, 50u) << "not on the command line: the file's value stays";
 }
 
 TEST_F(ConfigTest, LaterCommandLineValueWins) {
-  net::ServerOptions o = load_options("", {{"max-unacked", "5"}, {"max-unacked", "7"}});
+  Config o = load_options("", {{"max-unacked", "5"}, {"max-unacked", "7"}});
   EXPECT_EQ(o.broker.max_unacked, 7u);
 }
 
@@ -330,7 +330,7 @@ class AuthConfigTest : public ::testing::Test {
 };
 
 TEST_F(AuthConfigTest, Defaults) {
-  net::ServerOptions o = load_options("", {});
+  Config o = load_options("", {});
   EXPECT_EQ(o.auth.users_file, "");
   EXPECT_EQ(o.auth.loopback_users, std::vector<std::string>{"guest"});
   EXPECT_EQ(o.auth.default_user, "guest");
@@ -340,7 +340,7 @@ TEST_F(AuthConfigTest, Defaults) {
 }
 
 TEST_F(AuthConfigTest, LoopbackUsersAsTomlListOrCommaSeparated) {
-  net::ServerOptions o = load_options(write_toml("loopback-users = [\"guest\", \"ops\"]\n"), {});
+  Config o = load_options(write_toml("loopback-users = [\"guest\", \"ops\"]\n"), {});
   EXPECT_EQ(o.auth.loopback_users, (std::vector<std::string>{"guest", "ops"}));
   o = load_options(write_toml("loopback-users = []\ndefault-user = \"\"\n"), {});
   EXPECT_TRUE(o.auth.loopback_users.empty());

@@ -48,20 +48,20 @@ TEST(OptionDocsTest, ShippedTomlNamesEveryOptionWithItsDefault) {
 
 TEST(OptionDocsTest, ShippedTomlLoads) {
   const std::string path = std::string(FERRY_SOURCE_DIR) + "/ferry.toml";
-  net::ServerOptions file = load_options(path, {});
-  net::ServerOptions defaults = load_options("", {});
-  EXPECT_EQ(file.listen_host, defaults.listen_host);
-  EXPECT_EQ(file.listen_port, defaults.listen_port);
-  EXPECT_EQ(file.limits.max_frame_size, defaults.limits.max_frame_size);
-  EXPECT_EQ(file.limits.max_body_size, defaults.limits.max_body_size);
-  EXPECT_EQ(file.limits.max_headers, defaults.limits.max_headers);
-  EXPECT_EQ(file.limits.max_header_length, defaults.limits.max_header_length);
-  EXPECT_EQ(file.max_connections, defaults.max_connections);
+  Config file = load_options(path, {});
+  Config defaults = load_options("", {});
+  EXPECT_EQ(file.listen.host, defaults.listen.host);
+  EXPECT_EQ(file.listen.port, defaults.listen.port);
+  EXPECT_EQ(file.stomp.limits.max_frame_size, defaults.stomp.limits.max_frame_size);
+  EXPECT_EQ(file.stomp.limits.max_body_size, defaults.stomp.limits.max_body_size);
+  EXPECT_EQ(file.stomp.limits.max_headers, defaults.stomp.limits.max_headers);
+  EXPECT_EQ(file.stomp.limits.max_header_length, defaults.stomp.limits.max_header_length);
+  EXPECT_EQ(file.listen.max_connections, defaults.listen.max_connections);
   EXPECT_EQ(file.broker.memory_limit, defaults.broker.memory_limit);
   EXPECT_EQ(file.broker.max_deliveries, defaults.broker.max_deliveries);
   EXPECT_EQ(file.broker.dead_letter_prefix, defaults.broker.dead_letter_prefix);
-  EXPECT_EQ(file.heart_beat_send_ms, defaults.heart_beat_send_ms);
-  EXPECT_DOUBLE_EQ(file.heart_beat_grace, defaults.heart_beat_grace);
+  EXPECT_EQ(file.stomp.heart_beat_send_ms, defaults.stomp.heart_beat_send_ms);
+  EXPECT_DOUBLE_EQ(file.listen.heart_beat_grace, defaults.listen.heart_beat_grace);
   EXPECT_EQ(file.broker.topic_subscriber_buffer, defaults.broker.topic_subscriber_buffer);
   EXPECT_EQ(file.broker.max_queues, defaults.broker.max_queues);
 }

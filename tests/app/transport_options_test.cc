@@ -13,39 +13,39 @@ namespace {
 using Cli = std::vector<std::pair<std::string, std::string>>;
 
 TEST(TransportOptionsTest, ListenersAreOffByDefault) {
-  net::ServerOptions o = load_options("", {});
-  EXPECT_FALSE(o.ws_listen.enabled());
-  EXPECT_FALSE(o.tls_listen.enabled());
-  EXPECT_FALSE(o.wss_listen.enabled());
-  EXPECT_FALSE(o.https_listen.enabled());
-  EXPECT_EQ(o.ws_path, "/ws");
-  EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kNone);
-  EXPECT_TRUE(o.tls.cert_file.empty() && o.tls.key_file.empty() && o.tls.ca_file.empty());
+  Config o = load_options("", {});
+  EXPECT_FALSE(o.listen.ws_listen.enabled());
+  EXPECT_FALSE(o.listen.tls_listen.enabled());
+  EXPECT_FALSE(o.listen.wss_listen.enabled());
+  EXPECT_FALSE(o.http.https_listen.enabled());
+  EXPECT_EQ(o.listen.ws_path, "/ws");
+  EXPECT_EQ(o.listen.tls.verify_client, net::TlsVerifyClient::kNone);
+  EXPECT_TRUE(o.listen.tls.cert_file.empty() && o.listen.tls.key_file.empty() && o.listen.tls.ca_file.empty());
 }
 
 TEST(TransportOptionsTest, ListenersParseHostAndPort) {
-  net::ServerOptions o = load_options("", Cli{{"ws-listen", "127.0.0.1:15674"},
+  Config o = load_options("", Cli{{"ws-listen", "127.0.0.1:15674"},
                                               {"tls-listen", "0.0.0.0:61614"},
                                               {"wss-listen", "[::1]:0"}});
-  EXPECT_EQ(o.ws_listen.host, "127.0.0.1");
-  EXPECT_EQ(o.ws_listen.port, 15674);
-  EXPECT_EQ(o.tls_listen.host, "0.0.0.0");
-  EXPECT_EQ(o.tls_listen.port, 61614);
-  EXPECT_EQ(o.wss_listen.host, "::1");
-  EXPECT_EQ(o.wss_listen.port, 0);
-  EXPECT_TRUE(o.wss_listen.enabled());
+  EXPECT_EQ(o.listen.ws_listen.host, "127.0.0.1");
+  EXPECT_EQ(o.listen.ws_listen.port, 15674);
+  EXPECT_EQ(o.listen.tls_listen.host, "0.0.0.0");
+  EXPECT_EQ(o.listen.tls_listen.port, 61614);
+  EXPECT_EQ(o.listen.wss_listen.host, "::1");
+  EXPECT_EQ(o.listen.wss_listen.port, 0);
+  EXPECT_TRUE(o.listen.wss_listen.enabled());
   o = load_options("", Cli{{"https-listen", "0.0.0.0:15671"}});
-  EXPECT_TRUE(o.https_listen.enabled());
-  EXPECT_EQ(o.https_listen.host, "0.0.0.0");
-  EXPECT_EQ(o.https_listen.port, 15671);
-  EXPECT_TRUE(o.http_enabled);  // the plain listener stays as configured
+  EXPECT_TRUE(o.http.https_listen.enabled());
+  EXPECT_EQ(o.http.https_listen.host, "0.0.0.0");
+  EXPECT_EQ(o.http.https_listen.port, 15671);
+  EXPECT_TRUE(o.http.enabled);  // the plain listener stays as configured
   o = load_options("", Cli{{"https-listen", "[::1]:0"}, {"http-listen", ""}});
-  EXPECT_EQ(o.https_listen.host, "::1");
-  EXPECT_EQ(o.https_listen.port, 0);
-  EXPECT_FALSE(o.http_enabled);
+  EXPECT_EQ(o.http.https_listen.host, "::1");
+  EXPECT_EQ(o.http.https_listen.port, 0);
+  EXPECT_FALSE(o.http.enabled);
   // "" switches a listener off again (a flag over the file).
   o = load_options("", Cli{{"ws-listen", "127.0.0.1:1"}, {"ws-listen", ""}});
-  EXPECT_FALSE(o.ws_listen.enabled());
+  EXPECT_FALSE(o.listen.ws_listen.enabled());
 }
 
 TEST(TransportOptionsTest, BadValuesNameTheOption) {
@@ -66,18 +66,18 @@ TEST(TransportOptionsTest, BadValuesNameTheOption) {
 }
 
 TEST(TransportOptionsTest, TlsOptions) {
-  net::ServerOptions o = load_options("", Cli{{"tls-cert-file", "/c.pem"},
+  Config o = load_options("", Cli{{"tls-cert-file", "/c.pem"},
                                               {"tls-key-file", "/k.pem"},
                                               {"tls-ca-file", "/ca.pem"},
                                               {"tls-verify-client", "required"},
                                               {"ws-path", "/stomp"}});
-  EXPECT_EQ(o.tls.cert_file, "/c.pem");
-  EXPECT_EQ(o.tls.key_file, "/k.pem");
-  EXPECT_EQ(o.tls.ca_file, "/ca.pem");
-  EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kRequired);
-  EXPECT_EQ(o.ws_path, "/stomp");
+  EXPECT_EQ(o.listen.tls.cert_file, "/c.pem");
+  EXPECT_EQ(o.listen.tls.key_file, "/k.pem");
+  EXPECT_EQ(o.listen.tls.ca_file, "/ca.pem");
+  EXPECT_EQ(o.listen.tls.verify_client, net::TlsVerifyClient::kRequired);
+  EXPECT_EQ(o.listen.ws_path, "/stomp");
   o = load_options("", Cli{{"tls-verify-client", "optional"}});
-  EXPECT_EQ(o.tls.verify_client, net::TlsVerifyClient::kOptional);
+  EXPECT_EQ(o.listen.tls.verify_client, net::TlsVerifyClient::kOptional);
 }
 
 }  // namespace

@@ -53,14 +53,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > 0 && std::fwrite(data, 1, size, f) != size) fail("short write");
   std::fclose(f);
   try {
-    const ferry::net::ServerOptions o = ferry::app::load_options(config_path(), {});
-    if (o.limits.max_frame_size == 0 || o.limits.max_body_size == 0 || o.limits.max_headers == 0 ||
-        o.limits.max_header_length == 0)
+    const ferry::Config o = ferry::app::load_options(config_path(), {});
+    if (o.stomp.limits.max_frame_size == 0 || o.stomp.limits.max_body_size == 0 || o.stomp.limits.max_headers == 0 ||
+        o.stomp.limits.max_header_length == 0)
       fail("a zero frame limit was accepted");
     if (o.broker.shards == 0) fail("zero shards accepted");
     if (o.data_dir.empty()) fail("empty data-dir accepted");
-    const double longest = o.heart_beat_grace * static_cast<double>(UINT32_MAX);
-    if (!(o.heart_beat_grace >= 1.0) || !std::isfinite(longest) || longest >= 9.2e18)
+    const double longest = o.listen.heart_beat_grace * static_cast<double>(UINT32_MAX);
+    if (!(o.listen.heart_beat_grace >= 1.0) || !std::isfinite(longest) || longest >= 9.2e18)
       fail("a heart-beat grace that overflows the silence check was accepted");
   } catch (const std::runtime_error& e) {
     if (std::string(e.what()).empty()) fail("error without a message");

@@ -1,6 +1,6 @@
-#include "net/recent_ids.h"
+#include "session/recent_ids.h"
 
-namespace ferry::net {
+namespace ferry::session {
 
 void RecentIds::remember(std::string_view id) {
   if (capacity_ == 0 || id.empty()) return;
@@ -25,4 +25,4 @@ bool RecentIds::take(std::string_view id) {
   return false;
 }
 
-}  // namespace ferry::net
+}  // namespace ferry::session

@@ -1,10 +1,10 @@
-#include "net/recent_ids.h"
+#include "session/recent_ids.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace ferry::net {
+namespace ferry::session {
 namespace {
 
 TEST(RecentIds, FindsEachRememberedIdOnce) {
@@ -47,4 +47,4 @@ TEST(RecentIds, ZeroCapacityRemembersNothing) {
 }
 
 }  // namespace
-}  // namespace ferry::net
+}  // namespace ferry::session

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ferry::net {
+namespace ferry::session {
 
 // The last `capacity` ids remembered (the oldest forgotten first), each
 // found at most once. Slots keep their strings' buffers: once the ring has
@@ -24,4 +24,4 @@ class RecentIds {
   std::size_t next_ = 0;            // the slot the next id goes to
 };
 
-}  // namespace ferry::net
+}  // namespace ferry::session

@@ -1,0 +1,848 @@
+#include "session/stomp_session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <unordered_set>
+
+#include "broker/destination_pattern.h"
+#include "broker/shard_broker.h"
+#include "common/assert.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "net/output_queue.h"
+#include "session/errors.h"
+#include "stomp/boolean.h"
+#include "stomp/encoder.h"
+#include "stomp/salvage.h"
+
+namespace ferry::session {
+
+using broker::AckMode;
+using broker::DeliverySeqs;
+using broker::SettleAction;
+using stomp::Command;
+using stomp::Encoder;
+
+namespace {
+
+template <typename T>
+std::optional<T> parse_int(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Headers of a SEND that describe the SEND itself, or that the broker sets
+// on MESSAGE; never copied into the stored message.
+bool is_command_header(std::string_view name) {
+  static constexpr std::string_view kDropped[] = {
+      "destination", "receipt", "transaction", "content-length", "message-id",
+      "subscription", "ack", "redelivered", "x-delivery-count", "persistent"};
+  return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
+}
+
+// The boolean headers a SUBSCRIBE may carry in the dialects Ferry speaks
+// (RabbitMQ, ActiveMQ, Artemis, Apollo). Each is checked to be a boolean
+// even where Ferry ignores it, so that a typo is an ERROR, not a surprise.
+constexpr std::string_view kSubscribeBooleans[] = {
+    "durable", "persistent", "auto-delete", "exclusive", "browser", "no-local",
+    "activemq.exclusive", "activemq.retroactive", "activemq.noLocal", "activemq.dispatchAsync"};
+
+}  // namespace
+
+net::ProtocolFactory stomp_protocol(const StompContext& context) {
+  net::ProtocolFactory f;
+  f.make = [context](net::Transport& transport, ShardId shard, ConnectionId id) -> std::unique_ptr<net::Protocol> {
+    return std::make_unique<StompSession>(context, transport, shard, id);
+  };
+  f.refusal = [](std::string_view reason) {
+    std::string reply;
+    Encoder::begin_frame(reply, Command::kError);
+    Encoder::add_header(reply, "message", reason, stomp::Version::k1_0, Command::kError);
+    Encoder::end_headers(reply, 0, false);
+    Encoder::end_frame(reply);
+    return reply;
+  };
+  f.max_unit_size = context.options.limits.max_frame_size;
+  return f;
+}
+
+StompSession::StompSession(const StompContext& context, net::Transport& transport, ShardId shard, ConnectionId id)
+    : options_(context.options),
+      broker_(context.broker),
+      clients_(context.clients),
+      authenticator_(context.authenticator),
+      transport_(transport),
+      shard_(shard),
+      id_(id),
+      parser_(context.options.limits),
+      login_(context.authenticator),
+      receipts_(*this, context.options.producer_window_size),
+      transactions_(context.options.max_transactions, context.options.max_transaction_size),
+      destinations_(context.options.default_destination_kind),
+      connected_at_ms_(wall_ms()) {
+  clients_.add(shard_, id_, *this);
+}
+
+StompSession::~StompSession() {
+  clients_.remove(shard_, id_);
+  login_.release_client_id(broker_.client_ids(), shard_, id_);
+}
+
+// ---------------------------------------------------------------- frames in
+
+std::size_t StompSession::on_bytes(std::span<char> bytes) {
+  std::size_t begin = 0;
+  stomp::Frame frame;
+  // A CONNECT being checked holds the frames after it (unparsed) until the
+  // login is decided.
+  while (!closing_ && !holding() && begin < bytes.size()) {
+    std::span<char> data = bytes.subspan(begin);
+    auto r = parser_.next(data, frame);
+    begin += r.consumed;
+    if (r.status == stomp::Parser::Status::kNeedMore) {
+      if (r.consumed == 0) break;
+      continue;
+    }
+    if (r.status == stomp::Parser::Status::kError) {
+      on_parse_error(r.error, stomp::salvage_receipt(data));
+      break;
+    }
+    on_frame(frame);
+  }
+  return begin;
+}
+
+void StompSession::on_frame(const stomp::Frame& f) {
+  if (closing_ || disconnecting_) return;
+  if (!connected_) {
+    if (f.command == Command::kConnect || f.command == Command::kStomp) {
+      handle_connect(f);
+    } else {
+      fail(errors::kNotConnected, {}, f.get("receipt"));
+    }
+    return;
+  }
+  switch (f.command) {
+    case Command::kConnect:
+    case Command::kStomp: fail(errors::kAlreadyConnected, {}, f.get("receipt")); return;
+    case Command::kSend: handle_send(f); return;
+    case Command::kSubscribe: handle_subscribe(f); return;
+    case Command::kUnsubscribe: handle_unsubscribe(f); return;
+    case Command::kAck: handle_ack(f, true); return;
+    case Command::kNack: handle_ack(f, false); return;
+    case Command::kBegin: handle_begin(f); return;
+    case Command::kCommit: handle_commit(f); return;
+    case Command::kAbort: handle_abort(f); return;
+    case Command::kDisconnect: handle_disconnect(f); return;
+    case Command::kConnected:
+    case Command::kMessage:
+    case Command::kReceipt:
+    case Command::kError:
+      fail(errors::kServerFrame, fmt::format("{} is sent by servers only", stomp::to_string(f.command)),
+           f.get("receipt"));
+      return;
+  }
+}
+
+void StompSession::on_parse_error(stomp::ParseError e, std::optional<std::string_view> receipt) {
+  fail(stomp::describe(e), {}, receipt);
+}
+
+bool StompSession::permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt) {
+  Status allowed = login_.check(a, d);
+  if (!allowed) fail(allowed.error(), receipt);
+  return allowed.ok();
+}
+
+broker::MessageRef StompSession::build_message(const stomp::Frame& f, const broker::Destination& d) {
+  broker::MessageRef ref = broker::make_message_with_header_slots(f.headers.size());
+  broker::Message* m = &ref.writable();
+  m->id = broker_.next_message_id(shard_);
+  char id[48] = "ID:ferry-";
+  // Two numbers of at most 20 digits each fit; the bound check only tells
+  // the compiler so (it cannot see that to_chars leaves room).
+  char* end = std::to_chars(id + 9, id + sizeof id - 22, shard_.value).ptr;
+  if (end < id + sizeof id) *end++ = '-';
+  end = std::to_chars(end, id + sizeof id, m->id.value & ((1ull << 56) - 1)).ptr;
+  m->id_text.assign(id, end);
+  d.to_string(m->destination);
+  m->body.assign(f.body.data(), f.body.size());
+  // First occurrence wins: later repeats are not part of the message. A set
+  // keeps this linear for frames with many headers (max-headers can be
+  // raised to 100,000; a scan per header would be quadratic). The header
+  // slots reuse an earlier message's strings; those used are [0, kept).
+  std::unordered_set<std::string_view> seen;
+  const bool use_set = f.headers.size() > 32;
+  if (use_set) seen.reserve(f.headers.size());
+  std::size_t kept = 0;
+  auto kept_already = [&](std::string_view name) {
+    for (std::size_t i = 0; i < kept; ++i)
+      if (m->headers[i].first == name) return true;
+    return false;
+  };
+  for (const stomp::Header& h : f.headers) {
+    if (is_command_header(h.name)) continue;
+    if (use_set ? !seen.insert(h.name).second : kept_already(h.name)) continue;
+    auto& [name, value] = m->headers[kept++];
+    name.assign(h.name);
+    value.assign(h.value);
+  }
+  m->headers.resize(kept);
+  return ref;
+}
+
+void StompSession::handle_send(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  // The broker names each message: a SEND naming one is refused, as
+  // RabbitMQ does, rather than silently renamed. The other headers the
+  // broker sets on MESSAGE (subscription, ack, redelivered,
+  // x-delivery-count) are dropped from the SEND (docs/dialects.md).
+  if (f.get("message-id"))
+    return fail(errors::kReservedHeader, "'message-id' is not allowed on 'SEND' (the broker sets it)", receipt);
+  auto d = destinations_.of(f, login_.vhost());
+  if (!d) return fail(d.error(), receipt);
+  if (!permitted(auth::Access::kWrite, **d, receipt)) return;
+  std::uint8_t priority = 4;
+  if (auto p = f.get("priority")) {
+    auto v = parse_int<int>(*p);
+    if (!v || *v < 0) return fail(errors::kBadPriority, *p, receipt);
+    priority = static_cast<std::uint8_t>(std::min(*v, 9));
+  }
+  std::int64_t expires = 0;
+  if (auto e = f.get("expires")) {
+    auto v = parse_int<std::int64_t>(*e);
+    if (!v || *v < 0) return fail(errors::kBadExpires, *e, receipt);
+    expires = *v;
+  }
+  auto persistent = boolean_header(f, "persistent");
+  if (!persistent) return fail(persistent.error(), receipt);
+  auto tx = transactions_.join(f.get("transaction"));
+  if (!tx) return fail(tx.error(), receipt);
+
+  ++messages_in_;
+  auto m = build_message(f, **d);
+  broker::Message* mutable_m = &m.writable();
+  mutable_m->priority = priority;
+  mutable_m->expires_ms = expires;
+  // Persistent unless the SEND says otherwise, where the configuration
+  // makes it the default (the shipped default: every queue and topic).
+  if (*persistent) {
+    mutable_m->persistent = **persistent;
+  } else {
+    for (const std::string& pattern : broker_.options().persistent_default)
+      if (broker::matches_pattern(pattern, mutable_m->destination)) mutable_m->persistent = true;
+  }
+  if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
+  // A topic message is encoded once for all its subscribers (most speak 1.2).
+  if ((*d)->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
+
+  if (*tx != nullptr) {
+    // A transaction's sends reach their queues only after COMMIT, too late
+    // to refuse one: sending in a transaction needs configure as well
+    // (docs/security.md).
+    if (!permitted(auth::Access::kConfigure, **d, receipt)) return;
+    (*tx)->sends.push_back(TxSend{**d, std::move(m)});
+    begin_op(receipt, 0);
+    return;
+  }
+  const std::uint64_t bytes = f.body.size() + 256;
+  std::uint64_t op = begin_op(receipt, 1, bytes);
+  const bool may_create = login_.may(auth::Access::kConfigure, **d);
+  broker_.publish(std::move(*d), std::move(m), ticket(op), may_create);
+}
+
+Result<std::optional<bool>> StompSession::boolean_header(const stomp::Frame& f, std::string_view name) {
+  auto value = f.get(name);
+  if (!value) return std::optional<bool>();
+  auto b = stomp::parse_boolean(*value);
+  if (!b)
+    return Error{fmt::format("{} {}", errors::kBadBoolean, name),
+                 fmt::format("'{}:{}': expected true or false (any letter case)", name, *value)};
+  return std::optional<bool>(*b);
+}
+
+Result<broker::Window> StompSession::window_of(const stomp::Frame& f) const {
+  const Error bad{std::string(errors::kBadWindow), {}};
+  broker::Window w;
+  std::int64_t messages = 0;
+  for (std::string_view name : {"prefetch-count", "activemq.prefetchSize"}) {
+    if (auto v = f.get(name)) {
+      auto n = parse_int<std::int64_t>(*v);
+      if (!n) return bad;
+      messages = *n;
+      break;
+    }
+  }
+  if (auto credit = f.get("credit")) {  // Apollo: credit:MESSAGES[,BYTES]
+    auto comma = credit->find(',');
+    auto n = parse_int<std::int64_t>(credit->substr(0, comma));
+    if (!n) return bad;
+    if (messages <= 0) messages = *n;
+    if (comma != std::string_view::npos) {
+      auto b = parse_int<std::int64_t>(credit->substr(comma + 1));
+      if (!b) return bad;
+      if (*b > 0) w.bytes = static_cast<std::uint64_t>(*b);
+    }
+  }
+  if (auto cws = f.get("consumer-window-size")) {  // Artemis: bytes, -1 = unbounded
+    auto b = parse_int<std::int64_t>(*cws);
+    if (!b) return bad;
+    if (*b > 0) w.bytes = static_cast<std::uint64_t>(*b);
+  }
+  if (messages <= 0) messages = broker_.options().default_prefetch;
+  w.messages = static_cast<std::uint32_t>(std::min<std::int64_t>(messages, broker_.options().max_unacked));
+  if (w.messages == 0) w.messages = 1;
+  return w;
+}
+
+Result<std::optional<broker::DurableSubscription>> StompSession::durable_of(const stomp::Frame& f,
+                                                                           const broker::Destination& d,
+                                                                           std::string_view id) const {
+  auto bad = [](std::string detail) { return Error{std::string(errors::kBadDurable), std::move(detail)}; };
+  broker::DurableSubscription s;
+  s.vhost = d.vhost;
+  s.topic = d.name;
+  s.owner = login_.user();  // who creates it owns it; only they may attach or delete
+  // shared:true asks to share the subscription with other consumers of the
+  // same user (docs/behaviour.md, "Durable topic subscriptions").
+  std::optional<bool> shared;
+  if (auto v = f.get("shared")) {
+    auto is = [&](std::string_view word) {
+      return std::equal(v->begin(), v->end(), word.begin(), word.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    };
+    if (!is("true") && !is("false")) return bad("shared must be true or false, not '" + std::string(*v) + "'");
+    shared = is("true");
+  }
+  const std::string& client_id = login_.client_id();
+  // ActiveMQ: client-id on CONNECT + activemq.subscriptionName.
+  // Artemis: client-id + durable-subscription-name (or durable-subscriber-name).
+  // Exclusive, unless shared:true (JMS 2.0's shared durable subscription:
+  // named by client-id + name when a client-id is given, else by the name).
+  for (std::string_view header :
+       {"activemq.subscriptionName", "durable-subscription-name", "durable-subscriber-name"}) {
+    auto name = f.get(header);
+    if (!name) continue;
+    if (name->empty()) return bad(std::string(header) + " is empty");
+    s.shared = shared.value_or(false);
+    if (client_id.empty() && !s.shared)
+      return bad(std::string(header) + " needs a client-id header on CONNECT (or shared:true)");
+    s.name = client_id.empty() ? std::string(*name) : client_id + ":" + std::string(*name);
+    return std::optional<broker::DurableSubscription>(std::move(s));
+  }
+  // RabbitMQ's durable subscription is a queue several consumers may share.
+  s.shared = shared.value_or(true);
+  // RabbitMQ: durable:true (or persistent:true) and auto-delete:false; the
+  // subscription is named by x-queue-name, else by its id.
+  // (handle_subscribe checked that these are booleans, in any letter case.)
+  auto flag = f.get("durable");
+  if (!flag) flag = f.get("persistent");
+  if (!flag || stomp::parse_boolean(*flag) != true) return std::optional<broker::DurableSubscription>();
+  if (auto ad = f.get("auto-delete"); ad && stomp::parse_boolean(*ad) == true)
+    return bad("durable:true with auto-delete:true would not survive the subscriber; use auto-delete:false");
+  if (auto q = f.get("x-queue-name"); q && !q->empty()) s.name = std::string(*q);
+  else if (!f.get("id")) return bad("durable:true needs an id header to name the subscription");
+  else s.name = std::string(id);
+  return std::optional<broker::DurableSubscription>(std::move(s));
+}
+
+void StompSession::handle_subscribe(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto d = destinations_.of(f, login_.vhost());
+  if (!d) return fail(d.error(), receipt);
+  const broker::Destination& dest = **d;
+  if (!permitted(auth::Access::kRead, dest, receipt)) return;
+  for (std::string_view name : kSubscribeBooleans)
+    if (auto b = boolean_header(f, name); !b) return fail(b.error(), receipt);
+  std::string id;
+  if (auto v = f.get("id")) {
+    id = std::string(*v);
+  } else if (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id) {
+    // 1.0: the id is optional; the destination names it. RabbitMQ does the
+    // same at 1.1 and 1.2 (stomp-php's subscribe($destination) sends no id);
+    // ACK, NACK and UNSUBSCRIBE then name the subscription by destination.
+    id = dest.to_string();
+  } else {
+    return fail(errors::kMissingId,
+                "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2 (strict-subscription-id)", receipt);
+  }
+  if (subs_.contains(id)) return fail(errors::kDuplicateSubscription, id, receipt);
+  if (subs_.count() >= options_.max_subscriptions) return fail(errors::kTooManySubscriptions, {}, receipt);
+  AckMode mode = AckMode::kAuto;
+  if (auto a = f.get("ack")) {
+    if (*a == "auto") mode = AckMode::kAuto;
+    else if (*a == "client") mode = AckMode::kClient;
+    else if (*a == "client-individual") mode = AckMode::kClientIndividual;
+    else return fail(errors::kBadAckMode, fmt::format("'{}': use auto, client or client-individual", *a), receipt);
+  }
+  std::optional<broker::DurableSubscription> durable;
+  if (dest.kind == broker::DestinationKind::kTopic) {
+    auto asked = durable_of(f, dest, id);
+    if (!asked) return fail(asked.error(), receipt);
+    durable = std::move(*asked);
+  }
+  if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
+  if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
+    if (dest.kind != broker::DestinationKind::kQueue)
+      return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", dest.to_string()),
+                  receipt);
+    return browse(dest, std::move(id), receipt);
+  }
+  auto window = window_of(f);
+  if (!window) return fail(window.error(), receipt);
+  // An auto-ack window is refilled as frames are written, so what it bounds
+  // is our output buffer: cap it in bytes too, or a consumer that stops
+  // reading would make us buffer window x message size.
+  const std::uint64_t max_write = transport_.max_write_buffer();
+  if (mode == AckMode::kAuto && (window->bytes == 0 || window->bytes > max_write)) window->bytes = max_write;
+
+  auto sub = std::make_unique<Subscription>();
+  sub->no = subs_.next_no();
+  sub->id = id;
+  sub->destination = dest;
+  sub->owner = broker_.owner_of(dest);
+  sub->mode = mode;
+  sub->durable = durable.has_value();
+  if (durable) sub->durable_name = durable->name;
+  sub->prefetch = window->messages;
+  // Clients such as PHP's extension wait for the RECEIPT and fail if a
+  // MESSAGE comes first, so deliveries wait until the RECEIPT is written.
+  sub->awaiting_receipt = receipt.has_value();
+  Subscription& s = subs_.add(std::move(sub));
+  std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
+  broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op),
+                    login_.may(auth::Access::kConfigure, s.destination));
+}
+
+void StompSession::handle_unsubscribe(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  std::string id;
+  if (auto v = f.get("id")) id = std::string(*v);
+  else if (auto dest = f.get("destination");
+           dest && (version_ == stomp::Version::k1_0 || !options_.strict_subscription_id)) {
+    // A subscription made without id is named by its destination (above).
+    auto d = destinations_.parse(f, *dest, login_.vhost());
+    id = d ? d->to_string() : std::string(*dest);
+  } else {
+    return fail(errors::kMissingId, "UNSUBSCRIBE requires an id header", receipt);
+  }
+  // Deleting a durable subscription, in each dialect's words.
+  auto durable_flag = boolean_header(f, "durable");
+  if (!durable_flag) return fail(durable_flag.error(), receipt);
+  auto persistent_flag = boolean_header(f, "persistent");
+  if (!persistent_flag) return fail(persistent_flag.error(), receipt);
+  const bool remove_durable = f.get("activemq.subscriptionName") || f.get("durable-subscription-name") ||
+                              f.get("durable-subscriber-name") || *durable_flag == true ||
+                              *persistent_flag == true;
+  if (subs_.remove_browser(id)) {  // a browser holds nothing
+    begin_op(receipt, 0);
+    return;
+  }
+  Subscription* s = subs_.find(id);
+  if (s == nullptr) {
+    if (remove_durable) return remove_inactive_durable(f, receipt);
+    return fail(errors::kUnknownSubscription, id, receipt);
+  }
+  // Deleting a durable subscription deletes what it holds: configure.
+  if (remove_durable && s->durable && !permitted(auth::Access::kConfigure, s->destination, receipt)) return;
+  std::unique_ptr<Subscription> gone = subs_.remove(id);
+  // The queue takes back whatever the subscription still held.
+  std::uint64_t op = begin_op(receipt, 1);
+  broker_.unsubscribe(gone->owner, key_of(*gone), remove_durable && gone->durable, ticket(op));
+}
+
+void StompSession::browse(const broker::Destination& d, std::string id, std::optional<std::string_view> receipt) {
+  subs_.add_browser(id);
+  const std::uint64_t op = begin_op(receipt, 1);
+  // The snapshot is taken on the queue's shard and written here. The
+  // session may be gone when it comes back: `alive` tells (as for logins).
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId home = shard_, owner = broker_.owner_of(d);
+  const std::size_t limit = broker_.options().max_unacked;
+  broker_.post(owner, [this, alive, broker, home, owner, d, id = std::move(id), op, limit]() mutable {
+    auto messages = broker->local(owner).browse_queue(d, limit);
+    broker->post(home, [this, alive, d = std::move(d), id = std::move(id), op,
+                        messages = std::move(messages)]() mutable {
+      if (alive.expired()) return;
+      on_browsed(d, id, op, std::move(messages));
+    });
+  });
+}
+
+void StompSession::on_browsed(const broker::Destination& d, const std::string& id, std::uint64_t op,
+                              std::optional<std::vector<broker::BrowsedMessage>> messages) {
+  if (closing_ || released_) return;
+  on_complete(op, broker::Outcome::success());  // the SUBSCRIBE's RECEIPT first
+  if (closing_ || !subs_.has_browser(id)) return;  // unsubscribed meanwhile
+  const std::string destination = d.to_string();
+  std::string& out = transport_.output();
+  // nullopt: no such queue yet, so nothing to show.
+  if (messages) {
+    for (const broker::BrowsedMessage& m : *messages) {
+      Encoder::begin_frame(out, Command::kMessage);
+      Encoder::add_header(out, "destination", destination, version_, Command::kMessage);
+      Encoder::add_header(out, "message-id", m.message_id, version_, Command::kMessage);
+      Encoder::add_header(out, "subscription", id, version_, Command::kMessage);
+      Encoder::add_header(out, "redelivered", m.redelivered ? "true" : "false", version_, Command::kMessage);
+      for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+      Encoder::end_headers(out, m.body.size());
+      out += m.body;
+      Encoder::end_frame(out);
+    }
+  }
+  // The end marker, as ActiveMQ and Apollo send it.
+  Encoder::begin_frame(out, Command::kMessage);
+  Encoder::add_header(out, "destination", destination, version_, Command::kMessage);
+  Encoder::add_header(out, "message-id", "browser-end", version_, Command::kMessage);
+  Encoder::add_header(out, "subscription", id, version_, Command::kMessage);
+  Encoder::add_header(out, "browser", "end", version_, Command::kMessage);
+  Encoder::end_headers(out, 0);
+  Encoder::end_frame(out);
+  transport_.flush();
+}
+
+void StompSession::remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt) {
+  auto dest = f.get("destination");
+  std::optional<broker::Destination> d;
+  if (dest) d = broker::parse_destination(*dest, login_.vhost());
+  if (!d || d->kind != broker::DestinationKind::kTopic) {
+    return fail(errors::kBadDurable,
+                "to delete a durable subscription that is not active on this connection, "
+                "UNSUBSCRIBE needs its topic in the destination header",
+                receipt);
+  }
+  if (!permitted(auth::Access::kConfigure, *d, receipt)) return;
+  auto durable = durable_of(f, *d, f.get("id").value_or(""));
+  if (!durable) return fail(durable.error(), receipt);
+  if (!*durable) return fail(errors::kBadDurable, "not a durable subscription", receipt);
+  std::uint64_t op = begin_op(receipt, 1);
+  broker_.remove_durable(**durable, ticket(op));
+}
+
+void StompSession::handle_ack(const stomp::Frame& f, bool ack) {
+  auto receipt = f.get("receipt");
+  if (!f.get("id") && !f.get("ack") && !f.get("message-id")) return fail(errors::kMissingAckId, {}, receipt);
+  auto target = subs_.resolve_ack(f);
+  if (!target && ack && subs_.covered_by_cumulative_ack(f)) {
+    // A client-mode ACK naming a delivery that an earlier cumulative ACK
+    // already took (a client acking every MESSAGE after acking a later one):
+    // redundant, so nothing to do but the RECEIPT.
+    begin_op(receipt, 0);
+    return;
+  }
+  std::optional<bool> requeue;
+  if (!ack) {
+    auto flag = boolean_header(f, "requeue");
+    if (!flag) return fail(flag.error(), receipt);
+    requeue = *flag;
+  }
+  if (!target) {
+    std::string which(f.get("id").value_or(f.get("ack").value_or(f.get("message-id").value_or(""))));
+    return fail(errors::kUnknownAckId, which, receipt);
+  }
+  auto tx = transactions_.join(f.get("transaction"));
+  if (!tx) return fail(tx.error(), receipt);
+
+  Subscription& s = *target->sub;
+  DeliverySeqs seqs;
+  if (s.mode == AckMode::kClient) {
+    Subscriptions::take_cumulative(s, target->index, ack, seqs);
+  } else {
+    // client-individual: this one only.
+    seqs.push_back(s.held[target->index].seq);
+    s.held.erase(s.held.begin() + static_cast<std::ptrdiff_t>(target->index));
+  }
+
+  SettleAction action = SettleAction::kAck;
+  if (!ack) action = requeue == false ? SettleAction::kDeadLetter : SettleAction::kRequeue;
+  if (*tx != nullptr) {
+    // Held until COMMIT/ABORT, but no longer counted in the window so a
+    // one-at-a-time consumer can go on inside its transaction.
+    (*tx)->settles.push_back(TxSettle{s.no, seqs, action});
+    std::uint64_t op = begin_op(receipt, 1);
+    settle(s, std::move(seqs), SettleAction::kRelease, op);
+    return;
+  }
+  std::uint64_t op = begin_op(receipt, 1);
+  settle(s, std::move(seqs), action, op);
+}
+
+void StompSession::settle(Subscription& s, DeliverySeqs seqs, SettleAction action, std::uint64_t op) {
+  broker_.settle(s.owner, key_of(s), std::move(seqs), action, ticket(op));
+}
+
+// Applies a transaction's settles as part of `op` (the COMMIT's, or 0 for
+// an abort at close). An unsubscribed subscription's held messages went
+// back to its queue already.
+void StompSession::apply_settles(std::vector<TxSettle>& settles, std::uint64_t op) {
+  for (TxSettle& st : settles)
+    if (Subscription* s = subs_.find(st.sub)) settle(*s, std::move(st.seqs), st.action, op);
+}
+
+void StompSession::handle_begin(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto name = f.get("transaction");
+  if (!name) return fail(errors::kMissingTransaction, {}, receipt);
+  if (Status begun = transactions_.begin(*name); !begun) return fail(begun.error(), receipt);
+  begin_op(receipt, 0);
+}
+
+void StompSession::handle_commit(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto taken = transactions_.take(f.get("transaction"));
+  if (!taken) return fail(taken.error(), receipt);
+  Transaction& tx = *taken;
+
+  // Persistent sends (to queues, and to topics for their durable
+  // subscriptions) are journaled as one atomic record: after a crash all of
+  // them or none exist. The transaction's acks follow only once that record
+  // is durable, so a crash never keeps the acks without the sends.
+  std::vector<std::pair<broker::Destination, broker::MessageRef>> atomic;
+  std::vector<TxSend> rest;
+  for (TxSend& send : tx.sends) {
+    if (broker_.journaled() && send.message->persistent) {
+      atomic.emplace_back(std::move(send.destination), std::move(send.message));
+    } else {
+      rest.push_back(std::move(send));
+    }
+  }
+  std::uint32_t parts = static_cast<std::uint32_t>(rest.size());
+  for (const TxSettle& st : tx.settles)
+    if (subs_.find(st.sub)) ++parts;
+  std::uint64_t batch_op = 0;
+  if (!atomic.empty()) batch_op = begin_op(std::nullopt, 1);
+  std::uint64_t op = begin_op(receipt, parts);
+  for (TxSend& send : rest) broker_.publish(send.destination, std::move(send.message), ticket(op));
+  if (batch_op != 0) {
+    transactions_.settle_after(batch_op, op, std::move(tx.settles));
+    broker_.publish_atomic(std::move(atomic), ticket(batch_op));
+    return;
+  }
+  apply_settles(tx.settles, op);
+}
+
+void StompSession::handle_abort(const stomp::Frame& f) {
+  auto receipt = f.get("receipt");
+  auto taken = transactions_.take(f.get("transaction"));
+  if (!taken) return fail(taken.error(), receipt);
+  std::vector<TxSettle>& settles = taken->settles;
+  std::uint32_t parts = 0;
+  for (TxSettle& st : settles) {
+    if (subs_.find(st.sub)) ++parts;
+    st.action = SettleAction::kRequeue;  // the messages it acknowledged are delivered again
+  }
+  std::uint64_t op = begin_op(receipt, parts);
+  apply_settles(settles, op);
+}
+
+void StompSession::handle_disconnect(const stomp::Frame& f) {
+  disconnecting_ = true;
+  begin_op(f.get("receipt"), 0, 0, /*disconnect=*/true);
+}
+
+void StompSession::on_end_of_input() {
+  if (closing_ || disconnecting_) return;  // already on its way out
+  disconnecting_ = true;
+  begin_op(std::nullopt, 0, 0, /*disconnect=*/true);
+}
+
+// ------------------------------------------------------ operations, receipts
+
+void StompSession::on_answer(std::string_view receipt, SubscriptionNo subscribed, bool disconnect) {
+  if (!receipt.empty()) write_receipt(receipt);
+  if (subscribed.value != 0) release_early(subscribed);
+  if (disconnect) {
+    closing_ = true;
+    transport_.close_after_flush();
+  }
+}
+
+void StompSession::on_window(bool pause) {
+  if (pause) transport_.pause_reading();
+  else transport_.resume_reading();
+}
+
+void StompSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
+  if (op == 0 || closing_) return;
+  if (!outcome.ok) {
+    std::optional<std::string_view> receipt = receipts_.receipt_of(op);
+    if (outcome.needs_configure) {
+      return fail(errors::kConfigureRefused,
+                  fmt::format("user '{}' has no configure permission on {} in vhost '{}', and it does not exist yet",
+                              login_.user(), outcome.error, login_.vhost()),
+                  receipt);
+    }
+    std::string text = outcome.error;
+    return fail(text, {}, receipt);
+  }
+  if (receipts_.complete(op)) {
+    // A committed transaction's acks, held back until its sends were durable.
+    if (auto after = transactions_.settles_after(op)) apply_settles(after->second, after->first);
+  }
+  receipts_.drain();
+}
+
+void StompSession::write_receipt(std::string_view receipt) {
+  std::string& out = transport_.output();
+  Encoder::begin_frame(out, Command::kReceipt);
+  Encoder::add_header(out, "receipt-id", receipt, version_, Command::kReceipt);
+  Encoder::end_headers(out, 0, false);
+  Encoder::end_frame(out);
+  transport_.flush();
+}
+
+void StompSession::fail(std::string_view message, std::string_view detail, std::optional<std::string_view> receipt) {
+  if (closing_) return;
+  closing_ = true;
+  if (static LogRate rate("ERROR frames sent"); rate.allow())
+    spdlog::info("connection {} ({}): ERROR {}{}{}", id_.value, transport_.peer(), log_safe(message),
+                 detail.empty() ? "" : ": ", log_safe(detail));
+  std::string& out = transport_.output();
+  Encoder::begin_frame(out, Command::kError);
+  Encoder::add_header(out, "message", message, version_, Command::kError);
+  if (receipt) Encoder::add_header(out, "receipt-id", *receipt, version_, Command::kError);
+  Encoder::add_header(out, "content-type", "text/plain", version_, Command::kError);
+  std::string body = detail.empty() ? std::string(message) : fmt::format("{}: {}", message, detail);
+  Encoder::end_headers(out, body.size());
+  out += body;
+  Encoder::end_frame(out);
+  transport_.close_after_flush();
+}
+
+// ------------------------------------------------------------- deliveries
+
+void StompSession::on_delivery(SubscriptionNo no, broker::Delivery d) {
+  // Nothing follows an ERROR (or a DISCONNECT's RECEIPT): a delivery that
+  // arrives while the connection closes is not written. A client-mode one
+  // is still held by this consumer on its queue, which takes it back when
+  // the connection's subscriptions go (on_closed).
+  if (released_ || closing_) return;
+  // Unsubscribed meanwhile: the queue took the message back when it
+  // processed the UNSUBSCRIBE, so dropping it here loses nothing.
+  Subscription* s = subs_.find(no);
+  if (s == nullptr) return;
+  if (s->awaiting_receipt) {
+    s->early.push_back(std::move(d));  // bounded by the subscription's window
+    return;
+  }
+  write_message(*s, std::move(d));
+}
+
+void StompSession::release_early(SubscriptionNo no) {
+  if (closing_) return;  // see on_delivery
+  Subscription* s = subs_.find(no);
+  if (s == nullptr) return;
+  s->awaiting_receipt = false;
+  std::vector<broker::Delivery> early;
+  early.swap(s->early);
+  for (broker::Delivery& d : early) write_message(*s, std::move(d));
+}
+
+void StompSession::encode_common_headers(broker::Message& m) {
+  std::string& out = m.encoded_headers_1_2;
+  const auto v = stomp::Version::k1_2;
+  Encoder::add_header(out, "destination", m.destination, v, Command::kMessage);
+  Encoder::add_header(out, "message-id", m.id_text, v, Command::kMessage);
+  for (const auto& [k, val] : m.headers) Encoder::add_header(out, k, val, v, Command::kMessage);
+}
+
+void StompSession::write_message(Subscription& s, broker::Delivery d) {
+  ++messages_out_;
+  const broker::Message& m = *d.message;
+  std::string& out = transport_.output();
+  const bool prepared = version_ == stomp::Version::k1_2 && !m.encoded_headers_1_2.empty();
+  Encoder::begin_frame(out, Command::kMessage);
+  if (!prepared) {
+    Encoder::add_header(out, "destination", m.destination, version_, Command::kMessage);
+    Encoder::add_header(out, "message-id", m.id_text, version_, Command::kMessage);
+  }
+  Encoder::add_header(out, "subscription", s.id, version_, Command::kMessage);
+  if (s.mode != AckMode::kAuto && version_ == stomp::Version::k1_2) {
+    Encoder::add_header(out, "ack", fmt::format("{}-{}", s.no.value, d.seq.value), version_, Command::kMessage);
+  }
+  if (d.earlier_deliveries > 0) {
+    Encoder::add_header(out, "redelivered", "true", version_, Command::kMessage);
+    Encoder::add_header(out, "x-delivery-count", fmt::format("{}", d.earlier_deliveries), version_,
+                        Command::kMessage);
+  } else {
+    // Every MESSAGE says whether it is redelivered, as RabbitMQ's do: code
+    // written for it reads headers['redelivered'] unconditionally.
+    Encoder::add_header(out, "redelivered", "false", version_, Command::kMessage);
+  }
+  if (prepared) {
+    out += m.encoded_headers_1_2;
+  } else {
+    for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
+  }
+  Encoder::end_headers(out, m.body.size());
+  if (m.body.size() >= net::OutputQueue::kReferenceFrom) transport_.output_reference(d.message, m.body);
+  else out += m.body;
+  Encoder::end_frame(transport_.output());
+  subs_.written(s, std::move(d));
+  transport_.flush();
+}
+
+void StompSession::on_flush_started() { subs_.flush_started(); }
+
+void StompSession::on_flush_done() {
+  // Auto-ack windows refill once the frames have been written to the socket:
+  // a consumer that stops reading stops receiving and holds at most its window.
+  if (released_) return;
+  subs_.flush_done([this](Subscription& s, std::uint32_t messages, std::uint64_t bytes) {
+    broker_.credit(s.owner, key_of(s), messages, bytes);
+  });
+}
+
+void StompSession::on_kick(SubscriptionNo no, std::string reason) {
+  if (subs_.find(no) == nullptr) return;
+  subs_.forget(no);  // the broker already dropped the subscription
+  fail(reason);
+}
+
+// ------------------------------------------------------------------ close
+
+void StompSession::on_closed() {
+  if (released_) return;
+  released_ = true;
+  closing_ = true;
+  // An open transaction is aborted: its acknowledged messages come back.
+  for (Transaction& tx : transactions_.take_all()) {
+    for (TxSettle& st : tx.settles) st.action = SettleAction::kRequeue;
+    apply_settles(tx.settles, 0);
+  }
+  release_all();
+  // After its subscriptions are let go: a new connection with this
+  // client-id (which waits for it, see Login::claim_client_id) finds its
+  // durable subscriptions free.
+  login_.release_client_id(broker_.client_ids(), shard_, id_);
+  clients_.remove(shard_, id_);
+}
+
+void StompSession::release_all() {
+  for (auto& s : subs_.take_all()) broker_.unsubscribe(s->owner, key_of(*s), false, ticket(0));
+  receipts_.clear();
+}
+
+void StompSession::describe(net::ConnectionInfo& i) const {
+  if (!login_.user().empty()) i.user = login_.user();
+  i.vhost = login_.vhost();
+  i.protocol = "STOMP " + std::string(stomp::to_string(version_));
+  i.connected_at_ms = connected_at_ms_;
+  i.connected = connected_;
+  i.subscriptions = subs_.size();
+  i.unacked = subs_.unacked_count();
+  i.messages_in = messages_in_;
+  i.messages_out = messages_out_;
+  i.subscription_list = subs_.describe();
+}
+
+}  // namespace ferry::session

@@ -1,0 +1,183 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/authenticator.h"
+#include "broker/broker.h"
+#include "broker/client_events.h"
+#include "broker/delivery.h"
+#include "broker/destination.h"
+#include "broker/stats.h"
+#include "net/protocol.h"
+#include "net/transport.h"
+#include "session/clients.h"
+#include "session/login.h"
+#include "session/receipts.h"
+#include "session/stomp_destinations.h"
+#include "session/stomp_options.h"
+#include "session/subscriptions.h"
+#include "session/transactions.h"
+#include "stomp/frame.h"
+#include "stomp/parse_error.h"
+#include "stomp/parser.h"
+#include "stomp/version.h"
+
+namespace ferry::session {
+
+// What every STOMP session of a server shares; outlives them.
+struct StompContext {
+  const StompOptions& options;
+  broker::Broker& broker;
+  Clients& clients;
+  // null: no authentication (every client is let in, in vhost "/"; tests).
+  auth::Authenticator* authenticator = nullptr;
+};
+
+// The listeners' factory of STOMP sessions.
+net::ProtocolFactory stomp_protocol(const StompContext& context);
+
+// One client's STOMP conversation: parses the connection's bytes into
+// frames and turns them into broker operations, and broker deliveries and
+// answers into frames. Its parts own their state: Login (who the client
+// is), Receipts (answers in frame order, the producer window),
+// Subscriptions (ack tracking, auto-ack credit), Transactions and
+// StompDestinations (the destination forms); this class is the state
+// machine between them. The queues keep the authoritative delivery state on
+// their own shards.
+//
+// Owned by its connection; every method runs on the connection's shard.
+class StompSession final : public net::Protocol, public broker::Client, private Receipts::Listener {
+ public:
+  StompSession(const StompContext& context, net::Transport& transport, ShardId shard, ConnectionId id);
+  ~StompSession() override;
+
+  // net::Protocol
+  std::size_t on_bytes(std::span<char> data) override;
+  void on_end_of_input() override;
+  void on_closed() override;
+  void on_flush_started() override;
+  void on_flush_done() override;
+  void tick(std::int64_t now_ms) override;
+  void close_with_error(std::string_view reason, std::string_view detail = {}) override { fail(reason, detail); }
+  bool closing() const override { return closing_; }
+  // A login is being checked, or its refusal is being delayed: frames after
+  // CONNECT wait in the transport (reading is paused) until it is decided.
+  bool holding() const override {
+    return authenticating_ || login_.refusing() || login_.waiting_for_client_id();
+  }
+  bool connected() const override { return connected_; }
+  std::uint64_t messages_in() const override { return messages_in_; }    // SENDs accepted
+  std::uint64_t messages_out() const override { return messages_out_; }  // MESSAGEs written
+  void describe(net::ConnectionInfo& info) const override;
+
+  // broker::Client
+  void on_delivery(SubscriptionNo sub, broker::Delivery d) override;
+  void on_complete(std::uint64_t op, broker::Outcome outcome) override;
+  void on_kick(SubscriptionNo sub, std::string reason) override;
+
+  void on_frame(const stomp::Frame& f);
+  // `receipt`: the bad frame's receipt header, if it could be salvaged.
+  void on_parse_error(stomp::ParseError e, std::optional<std::string_view> receipt);
+
+ private:
+  // Receipts::Listener
+  void on_answer(std::string_view receipt, SubscriptionNo subscribed, bool disconnect) override;
+  void on_window(bool pause) override;
+
+  // Sends ERROR (message + optional detail body) and closes after flushing.
+  void fail(std::string_view message, std::string_view detail = {},
+            std::optional<std::string_view> receipt = std::nullopt);
+  void fail(const Error& e, std::optional<std::string_view> receipt) { fail(e.message, e.detail, receipt); }
+
+  // CONNECT (stomp_connect.cc).
+  struct ConnectReply {  // what CONNECTED needs once the login is decided
+    std::uint32_t send_ms = 0, recv_ms = 0;
+    std::optional<std::string> receipt;
+  };
+  void handle_connect(const stomp::Frame& f);
+  void on_login(const auth::LoginResult& r, ConnectReply reply);
+  void finish_connect(const ConnectReply& reply);
+  void refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt);
+
+  void handle_send(const stomp::Frame& f);
+  void handle_subscribe(const stomp::Frame& f);
+  void handle_unsubscribe(const stomp::Frame& f);
+  // SUBSCRIBE browser:true (ActiveMQ, Apollo): a snapshot of the queue's
+  // waiting messages as MESSAGE frames, nothing consumed or acknowledged,
+  // then a MESSAGE with `browser:end` and an empty body.
+  void browse(const broker::Destination& d, std::string id, std::optional<std::string_view> receipt);
+  void on_browsed(const broker::Destination& d, const std::string& id, std::uint64_t op,
+                  std::optional<std::vector<broker::BrowsedMessage>> messages);
+  void handle_ack(const stomp::Frame& f, bool ack);
+  void handle_begin(const stomp::Frame& f);
+  void handle_commit(const stomp::Frame& f);
+  void handle_abort(const stomp::Frame& f);
+  void handle_disconnect(const stomp::Frame& f);
+  void remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt);
+
+  // False (and ERROR sent) if the user may not do `a` on `d`.
+  bool permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt);
+  Result<broker::Window> window_of(const stomp::Frame& f) const;
+  // The boolean header `name` (nullopt: absent), any letter case
+  // (stomp/boolean.h); anything else is an Error naming the header.
+  static Result<std::optional<bool>> boolean_header(const stomp::Frame& f, std::string_view name);
+  // The durable subscription a SUBSCRIBE asks for (nullopt: none).
+  Result<std::optional<broker::DurableSubscription>> durable_of(const stomp::Frame& f,
+                                                               const broker::Destination& d,
+                                                               std::string_view id) const;
+  broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);
+  static void encode_common_headers(broker::Message& m);
+
+  std::uint64_t begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
+                         std::uint64_t bytes = 0, bool disconnect = false,
+                         SubscriptionNo subscribed = SubscriptionNo(0)) {
+    return receipts_.begin(receipt, remaining, bytes, disconnect, subscribed);
+  }
+  broker::OpTicket ticket(std::uint64_t op) const { return {shard_, id_, op}; }
+  broker::ConsumerKey key_of(const Subscription& s) const { return {shard_, id_, s.no}; }
+  void write_message(Subscription& s, broker::Delivery d);
+  void release_early(SubscriptionNo no);
+  void write_receipt(std::string_view receipt);
+  void settle(Subscription& s, broker::DeliverySeqs seqs, broker::SettleAction action, std::uint64_t op);
+  void apply_settles(std::vector<TxSettle>& settles, std::uint64_t op);
+  void release_all();
+
+  const StompOptions& options_;
+  broker::Broker& broker_;
+  Clients& clients_;
+  auth::Authenticator* authenticator_;
+  net::Transport& transport_;
+  ShardId shard_;
+  ConnectionId id_;
+  stomp::Parser parser_;
+  stomp::Version version_ = stomp::Version::k1_0;
+  std::string host_header_;  // CONNECT `host`, as sent
+
+  Login login_;
+  Receipts receipts_;
+  Subscriptions subs_;
+  Transactions transactions_;
+  StompDestinations destinations_;
+
+  bool authenticating_ = false;
+  std::optional<ConnectReply> client_id_reply_;  // a CONNECT waiting for its client-id
+  // Expires with the session: a login answer posted back from the
+  // authenticator's thread, or a browse snapshot, finds out whether the
+  // session is still there.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  bool connected_ = false;
+  bool closing_ = false;
+  bool released_ = false;
+  bool disconnecting_ = false;
+
+  std::int64_t connected_at_ms_ = 0;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
+};
+
+}  // namespace ferry::session
