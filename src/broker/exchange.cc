@@ -138,9 +138,12 @@ bool Exchange::remove(const BindingDestination& destination, std::string_view ke
 }
 
 std::size_t Exchange::remove_all_to(const BindingDestination& destination) {
+  // by_key_ is ordered by destination first: its bindings are one range,
+  // starting at the smallest key and arguments.
   std::vector<std::pair<std::string, Arguments>> doomed;
-  for (const auto& [id, b] : bindings_) {
-    if (b.destination == destination) doomed.emplace_back(b.key, b.arguments);
+  for (auto it = by_key_.lower_bound(Key{destination, {}, {}});
+       it != by_key_.end() && it->first.destination == destination; ++it) {
+    doomed.emplace_back(it->first.key, it->first.arguments);
   }
   for (const auto& [key, arguments] : doomed) remove(destination, key, arguments);
   return doomed.size();

@@ -122,38 +122,39 @@ Outcome RoutingTable::delete_exchange(std::string_view name, bool if_unused) {
   const auto it = exchanges_.find(name);
   if (it == exchanges_.end()) return Outcome::success();
   if (if_unused && it->second->binding_count() > 0) return Outcome::failure(describe(name) + " in use");
-  erase_exchange(it);
-  collect_auto_deleted();
+  std::vector<std::string> emptied;
+  erase_exchange(it, emptied);
+  collect_auto_deleted(std::move(emptied));
   return Outcome::success();
 }
 
-void RoutingTable::erase_exchange(Exchanges::iterator it) {
+void RoutingTable::erase_exchange(Exchanges::iterator it, std::vector<std::string>& emptied) {
   binding_count_ -= it->second->binding_count();
   const BindingDestination self = BindingDestination::exchange(it->first);
   exchanges_.erase(it);
-  remove_bindings_to(self);
+  remove_bindings_to(self, emptied);
 }
 
-void RoutingTable::remove_bindings_to(const BindingDestination& destination) {
+void RoutingTable::remove_bindings_to(const BindingDestination& destination, std::vector<std::string>& emptied) {
   // A walk over every exchange: deletions are rare (an operator's action, a
   // subscription's end) and exchanges per vhost are bounded.
-  for (auto& [name, x] : exchanges_) binding_count_ -= x->remove_all_to(destination);
+  for (auto& [name, x] : exchanges_) {
+    const std::size_t removed = x->remove_all_to(destination);
+    binding_count_ -= removed;
+    if (removed > 0 && x->binding_count() == 0) emptied.push_back(name);
+  }
 }
 
-void RoutingTable::collect_auto_deleted() {
-  // Deleting one auto-delete exchange removes the bindings that lead to it,
-  // which may leave another without bindings: repeat until nothing changes.
-  // Each round deletes at least one exchange, so this ends.
-  for (bool again = true; again;) {
-    again = false;
-    for (auto it = exchanges_.begin(); it != exchanges_.end(); ++it) {
-      const Exchange& x = *it->second;
-      if (x.properties().auto_delete && x.binding_count() == 0 && !predeclared(it->first)) {
-        erase_exchange(it);  // invalidates `it`: start the walk again
-        again = true;
-        break;
-      }
-    }
+void RoutingTable::collect_auto_deleted(std::vector<std::string> emptied) {
+  // Deleting one removes the bindings that lead to it, which may empty
+  // another. Each exchange is deleted at most once, so this ends.
+  while (!emptied.empty()) {
+    const std::string name = std::move(emptied.back());
+    emptied.pop_back();
+    const auto it = exchanges_.find(name);
+    if (it == exchanges_.end() || predeclared(name)) continue;
+    const Exchange& x = *it->second;
+    if (x.properties().auto_delete && x.binding_count() == 0) erase_exchange(it, emptied);
   }
 }
 
@@ -162,9 +163,10 @@ void RoutingTable::add_queue(std::string_view name) { queues_.try_emplace(std::s
 void RoutingTable::remove_queue(std::string_view name) {
   const auto it = queues_.find(name);
   if (it == queues_.end()) return;
-  remove_bindings_to(BindingDestination::queue(it->first));
+  std::vector<std::string> emptied;
+  remove_bindings_to(BindingDestination::queue(it->first), emptied);
   queues_.erase(it);
-  collect_auto_deleted();
+  collect_auto_deleted(std::move(emptied));
 }
 
 Outcome RoutingTable::check_ends(std::string_view source, const BindingDestination& destination, Exchange*& x) {
@@ -208,7 +210,7 @@ Outcome RoutingTable::unbind(std::string_view source, const BindingDestination& 
   if (Outcome o = check_ends(source, destination, x); !o.ok) return o;
   if (x->remove(destination, key, arguments)) {
     --binding_count_;
-    collect_auto_deleted();
+    if (x->binding_count() == 0) collect_auto_deleted({x->name()});
   }
   return Outcome::success();
 }

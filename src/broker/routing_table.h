@@ -26,7 +26,8 @@
 //   'x' in vhost '/': received 'fanout' but current is 'topic'". Nothing
 //   changes.
 // - An auto-delete exchange is deleted when its last binding (as a source)
-//   goes, whether unbound or removed with its queue or destination exchange.
+//   goes, whether unbound or removed with its queue or destination exchange
+//   (one that never had a binding stays, as in RabbitMQ).
 // - route() follows exchange-to-exchange bindings and alternate exchanges
 //   (argument `alternate-exchange`, used by an exchange none of whose
 //   bindings matched); each exchange is visited at most once per message, so
@@ -106,12 +107,14 @@ class RoutingTable {
   static bool predeclared(std::string_view name);
   // Checks a source exchange and a destination for bind/unbind.
   Outcome check_ends(std::string_view source, const BindingDestination& destination, Exchange*& x);
-  // Removes every binding to `destination` from every exchange.
-  void remove_bindings_to(const BindingDestination& destination);
-  // Deletes auto-delete exchanges left without bindings, and whatever that
-  // leaves without bindings in turn.
-  void collect_auto_deleted();
-  void erase_exchange(Exchanges::iterator it);
+  // Removes every binding to `destination` from every exchange; adds to
+  // `emptied` the exchanges it left without bindings.
+  void remove_bindings_to(const BindingDestination& destination, std::vector<std::string>& emptied);
+  // Deletes the auto-delete exchanges among `emptied` (exchanges that just
+  // lost their last binding), and those that this empties in turn. An
+  // auto-delete exchange that never had a binding stays, as in RabbitMQ.
+  void collect_auto_deleted(std::vector<std::string> emptied);
+  void erase_exchange(Exchanges::iterator it, std::vector<std::string>& emptied);
 
   std::string vhost_;
   std::size_t max_exchanges_;

@@ -163,7 +163,10 @@ void TopicTrie::visit(Node& node, std::size_t i) {
 // after which its children carry on at j. Entering at i tries every j >= i,
 // so a later entry at i' >= i (another path through an earlier `#`) has
 // nothing new to try, and an entry at i' < i only needs j in [i', i). That
-// keeps each (node, word index) pair visited at most once per match.
+// keeps each (node, word index) pair visited at most once per match. (The
+// depth-first walk happens to enter a node at rising indices, so today the
+// second case does not arise; the general form keeps the bound if the walk
+// order ever changes.)
 void TopicTrie::visit_hash(Node& hash, std::size_t i) {
   FERRY_ASSERT(!hash.hash);  // `#.#` is stored as `#`
   std::size_t end = key_words_.size();  // inclusive
