@@ -75,7 +75,8 @@ const Binding* Exchange::find(const BindingDestination& destination, std::string
   return &bindings_.at(it->second);
 }
 
-const Binding& Exchange::add(BindingId id, BindingDestination destination, std::string key, Arguments arguments) {
+const Binding& Exchange::add(BindingId id, BindingDestination destination, std::string key, Arguments arguments,
+                             QueueSlot* queue, Exchange* exchange) {
   FERRY_ASSERT(check_binding(key, arguments).ok);
   const bool fresh = by_key_.emplace(Key{destination, key, arguments}, id).second;
   FERRY_ASSERT(fresh);
@@ -104,7 +105,7 @@ const Binding& Exchange::add(BindingId id, BindingDestination destination, std::
       break;
   }
   const auto [it, inserted] =
-      bindings_.emplace(id, Binding{id, std::move(destination), std::move(key), std::move(arguments)});
+      bindings_.emplace(id, Binding{id, std::move(destination), std::move(key), std::move(arguments), queue, exchange});
   FERRY_ASSERT(inserted);
   return it->second;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <compare>
+#include <cstdint>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -48,6 +49,16 @@ struct BindingDestination {
   friend bool operator==(const BindingDestination&, const BindingDestination&) = default;
 };
 
+class Exchange;
+
+// The routing table's record of a queue that bindings lead to, at a stable
+// address until the queue is removed (and its bindings with it). `name`
+// views the table's copy of the queue's name.
+struct QueueSlot {
+  std::string_view name;
+  std::uint64_t route_epoch = 0;  // the table's per-message mark
+};
+
 // A binding is identified, as in RabbitMQ, by (source, destination, key,
 // arguments): binding the same four twice is one binding.
 struct Binding {
@@ -55,6 +66,11 @@ struct Binding {
   BindingDestination destination;
   std::string key;
   Arguments arguments;
+  // The destination resolved by whoever made the binding (the routing
+  // table), so that routing follows a pointer instead of looking a name up:
+  // `queue` for a queue, `exchange` for an exchange, or neither.
+  QueueSlot* queue = nullptr;
+  Exchange* exchange = nullptr;
 };
 
 // A message's headers as the headers exchange reads them; the caller adapts
@@ -103,9 +119,11 @@ class Exchange {
                       const Arguments& arguments) const;
 
   // Adds a binding that check_binding() accepted and find() did not find,
-  // under an id unused in this exchange. Returns it (valid until it is
-  // removed or the exchange is destroyed).
-  const Binding& add(BindingId id, BindingDestination destination, std::string key, Arguments arguments);
+  // under an id unused in this exchange, with its resolved destination
+  // (Binding::queue / Binding::exchange; they must outlive the binding).
+  // Returns it (valid until it is removed or the exchange is destroyed).
+  const Binding& add(BindingId id, BindingDestination destination, std::string key, Arguments arguments,
+                     QueueSlot* queue = nullptr, Exchange* exchange = nullptr);
 
   // Removes a binding; false when there is none with these parts.
   bool remove(const BindingDestination& destination, std::string_view key, const Arguments& arguments);

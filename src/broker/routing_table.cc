@@ -158,7 +158,10 @@ void RoutingTable::collect_auto_deleted(std::vector<std::string> emptied) {
   }
 }
 
-void RoutingTable::add_queue(std::string_view name) { queues_.try_emplace(std::string(name)); }
+void RoutingTable::add_queue(std::string_view name) {
+  const auto [it, fresh] = queues_.try_emplace(std::string(name));
+  if (fresh) it->second.name = it->first;
+}
 
 void RoutingTable::remove_queue(std::string_view name) {
   const auto it = queues_.find(name);
@@ -199,7 +202,14 @@ Outcome RoutingTable::bind(std::string_view source, const BindingDestination& de
     return Outcome::failure("cannot bind to " + describe(source) + ": vhost binding limit (" +
                             std::to_string(max_bindings_) + ") is reached");
   }
-  x->add(BindingId{next_binding_++}, destination, std::string(key), arguments);
+  QueueSlot* queue = nullptr;
+  Exchange* to = nullptr;
+  if (destination.kind == BindingDestination::Kind::kQueue) {
+    queue = &queues_.find(destination.name)->second;  // check_ends() found it
+  } else {
+    to = lookup(destination.name);
+  }
+  x->add(BindingId{next_binding_++}, destination, std::string(key), arguments, queue, to);
   ++binding_count_;
   return Outcome::success();
 }
@@ -248,16 +258,16 @@ Outcome RoutingTable::route(std::string_view exchange, std::string_view routing_
       }
       continue;
     }
+    // The pointers were resolved at bind time; remove_queue() and
+    // erase_exchange() remove the bindings before what they point to goes.
     for (const Binding* b : matched_) {
-      if (b->destination.kind == BindingDestination::Kind::kQueue) {
-        const auto q = queues_.find(b->destination.name);
-        FERRY_ASSERT(q != queues_.end());  // remove_queue() removes its bindings
-        if (q->second.route_epoch == epoch_) continue;
-        q->second.route_epoch = epoch_;
-        queues.push_back(q->first);
+      if (QueueSlot* q = b->queue) {
+        if (q->route_epoch == epoch_) continue;
+        q->route_epoch = epoch_;
+        queues.push_back(q->name);
       } else {
-        Exchange* next = lookup(b->destination.name);
-        FERRY_ASSERT(next != nullptr);  // erase_exchange() removes the bindings to it
+        Exchange* next = b->exchange;
+        FERRY_ASSERT(next != nullptr);
         if (next->route_epoch == epoch_) continue;
         next->route_epoch = epoch_;
         work_.push_back(next);

@@ -96,11 +96,9 @@ class RoutingTable {
                 std::vector<std::string_view>& queues);
 
  private:
-  struct QueueEntry {
-    std::uint64_t route_epoch = 0;
-  };
   using Exchanges = std::unordered_map<std::string, std::unique_ptr<Exchange>, StringHash, std::equal_to<>>;
-  using Queues = std::unordered_map<std::string, QueueEntry, StringHash, std::equal_to<>>;
+  // Node-based: a QueueSlot, and the name it views, stay put on rehash.
+  using Queues = std::unordered_map<std::string, QueueSlot, StringHash, std::equal_to<>>;
 
   Exchange* lookup(std::string_view name);
   std::string describe(std::string_view exchange) const;  // "exchange 'x' in vhost '/'"

@@ -255,6 +255,8 @@ TEST_F(RoutingTableTest, RemovingAQueueRemovesItsBindings) {
   EXPECT_EQ(route("amq.topic", "a.b"), Names{});
   table.add_queue("q");  // a new queue of the same name has no bindings
   EXPECT_EQ(route("amq.fanout", ""), (Names{"p"}));
+  ok(table.bind("amq.fanout", queue("q"), ""));
+  EXPECT_EQ(route("amq.fanout", ""), (Names{"p", "q"}));
   table.remove_queue("never-there");
 }
 
@@ -273,6 +275,11 @@ TEST_F(RoutingTableTest, DeletingAnExchangeRemovesBindingsFromAndToIt) {
   EXPECT_EQ(route("amq.fanout", ""), Names{});
   ok(table.declare("unused", props(ExchangeType::kFanout)));
   ok(table.delete_exchange("unused", true));
+  // Declared again under the same name: a new exchange, bound afresh.
+  ok(table.declare("mid", props(ExchangeType::kFanout)));
+  ok(table.bind("amq.fanout", exchange("mid"), ""));
+  ok(table.bind("mid", queue("q"), ""));
+  EXPECT_EQ(route("amq.fanout", ""), (Names{"q"}));
 }
 
 TEST_F(RoutingTableTest, AutoDeleteGoesWithItsLastBinding) {
