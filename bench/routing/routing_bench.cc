@@ -112,9 +112,9 @@ int main(int argc, char** argv) {
     const std::string q = "q" + std::to_string(i);
     table.add_queue(q);
     patterns.push_back(pattern(i));
-    const Outcome o = table.bind("amq.topic", BindingDestination::queue(q), patterns.back());
-    if (!o.ok) {
-      std::fprintf(stderr, "bind failed: %s\n", o.error.c_str());
+    const ferry::Status o = table.bind("amq.topic", BindingDestination::queue(q), patterns.back());
+    if (!o.ok()) {
+      std::fprintf(stderr, "bind failed: %s\n", o.error().text().c_str());
       return 1;
     }
   }

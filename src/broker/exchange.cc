@@ -17,15 +17,15 @@ std::string_view exchange_type_name(ExchangeType type) {
   return "?";
 }
 
-Outcome parse_exchange_type(std::string_view name, ExchangeType& type) {
+Status parse_exchange_type(std::string_view name, ExchangeType& type) {
   for (const ExchangeType t : {ExchangeType::kDirect, ExchangeType::kFanout, ExchangeType::kTopic,
                                ExchangeType::kHeaders}) {
     if (name == exchange_type_name(t)) {
       type = t;
-      return Outcome::success();
+      return Status{};
     }
   }
-  return Outcome::failure("unknown exchange type '" + std::string(name) + "'");
+  return failure("unknown exchange type '" + std::string(name) + "'");
 }
 
 namespace {
@@ -34,15 +34,15 @@ bool starts_with_x(std::string_view name) { return name.size() >= 2 && name[0] =
 
 // RabbitMQ's x-match values (rabbit_exchange_type_headers:validate_binding).
 // `any` and `with_x` are set on success.
-Outcome parse_x_match(const Arguments& arguments, bool& any, bool& with_x) {
+Status parse_x_match(const Arguments& arguments, bool& any, bool& with_x) {
   const auto it = arguments.find("x-match");
   const std::string_view value = it == arguments.end() ? std::string_view("all") : std::string_view(it->second);
   if (value == "all" || value == "any" || value == "all-with-x" || value == "any-with-x") {
     any = value.starts_with("any");
     with_x = value.ends_with("-with-x");
-    return Outcome::success();
+    return Status{};
   }
-  return Outcome::failure("invalid x-match field value '" + std::string(value) +
+  return failure("invalid x-match field value '" + std::string(value) +
                           "'; expected all, any, all-with-x, or any-with-x");
 }
 
@@ -51,7 +51,7 @@ Outcome parse_x_match(const Arguments& arguments, bool& any, bool& with_x) {
 Exchange::Exchange(std::string name, ExchangeProperties properties)
     : name_(std::move(name)), properties_(std::move(properties)) {}
 
-Outcome Exchange::check_binding(std::string_view key, const Arguments& arguments) const {
+Status Exchange::check_binding(std::string_view key, const Arguments& arguments) const {
   switch (properties_.type) {
     case ExchangeType::kTopic:
       return TopicTrie::check_pattern(key);
@@ -61,9 +61,9 @@ Outcome Exchange::check_binding(std::string_view key, const Arguments& arguments
     }
     case ExchangeType::kDirect:
     case ExchangeType::kFanout:
-      return Outcome::success();
+      return Status{};
   }
-  return Outcome::success();
+  return Status{};
 }
 
 const Binding* Exchange::find(const BindingDestination& destination, std::string_view key,
@@ -77,7 +77,7 @@ const Binding* Exchange::find(const BindingDestination& destination, std::string
 
 const Binding& Exchange::add(BindingId id, BindingDestination destination, std::string key, Arguments arguments,
                              QueueSlot* queue, Exchange* exchange) {
-  FERRY_ASSERT(check_binding(key, arguments).ok);
+  FERRY_ASSERT(check_binding(key, arguments).ok());
   const bool fresh = by_key_.emplace(Key{destination, key, arguments}, id).second;
   FERRY_ASSERT(fresh);
   switch (properties_.type) {
@@ -85,13 +85,13 @@ const Binding& Exchange::add(BindingId id, BindingDestination destination, std::
       direct_[key].push_back(id);
       break;
     case ExchangeType::kTopic: {
-      const bool added = topic_.add(key, id).ok;
+      const bool added = topic_.add(key, id).ok();
       FERRY_ASSERT(added);
       break;
     }
     case ExchangeType::kHeaders: {
       HeadersMatch m{id, false, false, {}};
-      const bool valid = parse_x_match(arguments, m.any, m.with_x).ok;
+      const bool valid = parse_x_match(arguments, m.any, m.with_x).ok();
       FERRY_ASSERT(valid);
       for (const auto& [name, value] : arguments) {
         // x-match itself never takes part; other x- arguments only with *-with-x.

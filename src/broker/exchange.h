@@ -12,6 +12,7 @@
 
 #include "broker/binding_id.h"
 #include "broker/delivery.h"
+#include "common/result.h"
 #include "broker/topic_trie.h"
 #include "common/string_hash.h"
 
@@ -31,7 +32,7 @@ enum class ExchangeType { kDirect, kFanout, kTopic, kHeaders };
 std::string_view exchange_type_name(ExchangeType type);  // "direct", ...
 // The type a client names ("direct", "fanout", "topic", "headers"), or
 // failure "unknown exchange type 'x'".
-Outcome parse_exchange_type(std::string_view name, ExchangeType& type);
+Status parse_exchange_type(std::string_view name, ExchangeType& type);
 
 // Exchange and binding arguments: RabbitMQ's `x-` names with string values
 // (STOMP headers carry strings; numbers are written in decimal). Ordered, so
@@ -112,7 +113,7 @@ class Exchange {
   // Why a binding with this key and these arguments cannot be made on this
   // exchange (a topic pattern past TopicTrie's bounds, a headers binding
   // whose x-match is not all/any/all-with-x/any-with-x), or success.
-  Outcome check_binding(std::string_view key, const Arguments& arguments) const;
+  Status check_binding(std::string_view key, const Arguments& arguments) const;
 
   // The binding with these four parts, or null.
   const Binding* find(const BindingDestination& destination, std::string_view key,

@@ -63,10 +63,10 @@ const Exchange* RoutingTable::find(std::string_view name) const {
   return it == exchanges_.end() ? nullptr : it->second.get();
 }
 
-Outcome RoutingTable::declare(std::string_view name, const ExchangeProperties& properties) {
-  if (name.empty()) return Outcome::failure("operation not permitted on the default exchange");
+Status RoutingTable::declare(std::string_view name, const ExchangeProperties& properties) {
+  if (name.empty()) return failure("operation not permitted on the default exchange");
   if (name.size() > kMaxNameBytes) {
-    return Outcome::failure("exchange name of " + std::to_string(name.size()) + " bytes; at most " +
+    return failure("exchange name of " + std::to_string(name.size()) + " bytes; at most " +
                             std::to_string(kMaxNameBytes) + " are allowed");
   }
   if (const Exchange* x = lookup(name)) {
@@ -74,7 +74,7 @@ Outcome RoutingTable::declare(std::string_view name, const ExchangeProperties& p
     // auto_delete, internal, then arguments.
     const ExchangeProperties& current = x->properties();
     const auto differs = [&](std::string_view arg, std::string_view received, std::string_view now) {
-      return Outcome::failure("inequivalent arg '" + std::string(arg) + "' for " + describe(name) + ": received '" +
+      return failure("inequivalent arg '" + std::string(arg) + "' for " + describe(name) + ": received '" +
                               std::string(received) + "' but current is '" + std::string(now) + "'");
     };
     if (properties.type != current.type) {
@@ -98,34 +98,34 @@ Outcome RoutingTable::declare(std::string_view name, const ExchangeProperties& p
         const std::string received = quoted_or_none(properties.arguments, arg);
         const std::string now = quoted_or_none(current.arguments, arg);
         if (received != now) {
-          return Outcome::failure("inequivalent arg '" + arg + "' for " + describe(name) + ": received " + received +
+          return failure("inequivalent arg '" + arg + "' for " + describe(name) + ": received " + received +
                                   " but current is " + now);
         }
       }
     }
-    return Outcome::success();
+    return Status{};
   }
   if (name.starts_with("amq.")) {
-    return Outcome::failure("exchange name '" + std::string(name) + "' contains reserved prefix 'amq.*'");
+    return failure("exchange name '" + std::string(name) + "' contains reserved prefix 'amq.*'");
   }
   if (exchanges_.size() - kPredeclared.size() >= max_exchanges_) {
-    return Outcome::failure("cannot declare " + describe(name) + ": vhost exchange limit (" +
+    return failure("cannot declare " + describe(name) + ": vhost exchange limit (" +
                             std::to_string(max_exchanges_) + ") is reached");
   }
   exchanges_.emplace(std::string(name), std::make_unique<Exchange>(std::string(name), properties));
-  return Outcome::success();
+  return Status{};
 }
 
-Outcome RoutingTable::delete_exchange(std::string_view name, bool if_unused) {
-  if (name.empty()) return Outcome::failure("operation not permitted on the default exchange");
-  if (predeclared(name)) return Outcome::failure("deletion of system " + describe(name) + " not allowed");
+Status RoutingTable::delete_exchange(std::string_view name, bool if_unused) {
+  if (name.empty()) return failure("operation not permitted on the default exchange");
+  if (predeclared(name)) return failure("deletion of system " + describe(name) + " not allowed");
   const auto it = exchanges_.find(name);
-  if (it == exchanges_.end()) return Outcome::success();
-  if (if_unused && it->second->binding_count() > 0) return Outcome::failure(describe(name) + " in use");
+  if (it == exchanges_.end()) return Status{};
+  if (if_unused && it->second->binding_count() > 0) return failure(describe(name) + " in use");
   std::vector<std::string> emptied;
   erase_exchange(it, emptied);
   collect_auto_deleted(std::move(emptied));
-  return Outcome::success();
+  return Status{};
 }
 
 void RoutingTable::erase_exchange(Exchanges::iterator it, std::vector<std::string>& emptied) {
@@ -172,34 +172,34 @@ void RoutingTable::remove_queue(std::string_view name) {
   collect_auto_deleted(std::move(emptied));
 }
 
-Outcome RoutingTable::check_ends(std::string_view source, const BindingDestination& destination, Exchange*& x) {
+Status RoutingTable::check_ends(std::string_view source, const BindingDestination& destination, Exchange*& x) {
   if (source.empty() || (destination.kind == BindingDestination::Kind::kExchange && destination.name.empty())) {
-    return Outcome::failure("operation not permitted on the default exchange");
+    return failure("operation not permitted on the default exchange");
   }
   x = lookup(source);
-  if (x == nullptr) return Outcome::failure("no " + describe(source));
+  if (x == nullptr) return failure("no " + describe(source));
   if (destination.kind == BindingDestination::Kind::kQueue) {
     if (!has_queue(destination.name)) {
-      return Outcome::failure("no queue '" + destination.name + "' in vhost '" + vhost_ + "'");
+      return failure("no queue '" + destination.name + "' in vhost '" + vhost_ + "'");
     }
   } else if (lookup(destination.name) == nullptr) {
-    return Outcome::failure("no " + describe(destination.name));
+    return failure("no " + describe(destination.name));
   }
-  return Outcome::success();
+  return Status{};
 }
 
-Outcome RoutingTable::bind(std::string_view source, const BindingDestination& destination, std::string_view key,
+Status RoutingTable::bind(std::string_view source, const BindingDestination& destination, std::string_view key,
                            const Arguments& arguments) {
   Exchange* x = nullptr;
-  if (Outcome o = check_ends(source, destination, x); !o.ok) return o;
+  if (Status o = check_ends(source, destination, x); !o) return o;
   if (key.size() > kMaxKeyBytes) {
-    return Outcome::failure("binding key of " + std::to_string(key.size()) + " bytes; at most " +
+    return failure("binding key of " + std::to_string(key.size()) + " bytes; at most " +
                             std::to_string(kMaxKeyBytes) + " are allowed");
   }
-  if (Outcome o = x->check_binding(key, arguments); !o.ok) return o;
-  if (x->find(destination, key, arguments) != nullptr) return Outcome::success();
+  if (Status o = x->check_binding(key, arguments); !o) return o;
+  if (x->find(destination, key, arguments) != nullptr) return Status{};
   if (binding_count_ >= max_bindings_) {
-    return Outcome::failure("cannot bind to " + describe(source) + ": vhost binding limit (" +
+    return failure("cannot bind to " + describe(source) + ": vhost binding limit (" +
                             std::to_string(max_bindings_) + ") is reached");
   }
   QueueSlot* queue = nullptr;
@@ -211,31 +211,31 @@ Outcome RoutingTable::bind(std::string_view source, const BindingDestination& de
   }
   x->add(BindingId{next_binding_++}, destination, std::string(key), arguments, queue, to);
   ++binding_count_;
-  return Outcome::success();
+  return Status{};
 }
 
-Outcome RoutingTable::unbind(std::string_view source, const BindingDestination& destination, std::string_view key,
+Status RoutingTable::unbind(std::string_view source, const BindingDestination& destination, std::string_view key,
                              const Arguments& arguments) {
   Exchange* x = nullptr;
-  if (Outcome o = check_ends(source, destination, x); !o.ok) return o;
+  if (Status o = check_ends(source, destination, x); !o) return o;
   if (x->remove(destination, key, arguments)) {
     --binding_count_;
     if (x->binding_count() == 0) collect_auto_deleted({x->name()});
   }
-  return Outcome::success();
+  return Status{};
 }
 
-Outcome RoutingTable::route(std::string_view exchange, std::string_view routing_key, const HeaderLookup& headers,
+Status RoutingTable::route(std::string_view exchange, std::string_view routing_key, const HeaderLookup& headers,
                             std::vector<std::string_view>& queues) {
   queues.clear();
   Exchange* x = lookup(exchange);
-  if (x == nullptr) return Outcome::failure("no " + describe(exchange));
-  if (x->properties().internal) return Outcome::failure("cannot publish to internal " + describe(exchange));
+  if (x == nullptr) return failure("no " + describe(exchange));
+  if (x->properties().internal) return failure("cannot publish to internal " + describe(exchange));
   ++epoch_;
   if (exchange.empty()) {  // the default exchange: the key names the queue
     const auto q = queues_.find(routing_key);
     if (q != queues_.end()) queues.push_back(q->first);
-    return Outcome::success();
+    return Status{};
   }
   work_.clear();
   work_.push_back(x);
@@ -274,7 +274,7 @@ Outcome RoutingTable::route(std::string_view exchange, std::string_view routing_
       }
     }
   }
-  return Outcome::success();
+  return Status{};
 }
 
 }  // namespace ferry::broker

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/delivery.h"
+#include "common/result.h"
 #include "broker/exchange.h"
 #include "common/string_hash.h"
 
@@ -38,7 +39,7 @@
 //   binding keys of at most kMaxKeyBytes (topic patterns: TopicTrie's bounds).
 //
 // Expected failures (unknown exchange or queue, inequivalent redeclare,
-// limit reached, reserved name) are Outcome::failure with the text an ERROR
+// limit reached, reserved name) are Status::failure with the text an ERROR
 // frame carries; nothing changes when an operation fails.
 //
 // Owned by one shard; not thread-safe. Intended wiring (not done yet; see
@@ -60,12 +61,12 @@ class RoutingTable {
   const std::string& vhost() const { return vhost_; }
 
   // Creates the exchange, or checks that an existing one is equivalent.
-  Outcome declare(std::string_view name, const ExchangeProperties& properties);
+  Status declare(std::string_view name, const ExchangeProperties& properties);
   // Deletes the exchange with its bindings, from it and to it; deleting an
   // exchange that does not exist succeeds (RabbitMQ 3.x+). With `if_unused`,
   // fails while it is the source of a binding. The predeclared ones are
   // refused.
-  Outcome delete_exchange(std::string_view name, bool if_unused = false);
+  Status delete_exchange(std::string_view name, bool if_unused = false);
   const Exchange* find(std::string_view name) const;
   // Exchanges declared in this vhost, the predeclared five included.
   std::size_t exchange_count() const { return exchanges_.size(); }
@@ -79,11 +80,11 @@ class RoutingTable {
 
   // Binds `destination` to exchange `source` with a key and arguments. A
   // binding that already exists is a success that changes nothing.
-  Outcome bind(std::string_view source, const BindingDestination& destination, std::string_view key,
+  Status bind(std::string_view source, const BindingDestination& destination, std::string_view key,
                const Arguments& arguments = {});
   // Removes the binding; one that does not exist is a success (the exchange
   // and destination must exist).
-  Outcome unbind(std::string_view source, const BindingDestination& destination, std::string_view key,
+  Status unbind(std::string_view source, const BindingDestination& destination, std::string_view key,
                  const Arguments& arguments = {});
   std::size_t binding_count() const { return binding_count_; }
 
@@ -92,7 +93,7 @@ class RoutingTable {
   // order. Fails when the exchange does not exist or is internal. The views
   // stay valid until the queue is removed. Not const (marks, scratch); no
   // allocation once the scratch space has grown.
-  Outcome route(std::string_view exchange, std::string_view routing_key, const HeaderLookup& headers,
+  Status route(std::string_view exchange, std::string_view routing_key, const HeaderLookup& headers,
                 std::vector<std::string_view>& queues);
 
  private:
@@ -104,7 +105,7 @@ class RoutingTable {
   std::string describe(std::string_view exchange) const;  // "exchange 'x' in vhost '/'"
   static bool predeclared(std::string_view name);
   // Checks a source exchange and a destination for bind/unbind.
-  Outcome check_ends(std::string_view source, const BindingDestination& destination, Exchange*& x);
+  Status check_ends(std::string_view source, const BindingDestination& destination, Exchange*& x);
   // Removes every binding to `destination` from every exchange; adds to
   // `emptied` the exchanges it left without bindings.
   void remove_bindings_to(const BindingDestination& destination, std::vector<std::string>& emptied);

@@ -28,22 +28,22 @@ void split_words(std::string_view s, std::vector<std::string_view>& words) {
 // Splits and checks a pattern, dropping a `#` that follows a `#` (`#.#`
 // matches exactly what `#` matches, and one `#` node per run keeps the
 // matcher's bound on repeated work simple).
-Outcome parse_pattern(std::string_view pattern, std::vector<std::string_view>& words) {
+Status parse_pattern(std::string_view pattern, std::vector<std::string_view>& words) {
   split_words(pattern, words);
   if (words.size() > TopicTrie::kMaxWords) {
-    return Outcome::failure("topic pattern has " + std::to_string(words.size()) + " words; at most " +
+    return failure("topic pattern has " + std::to_string(words.size()) + " words; at most " +
                             std::to_string(TopicTrie::kMaxWords) + " are allowed");
   }
   for (const std::string_view w : words) {
     if (w.size() > TopicTrie::kMaxWordBytes) {
-      return Outcome::failure("topic pattern has a word of " + std::to_string(w.size()) + " bytes; at most " +
+      return failure("topic pattern has a word of " + std::to_string(w.size()) + " bytes; at most " +
                               std::to_string(TopicTrie::kMaxWordBytes) + " are allowed");
     }
   }
   const auto last = std::unique(words.begin(), words.end(),
                                 [](std::string_view a, std::string_view b) { return a == "#" && b == "#"; });
   words.erase(last, words.end());
-  return Outcome::success();
+  return Status{};
 }
 
 }  // namespace
@@ -51,14 +51,14 @@ Outcome parse_pattern(std::string_view pattern, std::vector<std::string_view>& w
 TopicTrie::TopicTrie() : root_(std::make_unique<Node>()) {}
 TopicTrie::~TopicTrie() = default;
 
-Outcome TopicTrie::check_pattern(std::string_view pattern) {
+Status TopicTrie::check_pattern(std::string_view pattern) {
   std::vector<std::string_view> words;
   return parse_pattern(pattern, words);
 }
 
-Outcome TopicTrie::add(std::string_view pattern, BindingId id) {
+Status TopicTrie::add(std::string_view pattern, BindingId id) {
   std::vector<std::string_view> words;
-  if (Outcome o = parse_pattern(pattern, words); !o.ok) return o;
+  if (Status o = parse_pattern(pattern, words); !o) return o;
   Node* node = root_.get();
   for (const std::string_view w : words) {
     std::unique_ptr<Node>* child;
@@ -75,15 +75,15 @@ Outcome TopicTrie::add(std::string_view pattern, BindingId id) {
     }
     node = child->get();
   }
-  if (std::find(node->ids.begin(), node->ids.end(), id) != node->ids.end()) return Outcome::success();
+  if (std::find(node->ids.begin(), node->ids.end(), id) != node->ids.end()) return Status{};
   node->ids.push_back(id);
   ++pattern_count_;
-  return Outcome::success();
+  return Status{};
 }
 
 bool TopicTrie::remove(std::string_view pattern, BindingId id) {
   std::vector<std::string_view> words;
-  if (!parse_pattern(pattern, words).ok) return false;  // never added
+  if (!parse_pattern(pattern, words).ok()) return false;  // never added
   // path[k] is the node reached after words[0..k); path[0] is the root.
   std::vector<Node*> path;
   path.reserve(words.size() + 1);
@@ -207,7 +207,7 @@ bool topic_matches(std::string_view pattern, std::string_view routing_key) {
   return reach[k.size()] != 0;
 }
 
-Outcome from_activemq_wildcards(std::string_view activemq_pattern, std::string& pattern) {
+Status from_activemq_wildcards(std::string_view activemq_pattern, std::string& pattern) {
   std::vector<std::string_view> words;
   split_words(activemq_pattern, words);
   std::string converted;
@@ -219,12 +219,12 @@ Outcome from_activemq_wildcards(std::string_view activemq_pattern, std::string& 
     } else if (k + 1 == words.size()) {
       converted += '#';
     } else {
-      return Outcome::failure("'>' must be the last word of a wildcard destination: '" +
+      return failure("'>' must be the last word of a wildcard destination: '" +
                               std::string(activemq_pattern) + "'");
     }
   }
   pattern = std::move(converted);
-  return Outcome::success();
+  return Status{};
 }
 
 }  // namespace ferry::broker

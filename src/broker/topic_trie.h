@@ -10,6 +10,7 @@
 
 #include "broker/binding_id.h"
 #include "broker/delivery.h"
+#include "common/result.h"
 #include "common/string_hash.h"
 
 // The binding patterns of one topic exchange, as RabbitMQ's topic exchange
@@ -52,12 +53,12 @@ class TopicTrie {
 
   // Why `pattern` cannot be a binding pattern (too many words, a word too
   // long), or success. add() and remove() check the same.
-  static Outcome check_pattern(std::string_view pattern);
+  static Status check_pattern(std::string_view pattern);
 
   // Adds the pair (pattern, id). Adding a pair that is already there is a
   // success that changes nothing. One id may be added under several patterns
   // (it is still reported once per match). `#.#` is the same pattern as `#`.
-  Outcome add(std::string_view pattern, BindingId id);
+  Status add(std::string_view pattern, BindingId id);
 
   // Removes the pair; false if it was not there. Frees every node that no
   // longer leads to a pattern, so a trie emptied of its patterns is back to
@@ -119,6 +120,6 @@ bool topic_matches(std::string_view pattern, std::string_view routing_key);
 // meaning, so `/topic/` accepts what a user of either broker types. A `>`
 // inside a longer word ("a>b") is a plain character.
 // On success `pattern` holds the trie's syntax; on failure it is unchanged.
-Outcome from_activemq_wildcards(std::string_view activemq_pattern, std::string& pattern);
+Status from_activemq_wildcards(std::string_view activemq_pattern, std::string& pattern);
 
 }  // namespace ferry::broker

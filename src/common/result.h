@@ -20,6 +20,10 @@ struct Error {
   std::string text() const { return detail.empty() ? message : message + ": " + detail; }
 };
 
+inline Error failure(std::string message, std::string detail = {}) {
+  return Error{std::move(message), std::move(detail)};
+}
+
 // A value or the Error that prevented it (std::expected, which C++20 lacks).
 template <typename T>
 class [[nodiscard]] Result {

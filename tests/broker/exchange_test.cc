@@ -32,7 +32,7 @@ class ExchangeTest : public ::testing::Test {
   }
   // Binds queue `queue` with a fresh id; the binding must be new and valid.
   void bind(Exchange& x, const std::string& queue, const std::string& key, const Arguments& args = {}) {
-    ASSERT_TRUE(x.check_binding(key, args).ok) << x.check_binding(key, args).error;
+    ASSERT_TRUE(x.check_binding(key, args).ok()) << x.check_binding(key, args).error().message;
     ASSERT_EQ(x.find(BindingDestination::queue(queue), key, args), nullptr);
     x.add(BindingId{next_++}, BindingDestination::queue(queue), key, args);
   }
@@ -55,13 +55,13 @@ TEST(ExchangeType, NamesParseBothWays) {
   for (const ExchangeType t :
        {ExchangeType::kDirect, ExchangeType::kFanout, ExchangeType::kTopic, ExchangeType::kHeaders}) {
     ExchangeType parsed = ExchangeType::kDirect;
-    ASSERT_TRUE(parse_exchange_type(exchange_type_name(t), parsed).ok);
+    ASSERT_TRUE(parse_exchange_type(exchange_type_name(t), parsed).ok());
     EXPECT_EQ(parsed, t);
   }
   ExchangeType parsed = ExchangeType::kTopic;
-  const Outcome o = parse_exchange_type("x-consistent-hash", parsed);
-  EXPECT_FALSE(o.ok);
-  EXPECT_EQ(o.error, "unknown exchange type 'x-consistent-hash'");
+  const Status o = parse_exchange_type("x-consistent-hash", parsed);
+  EXPECT_FALSE(o.ok());
+  EXPECT_EQ(o.error().message, "unknown exchange type 'x-consistent-hash'");
   EXPECT_EQ(parsed, ExchangeType::kTopic);
 }
 
@@ -98,8 +98,8 @@ TEST_F(ExchangeTest, TopicUsesPatterns) {
   // Two bindings of q2 match: the exchange reports both bindings.
   EXPECT_EQ(route(*x, "lazy.pink.rabbit"), (Names{"q2", "q2"}));
   EXPECT_EQ(route(*x, "quick.brown.fox"), Names{});
-  const Outcome too_long = x->check_binding("a." + std::string(256, 'x'), {});
-  EXPECT_FALSE(too_long.ok);
+  const Status too_long = x->check_binding("a." + std::string(256, 'x'), {});
+  EXPECT_FALSE(too_long.ok());
   EXPECT_TRUE(x->remove(BindingDestination::queue("q2"), "lazy.#", {}));
   EXPECT_EQ(route(*x, "lazy.brown.fox"), Names{});
 }
@@ -161,11 +161,11 @@ TEST_F(ExchangeTest, HeadersXArgumentsCountOnlyWithX) {
 
 TEST_F(ExchangeTest, HeadersRefuseAnUnknownXMatch) {
   auto x = make(ExchangeType::kHeaders);
-  const Outcome o = x->check_binding("", {{"x-match", "some"}});
-  EXPECT_FALSE(o.ok);
-  EXPECT_EQ(o.error, "invalid x-match field value 'some'; expected all, any, all-with-x, or any-with-x");
+  const Status o = x->check_binding("", {{"x-match", "some"}});
+  EXPECT_FALSE(o.ok());
+  EXPECT_EQ(o.error().message, "invalid x-match field value 'some'; expected all, any, all-with-x, or any-with-x");
   // Other types ignore x-match.
-  EXPECT_TRUE(make(ExchangeType::kDirect)->check_binding("", {{"x-match", "some"}}).ok);
+  EXPECT_TRUE(make(ExchangeType::kDirect)->check_binding("", {{"x-match", "some"}}).ok());
 }
 
 TEST_F(ExchangeTest, HeadersBindingsAreRemoved) {

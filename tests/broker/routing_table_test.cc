@@ -41,8 +41,8 @@ class RoutingTableTest : public ::testing::Test {
   // The queues a publish reaches, sorted, checking that none comes twice.
   Names route(std::string_view x, std::string_view key, const HeaderLookup& h = NoHeaders()) {
     std::vector<std::string_view> out;
-    const Outcome o = table.route(x, key, h, out);
-    EXPECT_TRUE(o.ok) << o.error;
+    const Status o = table.route(x, key, h, out);
+    EXPECT_TRUE(o.ok()) << o.error().message;
     Names names(out.begin(), out.end());
     std::sort(names.begin(), names.end());
     EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end()) << "a queue routed to twice";
@@ -51,10 +51,10 @@ class RoutingTableTest : public ::testing::Test {
   void queues(std::initializer_list<const char*> names) {
     for (const char* n : names) table.add_queue(n);
   }
-  void ok(const Outcome& o) { ASSERT_TRUE(o.ok) << o.error; }
-  void fails(const Outcome& o, const std::string& text) {
-    EXPECT_FALSE(o.ok);
-    EXPECT_EQ(o.error, text);
+  void ok(const Status& o) { ASSERT_TRUE(o.ok()) << o.error().message; }
+  void fails(const Status& o, const std::string& text) {
+    EXPECT_FALSE(o.ok());
+    EXPECT_EQ(o.error().message, text);
   }
 
   RoutingTable table{"/", 100, 1000};
@@ -369,9 +369,9 @@ TEST_F(RoutingTableTest, BindingLimit) {
   ok(small.bind("amq.direct", queue("q"), "a"));
   ok(small.bind("amq.direct", queue("q"), "b"));
   ok(small.bind("amq.direct", queue("q"), "b"));  // exists: no new binding
-  const Outcome o = small.bind("amq.direct", queue("q"), "c");
-  EXPECT_FALSE(o.ok);
-  EXPECT_EQ(o.error, "cannot bind to exchange 'amq.direct' in vhost '/v': vhost binding limit (2) is reached");
+  const Status o = small.bind("amq.direct", queue("q"), "c");
+  EXPECT_FALSE(o.ok());
+  EXPECT_EQ(o.error().message, "cannot bind to exchange 'amq.direct' in vhost '/v': vhost binding limit (2) is reached");
   ok(small.unbind("amq.direct", queue("q"), "a"));
   ok(small.bind("amq.direct", queue("q"), "c"));
   EXPECT_EQ(small.binding_count(), 2u);
@@ -384,13 +384,13 @@ TEST_F(RoutingTableTest, ManyTopicBindingsComeAndGo) {
   for (int i = 0; i < 10'000; ++i) big.add_queue("q" + std::to_string(i));
   for (int i = 0; i < 10'000; ++i) {
     const std::string pattern = "region" + std::to_string(i % 100) + ".*.item" + std::to_string(i) + ".#";
-    ASSERT_TRUE(big.bind("amq.topic", queue("q" + std::to_string(i)), pattern).ok);
+    ASSERT_TRUE(big.bind("amq.topic", queue("q" + std::to_string(i)), pattern).ok());
   }
   std::vector<std::string_view> out;
-  ASSERT_TRUE(big.route("amq.topic", "region7.eu.item507.x.y", NoHeaders(), out).ok);
+  ASSERT_TRUE(big.route("amq.topic", "region7.eu.item507.x.y", NoHeaders(), out).ok());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0], "q507");
-  ASSERT_TRUE(big.route("amq.topic", "region7.eu.item508", NoHeaders(), out).ok);
+  ASSERT_TRUE(big.route("amq.topic", "region7.eu.item508", NoHeaders(), out).ok());
   EXPECT_TRUE(out.empty());
   for (int i = 0; i < 10'000; ++i) big.remove_queue("q" + std::to_string(i));
   EXPECT_EQ(big.binding_count(), 0u);
