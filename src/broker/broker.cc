@@ -31,6 +31,8 @@ Broker::Broker(const BrokerOptions& options, Executor& executor, store::Journal*
   for (std::uint32_t i = 0; i < options_.shards; ++i)
     shards_.push_back(std::make_unique<ShardBroker>(ShardId(i), *this, options_, journal_));
   client_events_.assign(options_.shards, nullptr);
+  for (std::uint32_t i = 0; i < options_.shards; ++i) patterns_.push_back(std::make_unique<TopicPatterns>());
+  matched_.resize(options_.shards);
   id_counters_.resize(options_.shards);
   // Ids start at the clock (microseconds) so that they do not repeat across
   // restarts, even for messages whose records are long deleted.
@@ -55,22 +57,66 @@ MessageId Broker::next_message_id(ShardId shard) {
   return MessageId((std::uint64_t{shard.value} << 56) | ++id_counters_[shard.value].value);
 }
 
-void Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
-  ShardId owner = owner_of(d);
-  auto task = [this, owner, d = d, m = std::move(m), ticket, may_create]() mutable {
-    shards_[owner.value]->publish(d, std::move(m), ticket, may_create);
-  };
-  static_assert(Task::fits_inline<decltype(task)>(), "a SEND must not allocate on its way");
-  executor_.post(owner, std::move(task));
+std::uint32_t Broker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
+  return publish(std::make_shared<const Destination>(d), std::move(m), ticket, may_create);
 }
 
-void Broker::publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create) {
+std::uint32_t Broker::publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create) {
+  std::uint32_t answers = 1;
+  if (d->kind == DestinationKind::kTopic) {
+    if (TopicPatterns::is_pattern(d->name)) {
+      refuse(ticket, fmt::format("{} is a wildcard destination: subscribe to it; SEND names one topic", d->to_string()));
+      return 1;
+    }
+    std::vector<std::shared_ptr<const Destination>>& matched = matched_[ticket.shard.value];
+    if (!patterns_[ticket.shard.value]->empty()) {
+      matched.clear();
+      match_patterns(ticket.shard, *d, matched);
+      for (std::shared_ptr<const Destination>& w : matched) {
+        const ShardId owner = owner_of(*w);
+        executor_.post(owner, [this, owner, w = std::move(w), m, ticket]() mutable {
+          shards_[owner.value]->publish(*w, std::move(m), ticket, true, /*routed=*/true);
+        });
+        ++answers;
+      }
+      matched.clear();
+    }
+  }
   ShardId owner = owner_of(*d);
   auto task = [this, owner, d = std::move(d), m = std::move(m), ticket, may_create]() mutable {
     shards_[owner.value]->publish(*d, std::move(m), ticket, may_create);
   };
   static_assert(Task::fits_inline<decltype(task)>(), "a SEND must not allocate on its way");
   executor_.post(owner, std::move(task));
+  return answers;
+}
+
+void Broker::match_patterns(ShardId shard, const Destination& d, std::vector<std::shared_ptr<const Destination>>& out) {
+  patterns_[shard.value]->match(d, out);
+}
+
+void Broker::refuse(OpTicket ticket, std::string error) {
+  to_client(ticket.shard, [ticket, error = std::move(error)](ClientEvents& ev) {
+    ev.complete(ticket.connection, ticket.op, Outcome::failure(error));
+  });
+}
+
+void Broker::add_topic_pattern(ShardId home, const Destination& topic, std::function<void()> done) {
+  // Counted on `home`, where the answers come back.
+  auto left = std::make_shared<std::uint32_t>(shard_count());
+  for (std::uint32_t i = 0; i < shard_count(); ++i) {
+    executor_.post(ShardId(i), [this, i, home, topic, left, done] {
+      patterns_[i]->add(topic);
+      executor_.post(home, [left, done] {
+        if (--*left == 0) done();
+      });
+    });
+  }
+}
+
+void Broker::remove_topic_pattern(const Destination& topic) {
+  for (std::uint32_t i = 0; i < shard_count(); ++i)
+    executor_.post(ShardId(i), [this, i, topic] { patterns_[i]->remove(topic); });
 }
 
 void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket) {
@@ -80,6 +126,17 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
   // back to this shard), then write everything as one batch.
   auto gather = std::make_shared<AtomicSends>();
   gather->sends = std::move(sends);
+  // A topic send also goes to the wildcard topics it matches (as publish()).
+  if (!patterns_[ticket.shard.value]->empty()) {
+    std::vector<std::shared_ptr<const Destination>> matched;
+    const std::size_t n = gather->sends.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (gather->sends[i].first.kind != DestinationKind::kTopic) continue;
+      matched.clear();
+      match_patterns(ticket.shard, gather->sends[i].first, matched);
+      for (const auto& w : matched) gather->sends.emplace_back(*w, gather->sends[i].second);
+    }
+  }
   std::vector<Destination> topics;
   for (const auto& [d, m] : gather->sends)
     if (d.kind == DestinationKind::kTopic && std::find(topics.begin(), topics.end(), d) == topics.end())
@@ -172,6 +229,13 @@ void Broker::publish_internal(const Destination& d, MessageRef m) {
 
 void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                        std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create) {
+  if (d.kind == DestinationKind::kTopic && TopicPatterns::is_pattern(d.name)) {
+    if (Status valid = TopicPatterns::check(d.name); !valid) return refuse(ticket, valid.error().text());
+    if (durable)
+      return refuse(ticket, fmt::format("durable subscriptions to a wildcard destination ({}) are not supported; "
+                                        "subscribe durably to each topic, or without durable",
+                                        d.to_string()));
+  }
   ShardId owner = owner_of(d);
   executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create] {
     shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create);

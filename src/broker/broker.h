@@ -19,6 +19,7 @@
 #include "broker/message.h"
 #include "broker/options.h"
 #include "broker/queue_counts.h"
+#include "broker/topic_patterns.h"
 
 namespace ferry::broker {
 
@@ -41,15 +42,28 @@ class Broker {
 
   ShardId owner_of(const Destination& d) const;
 
+  // Publishes `m` to `d`. Call on ticket.shard. Returns how many answers
+  // the ticket gets (each an Outcome; the publish is done when all came):
+  // a topic message goes to its own topic and to every wildcard topic it
+  // matches (TopicPatterns), routed here, on the publisher's shard, so one
+  // producer's messages keep their order in each. A topic name that is a
+  // pattern cannot be published to (one failure answer).
   // may_create false: a destination that does not exist yet is not created
   // (the op fails with Outcome::not_created); the connection's user lacks
   // configure permission on it. A SEND to a topic creates nothing lasting
   // and is not refused.
-  void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
+  [[nodiscard]] std::uint32_t publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
   // The same for a destination a session keeps (no copy of its strings).
-  void publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create = true);
+  [[nodiscard]] std::uint32_t publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket,
+                                      bool may_create = true);
+  // A topic name that is a pattern subscribes to every topic it matches
+  // (not durably: refused with `durable`).
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
+  // Run on the wildcard topic's owner (`home`): adds the pattern on every
+  // shard, then runs `done` on `home`; removes it on every shard.
+  void add_topic_pattern(ShardId home, const Destination& topic, std::function<void()> done);
+  void remove_topic_pattern(const Destination& topic);
   // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.
   void unsubscribe(ShardId owner, const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
@@ -114,6 +128,10 @@ class Broker {
     std::size_t waiting = 0;  // owners not answered yet (touched on the ticket's shard only)
   };
   void write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket);
+  // Answers a ticket with a failure from here (ticket.shard's own task).
+  void refuse(OpTicket ticket, std::string error);
+  // The wildcard topics `d` matches, as `shard` knows them.
+  void match_patterns(ShardId shard, const Destination& d, std::vector<std::shared_ptr<const Destination>>& out);
 
   BrokerOptions options_;
   QueueCounts queue_counts_;  // before shards_: their queues release into it
@@ -121,6 +139,8 @@ class Broker {
   store::Journal* journal_;
   std::vector<std::unique_ptr<ShardBroker>> shards_;
   std::vector<ClientEvents*> client_events_;
+  std::vector<std::unique_ptr<TopicPatterns>> patterns_;  // one per shard, touched only there
+  std::vector<std::vector<std::shared_ptr<const Destination>>> matched_;  // per shard: publish()'s scratch
   // One counter per shard, each touched only by its shard; padded apart.
   struct alignas(64) Counter {
     std::uint64_t value = 0;

@@ -150,6 +150,7 @@ Topic& ShardBroker::topic_for(const Destination& d) {
                                      // The topic has destroyed the subscription's queue.
                                      if (auto it = subscriptions_.find(key); it != subscriptions_.end()) {
                                        topic_of_.erase(it->second.queue);
+                                       if (it->second.topic != nullptr) forget_pattern(it->second.topic->destination());
                                        subscriptions_.erase(it);
                                      }
                                      spdlog::warn("dropping slow topic subscriber: {}", log_safe(reason));
@@ -178,7 +179,7 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 
 // ------------------------------------------------------------ publishing
 
-void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create) {
+void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create, bool routed) {
   if (d.kind == DestinationKind::kQueue) {
     const bool exists = queues_.contains(key_of(d));
     if (!exists && !may_create) {
@@ -214,10 +215,14 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
     }
     // Producer flow control: the SEND completes when memory frees, and the
     // producer's connection stops reading once its window is spent.
-    parked_.push_back(Parked{d, std::move(m), ticket});
+    parked_.push_back(Parked{d, std::move(m), ticket, routed});
     return;
   }
-  accept(d, std::move(m), begin(ticket));
+  accept(d, std::move(m), begin(ticket), routed);
+}
+
+void ShardBroker::forget_pattern(const Destination& topic) {
+  if (TopicPatterns::is_pattern(topic.name)) broker_.remove_topic_pattern(topic);
 }
 
 void ShardBroker::defer_creation(const Destination& d, MessageRef m, OpTicket ticket) {
@@ -241,8 +246,8 @@ void ShardBroker::defer_creation(const Destination& d, MessageRef m, OpTicket ti
   });
 }
 
-void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op) {
-  ++published_;
+void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op, bool routed) {
+  if (!routed) ++published_;
   if (d.kind == DestinationKind::kQueue) {
     admit(queue_for(d), m, op);
     end(op);
@@ -376,7 +381,7 @@ void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
   if (d.kind == DestinationKind::kQueue) {
     queue_for(d).enqueue(std::move(m));
   } else {
-    accept(d, std::move(m), begin(std::nullopt));
+    accept(d, std::move(m), begin(std::nullopt), false);
   }
 }
 
@@ -454,6 +459,13 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
     }
     if (q->consumer_count() == 0) durable_topics_[s.durable_key].exclusive = !durable->shared;
     s.queue = q;
+  }
+  // A wildcard subscription is confirmed once every shard routes the topics
+  // it matches to it (a SEND after the RECEIPT reaches it, whichever shard
+  // the producer is on).
+  if (d.kind == DestinationKind::kTopic && !durable && TopicPatterns::is_pattern(d.name)) {
+    ++op->waiting;
+    broker_.add_topic_pattern(self_, d, [this, op] { end(op); });
   }
   // The answer is queued before the first delivery, so a client sees its
   // RECEIPT before any MESSAGE of the subscription (PHP's extension needs it).
@@ -534,6 +546,7 @@ void ShardBroker::unsubscribe(const ConsumerKey& key, bool remove_durable_too, O
       if (remove_durable_too) remove_durable_now(s.durable_key, op, nullptr);
     } else if (s.topic != nullptr) {
       topic_of_.erase(s.queue);
+      forget_pattern(s.topic->destination());
       s.topic->unsubscribe(key);
     } else {
       s.queue->remove_consumer(key);
@@ -794,7 +807,7 @@ void ShardBroker::resume_parked() {
   while (!parked_.empty() && memory_used_ + overhead_bytes() < low) {
     Parked p = std::move(parked_.front());
     parked_.pop_front();
-    accept(p.destination, std::move(p.message), begin(p.ticket));
+    accept(p.destination, std::move(p.message), begin(p.ticket), p.routed);
   }
   resuming_ = false;
 }

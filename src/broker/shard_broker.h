@@ -41,8 +41,9 @@ class ShardBroker final : public QueueHost {
   ShardBroker(ShardId self, Broker& broker, const BrokerOptions& options, store::Journal* journal);
   ~ShardBroker() override;
 
-  // may_create: see Broker::publish.
-  void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
+  // may_create: see Broker::publish. `routed`: a copy for a wildcard topic
+  // that a SEND to another topic matched (not counted as published again).
+  void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true, bool routed = false);
   // Enqueues without limits or completion (dead letters of non-persistent messages).
   void publish_internal(const Destination& d, MessageRef m);
   // A committed transaction's topic send: to the topic's non-durable
@@ -148,6 +149,7 @@ class ShardBroker final : public QueueHost {
     Destination destination;
     MessageRef message;
     OpTicket ticket;
+    bool routed = false;
   };
   struct Subscription {
     Queue* queue = nullptr;
@@ -174,7 +176,9 @@ class ShardBroker final : public QueueHost {
   Topic& topic_for(const Destination& d);
   Queue* queue_by_journal_key(const std::string& key);
   QueueSettings durable_settings(std::string journal_key) const;
-  void accept(const Destination& d, MessageRef m, OpRef op);
+  void accept(const Destination& d, MessageRef m, OpRef op, bool routed);
+  // A non-durable subscription to a wildcard topic went: its pattern too.
+  void forget_pattern(const Destination& topic);
   // A SEND that would create a queue past this turn's budget (see .cc).
   void defer_creation(const Destination& d, MessageRef m, OpTicket ticket);
   // Enqueues into q, first journaling m when q is durable and m persistent.

@@ -36,6 +36,13 @@ std::uint64_t Receipts::begin(std::optional<std::string_view> receipt, std::uint
   return op;
 }
 
+void Receipts::expect(std::uint64_t op, std::uint32_t more) {
+  auto it = std::lower_bound(pending_.begin(), pending_.end(), op,
+                             [](const Pending& p, std::uint64_t o) { return p.op < o; });
+  FERRY_ASSERT(it != pending_.end() && it->op == op && it->remaining > 0);
+  it->remaining += more;
+}
+
 bool Receipts::complete(std::uint64_t op) {
   FERRY_ASSERT(!pending_.empty() && op >= pending_.front().op);
   // Ops are numbered consecutively, but ops answered at once are not queued,

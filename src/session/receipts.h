@@ -42,6 +42,8 @@ class Receipts {
   std::uint64_t begin(std::optional<std::string_view> receipt, std::uint32_t remaining,
                       std::uint64_t bytes = 0, bool disconnect = false,
                       SubscriptionNo subscribed = SubscriptionNo(0));
+  // `op` (not complete yet) waits for `more` answers than it began with.
+  void expect(std::uint64_t op, std::uint32_t more);
   // One broker answer for `op`. True when it was the last one it waited
   // for (the caller may chain work on it before drain()).
   bool complete(std::uint64_t op);

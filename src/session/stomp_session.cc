@@ -256,7 +256,9 @@ void StompSession::handle_send(const stomp::Frame& f) {
   const std::uint64_t bytes = f.body.size() + 256;
   std::uint64_t op = begin_op(receipt, 1, bytes);
   const bool may_create = login_.may(auth::Access::kConfigure, **d);
-  broker_.publish(std::move(*d), std::move(m), ticket(op), may_create);
+  // A topic message may go to wildcard subscriptions too: one answer each.
+  if (std::uint32_t answers = broker_.publish(std::move(*d), std::move(m), ticket(op), may_create); answers > 1)
+    receipts_.expect(op, answers - 1);
 }
 
 Result<std::optional<bool>> StompSession::boolean_header(const stomp::Frame& f, std::string_view name) {
@@ -621,7 +623,10 @@ void StompSession::handle_commit(const stomp::Frame& f) {
   std::uint64_t batch_op = 0;
   if (!atomic.empty()) batch_op = begin_op(std::nullopt, 1);
   std::uint64_t op = begin_op(receipt, parts);
-  for (TxSend& send : rest) broker_.publish(send.destination, std::move(send.message), ticket(op));
+  for (TxSend& send : rest) {
+    const std::uint32_t answers = broker_.publish(send.destination, std::move(send.message), ticket(op));
+    if (answers > 1) receipts_.expect(op, answers - 1);
+  }
   if (batch_op != 0) {
     transactions_.settle_after(batch_op, op, std::move(tx.settles));
     broker_.publish_atomic(std::move(atomic), ticket(batch_op));

@@ -141,7 +141,7 @@ class BrokerTest : public ::testing::Test {
   // Publishes and returns the op number.
   std::uint64_t publish(Conn& c, const std::string& d, std::string body) {
     OpTicket t = c.ticket();
-    broker->publish(dest(d), message(d, std::move(body)), t);
+    (void)broker->publish(dest(d), message(d, std::move(body)), t);
     executor->drain();
     return t.op;
   }
@@ -342,7 +342,7 @@ TEST_F(BrokerTest, ExpiredMessageIsNeverDelivered) {
   start();
   Conn producer{ShardId(0), ConnectionId(1)};
   Conn consumer{ShardId(0), ConnectionId(2)};
-  broker->publish(dest("/queue/x"), message("/queue/x", "stale", wall_ms() - 1000), producer.ticket());
+  (void)broker->publish(dest("/queue/x"), message("/queue/x", "stale", wall_ms() - 1000), producer.ticket());
   executor->drain();
   publish(producer, "/queue/x", "fresh");
   subscribe(consumer, "/queue/x", AckMode::kAuto, 10);
@@ -399,14 +399,14 @@ TEST_F(BrokerTest, QueueCreationsAreSpreadOverTurns) {
   for (int i = 0; i < n; ++i) {
     OpTicket t = producer.ticket();
     const std::string d = "/queue/new." + std::to_string(i);
-    broker->publish(dest(d), message(d, "first"), t);
+    (void)broker->publish(dest(d), message(d, "first"), t);
     ops.push_back(t.op);
   }
   const std::string last = "/queue/new." + std::to_string(n - 1);
   OpTicket again = producer.ticket();
-  broker->publish(dest(last), message(last, "second"), again);
+  (void)broker->publish(dest(last), message(last, "second"), again);
   OpTicket probe = other.ticket();
-  broker->publish(dest("/queue/old"), message("/queue/old", "probe"), probe);
+  (void)broker->publish(dest("/queue/old"), message("/queue/old", "probe"), probe);
   executor->drain();
   const auto& done = on(producer).completed;
   auto position = [&](ConnectionId c, std::uint64_t op) {
