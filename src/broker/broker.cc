@@ -171,10 +171,12 @@ void Broker::publish_internal(const Destination& d, MessageRef m) {
 }
 
 void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                       std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create) {
+                       std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create,
+                       SelectorRef selector) {
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create] {
-    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create);
+  executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create,
+                         selector = std::move(selector)]() mutable {
+    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create, std::move(selector));
   });
 }
 

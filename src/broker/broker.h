@@ -17,6 +17,7 @@
 #include "store/journal.h"
 #include "broker/executor.h"
 #include "broker/message.h"
+#include "broker/message_selector.h"
 #include "broker/options.h"
 #include "broker/queue_counts.h"
 
@@ -48,8 +49,11 @@ class Broker {
   void publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create = true);
   // The same for a destination a session keeps (no copy of its strings).
   void publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create = true);
+  // `selector` (null: none) filters what the consumer gets (queue.h,
+  // topic.h); a durable subscription with one is refused.
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
+                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true,
+                 SelectorRef selector = nullptr);
   // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.
   void unsubscribe(ShardId owner, const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   void remove_durable(const DurableSubscription& s, OpTicket ticket);

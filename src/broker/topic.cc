@@ -97,6 +97,7 @@ bool Topic::fan_out_some() {
     }
     Subscription& s = subscriptions_[next_++];
     // Under the block policy publish() waited until nobody was full.
+    if (s.selector != nullptr && !selects(s.selector, *current_.message)) continue;
     if (kick_slow && s.queue->full()) {
       slow.push_back(s.key);
       continue;
@@ -115,7 +116,7 @@ bool Topic::fan_out_some() {
   return true;
 }
 
-Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window) {
+Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector) {
   QueueSettings s;
   s.max_deliveries = options_.max_deliveries;
   s.max_ready = options_.topic_subscriber_buffer;
@@ -123,7 +124,7 @@ Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window) {
   Queue& ref = *q;
   // Appended after end_: a fan-out in progress does not reach it (it did
   // not exist when that message was published).
-  subscriptions_.push_back(Subscription{key, std::move(q)});
+  subscriptions_.push_back(Subscription{key, std::move(q), std::move(selector)});
   ref.add_consumer(key, mode, window);
   return ref;
 }
