@@ -15,6 +15,7 @@
 #include "broker/shard_broker.h"
 #include "net/errors.h"
 #include "net/output_queue.h"
+#include "selector/selector.h"
 #include "stomp/boolean.h"
 #include "stomp/encoder.h"
 
@@ -601,7 +602,16 @@ void Session::handle_subscribe(const stomp::Frame& f) {
     durable = durable_of(f, *d, id, error);
     if (!error.empty()) return fail(errors::kBadDurable, error, receipt);
   }
-  if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
+  // ActiveMQ's and Artemis' JMS selector: a typo is an ERROR naming the
+  // position, never a subscription that silently matches nothing.
+  broker::SelectorRef selector;
+  if (auto text = f.get("selector")) {
+    auto parsed = selector::Selector::parse(*text);
+    if (!parsed.ok()) return fail(errors::kInvalidSelector, parsed.error().detail, receipt);
+    selector = parsed.selector();
+    if (auto b = f.get("browser"); selector && b && stomp::parse_boolean(*b) == true)
+      return fail(errors::kBadBrowser, "a browser cannot have a selector (it would be ignored)", receipt);
+  }
   if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
     if (d->kind != broker::DestinationKind::kQueue)
       return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", d->to_string()),
@@ -633,7 +643,7 @@ void Session::handle_subscribe(const stomp::Frame& f) {
   subs_by_id_.emplace(id, std::move(sub));
   std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
   broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op),
-                    may(auth::Access::kConfigure, s.destination));
+                    may(auth::Access::kConfigure, s.destination), std::move(selector));
 }
 
 void Session::handle_unsubscribe(const stomp::Frame& f) {

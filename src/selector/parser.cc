@@ -24,7 +24,7 @@ Parser::NodePtr Parser::fail(std::size_t offset, std::string what) {
   if (!failed_) {
     failed_ = true;
     error_.position = char_position(text_, offset);
-    error_.message = "selector: " + what + " at position " + std::to_string(error_.position);
+    error_.detail = what + " at position " + std::to_string(error_.position);
   }
   return nullptr;
 }

@@ -10,7 +10,10 @@ Selector::~Selector() = default;
 
 ParseResult Selector::parse(std::string_view text) {
   if (text.size() > kMaxLength)
-    return ParseError{kMaxLength + 1, "selector: longer than " + std::to_string(kMaxLength) + " bytes"};
+    return ParseError{kMaxLength + 1, "longer than " + std::to_string(kMaxLength) + " bytes at position " +
+                                          std::to_string(kMaxLength + 1)};
+  if (text.find_first_not_of(" \t\r\n\f") == std::string_view::npos)
+    return std::shared_ptr<const Selector>();
   Parser p(text);
   std::unique_ptr<Node> root = p.parse();
   if (!root) return p.error();

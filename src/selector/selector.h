@@ -13,11 +13,12 @@ namespace ferry::selector {
 struct Node;
 
 // Why a selector does not parse: a 1-based character position in the
-// selector and a message that names it ("selector: expected ')' at
-// position 17").
+// selector, what is wrong there ("expected ')', found end of selector at
+// position 17"), and that as a message ("selector: " + detail).
 struct ParseError {
   std::size_t position = 0;
-  std::string message;
+  std::string detail;
+  std::string message() const { return "selector: " + detail; }
 };
 
 class Selector;
@@ -51,6 +52,8 @@ class Selector {
   static constexpr std::size_t kMaxDepth = 64;
   static constexpr std::size_t kMaxHeight = 256;
 
+  // An empty (or all-blank) text is no selector: ok() with a null
+  // selector(), as JMS says ("treated as a null" selector).
   static ParseResult parse(std::string_view text);
 
   // True only when the selector is TRUE for the message (FALSE and UNKNOWN

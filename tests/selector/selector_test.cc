@@ -13,7 +13,7 @@ using Headers = std::map<std::string, std::string, std::less<>>;
 // Parses `text` (which must parse) and matches it against `headers`.
 bool match(std::string_view text, const Headers& headers = {}) {
   auto r = Selector::parse(text);
-  EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message);
+  EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message());
   if (!r.ok()) return false;
   return r.selector()->matches_fn([&](std::string_view name) -> std::optional<std::string_view> {
     auto it = headers.find(name);
@@ -268,6 +268,14 @@ TEST(Selector, Precedence) {
   EXPECT_TRUE(match("NOT a = 2 AND a = 1", h));
 }
 
+TEST(Selector, BlankIsNoSelector) {
+  for (std::string_view blank : {"", "   ", "\t\n"}) {
+    auto r = Selector::parse(blank);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.selector(), nullptr);
+  }
+}
+
 TEST(Selector, KeepsItsText) {
   auto r = Selector::parse("a = 1");
   ASSERT_TRUE(r.ok());
@@ -277,50 +285,49 @@ TEST(Selector, KeepsItsText) {
 TEST(Selector, ErrorsNameThePosition) {
   ParseError e = error_of("type = 'order' AND (priority > 4");
   EXPECT_EQ(e.position, 33u);
-  EXPECT_EQ(e.message, "selector: expected ')', found end of selector at position 33");
+  EXPECT_EQ(e.message(), "selector: expected ')', found end of selector at position 33");
+  EXPECT_EQ(e.detail, "expected ')', found end of selector at position 33");
 
   e = error_of("a = 'x");
   EXPECT_EQ(e.position, 5u);
-  EXPECT_NE(e.message.find("closing quote"), std::string::npos) << e.message;
+  EXPECT_NE(e.message().find("closing quote"), std::string::npos) << e.message();
 
   e = error_of("a == 1");
-  EXPECT_EQ(e.position, 4u) << e.message;
+  EXPECT_EQ(e.position, 4u) << e.message();
 
   e = error_of("a = 1 b = 2");
-  EXPECT_EQ(e.position, 7u) << e.message;
-  EXPECT_NE(e.message.find("expected AND, OR or end of selector"), std::string::npos) << e.message;
+  EXPECT_EQ(e.position, 7u) << e.message();
+  EXPECT_NE(e.message().find("expected AND, OR or end of selector"), std::string::npos) << e.message();
 
   e = error_of("a = 1)");
-  EXPECT_EQ(e.position, 6u) << e.message;
+  EXPECT_EQ(e.position, 6u) << e.message();
 
   e = error_of("a IN ()");
-  EXPECT_EQ(e.position, 7u) << e.message;
+  EXPECT_EQ(e.position, 7u) << e.message();
 
   e = error_of("a LIKE b");
-  EXPECT_EQ(e.position, 8u) << e.message;
+  EXPECT_EQ(e.position, 8u) << e.message();
 
   e = error_of("a LIKE 'x' ESCAPE 'ab'");
-  EXPECT_EQ(e.position, 19u) << e.message;
+  EXPECT_EQ(e.position, 19u) << e.message();
 
   e = error_of("a LIKE 'x!' ESCAPE '!'");
-  EXPECT_EQ(e.position, 8u) << e.message;
+  EXPECT_EQ(e.position, 8u) << e.message();
 
   e = error_of("a BETWEEN 1 OR 2");
-  EXPECT_EQ(e.position, 13u) << e.message;
+  EXPECT_EQ(e.position, 13u) << e.message();
 
   e = error_of("a IS 5");
-  EXPECT_EQ(e.position, 6u) << e.message;
+  EXPECT_EQ(e.position, 6u) << e.message();
 }
 
 TEST(Selector, PositionsCountCharactersNotBytes) {
   ParseError e = error_of("a = '\xC3\xA9' =");
   // a␣=␣'é'␣= : the second '=' is the 9th character (10th byte).
-  EXPECT_EQ(e.position, 9u) << e.message;
+  EXPECT_EQ(e.position, 9u) << e.message();
 }
 
 TEST(Selector, RefusedForms) {
-  EXPECT_EQ(error_of("").message, "selector: empty selector at position 1");
-  EXPECT_EQ(error_of("   ").position, 4u);
   error_of("a = \"x\"");
   error_of("a != 1");
   error_of("a = 1 = 2");
@@ -347,7 +354,7 @@ TEST(Selector, LengthIsBounded) {
   EXPECT_TRUE(Selector::parse(ok).ok());
   ParseError e = error_of(ok + " ");
   EXPECT_EQ(e.position, Selector::kMaxLength + 1);
-  EXPECT_NE(e.message.find("longer than 4096"), std::string::npos);
+  EXPECT_NE(e.message().find("longer than 4096"), std::string::npos);
 }
 
 TEST(Selector, NestingIsBounded) {
@@ -355,7 +362,7 @@ TEST(Selector, NestingIsBounded) {
   EXPECT_TRUE(Selector::parse(nested(Selector::kMaxDepth)).ok());
   ParseError e = error_of(nested(Selector::kMaxDepth + 1));
   EXPECT_EQ(e.position, Selector::kMaxDepth + 1);
-  EXPECT_NE(e.message.find("nested more than 64"), std::string::npos) << e.message;
+  EXPECT_NE(e.message().find("nested more than 64"), std::string::npos) << e.message();
 
   std::string nots;
   for (int i = 0; i < 2000; ++i) nots += "NOT ";
@@ -373,7 +380,7 @@ TEST(Selector, LongChainsAreFlatOrBounded) {
   std::string sum = "a";
   for (int i = 0; i < 1000; ++i) sum += "+1";
   ParseError e = error_of(sum + " = 1");
-  EXPECT_NE(e.message.find("deep"), std::string::npos) << e.message;
+  EXPECT_NE(e.message().find("deep"), std::string::npos) << e.message();
 }
 
 }  // namespace
