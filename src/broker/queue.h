@@ -309,9 +309,10 @@ class Queue {
   // disconnect during an ACK's fsync). By message id; charged as held.
   std::vector<QueueEntry> orphans_;
   std::size_t next_consumer_ = 0;  // round-robin cursor
-  // dispatch_selected() walked every waiting message and none could be
-  // delivered; until a consumer gains room (or a message comes back), only
-  // messages enqueued since (order >= unscanned_from_) are worth a look.
+  // scanned_: dispatch_selected()'s last walk reached the end, so no
+  // consumer with room selects any message it left; until a consumer gains
+  // room (or a message comes back), only messages enqueued since (order >=
+  // unscanned_from_) are worth a look.
   std::uint64_t unscanned_from_ = 0;
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)

@@ -96,8 +96,10 @@ bool Topic::fan_out_some() {
       stop = std::min(end_, next_ + 64);
     }
     Subscription& s = subscriptions_[next_++];
-    // Under the block policy publish() waited until nobody was full.
+    // Filtered here, not by the subscription queue: what a subscriber does
+    // not select never takes room in its buffer.
     if (s.selector != nullptr && !selects(s.selector, *current_.message)) continue;
+    // Under the block policy publish() waited until nobody was full.
     if (kick_slow && s.queue->full()) {
       slow.push_back(s.key);
       continue;
