@@ -228,7 +228,8 @@ void Broker::publish_internal(const Destination& d, MessageRef m) {
 }
 
 void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                       std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create) {
+                       std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create,
+                       SelectorRef selector) {
   if (d.kind == DestinationKind::kTopic && TopicPatterns::is_pattern(d.name)) {
     if (Status valid = TopicPatterns::check(d.name); !valid) return refuse(ticket, valid.error().text());
     if (durable)
@@ -237,8 +238,9 @@ void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mod
                                         d.to_string()));
   }
   ShardId owner = owner_of(d);
-  executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create] {
-    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create);
+  executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create,
+                         selector = std::move(selector)]() mutable {
+    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create, std::move(selector));
   });
 }
 

@@ -17,6 +17,7 @@
 #include "store/journal.h"
 #include "broker/executor.h"
 #include "broker/message.h"
+#include "broker/message_selector.h"
 #include "broker/options.h"
 #include "broker/queue_counts.h"
 #include "broker/topic_patterns.h"
@@ -57,9 +58,12 @@ class Broker {
   [[nodiscard]] std::uint32_t publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket,
                                       bool may_create = true);
   // A topic name that is a pattern subscribes to every topic it matches
-  // (not durably: refused with `durable`).
+  // (not durably: refused with `durable`). `selector` (null: none) filters
+  // what the consumer gets (queue.h, topic.h); a durable subscription with
+  // one is refused.
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
+                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true,
+                 SelectorRef selector = nullptr);
   // Run on the wildcard topic's owner (`home`): adds the pattern on every
   // shard, then runs `done` on `home`; removes it on every shard.
   void add_topic_pattern(ShardId home, const Destination& topic, std::function<void()> done);

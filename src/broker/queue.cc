@@ -41,14 +41,17 @@ void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliverie
   dispatch();
 }
 
-void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window) {
+void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector) {
   FERRY_ASSERT(find(key) == nullptr);
   FERRY_ASSERT(window.messages > 0);
   auto c = std::make_unique<Consumer>();
   c->key = key;
   c->mode = mode;
   c->window = window;
+  if (selector != nullptr) ++selective_;
+  c->selector = std::move(selector);
   consumers_.push_back(std::move(c));
+  scanned_ = false;  // a consumer with room: every waiting message is worth a look
   dispatch();
 }
 
@@ -68,6 +71,7 @@ void Queue::remove_consumer(const ConsumerKey& key) {
                          [&](const auto& c) { return c->key == key; });
   if (it == consumers_.end()) return;
   std::unique_ptr<Consumer> gone = std::move(*it);
+  if (gone->selector != nullptr) --selective_;
   std::size_t index = static_cast<std::size_t>(it - consumers_.begin());
   consumers_.erase(it);
   if (next_consumer_ > index) --next_consumer_;
@@ -189,6 +193,7 @@ void Queue::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t
   if (c == nullptr) return;
   c->in_flight -= std::min(c->in_flight, messages);
   c->in_flight_bytes -= std::min(c->in_flight_bytes, bytes);
+  scanned_ = false;
   dispatch();
 }
 
@@ -196,6 +201,7 @@ void Queue::forget_credit(Consumer& c, const Held& h) {
   FERRY_ASSERT(c.in_flight > 0);
   --c.in_flight;
   c.in_flight_bytes -= std::min(c.in_flight_bytes, h.bytes);
+  scanned_ = false;
 }
 
 bool Queue::has_credit(const Consumer& c) const {
@@ -218,6 +224,7 @@ Queue::Consumer* Queue::next_with_credit() {
 void Queue::dispatch() {
   // Delivering can call back into the host, which must not re-enter here.
   if (dispatching_) return;
+  if (selective_ != 0) return dispatch_selected();
   dispatching_ = true;
   const std::size_t ready_before = ready_.size();
   // The clock is read only for a message that can expire (most cannot):
@@ -246,25 +253,127 @@ void Queue::dispatch() {
     Consumer* c = next_with_credit();
     if (c == nullptr) break;
     QueueEntry e = ready_.pop();
-    Delivery d;
-    d.message = e.message;
-    d.seq = DeliverySeq(++c->next_seq);
-    d.earlier_deliveries = e.deliveries++;
-    bump(&MessageCounters::dequeued);
-    if (d.earlier_deliveries > 0) bump(&MessageCounters::redelivered);
-    const std::uint64_t bytes = e.message->body.size();
     ++c->in_flight;
-    c->in_flight_bytes += bytes;
-    if (c->mode == AckMode::kAuto) {
-      // At-most-once: consumed the moment it is handed out. The window is
-      // given back by credit() once the connection has written it.
-      drop(e);
-    } else {
-      auto [it, inserted] = c->held.emplace(d.seq.value, Held{std::move(e), bytes, false});
-      host_.deliver_counted(*this, it->second.entry, c->key, std::move(d));
-      continue;
+    c->in_flight_bytes += e.message->body.size();
+    hand_out(*c, std::move(e));
+  }
+  dispatching_ = false;
+  if (ready_.size() < ready_before) host_.space_freed(*this);
+}
+
+void Queue::hand_out(Consumer& c, QueueEntry e) {
+  Delivery d;
+  d.message = e.message;
+  d.seq = DeliverySeq(++c.next_seq);
+  d.earlier_deliveries = e.deliveries++;
+  bump(&MessageCounters::dequeued);
+  if (d.earlier_deliveries > 0) bump(&MessageCounters::redelivered);
+  if (c.mode == AckMode::kAuto) {
+    // At-most-once: consumed the moment it is handed out. The window is
+    // given back by credit() once the connection has written it.
+    drop(e);
+    host_.deliver(c.key, std::move(d));
+    return;
+  }
+  const std::uint64_t bytes = e.message->body.size();
+  auto [it, inserted] = c.held.emplace(d.seq.value, Held{std::move(e), bytes, false});
+  host_.deliver_counted(*this, it->second.entry, c.key, std::move(d));
+}
+
+Queue::Consumer* Queue::next_selecting(const Message& m) {
+  const std::size_t n = consumers_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t idx = (next_consumer_ + i) % n;
+    Consumer& c = *consumers_[idx];
+    if (has_credit(c) && selects(c.selector, m)) {
+      next_consumer_ = (idx + 1) % n;
+      return &c;
     }
-    host_.deliver(c->key, std::move(d));
+  }
+  return nullptr;
+}
+
+// Selective consumers must not stall the queue: a message no consumer with
+// room selects stays where it is, and the walk goes on to the messages
+// behind it (in delivery order: priority, then enqueue order), so each
+// consumer gets the first messages it selects. The walk stops as soon as
+// no consumer has room. Picks are made during the walk (reserving window
+// room) and handed out after it, because delivering can call back into the
+// host, and the ready list must not change under the walk.
+//
+// Cost: a walk evaluates the selectors for each waiting message it passes.
+// After a walk that delivered everything it could, scanned_ remembers that
+// the messages passed over are of no use to any consumer with room, so
+// that a stream of enqueues into a backlog nobody selects looks only at
+// each new message; any consumer gaining room, or a message coming back,
+// makes the next walk a whole one.
+void Queue::dispatch_selected() {
+  dispatching_ = true;
+  const std::size_t ready_before = ready_.size();
+  std::int64_t now = -1;
+  std::vector<std::pair<QueueEntry, ConsumerKey>> picked;
+  std::vector<QueueEntry> expired;
+  for (;;) {
+    if (!any_credit()) break;
+    const bool whole = !scanned_;
+    const std::uint64_t from = unscanned_from_;
+    Consumer* chosen = nullptr;
+    bool took = false, stopped = false;
+    ready_.extract(
+        [&](const QueueEntry& e) {
+          if (took) {
+            took = false;
+            if (!any_credit()) {
+              stopped = true;
+              return ReadyList::Pick::kStop;
+            }
+          }
+          if (!whole && e.order < from) return ReadyList::Pick::kKeep;
+          const Message& m = *e.message;
+          if (m.expires_ms != 0) {
+            if (now < 0) now = host_.now_ms();
+            if (m.expired_at(now)) {
+              chosen = nullptr;
+              return ReadyList::Pick::kTake;
+            }
+          }
+          chosen = next_selecting(m);
+          if (chosen == nullptr) return ReadyList::Pick::kKeep;
+          ++chosen->in_flight;
+          chosen->in_flight_bytes += m.body.size();
+          took = true;
+          return ReadyList::Pick::kTake;
+        },
+        [&](QueueEntry&& e) {
+          if (chosen == nullptr) expired.push_back(std::move(e));
+          else picked.emplace_back(std::move(e), chosen->key);
+        });
+    // A walk cut short by full windows proves nothing about the rest.
+    scanned_ = !stopped;
+    unscanned_from_ = next_order_;
+    for (QueueEntry& e : expired) {
+      ++expired_;
+      bump(&MessageCounters::expired);
+      drop(e);
+    }
+    expired.clear();
+    for (auto& [e, key] : picked) {
+      Consumer* c = find(key);
+      if (c != nullptr) {
+        hand_out(*c, std::move(e));
+      } else {
+        // Its consumer left during an earlier hand-out (its reservation
+        // went with it): back to its place, never delivered.
+        ready_.put_back(std::move(e));
+        scanned_ = false;
+      }
+    }
+    picked.clear();
+    // Everything in memory was looked at: read the paged tail's front back
+    // if someone still has room, up to kSelectorReadyLimit waiting (then
+    // selective consumers pick from those until the front moves).
+    if (stopped || paged_.empty() || ready_.size() >= kSelectorReadyLimit || !any_credit()) break;
+    refill();
   }
   dispatching_ = false;
   if (ready_.size() < ready_before) host_.space_freed(*this);
@@ -279,6 +388,7 @@ void Queue::give_back(QueueEntry e) {
   host_.returned(*this, e);
   note_expiry(*e.message);
   ready_.put_back(std::move(e));
+  scanned_ = false;  // an old message is back: worth a look again
 }
 
 void Queue::uncharge(const QueueEntry& e) {

@@ -11,6 +11,7 @@
 #include "broker/consumer_key.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/message_selector.h"
 #include "broker/paged_tail.h"
 #include "broker/ready_list.h"
 #include "broker/stats.h"
@@ -90,6 +91,10 @@ class Queue {
  public:
   static constexpr std::size_t kPageInBatch = 256;
   static constexpr std::uint64_t kPageInBytes = 1ull << 20;
+  // With selective consumers, paged messages are read back while nothing in
+  // memory is taken, until this many wait in memory (ActiveMQ's page size
+  // idea): a selector can pick from at least these.
+  static constexpr std::size_t kSelectorReadyLimit = 8 * kPageInBatch;
 
   // `destination` is the queue, or the topic a subscription queue is fed by.
   Queue(Destination destination, QueueSettings settings, QueueHost& host);
@@ -132,7 +137,10 @@ class Queue {
   // Would an enqueue exceed max_ready?
   bool full() const { return settings_.max_ready != 0 && ready_.size() >= settings_.max_ready; }
 
-  void add_consumer(const ConsumerKey& key, AckMode mode, Window window);
+  // A consumer with a `selector` gets only the messages it selects; the
+  // others wait for a consumer that takes them, and never hold up the
+  // messages behind them (see dispatch_selected). Null: every message.
+  void add_consumer(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector = nullptr);
   // Returns the consumer's unacknowledged messages to the queue (redelivered).
   void remove_consumer(const ConsumerKey& key);
   bool has_consumer(const ConsumerKey& key) const;
@@ -258,11 +266,19 @@ class Queue {
     std::uint32_t in_flight = 0;       // counts toward the window
     std::uint64_t in_flight_bytes = 0;
     std::uint64_t next_seq = 0;
+    SelectorRef selector;  // null: takes every message
     // Unacknowledged (not for kAuto); nodes recycled (one per delivery).
     std::map<std::uint64_t, Held, std::less<>, RecyclingAllocator<std::pair<const std::uint64_t, Held>>> held;
   };
 
   void dispatch();
+  // dispatch() when some consumer has a selector: walks the waiting
+  // messages in delivery order and gives each to a consumer with room that
+  // selects it; the rest stay where they are.
+  void dispatch_selected();
+  Consumer* next_selecting(const Message& m);
+  // Hands `e` to `c`, whose window already counts it.
+  void hand_out(Consumer& c, QueueEntry e);
   // Reads up to kPageInBatch paged messages (about kPageInBytes) into the
   // ready list; expired ones are dropped. False when nothing was read.
   bool refill();
@@ -293,12 +309,19 @@ class Queue {
   // disconnect during an ACK's fsync). By message id; charged as held.
   std::vector<QueueEntry> orphans_;
   std::size_t next_consumer_ = 0;  // round-robin cursor
+  // scanned_: dispatch_selected()'s last walk reached the end, so no
+  // consumer with room selects any message it left; until a consumer gains
+  // room (or a message comes back), only messages enqueued since (order >=
+  // unscanned_from_) are worth a look.
+  std::uint64_t unscanned_from_ = 0;
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)
   std::uint64_t expired_ = 0;
   std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;
   bool declared_ = false;
+  bool scanned_ = false;         // see unscanned_from_
+  std::uint32_t selective_ = 0;  // consumers with a selector (0: the plain dispatch)
   MessageCounters counters_;
   MessageCounters* totals_ = nullptr;  // the shard's, from QueueHost::totals()
   struct Rates {

@@ -65,6 +65,41 @@ class ReadyList {
     }
   }
 
+  // What extract()'s `pick` says of one entry.
+  enum class Pick : std::uint8_t { kKeep, kTake, kStop };
+  // Walks the entries in delivery order (as pop() would give them); each
+  // one `pick` takes is moved into `sink(QueueEntry&&)` and leaves the list,
+  // the others keep their places. kStop ends the walk (that entry stays).
+  // `pick` and `sink` must not touch this list. Removing from the middle
+  // closes the gap once per bucket, by moving the shorter side.
+  template <typename PickFn, typename Sink>
+  void extract(PickFn pick, Sink sink) {
+    for (int p = kPriorities - 1; p >= 0; --p) {
+      if (!buckets_[p]) continue;
+      Bucket& b = *buckets_[p];
+      std::size_t w = 0, r = 0;
+      bool stop = false;
+      for (; r < b.size(); ++r) {
+        const Pick what = pick(static_cast<const QueueEntry&>(b[r]));
+        if (what == Pick::kStop) {
+          stop = true;
+          break;
+        }
+        if (what == Pick::kTake) {
+          sink(std::move(b[r]));
+          --size_;
+        } else if (w != r) {
+          b[w++] = std::move(b[r]);
+        } else {
+          ++w;
+        }
+      }
+      // [w, r) are moved-from: taken, or their contents moved before w.
+      if (w != r) b.erase(b.begin() + static_cast<std::ptrdiff_t>(w), b.begin() + static_cast<std::ptrdiff_t>(r));
+      if (stop) return;
+    }
+  }
+
   template <typename Fn>
   void for_each_mut(Fn fn) {
     for (int p = kPriorities - 1; p >= 0; --p)

@@ -400,9 +400,17 @@ std::vector<std::string> ShardBroker::durable_keys(const Destination& topic) con
 
 void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode,
                             Window window, std::optional<DurableSubscription> durable,
-                            OpTicket ticket, bool may_create) {
+                            OpTicket ticket, bool may_create, SelectorRef selector) {
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
+    return;
+  }
+  if (durable && selector != nullptr) {
+    // The subscription outlives its consumer and is fed while nobody is
+    // attached, so its selector would have to be journaled with it (and a
+    // consumer reattaching with another selector handled): not done yet.
+    reply(ticket, Outcome::failure("a durable subscription cannot have a selector (not supported yet): "
+                                   "subscribe without selector, or without durable"));
     return;
   }
   if (!may_create) {
@@ -472,10 +480,10 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   end(op);
   if (d.kind == DestinationKind::kQueue || durable) {
     subscriptions_.emplace(key, s);
-    s.queue->add_consumer(key, mode, window);
+    s.queue->add_consumer(key, mode, window, std::move(selector));
   } else {
     s.topic = &topic_for(d);
-    s.queue = &s.topic->subscribe(key, mode, window);
+    s.queue = &s.topic->subscribe(key, mode, window, std::move(selector));
     topic_of_[s.queue] = s.topic;
     subscriptions_.emplace(key, s);
   }

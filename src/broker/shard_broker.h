@@ -57,7 +57,8 @@ class ShardBroker final : public QueueHost {
   void enqueue_journaled(const std::string& queue_key, MessageRef m, store::SegmentId segment,
                          std::uint64_t stamp, std::uint64_t offset, std::uint32_t index);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true);
+                 std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true,
+                 SelectorRef selector = nullptr);
   // remove_durable: also delete the durable subscription (and its messages).
   void unsubscribe(const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   // Deletes a durable subscription that has no consumer attached, if

@@ -96,6 +96,9 @@ bool Topic::fan_out_some() {
       stop = std::min(end_, next_ + 64);
     }
     Subscription& s = subscriptions_[next_++];
+    // Filtered here, not by the subscription queue: what a subscriber does
+    // not select never takes room in its buffer.
+    if (s.selector != nullptr && !selects(s.selector, *current_.message)) continue;
     // Under the block policy publish() waited until nobody was full.
     if (kick_slow && s.queue->full()) {
       slow.push_back(s.key);
@@ -115,7 +118,7 @@ bool Topic::fan_out_some() {
   return true;
 }
 
-Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window) {
+Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector) {
   QueueSettings s;
   s.max_deliveries = options_.max_deliveries;
   s.max_ready = options_.topic_subscriber_buffer;
@@ -123,7 +126,7 @@ Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window) {
   Queue& ref = *q;
   // Appended after end_: a fan-out in progress does not reach it (it did
   // not exist when that message was published).
-  subscriptions_.push_back(Subscription{key, std::move(q)});
+  subscriptions_.push_back(Subscription{key, std::move(q), std::move(selector)});
   ref.add_consumer(key, mode, window);
   return ref;
 }

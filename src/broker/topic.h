@@ -53,7 +53,9 @@ class Topic {
   ~Topic();
 
   void publish(MessageRef m, Done done);
-  Queue& subscribe(const ConsumerKey& key, AckMode mode, Window window);
+  // A subscription with a `selector` is given only the messages it
+  // selects: the others are never queued for it (filtered at fan-out).
+  Queue& subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector = nullptr);
   void unsubscribe(const ConsumerKey& key);
   // A subscription queue drained: parked publishes may go on.
   void resume();
@@ -102,6 +104,7 @@ class Topic {
   struct Subscription {
     ConsumerKey key;
     std::unique_ptr<Queue> queue;
+    SelectorRef selector;  // null: every message
   };
   bool blocked() const;  // some subscriber is full (block policy)
   // Starts `p`'s fan-out; false if it goes on in a later turn.

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/output_queue.h"
+#include "selector/selector.h"
 #include "session/errors.h"
 #include "stomp/boolean.h"
 #include "stomp/encoder.h"
@@ -391,7 +392,18 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
     if (!asked) return fail(asked.error(), receipt);
     durable = std::move(*asked);
   }
-  if (f.get("selector")) return fail(errors::kUnsupportedSelector, {}, receipt);
+  // ActiveMQ's and Artemis' JMS selector: a typo is an ERROR naming the
+  // position, never a subscription that silently matches nothing.
+  broker::SelectorRef selector;
+  if (auto text = f.get("selector")) {
+    auto parsed = selector::Selector::parse(*text);
+    if (!parsed.ok())  // the position in `message` too: PHP's Stomp::error() shows only that
+      return fail(fmt::format("{} at position {}", errors::kInvalidSelector, parsed.error().position),
+                  parsed.error().detail, receipt);
+    selector = parsed.selector();
+    if (auto b = f.get("browser"); selector && b && stomp::parse_boolean(*b) == true)
+      return fail(errors::kBadBrowser, "a browser cannot have a selector (it would be ignored)", receipt);
+  }
   if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
     if (dest.kind != broker::DestinationKind::kQueue)
       return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", dest.to_string()),
@@ -421,7 +433,7 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   Subscription& s = subs_.add(std::move(sub));
   std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
   broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op),
-                    login_.may(auth::Access::kConfigure, s.destination));
+                    login_.may(auth::Access::kConfigure, s.destination), std::move(selector));
 }
 
 void StompSession::handle_unsubscribe(const stomp::Frame& f) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "broker/queue.h"
+#include "selector/selector.h"
 
 namespace ferry::broker {
 namespace {
@@ -212,6 +213,40 @@ TEST_F(QueuePagingTest, BrowseSeesPagedMessagesWithoutTakingThem) {
   q->add_consumer(kA, AckMode::kAuto, Window{1000, 0});
   EXPECT_EQ(host.delivered.size(), 601u);
   EXPECT_EQ(host.delivered[1], "p0");
+}
+
+
+// A selective consumer looks past what is in memory: the paged tail is read
+// back (in batches) while nothing in memory is selected and it has room.
+TEST_F(QueuePagingTest, SelectiveConsumerFindsItsMessageInThePagedTail) {
+  auto q = make_queue();
+  auto typed = [](std::string body, std::string type) {
+    MessageRef m = msg(std::move(body));
+    m.writable().headers = {{"type", std::move(type)}};
+    return m;
+  };
+  q->enqueue(typed("y-memory", "y"), 1);
+  for (int i = 0; i < 300; ++i) page(*q, typed("y" + std::to_string(i), "y"));
+  page(*q, typed("x-paged", "x"));
+  auto r = selector::Selector::parse("type = 'x'");
+  ASSERT_TRUE(r.ok());
+  q->add_consumer(kA, AckMode::kClient, Window{10, 0}, r.selector());
+  EXPECT_EQ(host.delivered, (Bodies{"x-paged"}));
+  EXPECT_EQ(q->depth(), 301u);
+}
+
+// ...but not without bound: past kSelectorReadyLimit waiting in memory, the
+// rest stays on disk until the front moves.
+TEST_F(QueuePagingTest, SelectiveConsumerReadsBackAtMostTheSelectorLimit) {
+  auto q = make_queue();
+  for (std::size_t i = 0; i < Queue::kSelectorReadyLimit + 600; ++i) page(*q, msg("y"));
+  page(*q, msg("x"));
+  auto r = selector::Selector::parse("body_type = 'x'");
+  ASSERT_TRUE(r.ok());
+  q->add_consumer(kA, AckMode::kClient, Window{10, 0}, r.selector());
+  EXPECT_TRUE(host.delivered.empty());
+  EXPECT_GE(q->paged_count(), 500u);
+  EXPECT_EQ(q->depth(), Queue::kSelectorReadyLimit + 601);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "broker/queue.h"
+#include "selector/selector.h"
 
 #include <gtest/gtest.h>
 
@@ -812,6 +813,178 @@ TEST_F(QueueTest, DurableDeadLetterMoveLeavesTheQueueWithoutAnotherRecord) {
 // queues took 735 MB when each held ten empty std::deques and two rate
 // windows (1,488 bytes of object plus ~6.5 KB of deque maps and chunks).
 // bench/footprint measures the heap side; this keeps the object small.
+// --- Selectors ----------------------------------------------------------------
+
+SelectorRef sel(std::string_view text) {
+  auto r = selector::Selector::parse(text);
+  EXPECT_TRUE(r.ok()) << text;
+  return r.ok() ? r.selector() : nullptr;
+}
+
+// A message with `type: <type>` (and body `body`).
+MessageRef typed(std::string body, std::string type, std::uint8_t priority = 4, std::int64_t expires_ms = 0) {
+  MessageRef m = msg(std::move(body), priority, expires_ms);
+  m.writable().headers.emplace_back("type", std::move(type));
+  return m;
+}
+
+TEST_F(QueueTest, SelectiveConsumerIsNotStalledByAnUnselectedHead) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  q->enqueue(typed("y1", "y"));
+  q->enqueue(typed("x1", "x"));
+  q->enqueue(typed("y2", "y"));
+  q->enqueue(typed("x2", "x"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1", "x2"}));
+  EXPECT_EQ(q->depth(), 2u);  // the y's wait
+}
+
+TEST_F(QueueTest, EachMessageGoesToTheConsumerThatSelectsIt) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'a'"));
+  q->add_consumer(b, AckMode::kClient, window(10), sel("type = 'b'"));
+  for (int i = 0; i < 3; ++i) {
+    q->enqueue(typed("b" + std::to_string(i), "b"));
+    q->enqueue(typed("a" + std::to_string(i), "a"));
+  }
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"a0", "a1", "a2"}));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"b0", "b1", "b2"}));
+  EXPECT_EQ(q->depth(), 0u);
+}
+
+TEST_F(QueueTest, BacklogWaitingBeforeSelectiveConsumersArriveIsSplitByThem) {
+  auto q = make_queue();
+  for (int i = 0; i < 4; ++i) {
+    q->enqueue(typed("a" + std::to_string(i), "a"));
+    q->enqueue(typed("b" + std::to_string(i), "b"));
+  }
+  q->add_consumer(b, AckMode::kClient, window(10), sel("type = 'b'"));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"b0", "b1", "b2", "b3"}));
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'a'"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"a0", "a1", "a2", "a3"}));
+}
+
+TEST_F(QueueTest, UnselectedMessagesStayForALaterPlainConsumerInOrder) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  q->enqueue(typed("y1", "y"));
+  q->enqueue(typed("x1", "x"));
+  q->enqueue(msg("untyped"));  // type IS NULL: unknown, not selected
+  q->enqueue(typed("y2", "y"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1"}));
+  q->add_consumer(c, AckMode::kClient, window(10));
+  EXPECT_EQ(host.bodies_for(c), (Bodies{"y1", "untyped", "y2"}));
+  EXPECT_EQ(q->depth(), 0u);
+}
+
+TEST_F(QueueTest, PlainAndSelectiveConsumersShareRoundRobin) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  q->add_consumer(c, AckMode::kClient, window(10));
+  for (int i = 0; i < 4; ++i) q->enqueue(typed("x" + std::to_string(i), "x"));
+  q->enqueue(typed("y", "y"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x0", "x2"}));
+  EXPECT_EQ(host.bodies_for(c), (Bodies{"x1", "x3", "y"}));
+}
+
+TEST_F(QueueTest, SelectiveConsumerWithAFullWindowLeavesItsMessagesForLater) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(1), sel("type = 'x'"));
+  q->enqueue(typed("x1", "x"));
+  q->enqueue(typed("y", "y"));
+  q->enqueue(typed("x2", "x"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1"}));
+  settle_one(*q, a, "x1", SettleAction::kAck);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1", "x2"}));
+  EXPECT_EQ(q->depth(), 1u);
+}
+
+TEST_F(QueueTest, AutoAckSelectiveConsumerGetsMoreAfterCredit) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kAuto, window(1), sel("type = 'x'"));
+  q->enqueue(typed("y", "y"));
+  q->enqueue(typed("x1", "x"));
+  q->enqueue(typed("x2", "x"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1"}));
+  q->credit(a, 1, 2);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1", "x2"}));
+}
+
+TEST_F(QueueTest, NewSelectedMessageBehindAnUnselectedBacklogIsDelivered) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(100), sel("type = 'x'"));
+  for (int i = 0; i < 50; ++i) q->enqueue(typed("y" + std::to_string(i), "y"));
+  q->enqueue(typed("x1", "x"));
+  q->enqueue(typed("y-late", "y"));
+  q->enqueue(typed("x2", "x"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1", "x2"}));
+  // Every waiting message is still there for a consumer that takes it.
+  q->add_consumer(b, AckMode::kClient, window(100), sel("type = 'y'"));
+  EXPECT_EQ(host.bodies_for(b).size(), 51u);
+  EXPECT_EQ(host.bodies_for(b).back(), "y-late");
+}
+
+TEST_F(QueueTest, SelectiveDispatchKeepsPriorityOrder) {
+  auto q = make_queue();
+  q->enqueue(typed("x-low", "x", 1));
+  q->enqueue(typed("y-high", "y", 9));
+  q->enqueue(typed("x-high", "x", 8));
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x-high", "x-low"}));
+}
+
+TEST_F(QueueTest, SelectorSeesThePriorityField) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("JMSPriority > 4"));
+  q->enqueue(msg("p4"));  // no priority header: JMSPriority is the default 4
+  q->enqueue(msg("p7", 7));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"p7"}));
+}
+
+TEST_F(QueueTest, ReturnedMessageGoesToAnotherSelectingConsumerMarkedRedelivered) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  q->enqueue(typed("y", "y"));
+  q->enqueue(typed("x", "x"));
+  ASSERT_EQ(host.bodies_for(a), (Bodies{"x"}));
+  q->remove_consumer(a);
+  q->add_consumer(b, AckMode::kClient, window(10), sel("type IN ('x', 'z')"));
+  ASSERT_EQ(host.bodies_for(b), (Bodies{"x"}));
+  EXPECT_EQ(host.last().delivery.earlier_deliveries, 1u);
+  EXPECT_EQ(q->depth(), 1u);
+}
+
+TEST_F(QueueTest, RequeuedMessageIsOfferedAgainToTheSelectiveConsumer) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClientIndividual, window(10), sel("type = 'x'"));
+  q->enqueue(typed("y", "y"));
+  q->enqueue(typed("x", "x"));
+  settle_one(*q, a, "x", SettleAction::kRequeue);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x", "x"}));
+}
+
+TEST_F(QueueTest, ExpiredMessageBehindTheHeadIsDroppedBySelectiveDispatch) {
+  auto q = make_queue();
+  q->enqueue(typed("y", "y"));
+  q->enqueue(typed("x-old", "x", 4, host.now + 10));
+  q->enqueue(typed("x-new", "x"));
+  host.now += 20;
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x-new"}));
+  EXPECT_EQ(q->expired_count(), 1u);
+  EXPECT_EQ(q->depth(), 1u);
+}
+
+TEST_F(QueueTest, LastSelectiveConsumerLeavingRestoresPlainDispatch) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10), sel("type = 'x'"));
+  q->enqueue(typed("y", "y"));
+  q->remove_consumer(a);
+  q->add_consumer(b, AckMode::kClient, window(10));
+  q->enqueue(typed("z", "z"));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"y", "z"}));
+}
+
 TEST(QueueFootprintTest, IdleQueueObjectIsSmall) {
   EXPECT_LE(sizeof(Queue), 512u);
 }

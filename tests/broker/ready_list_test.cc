@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <string>
 #include <vector>
@@ -180,6 +181,40 @@ TEST(ReadyListTest, BucketsExistOnlyWhileNeeded) {
   list.put_back(entry("c", 0, 4));  // a returned message makes its bucket again
   EXPECT_EQ(list.buckets(), 1u);
   EXPECT_EQ(drain(list), (Bodies{"c"}));
+}
+
+TEST(ReadyListExtract, TakesFromTheMiddleInDeliveryOrderAndKeepsTheRest) {
+  ReadyList list;
+  list.push(entry("a", 1));
+  list.push(entry("B", 2));
+  list.push(entry("c", 3));
+  list.push(entry("D", 4));
+  list.push(entry("H", 5, 9));
+  list.push(entry("e", 6));
+  Bodies taken;
+  list.extract(
+      [](const QueueEntry& e) {
+        return std::isupper(static_cast<unsigned char>(e.message->body[0])) ? ReadyList::Pick::kTake
+                                                                             : ReadyList::Pick::kKeep;
+      },
+      [&](QueueEntry&& e) { taken.push_back(e.message->body); });
+  EXPECT_EQ(taken, (Bodies{"H", "B", "D"}));
+  EXPECT_EQ(list.size(), 3u);
+  EXPECT_EQ(drain(list), (Bodies{"a", "c", "e"}));
+}
+
+TEST(ReadyListExtract, StopLeavesTheEntryAndEverythingAfterIt) {
+  ReadyList list;
+  for (int i = 0; i < 6; ++i) list.push(entry(std::to_string(i), static_cast<std::uint64_t>(i)));
+  Bodies taken;
+  list.extract(
+      [](const QueueEntry& e) {
+        if (e.message->body == "4") return ReadyList::Pick::kStop;
+        return e.message->body == "1" || e.message->body == "3" ? ReadyList::Pick::kTake : ReadyList::Pick::kKeep;
+      },
+      [&](QueueEntry&& e) { taken.push_back(e.message->body); });
+  EXPECT_EQ(taken, (Bodies{"1", "3"}));
+  EXPECT_EQ(drain(list), (Bodies{"0", "2", "4", "5"}));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "broker/shard_broker.h"
+#include "selector/selector.h"
 
 #include <gtest/gtest.h>
 
@@ -259,6 +260,42 @@ class DurableTest : public BrokerTest {
     executor->drain();
   }
 };
+
+TEST_F(DurableTest, ASelectorIsRefusedAndCreatesNothing) {
+  start();
+  Conn alice{ShardId(0), ConnectionId(1)};
+  auto parsed = selector::Selector::parse("type = 'x'");
+  ASSERT_TRUE(parsed.ok());
+  OpTicket t = alice.ticket();
+  broker->subscribe(dest("/topic/news"), alice.key(), AckMode::kClient, Window{1, 0}, durable_def("audit", "alice"), t,
+                    true, parsed.selector());
+  executor->drain();
+  auto o = on(alice).outcome_of(alice.id, t.op);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_FALSE(o->ok);
+  EXPECT_NE(o->error.find("durable subscription cannot have a selector"), std::string::npos) << o->error;
+  // Nothing was created: a plain attach makes it now.
+  EXPECT_TRUE(attach(alice, durable_def("audit", "alice"), 2).ok);
+}
+
+TEST_F(BrokerTest, QueueSubscriptionWithSelectorGetsOnlySelectedMessagesOnAnyShard) {
+  start(2);
+  Conn producer{ShardId(0), ConnectionId(1)};
+  Conn consumer{ShardId(1), ConnectionId(2)};
+  auto parsed = selector::Selector::parse("JMSMessageID LIKE 'id-%' AND JMSPriority = 9");
+  ASSERT_TRUE(parsed.ok());
+  OpTicket t = consumer.ticket();
+  broker->subscribe(dest("/queue/work"), consumer.key(), AckMode::kAuto, Window{10, 0}, std::nullopt, t, true,
+                    parsed.selector());
+  executor->drain();
+  MessageRef low = message("/queue/work", "low");
+  MessageRef high = message("/queue/work", "high");
+  high.writable().priority = 9;
+  (void)broker->publish(dest("/queue/work"), low, producer.ticket());
+  (void)broker->publish(dest("/queue/work"), high, producer.ticket());
+  executor->drain();
+  EXPECT_EQ(on(consumer).bodies_for(consumer.id), (Bodies{"high"}));
+}
 
 TEST_F(DurableTest, AnotherUserMayNotAttachNorDelete) {
   start(2);

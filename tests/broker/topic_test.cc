@@ -1,4 +1,5 @@
 #include "broker/topic.h"
+#include "selector/selector.h"
 
 #include <gtest/gtest.h>
 
@@ -130,6 +131,48 @@ class TopicTest : public ::testing::Test {
   const ConsumerKey b = consumer(2);
   const ConsumerKey c = consumer(3, 7);
 };
+
+SelectorRef sel(std::string_view text) {
+  auto r = selector::Selector::parse(text);
+  EXPECT_TRUE(r.ok()) << text;
+  return r.ok() ? r.selector() : nullptr;
+}
+
+TEST_F(TopicTest, SubscriberWithASelectorGetsOnlyWhatItSelects) {
+  make_topic();
+  topic->subscribe(a, AckMode::kAuto, {100, 0}, sel("type = 'x' AND n > 1"));
+  topic->subscribe(b, AckMode::kAuto, {100, 0});
+  auto send = [&](std::string body, std::string type, std::string n) {
+    MessageRef m = msg(body);
+    m.writable().headers = {{"type", std::move(type)}, {"n", std::move(n)}};
+    topic->publish(std::move(m), [this, body](Outcome) { completed.push_back(body); });
+  };
+  send("x1", "x", "1");
+  send("x2", "x", "2");
+  send("y3", "y", "3");
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x2"}));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"x1", "x2", "y3"}));
+  EXPECT_EQ(completed, (Bodies{"x1", "x2", "y3"}));
+}
+
+// Filtered at fan-out: what a subscriber does not select is never queued
+// for it, so it neither fills its buffer nor blocks the publisher.
+TEST_F(TopicTest, UnselectedMessagesAreNeverQueuedForTheSubscriber) {
+  options.slow_subscriber_policy = SlowSubscriberPolicy::kBlock;
+  options.topic_subscriber_buffer = 1;
+  make_topic();
+  Queue& q = topic->subscribe(a, AckMode::kClient, {1, 0}, sel("type = 'x'"));
+  auto send = [&](std::string body, std::string type) {
+    MessageRef m = msg(body);
+    m.writable().headers = {{"type", std::move(type)}};
+    topic->publish(std::move(m), [this, body](Outcome) { completed.push_back(body); });
+  };
+  send("x1", "x");  // delivered, held unacknowledged
+  for (int i = 0; i < 5; ++i) send("y" + std::to_string(i), "y");
+  EXPECT_EQ(q.depth(), 0u);
+  EXPECT_EQ(completed.size(), 6u);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1"}));
+}
 
 TEST_F(TopicTest, EverySubscriptionGetsEveryMessage) {
   make_topic();

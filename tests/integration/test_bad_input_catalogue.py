@@ -498,10 +498,10 @@ def test_client_ack_by_message_id_of_older_message_after_cumulative_ack(broker, 
 @pytest.mark.parametrize("hdrs", [
     [("destination", "/queue/x"), ("id", "s"), ("ack", "sometimes")],
     [("destination", "/queue/x"), ("id", "s"), ("prefetch-count", "many")],
-    [("destination", "/queue/x"), ("id", "s"), ("selector", "a = 1")],
+    [("destination", "/queue/x"), ("id", "s"), ("selector", "a = = 1")],
     [("destination", "/nowhere/queue-without-prefix"), ("id", "s")],
     [("destination", ""), ("id", "s")],
-], ids=["bad-ack-mode", "bad-prefetch", "selector", "bad-destination", "empty-destination"])
+], ids=["bad-ack-mode", "bad-prefetch", "bad-selector", "bad-destination", "empty-destination"])
 def test_subscribe_misuse(broker, hdrs):
     c = client(broker.port)
     c.expect_error("SUBSCRIBE", hdrs)
