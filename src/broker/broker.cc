@@ -259,6 +259,11 @@ void Broker::remove_durable(const DurableSubscription& s, OpTicket ticket) {
   executor_.post(owner, [this, owner, s, ticket] { shards_[owner.value]->remove_durable(s, ticket); });
 }
 
+void Broker::drop_temporary_queue(const Destination& d) {
+  const ShardId owner = owner_of(d);
+  executor_.post(owner, [this, owner, d] { shards_[owner.value]->drop_temporary_queue(d); });
+}
+
 void Broker::enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
                                store::SegmentId segment, std::uint64_t stamp, std::uint64_t offset,
                                std::uint32_t index) {

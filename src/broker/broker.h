@@ -71,6 +71,8 @@ class Broker {
   // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.
   void unsubscribe(ShardId owner, const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
+  // A connection closed: its temporary queue goes, with what it holds.
+  void drop_temporary_queue(const Destination& d);
   // Runs on d's owner: enqueue a message whose record is durable in `segment`.
   void enqueue_journaled(const Destination& d, std::string queue_key, MessageRef m,
                          store::SegmentId segment, std::uint64_t stamp, std::uint64_t offset,

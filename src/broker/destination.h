@@ -24,6 +24,14 @@ struct Destination {
   bool operator==(const Destination&) const = default;
 };
 
+// Temporary queues (a connection's `/temp-queue/NAME`, RabbitMQ's naming):
+// never journaled, never created by a SEND from another connection (a reply
+// to one that is gone is dropped), deleted with their connection.
+inline constexpr std::string_view kTemporaryQueuePrefix = "amq.gen-";
+inline bool is_temporary_queue(const Destination& d) {
+  return d.kind == DestinationKind::kQueue && d.name.starts_with(kTemporaryQueuePrefix);
+}
+
 // The queue named by a journal key made by Destination::journal_key().
 std::optional<Destination> destination_from_journal_key(std::string_view key);
 

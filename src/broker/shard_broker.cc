@@ -100,6 +100,7 @@ QueueSettings ShardBroker::durable_settings(std::string journal_key) const {
 
 std::unique_ptr<Queue> ShardBroker::make_queue(const Destination& d) {
   QueueSettings s = durable_settings(d.journal_key());
+  if (is_temporary_queue(d)) s.durable = false;  // gone with its connection: nothing to recover
   s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix) ||
                            (!options_.dead_letter_queue.empty() && d.name == options_.dead_letter_queue);
   auto q = std::make_unique<Queue>(d, s, *this);
@@ -182,7 +183,15 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create, bool routed) {
   if (d.kind == DestinationKind::kQueue) {
     const bool exists = queues_.contains(key_of(d));
-    if (!exists && !may_create) {
+    if (!exists && (!may_create || is_temporary_queue(d))) {
+      // Only its connection's subscription makes a temporary queue: a reply
+      // to one whose connection has gone is dropped, as RabbitMQ drops an
+      // unroutable message (the replier is not at fault).
+      if (is_temporary_queue(d)) {
+        ++dropped_replies_;
+        reply(ticket, Outcome::success());
+        return;
+      }
       reply(ticket, Outcome::not_created(d.to_string()));
       return;
     }

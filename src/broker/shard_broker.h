@@ -106,6 +106,8 @@ class ShardBroker final : public QueueHost {
   enum class AdminError { kNone, kNotFound, kInUse };
   // Deletes a queue without consumers and its waiting messages.
   AdminError delete_queue(const Destination& d);
+  // A closed connection's temporary queue (broker::is_temporary_queue).
+  void drop_temporary_queue(const Destination& d);
   // Removes the waiting messages (nullopt: no such queue).
   std::optional<std::size_t> purge_queue(const Destination& d);
   // Up to `count` waiting messages, in delivery order, without consuming
@@ -264,6 +266,7 @@ class ShardBroker final : public QueueHost {
   void sample_rates(std::int64_t now_ms);
   MessageCounters totals_;
   std::uint64_t published_ = 0;
+  std::uint64_t dropped_replies_ = 0;  // replies to temporary queues that had gone
   RateWindow rate_publish_, rate_deliver_, rate_ack_, rate_redeliver_;
 };
 

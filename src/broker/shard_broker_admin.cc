@@ -130,6 +130,16 @@ ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   return AdminError::kNone;
 }
 
+void ShardBroker::drop_temporary_queue(const Destination& d) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return;
+  // Its connection's subscriptions went before (posted first, from the
+  // same shard): what is left waits for no one.
+  it->second->discard_all();
+  spdlog::debug("temporary queue {} deleted with its connection (vhost {})", log_safe(d.name), log_safe(d.vhost));
+  erase_queue(it);
+}
+
 std::optional<std::size_t> ShardBroker::purge_queue(const Destination& d) {
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return std::nullopt;

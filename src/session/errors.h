@@ -17,6 +17,9 @@ inline constexpr std::string_view kServerFrame = "frame not accepted from client
 inline constexpr std::string_view kMissingDestination = "Missing destination";
 inline constexpr std::string_view kUnknownDestination = "Unknown destination";
 inline constexpr std::string_view kReservedHeader = "Invalid header";
+// /amq/queue/NAME of a queue that does not exist (RabbitMQ: message
+// "not_found", body "NOT_FOUND - no queue 'NAME' in vhost '/'").
+inline constexpr std::string_view kNotFound = "not_found";
 inline constexpr std::string_view kMissingId = "missing id header";
 inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
 inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";

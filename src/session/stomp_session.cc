@@ -88,6 +88,7 @@ StompSession::StompSession(const StompContext& context, net::Transport& transpor
       receipts_(*this, context.options.producer_window_size),
       transactions_(context.options.max_transactions, context.options.max_transaction_size),
       destinations_(context.options.default_destination_kind),
+      temp_queues_(context.options.max_subscriptions),
       connected_at_ms_(wall_ms()) {
   clients_.add(shard_, id_, *this);
 }
@@ -200,6 +201,71 @@ broker::MessageRef StompSession::build_message(const stomp::Frame& f, const brok
   return ref;
 }
 
+Result<StompSession::Target> StompSession::target_of(const stomp::Frame& f) {
+  auto text = f.get("destination");
+  auto queue = [this](std::string name) {
+    return std::make_shared<const broker::Destination>(
+        broker::Destination{broker::DestinationKind::kQueue, std::move(name), login_.vhost()});
+  };
+  if (text && text->starts_with("/temp-queue/")) {
+    auto e = temp_queues_.resolve(text->substr(std::string_view("/temp-queue/").size()));
+    if (!e) return e.error();
+    return Target{queue((*e)->queue), *e, false};
+  }
+  for (std::string_view prefix : {"/reply-queue/", "/remote-temp-queue/"}) {
+    if (!text || !text->starts_with(prefix)) continue;
+    std::string name(text->substr(prefix.size()));
+    if (!name.starts_with(broker::kTemporaryQueuePrefix))
+      return failure(std::string(errors::kUnknownDestination),
+                     fmt::format("'{}' is not a reply queue: reply to the reply-to header as received", *text));
+    if (TempQueues::Entry* own = temp_queues_.find_by_queue(name)) return Target{queue(std::move(name)), own, false};
+    return Target{queue(std::move(name)), nullptr, true};
+  }
+  auto d = destinations_.of(f, login_.vhost());
+  if (!d) return d.error();
+  if (text && text->starts_with("/amq/queue/")) return Target{*d, nullptr, false, /*must_exist=*/true};
+  if (broker::is_temporary_queue(**d)) {
+    if (TempQueues::Entry* own = temp_queues_.find_by_queue((*d)->name)) return Target{*d, own, false};
+    return Target{*d, nullptr, true};
+  }
+  return Target{*d};
+}
+
+Status StompSession::rewrite_reply_to(broker::Message& m) {
+  for (auto& [name, value] : m.headers) {
+    if (name != "reply-to" || !value.starts_with("/temp-queue/")) continue;
+    auto e = temp_queues_.resolve(std::string_view(value).substr(std::string_view("/temp-queue/").size()));
+    if (!e) return e.error();
+    if ((*e)->subscription.empty()) {
+      // RabbitMQ subscribes the connection to its temporary queue, the
+      // subscription named by the temp-queue destination.
+      const std::string id = value;
+      if (subs_.contains(id)) return failure(std::string(errors::kDuplicateSubscription), id);
+      if (subs_.count() >= options_.max_subscriptions) return failure(std::string(errors::kTooManySubscriptions));
+      subscribe_temp(**e, id);
+    }
+    value = "/reply-queue/" + (*e)->queue;
+  }
+  return {};
+}
+
+void StompSession::subscribe_temp(TempQueues::Entry& e, std::string id) {
+  broker::Window window;
+  window.messages = std::max<std::uint32_t>(1, std::min(broker_.options().default_prefetch, broker_.options().max_unacked));
+  window.bytes = transport_.max_write_buffer();
+  auto sub = std::make_unique<Subscription>();
+  sub->no = subs_.next_no();
+  sub->id = id;
+  sub->destination = broker::Destination{broker::DestinationKind::kQueue, e.queue, login_.vhost()};
+  sub->owner = broker_.owner_of(sub->destination);
+  sub->mode = AckMode::kAuto;
+  sub->prefetch = window.messages;
+  Subscription& s = subs_.add(std::move(sub));
+  e.subscription = std::move(id);
+  std::uint64_t op = begin_op(std::nullopt, 1, 0, false, s.no);
+  broker_.subscribe(s.destination, key_of(s), AckMode::kAuto, window, std::nullopt, ticket(op), true);
+}
+
 void StompSession::handle_send(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
   // The broker names each message: a SEND naming one is refused, as
@@ -208,9 +274,13 @@ void StompSession::handle_send(const stomp::Frame& f) {
   // x-delivery-count) are dropped from the SEND (docs/dialects.md).
   if (f.get("message-id"))
     return fail(errors::kReservedHeader, "'message-id' is not allowed on 'SEND' (the broker sets it)", receipt);
-  auto d = destinations_.of(f, login_.vhost());
-  if (!d) return fail(d.error(), receipt);
-  if (!permitted(auth::Access::kWrite, **d, receipt)) return;
+  auto target = target_of(f);
+  if (!target) return fail(target.error(), receipt);
+  // A temporary queue is private: its unguessable name is the permission
+  // (RabbitMQ does not check them either).
+  const bool temporary = target->own_temp != nullptr || target->reply;
+  auto* d = &target->destination;
+  if (!temporary && !permitted(auth::Access::kWrite, **d, receipt)) return;
   std::uint8_t priority = 4;
   if (auto p = f.get("priority")) {
     auto v = parse_int<int>(*p);
@@ -231,6 +301,7 @@ void StompSession::handle_send(const stomp::Frame& f) {
   ++messages_in_;
   auto m = build_message(f, **d);
   broker::Message* mutable_m = &m.writable();
+  if (Status rewritten = rewrite_reply_to(*mutable_m); !rewritten) return fail(rewritten.error(), receipt);
   mutable_m->priority = priority;
   mutable_m->expires_ms = expires;
   // Persistent unless the SEND says otherwise, where the configuration
@@ -249,14 +320,17 @@ void StompSession::handle_send(const stomp::Frame& f) {
     // A transaction's sends reach their queues only after COMMIT, too late
     // to refuse one: sending in a transaction needs configure as well
     // (docs/security.md).
-    if (!permitted(auth::Access::kConfigure, **d, receipt)) return;
+    if (!temporary && !permitted(auth::Access::kConfigure, **d, receipt)) return;
     (*tx)->sends.push_back(TxSend{**d, std::move(m)});
     begin_op(receipt, 0);
     return;
   }
   const std::uint64_t bytes = f.body.size() + 256;
   std::uint64_t op = begin_op(receipt, 1, bytes);
-  const bool may_create = login_.may(auth::Access::kConfigure, **d);
+  // (A temporary queue is never created by a SEND: the broker drops a
+  // message for one that has gone.)
+  const bool may_create = !target->must_exist && (temporary || login_.may(auth::Access::kConfigure, **d));
+  if (target->must_exist) must_exist_ops_.insert(op);
   // A topic message may go to wildcard subscriptions too: one answer each.
   if (std::uint32_t answers = broker_.publish(std::move(*d), std::move(m), ticket(op), may_create); answers > 1)
     receipts_.expect(op, answers - 1);
@@ -359,10 +433,13 @@ Result<std::optional<broker::DurableSubscription>> StompSession::durable_of(cons
 
 void StompSession::handle_subscribe(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
-  auto d = destinations_.of(f, login_.vhost());
-  if (!d) return fail(d.error(), receipt);
-  const broker::Destination& dest = **d;
-  if (!permitted(auth::Access::kRead, dest, receipt)) return;
+  auto target = target_of(f);
+  if (!target) return fail(target.error(), receipt);
+  const broker::Destination& dest = *target->destination;
+  if (target->reply)
+    return fail(errors::kReadRefused, "a temporary queue is read by the connection that made it only", receipt);
+  TempQueues::Entry* temp = target->own_temp;
+  if (temp == nullptr && !permitted(auth::Access::kRead, dest, receipt)) return;
   for (std::string_view name : kSubscribeBooleans)
     if (auto b = boolean_header(f, name); !b) return fail(b.error(), receipt);
   std::string id;
@@ -431,9 +508,13 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   // MESSAGE comes first, so deliveries wait until the RECEIPT is written.
   sub->awaiting_receipt = receipt.has_value();
   Subscription& s = subs_.add(std::move(sub));
+  if (temp != nullptr) temp->subscription = s.id;
   std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
-  broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op),
-                    login_.may(auth::Access::kConfigure, s.destination), std::move(selector));
+  if (target->must_exist) must_exist_ops_.insert(op);
+  const bool may_create =
+      !target->must_exist && (temp != nullptr || login_.may(auth::Access::kConfigure, s.destination));
+  broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op), may_create,
+                    std::move(selector));
 }
 
 void StompSession::handle_unsubscribe(const stomp::Frame& f) {
@@ -468,6 +549,9 @@ void StompSession::handle_unsubscribe(const stomp::Frame& f) {
   // Deleting a durable subscription deletes what it holds: configure.
   if (remove_durable && s->durable && !permitted(auth::Access::kConfigure, s->destination, receipt)) return;
   std::unique_ptr<Subscription> gone = subs_.remove(id);
+  if (TempQueues::Entry* temp = temp_queues_.find_by_queue(gone->destination.name);
+      temp != nullptr && broker::is_temporary_queue(gone->destination) && temp->subscription == id)
+    temp->subscription.clear();
   // The queue takes back whatever the subscription still held.
   std::uint64_t op = begin_op(receipt, 1);
   broker_.unsubscribe(gone->owner, key_of(*gone), remove_durable && gone->durable, ticket(op));
@@ -623,7 +707,9 @@ void StompSession::handle_commit(const stomp::Frame& f) {
   std::vector<std::pair<broker::Destination, broker::MessageRef>> atomic;
   std::vector<TxSend> rest;
   for (TxSend& send : tx.sends) {
-    if (broker_.journaled() && send.message->persistent) {
+    // A temporary queue keeps nothing across a restart (and must not come
+    // back from the journal without its connection).
+    if (broker_.journaled() && send.message->persistent && !broker::is_temporary_queue(send.destination)) {
       atomic.emplace_back(std::move(send.destination), std::move(send.message));
     } else {
       rest.push_back(std::move(send));
@@ -690,8 +776,15 @@ void StompSession::on_window(bool pause) {
 
 void StompSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
   if (op == 0 || closing_) return;
+  const bool must_exist = !must_exist_ops_.empty() && must_exist_ops_.erase(op) != 0;
   if (!outcome.ok) {
     std::optional<std::string_view> receipt = receipts_.receipt_of(op);
+    if (outcome.needs_configure && must_exist) {
+      // RabbitMQ's words for /amq/queue/ of a queue that does not exist.
+      const std::string name = outcome.error.substr(outcome.error.rfind('/') + 1);
+      return fail(errors::kNotFound, fmt::format("NOT_FOUND - no queue '{}' in vhost '{}'", name, login_.vhost()),
+                  receipt);
+    }
     if (outcome.needs_configure) {
       return fail(errors::kConfigureRefused,
                   fmt::format("user '{}' has no configure permission on {} in vhost '{}', and it does not exist yet",
@@ -837,6 +930,10 @@ void StompSession::on_closed() {
     apply_settles(tx.settles, 0);
   }
   release_all();
+  // Its temporary queues go with it (after its subscriptions: in order on
+  // each queue's shard).
+  for (std::string& q : temp_queues_.queues())
+    broker_.drop_temporary_queue(broker::Destination{broker::DestinationKind::kQueue, std::move(q), login_.vhost()});
   // After its subscriptions are let go: a new connection with this
   // client-id (which waits for it, see Login::claim_client_id) finds its
   // durable subscriptions free.

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "auth/authenticator.h"
@@ -21,6 +22,7 @@
 #include "session/stomp_destinations.h"
 #include "session/stomp_options.h"
 #include "session/subscriptions.h"
+#include "session/temp_queues.h"
 #include "session/transactions.h"
 #include "stomp/frame.h"
 #include "stomp/parse_error.h"
@@ -120,6 +122,20 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   void handle_disconnect(const stomp::Frame& f);
   void remove_inactive_durable(const stomp::Frame& f, std::optional<std::string_view> receipt);
 
+  // A frame's destination: the destination forms StompDestinations reads,
+  // and this connection's temporary queues (`/temp-queue/NAME`) and the
+  // reply queues of others (`/reply-queue/...`, `/remote-temp-queue/...`).
+  struct Target {
+    std::shared_ptr<const broker::Destination> destination;
+    TempQueues::Entry* own_temp = nullptr;  // one of this connection's temporary queues
+    bool reply = false;                     // another connection's temporary queue: send only
+    bool must_exist = false;                // RabbitMQ's /amq/queue/NAME: never created
+  };
+  Result<Target> target_of(const stomp::Frame& f);
+  // SEND reply-to:/temp-queue/NAME: rewritten to the queue's reply address,
+  // subscribed to first (as RabbitMQ) unless this connection already is.
+  Status rewrite_reply_to(broker::Message& m);
+  void subscribe_temp(TempQueues::Entry& e, std::string id);
   // False (and ERROR sent) if the user may not do `a` on `d`.
   bool permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt);
   Result<broker::Window> window_of(const stomp::Frame& f) const;
@@ -163,6 +179,10 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   Subscriptions subs_;
   Transactions transactions_;
   StompDestinations destinations_;
+  TempQueues temp_queues_;
+  // Operations on /amq/queue/NAME still waiting: their "not created" answer
+  // means the queue does not exist (not a missing permission).
+  std::unordered_set<std::uint64_t> must_exist_ops_;
 
   bool authenticating_ = false;
   std::optional<ConnectReply> client_id_reply_;  // a CONNECT waiting for its client-id

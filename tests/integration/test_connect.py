@@ -118,6 +118,20 @@ def test_amq_queue_alias(broker):
     c.close()
 
 
+@pytest.mark.parametrize("command", ["SEND", "SUBSCRIBE"])
+def test_amq_queue_of_a_queue_that_does_not_exist_is_not_found(broker, command):
+    """RabbitMQ: /amq/queue/NAME is a queue made elsewhere; the STOMP side
+    never creates it, and names the missing queue."""
+    name = unique()
+    c = client(broker.port)
+    err = c.expect_error(command, [("destination", "/amq/queue/" + name), ("id", "s")], b"x")
+    assert err["message"] == "not_found"
+    assert "NOT_FOUND - no queue '%s' in vhost '/'" % name in err.text
+    # Nothing was created by the attempt.
+    d = client(broker.port)
+    d.expect_error("SUBSCRIBE", [("destination", "/amq/queue/" + name), ("id", "s")])
+
+
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
 def test_receipt_on_every_frame(broker, version):
     c = client(broker.port, version)

@@ -576,7 +576,7 @@ def test_default_max_deliveries_is_10(broker):
 def test_amq_queue_dead_letters_to_dlq_queue(broker):
     name = unique()
     p = client(broker.port)
-    p.send("/amq/queue/" + name, "amq")
+    p.send("/queue/" + name, "amq")  # /amq/queue/ names an existing queue
     c = client(broker.port)
     c.subscribe("/amq/queue/" + name, "s", ack="client-individual")
     c.nack(c.read_message(), extra=[("requeue", "false")])
