@@ -119,9 +119,8 @@ int check_config(const Config& options, const std::string& source) {
     return 2;
   }
   if (options.listen.tls_listen.enabled() || options.listen.wss_listen.enabled() || options.http.https_listen.enabled()) {
-    std::string tls_error;
-    if (!net::TlsContext::create(options.listen.tls, tls_error)) {
-      std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls_error << "\n";
+    if (auto tls = net::TlsContext::create(options.listen.tls); !tls) {
+      std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls.error().text() << "\n";
       return 2;
     }
   }
@@ -140,21 +139,21 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   // the loops so that it outlives every session.
   std::unique_ptr<net::TlsContext> https_tls;
   if (options.http.https_listen.enabled()) {
-    std::string tls_error;
-    https_tls = net::TlsContext::create(options.listen.tls, tls_error);
-    if (!https_tls) {
-      spdlog::error("cannot start the HTTPS listener (https-listen): {}", tls_error);
+    auto tls = net::TlsContext::create(options.listen.tls);
+    if (!tls) {
+      spdlog::error("cannot start the HTTPS listener (https-listen): {}", tls.error().text());
       return 1;
     }
+    https_tls = std::move(*tls);
   }
   store::JournalOptions journal_options = options.journal;
   journal_options.directory = options.data_dir;
-  std::string error;
-  std::unique_ptr<store::Journal> journal = store::Journal::open(journal_options, error);
-  if (!journal) {
-    spdlog::error("cannot open the journal: {}", error);
+  auto opened = store::Journal::open(journal_options);
+  if (!opened) {
+    spdlog::error("cannot open the journal: {}", opened.error().text());
     return 1;
   }
+  std::unique_ptr<store::Journal> journal = std::move(*opened);
   shard::ShardSet shards(options.broker.shards);
   broker::Broker broker(options.broker, shards, journal.get());
   // The management port answers during recovery (/healthz 200, /readyz 503
@@ -180,8 +179,8 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   spdlog::info("{}", broker.recover());
   // Queues created through the management API come back, empty or not.
   broker::DeclaredQueues declared(options.data_dir);
-  if (std::string e = declared.load(); !e.empty()) {
-    spdlog::error("cannot read the declared queues: {}", e);
+  if (Status loaded = declared.load(); !loaded) {
+    spdlog::error("cannot read the declared queues: {}", loaded.error().text());
     return 1;
   }
   for (const auto& [vhost, name] : declared.entries()) {
@@ -208,10 +207,8 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
         shards.stop();
       };
   signals.async_wait(on_signal);
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    spdlog::error("cannot start the listeners: {}", e.what());
+  if (Status started = server.start(); !started) {
+    spdlog::error("cannot start the listeners: {}", started.error().text());
     return 1;
   }
   auto listening = server.listening();

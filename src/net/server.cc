@@ -77,35 +77,40 @@ bool uses_tls(Server::Kind kind) { return kind == Server::Kind::kTls || kind == 
 bool uses_ws(Server::Kind kind) { return kind == Server::Kind::kWebSocket || kind == Server::Kind::kWebSocketTls; }
 }  // namespace
 
-void Server::start() {
+Status Server::start() {
   if (options_.tls_listen.enabled() || options_.wss_listen.enabled()) {
-    std::string error;
-    tls_ = TlsContext::create(options_.tls, error);
-    if (!tls_) throw std::runtime_error(error);
+    auto tls = TlsContext::create(options_.tls);
+    if (!tls) return tls.error();
+    tls_ = std::move(*tls);
   }
-  listen(Kind::kStomp, options_.host, options_.port, "listen");
-  if (options_.tls_listen.enabled())
-    listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
-  if (options_.ws_listen.enabled())
-    listen(Kind::kWebSocket, options_.ws_listen.host, options_.ws_listen.port, "ws-listen");
-  if (options_.wss_listen.enabled())
-    listen(Kind::kWebSocketTls, options_.wss_listen.host, options_.wss_listen.port, "wss-listen");
+  Status s = listen(Kind::kStomp, options_.host, options_.port, "listen");
+  if (s && options_.tls_listen.enabled())
+    s = listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
+  if (s && options_.ws_listen.enabled())
+    s = listen(Kind::kWebSocket, options_.ws_listen.host, options_.ws_listen.port, "ws-listen");
+  if (s && options_.wss_listen.enabled())
+    s = listen(Kind::kWebSocketTls, options_.wss_listen.host, options_.wss_listen.port, "wss-listen");
+  if (!s) return s;
   for (auto& l : listeners_) accept(*l);
+  return {};
 }
 
-void Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
-  try {
-    auto addr = asio::ip::make_address(host);
-    tcp::endpoint ep(addr, port);
-    auto acceptor = std::make_unique<tcp::acceptor>(shards_.io(ShardId(0)));
-    acceptor->open(ep.protocol());
-    acceptor->set_option(tcp::acceptor::reuse_address(true));
-    acceptor->bind(ep);
-    acceptor->listen(asio::socket_base::max_listen_connections);
-    listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(acceptor)}));
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("{} {}:{}: {}", option, host, port, e.what()));
-  }
+Status Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
+  // error_code overloads: a port in use is an expected failure, not an
+  // exception. The text is asio's ("bind: Address already in use").
+  boost::system::error_code ec;
+  const char* step = "make_address";
+  auto addr = asio::ip::make_address(host, ec);
+  auto acceptor = std::make_unique<tcp::acceptor>(shards_.io(ShardId(0)));
+  tcp::endpoint ep(addr, port);
+  if (!ec) step = "open", acceptor->open(ep.protocol(), ec);
+  if (!ec) step = "set_option", acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) step = "bind", acceptor->bind(ep, ec);
+  if (!ec) step = "listen", acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return failure(fmt::format("{} {}:{}: {}", option, host, port, boost::system::system_error(ec, step).what()));
+  listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(acceptor)}));
+  return {};
 }
 
 tcp::endpoint Server::local_endpoint() const { return listeners_.front()->acceptor->local_endpoint(); }
