@@ -39,13 +39,13 @@ namespace {
 // The users file (or the built-in guest), checked against the options that
 // name users and vhosts. nullptr (logged) if unusable.
 std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions& o) {
-  auth::UserStore users;
-  try {
-    users = o.users_file.empty() ? auth::UserStore::builtin() : auth::UserStore::load(o.users_file);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot read the users file: {}", e.what());
+  auto loaded = o.users_file.empty() ? Result<auth::UserStore>(auth::UserStore::builtin())
+                                     : auth::UserStore::load(o.users_file);
+  if (!loaded) {
+    spdlog::error("cannot read the users file: {}", loaded.error().text());
     return nullptr;
   }
+  auth::UserStore& users = *loaded;
   if (!users.has_vhost(o.default_vhost)) {
     spdlog::error("default-vhost '{}' is not a vhost of {}", o.default_vhost,
                   o.users_file.empty() ? "the built-in configuration" : o.users_file);
@@ -84,13 +84,12 @@ void notify_systemd(const std::string& state) {
 // next restart.
 void reload_configuration(const ConfigReload& reload, std::vector<EffectiveValue>& current) {
   std::vector<EffectiveValue> fresh;
-  Config next;
-  try {
-    next = reload(fresh);
-  } catch (const std::exception& e) {
-    spdlog::error("SIGHUP: the configuration was not reloaded: {}", e.what());
+  Result<Config> reloaded = reload(fresh);
+  if (!reloaded) {
+    spdlog::error("SIGHUP: the configuration was not reloaded: {}", reloaded.error().text());
     return;
   }
+  const Config& next = *reloaded;
   std::vector<std::string> later;
   for (std::size_t i = 0; i < fresh.size() && i < current.size(); ++i) {
     if (fresh[i].value == current[i].value) continue;
