@@ -161,14 +161,14 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   std::unique_ptr<http::StartupResponder> early_http;
   boost::asio::ip::tcp::endpoint http_endpoint;
   if (options.http.enabled) {
-    try {
-      early_http = std::make_unique<http::StartupResponder>(options.http.host, options.http.port,
-                                                            [&broker] { return broker.recovery_progress(); });
-    } catch (const std::exception& e) {
+    auto started = http::StartupResponder::start(options.http.host, options.http.port,
+                                                 [&broker] { return broker.recovery_progress(); });
+    if (!started) {
       spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http.host, options.http.port,
-                    e.what());
+                    started.error().text());
       return 1;
     }
+    early_http = std::move(*started);
     http_endpoint = early_http->local_endpoint();
     // Not "listening on" yet: that is said once every listener is up.
     spdlog::info("health checks answered on {} during recovery (/healthz, /readyz)",
@@ -237,18 +237,18 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   std::string https_line;
   if (https_tls) {
     const auto& h = options.http.https_listen;
-    try {
-      auto sep = http_server.start_tls(h.host, h.port, https_tls->context());
-      std::string shost = sep.address().to_string();
-      if (sep.address().is_v6()) shost = "[" + shost + "]";
-      api.listeners.push_back({"https", fmt::format("{}:{}", shost, sep.port())});
-      https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
-    } catch (const std::exception& e) {
-      spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, e.what());
+    auto bound = http_server.start_tls(h.host, h.port, https_tls->context());
+    if (!bound) {
+      spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, bound.error().text());
       http_server.stop();
       server.stop();
       return 1;
     }
+    const auto& sep = *bound;
+    std::string shost = sep.address().to_string();
+    if (sep.address().is_v6()) shost = "[" + shost + "]";
+    api.listeners.push_back({"https", fmt::format("{}:{}", shost, sep.port())});
+    https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
   }
 
   // Every listener is bound and the management API serves: say so, in the

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/result.h"
 #include "http/base64.h"
+#include "net/open_acceptor.h"
 
 namespace ferry::http {
 
@@ -403,20 +404,23 @@ Server::Server(const HttpOptions& options, asio::io_context& io, const Router& r
 
 Server::~Server() { shared_->waiting.clear(); }
 
-void Server::start() { plain_ = &bind(options_.host, options_.port, nullptr); }
-
-tcp::endpoint Server::start_tls(const std::string& host, std::uint16_t port, ssl::context& tls) {
-  return bind(host, port, &tls).acceptor->local_endpoint();
+Status Server::start() {
+  auto bound = bind(options_.host, options_.port, nullptr);
+  if (!bound) return bound.error();
+  plain_ = *bound;
+  return {};
 }
 
-Server::Listener& Server::bind(const std::string& host, std::uint16_t port, ssl::context* tls) {
-  tcp::endpoint ep(asio::ip::make_address(host), port);
-  auto acceptor = std::make_unique<tcp::acceptor>(io_);
-  acceptor->open(ep.protocol());
-  acceptor->set_option(tcp::acceptor::reuse_address(true));
-  acceptor->bind(ep);
-  acceptor->listen(asio::socket_base::max_listen_connections);
-  return listen_on(std::move(acceptor), tls);
+Result<tcp::endpoint> Server::start_tls(const std::string& host, std::uint16_t port, ssl::context& tls) {
+  auto bound = bind(host, port, &tls);
+  if (!bound) return bound.error();
+  return (*bound)->acceptor->local_endpoint();
+}
+
+Result<Server::Listener*> Server::bind(const std::string& host, std::uint16_t port, ssl::context* tls) {
+  auto acceptor = net::open_acceptor(io_, host, port);
+  if (!acceptor) return acceptor.error();
+  return &listen_on(std::move(*acceptor), tls);
 }
 
 void Server::start(tcp::endpoint::protocol_type protocol, int listening_fd) {

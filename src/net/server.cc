@@ -5,11 +5,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <stdexcept>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/errors.h"
+#include "net/open_acceptor.h"
 #include "net/tcp_link.h"
 #include "net/tls_link.h"
 #include "net/websocket/layer.h"
@@ -96,20 +96,9 @@ Status Server::start() {
 }
 
 Status Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
-  // error_code overloads: a port in use is an expected failure, not an
-  // exception. The text is asio's ("bind: Address already in use").
-  boost::system::error_code ec;
-  const char* step = "make_address";
-  auto addr = asio::ip::make_address(host, ec);
-  auto acceptor = std::make_unique<tcp::acceptor>(shards_.io(ShardId(0)));
-  tcp::endpoint ep(addr, port);
-  if (!ec) step = "open", acceptor->open(ep.protocol(), ec);
-  if (!ec) step = "set_option", acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) step = "bind", acceptor->bind(ep, ec);
-  if (!ec) step = "listen", acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return failure(fmt::format("{} {}:{}: {}", option, host, port, boost::system::system_error(ec, step).what()));
-  listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(acceptor)}));
+  auto acceptor = open_acceptor(shards_.io(ShardId(0)), host, port);
+  if (!acceptor) return failure(fmt::format("{} {}:{}: {}", option, host, port, acceptor.error().text()));
+  listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(*acceptor)}));
   return {};
 }
 

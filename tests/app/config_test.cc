@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -216,6 +215,18 @@ TEST_F(ConfigTest, UnknownTomlKeyNamesItAndTheFile) {
   std::string err = error_of(path);
   EXPECT_NE(err.find("max-frobs"), std::string::npos) << err;
   EXPECT_NE(err.find(path), std::string::npos) << err;
+}
+
+TEST_F(ConfigTest, EveryBadFileIsAnErrorWithTheWholeMessage) {
+  // An Error, never an exception: the texts users and tests match, whole.
+  auto path = write_toml("[listen]\nhost = \"x\"\n");
+  EXPECT_EQ(error_of(path), path + ": option 'listen' must be a string, number or list of strings");
+  path = write_toml("shards = [\"1\"]\n");
+  EXPECT_EQ(error_of(path), path + ": option 'shards' must be a string or number, not a list");
+  EXPECT_EQ(error_of("", {{"heart-beat-grace", "two"}}),
+            "--heart-beat-grace: invalid value 'two' for heart-beat-grace: expected a number from 1.0 to 1000");
+  EXPECT_EQ(error_of("", {{"shards", "-1"}}),
+            "--shards: invalid value '-1' for shards: expected a positive whole number");
 }
 
 TEST_F(ConfigTest, BadCommandLineValueNamesOptionAndValue) {

@@ -2,8 +2,8 @@
 // ferry.toml, loaded by app::load_options() exactly as --config loads it
 // (defaults, then the file's values through each option's parser).
 //
-// Contract checked: any text either yields options or throws
-// std::runtime_error with a message; no crash, no hang, no other exception.
+// Contract checked: any text either yields options or an Error with a
+// message; no crash, no hang, no exception.
 // Options that load are usable: the frame limits and counts are not zero, and
 // the heart-beat grace times any interval (a uint32 of ms) is a finite
 // number of ms that fits the int64 it is converted to (net/connection.cc).
@@ -17,7 +17,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
 #include <string>
 
 #include "app/config.h"

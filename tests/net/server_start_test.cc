@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "net/open_acceptor.h"
 #include "shard/shard_set.h"
 
 // Server::start() answers a listener that cannot be set up with a Status
@@ -49,6 +50,25 @@ TEST(ServerStart, FreePortsStart) {
   ASSERT_TRUE(server.start().ok());
   EXPECT_NE(server.local_endpoint().port(), 0);
   server.stop();
+}
+
+}  // namespace
+}  // namespace ferry::net
+
+namespace ferry::net {
+namespace {
+
+TEST(OpenAcceptor, SaysWhichStepFailed) {
+  boost::asio::io_context io;
+  auto first = open_acceptor(io, "127.0.0.1", 0);
+  ASSERT_TRUE(first);
+  const std::uint16_t port = (*first)->local_endpoint().port();
+  auto second = open_acceptor(io, "127.0.0.1", port);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().text(), "bind: Address already in use");
+  auto bad = open_acceptor(io, "not-an-address", 0);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().text().find("make_address"), std::string::npos) << "asio's own words, no step name";
 }
 
 }  // namespace
