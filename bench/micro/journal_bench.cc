@@ -59,12 +59,12 @@ void append_loop(benchmark::State& state, store::FsyncPolicy fsync, const fs::pa
   store::JournalOptions o;
   o.directory = dir.path();
   o.fsync = fsync;
-  std::string error;
-  auto journal = store::Journal::open(o, error);
-  if (!journal) {
-    state.SkipWithError(error.c_str());
+  auto opened = store::Journal::open(o);
+  if (!opened) {
+    state.SkipWithError(opened.error().text().c_str());
     return;
   }
+  std::unique_ptr<store::Journal> journal = std::move(*opened);
   journal->replay({});
   const std::string payload(static_cast<std::size_t>(state.range(0)), 'x');
   std::atomic<std::int64_t> done{0};

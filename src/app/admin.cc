@@ -100,8 +100,10 @@ void print_table(std::ostream& out, const Json& rows,
 
 // ferry ping: /healthz. ferry check: /readyz and the alarms, one line each;
 // exit 1 when anything is not well.
-int health(HttpClient& client, bool full, std::ostream& out, std::ostream& err) {
-  HttpClient::Result alive = client.request("GET", "/healthz", "");
+Result<int> health(HttpClient& client, bool full, std::ostream& out, std::ostream& err) {
+  auto asked = client.request("GET", "/healthz", "");
+  if (!asked) return asked.error();
+  const HttpClient::Response& alive = *asked;
   if (alive.status != 200) {
     err << "ferry: not alive (HTTP " << alive.status << ")\n";
     return 1;
@@ -111,12 +113,16 @@ int health(HttpClient& client, bool full, std::ostream& out, std::ostream& err) 
     return 0;
   }
   bool ok = true;
-  HttpClient::Result ready = client.request("GET", "/readyz", "");
+  auto ready_asked = client.request("GET", "/readyz", "");
+  if (!ready_asked) return ready_asked.error();
+  const HttpClient::Response& ready = *ready_asked;
   Json r = Json::parse(ready.body, nullptr, false);
   const std::string state = !r.is_discarded() && r.is_object() && r.contains("status") ? text_of(r["status"]) : "?";
   out << "status: " << state << "\n";
   ok = ok && ready.status == 200;
-  HttpClient::Result alarms = client.request("GET", "/api/health/checks/alarms", "");
+  auto alarms_asked = client.request("GET", "/api/health/checks/alarms", "");
+  if (!alarms_asked) return alarms_asked.error();
+  const HttpClient::Response& alarms = *alarms_asked;
   Json a = Json::parse(alarms.body, nullptr, false);
   if (alarms.status == 200) {
     out << "alarms: none\n";
@@ -184,7 +190,15 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
 
 AdminCommands::~AdminCommands() = default;
 
-std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
+std::string AdminCommands::name() const {
+  const State& s = *state_;
+  for (CLI::App* c : {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge, s.move, s.close,
+                      s.create, s.remove, s.browse, s.users, s.vhosts, s.permissions, s.ping, s.check})
+    if (c->parsed()) return c->get_name();
+  return "";
+}
+
+std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& err) {
   State& s = *state_;
   const std::vector<CLI::App*> all = {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge,
                                       s.move, s.close, s.create, s.remove, s.browse, s.users, s.vhosts,
@@ -194,8 +208,12 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
     if (c->parsed()) cmd = c;
   if (cmd == nullptr) return std::nullopt;
   const std::string name = cmd->get_name();
+  auto made = HttpClient::create(s.http, s.user, s.password, s.tls);
+  if (!made) return made.error();
+  HttpClient& client = *made;
+  // nlohmann::json throws on an answer of an unexpected shape: caught at
+  // the end, its boundary, and returned as an Error.
   try {
-    HttpClient client(s.http, s.user, s.password, s.tls);
     if (cmd == s.ping || cmd == s.check) return health(client, cmd == s.check, out, err);
     const std::string vq = "/" + http::percent_encode(s.vhost) + "/" + http::percent_encode(queue_name(s.queue));
     std::string method = "GET", target, body;
@@ -221,7 +239,9 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
       target = "/api/queues" + vq + "/messages";
       if (s.count > 0) target += "?count=" + std::to_string(s.count);
     }
-    HttpClient::Result r = client.request(method, target, body);
+    auto asked = client.request(method, target, body);
+    if (!asked) return asked.error();
+    const HttpClient::Response& r = *asked;
     if (r.status >= 300) {
       Json e = Json::parse(r.body, nullptr, false);
       std::string reason = !e.is_discarded() && e.is_object() && e.contains("reason") ? text_of(e["reason"]) : r.body;
@@ -290,9 +310,8 @@ std::optional<int> AdminCommands::run(std::ostream& out, std::ostream& err) {
       }
     }
     return 0;
-  } catch (const std::exception& e) {
-    err << "ferry " << name << ": " << e.what() << "\n";
-    return 1;  // a failure, not a usage error
+  } catch (const Json::exception& e) {
+    return failure("unexpected answer from the management API", e.what());
   }
 }
 

@@ -5,6 +5,9 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <string>
+
+#include "common/result.h"
 
 namespace ferry::app {
 
@@ -17,10 +20,13 @@ class AdminCommands {
   explicit AdminCommands(CLI::App& app);
   ~AdminCommands();
 
-  // After parsing: the exit code of the admin subcommand that was given
-  // (0 done, 1 the API refused, 2 unreachable / bad usage), or nullopt if
-  // none was. Errors go to `err`.
-  std::optional<int> run(std::ostream& out, std::ostream& err);
+  // After parsing: nullopt if no admin subcommand was given; else its exit
+  // code (0 done, 1 the API refused; the API's answer goes to `err`), or the
+  // Error that stopped it (unreachable, a bad --http; main reports it as
+  // "ferry NAME: ..." and exits 1).
+  std::optional<Result<int>> run(std::ostream& out, std::ostream& err);
+  // The admin subcommand given ("queues", ...), "" if none.
+  std::string name() const;
 
  private:
   struct State;

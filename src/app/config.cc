@@ -1,5 +1,4 @@
 #include "app/config.h"
-#include "app/usage_error.h"
 
 #include <toml++/toml.h>
 
@@ -8,7 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
+#include <optional>
 #include <thread>
 
 namespace ferry::app {
@@ -24,11 +23,11 @@ bool parse_number(const std::string& text, T& out) {
 OptionSpec size_option(std::string name, std::string def, std::string help,
                        std::function<void(Config&, std::uint64_t)> set) {
   return {std::move(name), std::move(def), std::move(help),
-          [set](Config& o, const std::string& v) -> std::string {
+          [set](Config& o, const std::string& v) -> Status {
             std::uint64_t n = 0;
-            if (!parse_size(v, n) || n == 0) return "expected a size such as 1048576, 512KiB, 16MiB";
+            if (!parse_size(v, n) || n == 0) return failure("expected a size such as 1048576, 512KiB, 16MiB");
             set(o, n);
-            return "";
+            return {};
           }};
 }
 
@@ -36,11 +35,11 @@ OptionSpec count_option(std::string name, std::string def, std::string help,
                         std::function<void(Config&, std::uint32_t)> set,
                         bool allow_zero = false) {
   return {std::move(name), std::move(def), std::move(help),
-          [set, allow_zero](Config& o, const std::string& v) -> std::string {
+          [set, allow_zero](Config& o, const std::string& v) -> Status {
             std::uint32_t n = 0;
-            if (!parse_number(v, n) || (n == 0 && !allow_zero)) return "expected a positive whole number";
+            if (!parse_number(v, n) || (n == 0 && !allow_zero)) return failure("expected a positive whole number");
             set(o, n);
-            return "";
+            return {};
           }};
 }
 
@@ -56,11 +55,11 @@ bool parse_host_port(const std::string& v, std::string& host, std::uint16_t& por
 // An optional listener: "" = off, else HOST:PORT.
 OptionSpec listener_option(std::string name, std::string help, net::ListenAddress& (*field)(Config&)) {
   return {std::move(name), "", std::move(help),
-          [field](Config& o, const std::string& v) -> std::string {
+          [field](Config& o, const std::string& v) -> Status {
             net::ListenAddress a;
-            if (!v.empty() && !parse_host_port(v, a.host, a.port)) return "expected HOST:PORT, or empty (off)";
+            if (!v.empty() && !parse_host_port(v, a.host, a.port)) return failure("expected HOST:PORT, or empty (off)");
             field(o) = a;
-            return "";
+            return {};
           }};
 }
 
@@ -68,17 +67,17 @@ std::vector<OptionSpec> build_specs() {
   std::vector<OptionSpec> s;
   s.push_back({"listen", "0.0.0.0:61613",
                "STOMP TCP listener, HOST:PORT (port 0 picks a free port); guest may connect from loopback only",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  auto colon = v.rfind(':');
-                 if (colon == std::string::npos) return "expected HOST:PORT";
+                 if (colon == std::string::npos) return failure("expected HOST:PORT");
                  std::string host = v.substr(0, colon);
                  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
                    host = host.substr(1, host.size() - 2);
                  std::uint16_t port = 0;
-                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT";
+                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return failure("expected HOST:PORT");
                  o.listen.host = host;
                  o.listen.port = port;
-                 return "";
+                 return {};
                }});
   s.push_back(listener_option("tls-listen",
                               "STOMP over TLS (stomp+ssl) listener, HOST:PORT, e.g. 0.0.0.0:61614 (empty = off)",
@@ -90,50 +89,50 @@ std::vector<OptionSpec> build_specs() {
                               "STOMP over WebSocket over TLS (wss://) listener, HOST:PORT, e.g. 0.0.0.0:15673 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.listen.wss_listen; }));
   s.push_back({"ws-path", "/ws", "request path of the WebSocket listeners (others get 404)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)
-                   return "expected a path starting with / (no spaces, ? or #)";
+                   return failure("expected a path starting with / (no spaces, ? or #)");
                  o.listen.ws_path = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"tls-cert-file", "", "PEM certificate (chain) of the TLS listeners",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.listen.tls.cert_file = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"tls-key-file", "", "PEM private key of tls-cert-file",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.listen.tls.key_file = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"tls-ca-file", "", "PEM CA certificates that sign client certificates (for tls-verify-client)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.listen.tls.ca_file = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"tls-verify-client", "none",
                "client certificates on TLS listeners: none, optional (checked if sent) or required",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "none") o.listen.tls.verify_client = net::TlsVerifyClient::kNone;
                  else if (v == "optional") o.listen.tls.verify_client = net::TlsVerifyClient::kOptional;
                  else if (v == "required") o.listen.tls.verify_client = net::TlsVerifyClient::kRequired;
-                 else return "expected none, optional or required";
-                 return "";
+                 else return failure("expected none, optional or required");
+                 return {};
                }});
   s.push_back(count_option("shards", "0", "event loops (threads); 0 = one per core",
                            [](auto& o, std::uint32_t n) {
                              o.broker.shards = n == 0 ? std::max(1u, std::thread::hardware_concurrency()) : n;
                            }, true));
   s.push_back({"log-level", "info", "trace, debug, info, warn or error",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
                  for (const char* l : kLevels) {
                    if (v == l) {
                      o.log_level = v;
-                     return "";
+                     return {};
                    }
                  }
-                 return "expected trace, debug, info, warn or error";
+                 return failure("expected trace, debug, info, warn or error");
                }});
   s.push_back(size_option("max-frame-size", "16MiB", "largest frame accepted (command, headers and body)",
                           [](auto& o, std::uint64_t n) { o.stomp.limits.max_frame_size = n; }));
@@ -162,11 +161,11 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.broker.max_queues = n; }, true));
   s.push_back({"memory-policy", "block",
                "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "block") o.broker.memory_policy = broker::MemoryPolicy::kBlock;
                  else if (v == "reject") o.broker.memory_policy = broker::MemoryPolicy::kReject;
-                 else return "expected block or reject";
-                 return "";
+                 else return failure("expected block or reject");
+                 return {};
                }});
   s.push_back(size_option("producer-window-size", "1MiB",
                           "bytes a connection may have in flight to destinations before reads pause",
@@ -178,51 +177,48 @@ std::vector<OptionSpec> build_specs() {
                            "deliveries before a message is dead-lettered (0 = never)",
                            [](auto& o, std::uint32_t n) { o.broker.max_deliveries = n; }, true));
   s.push_back({"dead-letter-prefix", "DLQ.", "/queue/NAME dead-letters into /queue/<prefix>NAME",
-               [](Config& o, const std::string& v) -> std::string {
-                 if (v.empty()) return "must not be empty";
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.empty()) return failure("must not be empty");
                  o.broker.dead_letter_prefix = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"dead-letter-queue", "",
                "one shared dead-letter queue for every queue of a vhost (ActiveMQ's ActiveMQ.DLQ); \"\" = "
                "per queue, by dead-letter-prefix",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v.starts_with('/') || v.find('\n') != std::string::npos)
-                   return "a queue name, without /queue/ (e.g. ActiveMQ.DLQ)";
+                   return failure("a queue name, without /queue/ (e.g. ActiveMQ.DLQ)");
                  o.broker.dead_letter_queue = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"heart-beat", "10000,10000",
                "server heart-beats: SEND,RECV; 0 turns a direction off, a value below heart-beat-min lowers "
                "that direction's floor (the client's interval is honoured down to the floor)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  auto comma = v.find(',');
                  std::uint32_t a = 0, b = 0;
                  if (comma == std::string::npos || !parse_number(v.substr(0, comma), a) ||
                      !parse_number(v.substr(comma + 1), b))
-                   return "expected SEND_MS,RECV_MS";
+                   return failure("expected SEND_MS,RECV_MS");
                  o.stomp.heart_beat_send_ms = a;
                  o.stomp.heart_beat_recv_ms = b;
-                 return "";
+                 return {};
                }});
   s.push_back(count_option("heart-beat-min", "500",
                            "shortest heart-beat interval (ms) agreed with a client in either direction: "
                            "a client's request is honoured down to it",
                            [](auto& o, std::uint32_t n) { o.stomp.heart_beat_min_ms = n; }));
   s.push_back({"heart-beat-grace", "2.0", "a client silent for grace x the agreed interval is disconnected",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  // Bounded so that grace x any interval (uint32 ms) stays a
                  // finite int64 of ms; !(g >= 1) also rejects NaN.
-                 constexpr const char* kExpected = "expected a number from 1.0 to 1000";
-                 try {
-                   std::size_t used = 0;
-                   double g = std::stod(v, &used);
-                   if (used != v.size() || !(g >= 1.0) || g > 1000.0) return kExpected;
-                   o.listen.heart_beat_grace = g;
-                 } catch (...) {
-                   return kExpected;
-                 }
-                 return "";
+                 // strtod, not std::stod: a typo is an answer, not an exception.
+                 char* end = nullptr;
+                 const double g = std::strtod(v.c_str(), &end);
+                 if (v.empty() || end != v.c_str() + v.size() || !(g >= 1.0) || g > 1000.0)
+                   return failure("expected a number from 1.0 to 1000");
+                 o.listen.heart_beat_grace = g;
+                 return {};
                }});
   s.push_back(count_option("connect-timeout", "30000",
                            "ms a new connection may take to send CONNECT before it is closed (0 = never)",
@@ -231,52 +227,52 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.broker.topic_subscriber_buffer = n; }));
   s.push_back({"slow-subscriber-policy", "block",
                "when a topic subscriber's buffer is full: block (slow the producers) or disconnect",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "block") o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kBlock;
                  else if (v == "disconnect")
                    o.broker.slow_subscriber_policy = broker::SlowSubscriberPolicy::kDisconnect;
-                 else return "expected block or disconnect";
-                 return "";
+                 else return failure("expected block or disconnect");
+                 return {};
                }});
   // STOMP dialects (docs/dialects.md).
   s.push_back({"strict-subscription-id", "false",
                "true: SUBSCRIBE without id at STOMP 1.1/1.2 gets ERROR; false: the destination is its id (RabbitMQ)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "true") o.stomp.strict_subscription_id = true;
                  else if (v == "false") o.stomp.strict_subscription_id = false;
-                 else return "expected true or false";
-                 return "";
+                 else return failure("expected true or false");
+                 return {};
                }});
   s.push_back({"default-destination-type", "queue",
                "what a destination without /queue/ or /topic/ names (ActiveMQ.DLQ): queue (ActiveMQ) or topic",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "queue") o.stomp.default_destination_kind = broker::DestinationKind::kQueue;
                  else if (v == "topic") o.stomp.default_destination_kind = broker::DestinationKind::kTopic;
-                 else return "expected queue or topic";
-                 return "";
+                 else return failure("expected queue or topic");
+                 return {};
                }});
   s.push_back({"server-header", "Ferry/0.1.0",
                "CONNECTED's server header, e.g. \"ActiveMQ/5.18.3 (Ferry 0.1.0)\" for clients that pick their "
                "dialect from it (\"\" = none)",
-               [](Config& o, const std::string& v) -> std::string {
-                 if (v.find_first_of("\r\n") != std::string::npos) return "must be one line";
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.find_first_of("\r\n") != std::string::npos) return failure("must be one line");
                  o.stomp.server_header = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"data-dir", "./data", "directory of the journal (persistent messages, durable subscriptions)",
-               [](Config& o, const std::string& v) -> std::string {
-                 if (v.empty()) return "must not be empty";
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.empty()) return failure("must not be empty");
                  o.data_dir = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"fsync", "always",
                "always (a receipt means fdatasync returned; group commit), interval, or never",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "always") o.journal.fsync = store::FsyncPolicy::kAlways;
                  else if (v == "interval") o.journal.fsync = store::FsyncPolicy::kInterval;
                  else if (v == "never") o.journal.fsync = store::FsyncPolicy::kNever;
-                 else return "expected always, interval or never";
-                 return "";
+                 else return failure("expected always, interval or never");
+                 return {};
                }});
   s.push_back(count_option("fsync-interval", "100", "ms between syncs with fsync = interval",
                            [](auto& o, std::uint32_t n) { o.journal.fsync_interval_ms = n; }));
@@ -284,24 +280,24 @@ std::vector<OptionSpec> build_specs() {
                           [](auto& o, std::uint64_t n) { o.journal.segment_size = n; }));
   s.push_back({"disk-limit", "100GiB",
                "journal size past which persistent SENDs get ERROR (0 = only the disk's own limit)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  std::uint64_t n = 0;
-                 if (!parse_size(v, n)) return "expected a size such as 100GiB, or 0";
+                 if (!parse_size(v, n)) return failure("expected a size such as 100GiB, or 0");
                  o.broker.disk_limit = n;
-                 return "";
+                 return {};
                }});
   s.push_back({"skip-corrupt", "false",
                "start even if a journal record in the middle is corrupt (it is reported and skipped)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "true") o.journal.skip_corrupt = true;
                  else if (v == "false") o.journal.skip_corrupt = false;
-                 else return "expected true or false";
-                 return "";
+                 else return failure("expected true or false");
+                 return {};
                }});
   s.push_back({"persistent-default", "/queue/>,/topic/>",
                "destinations whose messages are persistent unless the SEND says persistent:false "
                "(comma-separated; * = one name segment, > = the rest; empty = none)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.broker.persistent_default.clear();
                  std::size_t start = 0;
                  while (start <= v.size() && !v.empty()) {
@@ -310,33 +306,33 @@ std::vector<OptionSpec> build_specs() {
                    while (!p.empty() && p.front() == ' ') p.erase(p.begin());
                    while (!p.empty() && p.back() == ' ') p.pop_back();
                    if (!p.empty()) {
-                     if (p.front() != '/') return "patterns start with /queue/ or /topic/";
+                     if (p.front() != '/') return failure("patterns start with /queue/ or /topic/");
                      o.broker.persistent_default.push_back(p);
                    }
                    if (comma == std::string::npos) break;
                    start = comma + 1;
                  }
-                 return "";
+                 return {};
                }});
   s.push_back({"http-listen", "127.0.0.1:15672",
                "management HTTP API, metrics and web console, HOST:PORT (port 0 picks a free port; "
                "\"\" disables it)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v.empty()) {
                    o.http.enabled = false;
-                   return "";
+                   return {};
                  }
                  auto colon = v.rfind(':');
-                 if (colon == std::string::npos) return "expected HOST:PORT or \"\"";
+                 if (colon == std::string::npos) return failure("expected HOST:PORT or \"\"");
                  std::string host = v.substr(0, colon);
                  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
                    host = host.substr(1, host.size() - 2);
                  std::uint16_t port = 0;
-                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return "expected HOST:PORT or \"\"";
+                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return failure("expected HOST:PORT or \"\"");
                  o.http.enabled = true;
                  o.http.host = host;
                  o.http.port = port;
-                 return "";
+                 return {};
                }});
   s.push_back(listener_option("https-listen",
                               "management API, metrics and web console over TLS (HTTPS), HOST:PORT, e.g. "
@@ -359,13 +355,13 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.http.body_timeout_ms = n; }));
   // Users, vhosts, permissions (docs/security.md).
   s.push_back({"users-file", "", "TOML file of users, vhosts and permissions (ferry user ..., the management API; re-read when it changes); \"\" = only the built-in guest",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.auth.users_file = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"loopback-users", "guest",
                "users who may connect only from the broker's own machine (comma-separated; TOML list; empty = none)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.auth.loopback_users.clear();
                  std::size_t start = 0;
                  while (start < v.size()) {
@@ -377,28 +373,28 @@ std::vector<OptionSpec> build_specs() {
                    if (comma == std::string::npos) break;
                    start = comma + 1;
                  }
-                 return "";
+                 return {};
                },
                /*list=*/true});
   s.push_back({"default-user", "guest", "user of a CONNECT without login (\"\" = login required)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  o.auth.default_user = v;
-                 return "";
+                 return {};
                }});
   s.push_back({"ssl-cert-login", "false",
                "a CONNECT without login over TLS with a verified client certificate logs in as the certificate's CN "
                "(RabbitMQ's stomp.ssl_cert_login; needs tls-verify-client optional or required)",
-               [](Config& o, const std::string& v) -> std::string {
+               [](Config& o, const std::string& v) -> Status {
                  if (v == "true") o.auth.ssl_cert_login = true;
                  else if (v == "false") o.auth.ssl_cert_login = false;
-                 else return "expected true or false";
-                 return "";
+                 else return failure("expected true or false");
+                 return {};
                }});
   s.push_back({"default-vhost", "/", "vhost of a CONNECT whose host header names no vhost (or is missing)",
-               [](Config& o, const std::string& v) -> std::string {
-                 if (v.empty()) return "must not be empty";
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.empty()) return failure("must not be empty");
                  o.auth.default_vhost = v;
-                 return "";
+                 return {};
                }});
   s.push_back(count_option("login-failure-delay", "1000", "ms before the ERROR of a refused login is sent (0 = none)",
                            [](auto& o, std::uint32_t n) { o.auth.login_failure_delay_ms = n; }, true));
@@ -408,7 +404,8 @@ std::vector<OptionSpec> build_specs() {
   return s;
 }
 
-std::string toml_value_text(const toml::node& n) {
+// nullopt: a type no option takes (a table, a date, a list of numbers).
+std::optional<std::string> toml_value_text(const toml::node& n) {
   if (auto s = n.value<std::string>()) return *s;
   if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
   if (n.is_floating_point()) return std::to_string(*n.value<double>());
@@ -417,13 +414,13 @@ std::string toml_value_text(const toml::node& n) {
     std::string out;
     for (const toml::node& item : *a) {
       auto s = item.value<std::string>();
-      if (!s) throw UsageError("unsupported value type");
+      if (!s) return std::nullopt;
       if (!out.empty()) out += ',';
       out += *s;
     }
     return out;
   }
-  throw UsageError("unsupported value type");
+  return std::nullopt;
 }
 
 }  // namespace
@@ -471,13 +468,13 @@ std::string toml_quoted(const std::string& v) {
 
 }  // namespace
 
-Config load_options(const std::string& config_path,
-                                const std::vector<std::pair<std::string, std::string>>& cli_values,
-                                std::vector<EffectiveValue>* effective) {
+Result<Config> load_options(const std::string& config_path,
+                            const std::vector<std::pair<std::string, std::string>>& cli_values,
+                            std::vector<EffectiveValue>* effective) {
   Config o;
   std::vector<EffectiveValue> values;
   for (const OptionSpec& spec : option_specs()) values.push_back({spec.name, spec.default_value, "default"});
-  auto apply = [&](const std::string& name, std::string value, const std::string& source) {
+  auto apply = [&](const std::string& name, std::string value, const std::string& source) -> Status {
     for (std::size_t i = 0; i < option_specs().size(); ++i) {
       const OptionSpec& spec = option_specs()[i];
       if (spec.name != name) continue;
@@ -485,42 +482,42 @@ Config load_options(const std::string& config_path,
           std::filesystem::path(value).is_relative()) {
         value = (std::filesystem::absolute(config_path).parent_path() / value).lexically_normal().string();
       }
-      std::string err = spec.apply(o, value);
-      if (!err.empty())
-        throw UsageError(source + ": invalid value '" + value + "' for " + name + ": " + err);
+      if (Status applied = spec.apply(o, value); !applied)
+        return failure(source + ": invalid value '" + value + "' for " + name, applied.error().text());
       values[i] = {name, value, source};
-      return;
+      return {};
     }
-    throw UsageError(source + ": unknown option '" + name + "'");
+    return failure(source + ": unknown option '" + name + "'");
   };
-  for (const OptionSpec& spec : option_specs()) apply(spec.name, spec.default_value, "default");
+  for (const OptionSpec& spec : option_specs()) {
+    // The defaults are the table's own: one that does not apply is a bug.
+    Status applied = apply(spec.name, spec.default_value, "default");
+    FERRY_ASSERT(applied.ok());
+  }
   if (!config_path.empty()) {
     toml::table table;
     try {
       table = toml::parse_file(config_path);
-    } catch (const toml::parse_error& e) {
-      throw UsageError(config_path + ": " + std::string(e.description()));
+    } catch (const toml::parse_error& e) {  // toml++ throws: its boundary
+      return failure(config_path, std::string(e.description()));
     }
     for (const auto& [key, node] : table) {
-      std::string text;
       // A named copy: clang 14 cannot capture a structured binding.
       const std::string_view name = key.str();
       const bool list_option = std::any_of(option_specs().begin(), option_specs().end(), [&](const OptionSpec& s) {
         return s.list && s.name == name;
       });
       if (node.is_array() && !list_option)
-        throw UsageError(config_path + ": option '" + std::string(key.str()) +
-                                 "' must be a string or number, not a list");
-      try {
-        text = toml_value_text(node);
-      } catch (const std::exception&) {
-        throw UsageError(config_path + ": option '" + std::string(key.str()) +
-                                 "' must be a string, number or list of strings");
-      }
-      apply(std::string(key.str()), text, config_path);
+        return failure(config_path + ": option '" + std::string(name) + "' must be a string or number, not a list");
+      std::optional<std::string> text = toml_value_text(node);
+      if (!text)
+        return failure(config_path + ": option '" + std::string(name) +
+                       "' must be a string, number or list of strings");
+      if (Status applied = apply(std::string(name), *text, config_path); !applied) return applied.error();
     }
   }
-  for (const auto& [name, value] : cli_values) apply(name, value, "--" + name);
+  for (const auto& [name, value] : cli_values)
+    if (Status applied = apply(name, value, "--" + name); !applied) return applied.error();
   if (effective != nullptr) *effective = std::move(values);
   return o;
 }

@@ -6,6 +6,7 @@
 
 #include "auth/auth_options.h"
 #include "broker/options.h"
+#include "common/result.h"
 #include "http/http_options.h"
 #include "net/listener_options.h"
 #include "session/stomp_options.h"
@@ -36,8 +37,8 @@ struct OptionSpec {
   std::string name;
   std::string default_value;
   std::string help;
-  // Parses `value` into the options; returns an error text or "".
-  std::function<std::string(Config&, const std::string& value)> apply;
+  // Parses `value` into the options; an Error says what was expected.
+  std::function<Status(Config&, const std::string& value)> apply;
   // A list: in TOML a list of strings, on the command line comma-separated.
   bool list = false;
 };
@@ -54,15 +55,15 @@ struct EffectiveValue {
 };
 
 // Applies defaults, then the TOML file (if `config_path` is not empty), then
-// the command-line values given (name -> value). Throws UsageError with a
-// message naming the option and the source on a bad value. A relative path
+// the command-line values given (name -> value). An Error naming the
+// option and the source on a bad value (the CLI exits 2 with it). A relative path
 // in the file (data-dir, users-file, the TLS files) is relative to the
 // file's directory, so a service's data does not depend on its working
 // directory; on the command line it is relative to the working directory.
 // `effective` (if not null) gets every option's final value, in option order.
-Config load_options(const std::string& config_path,
-                                const std::vector<std::pair<std::string, std::string>>& cli_values,
-                                std::vector<EffectiveValue>* effective = nullptr);
+Result<Config> load_options(const std::string& config_path,
+                            const std::vector<std::pair<std::string, std::string>>& cli_values,
+                            std::vector<EffectiveValue>* effective = nullptr);
 
 // The ferry.toml `ferry serve` reads when --config is not given: the file
 // $FERRY_CONFIG names (set but empty: none), else ./ferry.toml, else

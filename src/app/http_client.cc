@@ -10,7 +10,6 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
-#include <stdexcept>
 
 #include "http/base64.h"
 
@@ -26,7 +25,7 @@ namespace {
 // Writes `req` and reads the answer on a connected (and, over TLS,
 // handshaken) stream; each step within timeout_ms.
 template <typename Stream>
-HttpClient::Result exchange(Stream& stream, const bhttp::request<bhttp::string_body>& req, int timeout_ms) {
+HttpClient::Response exchange(Stream& stream, const bhttp::request<bhttp::string_body>& req, int timeout_ms) {
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_after(std::chrono::milliseconds(timeout_ms));
   bhttp::write(stream, req);
@@ -35,17 +34,19 @@ HttpClient::Result exchange(Stream& stream, const bhttp::request<bhttp::string_b
   parser.body_limit(256ull << 20);
   tcp.expires_after(std::chrono::milliseconds(timeout_ms));
   bhttp::read(stream, buffer, parser);
-  return HttpClient::Result{parser.get().result_int(), parser.get().body()};
+  return HttpClient::Response{parser.get().result_int(), parser.get().body()};
 }
 
 }  // namespace
 
-HttpClient::HttpClient(std::string address, std::string user, std::string password, HttpClientTls tls,
-                       int timeout_ms)
-    : tls_(std::move(tls)), timeout_ms_(timeout_ms) {
+Result<HttpClient> HttpClient::create(std::string address, std::string user, std::string password,
+                                      HttpClientTls tls, int timeout_ms) {
+  HttpClient c;
+  c.tls_ = std::move(tls);
+  c.timeout_ms_ = timeout_ms;
   const std::string given = address;
   if (address.starts_with("https://")) {
-    https_ = true;
+    c.https_ = true;
     address = address.substr(8);
   } else if (address.starts_with("http://")) {
     address = address.substr(7);
@@ -54,16 +55,17 @@ HttpClient::HttpClient(std::string address, std::string user, std::string passwo
   auto colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
       address.find('/') != std::string::npos)
-    throw std::runtime_error("--http must be HOST:PORT, http://HOST:PORT or https://HOST:PORT, got '" + given +
-                             "'");
-  host_ = address.substr(0, colon);
-  if (host_.size() >= 2 && host_.front() == '[' && host_.back() == ']') host_ = host_.substr(1, host_.size() - 2);
-  port_ = address.substr(colon + 1);
-  authorization_ = "Basic " + http::base64_encode(user + ":" + password);
+    return failure("--http must be HOST:PORT, http://HOST:PORT or https://HOST:PORT, got '" + given + "'");
+  c.host_ = address.substr(0, colon);
+  if (c.host_.size() >= 2 && c.host_.front() == '[' && c.host_.back() == ']')
+    c.host_ = c.host_.substr(1, c.host_.size() - 2);
+  c.port_ = address.substr(colon + 1);
+  c.authorization_ = "Basic " + http::base64_encode(user + ":" + password);
+  return c;
 }
 
-HttpClient::Result HttpClient::request(const std::string& method, const std::string& target,
-                                       const std::string& body) {
+Result<HttpClient::Response> HttpClient::request(const std::string& method, const std::string& target,
+                                                 const std::string& body) {
   asio::io_context io;
   const std::string where = (https_ ? "https://" : "") + host_ + ":" + port_;
   const char* option = https_ ? "https-listen" : "http-listen";
@@ -78,6 +80,8 @@ HttpClient::Result HttpClient::request(const std::string& method, const std::str
     req.body() = body;
   }
   req.prepare_payload();
+  // Beast's synchronous calls throw system_error: caught at the end of this
+  // function, their boundary, and returned as an Error.
   try {
     asio::ip::tcp::resolver resolver(io);
     auto endpoints = resolver.resolve(host_, port_);
@@ -85,7 +89,7 @@ HttpClient::Result HttpClient::request(const std::string& method, const std::str
       beast::tcp_stream stream(io);
       stream.expires_after(std::chrono::milliseconds(timeout_ms_));
       stream.connect(endpoints);
-      Result r = exchange(stream, req, timeout_ms_);
+      Response r = exchange(stream, req, timeout_ms_);
       beast::error_code ec;
       stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
       return r;
@@ -100,21 +104,20 @@ HttpClient::Result HttpClient::request(const std::string& method, const std::str
       if (tls_.ca_file.empty()) ctx.set_default_verify_paths(ec);
       else ctx.load_verify_file(tls_.ca_file, ec);
       if (ec)
-        throw std::runtime_error(
-            (tls_.ca_file.empty() ? std::string("the system trust store") : "--ca-file " + tls_.ca_file) + ": " +
-            ec.message());
+        return failure(tls_.ca_file.empty() ? std::string("the system trust store") : "--ca-file " + tls_.ca_file,
+                       ec.message());
       ctx.set_verify_mode(ssl::verify_peer);
       ctx.set_verify_callback(ssl::host_name_verification(host_));
     }
     if (!tls_.cert_file.empty() || !tls_.key_file.empty()) {
       if (tls_.cert_file.empty() || tls_.key_file.empty())
-        throw std::runtime_error("--cert-file and --key-file go together");
+        return failure("--cert-file and --key-file go together");
       beast::error_code ec;
       ctx.use_certificate_chain_file(tls_.cert_file, ec);
-      if (ec) throw std::runtime_error("--cert-file " + tls_.cert_file + ": " + ec.message());
+      if (ec) return failure("--cert-file " + tls_.cert_file, ec.message());
       ctx.use_private_key_file(tls_.key_file, ssl::context::pem, ec);
       // (OpenSSL also refuses a key that does not match the certificate here.)
-      if (ec) throw std::runtime_error("--key-file " + tls_.key_file + ": " + ec.message());
+      if (ec) return failure("--key-file " + tls_.key_file, ec.message());
     }
     beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
     // SNI carries names only, never addresses (RFC 6066, 3).
@@ -133,16 +136,15 @@ HttpClient::Result HttpClient::request(const std::string& method, const std::str
         reason += " (" +
                   std::string(X509_verify_cert_error_string(SSL_get_verify_result(stream.native_handle()))) +
                   "; --ca-file names the CA that signed the broker's certificate, --insecure skips the check)";
-      throw std::runtime_error("TLS handshake with " + where + " failed: " + reason);
+      return failure("TLS handshake with " + where + " failed", reason);
     }
-    Result r = exchange(stream, req, timeout_ms_);
+    Response r = exchange(stream, req, timeout_ms_);
     // close_notify, without waiting long for the server's.
     tcp.expires_after(std::chrono::milliseconds(1000));
     stream.shutdown(ec);
     return r;
   } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("cannot reach the management API at " + where + " (" + option +
-                             "): " + e.code().message());
+    return failure("cannot reach the management API at " + where + " (" + option + ")", e.code().message());
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/result.h"
+
 namespace ferry::app {
 
 // How the admin subcommands trust an HTTPS management listener.
@@ -16,31 +18,33 @@ struct HttpClientTls {
 
 // A small blocking HTTP/1.1 client for the admin subcommands (`ferry
 // queues`, ...): one request per connection, HTTP Basic credentials, over
-// TCP or TLS. Throws std::runtime_error when the server cannot be reached,
-// its certificate is not trusted, or it answers with something that is not
-// HTTP.
+// TCP or TLS. An Error when the address is malformed, the server cannot be
+// reached, its certificate is not trusted, or it answers with something
+// that is not HTTP.
 class HttpClient {
  public:
   // `address`: HOST:PORT or http://HOST:PORT of the management listener
   // (http-listen), or https://HOST:PORT (https-listen). Over HTTPS the
   // server certificate must name HOST (DNS name or IP address) unless
   // tls.insecure.
-  HttpClient(std::string address, std::string user, std::string password, HttpClientTls tls = {},
-             int timeout_ms = 10000);
+  static Result<HttpClient> create(std::string address, std::string user, std::string password,
+                                   HttpClientTls tls = {}, int timeout_ms = 10000);
 
-  struct Result {
+  struct Response {
     unsigned status = 0;
     std::string body;
   };
-  Result request(const std::string& method, const std::string& target, const std::string& body = "");
+  // Any HTTP status is a Response; an Error only when there is none.
+  Result<Response> request(const std::string& method, const std::string& target, const std::string& body = "");
 
  private:
+  HttpClient() = default;
   bool https_ = false;
   std::string host_;
   std::string port_;
   std::string authorization_;
   HttpClientTls tls_;
-  int timeout_ms_;
+  int timeout_ms_ = 10000;
 };
 
 }  // namespace ferry::app

@@ -13,7 +13,6 @@
 #include "app/config.h"
 #include "app/serve.h"
 #include "app/stomp_client.h"
-#include "app/usage_error.h"
 #include "app/user_command.h"
 #include "bench/bench.h"
 #include "bench/options.h"
@@ -23,6 +22,29 @@
 using namespace ferry;
 
 namespace {
+
+// How a command line run ends when it did not succeed: the one place an
+// Error becomes output and an exit code. "WHO: TEXT" on stderr; 2 when what
+// was typed (or written in ferry.toml) is wrong, as usage errors do; 1 when
+// the command itself failed (unreachable, refused, a file it cannot write).
+enum class Exit { kFailure = 1, kUsage = 2 };
+int exit_with(const Error& e, Exit code, const std::string& who = "ferry") {
+  std::cerr << who << ": " << e.text() << "\n";
+  return static_cast<int>(code);
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// `-H name:value` options, after the destination header.
+Result<Headers> parse_headers(const std::string& destination, const std::vector<std::string>& given) {
+  Headers h{{"destination", destination}};
+  for (const std::string& kv : given) {
+    auto colon = kv.find(':');
+    if (colon == std::string::npos) return failure("header must be name:value, got " + kv);
+    h.emplace_back(kv.substr(0, colon), kv.substr(colon + 1));
+  }
+  return h;
+}
 
 struct Login {
   std::string login, passcode;
@@ -63,8 +85,8 @@ void add_connection_options(CLI::App* c, std::string& server, std::string& vhost
       ->envname("FERRY_PASSWORD");
 }
 
-int run_send(const std::string& server, const std::string& vhost, const Login& who, const std::string& destination,
-             std::optional<std::string> body, const std::vector<std::string>& headers, bool receipt) {
+Result<int> run_send(const std::string& server, const std::string& vhost, const Login& who, const Headers& h,
+                     std::optional<std::string> body, bool receipt) {
   if (!body) {
     body = std::string(std::istreambuf_iterator<char>(std::cin), {});
     // `echo x | ferry send q` sends "x", as `$(echo x)` would: the one line
@@ -72,33 +94,34 @@ int run_send(const std::string& server, const std::string& vhost, const Login& w
     if (body->ends_with("\r\n")) body->resize(body->size() - 2);
     else if (body->ends_with('\n')) body->pop_back();
   }
-  std::vector<std::pair<std::string, std::string>> h{{"destination", destination}};
-  for (const std::string& kv : headers) {
-    auto colon = kv.find(':');
-    if (colon == std::string::npos) throw app::UsageError("header must be name:value, got " + kv);
-    h.emplace_back(kv.substr(0, colon), kv.substr(colon + 1));
-  }
-  app::StompClient client(server, vhost, who.login, who.passcode);
-  if (receipt) client.send_with_receipt("SEND", h, *body);
-  else client.send_frame("SEND", h, *body);
+  app::StompClient client;
+  if (Status connected = client.connect(server, vhost, who.login, who.passcode); !connected)
+    return connected.error();
+  Status sent = receipt ? client.send_with_receipt("SEND", h, *body) : client.send_frame("SEND", h, *body);
+  if (!sent) return sent.error();
   client.disconnect();
   return 0;
 }
 
-int run_recv(const std::string& server, const std::string& vhost, const Login& who, const std::string& destination,
-             int count, const std::string& ack, int prefetch, double timeout_s, bool show_headers) {
-  app::StompClient client(server, vhost, who.login, who.passcode);
+Result<int> run_recv(const std::string& server, const std::string& vhost, const Login& who,
+                     const std::string& destination, int count, const std::string& ack, int prefetch,
+                     double timeout_s, bool show_headers) {
+  app::StompClient client;
+  if (Status connected = client.connect(server, vhost, who.login, who.passcode); !connected)
+    return connected.error();
   std::vector<std::pair<std::string, std::string>> h{{"destination", destination}, {"id", "0"}, {"ack", ack}};
   if (prefetch > 0) {
     h.emplace_back("prefetch-count", std::to_string(prefetch));
     h.emplace_back("activemq.prefetchSize", std::to_string(prefetch));
   }
-  client.send_with_receipt("SUBSCRIBE", h);
+  if (Status subscribed = client.send_with_receipt("SUBSCRIBE", h); !subscribed) return subscribed.error();
   int got = 0;
   auto wait = timeout_s > 0 ? std::chrono::milliseconds(static_cast<long long>(timeout_s * 1000))
                             : std::chrono::milliseconds(24LL * 3600 * 1000);
   while (count <= 0 || got < count) {
-    auto f = client.read_frame(wait);
+    auto read = client.read_frame(wait);
+    if (!read) return read.error();
+    std::optional<app::StompClient::Frame>& f = *read;
     if (!f) break;
     if (f->command != "MESSAGE") continue;
     if (show_headers) {
@@ -107,7 +130,9 @@ int run_recv(const std::string& server, const std::string& vhost, const Login& w
     }
     std::cout << f->body << std::endl;
     if (ack != "auto") {
-      if (auto id = f->get("ack")) client.send_frame("ACK", {{"id", *id}});
+      if (auto id = f->get("ack")) {
+        if (Status acked = client.send_frame("ACK", {{"id", *id}}); !acked) return acked.error();
+      }
     }
     ++got;
   }
@@ -219,6 +244,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Every subcommand answers with an exit code or an Error; exit_with()
+  // turns an Error into its line and code. The catch at the end is a
+  // backstop, not a way to report: an exception that gets here escaped the
+  // boundary of the library that threw it (a bug to fix there).
   try {
     if (serve->parsed()) {
       for (std::size_t i = 0; i < app::option_specs().size(); ++i) {
@@ -227,7 +256,9 @@ int main(int argc, char** argv) {
       }
       if (serve->count("--config") == 0) config_path = app::default_config_path();
       std::vector<app::EffectiveValue> effective;
-      app::Config options = app::load_options(config_path, cli_values, &effective);
+      auto loaded = app::load_options(config_path, cli_values, &effective);
+      if (!loaded) return exit_with(loaded.error(), Exit::kUsage);
+      const app::Config& options = *loaded;
       if (print_config) {
         std::cout << app::config_as_toml(effective);
         return 0;
@@ -242,27 +273,30 @@ int main(int argc, char** argv) {
       };
       return app::serve(options, effective, reload);
     }
-    if (user_commands.parsed()) return user_commands.run();
-    if (send->parsed() || recv->parsed()) {
-      destination = destination_of(destination);
+    Result<int> done = 0;
+    if (user_commands.parsed()) {
+      done = user_commands.run();
+    } else if (send->parsed()) {
+      auto h = parse_headers(destination_of(destination), headers);
+      if (!h) return exit_with(h.error(), Exit::kUsage);
       prompt_password(who);
-    }
-    if (send->parsed()) return run_send(server, vhost, who, destination, body, headers, !no_receipt);
-    if (bench_cmd->parsed()) {
-      if (auto problem = bench::validate(bench_options)) {
-        std::cerr << "ferry bench: " << *problem << "\n";
-        return 2;
-      }
+      done = run_send(server, vhost, who, *h, body, !no_receipt);
+    } else if (bench_cmd->parsed()) {
+      if (Status usable = bench::validate(bench_options); !usable)
+        return exit_with(usable.error(), Exit::kUsage, "ferry bench");
       return bench::run(bench_options, std::cout, std::cerr);
+    } else if (auto admin_done = admin.run(std::cout, std::cerr)) {
+      if (!*admin_done) return exit_with(admin_done->error(), Exit::kFailure, "ferry " + admin.name());
+      return **admin_done;
+    } else if (recv->parsed()) {
+      prompt_password(who);
+      done = run_recv(server, vhost, who, destination_of(destination), count, ack, prefetch, timeout_s,
+                      show_headers);
     }
-    if (auto code = admin.run(std::cout, std::cerr)) return *code;
-    if (recv->parsed()) return run_recv(server, vhost, who, destination, count, ack, prefetch, timeout_s, show_headers);
-  } catch (const app::UsageError& e) {
-    std::cerr << "ferry: " << e.what() << "\n";
-    return 2;
+    if (!done) return exit_with(done.error(), Exit::kFailure);
+    return *done;
   } catch (const std::exception& e) {
     std::cerr << "ferry: " << e.what() << "\n";
     return 1;
   }
-  return 0;
 }

@@ -39,13 +39,13 @@ namespace {
 // The users file (or the built-in guest), checked against the options that
 // name users and vhosts. nullptr (logged) if unusable.
 std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions& o) {
-  auth::UserStore users;
-  try {
-    users = o.users_file.empty() ? auth::UserStore::builtin() : auth::UserStore::load(o.users_file);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot read the users file: {}", e.what());
+  auto loaded = o.users_file.empty() ? Result<auth::UserStore>(auth::UserStore::builtin())
+                                     : auth::UserStore::load(o.users_file);
+  if (!loaded) {
+    spdlog::error("cannot read the users file: {}", loaded.error().text());
     return nullptr;
   }
+  auth::UserStore& users = *loaded;
   if (!users.has_vhost(o.default_vhost)) {
     spdlog::error("default-vhost '{}' is not a vhost of {}", o.default_vhost,
                   o.users_file.empty() ? "the built-in configuration" : o.users_file);
@@ -84,13 +84,12 @@ void notify_systemd(const std::string& state) {
 // next restart.
 void reload_configuration(const ConfigReload& reload, std::vector<EffectiveValue>& current) {
   std::vector<EffectiveValue> fresh;
-  Config next;
-  try {
-    next = reload(fresh);
-  } catch (const std::exception& e) {
-    spdlog::error("SIGHUP: the configuration was not reloaded: {}", e.what());
+  Result<Config> reloaded = reload(fresh);
+  if (!reloaded) {
+    spdlog::error("SIGHUP: the configuration was not reloaded: {}", reloaded.error().text());
     return;
   }
+  const Config& next = *reloaded;
   std::vector<std::string> later;
   for (std::size_t i = 0; i < fresh.size() && i < current.size(); ++i) {
     if (fresh[i].value == current[i].value) continue;
@@ -119,9 +118,8 @@ int check_config(const Config& options, const std::string& source) {
     return 2;
   }
   if (options.listen.tls_listen.enabled() || options.listen.wss_listen.enabled() || options.http.https_listen.enabled()) {
-    std::string tls_error;
-    if (!net::TlsContext::create(options.listen.tls, tls_error)) {
-      std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls_error << "\n";
+    if (auto tls = net::TlsContext::create(options.listen.tls); !tls) {
+      std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls.error().text() << "\n";
       return 2;
     }
   }
@@ -140,21 +138,21 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   // the loops so that it outlives every session.
   std::unique_ptr<net::TlsContext> https_tls;
   if (options.http.https_listen.enabled()) {
-    std::string tls_error;
-    https_tls = net::TlsContext::create(options.listen.tls, tls_error);
-    if (!https_tls) {
-      spdlog::error("cannot start the HTTPS listener (https-listen): {}", tls_error);
+    auto tls = net::TlsContext::create(options.listen.tls);
+    if (!tls) {
+      spdlog::error("cannot start the HTTPS listener (https-listen): {}", tls.error().text());
       return 1;
     }
+    https_tls = std::move(*tls);
   }
   store::JournalOptions journal_options = options.journal;
   journal_options.directory = options.data_dir;
-  std::string error;
-  std::unique_ptr<store::Journal> journal = store::Journal::open(journal_options, error);
-  if (!journal) {
-    spdlog::error("cannot open the journal: {}", error);
+  auto opened = store::Journal::open(journal_options);
+  if (!opened) {
+    spdlog::error("cannot open the journal: {}", opened.error().text());
     return 1;
   }
+  std::unique_ptr<store::Journal> journal = std::move(*opened);
   shard::ShardSet shards(options.broker.shards);
   broker::Broker broker(options.broker, shards, journal.get());
   // The management port answers during recovery (/healthz 200, /readyz 503
@@ -163,14 +161,14 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   std::unique_ptr<http::StartupResponder> early_http;
   boost::asio::ip::tcp::endpoint http_endpoint;
   if (options.http.enabled) {
-    try {
-      early_http = std::make_unique<http::StartupResponder>(options.http.host, options.http.port,
-                                                            [&broker] { return broker.recovery_progress(); });
-    } catch (const std::exception& e) {
+    auto started = http::StartupResponder::start(options.http.host, options.http.port,
+                                                 [&broker] { return broker.recovery_progress(); });
+    if (!started) {
       spdlog::error("cannot listen on {}:{} (HTTP, http-listen): {}", options.http.host, options.http.port,
-                    e.what());
+                    started.error().text());
       return 1;
     }
+    early_http = std::move(*started);
     http_endpoint = early_http->local_endpoint();
     // Not "listening on" yet: that is said once every listener is up.
     spdlog::info("health checks answered on {} during recovery (/healthz, /readyz)",
@@ -180,8 +178,8 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   spdlog::info("{}", broker.recover());
   // Queues created through the management API come back, empty or not.
   broker::DeclaredQueues declared(options.data_dir);
-  if (std::string e = declared.load(); !e.empty()) {
-    spdlog::error("cannot read the declared queues: {}", e);
+  if (Status loaded = declared.load(); !loaded) {
+    spdlog::error("cannot read the declared queues: {}", loaded.error().text());
     return 1;
   }
   for (const auto& [vhost, name] : declared.entries()) {
@@ -208,10 +206,8 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
         shards.stop();
       };
   signals.async_wait(on_signal);
-  try {
-    server.start();
-  } catch (const std::exception& e) {
-    spdlog::error("cannot start the listeners: {}", e.what());
+  if (Status started = server.start(); !started) {
+    spdlog::error("cannot start the listeners: {}", started.error().text());
     return 1;
   }
   auto listening = server.listening();
@@ -241,18 +237,18 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   std::string https_line;
   if (https_tls) {
     const auto& h = options.http.https_listen;
-    try {
-      auto sep = http_server.start_tls(h.host, h.port, https_tls->context());
-      std::string shost = sep.address().to_string();
-      if (sep.address().is_v6()) shost = "[" + shost + "]";
-      api.listeners.push_back({"https", fmt::format("{}:{}", shost, sep.port())});
-      https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
-    } catch (const std::exception& e) {
-      spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, e.what());
+    auto bound = http_server.start_tls(h.host, h.port, https_tls->context());
+    if (!bound) {
+      spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, bound.error().text());
       http_server.stop();
       server.stop();
       return 1;
     }
+    const auto& sep = *bound;
+    std::string shost = sep.address().to_string();
+    if (sep.address().is_v6()) shost = "[" + shost + "]";
+    api.listeners.push_back({"https", fmt::format("{}:{}", shost, sep.port())});
+    https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
   }
 
   // Every listener is bound and the management API serves: say so, in the

@@ -9,8 +9,8 @@
 namespace ferry::app {
 
 // Reads the configuration again (SIGHUP): the options and every option's
-// effective value. Throws UsageError on a bad value.
-using ConfigReload = std::function<Config(std::vector<EffectiveValue>&)>;
+// effective value, or the Error of a bad value.
+using ConfigReload = std::function<Result<Config>(std::vector<EffectiveValue>&)>;
 
 // Runs the broker until SIGINT/SIGTERM. Returns the process exit code.
 // `effective` is how `options` came about; on SIGHUP `reload` is called and

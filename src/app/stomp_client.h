@@ -10,13 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
 #include "stomp/parser.h"
 
 namespace ferry::app {
 
 // A small blocking STOMP 1.2 client for the command-line tools (send, recv).
-// Not used by the broker. Throws std::runtime_error on I/O failures and on
-// ERROR frames (with the broker's message).
+// Not used by the broker. I/O failures and ERROR frames (with the broker's
+// message) are Errors.
 class StompClient {
  public:
   struct Frame {
@@ -28,23 +29,26 @@ class StompClient {
     std::string error_text() const;
   };
 
-  // `login` empty: no login header (the broker's default-user).
-  StompClient(const std::string& host_port, const std::string& vhost, const std::string& login = {},
-              const std::string& passcode = {});
+  // Connects and logs in (CONNECT, then CONNECTED). `login` empty: no
+  // login header (the broker's default-user).
+  Status connect(const std::string& host_port, const std::string& vhost, const std::string& login = {},
+                 const std::string& passcode = {});
 
-  void send_frame(const std::string& command,
-                  const std::vector<std::pair<std::string, std::string>>& headers,
-                  const std::string& body = {});
+  Status send_frame(const std::string& command,
+                    const std::vector<std::pair<std::string, std::string>>& headers,
+                    const std::string& body = {});
   // nullopt on timeout.
-  std::optional<Frame> read_frame(std::chrono::milliseconds timeout);
-  // Sends, then waits for the RECEIPT with this id (ERROR -> throws).
-  void send_with_receipt(const std::string& command,
-                         std::vector<std::pair<std::string, std::string>> headers,
-                         const std::string& body = {});
+  Result<std::optional<Frame>> read_frame(std::chrono::milliseconds timeout);
+  // Sends, then waits for the RECEIPT with this id (an ERROR is an Error).
+  Status send_with_receipt(const std::string& command,
+                           std::vector<std::pair<std::string, std::string>> headers,
+                           const std::string& body = {});
+  // DISCONNECT with a receipt; the server may close first: nothing is lost
+  // either way, so there is nothing to report.
   void disconnect();
 
  private:
-  std::optional<Frame> read_wire(std::chrono::milliseconds timeout);
+  Result<std::optional<Frame>> read_wire(std::chrono::milliseconds timeout);
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_{io_};
   stomp::Parser parser_{stomp::Limits{}};

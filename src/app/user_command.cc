@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <stdexcept>
 
 #include "auth/password_hash.h"
 #include "auth/user_store.h"
@@ -91,22 +90,24 @@ UserCommands::UserCommands(CLI::App& app) {
 
 bool UserCommands::parsed() const { return user_->parsed() || vhost_->parsed(); }
 
-std::string UserCommands::users_file() const {
+Result<std::string> UserCommands::users_file() const {
   if (!users_file_.empty()) return users_file_;
   if (!config_.empty() && std::filesystem::exists(config_)) {
     toml::table t;
     try {
       t = toml::parse_file(config_);
-    } catch (const toml::parse_error& e) {
-      throw std::runtime_error(config_ + ": " + std::string(e.description()));
+    } catch (const toml::parse_error& e) {  // toml++ throws: its boundary
+      return failure(config_, std::string(e.description()));
     }
     if (auto v = t["users-file"].value<std::string>(); v && !v->empty()) return *v;
   }
-  throw std::runtime_error("no users file: pass --users-file PATH, or set users-file in ferry.toml");
+  return failure("no users file: pass --users-file PATH, or set users-file in ferry.toml");
 }
 
-int UserCommands::run() {
-  const std::string path = users_file();
+Result<int> UserCommands::run() {
+  const auto users_file_path = users_file();
+  if (!users_file_path) return users_file_path.error();
+  const std::string& path = *users_file_path;
   const bool listing = user_list_->parsed() || vhost_list_->parsed();
   // The password first: the lock is not held while someone types.
   std::string hash;
@@ -134,15 +135,23 @@ int UserCommands::run() {
                 << auth::kMaxIterations << "\n";
       return 1;
     }
-    hash = auth::hash_password(password_, cost);
+    auto hashed = auth::hash_password(password_, cost);
+    if (!hashed) return hashed.error();
+    hash = std::move(*hashed);
   }
   // Read-modify-write under the lock a running broker's edits take too.
   std::optional<auth::UsersFileLock> lock;
-  if (!listing) lock.emplace(path);
+  if (!listing) {
+    auto locked = auth::UsersFileLock::acquire(path);
+    if (!locked) return locked.error();
+    lock.emplace(std::move(*locked));
+  }
   // A file that does not exist yet starts as the built-in configuration
   // (guest with full permissions on "/"), as a fresh RabbitMQ does.
-  auth::UserStore store = auth::UserStore::load_or_seed(path);
-  std::string error;
+  auto loaded = auth::UserStore::load_or_seed(path);
+  if (!loaded) return loaded.error();
+  auth::UserStore& store = *loaded;
+  Status error;
   if (user_add_->parsed()) {
     error = store.add_user(name_, std::move(hash), auth::split_tags(tags_));
   } else if (user_password_->parsed()) {
@@ -178,11 +187,8 @@ int UserCommands::run() {
     for (const std::string& v : store.vhosts()) std::cout << v << "\n";
     return 0;
   }
-  if (!error.empty()) {
-    std::cerr << "ferry: " << error << "\n";
-    return 1;
-  }
-  store.save(path);
+  if (!error) return error.error();
+  if (Status saved = store.save(path); !saved) return saved.error();
   std::cerr << "ferry: " << path << " updated (a running broker applies it within a second)\n";
   return 0;
 }

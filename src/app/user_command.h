@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "common/result.h"
+
 // `ferry user add|change-password|set-tags|delete|list|set-permissions|
 // clear-permissions` and `ferry vhost add|delete|list`: edit the users file
 // (docs/security.md) under its lock. A running broker re-reads the file
@@ -17,11 +19,12 @@ class UserCommands {
   explicit UserCommands(CLI::App& app);
   // True if one of them was given on the command line.
   bool parsed() const;
-  // Runs the one given; returns the exit status (messages on stdout/stderr).
-  int run();
+  // Runs the one given: the exit status (its output on stdout/stderr), or
+  // the Error that stopped it (main prints it and exits 1).
+  Result<int> run();
 
  private:
-  std::string users_file() const;
+  Result<std::string> users_file() const;
   CLI::App* user_ = nullptr;
   CLI::App* vhost_ = nullptr;
   CLI::App *user_add_ = nullptr, *user_delete_ = nullptr, *user_list_ = nullptr, *user_perms_ = nullptr;

@@ -163,29 +163,33 @@ void Authenticator::submit(std::string user, std::string password, std::string p
   (*shared_done)(std::move(busy));
 }
 
-void Authenticator::submit_edit(Edit edit, std::function<void(std::string)> done) {
-  auto shared_done = std::make_shared<std::function<void(std::string)>>(std::move(done));
+void Authenticator::submit_edit(Edit edit, std::function<void(Status)> done) {
+  auto shared_done = std::make_shared<std::function<void(Status)>>(std::move(done));
   const bool queued = enqueue([this, edit = std::move(edit), shared_done] { (*shared_done)(apply_edit(edit)); });
-  if (!queued) (*shared_done)("too many logins and edits waiting; try again");
+  if (!queued) (*shared_done)(failure("too many logins and edits waiting; try again"));
 }
 
-std::string Authenticator::apply_edit(const Edit& edit) {
+Status Authenticator::apply_edit(const Edit& edit) {
   const std::string& path = options_.users_file;
-  if (path.empty()) return "the broker runs without a users-file: there is nothing to save users to";
-  try {
-    UsersFileLock lock(path);
-    UserStore users = UserStore::load_or_seed(path);
-    if (std::string error = edit(users); !error.empty()) return error;
-    if (!users.has_vhost(options_.default_vhost))
-      return "vhost '" + options_.default_vhost + "' is default-vhost and cannot be deleted";
-    users.save(path);
-    stamp_ = stamp_of(path);
-    replace(std::move(users));
-  } catch (const std::exception& e) {
-    spdlog::error("users file edit failed: {}", e.what());
-    return e.what();
-  }
-  return "";
+  if (path.empty()) return failure("the broker runs without a users-file: there is nothing to save users to");
+  // The file's own problems (lock, read, write) are logged: an operator
+  // must see them, not only the API client.
+  auto logged = [](const Error& e) {
+    spdlog::error("users file edit failed: {}", e.text());
+    return e;
+  };
+  auto lock = UsersFileLock::acquire(path);
+  if (!lock) return logged(lock.error());
+  auto loaded = UserStore::load_or_seed(path);
+  if (!loaded) return logged(loaded.error());
+  UserStore& users = *loaded;
+  if (Status edited = edit(users); !edited) return edited;
+  if (!users.has_vhost(options_.default_vhost))
+    return failure("vhost '" + options_.default_vhost + "' is default-vhost and cannot be deleted");
+  if (Status saved = users.save(path); !saved) return logged(saved.error());
+  stamp_ = stamp_of(path);
+  replace(std::move(users));
+  return {};
 }
 
 void Authenticator::reload_if_changed() {
@@ -198,26 +202,24 @@ void Authenticator::reload_if_changed() {
     spdlog::error("users file {} is gone: keeping the users read before", path);
     return;
   }
-  try {
-    // Not half-way through another editor's save (a read-only directory
-    // without a lock file: read anyway, saves are atomic renames).
-    std::optional<UsersFileLock> lock;
-    try {
-      lock.emplace(path);
-    } catch (const std::exception&) {
-    }
-    UserStore users = UserStore::load(path);
-    if (!users.has_vhost(options_.default_vhost)) {
-      spdlog::error("users file {} changed but has no vhost '{}' (default-vhost): keeping the users read before",
-                    path, options_.default_vhost);
-      return;
-    }
-    spdlog::info("users file {} changed: {} user(s), {} vhost(s)", path, users.users().size(),
-                 users.vhosts().size());
-    replace(std::move(users));
-  } catch (const std::exception& e) {
-    spdlog::error("users file changed but cannot be read ({}): keeping the users read before", e.what());
+  // Not half-way through another editor's save (a read-only directory
+  // without a lock file: read anyway, saves are atomic renames).
+  auto lock = UsersFileLock::acquire(path);
+  auto loaded = UserStore::load(path);
+  if (!loaded) {
+    spdlog::error("users file changed but cannot be read ({}): keeping the users read before",
+                  loaded.error().text());
+    return;
   }
+  UserStore& users = *loaded;
+  if (!users.has_vhost(options_.default_vhost)) {
+    spdlog::error("users file {} changed but has no vhost '{}' (default-vhost): keeping the users read before",
+                  path, options_.default_vhost);
+    return;
+  }
+  spdlog::info("users file {} changed: {} user(s), {} vhost(s)", path, users.users().size(),
+               users.vhosts().size());
+  replace(std::move(users));
 }
 
 void Authenticator::run() {

@@ -69,14 +69,14 @@ class Authenticator {
 
   // A change to the users file: `edit` runs on the authenticator's thread
   // on the file's current content (read under an exclusive lock on
-  // "<users-file>.lock", which `ferry user` takes too), and returns "" to
-  // save the result or an error text to leave everything as it was. The
+  // "<users-file>.lock", which `ferry user` takes too), and returns OK to
+  // save the result or an Error to leave everything as it was. The
   // result must keep default-vhost. Then the file is written and the store
-  // replaced, and `done` runs on that thread with "" or the error (also
+  // replaced, and `done` runs on that thread with OK or the Error (also
   // when there is no users-file to save to, or writing fails). Past
-  // kMaxPending waiting jobs, `done` runs at once with an error.
-  using Edit = std::function<std::string(UserStore&)>;
-  void submit_edit(Edit edit, std::function<void(std::string)> done);
+  // kMaxPending waiting jobs, `done` runs at once with an Error.
+  using Edit = std::function<Status(UserStore&)>;
+  void submit_edit(Edit edit, std::function<void(Status)> done);
 
   // The vhost a CONNECT `host` header selects: a vhost of that name if there
   // is one, else default-vhost (clients send their server's host name here).
@@ -105,7 +105,7 @@ class Authenticator {
   using Job = std::function<void()>;
   bool enqueue(Job job);  // false: stopping or full
   void run();
-  std::string apply_edit(const Edit& edit);
+  Status apply_edit(const Edit& edit);
   void reload_if_changed();
   void replace(UserStore store);
 

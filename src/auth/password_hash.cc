@@ -1,11 +1,11 @@
 #include "auth/password_hash.h"
+#include "common/assert.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <charconv>
-#include <stdexcept>
 
 namespace ferry::auth {
 
@@ -40,22 +40,24 @@ std::optional<std::string> unbase64(std::string_view text) {
 std::string derive(std::string_view password, const std::string& salt, std::uint32_t iterations,
                    std::size_t bytes) {
   std::string out(bytes, '\0');
-  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                        reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
-                        static_cast<int>(iterations), EVP_sha256(), static_cast<int>(bytes),
-                        reinterpret_cast<unsigned char*>(out.data())) != 1)
-    throw std::runtime_error("PBKDF2 failed");
+  const int ok = PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                                   reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                                   static_cast<int>(iterations), EVP_sha256(), static_cast<int>(bytes),
+                                   reinterpret_cast<unsigned char*>(out.data()));
+  // Fails only on arguments out of bounds (a bug: parse_hash and
+  // hash_password check them) or no memory.
+  FERRY_ASSERT(ok == 1);
   return out;
 }
 
 }  // namespace
 
-std::string hash_password(std::string_view password, std::uint32_t iterations) {
+Result<std::string> hash_password(std::string_view password, std::uint32_t iterations) {
   if (iterations < kMinIterations || iterations > kMaxIterations)
-    throw std::runtime_error("iterations must be from 1000 to 10000000");
+    return failure("iterations must be from 1000 to 10000000");
   std::string salt(kSaltBytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
-    throw std::runtime_error("no random bytes for a salt");
+    return failure("no random bytes for a salt");
   std::string hash = derive(password, salt, iterations, kHashBytes);
   return std::string(kScheme) + "$" + std::to_string(iterations) + "$" + base64(salt) + "$" + base64(hash);
 }

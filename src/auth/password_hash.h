@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
+
 // Salted, slow password hashes in a self-describing text form (docs/security.md):
 //
 //   pbkdf2-sha256$<iterations>$<salt, base64>$<hash, base64>
@@ -24,9 +26,10 @@ struct ParsedHash {
   std::string hash;  // raw bytes
 };
 
-// A new stored hash of `password` with a random salt. Throws std::runtime_error
-// if OpenSSL fails (no randomness).
-std::string hash_password(std::string_view password, std::uint32_t iterations = kDefaultIterations);
+// A new stored hash of `password` with a random salt. An Error if
+// `iterations` is out of [kMinIterations, kMaxIterations] or OpenSSL fails
+// (no randomness).
+Result<std::string> hash_password(std::string_view password, std::uint32_t iterations = kDefaultIterations);
 
 // nullopt: not a hash this version understands (or its cost is out of bounds).
 std::optional<ParsedHash> parse_hash(std::string_view stored);

@@ -13,7 +13,7 @@ std::string_view to_string(Access a) {
   return "?";
 }
 
-std::optional<Pattern> Pattern::compile(const std::string& text, std::string& error) {
+Result<Pattern> Pattern::compile(const std::string& text) {
   Pattern p;
   p.text_ = text;
   if (text.empty()) return p;
@@ -28,9 +28,8 @@ std::optional<Pattern> Pattern::compile(const std::string& text, std::string& er
   options.set_log_errors(false);  // the error is returned, naming the pattern
   auto re = std::make_shared<const RE2>(text, options);
   if (!re->ok()) {
-    error = "invalid regular expression '" + text + "': " + re->error() +
-            " (permission patterns are RE2 syntax, matched in linear time: no backreferences or lookaround)";
-    return std::nullopt;
+    return failure("invalid regular expression '" + text + "': " + re->error() +
+                   " (permission patterns are RE2 syntax, matched in linear time: no backreferences or lookaround)");
   }
   p.re_ = std::move(re);
   return p;
@@ -54,9 +53,8 @@ bool Permissions::allows(Access a, std::string_view destination) const {
 }
 
 Permissions Permissions::full() {
-  std::string error;
   Permissions p;
-  p.configure = p.write = p.read = *Pattern::compile(".*", error);
+  p.configure = p.write = p.read = *Pattern::compile(".*");
   return p;
 }
 

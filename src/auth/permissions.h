@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.h"
+
 namespace re2 {
 class RE2;
 }
@@ -37,9 +39,9 @@ std::string_view to_string(Access a);
 class Pattern {
  public:
   Pattern() = default;  // matches nothing
-  // nullopt (and `error`, naming the pattern and what is wrong): not a
-  // regular expression RE2 accepts.
-  static std::optional<Pattern> compile(const std::string& text, std::string& error);
+  // An Error naming the pattern and what is wrong: not a regular
+  // expression RE2 accepts.
+  static Result<Pattern> compile(const std::string& text);
   bool matches(std::string_view destination) const;
   const std::string& text() const { return text_; }
 

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 
 #include "auth/password_hash.h"
 
@@ -22,16 +21,15 @@ namespace {
 // the minimum; only its form matters.
 constexpr std::uint32_t kGuestIterations = kMinIterations;
 
-std::optional<PermissionEntry> make_entry(const std::string& user, const std::string& vhost,
-                                          const std::string& configure, const std::string& write,
-                                          const std::string& read, std::string& error) {
+Result<PermissionEntry> make_entry(const std::string& user, const std::string& vhost, const std::string& configure,
+                                   const std::string& write, const std::string& read) {
   PermissionEntry e{user, vhost, configure, write, read, {}};
-  auto c = Pattern::compile(configure, error);
-  if (!c) return std::nullopt;
-  auto w = Pattern::compile(write, error);
-  if (!w) return std::nullopt;
-  auto r = Pattern::compile(read, error);
-  if (!r) return std::nullopt;
+  auto c = Pattern::compile(configure);
+  if (!c) return c.error();
+  auto w = Pattern::compile(write);
+  if (!w) return w.error();
+  auto r = Pattern::compile(read);
+  if (!r) return r.error();
   e.compiled = Permissions{*c, *w, *r};
   return e;
 }
@@ -51,40 +49,44 @@ std::vector<std::string> split_tags(std::string_view text) {
   return out;
 }
 
-std::string check_name(std::string_view what, std::string_view name) {
-  if (name.empty()) return std::string(what) + " name must not be empty";
-  if (name.size() > 255) return std::string(what) + " name longer than 255 bytes";
+Status check_name(std::string_view what, std::string_view name) {
+  if (name.empty()) return failure(std::string(what) + " name must not be empty");
+  if (name.size() > 255) return failure(std::string(what) + " name longer than 255 bytes");
   for (unsigned char c : name)
-    if (c < 0x20 || c == 0x7f) return std::string(what) + " name contains a control character";
-  return "";
+    if (c < 0x20 || c == 0x7f) return failure(std::string(what) + " name contains a control character");
+  return {};
 }
 
 UserStore UserStore::builtin() {
   UserStore s;
   s.vhosts_.insert("/");
-  s.users_["guest"] = User{"guest", hash_password("guest", kGuestIterations), {"administrator"}};
+  // The minimum cost is in bounds: only a failing random source refuses it,
+  // and then nothing can work (a bug or a broken host, not an input).
+  auto guest_hash = hash_password("guest", kGuestIterations);
+  FERRY_ASSERT(guest_hash.ok());
+  s.users_["guest"] = User{"guest", std::move(*guest_hash), {"administrator"}};
   (void)s.set_permissions("guest", "/", ".*", ".*", ".*");
   s.refresh_dummy();
   return s;
 }
 
-UserStore UserStore::load(const std::string& path) {
+Result<UserStore> UserStore::load(const std::string& path) {
   toml::table t;
   try {
     t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw std::runtime_error(path + ": " + std::string(e.description()));
+  } catch (const toml::parse_error& e) {  // toml++ throws: its boundary
+    return failure(path, std::string(e.description()));
   }
-  auto fail = [&](const std::string& what) { throw std::runtime_error(path + ": " + what); };
+  auto fail = [&](const std::string& what) { return failure(path, what); };
   UserStore s;
   if (auto* v = t["vhosts"].as_array()) {
     for (const auto& node : *v) {
       auto name = node.value<std::string>();
-      if (!name) fail("vhosts must be a list of strings");
-      if (std::string e = s.add_vhost(*name); !e.empty()) fail(e);
+      if (!name) return fail("vhosts must be a list of strings");
+      if (Status done = s.add_vhost(*name); !done) return fail(done.error().text());
     }
   } else if (t.contains("vhosts")) {
-    fail("vhosts must be a list of strings");
+    return fail("vhosts must be a list of strings");
   } else {
     s.vhosts_.insert("/");
   }
@@ -92,51 +94,53 @@ UserStore UserStore::load(const std::string& path) {
     for (const auto& [key, node] : *users) {
       const std::string name(key.str());
       auto* u = node.as_table();
-      if (!u) fail("users." + name + " must be a table");
+      if (!u) return fail("users." + name + " must be a table");
       auto hash = (*u)["password-hash"].value<std::string>();
-      if (!hash) fail("users." + name + " lacks password-hash");
-      if (!parse_hash(*hash)) fail("users." + name + ": password-hash is not a pbkdf2-sha256 hash Ferry reads");
+      if (!hash) return fail("users." + name + " lacks password-hash");
+      if (!parse_hash(*hash)) return fail("users." + name + ": password-hash is not a pbkdf2-sha256 hash Ferry reads");
       std::vector<std::string> tags;
       if (auto* arr = (*u)["tags"].as_array()) {
         for (const auto& tn : *arr) {
           auto tag = tn.value<std::string>();
-          if (!tag) fail("users." + name + ": tags must be strings");
+          if (!tag) return fail("users." + name + ": tags must be strings");
           tags.push_back(*tag);
         }
       }
-      if (std::string e = s.add_user(name, *hash, std::move(tags)); !e.empty()) fail(e);
+      if (Status done = s.add_user(name, *hash, std::move(tags)); !done) return fail(done.error().text());
     }
   } else if (t.contains("users")) {
-    fail("users must be a table");
+    return fail("users must be a table");
   }
   if (auto* perms = t["permissions"].as_array()) {
     for (const auto& node : *perms) {
       auto* p = node.as_table();
-      if (!p) fail("each [[permissions]] must be a table");
-      auto field = [&](const char* k) {
-        auto v = (*p)[k].value<std::string>();
-        if (!v) fail(std::string("a [[permissions]] entry lacks ") + k);
-        return *v;
-      };
-      // One at a time: the first missing field is the one reported.
-      const std::string user = field("user"), vhost = field("vhost"), configure = field("configure");
-      const std::string write = field("write"), read = field("read");
-      if (std::string e = s.set_permissions(user, vhost, configure, write, read); !e.empty()) fail(e);
+      if (!p) return fail("each [[permissions]] must be a table");
+      // In this order: the first missing field is the one reported.
+      std::string fields[5];
+      const char* names[5] = {"user", "vhost", "configure", "write", "read"};
+      for (int i = 0; i < 5; ++i) {
+        auto v = (*p)[names[i]].value<std::string>();
+        if (!v) return fail(std::string("a [[permissions]] entry lacks ") + names[i]);
+        fields[i] = std::move(*v);
+      }
+      const std::string &user = fields[0], &vhost = fields[1], &configure = fields[2];
+      const std::string &write = fields[3], &read = fields[4];
+      if (Status done = s.set_permissions(user, vhost, configure, write, read); !done) return fail(done.error().text());
     }
   } else if (t.contains("permissions")) {
-    fail("permissions must be an array of tables ([[permissions]])");
+    return fail("permissions must be an array of tables ([[permissions]])");
   }
   s.refresh_dummy();
   return s;
 }
 
-UserStore UserStore::load_or_seed(const std::string& path) {
+Result<UserStore> UserStore::load_or_seed(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return builtin();
   return load(path);
 }
 
-void UserStore::save(const std::string& path) const {
+Status UserStore::save(const std::string& path) const {
   toml::table t;
   toml::array vh;
   for (const std::string& v : vhosts_) vh.push_back(v);
@@ -162,84 +166,84 @@ void UserStore::save(const std::string& path) const {
        << t << "\n";
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot write " + tmp);
+  if (fd < 0) return failure("cannot write " + tmp);
   const std::string data = text.str();
   std::size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n <= 0) {
       ::close(fd);
-      throw std::runtime_error("cannot write " + tmp);
+      return failure("cannot write " + tmp);
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) throw std::runtime_error("cannot write " + tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot replace " + path);
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return failure("cannot write " + tmp);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return failure("cannot replace " + path);
+  return {};
 }
 
-std::string UserStore::add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags) {
-  if (std::string e = check_name("user", name); !e.empty()) return e;
-  if (users_.contains(name)) return "user '" + name + "' already exists";
-  if (!parse_hash(password_hash)) return "not a password hash Ferry reads";
+Status UserStore::add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags) {
+  if (Status ok = check_name("user", name); !ok) return ok;
+  if (users_.contains(name)) return failure("user '" + name + "' already exists");
+  if (!parse_hash(password_hash)) return failure("not a password hash Ferry reads");
   users_[name] = User{name, std::move(password_hash), std::move(tags)};
   refresh_dummy();
-  return "";
+  return {};
 }
 
-std::string UserStore::delete_user(const std::string& name) {
-  if (!users_.erase(name)) return "no user '" + name + "'";
+Status UserStore::delete_user(const std::string& name) {
+  if (!users_.erase(name)) return failure("no user '" + name + "'");
   std::erase_if(permissions_, [&](const PermissionEntry& e) { return e.user == name; });
   refresh_dummy();
-  return "";
+  return {};
 }
 
-std::string UserStore::update_user(const std::string& name, std::optional<std::string> password_hash,
+Status UserStore::update_user(const std::string& name, std::optional<std::string> password_hash,
                                    std::optional<std::vector<std::string>> tags) {
   auto it = users_.find(name);
-  if (it == users_.end()) return "no user '" + name + "'";
+  if (it == users_.end()) return failure("no user '" + name + "'");
   if (password_hash) {
-    if (!parse_hash(*password_hash)) return "not a password hash Ferry reads";
+    if (!parse_hash(*password_hash)) return failure("not a password hash Ferry reads");
     it->second.password_hash = std::move(*password_hash);
   }
   if (tags) it->second.tags = std::move(*tags);
   refresh_dummy();
-  return "";
+  return {};
 }
 
-std::string UserStore::clear_permissions(const std::string& user, const std::string& vhost) {
+Status UserStore::clear_permissions(const std::string& user, const std::string& vhost) {
   const auto n = std::erase_if(permissions_, [&](const PermissionEntry& e) { return e.user == user && e.vhost == vhost; });
-  if (n == 0) return "no permissions for user '" + user + "' in vhost '" + vhost + "'";
-  return "";
+  if (n == 0) return failure("no permissions for user '" + user + "' in vhost '" + vhost + "'");
+  return {};
 }
 
-std::string UserStore::set_permissions(const std::string& user, const std::string& vhost,
+Status UserStore::set_permissions(const std::string& user, const std::string& vhost,
                                        const std::string& configure, const std::string& write,
                                        const std::string& read) {
-  if (!users_.contains(user)) return "no user '" + user + "'";
-  if (!vhosts_.contains(vhost)) return "no vhost '" + vhost + "'";
-  std::string error;
-  auto entry = make_entry(user, vhost, configure, write, read, error);
-  if (!entry) return error;
+  if (!users_.contains(user)) return failure("no user '" + user + "'");
+  if (!vhosts_.contains(vhost)) return failure("no vhost '" + vhost + "'");
+  auto entry = make_entry(user, vhost, configure, write, read);
+  if (!entry) return entry.error();
   for (PermissionEntry& e : permissions_) {
     if (e.user == user && e.vhost == vhost) {
       e = std::move(*entry);
-      return "";
+      return {};
     }
   }
   permissions_.push_back(std::move(*entry));
-  return "";
+  return {};
 }
 
-std::string UserStore::add_vhost(const std::string& name) {
-  if (std::string e = check_name("vhost", name); !e.empty()) return e;
-  if (!vhosts_.insert(name).second) return "vhost '" + name + "' already exists";
-  return "";
+Status UserStore::add_vhost(const std::string& name) {
+  if (Status ok = check_name("vhost", name); !ok) return ok;
+  if (!vhosts_.insert(name).second) return failure("vhost '" + name + "' already exists");
+  return {};
 }
 
-std::string UserStore::delete_vhost(const std::string& name) {
-  if (!vhosts_.erase(name)) return "no vhost '" + name + "'";
+Status UserStore::delete_vhost(const std::string& name) {
+  if (!vhosts_.erase(name)) return failure("no vhost '" + name + "'");
   std::erase_if(permissions_, [&](const PermissionEntry& e) { return e.vhost == name; });
-  return "";
+  return {};
 }
 
 const User* UserStore::find_user(std::string_view name) const {

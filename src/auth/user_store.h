@@ -36,25 +36,25 @@ class UserStore {
  public:
   // guest/guest with full permissions on "/", and vhost "/".
   static UserStore builtin();
-  // Throws std::runtime_error naming the file and the problem.
-  static UserStore load(const std::string& path);
+  // An Error naming the file and the problem ("PATH: what").
+  static Result<UserStore> load(const std::string& path);
   // load(), or builtin() when the file does not exist (for `ferry user add`).
-  static UserStore load_or_seed(const std::string& path);
-  // Writes the whole file (temporary file + rename, mode 0600). Throws.
-  void save(const std::string& path) const;
+  static Result<UserStore> load_or_seed(const std::string& path);
+  // Writes the whole file (temporary file + rename, mode 0600).
+  Status save(const std::string& path) const;
 
-  // Edits for the CLI; each returns an error text, or "" on success.
-  std::string add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags);
-  std::string delete_user(const std::string& name);
+  // Edits (the CLI, the management API); an Error says why not.
+  Status add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags);
+  Status delete_user(const std::string& name);
   // Changes what is given of an existing user.
-  std::string update_user(const std::string& name, std::optional<std::string> password_hash,
-                          std::optional<std::vector<std::string>> tags);
-  std::string set_permissions(const std::string& user, const std::string& vhost, const std::string& configure,
-                              const std::string& write, const std::string& read);
+  Status update_user(const std::string& name, std::optional<std::string> password_hash,
+                     std::optional<std::vector<std::string>> tags);
+  Status set_permissions(const std::string& user, const std::string& vhost, const std::string& configure,
+                         const std::string& write, const std::string& read);
   // "no permissions ..." when the user has none in the vhost.
-  std::string clear_permissions(const std::string& user, const std::string& vhost);
-  std::string add_vhost(const std::string& name);
-  std::string delete_vhost(const std::string& name);
+  Status clear_permissions(const std::string& user, const std::string& vhost);
+  Status add_vhost(const std::string& name);
+  Status delete_vhost(const std::string& name);
 
   const User* find_user(std::string_view name) const;
   bool has_vhost(std::string_view name) const { return vhosts_.contains(std::string(name)); }
@@ -82,8 +82,8 @@ class UserStore {
 // trimmed, empty ones dropped (`ferry user --tags`, the API's "tags" text).
 std::vector<std::string> split_tags(std::string_view text);
 
-// "" if `name` is a usable user or vhost name (1-255 bytes, no control
-// characters), else why not.
-std::string check_name(std::string_view what, std::string_view name);
+// Whether `name` is a usable user or vhost name (1-255 bytes, no control
+// characters); the Error says why not.
+Status check_name(std::string_view what, std::string_view name);
 
 }  // namespace ferry::auth

@@ -6,22 +6,31 @@
 
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
+#include <utility>
 
 namespace ferry::auth {
 
-UsersFileLock::UsersFileLock(const std::string& users_file) {
+Result<UsersFileLock> UsersFileLock::acquire(const std::string& users_file) {
   const std::string path = users_file + ".lock";
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return failure("cannot open " + path, std::strerror(errno));
   int rc;
-  do rc = ::flock(fd_, LOCK_EX);
+  do rc = ::flock(fd, LOCK_EX);
   while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     const int e = errno;
-    ::close(fd_);
-    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(e));
+    ::close(fd);
+    return failure("cannot lock " + path, std::strerror(e));
   }
+  return UsersFileLock(fd);
+}
+
+UsersFileLock& UsersFileLock::operator=(UsersFileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
 }
 
 UsersFileLock::~UsersFileLock() {

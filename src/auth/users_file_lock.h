@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/result.h"
+
 namespace ferry::auth {
 
 // An exclusive advisory lock (flock) on "<users-file>.lock", held for the
@@ -11,14 +13,17 @@ namespace ferry::auth {
 // is separate because saving replaces the users file by rename.
 class UsersFileLock {
  public:
-  // Blocks until the lock is held. Throws std::runtime_error naming the
-  // lock file when it cannot be created or locked.
-  explicit UsersFileLock(const std::string& users_file);
+  // Blocks until the lock is held. An Error naming the lock file when it
+  // cannot be created or locked.
+  static Result<UsersFileLock> acquire(const std::string& users_file);
   ~UsersFileLock();
+  UsersFileLock(UsersFileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  UsersFileLock& operator=(UsersFileLock&& other) noexcept;
   UsersFileLock(const UsersFileLock&) = delete;
   UsersFileLock& operator=(const UsersFileLock&) = delete;
 
  private:
+  explicit UsersFileLock(int fd) : fd_(fd) {}
   int fd_ = -1;
 };
 

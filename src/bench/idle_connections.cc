@@ -105,10 +105,9 @@ double cpu_seconds() {
 }  // namespace
 
 int run_idle(const Options& o, std::ostream& out, std::ostream& err) {
-  std::string error;
-  const auto endpoint = resolve_server(o.server, error);
+  const auto endpoint = resolve_server(o.server);
   if (!endpoint) {
-    err << "ferry bench: " << error << "\n";
+    err << "ferry bench: " << endpoint.error().text() << "\n";
     return 2;
   }
   const int n = o.idle_connections;

@@ -64,10 +64,9 @@ void run_on(EventLoop& loop, F&& fn) {
 }  // namespace
 
 int run_load(const Options& o, std::ostream& out, std::ostream& err) {
-  std::string error;
-  const auto endpoint = resolve_server(o.server, error);
+  const auto endpoint = resolve_server(o.server);
   if (!endpoint) {
-    err << "ferry bench: " << error << "\n";
+    err << "ferry bench: " << endpoint.error().text() << "\n";
     return 2;
   }
 

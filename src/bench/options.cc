@@ -67,40 +67,40 @@ void add_options(CLI::App& cmd, Options& o) {
                "sender -> relay thread -> receiver over loopback TCP");
 }
 
-std::optional<std::string> validate(Options& o) {
+Status validate(Options& o) {
   if (o.ack_name == "auto") o.ack = AckMode::kAuto;
   else if (o.ack_name == "client") o.ack = AckMode::kClient;
   else if (o.ack_name == "client-individual") o.ack = AckMode::kClientIndividual;
-  else return "--ack must be auto, client or client-individual";
+  else return failure("--ack must be auto, client or client-individual");
 
   if (int(o.tcp_ceiling) + int(o.tcp_relay) + int(o.idle_connections > 0) > 1)
-    return "--tcp-ceiling, --tcp-relay and --idle-connections are separate modes";
-  if (o.size == 0 || o.size > (64u << 20)) return "--size must be between 1 and 64 MiB";
-  if (o.duration_s <= 0 && (o.count == 0 || o.tcp_ceiling || o.tcp_relay)) return "--duration must be positive";
-  if (o.rate < 0) return "--rate must not be negative";
-  if (o.drain_timeout_s < 0) return "--drain-timeout must not be negative";
-  if (o.heart_beat_ms < 0) return "--heart-beat must not be negative";
-  if (o.hold_s < 0) return "--hold must not be negative";
-  if (o.idle_connections < 0 || o.idle_connections > 1'000'000) return "--idle-connections must be 0 to 1000000";
-  if (o.mode() != Mode::kLoad) return std::nullopt;
+    return failure("--tcp-ceiling, --tcp-relay and --idle-connections are separate modes");
+  if (o.size == 0 || o.size > (64u << 20)) return failure("--size must be between 1 and 64 MiB");
+  if (o.duration_s <= 0 && (o.count == 0 || o.tcp_ceiling || o.tcp_relay)) return failure("--duration must be positive");
+  if (o.rate < 0) return failure("--rate must not be negative");
+  if (o.drain_timeout_s < 0) return failure("--drain-timeout must not be negative");
+  if (o.heart_beat_ms < 0) return failure("--heart-beat must not be negative");
+  if (o.hold_s < 0) return failure("--hold must not be negative");
+  if (o.idle_connections < 0 || o.idle_connections > 1'000'000) return failure("--idle-connections must be 0 to 1000000");
+  if (o.mode() != Mode::kLoad) return {};
 
   if (o.size < Payload::kHeaderSize) {
-    return "--size must be at least " + std::to_string(Payload::kHeaderSize) +
-           " bytes (the body carries producer, sequence number and send time)";
+    return failure("--size must be at least " + std::to_string(Payload::kHeaderSize) +
+                   " bytes (the body carries producer, sequence number and send time)");
   }
-  if (o.producers < 1) return "--producers must be at least 1";
-  if (o.consumers < 0) return "--consumers must not be negative";
-  if (o.producers > 10000 || o.consumers > 10000) return "--producers and --consumers are at most 10000";
-  if (o.receipt_window < 0) return "--receipt-window must not be negative";
-  if (o.prefetch < 0) return "--prefetch must not be negative";
-  if (o.rate < 0) return "--rate must not be negative";
+  if (o.producers < 1) return failure("--producers must be at least 1");
+  if (o.consumers < 0) return failure("--consumers must not be negative");
+  if (o.producers > 10000 || o.consumers > 10000) return failure("--producers and --consumers are at most 10000");
+  if (o.receipt_window < 0) return failure("--receipt-window must not be negative");
+  if (o.prefetch < 0) return failure("--prefetch must not be negative");
+  if (o.rate < 0) return failure("--rate must not be negative");
   if (o.destination.empty()) {
     char suffix[16];
     std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(std::random_device{}()));
     o.destination = std::string("/queue/ferry.bench.") + suffix;
   }
-  if (o.destination.front() != '/') return "--destination must start with / (e.g. /queue/NAME, /topic/NAME)";
-  return std::nullopt;
+  if (o.destination.front() != '/') return failure("--destination must start with / (e.g. /queue/NAME, /topic/NAME)");
+  return {};
 }
 
 }  // namespace ferry::bench

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "common/result.h"
+
 namespace CLI {
 class App;
 }
@@ -55,7 +57,7 @@ struct Options {
 void add_options(CLI::App& cmd, Options& o);
 
 // Checks cross-option rules and fills defaults that depend on others.
-// Returns an error text for the user, or nullopt when the options are usable.
-std::optional<std::string> validate(Options& o);
+// An Error (for the user: `ferry bench` exits 2 with it) when they are not usable.
+Status validate(Options& o);
 
 }  // namespace ferry::bench

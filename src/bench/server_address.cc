@@ -4,12 +4,10 @@
 
 namespace ferry::bench {
 
-std::optional<boost::asio::ip::tcp::endpoint> resolve_server(const std::string& host_port,
-                                                             std::string& error) {
+Result<boost::asio::ip::tcp::endpoint> resolve_server(const std::string& host_port) {
   const auto colon = host_port.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) {
-    error = "--server must be HOST:PORT, got '" + host_port + "'";
-    return std::nullopt;
+    return failure("--server must be HOST:PORT, got '" + host_port + "'");
   }
   std::string host = host_port.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -19,8 +17,7 @@ std::optional<boost::asio::ip::tcp::endpoint> resolve_server(const std::string& 
   boost::system::error_code ec;
   auto results = resolver.resolve(host, port, ec);
   if (ec || results.empty()) {
-    error = "cannot resolve " + host_port + ": " + (ec ? ec.message() : "no address");
-    return std::nullopt;
+    return failure("cannot resolve " + host_port, ec ? ec.message() : "no address");
   }
   // Prefer IPv4: "localhost" may list ::1 first while brokers often listen
   // on 127.0.0.1 only.

@@ -16,43 +16,43 @@ namespace ferry::broker {
 DeclaredQueues::DeclaredQueues(std::string data_dir)
     : path_(data_dir + "/declared-queues.json"), dir_(std::move(data_dir)) {}
 
-std::string DeclaredQueues::load() {
+Status DeclaredQueues::load() {
   std::ifstream in(path_);
-  if (!in) return "";  // none declared yet
+  if (!in) return {};  // none declared yet
   std::stringstream text;
   text << in.rdbuf();
   auto j = nlohmann::json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return path_ + ": not a JSON array of {\"vhost\", \"name\"}";
+  if (j.is_discarded() || !j.is_array()) return failure(path_ + ": not a JSON array of {\"vhost\", \"name\"}");
   std::set<Entry> entries;
   for (const auto& e : j) {
     if (!e.is_object() || !e.contains("vhost") || !e.contains("name") || !e["vhost"].is_string() ||
         !e["name"].is_string())
-      return path_ + ": an entry is not {\"vhost\": string, \"name\": string}";
+      return failure(path_ + ": an entry is not {\"vhost\": string, \"name\": string}");
     entries.emplace(e["vhost"].get<std::string>(), e["name"].get<std::string>());
   }
   entries_ = std::move(entries);
-  return "";
+  return {};
 }
 
-std::string DeclaredQueues::add(const std::string& vhost, const std::string& name) {
-  if (entries_.contains({vhost, name})) return "";
+Status DeclaredQueues::add(const std::string& vhost, const std::string& name) {
+  if (entries_.contains({vhost, name})) return {};
   auto next = entries_;
   next.emplace(vhost, name);
-  if (std::string e = save(next); !e.empty()) return e;
+  if (Status saved = save(next); !saved) return saved;
   entries_ = std::move(next);
-  return "";
+  return {};
 }
 
-std::string DeclaredQueues::remove(const std::string& vhost, const std::string& name) {
-  if (!entries_.contains({vhost, name})) return "";
+Status DeclaredQueues::remove(const std::string& vhost, const std::string& name) {
+  if (!entries_.contains({vhost, name})) return {};
   auto next = entries_;
   next.erase({vhost, name});
-  if (std::string e = save(next); !e.empty()) return e;
+  if (Status saved = save(next); !saved) return saved;
   entries_ = std::move(next);
-  return "";
+  return {};
 }
 
-std::string DeclaredQueues::save(const std::set<Entry>& entries) const {
+Status DeclaredQueues::save(const std::set<Entry>& entries) const {
   auto j = nlohmann::json::array();
   for (const auto& [vhost, name] : entries) j.push_back({{"vhost", vhost}, {"name", name}});
   const std::string data = j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -67,15 +67,15 @@ std::string DeclaredQueues::save(const std::set<Entry>& entries) const {
   file.reset();
   if (!st.ok()) {
     (void)env.remove_file(tmp);
-    return "cannot write " + st.to_string();
+    return failure("cannot write " + st.to_string());
   }
   if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::string e = "cannot replace " + path_ + ": " + std::strerror(errno);
+    Error e = failure("cannot replace " + path_, std::strerror(errno));
     (void)env.remove_file(tmp);
     return e;
   }
   (void)env.sync_dir(dir_);
-  return "";
+  return {};
 }
 
 }  // namespace ferry::broker

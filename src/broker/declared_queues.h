@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "common/result.h"
+
 // The queues created through the management API (PUT /api/queues/..., `ferry
 // create-queue`), remembered across restarts as RabbitMQ remembers a durable
 // queue: `<data-dir>/declared-queues.json`, a JSON array of {"vhost",
@@ -21,16 +23,16 @@ class DeclaredQueues {
 
   explicit DeclaredQueues(std::string data_dir);
 
-  // Reads the file (missing: none). "" or an error naming the file.
-  std::string load();
+  // Reads the file (missing: none). An Error names the file.
+  Status load();
   const std::set<Entry>& entries() const { return entries_; }
 
-  // "" or why the file could not be written (then nothing changed).
-  std::string add(const std::string& vhost, const std::string& name);
-  std::string remove(const std::string& vhost, const std::string& name);
+  // An Error says why the file could not be written (then nothing changed).
+  Status add(const std::string& vhost, const std::string& name);
+  Status remove(const std::string& vhost, const std::string& name);
 
  private:
-  std::string save(const std::set<Entry>& entries) const;
+  Status save(const std::set<Entry>& entries) const;
   std::string path_, dir_;
   std::set<Entry> entries_;
 };

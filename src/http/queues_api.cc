@@ -156,8 +156,8 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
           if (ctx.users != nullptr && !ctx.users->store()->has_vhost(d->vhost))
             return reply(error_response(404, "not_found", "no vhost '" + d->vhost + "'"));
           if (ctx.declared != nullptr) {
-            if (std::string e = ctx.declared->add(d->vhost, d->name); !e.empty())
-              return reply(error_response(500, "internal_error", "the queue is not created: " + e));
+            if (Status added = ctx.declared->add(d->vhost, d->name); !added)
+              return reply(error_response(500, "internal_error", "the queue is not created: " + added.error().text()));
           }
           using Declared = broker::ShardBroker::DeclareResult;
           on_owner<Declared>(
@@ -190,10 +190,10 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
                   return reply(error_response(409, "in_use",
                                               "queue " + d.to_string() + " has consumers; it is not deleted"));
                 if (ctx.declared != nullptr) {
-                  if (std::string err = ctx.declared->remove(d.vhost, d.name); !err.empty())
+                  if (Status removed = ctx.declared->remove(d.vhost, d.name); !removed)
                     return reply(error_response(500, "internal_error",
                                                 "the queue is deleted, but it comes back (empty) after a "
-                                                "restart: " + err));
+                                                "restart: " + removed.error().text()));
                 }
                 reply(no_content());
               });

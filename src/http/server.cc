@@ -15,7 +15,9 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "common/result.h"
 #include "http/base64.h"
+#include "net/open_acceptor.h"
 
 namespace ferry::http {
 
@@ -77,8 +79,7 @@ std::string address_of(const tcp::socket& socket, bool* loopback = nullptr) {
   return addr.to_string();
 }
 
-Request to_request(const bhttp::request<bhttp::string_body>& req, const Peer& peer,
-                   std::string& error) {
+Result<Request> to_request(const bhttp::request<bhttp::string_body>& req, const Peer& peer) {
   Request r;
   r.method = std::string(req.method_string().data(), req.method_string().size());
   std::string_view target(req.target().data(), req.target().size());
@@ -89,8 +90,7 @@ Request to_request(const bhttp::request<bhttp::string_body>& req, const Peer& pe
   }
   r.path = std::string(target);
   if (target.empty() || target.front() != '/') {
-    error = "request target must be an absolute path";
-    return r;
+    return failure("request target must be an absolute path");
   }
   std::size_t start = 1;
   while (start <= target.size()) {
@@ -98,8 +98,7 @@ Request to_request(const bhttp::request<bhttp::string_body>& req, const Peer& pe
     if (slash == std::string_view::npos) slash = target.size();
     auto seg = percent_decode(target.substr(start, slash - start));
     if (!seg) {
-      error = "bad percent-encoding in the path";
-      return r;
+      return failure("bad percent-encoding in the path");
     }
     r.segments.push_back(std::move(*seg));
     start = slash + 1;
@@ -115,8 +114,7 @@ Request to_request(const bhttp::request<bhttp::string_body>& req, const Peer& pe
     auto k = percent_decode(pair.substr(0, eq), true);
     auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
     if (!k || !v) {
-      error = "bad percent-encoding in the query";
-      return r;
+      return failure("bad percent-encoding in the query");
     }
     r.query.emplace(std::move(*k), std::move(*v));
   }
@@ -254,12 +252,12 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     head_ = req.method() == bhttp::verb::head;
-    std::string error;
-    Request r = to_request(req, peer_, error);
-    if (!error.empty()) {
-      finish(error_response(400, "bad_request", error), keep_alive_);
+    auto parsed = to_request(req, peer_);
+    if (!parsed) {
+      finish(error_response(400, "bad_request", parsed.error().text()), keep_alive_);
       return;
     }
+    Request& r = *parsed;
     auto found = shared_->router.find(r.method, r.segments);
     if (found.match == Router::Match::kNoPath) {
       finish(error_response(404, "not_found", "no such resource: " + r.path), keep_alive_);
@@ -406,20 +404,23 @@ Server::Server(const HttpOptions& options, asio::io_context& io, const Router& r
 
 Server::~Server() { shared_->waiting.clear(); }
 
-void Server::start() { plain_ = &bind(options_.host, options_.port, nullptr); }
-
-tcp::endpoint Server::start_tls(const std::string& host, std::uint16_t port, ssl::context& tls) {
-  return bind(host, port, &tls).acceptor->local_endpoint();
+Status Server::start() {
+  auto bound = bind(options_.host, options_.port, nullptr);
+  if (!bound) return bound.error();
+  plain_ = *bound;
+  return {};
 }
 
-Server::Listener& Server::bind(const std::string& host, std::uint16_t port, ssl::context* tls) {
-  tcp::endpoint ep(asio::ip::make_address(host), port);
-  auto acceptor = std::make_unique<tcp::acceptor>(io_);
-  acceptor->open(ep.protocol());
-  acceptor->set_option(tcp::acceptor::reuse_address(true));
-  acceptor->bind(ep);
-  acceptor->listen(asio::socket_base::max_listen_connections);
-  return listen_on(std::move(acceptor), tls);
+Result<tcp::endpoint> Server::start_tls(const std::string& host, std::uint16_t port, ssl::context& tls) {
+  auto bound = bind(host, port, &tls);
+  if (!bound) return bound.error();
+  return (*bound)->acceptor->local_endpoint();
+}
+
+Result<Server::Listener*> Server::bind(const std::string& host, std::uint16_t port, ssl::context* tls) {
+  auto acceptor = net::open_acceptor(io_, host, port);
+  if (!acceptor) return acceptor.error();
+  return &listen_on(std::move(*acceptor), tls);
 }
 
 void Server::start(tcp::endpoint::protocol_type protocol, int listening_fd) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "http/authenticator.h"
 #include "http/http_options.h"
 #include "http/router.h"
@@ -36,20 +37,20 @@ class Server {
          const Authenticator& auth);
   ~Server();
 
-  // Binds options.host:port (throws std::system_error on failure) and
-  // starts accepting plain HTTP.
-  void start();
+  // Binds options.host:port and starts accepting plain HTTP; an Error
+  // (asio's text) when it cannot bind.
+  Status start();
   // The same on a listening socket that is already bound (the startup
   // responder's, handed over after recovery); the server owns it now.
   void start(boost::asio::ip::tcp::endpoint::protocol_type protocol, int listening_fd);
   // The endpoint bound by start().
   boost::asio::ip::tcp::endpoint local_endpoint() const;
-  // Binds host:port (throws std::system_error on failure) and starts
-  // accepting HTTPS with `tls`, which must outlive the server (and every
-  // session: sessions end with the io_context). Returns the bound endpoint
-  // (useful with port 0).
-  boost::asio::ip::tcp::endpoint start_tls(const std::string& host, std::uint16_t port,
-                                           boost::asio::ssl::context& tls);
+  // Binds host:port and starts accepting HTTPS with `tls`, which must
+  // outlive the server (and every session: sessions end with the
+  // io_context). Returns the bound endpoint (useful with port 0), or an
+  // Error (asio's text) when it cannot bind.
+  Result<boost::asio::ip::tcp::endpoint> start_tls(const std::string& host, std::uint16_t port,
+                                                   boost::asio::ssl::context& tls);
   // Closes the listener and drops requests still being answered; open
   // connections end with their io_context. Call once the loops have stopped.
   void stop();
@@ -61,7 +62,7 @@ class Server {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
     boost::asio::ssl::context* tls = nullptr;  // null: plain HTTP
   };
-  Listener& bind(const std::string& host, std::uint16_t port, boost::asio::ssl::context* tls);
+  Result<Listener*> bind(const std::string& host, std::uint16_t port, boost::asio::ssl::context* tls);
   Listener& listen_on(std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor, boost::asio::ssl::context* tls);
   void accept(Listener& listener);
 

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "http/json.h"
+#include "net/open_acceptor.h"
 
 namespace ferry::http {
 
@@ -67,15 +68,18 @@ class StartupResponder::Exchange : public std::enable_shared_from_this<Exchange>
   bhttp::response<bhttp::string_body> res_;
 };
 
-StartupResponder::StartupResponder(const std::string& host, std::uint16_t port, std::function<double()> progress)
-    : acceptor_(io_), progress_(std::move(progress)) {
-  tcp::endpoint ep(asio::ip::make_address(host), port);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  accept();
-  thread_ = std::thread([this] { io_.run(); });
+StartupResponder::StartupResponder(std::function<double()> progress) : acceptor_(io_), progress_(std::move(progress)) {}
+
+Result<std::unique_ptr<StartupResponder>> StartupResponder::start(const std::string& host, std::uint16_t port,
+                                                                  std::function<double()> progress) {
+  std::unique_ptr<StartupResponder> r(new StartupResponder(std::move(progress)));
+  auto acceptor = net::open_acceptor(r->io_, host, port);
+  if (!acceptor) return acceptor.error();
+  r->acceptor_ = std::move(**acceptor);
+  r->accept();
+  StartupResponder* self = r.get();
+  r->thread_ = std::thread([self] { self->io_.run(); });
+  return r;
 }
 
 StartupResponder::~StartupResponder() {

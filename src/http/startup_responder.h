@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include "common/result.h"
+
 namespace ferry::http {
 
 // The management port while the broker recovers its journal, before the
@@ -22,9 +24,11 @@ namespace ferry::http {
 // never closes between the two.
 class StartupResponder {
  public:
-  // Binds host:port (throws std::system_error on failure) and starts
-  // answering. `progress` returns 0..1.
-  StartupResponder(const std::string& host, std::uint16_t port, std::function<double()> progress);
+  // Binds host:port and starts answering; an Error (asio's text, e.g.
+  // "bind: Address already in use") when it cannot bind. `progress`
+  // returns 0..1.
+  static Result<std::unique_ptr<StartupResponder>> start(const std::string& host, std::uint16_t port,
+                                                         std::function<double()> progress);
   ~StartupResponder();
   StartupResponder(const StartupResponder&) = delete;
   StartupResponder& operator=(const StartupResponder&) = delete;
@@ -36,6 +40,7 @@ class StartupResponder {
 
  private:
   class Exchange;
+  explicit StartupResponder(std::function<double()> progress);
   void accept();
 
   boost::asio::io_context io_;

@@ -46,7 +46,7 @@ struct Outcome {
 // edit on the authenticator's thread) on success, its error status with the
 // edit's text otherwise. Then `after` (if any) runs on shard 0.
 void edit_users(ApiContext& ctx, Reply reply, std::shared_ptr<Outcome> outcome,
-                std::function<std::string(auth::UserStore&, Outcome&)> edit,
+                std::function<Status(auth::UserStore&, Outcome&)> edit,
                 std::function<void()> after = {}) {
   if (ctx.users == nullptr || ctx.users->options().users_file.empty())
     return reply(error_response(409, "no_users_file",
@@ -54,21 +54,22 @@ void edit_users(ApiContext& ctx, Reply reply, std::shared_ptr<Outcome> outcome,
                                 "nowhere to save users; start it with --users-file"));
   ctx.users->submit_edit(
       [outcome, edit = std::move(edit)](auth::UserStore& s) { return edit(s, *outcome); },
-      [&ctx, reply = std::move(reply), outcome, after = std::move(after)](std::string error) mutable {
+      [&ctx, reply = std::move(reply), outcome, after = std::move(after)](Status done) mutable {
         // On the authenticator's thread: the answer goes back to shard 0.
-        ctx.shards.post(ShardId(0), [reply = std::move(reply), outcome, error = std::move(error),
+        ctx.shards.post(ShardId(0), [reply = std::move(reply), outcome, done = std::move(done),
                                      after = std::move(after)] {
-          if (!error.empty()) return reply(error_response(outcome->error_status, outcome->error_code, error));
+          if (!done)
+            return reply(error_response(outcome->error_status, outcome->error_code, done.error().text()));
           if (after) after();
           reply(status_only(outcome->status));
         });
       });
 }
 
-std::string not_found(Outcome& o, std::string text) {
+Error not_found(Outcome& o, std::string text) {
   o.error_status = 404;
   o.error_code = "not_found";
-  return text;
+  return failure(std::move(text));
 }
 
 // Closes the STOMP connections of `user` (any user if nullopt) in `vhost`
@@ -83,33 +84,27 @@ void close_connections_of(ApiContext& ctx, std::optional<std::string> user, std:
   }
 }
 
-// "a,b" or ["a","b"] -> tags; nullopt (and `error`) otherwise.
-std::optional<std::vector<std::string>> tags_of(const Json& j, std::string& error) {
+// "a,b" or ["a","b"] -> tags; an Error otherwise.
+Result<std::vector<std::string>> tags_of(const Json& j) {
   std::vector<std::string> out;
   if (j.is_string()) {
     out = auth::split_tags(j.get<std::string>());
   } else if (j.is_array()) {
     for (const Json& t : j) {
-      if (!t.is_string()) {
-        error = "tags must be a string (\"a,b\") or a list of strings";
-        return std::nullopt;
-      }
+      if (!t.is_string()) return failure("tags must be a string (\"a,b\") or a list of strings");
       for (std::string& one : auth::split_tags(t.get<std::string>())) out.push_back(std::move(one));
     }
   } else {
-    error = "tags must be a string (\"a,b\") or a list of strings";
-    return std::nullopt;
+    return failure("tags must be a string (\"a,b\") or a list of strings");
   }
-  if (out.size() > 32) {
-    error = "at most 32 tags";
-    return std::nullopt;
-  }
+  if (out.size() > 32) return failure("at most 32 tags");
   return out;
 }
 
 void put_user(ApiContext& ctx, const Request& req, const Captures& cap, Reply reply) {
   const std::string name = cap[0];
-  if (std::string e = auth::check_name("user", name); !e.empty()) return reply(error_response(400, "bad_request", e));
+  if (Status ok = auth::check_name("user", name); !ok)
+    return reply(error_response(400, "bad_request", ok.error().text()));
   Json body = Json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return reply(error_response(400, "bad_request", "the body must be a JSON object: {\"password\": ..., \"tags\": ...}"));
@@ -131,18 +126,22 @@ void put_user(ApiContext& ctx, const Request& req, const Captures& cap, Reply re
   }
   std::optional<std::vector<std::string>> tags;
   if (body.contains("tags")) {
-    std::string error;
-    tags = tags_of(body["tags"], error);
-    if (!tags) return reply(error_response(400, "bad_request", error));
+    auto given = tags_of(body["tags"]);
+    if (!given) return reply(error_response(400, "bad_request", given.error().text()));
+    tags = std::move(*given);
   }
   auto outcome = std::make_shared<Outcome>();
   edit_users(ctx, std::move(reply), outcome,
-             [name, password, given_hash, tags](auth::UserStore& s, Outcome& o) -> std::string {
+             [name, password, given_hash, tags](auth::UserStore& s, Outcome& o) -> Status {
                // Hashing is slow on purpose: it runs here, on the authenticator's thread.
                std::optional<std::string> hash = given_hash;
-               if (password) hash = auth::hash_password(*password);
+               if (password) {
+                 auto hashed = auth::hash_password(*password);
+                 if (!hashed) return hashed.error();
+                 hash = std::move(*hashed);
+               }
                if (s.find_user(name) == nullptr) {
-                 if (!hash) return "a new user needs a password";
+                 if (!hash) return failure("a new user needs a password");
                  o.status = 201;
                  return s.add_user(name, std::move(*hash), tags.value_or(std::vector<std::string>{}));
                }
@@ -169,7 +168,7 @@ void put_permissions(ApiContext& ctx, const Request& req, const Captures& cap, R
   auto outcome = std::make_shared<Outcome>();
   edit_users(ctx, std::move(reply), outcome,
              [vhost, user, c = patterns[0], w = patterns[1], r = patterns[2]](auth::UserStore& s,
-                                                                              Outcome& o) -> std::string {
+                                                                              Outcome& o) -> Status {
                if (s.find_user(user) == nullptr) return not_found(o, "no user '" + user + "'");
                if (!s.has_vhost(vhost)) return not_found(o, "no vhost '" + vhost + "'");
                o.status = s.permissions(user, vhost) == nullptr ? 201 : 204;
@@ -210,7 +209,7 @@ void add_user_routes(Router& r, ApiContext& ctx) {
   r.add("DELETE", "/api/users/{name}", [&ctx](const Request&, const Captures& cap, Reply reply) {
     const std::string name = cap[0];
     edit_users(ctx, std::move(reply), std::make_shared<Outcome>(),
-               [name](auth::UserStore& s, Outcome& o) -> std::string {
+               [name](auth::UserStore& s, Outcome& o) -> Status {
                  if (s.find_user(name) == nullptr) return not_found(o, "no user '" + name + "'");
                  return s.delete_user(name);
                },
@@ -244,10 +243,10 @@ void add_user_routes(Router& r, ApiContext& ctx) {
   r.add("PUT", "/api/vhosts/{name}", [&ctx](const Request&, const Captures& cap, Reply reply) {
     const std::string name = cap[0];
     edit_users(ctx, std::move(reply), std::make_shared<Outcome>(),
-               [name](auth::UserStore& s, Outcome& o) -> std::string {
+               [name](auth::UserStore& s, Outcome& o) -> Status {
                  if (s.has_vhost(name)) {
                    o.status = 204;
-                   return "";
+                   return {};
                  }
                  o.status = 201;
                  return s.add_vhost(name);
@@ -257,7 +256,7 @@ void add_user_routes(Router& r, ApiContext& ctx) {
   r.add("DELETE", "/api/vhosts/{name}", [&ctx](const Request&, const Captures& cap, Reply reply) {
     const std::string name = cap[0];
     edit_users(ctx, std::move(reply), std::make_shared<Outcome>(),
-               [name](auth::UserStore& s, Outcome& o) -> std::string {
+               [name](auth::UserStore& s, Outcome& o) -> Status {
                  if (!s.has_vhost(name)) return not_found(o, "no vhost '" + name + "'");
                  return s.delete_vhost(name);
                },
@@ -283,7 +282,7 @@ void add_user_routes(Router& r, ApiContext& ctx) {
   r.add("DELETE", "/api/permissions/{vhost}/{user}", [&ctx](const Request&, const Captures& cap, Reply reply) {
     const std::string vhost = cap[0], user = cap[1];
     edit_users(ctx, std::move(reply), std::make_shared<Outcome>(),
-               [vhost, user](auth::UserStore& s, Outcome& o) -> std::string {
+               [vhost, user](auth::UserStore& s, Outcome& o) -> Status {
                  if (s.permissions(user, vhost) == nullptr)
                    return not_found(o, "no permissions for user '" + user + "' in vhost '" + vhost + "'");
                  return s.clear_permissions(user, vhost);

@@ -5,11 +5,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <stdexcept>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/errors.h"
+#include "net/open_acceptor.h"
 #include "net/tcp_link.h"
 #include "net/tls_link.h"
 #include "net/websocket/layer.h"
@@ -77,35 +77,29 @@ bool uses_tls(Server::Kind kind) { return kind == Server::Kind::kTls || kind == 
 bool uses_ws(Server::Kind kind) { return kind == Server::Kind::kWebSocket || kind == Server::Kind::kWebSocketTls; }
 }  // namespace
 
-void Server::start() {
+Status Server::start() {
   if (options_.tls_listen.enabled() || options_.wss_listen.enabled()) {
-    std::string error;
-    tls_ = TlsContext::create(options_.tls, error);
-    if (!tls_) throw std::runtime_error(error);
+    auto tls = TlsContext::create(options_.tls);
+    if (!tls) return tls.error();
+    tls_ = std::move(*tls);
   }
-  listen(Kind::kStomp, options_.host, options_.port, "listen");
-  if (options_.tls_listen.enabled())
-    listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
-  if (options_.ws_listen.enabled())
-    listen(Kind::kWebSocket, options_.ws_listen.host, options_.ws_listen.port, "ws-listen");
-  if (options_.wss_listen.enabled())
-    listen(Kind::kWebSocketTls, options_.wss_listen.host, options_.wss_listen.port, "wss-listen");
+  Status s = listen(Kind::kStomp, options_.host, options_.port, "listen");
+  if (s && options_.tls_listen.enabled())
+    s = listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
+  if (s && options_.ws_listen.enabled())
+    s = listen(Kind::kWebSocket, options_.ws_listen.host, options_.ws_listen.port, "ws-listen");
+  if (s && options_.wss_listen.enabled())
+    s = listen(Kind::kWebSocketTls, options_.wss_listen.host, options_.wss_listen.port, "wss-listen");
+  if (!s) return s;
   for (auto& l : listeners_) accept(*l);
+  return {};
 }
 
-void Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
-  try {
-    auto addr = asio::ip::make_address(host);
-    tcp::endpoint ep(addr, port);
-    auto acceptor = std::make_unique<tcp::acceptor>(shards_.io(ShardId(0)));
-    acceptor->open(ep.protocol());
-    acceptor->set_option(tcp::acceptor::reuse_address(true));
-    acceptor->bind(ep);
-    acceptor->listen(asio::socket_base::max_listen_connections);
-    listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(acceptor)}));
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("{} {}:{}: {}", option, host, port, e.what()));
-  }
+Status Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
+  auto acceptor = open_acceptor(shards_.io(ShardId(0)), host, port);
+  if (!acceptor) return failure(fmt::format("{} {}:{}: {}", option, host, port, acceptor.error().text()));
+  listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(*acceptor)}));
+  return {};
 }
 
 tcp::endpoint Server::local_endpoint() const { return listeners_.front()->acceptor->local_endpoint(); }

@@ -36,9 +36,9 @@ class Server {
   };
 
   // Builds the TLS context if a TLS listener is configured, binds every
-  // listener and starts accepting. Throws std::runtime_error naming the
-  // option on failure.
-  void start();
+  // listener and starts accepting. The Error names the option (e.g.
+  // "listen 0.0.0.0:61613: bind: Address already in use").
+  Status start();
   // The bound endpoint of the STOMP (TCP) listener.
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Every bound listener, STOMP first.
@@ -65,7 +65,7 @@ class Server {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
   };
 
-  void listen(Kind kind, const std::string& host, std::uint16_t port, const char* option);
+  Status listen(Kind kind, const std::string& host, std::uint16_t port, const char* option);
   void accept(Listener& listener);
   void refuse(Kind kind, boost::asio::ip::tcp::socket& socket);
   void adopt(ShardId shard, Kind kind, boost::asio::ip::tcp::socket::native_handle_type fd);

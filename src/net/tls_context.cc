@@ -8,10 +8,9 @@ namespace ssl = boost::asio::ssl;
 
 TlsContext::TlsContext() : context_(ssl::context::tls_server) {}
 
-std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::string& error) {
+Result<std::unique_ptr<TlsContext>> TlsContext::create(const TlsOptions& options) {
   if (options.cert_file.empty() || options.key_file.empty()) {
-    error = "a TLS listener needs tls-cert-file and tls-key-file";
-    return nullptr;
+    return failure("a TLS listener needs tls-cert-file and tls-key-file");
   }
   std::unique_ptr<TlsContext> t(new TlsContext());
   ssl::context& c = t->context_;
@@ -35,33 +34,28 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::s
   boost::system::error_code ec;
   c.use_certificate_chain_file(options.cert_file, ec);
   if (ec) {
-    error = "tls-cert-file " + options.cert_file + ": " + ec.message();
-    return nullptr;
+    return failure("tls-cert-file " + options.cert_file + ": " + ec.message());
   }
   c.use_private_key_file(options.key_file, ssl::context::pem, ec);
   if (ec) {
-    error = "tls-key-file " + options.key_file + ": " + ec.message();
-    return nullptr;
+    return failure("tls-key-file " + options.key_file + ": " + ec.message());
   }
   if (SSL_CTX_check_private_key(c.native_handle()) != 1) {
-    error = "tls-key-file " + options.key_file + " does not match tls-cert-file " + options.cert_file;
-    return nullptr;
+    return failure("tls-key-file " + options.key_file + " does not match tls-cert-file " + options.cert_file);
   }
   if (!options.ca_file.empty()) {
     c.load_verify_file(options.ca_file, ec);
     if (ec) {
-      error = "tls-ca-file " + options.ca_file + ": " + ec.message();
-      return nullptr;
+      return failure("tls-ca-file " + options.ca_file + ": " + ec.message());
     }
     // The CAs' names are sent in the CertificateRequest (clients pick a
     // certificate by them).
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options.ca_file.c_str()))
       SSL_CTX_set_client_CA_list(c.native_handle(), names);
   } else if (options.verify_client != TlsVerifyClient::kNone) {
-    error = "tls-verify-client " +
+    return failure("tls-verify-client " +
             std::string(options.verify_client == TlsVerifyClient::kRequired ? "required" : "optional") +
-            " needs tls-ca-file (the CAs that sign client certificates)";
-    return nullptr;
+            " needs tls-ca-file (the CAs that sign client certificates)");
   }
   switch (options.verify_client) {
     case TlsVerifyClient::kNone:
@@ -74,7 +68,7 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::s
       c.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
       break;
   }
-  return t;
+  return {std::move(t)};
 }
 
 }  // namespace ferry::net

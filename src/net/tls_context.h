@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "common/result.h"
 #include "net/tls_options.h"
 
 namespace ferry::net {
@@ -15,9 +16,9 @@ namespace ferry::net {
 // startup, read-only afterwards.
 class TlsContext {
  public:
-  // Loads certificate, key and CAs. On failure returns nullptr and sets
-  // `error` to a text naming the option and file.
-  static std::unique_ptr<TlsContext> create(const TlsOptions& options, std::string& error);
+  // Loads certificate, key and CAs. The Error's message names the option
+  // and file.
+  static Result<std::unique_ptr<TlsContext>> create(const TlsOptions& options);
 
   boost::asio::ssl::context& context() { return context_; }
 

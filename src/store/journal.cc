@@ -5,15 +5,14 @@
 
 namespace ferry::store {
 
-std::unique_ptr<Journal> Journal::open(const JournalOptions& options, std::string& error) {
-  return open(options, Env::posix(), error);
+Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options) {
+  return open(options, Env::posix());
 }
 
-std::unique_ptr<Journal> Journal::open(const JournalOptions& options, Env& env,
-                                       std::string& error) {
+Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options, Env& env) {
   auto journal = std::make_unique<JournalImpl>(options, env);
-  if (!journal->open(error)) return nullptr;
-  return journal;
+  if (Status s = journal->open(); !s) return s.error();
+  return {std::unique_ptr<Journal>(std::move(journal))};
 }
 
 }  // namespace ferry::store

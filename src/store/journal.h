@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/inline_function.h"
+#include "common/result.h"
 #include "common/strong_id.h"
 
 namespace ferry::store {
@@ -104,11 +105,10 @@ class Journal {
   // error naming the directory), and scans the segments. Fails with a message
   // naming segment, offset and bytes on a corrupt record that is not at the
   // tail (unless options.skip_corrupt).
-  static std::unique_ptr<Journal> open(const JournalOptions& options, std::string& error);
+  static Result<std::unique_ptr<Journal>> open(const JournalOptions& options);
   // The same on a given file system (tests inject faults through it). `env`
   // must outlive the journal.
-  static std::unique_ptr<Journal> open(const JournalOptions& options, Env& env,
-                                       std::string& error);
+  static Result<std::unique_ptr<Journal>> open(const JournalOptions& options, Env& env);
 
   // The size past which a segment rolls (segment-size).
   virtual std::uint64_t segment_size() const = 0;

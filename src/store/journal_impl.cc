@@ -63,40 +63,34 @@ std::string JournalImpl::free_path(SegmentId id) const {
          std::string(kFreeSuffix);
 }
 
-bool JournalImpl::open(std::string& error) {
+Status JournalImpl::open() {
   FERRY_ASSERT(options_.segment_size > 0 && options_.max_batch_bytes > 0);
   if (options_.directory.empty()) {
-    error = "journal directory is not set";
-    return false;
+    return failure("journal directory is not set");
   }
   if (IoStatus st = env_.create_dirs(journal_dir_); !st.ok()) {
-    error = "cannot create data directory: " + st.to_string();
-    return false;
+    return failure("cannot create data directory: " + st.to_string());
   }
   const std::string lock_path = options_.directory + "/" + format::kLockFile;
   if (IoStatus st = env_.lock_file(lock_path, lock_); !st.ok()) {
-    if (st.code == EWOULDBLOCK || st.code == EAGAIN) {
-      error = "data directory " + options_.directory + " is in use by another ferry process";
-    } else {
-      error = "cannot lock data directory: " + st.to_string();
-    }
-    return false;
+    if (st.code == EWOULDBLOCK || st.code == EAGAIN)
+      return failure("data directory " + options_.directory + " is in use by another ferry process");
+    return failure("cannot lock data directory: " + st.to_string());
   }
-  if (!scan_existing(error)) {
+  if (Status scanned = scan_existing(); !scanned) {
     lock_.reset();
-    return false;
+    return scanned;
   }
   io_thread_ = std::thread([this] { io_loop(); });
-  return true;
+  return {};
 }
 
 // Verifies every segment (docs/journal.md "Recovery"), cuts the last one's
 // torn tail, and positions the writer after the last valid record.
-bool JournalImpl::scan_existing(std::string& error) {
+Status JournalImpl::scan_existing() {
   std::vector<std::string> names;
   if (IoStatus st = env_.list_dir(journal_dir_, names); !st.ok()) {
-    error = "cannot list journal: " + st.to_string();
-    return false;
+    return failure("cannot list journal: " + st.to_string());
   }
   for (const auto& name : names) {
     if (std::uint64_t id = parse_segment_file_name(name); id != 0) {
@@ -125,8 +119,7 @@ bool JournalImpl::scan_existing(std::string& error) {
     IoStatus read_status;
     files.next(read_status, data);
     if (!read_status.ok()) {
-      error = "cannot read journal: " + read_status.to_string();
-      return false;
+      return failure("cannot read journal: " + read_status.to_string());
     }
     SegmentScan scan = scan_segment(data, id, {});
     if (read_seal(data, id) != record_seal(id)) unsealed_.insert(id);
@@ -136,8 +129,7 @@ bool JournalImpl::scan_existing(std::string& error) {
     if (scan.tail && !last) bad.push_back(*scan.tail);
     for (const auto& region : bad) {
       if (!options_.skip_corrupt) {
-        error = "corrupt journal record in " + describe(id, path, region);
-        return false;
+        return failure("corrupt journal record in " + describe(id, path, region));
       }
       const std::string line = "skipped corrupt bytes in " + describe(id, path, region);
       spdlog::error("journal: {}", line);
@@ -154,8 +146,7 @@ bool JournalImpl::scan_existing(std::string& error) {
       if (st.ok()) st = file->truncate(keep);
       if (st.ok()) st = file->sync();
       if (!st.ok()) {
-        error = "cannot cut the torn tail of the journal: " + st.to_string();
-        return false;
+        return failure("cannot cut the torn tail of the journal: " + st.to_string());
       }
       const CorruptRegion cut{keep, size - keep, t.why};
       // A recycled file after a crash: what follows the last record is the
@@ -191,8 +182,7 @@ bool JournalImpl::scan_existing(std::string& error) {
     const SegmentId last = found_.back();
     std::unique_ptr<File> file;
     if (IoStatus st = env_.open_file(segment_path(last), false, file); !st.ok()) {
-      error = "cannot open journal segment: " + st.to_string();
-      return false;
+      return failure("cannot open journal segment: " + st.to_string());
     }
     writer_ = std::make_unique<SegmentWriter>(last, segment_path(last), std::move(file), last_end);
     tail_segment_ = last;
@@ -200,7 +190,7 @@ bool JournalImpl::scan_existing(std::string& error) {
   }
   active_segment_ = tail_segment_;
   last_sync_ms_ = mono_ms();
-  return true;
+  return {};
 }
 
 ReplayStats JournalImpl::replay(const std::function<void(const ReplayedRecord&)>& visit) {

@@ -36,8 +36,8 @@ class JournalImpl final : public Journal {
   ~JournalImpl() override;
 
   // Locks the directory, scans the segments (cutting a torn tail), starts the
-  // I/O thread. False with `error` set when the journal cannot be used.
-  bool open(std::string& error);
+  // I/O thread. An Error when the journal cannot be used.
+  Status open();
 
   ReplayStats replay(const std::function<void(const ReplayedRecord&)>& visit) override;
   SegmentId append(RecordType type, std::span<const char> payload, AppendDone done) override;
@@ -80,7 +80,7 @@ class JournalImpl final : public Journal {
 
   std::string segment_path(SegmentId id) const;
   std::string free_path(SegmentId id) const;  // a dead segment's file kept for reuse
-  bool scan_existing(std::string& error);
+  Status scan_existing();
   SegmentId enqueue(RecordType type, std::span<const char> payload, std::uint32_t crc,
                     std::uint32_t retains, AppendDone done, std::uint64_t* offset = nullptr);
   // Chunks are reused, buffers and completion lists with their capacity:

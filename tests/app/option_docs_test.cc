@@ -48,8 +48,8 @@ TEST(OptionDocsTest, ShippedTomlNamesEveryOptionWithItsDefault) {
 
 TEST(OptionDocsTest, ShippedTomlLoads) {
   const std::string path = std::string(FERRY_SOURCE_DIR) + "/ferry.toml";
-  Config file = load_options(path, {});
-  Config defaults = load_options("", {});
+  Config file = *load_options(path, {});
+  Config defaults = *load_options("", {});
   EXPECT_EQ(file.listen.host, defaults.listen.host);
   EXPECT_EQ(file.listen.port, defaults.listen.port);
   EXPECT_EQ(file.stomp.limits.max_frame_size, defaults.stomp.limits.max_frame_size);

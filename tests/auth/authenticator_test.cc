@@ -13,11 +13,14 @@
 namespace ferry::auth {
 namespace {
 
+// The Error's text, or "" for success: the tests compare texts.
+std::string text(const Status& s) { return s ? std::string() : s.error().text(); }
+
 UserStore store_with_alice() {
   UserStore s = UserStore::builtin();
-  EXPECT_EQ(s.add_vhost("prod"), "");
-  EXPECT_EQ(s.add_user("alice", hash_password("wonder", kMinIterations), {}), "");
-  EXPECT_EQ(s.set_permissions("alice", "prod", "", ".*", ".*"), "");
+  EXPECT_EQ(text(s.add_vhost("prod")), "");
+  EXPECT_EQ(text(s.add_user("alice", *hash_password("wonder", kMinIterations), {})), "");
+  EXPECT_EQ(text(s.set_permissions("alice", "prod", "", ".*", ".*")), "");
   return s;
 }
 
@@ -145,7 +148,7 @@ struct TempUsersFile {
 
 std::string edit_and_wait(Authenticator& a, Authenticator::Edit edit) {
   std::promise<std::string> done;
-  a.submit_edit(std::move(edit), [&done](std::string e) { done.set_value(std::move(e)); });
+  a.submit_edit(std::move(edit), [&done](Status e) { done.set_value(text(e)); });
   return done.get_future().get();
 }
 
@@ -159,12 +162,12 @@ TEST(AuthenticatorTest, EditsAreSavedAndReplaceTheSnapshot) {
   ASSERT_EQ(before.status, LoginStatus::kOk);
 
   EXPECT_EQ(edit_and_wait(a, [](UserStore& s) {
-              std::string e = s.add_user("zed", hash_password("pw", kMinIterations), {"monitoring"});
-              return e.empty() ? s.clear_permissions("guest", "/") : e;
+              Status added = s.add_user("zed", *hash_password("pw", kMinIterations), {"monitoring"});
+              return added ? s.clear_permissions("guest", "/") : added;
             }), "");
   EXPECT_GT(a.generation(), g0);
   EXPECT_NE(a.store()->find_user("zed"), nullptr);
-  EXPECT_EQ(UserStore::load(f.path).find_user("zed")->tags, std::vector<std::string>{"monitoring"});
+  EXPECT_EQ(UserStore::load(f.path)->find_user("zed")->tags, std::vector<std::string>{"monitoring"});
   EXPECT_EQ(a.authorize("guest", "/", "127.0.0.1").status, LoginStatus::kNoVhostAccess);
   // A login decided before keeps its grants (and they stay valid).
   EXPECT_TRUE(before.permissions->allows(Access::kWrite, "/queue/x"));
@@ -179,18 +182,18 @@ TEST(AuthenticatorTest, EditsAreSavedAndReplaceTheSnapshot) {
 
 TEST(AuthenticatorTest, EditsNeedAUsersFile) {
   Authenticator a(UserStore::builtin(), AuthOptions{});
-  EXPECT_NE(edit_and_wait(a, [](UserStore&) { return std::string(); }).find("users-file"), std::string::npos);
+  EXPECT_NE(edit_and_wait(a, [](UserStore&) { return Status(); }).find("users-file"), std::string::npos);
 }
 
 TEST(AuthenticatorTest, AChangedFileIsReadAgain) {
   TempUsersFile f;
-  UserStore::builtin().save(f.path);
+  ASSERT_TRUE(UserStore::builtin().save(f.path).ok());
   AuthOptions o;
   o.users_file = f.path;
-  Authenticator a(UserStore::load(f.path), o);
-  UserStore edited = UserStore::load(f.path);
-  ASSERT_EQ(edited.add_vhost("shop"), "");
-  edited.save(f.path);
+  Authenticator a(*UserStore::load(f.path), o);
+  UserStore edited = *UserStore::load(f.path);
+  ASSERT_EQ(text(edited.add_vhost("shop")), "");
+  ASSERT_TRUE(edited.save(f.path).ok());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!a.store()->has_vhost("shop") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -6,9 +6,8 @@ namespace ferry::auth {
 namespace {
 
 Pattern pattern(const std::string& text) {
-  std::string error;
-  auto p = Pattern::compile(text, error);
-  EXPECT_TRUE(p) << error;
+  auto p = Pattern::compile(text);
+  EXPECT_TRUE(p) << p.error().text();
   return p ? *p : Pattern{};
 }
 
@@ -46,8 +45,9 @@ TEST(PermissionsTest, AlternativesAndPrefixes) {
 }
 
 TEST(PermissionsTest, InvalidRegexIsAnErrorNamingIt) {
-  std::string error;
-  EXPECT_FALSE(Pattern::compile("([", error));
+  auto p = Pattern::compile("([");
+  ASSERT_FALSE(p);
+  const std::string error = p.error().text();
   EXPECT_NE(error.find("(["), std::string::npos) << error;
 }
 
@@ -79,8 +79,9 @@ TEST(PermissionsTest, PatternsRe2RefusesAreErrorsNotMatches) {
   // permission is set, with an error naming the pattern (never a pattern
   // that silently matches everything or nothing).
   for (const char* text : {"^/queue/(a)\\1$", "^/queue/(?=x)", "^/queue/(?!tmp)", "(?<=a)b"}) {
-    std::string error;
-    EXPECT_FALSE(Pattern::compile(text, error)) << text;
+    auto p = Pattern::compile(text);
+    ASSERT_FALSE(p) << text;
+    const std::string error = p.error().text();
     EXPECT_NE(error.find(text), std::string::npos) << error;
     EXPECT_NE(error.find("RE2"), std::string::npos) << error;
   }

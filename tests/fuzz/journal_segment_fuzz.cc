@@ -188,13 +188,13 @@ Expected scan_all(const std::vector<std::string>& segs) {
   return e;
 }
 
-std::unique_ptr<Journal> open_journal(bool skip_corrupt, std::string& error) {
+Result<std::unique_ptr<Journal>> open_journal(bool skip_corrupt) {
   JournalOptions o;
   o.directory = work_dir().string();
   o.fsync = FsyncPolicy::kNever;
   o.segment_size = 1 << 20;
   o.skip_corrupt = skip_corrupt;
-  return Journal::open(o, error);
+  return Journal::open(o);
 }
 
 void run(const std::vector<std::string>& segs, bool skip_corrupt) {
@@ -213,13 +213,14 @@ void run(const std::vector<std::string>& segs, bool skip_corrupt) {
     std::fclose(f);
   }
 
-  std::string error;
-  std::unique_ptr<Journal> journal = open_journal(skip_corrupt, error);
-  if (!journal) {
+  auto opened = open_journal(skip_corrupt);
+  if (!opened) {
+    const std::string error = opened.error().text();
     check(!error.empty(), "open failed without a message");
     check(expected.corrupt_middle && !skip_corrupt, "open failed on a journal it must accept: " + error);
     return;
   }
+  std::unique_ptr<Journal> journal = std::move(*opened);
   check(!expected.corrupt_middle || skip_corrupt, "open accepted corruption in the middle");
 
   // Replay into the broker's recovery, as Broker::recover() does. Every
@@ -278,8 +279,9 @@ void run(const std::vector<std::string>& segs, bool skip_corrupt) {
   journal->close();
   journal.reset();
 
-  journal = open_journal(skip_corrupt, error);
-  check(journal != nullptr, "reopen failed: " + error);
+  auto reopened = open_journal(skip_corrupt);
+  check(reopened.ok(), "reopen failed: " + (reopened ? std::string() : reopened.error().text()));
+  journal = std::move(*reopened);
   Seen last{RecordType::kAck, "", SegmentId{0}, 0};
   journal->replay([&](const ReplayedRecord& r) {
     last = Seen{r.type, std::string(r.payload.data(), r.payload.size()), r.segment, r.offset};

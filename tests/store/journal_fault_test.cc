@@ -24,10 +24,9 @@ class JournalFaultTest : public ::testing::Test {
     return o;
   }
   std::unique_ptr<Journal> open(const JournalOptions& o) {
-    std::string error;
-    auto j = Journal::open(o, env_, error);
-    EXPECT_TRUE(j) << error;
-    return j;
+    auto j = Journal::open(o, env_);
+    EXPECT_TRUE(j) << j.error().text();
+    return j ? std::move(*j) : nullptr;
   }
   // Appends one record and waits for its completion.
   AppendResult append_one(Journal& j, const std::string& p) {

@@ -35,9 +35,9 @@ class JournalTest : public ::testing::TestWithParam<EnvKind> {
   }
 
   std::unique_ptr<Journal> open(const JournalOptions& o) {
-    std::string error;
-    auto j = Journal::open(o, env(), error);
-    EXPECT_TRUE(j) << error;
+    auto opened = Journal::open(o, env());
+    EXPECT_TRUE(opened) << opened.error().text();
+    std::unique_ptr<Journal> j = opened ? std::move(*opened) : nullptr;
     return j;
   }
 
@@ -282,8 +282,9 @@ TEST_P(JournalTest, BitFlipInAMiddleRecordFailsOpenNamingThePosition) {
   d[at + 10] = static_cast<char>(d[at + 10] ^ 1);
   write_file(path, d);
 
-  std::string error;
-  EXPECT_FALSE(Journal::open(o, env(), error));
+  auto opened = Journal::open(o, env());
+  ASSERT_FALSE(opened);
+  const std::string error = opened.error().text();
   EXPECT_NE(error.find("segment 1"), std::string::npos) << error;
   EXPECT_NE(error.find("offset " + std::to_string(at)), std::string::npos) << error;
   EXPECT_NE(error.find("(" + std::to_string(size) + " bytes)"), std::string::npos) << error;
@@ -315,8 +316,9 @@ TEST_P(JournalTest, CorruptionInANonLastSegmentFailsOpen) {
   const std::string path = segment_file(o.directory, 1);
   std::string d = read_file(path);
   write_file(path, d.substr(0, d.size() - 2));
-  std::string error;
-  EXPECT_FALSE(Journal::open(o, env(), error));
+  auto opened = Journal::open(o, env());
+  ASSERT_FALSE(opened);
+  const std::string error = opened.error().text();
   EXPECT_NE(error.find("segment 1"), std::string::npos) << error;
 
   o.skip_corrupt = true;
@@ -412,8 +414,9 @@ TEST_P(JournalTest, CompletionsNameExactPositionsThatReadBack) {
 TEST_P(JournalTest, SecondOpenOfTheDirectoryFails) {
   JournalOptions o = options();
   auto j = open(o);
-  std::string error;
-  EXPECT_FALSE(Journal::open(o, env(), error));
+  auto opened = Journal::open(o, env());
+  ASSERT_FALSE(opened);
+  const std::string error = opened.error().text();
   EXPECT_EQ(error, "data directory " + o.directory + " is in use by another ferry process");
   j->close();
   auto again = open(o);
