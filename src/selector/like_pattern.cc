@@ -4,8 +4,7 @@
 
 namespace ferry::selector {
 
-std::optional<LikePattern> LikePattern::compile(std::string_view pattern, std::optional<char32_t> escape,
-                                                std::string* error) {
+Result<LikePattern> LikePattern::compile(std::string_view pattern, std::optional<char32_t> escape) {
   LikePattern p;
   std::size_t i = 0;
   while (i < pattern.size()) {
@@ -14,8 +13,7 @@ std::optional<LikePattern> LikePattern::compile(std::string_view pattern, std::o
     if (escape && decode_utf8(ch) == *escape) {
       i += len;
       if (i >= pattern.size()) {
-        if (error != nullptr) *error = "LIKE pattern ends with its ESCAPE character";
-        return std::nullopt;
+        return failure("LIKE pattern ends with its ESCAPE character");
       }
       const std::size_t next = utf8_length(pattern, i);
       for (char c : pattern.substr(i, next)) p.elems_.push_back(Elem{Kind::kByte, c});

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
+
 namespace ferry::selector {
 
 // A compiled LIKE pattern: `%` any sequence (also empty), `_` exactly one
@@ -17,10 +19,9 @@ namespace ferry::selector {
 // never the exponential backtracking of a naive recursive matcher.
 class LikePattern {
  public:
-  // nullopt: an escape character at the end of the pattern (the message
-  // says so). `escape` is empty (none) or one character.
-  static std::optional<LikePattern> compile(std::string_view pattern, std::optional<char32_t> escape,
-                                            std::string* error);
+  // An Error: an escape character at the end of the pattern. `escape` is
+  // empty (none) or one character.
+  static Result<LikePattern> compile(std::string_view pattern, std::optional<char32_t> escape);
   bool matches(std::string_view text) const;
 
  private:

@@ -20,11 +20,15 @@ std::unique_ptr<Node> Parser::parse() {
   return condition(std::move(root), start);
 }
 
+Error Parser::error() const {
+  return failure(std::string(kInvalidSelector) + " at position " + std::to_string(error_position_), error_detail_);
+}
+
 Parser::NodePtr Parser::fail(std::size_t offset, std::string what) {
   if (!failed_) {
     failed_ = true;
-    error_.position = char_position(text_, offset);
-    error_.detail = what + " at position " + std::to_string(error_.position);
+    error_position_ = char_position(text_, offset);
+    error_detail_ = what + " at position " + std::to_string(error_position_);
   }
   return nullptr;
 }
@@ -161,11 +165,10 @@ Parser::NodePtr Parser::parse_predicate() {
           escape = decode_utf8(e);
           advance();
         }
-        std::string why;
-        auto like = LikePattern::compile(pattern, escape, &why);
-        if (!like) return fail(pattern_at, why);
+        auto like = LikePattern::compile(pattern, escape);
+        if (!like) return fail(pattern_at, like.error().message);
         auto n = wrap(Node::Op::kLike, negated);
-        n->like = std::move(like);
+        n->like = std::move(*like);
         return n;
       }
       if (accept(TokenKind::kIn)) {

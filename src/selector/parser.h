@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/result.h"
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,7 +29,8 @@ class Parser {
   explicit Parser(std::string_view text) : text_(text), lexer_(text) {}
   // The whole text as one condition, or null with error() set.
   std::unique_ptr<Node> parse();
-  const ParseError& error() const { return error_; }
+  // Why parse() failed (kInvalidSelector at the first error's position).
+  Error error() const;
 
  private:
   using NodePtr = std::unique_ptr<Node>;
@@ -59,7 +62,8 @@ class Parser {
   Token tok_;
   std::size_t depth_ = 0;
   bool failed_ = false;
-  ParseError error_;
+  std::size_t error_position_ = 0;  // 1-based characters
+  std::string error_detail_;
 };
 
 }  // namespace ferry::selector

@@ -7,34 +7,18 @@
 #include <type_traits>
 #include <variant>
 
+#include "common/result.h"
 #include "selector/header_lookup.h"
 
 namespace ferry::selector {
 
 struct Node;
 
-// Why a selector does not parse: a 1-based character position in the
-// selector, what is wrong there ("expected ')', found end of selector at
-// position 17"), and that as a message ("selector: " + detail).
-struct ParseError {
-  std::size_t position = 0;
-  std::string detail;
-  std::string message() const { return "selector: " + detail; }
-};
-
-class Selector;
-// A compiled selector, or why there is none.
-class ParseResult {
- public:
-  ParseResult(std::shared_ptr<const Selector> s) : v_(std::move(s)) {}  // NOLINT
-  ParseResult(ParseError e) : v_(std::move(e)) {}                       // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  const std::shared_ptr<const Selector>& selector() const { return std::get<0>(v_); }
-  const ParseError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<std::shared_ptr<const Selector>, ParseError> v_;
-};
+// The ERROR message of a selector that does not parse: kInvalidSelector +
+// " at position N" (1-based characters; PHP's Stomp::error() shows only the
+// message), with what is wrong there as the detail ("expected ')', found end
+// of selector at position 17").
+inline constexpr std::string_view kInvalidSelector = "invalid selector";
 
 // A JMS message selector (the SQL-92 subset of JMS 1.1 §3.8, as ActiveMQ
 // and Artemis accept it), compiled once and matched against each message.
@@ -53,9 +37,9 @@ class Selector {
   static constexpr std::size_t kMaxDepth = 64;
   static constexpr std::size_t kMaxHeight = 256;
 
-  // An empty (or all-blank) text is no selector: ok() with a null
-  // selector(), as JMS says ("treated as a null" selector).
-  static ParseResult parse(std::string_view text);
+  // An empty (or all-blank) text is no selector: a null one, as JMS says
+  // ("treated as a null" selector). An Error as kInvalidSelector says.
+  static Result<std::shared_ptr<const Selector>> parse(std::string_view text);
 
   // True only when the selector is TRUE for the message (FALSE and UNKNOWN
   // do not match).

@@ -29,8 +29,7 @@ inline constexpr std::string_view kBadAckMode = "invalid ack mode";
 inline constexpr std::string_view kBadWindow = "invalid prefetch/window header";
 inline constexpr std::string_view kBadDurable = "invalid durable subscription request";
 inline constexpr std::string_view kBadBrowser = "invalid browser subscription";
-// Followed by " at position N"; the body says what is wrong there.
-inline constexpr std::string_view kInvalidSelector = "invalid selector";
+// An invalid selector: selector::kInvalidSelector (selector/selector.h).
 inline constexpr std::string_view kMissingAckId = "ACK/NACK without id, ack or message-id header";
 inline constexpr std::string_view kUnknownAckId = "ACK/NACK of an unknown or already acknowledged message";
 inline constexpr std::string_view kMissingTransaction = "missing transaction header";

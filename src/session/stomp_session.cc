@@ -474,10 +474,8 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   broker::SelectorRef selector;
   if (auto text = f.get("selector")) {
     auto parsed = selector::Selector::parse(*text);
-    if (!parsed.ok())  // the position in `message` too: PHP's Stomp::error() shows only that
-      return fail(fmt::format("{} at position {}", errors::kInvalidSelector, parsed.error().position),
-                  parsed.error().detail, receipt);
-    selector = parsed.selector();
+    if (!parsed) return fail(parsed.error(), receipt);  // message: "invalid selector at position N"
+    selector = std::move(*parsed);
     if (auto b = f.get("browser"); selector && b && stomp::parse_boolean(*b) == true)
       return fail(errors::kBadBrowser, "a browser cannot have a selector (it would be ignored)", receipt);
   }

@@ -21,7 +21,7 @@ MessageRef message(std::uint8_t priority, bool persistent) {
 bool selects_text(std::string_view text, const Message& m) {
   auto r = selector::Selector::parse(text);
   EXPECT_TRUE(r.ok()) << text;
-  return r.ok() && broker::selects(r.selector(), m);
+  return r.ok() && broker::selects(r.value(), m);
 }
 
 TEST(MessageSelector, NullSelectorSelectsEverything) { EXPECT_TRUE(broker::selects(SelectorRef(), *message(4, false))); }

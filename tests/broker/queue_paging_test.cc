@@ -230,7 +230,7 @@ TEST_F(QueuePagingTest, SelectiveConsumerFindsItsMessageInThePagedTail) {
   page(*q, typed("x-paged", "x"));
   auto r = selector::Selector::parse("type = 'x'");
   ASSERT_TRUE(r.ok());
-  q->add_consumer(kA, AckMode::kClient, Window{10, 0}, r.selector());
+  q->add_consumer(kA, AckMode::kClient, Window{10, 0}, r.value());
   EXPECT_EQ(host.delivered, (Bodies{"x-paged"}));
   EXPECT_EQ(q->depth(), 301u);
 }
@@ -243,7 +243,7 @@ TEST_F(QueuePagingTest, SelectiveConsumerReadsBackAtMostTheSelectorLimit) {
   page(*q, msg("x"));
   auto r = selector::Selector::parse("body_type = 'x'");
   ASSERT_TRUE(r.ok());
-  q->add_consumer(kA, AckMode::kClient, Window{10, 0}, r.selector());
+  q->add_consumer(kA, AckMode::kClient, Window{10, 0}, r.value());
   EXPECT_TRUE(host.delivered.empty());
   EXPECT_GE(q->paged_count(), 500u);
   EXPECT_EQ(q->depth(), Queue::kSelectorReadyLimit + 601);

@@ -818,7 +818,7 @@ TEST_F(QueueTest, DurableDeadLetterMoveLeavesTheQueueWithoutAnotherRecord) {
 SelectorRef sel(std::string_view text) {
   auto r = selector::Selector::parse(text);
   EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.selector() : nullptr;
+  return r.ok() ? r.value() : nullptr;
 }
 
 // A message with `type: <type>` (and body `body`).

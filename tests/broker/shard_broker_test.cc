@@ -268,7 +268,7 @@ TEST_F(DurableTest, ASelectorIsRefusedAndCreatesNothing) {
   ASSERT_TRUE(parsed.ok());
   OpTicket t = alice.ticket();
   broker->subscribe(dest("/topic/news"), alice.key(), AckMode::kClient, Window{1, 0}, durable_def("audit", "alice"), t,
-                    true, parsed.selector());
+                    true, parsed.value());
   executor->drain();
   auto o = on(alice).outcome_of(alice.id, t.op);
   ASSERT_TRUE(o.has_value());
@@ -286,7 +286,7 @@ TEST_F(BrokerTest, QueueSubscriptionWithSelectorGetsOnlySelectedMessagesOnAnySha
   ASSERT_TRUE(parsed.ok());
   OpTicket t = consumer.ticket();
   broker->subscribe(dest("/queue/work"), consumer.key(), AckMode::kAuto, Window{10, 0}, std::nullopt, t, true,
-                    parsed.selector());
+                    parsed.value());
   executor->drain();
   MessageRef low = message("/queue/work", "low");
   MessageRef high = message("/queue/work", "high");

@@ -135,7 +135,7 @@ class TopicTest : public ::testing::Test {
 SelectorRef sel(std::string_view text) {
   auto r = selector::Selector::parse(text);
   EXPECT_TRUE(r.ok()) << text;
-  return r.ok() ? r.selector() : nullptr;
+  return r.ok() ? r.value() : nullptr;
 }
 
 TEST_F(TopicTest, SubscriberWithASelectorGetsOnlyWhatItSelects) {

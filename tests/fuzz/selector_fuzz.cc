@@ -48,19 +48,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(buf.get(), size);
   auto r = Selector::parse(text);
   if (!r.ok()) {
+    // "invalid selector at position N", N within the text (or just past it),
+    // and the detail ending with the same position.
     const auto& e = r.error();
-    const std::string suffix = " at position " + std::to_string(e.position);
-    if (e.position == 0 || e.position > text.size() + 1 || e.detail.size() < suffix.size() ||
+    const std::string prefix = std::string(kInvalidSelector) + " at position ";
+    std::size_t position = 0;
+    if (e.message.rfind(prefix, 0) == 0) position = std::strtoul(e.message.c_str() + prefix.size(), nullptr, 10);
+    const std::string suffix = " at position " + std::to_string(position);
+    if (position == 0 || position > text.size() + 1 || e.detail.size() < suffix.size() ||
         e.detail.compare(e.detail.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      std::fprintf(stderr, "selector_fuzz: bad error (position %zu): %s\n", e.position, e.detail.c_str());
+      std::fprintf(stderr, "selector_fuzz: bad error: %s\n", e.text().c_str());
       std::abort();
     }
     return 0;
   }
-  if (r.selector() == nullptr) return 0;  // blank: no selector
-  (void)run(*r.selector(), kOrder);
-  (void)run(*r.selector(), kOdd);
+  if (r.value() == nullptr) return 0;  // blank: no selector
+  (void)run(*r.value(), kOrder);
+  (void)run(*r.value(), kOdd);
   const Header none[] = {{"", ""}};
-  (void)run(*r.selector(), none);
+  (void)run(*r.value(), none);
   return 0;
 }

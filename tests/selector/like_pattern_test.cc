@@ -8,9 +8,8 @@ namespace ferry::selector {
 namespace {
 
 bool like(std::string_view pattern, std::string_view text, std::optional<char32_t> escape = std::nullopt) {
-  std::string error;
-  auto p = LikePattern::compile(pattern, escape, &error);
-  EXPECT_TRUE(p.has_value()) << error;
+  auto p = LikePattern::compile(pattern, escape);
+  EXPECT_TRUE(p.ok()) << p.error().text();
   return p && p->matches(text);
 }
 
@@ -55,9 +54,9 @@ TEST(LikePattern, EscapeMakesWildcardsLiteral) {
 }
 
 TEST(LikePattern, EscapeAtTheEndIsRefused) {
-  std::string error;
-  EXPECT_FALSE(LikePattern::compile("abc!", U'!', &error).has_value());
-  EXPECT_NE(error.find("ESCAPE"), std::string::npos);
+  auto p = LikePattern::compile("abc!", U'!');
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message.find("ESCAPE"), std::string::npos);
 }
 
 // A naive backtracking matcher takes exponential time on this; the

@@ -13,19 +13,31 @@ using Headers = std::map<std::string, std::string, std::less<>>;
 // Parses `text` (which must parse) and matches it against `headers`.
 bool match(std::string_view text, const Headers& headers = {}) {
   auto r = Selector::parse(text);
-  EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().message());
+  EXPECT_TRUE(r.ok()) << text << ": " << (r.ok() ? "" : r.error().text());
   if (!r.ok()) return false;
-  return r.selector()->matches_fn([&](std::string_view name) -> std::optional<std::string_view> {
+  return r.value()->matches_fn([&](std::string_view name) -> std::optional<std::string_view> {
     auto it = headers.find(name);
     if (it == headers.end()) return std::nullopt;
     return std::string_view(it->second);
   });
 }
 
+// A parse error: its position (from "invalid selector at position N") and
+// the Error itself.
+struct ParseError {
+  std::size_t position = 0;
+  std::string text;    // message: detail
+  std::string detail;
+  std::string message() const { return text; }
+};
 ParseError error_of(std::string_view text) {
   auto r = Selector::parse(text);
   EXPECT_FALSE(r.ok()) << text << " parsed";
-  return r.ok() ? ParseError{} : r.error();
+  if (r.ok()) return ParseError{};
+  const Error& e = r.error();
+  const std::string prefix = std::string(kInvalidSelector) + " at position ";
+  EXPECT_EQ(e.message.rfind(prefix, 0), 0u) << e.message;
+  return ParseError{static_cast<std::size_t>(std::stoul(e.message.substr(prefix.size()))), e.text(), e.detail};
 }
 
 TEST(Selector, StringEquality) {
@@ -272,20 +284,20 @@ TEST(Selector, BlankIsNoSelector) {
   for (std::string_view blank : {"", "   ", "\t\n"}) {
     auto r = Selector::parse(blank);
     ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r.selector(), nullptr);
+    EXPECT_EQ(r.value(), nullptr);
   }
 }
 
 TEST(Selector, KeepsItsText) {
   auto r = Selector::parse("a = 1");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.selector()->text(), "a = 1");
+  EXPECT_EQ(r.value()->text(), "a = 1");
 }
 
 TEST(Selector, ErrorsNameThePosition) {
   ParseError e = error_of("type = 'order' AND (priority > 4");
   EXPECT_EQ(e.position, 33u);
-  EXPECT_EQ(e.message(), "selector: expected ')', found end of selector at position 33");
+  EXPECT_EQ(e.message(), "invalid selector at position 33: expected ')', found end of selector at position 33");
   EXPECT_EQ(e.detail, "expected ')', found end of selector at position 33");
 
   e = error_of("a = 'x");
