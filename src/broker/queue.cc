@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "common/assert.h"
 
@@ -30,6 +31,8 @@ Queue::~Queue() {
     for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
   for (const QueueEntry& e : orphans_) bytes += e.message->footprint();
   bytes += paged_charged_;
+  if (groups_)
+    for (const auto& [name, g] : groups_->by_name) bytes += static_cast<std::int64_t>(group_cost(name));
   if (bytes != 0) host_.memory_changed(-bytes);
 }
 
@@ -318,16 +321,12 @@ Queue::Consumer* Queue::pick(const Message& m) {
       // Full: the message keeps its place; the walk lets others pass.
       if (!has_credit(owner)) return nullptr;
       by_use.splice(by_use.end(), by_use, it->second.used);
-      if (closes) {
-        by_use.erase(it->second.used);
-        groups_->by_name.erase(it);
-      }
+      if (closes) erase_group(it);
       return &owner;
     }
     // Its consumer stands by behind an exclusive one, or does not select
     // this message: the group picks again.
-    by_use.erase(it->second.used);
-    groups_->by_name.erase(it);
+    erase_group(it);
   }
   Consumer* c = next_selecting(m);
   if (c != nullptr && !closes) remember_group(*g, c);
@@ -339,19 +338,27 @@ void Queue::remember_group(const std::string& group, Consumer* c) {
   if (groups_->by_name.size() >= std::max<std::uint32_t>(settings_.max_groups, 1)) {
     // The bound: the least recently used assignment is forgotten (its next
     // message picks a consumer again).
-    groups_->by_name.erase(by_use.front());
-    by_use.pop_front();
+    erase_group(groups_->by_name.find(by_use.front()));
   }
   by_use.push_back(group);
   groups_->by_name.emplace(group, Group{c, std::prev(by_use.end())});
+  // Group names come from clients: their memory counts toward memory-limit.
+  host_.memory_changed(static_cast<std::int64_t>(group_cost(group)));
+}
+
+void Queue::erase_group(std::map<std::string, Group, std::less<>>::iterator it) {
+  host_.memory_changed(-static_cast<std::int64_t>(group_cost(it->first)));
+  groups_->by_use.erase(it->second.used);
+  groups_->by_name.erase(it);
+  // Messages passed over for this group's consumer may go elsewhere now.
+  groups_->moved = true;
 }
 
 void Queue::forget_groups_of(const Consumer* c) {
   if (!groups_) return;
   for (auto it = groups_->by_name.begin(); it != groups_->by_name.end();) {
     if (it->second.owner == c) {
-      groups_->by_use.erase(it->second.used);
-      it = groups_->by_name.erase(it);
+      erase_group(it++);
     } else {
       ++it;
     }
@@ -422,8 +429,10 @@ void Queue::dispatch_selected() {
           if (chosen == nullptr) expired.push_back(std::move(e));
           else picked.emplace_back(std::move(e), chosen->key);
         });
-    // A walk cut short by full windows proves nothing about the rest.
-    scanned_ = !stopped;
+    // A walk cut short by full windows proves nothing about the rest; nor
+    // does one during which a group moved (its messages passed over may go
+    // elsewhere now).
+    scanned_ = !stopped && !(groups_ && std::exchange(groups_->moved, false));
     unscanned_from_ = next_order_;
     for (QueueEntry& e : expired) {
       bump(&MessageCounters::expired);

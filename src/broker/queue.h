@@ -349,7 +349,11 @@ class Queue {
   struct Groups {
     std::map<std::string, Group, std::less<>> by_name;
     std::list<std::string> by_use;
+    bool moved = false;  // an assignment went during the current walk
   };
+  // Memory an assignment costs (the name twice, map and list nodes).
+  static std::size_t group_cost(const std::string& name) { return 2 * name.size() + 128; }
+  void erase_group(std::map<std::string, Group, std::less<>>::iterator it);
   std::unique_ptr<Groups> groups_;
   bool any_groups() const { return groups_ != nullptr && !groups_->by_name.empty(); }
   // scanned_: dispatch_selected()'s last walk reached the end, so no

@@ -1132,6 +1132,22 @@ TEST_F(QueueTest, GroupTableIsBounded) {
   EXPECT_EQ(host.bodies_for(b), (Bodies{"2"}));
 }
 
+TEST_F(QueueTest, GroupAssignmentsCountTowardMemory) {
+  {
+    auto q = make_queue();
+    q->add_consumer(a, AckMode::kAuto, window(100));
+    q->enqueue(grouped("1", std::string(1000, 'g')));
+    EXPECT_EQ(q->depth(), 0u);
+    EXPECT_GE(host.memory, 2000) << "a group's name is held (twice) while it is assigned";
+    q->remove_consumer(a);
+    EXPECT_EQ(host.memory, 0);
+    q->add_consumer(b, AckMode::kAuto, window(100));
+    q->enqueue(grouped("2", "g"));
+    EXPECT_GT(host.memory, 0);
+  }
+  EXPECT_EQ(host.memory, 0) << "the queue's destructor gives the rest back";
+}
+
 TEST(QueueFootprintTest, IdleQueueObjectIsSmall) {
   EXPECT_LE(sizeof(Queue), 512u);
 }
