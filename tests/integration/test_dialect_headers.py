@@ -267,3 +267,19 @@ def test_groups_from_php_producer(broker):
     assert texts(b.read_messages(2)) == ["b1", "b2"]
     for x in (a, b):
         x.close()
+
+
+def test_max_groups_per_queue_forgets_the_least_recently_used_group(broker_factory):
+    b = broker_factory(max_groups_per_queue=1)
+    q = "/queue/" + unique("group-limit")
+    a, c = _two_consumers(b, q)
+    p = client(b.port)
+    for body, group in (("g1-1", "g1"), ("g1-2", "g1"),  # a
+                        ("g2-1", "g2"),                  # c; g1 is forgotten (one group remembered)
+                        ("g3-1", "g3"),                  # a, in turn; g2 is forgotten
+                        ("g1-3", "g1")):                 # a new g1: c, in turn
+        p.send(q, body, {"JMSXGroupID": group})
+    assert texts(a.read_messages(3)) == ["g1-1", "g1-2", "g3-1"]
+    assert texts(c.read_messages(2)) == ["g2-1", "g1-3"]
+    for x in (a, c, p):
+        x.close()
