@@ -225,6 +225,9 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.listen.connect_timeout_ms = n; }, true));
   s.push_back(count_option("topic-subscriber-buffer", "10000", "messages buffered per topic subscriber",
                            [](auto& o, std::uint32_t n) { o.broker.topic_subscriber_buffer = n; }));
+  s.push_back(count_option("max-groups-per-queue", "10000",
+                           "message groups (JMSXGroupID/group) a queue remembers; past it the least recently used group's consumer is forgotten",
+                           [](auto& o, std::uint32_t n) { o.broker.max_groups_per_queue = n; }));
   s.push_back({"slow-subscriber-policy", "block",
                "when a topic subscriber's buffer is full: block (slow the producers) or disconnect",
                [](Config& o, const std::string& v) -> Status {

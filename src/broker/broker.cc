@@ -229,7 +229,7 @@ void Broker::publish_internal(const Destination& d, MessageRef m) {
 
 void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                        std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create,
-                       SelectorRef selector) {
+                       ConsumerOptions options) {
   if (d.kind == DestinationKind::kTopic && TopicPatterns::is_pattern(d.name)) {
     if (Status valid = TopicPatterns::check(d.name); !valid) return refuse(ticket, valid.error().text());
     if (durable)
@@ -239,8 +239,8 @@ void Broker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mod
   }
   ShardId owner = owner_of(d);
   executor_.post(owner, [this, owner, d, key, mode, window, durable = std::move(durable), ticket, may_create,
-                         selector = std::move(selector)]() mutable {
-    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create, std::move(selector));
+                         options = std::move(options)]() mutable {
+    shards_[owner.value]->subscribe(d, key, mode, window, durable, ticket, may_create, std::move(options));
   });
 }
 

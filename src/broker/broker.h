@@ -11,6 +11,7 @@
 #include "broker/client_events.h"
 #include "broker/client_ids.h"
 #include "broker/consumer_key.h"
+#include "broker/consumer_options.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
 #include "broker/durable_subscription.h"
@@ -58,12 +59,13 @@ class Broker {
   [[nodiscard]] std::uint32_t publish(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket,
                                       bool may_create = true);
   // A topic name that is a pattern subscribes to every topic it matches
-  // (not durably: refused with `durable`). `selector` (null: none) filters
-  // what the consumer gets (queue.h, topic.h); a durable subscription with
-  // one is refused.
+  // (not durably: refused with `durable`). `options.selector` (null: none)
+  // filters what the consumer gets (queue.h, topic.h); a durable
+  // subscription with one is refused. `options.exclusive` applies to
+  // queues (queue.h); a topic subscription ignores it.
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true,
-                 SelectorRef selector = nullptr);
+                 ConsumerOptions options = {});
   // Run on the wildcard topic's owner (`home`): adds the pattern on every
   // shard, then runs `done` on `home`; removes it on every shard.
   void add_topic_pattern(ShardId home, const Destination& topic, std::function<void()> done);

@@ -24,6 +24,9 @@ struct BrokerOptions {
   // (ActiveMQ's shared ActiveMQ.DLQ) instead of <prefix>NAME.
   std::string dead_letter_queue;
   std::uint32_t topic_subscriber_buffer = 10000;
+  // Message groups (JMSXGroupID / group) remembered per queue; past it the
+  // least recently used group's assignment is forgotten.
+  std::uint32_t max_groups_per_queue = 10000;
   // /queue/ destinations per vhost over all shards; a SEND, SUBSCRIBE or
   // management PUT that would create one more is refused (0 = no limit).
   std::uint32_t max_queues = 100000;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "common/assert.h"
 
@@ -13,6 +14,7 @@ Queue::Queue(Destination destination, QueueSettings settings, QueueHost& host)
       settings_(settings),
       journal_key_ref_(std::make_shared<const std::string>(settings_.journal_key)),
       host_(host),
+      grouping_(destination_.kind == DestinationKind::kQueue),
       totals_(host.totals()) {}
 
 // Every counter goes to the queue's and the shard's totals.
@@ -29,6 +31,8 @@ Queue::~Queue() {
     for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
   for (const QueueEntry& e : orphans_) bytes += e.message->footprint();
   bytes += paged_charged_;
+  if (groups_)
+    for (const auto& [name, g] : groups_->by_name) bytes += static_cast<std::int64_t>(group_cost(name));
   if (bytes != 0) host_.memory_changed(-bytes);
 }
 
@@ -41,16 +45,18 @@ void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliverie
   dispatch();
 }
 
-void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector) {
+void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, ConsumerOptions options) {
   FERRY_ASSERT(find(key) == nullptr);
   FERRY_ASSERT(window.messages > 0);
   auto c = std::make_unique<Consumer>();
   c->key = key;
   c->mode = mode;
   c->window = window;
-  if (selector != nullptr) ++selective_;
-  c->selector = std::move(selector);
+  if (options.selector != nullptr) ++selective_;
+  c->selector = std::move(options.selector);
+  c->exclusive = options.exclusive;
   consumers_.push_back(std::move(c));
+  choose_exclusive();
   scanned_ = false;  // a consumer with room: every waiting message is worth a look
   dispatch();
 }
@@ -76,6 +82,10 @@ void Queue::remove_consumer(const ConsumerKey& key) {
   consumers_.erase(it);
   if (next_consumer_ > index) --next_consumer_;
   if (next_consumer_ >= consumers_.size()) next_consumer_ = 0;
+  choose_exclusive();
+  // Its groups pick a consumer again; messages that waited for it may go now.
+  forget_groups_of(gone.get());
+  scanned_ = false;
   for (auto& [seq, h] : gone->held) {
     // A delivery whose ACK is being written waits for the outcome: given
     // back now, it could be delivered again although the ACK becomes durable.
@@ -205,31 +215,23 @@ void Queue::forget_credit(Consumer& c, const Held& h) {
 }
 
 bool Queue::has_credit(const Consumer& c) const {
+  if (!eligible(c)) return false;  // standing by behind an exclusive consumer
   if (c.in_flight >= c.window.messages) return false;
   return c.window.bytes == 0 || c.in_flight_bytes < c.window.bytes;
-}
-
-Queue::Consumer* Queue::next_with_credit() {
-  const std::size_t n = consumers_.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t idx = (next_consumer_ + i) % n;
-    if (has_credit(*consumers_[idx])) {
-      next_consumer_ = (idx + 1) % n;
-      return consumers_[idx].get();
-    }
-  }
-  return nullptr;
 }
 
 void Queue::dispatch() {
   // Delivering can call back into the host, which must not re-enter here.
   if (dispatching_) return;
-  if (selective_ != 0) return dispatch_selected();
+  // Assigned groups may make a message wait for its consumer: the walk
+  // lets the others pass.
+  if (selective_ != 0 || any_groups()) return dispatch_selected();
   dispatching_ = true;
   const std::size_t ready_before = ready_.size();
   // The clock is read only for a message that can expire (most cannot):
   // a topic's fan-out dispatches once per subscriber and message.
   std::int64_t now = -1;
+  bool walk = false;
   for (;;) {
     if (ready_.empty()) {
       // The paged tail comes after everything in memory: read its front
@@ -244,14 +246,18 @@ void Queue::dispatch() {
       if (now < 0) now = host_.now_ms();
       if (front.expired_at(now)) {
         QueueEntry e = ready_.pop();
-        ++expired_;
         bump(&MessageCounters::expired);
         drop(e);
         continue;
       }
     }
-    Consumer* c = next_with_credit();
-    if (c == nullptr) break;
+    Consumer* c = pick(front);
+    if (c == nullptr) {
+      // A grouped message waits for its consumer while others have room:
+      // the walk goes past it.
+      walk = any_groups() && any_credit();
+      break;
+    }
     QueueEntry e = ready_.pop();
     ++c->in_flight;
     c->in_flight_bytes += e.message->body.size();
@@ -259,6 +265,7 @@ void Queue::dispatch() {
   }
   dispatching_ = false;
   if (ready_.size() < ready_before) host_.space_freed(*this);
+  if (walk) dispatch_selected();
 }
 
 void Queue::hand_out(Consumer& c, QueueEntry e) {
@@ -291,6 +298,80 @@ Queue::Consumer* Queue::next_selecting(const Message& m) {
     }
   }
   return nullptr;
+}
+
+const std::string* Queue::group_of(const Message& m) const {
+  if (!grouping_) return nullptr;
+  const std::string* g = m.header("JMSXGroupID");
+  if (g == nullptr) g = m.header("group");
+  return g == nullptr || g->empty() ? nullptr : g;
+}
+
+Queue::Consumer* Queue::pick(const Message& m) {
+  const std::string* g = group_of(m);
+  if (g == nullptr) return next_selecting(m);
+  // JMSXGroupSeq -1: the group's last message; the next one starts afresh.
+  const std::string* seq = m.header("JMSXGroupSeq");
+  const bool closes = seq != nullptr && *seq == "-1";
+  if (!groups_) groups_ = std::make_unique<Groups>();
+  auto& by_use = groups_->by_use;
+  if (auto it = groups_->by_name.find(*g); it != groups_->by_name.end()) {
+    Consumer& owner = *it->second.owner;
+    if (eligible(owner) && selects(owner.selector, m)) {
+      // Full: the message keeps its place; the walk lets others pass.
+      if (!has_credit(owner)) return nullptr;
+      by_use.splice(by_use.end(), by_use, it->second.used);
+      if (closes) erase_group(it);
+      return &owner;
+    }
+    // Its consumer stands by behind an exclusive one, or does not select
+    // this message: the group picks again.
+    erase_group(it);
+  }
+  Consumer* c = next_selecting(m);
+  if (c != nullptr && !closes) remember_group(*g, c);
+  return c;
+}
+
+void Queue::remember_group(const std::string& group, Consumer* c) {
+  auto& by_use = groups_->by_use;
+  if (groups_->by_name.size() >= std::max<std::uint32_t>(settings_.max_groups, 1)) {
+    // The bound: the least recently used assignment is forgotten (its next
+    // message picks a consumer again).
+    erase_group(groups_->by_name.find(by_use.front()));
+  }
+  by_use.push_back(group);
+  groups_->by_name.emplace(group, Group{c, std::prev(by_use.end())});
+  // Group names come from clients: their memory counts toward memory-limit.
+  host_.memory_changed(static_cast<std::int64_t>(group_cost(group)));
+}
+
+void Queue::erase_group(std::map<std::string, Group, std::less<>>::iterator it) {
+  host_.memory_changed(-static_cast<std::int64_t>(group_cost(it->first)));
+  groups_->by_use.erase(it->second.used);
+  groups_->by_name.erase(it);
+  // Messages passed over for this group's consumer may go elsewhere now.
+  groups_->moved = true;
+}
+
+void Queue::forget_groups_of(const Consumer* c) {
+  if (!groups_) return;
+  for (auto it = groups_->by_name.begin(); it != groups_->by_name.end();) {
+    if (it->second.owner == c) {
+      erase_group(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ActiveMQ: the first exclusive consumer subscribed gets everything; when
+// it leaves, the next exclusive one (in subscription order) takes over.
+void Queue::choose_exclusive() {
+  const Consumer* first = nullptr;
+  for (auto& c : consumers_)
+    if (c->exclusive && first == nullptr) first = c.get();
+  for (auto& c : consumers_) c->stands_by = first != nullptr && c.get() != first;
 }
 
 // Selective consumers must not stall the queue: a message no consumer with
@@ -337,7 +418,7 @@ void Queue::dispatch_selected() {
               return ReadyList::Pick::kTake;
             }
           }
-          chosen = next_selecting(m);
+          chosen = pick(m);
           if (chosen == nullptr) return ReadyList::Pick::kKeep;
           ++chosen->in_flight;
           chosen->in_flight_bytes += m.body.size();
@@ -348,11 +429,12 @@ void Queue::dispatch_selected() {
           if (chosen == nullptr) expired.push_back(std::move(e));
           else picked.emplace_back(std::move(e), chosen->key);
         });
-    // A walk cut short by full windows proves nothing about the rest.
-    scanned_ = !stopped;
+    // A walk cut short by full windows proves nothing about the rest; nor
+    // does one during which a group moved (its messages passed over may go
+    // elsewhere now).
+    scanned_ = !stopped && !(groups_ && std::exchange(groups_->moved, false));
     unscanned_from_ = next_order_;
     for (QueueEntry& e : expired) {
-      ++expired_;
       bump(&MessageCounters::expired);
       drop(e);
     }
@@ -433,7 +515,6 @@ void Queue::expire(std::int64_t now_ms) {
         return false;
       },
       [&](const QueueEntry& e) {
-        ++expired_;
         bump(&MessageCounters::expired);
         drop(e);
       });
@@ -479,7 +560,6 @@ std::size_t Queue::refill_from(std::size_t n, std::uint64_t max_bytes) {
     // Expiry of a paged message is noticed only here (the tail holds no
     // expiry times): it is expired when it is read back.
     if (e.message->expired_at(now)) {
-      ++expired_;
       bump(&MessageCounters::expired);
       drop(e);
       continue;

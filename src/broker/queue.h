@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <span>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "broker/consumer_key.h"
+#include "broker/consumer_options.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
 #include "broker/message_selector.h"
@@ -75,6 +77,10 @@ class QueueHost {
 
 struct QueueSettings {
   bool durable = false;              // journals its persistent messages
+  // Message groups remembered (group -> consumer) at once; past it the
+  // least recently used assignment is forgotten (max-groups-per-queue).
+  // (Here, in the padding after `durable`: an idle queue stays small.)
+  std::uint32_t max_groups = 10000;
   std::string journal_key;           // names the queue in journal records
   std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
   bool is_dead_letter_queue = false; // never dead-letters its own messages
@@ -140,7 +146,19 @@ class Queue {
   // A consumer with a `selector` gets only the messages it selects; the
   // others wait for a consumer that takes them, and never hold up the
   // messages behind them (see dispatch_selected). Null: every message.
-  void add_consumer(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector = nullptr);
+  // An exclusive consumer (options.exclusive) takes every message while it
+  // is the first exclusive one subscribed; the other consumers stand by.
+  //
+  // Message groups (ActiveMQ's JMSXGroupID, or a `group` header), on a
+  // queue (not a topic subscription): the first message of a group picks a
+  // consumer as any message would; the group's later messages go to that
+  // consumer only, while it stays (waiting, without holding up other
+  // messages, while its window is full). When it leaves, or stops being
+  // eligible (an exclusive consumer came), the group picks again.
+  // JMSXGroupSeq -1 closes the group after that message. At most
+  // settings().max_groups assignments are kept (least recently used
+  // forgotten first).
+  void add_consumer(const ConsumerKey& key, AckMode mode, Window window, ConsumerOptions options = {});
   // Returns the consumer's unacknowledged messages to the queue (redelivered).
   void remove_consumer(const ConsumerKey& key);
   bool has_consumer(const ConsumerKey& key) const;
@@ -245,10 +263,11 @@ class Queue {
   std::size_t depth() const { return ready_.size() + paged_.size(); }
   std::size_t unacked() const;
   std::size_t consumer_count() const { return consumers_.size(); }
+  std::size_t group_count() const { return groups_ ? groups_->by_name.size() : 0; }
   bool idle() const {
     return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty();
   }
-  std::uint64_t expired_count() const { return expired_; }
+  std::uint64_t expired_count() const { return counters_.expired; }
   std::uint64_t discarded_count() const { return discarded_; }
 
  private:
@@ -267,6 +286,8 @@ class Queue {
     std::uint64_t in_flight_bytes = 0;
     std::uint64_t next_seq = 0;
     SelectorRef selector;  // null: takes every message
+    bool exclusive = false;
+    bool stands_by = false;  // behind an exclusive consumer (see choose_exclusive)
     // Unacknowledged (not for kAuto); nodes recycled (one per delivery).
     std::map<std::uint64_t, Held, std::less<>, RecyclingAllocator<std::pair<const std::uint64_t, Held>>> held;
   };
@@ -277,6 +298,15 @@ class Queue {
   // selects it; the rest stay where they are.
   void dispatch_selected();
   Consumer* next_selecting(const Message& m);
+  // The consumer `m` goes to now (its group's, or the next one with room
+  // that selects it), or null: it waits. Assigns and closes groups.
+  Consumer* pick(const Message& m);
+  const std::string* group_of(const Message& m) const;
+  void remember_group(const std::string& group, Consumer* c);
+  void forget_groups_of(const Consumer* c);
+  // Not standing by behind an exclusive consumer.
+  static bool eligible(const Consumer& c) { return !c.stands_by; }
+  void choose_exclusive();
   // Hands `e` to `c`, whose window already counts it.
   void hand_out(Consumer& c, QueueEntry e);
   // Reads up to kPageInBatch paged messages (about kPageInBytes) into the
@@ -285,9 +315,8 @@ class Queue {
   std::size_t refill_from(std::size_t n, std::uint64_t max_bytes);
   void charge_paged();  // memory accounting of paged_'s blocks
   bool any_credit() const;
-  Consumer* next_with_credit();
   Consumer* find(const ConsumerKey& key);
-  bool has_credit(const Consumer& c) const;
+  bool has_credit(const Consumer& c) const;  // room in its window, and eligible
   void give_back(QueueEntry e);  // requeue or dead-letter after max_deliveries
   void drop(const QueueEntry& e);  // the message leaves this queue for good
   void uncharge(const QueueEntry& e);
@@ -309,6 +338,24 @@ class Queue {
   // disconnect during an ACK's fsync). By message id; charged as held.
   std::vector<QueueEntry> orphans_;
   std::size_t next_consumer_ = 0;  // round-robin cursor
+  // Message groups: group -> its consumer, and the groups from least to
+  // most recently used (for the max_groups bound). Only for /queue/ (a
+  // topic subscription queue has one consumer).
+  // Made on the first grouped message (an idle queue stays small).
+  struct Group {
+    Consumer* owner = nullptr;
+    std::list<std::string>::iterator used;
+  };
+  struct Groups {
+    std::map<std::string, Group, std::less<>> by_name;
+    std::list<std::string> by_use;
+    bool moved = false;  // an assignment went during the current walk
+  };
+  // Memory an assignment costs (the name twice, map and list nodes).
+  static std::size_t group_cost(const std::string& name) { return 2 * name.size() + 128; }
+  void erase_group(std::map<std::string, Group, std::less<>>::iterator it);
+  std::unique_ptr<Groups> groups_;
+  bool any_groups() const { return groups_ != nullptr && !groups_->by_name.empty(); }
   // scanned_: dispatch_selected()'s last walk reached the end, so no
   // consumer with room selects any message it left; until a consumer gains
   // room (or a message comes back), only messages enqueued since (order >=
@@ -316,11 +363,11 @@ class Queue {
   std::uint64_t unscanned_from_ = 0;
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)
-  std::uint64_t expired_ = 0;
   std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;
   bool declared_ = false;
   bool scanned_ = false;         // see unscanned_from_
+  bool grouping_ = false;        // a /queue/: honours message groups
   std::uint32_t selective_ = 0;  // consumers with a selector (0: the plain dispatch)
   MessageCounters counters_;
   MessageCounters* totals_ = nullptr;  // the shard's, from QueueHost::totals()

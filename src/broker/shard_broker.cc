@@ -101,6 +101,7 @@ QueueSettings ShardBroker::durable_settings(std::string journal_key) const {
 std::unique_ptr<Queue> ShardBroker::make_queue(const Destination& d) {
   QueueSettings s = durable_settings(d.journal_key());
   if (is_temporary_queue(d)) s.durable = false;  // gone with its connection: nothing to recover
+  s.max_groups = options_.max_groups_per_queue;
   s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix) ||
                            (!options_.dead_letter_queue.empty() && d.name == options_.dead_letter_queue);
   auto q = std::make_unique<Queue>(d, s, *this);
@@ -409,12 +410,12 @@ std::vector<std::string> ShardBroker::durable_keys(const Destination& topic) con
 
 void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode,
                             Window window, std::optional<DurableSubscription> durable,
-                            OpTicket ticket, bool may_create, SelectorRef selector) {
+                            OpTicket ticket, bool may_create, ConsumerOptions options) {
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;
   }
-  if (durable && selector != nullptr) {
+  if (durable && options.selector != nullptr) {
     // The subscription outlives its consumer and is fed while nobody is
     // attached, so its selector would have to be journaled with it (and a
     // consumer reattaching with another selector handled): not done yet.
@@ -489,10 +490,11 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   end(op);
   if (d.kind == DestinationKind::kQueue || durable) {
     subscriptions_.emplace(key, s);
-    s.queue->add_consumer(key, mode, window, std::move(selector));
+    s.queue->add_consumer(key, mode, window, std::move(options));
   } else {
     s.topic = &topic_for(d);
-    s.queue = &s.topic->subscribe(key, mode, window, std::move(selector));
+    // Exclusive means nothing for a subscription's own queue (one consumer).
+    s.queue = &s.topic->subscribe(key, mode, window, std::move(options.selector));
     topic_of_[s.queue] = s.topic;
     subscriptions_.emplace(key, s);
   }

@@ -58,7 +58,7 @@ class ShardBroker final : public QueueHost {
                          std::uint64_t stamp, std::uint64_t offset, std::uint32_t index);
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  std::optional<DurableSubscription> durable, OpTicket ticket, bool may_create = true,
-                 SelectorRef selector = nullptr);
+                 ConsumerOptions options = {});
   // remove_durable: also delete the durable subscription (and its messages).
   void unsubscribe(const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   // Deletes a durable subscription that has no consumer attached, if

@@ -41,6 +41,7 @@ inline constexpr std::string_view kTransactionTooLarge =
     "too many frames in one transaction (max-transaction-size)";
 inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)";
 inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
+inline constexpr std::string_view kBadExpiration = "invalid expiration header (a per-message TTL in ms)";
 // Followed by the header's name: "invalid boolean header persistent".
 inline constexpr std::string_view kBadBoolean = "invalid boolean header";
 

@@ -293,6 +293,15 @@ void StompSession::handle_send(const stomp::Frame& f) {
     if (!v || *v < 0) return fail(errors::kBadExpires, *e, receipt);
     expires = *v;
   }
+  // RabbitMQ's per-message TTL: ms from now (it has no `expires`). The
+  // header stays on the message, as RabbitMQ passes it on; with both, the
+  // earlier expiry wins.
+  if (auto e = f.get("expiration")) {
+    auto v = parse_int<std::int64_t>(*e);
+    if (!v || *v < 0) return fail(errors::kBadExpiration, *e, receipt);
+    const std::int64_t at = wall_ms() + std::min<std::int64_t>(*v, std::int64_t{1} << 52);
+    if (expires == 0 || at < expires) expires = at;
+  }
   auto persistent = boolean_header(f, "persistent");
   if (!persistent) return fail(persistent.error(), receipt);
   auto tx = transactions_.join(f.get("transaction"));
@@ -493,6 +502,13 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   const std::uint64_t max_write = transport_.max_write_buffer();
   if (mode == AckMode::kAuto && (window->bytes == 0 || window->bytes > max_write)) window->bytes = max_write;
 
+  broker::ConsumerOptions options(std::move(selector));
+  // ActiveMQ's exclusive consumer (activemq.exclusive:true, or exclusive:true)
+  // on a queue; a topic subscription has its own queue, so it means nothing
+  // there (accepted, docs/dialects.md).
+  if (dest.kind == broker::DestinationKind::kQueue)
+    for (std::string_view name : {"activemq.exclusive", "exclusive"})
+      if (auto b = f.get(name); b && stomp::parse_boolean(*b) == true) options.exclusive = true;
   auto sub = std::make_unique<Subscription>();
   sub->no = subs_.next_no();
   sub->id = id;
@@ -512,7 +528,7 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   const bool may_create =
       !target->must_exist && (temp != nullptr || login_.may(auth::Access::kConfigure, s.destination));
   broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op), may_create,
-                    std::move(selector));
+                    std::move(options));
 }
 
 void StompSession::handle_unsubscribe(const stomp::Frame& f) {

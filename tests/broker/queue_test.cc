@@ -985,6 +985,169 @@ TEST_F(QueueTest, LastSelectiveConsumerLeavingRestoresPlainDispatch) {
   EXPECT_EQ(host.bodies_for(b), (Bodies{"y", "z"}));
 }
 
+// --- Exclusive consumers ----------------------------------------------------
+
+ConsumerOptions exclusive() {
+  ConsumerOptions o;
+  o.exclusive = true;
+  return o;
+}
+
+TEST_F(QueueTest, FirstExclusiveConsumerGetsEverything) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10));  // plain: gets nothing while an exclusive one is there
+  q->add_consumer(b, AckMode::kClient, window(10), exclusive());
+  q->add_consumer(c, AckMode::kClient, window(10), exclusive());
+  publish(*q, {"1", "2", "3", "4"});
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"1", "2", "3", "4"}));
+  EXPECT_TRUE(host.bodies_for(a).empty());
+  EXPECT_TRUE(host.bodies_for(c).empty());
+}
+
+TEST_F(QueueTest, ExclusiveConsumersTakeOverInSubscriptionOrder) {
+  auto q = make_queue();
+  const ConsumerKey d = consumer(4);
+  q->add_consumer(a, AckMode::kClient, window(10), exclusive());
+  q->add_consumer(c, AckMode::kClient, window(10), exclusive());
+  q->add_consumer(b, AckMode::kClient, window(10), exclusive());
+  q->add_consumer(d, AckMode::kClient, window(10));
+  publish(*q, {"1", "2"});
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  settle_one(*q, a, "1", SettleAction::kAck);
+  q->remove_consumer(a);  // "2" unacknowledged: redelivered to the next exclusive one, c
+  publish(*q, {"3"});
+  EXPECT_EQ(host.bodies_for(c), (Bodies{"2", "3"}));
+  q->remove_consumer(c);
+  publish(*q, {"4"});
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"2", "3", "4"}));
+  q->remove_consumer(b);  // no exclusive consumer left: the plain one gets them
+  EXPECT_EQ(host.bodies_for(d), (Bodies{"2", "3", "4"}));
+}
+
+TEST_F(QueueTest, ExclusiveConsumerWithAFullWindowHoldsTheQueue) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(1), exclusive());
+  q->add_consumer(b, AckMode::kClient, window(10));
+  publish(*q, {"1", "2"});
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1"}));
+  EXPECT_TRUE(host.bodies_for(b).empty()) << "a stand-by consumer receives nothing";
+  settle_one(*q, a, "1", SettleAction::kAck);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+}
+
+TEST_F(QueueTest, ExclusiveConsumerKeepsItsSelector) {
+  auto q = make_queue();
+  ConsumerOptions o = exclusive();
+  o.selector = sel("type = 'x'");
+  q->add_consumer(a, AckMode::kClient, window(10), o);
+  q->add_consumer(b, AckMode::kClient, window(10));
+  q->enqueue(typed("y1", "y"));
+  q->enqueue(typed("x1", "x"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"x1"}));
+  EXPECT_TRUE(host.bodies_for(b).empty());
+  EXPECT_EQ(q->depth(), 1u);
+}
+
+// --- Message groups ----------------------------------------------------------
+
+MessageRef grouped(std::string body, std::string group, std::string header = "JMSXGroupID") {
+  MessageRef m = msg(std::move(body));
+  m.writable().headers.emplace_back(std::move(header), std::move(group));
+  return m;
+}
+
+TEST_F(QueueTest, GroupSticksToOneConsumer) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10));
+  q->add_consumer(b, AckMode::kClient, window(10));
+  for (int i = 0; i < 3; ++i) {
+    q->enqueue(grouped("g1-" + std::to_string(i), "g1"));
+    q->enqueue(grouped("g2-" + std::to_string(i), "g2", "group"));  // the neutral header
+  }
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"g1-0", "g1-1", "g1-2"}));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"g2-0", "g2-1", "g2-2"}));
+  EXPECT_EQ(q->group_count(), 2u);
+}
+
+TEST_F(QueueTest, GroupMovesWhenItsConsumerLeaves) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10));
+  q->add_consumer(b, AckMode::kClient, window(10));
+  q->enqueue(grouped("1", "g"));
+  q->enqueue(grouped("2", "g"));
+  ASSERT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  settle_one(*q, a, "1", SettleAction::kAck);
+  q->remove_consumer(a);  // "2" comes back and, with the group, goes to b
+  q->enqueue(grouped("3", "g"));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"2", "3"}));
+  q->add_consumer(c, AckMode::kClient, window(10));
+  q->enqueue(grouped("4", "g"));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"2", "3", "4"})) << "stays with b while b stays";
+  EXPECT_TRUE(host.bodies_for(c).empty());
+}
+
+TEST_F(QueueTest, GroupSeqMinusOneClosesTheGroup) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(10));
+  q->add_consumer(b, AckMode::kClient, window(10));
+  q->enqueue(grouped("1", "g"));
+  MessageRef last = grouped("2", "g");
+  last.writable().headers.emplace_back("JMSXGroupSeq", "-1");
+  q->enqueue(last);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  EXPECT_EQ(q->group_count(), 0u);
+  q->enqueue(grouped("3", "g"));  // a new group: the next consumer in turn
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"3"}));
+}
+
+TEST_F(QueueTest, GroupWhoseConsumerIsFullDoesNotStallOthers) {
+  auto q = make_queue();
+  q->add_consumer(a, AckMode::kClient, window(1));
+  q->add_consumer(b, AckMode::kClient, window(10));
+  q->enqueue(grouped("g-1", "g"));  // to a; a is now full
+  q->enqueue(grouped("g-2", "g"));  // waits for a
+  q->enqueue(msg("plain"));
+  q->enqueue(grouped("h-1", "h"));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"g-1"}));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"plain", "h-1"}));
+  EXPECT_EQ(q->depth(), 1u);
+  settle_one(*q, a, "g-1", SettleAction::kAck);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"g-1", "g-2"}));
+  EXPECT_EQ(q->depth(), 0u);
+}
+
+TEST_F(QueueTest, GroupTableIsBounded) {
+  QueueSettings s;
+  s.max_groups = 2;
+  auto q = make_queue(s);
+  q->add_consumer(a, AckMode::kAuto, window(100));
+  q->add_consumer(b, AckMode::kAuto, window(100));
+  q->enqueue(grouped("1", "g1"));  // a
+  q->enqueue(grouped("2", "g2"));  // b
+  q->enqueue(grouped("3", "g1"));  // a: g1 used last
+  q->enqueue(grouped("4", "g3"));  // a (round-robin); g2, least recently used, is forgotten
+  EXPECT_EQ(q->group_count(), 2u);
+  q->enqueue(grouped("5", "g1"));  // still a
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "3", "4", "5"}));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"2"}));
+}
+
+TEST_F(QueueTest, GroupAssignmentsCountTowardMemory) {
+  {
+    auto q = make_queue();
+    q->add_consumer(a, AckMode::kAuto, window(100));
+    q->enqueue(grouped("1", std::string(1000, 'g')));
+    EXPECT_EQ(q->depth(), 0u);
+    EXPECT_GE(host.memory, 2000) << "a group's name is held (twice) while it is assigned";
+    q->remove_consumer(a);
+    EXPECT_EQ(host.memory, 0);
+    q->add_consumer(b, AckMode::kAuto, window(100));
+    q->enqueue(grouped("2", "g"));
+    EXPECT_GT(host.memory, 0);
+  }
+  EXPECT_EQ(host.memory, 0) << "the queue's destructor gives the rest back";
+}
+
 TEST(QueueFootprintTest, IdleQueueObjectIsSmall) {
   EXPECT_LE(sizeof(Queue), 512u);
 }

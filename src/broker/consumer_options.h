@@ -1,0 +1,26 @@
+#pragma once
+
+#include <utility>
+
+#include "broker/message_selector.h"
+
+namespace ferry::broker {
+
+// What a consumer asks of the queue it subscribes to, besides its ack mode
+// and window (one struct, so that a new SUBSCRIBE feature does not add one
+// more positional parameter to every layer it crosses).
+struct ConsumerOptions {
+  ConsumerOptions() = default;
+  // A selector alone (the common case; callers that know nothing else).
+  ConsumerOptions(SelectorRef s) : selector(std::move(s)) {}  // NOLINT(google-explicit-constructor)
+
+  // Gets only the messages it selects (queue.h); null: every message.
+  SelectorRef selector;
+  // ActiveMQ's exclusive consumer (`activemq.exclusive:true`, or
+  // `exclusive:true`): while one is subscribed, only the first exclusive
+  // consumer of the queue receives; the others stand by in subscription
+  // order. Queues only (a topic subscription has one consumer anyway).
+  bool exclusive = false;
+};
+
+}  // namespace ferry::broker
