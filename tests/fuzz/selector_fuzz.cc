@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // "invalid selector at position N", N within the text (or just past it),
     // and the detail ending with the same position.
     const auto& e = r.error();
-    const std::string prefix = std::string(kInvalidSelector) + " at position ";
+    const std::string prefix = std::string(ferry::selector::kInvalidSelector) + " at position ";
     std::size_t position = 0;
     if (e.message.rfind(prefix, 0) == 0) position = std::strtoul(e.message.c_str() + prefix.size(), nullptr, 10);
     const std::string suffix = " at position " + std::to_string(position);
