@@ -21,6 +21,10 @@ struct ConsumerOptions {
   // consumer of the queue receives; the others stand by in subscription
   // order. Queues only (a topic subscription has one consumer anyway).
   bool exclusive = false;
+  // JMS noLocal (`activemq.noLocal:true`, `no-local:true`): a topic
+  // subscription does not get the messages its own connection published.
+  // Topics only (on a queue it means nothing, as in ActiveMQ).
+  bool no_local = false;
 };
 
 }  // namespace ferry::broker

@@ -27,6 +27,9 @@ struct Message {
   std::uint8_t priority = 4;   // 0..9, higher first
   std::int64_t expires_ms = 0; // wall-clock ms since epoch; 0 = never
   bool persistent = false;
+  // The connection that published it (0: the broker itself, or recovered
+  // from the journal): for noLocal topic subscriptions.
+  ConnectionId origin{0};
   // For fan-out: destination, message-id and `headers` already encoded as
   // STOMP 1.2 header lines, so that each subscriber's MESSAGE frame copies
   // them instead of escaping them again. Empty when not prepared (the

@@ -67,6 +67,7 @@ void clear_keeping_capacity(MessageRef::Block& b) {
   m.priority = 4;
   m.expires_ms = 0;
   m.persistent = false;
+  m.origin = ConnectionId(0);
 }
 
 }  // namespace

@@ -494,7 +494,7 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   } else {
     s.topic = &topic_for(d);
     // Exclusive means nothing for a subscription's own queue (one consumer).
-    s.queue = &s.topic->subscribe(key, mode, window, std::move(options.selector));
+    s.queue = &s.topic->subscribe(key, mode, window, std::move(options.selector), options.no_local);
     topic_of_[s.queue] = s.topic;
     subscriptions_.emplace(key, s);
   }

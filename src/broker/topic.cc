@@ -99,6 +99,7 @@ bool Topic::fan_out_some() {
     // Filtered here, not by the subscription queue: what a subscriber does
     // not select never takes room in its buffer.
     if (s.selector != nullptr && !selects(s.selector, *current_.message)) continue;
+    if (s.no_local && current_.message->origin == s.key.connection) continue;
     // Under the block policy publish() waited until nobody was full.
     if (kick_slow && s.queue->full()) {
       slow.push_back(s.key);
@@ -118,7 +119,8 @@ bool Topic::fan_out_some() {
   return true;
 }
 
-Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector) {
+Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector,
+                        bool no_local) {
   QueueSettings s;
   s.max_deliveries = options_.max_deliveries;
   s.max_ready = options_.topic_subscriber_buffer;
@@ -126,7 +128,7 @@ Queue& Topic::subscribe(const ConsumerKey& key, AckMode mode, Window window, Sel
   Queue& ref = *q;
   // Appended after end_: a fan-out in progress does not reach it (it did
   // not exist when that message was published).
-  subscriptions_.push_back(Subscription{key, std::move(q), std::move(selector)});
+  subscriptions_.push_back(Subscription{key, std::move(q), std::move(selector), no_local});
   ref.add_consumer(key, mode, window);
   return ref;
 }

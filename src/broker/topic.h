@@ -55,7 +55,8 @@ class Topic {
   void publish(MessageRef m, Done done);
   // A subscription with a `selector` is given only the messages it
   // selects: the others are never queued for it (filtered at fan-out).
-  Queue& subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector = nullptr);
+  Queue& subscribe(const ConsumerKey& key, AckMode mode, Window window, SelectorRef selector = nullptr,
+                   bool no_local = false);
   void unsubscribe(const ConsumerKey& key);
   // A subscription queue drained: parked publishes may go on.
   void resume();
@@ -105,6 +106,7 @@ class Topic {
     ConsumerKey key;
     std::unique_ptr<Queue> queue;
     SelectorRef selector;  // null: every message
+    bool no_local = false;  // skips its own connection's messages
   };
   bool blocked() const;  // some subscriber is full (block policy)
   // Starts `p`'s fan-out; false if it goes on in a later turn.

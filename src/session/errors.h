@@ -17,6 +17,9 @@ inline constexpr std::string_view kServerFrame = "frame not accepted from client
 inline constexpr std::string_view kMissingDestination = "Missing destination";
 inline constexpr std::string_view kUnknownDestination = "Unknown destination";
 inline constexpr std::string_view kReservedHeader = "Invalid header";
+// A header Ferry cannot honour yet, named in the body (never silently
+// ignored: docs/dialects.md).
+inline constexpr std::string_view kUnsupportedHeader = "unsupported header";
 // /amq/queue/NAME of a queue that does not exist (RabbitMQ: message
 // "not_found", body "NOT_FOUND - no queue 'NAME' in vhost '/'").
 inline constexpr std::string_view kNotFound = "not_found";

@@ -168,6 +168,7 @@ broker::MessageRef StompSession::build_message(const stomp::Frame& f, const brok
   broker::MessageRef ref = broker::make_message_with_header_slots(f.headers.size());
   broker::Message* m = &ref.writable();
   m->id = broker_.next_message_id(shard_);
+  m->origin = id_;
   char id[48] = "ID:ferry-";
   // Two numbers of at most 20 digits each fit; the bound check only tells
   // the compiler so (it cannot see that to_chars leaves room).
@@ -472,6 +473,11 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
     else if (*a == "client-individual") mode = AckMode::kClientIndividual;
     else return fail(errors::kBadAckMode, fmt::format("'{}': use auto, client or client-individual", *a), receipt);
   }
+  // ActiveMQ's retroactive consumer (recent topic messages replayed to a new
+  // subscriber) is not there yet: refused, never silently a plain one.
+  if (auto b = f.get("activemq.retroactive"); b && stomp::parse_boolean(*b) == true)
+    return fail(errors::kUnsupportedHeader, "activemq.retroactive:true (retroactive consumers are not supported yet)",
+                receipt);
   std::optional<broker::DurableSubscription> durable;
   if (dest.kind == broker::DestinationKind::kTopic) {
     auto asked = durable_of(f, dest, id);
@@ -509,6 +515,12 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   if (dest.kind == broker::DestinationKind::kQueue)
     for (std::string_view name : {"activemq.exclusive", "exclusive"})
       if (auto b = f.get(name); b && stomp::parse_boolean(*b) == true) options.exclusive = true;
+  // JMS noLocal on a topic: not the messages this connection publishes.
+  if (dest.kind == broker::DestinationKind::kTopic)
+    for (std::string_view name : {"activemq.noLocal", "no-local"})
+      if (auto b = f.get(name); b && stomp::parse_boolean(*b) == true) options.no_local = true;
+  if (options.no_local && durable)
+    return fail(errors::kUnsupportedHeader, "noLocal on a durable subscription is not supported yet", receipt);
   auto sub = std::make_unique<Subscription>();
   sub->no = subs_.next_no();
   sub->id = id;

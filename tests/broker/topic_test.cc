@@ -155,6 +155,23 @@ TEST_F(TopicTest, SubscriberWithASelectorGetsOnlyWhatItSelects) {
   EXPECT_EQ(completed, (Bodies{"x1", "x2", "y3"}));
 }
 
+TEST_F(TopicTest, NoLocalSubscriberSkipsItsOwnConnectionsMessages) {
+  make_topic();
+  topic->subscribe(a, AckMode::kAuto, {100, 0}, nullptr, /*no_local=*/true);
+  topic->subscribe(b, AckMode::kAuto, {100, 0});
+  auto send = [&](std::string body, ConnectionId from) {
+    MessageRef m = msg(body);
+    m.writable().origin = from;
+    topic->publish(std::move(m), [this, body](Outcome) { completed.push_back(body); });
+  };
+  send("own", a.connection);
+  send("other", b.connection);
+  send("broker", ConnectionId(0));
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"other", "broker"}));
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"own", "other", "broker"}));
+  EXPECT_EQ(completed.size(), 3u);
+}
+
 // Filtered at fan-out: what a subscriber does not select is never queued
 // for it, so it neither fills its buffer nor blocks the publisher.
 TEST_F(TopicTest, UnselectedMessagesAreNeverQueuedForTheSubscriber) {

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import time
 
-from support import client, py_connect, py_rid, run_php, unique
+import pytest
+
+from support import QUIET, client, py_connect, py_rid, run_php, unique
 
 
 def _now_ms():
@@ -283,3 +285,47 @@ def test_max_groups_per_queue_forgets_the_least_recently_used_group(broker_facto
     assert texts(c.read_messages(2)) == ["g2-1", "g1-3"]
     for x in (a, c, p):
         x.close()
+
+
+# ---------------------------------------------------------------- noLocal
+
+@pytest.mark.parametrize("header", ["activemq.noLocal", "no-local"])
+def test_no_local_topic_subscriber_skips_its_own_connections_messages(broker, header):
+    topic = "/topic/" + unique("nl")
+    me = client(broker.port)
+    me.subscribe(topic, "mine", headers={header: "true"})
+    other_sub = client(broker.port)
+    other_sub.subscribe(topic, "theirs")
+    other = client(broker.port)
+    me.send(topic, "from-me")
+    other.send(topic, "from-other")
+    assert [m.body for m in me.read_messages(1)] == [b"from-other"]
+    me.assert_no_frame(QUIET)
+    # Everyone else gets both.
+    assert sorted(m.body for m in other_sub.read_messages(2)) == [b"from-me", b"from-other"]
+
+
+def test_no_local_applies_through_a_wildcard_subscription(broker):
+    p = unique("nl")
+    me = client(broker.port)
+    me.subscribe("/topic/%s.*" % p, "w", headers={"activemq.noLocal": "true"})
+    other = client(broker.port)
+    me.send("/topic/%s.a" % p, "mine")
+    other.send("/topic/%s.a" % p, "theirs")
+    assert [m.body for m in me.read_messages(1)] == [b"theirs"]
+    me.assert_no_frame(QUIET)
+
+
+def test_no_local_on_a_durable_subscription_is_refused_not_ignored(broker):
+    c = client(broker.port)
+    err = c.expect_error("SUBSCRIBE", [("destination", "/topic/" + unique("nl")), ("id", "d"),
+                                       ("durable", "true"), ("auto-delete", "false"),
+                                       ("activemq.noLocal", "true")])
+    assert err["message"] == "unsupported header" and "noLocal" in err.text
+
+
+def test_retroactive_consumer_is_refused_not_ignored(broker):
+    c = client(broker.port)
+    err = c.expect_error("SUBSCRIBE", [("destination", "/topic/" + unique("r")), ("id", "s"),
+                                       ("activemq.retroactive", "true")])
+    assert err["message"] == "unsupported header" and "activemq.retroactive" in err.text
