@@ -379,6 +379,11 @@ void Connection::tick(std::int64_t now_ms) {
 void Connection::shutdown() {
   closed_ = true;
   link_->close();
+  // The session goes now, while what it refers to (the broker, the session
+  // layer's tables) still exists: handlers still queued on the stopped loop
+  // keep this connection alive until the loop itself is destroyed, and do
+  // nothing once closed_ is set.
+  protocol_.reset();
 }
 
 void Connection::close_now() {

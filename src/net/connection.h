@@ -37,7 +37,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void start();
   // Heart-beats: send EOLs when idle, drop a client silent for too long.
   void tick(std::int64_t now_ms);
-  // Broker shutdown: close without ceremony.
+  // Broker shutdown: close without ceremony, and destroy the session.
   void shutdown();
 
   Protocol& protocol() { return *protocol_; }
@@ -89,7 +89,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   ConnectionId id_;
   std::string peer_;
   OnClosed on_closed_;
-  std::unique_ptr<Protocol> protocol_;  // made in the constructor; never null
+  std::unique_ptr<Protocol> protocol_;  // made in the constructor; null only after shutdown()
 
   std::unique_ptr<char[]> in_;  // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
   std::size_t in_capacity_ = 0;

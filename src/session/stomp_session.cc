@@ -94,6 +94,10 @@ StompSession::StompSession(const StompContext& context, net::Transport& transpor
 }
 
 StompSession::~StompSession() {
+  // A closed session let go of both already (on_closed), and may outlive
+  // them: a connection closed normally stays alive while handlers queued on
+  // its loop hold it, and at shutdown those go only with the loop.
+  if (released_) return;
   clients_.remove(shard_, id_);
   login_.release_client_id(broker_.client_ids(), shard_, id_);
 }
