@@ -1,5 +1,7 @@
 #include "selector/lexer.h"
 
+#include "common/ascii.h"
+
 #include <array>
 #include <cerrno>
 #include <cstdlib>
@@ -13,16 +15,6 @@ bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z
 bool ident_part(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
 bool digit(char c) { return c >= '0' && c <= '9'; }
 bool hex_digit(char c) { return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 constexpr std::array<std::pair<std::string_view, TokenKind>, 11> kKeywords{{
     {"AND", TokenKind::kAnd},
@@ -64,7 +56,7 @@ Token Lexer::next() {
     while (pos_ < in_.size() && ident_part(in_[pos_])) ++pos_;
     const std::string_view word = in_.substr(start, pos_ - start);
     for (const auto& [name, kind] : kKeywords)
-      if (iequals(word, name)) return make(kind, start);
+      if (equals_ignoring_case(word, name)) return make(kind, start);
     Token t = make(TokenKind::kIdentifier, start);
     t.text = std::string(word);
     return t;

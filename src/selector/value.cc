@@ -1,5 +1,7 @@
 #include "selector/value.h"
 
+#include "common/ascii.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -42,23 +44,12 @@ std::optional<Value> to_number(const Value& v) {
   return std::nullopt;
 }
 
-namespace {
-bool iequals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-}  // namespace
 
 Truth to_truth(const Value& v) {
   if (v.kind == Value::Kind::kBool) return v.b ? Truth::kTrue : Truth::kFalse;
   if (v.kind == Value::Kind::kString && v.header) {
-    if (iequals(v.s, "true")) return Truth::kTrue;
-    if (iequals(v.s, "false")) return Truth::kFalse;
+    if (equals_ignoring_case(v.s, "true")) return Truth::kTrue;
+    if (equals_ignoring_case(v.s, "false")) return Truth::kFalse;
   }
   return Truth::kUnknown;
 }

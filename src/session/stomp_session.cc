@@ -406,12 +406,8 @@ Result<std::optional<broker::DurableSubscription>> StompSession::durable_of(cons
   // same user (docs/behaviour.md, "Durable topic subscriptions").
   std::optional<bool> shared;
   if (auto v = f.get("shared")) {
-    auto is = [&](std::string_view word) {
-      return std::equal(v->begin(), v->end(), word.begin(), word.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
-    };
-    if (!is("true") && !is("false")) return bad("shared must be true or false, not '" + std::string(*v) + "'");
-    shared = is("true");
+    shared = stomp::parse_boolean(*v);
+    if (!shared) return bad("shared must be true or false, not '" + std::string(*v) + "'");
   }
   const std::string& client_id = login_.client_id();
   // ActiveMQ: client-id on CONNECT + activemq.subscriptionName.
