@@ -16,6 +16,8 @@ Json to_json(const net::ConnectionInfo& c) {
       {"vhost", c.vhost},
       {"protocol", c.connected ? Json(c.protocol) : Json(nullptr)},
       {"transport", c.transport},
+      // RabbitMQ's field: "blocked" while flow control holds the connection.
+      {"state", c.blocked ? "blocked" : "running"},
       {"connected_at", c.connected_at_ms},
       {"subscriptions", c.subscriptions},
       {"unacked", c.unacked},

@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "common/clock.h"
+#include "common/version.h"
 #include "http/api.h"
 #include "http/process_stats.h"
 
@@ -16,7 +17,8 @@ struct MetricsPart {
   broker::ShardStats shard;
   std::vector<broker::QueueStats> queues;
   std::vector<broker::TopicStats> topics;
-  std::uint64_t connections = 0;
+  std::vector<broker::DurableStats> durables;
+  net::ConnectionCounts connections;
 };
 
 std::string label_value(std::string_view v) {
@@ -69,17 +71,21 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               p.shard = b.stats();
               p.queues = b.queue_stats("");
               p.topics = b.topic_stats();
-              p.connections = ctx.stomp.connection_count(s);
+              p.durables = b.durable_stats();
+              p.connections = ctx.stomp.connection_counts(s);
               return p;
             },
             [&ctx, reply](std::vector<MetricsPart> parts) {
               Writer w;
-              std::uint64_t connections = 0, consumers = 0, published = 0, delivered = 0, acked = 0,
+              std::uint64_t connections = 0, opened = 0, closed = 0, blocked = 0, consumers = 0, published = 0, delivered = 0, acked = 0,
                             redelivered = 0, expired = 0, dead = 0, ready = 0, unacked = 0, queues = 0,
                             topics = 0;
               std::int64_t queued_bytes = 0, destinations_bytes = 0;
               for (const auto& p : parts) {
-                connections += p.connections;
+                connections += p.connections.open;
+                opened += p.connections.opened;
+                closed += p.connections.closed;
+                blocked += p.connections.blocked;
                 consumers += p.shard.consumers;
                 published += p.shard.published;
                 delivered += p.shard.totals.dequeued;
@@ -96,10 +102,32 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               }
               const auto& o = ctx.options;
               w.one("ferry_up", "gauge", "1 while the broker runs.", 1);
+              // As rabbitmq_build_info / rabbitmq_identity_info: constant 1,
+              // the facts in labels (dashboards join on them).
+              w.family("ferry_build_info", "gauge", "Ferry's version (label); always 1.");
+              w.sample("ferry_build_info", fmt::format("version=\"{}\"", label_value(kVersion)), 1);
+              w.family("ferry_identity_info", "gauge", "This node's name (label); always 1.");
+              w.sample("ferry_identity_info", fmt::format("node=\"{}\"", label_value(node_name())), 1);
+              const ProcessStats proc = process_stats();
+              w.one("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+                    proc.cpu_seconds);
+              w.one("process_open_fds", "gauge", "Open file descriptors.", proc.open_fds);
+              w.one("process_max_fds", "gauge", "Maximum number of open file descriptors.", proc.max_fds);
+              w.one("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", proc.virtual_bytes);
+              w.one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                    proc.resident_bytes);
+              w.one("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.",
+                    proc.start_time_seconds);
               w.one("ferry_uptime_seconds", "gauge", "Seconds since the broker started.",
                     static_cast<double>(mono_ms() - ctx.started_mono_ms) / 1000.0);
               w.one("ferry_shards", "gauge", "Event loops (threads).", ctx.shards.shard_count());
               w.one("ferry_connections", "gauge", "Open STOMP client connections.", connections);
+              w.one("ferry_connections_opened_total", "counter", "Client connections accepted since start.", opened);
+              w.one("ferry_connections_closed_total", "counter", "Client connections closed since start.", closed);
+              w.one("ferry_connections_blocked", "gauge",
+                    "Connections held by flow control now (not read: producer window full, publishes parked, "
+                    "output backed up).",
+                    blocked);
               w.one("ferry_consumers", "gauge", "Subscriptions consuming from queues and topics.", consumers);
               w.one("ferry_queues", "gauge", "Queues that exist now.", queues);
               w.one("ferry_topics", "gauge", "Topics that exist now.", topics);
@@ -178,6 +206,26 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               w.family("ferry_topic_durable_subscriptions", "gauge", "Durable subscriptions of the topic.");
               for (const auto& [labels, t] : ts)
                 w.sample("ferry_topic_durable_subscriptions", labels, t->durable_subscriptions);
+
+              // Each durable subscription, attached or away: the backlog an
+              // away subscriber will find (docs/metrics.md).
+              std::vector<std::pair<std::string, const broker::DurableStats*>> ds;
+              for (const auto& p : parts)
+                for (const auto& d : p.durables)
+                  ds.emplace_back(fmt::format("{},subscription=\"{}\"", destination_labels(d.topic, "topic"),
+                                              label_value(d.name)),
+                                  &d);
+              std::sort(ds.begin(), ds.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+              w.family("ferry_durable_subscription_messages_ready", "gauge",
+                       "Messages waiting for the durable subscription (its backlog while away).");
+              for (const auto& [labels, d] : ds) w.sample("ferry_durable_subscription_messages_ready", labels, d->ready);
+              w.family("ferry_durable_subscription_messages_unacked", "gauge",
+                       "Messages of the durable subscription delivered, not yet acknowledged.");
+              for (const auto& [labels, d] : ds)
+                w.sample("ferry_durable_subscription_messages_unacked", labels, d->unacked);
+              w.family("ferry_durable_subscription_attached", "gauge", "1 while a consumer is subscribed to it.");
+              for (const auto& [labels, d] : ds)
+                w.sample("ferry_durable_subscription_attached", labels, d->attached ? 1 : 0);
 
               Response res;
               res.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -326,6 +326,7 @@ ConnectionInfo Connection::describe() const {
   i.transport = std::string(transport_name());
   i.rate_in = rate_in_.per_second();
   i.rate_out = rate_out_.per_second();
+  i.blocked = blocked();
   protocol_->describe(i);
   return i;
 }

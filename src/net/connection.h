@@ -44,6 +44,10 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   ConnectionId id() const { return id_; }
   // The management API's snapshot of this connection.
   ConnectionInfo describe() const;
+  // Flow control holds this connection: its socket is not read (producer
+  // window full, publishes parked by the memory limit, or output backed up).
+  // Shown as "blocked" in the management API and /metrics, as RabbitMQ does.
+  bool blocked() const { return read_paused_ && !closed_; }
 
   // Transport
   std::string& output() override { return out_.text(); }

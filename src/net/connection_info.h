@@ -38,7 +38,17 @@ struct ConnectionInfo {
   std::uint64_t messages_out = 0;
   double rate_in = 0;
   double rate_out = 0;
+  bool blocked = false;  // reading paused: producer window full or output backlog (Connection::blocked)
   std::vector<SubscriptionInfo> subscription_list;
+};
+
+// One shard's connections for /metrics: open now, opened and closed since
+// start, and how many are blocked now (Connection::blocked).
+struct ConnectionCounts {
+  std::size_t open = 0;
+  std::uint64_t opened = 0;
+  std::uint64_t closed = 0;
+  std::size_t blocked = 0;
 };
 
 }  // namespace ferry::net

@@ -23,8 +23,11 @@ class Server::ShardConnections {
  public:
   explicit ShardConnections(ShardId shard) : shard_(shard) {}
 
-  void add(std::shared_ptr<Connection> c) { connections_.emplace(c->id(), std::move(c)); }
-  void remove(ConnectionId id) { connections_.erase(id); }
+  void add(std::shared_ptr<Connection> c) {
+    connections_.emplace(c->id(), std::move(c));
+    ++opened_;
+  }
+  void remove(ConnectionId id) { closed_ += connections_.erase(id); }
   ConnectionId next_id() { return ConnectionId((std::uint64_t{shard_.value} << 48) | ++counter_); }
 
   void tick(std::int64_t now) {
@@ -40,6 +43,11 @@ class Server::ShardConnections {
   }
 
   std::size_t size() const { return connections_.size(); }
+  ConnectionCounts counts() const {
+    ConnectionCounts c{.open = connections_.size(), .opened = opened_, .closed = closed_};
+    for (const auto& [id, conn] : connections_) c.blocked += conn->blocked() ? 1 : 0;
+    return c;
+  }
   template <typename Fn>
   void for_each(Fn fn) const {
     for (const auto& [id, c] : connections_) fn(*c);
@@ -52,6 +60,7 @@ class Server::ShardConnections {
  private:
   ShardId shard_;
   std::uint64_t counter_ = 0;
+  std::uint64_t opened_ = 0, closed_ = 0;  // since start, for /metrics
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
 };
 
@@ -198,6 +207,8 @@ std::vector<ConnectionInfo> Server::connections(ShardId shard) const {
 }
 
 std::size_t Server::connection_count(ShardId shard) const { return clients_[shard.value]->size(); }
+
+ConnectionCounts Server::connection_counts(ShardId shard) const { return clients_[shard.value]->counts(); }
 
 bool Server::close_connection(ShardId shard, ConnectionId id) {
   Connection* c = clients_[shard.value]->find(id);

@@ -56,6 +56,7 @@ class Server {
   std::vector<ConnectionInfo> connections(ShardId shard) const;
   bool close_connection(ShardId shard, ConnectionId id);
   std::size_t connection_count(ShardId shard) const;
+  ConnectionCounts connection_counts(ShardId shard) const;
 
  private:
   class ShardConnections;  // one per shard
