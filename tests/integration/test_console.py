@@ -347,6 +347,27 @@ def test_close_connection_with_confirmation(broker, console):
             conn.disconnect()
 
 
+def test_connections_page_shows_a_blocked_producer(broker_factory, console_as):
+    """A producer held by flow control shows state "blocked" (RabbitMQ's
+    word), the others "running"."""
+    from support import client
+    b = broker_factory(memory_limit="16KiB", memory_policy="block", producer_window_size="16KiB")
+    ui = console_as(b, "guest", "guest")
+    idle = client(b.port)
+    p = client(b.port)
+    dest = "/queue/" + unique()
+    for _ in range(20):  # not persistent: past the memory limit these are parked
+        p.send(dest, b"x" * 4000, headers={"persistent": "false"}, receipt=False)
+    p_addr = "127.0.0.1:%d" % p.sock.getsockname()[1]
+    i_addr = "127.0.0.1:%d" % idle.sock.getsockname()[1]
+    ui.click("[data-testid=nav-connections]")
+    ui.wait_text('[data-testid=connection-row][data-client="%s"] [data-col=state]' % p_addr, "blocked")
+    ui.wait_text('[data-testid=connection-row][data-client="%s"] [data-col=state]' % i_addr, "running")
+    ui.shot("connections-blocked")
+    idle.close()
+    p.close()
+
+
 # ------------------------------------------------------------- users, vhosts, permissions
 
 COST = "1000"  # PBKDF2 iterations for users made with the CLI: the minimum, to keep tests quick

@@ -26,6 +26,7 @@ export interface Connection {
   vhost: string;
   protocol: string;
   transport: string;
+  state: "running" | "blocked";
   connected_at: number;
   subscriptions: number;
   unacked: number;

@@ -35,6 +35,9 @@ export const mountConnections: Mount = (root) => {
     h("tr", { "data-testid": "connection-row", "data-id": c.id, "data-client": c.client_address },
       h("td", {}, c.id), h("td", {}, c.client_address), h("td", {}, c.user),
       h("td", {}, c.vhost), h("td", {}, `${c.protocol} / ${c.transport}`),
+      // "blocked": flow control holds it (producer window full, publishes
+      // parked by the memory limit, or its output backed up).
+      h("td", { "data-col": "state", class: c.state === "blocked" ? "warn" : "" }, c.state),
       h("td", {}, fmtTime(c.connected_at)),
       num(c.subscriptions, { "data-col": "subscriptions" }),
       num(c.unacked, { "data-col": "unacked" }),
@@ -57,7 +60,7 @@ export const mountConnections: Mount = (root) => {
       subCount.textContent = `(${ss.length})`;
       conns.replaceChildren(table("connections-table", [
         { label: "id" }, { label: "client" }, { label: "user" }, { label: "vhost" },
-        { label: "protocol" }, { label: "connected since" }, { label: "subscriptions", num: true },
+        { label: "protocol" }, { label: "state" }, { label: "connected since" }, { label: "subscriptions", num: true },
         { label: "unacked", num: true }, { label: "messages in", num: true },
         { label: "messages out", num: true }, { label: "rate in / out", num: true }, { label: "" },
       ], cs.map(row), "No client is connected."));
