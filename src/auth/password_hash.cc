@@ -83,7 +83,67 @@ std::optional<ParsedHash> parse_hash(std::string_view stored) {
   return p;
 }
 
+namespace {
+
+constexpr std::string_view kRabbitSha256 = "rabbitmq-sha256$";
+constexpr std::string_view kRabbitSha512 = "rabbitmq-sha512$";
+constexpr std::size_t kRabbitSaltBytes = 4;
+
+// The digest and the decoded salt+hash of a rabbitmq-sha* text, or null.
+const EVP_MD* rabbitmq_digest(std::string_view stored, std::string& raw) {
+  const EVP_MD* md = nullptr;
+  std::size_t size = 0;
+  if (stored.starts_with(kRabbitSha256)) {
+    md = EVP_sha256();
+    size = 32;
+    stored.remove_prefix(kRabbitSha256.size());
+  } else if (stored.starts_with(kRabbitSha512)) {
+    md = EVP_sha512();
+    size = 64;
+    stored.remove_prefix(kRabbitSha512.size());
+  } else {
+    return nullptr;
+  }
+  auto decoded = unbase64(stored);
+  if (!decoded || decoded->size() != kRabbitSaltBytes + size) return nullptr;
+  raw = std::move(*decoded);
+  return md;
+}
+
+bool verify_rabbitmq(const EVP_MD* md, const std::string& raw, std::string_view password) {
+  unsigned char got[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, md, nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, raw.data(), kRabbitSaltBytes) == 1 &&
+                  EVP_DigestUpdate(ctx, password.data(), password.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, got, &len) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok && len == raw.size() - kRabbitSaltBytes &&
+         CRYPTO_memcmp(got, raw.data() + kRabbitSaltBytes, len) == 0;
+}
+
+}  // namespace
+
+std::optional<std::string> from_rabbitmq_hash(std::string_view hashing_algorithm, std::string_view password_hash) {
+  std::string stored;
+  if (hashing_algorithm == "rabbit_password_hashing_sha256") stored = std::string(kRabbitSha256);
+  else if (hashing_algorithm == "rabbit_password_hashing_sha512") stored = std::string(kRabbitSha512);
+  else return std::nullopt;
+  stored += password_hash;
+  std::string raw;
+  if (rabbitmq_digest(stored, raw) == nullptr) return std::nullopt;
+  return stored;
+}
+
+bool valid_hash(std::string_view stored) {
+  std::string raw;
+  return parse_hash(stored).has_value() || rabbitmq_digest(stored, raw) != nullptr;
+}
+
 bool verify_password(std::string_view stored, std::string_view password) {
+  std::string raw;
+  if (const EVP_MD* md = rabbitmq_digest(stored, raw)) return verify_rabbitmq(md, raw, password);
   auto p = parse_hash(stored);
   if (!p) return false;
   std::string got = derive(password, p->salt, p->iterations, p->hash.size());

@@ -34,6 +34,21 @@ Result<std::string> hash_password(std::string_view password, std::uint32_t itera
 // nullopt: not a hash this version understands (or its cost is out of bounds).
 std::optional<ParsedHash> parse_hash(std::string_view stored);
 
+// RabbitMQ's stored hashes, as its definitions export writes them, kept so
+// that users move from RabbitMQ with their passwords:
+//
+//   rabbitmq-sha256$<base64 of 4 salt bytes + SHA-256(salt + password)>
+//   rabbitmq-sha512$<... SHA-512 ...>
+//
+// (rabbit_password_hashing_sha256 / _sha512). A single salted hash, far
+// cheaper to guess than pbkdf2-sha256: `ferry user passwd` replaces one.
+// `hashing_algorithm` is RabbitMQ's name; the stored text, or nullopt for
+// an algorithm or hash Ferry cannot check.
+std::optional<std::string> from_rabbitmq_hash(std::string_view hashing_algorithm, std::string_view password_hash);
+
+// True for a stored hash verify_password() can check (either form above).
+bool valid_hash(std::string_view stored);
+
 // True if `password` matches `stored`; compares in constant time. A stored
 // text that does not parse never matches (and costs no time: callers that
 // must hide that use a dummy, see UserStore::check_password).

@@ -97,7 +97,7 @@ Result<UserStore> UserStore::load(const std::string& path) {
       if (!u) return fail("users." + name + " must be a table");
       auto hash = (*u)["password-hash"].value<std::string>();
       if (!hash) return fail("users." + name + " lacks password-hash");
-      if (!parse_hash(*hash)) return fail("users." + name + ": password-hash is not a pbkdf2-sha256 hash Ferry reads");
+      if (!valid_hash(*hash)) return fail("users." + name + ": password-hash is not a hash Ferry reads (pbkdf2-sha256$..., rabbitmq-sha256$...)");
       std::vector<std::string> tags;
       if (auto* arr = (*u)["tags"].as_array()) {
         for (const auto& tn : *arr) {
@@ -185,7 +185,7 @@ Status UserStore::save(const std::string& path) const {
 Status UserStore::add_user(const std::string& name, std::string password_hash, std::vector<std::string> tags) {
   if (Status ok = check_name("user", name); !ok) return ok;
   if (users_.contains(name)) return failure("user '" + name + "' already exists");
-  if (!parse_hash(password_hash)) return failure("not a password hash Ferry reads");
+  if (!valid_hash(password_hash)) return failure("not a password hash Ferry reads");
   users_[name] = User{name, std::move(password_hash), std::move(tags)};
   refresh_dummy();
   return {};
@@ -203,7 +203,7 @@ Status UserStore::update_user(const std::string& name, std::optional<std::string
   auto it = users_.find(name);
   if (it == users_.end()) return failure("no user '" + name + "'");
   if (password_hash) {
-    if (!parse_hash(*password_hash)) return failure("not a password hash Ferry reads");
+    if (!valid_hash(*password_hash)) return failure("not a password hash Ferry reads");
     it->second.password_hash = std::move(*password_hash);
   }
   if (tags) it->second.tags = std::move(*tags);

@@ -114,6 +114,18 @@ class ShardBroker final : public QueueHost {
   // them (paged-out bodies are read back from the journal; the queue keeps
   // its stub). nullopt: no such queue.
   std::optional<std::vector<BrowsedMessage>> browse_queue(const Destination& d, std::size_t count);
+  // Takes up to `count` waiting messages off the head of the queue, as
+  // consumed and acknowledged (RabbitMQ's "get" with ackmode
+  // ack_requeue_false): their ack records are written as a consumer's ack
+  // writes them. nullopt: no such queue.
+  std::optional<std::vector<BrowsedMessage>> take_messages(const Destination& d, std::size_t count);
+  // A message from the management API (RabbitMQ's POST
+  // /api/exchanges/VHOST/amq.default/publish) for queue `d`, owned here.
+  // A queue that does not exist is not created: done(false) ("routed":
+  // false, as RabbitMQ's default exchange answers). A persistent message is
+  // journaled first, as a SEND is: done(true) once its record is durable,
+  // an Error if it could not be written (then it is not enqueued).
+  void publish_admin(const Destination& d, MessageRef m, std::function<void(Result<bool>)> done);
   // Moves up to `count` waiting messages of `from` (owned here) to `to`
   // (owned by any shard). Persistent ones travel in one atomic journal
   // record each (ack in `from` + message in `to`, as a dead-letter move),

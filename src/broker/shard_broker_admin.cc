@@ -148,6 +148,23 @@ std::optional<std::size_t> ShardBroker::purge_queue(const Destination& d) {
   return n;
 }
 
+namespace {
+
+BrowsedMessage browsed(const QueueEntry& e) {
+  const MessageRef& m = e.message;
+  BrowsedMessage b;
+  b.message_id = m->id_text;
+  b.headers = m->headers;
+  b.body = m->body;
+  b.redelivered = e.deliveries > 0;
+  b.persistent = m->persistent;
+  b.priority = m->priority;
+  b.timestamp_ms = static_cast<std::int64_t>(e.stamp / 1000);
+  return b;
+}
+
+}  // namespace
+
 std::optional<std::vector<BrowsedMessage>> ShardBroker::browse_queue(const Destination& d,
                                                                      std::size_t count) {
   auto it = queues_.find(key_of(d));
@@ -155,19 +172,40 @@ std::optional<std::vector<BrowsedMessage>> ShardBroker::browse_queue(const Desti
   Queue& q = *it->second;
   std::vector<BrowsedMessage> out;
   // Paged messages are read back by browse() itself (not kept).
-  q.browse(count, [&](const QueueEntry& e) {
-    const MessageRef& m = e.message;
-    BrowsedMessage b;
-    b.message_id = m->id_text;
-    b.headers = m->headers;
-    b.body = m->body;
-    b.redelivered = e.deliveries > 0;
-    b.persistent = m->persistent;
-    b.priority = m->priority;
-    b.timestamp_ms = static_cast<std::int64_t>(e.stamp / 1000);
-    out.push_back(std::move(b));
-  });
+  q.browse(count, [&](const QueueEntry& e) { out.push_back(browsed(e)); });
   return out;
+}
+
+std::optional<std::vector<BrowsedMessage>> ShardBroker::take_messages(const Destination& d, std::size_t count) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return std::nullopt;
+  Queue& q = *it->second;
+  std::vector<BrowsedMessage> out;
+  for (const QueueEntry& e : q.take_waiting(count)) {
+    out.push_back(browsed(e));
+    removed(q, e);
+  }
+  return out;
+}
+
+void ShardBroker::publish_admin(const Destination& d, MessageRef m, std::function<void(Result<bool>)> done) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return done(false);
+  if (journal_ == nullptr || !m->persistent) {
+    it->second->enqueue(std::move(m));
+    return done(true);
+  }
+  std::string key = d.journal_key();
+  const std::uint64_t stamp = next_stamp();
+  std::vector<std::pair<RecordType, std::string>> records;
+  records.emplace_back(RecordType::kMessage, encode_message_record(key, *m, 0, stamp));
+  write_batch(std::move(records), [this, d, key = std::move(key), m = std::move(m), stamp, done = std::move(done)](
+                                      std::optional<store::SegmentId> segment, std::uint64_t offset,
+                                      const std::string& error) {
+    if (!segment) return done(failure("the message is not stored", error));
+    broker_.enqueue_journaled(d, key, m, *segment, stamp, offset, 0);
+    done(true);
+  });
 }
 
 void ShardBroker::move_messages(const Destination& from, const Destination& to, std::size_t count,

@@ -10,6 +10,8 @@ namespace ferry::http {
 void add_overview_routes(Router& r, ApiContext& ctx);
 void add_connection_routes(Router& r, ApiContext& ctx);
 void add_queue_routes(Router& r, ApiContext& ctx);
+void add_definitions_routes(Router& r, ApiContext& ctx);  // export and import (RabbitMQ's format)
+void add_publish_routes(Router& r, ApiContext& ctx);      // publish through amq.default, get from a queue
 void add_topic_routes(Router& r, ApiContext& ctx);        // topics and subscriptions
 void add_metrics_routes(Router& r, ApiContext& ctx);      // /metrics (docs/metrics.md)
 void add_user_routes(Router& r, ApiContext& ctx);         // whoami, users, vhosts, permissions

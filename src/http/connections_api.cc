@@ -3,12 +3,26 @@
 
 #include "http/api.h"
 #include "http/json.h"
+#include "http/paging.h"
+#include "http/process_stats.h"
 
 namespace ferry::http {
 
 namespace {
 
+// "127.0.0.1:5000" -> host, port (IPv6 addresses keep their colons).
+std::pair<std::string, int> split_address(const std::string& a) {
+  const auto colon = a.rfind(':');
+  if (colon == std::string::npos) return {a, 0};
+  int port = 0;
+  std::from_chars(a.data() + colon + 1, a.data() + a.size(), port);
+  return {a.substr(0, colon), port};
+}
+
+// Ferry's fields, then RabbitMQ's names for the same facts.
 Json to_json(const net::ConnectionInfo& c) {
+  const auto [peer_host, peer_port] = split_address(c.client_address);
+  const auto [host, port] = split_address(c.server_address);
   return Json{
       {"id", std::to_string(c.id.value)},
       {"client_address", c.client_address},
@@ -24,6 +38,18 @@ Json to_json(const net::ConnectionInfo& c) {
       {"messages_in", c.messages_in},
       {"messages_out", c.messages_out},
       {"rates", {{"in", round_rate(c.rate_in)}, {"out", round_rate(c.rate_out)}}},
+      // RabbitMQ's
+      {"name", c.client_address + " -> " + c.server_address},
+      {"peer_host", peer_host},
+      {"peer_port", peer_port},
+      {"host", host},
+      {"port", port},
+      {"channels", c.connected ? 1 : 0},  // a STOMP connection is one channel, as in RabbitMQ's plugin
+      {"ssl", c.transport == "tls" || c.transport == "wss"},
+      {"type", "network"},
+      {"node", node_name()},
+      {"recv_cnt", c.messages_in},
+      {"send_cnt", c.messages_out},
   };
 }
 
@@ -45,12 +71,13 @@ void add_connection_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/connections", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
     gather<Infos>(
         ctx, [&ctx](ShardId s) { return ctx.stomp.connections(s); },
-        [reply, filter = req.vhosts](std::vector<Infos> parts) {
+        [reply, req](std::vector<Infos> parts) {
+          const VhostFilter& filter = req.vhosts;
           Json out = Json::array();
           for (const Infos& p : parts)
             for (const auto& c : p)
               if (filter.sees(c.vhost)) out.push_back(to_json(c));
-          reply(json_ok(out));
+          reply(paged(std::move(out), req));
         });
   });
 

@@ -33,6 +33,8 @@ void add_all_routes(Router& r, ApiContext& ctx) {
   add_overview_routes(r, ctx);
   add_connection_routes(r, ctx);
   add_queue_routes(r, ctx);
+  add_publish_routes(r, ctx);
+  add_definitions_routes(r, ctx);
   add_topic_routes(r, ctx);
   add_metrics_routes(r, ctx);
   add_user_routes(r, ctx);

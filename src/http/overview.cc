@@ -80,6 +80,28 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
                 {"limit_bytes", o.disk_limit},
                 {"free_bytes", free_disk_bytes(ctx.data_dir)}}},
               {"listeners", listeners},
+              // RabbitMQ's names for the same facts (rabbitmqadmin `show
+              // overview`, dashboards). No rabbitmq_version: this is not
+              // RabbitMQ, and tools that test it should not be misled.
+              {"product_name", "Ferry"},
+              {"product_version", std::string(kVersion)},
+              {"management_version", std::string(kVersion)},
+              {"cluster_name", node_name()},
+              {"queue_totals",
+               {{"messages", t.ready + t.unacked}, {"messages_ready", t.ready},
+                {"messages_unacknowledged", t.unacked}}},
+              {"object_totals",
+               {{"connections", connections}, {"channels", connections}, {"consumers", t.consumers},
+                {"queues", t.queues}}},
+              {"message_stats",
+               {{"publish", t.published},
+                {"publish_details", {{"rate", round_rate(t.rate_publish)}}},
+                {"deliver_get", t.totals.dequeued},
+                {"deliver_get_details", {{"rate", round_rate(t.rate_deliver)}}},
+                {"ack", t.totals.acked},
+                {"ack_details", {{"rate", round_rate(t.rate_ack)}}},
+                {"redeliver", t.totals.redelivered},
+                {"redeliver_details", {{"rate", round_rate(t.rate_redeliver)}}}}},
           };
           reply(json_ok(j));
         });

@@ -27,9 +27,13 @@ std::uint64_t free_disk_bytes(const std::string& path) {
 }
 
 std::string node_name() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) return "ferry@localhost";
-  return std::string("ferry@") + host;
+  // Read once: every queue and metric line names the node.
+  static const std::string name = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0) return std::string("ferry@localhost");
+    return std::string("ferry@") + host;
+  }();
+  return name;
 }
 
 namespace {

@@ -5,9 +5,12 @@
 #include <charconv>
 #include <tuple>
 
+#include "common/utf8.h"
 #include "http/api.h"
 #include "http/base64.h"
 #include "http/json.h"
+#include "http/paging.h"
+#include "http/process_stats.h"
 
 namespace ferry::http {
 
@@ -16,6 +19,8 @@ namespace {
 constexpr std::size_t kMaxBrowse = 1000;
 constexpr std::size_t kDefaultBrowse = 20;
 
+// Ferry's fields, then RabbitMQ's names for the same facts (rabbitmqadmin,
+// dashboards and scripts written for RabbitMQ read those).
 Json to_json(const broker::QueueStats& q) {
   const auto& c = q.counters;
   return Json{
@@ -34,24 +39,23 @@ Json to_json(const broker::QueueStats& q) {
       {"expired", c.expired},
       {"dead_lettered", c.dead_lettered},
       {"rates", {{"in", round_rate(q.rate_in)}, {"out", round_rate(q.rate_out)}}},
+      // RabbitMQ's
+      {"messages", q.ready + q.unacked},
+      {"messages_ready", q.ready},
+      {"messages_unacknowledged", q.unacked},
+      {"auto_delete", false},
+      {"exclusive", false},
+      {"type", "classic"},
+      {"state", "running"},
+      {"node", node_name()},
+      {"message_stats",
+       {{"publish", c.enqueued},
+        {"publish_details", {{"rate", round_rate(q.rate_in)}}},
+        {"deliver_get", c.dequeued},
+        {"deliver_get_details", {{"rate", round_rate(q.rate_out)}}},
+        {"ack", c.acked},
+        {"redeliver", c.redelivered}}},
   };
-}
-
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    if (c < 0x80) n = 0;
-    else if ((c >> 5) == 6) n = 1;
-    else if ((c >> 4) == 14) n = 2;
-    else if ((c >> 3) == 30) n = 3;
-    else return false;
-    if (i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 Json to_json(const broker::BrowsedMessage& m) {
@@ -103,10 +107,11 @@ void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answe
 
 using QueueList = std::vector<broker::QueueStats>;
 
-void list(ApiContext& ctx, std::string vhost, VhostFilter filter, Reply reply) {
+void list(ApiContext& ctx, std::string vhost, const Request& req, Reply reply) {
   gather<QueueList>(
       ctx, [&ctx, vhost](ShardId s) { return ctx.broker.local(s).queue_stats(vhost); },
-      [reply, filter = std::move(filter)](std::vector<QueueList> parts) {
+      [reply, req](std::vector<QueueList> parts) {
+        const VhostFilter& filter = req.vhosts;
         QueueList all;
         for (auto& p : parts)
           for (auto& q : p)
@@ -116,7 +121,7 @@ void list(ApiContext& ctx, std::string vhost, VhostFilter filter, Reply reply) {
         });
         Json out = Json::array();
         for (const auto& q : all) out.push_back(to_json(q));
-        reply(json_ok(out));
+        reply(paged(std::move(out), req));
       });
 }
 
@@ -130,10 +135,10 @@ Response no_content() {
 
 void add_queue_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/queues", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
-    list(ctx, "", req.vhosts, std::move(reply));
+    list(ctx, "", req, std::move(reply));
   });
   r.add("GET", "/api/queues/{vhost}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
-    list(ctx, cap[0], req.vhosts, std::move(reply));
+    list(ctx, cap[0], req, std::move(reply));
   });
 
   r.add("GET", "/api/queues/{vhost}/{name}",

@@ -3,51 +3,26 @@
 // of the users file run on the authenticator's thread (auth::Authenticator::
 // submit_edit), answered back on shard 0. Everything but whoami and the
 // vhost list needs the administrator tag.
+#include <map>
+
 #include "auth/authenticator.h"
 #include "auth/password_hash.h"
 #include "http/api.h"
 #include "http/json.h"
+#include "http/paging.h"
+#include "http/user_edits.h"
 
 namespace ferry::http {
 
-namespace {
-
-using Captures = std::vector<std::string>;
-
-Json user_json(const auth::User& u) { return Json{{"name", u.name}, {"tags", u.tags}}; }
-
-Json permission_json(const auth::PermissionEntry& e) {
-  return Json{{"user", e.user}, {"vhost", e.vhost}, {"configure", e.configure}, {"write", e.write},
-              {"read", e.read}};
-}
-
-Response status_only(unsigned status) {
-  Response res;
-  res.status = status;
-  res.body.clear();
-  return res;
-}
-
-// Without a users file (unit tests), the built-in guest alone.
 std::shared_ptr<const auth::UserStore> snapshot(ApiContext& ctx) {
   if (ctx.users != nullptr) return ctx.users->store();
   static const auto builtin = std::make_shared<const auth::UserStore>(auth::UserStore::builtin());
   return builtin;
 }
 
-// How an edit ended: the status to answer, or an error.
-struct Outcome {
-  unsigned status = 204;
-  unsigned error_status = 400;
-  std::string error_code = "bad_request";
-};
-
-// Runs `edit` on the users file and answers: `outcome` (filled in by the
-// edit on the authenticator's thread) on success, its error status with the
-// edit's text otherwise. Then `after` (if any) runs on shard 0.
 void edit_users(ApiContext& ctx, Reply reply, std::shared_ptr<Outcome> outcome,
                 std::function<Status(auth::UserStore&, Outcome&)> edit,
-                std::function<void()> after = {}) {
+                std::function<void()> after) {
   if (ctx.users == nullptr || ctx.users->options().users_file.empty())
     return reply(error_response(409, "no_users_file",
                                 "the broker runs without users-file (the built-in guest only): there is "
@@ -61,9 +36,64 @@ void edit_users(ApiContext& ctx, Reply reply, std::shared_ptr<Outcome> outcome,
           if (!done)
             return reply(error_response(outcome->error_status, outcome->error_code, done.error().text()));
           if (after) after();
-          reply(status_only(outcome->status));
+          Response res;
+          res.status = outcome->status;
+          reply(std::move(res));
         });
       });
+}
+
+namespace {
+
+using Captures = std::vector<std::string>;
+
+// The vhosts named, each as RabbitMQ lists one: its name and the messages
+// of its queues (gathered from every shard). `done` runs on shard 0.
+void with_vhost_messages(ApiContext& ctx, std::vector<std::string> names, std::function<void(Json)> done) {
+  using Counts = std::map<std::string, std::pair<std::uint64_t, std::uint64_t>>;  // vhost -> ready, unacked
+  gather<Counts>(
+      ctx,
+      [&ctx](ShardId s) {
+        Counts c;
+        for (const auto& q : ctx.broker.local(s).queue_stats("")) {
+          auto& [ready, unacked] = c[q.destination.vhost];
+          ready += q.ready;
+          unacked += q.unacked;
+        }
+        return c;
+      },
+      [names = std::move(names), done = std::move(done)](std::vector<Counts> parts) {
+        Json out = Json::array();
+        for (const std::string& v : names) {
+          std::uint64_t ready = 0, unacked = 0;
+          for (const auto& p : parts)
+            if (auto it = p.find(v); it != p.end()) {
+              ready += it->second.first;
+              unacked += it->second.second;
+            }
+          out.push_back(Json{{"name", v},
+                             {"description", ""},
+                             {"tracing", false},
+                             {"messages", ready + unacked},
+                             {"messages_ready", ready},
+                             {"messages_unacknowledged", unacked}});
+        }
+        done(std::move(out));
+      });
+}
+
+Json user_json(const auth::User& u) { return Json{{"name", u.name}, {"tags", u.tags}}; }
+
+Json permission_json(const auth::PermissionEntry& e) {
+  return Json{{"user", e.user}, {"vhost", e.vhost}, {"configure", e.configure}, {"write", e.write},
+              {"read", e.read}};
+}
+
+Response status_only(unsigned status) {
+  Response res;
+  res.status = status;
+  res.body.clear();
+  return res;
 }
 
 Error not_found(Outcome& o, std::string text) {
@@ -119,10 +149,21 @@ void put_user(ApiContext& ctx, const Request& req, const Captures& cap, Reply re
   std::optional<std::string> given_hash;
   if (body.contains("password_hash")) {
     if (password) return reply(error_response(400, "bad_request", "give password or password_hash, not both"));
-    if (!body["password_hash"].is_string() || !auth::parse_hash(body["password_hash"].get<std::string>()))
-      return reply(error_response(400, "bad_request",
-                                  "password_hash must be a pbkdf2-sha256$ITERATIONS$SALT$HASH text (docs/security.md)"));
+    if (!body["password_hash"].is_string())
+      return reply(error_response(400, "bad_request", "password_hash must be a string"));
     given_hash = body["password_hash"].get<std::string>();
+    // RabbitMQ's form: its hash with hashing_algorithm (as in its API).
+    if (auto algorithm = body.find("hashing_algorithm"); algorithm != body.end() && algorithm->is_string() &&
+                                                         algorithm->get<std::string>().starts_with("rabbit_")) {
+      given_hash = auth::from_rabbitmq_hash(algorithm->get<std::string>(), *given_hash);
+      if (!given_hash)
+        return reply(error_response(400, "bad_request", "password_hash is not a " +
+                                                            algorithm->get<std::string>() + " hash Ferry reads"));
+    }
+    if (!auth::valid_hash(*given_hash))
+      return reply(error_response(400, "bad_request",
+                                  "password_hash must be a pbkdf2-sha256$ITERATIONS$SALT$HASH text (docs/security.md), "
+                                  "or a RabbitMQ hash with its hashing_algorithm"));
   }
   std::optional<std::vector<std::string>> tags;
   if (body.contains("tags")) {
@@ -190,10 +231,10 @@ void add_user_routes(Router& r, ApiContext& ctx) {
                        {"role", std::string(tag_of(req.role))}}));
   });
 
-  r.add("GET", "/api/users", [&ctx](const Request&, const Captures&, Reply reply) {
+  r.add("GET", "/api/users", [&ctx](const Request& req, const Captures&, Reply reply) {
     Json out = Json::array();
     for (const auto& [name, u] : snapshot(ctx)->users()) out.push_back(user_json(u));
-    reply(json_ok(out));
+    reply(paged(std::move(out), req));
   }, Access::kAdministrator);
 
   r.add("GET", "/api/users/{name}", [&ctx](const Request&, const Captures& cap, Reply reply) {
@@ -228,16 +269,16 @@ void add_user_routes(Router& r, ApiContext& ctx) {
   // The vhost list: any management user (the console's vhost choices), the
   // vhosts they see.
   r.add("GET", "/api/vhosts", [&ctx](const Request& req, const Captures&, Reply reply) {
-    Json out = Json::array();
+    std::vector<std::string> names;
     for (const std::string& v : snapshot(ctx)->vhosts())
-      if (req.vhosts.sees(v)) out.push_back(Json{{"name", v}});
-    reply(json_ok(out));
+      if (req.vhosts.sees(v)) names.push_back(v);
+    with_vhost_messages(ctx, std::move(names), [reply, req](Json out) { reply(paged(std::move(out), req)); });
   });
 
   r.add("GET", "/api/vhosts/{name}", [&ctx](const Request& req, const Captures& cap, Reply reply) {
     if (!snapshot(ctx)->has_vhost(cap[0]) || !req.vhosts.sees(cap[0]))
       return reply(error_response(404, "not_found", "no vhost '" + cap[0] + "'"));
-    reply(json_ok(Json{{"name", cap[0]}}));
+    with_vhost_messages(ctx, {cap[0]}, [reply](Json out) { reply(json_ok(out[0])); });
   });
 
   r.add("PUT", "/api/vhosts/{name}", [&ctx](const Request&, const Captures& cap, Reply reply) {

@@ -323,6 +323,7 @@ ConnectionInfo Connection::describe() const {
   ConnectionInfo i;
   i.id = id_;
   i.client_address = peer_;
+  if (link_) i.server_address = link_->local();
   i.transport = std::string(transport_name());
   i.rate_in = rate_in_.per_second();
   i.rate_out = rate_out_.per_second();

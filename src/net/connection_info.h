@@ -26,6 +26,7 @@ struct SubscriptionInfo {
 struct ConnectionInfo {
   ConnectionId id;
   std::string client_address;
+  std::string server_address;  // this end: the listener's address and port
   std::optional<std::string> user;
   std::string vhost;
   std::string protocol;   // "STOMP 1.2"

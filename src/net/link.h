@@ -37,6 +37,9 @@ class Link {
   virtual boost::asio::any_io_executor executor() = 0;
   // The peer's "address:port" ("?" if unknown).
   virtual std::string peer() const = 0;
+  // This end's "address:port" ("?" if unknown); asked of the socket when
+  // called (the management API), not kept per connection.
+  virtual std::string local() const = 0;
   // The common name (CN) of the client certificate the peer presented and
   // the TLS handshake verified (tls-verify-client); "" if none. Valid once
   // start() succeeded.

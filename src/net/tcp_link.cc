@@ -13,6 +13,12 @@ std::string peer_text(const boost::asio::ip::tcp::socket& socket) {
   return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
+std::string local_text(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto ep = socket.local_endpoint(ec);
+  return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
 TcpLink::TcpLink(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
   peer_ = peer_text(socket_);
   boost::system::error_code ec;

@@ -7,6 +7,11 @@
 
 namespace ferry::net {
 
+// "address:port" of a connected socket's peer, "?" if unknown.
+std::string peer_text(const boost::asio::ip::tcp::socket& socket);
+// The socket's own "address:port" ("?" if unknown).
+std::string local_text(const boost::asio::ip::tcp::socket& socket);
+
 // A Link over a plain TCP socket. Idle connections hold no buffer: reads
 // wait for readiness and then read into the caller's buffer.
 class TcpLink final : public Link {
@@ -16,6 +21,7 @@ class TcpLink final : public Link {
   std::string_view name() const override { return "tcp"; }
   boost::asio::any_io_executor executor() override { return socket_.get_executor(); }
   std::string peer() const override { return peer_; }
+  std::string local() const override { return local_text(socket_); }
   void start(Handler done) override;
   void wait_readable(Handler done) override;
   std::size_t read_some(std::span<char> into, boost::system::error_code& ec) override;
@@ -38,8 +44,5 @@ class TcpLink final : public Link {
   std::vector<boost::asio::const_buffer> unwritten_;  // reused
   std::size_t written_ = 0;
 };
-
-// "address:port" of a connected socket's peer, "?" if unknown.
-std::string peer_text(const boost::asio::ip::tcp::socket& socket);
 
 }  // namespace ferry::net

@@ -8,6 +8,7 @@
 
 #include "common/handler_memory.h"
 #include "net/link.h"
+#include "net/tcp_link.h"
 
 namespace ferry::net {
 
@@ -28,6 +29,7 @@ class TlsLink final : public Link {
   std::string_view name() const override { return "tls"; }
   boost::asio::any_io_executor executor() override { return stream_.get_executor(); }
   std::string peer() const override { return peer_; }
+  std::string local() const override { return local_text(stream_.next_layer()); }
   std::string certificate_name() const override { return certificate_name_; }
   void start(Handler done) override;
   void wait_readable(Handler done) override;

@@ -67,5 +67,29 @@ TEST(PasswordHashTest, CostOutOfBoundsIsRefused) {
   EXPECT_EQ(refused.error().text(), "iterations must be from 1000 to 10000000");
 }
 
+// RabbitMQ's documented example: salt 908DC60A, password "test12" (the
+// sha512 text computed independently with Python's hashlib).
+TEST(PasswordHashTest, RabbitMqHashesFromItsDefinitionsVerify) {
+  auto sha256 = from_rabbitmq_hash("rabbit_password_hashing_sha256", "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR");
+  ASSERT_TRUE(sha256);
+  EXPECT_EQ(*sha256, "rabbitmq-sha256$kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR");
+  EXPECT_TRUE(valid_hash(*sha256));
+  EXPECT_TRUE(verify_password(*sha256, "test12"));
+  EXPECT_FALSE(verify_password(*sha256, "test13"));
+  EXPECT_FALSE(verify_password(*sha256, ""));
+  auto sha512 = from_rabbitmq_hash(
+      "rabbit_password_hashing_sha512",
+      "kI3GChuNuIYf8lRbCCxZjgjKwsY19ns6+uFO0zcXRBGA/XGJPYD8OWMy7EB8TaOmAzjP2azv84GbINYwX2cDWb4DHnc=");
+  ASSERT_TRUE(sha512);
+  EXPECT_TRUE(verify_password(*sha512, "test12"));
+  EXPECT_FALSE(verify_password(*sha512, "test1"));
+  // MD5 (RabbitMQ before 3.6) is not accepted; nor a hash of the wrong length.
+  EXPECT_FALSE(from_rabbitmq_hash("rabbit_password_hashing_md5", "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"));
+  EXPECT_FALSE(from_rabbitmq_hash("rabbit_password_hashing_sha512", "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"));
+  EXPECT_FALSE(from_rabbitmq_hash("rabbit_password_hashing_sha256", "not base64!"));
+  EXPECT_FALSE(valid_hash("rabbitmq-sha256$"));
+  EXPECT_FALSE(verify_password("rabbitmq-sha256$AAAA", "x"));
+}
+
 }  // namespace
 }  // namespace ferry::auth

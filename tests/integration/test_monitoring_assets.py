@@ -1,6 +1,6 @@
 """The Grafana dashboard and Prometheus alert rules the repository ships
 (packaging/monitoring/): every expression parses (Prometheus' own promtool,
-taken from Debian's package by scripts/promtool.sh) and names only metrics a
+taken from Debian's package by scripts/debian-tool.sh) and names only metrics a
 running Ferry exports."""
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ NOT_FERRY = {"up"}
 
 
 def promtool() -> str:
-    r = subprocess.run(["bash", str(ROOT / "scripts" / "promtool.sh")], capture_output=True, text=True)
-    assert r.returncode == 0, "scripts/promtool.sh failed: " + r.stderr
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "debian-tool.sh"), "prometheus", "usr/bin/promtool"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, "scripts/debian-tool.sh failed: " + r.stderr
     return r.stdout.strip().splitlines()[-1]
 
 

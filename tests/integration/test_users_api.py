@@ -74,7 +74,7 @@ def cli_users(path: str) -> str:
 def test_without_a_users_file_the_api_lists_guest_and_refuses_changes(broker):
     api = Api(broker)
     assert api.get("/api/users") == [{"name": "guest", "tags": ["administrator"]}]
-    assert api.get("/api/vhosts") == [{"name": "/"}]
+    assert [v["name"] for v in api.get("/api/vhosts")] == ["/"]
     assert api.get("/api/permissions") == [
         {"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}]
     assert api.get("/api/whoami") == {"name": "guest", "tags": ["administrator"], "role": "administrator"}
@@ -184,21 +184,21 @@ def test_vhosts_are_created_and_deleted(broker_factory, users_file):
     api = Api(b, auth=ADMIN)
     api.call("PUT", "/api/vhosts/lab", expect=201)
     api.call("PUT", "/api/vhosts/lab", expect=204)
-    assert {"name": "lab"} in api.get("/api/vhosts")
-    assert api.get("/api/vhosts/lab") == {"name": "lab"}
+    assert "lab" in [v["name"] for v in api.get("/api/vhosts")]
+    assert api.get("/api/vhosts/lab")["name"] == "lab"
     api.call("PUT", "/api/permissions/lab/root", {"configure": ".*", "write": ".*", "read": ".*"}, expect=201)
     c, f = login(b.port, "root", "r00t", host="lab")
     assert f.command == "CONNECTED", f
     api.call("DELETE", "/api/vhosts/lab", expect=204)
     c.read_until_closed()  # its connections go with it
-    assert {"name": "lab"} not in api.get("/api/vhosts")
+    assert "lab" not in [v["name"] for v in api.get("/api/vhosts")]
     assert api.raw("GET", "/api/vhosts/lab")[0] == 404
     assert api.raw("GET", "/api/permissions/lab/root")[0] == 404
     assert "lab" not in ferry_ok("vhost", "list", "--users-file", users_file).split()
     # The default vhost stays.
     status, _, body = api.raw("DELETE", "/api/vhosts/%2F")
     assert status == 400 and "default-vhost" in json.loads(body)["reason"]
-    assert {"name": "/"} in api.get("/api/vhosts")
+    assert "/" in [v["name"] for v in api.get("/api/vhosts")]
 
 
 # ------------------------------------------------------------------ who may
@@ -226,7 +226,7 @@ def test_tags_decide_what_a_management_user_may_do(broker_factory, users_file):
         assert status == 403 and "administrator" in json.loads(data)["reason"], (method, path)
     assert "x" not in cli_users(users_file).split()
     # Every management user may list the vhosts (the console's choices).
-    assert {"name": "shop"} in watch.get("/api/vhosts")
+    assert "shop" in [v["name"] for v in watch.get("/api/vhosts")]
     assert len(root.get("/api/users")) == 4
 
 

@@ -1,0 +1,270 @@
+// GET /api/definitions[/{vhost}] and POST /api/definitions: RabbitMQ's
+// definitions export and import (rabbitmqadmin export/import, a backup of
+// the broker's topology, moving from RabbitMQ). docs/management.md lists
+// what is exported and how an import merges.
+#include "auth/authenticator.h"
+#include "auth/password_hash.h"
+#include "broker/declared_queues.h"
+#include "common/version.h"
+#include "http/api.h"
+#include "http/json.h"
+#include "http/user_edits.h"
+
+namespace ferry::http {
+
+namespace {
+
+constexpr std::string_view kFerryAlgorithm = "ferry_pbkdf2_sha256";
+constexpr std::size_t kMaxImportItems = 100'000;  // per list: bounds one import's work
+
+// A stored hash as RabbitMQ's export writes one: the hash and its algorithm.
+std::pair<std::string, std::string> exported_hash(const std::string& stored) {
+  for (const auto& [prefix, algorithm] : {std::pair{"rabbitmq-sha256$", "rabbit_password_hashing_sha256"},
+                                          std::pair{"rabbitmq-sha512$", "rabbit_password_hashing_sha512"}})
+    if (stored.starts_with(prefix)) return {stored.substr(std::string_view(prefix).size()), algorithm};
+  return {stored, std::string(kFerryAlgorithm)};
+}
+
+void export_definitions(ApiContext& ctx, std::optional<std::string> only_vhost, Reply reply) {
+  auto users = snapshot(ctx);
+  if (only_vhost && !users->has_vhost(*only_vhost))
+    return reply(error_response(404, "not_found", "no vhost '" + *only_vhost + "'"));
+  Json out{{"product_name", "Ferry"}, {"product_version", std::string(kVersion)}};
+  Json vhosts = Json::array(), user_list = Json::array(), permissions = Json::array();
+  if (!only_vhost) {
+    for (const std::string& v : users->vhosts()) vhosts.push_back(Json{{"name", v}});
+    for (const auto& [name, u] : users->users()) {
+      auto [hash, algorithm] = exported_hash(u.password_hash);
+      user_list.push_back(Json{{"name", name}, {"password_hash", hash}, {"hashing_algorithm", algorithm},
+                               {"tags", u.tags}});
+    }
+    for (const auto& e : users->permission_entries())
+      permissions.push_back(Json{{"user", e.user}, {"vhost", e.vhost}, {"configure", e.configure},
+                                 {"write", e.write}, {"read", e.read}});
+    out["users"] = user_list;
+    out["vhosts"] = vhosts;
+    out["permissions"] = permissions;
+    out["topic_permissions"] = Json::array();
+    out["parameters"] = Json::array();
+    out["global_parameters"] = Json::array();
+  }
+  out["policies"] = Json::array();
+  out["exchanges"] = Json::array();
+  out["bindings"] = Json::array();
+  // The queues that persist: durable ones (journaled), temporary ones not.
+  using Queues = std::vector<broker::QueueStats>;
+  gather<Queues>(
+      ctx, [&ctx, only_vhost](ShardId s) { return ctx.broker.local(s).queue_stats(only_vhost.value_or("")); },
+      [reply, out = std::move(out), only_vhost](std::vector<Queues> parts) mutable {
+        std::vector<std::pair<std::string, std::string>> names;
+        for (const auto& p : parts)
+          for (const auto& q : p)
+            if (q.durable) names.emplace_back(q.destination.vhost, q.destination.name);
+        std::sort(names.begin(), names.end());
+        Json queues = Json::array();
+        for (const auto& [vhost, name] : names) {
+          Json q{{"name", name}, {"durable", true}, {"auto_delete", false}, {"arguments", Json::object()}};
+          if (!only_vhost) q["vhost"] = vhost;
+          queues.push_back(std::move(q));
+        }
+        out["queues"] = std::move(queues);
+        reply(json_ok(out));
+      });
+}
+
+// What an import brings, read and checked before anything changes.
+struct Import {
+  std::vector<std::string> vhosts;
+  struct UserDef {
+    std::string name, hash;
+    std::vector<std::string> tags;
+  };
+  std::vector<UserDef> users;
+  std::vector<auth::PermissionEntry> permissions;
+  std::vector<broker::Destination> queues;
+};
+
+// An array member of `body` (absent: empty), bounded.
+Result<const Json*> list_of(const Json& body, const char* name) {
+  static const Json empty = Json::array();
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return &empty;
+  if (!it->is_array()) return failure(std::string(name) + ": a list is expected");
+  if (it->size() > kMaxImportItems)
+    return failure(std::string(name) + ": more than " + std::to_string(kMaxImportItems) + " items");
+  return &*it;
+}
+
+Result<std::string> string_field(const Json& item, const char* list, const char* field) {
+  auto it = item.find(field);
+  if (!item.is_object() || it == item.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+    return failure(std::string(list) + ": every item needs a string '" + field + "'");
+  return it->get<std::string>();
+}
+
+Result<Import> read_import(const Json& body, const auth::UserStore& current) {
+  if (!body.is_object()) return failure("the body must be a JSON object (an export of RabbitMQ or Ferry)");
+  Import in;
+  auto vhosts = list_of(body, "vhosts");
+  if (!vhosts) return vhosts.error();
+  for (const Json& v : **vhosts) {
+    auto name = string_field(v, "vhosts", "name");
+    if (!name) return name.error();
+    if (Status ok = auth::check_name("vhost", *name); !ok) return ok.error();
+    in.vhosts.push_back(std::move(*name));
+  }
+  auto users = list_of(body, "users");
+  if (!users) return users.error();
+  for (const Json& u : **users) {
+    auto name = string_field(u, "users", "name");
+    if (!name) return name.error();
+    if (Status ok = auth::check_name("user", *name); !ok) return ok.error();
+    auto hash = string_field(u, "users", "password_hash");
+    if (!hash) return hash.error();
+    const std::string algorithm = u.value("hashing_algorithm", std::string(kFerryAlgorithm));
+    std::optional<std::string> stored =
+        algorithm == kFerryAlgorithm ? std::optional<std::string>(*hash) : auth::from_rabbitmq_hash(algorithm, *hash);
+    if (!stored || !auth::valid_hash(*stored))
+      return failure("users: " + *name + ": a password_hash with hashing_algorithm '" + algorithm +
+                     "' is not one Ferry reads (rabbit_password_hashing_sha256, _sha512, or ferry_pbkdf2_sha256)");
+    Import::UserDef def{*name, std::move(*stored), {}};
+    if (auto tags = u.find("tags"); tags != u.end()) {
+      if (tags->is_string()) def.tags = auth::split_tags(tags->get<std::string>());
+      else if (tags->is_array()) {
+        for (const Json& t : *tags)
+          if (t.is_string()) def.tags.push_back(t.get<std::string>());
+      }
+    }
+    in.users.push_back(std::move(def));
+  }
+  auto perms = list_of(body, "permissions");
+  if (!perms) return perms.error();
+  for (const Json& p : **perms) {
+    auth::PermissionEntry e;
+    for (auto [field, into] : {std::pair{"user", &e.user}, std::pair{"vhost", &e.vhost}}) {
+      auto v = string_field(p, "permissions", field);
+      if (!v) return v.error();
+      *into = std::move(*v);
+    }
+    for (auto [field, into] : {std::pair{"configure", &e.configure}, std::pair{"write", &e.write},
+                               std::pair{"read", &e.read}}) {
+      auto it = p.find(field);
+      if (it == p.end() || !it->is_string()) return failure(std::string("permissions: every item needs '") + field + "'");
+      *into = it->get<std::string>();
+    }
+    in.permissions.push_back(std::move(e));
+  }
+  auto queues = list_of(body, "queues");
+  if (!queues) return queues.error();
+  for (const Json& q : **queues) {
+    auto name = string_field(q, "queues", "name");
+    if (!name) return name.error();
+    auto vhost = string_field(q, "queues", "vhost");
+    if (!vhost) return vhost.error();
+    if (name->size() > 1024 || name->starts_with("amq.gen-"))
+      return failure("queues: '" + *name + "' cannot be declared");
+    if (auto args = q.find("arguments"); args != q.end() && args->is_object())
+      for (const auto& [k, v] : args->items())
+        if (!(k == "x-queue-type" && v == "classic"))
+          return failure("queues: " + *name + ": queue argument '" + k + "' is not imported yet");
+    const bool known_vhost = current.has_vhost(*vhost) ||
+                             std::find(in.vhosts.begin(), in.vhosts.end(), *vhost) != in.vhosts.end();
+    if (!known_vhost) return failure("queues: " + *name + ": no vhost '" + *vhost + "'");
+    in.queues.push_back(broker::Destination{broker::DestinationKind::kQueue, std::move(*name), std::move(*vhost)});
+  }
+  for (const char* unsupported : {"exchanges", "bindings", "policies"}) {
+    auto list = list_of(body, unsupported);
+    if (!list) return list.error();
+    if (!(*list)->empty()) return failure(std::string(unsupported) + " are not imported yet");
+  }
+  return in;
+}
+
+// Declares the imported queues (as PUT /api/queues does), then answers.
+void declare_queues(ApiContext& ctx, std::vector<broker::Destination> queues, Reply reply) {
+  struct State {
+    std::size_t left = 0;
+    std::string error;
+    Reply reply;
+  };
+  auto st = std::make_shared<State>();
+  st->left = queues.size() + 1;
+  st->reply = std::move(reply);
+  auto finish = [st] {
+    if (--st->left != 0) return;
+    if (!st->error.empty()) return st->reply(error_response(409, "limit", st->error));
+    Response res;
+    res.status = 204;
+    st->reply(std::move(res));
+  };
+  for (broker::Destination& d : queues) {
+    if (ctx.declared != nullptr) {
+      if (Status added = ctx.declared->add(d.vhost, d.name); !added) {
+        st->error = "queue " + d.name + " not declared: " + added.error().text();
+        finish();
+        continue;
+      }
+    }
+    const ShardId owner = ctx.broker.owner_of(d);
+    ctx.broker.post(owner, [&ctx, owner, d = std::move(d), st, finish] {
+      const bool limited = ctx.broker.local(owner).declare_queue(d) == broker::ShardBroker::DeclareResult::kLimit;
+      ctx.broker.post(ShardId(0), [&ctx, d, st, finish, limited] {
+        if (limited) {
+          if (ctx.declared != nullptr) (void)ctx.declared->remove(d.vhost, d.name);
+          st->error = "queue limit reached (max-queues); " + d.to_string() + " in vhost '" + d.vhost + "' not created";
+        }
+        finish();
+      });
+    });
+  }
+  finish();
+}
+
+}  // namespace
+
+void add_definitions_routes(Router& r, ApiContext& ctx) {
+  using Access = Router::Access;
+  r.add("GET", "/api/definitions", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
+    export_definitions(ctx, std::nullopt, std::move(reply));
+  }, Access::kAdministrator);
+  r.add("GET", "/api/definitions/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+    export_definitions(ctx, cap[0], std::move(reply));
+  }, Access::kAdministrator);
+
+  // Merges, as RabbitMQ's import does: what is named is created or updated
+  // (a user's hash and tags, a grant), nothing is deleted. Everything is
+  // checked first; users, vhosts and permissions change in one edit of the
+  // users file; then the queues are declared.
+  r.add("POST", "/api/definitions", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
+    Json body = Json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) return reply(error_response(400, "bad_request", "the body is not JSON"));
+    auto in = read_import(body, *snapshot(ctx));
+    if (!in) return reply(error_response(400, "bad_request", in.error().text()));
+    auto import = std::make_shared<Import>(std::move(*in));
+    if (import->vhosts.empty() && import->users.empty() && import->permissions.empty())
+      return declare_queues(ctx, std::move(import->queues), std::move(reply));
+    edit_users(
+        ctx,
+        [&ctx, import, reply = std::move(reply)](Response res) mutable {
+          if (res.status >= 300) return reply(std::move(res));
+          declare_queues(ctx, std::move(import->queues), std::move(reply));
+        },
+        std::make_shared<Outcome>(),
+        [import](auth::UserStore& s, Outcome&) -> Status {
+          for (const std::string& v : import->vhosts)
+            if (!s.has_vhost(v))
+              if (Status ok = s.add_vhost(v); !ok) return ok;
+          for (const auto& u : import->users) {
+            Status ok = s.find_user(u.name) == nullptr ? s.add_user(u.name, u.hash, u.tags)
+                                                       : s.update_user(u.name, u.hash, u.tags);
+            if (!ok) return failure("users: " + u.name + ": " + ok.error().text());
+          }
+          for (const auto& p : import->permissions)
+            if (Status ok = s.set_permissions(p.user, p.vhost, p.configure, p.write, p.read); !ok)
+              return failure("permissions: " + p.user + " in " + p.vhost + ": " + ok.error().text());
+          return {};
+        });
+  }, Access::kAdministrator);
+}
+
+}  // namespace ferry::http
