@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "store/fault_env.h"
+#include "stream/committer.h"
 #include "stream/segment_file.h"
 #include "stream/stream_reader.h"
 #include "stream_test_util.h"
@@ -437,6 +438,50 @@ TEST_F(StreamLog, GroupCommitFromManyThreads) {
   ASSERT_EQ(offsets.size(), static_cast<std::size_t>(kThreads * kPer));
   for (std::size_t i = 0; i < offsets.size(); ++i) EXPECT_EQ(offsets[i], i);
   EXPECT_EQ(read_all(*log, OffsetSpec::first()).size(), offsets.size());
+}
+
+// The committer thread: appenders notify, it syncs; every completion
+// arrives, in offset order per partition, and a forgotten log can go.
+TEST_F(StreamLog, TheCommitterSyncsNotifiedPartitions) {
+  PartitionOptions o = options();
+  o.fsync = store::FsyncPolicy::kAlways;
+  auto a = open_log(o);
+  o.directory = dir_.path() + "/p1";
+  auto b = open_log(o);
+  std::mutex m;
+  std::vector<std::uint64_t> got_a, got_b;
+  {
+    StreamCommitter committer;
+    std::vector<std::thread> producers;
+    for (int t = 0; t < 2; ++t) {
+      producers.emplace_back([&, t] {
+        PartitionLog& log = t == 0 ? *a : *b;
+        auto& got = t == 0 ? got_a : got_b;
+        for (int i = 0; i < 300; ++i) {
+          auto r = log.append(std::vector{entry("x")}, [&](const CommitResult& c) {
+            EXPECT_TRUE(c.ok);
+            std::lock_guard lk(m);
+            got.push_back(c.first.value);
+          });
+          EXPECT_TRUE(r.ok());
+          committer.notify(log);
+        }
+      });
+    }
+    for (auto& p : producers) p.join();
+    // The destructor syncs what was notified before it stops.
+  }
+  ASSERT_EQ(got_a.size(), 300u);
+  ASSERT_EQ(got_b.size(), 300u);
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    EXPECT_EQ(got_a[i], i);
+    EXPECT_EQ(got_b[i], i);
+  }
+  StreamCommitter committer;
+  ASSERT_TRUE(a->append(std::vector{entry("late")}, nullptr).ok());
+  committer.notify(*a);
+  committer.forget(*a);
+  a.reset();  // safe: not queued, not being synced
 }
 
 class StreamLogFaults : public testing::StreamTest {
