@@ -63,7 +63,7 @@ std::uint32_t batch_crc(std::span<const char> batch) {
 }
 
 std::int64_t encode_batch(std::string& out, std::span<const StreamEntry> entries, StreamOffset base,
-                          std::int64_t now_ms, std::int64_t floor_ms) {
+                          std::int64_t now_ms, std::int64_t floor_ms, std::uint32_t epoch) {
   FERRY_ASSERT(!entries.empty());
   const std::size_t start = out.size();
   out.resize(start + kBatchHeaderBytes);
@@ -98,6 +98,8 @@ std::int64_t encode_batch(std::string& out, std::span<const StreamEntry> entries
   put_u32(h + 20, 0);
   put_i64(h + 24, first);
   put_i64(h + 32, ts);
+  put_u32(h + 40, epoch);
+  put_u32(h + 44, 0);
   put_u32(h + 4, batch_crc(std::span<const char>(h, size)));
   return ts;
 }
@@ -115,6 +117,7 @@ bool parse_batch_header(std::span<const char> bytes, std::uint32_t max_batch_byt
   out.attributes = get_u32(h + 20);
   out.first_timestamp = get_i64(h + 24);
   out.last_timestamp = get_i64(h + 32);
+  out.epoch = get_u32(h + 40);
   out.size = size;
   if (size < kBatchHeaderBytes + kEntryMinBytes || size > max_batch_bytes) {
     why = "bad batch length " + std::to_string(size);
@@ -127,6 +130,10 @@ bool parse_batch_header(std::span<const char> bytes, std::uint32_t max_batch_byt
   if (out.attributes != 0) {
     // Compression (bits 0..2) is reserved for zstd/lz4; nothing writes it yet.
     why = "unsupported batch attributes " + std::to_string(out.attributes);
+    return false;
+  }
+  if (get_u32(h + 44) != 0) {
+    why = "reserved batch header bytes are not zero";
     return false;
   }
   if (out.first_timestamp > out.last_timestamp) {

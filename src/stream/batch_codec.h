@@ -21,6 +21,10 @@ struct BatchHeader {
   std::uint32_t attributes = 0;    // compression bits; 0 today
   std::int64_t first_timestamp = 0;
   std::int64_t last_timestamp = 0; // the largest (timestamps never decrease in a batch)
+  // The leader epoch the batch was written in (cluster replication: a
+  // follower finds where its log diverged from a new leader's by epoch).
+  // 0 on a single broker. Never decreases along a partition.
+  std::uint32_t epoch = 0;
   std::uint64_t size = 0;          // whole batch: 8 + length
 
   StreamOffset next() const { return StreamOffset{base.value + count}; }
@@ -35,9 +39,9 @@ std::uint64_t encoded_entry_bytes(const StreamEntry& e);
 // so a time seek is a binary search. Returns the last timestamp given.
 // Sizes must have been checked (encoded_entry_bytes) by the caller.
 std::int64_t encode_batch(std::string& out, std::span<const StreamEntry> entries, StreamOffset base,
-                          std::int64_t now_ms, std::int64_t floor_ms);
+                          std::int64_t now_ms, std::int64_t floor_ms, std::uint32_t epoch = 0);
 
-// Reads and checks the 40-byte header at the start of `bytes` (which may be
+// Reads and checks the 48-byte header at the start of `bytes` (which may be
 // just the header): plausible length (at most max_batch_bytes in all),
 // count >= 1, known attributes, first <= last timestamp. No CRC (the entries
 // may not be there). Returns false with `why` otherwise.

@@ -226,6 +226,7 @@ Status PartitionLog::recover() {
     if (!seg->index.empty()) {
       committed_last_batch_ = seg->index.last_batch_base();
       last_timestamp_ = std::max(last_timestamp_, seg->index.max_timestamp());
+      epoch_ = std::max(epoch_, seg->index.last_epoch());
     }
     segments_.emplace(base, std::move(seg));
   }
@@ -328,7 +329,7 @@ Result<AppendTicket> PartitionLog::append(std::span<const StreamEntry> entries, 
   // the log's. (The CRC could move out with a reseal; not measured yet.)
   std::string batch;
   batch.reserve(kBatchHeaderBytes + entries.size() * 64);
-  encode_batch(batch, entries, next_, now, last_timestamp_);
+  encode_batch(batch, entries, next_, now, last_timestamp_, epoch_);
   BatchHeader h;
   std::string why;
   const bool ok = parse_batch_header(batch, kMaxBatchBytesLimit, h, why);
@@ -351,6 +352,10 @@ Result<AppendTicket> PartitionLog::append_replicated(std::span<const char> batch
     if (h.base != expect)
       return failure("bad replicated batch", "base offset " + std::to_string(h.base.value) + ", expected " +
                                                  std::to_string(expect.value));
+    const std::uint32_t floor = headers.empty() ? epoch_ : headers.back().epoch;
+    if (h.epoch < floor)
+      return failure("bad replicated batch", "leader epoch " + std::to_string(h.epoch) + " below " +
+                                                 std::to_string(floor));
     headers.push_back(h);
     expect = h.next();
     pos += h.size;
@@ -398,6 +403,7 @@ Result<AppendTicket> PartitionLog::write_batch_locked(std::string_view batch, co
   const AppendTicket ticket{h.base, h.count};
   next_ = h.next();
   last_timestamp_ = std::max(last_timestamp_, h.last_timestamp);
+  epoch_ = std::max(epoch_, h.epoch);
   pending_.push_back(Pending{h.base, h.count, active->base, active->size, std::move(done)});
   return ticket;
 }
@@ -413,6 +419,19 @@ Status PartitionLog::roll_locked() {
   old.synced = old.size;
   write_index_files(old);
   return create_segment_locked(next_);
+}
+
+Status PartitionLog::set_leader_epoch(std::uint32_t epoch) {
+  std::lock_guard lk(mutex_);
+  if (epoch < epoch_)
+    return failure("stale leader epoch", std::to_string(epoch) + " < " + std::to_string(epoch_));
+  epoch_ = epoch;
+  return {};
+}
+
+std::uint32_t PartitionLog::leader_epoch() const {
+  std::lock_guard lk(mutex_);
+  return epoch_;
 }
 
 bool PartitionLog::needs_sync() const {

@@ -145,7 +145,8 @@ class PartitionLog {
   Result<AppendTicket> append(std::span<const StreamEntry> entries, CommitDone done);
   // A follower's append: whole batches exactly as the leader's read() gave
   // them (ReadResult::bytes), the first starting at written_end(). Each is
-  // checked (CRC, entries, contiguous offsets) before anything is written.
+  // checked (CRC, entries, contiguous offsets, epochs never decreasing)
+  // before anything is written; their epochs and timestamps are kept.
   Result<AppendTicket> append_replicated(std::span<const char> batches, CommitDone done);
 
   // Commits everything appended before it started (one fdatasync per file
@@ -154,6 +155,12 @@ class PartitionLog {
   // appends failed too, and were cut). Cheap when there is nothing to do.
   Status sync();
   bool needs_sync() const;
+
+  // The leader epoch stamped on batches appended from now on (the cluster
+  // sets it when this broker becomes the partition's leader). It never
+  // goes down: a lower value is refused.
+  Status set_leader_epoch(std::uint32_t epoch);
+  std::uint32_t leader_epoch() const;
 
   StreamOffset first_offset() const;  // the oldest entry kept (== end_offset() when empty)
   StreamOffset end_offset() const;    // after the last committed entry
@@ -219,6 +226,7 @@ class PartitionLog {
   StreamOffset committed_last_batch_;
   StreamOffset committed_segment_;   // base of the segment holding the end offset
   std::int64_t last_timestamp_ = 0;  // of the last entry written
+  std::uint32_t epoch_ = 0;          // stamped on appends; >= every batch's epoch
   std::vector<Pending> pending_;     // appended, not yet committed, oldest first
   bool dir_dirty_ = false;           // a segment file was created since the last sync
   bool cut_owed_ = false;            // a failed write's bytes may still be in the active file

@@ -31,6 +31,7 @@ void SegmentIndex::add_batch(const BatchHeader& h, std::uint64_t position) {
   if (empty()) first_ts_ = h.first_timestamp;
   max_ts_ = std::max(max_ts_, h.last_timestamp);
   last_batch_base_ = h.base;
+  last_epoch_ = h.epoch;
   next_ = h.next();
 }
 
@@ -79,6 +80,7 @@ std::string SegmentIndex::encode_file(std::uint32_t kind, std::uint64_t log_byte
   put_u64(h + 48, static_cast<std::uint64_t>(first_ts_));
   put_u64(h + 56, static_cast<std::uint64_t>(max_ts_));
   put_u32(h + 64, static_cast<std::uint32_t>(n));
+  put_u32(h + 68, last_epoch_);
   char* p = h + kIndexHeaderBytes;
   for (std::size_t i = 0; i < n; ++i, p += entry) {
     if (offsets) {
@@ -102,6 +104,7 @@ struct FileHeader {
   std::uint64_t next, last_batch_base;
   std::int64_t first_ts, max_ts;
   std::uint32_t count;
+  std::uint32_t last_epoch;
 };
 
 Result<FileHeader> check_file(std::span<const char> f, std::uint32_t kind, std::size_t entry_bytes,
@@ -118,7 +121,7 @@ Result<FileHeader> check_file(std::span<const char> f, std::uint32_t kind, std::
   if (get_u64(h + 16) != base.value) return failure("bad " + what, "base offset differs from its segment");
   if (get_u64(h + 24) != log_bytes) return failure("stale " + what, "segment size changed");
   FileHeader fh{get_u64(h + 32), get_u64(h + 40), static_cast<std::int64_t>(get_u64(h + 48)),
-                static_cast<std::int64_t>(get_u64(h + 56)), get_u32(h + 64)};
+                static_cast<std::int64_t>(get_u64(h + 56)), get_u32(h + 64), get_u32(h + 68)};
   if (f.size() - kIndexHeaderBytes != std::uint64_t{fh.count} * entry_bytes)
     return failure("bad " + what, "entry count does not match its size");
   return fh;
@@ -136,11 +139,11 @@ Result<SegmentIndex> SegmentIndex::decode(std::span<const char> offset_file, std
   const FileHeader& o = *of;
   const FileHeader& t = *tf;
   if (o.next != t.next || o.last_batch_base != t.last_batch_base || o.first_ts != t.first_ts ||
-      o.max_ts != t.max_ts)
+      o.max_ts != t.max_ts || o.last_epoch != t.last_epoch)
     return failure("bad index", "offset and time index disagree");
   const bool empty = o.next == base.value;
   if (o.next < base.value || o.next - base.value >= (1ull << 32) || o.first_ts > o.max_ts ||
-      (empty ? (o.count != 0 || t.count != 0 || o.last_batch_base != base.value)
+      (empty ? (o.count != 0 || t.count != 0 || o.last_batch_base != base.value || o.last_epoch != 0)
              : (o.count == 0 || t.count == 0 || o.last_batch_base < base.value ||
                 o.last_batch_base >= o.next)) ||
       log_bytes < kSegmentHeaderBytes || log_bytes >= (1ull << 32))
@@ -150,6 +153,7 @@ Result<SegmentIndex> SegmentIndex::decode(std::span<const char> offset_file, std
   index.last_batch_base_ = StreamOffset{o.last_batch_base};
   index.first_ts_ = o.first_ts;
   index.max_ts_ = o.max_ts;
+  index.last_epoch_ = o.last_epoch;
   const std::uint64_t span = o.next - base.value;
   const char* p = offset_file.data() + kIndexHeaderBytes;
   for (std::uint32_t i = 0; i < o.count; ++i, p += kOffsetIndexEntryBytes) {

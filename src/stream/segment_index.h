@@ -48,6 +48,7 @@ class SegmentIndex {
   StreamOffset last_batch_base() const { return last_batch_base_; }
   std::int64_t first_timestamp() const { return first_ts_; }
   std::int64_t max_timestamp() const { return max_ts_; }
+  std::uint32_t last_epoch() const { return last_epoch_; }  // of the last batch; 0 when empty
   std::size_t offset_entries() const { return offsets_.size(); }
   std::size_t time_entries() const { return times_.size(); }
   std::size_t memory_bytes() const;
@@ -79,6 +80,7 @@ class SegmentIndex {
   StreamOffset last_batch_base_;
   std::int64_t first_ts_ = 0;
   std::int64_t max_ts_ = 0;
+  std::uint32_t last_epoch_ = 0;
   std::uint64_t last_indexed_position_ = 0;
   std::vector<OffsetEntry> offsets_;
   std::vector<TimeEntry> times_;

@@ -24,11 +24,12 @@ inline constexpr std::uint32_t kSegmentVersion = 1;
 inline constexpr std::size_t kSegmentHeaderBytes = 24;
 
 // Batch header: length(4) masked crc(4) base offset(8) entry count(4)
-// attributes(4) first timestamp(8) last timestamp(8); then the entries.
+// attributes(4) first timestamp(8) last timestamp(8) leader epoch(4)
+// reserved(4, zero); then the entries.
 // `length` counts the bytes after the first 8 (the rest of the header and
 // the entries); the CRC covers exactly those bytes.
 inline constexpr std::size_t kBatchPrefixBytes = 8;
-inline constexpr std::size_t kBatchHeaderBytes = 40;
+inline constexpr std::size_t kBatchHeaderBytes = 48;
 // Attributes: bits 0..2 compression (0 = none; the rest is reserved for
 // zstd/lz4 and refused until then); every other bit must be 0.
 inline constexpr std::uint32_t kCompressionMask = 0x7;
@@ -42,13 +43,14 @@ inline constexpr std::uint8_t kEntryHasKey = 0x01;
 
 // Index file header (both kinds): magic(8) version(4) kind(4) base offset(8)
 // log bytes(8) next offset(8) last batch base(8) first timestamp(8)
-// max timestamp(8) entry count(4) masked crc(4); entries follow.
+// max timestamp(8) entry count(4) last batch's leader epoch(4) masked
+// crc(4); entries follow.
 inline constexpr char kIndexMagic[8] = {'F', 'E', 'R', 'R', 'Y', 'X', '0', '1'};
 inline constexpr std::uint32_t kIndexVersion = 1;
 inline constexpr std::uint32_t kOffsetIndexKind = 1;
 inline constexpr std::uint32_t kTimeIndexKind = 2;
-inline constexpr std::size_t kIndexHeaderBytes = 72;
-inline constexpr std::size_t kIndexCrcOffset = 68;
+inline constexpr std::size_t kIndexHeaderBytes = 76;
+inline constexpr std::size_t kIndexCrcOffset = 72;
 // Offset index entry: relative offset(4) file position(4).
 inline constexpr std::size_t kOffsetIndexEntryBytes = 8;
 // Time index entry: timestamp(8) relative offset(4).

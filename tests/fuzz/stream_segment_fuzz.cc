@@ -131,7 +131,7 @@ void build_raw(std::string_view in) {
   for (std::string_view p : parts) {
     if (p.size() < 3) continue;
     const char kind = p[0];
-    const StreamOffset base{static_cast<std::uint8_t>(p[1]) | (static_cast<std::uint8_t>(p[2]) << 8)};
+    const StreamOffset base{std::uint64_t{static_cast<std::uint8_t>(p[1])} | (std::uint64_t{static_cast<std::uint8_t>(p[2])} << 8)};
     const std::string_view bytes = p.substr(3);
     check_decoders(bytes);
     const SegmentFileKind k = kind == 'I'   ? SegmentFileKind::kOffsetIndex

@@ -18,7 +18,7 @@ std::string sample_batch(StreamOffset base = StreamOffset{7}) {
       entry(std::string("a\0b", 3)),
       entry("", std::string())};  // an empty key is a key
   std::string out;
-  encode_batch(out, es, base, 5000, 0);
+  encode_batch(out, es, base, 5000, 0, 3);
   return out;
 }
 
@@ -32,6 +32,7 @@ TEST(StreamBatch, RoundTrip) {
   EXPECT_EQ(h.size, b.size());
   EXPECT_EQ(h.first_timestamp, 1000);
   EXPECT_EQ(h.last_timestamp, 5000);
+  EXPECT_EQ(h.epoch, 3u);
   std::vector<EntryView> seen;
   std::vector<std::string> bodies;
   ASSERT_TRUE(for_each_entry(b, h, [&](const EntryView& e) {
@@ -106,6 +107,13 @@ TEST(StreamBatch, ForgedBatchesWithAValidCrcAreRefused) {
     reseal(b);
     EXPECT_FALSE(check_batch(b, format::kMaxBatchBytesLimit, h, why));
     EXPECT_NE(why.find("attributes"), std::string::npos) << why;
+  }
+  {
+    std::string b = sample_batch();
+    store::format::put_u32(b.data() + 44, 1);  // reserved
+    reseal(b);
+    EXPECT_FALSE(check_batch(b, format::kMaxBatchBytesLimit, h, why));
+    EXPECT_NE(why.find("reserved"), std::string::npos) << why;
   }
   {
     std::string b = sample_batch();

@@ -396,6 +396,44 @@ TEST_F(StreamLog, AFollowerAppendsTheLeadersBatchesByOffset) {
   EXPECT_TRUE((*follower)->append_replicated(tail->bytes, nullptr).ok());
 }
 
+TEST_F(StreamLog, LeaderEpochsAreStampedKeptAndNeverGoBack) {
+  PartitionOptions o = options();
+  o.max_segment_bytes = 300;
+  auto leader = open_log(o);
+  commit(*leader, {entry("e0")});
+  ASSERT_TRUE(leader->set_leader_epoch(4).ok());
+  for (int i = 1; i < 10; ++i) commit(*leader, {entry("e" + std::to_string(i))});
+  auto stale = leader->set_leader_epoch(3);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().message, "stale leader epoch");
+  auto pos = leader->resolve(OffsetSpec::first());
+  auto all = leader->read(*pos, 1 << 20, 1000);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::uint32_t> epochs;
+  for (const auto& b : all->batches) epochs.push_back(b.epoch);
+  ASSERT_GE(epochs.size(), 2u);
+  EXPECT_EQ(epochs.front(), 0u);
+  EXPECT_EQ(epochs.back(), 4u);
+  // Known again after a restart, from the last segment or a sealed one's index.
+  leader.reset();
+  leader = open_log(o);
+  EXPECT_EQ(leader->leader_epoch(), 4u);
+  // A follower keeps the leader's epochs, and refuses to go back.
+  PartitionOptions fo = o;
+  fo.directory = dir_.path() + "/follower";
+  auto follower = open_log(fo);
+  ASSERT_TRUE(follower->set_leader_epoch(5).ok());
+  auto refused = follower->append_replicated(all->bytes, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().detail.find("epoch"), std::string::npos);
+  PartitionOptions fo2 = o;
+  fo2.directory = dir_.path() + "/follower2";
+  auto follower2 = open_log(fo2);
+  ASSERT_TRUE(follower2->append_replicated(all->bytes, nullptr).ok());
+  ASSERT_TRUE(follower2->sync().ok());
+  EXPECT_EQ(follower2->leader_epoch(), 4u);
+}
+
 TEST_F(StreamLog, GroupCommitFromManyThreads) {
   PartitionOptions o = options();
   o.fsync = store::FsyncPolicy::kAlways;
