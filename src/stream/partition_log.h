@@ -47,8 +47,9 @@
 // are serialized by the log's mutex (held for the pwrite); sync() is meant
 // for one committer thread at a time (concurrent calls serialize); reads
 // and resolves take the mutex only to look up a segment, then pread
-// without it. Completions and on_commit run without any lock held and may
-// call back into the log (but not close()).
+// without it. Completions and on_commit run without the log's mutex and
+// may append or read, but not call sync() or close() (sync() is held while
+// they run, so that completions of one partition run in offset order).
 //
 // Bounds: entry, batch and segment sizes, entries per batch, and open file
 // handles per partition are options; violations are Errors, never crashes.
