@@ -421,6 +421,77 @@ Status PartitionLog::roll_locked() {
   return create_segment_locked(next_);
 }
 
+Status PartitionLog::truncate_to(StreamOffset offset) {
+  std::lock_guard sync_lk(sync_mutex_);
+  std::vector<Pending> failed;
+  {
+    std::lock_guard lk(mutex_);
+    if (closed_) return failure("stream partition is closed");
+    if (offset == next_) return {};
+    const StreamOffset first = segments_.begin()->first;
+    if (offset > next_ || offset < first)
+      return failure("cannot truncate the stream", "offset " + std::to_string(offset.value) + " outside [" +
+                                                       std::to_string(first.value) + ", " +
+                                                       std::to_string(next_.value) + "]");
+    Segment& s = *segment_for_locked(offset);
+    auto f = acquire_locked(s);
+    if (!f) return f.error();
+    std::shared_ptr<store::File> file = *f;
+    // The batch starting at `offset` (a rare operation: read under the lock).
+    const SegmentIndex::Hit hit = s.index.lookup_offset(offset);
+    std::uint64_t cut = hit.position;
+    StreamOffset at = hit.offset;
+    while (at < offset) {
+      BatchHeader h;
+      std::string why;
+      store::IoStatus io;
+      if (!read_batch_header(*file, cut, s.size, h, why, io))
+        return failure("corrupt stream batch", where(s.base, s.path, cut) + ": " + why);
+      at = h.next();
+      cut += h.size;
+    }
+    if (at != offset)
+      return failure("cannot truncate the stream", "offset " + std::to_string(offset.value) +
+                                                       " is inside a batch");
+    for (Pending& p : pending_) failed.push_back(std::move(p));
+    pending_.clear();
+    while (segments_.rbegin()->first > s.base) {
+      auto it = std::prev(segments_.end());
+      if (it->second->file) --open_files_;
+      (void)env_.remove_file(it->second->path);
+      remove_index_files(it->first);
+      segments_.erase(it);
+      dir_dirty_ = true;
+    }
+    store::IoStatus st = file->truncate(cut);
+    if (st.ok() && options_.fsync != store::FsyncPolicy::kNever) st = file->sync();
+    if (!st.ok()) cut_owed_ = true;
+    s.size = s.synced = s.committed = cut;
+    SegmentIndex rebuilt(s.base, options_.index_interval_bytes);
+    (void)scan_segment_file(*file, kSegmentHeaderBytes, cut, rebuilt);
+    s.index = std::move(rebuilt);
+    remove_index_files(s.base);  // the active segment again
+    next_ = committed_ = offset;
+    committed_segment_ = s.base;
+    committed_last_batch_ = offset;
+    for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+      if (!it->second->index.empty()) {
+        committed_last_batch_ = it->second->index.last_batch_base();
+        break;
+      }
+    }
+    if (!st.ok()) {
+      spdlog::error("stream {}: cannot cut for truncation: {}", options_.directory, st.to_string());
+      for (Pending& p : failed)
+        if (p.done) p.done(CommitResult{false, "stream truncated", p.first, p.count});
+      return failure(failure_text(st));
+    }
+  }
+  for (Pending& p : failed)
+    if (p.done) p.done(CommitResult{false, "stream truncated", p.first, p.count});
+  return {};
+}
+
 Status PartitionLog::set_leader_epoch(std::uint32_t epoch) {
   std::lock_guard lk(mutex_);
   if (epoch < epoch_)

@@ -157,6 +157,15 @@ class PartitionLog {
   Status sync();
   bool needs_sync() const;
 
+  // A follower's cut (the cluster: its log diverged from a new leader's):
+  // removes every entry at or after `offset`, committed or not. `offset`
+  // must be a batch boundary in [first offset, written end]. Appends not
+  // yet committed fail (their completions run with ok=false); readers past
+  // the cut move to the new end on their next read. Durable on return
+  // (the cut file is synced; deleted segments' directory entries with the
+  // next sync).
+  Status truncate_to(StreamOffset offset);
+
   // The leader epoch stamped on batches appended from now on (the cluster
   // sets it when this broker becomes the partition's leader). It never
   // goes down: a lower value is refused.

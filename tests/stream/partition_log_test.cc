@@ -434,6 +434,51 @@ TEST_F(StreamLog, LeaderEpochsAreStampedKeptAndNeverGoBack) {
   EXPECT_EQ(follower2->leader_epoch(), 4u);
 }
 
+TEST_F(StreamLog, AFollowerTruncatesToABatchBoundary) {
+  PartitionOptions o = options();
+  o.max_segment_bytes = 300;
+  o.index_interval_bytes = 1;
+  auto log = open_log(o);
+  for (int i = 0; i < 20; ++i) commit(*log, {entry("e" + std::to_string(2 * i)), entry("e" + std::to_string(2 * i + 1))});
+  ASSERT_GT(log->segment_count(), 4u);
+  auto reader = StreamReader::open(*log, OffsetSpec::offset(StreamOffset{35}));
+  ASSERT_TRUE(reader.ok());
+  bool failed = false;
+  ASSERT_TRUE(log->append(std::vector{entry("pending")}, [&](const CommitResult& r) { failed = !r.ok; }).ok());
+  auto inside = log->truncate_to(StreamOffset{13});
+  ASSERT_FALSE(inside.ok());
+  EXPECT_NE(inside.error().detail.find("inside a batch"), std::string::npos);
+  EXPECT_FALSE(log->truncate_to(StreamOffset{100}).ok());
+  ASSERT_TRUE(log->truncate_to(StreamOffset{12}).ok());
+  EXPECT_TRUE(failed);  // the uncommitted append
+  EXPECT_EQ(log->end_offset().value, 12u);
+  EXPECT_EQ(log->written_end().value, 12u);
+  EXPECT_EQ(read_all(*log, OffsetSpec::first()).size(), 12u);
+  const auto last = read_all(*log, OffsetSpec::last());
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[0].offset, 10u);
+  // The reader past the cut waits at the new end.
+  auto r = reader->read(1 << 20, 10);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(reader->next_offset().value, 12u);
+  EXPECT_EQ(commit(*log, {entry("e12")}), 12u);
+  r = reader->read(1 << 20, 10);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->entries(), 1u);
+  log.reset();
+  auto again = open_log(o);
+  EXPECT_EQ(again->recovery().truncated_bytes, 0u);
+  const auto seen = read_all(*again, OffsetSpec::first());
+  ASSERT_EQ(seen.size(), 13u);
+  EXPECT_EQ(seen.back().body, "e12");
+  // Down to the first offset: empty, and appends start there.
+  ASSERT_TRUE(again->truncate_to(StreamOffset{0}).ok());
+  EXPECT_EQ(again->segment_count(), 1u);
+  EXPECT_TRUE(read_all(*again, OffsetSpec::first()).empty());
+  EXPECT_EQ(commit(*again, {entry("new")}), 0u);
+}
+
 TEST_F(StreamLog, GroupCommitFromManyThreads) {
   PartitionOptions o = options();
   o.fsync = store::FsyncPolicy::kAlways;
