@@ -453,6 +453,13 @@ Status PartitionLog::truncate_to(StreamOffset offset) {
     if (at != offset)
       return failure("cannot truncate the stream", "offset " + std::to_string(offset.value) +
                                                        " is inside a batch");
+    // What stays is checked whole before anything is cut: it becomes the
+    // active segment, whose index must end exactly at the new end.
+    SegmentIndex rebuilt(s.base, options_.index_interval_bytes);
+    const SegmentFileScan scan = scan_segment_file(*file, kSegmentHeaderBytes, cut, rebuilt);
+    if (!scan.io.ok()) return failure("cannot read stream segment", scan.io.to_string());
+    if (scan.valid_end != cut)
+      return failure("corrupt stream batch", where(s.base, s.path, scan.valid_end) + ": " + scan.why);
     for (Pending& p : pending_) failed.push_back(std::move(p));
     pending_.clear();
     while (segments_.rbegin()->first > s.base) {
@@ -467,8 +474,6 @@ Status PartitionLog::truncate_to(StreamOffset offset) {
     if (st.ok() && options_.fsync != store::FsyncPolicy::kNever) st = file->sync();
     if (!st.ok()) cut_owed_ = true;
     s.size = s.synced = s.committed = cut;
-    SegmentIndex rebuilt(s.base, options_.index_interval_bytes);
-    (void)scan_segment_file(*file, kSegmentHeaderBytes, cut, rebuilt);
     s.index = std::move(rebuilt);
     remove_index_files(s.base);  // the active segment again
     next_ = committed_ = offset;
@@ -606,8 +611,16 @@ void PartitionLog::rollback_locked(std::vector<Pending>& failed) {
       s.synced = std::min(s.synced, s.size);
       SegmentIndex rebuilt(s.base, options_.index_interval_bytes);
       const SegmentFileScan scan = scan_segment_file(**file, kSegmentHeaderBytes, s.committed, rebuilt);
-      if (!scan.why.empty())
-        spdlog::error("stream {}: rebuilding the index after a failed write: {}", options_.directory, scan.why);
+      if (scan.valid_end != s.committed) {
+        // Committed bytes that no longer read back (a damaged disk): the
+        // log ends where they start, so that offsets stay contiguous.
+        spdlog::error("stream {}: after a failed write, {}: {}; the log now ends at offset {}",
+                      options_.directory, where(s.base, s.path, scan.valid_end), scan.why, rebuilt.next().value);
+        cut_owed_ = !(*file)->truncate(scan.valid_end).ok();
+        s.size = s.synced = s.committed = scan.valid_end;
+        committed_ = rebuilt.next();
+        if (!rebuilt.empty()) committed_last_batch_ = rebuilt.last_batch_base();
+      }
       s.index = std::move(rebuilt);
     } else {
       cut_owed_ = true;

@@ -21,8 +21,9 @@
 // its count; a decoded index answers lookups inside its segment; open()
 // either fails with an Error or yields a log whose reads (from first, last,
 // next, every offset, timestamps) return contiguous offsets up to the end
-// offset or an Error; an append after recovery gets the end offset and is
-// found there after reopening.
+// offset or an Error; a follower's cut at the last batch ends the log
+// there; an append after recovery gets the end offset and is found there
+// after reopening.
 
 #include <spdlog/spdlog.h>
 
@@ -263,6 +264,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       read_through(log, OffsetSpec::timestamp(t), 1 << 20, 1000);
     (void)log.apply_retention(2'000'000'000'000);
     check(log.segment_count() >= 1, "retention keeps the active segment");
+    // The last batch's start is a batch boundary: a follower's cut there
+    // leaves everything before it.
+    if (auto last = log.resolve(OffsetSpec::last()); last.ok() && last->next < log.end_offset()) {
+      const StreamOffset cut = last->next;
+      if (log.truncate_to(cut).ok()) {
+        check(log.end_offset() == cut && log.written_end() == cut, "a cut ends the log there");
+        read_through(log, OffsetSpec::first(), 1 << 20, 1000);
+      }
+    }
     end = log.end_offset().value;
     StreamEntry e;
     e.body = "after recovery";
