@@ -819,6 +819,13 @@ Result<ReaderPosition> PartitionLog::locate_time(std::int64_t t) {
 Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes, std::size_t max_entries) {
   ReadResult out;
   if (max_entries == 0) max_entries = 1;
+  // Whether the bytes at pos were cut while we read them (truncate_to, a
+  // failed sync's rollback): then the position is found again, not an Error.
+  const auto cut_meanwhile = [&](const ReaderPosition& at, std::uint64_t need_end) {
+    std::lock_guard lk(mutex_);
+    auto it = segments_.find(at.segment);
+    return it == segments_.end() || it->second->committed < need_end;
+  };
   for (int hops = 0;; ++hops) {
     std::shared_ptr<store::File> file;
     std::uint64_t end = 0;
@@ -868,8 +875,10 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
     BatchHeader h;
     std::string why;
     store::IoStatus io;
-    if (!read_batch_header(*file, pos.position, end, h, why, io))
+    if (!read_batch_header(*file, pos.position, end, h, why, io)) {
+      if (hops < 8 && cut_meanwhile(pos, pos.position + kBatchHeaderBytes)) continue;
       return failure("corrupt stream batch", where(pos.segment, path, pos.position) + ": " + why);
+    }
     if (!(h.base <= pos.next && pos.next < h.next()))
       return failure("corrupt stream batch", where(pos.segment, path, pos.position) + ": holds offsets " +
                                                  std::to_string(h.base.value) + ".." + std::to_string(h.next().value) +
@@ -891,8 +900,7 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
       if (!parse_batch_header(rest, kMaxBatchBytesLimit, b, why))
         return failure("corrupt stream batch", where(pos.segment, path, pos.position + p) + ": " + why);
       if (b.size > rest.size()) {
-        if (p == 0) return failure("corrupt stream batch", where(pos.segment, path, pos.position) + ": short read");
-        break;  // the next batch did not fit in max_bytes
+        break;  // the next batch did not fit in max_bytes (or, first, was cut: below)
       }
       if (!check_batch(rest, kMaxBatchBytesLimit, b, why))
         return failure("corrupt stream batch", where(pos.segment, path, pos.position + p) + ": " + why);
@@ -911,6 +919,17 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
       }
       counted += avail;
       next = b.next();
+    }
+    if (p == 0) {
+      // Fewer bytes than the batch's header said: cut meanwhile (find the
+      // position again) or damaged.
+      if (hops < 8 && cut_meanwhile(pos, pos.position + h.size)) {
+        const bool repositioned = out.repositioned;
+        out = ReadResult{};
+        out.repositioned = repositioned;
+        continue;
+      }
+      return failure("corrupt stream batch", where(pos.segment, path, pos.position) + ": short read");
     }
     out.bytes.resize(static_cast<std::size_t>(p));
     out.next = next;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
+#include <utility>
 #include <cerrno>
 #include <thread>
 
@@ -477,6 +479,80 @@ TEST_F(StreamLog, AFollowerTruncatesToABatchBoundary) {
   EXPECT_EQ(again->segment_count(), 1u);
   EXPECT_TRUE(read_all(*again, OffsetSpec::first()).empty());
   EXPECT_EQ(commit(*again, {entry("new")}), 0u);
+}
+
+// An Env whose files call a hook before each read: lets a test cut the
+// log between a reader's lookup and its pread, deterministically.
+class ReadHookEnv final : public store::Env {
+ public:
+  std::function<void()> before_read;  // runs once, then is cleared
+
+  class HookFile final : public store::File {
+   public:
+    HookFile(std::unique_ptr<store::File> f, ReadHookEnv& env) : f_(std::move(f)), env_(env) {}
+    store::IoStatus read_at(std::uint64_t o, std::span<char> out, std::size_t& n) override {
+      if (auto hook = std::exchange(env_.before_read, nullptr)) hook();
+      return f_->read_at(o, out, n);
+    }
+    store::IoStatus write_at(std::uint64_t o, std::span<const char> d) override { return f_->write_at(o, d); }
+    store::IoStatus sync() override { return f_->sync(); }
+    store::IoStatus truncate(std::uint64_t s) override { return f_->truncate(s); }
+    store::IoStatus size(std::uint64_t& s) override { return f_->size(s); }
+
+   private:
+    std::unique_ptr<store::File> f_;
+    ReadHookEnv& env_;
+  };
+
+  store::IoStatus create_dirs(const std::string& p) override { return base().create_dirs(p); }
+  store::IoStatus list_dir(const std::string& p, std::vector<std::string>& n) override { return base().list_dir(p, n); }
+  store::IoStatus open_file(const std::string& p, bool c, std::unique_ptr<store::File>& out) override {
+    std::unique_ptr<store::File> f;
+    auto st = base().open_file(p, c, f);
+    if (st.ok()) out = std::make_unique<HookFile>(std::move(f), *this);
+    return st;
+  }
+  store::IoStatus remove_file(const std::string& p) override { return base().remove_file(p); }
+  store::IoStatus rename_file(const std::string& a, const std::string& b) override { return base().rename_file(a, b); }
+  store::IoStatus sync_dir(const std::string& p) override { return base().sync_dir(p); }
+  store::IoStatus lock_file(const std::string& p, std::unique_ptr<store::FileLock>& out) override {
+    return base().lock_file(p, out);
+  }
+
+ private:
+  static store::Env& base() { return store::Env::posix(); }
+};
+
+// A follower's cut between a reader's lookup and its pread: the reader
+// finds its position again (at the new end), no corruption is reported.
+TEST_F(StreamLog, AReadRacingACutFindsItsPositionAgain) {
+  ReadHookEnv env;
+  auto opened = PartitionLog::open(options(), env);
+  ASSERT_TRUE(opened.ok());
+  PartitionLog& log = **opened;
+  for (int i = 0; i < 20; ++i) commit(log, {entry("e" + std::to_string(i))});
+  auto reader = StreamReader::open(log, OffsetSpec::offset(StreamOffset{15}));
+  ASSERT_TRUE(reader.ok());
+  env.before_read = [&] { ASSERT_TRUE(log.truncate_to(StreamOffset{10}).ok()); };
+  auto r = reader->read(1 << 20, 100);
+  ASSERT_TRUE(r.ok()) << r.error().text();
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(reader->next_offset().value, 10u);
+  // The same inside a batch read (the header was read before the cut).
+  for (int i = 10; i < 20; ++i) commit(log, {entry("f" + std::to_string(i))});
+  auto second = StreamReader::open(log, OffsetSpec::offset(StreamOffset{12}));
+  ASSERT_TRUE(second.ok());
+  int reads = 0;
+  env.before_read = [&] {
+    // The first read is the batch header; cut before the batch itself.
+    if (++reads == 1) {
+      env.before_read = [&] { ASSERT_TRUE(log.truncate_to(StreamOffset{11}).ok()); };
+    }
+  };
+  auto r2 = second->read(1 << 20, 100);
+  ASSERT_TRUE(r2.ok()) << r2.error().text();
+  EXPECT_TRUE(r2->empty());
+  EXPECT_EQ(second->next_offset().value, 11u);
 }
 
 TEST_F(StreamLog, GroupCommitFromManyThreads) {
