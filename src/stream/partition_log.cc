@@ -952,8 +952,9 @@ Result<RetentionStats> PartitionLog::apply_retention(std::int64_t now_ms) {
       auto it = segments_.begin();
       Segment& s = *it->second;
       // Only whole, committed, sealed segments: never the active one, never
-      // one holding the end offset.
-      if (s.base >= committed_segment_) break;
+      // one holding the end offset or the last batch (`last` must find it;
+      // after a restart the active segment can be empty).
+      if (s.base >= committed_segment_ || s.index.next() > committed_last_batch_) break;
       const bool over_size = r.max_bytes > 0 && total > r.max_bytes;
       const bool too_old = r.max_age_ms > 0 && !s.index.empty() && s.index.max_timestamp() < now_ms - r.max_age_ms;
       if (!over_size && !too_old) break;

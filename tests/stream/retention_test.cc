@@ -139,6 +139,23 @@ TEST_F(StreamRetentionLog, ByAgeUsesEachSegmentsNewestEntry) {
   EXPECT_EQ(log->end_offset().value, 40u);
 }
 
+TEST_F(StreamRetentionLog, TheLastBatchIsKeptEvenBehindAnEmptyActiveSegment) {
+  PartitionOptions o = small_segments(options());
+  auto log = open_log(o);
+  for (int i = 0; i < 30; ++i) commit(*log, {entry(std::string(100, 'l'))});
+  log.reset();
+  // A crash right after a roll: the new segment has no batch.
+  const auto logs = files(".log");
+  std::filesystem::resize_file(seg_path(logs.back()), 0);
+  o.retention.max_bytes = 1;
+  log = open_log(o);
+  ASSERT_TRUE(log->apply_retention(now_).ok());
+  EXPECT_EQ(log->segment_count(), 2u);  // the empty active one and the one with the last batch
+  const auto last = read_all(*log, OffsetSpec::last());
+  ASSERT_FALSE(last.empty());
+  EXPECT_EQ(last.back().offset, log->end_offset().value - 1);
+}
+
 TEST_F(StreamRetentionLog, AReaderInADeletedSegmentMovesToTheNewFirstOffset) {
   PartitionOptions o = small_segments(options());
   auto log = open_log(o);
