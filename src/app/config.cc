@@ -134,6 +134,13 @@ std::vector<OptionSpec> build_specs() {
                  }
                  return failure("expected trace, debug, info, warn or error");
                }});
+  s.push_back({"log-format", "text",
+               "text (one line per event) or json (one JSON object per line: time, level, msg)",
+               [](Config& o, const std::string& v) -> Status {
+                 if (v != "text" && v != "json") return failure("expected text or json");
+                 o.log_json = v == "json";
+                 return {};
+               }});
   s.push_back(size_option("max-frame-size", "16MiB", "largest frame accepted (command, headers and body)",
                           [](auto& o, std::uint64_t n) { o.stomp.limits.max_frame_size = n; }));
   s.push_back(size_option("max-body-size", "10MiB", "largest message body accepted",

@@ -20,6 +20,7 @@ namespace ferry::app {
 // is passed from here, never copied into a second field.
 struct Config {
   std::string log_level = "info";
+  bool log_json = false;  // log-format = json
   // The journal (<data-dir>, opened with store::JournalOptions::directory
   // set from it) and declared-queues.json.
   std::string data_dir = "./data";

@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
         std::cout << app::config_as_toml(effective);
         return 0;
       }
-      init_logging(options.log_level);
+      init_logging(options.log_level, options.log_json);
       const std::string source = config_path.empty() ? "built-in defaults (no ferry.toml found)" : config_path;
       if (check_config) return app::check_config(options, source);
       spdlog::info("configuration: {}", source);

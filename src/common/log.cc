@@ -3,13 +3,66 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <chrono>
+#include <ctime>
 #include <condition_variable>
 #include <thread>
 #include <vector>
 
 namespace ferry {
 
-bool init_logging(std::string_view level) {
+namespace {
+
+// log-format = json: one object per line, the message escaped as a JSON
+// string (client values in it were already made safe by log_safe).
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto since_epoch = msg.time.time_since_epoch();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    line_.clear();
+    line_ += fmt::format("{{\"time\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"level\":\"", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+    const auto level = spdlog::level::to_string_view(msg.level);
+    line_.append(level.data(), level.size());
+    line_ += "\",\"msg\":\"";
+    append_json_string(line_, std::string_view(msg.payload.data(), msg.payload.size()));
+    line_ += "\"}\n";
+    dest.append(line_.data(), line_.data() + line_.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+
+ private:
+  std::string line_;
+};
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHexDigits[] = "0123456789abcdef";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          out += "\\u00";
+          out += kHexDigits[c >> 4];
+          out += kHexDigits[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+}
+
+bool init_logging(std::string_view level, bool json) {
   spdlog::level::level_enum lvl;
   if (level == "trace") lvl = spdlog::level::trace;
   else if (level == "debug") lvl = spdlog::level::debug;
@@ -18,7 +71,8 @@ bool init_logging(std::string_view level) {
   else if (level == "error") lvl = spdlog::level::err;
   else return false;
   auto logger = spdlog::stderr_logger_mt("ferry");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+  if (json) logger->set_formatter(std::make_unique<JsonFormatter>());
+  else logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

@@ -11,10 +11,16 @@
 
 namespace ferry {
 
-// One line per event on stderr: "2026-11-26T10:00:00.123Z info  [shard 0] text".
+// One line per event on stderr: "2026-11-26T10:00:00.123Z info  text", or
+// with `json` one JSON object per line for log shippers:
+// {"time":"2026-11-26T10:00:00.123Z","level":"info","msg":"text"}.
 // Call once at start-up; afterwards use spdlog::info(...) and friends.
 // Returns false when `level` is not one of trace, debug, info, warn, error.
-bool init_logging(std::string_view level);
+bool init_logging(std::string_view level, bool json = false);
+
+// `text` as the inside of a JSON string (quotes, backslashes and control
+// characters escaped; other bytes as they are).
+void append_json_string(std::string& out, std::string_view text);
 
 // A value that came from a client (destination, transaction or
 // subscription id, user name, client-id, header, path), made safe to log:

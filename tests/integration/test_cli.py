@@ -1,11 +1,12 @@
 """`ferry send` / `ferry recv` and `ferry serve` command-line behaviour."""
+import re
 import signal
 import subprocess
 import time
 
 import pytest
 
-from support import Broker, assert_no_sanitizer_report, client, ferry_bin, run_ferry, unique
+from support import Broker, RawClient, assert_no_sanitizer_report, client, ferry_bin, run_ferry, unique
 
 
 def test_send_recv_round_trip(broker):
@@ -311,3 +312,30 @@ def test_serve_default_listen_address(tmp_path):
         rc = p.wait(10)
         assert_no_sanitizer_report(log.read_text(errors="replace"))
         assert rc == 0
+
+
+def test_log_format_json_is_one_object_per_line(broker_factory):
+    """log-format = json: every line a JSON object with time, level and msg,
+    also when a client puts quotes, backslashes and control characters into
+    a value that is logged (a refused login's user name)."""
+    import json as json_module
+    b = broker_factory(log_format="json")
+    c = RawClient(b.port)
+    c.send_frame("CONNECT", [("accept-version", "1.2"), ("host", "/"),
+                             ("login", 'we"ird\\name\ttab'), ("passcode", "x")])
+    assert c.read_frame(5.0).command == "ERROR"
+    c.close()
+    deadline = time.monotonic() + 5
+    while not any("we" in l and "ird" in l for l in b.lines):
+        assert time.monotonic() < deadline, "the refused login was not logged:\n" + b.tail()
+        time.sleep(0.05)
+    lines = [l for l in b.lines if l.strip()]
+    objects = [json_module.loads(l) for l in lines]  # every line parses
+    for o in objects:
+        assert set(o) == {"time", "level", "msg"}, o
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["time"]), o
+    assert any(o["msg"] == "ready" and o["level"] == "info" for o in objects)
+    refused = [o["msg"] for o in objects if "ird" in o["msg"]]
+    assert refused and 'we"ird' in refused[0], refused
+    # The tab is escaped by log_safe before JSON (no raw control character).
+    assert "\t" not in refused[0]
