@@ -70,6 +70,9 @@ class RoutingTable {
   const Exchange* find(std::string_view name) const;
   // Exchanges declared in this vhost, the predeclared five included.
   std::size_t exchange_count() const { return exchanges_.size(); }
+  // Every exchange (the predeclared five included), sorted by name; valid
+  // until the next change (listing).
+  std::vector<const Exchange*> exchanges() const;
 
   // The queues of this vhost that bindings may lead to; the broker tells the
   // table as queues come and go. Removing a queue removes its bindings (and
