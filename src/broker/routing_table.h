@@ -42,7 +42,7 @@
 // limit reached, reserved name) are Status::failure with the text an ERROR
 // frame carries; nothing changes when an operation fails.
 //
-// Owned by one shard; not thread-safe. Intended wiring (not done yet; see
+// Owned by one shard; not thread-safe. Wiring (broker/exchanges.h;
 // docs/architecture.md, "Routing core"): one table per vhost, a replica on
 // every shard so that a publish is routed on the publisher's shard; changes
 // are applied to every replica in the same order.
