@@ -95,6 +95,12 @@ std::optional<Response> refused(ApiContext& ctx, const Request& req, const std::
                                     auth::to_string(a), resource, vhost));
 }
 
+// A vhost the users file does not know: 404 (and no table is made for it).
+std::optional<Response> unknown_vhost(ApiContext& ctx, const std::string& vhost) {
+  if (ctx.users == nullptr || ctx.users->store()->has_vhost(vhost)) return std::nullopt;
+  return error_response(404, "not_found", "no vhost '" + vhost + "'");
+}
+
 std::string exchange_resource(const std::string& name) { return "/exchange/" + name; }
 std::string destination_resource(const BindingDestination& d) {
   return (d.kind == BindingDestination::Kind::kQueue ? "/queue/" : "/exchange/") + d.name;
@@ -277,12 +283,12 @@ void add_exchange_routes(Router& r, ApiContext& ctx) {
     reply(json_ok(list_exchanges(ctx, vhosts_of(ctx, req.vhosts))));
   });
   r.add("GET", "/api/exchanges/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
-    if (ctx.users != nullptr && !ctx.users->store()->has_vhost(cap[0]))
-      return reply(error_response(404, "not_found", "no vhost '" + cap[0] + "'"));
+    if (auto r = unknown_vhost(ctx, cap[0])) return reply(*r);
     reply(json_ok(list_exchanges(ctx, {cap[0]})));
   });
   r.add("GET", "/api/exchanges/{vhost}/{name}",
         [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+          if (auto r = unknown_vhost(ctx, cap[0])) return reply(*r);
           const std::string name = exchange_of_path(cap[1]);
           const broker::Exchange* x = ctx.broker.exchanges(ShardId(0)).table(cap[0]).find(name);
           if (x == nullptr)
@@ -300,6 +306,7 @@ void add_exchange_routes(Router& r, ApiContext& ctx) {
   for (const std::string side : {"source", "destination"}) {
     r.add("GET", "/api/exchanges/{vhost}/{name}/bindings/" + side,
           [&ctx, side](const Request&, const std::vector<std::string>& cap, Reply reply) {
+            if (auto r = unknown_vhost(ctx, cap[0])) return reply(*r);
             const std::string name = exchange_of_path(cap[1]);
             if (ctx.broker.exchanges(ShardId(0)).table(cap[0]).find(name) == nullptr)
               return reply(

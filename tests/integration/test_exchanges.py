@@ -278,6 +278,8 @@ def users_file(tmp_path):
 def test_permissions_as_rabbitmq(broker_factory, users_file):
     b = broker_factory(users_file=users_file)
     guest, ops = Api(b), Api(b, auth=("ops", "pw"))
+    guest.get("/api/exchanges/nosuch", expect=404)
+    guest.get("/api/exchanges/nosuch/amq.topic", expect=404)
     status, _, body = ops.raw("PUT", "/api/exchanges/%s/open" % V, json.dumps({"type": "fanout"}))
     assert status == 403 and "no configure permission on /exchange/open" in json.loads(body)["reason"]
     declare(guest, "open", "fanout")
