@@ -166,6 +166,12 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("max-queues", "100000",
                            "queues per vhost (all shards); a SEND, SUBSCRIBE or PUT that would create one more gets ERROR (0 = no limit)",
                            [](auto& o, std::uint32_t n) { o.broker.max_queues = n; }, true));
+  s.push_back(count_option("max-exchanges", "10000",
+                           "exchanges declared per vhost beyond the predeclared amq.* and default ones; a declare past it is refused (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.max_exchanges = n; }, true));
+  s.push_back(count_option("max-bindings", "100000",
+                           "exchange bindings per vhost (management API and /exchange/ subscriptions together); a bind past it is refused (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.max_bindings = n; }, true));
   s.push_back({"memory-policy", "block",
                "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
                [](Config& o, const std::string& v) -> Status {

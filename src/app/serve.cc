@@ -15,6 +15,7 @@
 
 #include "auth/authenticator.h"
 #include "broker/broker.h"
+#include "broker/declared_exchanges.h"
 #include "broker/declared_queues.h"
 #include "common/clock.h"
 #include "common/version.h"
@@ -185,6 +186,14 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   for (const auto& [vhost, name] : declared.entries()) {
     broker::Destination d{broker::DestinationKind::kQueue, name, vhost};
     broker.local(broker.owner_of(d)).declare_queue(d, false);  // the loops do not run yet; never refused
+  }
+  // Durable exchanges and their bindings come back (after the queues).
+  broker::DeclaredExchanges declared_exchanges(options.data_dir);
+  if (auto restored = broker.restore_exchanges(&declared_exchanges); !restored) {
+    spdlog::error("cannot read the declared exchanges: {}", restored.error().text());
+    return 1;
+  } else {
+    spdlog::info("{}", *restored);
   }
   // The STOMP sessions, in their own layer above the listeners.
   session::Clients clients(broker);

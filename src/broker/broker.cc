@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "broker/declared_exchanges.h"
 #include "broker/message_codec.h"
 #include "broker/recovery.h"
 #include "common/assert.h"
@@ -33,6 +34,9 @@ Broker::Broker(const BrokerOptions& options, Executor& executor, store::Journal*
   client_events_.assign(options_.shards, nullptr);
   for (std::uint32_t i = 0; i < options_.shards; ++i) patterns_.push_back(std::make_unique<TopicPatterns>());
   matched_.resize(options_.shards);
+  for (std::uint32_t i = 0; i < options_.shards; ++i)
+    exchanges_.push_back(std::make_unique<ExchangeReplica>(options_.max_exchanges, options_.max_bindings));
+  routed_.resize(options_.shards);
   id_counters_.resize(options_.shards);
   // Ids start at the clock (microseconds) so that they do not repeat across
   // restarts, even for messages whose records are long deleted.
@@ -81,6 +85,21 @@ std::uint32_t Broker::publish(std::shared_ptr<const Destination> d, MessageRef m
       }
       matched.clear();
     }
+    // RabbitMQ's /topic/ is amq.topic: queues bound to it get the message too.
+    if (exchanges_[ticket.shard.value]->has_bindings(d->vhost, "amq.topic")) {
+      std::vector<std::string_view>& queues = routed_[ticket.shard.value];
+      if (route_exchange(ticket.shard, d->vhost, "amq.topic", d->name, SendHeaders(m->headers), queues)) {
+        for (std::string_view q : queues) {
+          Destination qd{DestinationKind::kQueue, std::string(q), d->vhost};
+          const ShardId owner = owner_of(qd);
+          executor_.post(owner, [this, owner, qd = std::move(qd), m, ticket]() mutable {
+            shards_[owner.value]->publish(qd, std::move(m), ticket, true);
+          });
+          ++answers;
+        }
+      }
+      queues.clear();
+    }
   }
   ShardId owner = owner_of(*d);
   auto task = [this, owner, d = std::move(d), m = std::move(m), ticket, may_create]() mutable {
@@ -119,6 +138,92 @@ void Broker::remove_topic_pattern(const Destination& topic) {
     executor_.post(ShardId(i), [this, i, topic] { patterns_[i]->remove(topic); });
 }
 
+Status Broker::route_exchange(ShardId shard, const std::string& vhost, std::string_view exchange,
+                              std::string_view routing_key, const HeaderLookup& headers,
+                              std::vector<std::string_view>& queues) {
+  // A vhost's table is made on first use on each replica: holding only the
+  // predeclared exchanges, it is the same on every shard.
+  return exchanges_[shard.value]->table(vhost).route(exchange, routing_key, headers, queues);
+}
+
+void Broker::change_exchanges(ShardId reply_to, ExchangeChange change, std::function<void(Status)> done) {
+  executor_.post(ShardId(0), [this, reply_to, change = std::move(change), done = std::move(done)]() mutable {
+    Status s = exchanges_[0]->apply(change);
+    auto answer = [this, reply_to](std::function<void(Status)> done, Status s) {
+      if (done) executor_.post(reply_to, [done = std::move(done), s = std::move(s)] { done(s); });
+    };
+    if (!s) return answer(std::move(done), std::move(s));
+    // A subscription's temporary queue is never kept: no write for it.
+    const bool temporary = change.destination.kind == BindingDestination::Kind::kQueue &&
+                           change.destination.name.starts_with(kTemporaryQueuePrefix);
+    if (exchange_store_ != nullptr && !temporary) {
+      if (Status saved = exchange_store_->save(DeclaredExchanges::durable_part(*exchanges_[0])); !saved) {
+        spdlog::error("exchanges: {}", saved.error().text());
+        s = failure("done, but not written to " + exchange_store_->path() + " (it is not kept across a restart): " +
+                    saved.error().text());
+      }
+    }
+    const std::uint32_t others = shard_count() - 1;
+    if (others == 0) return answer(std::move(done), std::move(s));
+    auto shared = std::make_shared<const ExchangeChange>(std::move(change));
+    auto left = std::make_shared<std::uint32_t>(others);
+    auto finish = std::make_shared<std::function<void()>>(
+        [answer, done = std::move(done), s = std::move(s)]() mutable { answer(std::move(done), std::move(s)); });
+    for (std::uint32_t i = 1; i < shard_count(); ++i) {
+      executor_.post(ShardId(i), [this, i, shared, left, finish] {
+        // Shard 0 accepted it; the same change in the same order succeeds here.
+        Status applied = exchanges_[i]->apply(*shared);
+        FERRY_ASSERT(applied.ok());
+        executor_.post(ShardId(0), [left, finish] {
+          if (--*left == 0) (*finish)();
+        });
+      });
+    }
+  });
+}
+
+Result<std::string> Broker::restore_exchanges(DeclaredExchanges* store) {
+  exchange_store_ = store;
+  if (store == nullptr) return std::string("exchanges are not kept (no data directory)");
+  auto state = store->load();
+  if (!state) return state.error();
+  std::size_t exchanges = 0, bindings = 0;
+  for (const auto& x : state->exchanges) {
+    ExchangeChange c;
+    c.kind = ExchangeChange::Kind::kDeclare;
+    c.vhost = x.vhost;
+    c.exchange = x.name;
+    c.properties = x.properties;
+    // Restored whatever the limits are now (they bound new declarations).
+    Status first = exchanges_[0]->apply(c);
+    if (!first) {
+      spdlog::warn("exchange '{}' in vhost '{}' from {} not restored: {}", x.name, x.vhost, store->path(),
+                   first.error().text());
+      continue;
+    }
+    for (std::size_t i = 1; i < exchanges_.size(); ++i) (void)exchanges_[i]->apply(c);
+    ++exchanges;
+  }
+  for (const auto& b : state->bindings) {
+    ExchangeChange c;
+    c.kind = ExchangeChange::Kind::kBind;
+    c.vhost = b.vhost;
+    c.exchange = b.source;
+    c.destination = b.destination;
+    c.key = b.key;
+    c.arguments = b.arguments;
+    Status first = exchanges_[0]->apply(c);
+    if (!first) {
+      spdlog::warn("a binding of exchange '{}' in vhost '{}' from {} not restored: {}", b.source, b.vhost,
+                   store->path(), first.error().text());
+      continue;
+    }
+    for (std::size_t i = 1; i < exchanges_.size(); ++i) (void)exchanges_[i]->apply(c);
+    ++bindings;
+  }
+  return fmt::format("restored {} durable exchanges and {} bindings from {}", exchanges, bindings, store->path());
+}
+
 void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket) {
   FERRY_ASSERT(journal_ != nullptr);
   // A topic send is journaled once per durable subscription of the topic,
@@ -135,6 +240,21 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
       matched.clear();
       match_patterns(ticket.shard, gather->sends[i].first, matched);
       for (const auto& w : matched) gather->sends.emplace_back(*w, gather->sends[i].second);
+    }
+  }
+  // And to the queues bound to amq.topic (RabbitMQ's /topic/).
+  {
+    std::vector<std::string_view> queues;
+    const std::size_t n = gather->sends.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const Destination& d = gather->sends[i].first;
+      if (d.kind != DestinationKind::kTopic || !exchanges_[ticket.shard.value]->has_bindings(d.vhost, "amq.topic"))
+        continue;
+      const MessageRef m = gather->sends[i].second;
+      const std::string vhost = d.vhost, key = d.name;
+      if (!route_exchange(ticket.shard, vhost, "amq.topic", key, SendHeaders(m->headers), queues)) continue;
+      for (std::string_view q : queues)
+        gather->sends.emplace_back(Destination{DestinationKind::kQueue, std::string(q), vhost}, m);
     }
   }
   std::vector<Destination> topics;

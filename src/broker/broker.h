@@ -16,6 +16,7 @@
 #include "broker/destination.h"
 #include "broker/durable_subscription.h"
 #include "store/journal.h"
+#include "broker/exchanges.h"
 #include "broker/executor.h"
 #include "broker/message.h"
 #include "broker/message_selector.h"
@@ -26,6 +27,7 @@
 namespace ferry::broker {
 
 class ShardBroker;
+class DeclaredExchanges;
 
 // The whole broker seen from a connection: routes each operation to the
 // shard that owns the destination (hash of vhost and name) and routes the
@@ -70,6 +72,25 @@ class Broker {
   // shard, then runs `done` on `home`; removes it on every shard.
   void add_topic_pattern(ShardId home, const Destination& topic, std::function<void()> done);
   void remove_topic_pattern(const Destination& topic);
+  // Exchanges and bindings (exchanges.h). A change is decided on shard 0's
+  // replica, written to the declared-exchanges file when it touches
+  // something durable, then applied on every other replica in shard 0's
+  // order; `done` (may be empty) runs on `reply_to` once every replica has
+  // it (so a publish after it is routed through it), with shard 0's verdict.
+  void change_exchanges(ShardId reply_to, ExchangeChange change, std::function<void(Status)> done);
+  // `shard`'s replica; touch it only on that shard.
+  ExchangeReplica& exchanges(ShardId shard) { return *exchanges_[shard.value]; }
+  // The queues a message published on `shard` to `exchange` with this
+  // routing key and headers goes to (views valid until the next change on
+  // that shard: use them at once). Fails for an unknown or internal
+  // exchange, in RabbitMQ's words ("no exchange 'x' in vhost '/'").
+  Status route_exchange(ShardId shard, const std::string& vhost, std::string_view exchange,
+                        std::string_view routing_key, const HeaderLookup& headers,
+                        std::vector<std::string_view>& queues);
+  // Start-up, before the shards run: the durable exchanges and bindings
+  // `store` remembers, on every replica; later changes are written there.
+  // Returns a line for the log.
+  Result<std::string> restore_exchanges(DeclaredExchanges* store);
   // remove_durable: UNSUBSCRIBE that also deletes the durable subscription.
   void unsubscribe(ShardId owner, const ConsumerKey& key, bool remove_durable, OpTicket ticket);
   void remove_durable(const DurableSubscription& s, OpTicket ticket);
@@ -147,6 +168,9 @@ class Broker {
   store::Journal* journal_;
   std::vector<std::unique_ptr<ShardBroker>> shards_;
   std::vector<ClientEvents*> client_events_;
+  std::vector<std::unique_ptr<ExchangeReplica>> exchanges_;  // one per shard, touched only there
+  DeclaredExchanges* exchange_store_ = nullptr;              // shard 0 only; null: nothing persists
+  std::vector<std::vector<std::string_view>> routed_;        // per shard: publish()'s scratch
   std::vector<std::unique_ptr<TopicPatterns>> patterns_;  // one per shard, touched only there
   std::vector<std::vector<std::shared_ptr<const Destination>>> matched_;  // per shard: publish()'s scratch
   // One counter per shard, each touched only by its shard; padded apart.

@@ -22,9 +22,9 @@
 // Following exchange-to-exchange bindings, finding queues and keeping each
 // queue once are the routing table's work (routing_table.h), not this one's.
 //
-// Owned by its routing table, on one shard; not thread-safe. Nothing here is
-// wired into the running broker yet (see docs/architecture.md, "Routing
-// core").
+// Owned by its routing table, on one shard; not thread-safe. The running
+// broker reaches it through broker/exchanges.h (docs/architecture.md,
+// "Routing core").
 namespace ferry::broker {
 
 enum class ExchangeType { kDirect, kFanout, kTopic, kHeaders };

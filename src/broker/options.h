@@ -30,6 +30,10 @@ struct BrokerOptions {
   // /queue/ destinations per vhost over all shards; a SEND, SUBSCRIBE or
   // management PUT that would create one more is refused (0 = no limit).
   std::uint32_t max_queues = 100000;
+  // Exchanges (beyond the predeclared ones) and bindings per vhost
+  // (routing_table.h); a declare or bind past them is refused (0 = no limit).
+  std::uint32_t max_exchanges = 10000;
+  std::uint32_t max_bindings = 100000;
   SlowSubscriberPolicy slow_subscriber_policy = SlowSubscriberPolicy::kBlock;
   // Destinations whose messages are persistent unless the SEND says
   // persistent:false (ActiveMQ wildcards: `*` one segment, `>` the rest).

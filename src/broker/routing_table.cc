@@ -1,5 +1,7 @@
 #include "broker/routing_table.h"
 
+#include <algorithm>
+
 #include <array>
 #include <utility>
 
@@ -61,6 +63,14 @@ Exchange* RoutingTable::lookup(std::string_view name) {
 const Exchange* RoutingTable::find(std::string_view name) const {
   const auto it = exchanges_.find(name);
   return it == exchanges_.end() ? nullptr : it->second.get();
+}
+
+std::vector<const Exchange*> RoutingTable::exchanges() const {
+  std::vector<const Exchange*> out;
+  out.reserve(exchanges_.size());
+  for (const auto& [name, x] : exchanges_) out.push_back(x.get());
+  std::sort(out.begin(), out.end(), [](const Exchange* a, const Exchange* b) { return a->name() < b->name(); });
+  return out;
 }
 
 Status RoutingTable::declare(std::string_view name, const ExchangeProperties& properties) {

@@ -42,7 +42,7 @@
 // limit reached, reserved name) are Status::failure with the text an ERROR
 // frame carries; nothing changes when an operation fails.
 //
-// Owned by one shard; not thread-safe. Intended wiring (not done yet; see
+// Owned by one shard; not thread-safe. Wiring (broker/exchanges.h;
 // docs/architecture.md, "Routing core"): one table per vhost, a replica on
 // every shard so that a publish is routed on the publisher's shard; changes
 // are applied to every replica in the same order.
@@ -70,6 +70,9 @@ class RoutingTable {
   const Exchange* find(std::string_view name) const;
   // Exchanges declared in this vhost, the predeclared five included.
   std::size_t exchange_count() const { return exchanges_.size(); }
+  // Every exchange (the predeclared five included), sorted by name; valid
+  // until the next change (listing).
+  std::vector<const Exchange*> exchanges() const;
 
   // The queues of this vhost that bindings may lead to; the broker tells the
   // table as queues come and go. Removing a queue removes its bindings (and

@@ -118,6 +118,15 @@ ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool
 }
 
 ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
+  // Its bindings go with it, as in RabbitMQ (also when it was idle and so
+  // no longer held here: bindings keep naming a queue Ferry reaped).
+  if (const RoutingTable* t = broker_.exchanges(self_).find(d.vhost); t != nullptr && t->has_queue(d.name)) {
+    ExchangeChange c;
+    c.kind = ExchangeChange::Kind::kRemoveQueue;
+    c.vhost = d.vhost;
+    c.destination = BindingDestination::queue(d.name);
+    broker_.change_exchanges(self_, std::move(c), {});
+  }
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return AdminError::kNotFound;
   Queue& q = *it->second;

@@ -23,6 +23,8 @@ inline constexpr std::string_view kUnsupportedHeader = "unsupported header";
 // /amq/queue/NAME of a queue that does not exist (RabbitMQ: message
 // "not_found", body "NOT_FOUND - no queue 'NAME' in vhost '/'").
 inline constexpr std::string_view kNotFound = "not_found";
+// RabbitMQ's code for a refused exchange operation (publishing to an internal one).
+inline constexpr std::string_view kExchangeAccessRefused = "access_refused";
 inline constexpr std::string_view kMissingId = "missing id header";
 inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
 inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";

@@ -28,6 +28,20 @@ Status Login::check(auth::Access a, const broker::Destination& d) const {
                                                  auth::to_string(a), d.to_string(), vhost_)};
 }
 
+bool Login::may(auth::Access a, std::string_view resource) const {
+  if (authenticator_ == nullptr) return true;
+  return permissions_ != nullptr && permissions_->allows(a, resource);
+}
+
+Status Login::check(auth::Access a, std::string_view resource) const {
+  if (may(a, resource)) return {};
+  std::string_view message = a == auth::Access::kWrite  ? errors::kWriteRefused
+                             : a == auth::Access::kRead ? errors::kReadRefused
+                                                        : errors::kConfigureRefused;
+  return Error{std::string(message), fmt::format("user '{}' has no {} permission on {} in vhost '{}'", user_,
+                                                 auth::to_string(a), resource, vhost_)};
+}
+
 std::optional<Login::Refusal> Login::due_refusal(std::int64_t now_ms) {
   if (refuse_at_ms_ == 0 || now_ms < refuse_at_ms_) return std::nullopt;
   refuse_at_ms_ = 0;

@@ -39,6 +39,10 @@ class Login {
   bool may(auth::Access a, const broker::Destination& d) const;
   // may(), or the ERROR that refuses it.
   Status check(auth::Access a, const broker::Destination& d) const;
+  // The same for a resource named by its canonical text, such as an
+  // exchange's "/exchange/NAME" (docs/security.md).
+  bool may(auth::Access a, std::string_view resource) const;
+  Status check(auth::Access a, std::string_view resource) const;
 
   // A refused login answers after login-failure-delay (not blocking: the
   // connection waits unread and the session's tick sends the ERROR).

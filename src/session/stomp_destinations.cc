@@ -21,7 +21,7 @@ Result<std::shared_ptr<const broker::Destination>> StompDestinations::of(const s
   auto d = parse(f, *text, vhost);
   if (!d)
     return Error{std::string(errors::kUnknownDestination),
-                 fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME or a bare NAME "
+                 fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME, /exchange/NAME[/KEY] or a bare NAME "
                              "(destination-type ANYCAST or MULTICAST, if any)",
                              *text)};
   auto shared = std::make_shared<const broker::Destination>(std::move(*d));
@@ -34,6 +34,11 @@ Result<std::shared_ptr<const broker::Destination>> StompDestinations::of(const s
 
 std::optional<broker::Destination> StompDestinations::parse(const stomp::Frame& f, std::string_view text,
                                                             const std::string& vhost) const {
+  // RabbitMQ's /topic/KEY is amq.topic with routing key KEY: the same
+  // topic, whichever form a client names it by (docs/dialects.md).
+  static constexpr std::string_view kAmqTopic = "/exchange/amq.topic/";
+  if (text.starts_with(kAmqTopic) && text.size() > kAmqTopic.size())
+    return broker::Destination{broker::DestinationKind::kTopic, std::string(text.substr(kAmqTopic.size())), vhost};
   if (text.empty() || text.starts_with('/')) return broker::parse_destination(text, vhost);
   // ActiveMQ reads an unprefixed name as a queue (`ActiveMQ.DLQ`); Artemis
   // as an address, routed as the destination-type header says.

@@ -13,7 +13,8 @@
 namespace ferry::session {
 
 // STOMP's destination headers read as the broker's destinations:
-// /queue/NAME, /topic/NAME, /amq/queue/NAME, or a bare NAME (ActiveMQ,
+// /queue/NAME, /topic/NAME, /amq/queue/NAME, /exchange/amq.topic/KEY (RabbitMQ's
+// /topic/KEY; other /exchange/ forms are the session's), or a bare NAME (ActiveMQ,
 // Artemis), which is a queue or a topic by the frame's `destination-type`
 // (ANYCAST, MULTICAST) or else default-destination-type. The last few
 // parsed are kept: a producer names the same few in every SEND (a name past

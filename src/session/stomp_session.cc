@@ -16,6 +16,7 @@
 #include "net/output_queue.h"
 #include "selector/selector.h"
 #include "session/errors.h"
+#include "session/temp_queues.h"
 #include "stomp/boolean.h"
 #include "stomp/encoder.h"
 #include "stomp/salvage.h"
@@ -168,6 +169,44 @@ bool StompSession::permitted(auth::Access a, const broker::Destination& d, std::
   return allowed.ok();
 }
 
+bool StompSession::permitted(auth::Access a, std::string_view resource, std::optional<std::string_view> receipt) {
+  Status allowed = login_.check(a, resource);
+  if (!allowed) fail(allowed.error(), receipt);
+  return allowed.ok();
+}
+
+std::optional<StompSession::ExchangeAddress> StompSession::exchange_address(const stomp::Frame& f) {
+  static constexpr std::string_view kPrefix = "/exchange/";
+  auto text = f.get("destination");
+  if (!text || !text->starts_with(kPrefix)) return std::nullopt;
+  std::string_view rest = text->substr(kPrefix.size());
+  const auto slash = rest.find('/');
+  ExchangeAddress a;
+  a.exchange = std::string(rest.substr(0, slash));
+  if (slash != std::string_view::npos) a.key = std::string(rest.substr(slash + 1));
+  if (a.exchange == "amq.topic" && !a.key.empty()) return std::nullopt;  // /topic/KEY
+  a.text = std::string(*text);
+  return a;
+}
+
+void StompSession::fail_exchange(const Error& e, std::optional<std::string_view> receipt) {
+  // RabbitMQ's channel errors: code in `message`, "CODE - text" in the body.
+  const std::string& text = e.message;
+  if (text.starts_with("no ")) return fail(errors::kNotFound, "NOT_FOUND - " + text, receipt);
+  if (text.starts_with("cannot publish to internal"))
+    return fail(errors::kExchangeAccessRefused, "ACCESS_REFUSED - " + text, receipt);
+  fail(text, e.detail, receipt);
+}
+
+void StompSession::drop_exchange_queue(const Subscription& s) {
+  broker::ExchangeChange c;
+  c.kind = broker::ExchangeChange::Kind::kRemoveQueue;
+  c.vhost = s.destination.vhost;
+  c.destination = broker::BindingDestination::queue(s.destination.name);
+  broker_.change_exchanges(shard_, std::move(c), {});
+  broker_.drop_temporary_queue(s.destination);
+}
+
 broker::MessageRef StompSession::build_message(const stomp::Frame& f, const broker::Destination& d) {
   broker::MessageRef ref = broker::make_message_with_header_slots(f.headers.size());
   broker::Message* m = &ref.writable();
@@ -279,13 +318,25 @@ void StompSession::handle_send(const stomp::Frame& f) {
   // x-delivery-count) are dropped from the SEND (docs/dialects.md).
   if (f.get("message-id"))
     return fail(errors::kReservedHeader, "'message-id' is not allowed on 'SEND' (the broker sets it)", receipt);
-  auto target = target_of(f);
+  // RabbitMQ's /exchange/NAME[/KEY]: routed here, on this shard's replica
+  // of the vhost's exchanges, to the bound queues (docs/dialects.md).
+  auto exchange = exchange_address(f);
+  if (exchange && exchange->exchange.empty())
+    return fail(errors::kUnknownDestination, fmt::format("'{}' names no exchange: /exchange/NAME[/KEY]", exchange->text),
+                receipt);
+  auto target = exchange ? Result<Target>(Target{std::make_shared<const broker::Destination>(broker::Destination{
+                               broker::DestinationKind::kQueue, {}, login_.vhost()})})
+                         : target_of(f);
   if (!target) return fail(target.error(), receipt);
   // A temporary queue is private: its unguessable name is the permission
   // (RabbitMQ does not check them either).
   const bool temporary = target->own_temp != nullptr || target->reply;
   auto* d = &target->destination;
-  if (!temporary && !permitted(auth::Access::kWrite, **d, receipt)) return;
+  if (exchange) {
+    if (!permitted(auth::Access::kWrite, "/exchange/" + exchange->exchange, receipt)) return;
+  } else if (!temporary && !permitted(auth::Access::kWrite, **d, receipt)) {
+    return;
+  }
   std::uint8_t priority = 4;
   if (auto p = f.get("priority")) {
     auto v = parse_int<int>(*p);
@@ -315,6 +366,18 @@ void StompSession::handle_send(const stomp::Frame& f) {
   ++messages_in_;
   auto m = build_message(f, **d);
   broker::Message* mutable_m = &m.writable();
+  // The queues it goes to; views into this shard's replica, used before
+  // anything else runs here.
+  std::vector<std::string_view> routed;
+  if (exchange) {
+    // RabbitMQ's MESSAGE destination for what came through an exchange.
+    mutable_m->destination = "/exchange/" + exchange->exchange;
+    if (!exchange->key.empty()) mutable_m->destination.append("/").append(exchange->key);
+    if (Status r = broker_.route_exchange(shard_, login_.vhost(), exchange->exchange, exchange->key,
+                                          broker::SendHeaders(mutable_m->headers), routed);
+        !r)
+      return fail_exchange(r.error(), receipt);
+  }
   if (Status rewritten = rewrite_reply_to(*mutable_m); !rewritten) return fail(rewritten.error(), receipt);
   mutable_m->priority = priority;
   mutable_m->expires_ms = expires;
@@ -325,10 +388,37 @@ void StompSession::handle_send(const stomp::Frame& f) {
   } else {
     for (const std::string& pattern : broker_.options().persistent_default)
       if (broker::matches_pattern(pattern, mutable_m->destination)) mutable_m->persistent = true;
+    // Through an exchange: as a SEND to one of its queues would be.
+    std::string queue_text;
+    for (std::string_view q : routed)
+      for (const std::string& pattern : broker_.options().persistent_default)
+        if (broker::matches_pattern(pattern, queue_text.assign("/queue/").append(q))) mutable_m->persistent = true;
   }
   if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
   // A topic message is encoded once for all its subscribers (most speak 1.2).
-  if ((*d)->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
+  if (!exchange && (*d)->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
+
+  if (exchange) {
+    std::vector<broker::Destination> queues;
+    queues.reserve(routed.size());
+    for (std::string_view q : routed)
+      queues.push_back(broker::Destination{broker::DestinationKind::kQueue, std::string(q), login_.vhost()});
+    if (*tx != nullptr) {
+      for (broker::Destination& q : queues) (*tx)->sends.push_back(TxSend{std::move(q), m});
+      begin_op(receipt, 0);
+      return;
+    }
+    // Unroutable: dropped, as RabbitMQ does (STOMP has no mandatory flag).
+    if (queues.empty()) {
+      begin_op(receipt, 0);
+      return;
+    }
+    const std::uint64_t op = begin_op(receipt, 1, f.body.size() + 256);
+    std::uint32_t answers = 0;
+    for (broker::Destination& q : queues) answers += broker_.publish(q, m, ticket(op), true);
+    if (answers > 1) receipts_.expect(op, answers - 1);
+    return;
+  }
 
   if (*tx != nullptr) {
     // A transaction's sends reach their queues only after COMMIT, too late
@@ -443,13 +533,36 @@ Result<std::optional<broker::DurableSubscription>> StompSession::durable_of(cons
 
 void StompSession::handle_subscribe(const stomp::Frame& f) {
   auto receipt = f.get("receipt");
-  auto target = target_of(f);
+  // RabbitMQ's /exchange/NAME[/PATTERN]: a temporary queue of this
+  // subscription, bound to the exchange with PATTERN.
+  auto exchange = exchange_address(f);
+  if (exchange && exchange->exchange.empty())
+    return fail(errors::kUnknownDestination,
+                fmt::format("'{}' names no exchange: /exchange/NAME[/PATTERN]", exchange->text), receipt);
+  auto target = exchange ? Result<Target>(Target{std::make_shared<const broker::Destination>(broker::Destination{
+                               broker::DestinationKind::kQueue, generate_temporary_queue_name(), login_.vhost()})})
+                         : target_of(f);
   if (!target) return fail(target.error(), receipt);
   const broker::Destination& dest = *target->destination;
   if (target->reply)
     return fail(errors::kReadRefused, "a temporary queue is read by the connection that made it only", receipt);
   TempQueues::Entry* temp = target->own_temp;
-  if (temp == nullptr && !permitted(auth::Access::kRead, dest, receipt)) return;
+  if (exchange) {
+    if (!permitted(auth::Access::kRead, "/exchange/" + exchange->exchange, receipt)) return;
+    // RabbitMQ's durable form (a named queue bound to the exchange) is not
+    // there yet: refused, never silently a temporary one.
+    for (std::string_view name : {"durable", "persistent"})
+      if (auto b = f.get(name); b && stomp::parse_boolean(*b) == true)
+        return fail(errors::kUnsupportedHeader,
+                    fmt::format("{}:true on {} (a durable queue bound to an exchange) is not supported yet; "
+                                "bind a queue with the management API and subscribe to /queue/NAME",
+                                name, exchange->text),
+                    receipt);
+    if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true)
+      return fail(errors::kBadBrowser, "an exchange cannot be browsed: browse a queue", receipt);
+  } else if (temp == nullptr && !permitted(auth::Access::kRead, dest, receipt)) {
+    return;
+  }
   for (std::string_view name : kSubscribeBooleans)
     if (auto b = boolean_header(f, name); !b) return fail(b.error(), receipt);
   std::string id;
@@ -459,7 +572,7 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
     // 1.0: the id is optional; the destination names it. RabbitMQ does the
     // same at 1.1 and 1.2 (stomp-php's subscribe($destination) sends no id);
     // ACK, NACK and UNSUBSCRIBE then name the subscription by destination.
-    id = dest.to_string();
+    id = exchange ? exchange->text : dest.to_string();
   } else {
     return fail(errors::kMissingId,
                 "SUBSCRIBE requires an id header in STOMP 1.1 and 1.2 (strict-subscription-id)", receipt);
@@ -535,12 +648,29 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   sub->awaiting_receipt = receipt.has_value();
   Subscription& s = subs_.add(std::move(sub));
   if (temp != nullptr) temp->subscription = s.id;
-  std::uint64_t op = begin_op(receipt, 1, 0, false, s.no);
+  s.exchange_queue = exchange.has_value();
+  std::uint64_t op = begin_op(receipt, exchange ? 2 : 1, 0, false, s.no);
   if (target->must_exist) must_exist_ops_.insert(op);
-  const bool may_create =
-      !target->must_exist && (temp != nullptr || login_.may(auth::Access::kConfigure, s.destination));
+  const bool may_create = !target->must_exist && (temp != nullptr || exchange ||
+                                                  login_.may(auth::Access::kConfigure, s.destination));
   broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op), may_create,
                     std::move(options));
+  if (exchange) {
+    // The binding, the SUBSCRIBE's second answer: its RECEIPT comes once
+    // every shard routes to the queue.
+    broker::ExchangeChange c;
+    c.kind = broker::ExchangeChange::Kind::kBind;
+    c.vhost = login_.vhost();
+    c.exchange = std::move(exchange->exchange);
+    c.destination = broker::BindingDestination::queue(s.destination.name);
+    c.key = std::move(exchange->key);
+    std::weak_ptr<int> alive = alive_;
+    broker_.change_exchanges(shard_, std::move(c), [this, alive, op](Status bound) {
+      if (alive.expired() || released_ || closing_) return;
+      if (!bound) return fail_exchange(bound.error(), receipts_.receipt_of(op));
+      on_complete(op, broker::Outcome::success());
+    });
+  }
 }
 
 void StompSession::handle_unsubscribe(const stomp::Frame& f) {
@@ -581,6 +711,7 @@ void StompSession::handle_unsubscribe(const stomp::Frame& f) {
   // The queue takes back whatever the subscription still held.
   std::uint64_t op = begin_op(receipt, 1);
   broker_.unsubscribe(gone->owner, key_of(*gone), remove_durable && gone->durable, ticket(op));
+  if (gone->exchange_queue) drop_exchange_queue(*gone);
 }
 
 void StompSession::browse(const broker::Destination& d, std::string id, std::optional<std::string_view> receipt) {
@@ -939,7 +1070,9 @@ void StompSession::on_flush_done() {
 }
 
 void StompSession::on_kick(SubscriptionNo no, std::string reason) {
-  if (subs_.find(no) == nullptr) return;
+  const Subscription* s = subs_.find(no);
+  if (s == nullptr) return;
+  if (s->exchange_queue) drop_exchange_queue(*s);
   subs_.forget(no);  // the broker already dropped the subscription
   fail(reason);
 }
@@ -968,7 +1101,10 @@ void StompSession::on_closed() {
 }
 
 void StompSession::release_all() {
-  for (auto& s : subs_.take_all()) broker_.unsubscribe(s->owner, key_of(*s), false, ticket(0));
+  for (auto& s : subs_.take_all()) {
+    broker_.unsubscribe(s->owner, key_of(*s), false, ticket(0));
+    if (s->exchange_queue) drop_exchange_queue(*s);
+  }
   receipts_.clear();
 }
 

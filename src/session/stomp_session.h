@@ -132,12 +132,25 @@ class StompSession final : public net::Protocol, public broker::Client, private 
     bool must_exist = false;                // RabbitMQ's /amq/queue/NAME: never created
   };
   Result<Target> target_of(const stomp::Frame& f);
+  // RabbitMQ's /exchange/NAME[/KEY] (except amq.topic with a key, which
+  // StompDestinations reads as /topic/KEY); nullopt for other destinations.
+  struct ExchangeAddress {
+    std::string exchange;  // may be empty: refused by the caller
+    std::string key;       // routing key (SEND) or binding pattern (SUBSCRIBE)
+    std::string text;      // the destination as the frame has it
+  };
+  static std::optional<ExchangeAddress> exchange_address(const stomp::Frame& f);
+  // The ERROR for a failed exchange operation, in RabbitMQ's words.
+  void fail_exchange(const Error& e, std::optional<std::string_view> receipt);
+  // A /exchange/ subscription's temporary queue goes, with its bindings.
+  void drop_exchange_queue(const Subscription& s);
   // SEND reply-to:/temp-queue/NAME: rewritten to the queue's reply address,
   // subscribed to first (as RabbitMQ) unless this connection already is.
   Status rewrite_reply_to(broker::Message& m);
   void subscribe_temp(TempQueues::Entry& e, std::string id);
   // False (and ERROR sent) if the user may not do `a` on `d`.
   bool permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt);
+  bool permitted(auth::Access a, std::string_view resource, std::optional<std::string_view> receipt);
   Result<broker::Window> window_of(const stomp::Frame& f) const;
   // The boolean header `name` (nullopt: absent), any letter case
   // (stomp/boolean.h); anything else is an Error naming the header.

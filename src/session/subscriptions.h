@@ -39,6 +39,10 @@ struct Subscription {
   broker::AckMode mode = broker::AckMode::kAuto;
   bool durable = false;
   std::string durable_name;
+  // A SUBSCRIBE to /exchange/NAME/PATTERN: `destination` is its own
+  // temporary queue, bound to the exchange, deleted (bindings and all) with
+  // the subscription.
+  bool exchange_queue = false;
   std::uint32_t prefetch = 0;  // the window's message count
   std::deque<Held, RecyclingAllocator<Held>> held;  // sorted by seq (not always the order written)
   std::uint64_t written = 0;  // MESSAGE frames written (client modes)

@@ -8,10 +8,8 @@
 
 namespace ferry::session {
 
-namespace {
-
 // 128 random bits in 22 characters of base64url, after RabbitMQ's prefix.
-std::string generate_name() {
+std::string generate_temporary_queue_name() {
   thread_local std::mt19937_64 random{std::random_device{}()};
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string name(broker::kTemporaryQueuePrefix);
@@ -23,8 +21,6 @@ std::string generate_name() {
   return name;
 }
 
-}  // namespace
-
 Result<TempQueues::Entry*> TempQueues::resolve(std::string_view name) {
   if (name.empty())
     return failure(std::string(errors::kUnknownDestination), "/temp-queue/ needs a name: /temp-queue/NAME");
@@ -32,7 +28,7 @@ Result<TempQueues::Entry*> TempQueues::resolve(std::string_view name) {
   if (by_name_.size() >= max_)
     return failure("too many temporary queues on this connection (max-subscriptions)");
   Entry& e = by_name_[std::string(name)];
-  e.queue = generate_name();
+  e.queue = generate_temporary_queue_name();
   return &e;
 }
 

@@ -20,6 +20,9 @@ namespace ferry::session {
 // reach it only through the rewritten `reply-to` (`/reply-queue/amq.gen-...`)
 // and can only send to it; it is deleted when the connection closes.
 // At most `max` per connection (max-subscriptions).
+// A new temporary queue name: RabbitMQ's `amq.gen-` and 128 random bits.
+std::string generate_temporary_queue_name();
+
 class TempQueues {
  public:
   explicit TempQueues(std::size_t max) : max_(max) {}

@@ -64,6 +64,8 @@ TEST(OptionDocsTest, ShippedTomlLoads) {
   EXPECT_DOUBLE_EQ(file.listen.heart_beat_grace, defaults.listen.heart_beat_grace);
   EXPECT_EQ(file.broker.topic_subscriber_buffer, defaults.broker.topic_subscriber_buffer);
   EXPECT_EQ(file.broker.max_queues, defaults.broker.max_queues);
+  EXPECT_EQ(file.broker.max_exchanges, defaults.broker.max_exchanges);
+  EXPECT_EQ(file.broker.max_bindings, defaults.broker.max_bindings);
 }
 
 TEST(OptionDocsTest, ReadmeDocumentsEveryOption) {

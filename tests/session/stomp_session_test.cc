@@ -264,6 +264,56 @@ TEST_F(StompSessionTest, AnUnfinishedFrameIsLeftForTheNextRead) {
 
 // The parts on their own.
 
+TEST_F(StompSessionTest, ExchangeSubscriptionBindsItsOwnQueueUntilUnsubscribed) {
+  auto consumer = connected(1);
+  feed(*consumer, frame("SUBSCRIBE\nid:s1\ndestination:/exchange/amq.fanout\nreceipt:sub\n\n"));
+  auto frames = consumer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(has_header(frames[0], "receipt-id:sub"));
+  auto bound = broker_.exchanges(ShardId(0)).bindings("/");
+  ASSERT_EQ(bound.size(), 1u);
+  EXPECT_EQ(bound[0].source, "amq.fanout");
+  EXPECT_TRUE(bound[0].destination.name.starts_with("amq.gen-"));
+
+  auto producer = connected(2);
+  feed(*producer, frame("SEND\ndestination:/exchange/amq.fanout/any.key\nreceipt:r1\n\nhello"));
+  frames = producer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(has_header(frames[0], "receipt-id:r1"));
+  frames = consumer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(command_of(frames[0]), "MESSAGE");
+  EXPECT_TRUE(has_header(frames[0], "destination:/exchange/amq.fanout/any.key"));
+  EXPECT_TRUE(has_header(frames[0], "subscription:s1"));
+
+  feed(*consumer, frame("UNSUBSCRIBE\nid:s1\nreceipt:u\n\n"));
+  EXPECT_TRUE(broker_.exchanges(ShardId(0)).bindings("/").empty());
+  // Nothing routes now: dropped, with its RECEIPT.
+  feed(*producer, frame("SEND\ndestination:/exchange/amq.fanout\nreceipt:r2\n\nlost"));
+  frames = producer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(has_header(frames[0], "receipt-id:r2"));
+}
+
+TEST_F(StompSessionTest, ExchangeAmqTopicIsTheTopicAndUnknownExchangesAreNotFound) {
+  auto consumer = connected(1);
+  feed(*consumer, frame("SUBSCRIBE\nid:s1\ndestination:/topic/news\nreceipt:sub\n\n"));
+  consumer->transport.take_frames();
+  auto producer = connected(2);
+  feed(*producer, frame("SEND\ndestination:/exchange/amq.topic/news\nreceipt:r1\n\nhi"));
+  auto frames = consumer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(has_header(frames[0], "destination:/topic/news"));
+  EXPECT_TRUE(broker_.exchanges(ShardId(0)).bindings("/").empty()) << "a topic binds nothing";
+
+  feed(*producer, frame("SEND\ndestination:/exchange/nope/k\nreceipt:r2\n\nx"));
+  frames = producer->transport.take_frames();
+  ASSERT_GE(frames.size(), 1u);
+  EXPECT_EQ(command_of(frames.back()), "ERROR");
+  EXPECT_TRUE(has_header(frames.back(), "message:not_found"));
+  EXPECT_NE(frames.back().find("NOT_FOUND - no exchange 'nope' in vhost '/'"), std::string::npos);
+}
+
 class RecordingListener : public Receipts::Listener {
  public:
   void on_answer(std::string_view receipt, SubscriptionNo, bool disconnect) override {
