@@ -120,12 +120,14 @@ class ShardBroker final : public QueueHost {
   // writes them. nullopt: no such queue.
   std::optional<std::vector<BrowsedMessage>> take_messages(const Destination& d, std::size_t count);
   // A message from the management API (RabbitMQ's POST
-  // /api/exchanges/VHOST/amq.default/publish) for queue `d`, owned here.
-  // A queue that does not exist is not created: done(false) ("routed":
-  // false, as RabbitMQ's default exchange answers). A persistent message is
+  // /api/exchanges/VHOST/EXCHANGE/publish) for queue `d`, owned here.
+  // Through the default exchange a queue that does not exist is not created
+  // (`create` false): done(false), "routed": false as RabbitMQ answers; a
+  // queue an exchange's binding leads to is made again if it was dropped
+  // while idle (`create`, within max-queues). A persistent message is
   // journaled first, as a SEND is: done(true) once its record is durable,
   // an Error if it could not be written (then it is not enqueued).
-  void publish_admin(const Destination& d, MessageRef m, std::function<void(Result<bool>)> done);
+  void publish_admin(const Destination& d, MessageRef m, bool create, std::function<void(Result<bool>)> done);
   // Moves up to `count` waiting messages of `from` (owned here) to `to`
   // (owned by any shard). Persistent ones travel in one atomic journal
   // record each (ack in `from` + message in `to`, as a dead-letter move),

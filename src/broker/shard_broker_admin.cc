@@ -197,11 +197,17 @@ std::optional<std::vector<BrowsedMessage>> ShardBroker::take_messages(const Dest
   return out;
 }
 
-void ShardBroker::publish_admin(const Destination& d, MessageRef m, std::function<void(Result<bool>)> done) {
+void ShardBroker::publish_admin(const Destination& d, MessageRef m, bool create,
+                                std::function<void(Result<bool>)> done) {
   auto it = queues_.find(key_of(d));
-  if (it == queues_.end()) return done(false);
+  Queue* q = it != queues_.end() ? it->second.get() : nullptr;
+  if (q == nullptr && create) {
+    q = create_queue(d);
+    if (q == nullptr) return done(failure(queue_limit_text(d)));
+  }
+  if (q == nullptr) return done(false);
   if (journal_ == nullptr || !m->persistent) {
-    it->second->enqueue(std::move(m));
+    q->enqueue(std::move(m));
     return done(true);
   }
   std::string key = d.journal_key();

@@ -5,6 +5,8 @@
 #include "auth/authenticator.h"
 #include "auth/password_hash.h"
 #include "broker/declared_queues.h"
+#include "broker/exchanges.h"
+#include "broker/routing_table.h"
 #include "common/version.h"
 #include "http/api.h"
 #include "http/json.h"
@@ -16,6 +18,35 @@ namespace {
 
 constexpr std::string_view kFerryAlgorithm = "ferry_pbkdf2_sha256";
 constexpr std::size_t kMaxImportItems = 100'000;  // per list: bounds one import's work
+
+Json arguments_json(const broker::Arguments& a) {
+  Json j = Json::object();
+  for (const auto& [k, v] : a) j[k] = v;
+  return j;
+}
+
+// Arguments as the routing core keeps them (strings); nullopt if not an
+// object of strings, numbers or booleans.
+std::optional<broker::Arguments> arguments_of(const Json& item) {
+  broker::Arguments out;
+  auto it = item.find("arguments");
+  if (it == item.end() || it->is_null()) return out;
+  if (!it->is_object()) return std::nullopt;
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_string()) out.emplace(k, v.get<std::string>());
+    else if (v.is_boolean()) out.emplace(k, v.get<bool>() ? "true" : "false");
+    else if (v.is_number_integer() || v.is_number_unsigned()) out.emplace(k, v.dump());
+    else return std::nullopt;
+  }
+  return out;
+}
+
+bool flag(const Json& item, const char* name, bool fallback) {
+  auto it = item.find(name);
+  if (it == item.end()) return fallback;
+  if (it->is_boolean()) return it->get<bool>();
+  return *it == "true";
+}
 
 // A stored hash as RabbitMQ's export writes one: the hash and its algorithm.
 std::pair<std::string, std::string> exported_hash(const std::string& stored) {
@@ -49,8 +80,35 @@ void export_definitions(ApiContext& ctx, std::optional<std::string> only_vhost, 
     out["global_parameters"] = Json::array();
   }
   out["policies"] = Json::array();
-  out["exchanges"] = Json::array();
-  out["bindings"] = Json::array();
+  // Durable exchanges a user declared (not the predeclared amq.* and ""),
+  // and the bindings between durable ends: what survives a restart.
+  Json exchanges = Json::array(), bindings = Json::array();
+  broker::ExchangeReplica& replica = ctx.broker.exchanges(ShardId(0));
+  std::vector<std::string> vhost_names;
+  if (only_vhost) vhost_names.push_back(*only_vhost);
+  else vhost_names = replica.vhosts();
+  for (const std::string& v : vhost_names) {
+    const broker::RoutingTable* table = replica.find(v);
+    if (table == nullptr) continue;
+    for (const broker::Exchange* x : table->exchanges()) {
+      const auto& p = x->properties();
+      if (!p.durable || x->name().empty() || x->name().starts_with("amq.")) continue;
+      Json e{{"name", x->name()}, {"type", broker::exchange_type_name(p.type)}, {"durable", true},
+             {"auto_delete", p.auto_delete}, {"internal", p.internal}, {"arguments", arguments_json(p.arguments)}};
+      if (!only_vhost) e["vhost"] = v;
+      exchanges.push_back(std::move(e));
+    }
+    for (const broker::BindingInfo& b : replica.bindings(v)) {
+      if (b.destination.name.starts_with(broker::kTemporaryQueuePrefix)) continue;
+      Json j{{"source", b.source}, {"destination", b.destination.name},
+             {"destination_type", b.destination.kind == broker::BindingDestination::Kind::kQueue ? "queue" : "exchange"},
+             {"routing_key", b.key}, {"arguments", arguments_json(b.arguments)}};
+      if (!only_vhost) j["vhost"] = v;
+      bindings.push_back(std::move(j));
+    }
+  }
+  out["exchanges"] = std::move(exchanges);
+  out["bindings"] = std::move(bindings);
   // The queues that persist: durable ones (journaled), temporary ones not.
   using Queues = std::vector<broker::QueueStats>;
   gather<Queues>(
@@ -82,6 +140,7 @@ struct Import {
   std::vector<UserDef> users;
   std::vector<auth::PermissionEntry> permissions;
   std::vector<broker::Destination> queues;
+  std::vector<broker::ExchangeChange> exchanges;  // declares, then binds, in order
 };
 
 // An array member of `body` (absent: empty), bounded.
@@ -172,12 +231,87 @@ Result<Import> read_import(const Json& body, const auth::UserStore& current) {
     if (!known_vhost) return failure("queues: " + *name + ": no vhost '" + *vhost + "'");
     in.queues.push_back(broker::Destination{broker::DestinationKind::kQueue, std::move(*name), std::move(*vhost)});
   }
-  for (const char* unsupported : {"exchanges", "bindings", "policies"}) {
+  auto exchanges = list_of(body, "exchanges");
+  if (!exchanges) return exchanges.error();
+  for (const Json& x : **exchanges) {
+    broker::ExchangeChange c;
+    c.kind = broker::ExchangeChange::Kind::kDeclare;
+    auto name = string_field(x, "exchanges", "name");
+    if (!name) return name.error();
+    auto vhost = string_field(x, "exchanges", "vhost");
+    if (!vhost) return vhost.error();
+    auto type = string_field(x, "exchanges", "type");
+    if (!type) return type.error();
+    if (Status t = broker::parse_exchange_type(*type, c.properties.type); !t)
+      return failure("exchanges: " + *name + ": " + t.error().message);
+    c.vhost = std::move(*vhost);
+    c.exchange = std::move(*name);
+    c.properties.durable = flag(x, "durable", true);
+    c.properties.auto_delete = flag(x, "auto_delete", false);
+    c.properties.internal = flag(x, "internal", false);
+    auto args = arguments_of(x);
+    if (!args) return failure("exchanges: " + c.exchange + ": arguments must be strings, numbers or booleans");
+    c.properties.arguments = std::move(*args);
+    in.exchanges.push_back(std::move(c));
+  }
+  auto bindings = list_of(body, "bindings");
+  if (!bindings) return bindings.error();
+  for (const Json& b : **bindings) {
+    broker::ExchangeChange c;
+    c.kind = broker::ExchangeChange::Kind::kBind;
+    auto source = string_field(b, "bindings", "source");
+    if (!source) return source.error();
+    auto vhost = string_field(b, "bindings", "vhost");
+    if (!vhost) return vhost.error();
+    auto dest = string_field(b, "bindings", "destination");
+    if (!dest) return dest.error();
+    const std::string kind = b.value("destination_type", "queue");
+    if (kind != "queue" && kind != "exchange") return failure("bindings: destination_type must be queue or exchange");
+    c.vhost = std::move(*vhost);
+    c.exchange = std::move(*source);
+    c.destination = kind == "queue" ? broker::BindingDestination::queue(std::move(*dest))
+                                    : broker::BindingDestination::exchange(std::move(*dest));
+    auto key = b.find("routing_key");
+    if (key != b.end() && key->is_string()) c.key = key->get<std::string>();
+    auto args = arguments_of(b);
+    if (!args) return failure("bindings: arguments must be strings, numbers or booleans");
+    c.arguments = std::move(*args);
+    in.exchanges.push_back(std::move(c));
+  }
+  for (const auto& c : in.exchanges) {
+    const bool known = current.has_vhost(c.vhost) ||
+                       std::find(in.vhosts.begin(), in.vhosts.end(), c.vhost) != in.vhosts.end();
+    if (!known) return failure((c.kind == broker::ExchangeChange::Kind::kDeclare ? "exchanges: " : "bindings: ") +
+                               c.exchange + ": no vhost '" + c.vhost + "'");
+  }
+  for (const char* unsupported : {"policies"}) {
     auto list = list_of(body, unsupported);
     if (!list) return list.error();
     if (!(*list)->empty()) return failure(std::string(unsupported) + " are not imported yet");
   }
   return in;
+}
+
+// Applies the imported exchanges and bindings one after the other (each
+// answered once every shard has it), then answers 204, or the first
+// failure (RabbitMQ's words: an inequivalent redeclare is 406).
+void apply_exchanges(ApiContext& ctx, std::shared_ptr<std::vector<broker::ExchangeChange>> changes, std::size_t i,
+                     Reply reply) {
+  if (i == changes->size()) {
+    Response res;
+    res.status = 204;
+    return reply(std::move(res));
+  }
+  ctx.broker.change_exchanges(ShardId(0), (*changes)[i], [&ctx, changes, i, reply](Status s) {
+    if (!s) {
+      const auto& c = (*changes)[i];
+      const bool inequivalent = s.error().message.starts_with("inequivalent");
+      return reply(error_response(inequivalent ? 406 : 400, inequivalent ? "precondition_failed" : "bad_request",
+                                  (c.kind == broker::ExchangeChange::Kind::kDeclare ? "exchanges: " : "bindings: ") +
+                                      s.error().text()));
+    }
+    apply_exchanges(ctx, changes, i + 1, reply);
+  });
 }
 
 // Declares the imported queues (as PUT /api/queues does), then answers.
@@ -220,6 +354,15 @@ void declare_queues(ApiContext& ctx, std::vector<broker::Destination> queues, Re
   finish();
 }
 
+// The reply of the queue step: on success, go on with the exchanges.
+Reply then_exchanges(ApiContext& ctx, const std::shared_ptr<Import>& import, Reply reply) {
+  return [&ctx, import, reply = std::move(reply)](Response res) mutable {
+    if (res.status >= 300) return reply(std::move(res));
+    apply_exchanges(ctx, std::make_shared<std::vector<broker::ExchangeChange>>(std::move(import->exchanges)), 0,
+                    std::move(reply));
+  };
+}
+
 }  // namespace
 
 void add_definitions_routes(Router& r, ApiContext& ctx) {
@@ -242,12 +385,12 @@ void add_definitions_routes(Router& r, ApiContext& ctx) {
     if (!in) return reply(error_response(400, "bad_request", in.error().text()));
     auto import = std::make_shared<Import>(std::move(*in));
     if (import->vhosts.empty() && import->users.empty() && import->permissions.empty())
-      return declare_queues(ctx, std::move(import->queues), std::move(reply));
+      return declare_queues(ctx, std::move(import->queues), then_exchanges(ctx, import, std::move(reply)));
     edit_users(
         ctx,
         [&ctx, import, reply = std::move(reply)](Response res) mutable {
           if (res.status >= 300) return reply(std::move(res));
-          declare_queues(ctx, std::move(import->queues), std::move(reply));
+          declare_queues(ctx, std::move(import->queues), then_exchanges(ctx, import, std::move(reply)));
         },
         std::make_shared<Outcome>(),
         [import](auth::UserStore& s, Outcome&) -> Status {

@@ -9,6 +9,7 @@
 #include "auth/user_store.h"
 #include "http/api.h"
 #include "http/json.h"
+#include "http/paging.h"
 
 namespace ferry::http {
 
@@ -171,9 +172,11 @@ void put_exchange(ApiContext& ctx, const Request& req, const std::vector<std::st
                                std::pair{"auto_delete", &c.properties.auto_delete},
                                std::pair{"internal", &c.properties.internal}}) {
     if (!body.contains(field)) continue;
-    if (!body[field].is_boolean())
-      return reply(error_response(400, "bad_request", fmt::format("'{}' must be true or false", field)));
-    *target = body[field].get<bool>();
+    // rabbitmqadmin sends "true"/"false" strings; RabbitMQ takes both.
+    const Json& v = body[field];
+    if (v.is_boolean()) *target = v.get<bool>();
+    else if (v == "true" || v == "false") *target = v == "true";
+    else return reply(error_response(400, "bad_request", fmt::format("'{}' must be true or false", field)));
   }
   auto args = arguments_of(body);
   if (!args)
@@ -280,11 +283,11 @@ void delete_binding(ApiContext& ctx, const Request& req, const std::vector<std::
 
 void add_exchange_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/exchanges", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
-    reply(json_ok(list_exchanges(ctx, vhosts_of(ctx, req.vhosts))));
+    reply(paged(list_exchanges(ctx, vhosts_of(ctx, req.vhosts)), req));
   });
-  r.add("GET", "/api/exchanges/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+  r.add("GET", "/api/exchanges/{vhost}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
     if (auto r = unknown_vhost(ctx, cap[0])) return reply(*r);
-    reply(json_ok(list_exchanges(ctx, {cap[0]})));
+    reply(paged(list_exchanges(ctx, {cap[0]}), req));
   });
   r.add("GET", "/api/exchanges/{vhost}/{name}",
         [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
@@ -319,10 +322,10 @@ void add_exchange_routes(Router& r, ApiContext& ctx) {
   }
 
   r.add("GET", "/api/bindings", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
-    reply(json_ok(list_bindings(ctx, vhosts_of(ctx, req.vhosts), [](const BindingInfo&) { return true; })));
+    reply(paged(list_bindings(ctx, vhosts_of(ctx, req.vhosts), [](const BindingInfo&) { return true; }), req));
   });
-  r.add("GET", "/api/bindings/{vhost}", [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
-    reply(json_ok(list_bindings(ctx, {cap[0]}, [](const BindingInfo&) { return true; })));
+  r.add("GET", "/api/bindings/{vhost}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
+    reply(paged(list_bindings(ctx, {cap[0]}, [](const BindingInfo&) { return true; }), req));
   });
   for (const std::string kind : {"q", "e"}) {
     r.add("GET", "/api/bindings/{vhost}/e/{source}/" + kind + "/{destination}",

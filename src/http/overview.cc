@@ -1,6 +1,8 @@
 // GET /api/overview: the broker at a glance (docs/management.md).
 #include "common/clock.h"
 #include "common/version.h"
+#include "broker/exchanges.h"
+#include "broker/routing_table.h"
 #include "http/api.h"
 #include "http/json.h"
 #include "http/process_stats.h"
@@ -50,6 +52,11 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
           for (const Listener& l : ctx.listeners)
             listeners.push_back({{"protocol", l.protocol}, {"address", l.address}});
           const auto& o = ctx.options;
+          // Shard 0's replica of the routing tables (this handler runs there).
+          std::size_t exchanges = 0;
+          broker::ExchangeReplica& replica = ctx.broker.exchanges(ShardId(0));
+          for (const std::string& v : replica.vhosts())
+            if (const broker::RoutingTable* t = replica.find(v)) exchanges += t->exchange_count();
           Json j{
               {"version", std::string(kVersion)},
               {"node", node_name()},
@@ -92,7 +99,7 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
                 {"messages_unacknowledged", t.unacked}}},
               {"object_totals",
                {{"connections", connections}, {"channels", connections}, {"consumers", t.consumers},
-                {"queues", t.queues}}},
+                {"queues", t.queues}, {"exchanges", exchanges}}},
               {"message_stats",
                {{"publish", t.published},
                 {"publish_details", {{"rate", round_rate(t.rate_publish)}}},

@@ -1,11 +1,13 @@
 // POST /api/exchanges/{vhost}/{exchange}/publish: RabbitMQ's management
-// publish (rabbitmqadmin publish, scripts, the console's publish form), and
+// publish (rabbitmqadmin publish, scripts), routed as a SEND to
+// /exchange/NAME/KEY is (the default exchange: straight to the queue), and
 // POST /api/queues/{vhost}/{name}/get, its counterpart (docs/management.md).
 // Meant for tests and operators, as in RabbitMQ, not for throughput.
 #include <charconv>
 
 #include "common/clock.h"
 #include "common/utf8.h"
+#include "broker/exchanges.h"
 #include "http/api.h"
 #include "http/base64.h"
 #include "http/json.h"
@@ -135,10 +137,8 @@ void add_publish_routes(Router& r, ApiContext& ctx) {
   r.add("POST", "/api/exchanges/{vhost}/{exchange}/publish",
         [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
           const std::string& vhost = cap[0];
-          if (cap[1] != "amq.default" && !cap[1].empty())
-            return reply(error_response(404, "not_found",
-                                        "no exchange '" + cap[1] + "' in vhost '" + vhost +
-                                            "' (publishing through the API goes to amq.default)"));
+          // RabbitMQ names the default exchange "amq.default" in paths.
+          const std::string exchange = cap[1] == "amq.default" ? std::string() : cap[1];
           if (ctx.users != nullptr && !ctx.users->store()->has_vhost(vhost))
             return reply(error_response(404, "not_found", "no vhost '" + vhost + "'"));
           Json body = Json::parse(req.body, nullptr, false);
@@ -146,20 +146,71 @@ void add_publish_routes(Router& r, ApiContext& ctx) {
             return reply(error_response(400, "bad_request", "expected a JSON object body"));
           if (!body.contains("routing_key") || !body["routing_key"].is_string())
             return reply(error_response(400, "bad_request", "routing_key: a string is required"));
-          // The default exchange: the routing key names the queue.
-          auto d = queue_named(vhost, body["routing_key"].get<std::string>());
-          if (!d) return reply(json_ok(Json{{"routed", false}}));
-          auto built = message_of(body, ctx.broker.next_message_id(ShardId(0)), *d);
-          if (!built) return reply(error_response(400, "bad_request", built.error().text()));
-          const ShardId owner = ctx.broker.owner_of(*d);
-          ctx.broker.post(owner, [&ctx, owner, d = *d, m = std::move(*built), reply]() mutable {
-            ctx.broker.local(owner).publish_admin(d, std::move(m), [&ctx, reply](Result<bool> routed) {
-              ctx.broker.post(ShardId(0), [reply, routed = std::move(routed)] {
-                if (!routed) return reply(error_response(500, "internal_error", routed.error().text()));
-                reply(json_ok(Json{{"routed", *routed}}));
-              });
+          const std::string key = body["routing_key"].get<std::string>();
+          // The default exchange: the routing key names the queue. Others:
+          // the queues their bindings lead to, routed here on shard 0's
+          // replica as a SEND is on its connection's shard.
+          std::vector<broker::Destination> targets;
+          bool create = false;
+          if (exchange.empty()) {
+            if (auto d = queue_named(vhost, key)) targets.push_back(std::move(*d));
+          } else {
+            // Checked first: an unknown exchange is 404 whatever the body.
+            std::vector<std::string_view> queues;
+            auto m = message_of(body, MessageId(0), broker::Destination{broker::DestinationKind::kQueue, key, vhost});
+            if (!m) return reply(error_response(400, "bad_request", m.error().text()));
+            Status routed = ctx.broker.route_exchange(ShardId(0), vhost, exchange, key,
+                                                      broker::SendHeaders((*m)->headers), queues);
+            if (!routed) {
+              const bool missing = routed.error().message.starts_with("no exchange");
+              return reply(error_response(missing ? 404 : 403, missing ? "not_found" : "access_refused",
+                                          routed.error().text()));
+            }
+            for (std::string_view q : queues)
+              targets.push_back(broker::Destination{broker::DestinationKind::kQueue, std::string(q), vhost});
+            create = true;
+          }
+          // RabbitMQ's /topic/ is amq.topic: its subscribers get it too.
+          const bool topic = exchange == "amq.topic" && !key.empty();
+          if (targets.empty() && !topic) {
+            if (auto m = message_of(body, MessageId(0), broker::Destination{}); !m)
+              return reply(error_response(400, "bad_request", m.error().text()));
+            return reply(json_ok(Json{{"routed", false}}));
+          }
+          struct State {
+            std::size_t left = 0;
+            bool routed = false;
+            std::string error;
+            Reply reply;
+          };
+          auto st = std::make_shared<State>();
+          st->left = targets.size() + 1;
+          st->reply = std::move(reply);
+          auto answered = [&ctx, st](Result<bool> r) {
+            ctx.broker.post(ShardId(0), [st, r = std::move(r)] {
+              if (!r) st->error = r.error().text();
+              else st->routed = st->routed || *r;
+              if (--st->left != 0) return;
+              if (!st->error.empty()) return st->reply(error_response(500, "internal_error", st->error));
+              st->reply(json_ok(Json{{"routed", st->routed}}));
             });
-          });
+          };
+          if (topic) {
+            broker::Destination t{broker::DestinationKind::kTopic, key, vhost};
+            auto m = message_of(body, ctx.broker.next_message_id(ShardId(0)), t);
+            if (!m) return st->reply(error_response(400, "bad_request", m.error().text()));
+            ctx.broker.publish_internal(t, std::move(*m));
+            st->routed = true;
+          }
+          for (broker::Destination& d : targets) {
+            auto m = message_of(body, ctx.broker.next_message_id(ShardId(0)), d);
+            if (!m) return st->reply(error_response(400, "bad_request", m.error().text()));
+            const ShardId owner = ctx.broker.owner_of(d);
+            ctx.broker.post(owner, [&ctx, owner, d = std::move(d), m = std::move(*m), create, answered]() mutable {
+              ctx.broker.local(owner).publish_admin(d, std::move(m), create, answered);
+            });
+          }
+          answered(false);  // the count's own +1
         });
 
   r.add("POST", "/api/queues/{vhost}/{name}/get",

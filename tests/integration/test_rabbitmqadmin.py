@@ -183,6 +183,9 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
     root = ("root", "r00t")
     q = unique()
     admin(rabbitmqadmin, src, "-V", "shop", "declare", "queue", "name=" + q, user=root)
+    admin(rabbitmqadmin, src, "-V", "shop", "declare", "exchange", "name=orders", "type=topic", user=root)
+    admin(rabbitmqadmin, src, "-V", "shop", "declare", "binding", "source=orders", "destination=" + q,
+          "routing_key=eu.#", user=root)
     exported = tmp_path / "defs.json"
     admin(rabbitmqadmin, src, "export", str(exported), user=root)
     defs = json.loads(exported.read_text())
@@ -191,6 +194,11 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
     assert root_def and root_def[0]["hashing_algorithm"] == "ferry_pbkdf2_sha256"
     assert root_def[0]["password_hash"].startswith("pbkdf2-sha256$") and root_def[0]["tags"] == ["administrator"]
     assert {"name": q, "vhost": "shop", "durable": True, "auto_delete": False, "arguments": {}} in defs["queues"]
+    assert {"name": "orders", "vhost": "shop", "type": "topic", "durable": True, "auto_delete": False,
+            "internal": False, "arguments": {}} in defs["exchanges"]
+    assert not [x for x in defs["exchanges"] if x["name"].startswith("amq.")]
+    assert {"source": "orders", "vhost": "shop", "destination": q, "destination_type": "queue",
+            "routing_key": "eu.#", "arguments": {}} in defs["bindings"]
 
     # A RabbitMQ export: its documented example hash of "test12".
     defs["users"].append({"name": "rabbit", "password_hash": "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR",
@@ -206,6 +214,11 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
     api = Api(dst, auth=root)
     assert api.get("/api/vhosts/shop")["name"] == "shop"
     assert api.get(Api.q(q, "shop"))["name"] == q
+    # The imported exchange routes into the imported queue.
+    routed = api.call("POST", "/api/exchanges/shop/orders/publish",
+                      {"routing_key": "eu.de", "payload": "x", "properties": {}})
+    assert routed == {"routed": True}
+    assert api.get(Api.q(q, "shop"))["messages"] == 1
     c = RawClient(dst.port)
     c.send_frame("CONNECT", [("accept-version", "1.2"), ("host", "shop"), ("login", "rabbit"), ("passcode", "test12")])
     assert c.read_frame(5.0).command == "CONNECTED"
@@ -221,3 +234,32 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
          "users": [{"name": "md5", "password_hash": "abc", "hashing_algorithm": "rabbit_password_hashing_md5"}]}))
     assert status == 400 and b"md5" in data
     assert api.raw("GET", "/api/vhosts/new-vhost")[0] == 404
+
+
+def test_exchanges_and_bindings_with_rabbitmqadmin(broker, rabbitmqadmin):
+    """declare exchange / binding, publish through it, list both; and a
+    publish to amq.topic reaches a STOMP /topic/ subscriber (RabbitMQ's
+    /topic/ is amq.topic)."""
+    x, q = unique("x"), unique()
+    assert "exchange declared" in admin(rabbitmqadmin, broker, "declare", "exchange", "name=" + x, "type=direct")
+    admin(rabbitmqadmin, broker, "declare", "queue", "name=" + q)
+    assert "binding declared" in admin(rabbitmqadmin, broker, "declare", "binding", "source=" + x,
+                                       "destination=" + q, "routing_key=k1")
+    exchanges = {r["name"]: r for r in tsv(rabbitmqadmin, broker, "list", "exchanges", "name", "type")}
+    assert exchanges[x]["type"] == "direct" and exchanges["amq.topic"]["type"] == "topic"
+    bindings = tsv(rabbitmqadmin, broker, "list", "bindings", "source", "destination", "routing_key")
+    assert {"source": x, "destination": q, "routing_key": "k1"} in bindings
+    assert "Message published" in admin(rabbitmqadmin, broker, "publish", "exchange=" + x, "routing_key=k1",
+                                        "payload=via-exchange", 'properties={"delivery_mode": 2}')
+    assert "NOT routed" in admin(rabbitmqadmin, broker, "publish", "exchange=" + x, "routing_key=other",
+                                 "payload=nowhere")
+    assert Api(broker).queue(q)["messages"] == 1
+    assert "Not found" in admin(rabbitmqadmin, broker, "publish", "exchange=" + unique("nox"), "routing_key=k",
+                                "payload=x", ok=False)
+    t = unique("t")
+    c = client(broker.port)
+    c.subscribe("/topic/" + t, "s", receipt=True)
+    assert "Message published" in admin(rabbitmqadmin, broker, "publish", "exchange=amq.topic",
+                                        "routing_key=" + t, "payload=to-topic")
+    assert c.read_message().body == b"to-topic"
+    c.close()
