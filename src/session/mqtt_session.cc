@@ -129,6 +129,7 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
       return refuse_connect(ReasonCode::kBadAuthenticationMethod, "enhanced authentication is not supported", false);
     session_expiry_asked_ = c.properties.session_expiry_interval.value_or(0) != 0;
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
+    if (c.properties.maximum_packet_size) client_max_packet_size_ = *c.properties.maximum_packet_size;
   }
   if (c.will) {
     if (c.will->retain && v5()) return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
@@ -515,7 +516,14 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
     return;
   }
   const std::string topic = mqtt_topic_of_destination(m.destination);
-  if (topic.size() > 0xFFFF) {  // cannot be an MQTT topic name: skipped, its credit returned
+  // Too large for the client (its Maximum Packet Size), or a name MQTT
+  // cannot carry: not sent, as if delivered (spec 3.1.2-25), its credit
+  // returned.
+  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5() ? 1 : 0) + m.body.size();
+  const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
+  if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_) {
+    spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (larger than the client takes)",
+                  id_.value, transport_.peer(), size, log_safe(topic));
     broker_.credit(s.owner, key_of(s), 1, m.body.size());
     return;
   }

@@ -163,6 +163,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
   bool client_id_assigned_ = false;
   bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0, answered with 0
   std::uint16_t client_receive_maximum_ = 65535;
+  // MQTT 5 Maximum Packet Size of the client: larger PUBLISHes are not sent
+  // to it (spec 3.1.2.11.4).
+  std::size_t client_max_packet_size_ = SIZE_MAX;
   struct WillMessage {
     std::string topic;
     std::string payload;

@@ -353,11 +353,12 @@ def packet(first: int, body: bytes) -> bytes:
 
 
 def connect_packet(level: int = 4, keep_alive: int = 60, client_id: str = "raw", will: tuple | None = None,
-                   user: str | None = "guest", password: str | None = "guest") -> bytes:
+                   user: str | None = "guest", password: str | None = "guest", properties: bytes = b"") -> bytes:
+    """properties: MQTT 5 CONNECT properties (without their length)."""
     flags = 0x02
     payload = s(client_id)
     if level == 5:
-        props = b"\x00"
+        props = vbi(len(properties)) + properties
     if will:
         flags |= 0x04 | (will[2] << 3)
         payload += (b"\x00" if level == 5 else b"") + s(will[0]) + s(will[1])
@@ -469,3 +470,23 @@ def test_keep_alive_closes_a_silent_client(mq, level):
         r.close()
     finally:
         watcher.close()
+
+
+def test_client_maximum_packet_size_is_respected(mq):
+    b, port = mq
+    # MQTT 5 CONNECT with Maximum Packet Size 100 (property 0x27).
+    r = raw_connect(port, 5, properties=b"\x27" + struct.pack(">I", 100))
+    r.send(packet(0x82, struct.pack(">H", 1) + b"\x00" + s("mps/#") + b"\x00"))
+    assert r.read_packet()[0] == 0x90
+    conn, lst = py_connect(b.port)
+    try:
+        for body in ("x" * 200, "small"):
+            rid = py_rid()
+            conn.send("/topic/mps.t", body, headers={"receipt": rid})
+            lst.wait_receipt(rid)
+        # The 200-byte message is not sent to this client; the next one is.
+        first, body = r.read_packet()
+        assert first == 0x30 and body.endswith(b"small"), body
+    finally:
+        conn.disconnect()
+        r.close()
