@@ -490,3 +490,26 @@ def test_client_maximum_packet_size_is_respected(mq):
     finally:
         conn.disconnect()
         r.close()
+
+
+def test_no_local_and_resubscribe(mq):
+    _, port = mq
+    # MQTT 5 subscription options 0x05: QoS 1, no-local.
+    r = raw_connect(port, 5)
+    r.send(packet(0x82, struct.pack(">H", 1) + b"\x00" + s("nl/t") + b"\x05"))
+    assert r.read_packet() == (0x90, b"\x00\x01\x00\x01")
+    other = Paho(port, mqtt.MQTTv5)
+    try:
+        r.send(packet(0x30, s("nl/t") + b"\x00" + b"mine"))  # its own: not delivered back
+        other.publish("nl/t", b"theirs", 0)
+        first, body = r.read_packet()
+        assert first == 0x30 and body.endswith(b"theirs"), body
+        # The same filter again replaces the options: QoS 0 now.
+        r.send(packet(0x82, struct.pack(">H", 2) + b"\x00" + s("nl/t") + b"\x00"))
+        assert r.read_packet() == (0x90, b"\x00\x02\x00\x00")
+        other.publish("nl/t", b"again", 1)
+        first, body = r.read_packet()
+        assert first == 0x30 and body.endswith(b"again"), body  # QoS 0: no packet id
+        r.close()
+    finally:
+        other.close()
