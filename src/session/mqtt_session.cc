@@ -57,6 +57,7 @@ MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, 
       max_subscriptions_(context.max_subscriptions),
       shard_(shard),
       id_(ConnectionId(id.value | kIdBit)),
+      log_id_(id.value),
       decoder_(context.max_packet_size),
       login_(context.authenticator),
       last_input_ms_(mono_ms()),
@@ -121,7 +122,7 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
   if (c.client_id.empty()) {
     // 3.1.1 3.1.3-8: an empty client id with a persistent session is refused.
     if (!v5() && !c.clean_start) return refuse_connect(ReasonCode::kClientIdentifierNotValid, "empty client id without clean session", false);
-    client_id_ = fmt::format("ferry-{}-{}", shard_.value, id_.value & ((std::uint64_t{1} << 47) - 1));
+    client_id_ = fmt::format("ferry-{}-{}", shard_.value, log_id_);
     client_id_assigned_ = true;
   }
   if (v5()) {
@@ -192,7 +193,7 @@ void MqttSession::on_login(const auth::LoginResult& r) {
 }
 
 void MqttSession::refuse_connect(ReasonCode code, std::string_view why, bool delay) {
-  spdlog::debug("connection {} ({}): MQTT CONNECT refused: {}", id_.value, transport_.peer(), log_safe(why));
+  spdlog::debug("connection {} ({}): MQTT CONNECT refused: {}", log_id_, transport_.peer(), log_safe(why));
   const std::uint32_t ms = authenticator_ ? authenticator_->options().login_failure_delay_ms : 0;
   if (!delay || ms == 0) return fail(code, why);
   // Not blocking: the connection waits (unread) and tick() answers.
@@ -218,7 +219,7 @@ void MqttSession::finish_connect() {
   }
   mqtt::encode_connack(level_, ack, transport_.output());
   transport_.flush();
-  spdlog::debug("connection {} ({}): MQTT {} client '{}' connected as '{}' in vhost '{}'", id_.value,
+  spdlog::debug("connection {} ({}): MQTT {} client '{}' connected as '{}' in vhost '{}'", log_id_,
                 transport_.peer(), v5() ? "5" : "3.1.1", log_safe(client_id_), log_safe(login_.user()),
                 log_safe(login_.vhost()));
 }
@@ -264,7 +265,7 @@ void MqttSession::handle_publish(const mqtt::Publish& p) {
     return fail(ReasonCode::kTopicNameInvalid, "a topic level '*' or '>' (a wildcard in Ferry's topics)");
   }
   if (Status allowed = login_.check(auth::Access::kWrite, d); !allowed) {
-    spdlog::debug("connection {} ({}): MQTT PUBLISH refused: {}", id_.value, transport_.peer(), allowed.error().text());
+    spdlog::debug("connection {} ({}): MQTT PUBLISH refused: {}", log_id_, transport_.peer(), allowed.error().text());
     if (p.qos > 0 && v5()) {
       add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kNotAuthorized}, 0});
       return write_answers();
@@ -358,8 +359,12 @@ void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
   Answer& a = answers_[pending.seq - answers_base_];
   FERRY_ASSERT(a.waiting > 0);
   if (!outcome.ok) {
-    spdlog::debug("connection {} ({}): MQTT operation failed: {}", id_.value, transport_.peer(), log_safe(outcome.error));
+    spdlog::debug("connection {} ({}): MQTT operation failed: {}", log_id_, transport_.peer(), log_safe(outcome.error));
     a.reasons[pending.slot] = outcome.needs_configure ? ReasonCode::kNotAuthorized : ReasonCode::kUnspecifiedError;
+    if (auto fi = filter_of_.find(pending.sub.value); pending.sub.value != 0 && fi != filter_of_.end()) {
+      subs_.erase(fi->second);  // refused: there is no such subscription
+      filter_of_.erase(fi);
+    }
   }
   --a.waiting;
   if (--it->second.outcomes == 0) ops_.erase(it);
@@ -468,6 +473,7 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
     filter_of_[sub.no.value] = sub.filter;
     auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
     const std::uint64_t op = begin_op(seq, i);
+    ops_[op].sub = it->second.no;
     broker_.subscribe(it->second.destination, key_of(it->second), broker::AckMode::kAuto, window, std::nullopt,
                       ticket(op), may_create, std::move(options));
   }
@@ -523,7 +529,7 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
   if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_) {
     spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (larger than the client takes)",
-                  id_.value, transport_.peer(), size, log_safe(topic));
+                  log_id_, transport_.peer(), size, log_safe(topic));
     broker_.credit(s.owner, key_of(s), 1, m.body.size());
     return;
   }
@@ -595,7 +601,7 @@ void MqttSession::fail(ReasonCode code, std::string_view why) {
   if (closing_) return;
   closing_ = true;
   if (static LogRate rate("MQTT connections closed for errors"); rate.allow())
-    spdlog::info("connection {} ({}): MQTT {}: {}", id_.value, transport_.peer(), mqtt::describe(code), log_safe(why));
+    spdlog::info("connection {} ({}): MQTT {}: {}", log_id_, transport_.peer(), mqtt::describe(code), log_safe(why));
   std::string& out = transport_.output();
   if (!connected_) {
     // Before CONNACK: MQTT 5 answers any refusal with a CONNACK reason code;
@@ -649,7 +655,7 @@ void MqttSession::publish_will() {
   will_.reset();
   broker::Destination d{broker::DestinationKind::kTopic, topic_of_mqtt(w.topic), login_.vhost()};
   if (broker::TopicPatterns::is_pattern(d.name) || !login_.may(auth::Access::kWrite, d)) {
-    spdlog::debug("connection {} ({}): MQTT will to '{}' not published (not permitted)", id_.value,
+    spdlog::debug("connection {} ({}): MQTT will to '{}' not published (not permitted)", log_id_,
                   transport_.peer(), log_safe(w.topic));
     return;
   }

@@ -153,6 +153,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   const std::uint32_t max_subscriptions_;
   ShardId shard_;
   ConnectionId id_;
+  std::uint64_t log_id_;  // the connection's id as the net layer logs it (without kIdBit)
   mqtt::Decoder decoder_;
   mqtt::Level level_ = mqtt::Level::k3_1_1;
   Login login_;
@@ -183,6 +184,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint64_t seq;
     std::uint32_t slot;
     std::uint32_t outcomes = 1;  // still to come (a publish gets one per topic it reaches)
+    SubscriptionNo sub{0};       // a SUBSCRIBE's: dropped if the broker refuses it
   };
   std::unordered_map<std::uint64_t, PendingOp> ops_;
   std::uint64_t next_op_ = 0;

@@ -296,11 +296,15 @@ COST = "1000"
 
 @pytest.fixture
 def users_file(tmp_path):
-    """vhost shop; alice: everything in shop; guest as built in (/ only)."""
+    """vhost shop; alice: everything in shop; carol: may read and write
+    /topic/... in shop, create nothing; guest as built in (/ only)."""
     path = str(tmp_path / "users.toml")
     for args in (("vhost", "add", "shop"), ("user", "add", "alice", "--password", "wonder", "--iterations", COST),
                  ("user", "set-permissions", "alice", "--vhost", "shop", "--configure", ".*", "--write", ".*",
-                  "--read", ".*")):
+                  "--read", ".*"),
+                 ("user", "add", "carol", "--password", "singer", "--iterations", COST),
+                 ("user", "set-permissions", "carol", "--vhost", "shop", "--configure", "", "--write", "^/topic/",
+                  "--read", "^/topic/ok")):
         r = run_ferry(*args, "--users-file", path)
         assert r.returncode == 0, r.stderr
     return path
@@ -513,3 +517,47 @@ def test_no_local_and_resubscribe(mq):
         r.close()
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_permissions(broker_factory, users_file, version):
+    b = broker_factory(mqtt_listen="127.0.0.1:0", users_file=users_file, login_failure_delay=0)
+    port = mqtt_port(b)
+    carol = Paho(port, version, username="shop:carol", password="singer")
+    alice = Paho(port, version, username="shop:alice", password="wonder")
+    refused = 0x87 if version == mqtt.MQTTv5 else 0x80
+    try:
+        assert carol.rc == 0
+        # No read permission on /topic/secret.x: refused in SUBACK.
+        assert carol.subscribe("secret/x", 1) == [refused]
+        # Read permission, but no configure to create the subscription.
+        assert carol.subscribe("ok/x", 1) == [refused]
+        # Refused by the broker, so not there: asking again is refused again.
+        assert carol.subscribe("ok/x", 1) == [refused]
+        alice.subscribe("ok/#", 1)
+        alice.subscribe("secret/#", 1)
+        carol.publish("ok/x", b"from carol", 1)  # write is allowed
+        assert alice.get().payload == b"from carol"
+        alice.publish("secret/x", b"hidden", 1)
+        assert alice.get().payload == b"hidden"
+        carol.none()
+    finally:
+        carol.close()
+        alice.close()
+
+
+def test_packets_sent_with_connect_wait_for_the_login(mq):
+    _, port = mq
+    watcher = Paho(port)
+    try:
+        watcher.subscribe("pipe/#", 0)
+        r = Raw(port)
+        # CONNECT, PUBLISH and PINGREQ in one write: the login is checked on
+        # the authenticator's thread, and what follows CONNECT waits for it.
+        r.send(connect_packet(4) + packet(0x30, s("pipe/x") + b"early") + b"\xc0\x00")
+        assert r.read_packet() == (0x20, b"\x00\x00")
+        assert r.read_packet() == (0xD0, b"")
+        assert watcher.get().payload == b"early"
+        r.close()
+    finally:
+        watcher.close()
