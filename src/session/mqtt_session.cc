@@ -523,12 +523,13 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
   }
   const std::string topic = mqtt_topic_of_destination(m.destination);
   // Too large for the client (its Maximum Packet Size), or a name MQTT
-  // cannot carry: not sent, as if delivered (spec 3.1.2-25), its credit
-  // returned.
+  // cannot carry (a STOMP topic named with '+' or '#'): not sent, as if
+  // delivered (spec 3.1.2-25), its credit returned.
   const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5() ? 1 : 0) + m.body.size();
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
-  if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_) {
-    spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (larger than the client takes)",
+  if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_ ||
+      mqtt::check_topic_name(topic) != ReasonCode::kSuccess) {
+    spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (too large for the client, or not an MQTT topic name)",
                   log_id_, transport_.peer(), size, log_safe(topic));
     broker_.credit(s.owner, key_of(s), 1, m.body.size());
     return;
@@ -616,7 +617,10 @@ void MqttSession::fail(ReasonCode code, std::string_view why) {
     }
   } else if (v5()) {
     mqtt::Disconnect d{code, {}};
-    if (why.size() <= 1024 && mqtt::valid_mqtt_utf8(why)) d.properties.reason_string = why;
+    // The reason string only if it keeps the packet within the client's
+    // Maximum Packet Size (spec 3.14.2.2.3).
+    if (why.size() <= 1024 && why.size() + 8 <= client_max_packet_size_ && mqtt::valid_mqtt_utf8(why))
+      d.properties.reason_string = why;
     mqtt::encode_disconnect(level_, d, out);
   }
   transport_.close_after_flush();

@@ -561,3 +561,47 @@ def test_packets_sent_with_connect_wait_for_the_login(mq):
         r.close()
     finally:
         watcher.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_many_qos1_messages_arrive_in_order(mq, version):
+    b, port = mq
+    sub = Paho(port, version)
+    pub = Paho(port, version)
+    conn, lst = py_connect(b.port)
+    try:
+        sub.subscribe("bulk/+", 1)
+        rid = py_rid()
+        conn.subscribe("/topic/bulk.*", id="s", ack="auto", headers={"receipt": rid})
+        lst.wait_receipt(rid)
+        n = 2000
+        infos = [pub.client.publish("bulk/%d" % (i % 7), b"%d" % i, 1) for i in range(n)]
+        for info in infos:
+            info.wait_for_publish(WAIT)
+            assert info.is_published()
+        got = [int(sub.get().payload) for _ in range(n)]
+        assert got == list(range(n))
+        assert [int(lst.get().body) for _ in range(n)] == list(range(n))
+        sub.none()
+    finally:
+        sub.close()
+        pub.close()
+        conn.disconnect()
+
+
+def test_stomp_topic_names_mqtt_cannot_carry_are_skipped(mq):
+    b, port = mq
+    sub = Paho(port, mqtt.MQTTv5)
+    conn, lst = py_connect(b.port)
+    try:
+        sub.subscribe("#", 1)
+        for dest, body in (("/topic/odd+name", "skipped"), ("/topic/fine.name", "delivered")):
+            rid = py_rid()
+            conn.send(dest, body, headers={"receipt": rid})
+            lst.wait_receipt(rid)
+        m = sub.get()
+        assert (m.topic, m.payload) == ("fine/name", b"delivered")
+        assert sub.client.is_connected()
+    finally:
+        sub.close()
+        conn.disconnect()
