@@ -527,8 +527,11 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
   // delivered (spec 3.1.2-25), its credit returned.
   const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5() ? 1 : 0) + m.body.size();
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
+  // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
+  // names starting with '$' (Ferry's wildcard topics do not know the rule).
+  const bool dollar = !topic.empty() && topic[0] == '$' && (s.filter[0] == '+' || s.filter[0] == '#');
   if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_ ||
-      mqtt::check_topic_name(topic) != ReasonCode::kSuccess) {
+      mqtt::check_topic_name(topic) != ReasonCode::kSuccess || dollar) {
     spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (too large for the client, or not an MQTT topic name)",
                   log_id_, transport_.peer(), size, log_safe(topic));
     broker_.credit(s.owner, key_of(s), 1, m.body.size());

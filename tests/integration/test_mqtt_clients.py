@@ -605,3 +605,23 @@ def test_stomp_topic_names_mqtt_cannot_carry_are_skipped(mq):
     finally:
         sub.close()
         conn.disconnect()
+
+
+def test_wildcard_first_filters_do_not_match_dollar_topics(mq):
+    _, port = mq
+    everything = Paho(port)
+    system = Paho(port)
+    pub = Paho(port)
+    try:
+        everything.subscribe("#", 0)
+        system.subscribe("$SYS/#", 0)
+        pub.publish("$SYS/broker/load", b"1", 1)  # spec 4.7.2-1
+        pub.publish("plain/topic", b"2", 1)
+        m = everything.get()
+        assert (m.topic, m.payload) == ("plain/topic", b"2")
+        m = system.get()
+        assert (m.topic, m.payload) == ("$SYS/broker/load", b"1")
+    finally:
+        everything.close()
+        system.close()
+        pub.close()
