@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "mqtt/encoder.h"
+#include "mqtt/properties.h"
 #include "mqtt/topic.h"
 #include "mqtt/utf8.h"
 #include "mqtt/wire.h"
@@ -134,7 +135,8 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
   }
   if (c.will) {
     if (c.will->retain && v5()) return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
-    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos};
+    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos,
+                        v5() ? extras_of(c.will->properties) : Extras{}};
   }
   if (authenticator_ == nullptr) return finish_connect();  // unit tests: everyone in vhost "/"
 
@@ -226,21 +228,70 @@ void MqttSession::finish_connect() {
 
 // ---------------------------------------------------------------- PUBLISH
 
-broker::MessageRef MqttSession::build_message(std::string_view topic, std::string_view payload, std::uint8_t qos) {
-  broker::MessageRef ref = broker::make_message_with_header_slots(qos > 0 ? 2 : 1);
+namespace {
+
+// Headers a message cannot carry from MQTT user properties: those the broker
+// sets or that describe a SEND (as StompSession drops them), and those the
+// MQTT properties themselves map to. STOMP 1.0 has no header escaping, so
+// names and values with line ends are left out too.
+bool carried_as_header(std::string_view name, std::string_view value) {
+  static constexpr std::string_view kReserved[] = {
+      "destination", "receipt", "transaction", "content-length", "message-id", "subscription", "ack",
+      "redelivered", "x-delivery-count", "persistent", "expires", "expiration", kQosHeader};
+  if (name.empty() || name.find_first_of(":\r\n") != std::string_view::npos) return false;
+  if (value.find_first_of("\r\n") != std::string_view::npos) return false;
+  return std::find(std::begin(kReserved), std::end(kReserved), name) == std::end(kReserved);
+}
+
+}  // namespace
+
+MqttSession::Extras MqttSession::extras_of(const mqtt::Properties& p) {
+  Extras e;
+  e.expiry_s = p.message_expiry_interval;
+  if (p.content_type && carried_as_header("content-type", *p.content_type))
+    e.headers.emplace_back("content-type", *p.content_type);
+  if (p.response_topic && carried_as_header("reply-to", *p.response_topic) &&
+      mqtt::check_topic_name(*p.response_topic) == ReasonCode::kSuccess)
+    e.headers.emplace_back("reply-to", "/topic/" + topic_of_mqtt(*p.response_topic));
+  if (p.correlation_data && mqtt::valid_mqtt_utf8(*p.correlation_data) &&
+      carried_as_header("correlation-id", *p.correlation_data))
+    e.headers.emplace_back("correlation-id", *p.correlation_data);
+  for (const mqtt::UserProperty& u : p.user_properties) {
+    if (!carried_as_header(u.name, u.value)) continue;
+    // First occurrence wins, as for STOMP headers.
+    bool seen = false;
+    for (const auto& [k, v] : e.headers) seen = seen || k == u.name;
+    if (!seen) e.headers.emplace_back(u.name, u.value);
+  }
+  return e;
+}
+
+broker::MessageRef MqttSession::build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
+                                              const Extras& extras) {
+  const std::size_t fixed = (qos > 0 ? 2 : 1) + (extras.expiry_s ? 1 : 0);
+  broker::MessageRef ref = broker::make_message_with_header_slots(fixed + extras.headers.size());
   broker::Message* m = &ref.writable();
   m->id = broker_.next_message_id(shard_);
   m->origin = id_;
   m->id_text = fmt::format("ID:ferry-mqtt-{}-{}", shard_.value, m->id.value & ((std::uint64_t{1} << 56) - 1));
   m->destination = "/topic/" + topic_of_mqtt(topic);
   m->body.assign(payload.data(), payload.size());
-  m->headers[0] = {std::string(kQosHeader), std::to_string(qos)};
+  std::size_t n = 0;
+  m->headers[n++] = {std::string(kQosHeader), std::to_string(qos)};
   // QoS 1 and 2 messages are persistent: a durable STOMP subscription keeps
   // them across a restart, and PUBACK waits until they are on disk.
   if (qos > 0) {
     m->persistent = true;
-    m->headers[1] = {"persistent", "true"};
+    m->headers[n++] = {"persistent", "true"};
   }
+  // MQTT 5 Message Expiry Interval: the message expires as a STOMP one with
+  // `expires` (ms since the epoch) does.
+  if (extras.expiry_s) {
+    m->expires_ms = wall_ms() + std::int64_t{*extras.expiry_s} * 1000;
+    m->headers[n++] = {"expires", std::to_string(m->expires_ms)};
+  }
+  for (const auto& h : extras.headers) m->headers[n++] = h;
+  m->headers.resize(n);
   return ref;
 }
 
@@ -273,7 +324,7 @@ void MqttSession::handle_publish(const mqtt::Publish& p) {
     return fail(ReasonCode::kNotAuthorized, allowed.error().text());
   }
   ++messages_in_;
-  broker::MessageRef m = build_message(p.topic, p.payload, p.qos);
+  broker::MessageRef m = build_message(p.topic, p.payload, p.qos, v5() ? extras_of(p.properties) : Extras{});
   if (p.qos == 0) {
     (void)broker_.publish(d, std::move(m), ticket(0));  // nobody waits for the outcome
     return;
@@ -522,10 +573,35 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
     return;
   }
   const std::string topic = mqtt_topic_of_destination(m.destination);
+  // MQTT 5: the message's headers as properties (docs/mqtt.md): the views
+  // point into `m` and `response_topic`, alive until encoded below.
+  mqtt::Properties props;
+  std::string response_topic;
+  std::size_t props_size = 0;
+  if (v5()) {
+    if (m.expires_ms != 0) {
+      const std::int64_t left_ms = std::max<std::int64_t>(m.expires_ms - wall_ms(), 1);
+      props.message_expiry_interval = static_cast<std::uint32_t>(std::min<std::int64_t>((left_ms + 999) / 1000, UINT32_MAX));
+    }
+    for (const auto& [k, v] : m.headers) {
+      if (k == kQosHeader || k == "persistent" || k == "expires" || k.size() > 0xFFFF || v.size() > 0xFFFF) continue;
+      if (k == "content-type" && !props.content_type) {
+        props.content_type = v;
+      } else if (k == "reply-to" && v.starts_with("/topic/") && !props.response_topic) {
+        response_topic = mqtt_topic_of_destination(v);
+        props.response_topic = response_topic;
+      } else if (k == "correlation-id" && !props.correlation_data) {
+        props.correlation_data = v;
+      } else {
+        props.user_properties.push_back({k, v});
+      }
+    }
+    props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
+  }
   // Too large for the client (its Maximum Packet Size), or a name MQTT
   // cannot carry (a STOMP topic named with '+' or '#'): not sent, as if
   // delivered (spec 3.1.2-25), its credit returned.
-  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5() ? 1 : 0) + m.body.size();
+  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + props_size + m.body.size();
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
   // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
   // names starting with '$' (Ferry's wildcard topics do not know the rule).
@@ -540,6 +616,7 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
   mqtt::Publish p;
   p.qos = qos;
   p.topic = topic;
+  p.properties = std::move(props);
   p.payload = m.body;
   if (qos > 0) {
     do {
@@ -666,7 +743,7 @@ void MqttSession::publish_will() {
                   transport_.peer(), log_safe(w.topic));
     return;
   }
-  (void)broker_.publish(d, build_message(w.topic, w.payload, w.qos), ticket(0));
+  (void)broker_.publish(d, build_message(w.topic, w.payload, w.qos, w.extras), ticket(0));
 }
 
 void MqttSession::unsubscribe_all() {

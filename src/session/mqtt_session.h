@@ -114,7 +114,17 @@ class MqttSession final : public net::Protocol, public broker::Client {
 
   // Publishes an MQTT message to the broker. `answer`: the ordered answer
   // whose slot 0 gets the outcome (nullopt: nobody waits for it).
-  broker::MessageRef build_message(std::string_view topic, std::string_view payload, std::uint8_t qos);
+  // What MQTT 5 PUBLISH (or will) properties become on the message: STOMP
+  // headers (user properties as they are; content-type; reply-to for the
+  // response topic; correlation-id for correlation data that is text) and
+  // an expiry. Owned, so that a will can keep them.
+  struct Extras {
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<std::uint32_t> expiry_s;  // Message Expiry Interval
+  };
+  static Extras extras_of(const mqtt::Properties& p);
+  broker::MessageRef build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
+                                   const Extras& extras);
   void publish_will();
 
   // Answers (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order
@@ -171,6 +181,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::string topic;
     std::string payload;
     std::uint8_t qos = 0;
+    Extras extras;
   };
   std::optional<WillMessage> will_;
   std::int64_t last_input_ms_ = 0;

@@ -78,8 +78,8 @@ class Paho:
             assert self.sub_event.wait_for(lambda: mid in self.subacks, WAIT), "no SUBACK"
             return self.subacks[mid]
 
-    def publish(self, topic: str, payload, qos: int = 0):
-        info = self.client.publish(topic, payload, qos)
+    def publish(self, topic: str, payload, qos: int = 0, properties=None):
+        info = self.client.publish(topic, payload, qos, properties=properties)
         info.wait_for_publish(WAIT)
         assert info.is_published(), "PUBLISH QoS %d not acknowledged" % qos
 
@@ -625,3 +625,68 @@ def test_wildcard_first_filters_do_not_match_dollar_topics(mq):
         everything.close()
         system.close()
         pub.close()
+
+
+
+def publish_properties(**values):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    p = Properties(PacketTypes.PUBLISH)
+    for k, v in values.items():
+        setattr(p, k, v)
+    return p
+
+
+def test_mqtt5_properties_become_stomp_headers_and_back(mq):
+    """Request/reply between MQTT 5 and STOMP: user properties are headers,
+    content type is content-type, the response topic is reply-to, correlation
+    data is correlation-id, the message expiry interval is expires."""
+    b, port = mq
+    requester = Paho(port, mqtt.MQTTv5)
+    conn, lst = py_connect(b.port)
+    try:
+        requester.subscribe("answers/+", 1)
+        rid = py_rid()
+        conn.subscribe("/topic/requests.#", id="r", ack="auto", headers={"receipt": rid})
+        lst.wait_receipt(rid)
+        before = int(time.time() * 1000)
+        requester.publish("requests/price", b'{"sku": 7}', 1, publish_properties(
+            UserProperty=[("region", "eu"), ("trace", "t-1")], ContentType="application/json",
+            ResponseTopic="answers/client-1", CorrelationData=b"req-42", MessageExpiryInterval=60))
+        f = lst.get()
+        h = f.headers
+        assert (h["region"], h["trace"], h["content-type"]) == ("eu", "t-1", "application/json")
+        assert (h["reply-to"], h["correlation-id"]) == ("/topic/answers.client-1", "req-42")
+        assert before + 59_000 <= int(h["expires"]) <= int(time.time() * 1000) + 60_000
+        # The STOMP side answers to reply-to, with the correlation id.
+        rid = py_rid()
+        conn.send(h["reply-to"], "42.50", headers={"receipt": rid, "correlation-id": h["correlation-id"],
+                                                   "content-type": "text/plain", "currency": "EUR",
+                                                   "expires": str(int(time.time() * 1000) + 30_000)})
+        lst.wait_receipt(rid)
+        m = requester.get()
+        assert (m.topic, m.payload) == ("answers/client-1", b"42.50")
+        assert m.properties.CorrelationData == b"req-42"
+        assert m.properties.ContentType == "text/plain"
+        assert ("currency", "EUR") in m.properties.UserProperty
+        assert 1 <= m.properties.MessageExpiryInterval <= 30
+    finally:
+        requester.close()
+        conn.disconnect()
+
+
+def test_stomp_reply_to_a_topic_is_the_response_topic(mq):
+    b, port = mq
+    responder = Paho(port, mqtt.MQTTv5)
+    conn, lst = py_connect(b.port)
+    try:
+        responder.subscribe("jobs/#", 1)
+        rid = py_rid()
+        conn.send("/topic/jobs.resize", "img-1", headers={"receipt": rid, "reply-to": "/topic/done.stomp-1"})
+        lst.wait_receipt(rid)
+        m = responder.get()
+        assert m.properties.ResponseTopic == "done/stomp-1"
+        assert not hasattr(m.properties, "UserProperty") or all(k != "reply-to" for k, _ in m.properties.UserProperty)
+    finally:
+        responder.close()
+        conn.disconnect()
