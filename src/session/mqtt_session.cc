@@ -68,7 +68,40 @@ MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, 
 
 MqttSession::~MqttSession() {
   if (released_) return;
+  release_client_id();
   clients_.remove(shard_, id_);
+}
+
+namespace {
+
+// MQTT client ids and STOMP client-ids are claimed in one table
+// (broker::ClientIds) but are different names: a prefix keeps them apart.
+std::string client_id_key(const std::string& id) { return "mqtt:" + id; }
+
+}  // namespace
+
+void MqttSession::claim_client_id() {
+  if (client_id_held_ || closing_ || released_) return;
+  auto holder = broker_.client_ids().claim(login_.vhost(), client_id_key(client_id_),
+                                           {shard_, id_, login_.user(), transport_.peer()});
+  if (!holder) {
+    client_id_held_ = true;
+    return;
+  }
+  if (holder->connection == told_to_go_) return;  // asked already; it is closing
+  told_to_go_ = holder->connection;
+  spdlog::debug("connection {} ({}): MQTT client id '{}' taken over from connection {}", log_id_,
+                transport_.peer(), log_safe(client_id_), holder->connection.value & ~kIdBit);
+  const ConnectionId old = holder->connection;
+  broker_.to_client(holder->shard, [old](broker::ClientEvents& events) {
+    events.kick(old, SubscriptionNo(0), "session taken over by a new connection with its client id");
+  });
+}
+
+void MqttSession::release_client_id() {
+  if (!client_id_held_) return;
+  client_id_held_ = false;
+  broker_.client_ids().release(login_.vhost(), client_id_key(client_id_), shard_, id_);
 }
 
 // ---------------------------------------------------------------- packets in
@@ -221,6 +254,7 @@ void MqttSession::finish_connect() {
   }
   mqtt::encode_connack(level_, ack, transport_.output());
   transport_.flush();
+  claim_client_id();
   spdlog::debug("connection {} ({}): MQTT {} client '{}' connected as '{}' in vhost '{}'", log_id_,
                 transport_.peer(), v5() ? "5" : "3.1.1", log_safe(client_id_), log_safe(login_.user()),
                 log_safe(login_.vhost()));
@@ -658,6 +692,7 @@ void MqttSession::on_flush_done() {
 }
 
 void MqttSession::on_kick(SubscriptionNo no, std::string reason) {
+  if (no.value == 0) return fail(ReasonCode::kSessionTakenOver, reason);  // see claim_client_id
   auto fi = filter_of_.find(no.value);
   if (fi == filter_of_.end()) return;
   subs_.erase(fi->second);  // the broker already dropped the subscription
@@ -726,6 +761,7 @@ void MqttSession::tick(std::int64_t now_ms) {
     refuse_at_ms_ = 0;
     return fail(refusal_, "login refused");
   }
+  if (connected_ && !client_id_held_) claim_client_id();
   // Spec 3.1.2.10: one and a half times the keep-alive without a packet.
   if (connected_ && !closing_ && keep_alive_s_ != 0 &&
       now_ms - last_input_ms_ > std::int64_t{keep_alive_s_} * 1500) {
@@ -760,6 +796,7 @@ void MqttSession::on_closed() {
   closing_ = true;
   publish_will();  // a will still armed: the connection ended without DISCONNECT
   unsubscribe_all();
+  release_client_id();
   ops_.clear();
   answers_.clear();
   clients_.remove(shard_, id_);

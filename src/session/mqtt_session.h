@@ -155,6 +155,14 @@ class MqttSession final : public net::Protocol, public broker::Client {
   broker::ConsumerKey key_of(const Sub& s) const { return {shard_, id_, s.no}; }
   void unsubscribe_all();
 
+  // Session takeover (spec 3.1.4-3): one connection per client id and vhost.
+  // A CONNECT with a client id another connection holds tells that one to go
+  // (DISCONNECT 0x8E, through broker::ClientEvents::kick with subscription
+  // 0, which only MQTT sessions get) and connects at once; it claims the id
+  // once the other has let go (tick() tries again).
+  void claim_client_id();
+  void release_client_id();
+
   broker::Broker& broker_;
   Clients& clients_;
   auth::Authenticator* authenticator_;
@@ -172,6 +180,8 @@ class MqttSession final : public net::Protocol, public broker::Client {
   std::uint16_t keep_alive_s_ = 0;
   std::string client_id_;
   bool client_id_assigned_ = false;
+  bool client_id_held_ = false;
+  ConnectionId told_to_go_{0};  // the holder asked to let the client id go
   bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0, answered with 0
   std::uint16_t client_receive_maximum_ = 65535;
   // MQTT 5 Maximum Packet Size of the client: larger PUBLISHes are not sent

@@ -56,6 +56,12 @@ class Paho:
         self.subacks: dict[int, list] = {}
         self.sub_event = threading.Condition()
         self.client.on_message = lambda c, u, m: self.messages.put(m)
+        # DISCONNECT reason codes (MQTT 5) or rc values (3.1.1) of closes.
+        self.gone: queue.Queue = queue.Queue()
+        if version == mqtt.MQTTv5:
+            self.client.on_disconnect = lambda c, u, rc, p=None: self.gone.put(rc.value if hasattr(rc, "value") else rc)
+        else:
+            self.client.on_disconnect = lambda c, u, rc: self.gone.put(rc)
         if version == mqtt.MQTTv5:
             self.client.on_connect = lambda c, u, f, rc, p=None: self.connack.put(rc.value if hasattr(rc, "value") else rc)
             self.client.on_subscribe = lambda c, u, mid, codes, p=None: self._subacked(mid, [x.value for x in codes])
@@ -356,11 +362,11 @@ def packet(first: int, body: bytes) -> bytes:
     return bytes([first]) + vbi(len(body)) + body
 
 
-def connect_packet(level: int = 4, keep_alive: int = 60, client_id: str = "raw", will: tuple | None = None,
+def connect_packet(level: int = 4, keep_alive: int = 60, client_id: str | None = None, will: tuple | None = None,
                    user: str | None = "guest", password: str | None = "guest", properties: bytes = b"") -> bytes:
     """properties: MQTT 5 CONNECT properties (without their length)."""
     flags = 0x02
-    payload = s(client_id)
+    payload = s(client_id if client_id is not None else unique("raw"))  # one client id per connection
     if level == 5:
         props = vbi(len(properties)) + properties
     if will:
@@ -690,3 +696,32 @@ def test_stomp_reply_to_a_topic_is_the_response_topic(mq):
     finally:
         responder.close()
         conn.disconnect()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_second_connection_with_the_client_id_takes_over(mq, version):
+    b, port = mq
+    first = Paho(port, version, client_id="device-7")
+    second = None
+    try:
+        assert first.subscribe("takeover/#", 1) == [1]
+        second = Paho(port, version, client_id="device-7")
+        assert second.rc == 0
+        rc = first.gone.get(timeout=WAIT)  # the first connection is closed
+        if version == mqtt.MQTTv5:
+            assert rc == 0x8E  # DISCONNECT: Session taken over
+        assert second.subscribe("takeover/#", 1) == [1]
+        second.publish("takeover/x", b"to the new one", 1)
+        assert second.get().payload == b"to the new one"
+        first.none()
+        # And a third takes over from the second.
+        third = Paho(port, version, client_id="device-7")
+        assert third.rc == 0
+        rc = second.gone.get(timeout=WAIT)
+        if version == mqtt.MQTTv5:
+            assert rc == 0x8E
+        third.close()
+    finally:
+        first.client.loop_stop()
+        if second:
+            second.close()
