@@ -49,8 +49,9 @@ net::ProtocolFactory mqtt_protocol(const MqttContext& context);
 // client's interval of silence), PUBLISH QoS 0, 1 and 2 from the client
 // (QoS 2 acknowledged with PUBREC/PUBCOMP, duplicates within the connection
 // suppressed by packet id), SUBSCRIBE with `+`/`#` on Ferry's wildcard
-// topics (granted QoS at most 1), UNSUBSCRIBE, PINGREQ, DISCONNECT, and
-// the will message when the connection ends without DISCONNECT. Sessions
+// topics (granted QoS at most 1), UNSUBSCRIBE, PINGREQ, DISCONNECT, the
+// will message when the connection ends without DISCONNECT, session
+// takeover by client id, and MQTT 5 properties as STOMP headers. Sessions
 // are not kept after the connection (every connection starts clean);
 // retained messages and shared subscriptions are refused (MQTT 5 says so
 // in CONNACK).
