@@ -725,3 +725,32 @@ def test_a_second_connection_with_the_client_id_takes_over(mq, version):
         first.client.loop_stop()
         if second:
             second.close()
+
+
+def test_connack_of_mqtt5(mq):
+    """CONNACK properties: an assigned client id for an empty one, session
+    expiry 0 for a client asking for more (sessions end with the connection),
+    retain and shared subscriptions not available, the maximum packet size."""
+    _, port = mq
+    r = Raw(port)
+    r.send(connect_packet(5, client_id="", properties=b"\x11" + struct.pack(">I", 3600)))
+    first, body = r.read_packet()
+    assert first == 0x20 and body[:2] == b"\x00\x00"
+    props, i, end = {}, 3, 3 + body[2]  # property length < 128 here
+    while i < end:
+        pid = body[i]
+        if pid == 0x12:
+            n = struct.unpack(">H", body[i + 1:i + 3])[0]
+            props[pid] = body[i + 3:i + 3 + n].decode()
+            i += 3 + n
+        elif pid in (0x11, 0x27):
+            props[pid] = struct.unpack(">I", body[i + 1:i + 5])[0]
+            i += 5
+        else:
+            props[pid] = body[i + 1]
+            i += 2
+    assert props[0x12].startswith("ferry-")  # Assigned Client Identifier
+    assert props[0x11] == 0                  # Session Expiry Interval
+    assert props[0x25] == 0 and props[0x2A] == 0 and props[0x29] == 0
+    assert props[0x27] == 16 * 1024 * 1024   # Maximum Packet Size: max-frame-size
+    r.close()
