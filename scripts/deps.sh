@@ -23,6 +23,9 @@ test_packages=(
   # Perl Net::Stomp, and syslog-ng's STOMP destination (run in the
   # foreground with its own config; the package's service is not used)
   ruby-stomp libnet-stomp-perl syslog-ng-core syslog-ng-mod-stomp
+  # MQTT clients (tests/integration/test_mqtt_*.py): mosquitto_pub and
+  # mosquitto_sub (3.1.1 and 5), and Paho for Python (1.6.1, speaks 5)
+  mosquitto-clients python3-paho-mqtt
   # TLS tests make their certificates with the openssl CLI
   openssl
   # stompjs in a real page (tests/js/browser_client.mjs) and the web

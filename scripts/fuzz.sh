@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 jobs=${FUZZ_JOBS:-1}
-read -r -a targets <<<"${FUZZ_TARGETS:-stomp_parser header_unescape journal_segment config websocket selector stream_segment}"
+read -r -a targets <<<"${FUZZ_TARGETS:-stomp_parser header_unescape journal_segment config websocket selector stream_segment mqtt_decoder}"
 build=build-fuzz
 
 if [ ! -f "$build/build.ninja" ]; then

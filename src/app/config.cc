@@ -88,6 +88,9 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(listener_option("wss-listen",
                               "STOMP over WebSocket over TLS (wss://) listener, HOST:PORT, e.g. 0.0.0.0:15673 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.listen.wss_listen; }));
+  s.push_back(listener_option("mqtt-listen",
+                              "MQTT 3.1.1 and 5 TCP listener, HOST:PORT, e.g. 0.0.0.0:1883 (empty = off)",
+                              [](Config& o) -> net::ListenAddress& { return o.mqtt_listen; }));
   s.push_back({"ws-path", "/ws", "request path of the WebSocket listeners (others get 404)",
                [](Config& o, const std::string& v) -> Status {
                  if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)

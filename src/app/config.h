@@ -25,6 +25,9 @@ struct Config {
   // set from it) and declared-queues.json.
   std::string data_dir = "./data";
   net::ListenerOptions listen;
+  // mqtt-listen: MQTT 3.1.1 and 5 over TCP (docs/mqtt.md); off when empty.
+  // Its connections are bound by the same limits as listen's.
+  net::ListenAddress mqtt_listen;
   session::StompOptions stomp;
   http::HttpOptions http;
   broker::BrokerOptions broker;

@@ -29,6 +29,7 @@
 #include "net/server.h"
 #include "net/tls_context.h"
 #include "session/clients.h"
+#include "session/mqtt_session.h"
 #include "session/stomp_session.h"
 #include "shard/shard_set.h"
 #include "store/journal.h"
@@ -199,6 +200,23 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   session::Clients clients(broker);
   net::Server server(options.listen,
                      session::stomp_protocol({options.stomp, broker, clients, authenticator.get()}), shards);
+  // MQTT (mqtt-listen): a server of its own, with the same connection
+  // limits as the STOMP listeners; its sessions number their connections in
+  // a range of their own (session::MqttSession::kIdBit).
+  net::ListenerOptions mqtt_listener = options.listen;
+  mqtt_listener.host = options.mqtt_listen.host;
+  mqtt_listener.port = options.mqtt_listen.port;
+  mqtt_listener.tls_listen = {};
+  mqtt_listener.ws_listen = {};
+  mqtt_listener.wss_listen = {};
+  std::unique_ptr<net::Server> mqtt_server;
+  if (options.mqtt_listen.enabled()) {
+    mqtt_server = std::make_unique<net::Server>(
+        mqtt_listener,
+        session::mqtt_protocol({broker, clients, authenticator.get(), options.stomp.limits.max_frame_size,
+                                options.stomp.max_subscriptions}),
+        shards);
+  }
   // Handle signals before announcing the listener: a supervisor may stop us
   // the moment it sees "listening on".
   boost::asio::signal_set signals(shards.io(ShardId(0)), SIGINT, SIGTERM, SIGHUP);
@@ -220,6 +238,18 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     return 1;
   }
   auto listening = server.listening();
+  std::string mqtt_line;
+  if (mqtt_server) {
+    if (Status started = mqtt_server->start(); !started) {
+      spdlog::error("cannot start the MQTT listener (mqtt-listen): {}", started.error().text());
+      server.stop();
+      return 1;
+    }
+    const auto ep = mqtt_server->local_endpoint();
+    std::string mhost = ep.address().to_string();
+    if (ep.address().is_v6()) mhost = "[" + mhost + "]";
+    mqtt_line = fmt::format("listening on {}:{} (MQTT)", mhost, ep.port());
+  }
 
   // The management API on shard 0's loop (it gathers from the shards by tasks).
   http::ApiContext api{broker, shards, server, journal.get(), options.broker, options.data_dir, mono_ms(),
@@ -251,6 +281,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
       spdlog::error("cannot listen on {}:{} (HTTPS, https-listen): {}", h.host, h.port, bound.error().text());
       http_server.stop();
       server.stop();
+      if (mqtt_server) mqtt_server->stop();
       return 1;
     }
     const auto& sep = *bound;
@@ -267,6 +298,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
                options.broker.shards, options.broker.memory_limit, options.listen.max_connections);
   for (std::size_t i = 1; i < listening.size(); ++i)
     spdlog::info("listening on {}", net::Server::describe(listening[i]));
+  if (!mqtt_line.empty()) spdlog::info("{}", mqtt_line);
   spdlog::info("listening on {}", net::Server::describe(listening.front()));
   if (!http_line.empty()) spdlog::info("{}", http_line);
   if (!https_line.empty()) spdlog::info("{}", https_line);
@@ -279,6 +311,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   shards.on_tick(100, [&](ShardId s) {
     const std::int64_t now = mono_ms();
     server.tick(s, now);
+    if (mqtt_server) mqtt_server->tick(s, now);
     broker.tick(s, wall_ms());
   });
 
@@ -286,6 +319,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   // Every loop has stopped and its thread joined: tear down on this thread.
   http_server.stop();
   server.stop();
+  if (mqtt_server) mqtt_server->stop();
   // Its thread posts login answers to the shards: stop it while they exist.
   authenticator.reset();
   // Everything accepted was handed to the journal; wait for it to be written.

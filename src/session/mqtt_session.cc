@@ -1,0 +1,817 @@
+#include "session/mqtt_session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/topic_patterns.h"
+#include "common/assert.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "mqtt/encoder.h"
+#include "mqtt/properties.h"
+#include "mqtt/topic.h"
+#include "mqtt/utf8.h"
+#include "mqtt/wire.h"
+#include "net/errors.h"
+#include "session/mqtt_topics.h"
+
+namespace ferry::session {
+
+using mqtt::Level;
+using mqtt::PacketType;
+using mqtt::ReasonCode;
+
+namespace {
+
+// The header that carries an MQTT message's QoS (RabbitMQ's name): a
+// subscriber gets min(this, its granted QoS); messages without it (from
+// STOMP) are delivered at the granted QoS.
+constexpr std::string_view kQosHeader = "x-mqtt-publish-qos";
+
+}  // namespace
+
+net::ProtocolFactory mqtt_protocol(const MqttContext& context) {
+  net::ProtocolFactory f;
+  f.make = [context](net::Transport& transport, ShardId shard, ConnectionId id) -> std::unique_ptr<net::Protocol> {
+    return std::make_unique<MqttSession>(context, transport, shard, id);
+  };
+  // Refused at max-connections before its CONNECT was read: a 3.1.1 CONNACK
+  // "server unavailable", which MQTT 5 clients read as well (they check the
+  // return code; its form is the same up to the missing properties).
+  f.refusal = [](std::string_view) {
+    std::string out;
+    mqtt::encode_connack(Level::k3_1_1, mqtt::Connack{false, ReasonCode::kServerUnavailable, {}}, out);
+    return out;
+  };
+  f.max_unit_size = context.max_packet_size;
+  return f;
+}
+
+MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, ShardId shard, ConnectionId id)
+    : broker_(context.broker),
+      clients_(context.clients),
+      authenticator_(context.authenticator),
+      transport_(transport),
+      max_packet_size_(context.max_packet_size),
+      max_subscriptions_(context.max_subscriptions),
+      shard_(shard),
+      id_(ConnectionId(id.value | kIdBit)),
+      log_id_(id.value),
+      decoder_(context.max_packet_size),
+      login_(context.authenticator),
+      last_input_ms_(mono_ms()),
+      connected_at_ms_(wall_ms()) {
+  clients_.add(shard_, id_, *this);
+}
+
+MqttSession::~MqttSession() {
+  if (released_) return;
+  release_client_id();
+  clients_.remove(shard_, id_);
+}
+
+namespace {
+
+// MQTT client ids and STOMP client-ids are claimed in one table
+// (broker::ClientIds) but are different names: a prefix keeps them apart.
+std::string client_id_key(const std::string& id) { return "mqtt:" + id; }
+
+}  // namespace
+
+void MqttSession::claim_client_id() {
+  if (client_id_held_ || closing_ || released_) return;
+  auto holder = broker_.client_ids().claim(login_.vhost(), client_id_key(client_id_),
+                                           {shard_, id_, login_.user(), transport_.peer()});
+  if (!holder) {
+    client_id_held_ = true;
+    return;
+  }
+  if (holder->connection == told_to_go_) return;  // asked already; it is closing
+  told_to_go_ = holder->connection;
+  spdlog::debug("connection {} ({}): MQTT client id '{}' taken over from connection {}", log_id_,
+                transport_.peer(), log_safe(client_id_), holder->connection.value & ~kIdBit);
+  const ConnectionId old = holder->connection;
+  broker_.to_client(holder->shard, [old](broker::ClientEvents& events) {
+    events.kick(old, SubscriptionNo(0), "session taken over by a new connection with its client id");
+  });
+}
+
+void MqttSession::release_client_id() {
+  if (!client_id_held_) return;
+  client_id_held_ = false;
+  broker_.client_ids().release(login_.vhost(), client_id_key(client_id_), shard_, id_);
+}
+
+// ---------------------------------------------------------------- packets in
+
+std::size_t MqttSession::on_bytes(std::span<char> bytes) {
+  last_input_ms_ = mono_ms();
+  std::size_t begin = 0;
+  while (!closing_ && !holding() && begin < bytes.size()) {
+    const std::string_view data(bytes.data() + begin, bytes.size() - begin);
+    mqtt::ClientPacket packet;
+    const mqtt::Decoder::Result r = decoder_.next(data, packet);
+    if (r.status == mqtt::Decoder::Status::kNeedMore) break;
+    if (r.status == mqtt::Decoder::Status::kError) {
+      on_decode_error(r);
+      break;
+    }
+    begin += r.consumed;
+    on_packet(packet);
+  }
+  return begin;
+}
+
+void MqttSession::on_decode_error(const mqtt::Decoder::Result& r) {
+  if (decoder_.level()) level_ = *decoder_.level();
+  fail(r.error, r.rule);
+}
+
+void MqttSession::on_packet(mqtt::ClientPacket& p) {
+  if (auto* c = std::get_if<mqtt::Connect>(&p)) return handle_connect(*c);
+  if (!connected_) return fail(ReasonCode::kProtocolError, "packet before CONNACK");  // the decoder let it through
+  if (auto* m = std::get_if<mqtt::Publish>(&p)) return handle_publish(*m);
+  if (auto* r = std::get_if<mqtt::PubResponse>(&p)) return handle_pub_response(*r);
+  if (auto* s = std::get_if<mqtt::Subscribe>(&p)) return handle_subscribe(*s);
+  if (auto* u = std::get_if<mqtt::Unsubscribe>(&p)) return handle_unsubscribe(*u);
+  if (std::holds_alternative<mqtt::Pingreq>(p)) {
+    mqtt::encode_pingresp(transport_.output());
+    transport_.flush();
+    return;
+  }
+  if (auto* d = std::get_if<mqtt::Disconnect>(&p)) return handle_disconnect(*d);
+  // AUTH: enhanced authentication is not offered (CONNECT with an
+  // Authentication Method was refused), so an AUTH is out of place.
+  fail(ReasonCode::kProtocolError, "AUTH without enhanced authentication");
+}
+
+// ---------------------------------------------------------------- CONNECT
+
+void MqttSession::handle_connect(const mqtt::Connect& c) {
+  level_ = c.level;
+  keep_alive_s_ = c.keep_alive;
+  client_id_ = std::string(c.client_id);
+  if (c.client_id.empty()) {
+    // 3.1.1 3.1.3-8: an empty client id with a persistent session is refused.
+    if (!v5() && !c.clean_start) return refuse_connect(ReasonCode::kClientIdentifierNotValid, "empty client id without clean session", false);
+    client_id_ = fmt::format("ferry-{}-{}", shard_.value, log_id_);
+    client_id_assigned_ = true;
+  }
+  if (v5()) {
+    if (c.properties.authentication_method)
+      return refuse_connect(ReasonCode::kBadAuthenticationMethod, "enhanced authentication is not supported", false);
+    session_expiry_asked_ = c.properties.session_expiry_interval.value_or(0) != 0;
+    client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
+    if (c.properties.maximum_packet_size) client_max_packet_size_ = *c.properties.maximum_packet_size;
+  }
+  if (c.will) {
+    if (c.will->retain && v5()) return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
+    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos,
+                        v5() ? extras_of(c.will->properties) : Extras{}};
+  }
+  if (authenticator_ == nullptr) return finish_connect();  // unit tests: everyone in vhost "/"
+
+  // RabbitMQ's MQTT plugin: a user name "vhost:user" picks the vhost;
+  // otherwise default-vhost.
+  std::string user = c.username ? std::string(*c.username) : std::string();
+  std::string vhost = authenticator_->vhost_for_host(std::nullopt);
+  if (auto colon = user.find(':'); colon != std::string::npos) {
+    vhost = user.substr(0, colon);
+    user = user.substr(colon + 1);
+  }
+  login_.set_vhost(vhost);
+  const std::string peer = auth::address_of_peer(transport_.peer());
+  if (!c.username || user.empty()) {
+    // As STOMP: no user name means default-user, no password checked.
+    const std::string& def = authenticator_->options().default_user;
+    if (def.empty()) return refuse_connect(ReasonCode::kBadUserNameOrPassword, "a user name is required", true);
+    return on_login(authenticator_->authorize(def, login_.vhost(), peer));
+  }
+  authenticating_ = true;
+  transport_.pause_reading();
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId shard = shard_;
+  authenticator_->submit(std::move(user), std::string(c.password.value_or("")), peer, login_.vhost(),
+                         [this, alive, broker, shard](auth::LoginResult r) {
+                           broker->post(shard, [this, alive, r = std::move(r)]() {
+                             if (alive.expired()) return;
+                             on_login(r);
+                           });
+                         });
+}
+
+void MqttSession::on_login(const auth::LoginResult& r) {
+  authenticating_ = false;
+  if (closing_) return;
+  using auth::LoginStatus;
+  switch (r.status) {
+    case LoginStatus::kOk:
+      login_.logged_in(r.user, r.permissions);
+      finish_connect();
+      transport_.resume_reading();
+      return;
+    case LoginStatus::kBadCredentials:
+      return refuse_connect(ReasonCode::kBadUserNameOrPassword, "unknown user or wrong password", true);
+    case LoginStatus::kLoopbackOnly:
+      return refuse_connect(ReasonCode::kNotAuthorized, fmt::format("user '{}' is in loopback-users", r.user), true);
+    case LoginStatus::kNoVhostAccess:
+      return refuse_connect(ReasonCode::kNotAuthorized,
+                            fmt::format("user '{}' has no permissions on vhost '{}'", r.user, login_.vhost()), true);
+    case LoginStatus::kThrottled:
+      return refuse_connect(ReasonCode::kConnectionRateExceeded, "too many login failures from this address", false);
+    case LoginStatus::kBusy:
+      return refuse_connect(ReasonCode::kServerBusy, "too many logins waiting", false);
+  }
+}
+
+void MqttSession::refuse_connect(ReasonCode code, std::string_view why, bool delay) {
+  spdlog::debug("connection {} ({}): MQTT CONNECT refused: {}", log_id_, transport_.peer(), log_safe(why));
+  const std::uint32_t ms = authenticator_ ? authenticator_->options().login_failure_delay_ms : 0;
+  if (!delay || ms == 0) return fail(code, why);
+  // Not blocking: the connection waits (unread) and tick() answers.
+  transport_.pause_reading();
+  refusal_ = code;
+  refuse_at_ms_ = mono_ms() + ms;
+}
+
+void MqttSession::finish_connect() {
+  connected_ = true;
+  mqtt::Connack ack;
+  ack.session_present = false;  // every session starts clean (docs/mqtt.md)
+  if (v5()) {
+    mqtt::Properties& p = ack.properties;
+    if (client_id_assigned_) p.assigned_client_identifier = client_id_;
+    // Sessions end with the connection: a longer expiry asked for is answered
+    // with 0 (spec 3.2.2.3.2).
+    if (session_expiry_asked_) p.session_expiry_interval = 0;
+    p.retain_available = 0;
+    p.shared_subscription_available = 0;
+    p.subscription_identifiers_available = 0;
+    p.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(max_packet_size_, mqtt::kMaxVariableByteInteger + 5));
+  }
+  mqtt::encode_connack(level_, ack, transport_.output());
+  transport_.flush();
+  claim_client_id();
+  spdlog::debug("connection {} ({}): MQTT {} client '{}' connected as '{}' in vhost '{}'", log_id_,
+                transport_.peer(), v5() ? "5" : "3.1.1", log_safe(client_id_), log_safe(login_.user()),
+                log_safe(login_.vhost()));
+}
+
+// ---------------------------------------------------------------- PUBLISH
+
+namespace {
+
+// Headers a message cannot carry from MQTT user properties: those the broker
+// sets or that describe a SEND (as StompSession drops them), and those the
+// MQTT properties themselves map to. STOMP 1.0 has no header escaping, so
+// names and values with line ends are left out too.
+bool carried_as_header(std::string_view name, std::string_view value) {
+  static constexpr std::string_view kReserved[] = {
+      "destination", "receipt", "transaction", "content-length", "message-id", "subscription", "ack",
+      "redelivered", "x-delivery-count", "persistent", "expires", "expiration", kQosHeader};
+  if (name.empty() || name.find_first_of(":\r\n") != std::string_view::npos) return false;
+  if (value.find_first_of("\r\n") != std::string_view::npos) return false;
+  return std::find(std::begin(kReserved), std::end(kReserved), name) == std::end(kReserved);
+}
+
+}  // namespace
+
+MqttSession::Extras MqttSession::extras_of(const mqtt::Properties& p) {
+  Extras e;
+  e.expiry_s = p.message_expiry_interval;
+  if (p.content_type && carried_as_header("content-type", *p.content_type))
+    e.headers.emplace_back("content-type", *p.content_type);
+  if (p.response_topic && carried_as_header("reply-to", *p.response_topic) &&
+      mqtt::check_topic_name(*p.response_topic) == ReasonCode::kSuccess)
+    e.headers.emplace_back("reply-to", "/topic/" + topic_of_mqtt(*p.response_topic));
+  if (p.correlation_data && mqtt::valid_mqtt_utf8(*p.correlation_data) &&
+      carried_as_header("correlation-id", *p.correlation_data))
+    e.headers.emplace_back("correlation-id", *p.correlation_data);
+  for (const mqtt::UserProperty& u : p.user_properties) {
+    if (!carried_as_header(u.name, u.value)) continue;
+    // First occurrence wins, as for STOMP headers.
+    bool seen = false;
+    for (const auto& [k, v] : e.headers) seen = seen || k == u.name;
+    if (!seen) e.headers.emplace_back(u.name, u.value);
+  }
+  return e;
+}
+
+broker::MessageRef MqttSession::build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
+                                              const Extras& extras) {
+  const std::size_t fixed = (qos > 0 ? 2 : 1) + (extras.expiry_s ? 1 : 0);
+  broker::MessageRef ref = broker::make_message_with_header_slots(fixed + extras.headers.size());
+  broker::Message* m = &ref.writable();
+  m->id = broker_.next_message_id(shard_);
+  m->origin = id_;
+  m->id_text = fmt::format("ID:ferry-mqtt-{}-{}", shard_.value, m->id.value & ((std::uint64_t{1} << 56) - 1));
+  m->destination = "/topic/" + topic_of_mqtt(topic);
+  m->body.assign(payload.data(), payload.size());
+  std::size_t n = 0;
+  m->headers[n++] = {std::string(kQosHeader), std::to_string(qos)};
+  // QoS 1 and 2 messages are persistent: a durable STOMP subscription keeps
+  // them across a restart, and PUBACK waits until they are on disk.
+  if (qos > 0) {
+    m->persistent = true;
+    m->headers[n++] = {"persistent", "true"};
+  }
+  // MQTT 5 Message Expiry Interval: the message expires as a STOMP one with
+  // `expires` (ms since the epoch) does.
+  if (extras.expiry_s) {
+    m->expires_ms = wall_ms() + std::int64_t{*extras.expiry_s} * 1000;
+    m->headers[n++] = {"expires", std::to_string(m->expires_ms)};
+  }
+  for (const auto& h : extras.headers) m->headers[n++] = h;
+  m->headers.resize(n);
+  return ref;
+}
+
+void MqttSession::handle_publish(const mqtt::Publish& p) {
+  if (p.properties.topic_alias) return fail(ReasonCode::kTopicAliasInvalid, "topic aliases are not supported (Topic Alias Maximum 0)");
+  if (p.retain && v5()) return fail(ReasonCode::kRetainNotSupported, "retained messages are not supported yet");
+  const PacketType answer_type = p.qos == 2 ? PacketType::kPubrec : PacketType::kPuback;
+  // A QoS 2 PUBLISH again with a packet id already PUBREC'd is the same
+  // message (4.3.3): answered, not published twice.
+  if (p.qos == 2 && qos2_received_.contains(p.packet_id)) {
+    add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0});
+    return write_answers();
+  }
+  broker::Destination d{broker::DestinationKind::kTopic, topic_of_mqtt(p.topic), login_.vhost()};
+  // A level "*" or ">" would make the Ferry topic a pattern, which cannot be
+  // published to.
+  if (broker::TopicPatterns::is_pattern(d.name)) {
+    if (p.qos > 0 && v5()) {
+      add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kTopicNameInvalid}, 0});
+      return write_answers();
+    }
+    return fail(ReasonCode::kTopicNameInvalid, "a topic level '*' or '>' (a wildcard in Ferry's topics)");
+  }
+  if (Status allowed = login_.check(auth::Access::kWrite, d); !allowed) {
+    spdlog::debug("connection {} ({}): MQTT PUBLISH refused: {}", log_id_, transport_.peer(), allowed.error().text());
+    if (p.qos > 0 && v5()) {
+      add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kNotAuthorized}, 0});
+      return write_answers();
+    }
+    return fail(ReasonCode::kNotAuthorized, allowed.error().text());
+  }
+  ++messages_in_;
+  broker::MessageRef m = build_message(p.topic, p.payload, p.qos, v5() ? extras_of(p.properties) : Extras{});
+  if (p.qos == 0) {
+    (void)broker_.publish(d, std::move(m), ticket(0));  // nobody waits for the outcome
+    return;
+  }
+  if (p.qos == 2) qos2_received_.insert(p.packet_id);
+  const std::uint64_t seq = add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0});
+  const std::uint64_t op = begin_op(seq, 0);
+  // A topic message may go to wildcard subscriptions too: one answer each.
+  expect_outcomes(op, broker_.publish(d, std::move(m), ticket(op)));
+  if (answers_.size() > 1000) transport_.pause_reading();  // resumed as answers go out
+}
+
+void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
+  switch (p.type) {
+    case PacketType::kPuback: {
+      auto it = inflight_.find(p.packet_id);
+      if (it == inflight_.end()) return;  // not ours (or answered twice): nothing to do
+      const Inflight f = it->second;
+      inflight_.erase(it);
+      if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
+        const Sub& s = subs_.find(fi->second)->second;
+        broker_.credit(s.owner, key_of(s), 1, f.bytes);
+      }
+      // Room for a delivery that waited for the client's Receive Maximum.
+      while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
+        auto [no, d] = std::move(waiting_.front());
+        waiting_.pop_front();
+        auto fi = filter_of_.find(no.value);
+        if (fi == filter_of_.end()) continue;
+        write_publish(subs_.find(fi->second)->second, std::move(d));
+      }
+      return;
+    }
+    case PacketType::kPubrel: {
+      // The second half of an incoming QoS 2 flow: PUBCOMP (MQTT 5: 0x92
+      // if the packet id was not waiting for it).
+      const bool known = qos2_received_.erase(p.packet_id) != 0;
+      add_answer(Answer{PacketType::kPubcomp, p.packet_id,
+                        {known ? ReasonCode::kSuccess : ReasonCode::kPacketIdentifierNotFound}, 0});
+      return write_answers();
+    }
+    case PacketType::kPubrec:
+    case PacketType::kPubcomp:
+      // Ferry never sends QoS 2 (granted QoS is at most 1).
+      return fail(ReasonCode::kProtocolError, "PUBREC/PUBCOMP for a QoS 2 PUBLISH the server never sent");
+    default:
+      FERRY_ASSERT(false);
+  }
+}
+
+// ---------------------------------------------------------------- answers
+
+std::uint64_t MqttSession::add_answer(Answer a) {
+  answers_.push_back(std::move(a));
+  return answers_base_ + answers_.size() - 1;
+}
+
+std::uint64_t MqttSession::begin_op(std::uint64_t seq, std::uint32_t slot) {
+  const std::uint64_t op = ++next_op_;
+  ops_[op] = PendingOp{seq, slot, 1};
+  answers_[seq - answers_base_].waiting += 1;
+  return op;
+}
+
+void MqttSession::expect_outcomes(std::uint64_t op, std::uint32_t n) {
+  if (n == 1) return;
+  PendingOp& p = ops_.at(op);
+  Answer& a = answers_[p.seq - answers_base_];
+  a.waiting = a.waiting + n - 1;
+  p.outcomes = n;
+  if (n == 0) {
+    ops_.erase(op);
+    write_answers();
+  }
+}
+
+void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
+  if (op == 0 || closing_) return;
+  auto it = ops_.find(op);
+  if (it == ops_.end()) return;
+  const PendingOp pending = it->second;
+  FERRY_ASSERT(pending.seq >= answers_base_ && pending.seq - answers_base_ < answers_.size());
+  Answer& a = answers_[pending.seq - answers_base_];
+  FERRY_ASSERT(a.waiting > 0);
+  if (!outcome.ok) {
+    spdlog::debug("connection {} ({}): MQTT operation failed: {}", log_id_, transport_.peer(), log_safe(outcome.error));
+    a.reasons[pending.slot] = outcome.needs_configure ? ReasonCode::kNotAuthorized : ReasonCode::kUnspecifiedError;
+    if (auto fi = filter_of_.find(pending.sub.value); pending.sub.value != 0 && fi != filter_of_.end()) {
+      subs_.erase(fi->second);  // refused: there is no such subscription
+      filter_of_.erase(fi);
+    }
+  }
+  --a.waiting;
+  if (--it->second.outcomes == 0) ops_.erase(it);
+  write_answers();
+}
+
+void MqttSession::write_answers() {
+  bool wrote = false;
+  while (!answers_.empty() && answers_.front().waiting == 0) {
+    Answer& a = answers_.front();
+    std::string& out = transport_.output();
+    switch (a.type) {
+      case PacketType::kPuback:
+      case PacketType::kPubrec:
+      case PacketType::kPubcomp: {
+        mqtt::PubResponse r{a.type, a.packet_id, a.reasons.front(), {}};
+        // A failed QoS 2 message was not received: its packet id is free.
+        if (a.type == PacketType::kPubrec && mqtt::is_error(r.reason)) qos2_received_.erase(a.packet_id);
+        mqtt::encode_pub_response(level_, r, out);
+        break;
+      }
+      case PacketType::kSuback:
+        mqtt::encode_suback(level_, mqtt::Suback{a.packet_id, {}, a.reasons}, out);
+        break;
+      case PacketType::kUnsuback:
+        mqtt::encode_unsuback(level_, mqtt::Unsuback{a.packet_id, {}, a.reasons}, out);
+        break;
+      default:
+        FERRY_ASSERT(false);
+    }
+    answers_.pop_front();
+    ++answers_base_;
+    wrote = true;
+  }
+  if (wrote) {
+    transport_.flush();
+    if (answers_.size() <= 1000 && connected_ && !closing_ && !holding()) transport_.resume_reading();
+  }
+}
+
+// ---------------------------------------------------------------- SUBSCRIBE
+
+void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
+  if (!s.properties.subscription_identifiers.empty() && v5())
+    return fail(ReasonCode::kSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported");
+  const std::uint64_t seq = add_answer(Answer{PacketType::kSuback, s.packet_id, {}, 0});
+  answers_[seq - answers_base_].reasons.resize(s.subscriptions.size(), ReasonCode::kSuccess);
+  // The answer waits for the subscriptions (so that a PUBLISH after SUBACK
+  // reaches them); a placeholder op keeps it from going out before the loop
+  // below has started them all.
+  answers_[seq - answers_base_].waiting += 1;
+  for (std::uint32_t i = 0; i < s.subscriptions.size(); ++i) {
+    const mqtt::Subscription& want = s.subscriptions[i];
+    auto& reason = answers_[seq - answers_base_].reasons[i];
+    mqtt::TopicFilter f;
+    if (mqtt::parse_topic_filter(want.filter, f) != ReasonCode::kSuccess) {
+      reason = ReasonCode::kTopicFilterInvalid;  // 3.1.1: 0x80
+      continue;
+    }
+    if (!f.share_group.empty()) {
+      reason = ReasonCode::kSharedSubscriptionsNotSupported;
+      continue;
+    }
+    // QoS 2 is granted as QoS 1 (the spec lets the server grant less).
+    const std::uint8_t granted = std::min<std::uint8_t>(want.options.qos, 1);
+    broker::Destination d{broker::DestinationKind::kTopic, pattern_of_filter(f.filter), login_.vhost()};
+    if (Status checked = broker::TopicPatterns::check(d.name); !checked) {
+      reason = ReasonCode::kTopicFilterInvalid;
+      continue;
+    }
+    // A literal '*' or '>' level in a filter would become a Ferry wildcard.
+    if (!f.has_wildcard && broker::TopicPatterns::is_pattern(d.name)) {
+      reason = ReasonCode::kTopicFilterInvalid;
+      continue;
+    }
+    if (!login_.may(auth::Access::kRead, d)) {
+      reason = ReasonCode::kNotAuthorized;
+      continue;
+    }
+    if (auto existing = subs_.find(want.filter); existing != subs_.end()) {
+      // Spec 3.8.4: the same filter again replaces the subscription's
+      // options; the messages flow on.
+      existing->second.qos = granted;
+      reason = static_cast<ReasonCode>(granted);
+      continue;
+    }
+    if (subs_.size() >= max_subscriptions_) {
+      reason = ReasonCode::kQuotaExceeded;
+      continue;
+    }
+    Sub sub;
+    sub.no = SubscriptionNo(++next_sub_no_);
+    sub.filter = std::string(want.filter);
+    sub.destination = std::move(d);
+    sub.owner = broker_.owner_of(sub.destination);
+    sub.qos = granted;
+    reason = static_cast<ReasonCode>(granted);
+    broker::Window window;
+    window.messages = std::max<std::uint32_t>(
+        1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
+                     static_cast<std::uint32_t>(client_receive_maximum_)}));
+    window.bytes = transport_.max_write_buffer();
+    broker::ConsumerOptions options;
+    options.no_local = v5() && want.options.no_local;
+    const bool may_create = login_.may(auth::Access::kConfigure, sub.destination);
+    filter_of_[sub.no.value] = sub.filter;
+    auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
+    const std::uint64_t op = begin_op(seq, i);
+    ops_[op].sub = it->second.no;
+    broker_.subscribe(it->second.destination, key_of(it->second), broker::AckMode::kAuto, window, std::nullopt,
+                      ticket(op), may_create, std::move(options));
+  }
+  answers_[seq - answers_base_].waiting -= 1;
+  write_answers();
+}
+
+void MqttSession::handle_unsubscribe(const mqtt::Unsubscribe& u) {
+  const std::uint64_t seq = add_answer(Answer{PacketType::kUnsuback, u.packet_id, {}, 0});
+  answers_[seq - answers_base_].waiting += 1;
+  for (std::uint32_t i = 0; i < u.filters.size(); ++i) {
+    auto it = subs_.find(u.filters[i]);
+    if (it == subs_.end()) {
+      answers_[seq - answers_base_].reasons.push_back(ReasonCode::kNoSubscriptionExisted);
+      continue;
+    }
+    answers_[seq - answers_base_].reasons.push_back(ReasonCode::kSuccess);
+    Sub gone = std::move(it->second);
+    subs_.erase(it);
+    filter_of_.erase(gone.no.value);
+    written_.erase(gone.no.value);
+    flushing_.erase(gone.no.value);
+    const std::uint64_t op = begin_op(seq, i);
+    broker_.unsubscribe(gone.owner, key_of(gone), false, ticket(op));
+  }
+  answers_[seq - answers_base_].waiting -= 1;
+  write_answers();
+}
+
+// ---------------------------------------------------------------- deliveries
+
+void MqttSession::on_delivery(SubscriptionNo no, broker::Delivery d) {
+  if (released_ || closing_) return;
+  auto fi = filter_of_.find(no.value);
+  if (fi == filter_of_.end()) return;  // unsubscribed meanwhile: the queue took it back
+  const Sub& s = subs_.find(fi->second)->second;
+  write_publish(s, std::move(d));
+}
+
+void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
+  const broker::Message& m = *d.message;
+  std::uint8_t qos = s.qos;
+  if (const std::string* q = m.header(kQosHeader); q != nullptr && *q == "0") qos = 0;
+  if (qos > 0 && inflight_.size() >= client_receive_maximum_) {
+    waiting_.emplace_back(s.no, std::move(d));
+    return;
+  }
+  const std::string topic = mqtt_topic_of_destination(m.destination);
+  // MQTT 5: the message's headers as properties (docs/mqtt.md): the views
+  // point into `m` and `response_topic`, alive until encoded below.
+  mqtt::Properties props;
+  std::string response_topic;
+  std::size_t props_size = 0;
+  if (v5()) {
+    if (m.expires_ms != 0) {
+      const std::int64_t left_ms = std::max<std::int64_t>(m.expires_ms - wall_ms(), 1);
+      props.message_expiry_interval = static_cast<std::uint32_t>(std::min<std::int64_t>((left_ms + 999) / 1000, UINT32_MAX));
+    }
+    for (const auto& [k, v] : m.headers) {
+      if (k == kQosHeader || k == "persistent" || k == "expires" || k.size() > 0xFFFF || v.size() > 0xFFFF) continue;
+      if (k == "content-type" && !props.content_type) {
+        props.content_type = v;
+      } else if (k == "reply-to" && v.starts_with("/topic/") && !props.response_topic) {
+        response_topic = mqtt_topic_of_destination(v);
+        props.response_topic = response_topic;
+      } else if (k == "correlation-id" && !props.correlation_data) {
+        props.correlation_data = v;
+      } else {
+        props.user_properties.push_back({k, v});
+      }
+    }
+    props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
+  }
+  // Too large for the client (its Maximum Packet Size), or a name MQTT
+  // cannot carry (a STOMP topic named with '+' or '#'): not sent, as if
+  // delivered (spec 3.1.2-25), its credit returned.
+  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + props_size + m.body.size();
+  const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
+  // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
+  // names starting with '$' (Ferry's wildcard topics do not know the rule).
+  const bool dollar = !topic.empty() && topic[0] == '$' && (s.filter[0] == '+' || s.filter[0] == '#');
+  if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_ ||
+      mqtt::check_topic_name(topic) != ReasonCode::kSuccess || dollar) {
+    spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (too large for the client, or not an MQTT topic name)",
+                  log_id_, transport_.peer(), size, log_safe(topic));
+    broker_.credit(s.owner, key_of(s), 1, m.body.size());
+    return;
+  }
+  mqtt::Publish p;
+  p.qos = qos;
+  p.topic = topic;
+  p.properties = std::move(props);
+  p.payload = m.body;
+  if (qos > 0) {
+    do {
+      ++next_packet_id_;
+    } while (next_packet_id_ == 0 || inflight_.contains(next_packet_id_));
+    p.packet_id = next_packet_id_;
+    p.dup = false;
+    inflight_[p.packet_id] = Inflight{s.no, m.body.size()};
+  } else {
+    Credit& c = written_[s.no.value];
+    ++c.messages;
+    c.bytes += m.body.size();
+  }
+  ++messages_out_;
+  mqtt::encode_publish(level_, p, transport_.output());
+  transport_.flush();
+}
+
+void MqttSession::on_flush_started() {
+  for (auto& [no, c] : written_) {
+    Credit& f = flushing_[no];
+    f.messages += c.messages;
+    f.bytes += c.bytes;
+  }
+  written_.clear();
+}
+
+void MqttSession::on_flush_done() {
+  // QoS 0 windows refill once the packets have been written to the socket:
+  // a subscriber that stops reading stops receiving.
+  if (released_) return;
+  for (auto& [no, c] : flushing_) {
+    auto fi = filter_of_.find(no);
+    if (fi == filter_of_.end()) continue;
+    const Sub& s = subs_.find(fi->second)->second;
+    broker_.credit(s.owner, key_of(s), c.messages, c.bytes);
+  }
+  flushing_.clear();
+}
+
+void MqttSession::on_kick(SubscriptionNo no, std::string reason) {
+  if (no.value == 0) return fail(ReasonCode::kSessionTakenOver, reason);  // see claim_client_id
+  auto fi = filter_of_.find(no.value);
+  if (fi == filter_of_.end()) return;
+  subs_.erase(fi->second);  // the broker already dropped the subscription
+  filter_of_.erase(fi);
+  fail(ReasonCode::kAdministrativeAction, reason);
+}
+
+// ---------------------------------------------------------------- the end
+
+void MqttSession::handle_disconnect(const mqtt::Disconnect& d) {
+  // A normal DISCONNECT discards the will; MQTT 5's 0x04 asks for it.
+  if (d.reason != ReasonCode::kDisconnectWithWill) will_.reset();
+  if (v5() && d.properties.session_expiry_interval.value_or(0) != 0 && !session_expiry_asked_) {
+    // 3.14.2.2.2: a session expiry set at DISCONNECT after 0 at CONNECT.
+    return fail(ReasonCode::kProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
+  }
+  closing_ = true;
+  transport_.close_after_flush();
+}
+
+void MqttSession::fail(ReasonCode code, std::string_view why) {
+  if (closing_) return;
+  closing_ = true;
+  if (static LogRate rate("MQTT connections closed for errors"); rate.allow())
+    spdlog::info("connection {} ({}): MQTT {}: {}", log_id_, transport_.peer(), mqtt::describe(code), log_safe(why));
+  std::string& out = transport_.output();
+  if (!connected_) {
+    // Before CONNACK: MQTT 5 answers any refusal with a CONNACK reason code;
+    // 3.1.1 only those it has return codes for.
+    const bool malformed = code == ReasonCode::kMalformedPacket || code == ReasonCode::kProtocolError ||
+                           code == ReasonCode::kTopicNameInvalid || code == ReasonCode::kPacketTooLarge;
+    if (code == ReasonCode::kUnsupportedProtocolVersion) {
+      // 3.1.1's form: the client's level is one Ferry does not speak.
+      mqtt::encode_connack(Level::k3_1_1, mqtt::Connack{false, code, {}}, out);
+    } else if (decoder_.level() && (v5() || !malformed)) {
+      mqtt::encode_connack(level_, mqtt::Connack{false, code, {}}, out);
+    }
+  } else if (v5()) {
+    mqtt::Disconnect d{code, {}};
+    // The reason string only if it keeps the packet within the client's
+    // Maximum Packet Size (spec 3.14.2.2.3).
+    if (why.size() <= 1024 && why.size() + 8 <= client_max_packet_size_ && mqtt::valid_mqtt_utf8(why))
+      d.properties.reason_string = why;
+    mqtt::encode_disconnect(level_, d, out);
+  }
+  transport_.close_after_flush();
+}
+
+void MqttSession::close_with_error(std::string_view reason, std::string_view detail) {
+  ReasonCode code = ReasonCode::kUnspecifiedError;
+  if (reason == net::errors::kClosedByAdministrator) code = ReasonCode::kAdministrativeAction;
+  else if (reason == net::errors::kConnectTimeout) code = ReasonCode::kMaximumConnectTime;
+  else if (reason == net::errors::kTooManyConnections) code = ReasonCode::kServerBusy;
+  fail(code, detail.empty() ? reason : detail);
+}
+
+void MqttSession::on_end_of_input() {
+  // The client went without DISCONNECT: the will goes out (on_closed).
+  if (closing_) return;
+  closing_ = true;
+  transport_.close_after_flush();
+}
+
+void MqttSession::tick(std::int64_t now_ms) {
+  if (refuse_at_ms_ != 0 && now_ms >= refuse_at_ms_ && !closing_) {
+    refuse_at_ms_ = 0;
+    return fail(refusal_, "login refused");
+  }
+  if (connected_ && !client_id_held_) claim_client_id();
+  // Spec 3.1.2.10: one and a half times the keep-alive without a packet.
+  if (connected_ && !closing_ && keep_alive_s_ != 0 &&
+      now_ms - last_input_ms_ > std::int64_t{keep_alive_s_} * 1500) {
+    fail(ReasonCode::kKeepAliveTimeout, fmt::format("nothing received for 1.5 x keep-alive ({} s)", keep_alive_s_));
+  }
+}
+
+void MqttSession::publish_will() {
+  if (!will_ || !connected_) return;
+  WillMessage w = std::move(*will_);
+  will_.reset();
+  broker::Destination d{broker::DestinationKind::kTopic, topic_of_mqtt(w.topic), login_.vhost()};
+  if (broker::TopicPatterns::is_pattern(d.name) || !login_.may(auth::Access::kWrite, d)) {
+    spdlog::debug("connection {} ({}): MQTT will to '{}' not published (not permitted)", log_id_,
+                  transport_.peer(), log_safe(w.topic));
+    return;
+  }
+  (void)broker_.publish(d, build_message(w.topic, w.payload, w.qos, w.extras), ticket(0));
+}
+
+void MqttSession::unsubscribe_all() {
+  for (auto& [filter, s] : subs_) broker_.unsubscribe(s.owner, key_of(s), false, ticket(0));
+  subs_.clear();
+  filter_of_.clear();
+  inflight_.clear();
+  waiting_.clear();
+}
+
+void MqttSession::on_closed() {
+  if (released_) return;
+  released_ = true;
+  closing_ = true;
+  publish_will();  // a will still armed: the connection ended without DISCONNECT
+  unsubscribe_all();
+  release_client_id();
+  ops_.clear();
+  answers_.clear();
+  clients_.remove(shard_, id_);
+}
+
+void MqttSession::describe(net::ConnectionInfo& i) const {
+  if (!login_.user().empty()) i.user = login_.user();
+  i.vhost = login_.vhost();
+  i.protocol = v5() ? "MQTT 5" : "MQTT 3.1.1";
+  i.connected_at_ms = connected_at_ms_;
+  i.connected = connected_;
+  i.subscriptions = subs_.size();
+  i.unacked = inflight_.size();
+  i.messages_in = messages_in_;
+  i.messages_out = messages_out_;
+}
+
+}  // namespace ferry::session

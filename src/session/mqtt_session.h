@@ -1,0 +1,248 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "auth/authenticator.h"
+#include "broker/broker.h"
+#include "broker/client_events.h"
+#include "broker/delivery.h"
+#include "broker/destination.h"
+#include "mqtt/decoder.h"
+#include "mqtt/packet.h"
+#include "mqtt/reason_code.h"
+#include "net/protocol.h"
+#include "net/transport.h"
+#include "session/clients.h"
+#include "session/login.h"
+
+namespace ferry::session {
+
+// What every MQTT session of a server shares; outlives them.
+struct MqttContext {
+  broker::Broker& broker;
+  Clients& clients;
+  // null: no authentication (every client is let in, in vhost "/"; tests).
+  auth::Authenticator* authenticator = nullptr;
+  // The largest packet accepted (fixed header included): larger is refused
+  // with DISCONNECT 0x95 (MQTT 5) or a close (3.1.1). max-frame-size.
+  std::size_t max_packet_size = 16u << 20;
+  std::uint32_t max_subscriptions = 1000;  // per connection (max-subscriptions)
+};
+
+// The listeners' factory of MQTT sessions (mqtt-listen).
+net::ProtocolFactory mqtt_protocol(const MqttContext& context);
+
+// One client's MQTT 3.1.1 or 5 conversation (docs/mqtt.md): decodes the
+// connection's bytes into packets (mqtt::Decoder) and turns them into
+// broker operations on topics, and deliveries into PUBLISH packets.
+//
+// What it does: CONNECT with the STOMP listeners' authenticator (users,
+// `vhost:user` logins, permissions), keep-alive (closed after 1.5 x the
+// client's interval of silence), PUBLISH QoS 0, 1 and 2 from the client
+// (QoS 2 acknowledged with PUBREC/PUBCOMP, duplicates within the connection
+// suppressed by packet id), SUBSCRIBE with `+`/`#` on Ferry's wildcard
+// topics (granted QoS at most 1), UNSUBSCRIBE, PINGREQ, DISCONNECT, the
+// will message when the connection ends without DISCONNECT, session
+// takeover by client id, and MQTT 5 properties as STOMP headers. Sessions
+// are not kept after the connection (every connection starts clean);
+// retained messages and shared subscriptions are refused (MQTT 5 says so
+// in CONNACK).
+//
+// Its connection ids live in their own range (kIdBit): the MQTT listener is
+// a second net::Server, whose ids would otherwise repeat the STOMP
+// server's in the shard's session::Clients table.
+//
+// Owned by its connection; every method runs on the connection's shard.
+class MqttSession final : public net::Protocol, public broker::Client {
+ public:
+  static constexpr std::uint64_t kIdBit = std::uint64_t{1} << 47;
+
+  MqttSession(const MqttContext& context, net::Transport& transport, ShardId shard, ConnectionId id);
+  ~MqttSession() override;
+
+  // net::Protocol
+  std::size_t on_bytes(std::span<char> data) override;
+  void on_end_of_input() override;
+  void on_closed() override;
+  void on_flush_started() override;
+  void on_flush_done() override;
+  void tick(std::int64_t now_ms) override;
+  void close_with_error(std::string_view reason, std::string_view detail = {}) override;
+  bool closing() const override { return closing_; }
+  // A login is being checked, or its refusal is being delayed.
+  bool holding() const override { return authenticating_ || refuse_at_ms_ != 0; }
+  bool connected() const override { return connected_; }
+  std::uint64_t messages_in() const override { return messages_in_; }
+  std::uint64_t messages_out() const override { return messages_out_; }
+  void describe(net::ConnectionInfo& info) const override;
+
+  // broker::Client
+  void on_delivery(SubscriptionNo sub, broker::Delivery d) override;
+  void on_complete(std::uint64_t op, broker::Outcome outcome) override;
+  void on_kick(SubscriptionNo sub, std::string reason) override;
+
+ private:
+  bool v5() const { return level_ == mqtt::Level::k5; }
+  void on_packet(mqtt::ClientPacket& p);
+  void on_decode_error(const mqtt::Decoder::Result& r);
+
+  void handle_connect(const mqtt::Connect& c);
+  void on_login(const auth::LoginResult& r);
+  void finish_connect();
+  // Refuses the CONNECT (CONNACK with `code`), after login-failure-delay
+  // when `delay`.
+  void refuse_connect(mqtt::ReasonCode code, std::string_view why, bool delay);
+
+  void handle_publish(const mqtt::Publish& p);
+  void handle_pub_response(const mqtt::PubResponse& p);
+  void handle_subscribe(const mqtt::Subscribe& s);
+  void handle_unsubscribe(const mqtt::Unsubscribe& u);
+  void handle_disconnect(const mqtt::Disconnect& d);
+
+  // Ends the conversation for a reason the client caused (or the server
+  // decided): MQTT 5 says so with DISCONNECT (or CONNACK before the
+  // connection is accepted); 3.1.1 closes, except for a refused protocol
+  // level, answered with CONNACK return code 1. The will is published.
+  void fail(mqtt::ReasonCode code, std::string_view why);
+
+  // Publishes an MQTT message to the broker. `answer`: the ordered answer
+  // whose slot 0 gets the outcome (nullopt: nobody waits for it).
+  // What MQTT 5 PUBLISH (or will) properties become on the message: STOMP
+  // headers (user properties as they are; content-type; reply-to for the
+  // response topic; correlation-id for correlation data that is text) and
+  // an expiry. Owned, so that a will can keep them.
+  struct Extras {
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<std::uint32_t> expiry_s;  // Message Expiry Interval
+  };
+  static Extras extras_of(const mqtt::Properties& p);
+  broker::MessageRef build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
+                                   const Extras& extras);
+  void publish_will();
+
+  // Answers (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order
+  // of the packets they answer (spec 4.6), each once the broker operations
+  // it waits for are done.
+  struct Answer {
+    mqtt::PacketType type = mqtt::PacketType::kPuback;
+    std::uint16_t packet_id = 0;
+    std::vector<mqtt::ReasonCode> reasons;
+    std::uint32_t waiting = 0;  // broker operations not answered yet
+  };
+  std::uint64_t add_answer(Answer a);  // its sequence number
+  // A broker operation whose outcome goes into reasons[slot] of answer `seq`.
+  std::uint64_t begin_op(std::uint64_t seq, std::uint32_t slot);
+  // The operation gets `n` outcomes rather than one (n may be 0).
+  void expect_outcomes(std::uint64_t op, std::uint32_t n);
+  void write_answers();
+
+  broker::OpTicket ticket(std::uint64_t op) const { return {shard_, id_, op}; }
+
+  struct Sub {
+    SubscriptionNo no;
+    std::string filter;  // as the client sent it
+    broker::Destination destination;
+    ShardId owner;
+    std::uint8_t qos = 0;  // granted
+  };
+  broker::ConsumerKey key_of(const Sub& s) const { return {shard_, id_, s.no}; }
+  void unsubscribe_all();
+
+  // Session takeover (spec 3.1.4-3): one connection per client id and vhost.
+  // A CONNECT with a client id another connection holds tells that one to go
+  // (DISCONNECT 0x8E, through broker::ClientEvents::kick with subscription
+  // 0, which only MQTT sessions get) and connects at once; it claims the id
+  // once the other has let go (tick() tries again).
+  void claim_client_id();
+  void release_client_id();
+
+  broker::Broker& broker_;
+  Clients& clients_;
+  auth::Authenticator* authenticator_;
+  net::Transport& transport_;
+  const std::size_t max_packet_size_;
+  const std::uint32_t max_subscriptions_;
+  ShardId shard_;
+  ConnectionId id_;
+  std::uint64_t log_id_;  // the connection's id as the net layer logs it (without kIdBit)
+  mqtt::Decoder decoder_;
+  mqtt::Level level_ = mqtt::Level::k3_1_1;
+  Login login_;
+
+  // CONNECT.
+  std::uint16_t keep_alive_s_ = 0;
+  std::string client_id_;
+  bool client_id_assigned_ = false;
+  bool client_id_held_ = false;
+  ConnectionId told_to_go_{0};  // the holder asked to let the client id go
+  bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0, answered with 0
+  std::uint16_t client_receive_maximum_ = 65535;
+  // MQTT 5 Maximum Packet Size of the client: larger PUBLISHes are not sent
+  // to it (spec 3.1.2.11.4).
+  std::size_t client_max_packet_size_ = SIZE_MAX;
+  struct WillMessage {
+    std::string topic;
+    std::string payload;
+    std::uint8_t qos = 0;
+    Extras extras;
+  };
+  std::optional<WillMessage> will_;
+  std::int64_t last_input_ms_ = 0;
+  std::int64_t refuse_at_ms_ = 0;
+  mqtt::ReasonCode refusal_ = mqtt::ReasonCode::kSuccess;
+
+  // Ordered answers: answers_.front() has sequence number answers_base_.
+  std::deque<Answer> answers_;
+  std::uint64_t answers_base_ = 0;
+  struct PendingOp {
+    std::uint64_t seq;
+    std::uint32_t slot;
+    std::uint32_t outcomes = 1;  // still to come (a publish gets one per topic it reaches)
+    SubscriptionNo sub{0};       // a SUBSCRIBE's: dropped if the broker refuses it
+  };
+  std::unordered_map<std::uint64_t, PendingOp> ops_;
+  std::uint64_t next_op_ = 0;
+  // Packet ids of QoS 2 PUBLISHes received and PUBREC'd, until PUBREL.
+  std::unordered_set<std::uint16_t> qos2_received_;
+
+  std::map<std::string, Sub, std::less<>> subs_;               // by filter
+  std::unordered_map<std::uint32_t, std::string> filter_of_;  // SubscriptionNo -> filter
+  std::uint32_t next_sub_no_ = 0;
+  // QoS 1 PUBLISHes written and not yet PUBACKed: the subscription's window
+  // credit comes back with the PUBACK.
+  struct Inflight {
+    SubscriptionNo sub;
+    std::uint64_t bytes = 0;
+  };
+  std::unordered_map<std::uint16_t, Inflight> inflight_;
+  std::uint16_t next_packet_id_ = 0;
+  // QoS 1 deliveries past the client's Receive Maximum wait here (bounded
+  // by the subscriptions' windows) until PUBACKs make room.
+  std::deque<std::pair<SubscriptionNo, broker::Delivery>> waiting_;
+  void write_publish(const Sub& s, broker::Delivery d);
+  // QoS 0 PUBLISHes written: credit once they reach the socket.
+  struct Credit {
+    std::uint32_t messages = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::unordered_map<std::uint32_t, Credit> written_, flushing_;
+
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  bool authenticating_ = false;
+  bool connected_ = false;
+  bool closing_ = false;
+  bool released_ = false;
+  std::int64_t connected_at_ms_ = 0;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
+};
+
+}  // namespace ferry::session
