@@ -191,9 +191,6 @@ Decoder::Result Decoder::fail(ReasonCode code, std::string_view rule) {
 Decoder::Result Decoder::next(std::string_view data, ClientPacket& out) {
   if (error_.status == Status::kError) return error_;
   if (data.empty()) return {};
-  std::uint32_t remaining = 0;
-  const int n = decode_variable_int(data.substr(1), remaining);
-  if (n < 0) return fail(ReasonCode::kMalformedPacket, "bad remaining length");
   const auto first = static_cast<std::uint8_t>(data[0]);
   const auto type_value = static_cast<std::uint8_t>(first >> 4);
   const std::uint8_t flags = first & 0x0F;
@@ -214,6 +211,11 @@ Decoder::Result Decoder::next(std::string_view data, ClientPacket& out) {
       type == PacketType::kPingresp) {
     return fail(ReasonCode::kProtocolError, "a packet only a server sends");
   }
+  // Only then the remaining length: every check above needs the first byte
+  // alone, so a stream split anywhere gets the same answer as a whole one.
+  std::uint32_t remaining = 0;
+  const int n = decode_variable_int(data.substr(1), remaining);
+  if (n < 0) return fail(ReasonCode::kMalformedPacket, "bad remaining length");
   if (n == 0) return {};  // the remaining length is still arriving
   const std::size_t total = 1 + static_cast<std::size_t>(n) + remaining;
   if (total > max_packet_size_) return fail(ReasonCode::kPacketTooLarge, "packet larger than the maximum packet size");
