@@ -319,6 +319,54 @@ def test_topics_page_lists_subscribers_and_published(broker, console):
         conn.disconnect()
 
 
+# ------------------------------------------------------------- exchanges
+
+def test_exchanges_page_declares_binds_and_deletes(broker, console):
+    """Declare a topic exchange and bind a queue on the Exchanges page; a
+    STOMP SEND to /exchange/NAME/KEY then reaches the queue; unbind and
+    delete after confirmations; an inequivalent redeclare shows the
+    broker's reason."""
+    x, q = unique("x"), unique()
+    api = Api(broker)
+    api.call("PUT", api.q(q), {}, expect=(201, 204))
+    console.click("[data-testid=nav-exchanges]")
+    console.wait('[data-testid=exchange-row][data-exchange="amq.topic"]')
+    console.fill("[data-testid=exchange-name]", x)
+    console.select("[data-testid=exchange-type]", "topic")
+    console.click("[data-testid=declare-exchange-submit]")
+    row = '[data-testid=exchange-row][data-exchange="%s"]' % x
+    console.wait_text(row + " [data-col=type]", "topic")
+    assert api.get("/api/exchanges/%%2F/%s" % x)["type"] == "topic"
+    console.fill("[data-testid=binding-source]", x)
+    console.fill("[data-testid=binding-queue]", q)
+    console.fill("[data-testid=binding-key]", "eu.#")
+    console.click("[data-testid=add-binding-submit]")
+    brow = '[data-testid=binding-row][data-source="%s"]' % x
+    console.wait_text(brow + " [data-col=key]", "eu.#")
+    console.wait_text(row + " [data-col=bindings]", "1")
+    c = client(broker.port)
+    c.send("/exchange/%s/eu.de" % x, "routed")
+    c.subscribe("/queue/" + q, "s")
+    assert c.read_message().body == b"routed"
+    c.close()
+    # The same name as another type: the broker's reason is shown.
+    console.expected_errors.append("406")
+    console.fill("[data-testid=exchange-name]", x)
+    console.select("[data-testid=exchange-type]", "fanout")
+    console.click("[data-testid=declare-exchange-submit]")
+    console.wait_for("the inequivalent-arg notice",
+                     lambda: "inequivalent arg" in console.text("[data-testid=notice]"))
+    console.shot("exchanges")
+    console.click(brow + " [data-testid=delete-binding]")
+    console.confirm()
+    console.wait(brow, state="detached")
+    assert api.get("/api/bindings/%2F") == [] or all(b["source"] != x for b in api.get("/api/bindings/%2F"))
+    console.click(row + " [data-testid=delete-exchange]")
+    console.confirm()
+    console.wait(row, state="detached")
+    assert api.raw("GET", "/api/exchanges/%%2F/%s" % x)[0] == 404
+
+
 # ------------------------------------------------------------- connections
 
 def test_close_connection_with_confirmation(broker, console):

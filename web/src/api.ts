@@ -167,6 +167,24 @@ export async function request<T>(method: string, path: string, body?: unknown,
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+export interface Exchange {
+  vhost: string;
+  name: string;
+  type: string;
+  durable: boolean;
+  auto_delete: boolean;
+  internal: boolean;
+  arguments: Record<string, string>;
+}
+export interface Binding {
+  vhost: string;
+  source: string;
+  destination: string;
+  destination_type: "queue" | "exchange";
+  routing_key: string;
+  properties_key: string;
+}
+
 export const api = {
   overview: () => request<Overview>("GET", "/api/overview"),
   connections: () => request<Connection[]>("GET", "/api/connections"),
@@ -187,6 +205,19 @@ export const api = {
     request<BrowsedMessage[]>(
       "GET", `/api/queues/${seg(vhost)}/${seg(name)}/messages?count=${count}`),
   topics: () => request<Topic[]>("GET", "/api/topics"),
+  exchanges: () => request<Exchange[]>("GET", "/api/exchanges"),
+  putExchange: (vhost: string, name: string, type: string, durable: boolean) =>
+    request<void>("PUT", `/api/exchanges/${seg(vhost)}/${seg(name)}`, { type, durable }),
+  deleteExchange: (vhost: string, name: string) =>
+    request<void>("DELETE", `/api/exchanges/${seg(vhost)}/${seg(name)}`),
+  bindings: () => request<Binding[]>("GET", "/api/bindings"),
+  bind: (vhost: string, source: string, queue: string, routingKey: string) =>
+    request<void>("POST", `/api/bindings/${seg(vhost)}/e/${seg(source)}/q/${seg(queue)}`,
+                  { routing_key: routingKey }),
+  unbind: (b: Binding) =>
+    request<void>("DELETE", `/api/bindings/${seg(b.vhost)}/e/${seg(b.source || "amq.default")}/` +
+                            `${b.destination_type === "queue" ? "q" : "e"}/${seg(b.destination)}/` +
+                            `${seg(b.properties_key)}`),
   subscriptions: () => request<Subscription[]>("GET", "/api/subscriptions"),
   whoami: () => request<Whoami>("GET", "/api/whoami"),
   users: () => request<User[]>("GET", "/api/users"),

@@ -10,6 +10,7 @@ import { ApiError, api, clearCredentials, credentials, currentUser,
 import { kPollMs, setLatestOverview } from "./history";
 import type { Mount, Page } from "./page";
 import { mountConnections } from "./pages/connections";
+import { mountExchanges } from "./pages/exchanges";
 import { mountLogin } from "./pages/login";
 import { mountMessages } from "./pages/messages";
 import { mountOverview } from "./pages/overview";
@@ -38,6 +39,7 @@ function resolve(hash: string): { route: Route; params: string[] } {
       return params.length >= 2 ? { route: { nav: "queues", mount: mountMessages }, params }
                                 : { route: { nav: "queues", mount: mountQueues }, params };
     case "topics": return { route: { nav: "topics", mount: mountTopics }, params };
+    case "exchanges": return { route: { nav: "exchanges", mount: mountExchanges }, params };
     case "connections": return { route: { nav: "connections", mount: mountConnections }, params };
     case "users": return { route: { nav: "users", mount: mountUsers }, params };
     case "vhosts": return { route: { nav: "vhosts", mount: mountVhosts }, params };
@@ -46,7 +48,7 @@ function resolve(hash: string): { route: Route; params: string[] } {
 }
 
 const nav = h("nav", {},
-  ...([["overview", "Overview"], ["queues", "Queues"], ["topics", "Topics"],
+  ...([["overview", "Overview"], ["queues", "Queues"], ["topics", "Topics"], ["exchanges", "Exchanges"],
         ["connections", "Connections"], ["users", "Users"], ["vhosts", "Vhosts"]] as const)
     .map(([k, label]) => h("a", { href: `#/${k}`, "data-nav": k, "data-testid": `nav-${k}` }, label)));
 // Users and Vhosts: administrators only (shown once /api/whoami says so).
