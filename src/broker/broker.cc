@@ -91,6 +91,16 @@ std::uint32_t Broker::publish(std::shared_ptr<const Destination> d, MessageRef m
   return answers;
 }
 
+void Broker::publish_declaring(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket,
+                               bool may_create, std::shared_ptr<const QueueArguments> args) {
+  // Queues only (the session reads arguments on /queue/ and /amq/queue/).
+  const ShardId owner = owner_of(*d);
+  executor_.post(owner, [this, owner, d = std::move(d), m = std::move(m), ticket, may_create,
+                         args = std::move(args)]() mutable {
+    shards_[owner.value]->publish_declaring(*d, std::move(m), ticket, may_create, *args);
+  });
+}
+
 void Broker::match_patterns(ShardId shard, const Destination& d, std::vector<std::shared_ptr<const Destination>>& out) {
   patterns_[shard.value]->match(d, out);
 }

@@ -20,12 +20,14 @@
 #include "broker/message.h"
 #include "broker/message_selector.h"
 #include "broker/options.h"
+#include "broker/queue_arguments.h"
 #include "broker/queue_counts.h"
 #include "broker/topic_patterns.h"
 
 namespace ferry::broker {
 
 class ShardBroker;
+class DeclaredQueues;
 
 // The whole broker seen from a connection: routes each operation to the
 // shard that owns the destination (hash of vhost and name) and routes the
@@ -129,6 +131,17 @@ class Broker {
   // Queues per vhost over every shard (max-queues). Any shard.
   QueueCounts& queue_counts() { return queue_counts_; }
 
+  // A SEND with queue arguments (a declaration, queue_arguments.h): the
+  // queue is declared first (created with them, or checked against an
+  // existing one's), then the message is published. Two answers.
+  void publish_declaring(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create,
+                         std::shared_ptr<const QueueArguments> args);
+  // Where queues declared with arguments (by STOMP headers) are remembered
+  // across restarts, as the management API's declared queues are; touched
+  // on shard 0 only. Null: not remembered (no data directory; tests).
+  void set_declared_queues(DeclaredQueues* declared) { declared_queues_ = declared; }
+  DeclaredQueues* declared_queues() const { return declared_queues_; }
+
  private:
   struct AtomicSends {
     std::vector<std::pair<Destination, MessageRef>> sends;
@@ -155,6 +168,7 @@ class Broker {
   };
   std::vector<Counter> id_counters_;
   ClientIds client_ids_;
+  DeclaredQueues* declared_queues_ = nullptr;
   std::atomic<std::uint64_t> recovery_done_{0}, recovery_total_{0};  // recover()'s progress
 };
 

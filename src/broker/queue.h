@@ -15,6 +15,7 @@
 #include "broker/destination.h"
 #include "broker/message_selector.h"
 #include "broker/paged_tail.h"
+#include "broker/queue_arguments.h"
 #include "broker/ready_list.h"
 #include "broker/stats.h"
 #include "common/rate_window.h"
@@ -142,6 +143,50 @@ class Queue {
   QueueEntry* find_entry(MessageId id);
   // Would an enqueue exceed max_ready?
   bool full() const { return settings_.max_ready != 0 && ready_.size() >= settings_.max_ready; }
+
+  // RabbitMQ's queue arguments (queue_arguments.h), fixed at creation (or
+  // restored at start-up). What the queue itself applies:
+  // - x-max-length / x-max-length-bytes with x-overflow drop-head: after an
+  //   enqueue, the oldest waiting messages go (dead-lettered, reason
+  //   `maxlen`, when the queue has a dead-letter exchange) until it fits;
+  //   the reject-publish modes are the host's check (over_limit()) before
+  //   a message comes in. Only waiting messages count (not unacknowledged
+  //   ones), as in RabbitMQ.
+  // - expired messages are dead-lettered (reason `expired`) when the queue
+  //   has a dead-letter exchange, else dropped; rejected ones
+  //   (requeue:false) and those past max-deliveries go there too.
+  // - x-single-active-consumer: the first consumer subscribed gets every
+  //   message, the others stand by and take over in subscription order
+  //   (as exclusive consumers do, for every consumer).
+  // x-message-ttl and x-max-priority are stamped on each message by the
+  // host before it is journaled; x-expires is the host's housekeeping.
+  void set_arguments(QueueArguments a);
+  const QueueArguments& arguments() const;
+  // Would one more message of `body_bytes` (and `pending` messages of
+  // `pending_bytes` on their way in) break x-max-length / x-max-length-bytes?
+  bool over_limit(std::uint64_t body_bytes, std::size_t pending = 0, std::uint64_t pending_bytes = 0) const;
+  // The last time (ms) a consumer came or went, or the queue was declared
+  // (x-expires counts from it).
+  // Persistent messages on their way in (being journaled): counted by
+  // over_limit() callers, so a burst cannot overshoot x-max-length.
+  void note_admitting(std::uint64_t body_bytes, bool begins) {
+    if (begins) {
+      ++admitting_;
+      admitting_bytes_ += body_bytes;
+    } else {
+      admitting_ -= std::min<std::size_t>(admitting_, 1);
+      admitting_bytes_ -= std::min(admitting_bytes_, body_bytes);
+    }
+  }
+  std::size_t admitting() const { return admitting_; }
+  std::uint64_t admitting_bytes() const { return admitting_bytes_; }
+  std::int64_t last_used_ms() const { return last_used_ms_; }
+  void touch(std::int64_t now_ms) { last_used_ms_ = now_ms; }
+  // A message this queue cannot take dead-letters nowhere (dropped): a
+  // dead-letter queue without a dead-letter exchange of its own.
+  bool discards_dead_letters() const {
+    return settings_.is_dead_letter_queue && !arguments().dead_letters();
+  }
 
   // A consumer with a `selector` gets only the messages it selects; the
   // others wait for a consumer that takes them, and never hold up the
@@ -321,7 +366,12 @@ class Queue {
   void drop(const QueueEntry& e);  // the message leaves this queue for good
   void uncharge(const QueueEntry& e);
   void note_expiry(const Message& m);
-  void to_dead_letter(QueueEntry e, std::string_view reason);
+  void to_dead_letter(const QueueEntry& e, std::string_view reason);
+  // An expired entry that left the waiting list: dead-lettered or dropped.
+  void expired(const QueueEntry& e);
+  // x-overflow drop-head: the oldest waiting messages go until the queue
+  // fits its x-max-length / x-max-length-bytes.
+  void drop_head_to_fit();
   void forget_credit(Consumer& c, const Held& h);
   void bump(std::uint64_t MessageCounters::*field);
 
@@ -375,6 +425,10 @@ class Queue {
     RateWindow in, out;
   };
   std::unique_ptr<Rates> rates_;  // null until something moved (see sample_rates)
+  std::unique_ptr<QueueArguments> arguments_;  // null: none (an idle queue stays small)
+  std::int64_t last_used_ms_ = 0;
+  std::size_t admitting_ = 0;
+  std::uint64_t admitting_bytes_ = 0;
 };
 
 }  // namespace ferry::broker
