@@ -15,31 +15,34 @@ Queue::Queue(Destination destination, QueueSettings settings, QueueHost& host)
       journal_key_ref_(std::make_shared<const std::string>(settings_.journal_key)),
       host_(host),
       grouping_(destination_.kind == DestinationKind::kQueue),
-      totals_(host.totals()),
-      last_used_ms_(host.now_ms()) {}
+      totals_(host.totals()) {}
 
 const QueueArguments& Queue::arguments() const {
   static const QueueArguments kNone;
-  return arguments_ ? *arguments_ : kNone;
+  return extras_ ? extras_->arguments : kNone;
 }
 
 void Queue::set_arguments(QueueArguments a) {
-  arguments_ = a.empty() ? nullptr : std::make_unique<QueueArguments>(std::move(a));
+  if (!a.empty() || extras_) {
+    extras().arguments = std::move(a);
+    extras_->last_used_ms = host_.now_ms();
+  }
   choose_exclusive();  // x-single-active-consumer
   drop_head_to_fit();
   dispatch();
 }
 
 bool Queue::over_limit(std::uint64_t body_bytes, std::size_t pending, std::uint64_t pending_bytes) const {
-  if (!arguments_) return false;
-  const QueueArguments& a = *arguments_;
+  if (!extras_) return false;
+  const QueueArguments& a = extras_->arguments;
   if (a.max_length && depth() + pending >= *a.max_length) return true;
   return a.max_length_bytes && ready_.bytes() + pending_bytes + body_bytes > *a.max_length_bytes;
 }
 
 void Queue::drop_head_to_fit() {
-  if (!arguments_ || !arguments_->bounded() || arguments_->overflow_mode() != Overflow::kDropHead) return;
-  const QueueArguments& a = *arguments_;
+  if (!extras_) return;
+  const QueueArguments& a = extras_->arguments;
+  if (!a.bounded() || a.overflow_mode() != Overflow::kDropHead) return;
   const std::size_t ready_before = ready_.size();
   // Messages paged out to the journal count by number; their bytes are not
   // known without reading them (a queue with x-max-length-bytes is kept
@@ -52,7 +55,7 @@ void Queue::drop_head_to_fit() {
     if (a.dead_letters()) {
       to_dead_letter(e, "maxlen");
     } else {
-      ++discarded_;
+      ++extras().discarded;
       drop(e);
     }
   }
@@ -63,7 +66,7 @@ void Queue::expired(const QueueEntry& e) {
   bump(&MessageCounters::expired);
   // RabbitMQ: an expired message goes to the dead-letter exchange, if the
   // queue has one (reason `expired`); without one it is dropped, as before.
-  if (arguments_ && arguments_->dead_letters()) {
+  if (arguments().dead_letters()) {
     to_dead_letter(e, "expired");
     return;
   }
@@ -96,7 +99,7 @@ void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliverie
   bump(&MessageCounters::enqueued);
   ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment, stamp});
   dispatch();
-  if (arguments_) drop_head_to_fit();  // only waiting messages count: after dispatch
+  if (extras_) drop_head_to_fit();  // only waiting messages count: after dispatch
 }
 
 void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, ConsumerOptions options) {
@@ -110,7 +113,7 @@ void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, Co
   c->selector = std::move(options.selector);
   c->exclusive = options.exclusive;
   consumers_.push_back(std::move(c));
-  last_used_ms_ = host_.now_ms();
+  touch(host_.now_ms());
   choose_exclusive();
   scanned_ = false;  // a consumer with room: every waiting message is worth a look
   dispatch();
@@ -135,7 +138,7 @@ void Queue::remove_consumer(const ConsumerKey& key) {
   if (gone->selector != nullptr) --selective_;
   std::size_t index = static_cast<std::size_t>(it - consumers_.begin());
   consumers_.erase(it);
-  last_used_ms_ = host_.now_ms();
+  touch(host_.now_ms());
   if (next_consumer_ > index) --next_consumer_;
   if (next_consumer_ >= consumers_.size()) next_consumer_ = 0;
   choose_exclusive();
@@ -241,7 +244,7 @@ void Queue::finish_settle(const ConsumerKey& key, DeliverySeq seq, MessageId id,
   }
   uncharge(*entry);
   if (action == SettleAction::kAck) bump(&MessageCounters::acked);
-  else if (discards_dead_letters()) ++discarded_;
+  else if (discards_dead_letters()) ++extras().discarded;
   else bump(&MessageCounters::dead_lettered);
   host_.settled(*this, *entry);
   dispatch();
@@ -425,7 +428,7 @@ void Queue::forget_groups_of(const Consumer* c) {
 // RabbitMQ's x-single-active-consumer is the same with every consumer
 // counted as exclusive: the first one is active, the others stand by.
 void Queue::choose_exclusive() {
-  const bool single_active = arguments_ && arguments_->single_active_consumer.value_or(false);
+  const bool single_active = arguments().single_active_consumer.value_or(false);
   const Consumer* first = nullptr;
   for (auto& c : consumers_)
     if ((c->exclusive || single_active) && first == nullptr) first = c.get();
@@ -543,7 +546,7 @@ void Queue::to_dead_letter(const QueueEntry& e, std::string_view reason) {
   // (requeue:false) is discarded, as a broker without a further
   // dead-letter target does.
   if (discards_dead_letters()) {
-    ++discarded_;
+    ++extras().discarded;
     drop(e);
     return;
   }
@@ -580,7 +583,7 @@ void Queue::enqueue_paged(const PagedPosition& p) {
   charge_paged();
   bump(&MessageCounters::enqueued);
   dispatch();
-  if (arguments_) drop_head_to_fit();
+  if (extras_) drop_head_to_fit();
 }
 
 void Queue::charge_paged() {

@@ -77,15 +77,15 @@ class QueueHost {
 };
 
 struct QueueSettings {
+  // (Small fields first, packed: an idle queue stays small.)
+  std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
   bool durable = false;              // journals its persistent messages
+  bool is_dead_letter_queue = false; // never dead-letters its own messages
   // Message groups remembered (group -> consumer) at once; past it the
   // least recently used assignment is forgotten (max-groups-per-queue).
-  // (Here, in the padding after `durable`: an idle queue stays small.)
   std::uint32_t max_groups = 10000;
+  std::uint32_t max_ready = 0;       // 0 = unbounded (memory-limit applies)
   std::string journal_key;           // names the queue in journal records
-  std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
-  bool is_dead_letter_queue = false; // never dead-letters its own messages
-  std::size_t max_ready = 0;         // 0 = unbounded (memory-limit applies)
 };
 
 // The delivery engine: one queue, its waiting messages, its consumers and
@@ -166,22 +166,27 @@ class Queue {
   // `pending_bytes` on their way in) break x-max-length / x-max-length-bytes?
   bool over_limit(std::uint64_t body_bytes, std::size_t pending = 0, std::uint64_t pending_bytes = 0) const;
   // The last time (ms) a consumer came or went, or the queue was declared
-  // (x-expires counts from it).
+  // (x-expires counts from it). Kept for a queue with arguments only.
+  std::int64_t last_used_ms() const { return extras_ ? extras_->last_used_ms : 0; }
+  void touch(std::int64_t now_ms) {
+    if (extras_) extras_->last_used_ms = now_ms;
+  }
   // Persistent messages on their way in (being journaled): counted by
-  // over_limit() callers, so a burst cannot overshoot x-max-length.
+  // over_limit() callers, so a burst cannot overshoot x-max-length. Only a
+  // queue with arguments counts them.
   void note_admitting(std::uint64_t body_bytes, bool begins) {
+    if (!extras_) return;
+    Extras& a = *extras_;
     if (begins) {
-      ++admitting_;
-      admitting_bytes_ += body_bytes;
+      ++a.admitting;
+      a.admitting_bytes += body_bytes;
     } else {
-      admitting_ -= std::min<std::size_t>(admitting_, 1);
-      admitting_bytes_ -= std::min(admitting_bytes_, body_bytes);
+      a.admitting -= std::min<std::size_t>(a.admitting, 1);
+      a.admitting_bytes -= std::min(a.admitting_bytes, body_bytes);
     }
   }
-  std::size_t admitting() const { return admitting_; }
-  std::uint64_t admitting_bytes() const { return admitting_bytes_; }
-  std::int64_t last_used_ms() const { return last_used_ms_; }
-  void touch(std::int64_t now_ms) { last_used_ms_ = now_ms; }
+  std::size_t admitting() const { return extras_ ? extras_->admitting : 0; }
+  std::uint64_t admitting_bytes() const { return extras_ ? extras_->admitting_bytes : 0; }
   // A message this queue cannot take dead-letters nowhere (dropped): a
   // dead-letter queue without a dead-letter exchange of its own.
   bool discards_dead_letters() const {
@@ -313,9 +318,23 @@ class Queue {
     return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty();
   }
   std::uint64_t expired_count() const { return counters_.expired; }
-  std::uint64_t discarded_count() const { return discarded_; }
+  std::uint64_t discarded_count() const { return extras_ ? extras_->discarded : 0; }
 
  private:
+  // What most queues never need, made on first use (an idle queue stays
+  // small): the arguments and what a queue with arguments keeps, and the
+  // count of discarded messages.
+  struct Extras {
+    QueueArguments arguments;
+    std::int64_t last_used_ms = 0;      // x-expires
+    std::size_t admitting = 0;          // see note_admitting
+    std::uint64_t admitting_bytes = 0;
+    std::uint64_t discarded = 0;        // rejected in a dead-letter queue, or dropped by x-max-length
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
   struct Held {
     QueueEntry entry;
     std::uint64_t bytes = 0;
@@ -413,7 +432,6 @@ class Queue {
   std::uint64_t unscanned_from_ = 0;
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)
-  std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;
   bool declared_ = false;
   bool scanned_ = false;         // see unscanned_from_
@@ -425,10 +443,7 @@ class Queue {
     RateWindow in, out;
   };
   std::unique_ptr<Rates> rates_;  // null until something moved (see sample_rates)
-  std::unique_ptr<QueueArguments> arguments_;  // null: none (an idle queue stays small)
-  std::int64_t last_used_ms_ = 0;
-  std::size_t admitting_ = 0;
-  std::uint64_t admitting_bytes_ = 0;
+  std::unique_ptr<Extras> extras_;  // null until needed
 };
 
 }  // namespace ferry::broker
