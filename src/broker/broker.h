@@ -140,7 +140,13 @@ class Broker {
   // across restarts, as the management API's declared queues are; touched
   // on shard 0 only. Null: not remembered (no data directory; tests).
   void set_declared_queues(DeclaredQueues* declared) { declared_queues_ = declared; }
-  DeclaredQueues* declared_queues() const { return declared_queues_; }
+  bool remembers_declarations() const { return declared_queues_ != nullptr; }
+  // Call on any shard: remembers `d` with `args` (nullopt: forgets it);
+  // `done(status)` runs on shard 0 once the file is written. Changes that
+  // arrive together are written once (a burst of declarations does not
+  // rewrite the file once per queue).
+  void remember_declaration(const Destination& d, std::optional<QueueArguments> args,
+                            std::function<void(const Status&)> done);
 
  private:
   struct AtomicSends {
@@ -169,6 +175,9 @@ class Broker {
   std::vector<Counter> id_counters_;
   ClientIds client_ids_;
   DeclaredQueues* declared_queues_ = nullptr;
+  struct PendingDeclaration;
+  std::vector<PendingDeclaration> pending_declarations_;  // shard 0 only
+  bool declarations_posted_ = false;                      // shard 0 only
   std::atomic<std::uint64_t> recovery_done_{0}, recovery_total_{0};  // recover()'s progress
 };
 

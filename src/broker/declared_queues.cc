@@ -77,6 +77,26 @@ Status DeclaredQueues::remove(const std::string& vhost, const std::string& name)
   return {};
 }
 
+Status DeclaredQueues::apply(const std::vector<Change>& changes) {
+  auto next = entries_;
+  auto next_args = arguments_;
+  for (const Change& c : changes) {
+    const Entry e(c.vhost, c.name);
+    next_args.erase(e);
+    if (!c.arguments) {
+      next.erase(e);
+      continue;
+    }
+    next.insert(e);
+    if (!c.arguments->empty()) next_args.emplace(e, *c.arguments);
+  }
+  if (next == entries_ && next_args == arguments_) return {};
+  if (Status saved = save(next, next_args); !saved) return saved;
+  entries_ = std::move(next);
+  arguments_ = std::move(next_args);
+  return {};
+}
+
 Status DeclaredQueues::save(const std::set<Entry>& entries, const std::map<Entry, QueueArguments>& arguments) const {
   auto j = nlohmann::json::array();
   for (const auto& e : entries) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <map>
+#include <optional>
+#include <vector>
 #include <set>
 #include <string>
 #include <utility>
@@ -37,6 +39,13 @@ class DeclaredQueues {
   // With its arguments (replacing those remembered before).
   Status add(const std::string& vhost, const std::string& name, const QueueArguments& arguments);
   Status remove(const std::string& vhost, const std::string& name);
+  // Several changes, written once: each entry added with its arguments
+  // (nullopt: removed). Either all or none apply.
+  struct Change {
+    std::string vhost, name;
+    std::optional<QueueArguments> arguments;
+  };
+  Status apply(const std::vector<Change>& changes);
   // The arguments an entry was declared with (none: empty).
   QueueArguments arguments_of(const Entry& e) const {
     auto it = arguments_.find(e);

@@ -170,15 +170,13 @@ Queue* ShardBroker::declare_for_client(const Destination& d, const QueueArgument
 }
 
 void ShardBroker::answer_declaration(const Queue& q, bool created, OpTicket ticket) {
-  DeclaredQueues* store = broker_.declared_queues();
-  if (!created || store == nullptr || !q.settings().durable) {
+  if (!created || !broker_.remembers_declarations() || !q.settings().durable) {
     reply(ticket, Outcome::success());
     return;
   }
   // Remembered with its arguments across restarts, as a queue declared
   // through the management API is; the answer waits for the file.
-  broker_.post(ShardId(0), [this, store, d = q.destination(), args = q.arguments(), ticket] {
-    Status stored = store->add(d.vhost, d.name, args);
+  broker_.remember_declaration(q.destination(), q.arguments(), [this, d = q.destination(), ticket](const Status& stored) {
     if (!stored)
       spdlog::error("the arguments of queue {} could not be stored: {}", log_safe(d.to_string()),
                     log_safe(stored.error().text()));
@@ -1070,9 +1068,9 @@ void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Q
   q.discard_all();
   erase_queue(it);
   // Not back after a restart either.
-  if (DeclaredQueues* store = broker_.declared_queues()) {
-    broker_.post(ShardId(0), [store, d] {
-      if (Status removed = store->remove(d.vhost, d.name); !removed)
+  if (broker_.remembers_declarations()) {
+    broker_.remember_declaration(d, std::nullopt, [d](const Status& removed) {
+      if (!removed)
         spdlog::error("queue {} expired, but comes back (empty) after a restart: {}", log_safe(d.to_string()),
                       log_safe(removed.error().text()));
     });

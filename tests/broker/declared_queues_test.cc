@@ -85,5 +85,20 @@ TEST(DeclaredQueues, ArgumentsSurviveAReload) {
   EXPECT_NE(text_of(broken.load()).find("x-max-length"), std::string::npos);
 }
 
+TEST(DeclaredQueues, ABatchOfChangesIsWrittenOnce) {
+  TempDir d;
+  QueueArguments args;
+  ASSERT_TRUE(args.set("x-expires", "1000").ok());
+  {
+    DeclaredQueues q(d.path);
+    ASSERT_EQ(text_of(q.add("/", "old")), "");
+    ASSERT_EQ(text_of(q.apply({{"/", "a", args}, {"/", "b", QueueArguments()}, {"/", "old", std::nullopt}})), "");
+  }
+  DeclaredQueues again(d.path);
+  ASSERT_EQ(text_of(again.load()), "");
+  EXPECT_EQ(again.entries(), (std::set<DeclaredQueues::Entry>{{"/", "a"}, {"/", "b"}}));
+  EXPECT_EQ(again.arguments_of({"/", "a"}), args);
+}
+
 }  // namespace
 }  // namespace ferry::broker
