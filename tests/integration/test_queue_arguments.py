@@ -422,3 +422,52 @@ def test_arguments_survive_a_restart(broker_factory, tmp_path, kill):
     c.subscribe("/queue/" + stomp_q, "s")
     assert texts(c.read_messages(2)) == ["m2", "m3"]
     c.assert_no_frame(what="a message beyond x-max-length after the restart")
+
+
+# --------------------------------------------------------------------------
+# Every argument from PHP (the stomp extension), as a PHP worker writes them
+# --------------------------------------------------------------------------
+
+def _php_send(broker, q, body, headers):
+    res = run_php("dialect_headers.php", broker.port, q, "send", body, json.dumps(headers))
+    assert res["exception"] is None and res["sent"] is True, res
+    return res
+
+
+def _php_consume(broker, q, headers, n):
+    res = run_php("dialect_headers.php", broker.port, q, "consume", json.dumps(headers), n)
+    assert res["exception"] is None, res
+    return res
+
+
+def test_every_argument_from_php(broker):
+    api = Api(broker)
+    # x-max-length and x-max-length-bytes (drop-head)
+    q = unique("php-len")
+    for i in range(3):
+        _php_send(broker, "/queue/" + q, "L%d" % i, {"x-max-length": "2"})
+    assert _php_consume(broker, "/queue/" + q, {"x-max-length": "2"}, 5)["bodies"] == ["L1", "L2"]
+    q = unique("php-bytes")
+    for i in range(3):
+        _php_send(broker, "/queue/" + q, "B%d" % i, {"x-max-length-bytes": "4"})
+    assert _php_consume(broker, "/queue/" + q, {}, 5)["bodies"] == ["B1", "B2"]
+    # x-message-ttl with x-dead-letter-exchange / -routing-key
+    q, dead = unique("php-ttl"), unique("php-ttl-dead")
+    dl = {"x-message-ttl": "50", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead}
+    _php_send(broker, "/queue/" + q, "T", dl)
+    wait_for(lambda: (api.queue(dead, expect=(200, 404)) or {}).get("ready") == 1, "the expired message's dead letter")
+    got = _php_consume(broker, "/queue/" + dead, {}, 1)
+    assert got["bodies"] == ["T"] and got["headers"][0]["dead-letter-reason"] == "expired", got
+    # x-max-priority
+    q = unique("php-prio")
+    for body, prio in (("five", "5"), ("nine", "9")):
+        _php_send(broker, "/queue/" + q, body, {"x-max-priority": "1", "priority": prio})
+    assert _php_consume(broker, "/queue/" + q, {"x-max-priority": "1"}, 2)["bodies"] == ["five", "nine"]
+    # x-single-active-consumer, x-queue-type, x-expires, x-overflow: declared from PHP, shown by the API
+    q = unique("php-decl")
+    decl = {"x-single-active-consumer": "true", "x-queue-type": "quorum", "x-expires": "600000",
+            "x-overflow": "reject-publish", "x-max-length": "10"}
+    _php_send(broker, "/queue/" + q, "D", decl)
+    assert _php_consume(broker, "/queue/" + q, decl, 1)["bodies"] == ["D"]
+    assert api.queue(q)["arguments"] == {"x-single-active-consumer": True, "x-queue-type": "quorum",
+                                         "x-expires": 600000, "x-overflow": "reject-publish", "x-max-length": 10}
