@@ -276,7 +276,8 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create, bool routed) {
   if (d.kind == DestinationKind::kQueue) {
-    const bool exists = queues_.contains(key_of(d));
+    const auto found = queues_.find(key_of(d));  // one lookup per SEND
+    const bool exists = found != queues_.end();
     if (!exists && (!may_create || is_temporary_queue(d))) {
       // Only its connection's subscription makes a temporary queue: a reply
       // to one whose connection has gone is dropped, as RabbitMQ drops an
@@ -301,7 +302,7 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
         return;
       }
       --creations_left_;
-    } else if (Queue& q = *queues_.find(key_of(d))->second; q.arguments().bounded() &&
+    } else if (Queue& q = *found->second; q.arguments().bounded() &&
                q.arguments().overflow_mode() != Overflow::kDropHead &&
                q.over_limit(m->body.size(), q.admitting(), q.admitting_bytes())) {
       // x-overflow reject-publish: a full queue refuses the message (the
