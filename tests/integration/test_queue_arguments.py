@@ -471,3 +471,17 @@ def test_every_argument_from_php(broker):
     assert _php_consume(broker, "/queue/" + q, decl, 1)["bodies"] == ["D"]
     assert api.queue(q)["arguments"] == {"x-single-active-consumer": True, "x-queue-type": "quorum",
                                          "x-expires": 600000, "x-overflow": "reject-publish", "x-max-length": 10}
+
+
+def test_expires_deletes_a_management_declared_queue_for_good(broker_factory, tmp_path):
+    data = tmp_path / "data"
+    b = broker_factory(data_dir=str(data))
+    api = Api(b)
+    name = unique("api-lease")
+    api.call("PUT", api.q(name), {"arguments": {"x-expires": 200}}, expect=201)
+    assert name in [e["name"] for e in json.loads((data / "declared-queues.json").read_text())]
+    wait_for(lambda: api.raw("GET", api.q(name))[0] == 404, "the unused queue to be deleted")
+    wait_for(lambda: name not in [e["name"] for e in json.loads((data / "declared-queues.json").read_text())],
+             "the queue to leave declared-queues.json")
+    b = restart(broker_factory, b)
+    assert Api(b).raw("GET", Api(b).q(name))[0] == 404
