@@ -186,8 +186,11 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   }
   for (const auto& [vhost, name] : declared.entries()) {
     broker::Destination d{broker::DestinationKind::kQueue, name, vhost};
-    broker.local(broker.owner_of(d)).declare_queue(d, false);  // the loops do not run yet; never refused
+    const broker::QueueArguments args = declared.arguments_of({vhost, name});  // with their arguments
+    // The loops do not run yet; never refused.
+    (void)broker.local(broker.owner_of(d)).declare_queue(d, false, &args);
   }
+  broker.set_declared_queues(&declared);  // queues declared with STOMP arguments are remembered there too
   // Durable exchanges and their bindings come back (after the queues).
   broker::DeclaredExchanges declared_exchanges(options.data_dir);
   if (auto restored = broker.restore_exchanges(&declared_exchanges); !restored) {

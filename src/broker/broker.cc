@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/declared_exchanges.h"
+#include "broker/declared_queues.h"
 #include "broker/message_codec.h"
 #include "broker/recovery.h"
 #include "common/assert.h"
@@ -108,6 +109,41 @@ std::uint32_t Broker::publish(std::shared_ptr<const Destination> d, MessageRef m
   static_assert(Task::fits_inline<decltype(task)>(), "a SEND must not allocate on its way");
   executor_.post(owner, std::move(task));
   return answers;
+}
+
+void Broker::publish_declaring(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket,
+                               bool may_create, std::shared_ptr<const QueueArguments> args) {
+  // Queues only (the session reads arguments on /queue/ and /amq/queue/).
+  const ShardId owner = owner_of(*d);
+  executor_.post(owner, [this, owner, d = std::move(d), m = std::move(m), ticket, may_create,
+                         args = std::move(args)]() mutable {
+    shards_[owner.value]->publish_declaring(*d, std::move(m), ticket, may_create, *args);
+  });
+}
+
+struct Broker::PendingDeclaration {
+  DeclaredQueues::Change change;
+  std::function<void(const Status&)> done;
+};
+
+void Broker::remember_declaration(const Destination& d, std::optional<QueueArguments> args,
+                                  std::function<void(const Status&)> done) {
+  executor_.post(ShardId(0), [this, change = DeclaredQueues::Change{d.vhost, d.name, std::move(args)},
+                              done = std::move(done)]() mutable {
+    pending_declarations_.push_back({std::move(change), std::move(done)});
+    if (declarations_posted_) return;
+    declarations_posted_ = true;
+    // Written in a later turn, with whatever else arrived meanwhile.
+    executor_.post(ShardId(0), [this] {
+      declarations_posted_ = false;
+      auto batch = std::move(pending_declarations_);
+      pending_declarations_.clear();
+      std::vector<DeclaredQueues::Change> changes;
+      for (const auto& p : batch) changes.push_back(p.change);
+      const Status written = declared_queues_->apply(changes);
+      for (auto& p : batch) p.done(written);
+    });
+  });
 }
 
 void Broker::match_patterns(ShardId shard, const Destination& d, std::vector<std::shared_ptr<const Destination>>& out) {

@@ -21,6 +21,7 @@
 #include "broker/message.h"
 #include "broker/message_selector.h"
 #include "broker/options.h"
+#include "broker/queue_arguments.h"
 #include "broker/queue_counts.h"
 #include "broker/topic_patterns.h"
 
@@ -28,6 +29,7 @@ namespace ferry::broker {
 
 class ShardBroker;
 class DeclaredExchanges;
+class DeclaredQueues;
 
 // The whole broker seen from a connection: routes each operation to the
 // shard that owns the destination (hash of vhost and name) and routes the
@@ -150,6 +152,23 @@ class Broker {
   // Queues per vhost over every shard (max-queues). Any shard.
   QueueCounts& queue_counts() { return queue_counts_; }
 
+  // A SEND with queue arguments (a declaration, queue_arguments.h): the
+  // queue is declared first (created with them, or checked against an
+  // existing one's), then the message is published. Two answers.
+  void publish_declaring(std::shared_ptr<const Destination> d, MessageRef m, OpTicket ticket, bool may_create,
+                         std::shared_ptr<const QueueArguments> args);
+  // Where queues declared with arguments (by STOMP headers) are remembered
+  // across restarts, as the management API's declared queues are; touched
+  // on shard 0 only. Null: not remembered (no data directory; tests).
+  void set_declared_queues(DeclaredQueues* declared) { declared_queues_ = declared; }
+  bool remembers_declarations() const { return declared_queues_ != nullptr; }
+  // Call on any shard: remembers `d` with `args` (nullopt: forgets it);
+  // `done(status)` runs on shard 0 once the file is written. Changes that
+  // arrive together are written once (a burst of declarations does not
+  // rewrite the file once per queue).
+  void remember_declaration(const Destination& d, std::optional<QueueArguments> args,
+                            std::function<void(const Status&)> done);
+
  private:
   struct AtomicSends {
     std::vector<std::pair<Destination, MessageRef>> sends;
@@ -179,6 +198,10 @@ class Broker {
   };
   std::vector<Counter> id_counters_;
   ClientIds client_ids_;
+  DeclaredQueues* declared_queues_ = nullptr;
+  struct PendingDeclaration;
+  std::vector<PendingDeclaration> pending_declarations_;  // shard 0 only
+  bool declarations_posted_ = false;                      // shard 0 only
   std::atomic<std::uint64_t> recovery_done_{0}, recovery_total_{0};  // recover()'s progress
 };
 

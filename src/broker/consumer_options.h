@@ -1,8 +1,10 @@
 #pragma once
 
+#include <memory>
 #include <utility>
 
 #include "broker/message_selector.h"
+#include "broker/queue_arguments.h"
 
 namespace ferry::broker {
 
@@ -25,6 +27,11 @@ struct ConsumerOptions {
   // subscription does not get the messages its own connection published.
   // Topics only (on a queue it means nothing, as in ActiveMQ).
   bool no_local = false;
+  // RabbitMQ's queue arguments given on the SUBSCRIBE (a declaration of the
+  // queue, queue_arguments.h); null: none, the queue is used as it is.
+  // Queues only. A SUBSCRIBE with them gets one more answer: the
+  // declaration's.
+  std::shared_ptr<const QueueArguments> arguments;
 };
 
 }  // namespace ferry::broker

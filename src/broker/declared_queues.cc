@@ -24,13 +24,21 @@ Status DeclaredQueues::load() {
   auto j = nlohmann::json::parse(text.str(), nullptr, false);
   if (j.is_discarded() || !j.is_array()) return failure(path_ + ": not a JSON array of {\"vhost\", \"name\"}");
   std::set<Entry> entries;
+  std::map<Entry, QueueArguments> arguments;
   for (const auto& e : j) {
     if (!e.is_object() || !e.contains("vhost") || !e.contains("name") || !e["vhost"].is_string() ||
         !e["name"].is_string())
       return failure(path_ + ": an entry is not {\"vhost\": string, \"name\": string}");
-    entries.emplace(e["vhost"].get<std::string>(), e["name"].get<std::string>());
+    Entry entry(e["vhost"].get<std::string>(), e["name"].get<std::string>());
+    if (e.contains("arguments")) {
+      auto args = QueueArguments::from_json(e["arguments"]);
+      if (!args) return failure(path_ + ": queue '" + entry.second + "'", args.error().text());
+      if (!args->empty()) arguments.emplace(entry, std::move(*args));
+    }
+    entries.insert(std::move(entry));
   }
   entries_ = std::move(entries);
+  arguments_ = std::move(arguments);
   return {};
 }
 
@@ -38,8 +46,22 @@ Status DeclaredQueues::add(const std::string& vhost, const std::string& name) {
   if (entries_.contains({vhost, name})) return {};
   auto next = entries_;
   next.emplace(vhost, name);
-  if (Status saved = save(next); !saved) return saved;
+  if (Status saved = save(next, arguments_); !saved) return saved;
   entries_ = std::move(next);
+  return {};
+}
+
+Status DeclaredQueues::add(const std::string& vhost, const std::string& name, const QueueArguments& arguments) {
+  const Entry e(vhost, name);
+  if (entries_.contains(e) && arguments_of(e) == arguments) return {};
+  auto next = entries_;
+  next.insert(e);
+  auto next_args = arguments_;
+  next_args.erase(e);
+  if (!arguments.empty()) next_args.emplace(e, arguments);
+  if (Status saved = save(next, next_args); !saved) return saved;
+  entries_ = std::move(next);
+  arguments_ = std::move(next_args);
   return {};
 }
 
@@ -47,14 +69,41 @@ Status DeclaredQueues::remove(const std::string& vhost, const std::string& name)
   if (!entries_.contains({vhost, name})) return {};
   auto next = entries_;
   next.erase({vhost, name});
-  if (Status saved = save(next); !saved) return saved;
+  auto next_args = arguments_;
+  next_args.erase({vhost, name});
+  if (Status saved = save(next, next_args); !saved) return saved;
   entries_ = std::move(next);
+  arguments_ = std::move(next_args);
   return {};
 }
 
-Status DeclaredQueues::save(const std::set<Entry>& entries) const {
+Status DeclaredQueues::apply(const std::vector<Change>& changes) {
+  auto next = entries_;
+  auto next_args = arguments_;
+  for (const Change& c : changes) {
+    const Entry e(c.vhost, c.name);
+    next_args.erase(e);
+    if (!c.arguments) {
+      next.erase(e);
+      continue;
+    }
+    next.insert(e);
+    if (!c.arguments->empty()) next_args.emplace(e, *c.arguments);
+  }
+  if (next == entries_ && next_args == arguments_) return {};
+  if (Status saved = save(next, next_args); !saved) return saved;
+  entries_ = std::move(next);
+  arguments_ = std::move(next_args);
+  return {};
+}
+
+Status DeclaredQueues::save(const std::set<Entry>& entries, const std::map<Entry, QueueArguments>& arguments) const {
   auto j = nlohmann::json::array();
-  for (const auto& [vhost, name] : entries) j.push_back({{"vhost", vhost}, {"name", name}});
+  for (const auto& e : entries) {
+    nlohmann::json entry = {{"vhost", e.first}, {"name", e.second}};
+    if (auto it = arguments.find(e); it != arguments.end()) entry["arguments"] = it->second.to_json();
+    j.push_back(std::move(entry));
+  }
   const std::string data = j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   // The journal's file layer: short writes retried, fdatasync, directory sync.
   store::Env& env = store::Env::posix();

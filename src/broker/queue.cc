@@ -17,6 +17,62 @@ Queue::Queue(Destination destination, QueueSettings settings, QueueHost& host)
       grouping_(destination_.kind == DestinationKind::kQueue),
       totals_(host.totals()) {}
 
+const QueueArguments& Queue::arguments() const {
+  static const QueueArguments kNone;
+  return extras_ ? extras_->arguments : kNone;
+}
+
+void Queue::set_arguments(QueueArguments a) {
+  if (!a.empty() || extras_) {
+    extras().arguments = std::move(a);
+    extras_->last_used_ms = host_.now_ms();
+  }
+  choose_exclusive();  // x-single-active-consumer
+  drop_head_to_fit();
+  dispatch();
+}
+
+bool Queue::over_limit(std::uint64_t body_bytes, std::size_t pending, std::uint64_t pending_bytes) const {
+  if (!extras_) return false;
+  const QueueArguments& a = extras_->arguments;
+  if (a.max_length && depth() + pending >= *a.max_length) return true;
+  return a.max_length_bytes && ready_.bytes() + pending_bytes + body_bytes > *a.max_length_bytes;
+}
+
+void Queue::drop_head_to_fit() {
+  if (!extras_) return;
+  const QueueArguments& a = extras_->arguments;
+  if (!a.bounded() || a.overflow_mode() != Overflow::kDropHead) return;
+  const std::size_t ready_before = ready_.size();
+  // Messages paged out to the journal count by number; their bytes are not
+  // known without reading them (a queue with x-max-length-bytes is kept
+  // in memory by its host, see ShardBroker::enqueue_journaled).
+  while ((a.max_length && depth() > *a.max_length) ||
+         (a.max_length_bytes && ready_.bytes() > *a.max_length_bytes)) {
+    if (ready_.empty() && (paged_.empty() || !refill())) break;
+    if (ready_.empty()) continue;
+    QueueEntry e = ready_.pop();
+    if (a.dead_letters()) {
+      to_dead_letter(e, "maxlen");
+    } else {
+      ++extras().discarded;
+      drop(e);
+    }
+  }
+  if (ready_.size() < ready_before) host_.space_freed(*this);
+}
+
+void Queue::expired(const QueueEntry& e) {
+  bump(&MessageCounters::expired);
+  // RabbitMQ: an expired message goes to the dead-letter exchange, if the
+  // queue has one (reason `expired`); without one it is dropped, as before.
+  if (arguments().dead_letters()) {
+    to_dead_letter(e, "expired");
+    return;
+  }
+  drop(e);
+}
+
 // Every counter goes to the queue's and the shard's totals.
 void Queue::bump(std::uint64_t MessageCounters::*field) {
   ++(counters_.*field);
@@ -43,6 +99,7 @@ void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliverie
   bump(&MessageCounters::enqueued);
   ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment, stamp});
   dispatch();
+  if (extras_) drop_head_to_fit();  // only waiting messages count: after dispatch
 }
 
 void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, ConsumerOptions options) {
@@ -56,6 +113,7 @@ void Queue::add_consumer(const ConsumerKey& key, AckMode mode, Window window, Co
   c->selector = std::move(options.selector);
   c->exclusive = options.exclusive;
   consumers_.push_back(std::move(c));
+  touch(host_.now_ms());
   choose_exclusive();
   scanned_ = false;  // a consumer with room: every waiting message is worth a look
   dispatch();
@@ -80,6 +138,7 @@ void Queue::remove_consumer(const ConsumerKey& key) {
   if (gone->selector != nullptr) --selective_;
   std::size_t index = static_cast<std::size_t>(it - consumers_.begin());
   consumers_.erase(it);
+  touch(host_.now_ms());
   if (next_consumer_ > index) --next_consumer_;
   if (next_consumer_ >= consumers_.size()) next_consumer_ = 0;
   choose_exclusive();
@@ -185,7 +244,7 @@ void Queue::finish_settle(const ConsumerKey& key, DeliverySeq seq, MessageId id,
   }
   uncharge(*entry);
   if (action == SettleAction::kAck) bump(&MessageCounters::acked);
-  else if (settings_.is_dead_letter_queue) ++discarded_;
+  else if (discards_dead_letters()) ++extras().discarded;
   else bump(&MessageCounters::dead_lettered);
   host_.settled(*this, *entry);
   dispatch();
@@ -246,8 +305,7 @@ void Queue::dispatch() {
       if (now < 0) now = host_.now_ms();
       if (front.expired_at(now)) {
         QueueEntry e = ready_.pop();
-        bump(&MessageCounters::expired);
-        drop(e);
+        expired(e);
         continue;
       }
     }
@@ -367,10 +425,13 @@ void Queue::forget_groups_of(const Consumer* c) {
 
 // ActiveMQ: the first exclusive consumer subscribed gets everything; when
 // it leaves, the next exclusive one (in subscription order) takes over.
+// RabbitMQ's x-single-active-consumer is the same with every consumer
+// counted as exclusive: the first one is active, the others stand by.
 void Queue::choose_exclusive() {
+  const bool single_active = arguments().single_active_consumer.value_or(false);
   const Consumer* first = nullptr;
   for (auto& c : consumers_)
-    if (c->exclusive && first == nullptr) first = c.get();
+    if ((c->exclusive || single_active) && first == nullptr) first = c.get();
   for (auto& c : consumers_) c->stands_by = first != nullptr && c.get() != first;
 }
 
@@ -393,7 +454,7 @@ void Queue::dispatch_selected() {
   const std::size_t ready_before = ready_.size();
   std::int64_t now = -1;
   std::vector<std::pair<QueueEntry, ConsumerKey>> picked;
-  std::vector<QueueEntry> expired;
+  std::vector<QueueEntry> lapsed;  // expired during the walk
   for (;;) {
     if (!any_credit()) break;
     const bool whole = !scanned_;
@@ -426,7 +487,7 @@ void Queue::dispatch_selected() {
           return ReadyList::Pick::kTake;
         },
         [&](QueueEntry&& e) {
-          if (chosen == nullptr) expired.push_back(std::move(e));
+          if (chosen == nullptr) lapsed.push_back(std::move(e));
           else picked.emplace_back(std::move(e), chosen->key);
         });
     // A walk cut short by full windows proves nothing about the rest; nor
@@ -434,11 +495,8 @@ void Queue::dispatch_selected() {
     // elsewhere now).
     scanned_ = !stopped && !(groups_ && std::exchange(groups_->moved, false));
     unscanned_from_ = next_order_;
-    for (QueueEntry& e : expired) {
-      bump(&MessageCounters::expired);
-      drop(e);
-    }
-    expired.clear();
+    for (QueueEntry& e : lapsed) expired(e);
+    lapsed.clear();
     for (auto& [e, key] : picked) {
       Consumer* c = find(key);
       if (c != nullptr) {
@@ -462,7 +520,7 @@ void Queue::dispatch_selected() {
 }
 
 void Queue::give_back(QueueEntry e) {
-  if (settings_.max_deliveries != 0 && !settings_.is_dead_letter_queue &&
+  if (settings_.max_deliveries != 0 && !discards_dead_letters() &&
       e.deliveries >= settings_.max_deliveries) {
     to_dead_letter(std::move(e), "max-deliveries");
     return;
@@ -482,12 +540,13 @@ void Queue::drop(const QueueEntry& e) {
   host_.removed(*this, e);
 }
 
-void Queue::to_dead_letter(QueueEntry e, std::string_view reason) {
-  // A dead-letter queue has nowhere further to send: a message rejected
-  // there (requeue:false) is discarded, as a broker without a further
+void Queue::to_dead_letter(const QueueEntry& e, std::string_view reason) {
+  // A dead-letter queue has nowhere further to send (unless its own
+  // arguments name a dead-letter exchange): a message rejected there
+  // (requeue:false) is discarded, as a broker without a further
   // dead-letter target does.
-  if (settings_.is_dead_letter_queue) {
-    ++discarded_;
+  if (discards_dead_letters()) {
+    ++extras().discarded;
     drop(e);
     return;
   }
@@ -514,10 +573,7 @@ void Queue::expire(std::int64_t now_ms) {
         if (at != 0 && (next == 0 || at < next)) next = at;
         return false;
       },
-      [&](const QueueEntry& e) {
-        bump(&MessageCounters::expired);
-        drop(e);
-      });
+      [&](const QueueEntry& e) { expired(e); });
   next_expiry_ = next;
   if (ready_.size() < before) host_.space_freed(*this);
 }
@@ -527,6 +583,7 @@ void Queue::enqueue_paged(const PagedPosition& p) {
   charge_paged();
   bump(&MessageCounters::enqueued);
   dispatch();
+  if (extras_) drop_head_to_fit();
 }
 
 void Queue::charge_paged() {
@@ -560,8 +617,7 @@ std::size_t Queue::refill_from(std::size_t n, std::uint64_t max_bytes) {
     // Expiry of a paged message is noticed only here (the tail holds no
     // expiry times): it is expired when it is read back.
     if (e.message->expired_at(now)) {
-      bump(&MessageCounters::expired);
-      drop(e);
+      expired(e);
       continue;
     }
     note_expiry(*e.message);

@@ -15,6 +15,7 @@
 #include "broker/destination.h"
 #include "broker/message_selector.h"
 #include "broker/paged_tail.h"
+#include "broker/queue_arguments.h"
 #include "broker/ready_list.h"
 #include "broker/stats.h"
 #include "common/rate_window.h"
@@ -76,15 +77,15 @@ class QueueHost {
 };
 
 struct QueueSettings {
+  // (Small fields first, packed: an idle queue stays small.)
+  std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
   bool durable = false;              // journals its persistent messages
+  bool is_dead_letter_queue = false; // never dead-letters its own messages
   // Message groups remembered (group -> consumer) at once; past it the
   // least recently used assignment is forgotten (max-groups-per-queue).
-  // (Here, in the padding after `durable`: an idle queue stays small.)
   std::uint32_t max_groups = 10000;
+  std::uint32_t max_ready = 0;       // 0 = unbounded (memory-limit applies)
   std::string journal_key;           // names the queue in journal records
-  std::uint32_t max_deliveries = 0;  // 0 = never dead-letter
-  bool is_dead_letter_queue = false; // never dead-letters its own messages
-  std::size_t max_ready = 0;         // 0 = unbounded (memory-limit applies)
 };
 
 // The delivery engine: one queue, its waiting messages, its consumers and
@@ -142,6 +143,55 @@ class Queue {
   QueueEntry* find_entry(MessageId id);
   // Would an enqueue exceed max_ready?
   bool full() const { return settings_.max_ready != 0 && ready_.size() >= settings_.max_ready; }
+
+  // RabbitMQ's queue arguments (queue_arguments.h), fixed at creation (or
+  // restored at start-up). What the queue itself applies:
+  // - x-max-length / x-max-length-bytes with x-overflow drop-head: after an
+  //   enqueue, the oldest waiting messages go (dead-lettered, reason
+  //   `maxlen`, when the queue has a dead-letter exchange) until it fits;
+  //   the reject-publish modes are the host's check (over_limit()) before
+  //   a message comes in. Only waiting messages count (not unacknowledged
+  //   ones), as in RabbitMQ.
+  // - expired messages are dead-lettered (reason `expired`) when the queue
+  //   has a dead-letter exchange, else dropped; rejected ones
+  //   (requeue:false) and those past max-deliveries go there too.
+  // - x-single-active-consumer: the first consumer subscribed gets every
+  //   message, the others stand by and take over in subscription order
+  //   (as exclusive consumers do, for every consumer).
+  // x-message-ttl and x-max-priority are stamped on each message by the
+  // host before it is journaled; x-expires is the host's housekeeping.
+  void set_arguments(QueueArguments a);
+  const QueueArguments& arguments() const;
+  // Would one more message of `body_bytes` (and `pending` messages of
+  // `pending_bytes` on their way in) break x-max-length / x-max-length-bytes?
+  bool over_limit(std::uint64_t body_bytes, std::size_t pending = 0, std::uint64_t pending_bytes = 0) const;
+  // The last time (ms) a consumer came or went, or the queue was declared
+  // (x-expires counts from it). Kept for a queue with arguments only.
+  std::int64_t last_used_ms() const { return extras_ ? extras_->last_used_ms : 0; }
+  void touch(std::int64_t now_ms) {
+    if (extras_) extras_->last_used_ms = now_ms;
+  }
+  // Persistent messages on their way in (being journaled): counted by
+  // over_limit() callers, so a burst cannot overshoot x-max-length. Only a
+  // queue with arguments counts them.
+  void note_admitting(std::uint64_t body_bytes, bool begins) {
+    if (!extras_) return;
+    Extras& a = *extras_;
+    if (begins) {
+      ++a.admitting;
+      a.admitting_bytes += body_bytes;
+    } else {
+      a.admitting -= std::min<std::size_t>(a.admitting, 1);
+      a.admitting_bytes -= std::min(a.admitting_bytes, body_bytes);
+    }
+  }
+  std::size_t admitting() const { return extras_ ? extras_->admitting : 0; }
+  std::uint64_t admitting_bytes() const { return extras_ ? extras_->admitting_bytes : 0; }
+  // A message this queue cannot take dead-letters nowhere (dropped): a
+  // dead-letter queue without a dead-letter exchange of its own.
+  bool discards_dead_letters() const {
+    return settings_.is_dead_letter_queue && !arguments().dead_letters();
+  }
 
   // A consumer with a `selector` gets only the messages it selects; the
   // others wait for a consumer that takes them, and never hold up the
@@ -268,9 +318,23 @@ class Queue {
     return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty();
   }
   std::uint64_t expired_count() const { return counters_.expired; }
-  std::uint64_t discarded_count() const { return discarded_; }
+  std::uint64_t discarded_count() const { return extras_ ? extras_->discarded : 0; }
 
  private:
+  // What most queues never need, made on first use (an idle queue stays
+  // small): the arguments and what a queue with arguments keeps, and the
+  // count of discarded messages.
+  struct Extras {
+    QueueArguments arguments;
+    std::int64_t last_used_ms = 0;      // x-expires
+    std::size_t admitting = 0;          // see note_admitting
+    std::uint64_t admitting_bytes = 0;
+    std::uint64_t discarded = 0;        // rejected in a dead-letter queue, or dropped by x-max-length
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
   struct Held {
     QueueEntry entry;
     std::uint64_t bytes = 0;
@@ -321,7 +385,12 @@ class Queue {
   void drop(const QueueEntry& e);  // the message leaves this queue for good
   void uncharge(const QueueEntry& e);
   void note_expiry(const Message& m);
-  void to_dead_letter(QueueEntry e, std::string_view reason);
+  void to_dead_letter(const QueueEntry& e, std::string_view reason);
+  // An expired entry that left the waiting list: dead-lettered or dropped.
+  void expired(const QueueEntry& e);
+  // x-overflow drop-head: the oldest waiting messages go until the queue
+  // fits its x-max-length / x-max-length-bytes.
+  void drop_head_to_fit();
   void forget_credit(Consumer& c, const Held& h);
   void bump(std::uint64_t MessageCounters::*field);
 
@@ -363,7 +432,6 @@ class Queue {
   std::uint64_t unscanned_from_ = 0;
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)
-  std::uint64_t discarded_ = 0;  // rejected in a dead-letter queue
   bool dispatching_ = false;
   bool declared_ = false;
   bool scanned_ = false;         // see unscanned_from_
@@ -375,6 +443,7 @@ class Queue {
     RateWindow in, out;
   };
   std::unique_ptr<Rates> rates_;  // null until something moved (see sample_rates)
+  std::unique_ptr<Extras> extras_;  // null until needed
 };
 
 }  // namespace ferry::broker

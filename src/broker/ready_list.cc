@@ -33,6 +33,7 @@ std::size_t ReadyList::buckets() const {
 void ReadyList::push(QueueEntry e) {
   auto& b = bucket(bucket_of(e));
   FERRY_ASSERT(b.empty() || b.back().order < e.order);
+  bytes_ += e.message->body.size();
   b.push_back(std::move(e));
   ++size_;
 }
@@ -41,6 +42,7 @@ void ReadyList::put_back(QueueEntry e) {
   auto& b = bucket(bucket_of(e));
   auto it = std::lower_bound(b.begin(), b.end(), e.order,
                              [](const QueueEntry& x, std::uint64_t o) { return x.order < o; });
+  bytes_ += e.message->body.size();
   b.insert(it, std::move(e));
   ++size_;
 }
@@ -63,6 +65,7 @@ QueueEntry ReadyList::pop() {
   QueueEntry e = std::move(buckets_[p]->front());
   buckets_[p]->pop_front();
   --size_;
+  bytes_ -= e.message->body.size();
   return e;
 }
 

@@ -41,6 +41,8 @@ class ReadyList {
 
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
+  // Body bytes of the entries (x-max-length-bytes).
+  std::uint64_t bytes() const { return bytes_; }
   // Frees the empty buckets. Returns how many it freed.
   std::size_t trim();
   // Buckets allocated now (0 for a list that never held a message or was
@@ -55,6 +57,7 @@ class ReadyList {
       Bucket& bucket = *b;
       for (auto it = bucket.begin(); it != bucket.end();) {
         if (pred(*it)) {
+          bytes_ -= it->message->body.size();
           sink(*it);
           it = bucket.erase(it);
           --size_;
@@ -86,6 +89,7 @@ class ReadyList {
           break;
         }
         if (what == Pick::kTake) {
+          bytes_ -= b[r].message->body.size();
           sink(std::move(b[r]));
           --size_;
         } else if (w != r) {
@@ -120,6 +124,7 @@ class ReadyList {
   Bucket& bucket(int p);
   std::array<std::unique_ptr<Bucket>, kPriorities> buckets_;
   std::size_t size_ = 0;
+  std::uint64_t bytes_ = 0;
 };
 
 }  // namespace ferry::broker

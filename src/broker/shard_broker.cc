@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "broker/broker.h"
+#include "broker/declared_queues.h"
 #include "common/log.h"
 #include "broker/message_codec.h"
 #include "common/assert.h"
@@ -128,6 +129,98 @@ Queue* ShardBroker::create_queue(const Destination& d) {
   return slot.get();
 }
 
+Queue* ShardBroker::declare_for_client(const Destination& d, const QueueArguments& args, bool may_create,
+                                       Outcome& outcome, bool& created) {
+  created = false;
+  if (auto it = queues_.find(key_of(d)); it != queues_.end()) {
+    Queue& q = *it->second;
+    // RabbitMQ: a queue's arguments are fixed; a declaration with others is
+    // refused (PRECONDITION_FAILED) and changes nothing.
+    if (auto differs = QueueArguments::mismatch(args, q.arguments(), d)) {
+      outcome = Outcome::failure(std::move(*differs));
+      return nullptr;
+    }
+    q.touch(now_ms());  // a declaration is a use (x-expires)
+    return &q;
+  }
+  if (!may_create) {
+    outcome = Outcome::not_created(d.to_string());
+    return nullptr;
+  }
+  if (is_temporary_queue(d)) {
+    outcome = Outcome::failure("a temporary queue takes no queue arguments: " + d.to_string());
+    return nullptr;
+  }
+  Queue* q = create_queue(d);
+  if (q == nullptr) {
+    outcome = Outcome::failure(queue_limit_text(d));
+    return nullptr;
+  }
+  created = true;
+  q->set_arguments(args);
+  // Declared: kept while idle, as RabbitMQ keeps a declared queue (until it
+  // is deleted, or its x-expires runs out).
+  q->set_declared(true);
+  spdlog::info("queue {} declared with arguments (vhost {})", log_safe(q->name()), log_safe(d.vhost));
+  if (args.queue_type == "quorum")
+    spdlog::info("queue {}: x-queue-type quorum is served as a classic durable queue (Ferry has no replicated "
+                 "queues yet)",
+                 log_safe(q->name()));
+  return q;
+}
+
+void ShardBroker::answer_declaration(const Queue& q, bool created, OpTicket ticket) {
+  if (!created || !broker_.remembers_declarations() || !q.settings().durable) {
+    reply(ticket, Outcome::success());
+    return;
+  }
+  // Remembered with its arguments across restarts, as a queue declared
+  // through the management API is; the answer waits for the file.
+  broker_.remember_declaration(q.destination(), q.arguments(), [this, d = q.destination(), ticket](const Status& stored) {
+    if (!stored)
+      spdlog::error("the arguments of queue {} could not be stored: {}", log_safe(d.to_string()),
+                    log_safe(stored.error().text()));
+    reply(ticket, stored ? Outcome::success()
+                         : Outcome::failure("queue arguments not stored: " + stored.error().text()));
+  });
+}
+
+void ShardBroker::apply_arguments(const Queue& q, MessageRef& m) {
+  const QueueArguments& a = q.arguments();
+  if (!a.message_ttl && !a.max_priority) return;
+  std::int64_t expires = m->expires_ms;
+  std::uint8_t priority = m->priority;
+  if (a.message_ttl) {
+    // The earlier of the message's own expiry and the queue's TTL, counted
+    // from now (RabbitMQ: from when it enters the queue).
+    const std::int64_t at = wall_ms() + static_cast<std::int64_t>(*a.message_ttl);
+    if (expires == 0 || at < expires) expires = at;
+  }
+  // RabbitMQ: a priority above x-max-priority counts as x-max-priority.
+  if (a.max_priority && priority > *a.max_priority) priority = *a.max_priority;
+  if (expires == m->expires_ms && priority == m->priority) return;
+  MessageRef copy = make_message(*m);  // m may be shared (a topic's fan-out)
+  Message& w = copy.writable();
+  w.expires_ms = expires;
+  w.priority = priority;
+  m = std::move(copy);
+}
+
+void ShardBroker::publish_declaring(const Destination& d, MessageRef m, OpTicket ticket, bool may_create,
+                                    const QueueArguments& args) {
+  Outcome outcome;
+  bool created = false;
+  Queue* q = declare_for_client(d, args, may_create, outcome, created);
+  if (q == nullptr) {
+    // Both answers fail: the declaration's, and the publish's (not done).
+    reply(ticket, outcome);
+    reply(ticket, std::move(outcome));
+    return;
+  }
+  answer_declaration(*q, created, ticket);
+  publish(d, std::move(m), ticket, may_create);
+}
+
 std::string ShardBroker::queue_limit_text(const Destination& d) const {
   return "queue limit reached (max-queues " + std::to_string(options_.max_queues) + " in vhost '" + d.vhost +
          "'); " + d.to_string() + " not created";
@@ -183,7 +276,8 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create, bool routed) {
   if (d.kind == DestinationKind::kQueue) {
-    const bool exists = queues_.contains(key_of(d));
+    const auto found = queues_.find(key_of(d));  // one lookup per SEND
+    const bool exists = found != queues_.end();
     if (!exists && (!may_create || is_temporary_queue(d))) {
       // Only its connection's subscription makes a temporary queue: a reply
       // to one whose connection has gone is dropped, as RabbitMQ drops an
@@ -208,6 +302,23 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
         return;
       }
       --creations_left_;
+    } else if (Queue& q = *found->second; q.arguments().bounded() &&
+               q.arguments().overflow_mode() != Overflow::kDropHead &&
+               q.over_limit(m->body.size(), q.admitting(), q.admitting_bytes())) {
+      // x-overflow reject-publish: a full queue refuses the message (the
+      // SEND gets an ERROR); reject-publish-dlx also dead-letters it.
+      const QueueArguments& a = q.arguments();
+      if (a.overflow_mode() == Overflow::kRejectPublishDlx && a.dead_letters())
+        dead_letter(q, QueueEntry{m, 0, 0, 0, 0}, "maxlen");
+      std::string limits;
+      if (a.max_length) limits += "x-max-length " + std::to_string(*a.max_length) + ", ";
+      if (a.max_length_bytes) limits += "x-max-length-bytes " + std::to_string(*a.max_length_bytes) + ", ";
+      reply(ticket, Outcome::failure("message refused: queue '" + d.name + "' in vhost '" + d.vhost + "' is full (" +
+                                     limits + "x-overflow " +
+                                     (a.overflow_mode() == Overflow::kRejectPublish ? "reject-publish"
+                                                                                    : "reject-publish-dlx") +
+                                     ")"));
+      return;
     }
   }
   // A persistent message for a queue (or a topic with only durable
@@ -259,7 +370,9 @@ void ShardBroker::defer_creation(const Destination& d, MessageRef m, OpTicket ti
 void ShardBroker::accept(const Destination& d, MessageRef m, OpRef op, bool routed) {
   if (!routed) ++published_;
   if (d.kind == DestinationKind::kQueue) {
-    admit(queue_for(d), m, op);
+    Queue& q = queue_for(d);
+    apply_arguments(q, m);
+    admit(q, m, op);
     end(op);
     return;
   }
@@ -282,6 +395,8 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
     return;
   }
   ++op->waiting;
+  // Counted against x-max-length until it is in (reject-publish).
+  q.note_admitting(m->body.size(), true);
   const std::uint64_t stamp = next_stamp();
   encode_message_record(scratch_, q.settings().journal_key, *m, 0, stamp);
   // Retained as it is appended: its segment cannot be deleted meanwhile.
@@ -291,6 +406,7 @@ void ShardBroker::admit(Queue& q, const MessageRef& m, const OpRef& op) {
       RecordType::kMessage, scratch_, 1,
       [this, key = q.journal_key_ref(), m = m, op = op, stamp](const store::AppendResult& r) mutable {
         broker_.post(self_, [this, key = std::move(key), m = std::move(m), op = std::move(op), r = r, stamp] {
+          if (Queue* q = find_journaled_queue(*key)) q->note_admitting(m->body.size(), false);
           if (r.ok) {
             enqueue_journaled(*key, m, r.segment, stamp, r.offset, 0);
           } else {
@@ -380,16 +496,21 @@ void ShardBroker::enqueue_journaled(const std::string& queue_key, MessageRef m,
   }
   // Past the memory limit only the record's position stays in memory; and
   // once a queue has paged messages, later ones join them (enqueue order).
-  if (q->paging() || over_limit()) {
+  // A queue bounded by x-max-length-bytes stays in memory (its bound is
+  // its own, and paged messages' sizes are not known without reading them).
+  if ((q->paging() || over_limit()) && !q->arguments().max_length_bytes) {
     q->enqueue_paged(PagedPosition{segment.value, offset, index, 0});
     return;
   }
+  apply_arguments(*q, m);  // a dead letter or a moved message entering a queue with a TTL
   q->enqueue(std::move(m), segment.value, 0, stamp);
 }
 
 void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
   if (d.kind == DestinationKind::kQueue) {
-    queue_for(d).enqueue(std::move(m));
+    Queue& q = queue_for(d);
+    apply_arguments(q, m);
+    q.enqueue(std::move(m));
   } else {
     accept(d, std::move(m), begin(std::nullopt), false);
   }
@@ -436,7 +557,16 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
   }
   OpRef op = begin(ticket);
   Subscription s;
-  if (d.kind == DestinationKind::kQueue) {
+  if (d.kind == DestinationKind::kQueue && options.arguments) {
+    // A declaration (queue arguments on the SUBSCRIBE): its own answer.
+    bool created = false;
+    s.queue = declare_for_client(d, *options.arguments, may_create, op->outcome, created);
+    if (s.queue == nullptr) {
+      end(op);
+      return;
+    }
+    answer_declaration(*s.queue, created, ticket);
+  } else if (d.kind == DestinationKind::kQueue) {
     s.queue = create_queue(d);
     if (s.queue == nullptr) {
       op->outcome = Outcome::failure(queue_limit_text(d));
@@ -648,7 +778,17 @@ void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq s
   const QueueEntry* e = q.begin_settle(key, seq);
   if (e == nullptr) return;
   const MessageId id = e->message->id;
-  const bool discard = action == SettleAction::kDeadLetter && q.settings().is_dead_letter_queue;
+  bool discard = action == SettleAction::kDeadLetter && q.discards_dead_letters();
+  // A dead letter for a topic (or for the queue itself: dropped) is not
+  // moved by one record: the ack is written, then it is published.
+  std::optional<std::pair<Destination, MessageRef>> unjournaled;
+  if (action == SettleAction::kDeadLetter && !discard && e->segment != 0) {
+    auto copy = dead_letter_copy(q, *e, "rejected");
+    if (!journaled_target(q, copy.first)) {
+      discard = true;
+      if (copy.first != q.destination()) unjournaled = std::move(copy);
+    }
+  }
   if (e->segment == 0) {
     // Not journaled here: nothing to write for its ACK; a dead-lettered copy
     // is journaled on its own (dead_letter()) as before.
@@ -666,11 +806,12 @@ void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq s
   if (action == SettleAction::kAck || discard) {
     encode_message_ref(scratch_, *queue_key, id);
     journal_->append(RecordType::kAck, scratch_,
-                     [this, op, queue_key, key, seq, id, action](const store::AppendResult& r) mutable {
+                     [this, op, queue_key, key, seq, id, action, unjournaled](const store::AppendResult& r) mutable {
                        broker_.post(self_, [this, op = std::move(op), queue_key = std::move(queue_key),
-                                            key, seq, id, action, ok = r.ok,
+                                            key, seq, id, action, ok = r.ok, unjournaled = std::move(unjournaled),
                                             error = r.ok ? std::string() : r.error]() mutable {
                          finish_settle(*queue_key, key, seq, id, action, ok, error, op);
+                         if (ok && unjournaled) broker_.publish_internal(unjournaled->first, unjournaled->second);
                        });
                      });
     return;
@@ -758,20 +899,45 @@ void ShardBroker::deliver_counted(const Queue& q, const QueueEntry& e, const Con
                    });
 }
 
+bool ShardBroker::journaled_target(const Queue& from, const Destination& dlq) {
+  return dlq.kind == DestinationKind::kQueue && dlq != from.destination();
+}
+
 std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& from, const QueueEntry& e,
                                                                   std::string_view reason) {
   MessageRef copy_ref = make_message(*e.message);
   Message* copy = &copy_ref.writable();
   const std::string& from_name = from.name();
   Destination dlq;
-  dlq.kind = DestinationKind::kQueue;
-  dlq.vhost = from.destination().vhost;
-  dlq.name = options_.dead_letter_queue.empty() ? options_.dead_letter_prefix + from.destination().name
-                                                : options_.dead_letter_queue;
+  if (from.arguments().dead_letters()) {
+    // The queue's x-dead-letter-exchange / -routing-key choose (validated
+    // when the queue was declared).
+    auto target = dead_letter_target(from.arguments(), from.destination());
+    FERRY_ASSERT(target.ok());
+    dlq = std::move(*target);
+  } else {
+    dlq.kind = DestinationKind::kQueue;
+    dlq.vhost = from.destination().vhost;
+    dlq.name = options_.dead_letter_queue.empty() ? options_.dead_letter_prefix + from.destination().name
+                                                  : options_.dead_letter_queue;
+  }
   copy->destination = dlq.to_string();
   copy->encoded_headers_1_2.clear();  // it named the old destination
+  // A dead letter does not expire again where it goes (RabbitMQ removes its
+  // per-message TTL, `expiration`, which would have expired an expired
+  // message at once in its dead-letter queue).
+  copy->expires_ms = 0;
+  std::erase_if(copy->headers, [](const auto& h) { return h.first == "expiration"; });
   copy->headers.emplace_back("original-destination", from_name);
   copy->headers.emplace_back("dead-letter-reason", std::string(reason));
+  // RabbitMQ's STOMP-visible summary of its x-death table: where and why
+  // the message died first (kept through later deaths).
+  if (copy->header("x-first-death-queue") == nullptr) {
+    copy->headers.emplace_back("x-first-death-queue", from.destination().name);
+    copy->headers.emplace_back("x-first-death-reason", std::string(reason));
+    copy->headers.emplace_back("x-first-death-exchange",
+                               from.arguments().dead_letter_exchange.value_or(std::string()));
+  }
   spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, log_safe(from_name),
                 log_safe(copy->destination), log_safe(reason));
   return {std::move(dlq), std::move(copy_ref)};
@@ -779,6 +945,18 @@ std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& fr
 
 void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
   auto [dlq, moved] = dead_letter_copy(from, e, reason);
+  if (!journaled_target(from, dlq)) {
+    // A topic (its durable subscriptions journal their copies as any topic
+    // message), or the queue itself (a cycle: dropped, as RabbitMQ drops
+    // it): the source's ack record goes first.
+    if (e.segment != 0 && journal_ != nullptr) {
+      encode_message_ref(scratch_, from.settings().journal_key, e.message->id);
+      write(RecordType::kAck, scratch_, nullptr);
+      journal_->release(store::SegmentId(e.segment));
+    }
+    if (dlq != from.destination()) broker_.publish_internal(dlq, std::move(moved));
+    return;
+  }
   if (journal_ == nullptr || !moved->persistent) {
     broker_.publish_internal(dlq, std::move(moved));
     return;
@@ -849,6 +1027,13 @@ void ShardBroker::tick(std::int64_t now_ms) {
   for (auto it = queues_.begin(); it != queues_.end();) {
     Queue& q = *it->second;
     q.expire(now_ms);
+    // x-expires: unused (no consumer, no declaration) for that long.
+    if (const auto& ttl = q.arguments().expires;
+        ttl && q.consumer_count() == 0 && now_ms - q.last_used_ms() >= static_cast<std::int64_t>(*ttl)) {
+      auto gone = it++;
+      expire_queue(gone);
+      continue;
+    }
     // A queue with nothing in it and nobody on it is gone; it is recreated
     // on next use. This bounds memory held by one-off names.
     if (q.idle() && !q.declared()) {
@@ -872,6 +1057,24 @@ void ShardBroker::tick(std::int64_t now_ms) {
   for (auto it = topics_.begin(); it != topics_.end();) {
     if (it->second->idle()) it = topics_.erase(it);
     else ++it;
+  }
+}
+
+void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it) {
+  Queue& q = *it->second;
+  const Destination d = q.destination();
+  spdlog::info("queue {} deleted (vhost {}): unused for its x-expires ({} ms)", log_safe(q.name()),
+               log_safe(d.vhost), *q.arguments().expires);
+  // No consumer: every message is waiting; each gets its ack record.
+  q.discard_all();
+  erase_queue(it);
+  // Not back after a restart either.
+  if (broker_.remembers_declarations()) {
+    broker_.remember_declaration(d, std::nullopt, [d](const Status& removed) {
+      if (!removed)
+        spdlog::error("queue {} expired, but comes back (empty) after a restart: {}", log_safe(d.to_string()),
+                      log_safe(removed.error().text()));
+    });
   }
 }
 

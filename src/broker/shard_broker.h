@@ -99,10 +99,18 @@ class ShardBroker final : public QueueHost {
   std::vector<TopicStats> topic_stats() const;
   std::vector<DurableStats> durable_stats() const;
   // Creates the queue (kept while idle until deleted); kLimit: max-queues
-  // refused it.
-  enum class DeclareResult { kCreated, kExisted, kLimit };
-  // enforce_limit false: declared queues restored at start-up.
-  DeclareResult declare_queue(const Destination& d, bool enforce_limit = true);
+  // refused it; kMismatch: it exists with other arguments (`*mismatch`
+  // says which, RabbitMQ's text), nothing changed.
+  enum class DeclareResult { kCreated, kExisted, kLimit, kMismatch };
+  // enforce_limit false: declared queues restored at start-up (their
+  // arguments are set, not compared). `args` null: no arguments given.
+  DeclareResult declare_queue(const Destination& d, bool enforce_limit = true, const QueueArguments* args = nullptr,
+                              std::string* mismatch = nullptr);
+  // A SEND carrying queue arguments (Broker::publish_declaring): declares
+  // the queue as SUBSCRIBE with arguments does, then publishes. The ticket
+  // gets two answers: the declaration's and the publish's.
+  void publish_declaring(const Destination& d, MessageRef m, OpTicket ticket, bool may_create,
+                         const QueueArguments& args);
   enum class AdminError { kNone, kNotFound, kInUse };
   // Deletes a queue without consumers and its waiting messages.
   AdminError delete_queue(const Destination& d);
@@ -183,6 +191,20 @@ class ShardBroker final : public QueueHost {
     return key_scratch_;
   }
   std::unique_ptr<Queue> make_queue(const Destination& d);
+  // A client's declaration (SEND or SUBSCRIBE with queue arguments): the
+  // queue, created with `args` if missing (and may_create); an existing one
+  // must have equivalent arguments. Null with an ok Outcome: not created
+  // (may_create false). `created` says whether it is new.
+  Queue* declare_for_client(const Destination& d, const QueueArguments& args, bool may_create, Outcome& outcome,
+                            bool& created);
+  // Answers a declaration's own answer of `ticket` once a queue created
+  // with arguments is remembered across restarts (Broker::declared_queues).
+  void answer_declaration(const Queue& q, bool created, OpTicket ticket);
+  // x-message-ttl and x-max-priority of `q`, stamped on a message entering
+  // it (a copy if the message is shared).
+  static void apply_arguments(const Queue& q, MessageRef& m);
+  // The queue's x-expires has run out: it goes, with its messages.
+  void expire_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it);
   // The queue of `d`, created if missing; counted in max-queues, never refused.
   Queue& queue_for(const Destination& d);
   // The queue of `d`, created if missing and max-queues allows (a client's
@@ -217,6 +239,10 @@ class ShardBroker final : public QueueHost {
                      const OpRef& op);
   // The queue a journal key names, if it exists (never creates one).
   Queue* find_journaled_queue(const std::string& key);
+  // Whether a dead letter of `from` for `dlq` moves by one journal record
+  // (a queue other than `from`), or is acked then published (a topic; the
+  // queue itself: dropped).
+  static bool journaled_target(const Queue& from, const Destination& dlq);
   // A dead-lettered copy of `e` and the dead-letter queue it goes to.
   std::pair<Destination, MessageRef> dead_letter_copy(const Queue& from, const QueueEntry& e,
                                                       std::string_view reason);

@@ -56,6 +56,7 @@ QueueStats stats_of(const Queue& q) {
   s.counters = q.counters();
   s.rate_in = q.rate_in();
   s.rate_out = q.rate_out();
+  s.arguments = q.arguments();
   return s;
 }
 }  // namespace
@@ -107,10 +108,24 @@ std::vector<DurableStats> ShardBroker::durable_stats() const {
   return out;
 }
 
-ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool enforce_limit) {
+ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool enforce_limit,
+                                                     const QueueArguments* args, std::string* mismatch) {
   const bool existed = queues_.contains(key_of(d));
+  if (existed && enforce_limit && args != nullptr) {
+    Queue& q = *queues_.find(key_of(d))->second;
+    // The management API's PUT of an existing queue: the same arguments
+    // again are fine; others are refused (RabbitMQ), never applied.
+    if (auto differs = QueueArguments::mismatch(*args, q.arguments(), d)) {
+      if (mismatch != nullptr) *mismatch = std::move(*differs);
+      return DeclareResult::kMismatch;
+    }
+  }
   Queue* q = enforce_limit ? create_queue(d) : &queue_for(d);
   if (q == nullptr) return DeclareResult::kLimit;
+  // Created now, or restored at start-up (recovery may have made the queue
+  // for its messages already): it takes the declared arguments.
+  if (args != nullptr && (!existed || !enforce_limit)) q->set_arguments(*args);
+  q->touch(now_ms());
   q->set_declared(true);
   if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
                             log_safe(d.vhost));

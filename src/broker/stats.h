@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "broker/destination.h"
+#include "broker/queue_arguments.h"
 #include "common/strong_id.h"
 
 namespace ferry::broker {
@@ -33,6 +34,7 @@ struct QueueStats {
   MessageCounters counters;
   double rate_in = 0;   // enqueued per second (last 5 s)
   double rate_out = 0;  // dequeued per second
+  QueueArguments arguments;  // RabbitMQ's x-arguments it was declared with
 };
 
 struct TopicStats {

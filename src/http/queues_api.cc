@@ -23,6 +23,7 @@ constexpr std::size_t kDefaultBrowse = 20;
 // dashboards and scripts written for RabbitMQ read those).
 Json to_json(const broker::QueueStats& q) {
   const auto& c = q.counters;
+  const Json arguments = q.arguments.to_json();
   return Json{
       {"vhost", q.destination.vhost},
       {"name", q.destination.name},
@@ -40,12 +41,13 @@ Json to_json(const broker::QueueStats& q) {
       {"dead_lettered", c.dead_lettered},
       {"rates", {{"in", round_rate(q.rate_in)}, {"out", round_rate(q.rate_out)}}},
       // RabbitMQ's
+      {"arguments", arguments},  // the x-arguments it was declared with
       {"messages", q.ready + q.unacked},
       {"messages_ready", q.ready},
       {"messages_unacknowledged", q.unacked},
       {"auto_delete", false},
       {"exclusive", false},
-      {"type", "classic"},
+      {"type", arguments.value("x-queue-type", "classic")},
       {"state", "running"},
       {"node", node_name()},
       {"message_stats",
@@ -153,32 +155,70 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
         });
 
   // A queue made here is declared: kept while empty, and across restarts
-  // (broker::DeclaredQueues, written before the queue exists).
+  // (broker::DeclaredQueues, written before the queue exists). A body
+  // {"arguments": {...}} gives RabbitMQ's queue arguments: a new queue takes
+  // them; an existing one must have the same (400 naming the difference
+  // otherwise, nothing changed). Without "arguments" an existing queue is
+  // kept as it is.
   r.add("PUT", "/api/queues/{vhost}/{name}",
-        [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+        [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
           auto d = queue_of(cap[0], cap[1]);
           if (!d) return reply(bad_name());
           if (ctx.users != nullptr && !ctx.users->store()->has_vhost(d->vhost))
             return reply(error_response(404, "not_found", "no vhost '" + d->vhost + "'"));
-          if (ctx.declared != nullptr) {
-            if (Status added = ctx.declared->add(d->vhost, d->name); !added)
-              return reply(error_response(500, "internal_error", "the queue is not created: " + added.error().text()));
+          std::optional<broker::QueueArguments> args;
+          if (!req.body.empty()) {
+            Json body = Json::parse(req.body, nullptr, false);
+            if (body.is_discarded() || !body.is_object())
+              return reply(error_response(400, "bad_request", "expected a JSON object body ({\"arguments\": {...}})"));
+            if (body.contains("arguments")) {
+              auto parsed = broker::QueueArguments::from_json(body["arguments"]);
+              if (!parsed) return reply(error_response(400, "bad_request", parsed.error().text()));
+              if (Status valid = parsed->validate(); !valid)
+                return reply(error_response(400, "bad_request", valid.error().text()));
+              args = std::move(*parsed);
+            }
           }
-          using Declared = broker::ShardBroker::DeclareResult;
-          on_owner<Declared>(
-              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.declare_queue(d); },
-              [&ctx, reply, d = *d](Declared result) {
-                if (result == Declared::kLimit) {
-                  // Not created after all: nor kept across restarts.
-                  if (ctx.declared != nullptr) (void)ctx.declared->remove(d.vhost, d.name);
-                  return reply(error_response(
-                      409, "limit",
-                      "queue limit reached (max-queues " + std::to_string(ctx.options.max_queues) +
-                          " in vhost '" + d.vhost + "'); " + d.to_string() + " not created"));
+          // First the queue as it is (its arguments), so that a refused
+          // declaration leaves the declared-queues file alone.
+          on_owner<std::optional<broker::QueueStats>>(
+              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.queue_stats(d); },
+              [&ctx, reply, d = *d, args](std::optional<broker::QueueStats> current) {
+                if (current && args)
+                  if (auto differs = broker::QueueArguments::mismatch(*args, current->arguments, d))
+                    return reply(error_response(400, "bad_request", *differs));
+                if (ctx.declared != nullptr) {
+                  const broker::QueueArguments& keep = args ? *args : current ? current->arguments : broker::QueueArguments();
+                  if (Status added = ctx.declared->add(d.vhost, d.name, keep); !added)
+                    return reply(
+                        error_response(500, "internal_error", "the queue is not created: " + added.error().text()));
                 }
-                Response res;
-                res.status = result == Declared::kExisted ? 204 : 201;
-                reply(std::move(res));
+                using Declared = broker::ShardBroker::DeclareResult;
+                struct Answer {
+                  Declared result;
+                  std::string mismatch;
+                };
+                on_owner<Answer>(
+                    ctx, d,
+                    [d, args](broker::ShardBroker& b) {
+                      Answer a;
+                      a.result = b.declare_queue(d, true, args ? &*args : nullptr, &a.mismatch);
+                      return a;
+                    },
+                    [&ctx, reply, d, existed = current.has_value()](Answer a) {
+                      if (a.result == Declared::kMismatch) return reply(error_response(400, "bad_request", a.mismatch));
+                      if (a.result == Declared::kLimit) {
+                        // Not created after all: nor kept across restarts.
+                        if (ctx.declared != nullptr && !existed) (void)ctx.declared->remove(d.vhost, d.name);
+                        return reply(error_response(
+                            409, "limit",
+                            "queue limit reached (max-queues " + std::to_string(ctx.options.max_queues) +
+                                " in vhost '" + d.vhost + "'); " + d.to_string() + " not created"));
+                      }
+                      Response res;
+                      res.status = a.result == Declared::kExisted ? 204 : 201;
+                      reply(std::move(res));
+                    });
               });
         });
 

@@ -362,6 +362,20 @@ void StompSession::handle_send(const stomp::Frame& f) {
   if (!persistent) return fail(persistent.error(), receipt);
   auto tx = transactions_.join(f.get("transaction"));
   if (!tx) return fail(tx.error(), receipt);
+  // RabbitMQ's queue arguments declare a /queue/ or /amq/queue/ destination
+  // (docs/dialects.md, "Queue arguments"); on a SEND to a topic or a reply
+  // queue nothing is declared, as in RabbitMQ (they stay message headers).
+  std::shared_ptr<const broker::QueueArguments> declaration;
+  if ((*d)->kind == broker::DestinationKind::kQueue && !temporary) {
+    auto args = queue_arguments_of(f);
+    if (!args) return fail(args.error(), receipt);
+    declaration = std::move(*args);
+    if (declaration && *tx != nullptr)
+      return fail(errors::kUnsupportedHeader,
+                  "queue arguments on a SEND inside a transaction (not supported yet): declare the queue first "
+                  "(a SUBSCRIBE or a SEND with them outside the transaction, or the management API)",
+                  receipt);
+  }
 
   ++messages_in_;
   auto m = build_message(f, **d);
@@ -435,9 +449,29 @@ void StompSession::handle_send(const stomp::Frame& f) {
   // message for one that has gone.)
   const bool may_create = !target->must_exist && (temporary || login_.may(auth::Access::kConfigure, **d));
   if (target->must_exist) must_exist_ops_.insert(op);
+  if (declaration) {
+    // Two answers: the declaration's, then the publish's.
+    receipts_.expect(op, 1);
+    broker_.publish_declaring(std::move(*d), std::move(m), ticket(op), may_create, std::move(declaration));
+    return;
+  }
   // A topic message may go to wildcard subscriptions too: one answer each.
   if (std::uint32_t answers = broker_.publish(std::move(*d), std::move(m), ticket(op), may_create); answers > 1)
     receipts_.expect(op, answers - 1);
+}
+
+Result<std::shared_ptr<const broker::QueueArguments>> StompSession::queue_arguments_of(const stomp::Frame& f) {
+  std::shared_ptr<broker::QueueArguments> args;
+  for (std::string_view name : broker::QueueArguments::names()) {
+    auto value = f.get(name);
+    if (!value) continue;
+    if (!args) args = std::make_shared<broker::QueueArguments>();
+    if (Status s = args->set(name, *value); !s) return s.error();
+  }
+  if (args) {
+    if (Status s = args->validate(); !s) return s.error();
+  }
+  return std::shared_ptr<const broker::QueueArguments>(std::move(args));
 }
 
 Result<std::optional<bool>> StompSession::boolean_header(const stomp::Frame& f, std::string_view name) {
@@ -622,6 +656,17 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   if (mode == AckMode::kAuto && (window->bytes == 0 || window->bytes > max_write)) window->bytes = max_write;
 
   broker::ConsumerOptions options(std::move(selector));
+  // RabbitMQ's queue arguments: a declaration of the queue subscribed to.
+  if (auto args = queue_arguments_of(f); !args) {
+    return fail(args.error(), receipt);
+  } else if (*args && dest.kind == broker::DestinationKind::kTopic) {
+    return fail(errors::kUnsupportedHeader,
+                fmt::format("queue arguments ({}) on a topic subscription are not supported yet",
+                            (*args)->items().front().first),
+                receipt);
+  } else if (*args && temp == nullptr) {
+    options.arguments = std::move(*args);
+  }
   // ActiveMQ's exclusive consumer (activemq.exclusive:true, or exclusive:true)
   // on a queue; a topic subscription has its own queue, so it means nothing
   // there (accepted, docs/dialects.md).
@@ -650,6 +695,7 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   if (temp != nullptr) temp->subscription = s.id;
   s.exchange_queue = exchange.has_value();
   std::uint64_t op = begin_op(receipt, exchange ? 2 : 1, 0, false, s.no);
+  if (options.arguments) receipts_.expect(op, 1);  // the declaration's answer too
   if (target->must_exist) must_exist_ops_.insert(op);
   const bool may_create = !target->must_exist && (temp != nullptr || exchange ||
                                                   login_.may(auth::Access::kConfigure, s.destination));

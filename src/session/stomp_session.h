@@ -159,6 +159,10 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   Result<std::optional<broker::DurableSubscription>> durable_of(const stomp::Frame& f,
                                                                const broker::Destination& d,
                                                                std::string_view id) const;
+  // RabbitMQ's queue arguments among the frame's headers (x-max-length,
+  // ...: a declaration of a /queue/ or /amq/queue/ destination); null when
+  // it carries none. A bad value is an Error naming the argument.
+  static Result<std::shared_ptr<const broker::QueueArguments>> queue_arguments_of(const stomp::Frame& f);
   broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);
   static void encode_common_headers(broker::Message& m);
 

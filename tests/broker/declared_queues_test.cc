@@ -62,5 +62,43 @@ TEST(DeclaredQueues, AnUnwritableDirectoryIsAnErrorAndChangesNothing) {
   EXPECT_TRUE(q.entries().empty());
 }
 
+TEST(DeclaredQueues, ArgumentsSurviveAReload) {
+  TempDir d;
+  QueueArguments args;
+  ASSERT_TRUE(args.set("x-max-length", "5").ok());
+  ASSERT_TRUE(args.set("x-overflow", "reject-publish").ok());
+  {
+    DeclaredQueues q(d.path);
+    ASSERT_EQ(text_of(q.add("/", "bounded", args)), "");
+    ASSERT_EQ(text_of(q.add("/", "plain")), "");
+  }
+  DeclaredQueues again(d.path);
+  ASSERT_EQ(text_of(again.load()), "");
+  EXPECT_EQ(again.arguments_of({"/", "bounded"}), args);
+  EXPECT_TRUE(again.arguments_of({"/", "plain"}).empty());
+  ASSERT_EQ(text_of(again.remove("/", "bounded")), "");
+  EXPECT_TRUE(again.arguments_of({"/", "bounded"}).empty());
+  // A file whose arguments are not valid is refused, naming it.
+  std::ofstream(d.path + "/declared-queues.json")
+      << R"([{"vhost": "/", "name": "q", "arguments": {"x-max-length": "many"}}])";
+  DeclaredQueues broken(d.path);
+  EXPECT_NE(text_of(broken.load()).find("x-max-length"), std::string::npos);
+}
+
+TEST(DeclaredQueues, ABatchOfChangesIsWrittenOnce) {
+  TempDir d;
+  QueueArguments args;
+  ASSERT_TRUE(args.set("x-expires", "1000").ok());
+  {
+    DeclaredQueues q(d.path);
+    ASSERT_EQ(text_of(q.add("/", "old")), "");
+    ASSERT_EQ(text_of(q.apply({{"/", "a", args}, {"/", "b", QueueArguments()}, {"/", "old", std::nullopt}})), "");
+  }
+  DeclaredQueues again(d.path);
+  ASSERT_EQ(text_of(again.load()), "");
+  EXPECT_EQ(again.entries(), (std::set<DeclaredQueues::Entry>{{"/", "a"}, {"/", "b"}}));
+  EXPECT_EQ(again.arguments_of({"/", "a"}), args);
+}
+
 }  // namespace
 }  // namespace ferry::broker

@@ -1148,6 +1148,113 @@ TEST_F(QueueTest, GroupAssignmentsCountTowardMemory) {
   EXPECT_EQ(host.memory, 0) << "the queue's destructor gives the rest back";
 }
 
+// --- RabbitMQ's queue arguments (queue_arguments.h) -------------------------
+
+QueueArguments arguments(std::initializer_list<std::pair<std::string_view, std::string_view>> headers) {
+  QueueArguments a;
+  for (auto [name, value] : headers) EXPECT_TRUE(a.set(name, value).ok()) << name;
+  return a;
+}
+
+TEST_F(QueueTest, MaxLengthDropsTheOldestWaitingMessages) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-max-length", "2"}}));
+  publish(*q, {"1", "2", "3", "4"});
+  EXPECT_EQ(q->depth(), 2u);
+  EXPECT_EQ(q->discarded_count(), 2u);
+  EXPECT_TRUE(host.dead_letters.empty()) << "no dead-letter exchange: dropped";
+  q->add_consumer(a, AckMode::kClient, window(10));
+  EXPECT_EQ(host.bodies(), (Bodies{"3", "4"}));
+}
+
+TEST_F(QueueTest, MaxLengthCountsOnlyWaitingMessages) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-max-length", "1"}}));
+  q->add_consumer(a, AckMode::kClient, window(2));
+  publish(*q, {"1", "2", "3", "4"});  // two held unacknowledged, one waits, one dropped
+  EXPECT_EQ(host.bodies(), (Bodies{"1", "2"}));
+  EXPECT_EQ(q->depth(), 1u);
+  EXPECT_EQ(q->unacked(), 2u);
+}
+
+TEST_F(QueueTest, MaxLengthBytesCountsBodies) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-max-length-bytes", "5"}, {"x-dead-letter-exchange", ""}}));
+  publish(*q, {"aa", "bb", "cc"});
+  ASSERT_EQ(host.dead_letters.size(), 1u);
+  EXPECT_EQ(host.dead_letters[0].message->body, "aa");
+  EXPECT_EQ(host.dead_letters[0].reason, "maxlen");
+  EXPECT_EQ(q->depth(), 2u);
+}
+
+TEST_F(QueueTest, RejectPublishLeavesTheQueueAloneAndReportsOverLimit) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-max-length", "2"}, {"x-overflow", "reject-publish"}}));
+  EXPECT_FALSE(q->over_limit(1));
+  publish(*q, {"1", "2"});
+  EXPECT_TRUE(q->over_limit(1));
+  EXPECT_FALSE(make_queue()->over_limit(1)) << "a queue without arguments is never full";
+  q->note_admitting(1, true);
+  q->note_admitting(1, false);
+  EXPECT_EQ(q->admitting(), 0u);
+}
+
+TEST_F(QueueTest, ExpiredMessagesGoToTheDeadLetterExchangeWhenThereIsOne) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "dead"}}));
+  q->enqueue(msg("late", 4, host.now + 10));
+  q->enqueue(msg("fresh", 4, host.now + 1000));
+  host.now += 20;
+  q->expire(host.now);
+  ASSERT_EQ(host.dead_letters.size(), 1u);
+  EXPECT_EQ(host.dead_letters[0].reason, "expired");
+  EXPECT_EQ(q->expired_count(), 1u);
+  // Without one, expired messages are dropped (as before).
+  auto plain = make_queue();
+  plain->enqueue(msg("late", 4, host.now + 10));
+  host.now += 20;
+  plain->expire(host.now);
+  EXPECT_EQ(host.dead_letters.size(), 1u);
+  EXPECT_EQ(plain->expired_count(), 1u);
+}
+
+TEST_F(QueueTest, ADeadLetterQueueWithItsOwnExchangeDeadLettersToo) {
+  auto q = make_queue({.max_deliveries = 2, .is_dead_letter_queue = true});
+  EXPECT_TRUE(q->discards_dead_letters());
+  q->set_arguments(arguments({{"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "further"}}));
+  EXPECT_FALSE(q->discards_dead_letters());
+  q->add_consumer(a, AckMode::kClientIndividual, window(10));
+  publish(*q, {"x"});
+  settle(*q, a, host.seqs_for(a), SettleAction::kDeadLetter);
+  ASSERT_EQ(host.dead_letters.size(), 1u);
+  EXPECT_EQ(host.dead_letters[0].reason, "rejected");
+}
+
+TEST_F(QueueTest, SingleActiveConsumerStandsByAndTakesOver) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-single-active-consumer", "true"}}));
+  q->add_consumer(a, AckMode::kClientIndividual, window(10));
+  q->add_consumer(b, AckMode::kClientIndividual, window(10));
+  publish(*q, {"1", "2"});
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  EXPECT_TRUE(host.bodies_for(b).empty());
+  q->remove_consumer(a);  // b takes over, with what a held
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"1", "2"}));
+}
+
+TEST_F(QueueTest, ArgumentsCostNothingUntilGiven) {
+  auto q = make_queue();
+  EXPECT_TRUE(q->arguments().empty());
+  q->set_arguments({});
+  EXPECT_TRUE(q->arguments().empty());
+  EXPECT_EQ(q->last_used_ms(), 0);
+  q->set_arguments(arguments({{"x-expires", "1000"}}));
+  EXPECT_EQ(q->last_used_ms(), host.now);
+  host.now += 5;
+  q->add_consumer(a, AckMode::kAuto, window(1));
+  EXPECT_EQ(q->last_used_ms(), host.now) << "a consumer coming is a use (x-expires)";
+}
+
 TEST(QueueFootprintTest, IdleQueueObjectIsSmall) {
   EXPECT_LE(sizeof(Queue), 512u);
 }

@@ -403,6 +403,96 @@ TEST_F(BrokerTest, RejectedMessageGoesToTheDeadLetterQueueWithHeaders) {
   EXPECT_EQ(*m.header("dead-letter-reason"), "rejected");
 }
 
+// --- Queue arguments (queue_arguments.h) ----------------------------------
+
+std::shared_ptr<const QueueArguments> args_of(std::initializer_list<std::pair<std::string_view, std::string_view>> hs) {
+  auto a = std::make_shared<QueueArguments>();
+  for (auto [n, v] : hs) EXPECT_TRUE(a->set(n, v).ok()) << n;
+  return a;
+}
+
+TEST_F(BrokerTest, ADeclarationWithOtherArgumentsIsRefusedAndPublishesNothing) {
+  start(2);
+  Conn producer{ShardId(0), ConnectionId(1)};
+  Conn consumer{ShardId(1), ConnectionId(2)};
+  OpTicket first = producer.ticket();
+  broker->publish_declaring(std::make_shared<const Destination>(dest("/queue/q")), message("/queue/q", "kept"), first,
+                            true, args_of({{"x-max-length", "5"}}));
+  executor->drain();
+  OpTicket second = producer.ticket();
+  broker->publish_declaring(std::make_shared<const Destination>(dest("/queue/q")), message("/queue/q", "refused"),
+                            second, true, args_of({{"x-max-length", "10"}}));
+  executor->drain();
+  auto refused = on(producer).outcome_of(producer.id, second.op);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_FALSE(refused->ok);
+  EXPECT_EQ(refused->error,
+            "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received '10' but "
+            "current is '5'");
+  publish(producer, "/queue/q", "plain");  // no arguments: the queue as it is
+  subscribe(consumer, "/queue/q", AckMode::kAuto, 10);
+  EXPECT_EQ(on(consumer).bodies_for(consumer.id), (Bodies{"kept", "plain"}));
+  auto stats = broker->local(broker->owner_of(dest("/queue/q"))).queue_stats(dest("/queue/q"));
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->arguments.max_length, 5u);
+}
+
+TEST_F(BrokerTest, RejectPublishRefusesTheSendWhenFull) {
+  start();
+  Conn producer{ShardId(0), ConnectionId(1)};
+  OpTicket t = producer.ticket();
+  broker->publish_declaring(std::make_shared<const Destination>(dest("/queue/full")), message("/queue/full", "1"), t,
+                            true, args_of({{"x-max-length", "1"}, {"x-overflow", "reject-publish"}}));
+  executor->drain();
+  const std::uint64_t op = publish(producer, "/queue/full", "2");
+  auto o = on(producer).outcome_of(producer.id, op);
+  ASSERT_TRUE(o.has_value());
+  EXPECT_FALSE(o->ok);
+  EXPECT_NE(o->error.find("is full (x-max-length 1, x-overflow reject-publish)"), std::string::npos) << o->error;
+  EXPECT_EQ(broker->local(ShardId(0)).queue_stats(dest("/queue/full"))->ready, 1u);
+}
+
+TEST_F(BrokerTest, DeadLetterExchangeArgumentsChooseTheTarget) {
+  start(2);
+  Conn consumer{ShardId(1), ConnectionId(2)};
+  ConsumerOptions o;
+  o.arguments = args_of({{"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "parking"}});
+  broker->subscribe(dest("/queue/work"), consumer.key(), AckMode::kClient, Window{10, 0}, std::nullopt,
+                    consumer.ticket(), true, o);
+  executor->drain();
+  Conn producer{ShardId(0), ConnectionId(1)};
+  publish(producer, "/queue/work", "bad");
+  settle(consumer, "/queue/work", on(consumer).seqs_for(consumer.id), SettleAction::kDeadLetter);
+  subscribe(consumer, "/queue/parking", AckMode::kAuto, 10, 2);
+  ASSERT_EQ(on(consumer).bodies_for(consumer.id, SubscriptionNo(2)), (Bodies{"bad"}));
+  const Message& m = *on(consumer).delivered.back().delivery.message;
+  EXPECT_EQ(m.destination, "/queue/parking");
+  ASSERT_NE(m.header("x-first-death-queue"), nullptr);
+  EXPECT_EQ(*m.header("x-first-death-queue"), "work");
+  EXPECT_EQ(broker->local(broker->owner_of(dest("/queue/DLQ.work"))).queue_stats(dest("/queue/DLQ.work")),
+            std::nullopt)
+      << "not the default dead-letter queue";
+}
+
+TEST_F(BrokerTest, ExpiresDeletesAQueueUnusedThatLong) {
+  start();
+  Conn consumer{ShardId(0), ConnectionId(2)};
+  ConsumerOptions o;
+  o.arguments = args_of({{"x-expires", "50"}});
+  broker->subscribe(dest("/queue/lease"), consumer.key(), AckMode::kAuto, Window{10, 0}, std::nullopt,
+                    consumer.ticket(), true, o);
+  executor->drain();
+  ShardBroker& shard = broker->local(ShardId(0));
+  shard.tick(wall_ms() + 1000);  // in use: kept however long
+  ASSERT_TRUE(shard.queue_stats(dest("/queue/lease")).has_value());
+  broker->unsubscribe(ShardId(0), consumer.key(), false, consumer.ticket());
+  executor->drain();
+  shard.tick(wall_ms());  // unused, but not for long yet
+  ASSERT_TRUE(shard.queue_stats(dest("/queue/lease")).has_value());
+  shard.tick(wall_ms() + 1000);
+  EXPECT_FALSE(shard.queue_stats(dest("/queue/lease")).has_value());
+}
+
 TEST_F(BrokerTest, MaxDeliveriesDeadLettersAfterRedeliveries) {
   options.max_deliveries = 2;
   start();
