@@ -2,9 +2,13 @@
 // definitions export and import (rabbitmqadmin export/import, a backup of
 // the broker's topology, moving from RabbitMQ). docs/management.md lists
 // what is exported and how an import merges.
+#include <algorithm>
+#include <tuple>
+
 #include "auth/authenticator.h"
 #include "auth/password_hash.h"
 #include "broker/declared_queues.h"
+#include "broker/queue_arguments.h"
 #include "broker/exchanges.h"
 #include "broker/routing_table.h"
 #include "common/version.h"
@@ -114,15 +118,18 @@ void export_definitions(ApiContext& ctx, std::optional<std::string> only_vhost, 
   gather<Queues>(
       ctx, [&ctx, only_vhost](ShardId s) { return ctx.broker.local(s).queue_stats(only_vhost.value_or("")); },
       [reply, out = std::move(out), only_vhost](std::vector<Queues> parts) mutable {
-        std::vector<std::pair<std::string, std::string>> names;
+        std::vector<const broker::QueueStats*> durable;
         for (const auto& p : parts)
           for (const auto& q : p)
-            if (q.durable) names.emplace_back(q.destination.vhost, q.destination.name);
-        std::sort(names.begin(), names.end());
+            if (q.durable) durable.push_back(&q);
+        std::sort(durable.begin(), durable.end(), [](const auto* a, const auto* b) {
+          return std::tie(a->destination.vhost, a->destination.name) < std::tie(b->destination.vhost, b->destination.name);
+        });
         Json queues = Json::array();
-        for (const auto& [vhost, name] : names) {
-          Json q{{"name", name}, {"durable", true}, {"auto_delete", false}, {"arguments", Json::object()}};
-          if (!only_vhost) q["vhost"] = vhost;
+        for (const broker::QueueStats* s : durable) {
+          Json q{{"name", s->destination.name}, {"durable", true}, {"auto_delete", false},
+                 {"arguments", s->arguments.to_json()}};
+          if (!only_vhost) q["vhost"] = s->destination.vhost;
           queues.push_back(std::move(q));
         }
         out["queues"] = std::move(queues);
@@ -139,7 +146,7 @@ struct Import {
   };
   std::vector<UserDef> users;
   std::vector<auth::PermissionEntry> permissions;
-  std::vector<broker::Destination> queues;
+  std::vector<std::pair<broker::Destination, broker::QueueArguments>> queues;
   std::vector<broker::ExchangeChange> exchanges;  // declares, then binds, in order
 };
 
@@ -222,14 +229,18 @@ Result<Import> read_import(const Json& body, const auth::UserStore& current) {
     if (!vhost) return vhost.error();
     if (name->size() > 1024 || name->starts_with("amq.gen-"))
       return failure("queues: '" + *name + "' cannot be declared");
-    if (auto args = q.find("arguments"); args != q.end() && args->is_object())
-      for (const auto& [k, v] : args->items())
-        if (!(k == "x-queue-type" && v == "classic"))
-          return failure("queues: " + *name + ": queue argument '" + k + "' is not imported yet");
+    broker::QueueArguments arguments;
+    if (auto args = q.find("arguments"); args != q.end() && !args->is_null()) {
+      auto parsed = broker::QueueArguments::from_json(*args);
+      if (!parsed) return failure("queues: " + *name + ": " + parsed.error().text());
+      if (Status valid = parsed->validate(); !valid) return failure("queues: " + *name + ": " + valid.error().text());
+      arguments = std::move(*parsed);
+    }
     const bool known_vhost = current.has_vhost(*vhost) ||
                              std::find(in.vhosts.begin(), in.vhosts.end(), *vhost) != in.vhosts.end();
     if (!known_vhost) return failure("queues: " + *name + ": no vhost '" + *vhost + "'");
-    in.queues.push_back(broker::Destination{broker::DestinationKind::kQueue, std::move(*name), std::move(*vhost)});
+    in.queues.emplace_back(broker::Destination{broker::DestinationKind::kQueue, std::move(*name), std::move(*vhost)},
+                           std::move(arguments));
   }
   auto exchanges = list_of(body, "exchanges");
   if (!exchanges) return exchanges.error();
@@ -314,11 +325,15 @@ void apply_exchanges(ApiContext& ctx, std::shared_ptr<std::vector<broker::Exchan
   });
 }
 
-// Declares the imported queues (as PUT /api/queues does), then answers.
-void declare_queues(ApiContext& ctx, std::vector<broker::Destination> queues, Reply reply) {
+// Declares the imported queues with their arguments (as PUT /api/queues
+// does; an existing queue with other arguments is refused in RabbitMQ's
+// words), remembers them across restarts, then answers.
+void declare_queues(ApiContext& ctx, std::vector<std::pair<broker::Destination, broker::QueueArguments>> queues,
+                    Reply reply) {
   struct State {
     std::size_t left = 0;
-    std::string error;
+    Response error;
+    bool failed = false;
     Reply reply;
   };
   auto st = std::make_shared<State>();
@@ -326,27 +341,32 @@ void declare_queues(ApiContext& ctx, std::vector<broker::Destination> queues, Re
   st->reply = std::move(reply);
   auto finish = [st] {
     if (--st->left != 0) return;
-    if (!st->error.empty()) return st->reply(error_response(409, "limit", st->error));
+    if (st->failed) return st->reply(std::move(st->error));
     Response res;
     res.status = 204;
     st->reply(std::move(res));
   };
-  for (broker::Destination& d : queues) {
-    if (ctx.declared != nullptr) {
-      if (Status added = ctx.declared->add(d.vhost, d.name); !added) {
-        st->error = "queue " + d.name + " not declared: " + added.error().text();
-        finish();
-        continue;
-      }
-    }
+  auto fail = [st](Response r) {
+    if (st->failed) return;
+    st->failed = true;
+    st->error = std::move(r);
+  };
+  using Declared = broker::ShardBroker::DeclareResult;
+  for (auto& [d, args] : queues) {
     const ShardId owner = ctx.broker.owner_of(d);
-    ctx.broker.post(owner, [&ctx, owner, d = std::move(d), st, finish] {
-      const bool limited = ctx.broker.local(owner).declare_queue(d) == broker::ShardBroker::DeclareResult::kLimit;
-      ctx.broker.post(ShardId(0), [&ctx, d, st, finish, limited] {
-        if (limited) {
-          if (ctx.declared != nullptr) (void)ctx.declared->remove(d.vhost, d.name);
-          st->error = "queue limit reached (max-queues); " + d.to_string() + " in vhost '" + d.vhost + "' not created";
-        }
+    ctx.broker.post(owner, [&ctx, owner, d = std::move(d), args = std::move(args), finish, fail]() mutable {
+      std::string mismatch;
+      const Declared result = ctx.broker.local(owner).declare_queue(d, true, &args, &mismatch);
+      ctx.broker.post(ShardId(0), [&ctx, d = std::move(d), args = std::move(args), result,
+                                   mismatch = std::move(mismatch), finish, fail] {
+        if (result == Declared::kMismatch) fail(error_response(406, "precondition_failed", "queues: " + mismatch));
+        else if (result == Declared::kLimit)
+          fail(error_response(409, "limit", "queue limit reached (max-queues); " + d.to_string() + " in vhost '" +
+                                                d.vhost + "' not created"));
+        else if (ctx.declared != nullptr)
+          if (Status added = ctx.declared->add(d.vhost, d.name, args); !added)
+            fail(error_response(500, "internal_error", "queue " + d.name + " is declared but not remembered: " +
+                                                           added.error().text()));
         finish();
       });
     });

@@ -182,7 +182,8 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
     src = broker_factory(users_file=str(users))
     root = ("root", "r00t")
     q = unique()
-    admin(rabbitmqadmin, src, "-V", "shop", "declare", "queue", "name=" + q, user=root)
+    admin(rabbitmqadmin, src, "-V", "shop", "declare", "queue", "name=" + q, 'arguments={"x-max-length": 10}',
+          user=root)
     admin(rabbitmqadmin, src, "-V", "shop", "declare", "exchange", "name=orders", "type=topic", user=root)
     admin(rabbitmqadmin, src, "-V", "shop", "declare", "binding", "source=orders", "destination=" + q,
           "routing_key=eu.#", user=root)
@@ -193,7 +194,8 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
     root_def = [u for u in defs["users"] if u["name"] == "root"]
     assert root_def and root_def[0]["hashing_algorithm"] == "ferry_pbkdf2_sha256"
     assert root_def[0]["password_hash"].startswith("pbkdf2-sha256$") and root_def[0]["tags"] == ["administrator"]
-    assert {"name": q, "vhost": "shop", "durable": True, "auto_delete": False, "arguments": {}} in defs["queues"]
+    assert {"name": q, "vhost": "shop", "durable": True, "auto_delete": False,
+            "arguments": {"x-max-length": 10}} in defs["queues"], defs["queues"]
     assert {"name": "orders", "vhost": "shop", "type": "topic", "durable": True, "auto_delete": False,
             "internal": False, "arguments": {}} in defs["exchanges"]
     assert not [x for x in defs["exchanges"] if x["name"].startswith("amq.")]
@@ -213,7 +215,7 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
     assert "Uploaded definitions" in out or "Imported definitions" in out, out
     api = Api(dst, auth=root)
     assert api.get("/api/vhosts/shop")["name"] == "shop"
-    assert api.get(Api.q(q, "shop"))["name"] == q
+    assert api.get(Api.q(q, "shop"))["arguments"] == {"x-max-length": 10}
     # The imported exchange routes into the imported queue.
     routed = api.call("POST", "/api/exchanges/shop/orders/publish",
                       {"routing_key": "eu.de", "payload": "x", "properties": {}})
@@ -233,6 +235,11 @@ def test_export_and_import_definitions(broker_factory, tmp_path, rabbitmqadmin):
         {"vhosts": [{"name": "new-vhost"}],
          "users": [{"name": "md5", "password_hash": "abc", "hashing_algorithm": "rabbit_password_hashing_md5"}]}))
     assert status == 400 and b"md5" in data
+    # Importing the queue again with other arguments: RabbitMQ's refusal.
+    status, _, data = api.raw("POST", "/api/definitions", json.dumps(
+        {"queues": [{"name": q, "vhost": "shop", "durable": True, "arguments": {"x-max-length": 5}}]}))
+    assert status == 406 and b"inequivalent arg 'x-max-length'" in data, data
+    assert api.get(Api.q(q, "shop"))["arguments"] == {"x-max-length": 10}
     assert api.raw("GET", "/api/vhosts/new-vhost")[0] == 404
 
 
