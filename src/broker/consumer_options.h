@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "broker/message_selector.h"
+#include "stream/offset_spec.h"
 
 namespace ferry::broker {
 
@@ -25,6 +26,8 @@ struct ConsumerOptions {
   // subscription does not get the messages its own connection published.
   // Topics only (on a queue it means nothing, as in ActiveMQ).
   bool no_local = false;
+  // A stream reader's start (`x-stream-offset`); streams only.
+  stream::OffsetSpec stream_offset = stream::OffsetSpec::next();
 };
 
 }  // namespace ferry::broker

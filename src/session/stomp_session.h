@@ -146,6 +146,10 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   Result<std::optional<broker::DurableSubscription>> durable_of(const stomp::Frame& f,
                                                                const broker::Destination& d,
                                                                std::string_view id) const;
+  // A stream reader's start: `x-stream-offset` (RabbitMQ's values), into
+  // options.stream_offset; an Error naming the header when it is bad.
+  static Status stream_offset_of(const stomp::Frame& f, const broker::Destination& d,
+                                 broker::ConsumerOptions& options);
   broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);
   static void encode_common_headers(broker::Message& m);
 
