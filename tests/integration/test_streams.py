@@ -320,3 +320,80 @@ def test_php_produces_and_replays(broker):
     frames = out["frames"]
     assert [f["body"] for f in frames] == ["php-%d" % i for i in range(7)]
     assert [int(f["headers"]["x-stream-offset"]) for f in frames] == list(range(7))
+
+
+# ----------------------------------------------------- retention, disk faults
+
+def test_retention_by_size_deletes_old_segments(broker_factory):
+    # 4 KiB segments, keep 8 KiB: after ~40 KiB of entries the oldest
+    # segments go (the owning shard checks about once a second); readers
+    # from `first` start at the new first offset, offsets go on.
+    b = broker_factory(stream_max_segment_size="4KiB", stream_max_length_bytes="8KiB")
+    dest = "/stream/" + unique("ret")
+    p = client(b.port)
+    publish(p, dest, 40, prefix="x" * 1000)
+    deadline = time.monotonic() + 20
+    first = 0
+    while time.monotonic() < deadline:
+        c = client(b.port)
+        c.subscribe(dest, "r", headers={"x-stream-offset": "first"})
+        m = c.read_message()
+        first = int(m["x-stream-offset"])
+        c.close()
+        if first > 0:
+            break
+        time.sleep(0.3)
+    assert first > 0, "retention deleted nothing"
+    c = client(b.port)
+    c.subscribe(dest, "r", headers={"x-stream-offset": "first"})
+    got = c.read_messages(40 - first)
+    assert offsets(got) == list(range(first, 40))
+    c.assert_no_frame()
+    c.close()
+    p.close()
+
+
+def test_retention_options_are_checked():
+    for opt, bad in (("--stream-max-age", "7X"), ("--stream-max-segment-size", "100"),
+                     ("--stream-max-length-bytes", "lots")):
+        r = support.run_ferry("serve", "--listen", "127.0.0.1:0", "--http-listen", "", opt, bad, timeout=30)
+        assert r.returncode != 0, (opt, bad)
+        assert opt.lstrip("-") in r.stderr.decode() + r.stdout.decode(), (opt, r.stderr)
+
+
+def test_failed_sync_is_an_error_never_a_receipt(broker_factory, work):
+    from test_disk_faults import faultfs_env, injected
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    b = broker_factory(data_dir=ddir, env=faultfs_env(ddir, control))
+    dest = "/stream/" + unique("fault")
+    p = client(b.port)
+    publish(p, dest, 3, prefix="ok")
+    reader = client(b.port)
+    reader.subscribe(dest, "tail", headers={"x-stream-offset": "first"})
+    assert offsets(reader.read_messages(3)) == [0, 1, 2]
+    control.write_text("eio-fsync\n")
+    c = client(b.port)
+    err = c.expect_error("SEND", [("destination", dest)], "refused")
+    assert "failed" in err["message"] or "disk" in err["message"], err
+    assert injected(control) > 0
+    c.close()
+    reader.assert_no_frame()  # never committed: no reader sees it
+    control.write_text("")
+    q = client(b.port)
+    publish(q, dest, 2, prefix="again")
+    got = reader.read_messages(2)
+    assert offsets(got) == [3, 4]  # the refused entry's offset was reused
+    assert [m.body for m in got] == [b"again-0", b"again-1"]
+    for x in (p, q, reader):
+        x.close()
+    b.kill()
+    b2 = broker_factory(data_dir=ddir)
+    r = client(b2.port)
+    r.subscribe(dest, "after", headers={"x-stream-offset": "first"})
+    got = r.read_messages(5)
+    assert [m.body for m in got] == [b"ok-0", b"ok-1", b"ok-2", b"again-0", b"again-1"]
+    assert offsets(got) == list(range(5))
+    r.assert_no_frame()
+    r.close()
