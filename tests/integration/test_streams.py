@@ -76,6 +76,41 @@ def test_default_is_next_and_headers_travel(broker):
     p.close()
 
 
+def test_timestamp_offset_starts_at_the_first_entry_at_or_after_it(broker):
+    dest = "/stream/" + unique("s")
+    p = client(broker.port)
+    publish(p, dest, 3, prefix="before")
+    # The next whole second after those appends: they are all before it.
+    t = int(time.time()) + 1
+    while time.time() < t:
+        time.sleep(0.05)
+    publish(p, dest, 2, prefix="after")
+    c = client(broker.port)
+    c.subscribe(dest, "ts", headers={"x-stream-offset": "timestamp=%d" % t})
+    got = c.read_messages(2)
+    assert (offsets(got), [m.body for m in got]) == ([3, 4], [b"after-0", b"after-1"])
+    c.assert_no_frame()
+    c.close()
+    p.close()
+
+
+def test_unsubscribed_reader_gets_nothing_more(broker):
+    dest = "/stream/" + unique("s")
+    p = client(broker.port)
+    c = client(broker.port)
+    c.subscribe(dest, "u", headers={"x-stream-offset": "first"})
+    publish(p, dest, 1)
+    assert offsets(c.read_messages(1)) == [0]
+    c.unsubscribe("u")
+    publish(p, dest, 2)
+    c.assert_no_frame()
+    # The same id again: a new reader, from where it says.
+    c.subscribe(dest, "u", headers={"x-stream-offset": "1"})
+    assert offsets(c.read_messages(2)) == [1, 2]
+    c.close()
+    p.close()
+
+
 def test_two_readers_at_their_own_positions(broker):
     dest = "/stream/" + unique("s")
     p = client(broker.port)
@@ -354,11 +389,14 @@ def test_retention_by_size_deletes_old_segments(broker_factory):
 
 
 def test_retention_options_are_checked():
-    for opt, bad in (("--stream-max-age", "7X"), ("--stream-max-segment-size", "100"),
-                     ("--stream-max-length-bytes", "lots")):
+    for opt, bad, why in (("--stream-max-age", "7X", "expected 0 or a number and one unit"),
+                          ("--stream-max-segment-size", "100", "expected a size from 4KiB to 2GiB"),
+                          ("--stream-max-length-bytes", "lots", "expected a size such as 10GiB, or 0"),
+                          ("--max-streams", "-1", "expected a positive whole number")):
         r = support.run_ferry("serve", "--listen", "127.0.0.1:0", "--http-listen", "", opt, bad, timeout=30)
+        out = r.stderr.decode() + r.stdout.decode()
         assert r.returncode != 0, (opt, bad)
-        assert opt.lstrip("-") in r.stderr.decode() + r.stdout.decode(), (opt, r.stderr)
+        assert "invalid value '%s' for %s: %s" % (bad, opt.lstrip("-"), why) in out, (opt, out)
 
 
 def test_failed_sync_is_an_error_never_a_receipt(broker_factory, work):
