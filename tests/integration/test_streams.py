@@ -15,6 +15,7 @@ import pytest
 import support
 from support import client, py_connect, py_rid, run_php, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
+from test_auth import users_file  # noqa: F401 (fixture)
 
 
 def offsets(frames) -> list[int]:
@@ -435,3 +436,35 @@ def test_failed_sync_is_an_error_never_a_receipt(broker_factory, work):
     assert offsets(got) == list(range(5))
     r.assert_no_frame()
     r.close()
+
+
+# ------------------------------------------------------------- permissions
+
+def test_permissions_apply_to_streams(broker_factory, users_file, work):
+    """As for queues: write to SEND, read to SUBSCRIBE, configure to create
+    (docs/security.md), matched against /stream/NAME."""
+    from test_auth import COST, ferry_ok, login, msg
+    ferry_ok("user", "add", "dave", "--password", "diver", "--iterations", COST, "--users-file", users_file)
+    ferry_ok("user", "set-permissions", "dave", "--vhost", "shop", "--configure", "", "--write", "^/stream/",
+             "--read", "^/stream/", "--users-file", users_file)
+    b = broker_factory(users_file=users_file, data_dir=data_dir(work))
+    dest = "/stream/" + unique("perm")
+    dave, _ = login(b.port, "dave", "diver")
+    err = dave.expect_error("SEND", [("destination", dest)], "x")
+    assert msg(err).startswith("access refused: configure permission needed"), err
+    dave, _ = login(b.port, "dave", "diver")
+    err = dave.expect_error("SUBSCRIBE", [("destination", dest), ("id", "s")])
+    assert msg(err).startswith("access refused: configure permission needed"), err
+    alice, _ = login(b.port, "alice", "wonder")  # configure .* in shop: creates it
+    assert alice.send(dest, "from alice").command == "RECEIPT"
+    dave, _ = login(b.port, "dave", "diver")
+    assert dave.send(dest, "from dave").command == "RECEIPT"
+    dave.subscribe(dest, "s", headers={"x-stream-offset": "first"})
+    assert [m.body for m in dave.read_messages(2)] == [b"from alice", b"from dave"]
+    bob, _ = login(b.port, "bob", "builder")  # write ^/queue/orders only
+    err = bob.expect_error("SEND", [("destination", dest)], "x")
+    assert msg(err) == "access refused: write permission needed (SEND)", err
+    for c in (alice, dave):
+        c.close()
+    # The vhost is part of the path: <data-dir>/streams/shop/<name>/0.
+    assert os.path.isdir(os.path.join(b.data_dir, "streams", "shop", dest[len("/stream/"):], "0"))
