@@ -389,6 +389,29 @@ def test_retention_by_size_deletes_old_segments(broker_factory):
     p.close()
 
 
+def test_retention_by_age_deletes_old_segments(broker_factory):
+    # stream-max-age 1s: once the first segments' newest entries are older
+    # than a second, they go (never the active one, nor the last batch's).
+    b = broker_factory(stream_max_segment_size="4KiB", stream_max_age="1s")
+    dest = "/stream/" + unique("age")
+    p = client(b.port)
+    publish(p, dest, 20, prefix="y" * 1000)
+    deadline = time.monotonic() + 20
+    first = 0
+    while time.monotonic() < deadline and first == 0:
+        time.sleep(0.5)
+        c = client(b.port)
+        c.subscribe(dest, "r", headers={"x-stream-offset": "first"})
+        first = int(c.read_message()["x-stream-offset"])
+        c.close()
+    assert first > 0, "retention by age deleted nothing"
+    c = client(b.port)
+    c.subscribe(dest, "r", headers={"x-stream-offset": "last"})
+    assert offsets(c.read_messages(1)) == [19]  # the last batch is kept
+    c.close()
+    p.close()
+
+
 def test_retention_options_are_checked():
     for opt, bad, why in (("--stream-max-age", "7X", "expected 0 or a number and one unit"),
                           ("--stream-max-segment-size", "100", "expected a size from 4KiB to 2GiB"),
