@@ -231,12 +231,14 @@ bool StreamStore::settle(const ConsumerKey& key, const DeliverySeqs& seqs) {
   // ACK, NACK, a transaction's release and its later ACK: each delivery
   // frees its slot once; nothing is redelivered (a plain reader).
   for (DeliverySeq seq : seqs) {
-    auto u = std::find_if(r.unacked.begin(), r.unacked.end(), [&](const auto& p) { return p.first == seq; });
-    if (u == r.unacked.end()) continue;
+    auto u = std::lower_bound(r.unacked.begin(), r.unacked.end(), seq,
+                              [](const Reader::Held& h, DeliverySeq s) { return h.seq.value < s.value; });
+    if (u == r.unacked.end() || u->seq != seq || u->settled) continue;
+    u->settled = true;
     r.out_messages -= std::min<std::uint32_t>(r.out_messages, 1);
-    r.out_bytes -= std::min(r.out_bytes, u->second);
-    r.unacked.erase(u);
+    r.out_bytes -= std::min(r.out_bytes, u->bytes);
   }
+  while (!r.unacked.empty() && r.unacked.front().settled) r.unacked.pop_front();
   pump(r);
   return true;
 }
@@ -308,7 +310,7 @@ void StreamStore::pump(Reader& r) {
       Delivery d{std::move(ref), DeliverySeq(++r.next_seq), 0};
       ++r.out_messages;
       r.out_bytes += bytes;
-      if (r.mode != AckMode::kAuto) r.unacked.emplace_back(d.seq, bytes);
+      if (r.mode != AckMode::kAuto) r.unacked.push_back(Reader::Held{d.seq, bytes, false});
       const ConsumerKey key = r.key;
       broker_.to_client(key.shard, [key, d = std::move(d)](ClientEvents& ev) mutable {
         ev.deliver(key.connection, key.subscription, std::move(d));

@@ -107,7 +107,14 @@ class StreamStore {
     stream::ReaderPosition position;
     std::uint32_t out_messages = 0;  // delivered, credit not back yet
     std::uint64_t out_bytes = 0;
-    std::deque<std::pair<DeliverySeq, std::uint64_t>> unacked;  // client modes: seq, body bytes
+    // Client modes: what each delivery holds of the window, by increasing
+    // seq; a settled one is marked and popped once it reaches the front.
+    struct Held {
+      DeliverySeq seq;
+      std::uint64_t bytes = 0;
+      bool settled = false;
+    };
+    std::deque<Held> unacked;
     std::uint64_t next_seq = 0;
     bool continuation_posted = false;
   };

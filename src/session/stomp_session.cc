@@ -334,8 +334,8 @@ void StompSession::handle_send(const stomp::Frame& f) {
   if ((*d)->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
 
   if (*tx != nullptr && (*d)->kind == broker::DestinationKind::kStream)
-    return fail(errors::kUnsupportedHeader,
-                fmt::format("SEND to the stream {} inside a transaction (not supported yet)", (*d)->to_string()),
+    return fail(errors::kStreamInTransaction, fmt::format("SEND to {} with transaction:{}", (*d)->to_string(),
+                                                          f.get("transaction").value_or("")),
                 receipt);
   if (*tx != nullptr) {
     // A transaction's sends reach their queues only after COMMIT, too late
