@@ -513,3 +513,39 @@ def test_permissions_apply_to_streams(broker_factory, users_file, work):
         c.close()
     # The vhost is part of the path: <data-dir>/streams/shop/<name>/0.
     assert os.path.isdir(os.path.join(b.data_dir, "streams", "shop", dest[len("/stream/"):], "0"))
+
+
+def test_many_readers_on_one_connection_each_at_its_position(broker):
+    dest = "/stream/" + unique("many")
+    p = client(broker.port)
+    publish(p, dest, 20)
+    c = client(broker.port)
+    for k in range(20):
+        c.subscribe(dest, "r%d" % k, headers={"x-stream-offset": str(k)})
+    want = {"r%d" % k: list(range(k, 20)) for k in range(20)}
+    got: dict[str, list[int]] = {k: [] for k in want}
+    for m in c.read_messages(sum(len(v) for v in want.values()), timeout=30):
+        got[m["subscription"]].append(int(m["x-stream-offset"]))
+    assert got == want
+    c.assert_no_frame()
+    c.close()
+    p.close()
+
+
+def test_large_entries_under_the_byte_window(broker_factory):
+    # Entries of 1.5 MiB: an auto-ack reader's window is capped at
+    # max-write-buffer bytes (here 2 MiB), so it gets them about one at a
+    # time as they are written, every one whole.
+    b = broker_factory(max_write_buffer="2MiB")
+    dest = "/stream/" + unique("big")
+    p = client(b.port)
+    big = [bytes([65 + i]) * (1536 * 1024) for i in range(5)]
+    for body in big:
+        assert p.send(dest, body).command == "RECEIPT"
+    c = client(b.port)
+    c.subscribe(dest, "big", headers={"x-stream-offset": "first"})
+    got = c.read_messages(5, timeout=30)
+    assert offsets(got) == [0, 1, 2, 3, 4]
+    assert [m.body for m in got] == big
+    c.close()
+    p.close()
