@@ -549,3 +549,56 @@ def test_large_entries_under_the_byte_window(broker_factory):
     assert [m.body for m in got] == big
     c.close()
     p.close()
+
+
+def test_kill9_during_appends_keeps_every_receipted_entry(broker_factory, work):
+    """kill -9 while a producer appends with receipts, three times: after
+    each restart every receipted entry is there, in order, offsets from 0
+    with no gap (entries not receipted may or may not be)."""
+    import threading
+    ddir = data_dir(work)
+    dest = "/stream/" + unique("crash")
+    receipted: list[bytes] = []
+    b = broker_factory(data_dir=ddir)
+    for cycle in range(3):
+        stop = threading.Event()
+
+        def produce(port=b.port, cycle=cycle):
+            try:
+                c = client(port)
+                i = 0
+                while not stop.is_set():
+                    body = b"c%d-%06d" % (cycle, i)
+                    c.send_frame("SEND", [("destination", dest), ("receipt", "r%d" % i)], body)
+                    f = c.read_frame(10)
+                    if f.command != "RECEIPT":
+                        return
+                    receipted.append(body)
+                    i += 1
+            except (support.Closed, OSError, AssertionError):
+                return
+
+        t = threading.Thread(target=produce)
+        t.start()
+        deadline = time.monotonic() + 10
+        while len(receipted) < 50 * (cycle + 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        b.kill()
+        stop.set()
+        t.join(15)
+        b = broker_factory(data_dir=ddir)
+        c = client(b.port)
+        c.subscribe(dest, "check", headers={"x-stream-offset": "first"})
+        got = []
+        while True:
+            f = c.try_read_frame(1.0)
+            if f is None:
+                break
+            assert f.command == "MESSAGE", f
+            got.append(f)
+        c.close()
+        assert offsets(got) == list(range(len(got)))
+        bodies = [m.body for m in got]
+        it = iter(bodies)
+        missing = [r for r in receipted if not any(r == x for x in it)]
+        assert not missing, "receipted entries lost (or out of order): %r" % missing[:5]
