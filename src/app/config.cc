@@ -10,6 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include "stream/retention.h"
+#include "stream/stream_format.h"
+
 namespace ferry::app {
 
 namespace {
@@ -313,6 +316,42 @@ std::vector<OptionSpec> build_specs() {
                  else return failure("expected true or false");
                  return {};
                }});
+  // Streams (docs/streams.md "Using streams over STOMP"); RabbitMQ's names.
+  s.push_back({"stream-max-segment-size", "500000000",
+               "bytes of a stream segment file before it rolls (RabbitMQ's x-stream-max-segment-size-bytes)",
+               [](Config& o, const std::string& v) -> Status {
+                 std::uint64_t n = 0;
+                 if (!parse_size(v, n) || n < 4096 || n > stream::format::kMaxSegmentBytesLimit)
+                   return failure("expected a size from 4KiB to 2GiB");
+                 o.broker.streams.max_segment_bytes = n;
+                 return {};
+               }});
+  s.push_back({"stream-max-age", "0",
+               "stream retention by age: whole segments older than this go, checked every second "
+               "(RabbitMQ's x-max-age: 7D, 12h, 30m, 10s, 1M, 1Y; 0 = keep)",
+               [](Config& o, const std::string& v) -> Status {
+                 if (v == "0" || v.empty()) {
+                   o.broker.streams.max_age_ms = 0;
+                   return {};
+                 }
+                 auto ms = stream::parse_max_age(v);
+                 if (!ms) return failure("expected 0 or a number and one unit Y, M, D, h, m or s, such as 7D");
+                 o.broker.streams.max_age_ms = *ms;
+                 return {};
+               }});
+  s.push_back({"stream-max-length-bytes", "0",
+               "stream retention by size: oldest whole segments go while a stream is larger (RabbitMQ's "
+               "x-max-length-bytes; 0 = keep)",
+               [](Config& o, const std::string& v) -> Status {
+                 std::uint64_t n = 0;
+                 if (!parse_size(v, n)) return failure("expected a size such as 10GiB, or 0");
+                 o.broker.streams.max_length_bytes = n;
+                 return {};
+               }});
+  s.push_back(count_option("max-streams", "10000",
+                           "streams per vhost (all shards); a SEND or SUBSCRIBE that would create one more gets "
+                           "ERROR (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.streams.max_streams = n; }, true));
   s.push_back({"persistent-default", "/queue/>,/topic/>",
                "destinations whose messages are persistent unless the SEND says persistent:false "
                "(comma-separated; * = one name segment, > = the rest; empty = none)",

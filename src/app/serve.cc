@@ -1,5 +1,6 @@
 #include "app/serve.h"
 
+#include <algorithm>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -156,7 +157,14 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   }
   std::unique_ptr<store::Journal> journal = std::move(*opened);
   shard::ShardSet shards(options.broker.shards);
-  broker::Broker broker(options.broker, shards, journal.get());
+  // Streams live beside the journal; an entry may be as large as a frame
+  // (its headers and body), with the journal's fsync contract.
+  broker::BrokerOptions broker_options = options.broker;
+  broker_options.streams.directory = options.data_dir + "/streams";
+  broker_options.streams.max_entry_bytes = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(options.stomp.limits.max_frame_size + 4096, 128u << 20));
+  broker_options.streams.fsync = options.journal.fsync;
+  broker::Broker broker(broker_options, shards, journal.get());
   // The management port answers during recovery (/healthz 200, /readyz 503
   // "recovering" with the progress), so a supervisor sees a broker starting
   // rather than "connection refused"; the real server takes its socket over.
@@ -178,6 +186,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   }
   spdlog::info("recovering from {}", options.data_dir);
   spdlog::info("{}", broker.recover());
+  spdlog::info("{}", broker.open_streams());
   // Queues created through the management API come back, empty or not.
   broker::DeclaredQueues declared(options.data_dir);
   if (Status loaded = declared.load(); !loaded) {

@@ -3,6 +3,7 @@
 #include "broker/shard_broker.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -28,7 +29,12 @@ void return_free_memory() {
 }  // namespace
 
 Broker::Broker(const BrokerOptions& options, Executor& executor, store::Journal* journal)
-    : options_(options), queue_counts_(options.max_queues), executor_(executor), journal_(journal) {
+    : options_(options),
+      queue_counts_(options.max_queues),
+      executor_(executor),
+      journal_(journal),
+      stream_counts_(options.streams.max_streams),
+      stream_committer_(options.streams.directory.empty() ? nullptr : std::make_unique<stream::StreamCommitter>()) {
   FERRY_ASSERT(options_.shards == executor.shard_count());
   for (std::uint32_t i = 0; i < options_.shards; ++i)
     shards_.push_back(std::make_unique<ShardBroker>(ShardId(i), *this, options_, journal_));
@@ -504,6 +510,35 @@ std::string Broker::recover() {
       "segments) in {} ms{}{}",
       messages, queues, subscriptions, stats.records, stats.bytes, stats.segments, mono_ms() - started,
       stats.truncated_bytes ? "; " : "", stats.report);
+}
+
+std::string Broker::open_streams() {
+  const std::string& root = options_.streams.directory;
+  if (root.empty()) return "streams off (no data directory)";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::uint64_t opened = 0, failed = 0;
+  // <root>/<vhost escaped>/<name escaped>/0 (stream_store.h); anything
+  // else under root is not a stream and is left alone.
+  for (fs::directory_iterator v(root, ec), end; !ec && v != end; v.increment(ec)) {
+    if (!v->is_directory()) continue;
+    auto vhost = StreamStore::unescape_name(v->path().filename().string());
+    if (!vhost) continue;
+    std::error_code ec2;
+    for (fs::directory_iterator n(v->path(), ec2); !ec2 && n != end; n.increment(ec2)) {
+      auto name = StreamStore::unescape_name(n->path().filename().string());
+      if (!name || !fs::is_directory(n->path() / "0")) continue;
+      Destination d{DestinationKind::kStream, *name, *vhost};
+      if (Status st = shards_[owner_of(d).value]->streams().open_existing(d); !st) {
+        spdlog::error("stream {} (vhost {}) not opened: {}", d.to_string(), d.vhost, st.error().text());
+        ++failed;
+      } else {
+        ++opened;
+      }
+    }
+  }
+  return fmt::format("opened {} streams from {}{}", opened, root,
+                     failed ? fmt::format(" ({} could not be opened, see above)", failed) : "");
 }
 
 void Broker::settle(ShardId owner, const ConsumerKey& key, DeliverySeqs seqs,

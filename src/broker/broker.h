@@ -17,6 +17,7 @@
 #include "broker/durable_subscription.h"
 #include "store/journal.h"
 #include "broker/exchanges.h"
+#include "stream/committer.h"
 #include "broker/executor.h"
 #include "broker/message.h"
 #include "broker/message_selector.h"
@@ -151,6 +152,15 @@ class Broker {
 
   // Queues per vhost over every shard (max-queues). Any shard.
   QueueCounts& queue_counts() { return queue_counts_; }
+  // Streams per vhost over every shard (max-streams). Any shard.
+  QueueCounts& stream_counts() { return stream_counts_; }
+  // The group-commit thread of every stream partition (null: no streams).
+  stream::StreamCommitter* stream_committer() { return stream_committer_.get(); }
+  // Start-up, before the shards run (after recover()): opens the streams
+  // found under options().streams.directory on their owning shards.
+  // Returns a one-line summary for the log; a stream that cannot be opened
+  // is logged (its use answers the error).
+  std::string open_streams();
 
   // A SEND with queue arguments (a declaration, queue_arguments.h): the
   // queue is declared first (created with them, or checked against an
@@ -185,6 +195,9 @@ class Broker {
   QueueCounts queue_counts_;  // before shards_: their queues release into it
   Executor& executor_;
   store::Journal* journal_;
+  // Before shards_: their stream logs are closed (and forgotten by it) first.
+  QueueCounts stream_counts_;
+  std::unique_ptr<stream::StreamCommitter> stream_committer_;
   std::vector<std::unique_ptr<ShardBroker>> shards_;
   std::vector<ClientEvents*> client_events_;
   std::vector<std::unique_ptr<ExchangeReplica>> exchanges_;  // one per shard, touched only there

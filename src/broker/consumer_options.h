@@ -5,6 +5,7 @@
 
 #include "broker/message_selector.h"
 #include "broker/queue_arguments.h"
+#include "stream/offset_spec.h"
 
 namespace ferry::broker {
 
@@ -32,6 +33,8 @@ struct ConsumerOptions {
   // Queues only. A SUBSCRIBE with them gets one more answer: the
   // declaration's.
   std::shared_ptr<const QueueArguments> arguments;
+  // A stream reader's start (`x-stream-offset`); streams only.
+  stream::OffsetSpec stream_offset = stream::OffsetSpec::next();
 };
 
 }  // namespace ferry::broker

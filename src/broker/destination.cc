@@ -18,7 +18,10 @@ std::string Destination::to_string() const {
 }
 
 void Destination::to_string(std::string& out) const {
-  out.assign(kind == DestinationKind::kQueue ? "/queue/" : "/topic/").append(name);
+  out.assign(kind == DestinationKind::kQueue   ? "/queue/"
+             : kind == DestinationKind::kTopic ? "/topic/"
+                                               : "/stream/")
+      .append(name);
 }
 
 std::optional<Destination> destination_from_journal_key(std::string_view key) {
@@ -45,6 +48,9 @@ std::optional<Destination> parse_destination(std::string_view text, std::string_
   } else if (auto n3 = strip(text, "/topic/")) {
     d.kind = DestinationKind::kTopic;
     d.name = std::string(*n3);
+  } else if (auto n4 = strip(text, "/stream/")) {
+    d.kind = DestinationKind::kStream;
+    d.name = std::string(*n4);
   } else {
     return std::nullopt;
   }

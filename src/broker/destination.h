@@ -6,16 +6,19 @@
 
 namespace ferry::broker {
 
-enum class DestinationKind { kQueue, kTopic };
+// kStream: an append-only log read from an offset (docs/streams.md).
+enum class DestinationKind { kQueue, kTopic, kStream };
 
-// A parsed destination. Accepted forms: `/queue/NAME`, `/topic/NAME`, and
-// RabbitMQ's `/amq/queue/NAME` (an alias of `/queue/NAME`).
+// A parsed destination. Accepted forms: `/queue/NAME`, `/topic/NAME`,
+// `/stream/NAME`, and RabbitMQ's `/amq/queue/NAME` (an alias of
+// `/queue/NAME`).
 struct Destination {
   DestinationKind kind = DestinationKind::kQueue;
   std::string name;   // without prefix
   std::string vhost;  // STOMP `host` of the connection
 
-  // Canonical form used in MESSAGE `destination`: "/queue/NAME" or "/topic/NAME".
+  // Canonical form used in MESSAGE `destination`: "/queue/NAME", "/topic/NAME"
+  // or "/stream/NAME".
   std::string to_string() const;
   // The same, written into `out` (reusing its buffer).
   void to_string(std::string& out) const;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/stream_options.h"
+
 namespace ferry::broker {
 
 enum class MemoryPolicy { kBlock, kReject };
@@ -41,6 +43,8 @@ struct BrokerOptions {
   // Journal bytes past which persistent SENDs are refused (0 = no limit but
   // the disk's own).
   std::uint64_t disk_limit = 100ull << 30;
+  // /stream/ destinations (docs/streams.md "Using streams over STOMP").
+  StreamOptions streams;
 };
 
 }  // namespace ferry::broker

@@ -23,7 +23,9 @@ ShardBroker::ShardBroker(ShardId self, Broker& broker, const BrokerOptions& opti
       options_(options),
       journal_(journal),
       memory_limit_(static_cast<std::int64_t>(options.memory_limit /
-                                              std::max<std::uint32_t>(1, options.shards))) {}
+                                              std::max<std::uint32_t>(1, options.shards))),
+      streams_(std::make_unique<StreamStore>(self, broker, options.streams, broker.stream_committer(),
+                                             broker.stream_counts())) {}
 
 ShardBroker::~ShardBroker() {
   // Topics and queues release their memory into this object as they go.
@@ -275,6 +277,7 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 // ------------------------------------------------------------ publishing
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create, bool routed) {
+  if (d.kind == DestinationKind::kStream) return streams_->publish(d, m, ticket, may_create);
   if (d.kind == DestinationKind::kQueue) {
     const auto found = queues_.find(key_of(d));  // one lookup per SEND
     const bool exists = found != queues_.end();
@@ -532,6 +535,8 @@ std::vector<std::string> ShardBroker::durable_keys(const Destination& topic) con
 void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode,
                             Window window, std::optional<DurableSubscription> durable,
                             OpTicket ticket, bool may_create, ConsumerOptions options) {
+  if (d.kind == DestinationKind::kStream)
+    return streams_->subscribe(d, key, mode, window, options.stream_offset, ticket, may_create);
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;
@@ -684,6 +689,7 @@ void ShardBroker::rewrite_subscription_record(const std::string& key, std::optio
 }
 
 void ShardBroker::unsubscribe(const ConsumerKey& key, bool remove_durable_too, OpTicket ticket) {
+  if (streams_->unsubscribe(key)) return reply(ticket, Outcome::success());
   OpRef op = begin(ticket);
   current_ = op;
   auto it = subscriptions_.find(key);
@@ -751,6 +757,7 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op, co
 
 void ShardBroker::settle(const ConsumerKey& key, DeliverySeqs seqs,
                          SettleAction action, OpTicket ticket) {
+  if (streams_->settle(key, seqs)) return reply(ticket, Outcome::success());
   OpRef op = begin(ticket);
   auto it = subscriptions_.find(key);
   if (it != subscriptions_.end()) {
@@ -859,6 +866,7 @@ void ShardBroker::settled(const Queue& q, const QueueEntry& e) {
 }
 
 void ShardBroker::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes) {
+  if (streams_->credit(key, messages, bytes)) return;
   auto it = subscriptions_.find(key);
   if (it != subscriptions_.end()) it->second.queue->credit(key, messages, bytes);
 }
@@ -1017,6 +1025,7 @@ void ShardBroker::space_freed(Queue& q) {
 // ------------------------------------------------------------ housekeeping
 
 void ShardBroker::tick(std::int64_t now_ms) {
+  streams_->tick(now_ms);
   // A new budget for queue creations (see defer_creation); not while some
   // wait, or a new SEND could create their queue before them.
   if (deferred_.empty()) creations_left_ = kCreationsPerTurn;

@@ -19,6 +19,7 @@
 #include "broker/queue.h"
 #include "broker/recovery.h"
 #include "broker/stats.h"
+#include "broker/stream_store.h"
 #include "common/rate_window.h"
 #include "common/recycling_allocator.h"
 #include "broker/topic.h"
@@ -88,6 +89,8 @@ class ShardBroker final : public QueueHost {
   // defer_creation); the rest wait for a later turn.
   static constexpr std::size_t kCreationsPerTurn = 512;
   std::size_t queue_count() const { return queues_.size(); }
+  // This shard's streams (stream_store.h).
+  StreamStore& streams() { return *streams_; }
   std::size_t topic_count() const { return topics_.size(); }
 
   // Management (docs/management.md); every call runs on this shard and
@@ -308,6 +311,7 @@ class ShardBroker final : public QueueHost {
   std::uint64_t published_ = 0;
   std::uint64_t dropped_replies_ = 0;  // replies to temporary queues that had gone
   RateWindow rate_publish_, rate_deliver_, rate_ack_, rate_redeliver_;
+  std::unique_ptr<StreamStore> streams_;
 };
 
 }  // namespace ferry::broker

@@ -14,14 +14,15 @@ Result<std::shared_ptr<const broker::Destination>> StompDestinations::of(const s
                  fmt::format("{} requires a destination header", stomp::to_string(f.command))};
   // A bare name's meaning can depend on the frame's destination-type: those
   // are not cached.
-  const bool cacheable = text->starts_with('/') || !f.get("destination-type");
+  // So can a queue's x-queue-type (rabbitmq_stream_queue).
+  const bool cacheable = (text->starts_with('/') || !f.get("destination-type")) && !f.get("x-queue-type");
   if (cacheable)
     for (const Parsed& p : parsed_)
       if (p.destination != nullptr && p.text == *text && p.destination->vhost == vhost) return p.destination;
   auto d = parse(f, *text, vhost);
   if (!d)
     return Error{std::string(errors::kUnknownDestination),
-                 fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME, /exchange/NAME[/KEY] or a bare NAME "
+                 fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME, /exchange/NAME[/KEY], /stream/NAME or a bare NAME "
                              "(destination-type ANYCAST or MULTICAST, if any)",
                              *text)};
   auto shared = std::make_shared<const broker::Destination>(std::move(*d));
@@ -39,7 +40,11 @@ std::optional<broker::Destination> StompDestinations::parse(const stomp::Frame& 
   static constexpr std::string_view kAmqTopic = "/exchange/amq.topic/";
   if (text.starts_with(kAmqTopic) && text.size() > kAmqTopic.size())
     return broker::Destination{broker::DestinationKind::kTopic, std::string(text.substr(kAmqTopic.size())), vhost};
-  if (text.empty() || text.starts_with('/')) return broker::parse_destination(text, vhost);
+  if (text.empty() || text.starts_with('/')) {
+    auto d = broker::parse_destination(text, vhost);
+    if (d) rabbitmq_stream_queue(f, *d);
+    return d;
+  }
   // ActiveMQ reads an unprefixed name as a queue (`ActiveMQ.DLQ`); Artemis
   // as an address, routed as the destination-type header says.
   broker::DestinationKind kind = default_kind_;
@@ -53,6 +58,14 @@ std::optional<broker::Destination> StompDestinations::parse(const stomp::Frame& 
   d.name = std::string(text);
   d.vhost = vhost;
   return d;
+}
+
+void StompDestinations::rabbitmq_stream_queue(const stomp::Frame& f, broker::Destination& d) {
+  // RabbitMQ's STOMP plugin declares a stream queue from these headers;
+  // in Ferry it is the stream of that name (/stream/NAME), a namespace of
+  // its own. Other queue types (classic, quorum) are plain queues here.
+  if (d.kind != broker::DestinationKind::kQueue) return;
+  if (auto type = f.get("x-queue-type"); type && *type == "stream") d.kind = broker::DestinationKind::kStream;
 }
 
 }  // namespace ferry::session

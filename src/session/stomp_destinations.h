@@ -13,8 +13,9 @@
 namespace ferry::session {
 
 // STOMP's destination headers read as the broker's destinations:
-// /queue/NAME, /topic/NAME, /amq/queue/NAME, /exchange/amq.topic/KEY (RabbitMQ's
-// /topic/KEY; other /exchange/ forms are the session's), or a bare NAME (ActiveMQ,
+// /queue/NAME, /topic/NAME, /stream/NAME, /amq/queue/NAME (both queue forms
+// name a stream with RabbitMQ's x-queue-type:stream), /exchange/amq.topic/KEY
+// (RabbitMQ's /topic/KEY; other /exchange/ forms are the session's), or a bare NAME (ActiveMQ,
 // Artemis), which is a queue or a topic by the frame's `destination-type`
 // (ANYCAST, MULTICAST) or else default-destination-type. The last few
 // parsed are kept: a producer names the same few in every SEND (a name past
@@ -31,6 +32,9 @@ class StompDestinations {
                                            const std::string& vhost) const;
 
  private:
+  // RabbitMQ's dialect: /queue/NAME or /amq/queue/NAME with
+  // `x-queue-type:stream` is the stream NAME.
+  static void rabbitmq_stream_queue(const stomp::Frame& f, broker::Destination& d);
   struct Parsed {
     std::string text;  // as the frame has it
     std::shared_ptr<const broker::Destination> destination;

@@ -267,7 +267,10 @@ Result<StompSession::Target> StompSession::target_of(const stomp::Frame& f) {
   }
   auto d = destinations_.of(f, login_.vhost());
   if (!d) return d.error();
-  if (text && text->starts_with("/amq/queue/")) return Target{*d, nullptr, false, /*must_exist=*/true};
+  // (/amq/queue/NAME with x-queue-type:stream declares the stream, as its
+  // headers ask.)
+  if (text && text->starts_with("/amq/queue/") && (*d)->kind == broker::DestinationKind::kQueue)
+    return Target{*d, nullptr, false, /*must_exist=*/true};
   if (broker::is_temporary_queue(**d)) {
     if (TempQueues::Entry* own = temp_queues_.find_by_queue((*d)->name)) return Target{*d, own, false};
     return Target{*d, nullptr, true};
@@ -434,6 +437,10 @@ void StompSession::handle_send(const stomp::Frame& f) {
     return;
   }
 
+  if (*tx != nullptr && (*d)->kind == broker::DestinationKind::kStream)
+    return fail(errors::kStreamInTransaction, fmt::format("SEND to {} with transaction:{}", (*d)->to_string(),
+                                                          f.get("transaction").value_or("")),
+                receipt);
   if (*tx != nullptr) {
     // A transaction's sends reach their queues only after COMMIT, too late
     // to refuse one: sending in a transaction needs configure as well
@@ -643,7 +650,7 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   }
   if (auto b = f.get("browser"); b && stomp::parse_boolean(*b) == true) {
     if (dest.kind != broker::DestinationKind::kQueue)
-      return fail(errors::kBadBrowser, fmt::format("{} is a topic: only a queue can be browsed", dest.to_string()),
+      return fail(errors::kBadBrowser, fmt::format("{} is not a queue: only a queue can be browsed", dest.to_string()),
                   receipt);
     return browse(dest, std::move(id), receipt);
   }
@@ -677,6 +684,7 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   if (dest.kind == broker::DestinationKind::kTopic)
     for (std::string_view name : {"activemq.noLocal", "no-local"})
       if (auto b = f.get(name); b && stomp::parse_boolean(*b) == true) options.no_local = true;
+  if (Status st = stream_offset_of(f, dest, options); !st) return fail(st.error(), receipt);
   if (options.no_local && durable)
     return fail(errors::kUnsupportedHeader, "noLocal on a durable subscription is not supported yet", receipt);
   auto sub = std::make_unique<Subscription>();
@@ -717,6 +725,18 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
       on_complete(op, broker::Outcome::success());
     });
   }
+}
+
+Status StompSession::stream_offset_of(const stomp::Frame& f, const broker::Destination& d,
+                                      broker::ConsumerOptions& options) {
+  // RabbitMQ ignores x-stream-offset on other queues; so does Ferry.
+  if (d.kind != broker::DestinationKind::kStream) return {};
+  auto text = f.get("x-stream-offset");
+  if (!text) return {};
+  auto spec = stream::parse_offset_spec(*text, wall_ms());
+  if (!spec) return spec.error();  // "invalid x-stream-offset: '...': expected ..."
+  options.stream_offset = *spec;
+  return {};
 }
 
 void StompSession::handle_unsubscribe(const stomp::Frame& f) {

@@ -1,0 +1,357 @@
+#include "broker/stream_store.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "broker/broker.h"
+#include "broker/shard_broker.h"
+#include "common/log.h"
+#include "stream/stream_format.h"
+
+namespace ferry::broker {
+
+namespace {
+
+constexpr std::size_t kMaxComponentBytes = 240;  // under NAME_MAX (255) with room to spare
+
+bool plain(char c, bool first) {
+  if (c >= 'a' && c <= 'z') return true;
+  if (c >= 'A' && c <= 'Z') return true;
+  if (c >= '0' && c <= '9') return true;
+  if (c == '_' || c == '-') return true;
+  return c == '.' && !first;  // never ".", "..", or a hidden name
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void answer(Broker& broker, const OpTicket& t, Outcome o) {
+  broker.to_client(t.shard, [t, o = std::move(o)](ClientEvents& ev) mutable {
+    ev.complete(t.connection, t.op, std::move(o));
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> StreamStore::escape_name(std::string_view name) {
+  if (name.empty()) return std::nullopt;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(name.size());
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (plain(c, i == 0)) {
+      out += c;
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+    if (out.size() > kMaxComponentBytes) return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> StreamStore::unescape_name(std::string_view component) {
+  std::string out;
+  for (std::size_t i = 0; i < component.size(); ++i) {
+    if (component[i] != '%') {
+      out += component[i];
+      continue;
+    }
+    if (i + 2 >= component.size()) return std::nullopt;
+    const int hi = hex_value(component[i + 1]), lo = hex_value(component[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  // Only the one spelling escape_name() makes is a stream directory.
+  if (escape_name(out) != std::string(component)) return std::nullopt;
+  return out;
+}
+
+StreamStore::StreamStore(ShardId self, Broker& broker, const StreamOptions& options,
+                         stream::StreamCommitter* committer, QueueCounts& counts)
+    : self_(self), broker_(broker), options_(options), committer_(committer), counts_(counts) {}
+
+StreamStore::~StreamStore() {
+  readers_.clear();
+  for (auto& [key, s] : streams_) {
+    // The committer must not sync a log being destroyed; close() commits
+    // what is pending itself (its completions answer connections that are
+    // gone by now, harmlessly).
+    if (committer_ != nullptr) committer_->forget(*s->log);
+    s->log->close();
+  }
+}
+
+Result<std::string> StreamStore::directory_of(const Destination& d) const {
+  if (options_.directory.empty()) return failure("streams are not available", "the broker has no data directory");
+  auto vhost = escape_name(d.vhost);
+  auto name = escape_name(d.name);
+  if (!vhost || !name)
+    return failure("invalid stream name", fmt::format("'{}' (at most 240 bytes once escaped for the file system)",
+                                                      d.name.substr(0, 64)));
+  return options_.directory + "/" + *vhost + "/" + *name + "/0";
+}
+
+Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool create) {
+  if (auto it = streams_.find(key_of(d)); it != streams_.end()) return it->second.get();
+  auto dir = directory_of(d);
+  if (!dir) return dir.error();
+  std::error_code ec;
+  const bool on_disk = std::filesystem::exists(*dir, ec);
+  if (!on_disk && !create) return failure("no such stream", d.to_string());
+  const bool limited = !on_disk;  // a stream already on disk is not a new one
+  if (limited && !counts_.try_add(d.vhost))
+    return failure("too many streams",
+                   fmt::format("vhost '{}' has max-streams ({}) streams; {} not created", d.vhost, counts_.limit(),
+                               d.to_string()));
+  if (!limited) counts_.add(d.vhost);
+  auto s = std::make_unique<Stream>();
+  s->destination = d;
+  s->wake = std::make_shared<Wake>();
+  s->wake->key = key_of(d);
+  stream::PartitionOptions o;
+  o.directory = *dir;
+  o.max_segment_bytes = options_.max_segment_bytes;
+  o.max_entry_bytes = std::min<std::uint32_t>(std::max<std::uint32_t>(options_.max_entry_bytes, 1024),
+                                              stream::format::kMaxBatchBytesLimit / 2);
+  o.max_batch_bytes = std::max<std::uint32_t>(
+      o.max_batch_bytes, o.max_entry_bytes + static_cast<std::uint32_t>(stream::format::kBatchHeaderBytes));
+  o.fsync = options_.fsync;
+  o.retention.max_bytes = options_.max_length_bytes;
+  o.retention.max_age_ms = options_.max_age_ms;
+  // From the committer's thread: one wake-up task at a time per stream.
+  Broker* broker = &broker_;
+  const ShardId self = self_;
+  std::shared_ptr<Wake> wake = s->wake;
+  o.on_commit = [broker, self, wake](stream::StreamOffset) {
+    if (wake->posted.exchange(true)) return;
+    broker->post(self, [broker, self, wake] {
+      wake->posted.store(false);
+      broker->local(self).streams().on_commit(wake->key);
+    });
+  };
+  auto log = stream::PartitionLog::open(o);
+  if (!log) {
+    counts_.remove(d.vhost);
+    return log.error();
+  }
+  s->log = std::move(*log);
+  if (s->log->recovery().truncated_bytes != 0 || s->log->recovery().indexes_rebuilt != 0)
+    spdlog::warn("stream {} (vhost {}): {}", log_safe(d.to_string()), log_safe(d.vhost),
+                 log_safe(s->log->recovery().report));
+  if (!on_disk) spdlog::debug("stream {} created (vhost {})", log_safe(d.to_string()), log_safe(d.vhost));
+  Stream* raw = s.get();
+  streams_.emplace(key_of(d), std::move(s));
+  return raw;
+}
+
+Status StreamStore::open_existing(const Destination& d) {
+  auto s = stream_for(d, false);
+  if (!s) return s.error();
+  return {};
+}
+
+void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ticket, bool may_create) {
+  if (!may_create && !streams_.contains(key_of(d))) {
+    auto dir = directory_of(d);
+    std::error_code ec;
+    if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
+  }
+  auto s = stream_for(d, true);
+  if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
+  stream::StreamEntry e;
+  e.body = m->body;
+  e.headers.reserve(m->headers.size());
+  for (const auto& [k, v] : m->headers) {
+    // Set per delivery, never stored.
+    if (k == "x-stream-offset") continue;
+    e.headers.emplace_back(k, v);
+    if (!e.key && (k == "partition-key" || k == "key")) e.key = v;
+  }
+  Broker* broker = &broker_;
+  auto appended = (*s)->log->append(std::span<const stream::StreamEntry>(&e, 1),
+                                    [broker, ticket](const stream::CommitResult& r) {
+                                      // On the committer's thread: the answer goes to the producer's shard.
+                                      answer(*broker, ticket, r.ok ? Outcome::success() : Outcome::failure(r.error));
+                                    });
+  if (!appended) return answer(broker_, ticket, Outcome::failure(appended.error().text()));
+  if (committer_ != nullptr) committer_->notify(*(*s)->log);
+}
+
+void StreamStore::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
+                            const stream::OffsetSpec& start, OpTicket ticket, bool may_create) {
+  if (!may_create && !streams_.contains(key_of(d))) {
+    auto dir = directory_of(d);
+    std::error_code ec;
+    if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
+  }
+  auto s = stream_for(d, true);
+  if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
+  auto pos = (*s)->log->resolve(start);
+  if (!pos) return answer(broker_, ticket, Outcome::failure(pos.error().text()));
+  auto r = std::make_unique<Reader>();
+  r->key = key;
+  r->stream = *s;
+  r->mode = mode;
+  r->window = window;
+  if (r->window.messages == 0) r->window.messages = 1;
+  r->position = *pos;
+  Reader& reader = *r;
+  readers_[key] = std::move(r);
+  (*s)->readers.push_back(&reader);
+  // The SUBSCRIBE's answer goes first: its deliveries follow it to the
+  // same shard, in order.
+  answer(broker_, ticket, Outcome::success());
+  pump(reader);
+}
+
+bool StreamStore::unsubscribe(const ConsumerKey& key) {
+  auto it = readers_.find(key);
+  if (it == readers_.end()) return false;
+  auto& list = it->second->stream->readers;
+  list.erase(std::remove(list.begin(), list.end(), it->second.get()), list.end());
+  readers_.erase(it);
+  return true;
+}
+
+bool StreamStore::settle(const ConsumerKey& key, const DeliverySeqs& seqs) {
+  auto it = readers_.find(key);
+  if (it == readers_.end()) return false;
+  Reader& r = *it->second;
+  // ACK, NACK, a transaction's release and its later ACK: each delivery
+  // frees its slot once; nothing is redelivered (a plain reader).
+  for (DeliverySeq seq : seqs) {
+    auto u = std::lower_bound(r.unacked.begin(), r.unacked.end(), seq,
+                              [](const Reader::Held& h, DeliverySeq s) { return h.seq.value < s.value; });
+    if (u == r.unacked.end() || u->seq != seq || u->settled) continue;
+    u->settled = true;
+    r.out_messages -= std::min<std::uint32_t>(r.out_messages, 1);
+    r.out_bytes -= std::min(r.out_bytes, u->bytes);
+  }
+  while (!r.unacked.empty() && r.unacked.front().settled) r.unacked.pop_front();
+  pump(r);
+  return true;
+}
+
+bool StreamStore::credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes) {
+  auto it = readers_.find(key);
+  if (it == readers_.end()) return false;
+  Reader& r = *it->second;
+  r.out_messages -= std::min(r.out_messages, messages);
+  r.out_bytes -= std::min(r.out_bytes, bytes);
+  pump(r);
+  return true;
+}
+
+void StreamStore::on_commit(const std::string& key) {
+  auto it = streams_.find(key);
+  if (it == streams_.end()) return;
+  // pump() never removes a reader from this list (drop_reader does, so copy).
+  std::vector<Reader*> readers = it->second->readers;
+  for (Reader* r : readers)
+    if (readers_.contains(r->key)) pump(*r);
+}
+
+void StreamStore::drop_reader(Reader& r, std::string reason) {
+  const ConsumerKey key = r.key;
+  unsubscribe(key);
+  broker_.to_client(key.shard, [key, reason = std::move(reason)](ClientEvents& ev) mutable {
+    ev.kick(key.connection, key.subscription, std::move(reason));
+  });
+}
+
+void StreamStore::pump(Reader& r) {
+  stream::PartitionLog& log = *r.stream->log;
+  std::size_t budget = kEntriesPerPump;
+  auto room = [&] {
+    return r.out_messages < r.window.messages && (r.window.bytes == 0 || r.out_bytes < r.window.bytes);
+  };
+  while (room() && budget > 0 && r.position.next < log.end_offset()) {
+    std::size_t max_bytes = kReadBytes;
+    if (r.window.bytes != 0) max_bytes = std::min<std::uint64_t>(max_bytes, r.window.bytes - r.out_bytes);
+    const std::size_t max_entries = std::min<std::size_t>(budget, r.window.messages - r.out_messages);
+    auto read = log.read(r.position, max_bytes, max_entries);
+    if (!read) {
+      spdlog::error("stream {} (vhost {}): {}", log_safe(r.stream->destination.to_string()),
+                    log_safe(r.stream->destination.vhost), log_safe(read.error().text()));
+      return drop_reader(r, read.error().text());
+    }
+    if (read->empty()) break;
+    budget -= std::min<std::size_t>(budget, read->entries());
+    const std::string destination = r.stream->destination.to_string();
+    read->for_each([&](const stream::EntryView& e) {
+      MessageRef ref = make_message_with_header_slots(e.headers.size() + 1);
+      Message& m = ref.writable();
+      m.id = broker_.next_message_id(self_);
+      m.id_text = fmt::format("ID:ferry-stream-{}-{}-{}", r.key.connection.value, r.key.subscription.value,
+                              e.offset.value);
+      m.destination = destination;
+      std::size_t n = 0;
+      for (const auto& [k, v] : e.headers) {
+        m.headers[n].first.assign(k);
+        m.headers[n].second.assign(v);
+        ++n;
+      }
+      m.headers[n].first.assign("x-stream-offset");
+      m.headers[n].second = std::to_string(e.offset.value);
+      m.headers.resize(n + 1);
+      m.body.assign(e.body);
+      const std::uint64_t bytes = m.body.size();
+      Delivery d{std::move(ref), DeliverySeq(++r.next_seq), 0};
+      ++r.out_messages;
+      r.out_bytes += bytes;
+      if (r.mode != AckMode::kAuto) r.unacked.push_back(Reader::Held{d.seq, bytes, false});
+      const ConsumerKey key = r.key;
+      broker_.to_client(key.shard, [key, d = std::move(d)](ClientEvents& ev) mutable {
+        ev.deliver(key.connection, key.subscription, std::move(d));
+      });
+      return true;
+    });
+  }
+  // Out of this turn's budget with room left: go on in a later turn, so
+  // that one reader replaying a long stream does not hold the loop.
+  if (budget == 0 && room() && r.position.next < log.end_offset() && !r.continuation_posted) {
+    r.continuation_posted = true;
+    Broker* broker = &broker_;
+    const ShardId self = self_;
+    const ConsumerKey key = r.key;
+    broker_.post(self_, [broker, self, key] { broker->local(self).streams().continue_reader(key); });
+  }
+}
+
+void StreamStore::continue_reader(const ConsumerKey& key) {
+  auto it = readers_.find(key);
+  if (it == readers_.end()) return;
+  it->second->continuation_posted = false;
+  pump(*it->second);
+}
+
+void StreamStore::tick(std::int64_t now_ms) {
+  if (++ticks_ % 10 != 0) return;  // about once a second
+  if (options_.max_length_bytes == 0 && options_.max_age_ms == 0) return;
+  for (auto& [key, s] : streams_) {
+    auto r = s->log->apply_retention(now_ms);
+    if (!r) {
+      if (static LogRate rate("stream retention failures"); rate.allow())
+        spdlog::error("stream {} (vhost {}): retention: {}", log_safe(s->destination.to_string()),
+                      log_safe(s->destination.vhost), log_safe(r.error().text()));
+      continue;
+    }
+    if (r->segments_deleted != 0)
+      spdlog::info("stream {} (vhost {}): retention deleted {} segments ({} bytes); first offset now {}",
+                   log_safe(s->destination.to_string()), log_safe(s->destination.vhost), r->segments_deleted,
+                   r->bytes_deleted, r->first.value);
+  }
+}
+
+}  // namespace ferry::broker
