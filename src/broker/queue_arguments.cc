@@ -132,8 +132,9 @@ Status QueueArguments::set(std::string_view name, std::string_view raw) {
       return {};
     }
     if (value == "stream")
-      return failure("stream queues are not supported yet",
-                     "x-queue-type:stream; declare a classic queue (x-queue-type classic, or no x-queue-type)");
+      return failure("stream queues are declared by use, not here",
+                     "x-queue-type:stream: a SEND or SUBSCRIBE to /stream/NAME, or to /queue/NAME with "
+                     "x-queue-type:stream, makes the stream (docs/streams.md)");
     return bad(name, value, "expected classic or quorum");
   }
   return failure("unknown queue argument " + std::string(name.substr(0, 64)),

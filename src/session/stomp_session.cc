@@ -664,7 +664,10 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
 
   broker::ConsumerOptions options(std::move(selector));
   // RabbitMQ's queue arguments: a declaration of the queue subscribed to.
-  if (auto args = queue_arguments_of(f); !args) {
+  // A stream (also /queue/NAME with x-queue-type:stream) takes the broker's
+  // stream options for now: its x- headers declare nothing.
+  if (dest.kind == broker::DestinationKind::kStream) {
+  } else if (auto args = queue_arguments_of(f); !args) {
     return fail(args.error(), receipt);
   } else if (*args && dest.kind == broker::DestinationKind::kTopic) {
     return fail(errors::kUnsupportedHeader,

@@ -61,7 +61,7 @@ TEST(QueueArguments, BadValuesAreErrorsNamingTheArgument) {
     EXPECT_TRUE(a.empty()) << "a refused value leaves nothing behind: " << name;
   }
   QueueArguments a;
-  EXPECT_EQ(error_of(a.set("x-queue-type", "stream")), "stream queues are not supported yet");
+  EXPECT_EQ(error_of(a.set("x-queue-type", "stream")), "stream queues are declared by use, not here");
   EXPECT_EQ(error_of(a.set("x-dead-letter-exchange", std::string(256, 'x'))),
             "invalid queue argument x-dead-letter-exchange");
 }
