@@ -787,13 +787,17 @@ void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq s
   const MessageId id = e->message->id;
   bool discard = action == SettleAction::kDeadLetter && q.discards_dead_letters();
   // A dead letter for a topic (or for the queue itself: dropped) is not
-  // moved by one record: the ack is written, then it is published.
-  std::optional<std::pair<Destination, MessageRef>> unjournaled;
+  // moved by one record: the ack is written, then it is published. Held by
+  // a pointer, null for every plain ACK: the completions below must stay
+  // within their inline storage (no allocation per ACK; test_bench's
+  // steady-state allocation test).
+  std::shared_ptr<std::pair<Destination, MessageRef>> unjournaled;
   if (action == SettleAction::kDeadLetter && !discard && e->segment != 0) {
     auto copy = dead_letter_copy(q, *e, "rejected");
     if (!journaled_target(q, copy.first)) {
       discard = true;
-      if (copy.first != q.destination()) unjournaled = std::move(copy);
+      if (copy.first != q.destination())
+        unjournaled = std::make_shared<std::pair<Destination, MessageRef>>(std::move(copy));
     }
   }
   if (e->segment == 0) {

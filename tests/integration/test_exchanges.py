@@ -473,15 +473,26 @@ def test_subscribe_to_exchange_with_stomp_py_and_php(broker):
     m = lst.messages.get(timeout=10)
     assert m.headers["destination"] == "/exchange/%s/any" % x
     conn.disconnect()
+    api = Api(broker)
+    # stomp.py's private queue and its binding go with its connection: wait
+    # for that, or the binding seen below could be that one, not PHP's.
+    until(lambda: not [b for b in bindings(api) if b["source"] == x], "stomp.py's binding to go")
     # PHP subscribes (stomp-php waits for the RECEIPT), then a message is routed to it.
     import threading
     out = {}
     t = threading.Thread(target=lambda: out.update(run_php("consume.php", broker.port, "/exchange/%s" % x, 1)))
     t.start()
-    api = Api(broker)
     until(lambda: [b for b in bindings(api) if b["source"] == x], "PHP's binding")
-    client(broker.port).send("/exchange/%s/k" % x, "to-php")
-    t.join(30)
+    # The API shows shard 0's copy of the binding; the sender's shard may get
+    # it a moment later (PHP's RECEIPT waits for every shard, but the test
+    # cannot see it): send until PHP has one.
+    sender = client(broker.port)
+    deadline = time.monotonic() + 30
+    while t.is_alive() and time.monotonic() < deadline:
+        sender.send("/exchange/%s/k" % x, "to-php")
+        t.join(0.3)
+    t.join(1)
+    sender.close()
     assert [f["body"] for f in out["frames"]] == ["to-php"]
     assert out["frames"][0]["headers"]["destination"] == "/exchange/%s/k" % x
 
