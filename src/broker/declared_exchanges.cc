@@ -9,8 +9,10 @@
 #include <memory>
 #include <sstream>
 
+#include "broker/arguments_json.h"
 #include "broker/destination.h"
 #include "store/env.h"
+#include "store/replace_file.h"
 
 namespace ferry::broker {
 
@@ -18,18 +20,12 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json arguments_json(const Arguments& a) {
-  Json j = Json::object();
-  for (const auto& [k, v] : a) j[k] = v;
-  return j;
-}
-
+// The file holds what arguments_to_json wrote: an object of strings.
 bool read_arguments(const Json& j, Arguments& out) {
   if (!j.is_object()) return false;
-  for (const auto& [k, v] : j.items()) {
-    if (!v.is_string()) return false;
-    out.emplace(k, v.get<std::string>());
-  }
+  auto read = arguments_from_json(j);
+  if (!read) return false;
+  out = std::move(*read);
   return true;
 }
 
@@ -114,35 +110,20 @@ Status DeclaredExchanges::save(const State& state) const {
                          {"durable", x.properties.durable},
                          {"auto_delete", x.properties.auto_delete},
                          {"internal", x.properties.internal},
-                         {"arguments", arguments_json(x.properties.arguments)}});
+                         {"arguments", arguments_to_json(x.properties.arguments)}});
   for (const BindingInfo& b : state.bindings)
     bindings.push_back({{"vhost", b.vhost},
                         {"source", b.source},
                         {"destination", b.destination.name},
                         {"destination_type", b.destination.kind == BindingDestination::Kind::kQueue ? "queue" : "exchange"},
                         {"routing_key", b.key},
-                        {"arguments", arguments_json(b.arguments)}});
+                        {"arguments", arguments_to_json(b.arguments)}});
   const Json j{{"exchanges", exchanges}, {"bindings", bindings}};
   const std::string data = j.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
-  // The journal's file layer: short writes retried, fdatasync, directory sync.
-  store::Env& env = store::Env::posix();
-  const std::string tmp = path_ + ".tmp";
-  std::unique_ptr<store::File> file;
-  store::IoStatus st = env.open_file(tmp, true, file);
-  if (st.ok()) st = file->truncate(0);
-  if (st.ok()) st = file->write_at(0, data);
-  if (st.ok()) st = file->sync();
-  file.reset();
-  if (!st.ok()) {
-    (void)env.remove_file(tmp);
+  // The journal's file layer: short writes retried, fdatasync, rename,
+  // directory sync.
+  if (store::IoStatus st = store::replace_file(store::Env::posix(), path_, dir_, data, true); !st.ok())
     return failure("cannot write " + st.to_string());
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    Error e = failure("cannot replace " + path_, std::strerror(errno));
-    (void)env.remove_file(tmp);
-    return e;
-  }
-  (void)env.sync_dir(dir_);
   return {};
 }
 

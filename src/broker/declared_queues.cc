@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "store/env.h"
+#include "store/replace_file.h"
 
 namespace ferry::broker {
 
@@ -105,25 +106,10 @@ Status DeclaredQueues::save(const std::set<Entry>& entries, const std::map<Entry
     j.push_back(std::move(entry));
   }
   const std::string data = j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  // The journal's file layer: short writes retried, fdatasync, directory sync.
-  store::Env& env = store::Env::posix();
-  const std::string tmp = path_ + ".tmp";
-  std::unique_ptr<store::File> file;
-  store::IoStatus st = env.open_file(tmp, true, file);
-  if (st.ok()) st = file->truncate(0);
-  if (st.ok()) st = file->write_at(0, data);
-  if (st.ok()) st = file->sync();
-  file.reset();
-  if (!st.ok()) {
-    (void)env.remove_file(tmp);
+  // The journal's file layer: short writes retried, fdatasync, rename,
+  // directory sync.
+  if (store::IoStatus st = store::replace_file(store::Env::posix(), path_, dir_, data, true); !st.ok())
     return failure("cannot write " + st.to_string());
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    Error e = failure("cannot replace " + path_, std::strerror(errno));
-    (void)env.remove_file(tmp);
-    return e;
-  }
-  (void)env.sync_dir(dir_);
   return {};
 }
 

@@ -18,10 +18,6 @@ namespace ferry {
 // Returns false when `level` is not one of trace, debug, info, warn, error.
 bool init_logging(std::string_view level, bool json = false);
 
-// `text` as the inside of a JSON string (quotes, backslashes and control
-// characters escaped; other bytes as they are).
-void append_json_string(std::string& out, std::string_view text);
-
 // A value that came from a client (destination, transaction or
 // subscription id, user name, client-id, header, path), made safe to log:
 // wrap it at the call site, `spdlog::info("queue {}", log_safe(name))`.

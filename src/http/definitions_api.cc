@@ -7,6 +7,7 @@
 
 #include "auth/authenticator.h"
 #include "auth/password_hash.h"
+#include "broker/arguments_json.h"
 #include "broker/declared_queues.h"
 #include "broker/queue_arguments.h"
 #include "broker/exchanges.h"
@@ -23,26 +24,10 @@ namespace {
 constexpr std::string_view kFerryAlgorithm = "ferry_pbkdf2_sha256";
 constexpr std::size_t kMaxImportItems = 100'000;  // per list: bounds one import's work
 
-Json arguments_json(const broker::Arguments& a) {
-  Json j = Json::object();
-  for (const auto& [k, v] : a) j[k] = v;
-  return j;
-}
-
-// Arguments as the routing core keeps them (strings); nullopt if not an
-// object of strings, numbers or booleans.
+// An item's "arguments" (absent or null: none); nullopt: not an object of
+// strings, numbers or booleans.
 std::optional<broker::Arguments> arguments_of(const Json& item) {
-  broker::Arguments out;
-  auto it = item.find("arguments");
-  if (it == item.end() || it->is_null()) return out;
-  if (!it->is_object()) return std::nullopt;
-  for (const auto& [k, v] : it->items()) {
-    if (v.is_string()) out.emplace(k, v.get<std::string>());
-    else if (v.is_boolean()) out.emplace(k, v.get<bool>() ? "true" : "false");
-    else if (v.is_number_integer() || v.is_number_unsigned()) out.emplace(k, v.dump());
-    else return std::nullopt;
-  }
-  return out;
+  return broker::arguments_from_json(item.contains("arguments") ? item["arguments"] : Json());
 }
 
 bool flag(const Json& item, const char* name, bool fallback) {
@@ -98,7 +83,7 @@ void export_definitions(ApiContext& ctx, std::optional<std::string> only_vhost, 
       const auto& p = x->properties();
       if (!p.durable || x->name().empty() || x->name().starts_with("amq.")) continue;
       Json e{{"name", x->name()}, {"type", broker::exchange_type_name(p.type)}, {"durable", true},
-             {"auto_delete", p.auto_delete}, {"internal", p.internal}, {"arguments", arguments_json(p.arguments)}};
+             {"auto_delete", p.auto_delete}, {"internal", p.internal}, {"arguments", broker::arguments_to_json(p.arguments)}};
       if (!only_vhost) e["vhost"] = v;
       exchanges.push_back(std::move(e));
     }
@@ -106,7 +91,7 @@ void export_definitions(ApiContext& ctx, std::optional<std::string> only_vhost, 
       if (b.destination.name.starts_with(broker::kTemporaryQueuePrefix)) continue;
       Json j{{"source", b.source}, {"destination", b.destination.name},
              {"destination_type", b.destination.kind == broker::BindingDestination::Kind::kQueue ? "queue" : "exchange"},
-             {"routing_key", b.key}, {"arguments", arguments_json(b.arguments)}};
+             {"routing_key", b.key}, {"arguments", broker::arguments_to_json(b.arguments)}};
       if (!only_vhost) j["vhost"] = v;
       bindings.push_back(std::move(j));
     }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "auth/user_store.h"
+#include "broker/arguments_json.h"
 #include "http/api.h"
 #include "http/json.h"
 #include "http/paging.h"
@@ -23,26 +24,10 @@ using broker::ExchangeChange;
 // RabbitMQ names the default exchange "amq.default" in paths, "" in bodies.
 std::string exchange_of_path(const std::string& name) { return name == "amq.default" ? std::string() : name; }
 
-Json arguments_json(const Arguments& a) {
-  Json j = Json::object();
-  for (const auto& [k, v] : a) j[k] = v;
-  return j;
-}
-
-// Arguments as the routing core keeps them: strings (numbers in decimal,
-// booleans as true/false). nullopt: not an object of such values.
+// The body's "arguments" (absent or null: none), as the routing core keeps
+// them (arguments_json.h); nullopt: not an object of such values.
 std::optional<Arguments> arguments_of(const Json& body) {
-  Arguments out;
-  if (!body.contains("arguments") || body["arguments"].is_null()) return out;
-  const Json& a = body["arguments"];
-  if (!a.is_object()) return std::nullopt;
-  for (const auto& [k, v] : a.items()) {
-    if (v.is_string()) out.emplace(k, v.get<std::string>());
-    else if (v.is_boolean()) out.emplace(k, v.get<bool>() ? "true" : "false");
-    else if (v.is_number_integer() || v.is_number_unsigned()) out.emplace(k, v.dump());
-    else return std::nullopt;
-  }
-  return out;
+  return broker::arguments_from_json(body.contains("arguments") ? body["arguments"] : Json());
 }
 
 Json exchange_json(const std::string& vhost, const broker::Exchange& x) {
@@ -53,7 +38,7 @@ Json exchange_json(const std::string& vhost, const broker::Exchange& x) {
               {"durable", p.durable},
               {"auto_delete", p.auto_delete},
               {"internal", p.internal},
-              {"arguments", arguments_json(p.arguments)}};
+              {"arguments", broker::arguments_to_json(p.arguments)}};
 }
 
 Json binding_json(const BindingInfo& b) {
@@ -62,7 +47,7 @@ Json binding_json(const BindingInfo& b) {
               {"destination", b.destination.name},
               {"destination_type", b.destination.kind == BindingDestination::Kind::kQueue ? "queue" : "exchange"},
               {"routing_key", b.key},
-              {"arguments", arguments_json(b.arguments)},
+              {"arguments", broker::arguments_to_json(b.arguments)},
               {"properties_key", broker::binding_properties_key(b.key, b.arguments)}};
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/assert.h"
 #include "common/clock.h"
+#include "store/replace_file.h"
 #include "stream/segment_file.h"
 
 namespace ferry::stream {
@@ -277,18 +278,9 @@ void PartitionLog::write_index_files(const Segment& s) {
       {offset_index_path(s.base), s.index.encode_offset_file(s.size)},
       {time_index_path(s.base), s.index.encode_time_file(s.size)}};
   for (const auto& [path, bytes] : files) {
-    const std::string tmp = path + ".tmp";
-    std::unique_ptr<store::File> f;
-    store::IoStatus st = env_.open_file(tmp, true, f);
-    if (st.ok()) st = f->truncate(0);
-    if (st.ok()) st = f->write_at(0, std::span<const char>(bytes.data(), bytes.size()));
-    f.reset();
-    if (st.ok()) st = env_.rename_file(tmp, path);
-    if (!st.ok()) {
-      // The segment stays readable; the next open rebuilds the index.
-      spdlog::warn("stream {}: cannot write an index file: {}", options_.directory, st.to_string());
-      (void)env_.remove_file(tmp);
-    }
+    const store::IoStatus st = store::replace_file(env_, path, options_.directory, bytes, false);
+    // The segment stays readable; the next open rebuilds the index.
+    if (!st.ok()) spdlog::warn("stream {}: cannot write an index file: {}", options_.directory, st.to_string());
   }
 }
 
