@@ -127,11 +127,6 @@ void Broker::publish_declaring(std::shared_ptr<const Destination> d, MessageRef 
   });
 }
 
-struct Broker::PendingDeclaration {
-  DeclaredQueues::Change change;
-  std::function<void(const Status&)> done;
-};
-
 void Broker::remember_declaration(const Destination& d, std::optional<QueueArguments> args,
                                   std::function<void(const Status&)> done) {
   executor_.post(ShardId(0), [this, change = DeclaredQueues::Change{d.vhost, d.name, std::move(args)},

@@ -12,12 +12,11 @@
 #include "broker/client_ids.h"
 #include "broker/consumer_key.h"
 #include "broker/consumer_options.h"
+#include "broker/declared_queues.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
 #include "broker/durable_subscription.h"
-#include "store/journal.h"
 #include "broker/exchanges.h"
-#include "stream/committer.h"
 #include "broker/executor.h"
 #include "broker/message.h"
 #include "broker/message_selector.h"
@@ -25,12 +24,13 @@
 #include "broker/queue_arguments.h"
 #include "broker/queue_counts.h"
 #include "broker/topic_patterns.h"
+#include "store/journal.h"
+#include "stream/committer.h"
 
 namespace ferry::broker {
 
 class ShardBroker;
 class DeclaredExchanges;
-class DeclaredQueues;
 
 // The whole broker seen from a connection: routes each operation to the
 // shard that owns the destination (hash of vhost and name) and routes the
@@ -212,7 +212,11 @@ class Broker {
   std::vector<Counter> id_counters_;
   ClientIds client_ids_;
   DeclaredQueues* declared_queues_ = nullptr;
-  struct PendingDeclaration;
+  // A declaration waiting for the next batched write of declared_queues_.
+  struct PendingDeclaration {
+    DeclaredQueues::Change change;
+    std::function<void(const Status&)> done;
+  };
   std::vector<PendingDeclaration> pending_declarations_;  // shard 0 only
   bool declarations_posted_ = false;                      // shard 0 only
   std::atomic<std::uint64_t> recovery_done_{0}, recovery_total_{0};  // recover()'s progress

@@ -829,7 +829,11 @@ void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq s
   }
   // A dead-letter move: one atomic record (ack here + the copy in the
   // dead-letter queue), so after a crash it is in exactly one of them.
-  auto [dlq, copy] = dead_letter_copy(q, *e, "rejected");
+  // Named variables, not a structured binding: lambdas below capture them
+  // (clang 14, which builds the fuzz targets, cannot capture a binding).
+  std::pair<Destination, MessageRef> target = dead_letter_copy(q, *e, "rejected");
+  Destination& dlq = target.first;
+  MessageRef& copy = target.second;
   std::vector<std::pair<RecordType, std::string>> records;
   records.emplace_back(RecordType::kAck, encode_message_ref(*queue_key, id));
   const std::string dlq_key = dlq.journal_key();
@@ -956,7 +960,11 @@ std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& fr
 }
 
 void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
-  auto [dlq, moved] = dead_letter_copy(from, e, reason);
+  // Named variables, not a structured binding: the lambda below captures
+  // them (clang 14, which builds the fuzz targets, cannot capture a binding).
+  std::pair<Destination, MessageRef> target = dead_letter_copy(from, e, reason);
+  Destination& dlq = target.first;
+  MessageRef& moved = target.second;
   if (!journaled_target(from, dlq)) {
     // A topic (its durable subscriptions journal their copies as any topic
     // message), or the queue itself (a cycle: dropped, as RabbitMQ drops
