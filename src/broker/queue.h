@@ -290,8 +290,6 @@ class Queue {
   // is NOT called; the caller owns their journal retains.
   std::vector<QueueEntry> take_waiting(std::size_t count);
   // Kept while idle (created through the management API) until deleted.
-  void set_declared(bool d) { declared_ = d; }
-  bool declared() const { return declared_; }
   const MessageCounters& counters() const { return counters_; }
   // Called about once a second by the owner; feeds the rates.
   // The windows exist only once something moved: a queue that never saw a
@@ -433,7 +431,6 @@ class Queue {
   std::uint64_t next_order_ = 0;
   std::int64_t next_expiry_ = 0;  // no waiting message expires before this (0 = none expires)
   bool dispatching_ = false;
-  bool declared_ = false;
   bool scanned_ = false;         // see unscanned_from_
   bool grouping_ = false;        // a /queue/: honours message groups
   std::uint32_t selective_ = 0;  // consumers with a selector (0: the plain dispatch)

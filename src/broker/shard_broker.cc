@@ -116,7 +116,7 @@ Queue& ShardBroker::queue_for(const Destination& d) {
   auto& slot = queues_[key_of(d)];
   if (!slot) {
     // The broker's own creations (recovery, dead letters, a parked SEND
-    // whose queue went idle meanwhile) count but are never refused.
+    // whose queue was deleted meanwhile) count but are never refused.
     broker_.queue_counts().add(d.vhost);
     slot = make_queue(d);
   }
@@ -160,9 +160,6 @@ Queue* ShardBroker::declare_for_client(const Destination& d, const QueueArgument
   }
   created = true;
   q->set_arguments(args);
-  // Declared: kept while idle, as RabbitMQ keeps a declared queue (until it
-  // is deleted, or its x-expires runs out).
-  q->set_declared(true);
   spdlog::info("queue {} declared with arguments (vhost {})", log_safe(q->name()), log_safe(d.vhost));
   if (args.queue_type == "quorum")
     spdlog::info("queue {}: x-queue-type quorum is served as a classic durable queue (Ferry has no replicated "
@@ -1055,15 +1052,12 @@ void ShardBroker::tick(std::int64_t now_ms) {
       expire_queue(gone);
       continue;
     }
-    // A queue with nothing in it and nobody on it is gone; it is recreated
-    // on next use. This bounds memory held by one-off names.
-    if (q.idle() && !q.declared()) {
-      auto gone = it++;
-      erase_queue(gone);
-    } else {
-      q.trim();
-      ++it;
-    }
+    // Otherwise a queue stays, empty or not, until it is deleted (API, CLI)
+    // or its x-expires runs out, as a RabbitMQ or ActiveMQ queue does: its
+    // counters and metric series stay with it. max-queues bounds how many
+    // there are; an idle queue costs well under 1 KB (queue.h).
+    q.trim();
+    ++it;
   }
   for (auto& [q, t] : topic_of_) {
     q->expire(now_ms);

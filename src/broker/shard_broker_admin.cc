@@ -126,15 +126,14 @@ ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool
   // for its messages already): it takes the declared arguments.
   if (args != nullptr && (!existed || !enforce_limit)) q->set_arguments(*args);
   q->touch(now_ms());
-  q->set_declared(true);
   if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
                             log_safe(d.vhost));
   return existed ? DeclareResult::kExisted : DeclareResult::kCreated;
 }
 
 ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
-  // Its bindings go with it, as in RabbitMQ (also when it was idle and so
-  // no longer held here: bindings keep naming a queue Ferry reaped).
+  // Its bindings go with it, as in RabbitMQ (also when the queue itself is
+  // not here: a binding may name a queue that was never made).
   if (const RoutingTable* t = broker_.exchanges(self_).find(d.vhost); t != nullptr && t->has_queue(d.name)) {
     ExchangeChange c;
     c.kind = ExchangeChange::Kind::kRemoveQueue;

@@ -658,7 +658,9 @@ TEST_F(BrokerTest, MemoryLimitIsSharedOutPerShard) {
 
 // --- Housekeeping ---------------------------------------------------------------
 
-TEST_F(BrokerTest, TickRemovesIdleQueuesButKeepsOnesInUse) {
+// A queue stays, drained and unused, until it is deleted (issue 16 item 5:
+// as a RabbitMQ or ActiveMQ queue does, with its counters).
+TEST_F(BrokerTest, TickKeepsDrainedQueuesWithTheirCounters) {
   start();
   Conn producer{ShardId(0), ConnectionId(1)};
   Conn consumer{ShardId(0), ConnectionId(2)};
@@ -669,12 +671,17 @@ TEST_F(BrokerTest, TickRemovesIdleQueuesButKeepsOnesInUse) {
   broker->unsubscribe(ShardId(0), consumer.key(2), false, consumer.ticket());
   executor->drain();
   EXPECT_EQ(broker->local(ShardId(0)).queue_count(), 3u);
-  broker->tick(ShardId(0), wall_ms());
-  EXPECT_EQ(broker->local(ShardId(0)).queue_count(), 2u);
-  // A removed queue comes back on next use.
+  for (int i = 0; i < 20; ++i) broker->tick(ShardId(0), wall_ms());
+  EXPECT_EQ(broker->local(ShardId(0)).queue_count(), 3u);
+  auto drained = broker->local(ShardId(0)).queue_stats(dest("/queue/drained"));
+  ASSERT_TRUE(drained.has_value());
+  EXPECT_EQ(drained->ready, 0u);
+  EXPECT_EQ(drained->counters.enqueued, 1u);
+  // Used again, it is the same queue: its counters go on.
   publish(producer, "/queue/drained", "again");
   subscribe(consumer, "/queue/drained", AckMode::kAuto, 10, 3);
   EXPECT_EQ(on(consumer).bodies_for(consumer.id, SubscriptionNo(3)), (Bodies{"again"}));
+  EXPECT_EQ(broker->local(ShardId(0)).queue_stats(dest("/queue/drained"))->counters.enqueued, 2u);
 }
 
 TEST_F(BrokerTest, SlowTopicSubscriberIsKickedUnderDisconnectPolicy) {

@@ -204,8 +204,7 @@ def test_create_and_delete_queue(broker):
     assert api.raw("PUT", Api.q(name))[0] == 204
     q = api.queue(name)
     assert q["depth"] == 0 and q["consumers"] == 0
-    # An empty queue created through the API stays (idle queues made by
-    # traffic are dropped after a tick).
+    # An empty queue created through the API stays.
     time.sleep(0.5)
     assert api.queue(name)["depth"] == 0
     c = client(broker.port)
@@ -217,6 +216,30 @@ def test_create_and_delete_queue(broker):
     c.subscribe("/queue/" + name, "s")
     assert c.try_read_frame(QUIET) is None
     c.close()
+
+
+def test_a_queue_made_by_traffic_stays_with_its_counters(broker):
+    """Issue 16 item 5: a queue made by a SEND stays, empty and unused,
+    with its counters, in the API and /metrics, until it is deleted (as in
+    RabbitMQ and ActiveMQ); it used to vanish about 100 ms after it drained."""
+    api = Api(broker)
+    name = unique("kept")
+    c = client(broker.port)
+    for i in range(3):
+        c.send("/queue/" + name, "m%d" % i)
+    c.subscribe("/queue/" + name, "s")
+    for _ in range(3):
+        c.read_message()
+    c.unsubscribe("s")
+    c.close()
+    time.sleep(1.5)  # several housekeeping ticks: it would have been dropped
+    q = api.queue(name)
+    assert q["messages"] == 0 and q["consumers"] == 0
+    assert q["message_stats"]["publish"] == 3 and q["message_stats"]["deliver_get"] == 3, q
+    metrics = api.raw("GET", "/metrics")[2].decode()
+    assert 'queue="%s"' % name in metrics
+    assert api.raw("DELETE", Api.q(name))[0] == 204
+    assert api.raw("GET", Api.q(name))[0] == 404
 
 
 def test_a_created_queue_survives_a_restart_until_deleted(broker_factory, tmp_path):

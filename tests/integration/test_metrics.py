@@ -95,8 +95,6 @@ def test_metrics_dead_letters_and_redeliveries(broker_factory):
     c.subscribe("/queue/" + q, "s", ack="client-individual")
     c.nack(c.read_message())
     c.nack(c.read_message())
-    # c stays subscribed: an idle queue without consumers is dropped, and
-    # its counters with it.
     import time
     deadline = time.monotonic() + 5
     while True:
