@@ -141,6 +141,17 @@ bool basic_credentials(std::string_view header, std::string& user, std::string& 
   return true;
 }
 
+// What an operator changes through the API (declare, delete, purge, users,
+// permissions, definitions, closing a connection) is logged with the user
+// who did it. Reads are not, nor the message operations (publish, get):
+// those are traffic, not administration.
+bool is_admin_action(const Request& r) {
+  if (r.method == "GET" || r.method == "HEAD" || r.method == "OPTIONS") return false;
+  if (r.segments.empty() || r.segments[0] != "api") return false;
+  const std::string& last = r.segments.back();
+  return !(r.method == "POST" && (last == "publish" || last == "get"));
+}
+
 }  // namespace
 
 // One HTTP connection, plain or over TLS (then the TLS stream wraps the
@@ -306,7 +317,12 @@ class Server::Session : public std::enable_shared_from_this<Server::Session> {
     auto self = shared_from_this();
     shared_->waiting.insert(self);
     std::weak_ptr<Session> weak = self;
-    (*found.handler)(r, found.captures, [weak](Response res) {
+    std::string audit;  // an operator's action: logged with its user and its answer
+    if (is_admin_action(r))
+      audit = fmt::format("management: user '{}' ({}) {} {}", log_safe(r.user), peer_.address, r.method,
+                          log_safe(r.path));
+    (*found.handler)(r, found.captures, [weak, audit = std::move(audit)](Response res) {
+      if (!audit.empty()) spdlog::info("{}: {}", audit, res.status);
       auto s = weak.lock();
       if (!s) return;  // the server stopped meanwhile
       s->shared_->waiting.erase(s);

@@ -89,13 +89,6 @@ Json permission_json(const auth::PermissionEntry& e) {
               {"read", e.read}};
 }
 
-Response status_only(unsigned status) {
-  Response res;
-  res.status = status;
-  res.body.clear();
-  return res;
-}
-
 Error not_found(Outcome& o, std::string text) {
   o.error_status = 404;
   o.error_code = "not_found";

@@ -42,13 +42,17 @@ std::string_view Connection::transport_name() const {
 
 void Connection::start() {
   opened_ms_ = last_read_ms_ = last_write_ms_ = mono_ms();
-  spdlog::debug("connection {} opened from {} on shard {} ({})", id_.value, peer_, shard_.value,
-                transport_name());
+  // At info, as RabbitMQ logs "accepting AMQP connection"; a flood of
+  // connections writes a bounded number of these lines (and a summary).
+  if (static LogRate rate("connections opened", 100); rate.allow())
+    spdlog::info("connection {} opened from {} on shard {} ({})", id_.value, peer_, shard_.value,
+                 transport_name());
   link_->start([self = shared_from_this()](const boost::system::error_code& ec) {
     if (self->closed_) return;
     if (ec) {
       if (static LogRate rate("failed TLS handshakes"); rate.allow())
         spdlog::info("connection {} ({}): TLS handshake failed: {}", self->id_.value, self->peer_, ec.message());
+      self->note_close_reason("TLS handshake failed: " + ec.message());
       self->close_now();
       return;
     }
@@ -80,6 +84,7 @@ void Connection::on_readable(const boost::system::error_code& ec) {
   if (ec) {
     if (ec != boost::asio::error::operation_aborted)
       spdlog::debug("connection {} wait error: {}", id_.value, ec.message());
+    note_close_reason("socket error: " + ec.message());
     close_now();
     return;
   }
@@ -138,12 +143,15 @@ bool Connection::read_ok(const boost::system::error_code& ec) {
     // receipt: what it is owed (the RECEIPT or ERROR of every earlier frame)
     // is written, then the connection closes.
     spdlog::debug("connection {}: end of input from the client", id_.value);
+    note_close_reason("the client closed its end of the connection");
     peer_finished_ = true;
     protocol_->on_end_of_input();
     return false;
   }
   if (ec) {
     if (ec != boost::asio::error::eof) spdlog::debug("connection {} read error: {}", id_.value, ec.message());
+    note_close_reason(ec == boost::asio::error::eof ? std::string("the client closed the connection")
+                                                    : "read error: " + ec.message());
     close_now();
     return false;
   }
@@ -161,12 +169,14 @@ std::size_t Connection::unwrap(char* data, std::size_t n) {
   if (in.failed) {
     if (static LogRate rate("refused WebSocket handshakes and frames"); rate.allow())
       spdlog::info("connection {} ({}): {}", id_.value, peer_, log_safe(ws_->failure()));
+    note_close_reason(std::string(ws_->failure()));
     close_requested_ = true;  // no more reads; the closing handshake follows the output
     flush();
   } else if (in.peer_closed) {
     // As the end of a TCP stream, once the frames before the close frame
     // are parsed (see end_of_messages()).
     spdlog::debug("connection {}: WebSocket close from the client", id_.value);
+    note_close_reason("the client sent a WebSocket close");
     peer_finished_ = true;
     ws_peer_closed_ = true;
   } else if (!ws_->urgent().empty()) {
@@ -265,6 +275,7 @@ void Connection::start_write() {
     self->writing_now_ = false;
     if (self->closed_) return;
     if (ec) {
+      self->note_close_reason("write error: " + ec.message());
       self->close_now();
       return;
     }
@@ -352,6 +363,7 @@ void Connection::tick(std::int64_t now_ms) {
     if (static LogRate rate("handshake timeouts"); rate.allow())
       spdlog::info("connection {} ({}): {} handshake not done within connect-timeout", id_.value, peer_,
                  link_up_ ? "WebSocket" : "TLS");
+    note_close_reason(std::string(link_up_ ? "WebSocket" : "TLS") + " handshake not done within connect-timeout");
     close_now();
     return;
   }
@@ -365,6 +377,7 @@ void Connection::tick(std::int64_t now_ms) {
     if (static LogRate rate("heart-beat timeouts"); rate.allow())
       spdlog::info("connection {} ({}): heart-beat timeout after {} ms of silence", id_.value, peer_,
                  now_ms - last_read_ms_);
+    note_close_reason(fmt::format("heart-beat timeout after {} ms of silence", now_ms - last_read_ms_));
     close_now();
     return;
   }
@@ -392,9 +405,27 @@ void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
   link_->close();
+  log_closed();
   protocol_->on_closed();
-  spdlog::debug("connection {} closed", id_.value);
   if (on_closed_) on_closed_(id_);
+}
+
+// At info with the reason, as RabbitMQ logs "closing AMQP connection" (and
+// "client unexpectedly closed TCP connection"); bounded like the open line.
+void Connection::log_closed() {
+  static LogRate rate("connections closed", 100);
+  if (!rate.allow()) return;
+  std::string reason = close_reason_;
+  if (reason.empty()) reason = protocol_->close_reason();
+  if (reason.empty()) reason = close_requested_ ? "closed by the broker" : "closed";
+  ConnectionInfo info;
+  protocol_->describe(info);
+  const double seconds = static_cast<double>(mono_ms() - opened_ms_) / 1000.0;
+  if (info.user)
+    spdlog::info("connection {} ({}, user '{}', vhost '{}') closed after {:.1f} s: {}", id_.value, peer_,
+                 log_safe(*info.user), log_safe(info.vhost), seconds, log_safe(reason));
+  else
+    spdlog::info("connection {} ({}) closed after {:.1f} s: {}", id_.value, peer_, seconds, log_safe(reason));
 }
 
 }  // namespace ferry::net

@@ -84,6 +84,11 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void start_write();
   void close_now();
   void linger();
+  // The first reason wins (see close_now's log line).
+  void note_close_reason(std::string reason) {
+    if (close_reason_.empty()) close_reason_ = std::move(reason);
+  }
+  void log_closed();
 
   std::unique_ptr<Link> link_;
   std::unique_ptr<websocket::Layer> ws_;
@@ -114,6 +119,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   HandlerMemory flush_memory_;  // the posted flush (one at a time)
   bool close_requested_ = false;
   bool closed_ = false;
+  std::string close_reason_;   // what the connection saw end it (empty: ask the protocol)
   bool lingering_ = false;     // last frame sent, waiting for the client's FIN
   std::int64_t linger_since_ms_ = 0;
 

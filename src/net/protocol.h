@@ -51,6 +51,10 @@ class Protocol {
   // Fills the protocol's part of a management snapshot (user, vhost,
   // protocol, subscriptions).
   virtual void describe(ConnectionInfo& info) const = 0;
+  // Why the session ended the connection, if it did (the client's
+  // DISCONNECT, the ERROR it was sent); empty otherwise. For the log line
+  // of the close.
+  virtual std::string close_reason() const { return {}; }
 };
 
 // How a listener makes the session of each connection it accepts.

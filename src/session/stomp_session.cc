@@ -975,6 +975,7 @@ void StompSession::handle_abort(const stomp::Frame& f) {
 
 void StompSession::handle_disconnect(const stomp::Frame& f) {
   disconnecting_ = true;
+  close_reason_ = "the client sent DISCONNECT";
   begin_op(f.get("receipt"), 0, 0, /*disconnect=*/true);
 }
 
@@ -1039,6 +1040,7 @@ void StompSession::write_receipt(std::string_view receipt) {
 void StompSession::fail(std::string_view message, std::string_view detail, std::optional<std::string_view> receipt) {
   if (closing_) return;
   closing_ = true;
+  close_reason_ = fmt::format("the broker sent an ERROR frame ({})", message);
   if (static LogRate rate("ERROR frames sent"); rate.allow())
     spdlog::info("connection {} ({}): ERROR {}{}{}", id_.value, transport_.peer(), log_safe(message),
                  detail.empty() ? "" : ": ", log_safe(detail));

@@ -73,6 +73,7 @@ class StompSession final : public net::Protocol, public broker::Client, private 
     return authenticating_ || login_.refusing() || login_.waiting_for_client_id();
   }
   bool connected() const override { return connected_; }
+  std::string close_reason() const override { return close_reason_; }
   std::uint64_t messages_in() const override { return messages_in_; }    // SENDs accepted
   std::uint64_t messages_out() const override { return messages_out_; }  // MESSAGEs written
   void describe(net::ConnectionInfo& info) const override;
@@ -215,6 +216,7 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   bool closing_ = false;
   bool released_ = false;
   bool disconnecting_ = false;
+  std::string close_reason_;  // see close_reason()
 
   std::int64_t connected_at_ms_ = 0;
   std::uint64_t messages_in_ = 0;

@@ -643,3 +643,24 @@ def test_stop_while_requests_are_in_flight(broker_factory):
     for s in socks:
         s.close()
     c.close()
+
+
+def test_admin_actions_are_logged_with_their_user(broker):
+    """Issue 16 item 6: what an operator changes through the API is logged at
+    info with the user who did it and the answer; reads are not."""
+    api = Api(broker)
+    name = unique("audited")
+    assert api.raw("PUT", Api.q(name))[0] == 201
+    assert api.raw("DELETE", Api.q(name + "-missing"))[0] == 404
+    api.get("/api/overview")
+    deadline = time.monotonic() + WAIT
+    want = ["management: user 'guest' (127.0.0.1)", "PUT /api/queues/%2F/" + name + ": 201",
+            "DELETE /api/queues/%2F/" + name + "-missing: 404"]
+    while True:
+        lines = [l for l in broker.lines if "management: user" in l]
+        if any(want[1] in l for l in lines) and any(want[2] in l for l in lines):
+            break
+        assert time.monotonic() < deadline, "no audit line:\n" + broker.tail()
+        time.sleep(0.05)
+    assert all(want[0] in l and " info " in l for l in lines), lines
+    assert not [l for l in lines if "/api/overview" in l], lines
