@@ -84,7 +84,8 @@ void add_connection_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/connections/{id}", [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
     auto id = parse_id(cap[0], ctx.shards.shard_count());
     if (!id) return reply(error_response(404, "not_found", "no connection " + cap[0]));
-    auto [shard, conn] = *id;
+    const auto shard = id->first;  // named, not a structured binding: clang 14 cannot capture those
+    const auto conn = id->second;
     ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0], filter = req.vhosts]() mutable {
       std::optional<net::ConnectionInfo> found;
       for (auto& c : ctx.stomp.connections(shard))
@@ -107,7 +108,8 @@ void add_connection_routes(Router& r, ApiContext& ctx) {
         [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
           auto id = parse_id(cap[0], ctx.shards.shard_count());
           if (!id) return reply(error_response(404, "not_found", "no connection " + cap[0]));
-          auto [shard, conn] = *id;
+          const auto shard = id->first;
+          const auto conn = id->second;
           ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0], filter = req.vhosts]() mutable {
             // A connection in a vhost the user does not see is "not found".
             bool visible = false;
