@@ -179,6 +179,15 @@ Status UserStore::save(const std::string& path) const {
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) return failure("cannot write " + tmp);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) return failure("cannot replace " + path);
+  // The rename itself survives a power loss only once the directory is
+  // synced (as store::replace_file does; this file keeps mode 0600).
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+    const bool synced = ::fsync(d) == 0;
+    ::close(d);
+    if (!synced) return failure("cannot sync the directory of " + path);
+  }
   return {};
 }
 
