@@ -295,24 +295,64 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
     }
   }
   std::vector<Destination> topics;
-  for (const auto& [d, m] : gather->sends)
-    if (d.kind == DestinationKind::kTopic && std::find(topics.begin(), topics.end(), d) == topics.end())
-      topics.push_back(d);
-  if (topics.empty()) {
+  for (const auto& [d, m] : gather->sends) {
+    if (d.kind == DestinationKind::kTopic) {
+      if (std::find(topics.begin(), topics.end(), d) == topics.end()) topics.push_back(d);
+      continue;
+    }
+    auto q = std::find_if(gather->queues.begin(), gather->queues.end(), [&](const auto& e) { return e.first == d; });
+    if (q == gather->queues.end()) q = gather->queues.insert(gather->queues.end(), {d, {}});
+    q->second.push_back(m->body.size());
+  }
+  gather->reserved.assign(gather->queues.size(), false);
+  gather->waiting = topics.size() + gather->queues.size();
+  if (gather->waiting == 0) {
     write_atomic(gather, ticket);
     return;
   }
-  gather->waiting = topics.size();
   for (const Destination& t : topics) {
     const ShardId owner = owner_of(t);
     executor_.post(owner, [this, owner, t, gather, ticket] {
       std::vector<std::string> keys = shards_[owner.value]->durable_keys(t);
       executor_.post(ticket.shard, [this, t, keys = std::move(keys), gather, ticket]() mutable {
         gather->durables.emplace_back(t, std::move(keys));
-        if (--gather->waiting == 0) write_atomic(gather, ticket);
+        if (--gather->waiting == 0) atomic_answered(gather, ticket);
       });
     });
   }
+  // Each queue's owner makes it (within max-queues) and counts the sends
+  // against its x-max-length: a COMMIT that would overfill a reject-publish
+  // queue is refused whole, as a SEND to it would be.
+  for (std::size_t i = 0; i < gather->queues.size(); ++i) {
+    const ShardId owner = owner_of(gather->queues[i].first);
+    executor_.post(owner, [this, owner, i, gather, ticket] {
+      const auto& [d, sizes] = gather->queues[i];
+      std::optional<std::string> refused = shards_[owner.value]->reserve_atomic(d, sizes);
+      executor_.post(ticket.shard, [this, i, refused = std::move(refused), gather, ticket]() mutable {
+        if (refused) {
+          if (gather->refused.empty()) gather->refused = std::move(*refused);
+        } else {
+          gather->reserved[i] = true;
+        }
+        if (--gather->waiting == 0) atomic_answered(gather, ticket);
+      });
+    });
+  }
+}
+
+void Broker::atomic_answered(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket) {
+  if (gather->refused.empty()) {
+    write_atomic(gather, ticket);
+    return;
+  }
+  for (std::size_t i = 0; i < gather->queues.size(); ++i) {
+    if (!gather->reserved[i]) continue;
+    const ShardId owner = owner_of(gather->queues[i].first);
+    executor_.post(owner, [this, owner, i, gather] {
+      shards_[owner.value]->release_atomic(gather->queues[i].first, gather->queues[i].second);
+    });
+  }
+  refuse(ticket, "message refused: " + gather->refused + "; transaction not committed");
 }
 
 void Broker::write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket) {
@@ -349,9 +389,17 @@ void Broker::write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket t
   auto topics = std::make_shared<std::vector<std::pair<Destination, MessageRef>>>(std::move(topic_sends));
   *segment = journal_->append_batch_retained(
       records, static_cast<std::uint32_t>(shared->size()),
-      [this, segment, shared, topics, ticket](const store::AppendResult& r) {
+      [this, segment, shared, topics, gather, ticket](const store::AppendResult& r) {
         // Posted, so that `segment` (set after append returns) is visible.
-        executor_.post(ticket.shard, [this, segment, shared, topics, ticket, r] {
+        executor_.post(ticket.shard, [this, segment, shared, topics, gather, ticket, r] {
+          // What the queues' owners counted as on its way in is in now (or
+          // not at all): given back first (in order with the enqueues below).
+          for (const auto& q : gather->queues) {
+            const ShardId owner = owner_of(q.first);
+            executor_.post(owner, [this, owner, gather, d = &q.first, sizes = &q.second] {
+              shards_[owner.value]->release_atomic(*d, *sizes);
+            });
+          }
           if (!r.ok) {
             for (std::size_t i = 0; i < shared->size(); ++i) journal_->release(*segment);
             to_client(ticket.shard, [ticket, error = r.error](ClientEvents& ev) {

@@ -183,8 +183,15 @@ class Broker {
   struct AtomicSends {
     std::vector<std::pair<Destination, MessageRef>> sends;
     std::vector<std::pair<Destination, std::vector<std::string>>> durables;  // topic -> durable keys
+    // Queue -> the body sizes of its sends, counted by its owner as on their
+    // way in (ShardBroker::reserve_atomic) until they are enqueued.
+    std::vector<std::pair<Destination, std::vector<std::uint64_t>>> queues;
+    std::vector<bool> reserved;  // per queues[i]: its owner counted them
+    std::string refused;         // the first owner's refusal: the COMMIT fails
     std::size_t waiting = 0;  // owners not answered yet (touched on the ticket's shard only)
   };
+  // Once every owner answered: refuse the COMMIT, or write it.
+  void atomic_answered(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket);
   void write_atomic(const std::shared_ptr<AtomicSends>& gather, OpTicket ticket);
   // Answers a ticket with a failure from here (ticket.shard's own task).
   void refuse(OpTicket ticket, std::string error);

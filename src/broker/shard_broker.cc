@@ -220,6 +220,16 @@ void ShardBroker::publish_declaring(const Destination& d, MessageRef m, OpTicket
   publish(d, std::move(m), ticket, may_create);
 }
 
+std::string ShardBroker::full_queue_text(const Queue& q) {
+  const QueueArguments& a = q.arguments();
+  const Destination& d = q.destination();
+  std::string limits;
+  if (a.max_length) limits += "x-max-length " + std::to_string(*a.max_length) + ", ";
+  if (a.max_length_bytes) limits += "x-max-length-bytes " + std::to_string(*a.max_length_bytes) + ", ";
+  return "queue '" + d.name + "' in vhost '" + d.vhost + "' is full (" + limits + "x-overflow " +
+         (a.overflow_mode() == Overflow::kRejectPublish ? "reject-publish" : "reject-publish-dlx") + ")";
+}
+
 std::string ShardBroker::queue_limit_text(const Destination& d) const {
   return "queue limit reached (max-queues " + std::to_string(options_.max_queues) + " in vhost '" + d.vhost +
          "'); " + d.to_string() + " not created";
@@ -310,14 +320,7 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
       const QueueArguments& a = q.arguments();
       if (a.overflow_mode() == Overflow::kRejectPublishDlx && a.dead_letters())
         dead_letter(q, QueueEntry{m, 0, 0, 0, 0}, "maxlen");
-      std::string limits;
-      if (a.max_length) limits += "x-max-length " + std::to_string(*a.max_length) + ", ";
-      if (a.max_length_bytes) limits += "x-max-length-bytes " + std::to_string(*a.max_length_bytes) + ", ";
-      reply(ticket, Outcome::failure("message refused: queue '" + d.name + "' in vhost '" + d.vhost + "' is full (" +
-                                     limits + "x-overflow " +
-                                     (a.overflow_mode() == Overflow::kRejectPublish ? "reject-publish"
-                                                                                    : "reject-publish-dlx") +
-                                     ")"));
+      reply(ticket, Outcome::failure("message refused: " + full_queue_text(q)));
       return;
     }
   }
@@ -518,6 +521,31 @@ void ShardBroker::publish_internal(const Destination& d, MessageRef m) {
 
 void ShardBroker::publish_nondurable(const Destination& topic, MessageRef m) {
   topic_for(topic).publish(std::move(m), [](Outcome) {});
+}
+
+std::optional<std::string> ShardBroker::reserve_atomic(const Destination& d, const std::vector<std::uint64_t>& sizes) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) {
+    if (create_queue(d) == nullptr) return queue_limit_text(d);
+    it = queues_.find(key_of(d));
+  }
+  Queue& q = *it->second;
+  const QueueArguments& a = q.arguments();
+  if (!a.bounded() || a.overflow_mode() == Overflow::kDropHead) return std::nullopt;  // dropped from the head instead
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (q.over_limit(sizes[i], q.admitting(), q.admitting_bytes())) {
+      for (std::size_t j = 0; j < i; ++j) q.note_admitting(sizes[j], false);
+      return full_queue_text(q);
+    }
+    q.note_admitting(sizes[i], true);
+  }
+  return std::nullopt;
+}
+
+void ShardBroker::release_atomic(const Destination& d, const std::vector<std::uint64_t>& sizes) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return;  // deleted meanwhile: nothing counted any more
+  for (std::uint64_t size : sizes) it->second->note_admitting(size, false);
 }
 
 std::vector<std::string> ShardBroker::durable_keys(const Destination& topic) const {

@@ -52,6 +52,15 @@ class ShardBroker final : public QueueHost {
   void publish_nondurable(const Destination& topic, MessageRef m);
   // The journal keys of the topic's durable subscriptions now.
   std::vector<std::string> durable_keys(const Destination& topic) const;
+  // A COMMIT's persistent sends to queue `d` (their body sizes), before
+  // they are journaled: the queue is made if it does not exist (within
+  // max-queues) and the messages are counted as on their way in, so that
+  // x-overflow reject-publish refuses the COMMIT rather than overfill the
+  // queue. An error (nothing reserved): the COMMIT is refused.
+  std::optional<std::string> reserve_atomic(const Destination& d, const std::vector<std::uint64_t>& sizes);
+  // Gives back what reserve_atomic counted (the sends are in, or the COMMIT
+  // was refused).
+  void release_atomic(const Destination& d, const std::vector<std::uint64_t>& sizes);
   // Enqueues a message whose record is already durable in `segment`.
   // `offset` / `index` locate the record (see PagedPosition): past the
   // memory limit, or behind paged messages, only that position is kept.
@@ -213,6 +222,8 @@ class ShardBroker final : public QueueHost {
   // The queue of `d`, created if missing and max-queues allows (a client's
   // SEND or SUBSCRIBE, a management PUT); null when the limit refuses it.
   Queue* create_queue(const Destination& d);
+  // "queue 'q' in vhost '/' is full (x-max-length 10, x-overflow reject-publish)".
+  static std::string full_queue_text(const Queue& q);
   std::string queue_limit_text(const Destination& d) const;
   void erase_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it);
   Topic& topic_for(const Destination& d);

@@ -1006,6 +1006,9 @@ void StompSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
   const bool must_exist = !must_exist_ops_.empty() && must_exist_ops_.erase(op) != 0;
   if (!outcome.ok) {
     std::optional<std::string_view> receipt = receipts_.receipt_of(op);
+    // A COMMIT's journaled sends failed: the ERROR answers the COMMIT.
+    if (!receipt)
+      if (auto commit = transactions_.commit_of(op)) receipt = receipts_.receipt_of(*commit);
     if (outcome.needs_configure && must_exist) {
       // RabbitMQ's words for /amq/queue/ of a queue that does not exist.
       const std::string name = outcome.error.substr(outcome.error.rfind('/') + 1);

@@ -54,6 +54,12 @@ class Transactions {
   // to be durable; then they are applied as part of `commit_op`.
   void settle_after(std::uint64_t batch_op, std::uint64_t commit_op, std::vector<TxSettle> settles);
   std::optional<std::pair<std::uint64_t, std::vector<TxSettle>>> settles_after(std::uint64_t batch_op);
+  // The COMMIT whose sends `batch_op` writes (its ERROR answers that COMMIT).
+  std::optional<std::uint64_t> commit_of(std::uint64_t batch_op) const {
+    auto it = after_.find(batch_op);
+    if (it == after_.end()) return std::nullopt;
+    return it->second.first;
+  }
 
  private:
   const std::uint32_t max_open_;

@@ -84,6 +84,35 @@ def test_reject_publish_refuses_the_send_with_an_error(broker):
     c.assert_no_frame(what="the refused message")
 
 
+def test_reject_publish_refuses_a_commit_that_would_overfill_the_queue(broker):
+    """A COMMIT's persistent sends are journaled together; a reject-publish
+    queue they would overfill refuses the COMMIT whole (nothing of it
+    arrives, anywhere), as a SEND to it is refused. They used to go in past
+    x-max-length."""
+    q = "/queue/" + unique("txfull")
+    other = "/queue/" + unique("txother")
+    args = {"x-max-length": "2", "x-overflow": "reject-publish"}
+    p = client(broker.port)
+    p.send(q, "a", args)
+    p.request("BEGIN", {"transaction": "t1"})
+    for body in ("b", "c"):
+        p.request("SEND", {"destination": q, "transaction": "t1", "persistent": "true"}, body.encode())
+    p.request("SEND", {"destination": other, "transaction": "t1", "persistent": "true"}, b"elsewhere")
+    err = p.expect_error("COMMIT", {"transaction": "t1"})
+    assert "is full" in err["message"] and "transaction not committed" in err["message"], err
+    c = client(broker.port)
+    c.subscribe(q, "s")
+    assert texts(c.read_messages(1)) == ["a"]
+    c.subscribe(other, "s2")
+    c.assert_no_frame(what="a send of the refused COMMIT")
+    # One that fits is committed.
+    p = client(broker.port)
+    p.request("BEGIN", {"transaction": "t2"})
+    p.request("SEND", {"destination": q, "transaction": "t2", "persistent": "true"}, b"d")
+    p.request("COMMIT", {"transaction": "t2"})
+    assert texts(c.read_messages(1)) == ["d"]
+
+
 def test_reject_publish_from_php_tells_the_front_end(broker):
     """Peak shaving: a PHP front end learns at once that the queue is full."""
     name = unique("php-reject")
