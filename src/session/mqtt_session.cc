@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "broker/shard_broker.h"
 #include "broker/topic_patterns.h"
 #include "common/assert.h"
 #include "common/clock.h"
@@ -152,6 +153,11 @@ void MqttSession::on_packet(mqtt::ClientPacket& p) {
 void MqttSession::handle_connect(const mqtt::Connect& c) {
   level_ = c.level;
   keep_alive_s_ = c.keep_alive;
+  clean_start_ = c.clean_start;
+  // 3.1.1: clean session 0 keeps the session for good (the specification
+  // has no expiry); MQTT 5: for its Session Expiry Interval.
+  if (c.level == Level::k5) session_expiry_s_ = c.properties.session_expiry_interval.value_or(0);
+  else if (!c.clean_start) session_expiry_s_ = kNeverExpires;
   client_id_ = std::string(c.client_id);
   if (c.client_id.empty()) {
     // 3.1.1 3.1.3-8: an empty client id with a persistent session is refused.
@@ -159,6 +165,12 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
     client_id_ = fmt::format("ferry-{}-{}", shard_.value, log_id_);
     client_id_assigned_ = true;
   }
+  persistent_ = session_expiry_s_ != 0;
+  // The session is a queue named after the client id; a journal key cannot
+  // hold control characters (docs/journal.md), so such an id keeps no session.
+  if ((persistent_ || !clean_start_) &&
+      std::any_of(client_id_.begin(), client_id_.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }))
+    return refuse_connect(ReasonCode::kClientIdentifierNotValid, "a client id with control characters keeps no session", false);
   if (v5()) {
     if (c.properties.authentication_method)
       return refuse_connect(ReasonCode::kBadAuthenticationMethod, "enhanced authentication is not supported", false);
@@ -211,7 +223,7 @@ void MqttSession::on_login(const auth::LoginResult& r) {
     case LoginStatus::kOk:
       login_.logged_in(r.user, r.permissions);
       finish_connect();
-      transport_.resume_reading();
+      if (!opening_session_) transport_.resume_reading();  // else once the session is open
       return;
     case LoginStatus::kBadCredentials:
       return refuse_connect(ReasonCode::kBadUserNameOrPassword, "unknown user or wrong password", true);
@@ -238,15 +250,23 @@ void MqttSession::refuse_connect(ReasonCode code, std::string_view why, bool del
 }
 
 void MqttSession::finish_connect() {
+  // A session to resume, keep or discard (clean start: one left by an
+  // earlier connection with this client id): looked up first (CONNACK says
+  // whether one was there). An id the broker assigned has none.
+  if (persistent_ || !clean_start_ || !client_id_assigned_) return open_session();
+  send_connack();
+}
+
+void MqttSession::send_connack() {
   connected_ = true;
   mqtt::Connack ack;
-  ack.session_present = false;  // every session starts clean (docs/mqtt.md)
+  ack.session_present = session_present_;
   if (v5()) {
     mqtt::Properties& p = ack.properties;
     if (client_id_assigned_) p.assigned_client_identifier = client_id_;
-    // Sessions end with the connection: a longer expiry asked for is answered
-    // with 0 (spec 3.2.2.3.2).
-    if (session_expiry_asked_) p.session_expiry_interval = 0;
+    // An existing session keeps the expiry its queue was declared with: the
+    // client is told (spec 3.2.2.3.2).
+    if (expiry_in_use_) p.session_expiry_interval = *expiry_in_use_;
     p.retain_available = 0;
     p.shared_subscription_available = 0;
     p.subscription_identifiers_available = 0;
@@ -258,6 +278,201 @@ void MqttSession::finish_connect() {
   spdlog::debug("connection {} ({}): MQTT {} client '{}' connected as '{}' in vhost '{}'", log_id_,
                 transport_.peer(), v5() ? "5" : "3.1.1", log_safe(client_id_), log_safe(login_.user()),
                 log_safe(login_.vhost()));
+}
+
+// ---------------------------------------------------------------- persistent sessions
+
+namespace {
+
+// A session subscription's binding arguments (docs/mqtt.md, "Persistent
+// sessions"): amq.topic is a topic exchange, which routes by key alone, so
+// these only keep what the subscription was.
+constexpr std::string_view kFilterArgument = "x-mqtt-filter";
+constexpr std::string_view kQosArgument = "x-mqtt-qos";
+constexpr std::string_view kNoLocalArgument = "x-mqtt-no-local";
+
+}  // namespace
+
+void MqttSession::open_session() {
+  session_queue_ = broker::Destination{broker::DestinationKind::kQueue, "mqtt-subscription-" + client_id_ + "qos1",
+                                       login_.vhost()};
+  session_owner_ = broker_.owner_of(session_queue_);
+  // As in RabbitMQ, the session's queue is the user's to create and read
+  // (a clean session only discards the one there may be).
+  if ((persistent_ || !clean_start_) &&
+      (!login_.may(auth::Access::kConfigure, session_queue_) || !login_.may(auth::Access::kRead, session_queue_)))
+    return refuse_connect(ReasonCode::kNotAuthorized,
+                          fmt::format("a persistent session needs configure and read permission on {}",
+                                      session_queue_.to_string()),
+                          false);
+  opening_session_ = true;
+  transport_.pause_reading();
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId owner = session_owner_, home = shard_;
+  broker_.post(owner, [this, alive, broker, owner, home, q = session_queue_] {
+    std::optional<broker::QueueStats> found = broker->local(owner).queue_stats(q);
+    broker->post(home, [this, alive, found = std::move(found)]() mutable {
+      if (alive.expired()) return;  // `this` is only touched on its own shard, while alive
+      on_session_found(std::move(found));
+    });
+  });
+}
+
+void MqttSession::on_session_found(std::optional<broker::QueueStats> found) {
+  if (closing_) return;
+  bool exists = found.has_value();
+  if (exists && clean_start_) {
+    // Clean start discards the session there was (spec 3.1.2.4).
+    delete_session();
+    exists = false;
+  }
+  session_present_ = exists;
+  if (!exists && !persistent_) {
+    // Nothing to resume, nothing to keep (MQTT 5: clean start 0 with
+    // session expiry 0 and no session): an ordinary connection.
+    opening_session_ = false;
+    send_connack();
+    transport_.resume_reading();
+    return;
+  }
+  queued_ = true;
+  broker::ConsumerOptions options;
+  if (!exists) {
+    // A new session: its queue is declared (remembered across restarts) and
+    // expires as the session does (x-expires counts from when it was last
+    // used: the connection's end).
+    broker::QueueArguments args;
+    if (session_expiry_s_ != kNeverExpires) args.expires = std::uint64_t{session_expiry_s_} * 1000;
+    options.arguments = std::make_shared<const broker::QueueArguments>(std::move(args));
+  } else if (v5()) {
+    // An existing session keeps its own expiry (a queue's arguments are
+    // fixed); CONNACK tells the client when it differs from what it asked.
+    const auto& expires = found->arguments.expires;
+    const std::uint32_t in_use =
+        expires ? static_cast<std::uint32_t>(std::min<std::uint64_t>(*expires / 1000, kNeverExpires - 1)) : kNeverExpires;
+    if (persistent_ && in_use != session_expiry_s_) expiry_in_use_ = in_use;
+  }
+  broker::Window window;
+  window.messages = std::max<std::uint32_t>(
+      1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
+                   static_cast<std::uint32_t>(client_receive_maximum_)}));
+  window.bytes = transport_.max_write_buffer();
+  attach_op_ = ++next_op_;
+  // A declaration answers twice (declared, subscribed).
+  attach_answers_ = options.arguments ? 2 : 1;
+  broker_.subscribe(session_queue_, session_key(), broker::AckMode::kClientIndividual, window, std::nullopt,
+                    ticket(attach_op_), true, std::move(options));
+}
+
+void MqttSession::on_session_refused(const broker::Outcome& outcome) {
+  attach_op_ = 0;
+  opening_session_ = false;
+  queued_ = false;
+  // max-queues (each persistent session is a queue) or a full disk.
+  spdlog::info("connection {} ({}): MQTT session of client '{}' not opened: {}", log_id_, transport_.peer(),
+               log_safe(client_id_), log_safe(outcome.error));
+  fail(outcome.error.find("max-queues") != std::string::npos || outcome.error.find("limit") != std::string::npos
+           ? ReasonCode::kQuotaExceeded
+           : ReasonCode::kUnspecifiedError,
+       outcome.error);
+}
+
+void MqttSession::on_session_attached() {
+  attach_op_ = 0;
+  // The subscriptions are the bindings to the session's queue, as this
+  // shard's replica of the exchanges has them (a binding is confirmed once
+  // every replica has it, so the last connection's are all here).
+  if (session_present_) {
+    for (const broker::BindingInfo& b : broker_.exchanges(shard_).bindings(session_queue_.vhost)) {
+      if (b.source != "amq.topic" || b.destination != broker::BindingDestination::queue(session_queue_.name)) continue;
+      auto filter = b.arguments.find(kFilterArgument);
+      if (filter == b.arguments.end()) continue;  // not one of ours (bound by an operator): routes, but no filter
+      auto qos = b.arguments.find(kQosArgument);
+      Sub sub;
+      sub.no = SubscriptionNo(++next_sub_no_);
+      sub.filter = filter->second;
+      sub.destination = broker::Destination{broker::DestinationKind::kTopic, b.key, session_queue_.vhost};
+      sub.owner = session_owner_;
+      sub.qos = qos != b.arguments.end() && qos->second == "1" ? 1 : 0;
+      sub.no_local = b.arguments.contains(kNoLocalArgument);
+      sub.bound = true;
+      filter_of_[sub.no.value] = sub.filter;
+      subs_.emplace(sub.filter, std::move(sub));
+    }
+  }
+  opening_session_ = false;
+  send_connack();
+  // Deliveries that came before CONNACK could be written.
+  auto early = std::move(waiting_);
+  waiting_.clear();
+  for (auto& [no, d] : early) deliver_queued(std::move(d));
+  transport_.resume_reading();
+}
+
+void MqttSession::delete_session() {
+  // Its bindings go with the queue (ShardBroker::delete_queue), and it is
+  // forgotten in declared-queues.json; its waiting messages are dropped.
+  broker::Broker* broker = &broker_;
+  broker_.post(session_owner_, [broker, owner = session_owner_, q = session_queue_] {
+    const auto result = broker->local(owner).delete_queue(q);
+    if (result == broker::ShardBroker::AdminError::kInUse) {
+      // A connection with the client id, taken over, has not let go yet: its
+      // bindings are gone already; what waits goes too.
+      (void)broker->local(owner).purge_queue(q);
+      spdlog::info("MQTT session {} emptied, not deleted: a connection taken over still consumes it",
+                   log_safe(q.to_string()));
+    }
+    if (result != broker::ShardBroker::AdminError::kInUse && broker->remembers_declarations())
+      broker->remember_declaration(q, std::nullopt, [q](const Status& forgotten) {
+        if (!forgotten)
+          spdlog::error("MQTT session {} deleted, but comes back (empty) after a restart: {}", log_safe(q.to_string()),
+                        log_safe(forgotten.error().text()));
+      });
+  });
+}
+
+broker::ExchangeChange MqttSession::binding_of(const Sub& s, bool bind) const {
+  broker::ExchangeChange c;
+  c.kind = bind ? broker::ExchangeChange::Kind::kBind : broker::ExchangeChange::Kind::kUnbind;
+  c.vhost = session_queue_.vhost;
+  c.exchange = "amq.topic";
+  c.destination = broker::BindingDestination::queue(session_queue_.name);
+  c.key = s.destination.name;
+  c.arguments.emplace(kFilterArgument, s.filter);
+  c.arguments.emplace(kQosArgument, std::to_string(s.qos));
+  if (s.no_local) c.arguments.emplace(kNoLocalArgument, "1");
+  return c;
+}
+
+void MqttSession::change_binding(const Sub& s, bool bind, std::uint64_t op) {
+  std::function<void(Status)> done;
+  if (op != 0) {
+    std::weak_ptr<int> alive = alive_;
+    done = [this, alive, op](Status st) {  // runs on shard_
+      if (alive.expired()) return;
+      on_complete(op, st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text()));
+    };
+  }
+  broker_.change_exchanges(shard_, binding_of(s, bind), std::move(done));
+}
+
+void MqttSession::deliver_queued(broker::Delivery d) {
+  if (!connected_ || opening_session_) {
+    waiting_.emplace_back(kSessionQueueSub, std::move(d));  // until CONNACK is out
+    return;
+  }
+  const broker::Message& m = *d.message;
+  const std::string topic = mqtt_topic_of_destination(m.destination);
+  const Sub* best = nullptr;
+  const bool carried = mqtt::check_topic_name(topic) == ReasonCode::kSuccess;
+  for (const auto& [filter, s] : subs_) {
+    if (!s.bound || !carried || !mqtt::topic_matches(filter, topic)) continue;
+    if (s.no_local && m.origin == id_) continue;
+    if (best == nullptr || s.qos > best->qos) best = &s;
+  }
+  if (best == nullptr) return settle_unsent(kSessionQueueSub, d);
+  write_publish(*best, best->qos, std::move(d));
 }
 
 // ---------------------------------------------------------------- PUBLISH
@@ -378,7 +593,10 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
       if (it == inflight_.end()) return;  // not ours (or answered twice): nothing to do
       const Inflight f = it->second;
       inflight_.erase(it);
-      if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
+      if (f.sub == kSessionQueueSub) {
+        broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck,
+                       ticket(0));
+      } else if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
         const Sub& s = subs_.find(fi->second)->second;
         broker_.credit(s.owner, key_of(s), 1, f.bytes);
       }
@@ -386,9 +604,14 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
       while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
         auto [no, d] = std::move(waiting_.front());
         waiting_.pop_front();
+        if (no == kSessionQueueSub) {
+          deliver_queued(std::move(d));
+          continue;
+        }
         auto fi = filter_of_.find(no.value);
         if (fi == filter_of_.end()) continue;
-        write_publish(subs_.find(fi->second)->second, std::move(d));
+        const Sub& s = subs_.find(fi->second)->second;
+        write_publish(s, s.qos, std::move(d));
       }
       return;
     }
@@ -437,6 +660,11 @@ void MqttSession::expect_outcomes(std::uint64_t op, std::uint32_t n) {
 
 void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
   if (op == 0 || closing_) return;
+  if (op == attach_op_) {
+    if (!outcome.ok) return on_session_refused(outcome);
+    if (--attach_answers_ == 0) on_session_attached();
+    return;
+  }
   auto it = ops_.find(op);
   if (it == ops_.end()) return;
   const PendingOp pending = it->second;
@@ -529,11 +757,22 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       reason = ReasonCode::kNotAuthorized;
       continue;
     }
+    const bool no_local = v5() && want.options.no_local;
     if (auto existing = subs_.find(want.filter); existing != subs_.end()) {
       // Spec 3.8.4: the same filter again replaces the subscription's
       // options; the messages flow on.
-      existing->second.qos = granted;
+      Sub& was = existing->second;
       reason = static_cast<ReasonCode>(granted);
+      if (was.bound && (was.qos != granted || was.no_local != no_local)) {
+        // A session's binding keeps the options: the old one goes, the new
+        // one comes (in this order, on shard 0).
+        change_binding(was, false, 0);
+        was.qos = granted;
+        was.no_local = no_local;
+        change_binding(was, true, begin_op(seq, i));
+        continue;
+      }
+      was.qos = granted;
       continue;
     }
     if (subs_.size() >= max_subscriptions_) {
@@ -546,7 +785,20 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
     sub.destination = std::move(d);
     sub.owner = broker_.owner_of(sub.destination);
     sub.qos = granted;
+    sub.no_local = no_local;
     reason = static_cast<ReasonCode>(granted);
+    if (queued_) {
+      // A session's subscription is a binding of its queue; SUBACK once
+      // every shard routes through it.
+      sub.bound = true;
+      sub.owner = session_owner_;
+      filter_of_[sub.no.value] = sub.filter;
+      auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
+      const std::uint64_t op = begin_op(seq, i);
+      ops_[op].sub = it->second.no;
+      change_binding(it->second, true, op);
+      continue;
+    }
     broker::Window window;
     window.messages = std::max<std::uint32_t>(
         1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
@@ -582,6 +834,10 @@ void MqttSession::handle_unsubscribe(const mqtt::Unsubscribe& u) {
     written_.erase(gone.no.value);
     flushing_.erase(gone.no.value);
     const std::uint64_t op = begin_op(seq, i);
+    if (gone.bound) {
+      change_binding(gone, false, op);
+      continue;
+    }
     broker_.unsubscribe(gone.owner, key_of(gone), false, ticket(op));
   }
   answers_[seq - answers_base_].waiting -= 1;
@@ -591,19 +847,35 @@ void MqttSession::handle_unsubscribe(const mqtt::Unsubscribe& u) {
 // ---------------------------------------------------------------- deliveries
 
 void MqttSession::on_delivery(SubscriptionNo no, broker::Delivery d) {
+  // Closing: a held delivery of the session queue goes back to it with
+  // the consumer (on_closed); a topic subscription's is gone with it.
   if (released_ || closing_) return;
+  if (no == kSessionQueueSub) return deliver_queued(std::move(d));
   auto fi = filter_of_.find(no.value);
   if (fi == filter_of_.end()) return;  // unsubscribed meanwhile: the queue took it back
   const Sub& s = subs_.find(fi->second)->second;
-  write_publish(s, std::move(d));
+  write_publish(s, s.qos, std::move(d));
 }
 
-void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
+void MqttSession::settle_unsent(SubscriptionNo sub, const broker::Delivery& d) {
+  if (sub == kSessionQueueSub) {
+    broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
+    return;
+  }
+  auto fi = filter_of_.find(sub.value);
+  if (fi == filter_of_.end()) return;
+  const Sub& s = subs_.find(fi->second)->second;
+  broker_.credit(s.owner, key_of(s), 1, d.message->body.size());
+}
+
+void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Delivery d) {
   const broker::Message& m = *d.message;
-  std::uint8_t qos = s.qos;
+  // A session's binding delivers through the session queue's consumer.
+  const SubscriptionNo via = s.bound ? kSessionQueueSub : s.no;
+  std::uint8_t qos = granted;
   if (const std::string* q = m.header(kQosHeader); q != nullptr && *q == "0") qos = 0;
   if (qos > 0 && inflight_.size() >= client_receive_maximum_) {
-    waiting_.emplace_back(s.no, std::move(d));
+    waiting_.emplace_back(via, std::move(d));
     return;
   }
   const std::string topic = mqtt_topic_of_destination(m.destination);
@@ -644,7 +916,7 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
       mqtt::check_topic_name(topic) != ReasonCode::kSuccess || dollar) {
     spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (too large for the client, or not an MQTT topic name)",
                   log_id_, transport_.peer(), size, log_safe(topic));
-    broker_.credit(s.owner, key_of(s), 1, m.body.size());
+    settle_unsent(via, d);
     return;
   }
   mqtt::Publish p;
@@ -657,8 +929,14 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
       ++next_packet_id_;
     } while (next_packet_id_ == 0 || inflight_.contains(next_packet_id_));
     p.packet_id = next_packet_id_;
-    p.dup = false;
-    inflight_[p.packet_id] = Inflight{s.no, m.body.size()};
+    // Sent before on a connection that ended without its PUBACK (spec
+    // 4.4: re-sent with DUP; under a new packet id, as the old one went
+    // with that connection).
+    p.dup = s.bound && d.earlier_deliveries > 0;
+    inflight_[p.packet_id] = Inflight{via, m.body.size(), d.seq};
+  } else if (s.bound) {
+    // QoS 0 from the session queue: taken once written.
+    broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
   } else {
     Credit& c = written_[s.no.value];
     ++c.messages;
@@ -693,6 +971,7 @@ void MqttSession::on_flush_done() {
 
 void MqttSession::on_kick(SubscriptionNo no, std::string reason) {
   if (no.value == 0) return fail(ReasonCode::kSessionTakenOver, reason);  // see claim_client_id
+  if (no == kSessionQueueSub) return fail(ReasonCode::kAdministrativeAction, reason);  // its queue was deleted
   auto fi = filter_of_.find(no.value);
   if (fi == filter_of_.end()) return;
   subs_.erase(fi->second);  // the broker already dropped the subscription
@@ -709,6 +988,9 @@ void MqttSession::handle_disconnect(const mqtt::Disconnect& d) {
     // 3.14.2.2.2: a session expiry set at DISCONNECT after 0 at CONNECT.
     return fail(ReasonCode::kProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
   }
+  // Expiry 0 at DISCONNECT ends the session with the connection; another
+  // value is not applied (the queue's x-expires is fixed: docs/mqtt.md).
+  if (v5() && d.properties.session_expiry_interval == 0u) persistent_ = false;
   closing_ = true;
   transport_.close_after_flush();
 }
@@ -783,7 +1065,16 @@ void MqttSession::publish_will() {
 }
 
 void MqttSession::unsubscribe_all() {
-  for (auto& [filter, s] : subs_) broker_.unsubscribe(s.owner, key_of(s), false, ticket(0));
+  for (auto& [filter, s] : subs_)
+    if (!s.bound) broker_.unsubscribe(s.owner, key_of(s), false, ticket(0));
+  if (queued_) {
+    // What was sent and not PUBACKed goes back to the session queue, for
+    // the next connection (DUP). Closed while attaching: the consumer is
+    // there once the SUBSCRIBE lands, posted before this from this shard.
+    broker_.unsubscribe(session_owner_, session_key(), false, ticket(0));
+    // A session that ends with its connection goes (after the consumer).
+    if (!persistent_) delete_session();
+  }
   subs_.clear();
   filter_of_.clear();
   inflight_.clear();

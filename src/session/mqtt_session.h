@@ -15,6 +15,7 @@
 #include "broker/client_events.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/stats.h"
 #include "mqtt/decoder.h"
 #include "mqtt/packet.h"
 #include "mqtt/reason_code.h"
@@ -77,8 +78,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
   void tick(std::int64_t now_ms) override;
   void close_with_error(std::string_view reason, std::string_view detail = {}) override;
   bool closing() const override { return closing_; }
-  // A login is being checked, or its refusal is being delayed.
-  bool holding() const override { return authenticating_ || refuse_at_ms_ != 0; }
+  // A login is being checked, its refusal is being delayed, or the
+  // persistent session is being looked up before CONNACK.
+  bool holding() const override { return authenticating_ || refuse_at_ms_ != 0 || opening_session_; }
   bool connected() const override { return connected_; }
   std::uint64_t messages_in() const override { return messages_in_; }
   std::uint64_t messages_out() const override { return messages_out_; }
@@ -97,6 +99,36 @@ class MqttSession final : public net::Protocol, public broker::Client {
   void handle_connect(const mqtt::Connect& c);
   void on_login(const auth::LoginResult& r);
   void finish_connect();
+  void send_connack();
+
+  // Persistent sessions (docs/mqtt.md, "Persistent sessions"): a session
+  // kept after its connection is the queue `mqtt-subscription-CLIENTIDqos1`
+  // of the vhost (RabbitMQ's name), declared (remembered across restarts,
+  // x-expires = the session expiry), and its subscriptions are bindings of
+  // amq.topic to that queue (declared-exchanges.json), whose arguments keep
+  // the filter, its granted QoS and no-local. Messages published while the
+  // client is away wait in the queue (journaled when persistent, as QoS 1
+  // and 2 messages are); the connection consumes it with client-individual
+  // acks, so that a PUBLISH not PUBACKed goes back to the queue when the
+  // connection ends and comes again (DUP) on the next one. Nothing beyond
+  // the broker's queues, bindings and journal holds a session.
+  static constexpr SubscriptionNo kSessionQueueSub{0x80000000u};
+  static constexpr std::uint32_t kNeverExpires = 0xFFFFFFFFu;
+  // After the login: looks the session queue up on its owner, then
+  // on_session_found.
+  void open_session();
+  void on_session_found(std::optional<broker::QueueStats> found);
+  // The session queue's consumer is in place: subscriptions from the
+  // bindings, CONNACK, then what waited.
+  void on_session_attached();
+  void on_session_refused(const broker::Outcome& outcome);
+  // The session queue and its bindings go (clean start, session expiry 0).
+  void delete_session();
+  broker::ConsumerKey session_key() const { return {shard_, id_, kSessionQueueSub}; }
+  // A message from the session queue: sent at the highest QoS granted to a
+  // filter of the session that matches its topic; acknowledged at once if
+  // none does (unsubscribed meanwhile) or it is not sent.
+  void deliver_queued(broker::Delivery d);
   // Refuses the CONNECT (CONNACK with `code`), after login-failure-delay
   // when `delay`.
   void refuse_connect(mqtt::ReasonCode code, std::string_view why, bool delay);
@@ -152,7 +184,14 @@ class MqttSession final : public net::Protocol, public broker::Client {
     broker::Destination destination;
     ShardId owner;
     std::uint8_t qos = 0;  // granted
+    bool no_local = false;
+    // A binding of the persistent session's queue (no consumer of its own).
+    bool bound = false;
   };
+  // The binding of amq.topic to the session queue that is `s`.
+  broker::ExchangeChange binding_of(const Sub& s, bool bind) const;
+  // Binds or unbinds; the outcome goes to `op` (0: nobody waits).
+  void change_binding(const Sub& s, bool bind, std::uint64_t op);
   broker::ConsumerKey key_of(const Sub& s) const { return {shard_, id_, s.no}; }
   void unsubscribe_all();
 
@@ -183,7 +222,24 @@ class MqttSession final : public net::Protocol, public broker::Client {
   bool client_id_assigned_ = false;
   bool client_id_held_ = false;
   ConnectionId told_to_go_{0};  // the holder asked to let the client id go
-  bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0, answered with 0
+  bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0 at CONNECT
+  bool clean_start_ = true;
+  // The session outlives the connection (3.1.1 clean session 0; MQTT 5
+  // Session Expiry Interval > 0), for session_expiry_s_ (kNeverExpires).
+  bool persistent_ = false;
+  std::uint32_t session_expiry_s_ = 0;
+  // Subscriptions are bindings of the session queue (a persistent session,
+  // or one resumed that ends with this connection).
+  bool queued_ = false;
+  bool session_present_ = false;
+  bool opening_session_ = false;
+  // The session queue's expiry differs from the one asked for (an existing
+  // session keeps its own): CONNACK says which applies.
+  std::optional<std::uint32_t> expiry_in_use_;
+  broker::Destination session_queue_;
+  ShardId session_owner_{0};
+  std::uint64_t attach_op_ = 0;        // the session queue's SUBSCRIBE
+  std::uint32_t attach_answers_ = 0;   // its answers still to come
   std::uint16_t client_receive_maximum_ = 65535;
   // MQTT 5 Maximum Packet Size of the client: larger PUBLISHes are not sent
   // to it (spec 3.1.2.11.4).
@@ -221,13 +277,18 @@ class MqttSession final : public net::Protocol, public broker::Client {
   struct Inflight {
     SubscriptionNo sub;
     std::uint64_t bytes = 0;
+    DeliverySeq seq{};  // from the session queue (sub kSessionQueueSub): settled by PUBACK
   };
   std::unordered_map<std::uint16_t, Inflight> inflight_;
   std::uint16_t next_packet_id_ = 0;
   // QoS 1 deliveries past the client's Receive Maximum wait here (bounded
   // by the subscriptions' windows) until PUBACKs make room.
   std::deque<std::pair<SubscriptionNo, broker::Delivery>> waiting_;
-  void write_publish(const Sub& s, broker::Delivery d);
+  // `qos`: the granted QoS the delivery goes out with (at most).
+  void write_publish(const Sub& s, std::uint8_t qos, broker::Delivery d);
+  // Gives a delivery back as handled: credit for a topic subscription's,
+  // an ack for the session queue's.
+  void settle_unsent(SubscriptionNo sub, const broker::Delivery& d);
   // QoS 0 PUBLISHes written: credit once they reach the socket.
   struct Credit {
     std::uint32_t messages = 0;
