@@ -30,6 +30,9 @@ namespace {
 // subscriber gets min(this, its granted QoS); messages without it (from
 // STOMP) are delivered at the granted QoS.
 constexpr std::string_view kQosHeader = "x-mqtt-publish-qos";
+// Set on a message published with the retain flag: an MQTT 5 subscription
+// with Retain As Published gets the flag back.
+constexpr std::string_view kRetainHeader = "x-mqtt-retain";
 
 }  // namespace
 
@@ -54,6 +57,7 @@ MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, 
     : broker_(context.broker),
       clients_(context.clients),
       authenticator_(context.authenticator),
+      retained_(context.retained),
       transport_(transport),
       max_packet_size_(context.max_packet_size),
       max_subscriptions_(context.max_subscriptions),
@@ -179,8 +183,9 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
     if (c.properties.maximum_packet_size) client_max_packet_size_ = *c.properties.maximum_packet_size;
   }
   if (c.will) {
-    if (c.will->retain && v5()) return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
-    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos,
+    if (c.will->retain && v5() && retained_ == nullptr)
+      return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
+    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos, c.will->retain,
                         v5() ? extras_of(c.will->properties) : Extras{}};
   }
   if (authenticator_ == nullptr) return finish_connect();  // unit tests: everyone in vhost "/"
@@ -267,7 +272,7 @@ void MqttSession::send_connack() {
     // An existing session keeps the expiry its queue was declared with: the
     // client is told (spec 3.2.2.3.2).
     if (expiry_in_use_) p.session_expiry_interval = *expiry_in_use_;
-    p.retain_available = 0;
+    if (retained_ == nullptr) p.retain_available = 0;
     p.shared_subscription_available = 0;
     p.subscription_identifiers_available = 0;
     p.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(max_packet_size_, mqtt::kMaxVariableByteInteger + 5));
@@ -290,6 +295,7 @@ namespace {
 constexpr std::string_view kFilterArgument = "x-mqtt-filter";
 constexpr std::string_view kQosArgument = "x-mqtt-qos";
 constexpr std::string_view kNoLocalArgument = "x-mqtt-no-local";
+constexpr std::string_view kRapArgument = "x-mqtt-retain-as-published";
 
 }  // namespace
 
@@ -396,6 +402,7 @@ void MqttSession::on_session_attached() {
       sub.owner = session_owner_;
       sub.qos = qos != b.arguments.end() && qos->second == "1" ? 1 : 0;
       sub.no_local = b.arguments.contains(kNoLocalArgument);
+      sub.retain_as_published = b.arguments.contains(kRapArgument);
       sub.bound = true;
       filter_of_[sub.no.value] = sub.filter;
       subs_.emplace(sub.filter, std::move(sub));
@@ -406,7 +413,7 @@ void MqttSession::on_session_attached() {
   // Deliveries that came before CONNACK could be written.
   auto early = std::move(waiting_);
   waiting_.clear();
-  for (auto& [no, d] : early) deliver_queued(std::move(d));
+  for (Waiting& w : early) deliver_queued(std::move(w.delivery));
   transport_.resume_reading();
 }
 
@@ -442,6 +449,7 @@ broker::ExchangeChange MqttSession::binding_of(const Sub& s, bool bind) const {
   c.arguments.emplace(kFilterArgument, s.filter);
   c.arguments.emplace(kQosArgument, std::to_string(s.qos));
   if (s.no_local) c.arguments.emplace(kNoLocalArgument, "1");
+  if (s.retain_as_published) c.arguments.emplace(kRapArgument, "1");
   return c;
 }
 
@@ -459,7 +467,7 @@ void MqttSession::change_binding(const Sub& s, bool bind, std::uint64_t op) {
 
 void MqttSession::deliver_queued(broker::Delivery d) {
   if (!connected_ || opening_session_) {
-    waiting_.emplace_back(kSessionQueueSub, std::move(d));  // until CONNACK is out
+    waiting_.push_back(Waiting{kSessionQueueSub, std::move(d), 0, {}});  // until CONNACK is out
     return;
   }
   const broker::Message& m = *d.message;
@@ -486,7 +494,7 @@ namespace {
 bool carried_as_header(std::string_view name, std::string_view value) {
   static constexpr std::string_view kReserved[] = {
       "destination", "receipt", "transaction", "content-length", "message-id", "subscription", "ack",
-      "redelivered", "x-delivery-count", "persistent", "expires", "expiration", kQosHeader};
+      "redelivered", "x-delivery-count", "persistent", "expires", "expiration", kQosHeader, kRetainHeader};
   if (name.empty() || name.find_first_of(":\r\n") != std::string_view::npos) return false;
   if (value.find_first_of("\r\n") != std::string_view::npos) return false;
   return std::find(std::begin(kReserved), std::end(kReserved), name) == std::end(kReserved);
@@ -516,8 +524,8 @@ MqttSession::Extras MqttSession::extras_of(const mqtt::Properties& p) {
 }
 
 broker::MessageRef MqttSession::build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
-                                              const Extras& extras) {
-  const std::size_t fixed = (qos > 0 ? 2 : 1) + (extras.expiry_s ? 1 : 0);
+                                              const Extras& extras, bool retain) {
+  const std::size_t fixed = (qos > 0 ? 2 : 1) + (extras.expiry_s ? 1 : 0) + (retain ? 1 : 0);
   broker::MessageRef ref = broker::make_message_with_header_slots(fixed + extras.headers.size());
   broker::Message* m = &ref.writable();
   m->id = broker_.next_message_id(shard_);
@@ -527,6 +535,7 @@ broker::MessageRef MqttSession::build_message(std::string_view topic, std::strin
   m->body.assign(payload.data(), payload.size());
   std::size_t n = 0;
   m->headers[n++] = {std::string(kQosHeader), std::to_string(qos)};
+  if (retain) m->headers[n++] = {std::string(kRetainHeader), "1"};
   // QoS 1 and 2 messages are persistent: a durable STOMP subscription keeps
   // them across a restart, and PUBACK waits until they are on disk.
   if (qos > 0) {
@@ -546,7 +555,8 @@ broker::MessageRef MqttSession::build_message(std::string_view topic, std::strin
 
 void MqttSession::handle_publish(const mqtt::Publish& p) {
   if (p.properties.topic_alias) return fail(ReasonCode::kTopicAliasInvalid, "topic aliases are not supported (Topic Alias Maximum 0)");
-  if (p.retain && v5()) return fail(ReasonCode::kRetainNotSupported, "retained messages are not supported yet");
+  if (p.retain && v5() && retained_ == nullptr)
+    return fail(ReasonCode::kRetainNotSupported, "retained messages are not offered");
   const PacketType answer_type = p.qos == 2 ? PacketType::kPubrec : PacketType::kPuback;
   // A QoS 2 PUBLISH again with a packet id already PUBREC'd is the same
   // message (4.3.3): answered, not published twice.
@@ -573,13 +583,50 @@ void MqttSession::handle_publish(const mqtt::Publish& p) {
     return fail(ReasonCode::kNotAuthorized, allowed.error().text());
   }
   ++messages_in_;
-  broker::MessageRef m = build_message(p.topic, p.payload, p.qos, v5() ? extras_of(p.properties) : Extras{});
+  const bool retain = p.retain && retained_ != nullptr;
+  broker::MessageRef m = build_message(p.topic, p.payload, p.qos, v5() ? extras_of(p.properties) : Extras{}, retain);
+  // Retained: kept (an empty payload clears), then published as any other
+  // message (spec 3.3.1.3). A QoS 1/2 answer waits for the retained store's
+  // file too.
+  std::function<void(const Status&)> written;
+  std::uint64_t retained_op = 0;
+  std::uint64_t seq = 0;
+  if (p.qos > 0) {
+    if (p.qos == 2) qos2_received_.insert(p.packet_id);
+    seq = add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0, {}});
+    if (retain) {
+      retained_op = begin_op(seq, 0);
+      std::weak_ptr<int> alive = alive_;
+      broker::Broker* broker = &broker_;
+      written = [this, alive, broker, shard = shard_, retained_op](const Status& st) {  // the store's thread
+        broker::Outcome o = st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text());
+        broker->post(shard, [this, alive, retained_op, o = std::move(o)]() mutable {
+          if (alive.expired()) return;
+          on_complete(retained_op, std::move(o));
+        });
+      };
+    }
+  }
+  if (retain) {
+    if (Status kept = retained_->set(login_.vhost(), std::string(p.topic), m, std::move(written)); !kept) {
+      // Past mqtt-max-retained(-bytes): refused, not published.
+      spdlog::info("connection {} ({}): MQTT retained PUBLISH to '{}' refused: {}", log_id_, transport_.peer(),
+                   log_safe(p.topic), kept.error().text());
+      if (p.qos > 0 && v5()) {
+        Answer& a = answers_[seq - answers_base_];
+        a.reasons[0] = ReasonCode::kQuotaExceeded;
+        --a.waiting;
+        ops_.erase(retained_op);
+        if (p.qos == 2) qos2_received_.erase(p.packet_id);
+        return write_answers();
+      }
+      return fail(ReasonCode::kQuotaExceeded, kept.error().text());
+    }
+  }
   if (p.qos == 0) {
     (void)broker_.publish(d, std::move(m), ticket(0));  // nobody waits for the outcome
     return;
   }
-  if (p.qos == 2) qos2_received_.insert(p.packet_id);
-  const std::uint64_t seq = add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0});
   const std::uint64_t op = begin_op(seq, 0);
   // A topic message may go to wildcard subscriptions too: one answer each.
   expect_outcomes(op, broker_.publish(d, std::move(m), ticket(op)));
@@ -602,16 +649,24 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
       }
       // Room for a delivery that waited for the client's Receive Maximum.
       while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
-        auto [no, d] = std::move(waiting_.front());
+        Waiting w = std::move(waiting_.front());
         waiting_.pop_front();
-        if (no == kSessionQueueSub) {
-          deliver_queued(std::move(d));
+        if (w.sub == kSessionQueueSub) {
+          deliver_queued(std::move(w.delivery));
           continue;
         }
-        auto fi = filter_of_.find(no.value);
+        if (w.sub == kRetainedSub) {
+          Sub r;
+          r.no = kRetainedSub;
+          r.filter = std::move(w.filter);
+          r.qos = w.qos;
+          write_publish(r, w.qos, std::move(w.delivery), true);
+          continue;
+        }
+        auto fi = filter_of_.find(w.sub.value);
         if (fi == filter_of_.end()) continue;
         const Sub& s = subs_.find(fi->second)->second;
-        write_publish(s, s.qos, std::move(d));
+        write_publish(s, s.qos, std::move(w.delivery));
       }
       return;
     }
@@ -699,9 +754,13 @@ void MqttSession::write_answers() {
         mqtt::encode_pub_response(level_, r, out);
         break;
       }
-      case PacketType::kSuback:
+      case PacketType::kSuback: {
         mqtt::encode_suback(level_, mqtt::Suback{a.packet_id, {}, a.reasons}, out);
+        auto retained = std::move(a.retained);
+        for (auto& [slot, filter, qos] : retained)
+          if (!mqtt::is_error(a.reasons[slot])) send_retained(filter, qos);
         break;
+      }
       case PacketType::kUnsuback:
         mqtt::encode_unsuback(level_, mqtt::Unsuback{a.packet_id, {}, a.reasons}, out);
         break;
@@ -763,16 +822,22 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       // options; the messages flow on.
       Sub& was = existing->second;
       reason = static_cast<ReasonCode>(granted);
-      if (was.bound && (was.qos != granted || was.no_local != no_local)) {
+      // Retain Handling 0: retained messages again on every SUBSCRIBE.
+      if (want.options.retain_handling == 0)
+        answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
+      if (was.bound && (was.qos != granted || was.no_local != no_local ||
+                        was.retain_as_published != (v5() && want.options.retain_as_published))) {
         // A session's binding keeps the options: the old one goes, the new
         // one comes (in this order, on shard 0).
         change_binding(was, false, 0);
         was.qos = granted;
         was.no_local = no_local;
+        was.retain_as_published = v5() && want.options.retain_as_published;
         change_binding(was, true, begin_op(seq, i));
         continue;
       }
       was.qos = granted;
+      was.retain_as_published = v5() && want.options.retain_as_published;
       continue;
     }
     if (subs_.size() >= max_subscriptions_) {
@@ -786,7 +851,12 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
     sub.owner = broker_.owner_of(sub.destination);
     sub.qos = granted;
     sub.no_local = no_local;
+    sub.retain_as_published = v5() && want.options.retain_as_published;
     reason = static_cast<ReasonCode>(granted);
+    // Retain Handling 0 and 1: the retained messages follow the SUBACK of a
+    // new subscription (2: none).
+    if (want.options.retain_handling != 2)
+      answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
     if (queued_) {
       // A session's subscription is a binding of its queue; SUBACK once
       // every shard routes through it.
@@ -868,14 +938,14 @@ void MqttSession::settle_unsent(SubscriptionNo sub, const broker::Delivery& d) {
   broker_.credit(s.owner, key_of(s), 1, d.message->body.size());
 }
 
-void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Delivery d) {
+void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Delivery d, bool retained) {
   const broker::Message& m = *d.message;
   // A session's binding delivers through the session queue's consumer.
   const SubscriptionNo via = s.bound ? kSessionQueueSub : s.no;
   std::uint8_t qos = granted;
   if (const std::string* q = m.header(kQosHeader); q != nullptr && *q == "0") qos = 0;
   if (qos > 0 && inflight_.size() >= client_receive_maximum_) {
-    waiting_.emplace_back(via, std::move(d));
+    waiting_.push_back(Waiting{via, std::move(d), granted, retained ? s.filter : std::string()});
     return;
   }
   const std::string topic = mqtt_topic_of_destination(m.destination);
@@ -890,7 +960,7 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
       props.message_expiry_interval = static_cast<std::uint32_t>(std::min<std::int64_t>((left_ms + 999) / 1000, UINT32_MAX));
     }
     for (const auto& [k, v] : m.headers) {
-      if (k == kQosHeader || k == "persistent" || k == "expires" || k.size() > 0xFFFF || v.size() > 0xFFFF) continue;
+      if (k == kQosHeader || k == kRetainHeader || k == "persistent" || k == "expires" || k.size() > 0xFFFF || v.size() > 0xFFFF) continue;
       if (k == "content-type" && !props.content_type) {
         props.content_type = v;
       } else if (k == "reply-to" && v.starts_with("/topic/") && !props.response_topic) {
@@ -921,6 +991,9 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   }
   mqtt::Publish p;
   p.qos = qos;
+  // Spec 3.3.1.3: set for a retained message sent to a new subscription;
+  // on live deliveries only with MQTT 5's Retain As Published.
+  p.retain = retained || (s.retain_as_published && m.header(kRetainHeader) != nullptr);
   p.topic = topic;
   p.properties = std::move(props);
   p.payload = m.body;
@@ -945,6 +1018,16 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   ++messages_out_;
   mqtt::encode_publish(level_, p, transport_.output());
   transport_.flush();
+}
+
+void MqttSession::send_retained(const std::string& filter, std::uint8_t qos) {
+  if (retained_ == nullptr || closing_) return;
+  Sub r;
+  r.no = kRetainedSub;  // no broker subscription: nothing to credit or settle
+  r.filter = filter;
+  r.qos = qos;
+  for (broker::MessageRef& m : retained_->matching(login_.vhost(), filter))
+    write_publish(r, qos, broker::Delivery{std::move(m), DeliverySeq(0), 0}, true);
 }
 
 void MqttSession::on_flush_started() {
@@ -1061,7 +1144,13 @@ void MqttSession::publish_will() {
                   transport_.peer(), log_safe(w.topic));
     return;
   }
-  (void)broker_.publish(d, build_message(w.topic, w.payload, w.qos, w.extras), ticket(0));
+  broker::MessageRef m = build_message(w.topic, w.payload, w.qos, w.extras, w.retain && retained_ != nullptr);
+  if (w.retain && retained_ != nullptr) {
+    if (Status kept = retained_->set(login_.vhost(), w.topic, m, {}); !kept)
+      spdlog::info("connection {} ({}): MQTT will to '{}' not retained: {}", log_id_, transport_.peer(),
+                   log_safe(w.topic), kept.error().text());
+  }
+  (void)broker_.publish(d, std::move(m), ticket(0));
 }
 
 void MqttSession::unsubscribe_all() {

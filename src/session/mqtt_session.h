@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include "net/transport.h"
 #include "session/clients.h"
 #include "session/login.h"
+#include "session/mqtt_retained.h"
 
 namespace ferry::session {
 
@@ -36,6 +38,9 @@ struct MqttContext {
   // with DISCONNECT 0x95 (MQTT 5) or a close (3.1.1). max-frame-size.
   std::size_t max_packet_size = 16u << 20;
   std::uint32_t max_subscriptions = 1000;  // per connection (max-subscriptions)
+  // Retained messages of every vhost; null: not offered (MQTT 5 CONNACK
+  // says Retain Available 0, a retained PUBLISH is refused).
+  MqttRetained* retained = nullptr;
 };
 
 // The listeners' factory of MQTT sessions (mqtt-listen).
@@ -157,7 +162,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   };
   static Extras extras_of(const mqtt::Properties& p);
   broker::MessageRef build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
-                                   const Extras& extras);
+                                   const Extras& extras, bool retain = false);
   void publish_will();
 
   // Answers (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order
@@ -168,6 +173,8 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint16_t packet_id = 0;
     std::vector<mqtt::ReasonCode> reasons;
     std::uint32_t waiting = 0;  // broker operations not answered yet
+    // SUBACK: (slot, filter, granted QoS) whose retained messages follow it.
+    std::vector<std::tuple<std::uint32_t, std::string, std::uint8_t>> retained;
   };
   std::uint64_t add_answer(Answer a);  // its sequence number
   // A broker operation whose outcome goes into reasons[slot] of answer `seq`.
@@ -185,6 +192,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
     ShardId owner;
     std::uint8_t qos = 0;  // granted
     bool no_local = false;
+    bool retain_as_published = false;  // MQTT 5
     // A binding of the persistent session's queue (no consumer of its own).
     bool bound = false;
   };
@@ -206,6 +214,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   broker::Broker& broker_;
   Clients& clients_;
   auth::Authenticator* authenticator_;
+  MqttRetained* retained_;
   net::Transport& transport_;
   const std::size_t max_packet_size_;
   const std::uint32_t max_subscriptions_;
@@ -248,6 +257,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::string topic;
     std::string payload;
     std::uint8_t qos = 0;
+    bool retain = false;
     Extras extras;
   };
   std::optional<WillMessage> will_;
@@ -283,9 +293,20 @@ class MqttSession final : public net::Protocol, public broker::Client {
   std::uint16_t next_packet_id_ = 0;
   // QoS 1 deliveries past the client's Receive Maximum wait here (bounded
   // by the subscriptions' windows) until PUBACKs make room.
-  std::deque<std::pair<SubscriptionNo, broker::Delivery>> waiting_;
-  // `qos`: the granted QoS the delivery goes out with (at most).
-  void write_publish(const Sub& s, std::uint8_t qos, broker::Delivery d);
+  struct Waiting {
+    SubscriptionNo sub;
+    broker::Delivery delivery;
+    std::uint8_t qos = 0;           // kRetainedSub's: at most this QoS
+    std::string filter;             // kRetainedSub's: the filter it matched
+  };
+  std::deque<Waiting> waiting_;
+  // `qos`: the granted QoS the delivery goes out with (at most); `retained`:
+  // a retained message sent for a new subscription (retain flag set).
+  void write_publish(const Sub& s, std::uint8_t qos, broker::Delivery d, bool retained = false);
+  // After a SUBACK: the retained messages matching `filter`, at most at
+  // `qos`, retain flag set (docs/mqtt.md, "Retained messages").
+  void send_retained(const std::string& filter, std::uint8_t qos);
+  static constexpr SubscriptionNo kRetainedSub{0x80000001u};
   // Gives a delivery back as handled: credit for a topic subscription's,
   // an ack for the session queue's.
   void settle_unsent(SubscriptionNo sub, const broker::Delivery& d);
