@@ -57,10 +57,10 @@ net::ProtocolFactory mqtt_protocol(const MqttContext& context);
 // suppressed by packet id), SUBSCRIBE with `+`/`#` on Ferry's wildcard
 // topics (granted QoS at most 1), UNSUBSCRIBE, PINGREQ, DISCONNECT, the
 // will message when the connection ends without DISCONNECT, session
-// takeover by client id, and MQTT 5 properties as STOMP headers. Sessions
-// are not kept after the connection (every connection starts clean);
-// retained messages and shared subscriptions are refused (MQTT 5 says so
-// in CONNACK).
+// takeover by client id, MQTT 5 properties as STOMP headers, persistent
+// sessions (a queue and its bindings, below) and retained messages
+// (MqttRetained). Shared subscriptions are refused (MQTT 5 says so in
+// CONNACK).
 //
 // Its connection ids live in their own range (kIdBit): the MQTT listener is
 // a second net::Server, whose ids would otherwise repeat the STOMP
