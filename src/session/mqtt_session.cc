@@ -400,7 +400,7 @@ void MqttSession::on_session_attached() {
       sub.filter = filter->second;
       sub.destination = broker::Destination{broker::DestinationKind::kTopic, b.key, session_queue_.vhost};
       sub.owner = session_owner_;
-      sub.qos = qos != b.arguments.end() && qos->second == "1" ? 1 : 0;
+      sub.qos = qos == b.arguments.end() ? 0 : qos->second == "2" ? 2 : qos->second == "1" ? 1 : 0;
       sub.no_local = b.arguments.contains(kNoLocalArgument);
       sub.retain_as_published = b.arguments.contains(kRapArgument);
       sub.bound = true;
@@ -637,38 +637,12 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
   switch (p.type) {
     case PacketType::kPuback: {
       auto it = inflight_.find(p.packet_id);
-      if (it == inflight_.end()) return;  // not ours (or answered twice): nothing to do
+      // Not ours, answered twice, or a QoS 2 one: nothing to do.
+      if (it == inflight_.end() || it->second.qos != 1) return;
       const Inflight f = it->second;
       inflight_.erase(it);
-      if (f.sub == kSessionQueueSub) {
-        broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck,
-                       ticket(0));
-      } else if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
-        const Sub& s = subs_.find(fi->second)->second;
-        broker_.credit(s.owner, key_of(s), 1, f.bytes);
-      }
-      // Room for a delivery that waited for the client's Receive Maximum.
-      while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
-        Waiting w = std::move(waiting_.front());
-        waiting_.pop_front();
-        if (w.sub == kSessionQueueSub) {
-          deliver_queued(std::move(w.delivery));
-          continue;
-        }
-        if (w.sub == kRetainedSub) {
-          Sub r;
-          r.no = kRetainedSub;
-          r.filter = std::move(w.filter);
-          r.qos = w.qos;
-          write_publish(r, w.qos, std::move(w.delivery), true);
-          continue;
-        }
-        auto fi = filter_of_.find(w.sub.value);
-        if (fi == filter_of_.end()) continue;
-        const Sub& s = subs_.find(fi->second)->second;
-        write_publish(s, s.qos, std::move(w.delivery));
-      }
-      return;
+      release(f);
+      return send_waiting();
     }
     case PacketType::kPubrel: {
       // The second half of an incoming QoS 2 flow: PUBCOMP (MQTT 5: 0x92
@@ -678,12 +652,74 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
                         {known ? ReasonCode::kSuccess : ReasonCode::kPacketIdentifierNotFound}, 0});
       return write_answers();
     }
-    case PacketType::kPubrec:
-    case PacketType::kPubcomp:
-      // Ferry never sends QoS 2 (granted QoS is at most 1).
-      return fail(ReasonCode::kProtocolError, "PUBREC/PUBCOMP for a QoS 2 PUBLISH the server never sent");
+    case PacketType::kPubrec: {
+      // The first half of an outgoing QoS 2 flow (spec 4.3.3): the message
+      // is the client's now; PUBREL, then the packet id waits for PUBCOMP.
+      auto it = inflight_.find(p.packet_id);
+      if (it == inflight_.end() || it->second.qos != 2) {
+        // MQTT 5: PUBREL 0x92 (Packet Identifier not found); 3.1.1 has no
+        // code, and a PUBREL for it ends the client's flow as well.
+        mqtt::encode_pub_response(level_, mqtt::PubResponse{PacketType::kPubrel, p.packet_id,
+                                                            ReasonCode::kPacketIdentifierNotFound, {}},
+                                  transport_.output());
+        transport_.flush();
+        return;
+      }
+      if (!it->second.released) {
+        it->second.released = true;
+        release(it->second);
+      }
+      if (mqtt::is_error(p.reason)) {
+        // MQTT 5: a PUBREC with an error ends the flow; no PUBREL.
+        inflight_.erase(it);
+        return send_waiting();
+      }
+      mqtt::encode_pub_response(level_, mqtt::PubResponse{PacketType::kPubrel, p.packet_id, ReasonCode::kSuccess, {}},
+                                transport_.output());
+      transport_.flush();
+      return;
+    }
+    case PacketType::kPubcomp: {
+      auto it = inflight_.find(p.packet_id);
+      if (it == inflight_.end() || !it->second.released) return;  // not waiting for it: nothing to do
+      inflight_.erase(it);
+      return send_waiting();
+    }
     default:
       FERRY_ASSERT(false);
+  }
+}
+
+void MqttSession::release(const Inflight& f) {
+  if (f.sub == kSessionQueueSub) {
+    broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck, ticket(0));
+  } else if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
+    const Sub& s = subs_.find(fi->second)->second;
+    broker_.credit(s.owner, key_of(s), 1, f.bytes);
+  }
+}
+
+void MqttSession::send_waiting() {
+  // Room for a delivery that waited for the client's Receive Maximum.
+  while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
+    Waiting w = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (w.sub == kSessionQueueSub) {
+      deliver_queued(std::move(w.delivery));
+      continue;
+    }
+    if (w.sub == kRetainedSub) {
+      Sub r;
+      r.no = kRetainedSub;
+      r.filter = std::move(w.filter);
+      r.qos = w.qos;
+      write_publish(r, w.qos, std::move(w.delivery), true);
+      continue;
+    }
+    auto fi = filter_of_.find(w.sub.value);
+    if (fi == filter_of_.end()) continue;
+    const Sub& s = subs_.find(fi->second)->second;
+    write_publish(s, s.qos, std::move(w.delivery));
   }
 }
 
@@ -800,8 +836,7 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       reason = ReasonCode::kSharedSubscriptionsNotSupported;
       continue;
     }
-    // QoS 2 is granted as QoS 1 (the spec lets the server grant less).
-    const std::uint8_t granted = std::min<std::uint8_t>(want.options.qos, 1);
+    const std::uint8_t granted = want.options.qos;  // 0, 1 or 2 (the decoder refused 3)
     broker::Destination d{broker::DestinationKind::kTopic, pattern_of_filter(f.filter), login_.vhost()};
     if (Status checked = broker::TopicPatterns::check(d.name); !checked) {
       reason = ReasonCode::kTopicFilterInvalid;
@@ -943,7 +978,9 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   // A session's binding delivers through the session queue's consumer.
   const SubscriptionNo via = s.bound ? kSessionQueueSub : s.no;
   std::uint8_t qos = granted;
-  if (const std::string* q = m.header(kQosHeader); q != nullptr && *q == "0") qos = 0;
+  // An MQTT message goes at most at the QoS it was published with.
+  if (const std::string* q = m.header(kQosHeader); q != nullptr && q->size() == 1 && (*q)[0] >= '0' && (*q)[0] < '0' + qos)
+    qos = static_cast<std::uint8_t>((*q)[0] - '0');
   if (qos > 0 && inflight_.size() >= client_receive_maximum_) {
     waiting_.push_back(Waiting{via, std::move(d), granted, retained ? s.filter : std::string()});
     return;
@@ -1006,7 +1043,7 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
     // 4.4: re-sent with DUP; under a new packet id, as the old one went
     // with that connection).
     p.dup = s.bound && d.earlier_deliveries > 0;
-    inflight_[p.packet_id] = Inflight{via, m.body.size(), d.seq};
+    inflight_[p.packet_id] = Inflight{via, m.body.size(), d.seq, qos, false};
   } else if (s.bound) {
     // QoS 0 from the session queue: taken once written.
     broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));

@@ -288,7 +288,16 @@ class MqttSession final : public net::Protocol, public broker::Client {
     SubscriptionNo sub;
     std::uint64_t bytes = 0;
     DeliverySeq seq{};  // from the session queue (sub kSessionQueueSub): settled by PUBACK
+    std::uint8_t qos = 1;
+    // QoS 2: PUBREC came and PUBREL went; the message is the client's, the
+    // packet id waits for PUBCOMP.
+    bool released = false;
   };
+  // A QoS 1 PUBACK or QoS 2 PUBREC: the delivery is done with (credit, or
+  // an ack in the session queue).
+  void release(const Inflight& f);
+  // Packet ids came free: deliveries that waited for Receive Maximum go.
+  void send_waiting();
   std::unordered_map<std::uint16_t, Inflight> inflight_;
   std::uint16_t next_packet_id_ = 0;
   // QoS 1 deliveries past the client's Receive Maximum wait here (bounded
