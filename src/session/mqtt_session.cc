@@ -273,7 +273,6 @@ void MqttSession::send_connack() {
     // client is told (spec 3.2.2.3.2).
     if (expiry_in_use_) p.session_expiry_interval = *expiry_in_use_;
     if (retained_ == nullptr) p.retain_available = 0;
-    p.shared_subscription_available = 0;
     p.subscription_identifiers_available = 0;
     p.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(max_packet_size_, mqtt::kMaxVariableByteInteger + 5));
   }
@@ -695,7 +694,8 @@ void MqttSession::release(const Inflight& f) {
     broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck, ticket(0));
   } else if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
     const Sub& s = subs_.find(fi->second)->second;
-    broker_.credit(s.owner, key_of(s), 1, f.bytes);
+    if (s.shared) broker_.settle(s.owner, key_of(s), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck, ticket(0));
+    else broker_.credit(s.owner, key_of(s), 1, f.bytes);
   }
 }
 
@@ -766,8 +766,16 @@ void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
     spdlog::debug("connection {} ({}): MQTT operation failed: {}", log_id_, transport_.peer(), log_safe(outcome.error));
     a.reasons[pending.slot] = outcome.needs_configure ? ReasonCode::kNotAuthorized : ReasonCode::kUnspecifiedError;
     if (auto fi = filter_of_.find(pending.sub.value); pending.sub.value != 0 && fi != filter_of_.end()) {
-      subs_.erase(fi->second);  // refused: there is no such subscription
+      auto sub = subs_.find(fi->second);
+      // A shared subscription whose binding failed may have its consumer.
+      if (sub->second.shared) broker_.unsubscribe(sub->second.owner, key_of(sub->second), false, ticket(0));
+      subs_.erase(sub);  // refused: there is no such subscription
       filter_of_.erase(fi);
+    }
+    if (pending.declares && it->second.outcomes > 1) {
+      // A failed declaration is its SUBSCRIBE's only answer.
+      a.waiting -= it->second.outcomes - 1;
+      it->second.outcomes = 1;
     }
   }
   --a.waiting;
@@ -832,8 +840,13 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       reason = ReasonCode::kTopicFilterInvalid;  // 3.1.1: 0x80
       continue;
     }
-    if (!f.share_group.empty()) {
-      reason = ReasonCode::kSharedSubscriptionsNotSupported;
+    const bool shared = !f.share_group.empty();
+    // Spec 3.8.3.1: no-local on a shared subscription is a protocol error.
+    if (shared && v5() && want.options.no_local)
+      return fail(ReasonCode::kProtocolError, "no-local on a shared subscription");
+    if (shared && std::any_of(want.filter.begin(), want.filter.end(),
+                              [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+      reason = ReasonCode::kTopicFilterInvalid;  // the group's queue could not be named in the journal
       continue;
     }
     const std::uint8_t granted = want.options.qos;  // 0, 1 or 2 (the decoder refused 3)
@@ -858,7 +871,7 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       Sub& was = existing->second;
       reason = static_cast<ReasonCode>(granted);
       // Retain Handling 0: retained messages again on every SUBSCRIBE.
-      if (want.options.retain_handling == 0)
+      if (want.options.retain_handling == 0 && !shared)
         answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
       if (was.bound && (was.qos != granted || was.no_local != no_local ||
                         was.retain_as_published != (v5() && want.options.retain_as_published))) {
@@ -890,8 +903,58 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
     reason = static_cast<ReasonCode>(granted);
     // Retain Handling 0 and 1: the retained messages follow the SUBACK of a
     // new subscription (2: none).
-    if (want.options.retain_handling != 2)
+    // Not for a shared subscription (spec 4.8.2).
+    if (want.options.retain_handling != 2 && !shared)
       answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
+    if (shared) {
+      // The group's queue: declared (x-expires: it goes, with its binding,
+      // once the group has had no member for that long), bound to
+      // amq.topic with the filter's pattern (idempotent: every member binds
+      // the same), consumed by each member; SUBACK once both are in place.
+      sub.shared = true;
+      const std::string key = sub.destination.name;
+      sub.destination = broker::Destination{broker::DestinationKind::kQueue,
+                                            "mqtt-share/" + std::string(f.share_group) + "/" + std::string(f.filter),
+                                            login_.vhost()};
+      sub.owner = broker_.owner_of(sub.destination);
+      if (!login_.may(auth::Access::kRead, sub.destination)) {
+        reason = ReasonCode::kNotAuthorized;
+        continue;
+      }
+      broker::Window window;
+      window.messages = std::max<std::uint32_t>(
+          1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
+                       static_cast<std::uint32_t>(client_receive_maximum_)}));
+      window.bytes = transport_.max_write_buffer();
+      broker::ConsumerOptions options;
+      broker::QueueArguments args;
+      args.expires = kSharedQueueExpiryMs;
+      options.arguments = std::make_shared<const broker::QueueArguments>(std::move(args));
+      const bool may_create = login_.may(auth::Access::kConfigure, sub.destination);
+      filter_of_[sub.no.value] = sub.filter;
+      auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
+      const Sub& member = it->second;
+      const std::uint64_t op = begin_op(seq, i);
+      ops_[op].sub = member.no;
+      ops_[op].declares = true;
+      expect_outcomes(op, 2);
+      broker_.subscribe(member.destination, key_of(member), broker::AckMode::kClientIndividual, window,
+                        std::nullopt, ticket(op), may_create, std::move(options));
+      broker::ExchangeChange c;
+      c.kind = broker::ExchangeChange::Kind::kBind;
+      c.vhost = member.destination.vhost;
+      c.exchange = "amq.topic";
+      c.destination = broker::BindingDestination::queue(member.destination.name);
+      c.key = key;
+      const std::uint64_t bind_op = begin_op(seq, i);
+      ops_[bind_op].sub = member.no;
+      std::weak_ptr<int> alive = alive_;
+      broker_.change_exchanges(shard_, std::move(c), [this, alive, bind_op](Status st) {
+        if (alive.expired()) return;
+        on_complete(bind_op, st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text()));
+      });
+      continue;
+    }
     if (queued_) {
       // A session's subscription is a binding of its queue; SUBACK once
       // every shard routes through it.
@@ -970,7 +1033,8 @@ void MqttSession::settle_unsent(SubscriptionNo sub, const broker::Delivery& d) {
   auto fi = filter_of_.find(sub.value);
   if (fi == filter_of_.end()) return;
   const Sub& s = subs_.find(fi->second)->second;
-  broker_.credit(s.owner, key_of(s), 1, d.message->body.size());
+  if (s.shared) broker_.settle(s.owner, key_of(s), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
+  else broker_.credit(s.owner, key_of(s), 1, d.message->body.size());
 }
 
 void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Delivery d, bool retained) {
@@ -1018,7 +1082,9 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
   // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
   // names starting with '$' (Ferry's wildcard topics do not know the rule).
-  const bool dollar = !topic.empty() && topic[0] == '$' && (s.filter[0] == '+' || s.filter[0] == '#');
+  std::string_view filter = s.filter;
+  if (s.shared) filter = filter.substr(filter.find('/', 7) + 1);  // "$share/GROUP/" off
+  const bool dollar = !topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#');
   if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_ ||
       mqtt::check_topic_name(topic) != ReasonCode::kSuccess || dollar) {
     spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (too large for the client, or not an MQTT topic name)",
@@ -1047,6 +1113,8 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   } else if (s.bound) {
     // QoS 0 from the session queue: taken once written.
     broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
+  } else if (s.shared) {
+    broker_.settle(s.owner, key_of(s), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
   } else {
     Credit& c = written_[s.no.value];
     ++c.messages;

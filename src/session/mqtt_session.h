@@ -195,6 +195,10 @@ class MqttSession final : public net::Protocol, public broker::Client {
     bool retain_as_published = false;  // MQTT 5
     // A binding of the persistent session's queue (no consumer of its own).
     bool bound = false;
+    // A shared subscription ($share/GROUP/filter): a consumer, with
+    // client-individual acks, of the group's queue (`destination`), which
+    // amq.topic feeds (docs/mqtt.md, "Shared subscriptions").
+    bool shared = false;
   };
   // The binding of amq.topic to the session queue that is `s`.
   broker::ExchangeChange binding_of(const Sub& s, bool bind) const;
@@ -273,6 +277,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint32_t slot;
     std::uint32_t outcomes = 1;  // still to come (a publish gets one per topic it reaches)
     SubscriptionNo sub{0};       // a SUBSCRIBE's: dropped if the broker refuses it
+    // A SUBSCRIBE declaring its queue: two outcomes if it succeeds, one if
+    // it fails.
+    bool declares = false;
   };
   std::unordered_map<std::uint64_t, PendingOp> ops_;
   std::uint64_t next_op_ = 0;
@@ -316,6 +323,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
   // `qos`, retain flag set (docs/mqtt.md, "Retained messages").
   void send_retained(const std::string& filter, std::uint8_t qos);
   static constexpr SubscriptionNo kRetainedSub{0x80000001u};
+  // A shared subscription group's queue goes once it has had no member for
+  // this long (docs/mqtt.md, "Shared subscriptions").
+  static constexpr std::uint64_t kSharedQueueExpiryMs = 10000;
   // Gives a delivery back as handled: credit for a topic subscription's,
   // an ack for the session queue's.
   void settle_unsent(SubscriptionNo sub, const broker::Delivery& d);
