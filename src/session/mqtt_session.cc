@@ -273,7 +273,7 @@ void MqttSession::send_connack() {
     // client is told (spec 3.2.2.3.2).
     if (expiry_in_use_) p.session_expiry_interval = *expiry_in_use_;
     if (retained_ == nullptr) p.retain_available = 0;
-    p.subscription_identifiers_available = 0;
+    p.topic_alias_maximum = kTopicAliasMaximum;
     p.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(max_packet_size_, mqtt::kMaxVariableByteInteger + 5));
   }
   mqtt::encode_connack(level_, ack, transport_.output());
@@ -295,6 +295,7 @@ constexpr std::string_view kFilterArgument = "x-mqtt-filter";
 constexpr std::string_view kQosArgument = "x-mqtt-qos";
 constexpr std::string_view kNoLocalArgument = "x-mqtt-no-local";
 constexpr std::string_view kRapArgument = "x-mqtt-retain-as-published";
+constexpr std::string_view kSubscriptionIdArgument = "x-mqtt-subscription-id";
 
 }  // namespace
 
@@ -402,6 +403,8 @@ void MqttSession::on_session_attached() {
       sub.qos = qos == b.arguments.end() ? 0 : qos->second == "2" ? 2 : qos->second == "1" ? 1 : 0;
       sub.no_local = b.arguments.contains(kNoLocalArgument);
       sub.retain_as_published = b.arguments.contains(kRapArgument);
+      if (auto id = b.arguments.find(kSubscriptionIdArgument); id != b.arguments.end())
+        sub.subscription_id = static_cast<std::uint32_t>(std::strtoul(id->second.c_str(), nullptr, 10));
       sub.bound = true;
       filter_of_[sub.no.value] = sub.filter;
       subs_.emplace(sub.filter, std::move(sub));
@@ -449,6 +452,7 @@ broker::ExchangeChange MqttSession::binding_of(const Sub& s, bool bind) const {
   c.arguments.emplace(kQosArgument, std::to_string(s.qos));
   if (s.no_local) c.arguments.emplace(kNoLocalArgument, "1");
   if (s.retain_as_published) c.arguments.emplace(kRapArgument, "1");
+  if (s.subscription_id != 0) c.arguments.emplace(kSubscriptionIdArgument, std::to_string(s.subscription_id));
   return c;
 }
 
@@ -552,8 +556,28 @@ broker::MessageRef MqttSession::build_message(std::string_view topic, std::strin
   return ref;
 }
 
-void MqttSession::handle_publish(const mqtt::Publish& p) {
-  if (p.properties.topic_alias) return fail(ReasonCode::kTopicAliasInvalid, "topic aliases are not supported (Topic Alias Maximum 0)");
+void MqttSession::handle_publish(const mqtt::Publish& given) {
+  // MQTT 5 topic aliases from the client (spec 3.3.2.3.4): a PUBLISH with
+  // a topic and an alias sets the alias; one with an empty topic uses it.
+  const mqtt::Publish* resolved = &given;
+  mqtt::Publish aliased;
+  if (given.properties.topic_alias) {
+    const std::uint16_t alias = *given.properties.topic_alias;
+    if (alias > kTopicAliasMaximum)
+      return fail(ReasonCode::kTopicAliasInvalid, fmt::format("topic alias {} above Topic Alias Maximum {}", alias, kTopicAliasMaximum));
+    if (!topic_aliases_) topic_aliases_ = std::make_unique<std::array<std::string, kTopicAliasMaximum>>();
+    std::string& slot = (*topic_aliases_)[alias - 1];
+    if (!given.topic.empty()) {
+      slot.assign(given.topic);
+    } else {
+      if (slot.empty())
+        return fail(ReasonCode::kProtocolError, fmt::format("topic alias {} used before it was set", alias));
+      aliased = given;
+      aliased.topic = slot;  // a view of the alias table, alive through this call
+      resolved = &aliased;
+    }
+  }
+  const mqtt::Publish& p = *resolved;
   if (p.retain && v5() && retained_ == nullptr)
     return fail(ReasonCode::kRetainNotSupported, "retained messages are not offered");
   const PacketType answer_type = p.qos == 2 ? PacketType::kPubrec : PacketType::kPuback;
@@ -713,6 +737,7 @@ void MqttSession::send_waiting() {
       r.no = kRetainedSub;
       r.filter = std::move(w.filter);
       r.qos = w.qos;
+      if (auto it = subs_.find(r.filter); it != subs_.end()) r.subscription_id = it->second.subscription_id;
       write_publish(r, w.qos, std::move(w.delivery), true);
       continue;
     }
@@ -824,8 +849,12 @@ void MqttSession::write_answers() {
 // ---------------------------------------------------------------- SUBSCRIBE
 
 void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
-  if (!s.properties.subscription_identifiers.empty() && v5())
-    return fail(ReasonCode::kSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported");
+  // MQTT 5: at most one Subscription Identifier, given to every filter of
+  // the packet (spec 3.8.2.1.2).
+  if (s.properties.subscription_identifiers.size() > 1)
+    return fail(ReasonCode::kProtocolError, "more than one subscription identifier in a SUBSCRIBE");
+  const std::uint32_t subscription_id =
+      s.properties.subscription_identifiers.empty() ? 0 : s.properties.subscription_identifiers.front();
   const std::uint64_t seq = add_answer(Answer{PacketType::kSuback, s.packet_id, {}, 0});
   answers_[seq - answers_base_].reasons.resize(s.subscriptions.size(), ReasonCode::kSuccess);
   // The answer waits for the subscriptions (so that a PUBLISH after SUBACK
@@ -873,7 +902,7 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       // Retain Handling 0: retained messages again on every SUBSCRIBE.
       if (want.options.retain_handling == 0 && !shared)
         answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
-      if (was.bound && (was.qos != granted || was.no_local != no_local ||
+      if (was.bound && (was.qos != granted || was.no_local != no_local || was.subscription_id != subscription_id ||
                         was.retain_as_published != (v5() && want.options.retain_as_published))) {
         // A session's binding keeps the options: the old one goes, the new
         // one comes (in this order, on shard 0).
@@ -881,11 +910,13 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
         was.qos = granted;
         was.no_local = no_local;
         was.retain_as_published = v5() && want.options.retain_as_published;
+        was.subscription_id = subscription_id;
         change_binding(was, true, begin_op(seq, i));
         continue;
       }
       was.qos = granted;
       was.retain_as_published = v5() && want.options.retain_as_published;
+      was.subscription_id = subscription_id;
       continue;
     }
     if (subs_.size() >= max_subscriptions_) {
@@ -900,6 +931,7 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
     sub.qos = granted;
     sub.no_local = no_local;
     sub.retain_as_published = v5() && want.options.retain_as_published;
+    sub.subscription_id = subscription_id;
     reason = static_cast<ReasonCode>(granted);
     // Retain Handling 0 and 1: the retained messages follow the SUBACK of a
     // new subscription (2: none).
@@ -1073,6 +1105,15 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
         props.user_properties.push_back({k, v});
       }
     }
+    // Subscription Identifiers (spec 3.3.2.3.8): the subscription's; from
+    // the session queue, those of every filter of the session that matches.
+    if (s.bound) {
+      for (const auto& [f, other] : subs_)
+        if (other.bound && other.subscription_id != 0 && mqtt::topic_matches(f, topic))
+          props.subscription_identifiers.push_back(other.subscription_id);
+    } else if (s.subscription_id != 0) {
+      props.subscription_identifiers.push_back(s.subscription_id);
+    }
     props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
   }
   // Too large for the client (its Maximum Packet Size), or a name MQTT
@@ -1131,6 +1172,7 @@ void MqttSession::send_retained(const std::string& filter, std::uint8_t qos) {
   r.no = kRetainedSub;  // no broker subscription: nothing to credit or settle
   r.filter = filter;
   r.qos = qos;
+  if (auto it = subs_.find(filter); it != subs_.end()) r.subscription_id = it->second.subscription_id;
   for (broker::MessageRef& m : retained_->matching(login_.vhost(), filter))
     write_publish(r, qos, broker::Delivery{std::move(m), DeliverySeq(0), 0}, true);
 }

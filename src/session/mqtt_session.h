@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -193,6 +194,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint8_t qos = 0;  // granted
     bool no_local = false;
     bool retain_as_published = false;  // MQTT 5
+    std::uint32_t subscription_id = 0;  // MQTT 5 Subscription Identifier (0: none)
     // A binding of the persistent session's queue (no consumer of its own).
     bool bound = false;
     // A shared subscription ($share/GROUP/filter): a consumer, with
@@ -265,6 +267,11 @@ class MqttSession final : public net::Protocol, public broker::Client {
     Extras extras;
   };
   std::optional<WillMessage> will_;
+  // MQTT 5 topic aliases the client set (index alias - 1); CONNACK's Topic
+  // Alias Maximum bounds them, as mosquitto's default does.
+  static constexpr std::uint16_t kTopicAliasMaximum = 10;
+  // Made on first use: an idle connection does not pay for it.
+  std::unique_ptr<std::array<std::string, kTopicAliasMaximum>> topic_aliases_;
   std::int64_t last_input_ms_ = 0;
   std::int64_t refuse_at_ms_ = 0;
   mqtt::ReasonCode refusal_ = mqtt::ReasonCode::kSuccess;

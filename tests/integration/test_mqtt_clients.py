@@ -736,8 +736,8 @@ def test_a_second_connection_with_the_client_id_takes_over(mq, version):
 def test_connack_of_mqtt5(mq):
     """CONNACK properties: an assigned client id for an empty one, no
     session expiry (the one asked for applies: test_mqtt_sessions.py), retain
-    and shared subscriptions available, subscription identifiers not, the
-    maximum packet size."""
+    shared subscriptions and subscription identifiers available, Topic Alias
+    Maximum 10, the maximum packet size."""
     _, port = mq
     r = Raw(port)
     r.send(connect_packet(5, client_id="", properties=b"\x11" + struct.pack(">I", 3600)))
@@ -753,6 +753,9 @@ def test_connack_of_mqtt5(mq):
         elif pid in (0x11, 0x27):
             props[pid] = struct.unpack(">I", body[i + 1:i + 5])[0]
             i += 5
+        elif pid == 0x22:
+            props[pid] = struct.unpack(">H", body[i + 1:i + 3])[0]
+            i += 3
         else:
             props[pid] = body[i + 1]
             i += 2
@@ -760,6 +763,7 @@ def test_connack_of_mqtt5(mq):
     assert 0x11 not in props                 # Session Expiry Interval: as asked
     assert 0x25 not in props                 # Retain Available: yes
     assert 0x2A not in props                 # Shared Subscription Available: yes
-    assert props[0x29] == 0
+    assert 0x29 not in props                 # Subscription Identifiers Available: yes
+    assert props[0x22] == 10                 # Topic Alias Maximum
     assert props[0x27] == 16 * 1024 * 1024   # Maximum Packet Size: max-frame-size
     r.close()
