@@ -333,6 +333,9 @@ def test_clean_start_discards_the_session(mq, level):
     r.level = level
     raw_subscribe(r, level, topic, 1)
     disconnect(r)
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    assert present, "no session to discard"
+    disconnect(r)
     pub(port, "mqttv311", topic, "dropped")
     r, present, _ = raw_session(port, cid, level, clean=True, expiry=expiry)
     assert not present
