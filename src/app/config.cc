@@ -94,6 +94,12 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(listener_option("mqtt-listen",
                               "MQTT 3.1.1 and 5 TCP listener, HOST:PORT, e.g. 0.0.0.0:1883 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.mqtt_listen; }));
+  s.push_back(count_option("mqtt-max-retained", "100000",
+                           "MQTT retained messages kept (one per topic, all vhosts); a retained PUBLISH for one more topic is refused (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.mqtt_max_retained = n; }, true));
+  s.push_back(size_option("mqtt-max-retained-bytes", "128MiB",
+                          "bytes of MQTT retained messages kept (topics and payloads, all vhosts); a retained PUBLISH past it is refused",
+                          [](auto& o, std::uint64_t n) { o.mqtt_max_retained_bytes = n; }));
   s.push_back({"ws-path", "/ws", "request path of the WebSocket listeners (others get 404)",
                [](Config& o, const std::string& v) -> Status {
                  if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)

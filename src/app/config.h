@@ -28,6 +28,11 @@ struct Config {
   // mqtt-listen: MQTT 3.1.1 and 5 over TCP (docs/mqtt.md); off when empty.
   // Its connections are bound by the same limits as listen's.
   net::ListenAddress mqtt_listen;
+  // MQTT retained messages, all vhosts together (docs/mqtt.md): topics
+  // (mqtt-max-retained, 0 = no limit) and topic + payload bytes
+  // (mqtt-max-retained-bytes).
+  std::uint32_t mqtt_max_retained = 100000;
+  std::uint64_t mqtt_max_retained_bytes = std::uint64_t{128} << 20;
   session::StompOptions stomp;
   http::HttpOptions http;
   broker::BrokerOptions broker;

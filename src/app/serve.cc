@@ -222,11 +222,21 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   mqtt_listener.ws_listen = {};
   mqtt_listener.wss_listen = {};
   std::unique_ptr<net::Server> mqtt_server;
+  // MQTT retained messages, kept in <data-dir>/mqtt-retained.
+  std::unique_ptr<session::MqttRetained> mqtt_retained;
   if (options.mqtt_listen.enabled()) {
+    mqtt_retained = std::make_unique<session::MqttRetained>(
+        options.data_dir, session::MqttRetained::Limits{options.mqtt_max_retained, options.mqtt_max_retained_bytes});
+    if (auto loaded = mqtt_retained->load(); !loaded) {
+      spdlog::error("cannot read the MQTT retained messages: {}", loaded.error().text());
+      return 1;
+    } else {
+      spdlog::info("{}", *loaded);
+    }
     mqtt_server = std::make_unique<net::Server>(
         mqtt_listener,
         session::mqtt_protocol({broker, clients, authenticator.get(), options.stomp.limits.max_frame_size,
-                                options.stomp.max_subscriptions}),
+                                options.stomp.max_subscriptions, mqtt_retained.get()}),
         shards);
   }
   // Handle signals before announcing the listener: a supervisor may stop us

@@ -1108,6 +1108,15 @@ void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Q
   const Destination d = q.destination();
   spdlog::info("queue {} deleted (vhost {}): unused for its x-expires ({} ms)", log_safe(q.name()),
                log_safe(d.vhost), *q.arguments().expires);
+  // Its bindings go with it, as delete_queue's do (an MQTT persistent
+  // session's subscriptions are bindings of its queue: docs/mqtt.md).
+  if (const RoutingTable* t = broker_.exchanges(self_).find(d.vhost); t != nullptr && t->has_queue(d.name)) {
+    ExchangeChange c;
+    c.kind = ExchangeChange::Kind::kRemoveQueue;
+    c.vhost = d.vhost;
+    c.destination = BindingDestination::queue(d.name);
+    broker_.change_exchanges(self_, std::move(c), {});
+  }
   // No consumer: every message is waiting; each gets its ack record.
   q.discard_all();
   erase_queue(it);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "broker/shard_broker.h"
 #include "broker/topic_patterns.h"
 #include "common/assert.h"
 #include "common/clock.h"
@@ -29,6 +30,9 @@ namespace {
 // subscriber gets min(this, its granted QoS); messages without it (from
 // STOMP) are delivered at the granted QoS.
 constexpr std::string_view kQosHeader = "x-mqtt-publish-qos";
+// Set on a message published with the retain flag: an MQTT 5 subscription
+// with Retain As Published gets the flag back.
+constexpr std::string_view kRetainHeader = "x-mqtt-retain";
 
 }  // namespace
 
@@ -53,6 +57,7 @@ MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, 
     : broker_(context.broker),
       clients_(context.clients),
       authenticator_(context.authenticator),
+      retained_(context.retained),
       transport_(transport),
       max_packet_size_(context.max_packet_size),
       max_subscriptions_(context.max_subscriptions),
@@ -152,6 +157,11 @@ void MqttSession::on_packet(mqtt::ClientPacket& p) {
 void MqttSession::handle_connect(const mqtt::Connect& c) {
   level_ = c.level;
   keep_alive_s_ = c.keep_alive;
+  clean_start_ = c.clean_start;
+  // 3.1.1: clean session 0 keeps the session for good (the specification
+  // has no expiry); MQTT 5: for its Session Expiry Interval.
+  if (c.level == Level::k5) session_expiry_s_ = c.properties.session_expiry_interval.value_or(0);
+  else if (!c.clean_start) session_expiry_s_ = kNeverExpires;
   client_id_ = std::string(c.client_id);
   if (c.client_id.empty()) {
     // 3.1.1 3.1.3-8: an empty client id with a persistent session is refused.
@@ -159,6 +169,12 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
     client_id_ = fmt::format("ferry-{}-{}", shard_.value, log_id_);
     client_id_assigned_ = true;
   }
+  persistent_ = session_expiry_s_ != 0;
+  // The session is a queue named after the client id; a journal key cannot
+  // hold control characters (docs/journal.md), so such an id keeps no session.
+  if ((persistent_ || !clean_start_) &&
+      std::any_of(client_id_.begin(), client_id_.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }))
+    return refuse_connect(ReasonCode::kClientIdentifierNotValid, "a client id with control characters keeps no session", false);
   if (v5()) {
     if (c.properties.authentication_method)
       return refuse_connect(ReasonCode::kBadAuthenticationMethod, "enhanced authentication is not supported", false);
@@ -167,8 +183,9 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
     if (c.properties.maximum_packet_size) client_max_packet_size_ = *c.properties.maximum_packet_size;
   }
   if (c.will) {
-    if (c.will->retain && v5()) return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
-    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos,
+    if (c.will->retain && v5() && retained_ == nullptr)
+      return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
+    will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos, c.will->retain,
                         v5() ? extras_of(c.will->properties) : Extras{}};
   }
   if (authenticator_ == nullptr) return finish_connect();  // unit tests: everyone in vhost "/"
@@ -211,7 +228,7 @@ void MqttSession::on_login(const auth::LoginResult& r) {
     case LoginStatus::kOk:
       login_.logged_in(r.user, r.permissions);
       finish_connect();
-      transport_.resume_reading();
+      if (!opening_session_) transport_.resume_reading();  // else once the session is open
       return;
     case LoginStatus::kBadCredentials:
       return refuse_connect(ReasonCode::kBadUserNameOrPassword, "unknown user or wrong password", true);
@@ -238,18 +255,25 @@ void MqttSession::refuse_connect(ReasonCode code, std::string_view why, bool del
 }
 
 void MqttSession::finish_connect() {
+  // A session to resume, keep or discard (clean start: one left by an
+  // earlier connection with this client id): looked up first (CONNACK says
+  // whether one was there). An id the broker assigned has none.
+  if (persistent_ || !clean_start_ || !client_id_assigned_) return open_session();
+  send_connack();
+}
+
+void MqttSession::send_connack() {
   connected_ = true;
   mqtt::Connack ack;
-  ack.session_present = false;  // every session starts clean (docs/mqtt.md)
+  ack.session_present = session_present_;
   if (v5()) {
     mqtt::Properties& p = ack.properties;
     if (client_id_assigned_) p.assigned_client_identifier = client_id_;
-    // Sessions end with the connection: a longer expiry asked for is answered
-    // with 0 (spec 3.2.2.3.2).
-    if (session_expiry_asked_) p.session_expiry_interval = 0;
-    p.retain_available = 0;
-    p.shared_subscription_available = 0;
-    p.subscription_identifiers_available = 0;
+    // An existing session keeps the expiry its queue was declared with: the
+    // client is told (spec 3.2.2.3.2).
+    if (expiry_in_use_) p.session_expiry_interval = *expiry_in_use_;
+    if (retained_ == nullptr) p.retain_available = 0;
+    p.topic_alias_maximum = kTopicAliasMaximum;
     p.maximum_packet_size = static_cast<std::uint32_t>(std::min<std::size_t>(max_packet_size_, mqtt::kMaxVariableByteInteger + 5));
   }
   mqtt::encode_connack(level_, ack, transport_.output());
@@ -258,6 +282,208 @@ void MqttSession::finish_connect() {
   spdlog::debug("connection {} ({}): MQTT {} client '{}' connected as '{}' in vhost '{}'", log_id_,
                 transport_.peer(), v5() ? "5" : "3.1.1", log_safe(client_id_), log_safe(login_.user()),
                 log_safe(login_.vhost()));
+}
+
+// ---------------------------------------------------------------- persistent sessions
+
+namespace {
+
+// A session subscription's binding arguments (docs/mqtt.md, "Persistent
+// sessions"): amq.topic is a topic exchange, which routes by key alone, so
+// these only keep what the subscription was.
+constexpr std::string_view kFilterArgument = "x-mqtt-filter";
+constexpr std::string_view kQosArgument = "x-mqtt-qos";
+constexpr std::string_view kNoLocalArgument = "x-mqtt-no-local";
+constexpr std::string_view kRapArgument = "x-mqtt-retain-as-published";
+constexpr std::string_view kSubscriptionIdArgument = "x-mqtt-subscription-id";
+
+}  // namespace
+
+void MqttSession::open_session() {
+  session_queue_ = broker::Destination{broker::DestinationKind::kQueue, "mqtt-subscription-" + client_id_ + "qos1",
+                                       login_.vhost()};
+  session_owner_ = broker_.owner_of(session_queue_);
+  // As in RabbitMQ, the session's queue is the user's to create and read
+  // (a clean session only discards the one there may be).
+  if ((persistent_ || !clean_start_) &&
+      (!login_.may(auth::Access::kConfigure, session_queue_) || !login_.may(auth::Access::kRead, session_queue_)))
+    return refuse_connect(ReasonCode::kNotAuthorized,
+                          fmt::format("a persistent session needs configure and read permission on {}",
+                                      session_queue_.to_string()),
+                          false);
+  opening_session_ = true;
+  transport_.pause_reading();
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  const ShardId owner = session_owner_, home = shard_;
+  broker_.post(owner, [this, alive, broker, owner, home, q = session_queue_] {
+    std::optional<broker::QueueStats> found = broker->local(owner).queue_stats(q);
+    broker->post(home, [this, alive, found = std::move(found)]() mutable {
+      if (alive.expired()) return;  // `this` is only touched on its own shard, while alive
+      on_session_found(std::move(found));
+    });
+  });
+}
+
+void MqttSession::on_session_found(std::optional<broker::QueueStats> found) {
+  if (closing_) return;
+  bool exists = found.has_value();
+  if (exists && clean_start_) {
+    // Clean start discards the session there was (spec 3.1.2.4).
+    delete_session();
+    exists = false;
+  }
+  session_present_ = exists;
+  if (!exists && !persistent_) {
+    // Nothing to resume, nothing to keep (MQTT 5: clean start 0 with
+    // session expiry 0 and no session): an ordinary connection.
+    opening_session_ = false;
+    send_connack();
+    transport_.resume_reading();
+    return;
+  }
+  queued_ = true;
+  broker::ConsumerOptions options;
+  if (!exists) {
+    // A new session: its queue is declared (remembered across restarts) and
+    // expires as the session does (x-expires counts from when it was last
+    // used: the connection's end).
+    broker::QueueArguments args;
+    if (session_expiry_s_ != kNeverExpires) args.expires = std::uint64_t{session_expiry_s_} * 1000;
+    options.arguments = std::make_shared<const broker::QueueArguments>(std::move(args));
+  } else if (v5()) {
+    // An existing session keeps its own expiry (a queue's arguments are
+    // fixed); CONNACK tells the client when it differs from what it asked.
+    const auto& expires = found->arguments.expires;
+    const std::uint32_t in_use =
+        expires ? static_cast<std::uint32_t>(std::min<std::uint64_t>(*expires / 1000, kNeverExpires - 1)) : kNeverExpires;
+    if (persistent_ && in_use != session_expiry_s_) expiry_in_use_ = in_use;
+  }
+  broker::Window window;
+  window.messages = std::max<std::uint32_t>(
+      1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
+                   static_cast<std::uint32_t>(client_receive_maximum_)}));
+  window.bytes = transport_.max_write_buffer();
+  attach_op_ = ++next_op_;
+  // A declaration answers twice (declared, subscribed).
+  attach_answers_ = options.arguments ? 2 : 1;
+  broker_.subscribe(session_queue_, session_key(), broker::AckMode::kClientIndividual, window, std::nullopt,
+                    ticket(attach_op_), true, std::move(options));
+}
+
+void MqttSession::on_session_refused(const broker::Outcome& outcome) {
+  attach_op_ = 0;
+  opening_session_ = false;
+  queued_ = false;
+  // max-queues (each persistent session is a queue) or a full disk.
+  spdlog::info("connection {} ({}): MQTT session of client '{}' not opened: {}", log_id_, transport_.peer(),
+               log_safe(client_id_), log_safe(outcome.error));
+  fail(outcome.error.find("max-queues") != std::string::npos || outcome.error.find("limit") != std::string::npos
+           ? ReasonCode::kQuotaExceeded
+           : ReasonCode::kUnspecifiedError,
+       outcome.error);
+}
+
+void MqttSession::on_session_attached() {
+  attach_op_ = 0;
+  // The subscriptions are the bindings to the session's queue, as this
+  // shard's replica of the exchanges has them (a binding is confirmed once
+  // every replica has it, so the last connection's are all here).
+  if (session_present_) {
+    for (const broker::BindingInfo& b : broker_.exchanges(shard_).bindings(session_queue_.vhost)) {
+      if (b.source != "amq.topic" || b.destination != broker::BindingDestination::queue(session_queue_.name)) continue;
+      auto filter = b.arguments.find(kFilterArgument);
+      if (filter == b.arguments.end()) continue;  // not one of ours (bound by an operator): routes, but no filter
+      auto qos = b.arguments.find(kQosArgument);
+      Sub sub;
+      sub.no = SubscriptionNo(++next_sub_no_);
+      sub.filter = filter->second;
+      sub.destination = broker::Destination{broker::DestinationKind::kTopic, b.key, session_queue_.vhost};
+      sub.owner = session_owner_;
+      sub.qos = qos == b.arguments.end() ? 0 : qos->second == "2" ? 2 : qos->second == "1" ? 1 : 0;
+      sub.no_local = b.arguments.contains(kNoLocalArgument);
+      sub.retain_as_published = b.arguments.contains(kRapArgument);
+      if (auto id = b.arguments.find(kSubscriptionIdArgument); id != b.arguments.end())
+        sub.subscription_id = static_cast<std::uint32_t>(std::strtoul(id->second.c_str(), nullptr, 10));
+      sub.bound = true;
+      filter_of_[sub.no.value] = sub.filter;
+      subs_.emplace(sub.filter, std::move(sub));
+    }
+  }
+  opening_session_ = false;
+  send_connack();
+  // Deliveries that came before CONNACK could be written.
+  auto early = std::move(waiting_);
+  waiting_.clear();
+  for (Waiting& w : early) deliver_queued(std::move(w.delivery));
+  transport_.resume_reading();
+}
+
+void MqttSession::delete_session() {
+  // Its bindings go with the queue (ShardBroker::delete_queue), and it is
+  // forgotten in declared-queues.json; its waiting messages are dropped.
+  broker::Broker* broker = &broker_;
+  broker_.post(session_owner_, [broker, owner = session_owner_, q = session_queue_] {
+    const auto result = broker->local(owner).delete_queue(q);
+    if (result == broker::ShardBroker::AdminError::kInUse) {
+      // A connection with the client id, taken over, has not let go yet: its
+      // bindings are gone already; what waits goes too.
+      (void)broker->local(owner).purge_queue(q);
+      spdlog::info("MQTT session {} emptied, not deleted: a connection taken over still consumes it",
+                   log_safe(q.to_string()));
+    }
+    if (result != broker::ShardBroker::AdminError::kInUse && broker->remembers_declarations())
+      broker->remember_declaration(q, std::nullopt, [q](const Status& forgotten) {
+        if (!forgotten)
+          spdlog::error("MQTT session {} deleted, but comes back (empty) after a restart: {}", log_safe(q.to_string()),
+                        log_safe(forgotten.error().text()));
+      });
+  });
+}
+
+broker::ExchangeChange MqttSession::binding_of(const Sub& s, bool bind) const {
+  broker::ExchangeChange c;
+  c.kind = bind ? broker::ExchangeChange::Kind::kBind : broker::ExchangeChange::Kind::kUnbind;
+  c.vhost = session_queue_.vhost;
+  c.exchange = "amq.topic";
+  c.destination = broker::BindingDestination::queue(session_queue_.name);
+  c.key = s.destination.name;
+  c.arguments.emplace(kFilterArgument, s.filter);
+  c.arguments.emplace(kQosArgument, std::to_string(s.qos));
+  if (s.no_local) c.arguments.emplace(kNoLocalArgument, "1");
+  if (s.retain_as_published) c.arguments.emplace(kRapArgument, "1");
+  if (s.subscription_id != 0) c.arguments.emplace(kSubscriptionIdArgument, std::to_string(s.subscription_id));
+  return c;
+}
+
+void MqttSession::change_binding(const Sub& s, bool bind, std::uint64_t op) {
+  std::function<void(Status)> done;
+  if (op != 0) {
+    std::weak_ptr<int> alive = alive_;
+    done = [this, alive, op](Status st) {  // runs on shard_
+      if (alive.expired()) return;
+      on_complete(op, st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text()));
+    };
+  }
+  broker_.change_exchanges(shard_, binding_of(s, bind), std::move(done));
+}
+
+void MqttSession::deliver_queued(broker::Delivery d) {
+  if (!connected_ || opening_session_) {
+    waiting_.push_back(Waiting{kSessionQueueSub, std::move(d), 0, {}});  // until CONNACK is out
+    return;
+  }
+  const broker::Message& m = *d.message;
+  const std::string topic = mqtt_topic_of_destination(m.destination);
+  const Sub* best = nullptr;
+  const bool carried = mqtt::check_topic_name(topic) == ReasonCode::kSuccess;
+  for (const auto& [filter, s] : subs_) {
+    if (!s.bound || !carried || !mqtt::topic_matches(filter, topic)) continue;
+    if (s.no_local && m.origin == id_) continue;
+    if (best == nullptr || s.qos > best->qos) best = &s;
+  }
+  if (best == nullptr) return settle_unsent(kSessionQueueSub, d);
+  write_publish(*best, best->qos, std::move(d));
 }
 
 // ---------------------------------------------------------------- PUBLISH
@@ -271,7 +497,7 @@ namespace {
 bool carried_as_header(std::string_view name, std::string_view value) {
   static constexpr std::string_view kReserved[] = {
       "destination", "receipt", "transaction", "content-length", "message-id", "subscription", "ack",
-      "redelivered", "x-delivery-count", "persistent", "expires", "expiration", kQosHeader};
+      "redelivered", "x-delivery-count", "persistent", "expires", "expiration", kQosHeader, kRetainHeader};
   if (name.empty() || name.find_first_of(":\r\n") != std::string_view::npos) return false;
   if (value.find_first_of("\r\n") != std::string_view::npos) return false;
   return std::find(std::begin(kReserved), std::end(kReserved), name) == std::end(kReserved);
@@ -301,8 +527,8 @@ MqttSession::Extras MqttSession::extras_of(const mqtt::Properties& p) {
 }
 
 broker::MessageRef MqttSession::build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
-                                              const Extras& extras) {
-  const std::size_t fixed = (qos > 0 ? 2 : 1) + (extras.expiry_s ? 1 : 0);
+                                              const Extras& extras, bool retain) {
+  const std::size_t fixed = (qos > 0 ? 2 : 1) + (extras.expiry_s ? 1 : 0) + (retain ? 1 : 0);
   broker::MessageRef ref = broker::make_message_with_header_slots(fixed + extras.headers.size());
   broker::Message* m = &ref.writable();
   m->id = broker_.next_message_id(shard_);
@@ -312,6 +538,7 @@ broker::MessageRef MqttSession::build_message(std::string_view topic, std::strin
   m->body.assign(payload.data(), payload.size());
   std::size_t n = 0;
   m->headers[n++] = {std::string(kQosHeader), std::to_string(qos)};
+  if (retain) m->headers[n++] = {std::string(kRetainHeader), "1"};
   // QoS 1 and 2 messages are persistent: a durable STOMP subscription keeps
   // them across a restart, and PUBACK waits until they are on disk.
   if (qos > 0) {
@@ -329,9 +556,30 @@ broker::MessageRef MqttSession::build_message(std::string_view topic, std::strin
   return ref;
 }
 
-void MqttSession::handle_publish(const mqtt::Publish& p) {
-  if (p.properties.topic_alias) return fail(ReasonCode::kTopicAliasInvalid, "topic aliases are not supported (Topic Alias Maximum 0)");
-  if (p.retain && v5()) return fail(ReasonCode::kRetainNotSupported, "retained messages are not supported yet");
+void MqttSession::handle_publish(const mqtt::Publish& given) {
+  // MQTT 5 topic aliases from the client (spec 3.3.2.3.4): a PUBLISH with
+  // a topic and an alias sets the alias; one with an empty topic uses it.
+  const mqtt::Publish* resolved = &given;
+  mqtt::Publish aliased;
+  if (given.properties.topic_alias) {
+    const std::uint16_t alias = *given.properties.topic_alias;
+    if (alias > kTopicAliasMaximum)
+      return fail(ReasonCode::kTopicAliasInvalid, fmt::format("topic alias {} above Topic Alias Maximum {}", alias, kTopicAliasMaximum));
+    if (!topic_aliases_) topic_aliases_ = std::make_unique<std::array<std::string, kTopicAliasMaximum>>();
+    std::string& slot = (*topic_aliases_)[alias - 1];
+    if (!given.topic.empty()) {
+      slot.assign(given.topic);
+    } else {
+      if (slot.empty())
+        return fail(ReasonCode::kProtocolError, fmt::format("topic alias {} used before it was set", alias));
+      aliased = given;
+      aliased.topic = slot;  // a view of the alias table, alive through this call
+      resolved = &aliased;
+    }
+  }
+  const mqtt::Publish& p = *resolved;
+  if (p.retain && v5() && retained_ == nullptr)
+    return fail(ReasonCode::kRetainNotSupported, "retained messages are not offered");
   const PacketType answer_type = p.qos == 2 ? PacketType::kPubrec : PacketType::kPuback;
   // A QoS 2 PUBLISH again with a packet id already PUBREC'd is the same
   // message (4.3.3): answered, not published twice.
@@ -358,13 +606,50 @@ void MqttSession::handle_publish(const mqtt::Publish& p) {
     return fail(ReasonCode::kNotAuthorized, allowed.error().text());
   }
   ++messages_in_;
-  broker::MessageRef m = build_message(p.topic, p.payload, p.qos, v5() ? extras_of(p.properties) : Extras{});
+  const bool retain = p.retain && retained_ != nullptr;
+  broker::MessageRef m = build_message(p.topic, p.payload, p.qos, v5() ? extras_of(p.properties) : Extras{}, retain);
+  // Retained: kept (an empty payload clears), then published as any other
+  // message (spec 3.3.1.3). A QoS 1/2 answer waits for the retained store's
+  // file too.
+  std::function<void(const Status&)> written;
+  std::uint64_t retained_op = 0;
+  std::uint64_t seq = 0;
+  if (p.qos > 0) {
+    if (p.qos == 2) qos2_received_.insert(p.packet_id);
+    seq = add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0, {}});
+    if (retain) {
+      retained_op = begin_op(seq, 0);
+      std::weak_ptr<int> alive = alive_;
+      broker::Broker* broker = &broker_;
+      written = [this, alive, broker, shard = shard_, retained_op](const Status& st) {  // the store's thread
+        broker::Outcome o = st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text());
+        broker->post(shard, [this, alive, retained_op, o = std::move(o)]() mutable {
+          if (alive.expired()) return;
+          on_complete(retained_op, std::move(o));
+        });
+      };
+    }
+  }
+  if (retain) {
+    if (Status kept = retained_->set(login_.vhost(), std::string(p.topic), m, std::move(written)); !kept) {
+      // Past mqtt-max-retained(-bytes): refused, not published.
+      spdlog::info("connection {} ({}): MQTT retained PUBLISH to '{}' refused: {}", log_id_, transport_.peer(),
+                   log_safe(p.topic), kept.error().text());
+      if (p.qos > 0 && v5()) {
+        Answer& a = answers_[seq - answers_base_];
+        a.reasons[0] = ReasonCode::kQuotaExceeded;
+        --a.waiting;
+        ops_.erase(retained_op);
+        if (p.qos == 2) qos2_received_.erase(p.packet_id);
+        return write_answers();
+      }
+      return fail(ReasonCode::kQuotaExceeded, kept.error().text());
+    }
+  }
   if (p.qos == 0) {
     (void)broker_.publish(d, std::move(m), ticket(0));  // nobody waits for the outcome
     return;
   }
-  if (p.qos == 2) qos2_received_.insert(p.packet_id);
-  const std::uint64_t seq = add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0});
   const std::uint64_t op = begin_op(seq, 0);
   // A topic message may go to wildcard subscriptions too: one answer each.
   expect_outcomes(op, broker_.publish(d, std::move(m), ticket(op)));
@@ -375,22 +660,12 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
   switch (p.type) {
     case PacketType::kPuback: {
       auto it = inflight_.find(p.packet_id);
-      if (it == inflight_.end()) return;  // not ours (or answered twice): nothing to do
+      // Not ours, answered twice, or a QoS 2 one: nothing to do.
+      if (it == inflight_.end() || it->second.qos != 1) return;
       const Inflight f = it->second;
       inflight_.erase(it);
-      if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
-        const Sub& s = subs_.find(fi->second)->second;
-        broker_.credit(s.owner, key_of(s), 1, f.bytes);
-      }
-      // Room for a delivery that waited for the client's Receive Maximum.
-      while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
-        auto [no, d] = std::move(waiting_.front());
-        waiting_.pop_front();
-        auto fi = filter_of_.find(no.value);
-        if (fi == filter_of_.end()) continue;
-        write_publish(subs_.find(fi->second)->second, std::move(d));
-      }
-      return;
+      release(f);
+      return send_waiting();
     }
     case PacketType::kPubrel: {
       // The second half of an incoming QoS 2 flow: PUBCOMP (MQTT 5: 0x92
@@ -400,12 +675,76 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
                         {known ? ReasonCode::kSuccess : ReasonCode::kPacketIdentifierNotFound}, 0});
       return write_answers();
     }
-    case PacketType::kPubrec:
-    case PacketType::kPubcomp:
-      // Ferry never sends QoS 2 (granted QoS is at most 1).
-      return fail(ReasonCode::kProtocolError, "PUBREC/PUBCOMP for a QoS 2 PUBLISH the server never sent");
+    case PacketType::kPubrec: {
+      // The first half of an outgoing QoS 2 flow (spec 4.3.3): the message
+      // is the client's now; PUBREL, then the packet id waits for PUBCOMP.
+      auto it = inflight_.find(p.packet_id);
+      if (it == inflight_.end() || it->second.qos != 2) {
+        // MQTT 5: PUBREL 0x92 (Packet Identifier not found); 3.1.1 has no
+        // code, and a PUBREL for it ends the client's flow as well.
+        mqtt::encode_pub_response(level_, mqtt::PubResponse{PacketType::kPubrel, p.packet_id,
+                                                            ReasonCode::kPacketIdentifierNotFound, {}},
+                                  transport_.output());
+        transport_.flush();
+        return;
+      }
+      if (!it->second.released) {
+        it->second.released = true;
+        release(it->second);
+      }
+      if (mqtt::is_error(p.reason)) {
+        // MQTT 5: a PUBREC with an error ends the flow; no PUBREL.
+        inflight_.erase(it);
+        return send_waiting();
+      }
+      mqtt::encode_pub_response(level_, mqtt::PubResponse{PacketType::kPubrel, p.packet_id, ReasonCode::kSuccess, {}},
+                                transport_.output());
+      transport_.flush();
+      return;
+    }
+    case PacketType::kPubcomp: {
+      auto it = inflight_.find(p.packet_id);
+      if (it == inflight_.end() || !it->second.released) return;  // not waiting for it: nothing to do
+      inflight_.erase(it);
+      return send_waiting();
+    }
     default:
       FERRY_ASSERT(false);
+  }
+}
+
+void MqttSession::release(const Inflight& f) {
+  if (f.sub == kSessionQueueSub) {
+    broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck, ticket(0));
+  } else if (auto fi = filter_of_.find(f.sub.value); fi != filter_of_.end()) {
+    const Sub& s = subs_.find(fi->second)->second;
+    if (s.shared) broker_.settle(s.owner, key_of(s), broker::DeliverySeqs{f.seq}, broker::SettleAction::kAck, ticket(0));
+    else broker_.credit(s.owner, key_of(s), 1, f.bytes);
+  }
+}
+
+void MqttSession::send_waiting() {
+  // Room for a delivery that waited for the client's Receive Maximum.
+  while (!waiting_.empty() && inflight_.size() < client_receive_maximum_) {
+    Waiting w = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (w.sub == kSessionQueueSub) {
+      deliver_queued(std::move(w.delivery));
+      continue;
+    }
+    if (w.sub == kRetainedSub) {
+      Sub r;
+      r.no = kRetainedSub;
+      r.filter = std::move(w.filter);
+      r.qos = w.qos;
+      if (auto it = subs_.find(r.filter); it != subs_.end()) r.subscription_id = it->second.subscription_id;
+      write_publish(r, w.qos, std::move(w.delivery), true);
+      continue;
+    }
+    auto fi = filter_of_.find(w.sub.value);
+    if (fi == filter_of_.end()) continue;
+    const Sub& s = subs_.find(fi->second)->second;
+    write_publish(s, s.qos, std::move(w.delivery));
   }
 }
 
@@ -437,6 +776,11 @@ void MqttSession::expect_outcomes(std::uint64_t op, std::uint32_t n) {
 
 void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
   if (op == 0 || closing_) return;
+  if (op == attach_op_) {
+    if (!outcome.ok) return on_session_refused(outcome);
+    if (--attach_answers_ == 0) on_session_attached();
+    return;
+  }
   auto it = ops_.find(op);
   if (it == ops_.end()) return;
   const PendingOp pending = it->second;
@@ -447,8 +791,16 @@ void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
     spdlog::debug("connection {} ({}): MQTT operation failed: {}", log_id_, transport_.peer(), log_safe(outcome.error));
     a.reasons[pending.slot] = outcome.needs_configure ? ReasonCode::kNotAuthorized : ReasonCode::kUnspecifiedError;
     if (auto fi = filter_of_.find(pending.sub.value); pending.sub.value != 0 && fi != filter_of_.end()) {
-      subs_.erase(fi->second);  // refused: there is no such subscription
+      auto sub = subs_.find(fi->second);
+      // A shared subscription whose binding failed may have its consumer.
+      if (sub->second.shared) broker_.unsubscribe(sub->second.owner, key_of(sub->second), false, ticket(0));
+      subs_.erase(sub);  // refused: there is no such subscription
       filter_of_.erase(fi);
+    }
+    if (pending.declares && it->second.outcomes > 1) {
+      // A failed declaration is its SUBSCRIBE's only answer.
+      a.waiting -= it->second.outcomes - 1;
+      it->second.outcomes = 1;
     }
   }
   --a.waiting;
@@ -471,9 +823,13 @@ void MqttSession::write_answers() {
         mqtt::encode_pub_response(level_, r, out);
         break;
       }
-      case PacketType::kSuback:
+      case PacketType::kSuback: {
         mqtt::encode_suback(level_, mqtt::Suback{a.packet_id, {}, a.reasons}, out);
+        auto retained = std::move(a.retained);
+        for (auto& [slot, filter, qos] : retained)
+          if (!mqtt::is_error(a.reasons[slot])) send_retained(filter, qos);
         break;
+      }
       case PacketType::kUnsuback:
         mqtt::encode_unsuback(level_, mqtt::Unsuback{a.packet_id, {}, a.reasons}, out);
         break;
@@ -493,8 +849,12 @@ void MqttSession::write_answers() {
 // ---------------------------------------------------------------- SUBSCRIBE
 
 void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
-  if (!s.properties.subscription_identifiers.empty() && v5())
-    return fail(ReasonCode::kSubscriptionIdentifiersNotSupported, "subscription identifiers are not supported");
+  // MQTT 5: at most one Subscription Identifier, given to every filter of
+  // the packet (spec 3.8.2.1.2).
+  if (s.properties.subscription_identifiers.size() > 1)
+    return fail(ReasonCode::kProtocolError, "more than one subscription identifier in a SUBSCRIBE");
+  const std::uint32_t subscription_id =
+      s.properties.subscription_identifiers.empty() ? 0 : s.properties.subscription_identifiers.front();
   const std::uint64_t seq = add_answer(Answer{PacketType::kSuback, s.packet_id, {}, 0});
   answers_[seq - answers_base_].reasons.resize(s.subscriptions.size(), ReasonCode::kSuccess);
   // The answer waits for the subscriptions (so that a PUBLISH after SUBACK
@@ -509,12 +869,16 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       reason = ReasonCode::kTopicFilterInvalid;  // 3.1.1: 0x80
       continue;
     }
-    if (!f.share_group.empty()) {
-      reason = ReasonCode::kSharedSubscriptionsNotSupported;
+    const bool shared = !f.share_group.empty();
+    // Spec 3.8.3.1: no-local on a shared subscription is a protocol error.
+    if (shared && v5() && want.options.no_local)
+      return fail(ReasonCode::kProtocolError, "no-local on a shared subscription");
+    if (shared && std::any_of(want.filter.begin(), want.filter.end(),
+                              [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+      reason = ReasonCode::kTopicFilterInvalid;  // the group's queue could not be named in the journal
       continue;
     }
-    // QoS 2 is granted as QoS 1 (the spec lets the server grant less).
-    const std::uint8_t granted = std::min<std::uint8_t>(want.options.qos, 1);
+    const std::uint8_t granted = want.options.qos;  // 0, 1 or 2 (the decoder refused 3)
     broker::Destination d{broker::DestinationKind::kTopic, pattern_of_filter(f.filter), login_.vhost()};
     if (Status checked = broker::TopicPatterns::check(d.name); !checked) {
       reason = ReasonCode::kTopicFilterInvalid;
@@ -529,11 +893,30 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       reason = ReasonCode::kNotAuthorized;
       continue;
     }
+    const bool no_local = v5() && want.options.no_local;
     if (auto existing = subs_.find(want.filter); existing != subs_.end()) {
       // Spec 3.8.4: the same filter again replaces the subscription's
       // options; the messages flow on.
-      existing->second.qos = granted;
+      Sub& was = existing->second;
       reason = static_cast<ReasonCode>(granted);
+      // Retain Handling 0: retained messages again on every SUBSCRIBE.
+      if (want.options.retain_handling == 0 && !shared)
+        answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
+      if (was.bound && (was.qos != granted || was.no_local != no_local || was.subscription_id != subscription_id ||
+                        was.retain_as_published != (v5() && want.options.retain_as_published))) {
+        // A session's binding keeps the options: the old one goes, the new
+        // one comes (in this order, on shard 0).
+        change_binding(was, false, 0);
+        was.qos = granted;
+        was.no_local = no_local;
+        was.retain_as_published = v5() && want.options.retain_as_published;
+        was.subscription_id = subscription_id;
+        change_binding(was, true, begin_op(seq, i));
+        continue;
+      }
+      was.qos = granted;
+      was.retain_as_published = v5() && want.options.retain_as_published;
+      was.subscription_id = subscription_id;
       continue;
     }
     if (subs_.size() >= max_subscriptions_) {
@@ -546,7 +929,76 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
     sub.destination = std::move(d);
     sub.owner = broker_.owner_of(sub.destination);
     sub.qos = granted;
+    sub.no_local = no_local;
+    sub.retain_as_published = v5() && want.options.retain_as_published;
+    sub.subscription_id = subscription_id;
     reason = static_cast<ReasonCode>(granted);
+    // Retain Handling 0 and 1: the retained messages follow the SUBACK of a
+    // new subscription (2: none).
+    // Not for a shared subscription (spec 4.8.2).
+    if (want.options.retain_handling != 2 && !shared)
+      answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
+    if (shared) {
+      // The group's queue: declared (x-expires: it goes, with its binding,
+      // once the group has had no member for that long), bound to
+      // amq.topic with the filter's pattern (idempotent: every member binds
+      // the same), consumed by each member; SUBACK once both are in place.
+      sub.shared = true;
+      const std::string key = sub.destination.name;
+      sub.destination = broker::Destination{broker::DestinationKind::kQueue,
+                                            "mqtt-share/" + std::string(f.share_group) + "/" + std::string(f.filter),
+                                            login_.vhost()};
+      sub.owner = broker_.owner_of(sub.destination);
+      if (!login_.may(auth::Access::kRead, sub.destination)) {
+        reason = ReasonCode::kNotAuthorized;
+        continue;
+      }
+      broker::Window window;
+      window.messages = std::max<std::uint32_t>(
+          1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
+                       static_cast<std::uint32_t>(client_receive_maximum_)}));
+      window.bytes = transport_.max_write_buffer();
+      broker::ConsumerOptions options;
+      broker::QueueArguments args;
+      args.expires = kSharedQueueExpiryMs;
+      options.arguments = std::make_shared<const broker::QueueArguments>(std::move(args));
+      const bool may_create = login_.may(auth::Access::kConfigure, sub.destination);
+      filter_of_[sub.no.value] = sub.filter;
+      auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
+      const Sub& member = it->second;
+      const std::uint64_t op = begin_op(seq, i);
+      ops_[op].sub = member.no;
+      ops_[op].declares = true;
+      expect_outcomes(op, 2);
+      broker_.subscribe(member.destination, key_of(member), broker::AckMode::kClientIndividual, window,
+                        std::nullopt, ticket(op), may_create, std::move(options));
+      broker::ExchangeChange c;
+      c.kind = broker::ExchangeChange::Kind::kBind;
+      c.vhost = member.destination.vhost;
+      c.exchange = "amq.topic";
+      c.destination = broker::BindingDestination::queue(member.destination.name);
+      c.key = key;
+      const std::uint64_t bind_op = begin_op(seq, i);
+      ops_[bind_op].sub = member.no;
+      std::weak_ptr<int> alive = alive_;
+      broker_.change_exchanges(shard_, std::move(c), [this, alive, bind_op](Status st) {
+        if (alive.expired()) return;
+        on_complete(bind_op, st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text()));
+      });
+      continue;
+    }
+    if (queued_) {
+      // A session's subscription is a binding of its queue; SUBACK once
+      // every shard routes through it.
+      sub.bound = true;
+      sub.owner = session_owner_;
+      filter_of_[sub.no.value] = sub.filter;
+      auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
+      const std::uint64_t op = begin_op(seq, i);
+      ops_[op].sub = it->second.no;
+      change_binding(it->second, true, op);
+      continue;
+    }
     broker::Window window;
     window.messages = std::max<std::uint32_t>(
         1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
@@ -582,6 +1034,10 @@ void MqttSession::handle_unsubscribe(const mqtt::Unsubscribe& u) {
     written_.erase(gone.no.value);
     flushing_.erase(gone.no.value);
     const std::uint64_t op = begin_op(seq, i);
+    if (gone.bound) {
+      change_binding(gone, false, op);
+      continue;
+    }
     broker_.unsubscribe(gone.owner, key_of(gone), false, ticket(op));
   }
   answers_[seq - answers_base_].waiting -= 1;
@@ -591,19 +1047,38 @@ void MqttSession::handle_unsubscribe(const mqtt::Unsubscribe& u) {
 // ---------------------------------------------------------------- deliveries
 
 void MqttSession::on_delivery(SubscriptionNo no, broker::Delivery d) {
+  // Closing: a held delivery of the session queue goes back to it with
+  // the consumer (on_closed); a topic subscription's is gone with it.
   if (released_ || closing_) return;
+  if (no == kSessionQueueSub) return deliver_queued(std::move(d));
   auto fi = filter_of_.find(no.value);
   if (fi == filter_of_.end()) return;  // unsubscribed meanwhile: the queue took it back
   const Sub& s = subs_.find(fi->second)->second;
-  write_publish(s, std::move(d));
+  write_publish(s, s.qos, std::move(d));
 }
 
-void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
+void MqttSession::settle_unsent(SubscriptionNo sub, const broker::Delivery& d) {
+  if (sub == kSessionQueueSub) {
+    broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
+    return;
+  }
+  auto fi = filter_of_.find(sub.value);
+  if (fi == filter_of_.end()) return;
+  const Sub& s = subs_.find(fi->second)->second;
+  if (s.shared) broker_.settle(s.owner, key_of(s), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
+  else broker_.credit(s.owner, key_of(s), 1, d.message->body.size());
+}
+
+void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Delivery d, bool retained) {
   const broker::Message& m = *d.message;
-  std::uint8_t qos = s.qos;
-  if (const std::string* q = m.header(kQosHeader); q != nullptr && *q == "0") qos = 0;
+  // A session's binding delivers through the session queue's consumer.
+  const SubscriptionNo via = s.bound ? kSessionQueueSub : s.no;
+  std::uint8_t qos = granted;
+  // An MQTT message goes at most at the QoS it was published with.
+  if (const std::string* q = m.header(kQosHeader); q != nullptr && q->size() == 1 && (*q)[0] >= '0' && (*q)[0] < '0' + qos)
+    qos = static_cast<std::uint8_t>((*q)[0] - '0');
   if (qos > 0 && inflight_.size() >= client_receive_maximum_) {
-    waiting_.emplace_back(s.no, std::move(d));
+    waiting_.push_back(Waiting{via, std::move(d), granted, retained ? s.filter : std::string()});
     return;
   }
   const std::string topic = mqtt_topic_of_destination(m.destination);
@@ -618,7 +1093,7 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
       props.message_expiry_interval = static_cast<std::uint32_t>(std::min<std::int64_t>((left_ms + 999) / 1000, UINT32_MAX));
     }
     for (const auto& [k, v] : m.headers) {
-      if (k == kQosHeader || k == "persistent" || k == "expires" || k.size() > 0xFFFF || v.size() > 0xFFFF) continue;
+      if (k == kQosHeader || k == kRetainHeader || k == "persistent" || k == "expires" || k.size() > 0xFFFF || v.size() > 0xFFFF) continue;
       if (k == "content-type" && !props.content_type) {
         props.content_type = v;
       } else if (k == "reply-to" && v.starts_with("/topic/") && !props.response_topic) {
@@ -630,6 +1105,15 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
         props.user_properties.push_back({k, v});
       }
     }
+    // Subscription Identifiers (spec 3.3.2.3.8): the subscription's; from
+    // the session queue, those of every filter of the session that matches.
+    if (s.bound) {
+      for (const auto& [f, other] : subs_)
+        if (other.bound && other.subscription_id != 0 && mqtt::topic_matches(f, topic))
+          props.subscription_identifiers.push_back(other.subscription_id);
+    } else if (s.subscription_id != 0) {
+      props.subscription_identifiers.push_back(s.subscription_id);
+    }
     props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
   }
   // Too large for the client (its Maximum Packet Size), or a name MQTT
@@ -639,16 +1123,21 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
   // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
   // names starting with '$' (Ferry's wildcard topics do not know the rule).
-  const bool dollar = !topic.empty() && topic[0] == '$' && (s.filter[0] == '+' || s.filter[0] == '#');
+  std::string_view filter = s.filter;
+  if (s.shared) filter = filter.substr(filter.find('/', 7) + 1);  // "$share/GROUP/" off
+  const bool dollar = !topic.empty() && topic[0] == '$' && !filter.empty() && (filter[0] == '+' || filter[0] == '#');
   if (topic.size() > 0xFFFF || remaining > mqtt::kMaxVariableByteInteger || size > client_max_packet_size_ ||
       mqtt::check_topic_name(topic) != ReasonCode::kSuccess || dollar) {
     spdlog::debug("connection {} ({}): MQTT PUBLISH of {} bytes to '{}' not sent (too large for the client, or not an MQTT topic name)",
                   log_id_, transport_.peer(), size, log_safe(topic));
-    broker_.credit(s.owner, key_of(s), 1, m.body.size());
+    settle_unsent(via, d);
     return;
   }
   mqtt::Publish p;
   p.qos = qos;
+  // Spec 3.3.1.3: set for a retained message sent to a new subscription;
+  // on live deliveries only with MQTT 5's Retain As Published.
+  p.retain = retained || (s.retain_as_published && m.header(kRetainHeader) != nullptr);
   p.topic = topic;
   p.properties = std::move(props);
   p.payload = m.body;
@@ -657,8 +1146,16 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
       ++next_packet_id_;
     } while (next_packet_id_ == 0 || inflight_.contains(next_packet_id_));
     p.packet_id = next_packet_id_;
-    p.dup = false;
-    inflight_[p.packet_id] = Inflight{s.no, m.body.size()};
+    // Sent before on a connection that ended without its PUBACK (spec
+    // 4.4: re-sent with DUP; under a new packet id, as the old one went
+    // with that connection).
+    p.dup = s.bound && d.earlier_deliveries > 0;
+    inflight_[p.packet_id] = Inflight{via, m.body.size(), d.seq, qos, false};
+  } else if (s.bound) {
+    // QoS 0 from the session queue: taken once written.
+    broker_.settle(session_owner_, session_key(), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
+  } else if (s.shared) {
+    broker_.settle(s.owner, key_of(s), broker::DeliverySeqs{d.seq}, broker::SettleAction::kAck, ticket(0));
   } else {
     Credit& c = written_[s.no.value];
     ++c.messages;
@@ -667,6 +1164,17 @@ void MqttSession::write_publish(const Sub& s, broker::Delivery d) {
   ++messages_out_;
   mqtt::encode_publish(level_, p, transport_.output());
   transport_.flush();
+}
+
+void MqttSession::send_retained(const std::string& filter, std::uint8_t qos) {
+  if (retained_ == nullptr || closing_) return;
+  Sub r;
+  r.no = kRetainedSub;  // no broker subscription: nothing to credit or settle
+  r.filter = filter;
+  r.qos = qos;
+  if (auto it = subs_.find(filter); it != subs_.end()) r.subscription_id = it->second.subscription_id;
+  for (broker::MessageRef& m : retained_->matching(login_.vhost(), filter))
+    write_publish(r, qos, broker::Delivery{std::move(m), DeliverySeq(0), 0}, true);
 }
 
 void MqttSession::on_flush_started() {
@@ -693,6 +1201,7 @@ void MqttSession::on_flush_done() {
 
 void MqttSession::on_kick(SubscriptionNo no, std::string reason) {
   if (no.value == 0) return fail(ReasonCode::kSessionTakenOver, reason);  // see claim_client_id
+  if (no == kSessionQueueSub) return fail(ReasonCode::kAdministrativeAction, reason);  // its queue was deleted
   auto fi = filter_of_.find(no.value);
   if (fi == filter_of_.end()) return;
   subs_.erase(fi->second);  // the broker already dropped the subscription
@@ -709,6 +1218,9 @@ void MqttSession::handle_disconnect(const mqtt::Disconnect& d) {
     // 3.14.2.2.2: a session expiry set at DISCONNECT after 0 at CONNECT.
     return fail(ReasonCode::kProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
   }
+  // Expiry 0 at DISCONNECT ends the session with the connection; another
+  // value is not applied (the queue's x-expires is fixed: docs/mqtt.md).
+  if (v5() && d.properties.session_expiry_interval == 0u) persistent_ = false;
   closing_ = true;
   transport_.close_after_flush();
 }
@@ -779,11 +1291,26 @@ void MqttSession::publish_will() {
                   transport_.peer(), log_safe(w.topic));
     return;
   }
-  (void)broker_.publish(d, build_message(w.topic, w.payload, w.qos, w.extras), ticket(0));
+  broker::MessageRef m = build_message(w.topic, w.payload, w.qos, w.extras, w.retain && retained_ != nullptr);
+  if (w.retain && retained_ != nullptr) {
+    if (Status kept = retained_->set(login_.vhost(), w.topic, m, {}); !kept)
+      spdlog::info("connection {} ({}): MQTT will to '{}' not retained: {}", log_id_, transport_.peer(),
+                   log_safe(w.topic), kept.error().text());
+  }
+  (void)broker_.publish(d, std::move(m), ticket(0));
 }
 
 void MqttSession::unsubscribe_all() {
-  for (auto& [filter, s] : subs_) broker_.unsubscribe(s.owner, key_of(s), false, ticket(0));
+  for (auto& [filter, s] : subs_)
+    if (!s.bound) broker_.unsubscribe(s.owner, key_of(s), false, ticket(0));
+  if (queued_) {
+    // What was sent and not PUBACKed goes back to the session queue, for
+    // the next connection (DUP). Closed while attaching: the consumer is
+    // there once the SUBSCRIBE lands, posted before this from this shard.
+    broker_.unsubscribe(session_owner_, session_key(), false, ticket(0));
+    // A session that ends with its connection goes (after the consumer).
+    if (!persistent_) delete_session();
+  }
   subs_.clear();
   filter_of_.clear();
   inflight_.clear();

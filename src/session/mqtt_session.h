@@ -1,10 +1,12 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +17,7 @@
 #include "broker/client_events.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/stats.h"
 #include "mqtt/decoder.h"
 #include "mqtt/packet.h"
 #include "mqtt/reason_code.h"
@@ -22,6 +25,7 @@
 #include "net/transport.h"
 #include "session/clients.h"
 #include "session/login.h"
+#include "session/mqtt_retained.h"
 
 namespace ferry::session {
 
@@ -35,6 +39,9 @@ struct MqttContext {
   // with DISCONNECT 0x95 (MQTT 5) or a close (3.1.1). max-frame-size.
   std::size_t max_packet_size = 16u << 20;
   std::uint32_t max_subscriptions = 1000;  // per connection (max-subscriptions)
+  // Retained messages of every vhost; null: not offered (MQTT 5 CONNACK
+  // says Retain Available 0, a retained PUBLISH is refused).
+  MqttRetained* retained = nullptr;
 };
 
 // The listeners' factory of MQTT sessions (mqtt-listen).
@@ -51,10 +58,10 @@ net::ProtocolFactory mqtt_protocol(const MqttContext& context);
 // suppressed by packet id), SUBSCRIBE with `+`/`#` on Ferry's wildcard
 // topics (granted QoS at most 1), UNSUBSCRIBE, PINGREQ, DISCONNECT, the
 // will message when the connection ends without DISCONNECT, session
-// takeover by client id, and MQTT 5 properties as STOMP headers. Sessions
-// are not kept after the connection (every connection starts clean);
-// retained messages and shared subscriptions are refused (MQTT 5 says so
-// in CONNACK).
+// takeover by client id, MQTT 5 properties as STOMP headers, persistent
+// sessions (a queue and its bindings, below) and retained messages
+// (MqttRetained). Shared subscriptions are refused (MQTT 5 says so in
+// CONNACK).
 //
 // Its connection ids live in their own range (kIdBit): the MQTT listener is
 // a second net::Server, whose ids would otherwise repeat the STOMP
@@ -77,8 +84,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
   void tick(std::int64_t now_ms) override;
   void close_with_error(std::string_view reason, std::string_view detail = {}) override;
   bool closing() const override { return closing_; }
-  // A login is being checked, or its refusal is being delayed.
-  bool holding() const override { return authenticating_ || refuse_at_ms_ != 0; }
+  // A login is being checked, its refusal is being delayed, or the
+  // persistent session is being looked up before CONNACK.
+  bool holding() const override { return authenticating_ || refuse_at_ms_ != 0 || opening_session_; }
   bool connected() const override { return connected_; }
   std::uint64_t messages_in() const override { return messages_in_; }
   std::uint64_t messages_out() const override { return messages_out_; }
@@ -97,6 +105,36 @@ class MqttSession final : public net::Protocol, public broker::Client {
   void handle_connect(const mqtt::Connect& c);
   void on_login(const auth::LoginResult& r);
   void finish_connect();
+  void send_connack();
+
+  // Persistent sessions (docs/mqtt.md, "Persistent sessions"): a session
+  // kept after its connection is the queue `mqtt-subscription-CLIENTIDqos1`
+  // of the vhost (RabbitMQ's name), declared (remembered across restarts,
+  // x-expires = the session expiry), and its subscriptions are bindings of
+  // amq.topic to that queue (declared-exchanges.json), whose arguments keep
+  // the filter, its granted QoS and no-local. Messages published while the
+  // client is away wait in the queue (journaled when persistent, as QoS 1
+  // and 2 messages are); the connection consumes it with client-individual
+  // acks, so that a PUBLISH not PUBACKed goes back to the queue when the
+  // connection ends and comes again (DUP) on the next one. Nothing beyond
+  // the broker's queues, bindings and journal holds a session.
+  static constexpr SubscriptionNo kSessionQueueSub{0x80000000u};
+  static constexpr std::uint32_t kNeverExpires = 0xFFFFFFFFu;
+  // After the login: looks the session queue up on its owner, then
+  // on_session_found.
+  void open_session();
+  void on_session_found(std::optional<broker::QueueStats> found);
+  // The session queue's consumer is in place: subscriptions from the
+  // bindings, CONNACK, then what waited.
+  void on_session_attached();
+  void on_session_refused(const broker::Outcome& outcome);
+  // The session queue and its bindings go (clean start, session expiry 0).
+  void delete_session();
+  broker::ConsumerKey session_key() const { return {shard_, id_, kSessionQueueSub}; }
+  // A message from the session queue: sent at the highest QoS granted to a
+  // filter of the session that matches its topic; acknowledged at once if
+  // none does (unsubscribed meanwhile) or it is not sent.
+  void deliver_queued(broker::Delivery d);
   // Refuses the CONNECT (CONNACK with `code`), after login-failure-delay
   // when `delay`.
   void refuse_connect(mqtt::ReasonCode code, std::string_view why, bool delay);
@@ -125,7 +163,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   };
   static Extras extras_of(const mqtt::Properties& p);
   broker::MessageRef build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
-                                   const Extras& extras);
+                                   const Extras& extras, bool retain = false);
   void publish_will();
 
   // Answers (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order
@@ -136,6 +174,8 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint16_t packet_id = 0;
     std::vector<mqtt::ReasonCode> reasons;
     std::uint32_t waiting = 0;  // broker operations not answered yet
+    // SUBACK: (slot, filter, granted QoS) whose retained messages follow it.
+    std::vector<std::tuple<std::uint32_t, std::string, std::uint8_t>> retained;
   };
   std::uint64_t add_answer(Answer a);  // its sequence number
   // A broker operation whose outcome goes into reasons[slot] of answer `seq`.
@@ -152,7 +192,20 @@ class MqttSession final : public net::Protocol, public broker::Client {
     broker::Destination destination;
     ShardId owner;
     std::uint8_t qos = 0;  // granted
+    bool no_local = false;
+    bool retain_as_published = false;  // MQTT 5
+    std::uint32_t subscription_id = 0;  // MQTT 5 Subscription Identifier (0: none)
+    // A binding of the persistent session's queue (no consumer of its own).
+    bool bound = false;
+    // A shared subscription ($share/GROUP/filter): a consumer, with
+    // client-individual acks, of the group's queue (`destination`), which
+    // amq.topic feeds (docs/mqtt.md, "Shared subscriptions").
+    bool shared = false;
   };
+  // The binding of amq.topic to the session queue that is `s`.
+  broker::ExchangeChange binding_of(const Sub& s, bool bind) const;
+  // Binds or unbinds; the outcome goes to `op` (0: nobody waits).
+  void change_binding(const Sub& s, bool bind, std::uint64_t op);
   broker::ConsumerKey key_of(const Sub& s) const { return {shard_, id_, s.no}; }
   void unsubscribe_all();
 
@@ -167,6 +220,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   broker::Broker& broker_;
   Clients& clients_;
   auth::Authenticator* authenticator_;
+  MqttRetained* retained_;
   net::Transport& transport_;
   const std::size_t max_packet_size_;
   const std::uint32_t max_subscriptions_;
@@ -183,7 +237,24 @@ class MqttSession final : public net::Protocol, public broker::Client {
   bool client_id_assigned_ = false;
   bool client_id_held_ = false;
   ConnectionId told_to_go_{0};  // the holder asked to let the client id go
-  bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0, answered with 0
+  bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0 at CONNECT
+  bool clean_start_ = true;
+  // The session outlives the connection (3.1.1 clean session 0; MQTT 5
+  // Session Expiry Interval > 0), for session_expiry_s_ (kNeverExpires).
+  bool persistent_ = false;
+  std::uint32_t session_expiry_s_ = 0;
+  // Subscriptions are bindings of the session queue (a persistent session,
+  // or one resumed that ends with this connection).
+  bool queued_ = false;
+  bool session_present_ = false;
+  bool opening_session_ = false;
+  // The session queue's expiry differs from the one asked for (an existing
+  // session keeps its own): CONNACK says which applies.
+  std::optional<std::uint32_t> expiry_in_use_;
+  broker::Destination session_queue_;
+  ShardId session_owner_{0};
+  std::uint64_t attach_op_ = 0;        // the session queue's SUBSCRIBE
+  std::uint32_t attach_answers_ = 0;   // its answers still to come
   std::uint16_t client_receive_maximum_ = 65535;
   // MQTT 5 Maximum Packet Size of the client: larger PUBLISHes are not sent
   // to it (spec 3.1.2.11.4).
@@ -192,9 +263,15 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::string topic;
     std::string payload;
     std::uint8_t qos = 0;
+    bool retain = false;
     Extras extras;
   };
   std::optional<WillMessage> will_;
+  // MQTT 5 topic aliases the client set (index alias - 1); CONNACK's Topic
+  // Alias Maximum bounds them, as mosquitto's default does.
+  static constexpr std::uint16_t kTopicAliasMaximum = 10;
+  // Made on first use: an idle connection does not pay for it.
+  std::unique_ptr<std::array<std::string, kTopicAliasMaximum>> topic_aliases_;
   std::int64_t last_input_ms_ = 0;
   std::int64_t refuse_at_ms_ = 0;
   mqtt::ReasonCode refusal_ = mqtt::ReasonCode::kSuccess;
@@ -207,6 +284,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint32_t slot;
     std::uint32_t outcomes = 1;  // still to come (a publish gets one per topic it reaches)
     SubscriptionNo sub{0};       // a SUBSCRIBE's: dropped if the broker refuses it
+    // A SUBSCRIBE declaring its queue: two outcomes if it succeeds, one if
+    // it fails.
+    bool declares = false;
   };
   std::unordered_map<std::uint64_t, PendingOp> ops_;
   std::uint64_t next_op_ = 0;
@@ -221,13 +301,41 @@ class MqttSession final : public net::Protocol, public broker::Client {
   struct Inflight {
     SubscriptionNo sub;
     std::uint64_t bytes = 0;
+    DeliverySeq seq{};  // from the session queue (sub kSessionQueueSub): settled by PUBACK
+    std::uint8_t qos = 1;
+    // QoS 2: PUBREC came and PUBREL went; the message is the client's, the
+    // packet id waits for PUBCOMP.
+    bool released = false;
   };
+  // A QoS 1 PUBACK or QoS 2 PUBREC: the delivery is done with (credit, or
+  // an ack in the session queue).
+  void release(const Inflight& f);
+  // Packet ids came free: deliveries that waited for Receive Maximum go.
+  void send_waiting();
   std::unordered_map<std::uint16_t, Inflight> inflight_;
   std::uint16_t next_packet_id_ = 0;
   // QoS 1 deliveries past the client's Receive Maximum wait here (bounded
   // by the subscriptions' windows) until PUBACKs make room.
-  std::deque<std::pair<SubscriptionNo, broker::Delivery>> waiting_;
-  void write_publish(const Sub& s, broker::Delivery d);
+  struct Waiting {
+    SubscriptionNo sub;
+    broker::Delivery delivery;
+    std::uint8_t qos = 0;           // kRetainedSub's: at most this QoS
+    std::string filter;             // kRetainedSub's: the filter it matched
+  };
+  std::deque<Waiting> waiting_;
+  // `qos`: the granted QoS the delivery goes out with (at most); `retained`:
+  // a retained message sent for a new subscription (retain flag set).
+  void write_publish(const Sub& s, std::uint8_t qos, broker::Delivery d, bool retained = false);
+  // After a SUBACK: the retained messages matching `filter`, at most at
+  // `qos`, retain flag set (docs/mqtt.md, "Retained messages").
+  void send_retained(const std::string& filter, std::uint8_t qos);
+  static constexpr SubscriptionNo kRetainedSub{0x80000001u};
+  // A shared subscription group's queue goes once it has had no member for
+  // this long (docs/mqtt.md, "Shared subscriptions").
+  static constexpr std::uint64_t kSharedQueueExpiryMs = 10000;
+  // Gives a delivery back as handled: credit for a topic subscription's,
+  // an ack for the session queue's.
+  void settle_unsent(SubscriptionNo sub, const broker::Delivery& d);
   // QoS 0 PUBLISHes written: credit once they reach the socket.
   struct Credit {
     std::uint32_t messages = 0;

@@ -3,7 +3,7 @@ mosquitto_sub (Debian's mosquitto-clients), Paho for Python
 (python3-paho-mqtt 1.6.1), and stomp.py on the same topics both ways:
 MQTT topic a/b/c is /topic/a.b.c, filter a/+/# the wildcard topic a.*.#.
 Logins with the STOMP listeners' users, `vhost:user` picking the vhost;
-QoS 0, 1 and (from the client) 2; granted QoS at most 1; will messages;
+QoS 0, 1 and 2 both ways; will messages;
 keep-alive."""
 from __future__ import annotations
 
@@ -193,14 +193,19 @@ def test_paho_qos0_and_qos1(mq, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_qos2_subscription_is_granted_qos1(mq, version):
+def test_qos2_subscription_is_granted_qos2(mq, version):
+    """Granted QoS 2; a message goes at the smaller of its own QoS and the
+    granted one (test_mqtt_qos2.py has the handshake)."""
     _, port = mq
     sub = Paho(port, version)
     pub = Paho(port, version)
     try:
-        assert sub.subscribe("q2/#", 2) == [1]
+        assert sub.subscribe("q2/#", 2) == [2]
         pub.publish("q2/a", b"x", 1)
         assert sub.get().qos == 1
+        pub.publish("q2/a", b"y", 2)
+        m = sub.get()
+        assert (m.payload, m.qos) == (b"y", 2)
     finally:
         sub.close()
         pub.close()
@@ -729,9 +734,10 @@ def test_a_second_connection_with_the_client_id_takes_over(mq, version):
 
 
 def test_connack_of_mqtt5(mq):
-    """CONNACK properties: an assigned client id for an empty one, session
-    expiry 0 for a client asking for more (sessions end with the connection),
-    retain and shared subscriptions not available, the maximum packet size."""
+    """CONNACK properties: an assigned client id for an empty one, no
+    session expiry (the one asked for applies: test_mqtt_sessions.py), retain
+    shared subscriptions and subscription identifiers available, Topic Alias
+    Maximum 10, the maximum packet size."""
     _, port = mq
     r = Raw(port)
     r.send(connect_packet(5, client_id="", properties=b"\x11" + struct.pack(">I", 3600)))
@@ -747,11 +753,17 @@ def test_connack_of_mqtt5(mq):
         elif pid in (0x11, 0x27):
             props[pid] = struct.unpack(">I", body[i + 1:i + 5])[0]
             i += 5
+        elif pid == 0x22:
+            props[pid] = struct.unpack(">H", body[i + 1:i + 3])[0]
+            i += 3
         else:
             props[pid] = body[i + 1]
             i += 2
     assert props[0x12].startswith("ferry-")  # Assigned Client Identifier
-    assert props[0x11] == 0                  # Session Expiry Interval
-    assert props[0x25] == 0 and props[0x2A] == 0 and props[0x29] == 0
+    assert 0x11 not in props                 # Session Expiry Interval: as asked
+    assert 0x25 not in props                 # Retain Available: yes
+    assert 0x2A not in props                 # Shared Subscription Available: yes
+    assert 0x29 not in props                 # Subscription Identifiers Available: yes
+    assert props[0x22] == 10                 # Topic Alias Maximum
     assert props[0x27] == 16 * 1024 * 1024   # Maximum Packet Size: max-frame-size
     r.close()

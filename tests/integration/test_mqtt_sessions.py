@@ -1,0 +1,418 @@
+"""MQTT persistent sessions (docs/mqtt.md, "Persistent sessions") with real
+clients: Paho (python3-paho-mqtt), mosquitto_sub/mosquitto_pub, stomp.py,
+and raw packets where a client library hides what is checked (the DUP flag,
+the session present flag). A session that outlives its connection (3.1.1
+clean session 0, MQTT 5 Session Expiry Interval > 0) is the queue
+mqtt-subscription-CLIENTIDqos1 with its subscriptions as bindings of
+amq.topic: it keeps collecting while the client is away, across restarts
+and kill -9, until it expires."""
+from __future__ import annotations
+
+import json
+import queue
+import struct
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from support import WAIT, py_connect, unique
+from test_mqtt_clients import Raw, mqtt, mqtt_port, packet, s, vbi
+
+@pytest.fixture
+def mq(broker_factory):
+    b = broker_factory(mqtt_listen="127.0.0.1:0")
+    return b, mqtt_port(b)
+
+
+# ------------------------------------------------------------------ helpers
+
+def connect_packet(client_id: str, level: int = 4, clean: bool = True, expiry: int | None = None,
+                   keep_alive: int = 60) -> bytes:
+    flags = 0xC0 | (0x02 if clean else 0)
+    props = b""
+    if expiry is not None:
+        props += b"\x11" + struct.pack(">I", expiry)
+    head = s("MQTT") + bytes([level, flags]) + struct.pack(">H", keep_alive)
+    if level == 5:
+        head += vbi(len(props)) + props
+    return packet(0x10, head + s(client_id) + s("guest") + s("guest"))
+
+
+def raw_session(port: int, client_id: str, level: int = 4, clean: bool = False,
+                expiry: int | None = None) -> tuple[Raw, bool, dict]:
+    """Connects; returns the connection, CONNACK's session present flag, and
+    (MQTT 5) CONNACK's properties as {id: raw bytes}."""
+    r = Raw(port)
+    r.send(connect_packet(client_id, level, clean, expiry))
+    first, body = r.read_packet()
+    assert first == 0x20 and body[1] == 0, "CONNACK refused: %r" % body
+    props = {}
+    if level == 5:
+        n, i, mult = 0, 2, 1
+        while True:
+            n += (body[i] & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if body[i - 1] & 0x80 == 0:
+                break
+        p = body[i:i + n]
+        j = 0
+        sizes = {0x11: 4, 0x21: 2, 0x22: 2, 0x24: 1, 0x25: 1, 0x27: 4, 0x28: 1, 0x29: 1, 0x2A: 1, 0x13: 2}
+        while j < len(p):
+            pid = p[j]
+            j += 1
+            if pid in sizes:
+                props[pid] = p[j:j + sizes[pid]]
+                j += sizes[pid]
+            else:  # a string
+                ln = struct.unpack(">H", p[j:j + 2])[0]
+                props[pid] = p[j + 2:j + 2 + ln]
+                j += 2 + ln
+    return r, bool(body[0] & 1), props
+
+
+def raw_subscribe(r: Raw, level: int, flt: str, qos: int = 1, packet_id: int = 1):
+    body = struct.pack(">H", packet_id) + (b"\x00" if level == 5 else b"") + s(flt) + bytes([qos])
+    r.send(packet(0x82, body))
+    first, ack = r.read_packet()
+    assert first == 0x90, "not a SUBACK: %x" % first
+    assert ack[-1] == min(qos, 1), "SUBACK %r" % ack
+
+
+def raw_publish(r: Raw) -> tuple[int, str, int, bytes]:
+    """The next PUBLISH: (first byte, topic, packet id, payload)."""
+    first, body = r.read_packet()
+    assert first & 0xF0 == 0x30, "not a PUBLISH: %x %r" % (first, body)
+    tl = struct.unpack(">H", body[:2])[0]
+    topic = body[2:2 + tl].decode()
+    i = 2 + tl
+    pid = 0
+    if first & 0x06:
+        pid = struct.unpack(">H", body[i:i + 2])[0]
+        i += 2
+    if r.level == 5:
+        n, mult = 0, 1
+        while True:
+            n += (body[i] & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if body[i - 1] & 0x80 == 0:
+                break
+        i += n
+    return first, topic, pid, body[i:]
+
+
+def puback(r: Raw, pid: int):
+    r.send(packet(0x40, struct.pack(">H", pid)))
+
+
+def disconnect(r: Raw):
+    r.send(b"\xe0\x00")
+    assert r.closed(), "no close after DISCONNECT"
+    r.close()
+
+
+def pub(port: int, version: str, topic: str, message: str, qos: int = 1):
+    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-q", str(qos),
+                        "-t", topic, "-m", message, "-u", "guest", "-P", "guest"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, "mosquitto_pub failed: %s %s" % (r.stdout, r.stderr)
+
+
+def session_sub(port: int, version: str, client_id: str, topic: str, *extra: str, count: int | None = None,
+                exit_after_suback: bool = False) -> list[str]:
+    """mosquitto_sub with a persistent session (-c): subscribes (-E: then
+    leaves) or reads `count` messages."""
+    args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-c", "-i", client_id, "-q", "1",
+            "-t", topic, "-v", "-u", "guest", "-P", "guest", "-W", "20", *extra]
+    if exit_after_suback:
+        args.append("-E")
+    if count is not None:
+        args += ["-C", str(count)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=40)
+    assert r.returncode == 0, "mosquitto_sub failed (rc %d): %s %s" % (r.returncode, r.stdout, r.stderr)
+    return r.stdout.splitlines()
+
+
+class PahoSession:
+    """A Paho client with a persistent session: 3.1.1 clean_session=False,
+    MQTT 5 clean_start=False and a Session Expiry Interval."""
+
+    def __init__(self, port: int, version: int, client_id: str, expiry: int = 300, clean: bool = False):
+        self.client = mqtt.Client(client_id=client_id, protocol=version, reconnect_on_failure=False,
+                                  **({} if version == mqtt.MQTTv5 else {"clean_session": clean}))
+        self.client.username_pw_set("guest", "guest")
+        self.messages: queue.Queue = queue.Queue()
+        self.connack: queue.Queue = queue.Queue()
+        self.subacked: queue.Queue = queue.Queue()
+        self.client.on_message = lambda c, u, m: self.messages.put(m)
+        if version == mqtt.MQTTv5:
+            from paho.mqtt.properties import Properties
+            from paho.mqtt.packettypes import PacketTypes
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = expiry
+            self.client.on_connect = lambda c, u, f, rc, p=None: self.connack.put((rc.value, f["session present"]))
+            self.client.on_subscribe = lambda c, u, mid, codes, p=None: self.subacked.put([x.value for x in codes])
+            self.client.connect("127.0.0.1", port, 60, clean_start=clean, properties=props)
+        else:
+            self.client.on_connect = lambda c, u, f, rc: self.connack.put((rc, f["session present"]))
+            self.client.on_subscribe = lambda c, u, mid, granted: self.subacked.put(list(granted))
+            self.client.connect("127.0.0.1", port, 60)
+        self.client.loop_start()
+        rc, present = self.connack.get(timeout=WAIT)
+        assert rc == 0, "CONNACK %s" % rc
+        self.session_present = bool(present)
+
+    def subscribe(self, topic: str, qos: int = 1):
+        self.client.subscribe(topic, qos)
+        assert self.subacked.get(timeout=WAIT) == [qos]
+
+    def get(self, timeout: float = WAIT):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("paho: no message within %.1fs" % timeout)
+
+    def none(self, timeout: float = 0.5):
+        try:
+            m = self.messages.get(timeout=timeout)
+        except queue.Empty:
+            return
+        raise AssertionError("paho: unexpected message %s %r" % (m.topic, m.payload))
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def api(b, path: str):
+    """GET on the management API: the JSON, or None for 404."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (b.http_port, path))
+    req.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest
+    try:
+        with urllib.request.urlopen(req, timeout=WAIT) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
+def session_queue(b, client_id: str):
+    return api(b, "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-subscription-%sqos1" % client_id, safe=""))
+
+
+VERSIONS = [pytest.param(mqtt.MQTTv311, id="v311"), pytest.param(mqtt.MQTTv5, id="v5")]
+MOSQUITTO = ["mqttv311", "mqttv5"]
+
+
+# ------------------------------------------------------------------ tests
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_subscriptions_and_messages_wait_for_the_client(mq, version):
+    """Paho leaves with a persistent session; QoS 1 messages published while
+    it is away (by MQTT and by STOMP) wait, and come on its return without a
+    new SUBSCRIBE; CONNACK says the session was there."""
+    b, port = mq
+    cid, base = unique("ps"), unique("ps")
+    c = PahoSession(port, version, cid)
+    assert not c.session_present
+    c.subscribe(base + "/+/t", 1)
+    c.close()
+    pub(port, "mqttv311", base + "/a/t", "while away 1")
+    stomp, _ = py_connect(b.port)
+    stomp.send("/topic/%s.b.t" % base, "while away 2", headers={"persistent": "true", "receipt": "r1"})
+    stomp.disconnect()
+    pub(port, "mqttv311", base + "/a/other", "not subscribed")
+    c = PahoSession(port, version, cid)
+    assert c.session_present
+    got = sorted((m.topic, m.payload, m.qos) for m in (c.get(), c.get()))
+    assert got == [(base + "/a/t", b"while away 1", 1), (base + "/b/t", b"while away 2", 1)]
+    c.none()
+    # The subscription is still there: a message published now arrives too.
+    pub(port, "mqttv5", base + "/c/t", "now")
+    m = c.get()
+    assert (m.topic, m.payload) == (base + "/c/t", b"now")
+    c.close()
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_unacknowledged_publish_comes_again_with_dup(mq, level):
+    """A QoS 1 PUBLISH the client did not PUBACK before it went is sent
+    again, DUP set, on its next connection; once PUBACKed, never again."""
+    _, port = mq
+    cid, topic = unique("dup"), unique("dup") + "/x"
+    expiry = 600 if level == 5 else None
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    r.level = level
+    assert not present
+    raw_subscribe(r, level, topic, 1)
+    pub(port, "mqttv311", topic, "first")
+    first, t, pid, payload = raw_publish(r)
+    assert (t, payload, first & 0x08, (first >> 1) & 3) == (topic, b"first", 0, 1)
+    r.close()  # gone without PUBACK (nor DISCONNECT)
+
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    r.level = level
+    assert present
+    first, t, pid, payload = raw_publish(r)
+    assert (t, payload) == (topic, b"first")
+    assert first & 0x08, "DUP not set on the PUBLISH sent again: %x" % first
+    puback(r, pid)
+    disconnect(r)
+
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    r.level = level
+    assert present
+    pub(port, "mqttv311", topic, "second")
+    first, t, pid, payload = raw_publish(r)
+    assert (payload, first & 0x08) == (b"second", 0), "the PUBACKed message came again"
+    puback(r, pid)
+    disconnect(r)
+
+
+@pytest.mark.parametrize("version", MOSQUITTO)
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_session_survives_a_restart(broker_factory, tmp_path, version, how):
+    """mosquitto_sub -c subscribes and leaves; QoS 1 messages wait; the broker
+    stops (or is killed with -9) and starts on the same data directory; the
+    session is still there, with every message."""
+    data = tmp_path / "data"
+    data.mkdir()
+    b = broker_factory(mqtt_listen="127.0.0.1:0", data_dir=str(data))
+    port = mqtt_port(b)
+    cid, base = unique("rs"), unique("rs")
+    extra = ("-x", "3600") if version == "mqttv5" else ()
+    session_sub(port, version, cid, base + "/#", *extra, exit_after_suback=True)
+    for i in range(5):
+        pub(port, version, "%s/m/%d" % (base, i), "msg %d" % i)
+    if how == "kill":
+        b.kill()
+    else:
+        assert b.stop() == 0
+        b.killed = True  # ended on purpose
+    b2 = broker_factory(mqtt_listen="127.0.0.1:0", data_dir=str(data))
+    port = mqtt_port(b2)
+    lines = session_sub(port, version, cid, base + "/#", *extra, count=5)
+    assert lines == ["%s/m/%d msg %d" % (base, i, i) for i in range(5)]
+
+
+def test_session_expiry_removes_the_session(mq):
+    """MQTT 5: a session with a Session Expiry Interval of 1 s goes 1 s after
+    its connection: its queue and its bindings (a message published after
+    does not bring the queue back), and the next CONNECT finds none."""
+    b, port = mq
+    cid, topic = unique("exp"), unique("exp") + "/t"
+    c = PahoSession(port, mqtt.MQTTv5, cid, expiry=1)
+    c.subscribe(topic, 1)
+    c.close()
+    assert session_queue(b, cid) is not None
+    deadline = time.monotonic() + 15
+    while session_queue(b, cid) is not None:
+        assert time.monotonic() < deadline, "the session's queue did not expire"
+        time.sleep(0.2)
+    pub(port, "mqttv5", topic, "after expiry")
+    time.sleep(0.3)
+    assert session_queue(b, cid) is None, "a binding of the expired session brought its queue back"
+    c = PahoSession(port, mqtt.MQTTv5, cid, expiry=1)
+    assert not c.session_present
+    c.none()
+    c.close()
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_clean_start_discards_the_session(mq, level):
+    b, port = mq
+    cid, topic = unique("cs"), unique("cs") + "/t"
+    expiry = 600 if level == 5 else None
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    r.level = level
+    raw_subscribe(r, level, topic, 1)
+    disconnect(r)
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    assert present, "no session to discard"
+    disconnect(r)
+    pub(port, "mqttv311", topic, "dropped")
+    r, present, _ = raw_session(port, cid, level, clean=True, expiry=expiry)
+    assert not present
+    disconnect(r)
+    r, present, _ = raw_session(port, cid, level, expiry=expiry)
+    r.level = level
+    if level == 4:
+        assert not present
+    # Either way the old subscription and its message are gone.
+    pub(port, "mqttv311", topic, "not subscribed")
+    try:
+        got = r.read_packet(timeout=0.5)
+    except (TimeoutError, OSError):
+        got = None
+    assert got is None, "a message of the discarded session: %r" % (got,)
+    disconnect(r)
+
+
+def test_mqtt5_session_expiry_zero_ends_with_the_connection(mq):
+    """MQTT 5: clean start 0 with Session Expiry 0 resumes the session there
+    is (session present), which then ends with the connection."""
+    b, port = mq
+    cid, topic = unique("z"), unique("z") + "/t"
+    r, present, _ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    raw_subscribe(r, 5, topic, 1)
+    disconnect(r)
+    pub(port, "mqttv5", topic, "kept")
+    r, present, _ = raw_session(port, cid, 5, expiry=0)
+    r.level = 5
+    assert present
+    first, t, pid, payload = raw_publish(r)
+    assert payload == b"kept"
+    puback(r, pid)
+    disconnect(r)
+    deadline = time.monotonic() + WAIT
+    while session_queue(b, cid) is not None:
+        assert time.monotonic() < deadline, "the session's queue is still there"
+        time.sleep(0.1)
+    r, present, _ = raw_session(port, cid, 5, expiry=600)
+    assert not present
+    disconnect(r)
+
+
+def test_an_existing_session_keeps_its_expiry(mq):
+    """MQTT 5: the expiry of a session's queue is fixed when it is made; a
+    later CONNECT asking another is told in CONNACK which applies."""
+    _, port = mq
+    cid = unique("ke")
+    r, present, props = raw_session(port, cid, 5, expiry=600)
+    assert 0x11 not in props
+    r.level = 5
+    raw_subscribe(r, 5, unique("ke") + "/t", 1)
+    disconnect(r)
+    r, present, props = raw_session(port, cid, 5, expiry=30)
+    assert present
+    assert struct.unpack(">I", props[0x11])[0] == 600
+    disconnect(r)
+
+
+def test_persistent_sessions_count_against_max_queues(broker_factory):
+    """Each persistent session is a queue: past max-queues a new one is
+    refused (MQTT 5: CONNACK 0x97 Quota exceeded; 3.1.1: 3 Server
+    unavailable); clean sessions are not."""
+    b = broker_factory(mqtt_listen="127.0.0.1:0", max_queues=2)
+    port = mqtt_port(b)
+    held = []
+    for i in range(2):
+        r, _, _ = raw_session(port, unique("mq"), 4)
+        held.append(r)
+    for level, code in ((5, 0x97), (4, 3)):
+        r = Raw(port)
+        r.send(connect_packet(unique("mq"), level, clean=False, expiry=60 if level == 5 else None))
+        first, body = r.read_packet()
+        assert first == 0x20 and body[1] == code, "CONNACK %r" % body
+        r.close()
+    r, present, _ = raw_session(port, unique("mq"), 4, clean=True)
+    disconnect(r)
+    for r in held:
+        disconnect(r)
