@@ -117,8 +117,8 @@ def main(argv=None) -> int:
     })
     print(f"results: {results_path}\nwork dir: {work}", flush=True)
     plan = runner.Plan(a.ferry_bin, a.duration, a.repeat, a.hold, chosen)
-    if "F" in chosen:
-        runner.say("== raw loopback TCP (mode F's yardstick)")
+    if "F" in chosen or "C" in chosen:
+        runner.say("== raw loopback TCP (the yardstick of F and C)")
         runner.tcp_ceiling(plan, results)
     if "D" in chosen:
         runner.say("== raw loopback relay (mode D's floor)")

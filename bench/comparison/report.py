@@ -15,6 +15,31 @@ NAMES = {"ferry": "Ferry", "rabbitmq": "RabbitMQ", "activemq": "ActiveMQ", "tcp"
 # Yardsticks measured without a broker, in the session that measured Ferry:
 # raw TCP throughput for F, the two-hop relay's latency for D.
 YARDSTICKS = {"F": "tcp", "D": "relay"}
+# Scenarios whose bytes are also compared with the raw TCP of the same
+# session (stored as F's runs): C moves every subscriber's copy.
+CEILING_OF = ("C",)
+
+
+def ceiling_share(t: "Table", key: str, broker: str):
+    """A broker's bytes/s in scenario `key` as a fraction of raw loopback
+    TCP's (64 KB writes, the session that measured Ferry), or None."""
+    tcp = t.median("F", "tcp", "mb_per_s")
+    mine = t.median(key, broker, "mb_per_s")
+    return ratio(mine, tcp)
+
+
+def ceiling_text(t: "Table", key: str) -> str:
+    """"N% of raw loopback TCP (M MB/s)", with each peer's share beside it."""
+    tcp = t.median("F", "tcp", "mb_per_s")
+    ferry = ceiling_share(t, key, "ferry")
+    if tcp is None or ferry is None:
+        return ""
+    text = f"{100 * ferry:.0f}% of raw loopback TCP ({fmt(tcp)} MB/s)"
+    peers = [f"{NAMES[p]} {100 * ceiling_share(t, key, p):.0f}%" for p in PEERS
+             if ceiling_share(t, key, p) is not None]
+    if peers:
+        text += f" (peers: {', '.join(peers)})"
+    return text
 
 
 def load(path: Path) -> tuple[dict, list[dict]]:
@@ -90,6 +115,8 @@ def verdict(t: Table, sc: Scenario) -> tuple[str, str]:
     ferry = t.median(sc.key, "ferry", sc.metric)
     if ferry is None:
         return "Ferry not measured", "not measured"
+    if sc.key in CEILING_OF and not any(t.of(sc.key, p) for p in PEERS) and ceiling_text(t, sc.key):
+        return f"no peer measured; bytes: {ceiling_text(t, sc.key)}", "not measured"
     broken = [NAMES[p] for p in PEERS if t.of(sc.key, p) and t.median(sc.key, p, sc.metric) is None]
     if broken and sc.key in ("A", "B", "C", "D", "E"):
         return f"{' and '.join(broken)} had no valid run", "not decided"
@@ -99,7 +126,10 @@ def verdict(t: Table, sc: Scenario) -> tuple[str, str]:
         if not peers:
             return "no peer measured", "not measured"
         r = ferry / max(peers)
-        return f"{r:.2f}× the faster peer", "met" if r >= 10 else "not met"
+        text = f"{r:.2f}× the faster peer"
+        if sc.key in CEILING_OF and ceiling_text(t, sc.key):
+            text += f"; bytes: {ceiling_text(t, sc.key)}"
+        return text, "met" if r >= 10 else "not met"
     if sc.key == "D":
         peers = [t.median(sc.key, p, sc.metric) for p in PEERS]
         peers = [p for p in peers if p]
@@ -187,6 +217,13 @@ def scenario_section(t: Table, sc: Scenario) -> list[str]:
         out.append("| " + " | ".join(cells) + " |")
     figure, state = verdict(t, sc)
     out += ["", f"Target: {sc.target}. Measured: {figure}. **{state.capitalize()}.**", ""]
+    if sc.key in CEILING_OF and ceiling_text(t, sc.key):
+        shares = [f"{NAMES[b]} {fmt(t.median(sc.key, b, 'mb_per_s'))} MB/s = "
+                  f"{100 * ceiling_share(t, sc.key, b):.0f}%" for b in brokers
+                  if ceiling_share(t, sc.key, b) is not None]
+        out += [f"Against the loopback ceiling (raw TCP, 64 KB writes, no broker, measured in the "
+                f"same session: {fmt(t.median('F', 'tcp', 'mb_per_s'))} MB/s): " + "; ".join(shares)
+                + ". Message bodies only; frame headers and the producer's copy are not counted.", ""]
     errs = [x for b in rows for x in t.of(sc.key, b) if not t.valid(x)]
     for x in errs[:4]:
         text = x.get("error") or (x.get("result") or {}).get("first_error") or "errors counted"
@@ -198,7 +235,10 @@ def scenario_section(t: Table, sc: Scenario) -> list[str]:
 
 
 def chart(t: Table, scenarios: dict[str, Scenario], png: Path):
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # bench/compare installs it; main.py run by hand may lack it
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

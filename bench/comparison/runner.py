@@ -95,7 +95,8 @@ def load_args(sc: Scenario, b: brokers.Broker, name: str) -> list[str]:
 
 
 def tcp_ceiling(plan: Plan, results: Results):
-    """Mode F's yardstick: raw loopback TCP with 64 KB writes, no broker."""
+    """Raw loopback TCP with 64 KB writes, no broker: F's yardstick, and the
+    ceiling C's bytes are compared with (stored once, as scenario F's)."""
     for run in range(plan.repeat):
         res, err = run_bench(plan, ["--tcp-ceiling", "--size", "65536",
                                     "--duration", str(plan.duration)],

@@ -3,7 +3,6 @@
 #include <boost/asio/buffer.hpp>
 
 #include <cstddef>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,21 +12,31 @@
 namespace ferry::net {
 
 // What a connection has to write, in order: encoded frames as text, plus
-// large message bodies by reference (kept alive by their message), so a
-// 64 KB body is not copied into the output and grown with it; the socket
-// write gathers the pieces (writev).
+// message bytes by reference (kept alive by their message), so that a body
+// fanned out to many subscribers is not copied into each one's output: the
+// socket write gathers the pieces (writev). The text stays one buffer
+// whatever the number of references (each remembers where in the text it
+// goes), so queuing allocates nothing once the buffers have grown.
 class OutputQueue {
  public:
-  // Bodies from this size on are referenced, smaller ones copied.
-  static constexpr std::size_t kReferenceFrom = 16 * 1024;
+  // Message bytes from this size on are referenced, smaller ones copied: below
+  // it the reference (a count on the message, one more iovec) costs about
+  // what the copy saves.
+  static constexpr std::size_t kReferenceFrom = 512;
 
   // Frames are appended here.
   std::string& text() { return text_; }
-  // Appends `bytes` (a message body), which stay valid as long as `owner` lives.
+  // Appends `bytes` (part of a message), which stay valid as long as `owner` lives.
   void add_reference(broker::MessageRef owner, std::string_view bytes);
 
-  std::size_t size() const { return text_.size() + referenced_bytes_ + queued_text_bytes_; }
+  std::size_t size() const { return text_.size() + referenced_bytes_; }
   bool empty() const { return size() == 0; }
+
+  struct Reference {
+    std::size_t at;  // offset in the text before which `bytes` go
+    broker::MessageRef owner;
+    std::string_view bytes;
+  };
 
   // One write's worth: everything queued so far, in order.
   class Batch {
@@ -37,27 +46,23 @@ class OutputQueue {
 
    private:
     friend class OutputQueue;
-    struct Piece {
-      std::string text;
-      broker::MessageRef owner;
-      std::string_view view;
-    };
-    std::vector<Piece> pieces_;
+    std::string text_;
+    std::vector<Reference> references_;
     std::vector<boost::asio::const_buffer> buffers_;
     std::size_t bytes_ = 0;
   };
+  // Moves everything queued into `batch` (which must have been recycled
+  // since its last take); the queue keeps the batch's emptied buffers.
   void take(Batch& batch);
-  // After the batch is written: its text buffers are reused.
+  // After the batch is written: references are released, buffers kept.
   void recycle(Batch& batch);
   // Gives memory back (an idle connection).
   void shrink(Batch& batch);
 
  private:
   std::string text_;
-  std::vector<Batch::Piece> queued_;  // pieces before text_
+  std::vector<Reference> references_;
   std::size_t referenced_bytes_ = 0;
-  std::size_t queued_text_bytes_ = 0;
-  std::vector<std::string> spare_;     // emptied text buffers for reuse
 };
 
 }  // namespace ferry::net

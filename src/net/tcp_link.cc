@@ -1,9 +1,14 @@
 #include "net/tcp_link.h"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
-#include "net/buffer_view.h"
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+
 
 namespace ferry::net {
 
@@ -39,33 +44,66 @@ std::size_t TcpLink::read_some(std::span<char> into, boost::system::error_code& 
 }
 
 void TcpLink::async_write(const std::vector<boost::asio::const_buffer>& buffers, WriteHandler done) {
-  unwritten_.assign(buffers.begin(), buffers.end());
+  unwritten_.clear();
+  for (const auto& b : buffers)
+    if (b.size() != 0) unwritten_.push_back({const_cast<void*>(b.data()), b.size()});
+  next_ = 0;
   written_ = 0;
   write_more(std::move(done));
 }
 
 void TcpLink::write_more(WriteHandler done) {
-  // `done` travels in the operation (it keeps the Connection, and so this
-  // link, alive; an operation destroyed unrun at shutdown releases it).
-  socket_.async_write_some(
-      BufferView(unwritten_),
-      with_memory(write_memory_, [this, done = std::move(done)](const boost::system::error_code& ec,
-                                                                std::size_t n) mutable {
-        written_ += n;
-        if (!ec) {
-          // Drop what went out; a partly written buffer keeps its rest.
-          std::size_t i = 0;
-          while (i < unwritten_.size() && n >= unwritten_[i].size()) n -= unwritten_[i++].size();
-          unwritten_.erase(unwritten_.begin(), unwritten_.begin() + static_cast<std::ptrdiff_t>(i));
-          if (!unwritten_.empty()) {
-            unwritten_.front() += n;
-            write_more(std::move(done));
-            return;
-          }
-        }
-        unwritten_.clear();
-        done(ec, written_);
-      }));
+  // sendmsg on the (non-blocking) socket itself, up to kMaxIov buffers a
+  // call: asio's writes pass at most 64 buffers per call and take a loop
+  // turn each, and a batch of gathered message bodies has two buffers per
+  // message. Only when the socket is full do we wait.
+  boost::system::error_code ec;
+  while (next_ < unwritten_.size()) {
+    msghdr msg{};
+    msg.msg_iov = unwritten_.data() + next_;
+    msg.msg_iovlen = std::min(unwritten_.size() - next_, kMaxIov);
+    const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // `done` travels in the operation (it keeps the Connection, and so
+        // this link, alive; an operation destroyed unrun at shutdown
+        // releases it).
+        socket_.async_wait(boost::asio::ip::tcp::socket::wait_write,
+                           with_memory(write_memory_, [this, done = std::move(done)](
+                                                          const boost::system::error_code& wec) mutable {
+                             if (wec) {
+                               unwritten_.clear();
+                               done(wec, written_);
+                               return;
+                             }
+                             write_more(std::move(done));
+                           }));
+        return;
+      }
+      ec.assign(errno, boost::system::system_category());
+      break;
+    }
+    auto n = static_cast<std::size_t>(sent);
+    written_ += n;
+    // Drop what went out; a partly written buffer keeps its rest.
+    while (next_ < unwritten_.size() && n >= unwritten_[next_].iov_len) n -= unwritten_[next_++].iov_len;
+    if (n > 0) {
+      unwritten_[next_].iov_base = static_cast<char*>(unwritten_[next_].iov_base) + n;
+      unwritten_[next_].iov_len -= n;
+    }
+  }
+  unwritten_.clear();
+  // Completes as an asio write does: never inline. Posted through the
+  // loop's own executor type: the type-erased one ignores the handler's
+  // allocator (write_memory_) and would allocate per write.
+  auto task = with_memory(write_memory_, [ec, n = written_, done = std::move(done)]() mutable { done(ec, n); });
+  auto executor = socket_.get_executor();
+  if (auto* io = executor.target<boost::asio::io_context::executor_type>()) {
+    boost::asio::post(*io, std::move(task));
+  } else {
+    boost::asio::post(executor, std::move(task));
+  }
 }
 
 void TcpLink::linger(Handler done) {

@@ -2,6 +2,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <sys/uio.h>
+
+#include <vector>
+
 #include "common/handler_memory.h"
 #include "net/link.h"
 
@@ -38,10 +42,11 @@ class TcpLink final : public Link {
   // One wait and one write at a time: their operation state lives here.
   HandlerMemory read_memory_;
   HandlerMemory write_memory_;
-  // The write in progress. Its own loop over async_write_some (rather than
-  // asio::async_write, whose state copies up to 64 buffers, over a
-  // kilobyte) keeps the operation small enough for write_memory_.
-  std::vector<boost::asio::const_buffer> unwritten_;  // reused
+  // The write in progress, written by sendmsg directly (see write_more);
+  // unwritten_ is reused, [next_, end) still to go.
+  static constexpr std::size_t kMaxIov = 1024;  // IOV_MAX on Linux
+  std::vector<iovec> unwritten_;
+  std::size_t next_ = 0;
   std::size_t written_ = 0;
 };
 

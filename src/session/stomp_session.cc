@@ -1106,21 +1106,37 @@ void StompSession::write_message(Subscription& s, broker::Delivery d) {
     Encoder::add_header(out, "destination", m.destination, version_, Command::kMessage);
     Encoder::add_header(out, "message-id", m.id_text, version_, Command::kMessage);
   }
-  Encoder::add_header(out, "subscription", s.id, version_, Command::kMessage);
+  // Escaped once per subscription, not per message.
+  if (s.subscription_line.empty()) Encoder::add_header(s.subscription_line, "subscription", s.id, version_, Command::kMessage);
+  out += s.subscription_line;
   if (s.mode != AckMode::kAuto && version_ == stomp::Version::k1_2) {
-    Encoder::add_header(out, "ack", fmt::format("{}-{}", s.no.value, d.seq.value), version_, Command::kMessage);
+    // "ack:<no>-<seq>": digits need no escaping.
+    char ack[48];
+    char* end = std::to_chars(ack, ack + 20, s.no.value).ptr;
+    *end++ = '-';
+    end = std::to_chars(end, ack + sizeof ack, d.seq.value).ptr;
+    out += "ack:";
+    out.append(ack, end);
+    out += '\n';
   }
   if (d.earlier_deliveries > 0) {
-    Encoder::add_header(out, "redelivered", "true", version_, Command::kMessage);
-    Encoder::add_header(out, "x-delivery-count", fmt::format("{}", d.earlier_deliveries), version_,
-                        Command::kMessage);
+    out += "redelivered:true\nx-delivery-count:";
+    char count[24];
+    out.append(count, std::to_chars(count, count + sizeof count, d.earlier_deliveries).ptr);
+    out += '\n';
   } else {
     // Every MESSAGE says whether it is redelivered, as RabbitMQ's do: code
     // written for it reads headers['redelivered'] unconditionally.
-    Encoder::add_header(out, "redelivered", "false", version_, Command::kMessage);
+    out += "redelivered:false\n";
   }
   if (prepared) {
-    out += m.encoded_headers_1_2;
+    // A fan-out's frames share the message's encoded headers and body:
+    // large ones are gathered from the message by the socket write rather
+    // than copied into every subscriber's output.
+    if (m.encoded_headers_1_2.size() >= net::OutputQueue::kReferenceFrom)
+      transport_.output_reference(d.message, m.encoded_headers_1_2);
+    else
+      out += m.encoded_headers_1_2;
   } else {
     for (const auto& [k, v] : m.headers) Encoder::add_header(out, k, v, version_, Command::kMessage);
   }

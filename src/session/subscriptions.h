@@ -34,6 +34,9 @@ struct Held {
 struct Subscription {
   SubscriptionNo no;
   std::string id;
+  // "subscription:<id>\n" as this connection's STOMP version escapes it
+  // (made at the subscription's first MESSAGE).
+  std::string subscription_line;
   broker::Destination destination;
   ShardId owner;
   broker::AckMode mode = broker::AckMode::kAuto;

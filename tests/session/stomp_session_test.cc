@@ -36,7 +36,10 @@ class QueuedExecutor : public broker::Executor {
 class FakeTransport : public net::Transport {
  public:
   std::string& output() override { return out; }
-  void output_reference(broker::MessageRef, std::string_view bytes) override { out.append(bytes); }
+  void output_reference(broker::MessageRef, std::string_view bytes) override {
+    out.append(bytes);
+    ++references;
+  }
   void flush() override {}
   void close_after_flush() override { closed = true; }
   void pause_reading() override { paused = true; }
@@ -65,6 +68,7 @@ class FakeTransport : public net::Transport {
   }
 
   std::string out;
+  int references = 0;  // output_reference calls
   bool closed = false;
   bool paused = false;
   std::uint32_t hb_send = 0, hb_recv = 0;
@@ -168,6 +172,43 @@ TEST_F(StompSessionTest, SendReachesASubscriberAndReceiptsComeInFrameOrder) {
   EXPECT_NE(frames[0].find("\n\nhello"), std::string::npos);
   EXPECT_EQ(consumer->session->messages_out(), 1u);
   EXPECT_EQ(producer->session->messages_in(), 1u);
+}
+
+TEST_F(StompSessionTest, TopicMessagesShareTheBodyByReferenceWithTheSameFrameBytes) {
+  // A fan-out's MESSAGE frames gather a body of 512 bytes or more from the
+  // message (no copy per subscriber); the frame each client reads is the
+  // same as when the body was copied, per-subscriber headers included.
+  auto client_mode = connected(1);
+  feed(*client_mode, frame("SUBSCRIBE\nid:s1\ndestination:/topic/t\nack:client-individual\n\n"));
+  auto v11 = open(2);
+  feed(*v11, frame("CONNECT\naccept-version:1.1\nheart-beat:0,0\n\n"));
+  v11->transport.take_frames();
+  feed(*v11, frame("SUBSCRIBE\nid:a\\cb\ndestination:/topic/t\n\n"));  // id "a:b"
+  auto producer = connected(3);
+  const std::string big(1024, 'x');
+  feed(*producer, frame("SEND\ndestination:/topic/t\ncolour:blue\ncontent-length:1024\n\n" + big));
+  feed(*producer, frame("SEND\ndestination:/topic/t\n\nsmall"));
+
+  auto frames = client_mode->transport.take_frames();
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(command_of(frames[0]), "MESSAGE");
+  for (const char* line : {"subscription:s1", "redelivered:false", "destination:/topic/t", "colour:blue",
+                           "content-length:1024"})
+    EXPECT_TRUE(has_header(frames[0], line)) << line << " in " << frames[0].substr(0, 200);
+  EXPECT_NE(frames[0].find("\nack:1-"), std::string::npos);
+  EXPECT_NE(frames[0].find("\nmessage-id:"), std::string::npos);
+  EXPECT_EQ(frames[0].substr(frames[0].size() - big.size() - 2), "\n\n" + big);
+  EXPECT_EQ(frames[1].substr(frames[1].size() - 7), "\n\nsmall");
+  EXPECT_EQ(client_mode->transport.references, 1) << "the 1 KB body is referenced, the 5-byte one copied";
+
+  frames = v11->transport.take_frames();
+  ASSERT_EQ(frames.size(), 2u);
+  for (const auto& f : frames) {
+    EXPECT_TRUE(has_header(f, "subscription:a\\cb")) << f.substr(0, 200);  // escaped as 1.1 does
+    EXPECT_EQ(f.find("\nack:"), std::string::npos);
+  }
+  EXPECT_EQ(frames[0].substr(frames[0].size() - big.size() - 2), "\n\n" + big);
+  EXPECT_EQ(v11->transport.references, 1);
 }
 
 TEST_F(StompSessionTest, AckOfAnUnknownMessageIsAnErrorAndTheHeldOneStays) {
