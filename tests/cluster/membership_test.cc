@@ -13,14 +13,41 @@
 namespace ferry::cluster {
 namespace {
 
+// The store as seen through a read that is no longer current: while
+// frozen, range() answers from a snapshot (what a broker read just before
+// others wrote); writes go to the real store. Brokers that all read "no
+// controller" before any of them writes race on the transaction.
+class StaleReads final : public Coordinator {
+ public:
+  explicit StaleReads(FakeCoordinator& real) : real_(real) {}
+  void freeze() { snapshot_ = *real_.range(""); }
+  void thaw() { snapshot_.reset(); }
+  Result<Lease> grant_lease(std::int64_t ttl_s) override { return real_.grant_lease(ttl_s); }
+  Result<std::int64_t> keep_alive(LeaseId lease) override { return real_.keep_alive(lease); }
+  Status revoke_lease(LeaseId lease) override { return real_.revoke_lease(lease); }
+  Result<TxnResult> txn(const Txn& t) override { return real_.txn(t); }
+  Result<RangeResult> range(const std::string& prefix) override {
+    if (!snapshot_) return real_.range(prefix);
+    RangeResult r;
+    r.revision = snapshot_->revision;
+    for (const KeyValue& kv : snapshot_->kvs)
+      if (kv.key.starts_with(prefix)) r.kvs.push_back(kv);
+    return r;
+  }
+
+ private:
+  FakeCoordinator& real_;
+  std::optional<RangeResult> snapshot_;
+};
+
 class MembershipTest : public ::testing::Test {
  protected:
-  Membership& add(const std::string& name, std::int64_t ttl_s = 3) {
+  Membership& add(const std::string& name, std::int64_t ttl_s = 3, Coordinator* via = nullptr) {
     ClusterOptions o;
     o.etcd_endpoints = {"fake"};
     o.cluster_name = "c";
     o.lease_ttl_s = ttl_s;
-    nodes_.push_back(std::make_unique<Membership>(store_, o, MemberInfo{name, "127.0.0.1:1", "127.0.0.1:2", "t"}));
+    nodes_.push_back(std::make_unique<Membership>(via != nullptr ? *via : store_, o, MemberInfo{name, "127.0.0.1:1", "127.0.0.1:2", "t"}));
     alive_.push_back(true);
     return *nodes_.back();
   }
@@ -80,6 +107,55 @@ TEST_F(MembershipTest, ThreeRacingBrokersElectExactlyOne) {
     EXPECT_EQ(n->view().controller_epoch, 1);
     EXPECT_EQ(n->view().members.size(), 3u);
   }
+}
+
+TEST_F(MembershipTest, BrokersThatAllReadNoControllerStillElectOne) {
+  StaleReads stale(store_);
+  add("a", 3, &stale);
+  add("b", 3, &stale);
+  add("c", 3, &stale);
+  stale.freeze();  // every broker reads: no controller, no epoch
+  round();         // and all three stand on that read: one transaction holds
+  EXPECT_EQ(controllers().size(), 1u);
+  EXPECT_EQ(stored_epoch(), 1);
+  stale.thaw();
+  round();
+  EXPECT_EQ(controllers().size(), 1u);
+}
+
+TEST_F(MembershipTest, AnEpochIsNeverReusedByABrokerStandingOnAStaleRead) {
+  StaleReads stale(store_);
+  Membership& a = add("a", 3, &stale);
+  stale.freeze();  // a will read: no controller, no epoch
+  Membership& d = add("d");
+  (void)d.step(store_.now_ms());
+  ASSERT_TRUE(d.view().is_controller);
+  ASSERT_EQ(stored_epoch(), 1);
+  d.leave();  // the controller key goes, controller_epoch stays 1
+  alive_[1] = false;
+  (void)a.step(store_.now_ms());
+  // a stood on "no epoch yet" and must have failed: epoch 1 is d's alone.
+  EXPECT_FALSE(a.view().is_controller);
+  EXPECT_EQ(stored_epoch(), 1);
+  stale.thaw();
+  (void)a.step(store_.now_ms());
+  EXPECT_TRUE(a.view().is_controller);
+  EXPECT_EQ(a.view().controller_epoch, 2);
+}
+
+TEST_F(MembershipTest, AnExistingControllerKeyIsNeverOverwritten) {
+  StaleReads stale(store_);
+  Membership& a = add("a", 3, &stale);
+  stale.freeze();  // a will read: nothing at all
+  // A controller key appears that a's read does not show (written without
+  // the epoch, as an older Ferry or an operator might).
+  auto other = *store_.grant_lease(30);
+  (void)store_.put("/ferry/c/controller", R"({"node":"x","epoch":9})", other.id);
+  round();
+  EXPECT_FALSE(a.view().is_controller);
+  auto kv = *store_.get("/ferry/c/controller");
+  ASSERT_TRUE(kv);
+  EXPECT_NE(kv->value.find("\"x\""), std::string::npos);
 }
 
 TEST_F(MembershipTest, AKilledControllerIsReplacedWithAHigherEpochAfterItsLease) {
