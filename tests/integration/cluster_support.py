@@ -6,7 +6,9 @@ with the script's message when it cannot be installed.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -34,6 +36,22 @@ class Etcd:
             raise RuntimeError("scripts/etcd.sh start failed: %s\n%s" % (p.stderr.decode(), logs))
         self.endpoints = p.stdout.decode().strip()
         self.running = True
+
+    def kill_member(self, i: int):
+        """kill -9 of member i (the others keep a quorum when there are 3)."""
+        pid_file = Path(self.dir) / ("member-%d.pid" % i)
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        pid_file.unlink()  # stop() leaves it alone
 
     def stop(self):
         if self.running:
