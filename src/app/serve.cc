@@ -63,9 +63,6 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions&
   return std::make_unique<auth::Authenticator>(std::move(users), o);
 }
 
-// systemd's readiness protocol (Type=notify): one datagram to the socket
-// $NOTIFY_SOCKET names ("@..." is the abstract namespace). A no-op when not
-// started by systemd. Written out rather than linking libsystemd for it.
 // The cluster's part of this broker (cluster-etcd): its etcd client, its
 // member key with the addresses clients and tools reach it on, on a thread
 // of its own. nullptr without cluster-etcd, or (logged) if unusable.
@@ -99,6 +96,9 @@ std::unique_ptr<cluster::ClusterService> make_cluster(const cluster::ClusterOpti
   return std::make_unique<cluster::ClusterService>(std::move(*store), o, std::move(self), [] { return mono_ms(); });
 }
 
+// systemd's readiness protocol (Type=notify): one datagram to the socket
+// $NOTIFY_SOCKET names ("@..." is the abstract namespace). A no-op when not
+// started by systemd. Written out rather than linking libsystemd for it.
 void notify_systemd(const std::string& state) {
   const char* path = std::getenv("NOTIFY_SOCKET");
   if (path == nullptr || path[0] == '\0') return;
@@ -338,6 +338,21 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
   }
 
+  // The cluster (cluster-etcd): membership and the controller election on
+  // a thread of their own; the API reads its view. Before
+  // "listening on": a broker that cannot join says so and ends first.
+  std::unique_ptr<cluster::ClusterService> cluster_service = make_cluster(options.cluster, api.listeners);
+  if (options.cluster.enabled() && !cluster_service) {
+    http_server.stop();
+    server.stop();
+    if (mqtt_server) mqtt_server->stop();
+    return 1;
+  }
+  if (cluster_service) {
+    api.cluster = cluster_service.get();
+    cluster_service->start();
+  }
+
   // Every listener is bound and the management API serves: say so, in the
   // order scripts know (the other STOMP transports, STOMP over TCP, HTTP,
   // HTTPS). Nothing says "listening on" before all of them are up.
@@ -354,20 +369,6 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   // to bind has ended the process above, before this line).
   spdlog::info("ready");
   notify_systemd("READY=1\nSTATUS=accepting clients");
-
-  // The cluster (cluster-etcd): membership and the controller election on
-  // a thread of their own; the API reads its view.
-  std::unique_ptr<cluster::ClusterService> cluster_service = make_cluster(options.cluster, api.listeners);
-  if (options.cluster.enabled() && !cluster_service) {
-    http_server.stop();
-    server.stop();
-    if (mqtt_server) mqtt_server->stop();
-    return 1;
-  }
-  if (cluster_service) {
-    api.cluster = cluster_service.get();
-    cluster_service->start();
-  }
 
   shards.on_tick(100, [&](ShardId s) {
     const std::int64_t now = mono_ms();
