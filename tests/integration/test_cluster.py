@@ -5,11 +5,12 @@ Skipped (with the reason) where etcd cannot be installed."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 from cluster_support import etcd_cluster, etcd_factory, wait_for  # noqa: F401 - fixtures
 from mgmt import Api
-from support import run_ferry, unique
+from support import client, run_ferry, unique
 
 TTL = 3  # seconds: short, so that failover happens within a test
 
@@ -152,7 +153,6 @@ def test_brokers_report_lost_coordination_when_etcd_stops(broker_factory, etcd_f
     assert "ferry_cluster_coordination_ok 0" in body.decode()
     assert "ferry_cluster_is_controller 0" in body.decode()
     # The brokers themselves keep serving STOMP as single brokers.
-    from support import client
     c = client(b.port)
     c.send("/queue/" + unique(), "still here")
     c.close()
@@ -177,3 +177,23 @@ def test_bad_cluster_options_are_refused():
         p = run_ferry("serve", "--check-config", *args)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         assert text in p.stderr.decode(), (args, p.stderr)
+
+
+def test_a_broker_that_cannot_reach_etcd_serves_and_says_so(broker_factory):
+    # Nothing listens on the port: the broker starts, serves its clients as a
+    # single broker would, and reports that it has not joined.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = "http://127.0.0.1:%d" % s.getsockname()[1]
+    s.close()
+    b = broker_factory(cluster_etcd=dead, node_name="alone", cluster_lease_ttl=TTL)
+    v = wait_for("an etcd error", lambda: (lambda v: v if v["last_error"] else None)(view(b)))
+    assert v["coordination"] == "starting"
+    assert v["members"] == [] and v["controller"] is None and not v["is_controller"]
+    assert "etcd unreachable" in v["last_error"]
+    p = run_ferry("cluster", "status", "--http", "127.0.0.1:%d" % b.http_port)
+    assert p.returncode == 1
+    assert "coordination starting" in p.stdout.decode()
+    c = client(b.port)
+    c.send("/queue/" + unique(), "served anyway")
+    c.close()
