@@ -34,8 +34,21 @@ void ClusterService::stop() {
 }
 
 ClusterView ClusterService::view() const {
-  std::lock_guard lock(mutex_);
-  return view_;
+  ClusterView v;
+  {
+    std::lock_guard lock(mutex_);
+    v = view_;
+  }
+  // The thread may be inside a call to etcd past the lease's deadline (a
+  // silent endpoint): the copy says what is provable now, not at the last
+  // step.
+  if (v.lease.value != 0 && clock_() >= v.lease_valid_until_ms &&
+      (v.coordination == Coordination::kOk || v.coordination == Coordination::kRenewing)) {
+    v.coordination = Coordination::kLost;
+    v.is_controller = false;
+    v.controller.clear();
+  }
+  return v;
 }
 
 void ClusterService::run() {

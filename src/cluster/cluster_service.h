@@ -26,6 +26,9 @@ class ClusterService {
   // another broker becomes controller at once rather than after the TTL).
   void stop();
 
+  // The view of the last step, with what the clock says now applied: past
+  // the lease's deadline it is kLost and not controller, even while the
+  // thread still waits on etcd.
   ClusterView view() const;
   const ClusterOptions& options() const { return options_; }
 
