@@ -103,6 +103,7 @@ std::int64_t Membership::step(std::int64_t now_ms) {
     if (*renewed <= 0) {
       // etcd says the lease is gone, and with it our keys: start over.
       lose("etcd ended the lease (expired)");
+      previous_lease_ = view_.lease;
       view_.lease = LeaseId(0);
       registered_ = false;
       return 0;
@@ -138,6 +139,15 @@ bool Membership::read_cluster(std::int64_t now_ms) {
       const std::string node = kv.key.substr(keys_.members.size());
       if (auto m = parse_member(node, kv.value)) members.push_back(std::move(*m));
       if (node == self_.node && kv.lease == view_.lease) self_seen = true;
+      // Our name under a lease that is neither ours nor our previous one:
+      // another broker runs with the same node-name, and the two overwrite
+      // each other's key every round. Said once; the name must be unique.
+      if (node == self_.node && kv.lease != view_.lease && kv.lease != previous_lease_ && !duplicate_warned_) {
+        spdlog::error("cluster: another broker registers as {} (node-name must be unique in cluster {})", node,
+                      options_.cluster_name);
+        duplicate_warned_ = true;
+        view_.duplicate_name = true;
+      }
     } else if (kv.key == keys_.controller) {
       controller_kv = kv;
     } else if (kv.key == keys_.controller_epoch) {

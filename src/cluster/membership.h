@@ -40,6 +40,7 @@ struct ClusterView {
   std::int64_t lease_ttl_s = 0;
   std::int64_t lease_valid_until_ms = 0;  // on the monotonic clock step() is given
   std::string last_error;                 // the last failure talking to etcd ("" = none since the last success)
+  bool duplicate_name = false;            // another broker was seen registering under this node-name
 };
 
 // The keys of a cluster in etcd (docs/cluster.md, "What etcd holds").
@@ -104,6 +105,8 @@ class Membership {
   ClusterView view_;
   bool registered_ = false;
   std::int64_t last_keep_alive_ms_ = 0;
+  LeaseId previous_lease_;  // the lease before the current one (its member key may still be seen)
+  bool duplicate_warned_ = false;
 };
 
 }  // namespace ferry::cluster

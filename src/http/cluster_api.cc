@@ -47,7 +47,8 @@ Json cluster_json(const ApiContext& ctx) {
               {"members", members},
               {"lease", lease},
               {"etcd", etcd},
-              {"last_error", v.last_error.empty() ? Json(nullptr) : Json(v.last_error)}};
+              {"last_error", v.last_error.empty() ? Json(nullptr) : Json(v.last_error)},
+              {"duplicate_node_name", v.duplicate_name}};
 }
 
 }  // namespace

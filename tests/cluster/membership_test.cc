@@ -254,6 +254,25 @@ TEST_F(MembershipTest, AStaleControllerKeyFromAnOldLeaseIsNotMine) {
   EXPECT_EQ(a.view().controller_epoch, 8);
 }
 
+TEST_F(MembershipTest, TwoBrokersWithOneNameAreNoticed) {
+  Membership& a1 = add("a");
+  Membership& a2 = add("a");
+  round();
+  round();
+  EXPECT_TRUE(a1.view().duplicate_name || a2.view().duplicate_name);
+}
+
+TEST_F(MembershipTest, RejoiningUnderANewLeaseIsNotADuplicate) {
+  Membership& a = add("a", 3);
+  round();
+  store_.set_reachable(false);
+  for (int i = 0; i < 8; ++i) round(1000);
+  store_.set_reachable(true);
+  for (int i = 0; i < 4; ++i) round();
+  EXPECT_EQ(a.view().coordination, Coordination::kOk);
+  EXPECT_FALSE(a.view().duplicate_name);
+}
+
 TEST_F(MembershipTest, StartingWithoutEtcdIsNotLost) {
   Membership& a = add("a");
   store_.set_reachable(false);
