@@ -34,6 +34,9 @@ test_packages=(
   python3-prometheus-client
   # the Debian package's test: systemd-analyze verify of the unit
   systemd
+  # the cluster tests (tests/integration/test_cluster.py, scripts/etcd.sh):
+  # three etcd members on loopback, and etcdctl to look inside
+  etcd-server etcd-client
 )
 packages=("${broker_packages[@]}")
 if [ "${1:-all}" != broker ]; then

@@ -39,6 +39,12 @@ struct AdminCommands::State {
   CLI::App* permissions = nullptr;
   CLI::App* ping = nullptr;
   CLI::App* check = nullptr;
+  CLI::App* cluster = nullptr;         // `ferry cluster ...`
+  CLI::App* cluster_status = nullptr;  // `ferry cluster status`
+  std::vector<CLI::App*> all() const {
+    return {overview, queues, topics, connections, subscriptions, purge, move, close, create, remove, browse,
+            users, vhosts, permissions, ping, check, cluster_status};
+  }
 };
 
 namespace {
@@ -186,28 +192,33 @@ AdminCommands::AdminCommands(CLI::App& app) : state_(std::make_unique<State>()) 
   // Health, for scripts and supervisors: exit 0 when healthy, 1 when not.
   s.ping = common(app.add_subcommand("ping", "is the broker alive? (GET /healthz; exit 0 or 1)"), false);
   s.check = common(app.add_subcommand("check", "is the broker ready and free of alarms? (exit 0 or 1)"), true);
+  // The cluster (docs/cluster.md): subcommands of `ferry cluster`.
+  s.cluster = app.add_subcommand("cluster", "the cluster coordinated through etcd (ferry cluster status)");
+  s.cluster->require_subcommand(1);
+  s.cluster_status = common(s.cluster->add_subcommand("status",
+                                                      "show the cluster's members, its controller and epoch as the "
+                                                      "broker at --http sees them (administrator; exit 1 when that "
+                                                      "broker has lost etcd)"),
+                            true);
 }
 
 AdminCommands::~AdminCommands() = default;
 
 std::string AdminCommands::name() const {
   const State& s = *state_;
-  for (CLI::App* c : {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge, s.move, s.close,
-                      s.create, s.remove, s.browse, s.users, s.vhosts, s.permissions, s.ping, s.check})
+  if (s.cluster_status->parsed()) return "cluster status";
+  for (CLI::App* c : s.all())
     if (c->parsed()) return c->get_name();
   return "";
 }
 
 std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& err) {
   State& s = *state_;
-  const std::vector<CLI::App*> all = {s.overview, s.queues, s.topics, s.connections, s.subscriptions, s.purge,
-                                      s.move, s.close, s.create, s.remove, s.browse, s.users, s.vhosts,
-                                      s.permissions, s.ping, s.check};
   CLI::App* cmd = nullptr;
-  for (CLI::App* c : all)
+  for (CLI::App* c : s.all())
     if (c->parsed()) cmd = c;
   if (cmd == nullptr) return std::nullopt;
-  const std::string name = cmd->get_name();
+  const std::string name = this->name();
   auto made = HttpClient::create(s.http, s.user, s.password, s.tls);
   if (!made) return made.error();
   HttpClient& client = *made;
@@ -225,6 +236,7 @@ std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& e
     else if (cmd == s.users) target = "/api/users";
     else if (cmd == s.vhosts) target = "/api/vhosts";
     else if (cmd == s.permissions) target = "/api/permissions";
+    else if (cmd == s.cluster_status) target = "/api/cluster";
     else if (cmd == s.purge) method = "DELETE", target = "/api/queues" + vq + "/contents";
     else if (cmd == s.move) {
       method = "POST";
@@ -249,9 +261,13 @@ std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& e
       return 1;
     }
     Json j = r.body.empty() ? Json() : Json::parse(r.body, nullptr, false);
+    // ferry cluster status: exit 1 when the broker asked has lost etcd
+    // (its view may be stale), as `ferry check` does when not ready.
+    const bool cluster_lost = cmd == s.cluster_status && j.is_object() && j.value("enabled", false) &&
+                              j.value("coordination", "") != "ok" && j.value("coordination", "") != "renewing";
     if (s.json) {
       out << (j.is_null() ? Json::object() : j).dump(2) << "\n";
-      return 0;
+      return cluster_lost ? 1 : 0;
     }
     const std::string q = queue_name(s.queue);
     if (cmd == s.overview) {
@@ -290,6 +306,21 @@ std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& e
     } else if (cmd == s.permissions) {
       print_table(out, j, {{"user", "user"}, {"vhost", "vhost"}, {"configure", "configure"}, {"write", "write"},
                            {"read", "read"}});
+    } else if (cmd == s.cluster_status) {
+      if (!j.value("enabled", false)) {
+        out << "not a cluster: " << text_of(j["node"]) << " runs alone (no cluster-etcd)\n";
+        return 0;
+      }
+      out << "cluster " << text_of(j["cluster"]) << ": " << j["members"].size() << " member(s), controller "
+          << text_of(j["controller"]);
+      if (!j["controller"].is_null()) out << " (epoch " << text_of(j["controller_epoch"]) << ")";
+      out << "\nthis node: " << text_of(j["node"]) << ", coordination " << text_of(j["coordination"]);
+      if (!j["last_error"].is_null()) out << " (" << text_of(j["last_error"]) << ")";
+      out << "\n";
+      for (Json& m : j["members"]) m["controller"] = m.value("controller", false) ? "*" : "";
+      print_table(out, j["members"], {{"node", "node"}, {"controller", "controller"}, {"stomp", "stomp"},
+                                      {"http", "http"}, {"version", "version"}});
+      return cluster_lost ? 1 : 0;
     } else if (cmd == s.purge) {
       out << "purged " << text_of(j["purged"]) << " messages from /queue/" << q << "\n";
     } else if (cmd == s.move) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "cluster/etcd_coordinator.h"
 #include "stream/retention.h"
 #include "stream/stream_format.h"
 
@@ -465,6 +466,52 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("max-login-failures", "10",
                            "failed logins per client address per minute before logins from it are refused unchecked (0 = no limit)",
                            [](auto& o, std::uint32_t n) { o.auth.max_login_failures = n; }, true));
+  // The cluster (docs/cluster.md): off without cluster-etcd.
+  s.push_back({"cluster-etcd", "",
+               "etcd endpoints of the cluster, http://HOST:PORT (comma-separated; TOML list); empty = a single "
+               "broker, no cluster",
+               [](Config& o, const std::string& v) -> Status {
+                 o.cluster.etcd_endpoints.clear();
+                 std::size_t start = 0;
+                 while (start < v.size()) {
+                   auto comma = v.find(',', start);
+                   std::string e = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                   while (!e.empty() && e.front() == ' ') e.erase(e.begin());
+                   while (!e.empty() && e.back() == ' ') e.pop_back();
+                   if (!e.empty()) {
+                     if (Status ok = cluster::check_etcd_endpoint(e); !ok) return ok;
+                     o.cluster.etcd_endpoints.push_back(e);
+                   }
+                   if (comma == std::string::npos) break;
+                   start = comma + 1;
+                 }
+                 return {};
+               },
+               /*list=*/true});
+  // Names become etcd keys (/ferry/<cluster-name>/members/<node-name>).
+  auto name_ok = [](const std::string& v) {
+    return v.size() <= 64 && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+             return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+           });
+  };
+  s.push_back({"node-name", "", "this broker's name in the cluster, unique in it (\"\" = the host name)",
+               [name_ok](Config& o, const std::string& v) -> Status {
+                 if (!name_ok(v)) return failure("expected up to 64 letters, digits, '-', '_' or '.'");
+                 o.cluster.node_name = v;
+                 return {};
+               }});
+  s.push_back({"cluster-name", "ferry",
+               "the cluster's name: its keys in etcd are under /ferry/<cluster-name>/ (several clusters may share "
+               "one etcd)",
+               [name_ok](Config& o, const std::string& v) -> Status {
+                 if (v.empty() || !name_ok(v)) return failure("expected 1 to 64 letters, digits, '-', '_' or '.'");
+                 o.cluster.cluster_name = v;
+                 return {};
+               }});
+  s.push_back(count_option("cluster-lease-ttl", "10",
+                           "seconds a broker stays a member (and controller) after its last keep-alive to etcd; a "
+                           "killed controller is replaced within about this time",
+                           [](auto& o, std::uint32_t n) { o.cluster.lease_ttl_s = n; }));
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include "auth/auth_options.h"
 #include "broker/options.h"
+#include "cluster/cluster_options.h"
 #include "common/result.h"
 #include "http/http_options.h"
 #include "net/listener_options.h"
@@ -38,6 +39,7 @@ struct Config {
   broker::BrokerOptions broker;
   auth::AuthOptions auth;
   store::JournalOptions journal;  // its directory is data_dir
+  cluster::ClusterOptions cluster;  // off without cluster-etcd (docs/cluster.md)
 };
 
 // One `ferry serve` option: the same name on the command line (--name), in

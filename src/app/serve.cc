@@ -18,6 +18,8 @@
 #include "broker/broker.h"
 #include "broker/declared_exchanges.h"
 #include "broker/declared_queues.h"
+#include "cluster/cluster_service.h"
+#include "cluster/etcd_coordinator.h"
 #include "common/clock.h"
 #include "common/version.h"
 #include "http/api.h"
@@ -59,6 +61,39 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const auth::AuthOptions&
   spdlog::info("users: {} user(s), {} vhost(s) from {}", users.users().size(), users.vhosts().size(),
                o.users_file.empty() ? "the built-in guest" : o.users_file);
   return std::make_unique<auth::Authenticator>(std::move(users), o);
+}
+
+// The cluster's part of this broker (cluster-etcd): its etcd client, its
+// member key with the addresses clients and tools reach it on, on a thread
+// of its own. nullptr without cluster-etcd, or (logged) if unusable.
+std::unique_ptr<cluster::ClusterService> make_cluster(const cluster::ClusterOptions& given,
+                                                      const std::vector<http::Listener>& listeners) {
+  if (!given.enabled()) return nullptr;
+  cluster::ClusterOptions o = given;
+  if (o.node_name.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+      spdlog::error("node-name is not set and the host name is unknown");
+      return nullptr;
+    }
+    o.node_name = host;
+  }
+  // Each etcd call must end well within a keep-alive period (a third of
+  // the TTL), so that one silent endpoint does not cost the lease.
+  const int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(o.lease_ttl_s * 1000 / 4, 250, 2000));
+  auto store = cluster::EtcdCoordinator::create(o.etcd_endpoints, timeout_ms);
+  if (!store) {
+    spdlog::error("cluster-etcd: {}", store.error().text());
+    return nullptr;
+  }
+  cluster::MemberInfo self{o.node_name, "", "", std::string(kVersion)};
+  for (const http::Listener& l : listeners) {
+    if (l.protocol == "stomp" && self.stomp.empty()) self.stomp = l.address;
+    if (l.protocol == "http" && self.http.empty()) self.http = l.address;
+  }
+  spdlog::info("cluster: node {} joins cluster {} through etcd {} (lease TTL {} s)", o.node_name, o.cluster_name,
+               fmt::join(o.etcd_endpoints, ","), o.lease_ttl_s);
+  return std::make_unique<cluster::ClusterService>(std::move(*store), o, std::move(self), [] { return mono_ms(); });
 }
 
 // systemd's readiness protocol (Type=notify): one datagram to the socket
@@ -313,6 +348,21 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     https_line = fmt::format("listening on {}:{} (HTTPS)", shost, sep.port());
   }
 
+  // The cluster (cluster-etcd): membership and the controller election on
+  // a thread of their own; the API reads its view. Before
+  // "listening on": a broker that cannot join says so and ends first.
+  std::unique_ptr<cluster::ClusterService> cluster_service = make_cluster(options.cluster, api.listeners);
+  if (options.cluster.enabled() && !cluster_service) {
+    http_server.stop();
+    server.stop();
+    if (mqtt_server) mqtt_server->stop();
+    return 1;
+  }
+  if (cluster_service) {
+    api.cluster = cluster_service.get();
+    cluster_service->start();
+  }
+
   // Every listener is bound and the management API serves: say so, in the
   // order scripts know (the other STOMP transports, STOMP over TCP, HTTP,
   // HTTPS). Nothing says "listening on" before all of them are up.
@@ -339,6 +389,9 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
 
   shards.run();
   // Every loop has stopped and its thread joined: tear down on this thread.
+  // Leave the cluster first (the lease is revoked: another broker takes
+  // the controller at once).
+  if (cluster_service) cluster_service->stop();
   http_server.stop();
   server.stop();
   if (mqtt_server) mqtt_server->stop();

@@ -17,6 +17,7 @@ void add_exchange_routes(Router& r, ApiContext& ctx);     // exchanges and bindi
 void add_metrics_routes(Router& r, ApiContext& ctx);      // /metrics (docs/metrics.md)
 void add_user_routes(Router& r, ApiContext& ctx);         // whoami, users, vhosts, permissions
 void add_health_routes(Router& r, ApiContext& ctx);       // /healthz, /readyz, /api/health/checks/...
+void add_cluster_routes(Router& r, ApiContext& ctx);      // /api/cluster (docs/cluster.md)
 void add_console_routes(Router& r);                       // / and /assets/... (open)
 
 // Everything above.

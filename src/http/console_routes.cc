@@ -40,6 +40,7 @@ void add_all_routes(Router& r, ApiContext& ctx) {
   add_metrics_routes(r, ctx);
   add_user_routes(r, ctx);
   add_health_routes(r, ctx);
+  add_cluster_routes(r, ctx);
   add_console_routes(r);
 }
 

@@ -11,6 +11,7 @@
 #include "broker/declared_queues.h"
 #include "broker/shard_broker.h"
 #include "broker/stats.h"
+#include "cluster/cluster_service.h"
 #include "net/server.h"
 #include "shard/shard_set.h"
 #include "store/journal.h"
@@ -37,6 +38,7 @@ struct ApiContext {
   std::vector<Listener> listeners;  // filled by the app before start
   auth::Authenticator* users = nullptr;  // null: the built-in guest only (unit tests)
   broker::DeclaredQueues* declared = nullptr;  // null: declared queues are not remembered
+  cluster::ClusterService* cluster = nullptr;  // null: a single broker (no cluster-etcd)
 };
 
 // Scatter-gather: runs `on_shard(shard)` on every shard and then

@@ -164,6 +164,22 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
                 w.sample("ferry_journal_fsync_seconds_count", "", h.count);
               }
 
+              if (ctx.cluster != nullptr) {  // docs/cluster.md; absent on a single broker
+                const cluster::ClusterView v = ctx.cluster->view();
+                w.one("ferry_cluster_members", "gauge", "Brokers registered in the cluster, as this broker last read.",
+                      v.members.size());
+                w.one("ferry_cluster_is_controller", "gauge", "1 while this broker is the cluster's controller.",
+                      v.is_controller ? 1 : 0);
+                w.one("ferry_cluster_controller_epoch", "gauge", "The controller's epoch, as this broker last read.",
+                      v.controller_epoch);
+                w.one("ferry_cluster_coordination_ok", "gauge",
+                      "1 while this broker's etcd lease is provably valid (coordination ok or renewing).",
+                      v.coordination == cluster::Coordination::kOk ||
+                              v.coordination == cluster::Coordination::kRenewing
+                          ? 1
+                          : 0);
+              }
+
               std::vector<std::pair<std::string, const broker::QueueStats*>> qs;
               for (const auto& p : parts)
                 for (const auto& q : p.queues) qs.emplace_back(destination_labels(q.destination, "queue"), &q);
