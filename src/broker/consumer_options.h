@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "broker/message_selector.h"
@@ -35,6 +36,8 @@ struct ConsumerOptions {
   std::shared_ptr<const QueueArguments> arguments;
   // A stream reader's start (`x-stream-offset`); streams only.
   stream::OffsetSpec stream_offset = stream::OffsetSpec::next();
+  // A stream reader's consumer group (`group`); empty: a plain reader.
+  std::string stream_group;
 };
 
 }  // namespace ferry::broker

@@ -734,6 +734,16 @@ Status StompSession::stream_offset_of(const stomp::Frame& f, const broker::Desti
                                       broker::ConsumerOptions& options) {
   // RabbitMQ ignores x-stream-offset on other queues; so does Ferry.
   if (d.kind != broker::DestinationKind::kStream) return {};
+  // A consumer group (docs/streams.md "Consumer groups"): `group`, or
+  // Kafka's spelling `group.id`.
+  for (std::string_view name : {"group", "group.id"}) {
+    auto g = f.get(name);
+    if (!g) continue;
+    if (g->empty() || g->size() > 255)
+      return failure("invalid stream group", fmt::format("{}: expected 1 to 255 bytes, got {}", name, g->size()));
+    options.stream_group = std::string(*g);
+    break;
+  }
   auto text = f.get("x-stream-offset");
   if (!text) return {};
   auto spec = stream::parse_offset_spec(*text, wall_ms());
