@@ -268,3 +268,28 @@ def test_php_workers_share_a_group(broker):
     rest = run_php("consume.php", broker.port, dest, 4, hdrs)["frames"]
     assert [f["body"] for f in rest] == ["php-3", "php-4", "php-5", "php-6"]
     assert [int(f["headers"]["x-stream-offset"]) for f in rest] == [3, 4, 5, 6]
+
+
+def test_failed_offsets_write_is_an_error_never_a_receipt(broker_factory, work):
+    from test_disk_faults import faultfs_env, injected
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    b = broker_factory(data_dir=ddir, env=faultfs_env(ddir, control))
+    dest = "/stream/" + unique("fault")
+    p = client(b.port)
+    publish(p, dest, 4)
+    a = member(b.port, dest, "g", **{"x-stream-offset": "first"})
+    got = a.read_messages(3)
+    assert a.ack(got[0]).command == "RECEIPT"  # committed 1
+    control.write_text("eio-fsync\n")
+    err = a.expect_error("ACK", [("id", got[1]["ack"])])
+    assert err["message"].startswith("cannot write group offsets"), err
+    assert injected(control) > 0
+    control.write_text("")
+    p.close()
+    b.kill()
+    b2 = broker_factory(data_dir=ddir)
+    c = member(b2.port, dest, "g")
+    assert offsets(c.read_messages(3)) == [1, 2, 3]  # the refused ACK committed nothing
+    c.close()
