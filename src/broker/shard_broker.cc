@@ -536,7 +536,8 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
                             Window window, std::optional<DurableSubscription> durable,
                             OpTicket ticket, bool may_create, ConsumerOptions options) {
   if (d.kind == DestinationKind::kStream)
-    return streams_->subscribe(d, key, mode, window, options.stream_offset, options.stream_group, ticket, may_create);
+    return streams_->subscribe(d, key, mode, window, options.stream_offset, options.stream_group,
+                                options.stream_arguments, ticket, may_create);
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;

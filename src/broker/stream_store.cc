@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 #include "broker/broker.h"
 #include "broker/shard_broker.h"
 #include "common/log.h"
+#include "store/replace_file.h"
 #include "stream/stream_format.h"
 
 namespace ferry::broker {
@@ -102,19 +104,74 @@ Result<std::string> StreamStore::directory_of(const Destination& d) const {
   return options_.directory + "/" + *vhost + "/" + *name + "/0";
 }
 
-Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool create) {
-  if (auto it = streams_.find(key_of(d)); it != streams_.end()) return it->second.get();
+namespace {
+
+constexpr const char* kArgumentsFile = "/arguments";
+
+// <stream directory>/arguments: empty arguments when there is none.
+Result<StreamArguments> load_arguments(const std::string& stream_dir) {
+  const std::string path = stream_dir + kArgumentsFile;
+  std::unique_ptr<store::File> f;
+  if (auto st = store::Env::posix().open_file(path, false, f); !st.ok()) {
+    if (st.code == ENOENT) return StreamArguments{};
+    return failure("cannot read stream arguments", st.to_string());
+  }
+  std::uint64_t size = 0;
+  if (auto st = f->size(size); !st.ok()) return failure("cannot read stream arguments", st.to_string());
+  std::string text(std::min<std::uint64_t>(size, 1u << 16), '\0');
+  std::size_t got = 0;
+  if (auto st = f->read_at(0, std::span<char>(text.data(), text.size()), got); !st.ok())
+    return failure("cannot read stream arguments", st.to_string());
+  text.resize(got);
+  auto a = StreamArguments::decode(text);
+  if (!a) return failure(a.error().message, path + ": " + a.error().detail);
+  return a;
+}
+
+}  // namespace
+
+Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool create, const StreamArguments* args) {
+  if (auto it = streams_.find(key_of(d)); it != streams_.end()) {
+    if (args != nullptr)
+      if (auto differs = StreamArguments::mismatch(*args, it->second->arguments, d)) return failure(*differs);
+    return it->second.get();
+  }
   auto dir = directory_of(d);
   if (!dir) return dir.error();
+  const std::string stream_dir = dir->substr(0, dir->size() - 2);  // without "/0"
   std::error_code ec;
   const bool on_disk = std::filesystem::exists(*dir, ec);
   if (!on_disk && !create) return failure("no such stream", d.to_string());
+  StreamArguments declared;
+  if (on_disk) {
+    auto loaded = load_arguments(stream_dir);
+    if (!loaded) return loaded.error();
+    declared = std::move(*loaded);
+    if (args != nullptr)
+      if (auto differs = StreamArguments::mismatch(*args, declared, d)) return failure(*differs);
+  } else if (args != nullptr && !args->empty()) {
+    declared = *args;
+  }
   const bool limited = !on_disk;  // a stream already on disk is not a new one
   if (limited && !counts_.try_add(d.vhost))
     return failure("too many streams",
                    fmt::format("vhost '{}' has max-streams ({}) streams; {} not created", d.vhost, counts_.limit(),
                                d.to_string()));
   if (!limited) counts_.add(d.vhost);
+  if (!on_disk && !declared.empty()) {
+    // Before the partition exists: a stream on disk always has the
+    // arguments it was declared with (a crash in between leaves a
+    // directory without a partition, not a stream).
+    const std::string text = declared.encode();
+    store::IoStatus st = store::Env::posix().create_dirs(stream_dir);
+    if (st.ok())
+      st = store::replace_file(store::Env::posix(), stream_dir + kArgumentsFile, stream_dir,
+                               std::span<const char>(text.data(), text.size()), true);
+    if (!st.ok()) {
+      counts_.remove(d.vhost);
+      return failure("cannot write stream arguments", st.to_string());
+    }
+  }
   auto s = std::make_unique<Stream>();
   s->destination = d;
   s->wake = std::make_shared<Wake>();
@@ -127,8 +184,11 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
   o.max_batch_bytes = std::max<std::uint32_t>(
       o.max_batch_bytes, o.max_entry_bytes + static_cast<std::uint32_t>(stream::format::kBatchHeaderBytes));
   o.fsync = options_.fsync;
-  o.retention.max_bytes = options_.max_length_bytes;
-  o.retention.max_age_ms = options_.max_age_ms;
+  o.max_segment_bytes = declared.max_segment_bytes.value_or(options_.max_segment_bytes);
+  o.retention.max_bytes = declared.max_length_bytes.value_or(options_.max_length_bytes);
+  o.retention.max_age_ms = declared.max_age ? declared.max_age_ms : options_.max_age_ms;
+  s->arguments = declared;
+  s->retention = o.retention.max_bytes != 0 || o.retention.max_age_ms != 0;
   // From the committer's thread: one wake-up task at a time per stream.
   Broker* broker = &broker_;
   const ShardId self = self_;
@@ -148,8 +208,7 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
   s->log = std::move(*log);
   // The groups' committed offsets sit beside the partitions:
   // <vhost>/<name>/group-offsets.
-  s->offsets_file = std::make_shared<stream::GroupOffsetFile>(store::Env::posix(),
-                                                              dir->substr(0, dir->size() - 2));
+  s->offsets_file = std::make_shared<stream::GroupOffsetFile>(store::Env::posix(), stream_dir);
   auto committed = s->offsets_file->load();
   if (!committed) {
     if (committer_ != nullptr) committer_->forget(*s->log);
@@ -179,14 +238,18 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
     std::error_code ec;
     if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
   }
-  auto s = stream_for(d, true);
+  StreamArguments args;
+  for (const auto& [k, v] : m->headers)
+    if (StreamArguments::is_argument(k))
+      if (Status st = args.set(k, v); !st) return answer(broker_, ticket, Outcome::failure(st.error().text()));
+  auto s = stream_for(d, true, args.empty() ? nullptr : &args);
   if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
   stream::StreamEntry e;
   e.body = m->body;
   e.headers.reserve(m->headers.size());
   for (const auto& [k, v] : m->headers) {
     // Set per delivery, never stored.
-    if (k == "x-stream-offset") continue;
+    if (k == "x-stream-offset" || StreamArguments::is_argument(k)) continue;  // declarations are not data
     e.headers.emplace_back(k, v);
     if (!e.key && (k == "partition-key" || k == "key")) e.key = v;
   }
@@ -201,14 +264,14 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
 }
 
 void StreamStore::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                            const stream::OffsetSpec& start, const std::string& group, OpTicket ticket,
-                            bool may_create) {
+                            const stream::OffsetSpec& start, const std::string& group,
+                            const StreamArguments& args, OpTicket ticket, bool may_create) {
   if (!may_create && !streams_.contains(key_of(d))) {
     auto dir = directory_of(d);
     std::error_code ec;
     if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
   }
-  auto s = stream_for(d, true);
+  auto s = stream_for(d, true, args.empty() ? nullptr : &args);
   if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
   Stream& st = **s;
   Group* g = nullptr;
@@ -488,8 +551,8 @@ void StreamStore::continue_reader(const ConsumerKey& key) {
 
 void StreamStore::tick(std::int64_t now_ms) {
   if (++ticks_ % 10 != 0) return;  // about once a second
-  if (options_.max_length_bytes == 0 && options_.max_age_ms == 0) return;
   for (auto& [key, s] : streams_) {
+    if (!s->retention) continue;
     auto r = s->log->apply_retention(now_ms);
     if (!r) {
       if (static LogRate rate("stream retention failures"); rate.allow())

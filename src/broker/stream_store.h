@@ -17,6 +17,7 @@
 #include "broker/destination.h"
 #include "broker/message.h"
 #include "broker/queue_counts.h"
+#include "broker/stream_arguments.h"
 #include "broker/stream_options.h"
 #include "common/result.h"
 #include "stream/committer.h"
@@ -42,6 +43,11 @@
 // the subscription's (prefetch): auto mode gets credit back as the frames
 // are written, client modes with each ACK or NACK, which move nothing else
 // (a plain reader keeps no offset).
+//
+// Per-stream arguments (x-max-age, x-max-length-bytes,
+// x-stream-max-segment-size-bytes on the creating SEND or SUBSCRIBE)
+// override the options for that stream and are kept beside it in
+// <vhost>/<name>/arguments (docs/streams.md "Per-stream arguments").
 //
 // Consumer groups (SUBSCRIBE `group:NAME`; docs/streams.md "Consumer
 // groups"): the readers of one stream sharing a group name are its members.
@@ -79,7 +85,8 @@ class StreamStore {
   // SUBSCRIBE: a reader at `start`, answered before its first delivery.
   // `group` non-empty: a member of that consumer group (above).
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 const stream::OffsetSpec& start, const std::string& group, OpTicket ticket, bool may_create);
+                 const stream::OffsetSpec& start, const std::string& group, const StreamArguments& args,
+                 OpTicket ticket, bool may_create);
   // Each returns false when `key` is not a stream reader (the caller goes on
   // with queues). UNSUBSCRIBE (or close): the reader goes.
   bool unsubscribe(const ConsumerKey& key);
@@ -128,6 +135,10 @@ class StreamStore {
     std::unordered_map<std::string, std::unique_ptr<Group>> groups;
     stream::GroupOffsets committed;
     std::shared_ptr<stream::GroupOffsetFile> offsets_file;
+    // Its own arguments (from <stream directory>/arguments; empty: the
+    // broker's options apply) and whether any retention applies to it.
+    StreamArguments arguments;
+    bool retention = false;
   };
   struct Reader {
     ConsumerKey key;
@@ -160,7 +171,9 @@ class StreamStore {
   }
   // The stream, opened or created; an Error when the limit, the name or
   // the disk refuses it. create false: only one that exists (open or on disk).
-  Result<Stream*> stream_for(const Destination& d, bool create);
+  // `args` (may be null or empty): declared on creation, checked against
+  // an existing stream (an inequivalent-arg Error).
+  Result<Stream*> stream_for(const Destination& d, bool create, const StreamArguments* args = nullptr);
   Result<std::string> directory_of(const Destination& d) const;
   // Delivers what the reader's window has room for (a bounded number per
   // call; the rest in a task posted to this shard).
