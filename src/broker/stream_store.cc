@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <map>
 
 #include "broker/broker.h"
 #include "broker/shard_broker.h"
@@ -365,6 +366,31 @@ void StreamStore::commit(Reader& r, stream::StreamOffset next, std::optional<OpT
     if (committer_ != nullptr) committer_->post([file] { file->write_pending(); });
     else file->write_pending();
   }
+}
+
+std::vector<StreamStats> StreamStore::stats(const std::string& vhost) const {
+  std::vector<StreamStats> out;
+  for (const auto& [key, s] : streams_) {
+    if (!vhost.empty() && s->destination.vhost != vhost) continue;
+    StreamStats st;
+    st.destination = s->destination;
+    st.first_offset = s->log->first_offset().value;
+    st.end_offset = s->log->end_offset().value;
+    st.segments = s->log->segment_count();
+    st.disk_bytes = s->log->disk_bytes();
+    st.consumers = s->readers.size();
+    st.arguments = s->arguments;
+    std::map<std::string, StreamStats::GroupStats> groups;
+    for (const auto& [name, offset] : s->committed) groups[name] = {name, offset.value, 0};
+    for (const auto& [name, g] : s->groups) {
+      auto& gs = groups[name];
+      gs.name = name;
+      gs.members = g->members.size();
+    }
+    for (auto& [name, gs] : groups) st.groups.push_back(std::move(gs));
+    out.push_back(std::move(st));
+  }
+  return out;
 }
 
 std::optional<std::uint64_t> StreamStore::committed_offset(const Destination& d, const std::string& group) const {

@@ -65,6 +65,24 @@ namespace ferry::broker {
 
 class Broker;
 
+// One stream as the management API shows it (GET /api/queues, "type":
+// "stream"): its kept range, files, readers and groups.
+struct StreamStats {
+  Destination destination;
+  std::uint64_t first_offset = 0;  // the oldest entry kept
+  std::uint64_t end_offset = 0;    // after the last committed entry
+  std::uint64_t segments = 0;
+  std::uint64_t disk_bytes = 0;
+  std::uint64_t consumers = 0;     // readers, group members included
+  StreamArguments arguments;
+  struct GroupStats {
+    std::string name;
+    std::optional<std::uint64_t> committed;  // nullopt: nothing committed yet
+    std::uint64_t members = 0;
+  };
+  std::vector<GroupStats> groups;  // by name
+};
+
 class StreamStore {
  public:
   // `committer` and `counts` outlive this (the Broker owns them).
@@ -102,6 +120,8 @@ class StreamStore {
   void tick(std::int64_t now_ms);
 
   std::size_t stream_count() const { return streams_.size(); }
+  // The open streams of `vhost` ("" = every vhost), for the API.
+  std::vector<StreamStats> stats(const std::string& vhost) const;
   // A group's committed offset (the next entry it reads); nullopt: the
   // group has committed nothing, or no such stream is open. Tests, the API.
   std::optional<std::uint64_t> committed_offset(const Destination& d, const std::string& group) const;

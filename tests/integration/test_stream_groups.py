@@ -293,3 +293,58 @@ def test_failed_offsets_write_is_an_error_never_a_receipt(broker_factory, work):
     c = member(b2.port, dest, "g")
     assert offsets(c.read_messages(3)) == [1, 2, 3]  # the refused ACK committed nothing
     c.close()
+
+
+def test_streams_and_their_groups_in_the_management_api(broker):
+    """GET /api/queues lists a stream as RabbitMQ lists a stream queue
+    ("type": "stream", messages = entries kept), with its offsets, segments,
+    arguments and each group's committed offset, members and lag."""
+    from mgmt import Api
+    name = unique("api")
+    dest = "/stream/" + name
+    p = client(broker.port)
+    p.send(dest, "e-0", headers={"x-max-age": "7D"})
+    publish(p, dest, 4)
+    a = member(broker.port, dest, "billing", **{"x-stream-offset": "first"})
+    got = a.read_messages(3)
+    a.ack(got[0])
+    a.ack(got[1])
+    idle = member(broker.port, dest, "fresh")  # next: no commit yet
+    api = Api(broker)
+    rows = [r for r in api.get("/api/queues") if r["name"] == name]
+    assert len(rows) == 1, rows
+    s = rows[0]
+    assert (s["type"], s["destination"], s["vhost"], s["durable"]) == ("stream", dest, "/", True)
+    assert (s["messages"], s["messages_ready"], s["messages_unacknowledged"]) == (5, 5, 0)
+    assert (s["first_offset"], s["end_offset"], s["consumers"]) == (0, 5, 2)
+    assert s["segments"] >= 1 and s["disk_bytes"] > 0
+    assert s["arguments"] == {"x-queue-type": "stream", "x-max-age": "7D"}
+    assert s["groups"] == [
+        {"name": "billing", "members": 1, "committed_offset": 2, "lag": 3},
+        {"name": "fresh", "members": 1, "committed_offset": None, "lag": None},
+    ]
+    # Per vhost too, and beside the queues.
+    assert [r["name"] for r in api.get("/api/queues/%2F") if r["name"] == name] == [name]
+    for x in (a, idle, p):
+        x.close()
+
+
+def test_stream_and_group_metrics(broker):
+    from test_metrics import scrape, value
+    name = unique("met")
+    dest = "/stream/" + name
+    p = client(broker.port)
+    publish(p, dest, 6)
+    a = member(broker.port, dest, "billing", **{"x-stream-offset": "first"})
+    got = a.read_messages(3)
+    a.ack(got[0])
+    a.ack(got[1])
+    f = scrape(broker)
+    assert value(f, "ferry_stream_messages", vhost="/", stream=name) == 6
+    assert value(f, "ferry_stream_end_offset", vhost="/", stream=name) == 6
+    assert value(f, "ferry_stream_consumers", vhost="/", stream=name) == 1
+    assert value(f, "ferry_stream_segments", vhost="/", stream=name) >= 1
+    assert value(f, "ferry_stream_group_committed_offset", vhost="/", stream=name, group="billing") == 2
+    assert value(f, "ferry_stream_group_lag", vhost="/", stream=name, group="billing") == 4
+    a.close()
+    p.close()
