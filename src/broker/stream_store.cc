@@ -159,7 +159,11 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
                    fmt::format("vhost '{}' has max-streams ({}) streams; {} not created", d.vhost, counts_.limit(),
                                d.to_string()));
   if (!limited) counts_.add(d.vhost);
-  if (!on_disk && !declared.empty()) {
+  if (!on_disk && declared.empty()) {
+    // A declaration whose partition was never made (a crash in between)
+    // must not apply to this undeclared stream after a restart.
+    (void)store::Env::posix().remove_file(stream_dir + kArgumentsFile);
+  } else if (!on_disk) {
     // Before the partition exists: a stream on disk always has the
     // arguments it was declared with (a crash in between leaves a
     // directory without a partition, not a stream).

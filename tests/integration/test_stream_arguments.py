@@ -144,3 +144,24 @@ def test_rabbitmq_stream_queue_declared_from_stomp_py(broker):
     err = c.expect_error("SUBSCRIBE", [("destination", "/queue/" + name), ("id", "x"),
                                        ("x-queue-type", "stream"), ("x-max-age", "1D")])
     assert err["message"].startswith("PRECONDITION_FAILED - inequivalent arg 'x-max-age'"), err
+
+
+def test_a_declaration_left_without_its_partition_does_not_apply(broker_factory, work):
+    """A crash after the arguments file was written and before the
+    partition was made leaves <stream>/arguments alone: a later undeclared
+    creation of that stream must not take it (after a restart either)."""
+    ddir = data_dir(work)
+    name = unique("orphan")
+    sdir = os.path.join(ddir, "streams", "%2F", name)
+    os.makedirs(sdir)
+    with open(os.path.join(sdir, "arguments"), "w") as f:
+        f.write("ferry-stream-arguments 1\nx-max-age 12h\n")
+    b = broker_factory(data_dir=ddir)
+    p = client(b.port)
+    publish(p, "/stream/" + name, 1)
+    p.close()
+    end_broker(b, "kill")
+    b2 = broker_factory(data_dir=ddir)
+    c = client(b2.port)
+    err = c.expect_error("SEND", [("destination", "/stream/" + name), ("x-max-age", "12h")])
+    assert "inequivalent arg 'x-max-age'" in err["message"] and "current is none" in err["message"], err
