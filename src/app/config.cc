@@ -359,6 +359,10 @@ std::vector<OptionSpec> build_specs() {
                            "streams per vhost (all shards); a SEND or SUBSCRIBE that would create one more gets "
                            "ERROR (0 = no limit)",
                            [](auto& o, std::uint32_t n) { o.broker.streams.max_streams = n; }, true));
+  s.push_back(count_option("max-stream-groups", "1000",
+                           "consumer groups per stream (with members or a committed offset); a SUBSCRIBE with "
+                           "one more group gets ERROR (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.streams.max_groups = n; }, true));
   s.push_back({"persistent-default", "/queue/>,/topic/>",
                "destinations whose messages are persistent unless the SEND says persistent:false "
                "(comma-separated; * = one name segment, > = the rest; empty = none)",

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "broker/message_selector.h"
 #include "broker/queue_arguments.h"
+#include "broker/stream_arguments.h"
 #include "stream/offset_spec.h"
 
 namespace ferry::broker {
@@ -35,6 +37,11 @@ struct ConsumerOptions {
   std::shared_ptr<const QueueArguments> arguments;
   // A stream reader's start (`x-stream-offset`); streams only.
   stream::OffsetSpec stream_offset = stream::OffsetSpec::next();
+  // A stream reader's consumer group (`group`); empty: a plain reader.
+  std::string stream_group;
+  // A stream's own arguments (x-max-age, ...) on the SUBSCRIBE: its
+  // declaration when it creates the stream, checked against it otherwise.
+  StreamArguments stream_arguments;
 };
 
 }  // namespace ferry::broker

@@ -561,7 +561,8 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
                             Window window, std::optional<DurableSubscription> durable,
                             OpTicket ticket, bool may_create, ConsumerOptions options) {
   if (d.kind == DestinationKind::kStream)
-    return streams_->subscribe(d, key, mode, window, options.stream_offset, ticket, may_create);
+    return streams_->subscribe(d, key, mode, window, options.stream_offset, options.stream_group,
+                                options.stream_arguments, ticket, may_create);
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;
@@ -782,7 +783,7 @@ void ShardBroker::remove_durable_now(const std::string& key, const OpRef& op, co
 
 void ShardBroker::settle(const ConsumerKey& key, DeliverySeqs seqs,
                          SettleAction action, OpTicket ticket) {
-  if (streams_->settle(key, seqs)) return reply(ticket, Outcome::success());
+  if (streams_->settle(key, seqs, action, ticket)) return;  // answered there (a group's commit: once durable)
   OpRef op = begin(ticket);
   auto it = subscriptions_.find(key);
   if (it != subscriptions_.end()) {

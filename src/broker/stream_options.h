@@ -23,6 +23,9 @@ struct StreamOptions {
   std::int64_t max_age_ms = 0;
   // max-streams: streams per vhost over every shard (0 = no limit).
   std::uint32_t max_streams = 10000;
+  // max-stream-groups: consumer groups with committed offsets per stream
+  // (0 = no limit).
+  std::uint32_t max_groups = 1000;
   // One encoded entry (body + headers): set from max-frame-size.
   std::uint32_t max_entry_bytes = 16u << 20;
   store::FsyncPolicy fsync = store::FsyncPolicy::kAlways;

@@ -4,11 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
+#include <map>
 
 #include "broker/broker.h"
 #include "broker/shard_broker.h"
 #include "common/log.h"
+#include "store/replace_file.h"
 #include "stream/stream_format.h"
 
 namespace ferry::broker {
@@ -102,19 +105,78 @@ Result<std::string> StreamStore::directory_of(const Destination& d) const {
   return options_.directory + "/" + *vhost + "/" + *name + "/0";
 }
 
-Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool create) {
-  if (auto it = streams_.find(key_of(d)); it != streams_.end()) return it->second.get();
+namespace {
+
+constexpr const char* kArgumentsFile = "/arguments";
+
+// <stream directory>/arguments: empty arguments when there is none.
+Result<StreamArguments> load_arguments(const std::string& stream_dir) {
+  const std::string path = stream_dir + kArgumentsFile;
+  std::unique_ptr<store::File> f;
+  if (auto st = store::Env::posix().open_file(path, false, f); !st.ok()) {
+    if (st.code == ENOENT) return StreamArguments{};
+    return failure("cannot read stream arguments", st.to_string());
+  }
+  std::uint64_t size = 0;
+  if (auto st = f->size(size); !st.ok()) return failure("cannot read stream arguments", st.to_string());
+  std::string text(std::min<std::uint64_t>(size, 1u << 16), '\0');
+  std::size_t got = 0;
+  if (auto st = f->read_at(0, std::span<char>(text.data(), text.size()), got); !st.ok())
+    return failure("cannot read stream arguments", st.to_string());
+  text.resize(got);
+  auto a = StreamArguments::decode(text);
+  if (!a) return failure(a.error().message, path + ": " + a.error().detail);
+  return a;
+}
+
+}  // namespace
+
+Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool create, const StreamArguments* args) {
+  if (auto it = streams_.find(key_of(d)); it != streams_.end()) {
+    if (args != nullptr)
+      if (auto differs = StreamArguments::mismatch(*args, it->second->arguments, d)) return failure(*differs);
+    return it->second.get();
+  }
   auto dir = directory_of(d);
   if (!dir) return dir.error();
+  const std::string stream_dir = dir->substr(0, dir->size() - 2);  // without "/0"
   std::error_code ec;
   const bool on_disk = std::filesystem::exists(*dir, ec);
   if (!on_disk && !create) return failure("no such stream", d.to_string());
+  StreamArguments declared;
+  if (on_disk) {
+    auto loaded = load_arguments(stream_dir);
+    if (!loaded) return loaded.error();
+    declared = std::move(*loaded);
+    if (args != nullptr)
+      if (auto differs = StreamArguments::mismatch(*args, declared, d)) return failure(*differs);
+  } else if (args != nullptr && !args->empty()) {
+    declared = *args;
+  }
   const bool limited = !on_disk;  // a stream already on disk is not a new one
   if (limited && !counts_.try_add(d.vhost))
     return failure("too many streams",
                    fmt::format("vhost '{}' has max-streams ({}) streams; {} not created", d.vhost, counts_.limit(),
                                d.to_string()));
   if (!limited) counts_.add(d.vhost);
+  if (!on_disk && declared.empty()) {
+    // A declaration whose partition was never made (a crash in between)
+    // must not apply to this undeclared stream after a restart.
+    (void)store::Env::posix().remove_file(stream_dir + kArgumentsFile);
+  } else if (!on_disk) {
+    // Before the partition exists: a stream on disk always has the
+    // arguments it was declared with (a crash in between leaves a
+    // directory without a partition, not a stream).
+    const std::string text = declared.encode();
+    store::IoStatus st = store::Env::posix().create_dirs(stream_dir);
+    if (st.ok())
+      st = store::replace_file(store::Env::posix(), stream_dir + kArgumentsFile, stream_dir,
+                               std::span<const char>(text.data(), text.size()), true);
+    if (!st.ok()) {
+      counts_.remove(d.vhost);
+      return failure("cannot write stream arguments", st.to_string());
+    }
+  }
   auto s = std::make_unique<Stream>();
   s->destination = d;
   s->wake = std::make_shared<Wake>();
@@ -127,8 +189,11 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
   o.max_batch_bytes = std::max<std::uint32_t>(
       o.max_batch_bytes, o.max_entry_bytes + static_cast<std::uint32_t>(stream::format::kBatchHeaderBytes));
   o.fsync = options_.fsync;
-  o.retention.max_bytes = options_.max_length_bytes;
-  o.retention.max_age_ms = options_.max_age_ms;
+  o.max_segment_bytes = declared.max_segment_bytes.value_or(options_.max_segment_bytes);
+  o.retention.max_bytes = declared.max_length_bytes.value_or(options_.max_length_bytes);
+  o.retention.max_age_ms = declared.max_age ? declared.max_age_ms : options_.max_age_ms;
+  s->arguments = declared;
+  s->retention = o.retention.max_bytes != 0 || o.retention.max_age_ms != 0;
   // From the committer's thread: one wake-up task at a time per stream.
   Broker* broker = &broker_;
   const ShardId self = self_;
@@ -146,6 +211,17 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
     return log.error();
   }
   s->log = std::move(*log);
+  // The groups' committed offsets sit beside the partitions:
+  // <vhost>/<name>/group-offsets.
+  s->offsets_file = std::make_shared<stream::GroupOffsetFile>(store::Env::posix(), stream_dir);
+  auto committed = s->offsets_file->load();
+  if (!committed) {
+    if (committer_ != nullptr) committer_->forget(*s->log);
+    s->log->close();
+    counts_.remove(d.vhost);
+    return committed.error();
+  }
+  s->committed = std::move(*committed);
   if (s->log->recovery().truncated_bytes != 0 || s->log->recovery().indexes_rebuilt != 0)
     spdlog::warn("stream {} (vhost {}): {}", log_safe(d.to_string()), log_safe(d.vhost),
                  log_safe(s->log->recovery().report));
@@ -167,14 +243,18 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
     std::error_code ec;
     if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
   }
-  auto s = stream_for(d, true);
+  StreamArguments args;
+  for (const auto& [k, v] : m->headers)
+    if (StreamArguments::is_argument(k))
+      if (Status st = args.set(k, v); !st) return answer(broker_, ticket, Outcome::failure(st.error().text()));
+  auto s = stream_for(d, true, args.empty() ? nullptr : &args);
   if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
   stream::StreamEntry e;
   e.body = m->body;
   e.headers.reserve(m->headers.size());
   for (const auto& [k, v] : m->headers) {
     // Set per delivery, never stored.
-    if (k == "x-stream-offset") continue;
+    if (k == "x-stream-offset" || StreamArguments::is_argument(k)) continue;  // declarations are not data
     e.headers.emplace_back(k, v);
     if (!e.key && (k == "partition-key" || k == "key")) e.key = v;
   }
@@ -189,56 +269,213 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
 }
 
 void StreamStore::subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                            const stream::OffsetSpec& start, OpTicket ticket, bool may_create) {
+                            const stream::OffsetSpec& start, const std::string& group,
+                            const StreamArguments& args, OpTicket ticket, bool may_create) {
   if (!may_create && !streams_.contains(key_of(d))) {
     auto dir = directory_of(d);
     std::error_code ec;
     if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
   }
-  auto s = stream_for(d, true);
+  auto s = stream_for(d, true, args.empty() ? nullptr : &args);
   if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
-  auto pos = (*s)->log->resolve(start);
-  if (!pos) return answer(broker_, ticket, Outcome::failure(pos.error().text()));
+  Stream& st = **s;
+  Group* g = nullptr;
+  if (!group.empty()) {
+    auto it = st.groups.find(group);
+    if (it == st.groups.end()) {
+      // A group counts against max-stream-groups once it exists: it has
+      // members now or a committed offset on disk.
+      const bool known = st.committed.contains(group);
+      if (!known && options_.max_groups != 0) {
+        std::size_t groups = st.committed.size();
+        for (const auto& [name, gr] : st.groups)
+          if (!st.committed.contains(name)) ++groups;
+        if (groups >= options_.max_groups)
+          return answer(broker_, ticket,
+                        Outcome::failure(fmt::format("too many stream groups: {} has max-stream-groups ({}) "
+                                                     "groups; group '{}' not created",
+                                                     d.to_string(), options_.max_groups, group.substr(0, 64))));
+      }
+      auto made = std::make_unique<Group>();
+      made->name = group;
+      it = st.groups.emplace(group, std::move(made)).first;
+    }
+    g = it->second.get();
+  }
   auto r = std::make_unique<Reader>();
   r->key = key;
-  r->stream = *s;
+  r->stream = &st;
+  r->group = g;
+  r->active = g == nullptr || g->members.empty();
+  r->start = start;
   r->mode = mode;
   r->window = window;
   if (r->window.messages == 0) r->window.messages = 1;
-  r->position = *pos;
+  if (r->active) {
+    const auto committed = g != nullptr ? st.committed.find(g->name) : st.committed.end();
+    auto pos = st.log->resolve(committed != st.committed.end() ? stream::OffsetSpec::offset(committed->second)
+                                                               : start);
+    if (!pos) {
+      if (g != nullptr && g->members.empty()) st.groups.erase(g->name);
+      return answer(broker_, ticket, Outcome::failure(pos.error().text()));
+    }
+    r->position = *pos;
+  }
   Reader& reader = *r;
   readers_[key] = std::move(r);
-  (*s)->readers.push_back(&reader);
+  st.readers.push_back(&reader);
+  if (g != nullptr) g->members.push_back(&reader);
   // The SUBSCRIBE's answer goes first: its deliveries follow it to the
   // same shard, in order.
   answer(broker_, ticket, Outcome::success());
   pump(reader);
 }
 
-bool StreamStore::unsubscribe(const ConsumerKey& key) {
-  auto it = readers_.find(key);
-  if (it == readers_.end()) return false;
-  auto& list = it->second->stream->readers;
-  list.erase(std::remove(list.begin(), list.end(), it->second.get()), list.end());
-  readers_.erase(it);
+bool StreamStore::activate(Reader& r) {
+  Stream& st = *r.stream;
+  r.active = true;
+  const auto committed = st.committed.find(r.group->name);
+  auto pos = st.log->resolve(committed != st.committed.end() ? stream::OffsetSpec::offset(committed->second)
+                                                             : r.start);
+  if (!pos) {
+    drop_reader(r, pos.error().text());
+    return false;
+  }
+  r.position = *pos;
+  pump(r);
   return true;
 }
 
-bool StreamStore::settle(const ConsumerKey& key, const DeliverySeqs& seqs) {
+void StreamStore::commit(Reader& r, stream::StreamOffset next, std::optional<OpTicket> ticket) {
+  Stream& st = *r.stream;
+  auto [it, added] = st.committed.try_emplace(r.group->name, next);
+  if (!added) {
+    if (it->second == next) {
+      if (ticket) answer(broker_, *ticket, Outcome::success());
+      return;
+    }
+    it->second = next;
+  }
+  stream::GroupOffsetFile::Done done;
+  if (ticket) {
+    Broker* broker = &broker_;
+    const OpTicket t = *ticket;
+    // On the committer's thread, once the table is on disk.
+    done = [broker, t](const Status& written) {
+      answer(*broker, t, written ? Outcome::success() : Outcome::failure(written.error().text()));
+    };
+  }
+  std::shared_ptr<stream::GroupOffsetFile> file = st.offsets_file;
+  if (file->submit(stream::encode_group_offsets(st.committed), std::move(done))) {
+    if (committer_ != nullptr) committer_->post([file] { file->write_pending(); });
+    else file->write_pending();
+  }
+}
+
+std::vector<StreamStats> StreamStore::stats(const std::string& vhost) const {
+  std::vector<StreamStats> out;
+  for (const auto& [key, s] : streams_) {
+    if (!vhost.empty() && s->destination.vhost != vhost) continue;
+    StreamStats st;
+    st.destination = s->destination;
+    st.first_offset = s->log->first_offset().value;
+    st.end_offset = s->log->end_offset().value;
+    st.segments = s->log->segment_count();
+    st.disk_bytes = s->log->disk_bytes();
+    st.consumers = s->readers.size();
+    st.arguments = s->arguments;
+    std::map<std::string, StreamStats::GroupStats> groups;
+    for (const auto& [name, offset] : s->committed) groups[name] = {name, offset.value, 0};
+    for (const auto& [name, g] : s->groups) {
+      auto& gs = groups[name];
+      gs.name = name;
+      gs.members = g->members.size();
+    }
+    for (auto& [name, gs] : groups) st.groups.push_back(std::move(gs));
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::optional<std::uint64_t> StreamStore::committed_offset(const Destination& d, const std::string& group) const {
+  auto it = streams_.find(key_of(d));
+  if (it == streams_.end()) return std::nullopt;
+  auto c = it->second->committed.find(group);
+  if (c == it->second->committed.end()) return std::nullopt;
+  return c->second.value;
+}
+
+bool StreamStore::unsubscribe(const ConsumerKey& key) {
+  auto it = readers_.find(key);
+  if (it == readers_.end()) return false;
+  Reader* r = it->second.get();
+  auto& list = r->stream->readers;
+  list.erase(std::remove(list.begin(), list.end(), r), list.end());
+  Reader* successor = nullptr;
+  if (Group* g = r->group; g != nullptr) {
+    // What it held and had not acknowledged is not committed: the next
+    // active member gets it again (at-least-once).
+    g->members.erase(std::remove(g->members.begin(), g->members.end(), r), g->members.end());
+    if (g->members.empty()) r->stream->groups.erase(g->name);
+    else if (r->active) successor = g->members.front();
+  }
+  readers_.erase(it);
+  if (successor != nullptr) activate(*successor);
+  return true;
+}
+
+bool StreamStore::settle(const ConsumerKey& key, const DeliverySeqs& seqs, SettleAction action,
+                         const OpTicket& ticket) {
   auto it = readers_.find(key);
   if (it == readers_.end()) return false;
   Reader& r = *it->second;
+  const bool grouped = r.group != nullptr && r.active;
   // ACK, NACK, a transaction's release and its later ACK: each delivery
-  // frees its slot once; nothing is redelivered (a plain reader).
+  // frees its slot once. A plain reader redelivers nothing and commits
+  // nothing: every settlement consumes.
+  const bool consumed = !grouped || action == SettleAction::kAck;
+  const bool rewind = grouped && (action == SettleAction::kRequeue || action == SettleAction::kDeadLetter);
+  std::optional<stream::StreamOffset> rewind_to;
   for (DeliverySeq seq : seqs) {
     auto u = std::lower_bound(r.unacked.begin(), r.unacked.end(), seq,
                               [](const Reader::Held& h, DeliverySeq s) { return h.seq.value < s.value; });
-    if (u == r.unacked.end() || u->seq != seq || u->settled) continue;
+    if (u == r.unacked.end() || u->seq != seq) continue;
+    if (rewind) {
+      if (!rewind_to || u->offset < *rewind_to) rewind_to = u->offset;
+      continue;
+    }
+    if (consumed) u->acked = true;
+    if (u->settled) continue;
     u->settled = true;
     r.out_messages -= std::min<std::uint32_t>(r.out_messages, 1);
     r.out_bytes -= std::min(r.out_bytes, u->bytes);
   }
-  while (!r.unacked.empty() && r.unacked.front().settled) r.unacked.pop_front();
+  if (rewind_to) {
+    // A NACK in a group: that entry and every later one come again (the
+    // log has no redelivery of one entry; Kafka's seek). Their slots come
+    // back now; later ACKs of the dropped deliveries find nothing.
+    while (!r.unacked.empty() && r.unacked.back().offset >= *rewind_to) {
+      if (!r.unacked.back().settled) {
+        r.out_messages -= std::min<std::uint32_t>(r.out_messages, 1);
+        r.out_bytes -= std::min(r.out_bytes, r.unacked.back().bytes);
+      }
+      r.unacked.pop_back();
+    }
+    auto pos = r.stream->log->resolve(stream::OffsetSpec::offset(*rewind_to));
+    if (!pos) {
+      answer(broker_, ticket, Outcome::failure(pos.error().text()));
+      drop_reader(r, pos.error().text());
+      return true;
+    }
+    r.position = *pos;
+  }
+  std::optional<stream::StreamOffset> committed;
+  while (!r.unacked.empty() && r.unacked.front().acked) {
+    committed = stream::StreamOffset{r.unacked.front().offset.value + 1};
+    r.unacked.pop_front();
+  }
+  if (grouped && committed) commit(r, *committed, ticket);
+  else answer(broker_, ticket, Outcome::success());
   pump(r);
   return true;
 }
@@ -271,8 +508,10 @@ void StreamStore::drop_reader(Reader& r, std::string reason) {
 }
 
 void StreamStore::pump(Reader& r) {
+  if (!r.active) return;  // a group's standby member
   stream::PartitionLog& log = *r.stream->log;
   std::size_t budget = kEntriesPerPump;
+  const stream::StreamOffset started = r.position.next;
   auto room = [&] {
     return r.out_messages < r.window.messages && (r.window.bytes == 0 || r.out_bytes < r.window.bytes);
   };
@@ -310,7 +549,7 @@ void StreamStore::pump(Reader& r) {
       Delivery d{std::move(ref), DeliverySeq(++r.next_seq), 0};
       ++r.out_messages;
       r.out_bytes += bytes;
-      if (r.mode != AckMode::kAuto) r.unacked.push_back(Reader::Held{d.seq, bytes, false});
+      if (r.mode != AckMode::kAuto) r.unacked.push_back(Reader::Held{d.seq, e.offset, bytes, false, false});
       const ConsumerKey key = r.key;
       broker_.to_client(key.shard, [key, d = std::move(d)](ClientEvents& ev) mutable {
         ev.deliver(key.connection, key.subscription, std::move(d));
@@ -318,6 +557,10 @@ void StreamStore::pump(Reader& r) {
       return true;
     });
   }
+  // Auto mode in a group commits what was sent (at-most-once, as Kafka's
+  // commit before processing); the write is coalesced with others.
+  if (r.group != nullptr && r.mode == AckMode::kAuto && r.position.next != started)
+    commit(r, r.position.next, std::nullopt);
   // Out of this turn's budget with room left: go on in a later turn, so
   // that one reader replaying a long stream does not hold the loop.
   if (budget == 0 && room() && r.position.next < log.end_offset() && !r.continuation_posted) {
@@ -338,8 +581,8 @@ void StreamStore::continue_reader(const ConsumerKey& key) {
 
 void StreamStore::tick(std::int64_t now_ms) {
   if (++ticks_ % 10 != 0) return;  // about once a second
-  if (options_.max_length_bytes == 0 && options_.max_age_ms == 0) return;
   for (auto& [key, s] : streams_) {
+    if (!s->retention) continue;
     auto r = s->log->apply_retention(now_ms);
     if (!r) {
       if (static LogRate rate("stream retention failures"); rate.allow())

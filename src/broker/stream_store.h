@@ -17,9 +17,11 @@
 #include "broker/destination.h"
 #include "broker/message.h"
 #include "broker/queue_counts.h"
+#include "broker/stream_arguments.h"
 #include "broker/stream_options.h"
 #include "common/result.h"
 #include "stream/committer.h"
+#include "stream/group_offsets.h"
 #include "stream/offset_spec.h"
 #include "stream/partition_log.h"
 
@@ -41,10 +43,45 @@
 // the subscription's (prefetch): auto mode gets credit back as the frames
 // are written, client modes with each ACK or NACK, which move nothing else
 // (a plain reader keeps no offset).
+//
+// Per-stream arguments (x-max-age, x-max-length-bytes,
+// x-stream-max-segment-size-bytes on the creating SEND or SUBSCRIBE)
+// override the options for that stream and are kept beside it in
+// <vhost>/<name>/arguments (docs/streams.md "Per-stream arguments").
+//
+// Consumer groups (SUBSCRIBE `group:NAME`; docs/streams.md "Consumer
+// groups"): the readers of one stream sharing a group name are its members.
+// One is active (the first to subscribe; with one partition, RabbitMQ's
+// single active consumer), the others stand by and get nothing until it
+// leaves. The group's committed offset (the next entry it reads) moves with
+// the active member's ACKs (client modes: up to the first delivery not yet
+// acknowledged) or as entries are sent (auto) and is kept durably in the
+// stream's group-offsets file, written on the committer's thread; an ACK's
+// answer (its RECEIPT) waits for that write. A member that becomes active
+// starts at the committed offset, or at its x-stream-offset when the group
+// has none. A NACK moves the active member back to the NACKed entry.
 
 namespace ferry::broker {
 
 class Broker;
+
+// One stream as the management API shows it (GET /api/queues, "type":
+// "stream"): its kept range, files, readers and groups.
+struct StreamStats {
+  Destination destination;
+  std::uint64_t first_offset = 0;  // the oldest entry kept
+  std::uint64_t end_offset = 0;    // after the last committed entry
+  std::uint64_t segments = 0;
+  std::uint64_t disk_bytes = 0;
+  std::uint64_t consumers = 0;     // readers, group members included
+  StreamArguments arguments;
+  struct GroupStats {
+    std::string name;
+    std::optional<std::uint64_t> committed;  // nullopt: nothing committed yet
+    std::uint64_t members = 0;
+  };
+  std::vector<GroupStats> groups;  // by name
+};
 
 class StreamStore {
  public:
@@ -64,13 +101,17 @@ class StreamStore {
   // once it is on disk). may_create false: a missing stream is not made.
   void publish(const Destination& d, const MessageRef& m, OpTicket ticket, bool may_create);
   // SUBSCRIBE: a reader at `start`, answered before its first delivery.
+  // `group` non-empty: a member of that consumer group (above).
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
-                 const stream::OffsetSpec& start, OpTicket ticket, bool may_create);
+                 const stream::OffsetSpec& start, const std::string& group, const StreamArguments& args,
+                 OpTicket ticket, bool may_create);
   // Each returns false when `key` is not a stream reader (the caller goes on
   // with queues). UNSUBSCRIBE (or close): the reader goes.
   bool unsubscribe(const ConsumerKey& key);
-  // ACK / NACK of deliveries: their window slots come back; nothing else.
-  bool settle(const ConsumerKey& key, const DeliverySeqs& seqs);
+  // ACK / NACK of deliveries: their window slots come back; a group's
+  // active member's ACK commits, a NACK rewinds. The ticket is answered
+  // here (after the commit is durable) when this returns true.
+  bool settle(const ConsumerKey& key, const DeliverySeqs& seqs, SettleAction action, const OpTicket& ticket);
   // Auto mode: frames written, window credit back.
   bool credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   // A reader's pump that ran out of its turn's budget goes on (a task).
@@ -79,6 +120,11 @@ class StreamStore {
   void tick(std::int64_t now_ms);
 
   std::size_t stream_count() const { return streams_.size(); }
+  // The open streams of `vhost` ("" = every vhost), for the API.
+  std::vector<StreamStats> stats(const std::string& vhost) const;
+  // A group's committed offset (the next entry it reads); nullopt: the
+  // group has committed nothing, or no such stream is open. Tests, the API.
+  std::optional<std::uint64_t> committed_offset(const Destination& d, const std::string& group) const;
 
   // The directory component for a vhost or stream name: bytes other than
   // [A-Za-z0-9_-] (and a leading '.') as %XX, so any name is one safe
@@ -93,15 +139,33 @@ class StreamStore {
     std::atomic<bool> posted{false};
     std::string key;
   };
+  // A consumer group's members on one stream, in subscription order; the
+  // first is the active one.
+  struct Group {
+    std::string name;
+    std::vector<Reader*> members;
+  };
   struct Stream {
     Destination destination;
     std::unique_ptr<stream::PartitionLog> log;
     std::shared_ptr<Wake> wake;
     std::vector<Reader*> readers;
+    // Groups with members now; their committed offsets (and those of groups
+    // with none, kept as long as the stream) in `committed`, as on disk.
+    std::unordered_map<std::string, std::unique_ptr<Group>> groups;
+    stream::GroupOffsets committed;
+    std::shared_ptr<stream::GroupOffsetFile> offsets_file;
+    // Its own arguments (from <stream directory>/arguments; empty: the
+    // broker's options apply) and whether any retention applies to it.
+    StreamArguments arguments;
+    bool retention = false;
   };
   struct Reader {
     ConsumerKey key;
     Stream* stream = nullptr;
+    Group* group = nullptr;  // null: a plain reader
+    bool active = true;      // a group's standby member: false, and no position yet
+    stream::OffsetSpec start = stream::OffsetSpec::next();
     AckMode mode = AckMode::kAuto;
     Window window;
     stream::ReaderPosition position;
@@ -111,8 +175,10 @@ class StreamStore {
     // seq; a settled one is marked and popped once it reaches the front.
     struct Held {
       DeliverySeq seq;
+      stream::StreamOffset offset;
       std::uint64_t bytes = 0;
-      bool settled = false;
+      bool settled = false;  // its window slot is back
+      bool acked = false;    // consumed: a group may commit past it
     };
     std::deque<Held> unacked;
     std::uint64_t next_seq = 0;
@@ -125,13 +191,22 @@ class StreamStore {
   }
   // The stream, opened or created; an Error when the limit, the name or
   // the disk refuses it. create false: only one that exists (open or on disk).
-  Result<Stream*> stream_for(const Destination& d, bool create);
+  // `args` (may be null or empty): declared on creation, checked against
+  // an existing stream (an inequivalent-arg Error).
+  Result<Stream*> stream_for(const Destination& d, bool create, const StreamArguments* args = nullptr);
   Result<std::string> directory_of(const Destination& d) const;
   // Delivers what the reader's window has room for (a bounded number per
   // call; the rest in a task posted to this shard).
   void pump(Reader& r);
   void on_commit(const std::string& key);
   void drop_reader(Reader& r, std::string reason);
+  // A group member becomes the active one: from the committed offset, or
+  // its own start. False (the reader dropped with an ERROR) when the log
+  // cannot resolve it.
+  bool activate(Reader& r);
+  // The group's committed offset is now `next`: written durably on the
+  // committer's thread, `ticket` (if any) answered after.
+  void commit(Reader& r, stream::StreamOffset next, std::optional<OpTicket> ticket);
 
   static constexpr std::size_t kEntriesPerPump = 512;
   static constexpr std::size_t kReadBytes = 1u << 20;

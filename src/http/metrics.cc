@@ -18,6 +18,7 @@ struct MetricsPart {
   std::vector<broker::QueueStats> queues;
   std::vector<broker::TopicStats> topics;
   std::vector<broker::DurableStats> durables;
+  std::vector<broker::StreamStats> streams;
   net::ConnectionCounts connections;
 };
 
@@ -72,6 +73,7 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               p.queues = b.queue_stats("");
               p.topics = b.topic_stats();
               p.durables = b.durable_stats();
+              p.streams = b.streams().stats("");
               p.connections = ctx.stomp.connection_counts(s);
               return p;
             },
@@ -242,6 +244,40 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               w.family("ferry_durable_subscription_attached", "gauge", "1 while a consumer is subscribed to it.");
               for (const auto& [labels, d] : ds)
                 w.sample("ferry_durable_subscription_attached", labels, d->attached ? 1 : 0);
+
+              // Streams and their consumer groups (docs/streams.md "In the
+              // management API and metrics").
+              std::vector<std::pair<std::string, const broker::StreamStats*>> ss;
+              for (const auto& p : parts)
+                for (const auto& st : p.streams) ss.emplace_back(destination_labels(st.destination, "stream"), &st);
+              std::sort(ss.begin(), ss.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+              w.family("ferry_stream_messages", "gauge", "Entries the stream keeps (end offset - first offset).");
+              for (const auto& [labels, st] : ss)
+                w.sample("ferry_stream_messages", labels, st->end_offset - st->first_offset);
+              w.family("ferry_stream_end_offset", "gauge", "The stream's end offset (entries ever appended).");
+              for (const auto& [labels, st] : ss) w.sample("ferry_stream_end_offset", labels, st->end_offset);
+              w.family("ferry_stream_segments", "gauge", "Segment files of the stream.");
+              for (const auto& [labels, st] : ss) w.sample("ferry_stream_segments", labels, st->segments);
+              w.family("ferry_stream_disk_bytes", "gauge", "Bytes of the stream's segment files.");
+              for (const auto& [labels, st] : ss) w.sample("ferry_stream_disk_bytes", labels, st->disk_bytes);
+              w.family("ferry_stream_consumers", "gauge", "Readers of the stream, group members included.");
+              for (const auto& [labels, st] : ss) w.sample("ferry_stream_consumers", labels, st->consumers);
+              w.family("ferry_stream_group_committed_offset", "gauge",
+                       "The consumer group's committed offset (the next entry it reads).");
+              for (const auto& [labels, st] : ss)
+                for (const auto& g : st->groups)
+                  if (g.committed)
+                    w.sample("ferry_stream_group_committed_offset",
+                             fmt::format("{},group=\"{}\"", labels, label_value(g.name)), *g.committed);
+              w.family("ferry_stream_group_lag", "gauge",
+                       "Entries kept that the consumer group has not committed yet.");
+              for (const auto& [labels, st] : ss)
+                for (const auto& g : st->groups)
+                  if (g.committed) {
+                    const std::uint64_t from = std::max(*g.committed, st->first_offset);
+                    w.sample("ferry_stream_group_lag", fmt::format("{},group=\"{}\"", labels, label_value(g.name)),
+                             st->end_offset > from ? st->end_offset - from : 0);
+                  }
 
               Response res;
               res.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -107,22 +107,95 @@ void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answe
   });
 }
 
+// A stream as RabbitMQ lists a stream queue ("type": "stream", messages =
+// entries kept), plus its offsets, files and consumer groups
+// (docs/streams.md "In the management API").
+Json to_json(const broker::StreamStats& s) {
+  Json arguments = Json::object();
+  arguments["x-queue-type"] = "stream";
+  if (s.arguments.max_age) arguments["x-max-age"] = *s.arguments.max_age;
+  if (s.arguments.max_length_bytes) arguments["x-max-length-bytes"] = *s.arguments.max_length_bytes;
+  if (s.arguments.max_segment_bytes) arguments["x-stream-max-segment-size-bytes"] = *s.arguments.max_segment_bytes;
+  Json groups = Json::array();
+  for (const auto& g : s.groups) {
+    Json j{{"name", g.name}, {"members", g.members}};
+    // Lag: entries kept that the group has not consumed yet; null, as
+    // Kafka's "-", while it has committed nothing.
+    j["committed_offset"] = g.committed ? Json(*g.committed) : Json(nullptr);
+    j["lag"] = nullptr;
+    if (g.committed) {
+      const std::uint64_t from = std::max(*g.committed, s.first_offset);
+      j["lag"] = s.end_offset > from ? s.end_offset - from : 0;
+    }
+    groups.push_back(std::move(j));
+  }
+  const std::uint64_t messages = s.end_offset - s.first_offset;
+  return Json{
+      {"vhost", s.destination.vhost},
+      {"name", s.destination.name},
+      {"destination", s.destination.to_string()},
+      {"durable", true},
+      // The queue fields the console and `ferry queues` read: every kept
+      // entry is ready (a log removes nothing on delivery).
+      {"depth", messages},
+      {"ready", messages},
+      {"unacked", 0},
+      {"enqueued", s.end_offset},
+      {"dequeued", 0},
+      {"acked", 0},
+      {"redelivered", 0},
+      {"expired", 0},
+      {"dead_lettered", 0},
+      {"rates", {{"in", 0.0}, {"out", 0.0}}},
+      {"type", "stream"},
+      {"arguments", arguments},
+      {"messages", messages},
+      {"messages_ready", messages},
+      {"messages_unacknowledged", 0},
+      {"consumers", s.consumers},
+      {"first_offset", s.first_offset},
+      {"end_offset", s.end_offset},
+      {"segments", s.segments},
+      {"disk_bytes", s.disk_bytes},
+      {"groups", groups},
+      {"auto_delete", false},
+      {"exclusive", false},
+      {"state", "running"},
+      {"node", node_name()},
+  };
+}
+
 using QueueList = std::vector<broker::QueueStats>;
+struct QueuesAndStreams {
+  QueueList queues;
+  std::vector<broker::StreamStats> streams;
+};
 
 void list(ApiContext& ctx, std::string vhost, const Request& req, Reply reply) {
-  gather<QueueList>(
-      ctx, [&ctx, vhost](ShardId s) { return ctx.broker.local(s).queue_stats(vhost); },
-      [reply, req](std::vector<QueueList> parts) {
+  gather<QueuesAndStreams>(
+      ctx,
+      [&ctx, vhost](ShardId s) {
+        return QueuesAndStreams{ctx.broker.local(s).queue_stats(vhost), ctx.broker.local(s).streams().stats(vhost)};
+      },
+      [reply, req](std::vector<QueuesAndStreams> parts) {
         const VhostFilter& filter = req.vhosts;
-        QueueList all;
-        for (auto& p : parts)
-          for (auto& q : p)
-            if (filter.sees(q.destination.vhost)) all.push_back(std::move(q));
+        // Queues and streams in one list, by vhost then name (a queue
+        // before a stream of the same name).
+        std::vector<std::tuple<std::string, std::string, int, Json>> all;
+        for (auto& p : parts) {
+          for (auto& q : p.queues)
+            if (filter.sees(q.destination.vhost))
+              all.emplace_back(q.destination.vhost, q.destination.name, 0, to_json(q));
+          for (auto& st : p.streams)
+            if (filter.sees(st.destination.vhost))
+              all.emplace_back(st.destination.vhost, st.destination.name, 1, to_json(st));
+        }
         std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-          return std::tie(a.destination.vhost, a.destination.name) < std::tie(b.destination.vhost, b.destination.name);
+          return std::tie(std::get<0>(a), std::get<1>(a), std::get<2>(a)) <
+                 std::tie(std::get<0>(b), std::get<1>(b), std::get<2>(b));
         });
         Json out = Json::array();
-        for (const auto& q : all) out.push_back(to_json(q));
+        for (auto& q : all) out.push_back(std::move(std::get<3>(q)));
         reply(paged(std::move(out), req));
       });
 }

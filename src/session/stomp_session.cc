@@ -664,8 +664,8 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
 
   broker::ConsumerOptions options(std::move(selector));
   // RabbitMQ's queue arguments: a declaration of the queue subscribed to.
-  // A stream (also /queue/NAME with x-queue-type:stream) takes the broker's
-  // stream options for now: its x- headers declare nothing.
+  // A stream (also /queue/NAME with x-queue-type:stream) takes its own
+  // arguments (stream_offset_of), not a queue's.
   if (dest.kind == broker::DestinationKind::kStream) {
   } else if (auto args = queue_arguments_of(f); !args) {
     return fail(args.error(), receipt);
@@ -734,6 +734,20 @@ Status StompSession::stream_offset_of(const stomp::Frame& f, const broker::Desti
                                       broker::ConsumerOptions& options) {
   // RabbitMQ ignores x-stream-offset on other queues; so does Ferry.
   if (d.kind != broker::DestinationKind::kStream) return {};
+  // A consumer group (docs/streams.md "Consumer groups"): `group`, or
+  // Kafka's spelling `group.id`.
+  for (std::string_view name : {"group", "group.id"}) {
+    auto g = f.get(name);
+    if (!g) continue;
+    if (g->empty() || g->size() > 255)
+      return failure("invalid stream group", fmt::format("{}: expected 1 to 255 bytes, got {}", name, g->size()));
+    options.stream_group = std::string(*g);
+    break;
+  }
+  // The stream's own arguments (a declaration, as RabbitMQ's).
+  for (std::string_view name : broker::StreamArguments::names())
+    if (auto v = f.get(name))
+      if (Status st = options.stream_arguments.set(name, *v); !st) return st;
   auto text = f.get("x-stream-offset");
   if (!text) return {};
   auto spec = stream::parse_offset_spec(*text, wall_ms());

@@ -165,7 +165,8 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   // it carries none. A bad value is an Error naming the argument.
   static Result<std::shared_ptr<const broker::QueueArguments>> queue_arguments_of(const stomp::Frame& f);
   // A stream reader's start: `x-stream-offset` (RabbitMQ's values), into
-  // options.stream_offset; an Error naming the header when it is bad.
+  // options.stream_offset, and its consumer group (`group`, `group.id`)
+  // into options.stream_group; an Error naming the header when it is bad.
   static Status stream_offset_of(const stomp::Frame& f, const broker::Destination& d,
                                  broker::ConsumerOptions& options);
   broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);

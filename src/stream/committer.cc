@@ -30,11 +30,29 @@ void StreamCommitter::forget(PartitionLog& log) {
   cv_.wait(lk, [&] { return busy_ != &log; });
 }
 
+void StreamCommitter::post(std::function<void()> job) {
+  {
+    std::lock_guard lk(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
 void StreamCommitter::run() {
   std::unique_lock lk(mutex_);
   for (;;) {
-    cv_.wait(lk, [&] { return stop_ || !queued_.empty(); });
-    if (queued_.empty()) return;  // stopping, nothing left
+    cv_.wait(lk, [&] { return stop_ || !queued_.empty() || !jobs_.empty(); });
+    if (queued_.empty() && jobs_.empty()) return;  // stopping, nothing left
+    // Jobs first: each coalesces a stream's writes (GroupOffsetFile), so
+    // they cannot starve the syncs.
+    if (!jobs_.empty()) {
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lk.unlock();
+      job();
+      lk.lock();
+      continue;
+    }
     busy_ = queued_.front();
     queued_.pop_front();
     lk.unlock();

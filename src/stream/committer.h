@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -32,6 +33,10 @@ class StreamCommitter {
   // Before `log` is destroyed: drops it from the queue and waits until a
   // sync of it in progress has returned. Not from a completion.
   void forget(PartitionLog& log);
+  // Runs `job` on this thread, before queued syncs (small
+  // durable writes that belong with the logs': consumer groups' committed
+  // offsets, group_offsets.h). Any thread. Jobs queued at destruction run.
+  void post(std::function<void()> job);
 
  private:
   void run();
@@ -39,6 +44,7 @@ class StreamCommitter {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<PartitionLog*> queued_;  // each at most once
+  std::deque<std::function<void()>> jobs_;
   PartitionLog* busy_ = nullptr;      // being synced, outside the lock
   bool stop_ = false;
   std::thread thread_;

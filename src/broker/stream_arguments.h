@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "broker/destination.h"
+#include "common/result.h"
+
+// A stream's own arguments (docs/streams.md "Per-stream arguments"),
+// RabbitMQ's names, given as headers of the SEND or SUBSCRIBE that creates
+// the stream: they override the broker's stream options for it, are kept in
+// <stream directory>/arguments, and a later frame naming one with another
+// value is refused (RabbitMQ's inequivalent-arg check).
+
+namespace ferry::broker {
+
+struct StreamArguments {
+  // x-max-age as given ("7D"; stream::parse_max_age's form) and in ms.
+  std::optional<std::string> max_age;
+  std::int64_t max_age_ms = 0;
+  std::optional<std::uint64_t> max_length_bytes;   // x-max-length-bytes (> 0)
+  std::optional<std::uint64_t> max_segment_bytes;  // x-stream-max-segment-size-bytes, 4 KiB..2 GiB
+
+  bool empty() const { return !max_age && !max_length_bytes && !max_segment_bytes; }
+  bool operator==(const StreamArguments& o) const {
+    return max_age_ms == o.max_age_ms && max_age.has_value() == o.max_age.has_value() &&
+           max_length_bytes == o.max_length_bytes && max_segment_bytes == o.max_segment_bytes;
+  }
+
+  // The header names, in the order the file and mismatch() use.
+  static std::span<const std::string_view> names();
+  static bool is_argument(std::string_view name);
+  // Sets argument `name` (one of names()) from a header value: an Error
+  // `invalid stream argument` naming it and what was expected.
+  Status set(std::string_view name, std::string_view value);
+
+  // The file: `ferry-stream-arguments 1`, then `<name> <value>` per
+  // argument set, each line ending in '\n'.
+  std::string encode() const;
+  static Result<StreamArguments> decode(std::string_view text);
+
+  // The first argument `requested` names whose value differs from
+  // `current`'s (absent there counts as different): RabbitMQ's words.
+  static std::optional<std::string> mismatch(const StreamArguments& requested, const StreamArguments& current,
+                                             const Destination& stream);
+};
+
+}  // namespace ferry::broker
