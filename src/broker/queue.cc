@@ -698,6 +698,24 @@ std::size_t Queue::unacked() const {
   return n;
 }
 
+std::vector<ConsumerStats> Queue::consumer_stats() const {
+  std::vector<ConsumerStats> out;
+  out.reserve(consumers_.size());
+  for (const auto& c : consumers_) {
+    ConsumerStats s;
+    s.key = c->key;
+    s.mode = c->mode;
+    s.prefetch = c->window.messages;
+    s.window_bytes = c->window.bytes;
+    s.unacked = c->held.size();
+    s.exclusive = c->exclusive;
+    s.active = !c->stands_by;
+    s.selector = c->selector != nullptr;
+    out.push_back(s);
+  }
+  return out;
+}
+
 std::vector<QueueEntry> Queue::take_waiting(std::size_t count) {
   std::vector<QueueEntry> out;
   while (!ready_.empty() && out.size() < count) {

@@ -311,6 +311,8 @@ class Queue {
   std::size_t depth() const { return ready_.size() + paged_.size(); }
   std::size_t unacked() const;
   std::size_t consumer_count() const { return consumers_.size(); }
+  // Its consumers now, in subscription order (management).
+  std::vector<ConsumerStats> consumer_stats() const;
   std::size_t group_count() const { return groups_ ? groups_->by_name.size() : 0; }
   bool idle() const {
     return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty();

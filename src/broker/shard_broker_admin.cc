@@ -71,7 +71,9 @@ std::vector<QueueStats> ShardBroker::queue_stats(const std::string& vhost) const
 std::optional<QueueStats> ShardBroker::queue_stats(const Destination& d) const {
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return std::nullopt;
-  return stats_of(*it->second);
+  QueueStats s = stats_of(*it->second);
+  s.consumer_list = it->second->consumer_stats();
+  return s;
 }
 
 std::vector<TopicStats> ShardBroker::topic_stats() const {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/consumer_key.h"
+#include "broker/delivery.h"
 #include "broker/destination.h"
 #include "broker/queue_arguments.h"
 #include "common/strong_id.h"
@@ -23,6 +25,20 @@ struct MessageCounters {
   std::uint64_t dead_lettered = 0;
 };
 
+// One consumer of a queue as the queue sees it (GET /api/queues/VHOST/NAME
+// lists them as RabbitMQ's consumer_details; the connection's own facts, its
+// address and the subscription's id, come from its shard).
+struct ConsumerStats {
+  ConsumerKey key;
+  AckMode mode = AckMode::kAuto;
+  std::uint32_t prefetch = 0;      // its window, in messages
+  std::uint64_t window_bytes = 0;  // 0: no byte cap
+  std::uint64_t unacked = 0;       // delivered, not yet acknowledged (client modes)
+  bool exclusive = false;          // asked to be the queue's exclusive consumer
+  bool active = true;              // false: standing by (behind an exclusive or single active consumer)
+  bool selector = false;           // gets only the messages its selector picks
+};
+
 // Snapshots for the management API, taken on the owning shard and carried
 // to the shard that asked (values only, no pointers into the shard).
 struct QueueStats {
@@ -35,6 +51,9 @@ struct QueueStats {
   double rate_in = 0;   // enqueued per second (last 5 s)
   double rate_out = 0;  // dequeued per second
   QueueArguments arguments;  // RabbitMQ's x-arguments it was declared with
+  // Filled by ShardBroker::queue_stats(destination) only (one queue's page),
+  // in subscription order; empty in lists.
+  std::vector<ConsumerStats> consumer_list;
 };
 
 struct TopicStats {

@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "http/api.h"
+#include "http/connection_names.h"
 #include "http/json.h"
 #include "http/paging.h"
 #include "http/process_stats.h"
@@ -9,15 +10,6 @@
 namespace ferry::http {
 
 namespace {
-
-// "127.0.0.1:5000" -> host, port (IPv6 addresses keep their colons).
-std::pair<std::string, int> split_address(const std::string& a) {
-  const auto colon = a.rfind(':');
-  if (colon == std::string::npos) return {a, 0};
-  int port = 0;
-  std::from_chars(a.data() + colon + 1, a.data() + a.size(), port);
-  return {a.substr(0, colon), port};
-}
 
 // Ferry's fields, then RabbitMQ's names for the same facts.
 Json to_json(const net::ConnectionInfo& c) {
@@ -39,7 +31,7 @@ Json to_json(const net::ConnectionInfo& c) {
       {"messages_out", c.messages_out},
       {"rates", {{"in", round_rate(c.rate_in)}, {"out", round_rate(c.rate_out)}}},
       // RabbitMQ's
-      {"name", c.client_address + " -> " + c.server_address},
+      {"name", connection_name(c)},
       {"peer_host", peer_host},
       {"peer_port", peer_port},
       {"host", host},

@@ -1,10 +1,18 @@
-// GET /api/overview: the broker at a glance (docs/management.md).
+// GET /api/overview: the broker at a glance (docs/management.md), and the
+// history of its figures that RabbitMQ's ?msg_rates_age / ?lengths_age
+// ranges read (overview_history.h).
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+
 #include "common/clock.h"
 #include "common/version.h"
 #include "broker/exchanges.h"
 #include "broker/routing_table.h"
 #include "http/api.h"
 #include "http/json.h"
+#include "http/overview_history.h"
 #include "http/process_stats.h"
 
 namespace ferry::http {
@@ -14,40 +22,153 @@ struct OverviewPart {
   broker::ShardStats broker;
   std::uint64_t connections = 0;
 };
+
+// The shards' figures added up.
+struct OverviewTotals {
+  broker::ShardStats t;
+  std::uint64_t connections = 0;
+};
+
+// Gathers every shard's figures, then done(totals) on shard 0: what GET
+// /api/overview answers and what the history samples.
+void gather_totals(ApiContext& ctx, std::function<void(OverviewTotals)> done) {
+  gather<OverviewPart>(
+      ctx,
+      [&ctx](ShardId s) {
+        OverviewPart p;
+        p.broker = ctx.broker.local(s).stats();
+        p.connections = ctx.stomp.connection_count(s);
+        return p;
+      },
+      [done = std::move(done)](std::vector<OverviewPart> parts) {
+        OverviewTotals sum;
+        broker::ShardStats& t = sum.t;
+        for (const OverviewPart& p : parts) {
+          const auto& s = p.broker;
+          sum.connections += p.connections;
+          t.published += s.published;
+          t.totals.dequeued += s.totals.dequeued;
+          t.totals.acked += s.totals.acked;
+          t.totals.redelivered += s.totals.redelivered;
+          t.rate_publish += s.rate_publish;
+          t.rate_deliver += s.rate_deliver;
+          t.rate_ack += s.rate_ack;
+          t.rate_redeliver += s.rate_redeliver;
+          t.ready += s.ready;
+          t.unacked += s.unacked;
+          t.consumers += s.consumers;
+          t.queues += s.queues;
+          t.topics += s.topics;
+          t.memory_used += s.memory_used;
+          t.memory_overhead += s.memory_overhead;
+        }
+        done(std::move(sum));
+      });
+}
+
+// Takes an OverviewHistory sample at every kIntervalMs boundary of the
+// wall clock (so that samples line up with RabbitMQ's range timestamps),
+// on shard 0, for as long as it lives (the router owns it; the timer's
+// handler holds it weakly).
+class OverviewSampler : public std::enable_shared_from_this<OverviewSampler> {
+ public:
+  explicit OverviewSampler(ApiContext& ctx) : ctx_(ctx), timer_(ctx.shards.io(ShardId(0))) {}
+
+  // The first sample as soon as shard 0 runs, stamped with the slot it
+  // falls in; then one per boundary.
+  void start() { arm(0, wall_ms()); }
+
+  const OverviewHistory& history() const { return history_; }
+
+ private:
+  void arm(std::int64_t delay_ms, std::int64_t stamp) {
+    timer_.expires_after(std::chrono::milliseconds(delay_ms));
+    timer_.async_wait([weak = weak_from_this(), stamp](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->take(stamp);
+    });
+  }
+
+  void take(std::int64_t stamp) {
+    gather_totals(ctx_, [weak = weak_from_this(), stamp](OverviewTotals sum) {
+      auto self = weak.lock();
+      if (!self) return;
+      OverviewSample s;
+      s.timestamp_ms = stamp;
+      s.publish = sum.t.published;
+      s.deliver_get = sum.t.totals.dequeued;
+      s.ack = sum.t.totals.acked;
+      s.redeliver = sum.t.totals.redelivered;
+      s.messages = sum.t.ready + sum.t.unacked;
+      s.messages_ready = sum.t.ready;
+      s.messages_unacknowledged = sum.t.unacked;
+      self->history_.record(s);
+    });
+    // The next boundary after both now and this one: a timer that fires a
+    // little early (steady and wall clocks drift apart) does not sample the
+    // same slot twice.
+    constexpr std::int64_t kStep = OverviewHistory::kIntervalMs;
+    const std::int64_t now = wall_ms();
+    const std::int64_t next = (std::max(now, stamp) / kStep + 1) * kStep;
+    arm(next - now, next);
+  }
+
+  ApiContext& ctx_;
+  boost::asio::steady_timer timer_;
+  OverviewHistory history_;
+};
+
+using SampleField = std::uint64_t OverviewSample::*;
+
+// RabbitMQ's `samples`, `avg` and `avg_rate` of one figure over `samples`
+// (newest first), added to its _details object.
+void add_samples(Json& details, const std::vector<OverviewSample>& samples, SampleField field) {
+  Json list = Json::array();
+  double sum = 0;
+  for (const OverviewSample& s : samples) {
+    list.push_back({{"timestamp", s.timestamp_ms}, {"sample", s.*field}});
+    sum += static_cast<double>(s.*field);
+  }
+  details["samples"] = std::move(list);
+  details["avg"] = samples.empty() ? 0.0 : sum / static_cast<double>(samples.size());
+  double avg_rate = 0;
+  if (samples.size() >= 2) {
+    const OverviewSample& newest = samples.front();
+    const OverviewSample& oldest = samples.back();
+    avg_rate = (static_cast<double>(newest.*field) - static_cast<double>(oldest.*field)) * 1000.0 /
+               static_cast<double>(newest.timestamp_ms - oldest.timestamp_ms);
+  }
+  details["avg_rate"] = round_rate(avg_rate);
+}
+
+// A queue length's change per second over the last sampling interval
+// (RabbitMQ's "rate" of queue_totals.messages and the like).
+double length_rate(const OverviewHistory& h, SampleField field) {
+  auto two = h.newest_two();
+  if (!two) return 0;
+  const auto& [newest, before] = *two;
+  return (static_cast<double>(newest.*field) - static_cast<double>(before.*field)) * 1000.0 /
+         static_cast<double>(newest.timestamp_ms - before.timestamp_ms);
+}
+
+// round_rate() for a rate that may be negative (a queue length falling).
+double round_signed(double r) { return r < 0 ? -round_rate(-r) : round_rate(r); }
+
 }  // namespace
 
 void add_overview_routes(Router& r, ApiContext& ctx) {
-  r.add("GET", "/api/overview", [&ctx](const Request&, const std::vector<std::string>&, Reply reply) {
-    gather<OverviewPart>(
+  auto sampler = std::make_shared<OverviewSampler>(ctx);
+  sampler->start();
+  r.add("GET", "/api/overview", [&ctx, sampler](const Request& req, const std::vector<std::string>&, Reply reply) {
+    auto msg_range = parse_sample_range(req, "msg_rates");
+    if (!msg_range) return reply(error_response(400, "bad_request", msg_range.error().text()));
+    auto length_range = parse_sample_range(req, "lengths");
+    if (!length_range) return reply(error_response(400, "bad_request", length_range.error().text()));
+    gather_totals(
         ctx,
-        [&ctx](ShardId s) {
-          OverviewPart p;
-          p.broker = ctx.broker.local(s).stats();
-          p.connections = ctx.stomp.connection_count(s);
-          return p;
-        },
-        [&ctx, reply](std::vector<OverviewPart> parts) {
-          broker::ShardStats t;
-          std::uint64_t connections = 0;
-          for (const OverviewPart& p : parts) {
-            const auto& s = p.broker;
-            connections += p.connections;
-            t.published += s.published;
-            t.totals.dequeued += s.totals.dequeued;
-            t.totals.acked += s.totals.acked;
-            t.totals.redelivered += s.totals.redelivered;
-            t.rate_publish += s.rate_publish;
-            t.rate_deliver += s.rate_deliver;
-            t.rate_ack += s.rate_ack;
-            t.rate_redeliver += s.rate_redeliver;
-            t.ready += s.ready;
-            t.unacked += s.unacked;
-            t.consumers += s.consumers;
-            t.queues += s.queues;
-            t.topics += s.topics;
-            t.memory_used += s.memory_used;
-            t.memory_overhead += s.memory_overhead;
-          }
+        [&ctx, reply, sampler, msg_range = *msg_range, length_range = *length_range](OverviewTotals sum) {
+          const broker::ShardStats& t = sum.t;
+          const std::uint64_t connections = sum.connections;
           Json listeners = Json::array();
           for (const Listener& l : ctx.listeners)
             listeners.push_back({{"protocol", l.protocol}, {"address", l.address}});
@@ -110,6 +231,36 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
                 {"redeliver", t.totals.redelivered},
                 {"redeliver_details", {{"rate", round_rate(t.rate_redeliver)}}}}},
           };
+          // RabbitMQ's _details of the queue lengths, and the samples a
+          // range asks for (the console draws its charts from them when a
+          // page opens).
+          const OverviewHistory& history = sampler->history();
+          struct Figure {
+            const char* object;
+            const char* details;
+            SampleField field;
+          };
+          static constexpr Figure kLengths[] = {
+              {"queue_totals", "messages_details", &OverviewSample::messages},
+              {"queue_totals", "messages_ready_details", &OverviewSample::messages_ready},
+              {"queue_totals", "messages_unacknowledged_details", &OverviewSample::messages_unacknowledged},
+          };
+          static constexpr Figure kMessages[] = {
+              {"message_stats", "publish_details", &OverviewSample::publish},
+              {"message_stats", "deliver_get_details", &OverviewSample::deliver_get},
+              {"message_stats", "ack_details", &OverviewSample::ack},
+              {"message_stats", "redeliver_details", &OverviewSample::redeliver},
+          };
+          for (const Figure& f : kLengths) j[f.object][f.details]["rate"] = round_signed(length_rate(history, f.field));
+          const std::int64_t now = wall_ms();
+          if (length_range) {
+            const auto samples = history.range(now, *length_range);
+            for (const Figure& f : kLengths) add_samples(j[f.object][f.details], samples, f.field);
+          }
+          if (msg_range) {
+            const auto samples = history.range(now, *msg_range);
+            for (const Figure& f : kMessages) add_samples(j[f.object][f.details], samples, f.field);
+          }
           reply(json_ok(j));
         });
   });

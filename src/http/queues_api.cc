@@ -3,11 +3,13 @@
 // owning shard.
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <tuple>
 
 #include "common/utf8.h"
 #include "http/api.h"
 #include "http/base64.h"
+#include "http/consumer_details.h"
 #include "http/json.h"
 #include "http/paging.h"
 #include "http/process_stats.h"
@@ -170,6 +172,7 @@ struct QueuesAndStreams {
   QueueList queues;
   std::vector<broker::StreamStats> streams;
 };
+using Infos = std::vector<net::ConnectionInfo>;
 
 void list(ApiContext& ctx, std::string vhost, const Request& req, Reply reply) {
   gather<QueuesAndStreams>(
@@ -200,6 +203,36 @@ void list(ApiContext& ctx, std::string vhost, const Request& req, Reply reply) {
       });
 }
 
+// Answers `q` with RabbitMQ's consumer_details: its consumers joined with
+// their connections, asked of the shards those connections live on.
+void with_consumers(ApiContext& ctx, broker::QueueStats q, Reply reply) {
+  std::set<std::uint32_t> shards;
+  std::set<std::uint64_t> ids;
+  for (const auto& c : q.consumer_list) {
+    shards.insert(c.key.shard.value);
+    ids.insert(c.key.connection.value);
+  }
+  auto answer = [q = std::move(q), reply](std::vector<Infos> parts) {
+    Infos connections;
+    for (auto& p : parts)
+      for (auto& c : p) connections.push_back(std::move(c));
+    Json j = to_json(q);
+    j["consumer_details"] = consumer_details(q.destination, q.consumer_list, connections);
+    reply(json_ok(j));
+  };
+  if (shards.empty()) return answer({});
+  gather<Infos>(
+      ctx,
+      [&ctx, shards, ids](ShardId s) {
+        Infos found;
+        if (!shards.contains(s.value)) return found;
+        for (auto& c : ctx.stomp.connections(s))
+          if (ids.contains(c.id.value)) found.push_back(std::move(c));
+        return found;
+      },
+      std::move(answer));
+}
+
 Response no_content() {
   Response r;
   r.status = 204;
@@ -222,8 +255,9 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
           if (!d) return reply(bad_name());
           on_owner<std::optional<broker::QueueStats>>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.queue_stats(d); },
-              [reply, d = *d](std::optional<broker::QueueStats> q) {
-                reply(q ? json_ok(to_json(*q)) : no_queue(d));
+              [&ctx, reply, d = *d](std::optional<broker::QueueStats> q) {
+                if (!q) return reply(no_queue(d));
+                with_consumers(ctx, std::move(*q), reply);
               });
         });
 

@@ -18,6 +18,7 @@ struct SubscriptionInfo {
   std::size_t unacked = 0;
   bool durable = false;
   std::string name;         // the durable subscription's name
+  std::uint64_t number = 0; // the broker's SubscriptionNo (ConsumerKey::subscription)
 };
 
 // A snapshot of one client connection for the management API, taken on the

@@ -199,6 +199,7 @@ std::vector<net::SubscriptionInfo> Subscriptions::describe() const {
     i.unacked = s->held.size();
     i.durable = s->durable;
     i.name = s->durable_name;
+    i.number = s->no.value;
     out.push_back(std::move(i));
   }
   return out;

@@ -1259,5 +1259,33 @@ TEST(QueueFootprintTest, IdleQueueObjectIsSmall) {
   EXPECT_LE(sizeof(Queue), 512u);
 }
 
+// --- Management ------------------------------------------------------------
+
+TEST_F(QueueTest, ConsumerStatsDescribeEachConsumerInSubscriptionOrder) {
+  auto q = make_queue();
+  publish(*q, {"1", "2", "3"});
+  q->add_consumer(a, AckMode::kClientIndividual, window(2));
+  q->add_consumer(b, AckMode::kAuto, window(7));
+  ConsumerOptions o;
+  o.exclusive = true;
+  q->add_consumer(c, AckMode::kClient, window(5), o);
+  const auto stats = q->consumer_stats();
+  ASSERT_EQ(stats.size(), 3u);
+  EXPECT_EQ(stats[0].key, a);
+  EXPECT_EQ(stats[0].mode, AckMode::kClientIndividual);
+  EXPECT_EQ(stats[0].prefetch, 2u);
+  EXPECT_EQ(stats[0].unacked, 2u);  // a window of 2 took the first two
+  EXPECT_FALSE(stats[0].active);    // standing by behind the exclusive consumer
+  EXPECT_EQ(stats[1].key, b);
+  EXPECT_EQ(stats[1].mode, AckMode::kAuto);
+  EXPECT_EQ(stats[1].prefetch, 7u);
+  EXPECT_EQ(stats[1].unacked, 0u);  // auto-ack holds nothing
+  EXPECT_EQ(stats[2].key, c);
+  EXPECT_TRUE(stats[2].exclusive);
+  EXPECT_TRUE(stats[2].active);
+  q->remove_consumer(b);
+  EXPECT_EQ(q->consumer_stats().size(), 2u);
+}
+
 }  // namespace
 }  // namespace ferry::broker

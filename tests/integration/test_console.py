@@ -177,6 +177,40 @@ def test_overview_chart_shows_live_rates(broker, console):
         t.join(WAIT)
 
 
+def test_overview_charts_start_with_the_brokers_history(broker, browser_packages, request):
+    """A console opened (or reloaded) after traffic draws the broker's last
+    minutes at once, from /api/overview?msg_rates_age=...: points older
+    than the page itself, with the publish rate the history recorded."""
+    dest = "/queue/" + unique("past")
+    send_py(broker, dest, ["before %d" % i for i in range(50)])
+    api = Api(broker)
+    path = "/api/overview?msg_rates_age=600&msg_rates_incr=5"
+
+    def recorded():  # two samples around the traffic: a rate above 0 between them
+        s = api.get(path)["message_stats"]["publish_details"]["samples"]
+        return len(s) >= 2 and s[0]["sample"] >= 50 and s[-1]["sample"] < 50
+    deadline = time.monotonic() + 30
+    while not recorded():
+        assert time.monotonic() < deadline, "no history sample after the traffic"
+        time.sleep(0.2)
+    opened = time.time()
+    ui = ConsoleUI("http://127.0.0.1:%d" % broker.http_port, request.node.name)
+    try:
+        ui.login()
+        ui.wait("main[data-page=overview]")
+        chart = "[data-testid=rates-chart]"
+        ui.wait_for("points from before the page opened",
+                    lambda: float(ui.attr(chart, "data-first") or opened) < opened)
+        # the history's rate of the 50 messages is among the points
+        assert int(ui.attr(chart, "data-points")) >= 2
+        assert float(ui.attr(chart, "data-max-publish") or 0) > 0
+        ui.shot("overview-history")
+        errors = ui.errors()
+    finally:
+        ui.close()
+    assert errors == []
+
+
 # ------------------------------------------------------------- queues
 
 def test_queues_table_shows_depth_and_sparkline(broker, console):
@@ -245,6 +279,50 @@ def test_message_browser_shows_bodies_without_consuming(broker, console):
     assert [m.body for m in c.read_messages(4)] == [x.encode() for x in sent] + [binary]
     c.assert_no_frame()
     c.close()
+
+
+def test_queue_page_publishes_and_lists_consumers(broker, console):
+    """The queue page's publish form sends through amq.default (body,
+    headers, persistent) and shows the "routed" answer; the message is then
+    in the browser and reaches a STOMP consumer, which the page lists with
+    its subscription id, ack mode and prefetch."""
+    name = unique("pub")
+    dest = "/queue/" + name
+    send_py(broker, dest, ["already here"])
+    console.click("[data-testid=nav-queues]")
+    console.click(row(name) + " [data-testid=queue-link]")
+    console.wait("main[data-page=messages]")
+    console.wait_for("1 message row", lambda: console.count("[data-testid=message-row]") == 1)
+    assert console.count("[data-testid=consumer-row]") == 0
+    console.click("[data-testid=publish] summary")
+    console.fill("[data-testid=publish-body]", "from the console ✓")
+    console.fill("[data-testid=publish-header-key]", "x-origin")
+    console.fill("[data-testid=publish-header-value]", "web form")
+    console.click("[data-testid=publish-submit]")
+    console.wait_for("the routed answer",
+                     lambda: console.attr("[data-testid=publish-result]", "data-routed") == "true")
+    assert name in console.text("[data-testid=publish-result]")
+    console.wait_for("2 message rows", lambda: console.count("[data-testid=message-row]") == 2)
+    assert console.texts("[data-testid=message-body]") == ["already here", "from the console ✓"]
+    assert console.attr("[data-testid=message-row] >> nth=1", "data-id")
+    console.shot("published")
+
+    # A raw STOMP subscriber, client-individual with a window of 5: listed.
+    c = client(broker.port)
+    c.subscribe(dest, "console-watch", ack="client-individual", headers={"prefetch-count": "5"})
+    got = c.read_messages(2)
+    assert got[1].body == "from the console ✓".encode()
+    assert got[1].get("x-origin") == "web form"
+    assert got[1].get("persistent") == "true"
+    tag = '[data-testid=consumer-row][data-tag="console-watch"]'
+    console.wait(tag)
+    assert console.text(tag + " [data-col=ack]") == "client-individual"
+    assert console.text(tag + " [data-col=prefetch]") == "5"
+    console.wait_text(tag + " [data-col=unacked]", "2")
+    assert "127.0.0.1:" in console.text(tag + " [data-col=connection]")
+    console.shot("consumers")
+    c.close()
+    console.wait_for("no consumer once it left", lambda: console.count("[data-testid=consumer-row]") == 0)
 
 
 def test_purge_with_confirmation_empties_the_queue(broker, console):
@@ -661,6 +739,7 @@ def test_monitoring_user_sees_no_admin_pages_and_cannot_purge(broker_factory, us
     ui.wait("main[data-page=messages]")
     ui.wait_text("[data-testid=queue-depth]", "3")
     assert not ui.visible("[data-testid=purge]")
+    assert not ui.visible("[data-testid=publish]")
     conn, _ = py_connect(b.port)
     try:
         ui.click("[data-testid=nav-connections]")

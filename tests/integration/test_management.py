@@ -156,6 +156,51 @@ def test_rates_are_per_second_over_recent_seconds(broker):
     c.close()
 
 
+def test_overview_history_has_rabbitmq_samples(broker):
+    """?msg_rates_age/incr and ?lengths_age/incr add RabbitMQ's samples
+    (cumulative counters for message_stats, lengths for queue_totals),
+    newest first on the increment's boundaries, from the broker's own
+    history: a client that opens later still sees the past."""
+    api = Api(broker)
+    c = client(broker.port)
+    q = "/queue/" + unique()
+    for i in range(3):
+        c.send(q, "m%d" % i)
+    c.close()
+    path = "/api/overview?msg_rates_age=600&msg_rates_incr=5&lengths_age=600&lengths_incr=5"
+
+    def sampled():
+        o = api.get(path)
+        s = o["message_stats"]["publish_details"]["samples"]
+        return s and s[0]["sample"] >= 3 and o
+    o = wait_for(sampled, "a history sample with the 3 messages", timeout=WAIT + 10)
+    for details in ("publish_details", "deliver_get_details", "ack_details", "redeliver_details"):
+        d = o["message_stats"][details]
+        assert {"rate", "samples", "avg", "avg_rate"} <= set(d), (details, d)
+        stamps = [x["timestamp"] for x in d["samples"]]
+        assert all(t % 5000 == 0 for t in stamps), stamps
+        assert stamps == sorted(stamps, reverse=True)
+        assert all(a - b == 5000 for a, b in zip(stamps, stamps[1:])), stamps
+        assert abs(stamps[0] - time.time() * 1000) < 60000
+        values = [x["sample"] for x in d["samples"]]
+        assert values == sorted(values, reverse=True), (details, values)  # cumulative
+    for details in ("messages_details", "messages_ready_details", "messages_unacknowledged_details"):
+        d = o["queue_totals"][details]
+        assert {"rate", "samples", "avg", "avg_rate"} <= set(d), (details, d)
+    assert o["queue_totals"]["messages_ready_details"]["samples"][0]["sample"] >= 3
+    assert o["queue_totals"]["messages_unacknowledged_details"]["samples"][0]["sample"] == 0
+    # Only what is asked for: lengths without message rates, and no samples at all by default.
+    o = api.get("/api/overview?lengths_age=60&lengths_incr=10")
+    assert "samples" not in o["message_stats"]["publish_details"]
+    assert all(x["timestamp"] % 10000 == 0 for x in o["queue_totals"]["messages_details"]["samples"])
+    o = api.get("/api/overview")
+    assert "samples" not in o["message_stats"]["publish_details"]
+    assert "rate" in o["queue_totals"]["messages_details"]
+    for bad in ("msg_rates_age=60", "msg_rates_age=60&msg_rates_incr=0", "lengths_age=x&lengths_incr=5"):
+        status, _, body = api.raw("GET", "/api/overview?" + bad)
+        assert status == 400 and json.loads(body)["error"] == "bad_request", (bad, body)
+
+
 # ---------------------------------------------------------------- queues
 
 
@@ -187,6 +232,42 @@ def test_queue_list_and_show(broker):
     one = wait_for(lambda: (lambda x: x["redelivered"] >= 1 and x)(api.queue(name)), "a redelivery")
     assert one["redelivered"] == 1
     c.close()
+
+
+def test_queue_lists_its_consumers_as_rabbitmq_does(broker):
+    """consumer_details: each consumer with its connection (the name
+    /api/connections gives it), its subscription id as consumer_tag, ack
+    mode, prefetch and unacknowledged messages."""
+    api = Api(broker)
+    name = unique()
+    producer = client(broker.port)
+    for i in range(3):
+        producer.send("/queue/" + name, "m%d" % i)
+    assert api.queue(name)["consumer_details"] == []
+    worker = client(broker.port)
+    worker.subscribe("/queue/" + name, "worker-1", ack="client-individual", headers={"prefetch-count": "2"})
+    worker.read_messages(2)
+    watcher = client(broker.port)
+    watcher.subscribe("/queue/" + name, "watch", ack="auto", headers={"activemq.exclusive": "true"})
+    one = wait_for(lambda: (lambda x: len(x["consumer_details"]) == 2 and x)(api.queue(name)), "two consumers")
+    by_tag = {c["consumer_tag"]: c for c in one["consumer_details"]}
+    assert set(by_tag) == {"worker-1", "watch"}
+    names = {c["name"] for c in api.get("/api/connections")}
+    w = by_tag["worker-1"]
+    assert w["ack_required"] is True and w["ack"] == "client-individual"
+    assert w["prefetch_count"] == 2 and w["unacked"] == 2 and w["exclusive"] is False
+    assert w["channel_details"]["connection_name"] in names
+    assert w["channel_details"]["peer_host"] == "127.0.0.1"
+    assert w["channel_details"]["user"] == "guest"
+    assert w["queue"] == {"name": name, "vhost": "/"}
+    x = by_tag["watch"]
+    assert x["ack_required"] is False and x["exclusive"] is True
+    assert x["channel_details"]["connection_name"] != w["channel_details"]["connection_name"]
+    assert x["connection"] in [c["id"] for c in api.get("/api/connections")]
+    worker.close()
+    watcher.close()
+    wait_for(lambda: api.queue(name)["consumer_details"] == [], "no consumers once they left")
+    producer.close()
 
 
 def test_unknown_queue_is_404(broker):

@@ -19,6 +19,15 @@ export interface Overview {
   disk: { journal_bytes: number; limit_bytes: number; free_bytes: number };
   listeners: { protocol: string; address: string }[];
 }
+/** RabbitMQ's history of one figure (GET /api/overview?msg_rates_age=...): newest first. */
+export interface Sample { timestamp: number; sample: number }
+export interface Details { rate: number; samples?: Sample[] }
+/** The parts of /api/overview that carry history. */
+export interface OverviewHistory {
+  message_stats: { publish_details: Details; deliver_get_details: Details; ack_details: Details;
+                   redeliver_details: Details };
+  queue_totals: { messages_ready_details: Details; messages_unacknowledged_details: Details };
+}
 export interface Connection {
   id: string;
   client_address: string;
@@ -50,6 +59,19 @@ export interface Queue {
   expired: number;
   dead_lettered: number;
   rates: { in: number; out: number };
+  consumer_details?: Consumer[];
+}
+/** One consumer of a queue (RabbitMQ's consumer_details, plus Ferry's ack / unacked). */
+export interface Consumer {
+  consumer_tag: string;
+  channel_details: { connection_name?: string; peer_host?: string; peer_port?: number; user?: string | null };
+  connection: string;
+  ack_required: boolean;
+  ack: string;
+  prefetch_count: number;
+  exclusive: boolean;
+  active: boolean;
+  unacked: number;
 }
 export interface Topic {
   vhost: string;
@@ -187,6 +209,16 @@ export interface Binding {
 
 export const api = {
   overview: () => request<Overview>("GET", "/api/overview"),
+  /** The broker's last ten minutes at 5 s, for the Overview charts. */
+  overviewHistory: () => request<OverviewHistory>(
+    "GET", "/api/overview?msg_rates_age=600&msg_rates_incr=5&lengths_age=600&lengths_incr=5"),
+  /** RabbitMQ's publish through the default exchange: straight to queue `name`. */
+  publish: (vhost: string, name: string, payload: string, headers: Record<string, string>,
+            persistent: boolean) =>
+    request<{ routed: boolean }>("POST", `/api/exchanges/${seg(vhost)}/amq.default/publish`, {
+      routing_key: name, payload, payload_encoding: "string",
+      properties: { delivery_mode: persistent ? 2 : 1, headers },
+    }),
   connections: () => request<Connection[]>("GET", "/api/connections"),
   closeConnection: (id: string) => request<void>("DELETE", `/api/connections/${seg(id)}`),
   queues: () => request<Queue[]>("GET", "/api/queues"),

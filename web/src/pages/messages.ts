@@ -1,9 +1,11 @@
 // Message browser for one queue (#/queues/{vhost}/{name}): the first N ready
 // messages, read without consuming them (GET .../messages?count=N), with
-// headers and body; the queue's counters and its purge / move / delete.
+// headers and body; the queue's counters, its consumers (consumer_details)
+// and its purge / move / delete; a form that publishes to it through the
+// default exchange (hidden from read-only users).
 
-import { api, ApiError, type BrowsedMessage, type Queue } from "../api";
-import { move, purge, remove } from "../actions";
+import { api, ApiError, type BrowsedMessage, type Consumer, type Queue } from "../api";
+import { move, purge, remove, report } from "../actions";
 import type { Mount, Page } from "../page";
 import { fmtBytes, fmtInt, fmtTime, h, num, table } from "../ui";
 
@@ -36,6 +38,65 @@ function headers(m: BrowsedMessage): HTMLElement {
     h("dl", { class: "headers" }, ...entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))));
 }
 
+function consumerRows(cs: Consumer[]): HTMLTableElement {
+  return table("consumers-table", [
+    { label: "connection" }, { label: "subscription" }, { label: "ack" },
+    { label: "prefetch", num: true }, { label: "unacked", num: true }, { label: "state" },
+  ], cs.map((c) => h("tr", { "data-testid": "consumer-row", "data-tag": c.consumer_tag },
+    h("td", { "data-col": "connection" },
+      h("a", { href: "#/connections" }, c.channel_details.connection_name ?? `connection ${c.connection}`),
+      c.channel_details.user ? h("span", { class: "muted small" }, ` (${c.channel_details.user})`) : null),
+    h("td", { "data-col": "tag" }, h("code", {}, c.consumer_tag)),
+    h("td", { "data-col": "ack" }, c.ack),
+    num(c.prefetch_count, { "data-col": "prefetch" }),
+    num(c.unacked, { "data-col": "unacked" }),
+    h("td", { "data-col": "state" },
+      [c.active ? "active" : "standing by", c.exclusive ? "exclusive" : ""].filter(Boolean).join(", ")))),
+    "No consumers.");
+}
+
+/** Body, header rows and the persistent flag; publishes to the queue through amq.default. */
+function publishForm(vhost: string, name: string, published: () => Promise<void>): HTMLElement {
+  const bodyIn = h("textarea", { rows: 4, cols: 60, "data-testid": "publish-body",
+                                 placeholder: "message body" });
+  const rows = h("div", { class: "header-rows" });
+  const addRow = () => rows.append(h("div", { class: "inline-form header-row" },
+    h("input", { placeholder: "header", "data-testid": "publish-header-key" }),
+    h("input", { placeholder: "value", "data-testid": "publish-header-value" })));
+  addRow();
+  const persistent = h("input", { type: "checkbox", checked: true, "data-testid": "publish-persistent" });
+  const result = h("span", { class: "muted", "data-testid": "publish-result" });
+  const form = h("form", { class: "publish-form", "data-testid": "publish-form" },
+    h("label", { class: "block" }, "Body", bodyIn),
+    h("div", { class: "muted small" }, "Headers"), rows,
+    h("div", { class: "inline-form" },
+      h("button", { type: "button", class: "link", "data-testid": "publish-add-header",
+                    onclick: () => addRow() }, "+ header"),
+      h("label", {}, persistent, "persistent"),
+      h("button", { type: "submit", class: "primary", "data-testid": "publish-submit" }, "Publish"),
+      result));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const headers: Record<string, string> = {};
+    for (const r of rows.querySelectorAll(".header-row")) {
+      const [k, v] = [...r.querySelectorAll("input")].map((i) => i.value);
+      if (k.trim() !== "") headers[k.trim()] = v;
+    }
+    try {
+      const r = await api.publish(vhost, name, bodyIn.value, headers, persistent.checked);
+      result.textContent = r.routed ? `Published: routed to ${name}.`
+                                    : "Not routed: the queue does not exist.";
+      result.setAttribute("data-routed", String(r.routed));
+      await published();
+    } catch (e) {
+      result.textContent = "";
+      report(e, "Publish");
+    }
+  });
+  return h("details", { class: "needs-manage publish", "data-testid": "publish" },
+    h("summary", {}, "Publish a message"), form);
+}
+
 export const mountMessages: Mount = (root, params) => {
   const vhost = params[0] ?? "/";
   const name = params[1] ?? "";
@@ -43,6 +104,7 @@ export const mountMessages: Mount = (root, params) => {
   const countIn = h("input", { type: "number", min: 1, max: kMaxBrowse, value: 20,
                                "data-testid": "browse-count" });
   const summary = h("div", { class: "stats" });
+  const consumers = h("div", {});
   const list = h("div", {});
   const title = h("h1", {}, "Queue ", h("code", {}, name), vhost === "/" ? "" : ` (vhost ${vhost})`);
   let page: Page;
@@ -66,6 +128,9 @@ export const mountMessages: Mount = (root, params) => {
                     onclick: async () => {
                       if (await remove(vhost, name, queue?.depth ?? 0)) location.hash = "#/queues";
                     } }, "Delete")),
+    h("h2", {}, "Consumers"), consumers,
+    publishForm(vhost, name, () => page.refresh()),
+    h("h2", {}, "Messages"),
     h("p", { class: "muted small" },
       "Browsing does not consume: messages stay in the queue, in order, and are not marked redelivered."),
     list);
@@ -79,6 +144,7 @@ export const mountMessages: Mount = (root, params) => {
         summary.replaceChildren(h("p", { class: "muted", "data-testid": "no-queue" },
                                   "This queue does not exist (any more)."));
         list.replaceChildren();
+        consumers.replaceChildren();
         return false;
       }
       throw e;
@@ -92,6 +158,7 @@ export const mountMessages: Mount = (root, params) => {
     ] as [string, number][]).map(([k, v]) =>
       h("div", { class: "stat" }, h("div", { class: "stat-value", "data-testid": `queue-${k}` },
                                     fmtInt(v)), h("div", { class: "stat-label" }, k))));
+    consumers.replaceChildren(consumerRows(q.consumer_details ?? []));
     return true;
   };
 

@@ -3,8 +3,8 @@
 // and disk use against their limits, listeners.
 
 import uPlot from "uplot";
-import type { Overview } from "../api";
-import { latestOverview, overviewSeries } from "../history";
+import { api, type Overview } from "../api";
+import { latestOverview, mergeOverviewHistory, overviewHistoryLoaded, overviewSeries } from "../history";
 import type { Mount } from "../page";
 import { fmtBytes, fmtDuration, fmtInt, fmtRate, h } from "../ui";
 
@@ -42,8 +42,12 @@ function chart(title: string, testid: string, series: [keyof typeof kColors, str
     const s = overviewSeries;
     plot.setData([s.t.slice(), ...series.map(([k]) => s[k].slice())]);
     box.setAttribute("data-points", String(s.t.length));
+    box.setAttribute("data-first", s.t.length ? String(s.t[0]) : "");
     const last = s.t.length - 1;
-    for (const [k] of series) box.setAttribute(`data-last-${k}`, last >= 0 ? String(s[k][last]) : "");
+    for (const [k] of series) {
+      box.setAttribute(`data-last-${k}`, last >= 0 ? String(s[k][last]) : "");
+      box.setAttribute(`data-max-${k}`, String(Math.max(0, ...s[k])));
+    }
   };
   return { box, plot, update };
 }
@@ -123,8 +127,18 @@ export const mountOverview: Mount = (root) => {
     queued.update();
   };
 
+  // The broker's last minutes, once per tab: the charts start full after a
+  // reload instead of empty. A broker without history answers no samples.
+  let history: Promise<void> | null = null;
+  const loadHistory = () => {
+    history ??= overviewHistoryLoaded() ? Promise.resolve()
+      : api.overviewHistory().then(mergeOverviewHistory).catch(() => undefined);
+    return history;
+  };
+
   return {
     async refresh() {
+      await loadHistory();
       if (latestOverview) render(latestOverview);
     },
     unmount() {
