@@ -86,9 +86,9 @@ Queue::~Queue() {
   for (auto& c : consumers_)
     for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
   for (const QueueEntry& e : orphans_) bytes += e.message->footprint();
-  if (scheduled_) {
-    scheduled_->for_each([&](const QueueEntry& e) { bytes += e.message->footprint(); });
-    if (!scheduled_->empty()) host_.scheduled_changed(-static_cast<std::int64_t>(scheduled_->size()));
+  if (ScheduledEntries* s = scheduled()) {
+    s->for_each([&](const QueueEntry& e) { bytes += e.message->footprint(); });
+    if (!s->empty()) host_.scheduled_changed(-static_cast<std::int64_t>(s->size()));
   }
   bytes += paged_charged_;
   if (groups_)
@@ -571,14 +571,16 @@ void Queue::note_expiry(const Message& m) {
 // expired (next_expiry_ is a lower bound of their expiry times), so a large
 // backlog without expiry costs nothing here.
 void Queue::hold_scheduled(QueueEntry e) {
-  if (!scheduled_) scheduled_ = std::make_unique<ScheduledEntries>();
-  scheduled_->push(std::move(e));
+  Extras& x = extras();
+  if (!x.scheduled) x.scheduled = std::make_unique<ScheduledEntries>();
+  x.scheduled->push(std::move(e));
   host_.scheduled_changed(1);
 }
 
 void Queue::release_due(std::int64_t now_ms) {
-  if (!scheduled_ || scheduled_->empty() || scheduled_->next_due() > now_ms) return;
-  std::vector<QueueEntry> due = scheduled_->take_due(now_ms);
+  ScheduledEntries* s = scheduled();
+  if (s == nullptr || s->empty() || s->next_due() > now_ms) return;
+  std::vector<QueueEntry> due = s->take_due(now_ms);
   host_.scheduled_changed(-static_cast<std::int64_t>(due.size()));
   for (QueueEntry& e : due) {
     note_expiry(*e.message);
@@ -688,7 +690,7 @@ QueueEntry* Queue::find_entry(MessageId id) {
   for (auto& c : consumers_)
     for (auto& [seq, h] : c->held)
       if (h.entry.message->id == id) return &h.entry;
-  if (scheduled_) return scheduled_->find(id);
+  if (ScheduledEntries* s = scheduled()) return s->find(id);
   return nullptr;
 }
 
@@ -700,8 +702,8 @@ void Queue::discard_all() {
 std::size_t Queue::purge() {
   std::size_t n = 0;
   // Scheduled messages go too: a purged or deleted queue keeps nothing.
-  if (scheduled_ && !scheduled_->empty()) {
-    std::vector<QueueEntry> all = scheduled_->take_all();
+  if (ScheduledEntries* s = scheduled(); s != nullptr && !s->empty()) {
+    std::vector<QueueEntry> all = s->take_all();
     host_.scheduled_changed(-static_cast<std::int64_t>(all.size()));
     for (const QueueEntry& e : all) drop(e);
     n += all.size();

@@ -145,7 +145,7 @@ class Queue {
   template <typename Fn>
   void for_each_waiting(Fn fn) {
     ready_.for_each_mut(fn);
-    if (scheduled_) scheduled_->for_each_mut(fn);
+    if (ScheduledEntries* s = scheduled()) s->for_each_mut(fn);
   }
   // The entry (waiting or held) of message `id`, or null.
   QueueEntry* find_entry(MessageId id);
@@ -294,7 +294,7 @@ class Queue {
   // expired waiting messages are dropped (they are never delivered).
   void expire(std::int64_t now_ms);
   // Scheduled messages not due yet.
-  std::size_t scheduled_count() const { return scheduled_ ? scheduled_->size() : 0; }
+  std::size_t scheduled_count() const { return scheduled() ? scheduled()->size() : 0; }
 
   // Management (on the owning shard): takes up to `count` waiting entries
   // out, in delivery order, paged ones read back (for a move to another
@@ -342,7 +342,9 @@ class Queue {
     std::size_t admitting = 0;          // see note_admitting
     std::uint64_t admitting_bytes = 0;
     std::uint64_t discarded = 0;        // rejected in a dead-letter queue, or dropped by x-max-length
+    std::unique_ptr<ScheduledEntries> scheduled;  // null until a scheduled message came
   };
+  ScheduledEntries* scheduled() const { return extras_ ? extras_->scheduled.get() : nullptr; }
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
@@ -459,7 +461,6 @@ class Queue {
   };
   std::unique_ptr<Rates> rates_;  // null until something moved (see sample_rates)
   std::unique_ptr<Extras> extras_;  // null until needed
-  std::unique_ptr<ScheduledEntries> scheduled_;  // null until a scheduled message came
 };
 
 }  // namespace ferry::broker
