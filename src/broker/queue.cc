@@ -528,9 +528,11 @@ void Queue::dispatch_selected() {
 }
 
 void Queue::give_back(QueueEntry e) {
-  if (settings_.max_deliveries != 0 && !discards_dead_letters() &&
-      e.deliveries >= settings_.max_deliveries) {
-    to_dead_letter(std::move(e), "max-deliveries");
+  // x-delivery-limit N: dead-lettered once delivered more than N times.
+  const auto& limit = arguments().delivery_limit;
+  const std::uint64_t max = limit ? *limit + 1 : settings_.max_deliveries;
+  if (max != 0 && !discards_dead_letters() && e.deliveries >= max) {
+    to_dead_letter(std::move(e), limit ? "delivery_limit" : "max-deliveries");
     return;
   }
   host_.returned(*this, e);
