@@ -202,6 +202,10 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("max-deliveries", "10",
                            "deliveries before a message is dead-lettered (0 = never)",
                            [](auto& o, std::uint32_t n) { o.broker.max_deliveries = n; }, true));
+  s.push_back(count_option("max-scheduled-messages", "100000",
+                           "scheduled messages (AMQ_SCHEDULED_DELAY, x-delay, delay) not due yet, all shards; "
+                           "a SEND past it gets ERROR (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.max_scheduled_messages = n; }, true));
   s.push_back({"dead-letter-prefix", "DLQ.", "/queue/NAME dead-letters into /queue/<prefix>NAME",
                [](Config& o, const std::string& v) -> Status {
                  if (v.empty()) return failure("must not be empty");

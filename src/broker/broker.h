@@ -128,6 +128,9 @@ class Broker {
   // once, when the record is durable.
   void publish_atomic(std::vector<std::pair<Destination, MessageRef>> sends, OpTicket ticket);
   bool journaled() const { return journal_ != nullptr; }
+  // Scheduled messages not due yet, all shards (max-scheduled-messages):
+  // shards add and subtract; a SEND reads it. Any thread.
+  std::atomic<std::int64_t>& scheduled_messages() { return scheduled_messages_; }
 
   // Runs fn(events) on `shard` with that shard's ClientEvents.
   template <typename Fn>
@@ -227,6 +230,7 @@ class Broker {
   std::vector<PendingDeclaration> pending_declarations_;  // shard 0 only
   bool declarations_posted_ = false;                      // shard 0 only
   std::atomic<std::uint64_t> recovery_done_{0}, recovery_total_{0};  // recover()'s progress
+  std::atomic<std::int64_t> scheduled_messages_{0};
 };
 
 }  // namespace ferry::broker

@@ -26,6 +26,10 @@ struct Message {
   std::string body;
   std::uint8_t priority = 4;   // 0..9, higher first
   std::int64_t expires_ms = 0; // wall-clock ms since epoch; 0 = never
+  // Scheduled delivery (broker/schedule.h): hidden from consumers until
+  // then (wall-clock ms since epoch; 0 = at once). Kept in the journal as
+  // the `deliver-at` header.
+  std::int64_t deliver_at_ms = 0;
   bool persistent = false;
   // The connection that published it (0: the broker itself, or recovered
   // from the journal): for noLocal topic subscriptions.
@@ -39,6 +43,7 @@ struct Message {
   // Bytes this message costs in memory, for the memory limit.
   std::size_t footprint() const;
   bool expired_at(std::int64_t now_ms) const { return expires_ms != 0 && now_ms >= expires_ms; }
+  bool due_at(std::int64_t now_ms) const { return deliver_at_ms == 0 || now_ms >= deliver_at_ms; }
   const std::string* header(std::string_view name) const;
 };
 

@@ -1,4 +1,5 @@
 #include "broker/message_codec.h"
+#include "broker/schedule.h"
 
 #include <cstring>
 
@@ -117,6 +118,8 @@ std::optional<MessageRecord> decode_message_record(std::string_view payload) {
     rec.message.headers.emplace_back(std::move(k), std::move(v));
   }
   if (!r.str(rec.message.body) || !r.done()) return std::nullopt;
+  // A scheduled message's due time travels as its deliver-at header.
+  rec.message.deliver_at_ms = deliver_at_of(rec.message.headers);
   return rec;
 }
 

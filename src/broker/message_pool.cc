@@ -66,6 +66,7 @@ void clear_keeping_capacity(MessageRef::Block& b) {
   clear_string(m.encoded_headers_1_2, MessagePool::kMaxKeptBody);
   m.priority = 4;
   m.expires_ms = 0;
+  m.deliver_at_ms = 0;
   m.persistent = false;
   m.origin = ConnectionId(0);
 }

@@ -21,6 +21,9 @@ struct BrokerOptions {
   std::uint64_t memory_limit = 1ull << 30; // queued message bytes, all shards
   MemoryPolicy memory_policy = MemoryPolicy::kBlock;
   std::uint32_t max_deliveries = 10;       // 0 = never dead-letter
+  // Scheduled messages not due yet, all shards (broker/schedule.h); a SEND
+  // that would hold more is refused (0 = no limit).
+  std::uint64_t max_scheduled_messages = 100000;
   std::string dead_letter_prefix = "DLQ.";
   // Not empty: every queue of a vhost dead-letters into this one queue
   // (ActiveMQ's shared ActiveMQ.DLQ) instead of <prefix>NAME.

@@ -86,6 +86,10 @@ Queue::~Queue() {
   for (auto& c : consumers_)
     for (auto& [seq, h] : c->held) bytes += h.entry.message->footprint();
   for (const QueueEntry& e : orphans_) bytes += e.message->footprint();
+  if (ScheduledEntries* s = scheduled()) {
+    s->for_each([&](const QueueEntry& e) { bytes += e.message->footprint(); });
+    if (!s->empty()) host_.scheduled_changed(-static_cast<std::int64_t>(s->size()));
+  }
   bytes += paged_charged_;
   if (groups_)
     for (const auto& [name, g] : groups_->by_name) bytes += static_cast<std::int64_t>(group_cost(name));
@@ -95,8 +99,12 @@ Queue::~Queue() {
 void Queue::enqueue(MessageRef m, std::uint64_t segment, std::uint32_t deliveries,
                     std::uint64_t stamp) {
   host_.memory_changed(static_cast<std::int64_t>(m->footprint()));
-  note_expiry(*m);
   bump(&MessageCounters::enqueued);
+  if (m->deliver_at_ms != 0 && !m->due_at(host_.now_ms())) {
+    hold_scheduled(QueueEntry{std::move(m), 0, deliveries, segment, stamp});
+    return;
+  }
+  note_expiry(*m);
   ready_.push(QueueEntry{std::move(m), next_order_++, deliveries, segment, stamp});
   dispatch();
   if (extras_) drop_head_to_fit();  // only waiting messages count: after dispatch
@@ -520,9 +528,11 @@ void Queue::dispatch_selected() {
 }
 
 void Queue::give_back(QueueEntry e) {
-  if (settings_.max_deliveries != 0 && !discards_dead_letters() &&
-      e.deliveries >= settings_.max_deliveries) {
-    to_dead_letter(std::move(e), "max-deliveries");
+  // x-delivery-limit N: dead-lettered once delivered more than N times.
+  const auto& limit = arguments().delivery_limit;
+  const std::uint64_t max = limit ? *limit + 1 : settings_.max_deliveries;
+  if (max != 0 && !discards_dead_letters() && e.deliveries >= max) {
+    to_dead_letter(std::move(e), limit ? "delivery_limit" : "max-deliveries");
     return;
   }
   host_.returned(*this, e);
@@ -562,7 +572,30 @@ void Queue::note_expiry(const Message& m) {
 // Runs every tick: walks the waiting messages only when one of them may have
 // expired (next_expiry_ is a lower bound of their expiry times), so a large
 // backlog without expiry costs nothing here.
+void Queue::hold_scheduled(QueueEntry e) {
+  Extras& x = extras();
+  if (!x.scheduled) x.scheduled = std::make_unique<ScheduledEntries>();
+  x.scheduled->push(std::move(e));
+  host_.scheduled_changed(1);
+}
+
+void Queue::release_due(std::int64_t now_ms) {
+  ScheduledEntries* s = scheduled();
+  if (s == nullptr || s->empty() || s->next_due() > now_ms) return;
+  std::vector<QueueEntry> due = s->take_due(now_ms);
+  host_.scheduled_changed(-static_cast<std::int64_t>(due.size()));
+  for (QueueEntry& e : due) {
+    note_expiry(*e.message);
+    e.order = next_order_++;
+    ready_.push(std::move(e));
+  }
+  scanned_ = false;  // new messages for selective consumers
+  dispatch();
+  if (extras_) drop_head_to_fit();
+}
+
 void Queue::expire(std::int64_t now_ms) {
+  release_due(now_ms);
   if (next_expiry_ == 0 || now_ms < next_expiry_) return;
   const std::size_t before = ready_.size();
   std::int64_t next = 0;
@@ -620,6 +653,10 @@ std::size_t Queue::refill_from(std::size_t n, std::uint64_t max_bytes) {
       expired(e);
       continue;
     }
+    if (e.message->deliver_at_ms != 0 && !e.message->due_at(now)) {
+      hold_scheduled(std::move(e));  // a scheduled message paged before it was due
+      continue;
+    }
     note_expiry(*e.message);
     e.order = next_order_++;
     ready_.push(std::move(e));
@@ -655,6 +692,7 @@ QueueEntry* Queue::find_entry(MessageId id) {
   for (auto& c : consumers_)
     for (auto& [seq, h] : c->held)
       if (h.entry.message->id == id) return &h.entry;
+  if (ScheduledEntries* s = scheduled()) return s->find(id);
   return nullptr;
 }
 
@@ -665,6 +703,13 @@ void Queue::discard_all() {
 
 std::size_t Queue::purge() {
   std::size_t n = 0;
+  // Scheduled messages go too: a purged or deleted queue keeps nothing.
+  if (ScheduledEntries* s = scheduled(); s != nullptr && !s->empty()) {
+    std::vector<QueueEntry> all = s->take_all();
+    host_.scheduled_changed(-static_cast<std::int64_t>(all.size()));
+    for (const QueueEntry& e : all) drop(e);
+    n += all.size();
+  }
   while (!ready_.empty()) {
     QueueEntry e = ready_.pop();
     drop(e);

@@ -17,6 +17,7 @@
 #include "broker/paged_tail.h"
 #include "broker/queue_arguments.h"
 #include "broker/ready_list.h"
+#include "broker/scheduled_entries.h"
 #include "broker/stats.h"
 #include "common/rate_window.h"
 #include "common/recycling_allocator.h"
@@ -71,6 +72,9 @@ class QueueHost {
   virtual void memory_changed(std::int64_t delta) = 0;
   // The queue's ready list shrank (a blocked publisher may go on).
   virtual void space_freed(Queue& q) = 0;
+  // Messages held back until due (scheduled delivery) changed by `delta`
+  // (for max-scheduled-messages).
+  virtual void scheduled_changed(std::int64_t delta) {}
   virtual std::int64_t now_ms() const = 0;
   // The shard-wide counters every queue also adds to (null: none).
   virtual MessageCounters* totals() { return nullptr; }
@@ -119,6 +123,9 @@ class Queue {
   // Takes a message and dispatches what it can. `segment` is the journal
   // segment already holding its record (0: not journaled); `deliveries` is
   // non-zero for a message recovered after earlier delivery attempts.
+  // A message not due yet (Message::deliver_at_ms, scheduled delivery) is
+  // held apart, invisible to consumers and browsers and not counted by
+  // x-max-length, until expire() finds it due.
   void enqueue(MessageRef m, std::uint64_t segment = 0, std::uint32_t deliveries = 0,
                std::uint64_t stamp = 0);
   // Takes a journaled message whose body stays on disk: it joins the paged
@@ -138,6 +145,7 @@ class Queue {
   template <typename Fn>
   void for_each_waiting(Fn fn) {
     ready_.for_each_mut(fn);
+    if (ScheduledEntries* s = scheduled()) s->for_each_mut(fn);
   }
   // The entry (waiting or held) of message `id`, or null.
   QueueEntry* find_entry(MessageId id);
@@ -281,8 +289,12 @@ class Queue {
   // through QueueHost::removed. Returns how many were removed.
   std::size_t purge();
 
-  // Drops expired waiting messages (they are never delivered).
+  // The shard's tick (every 100 ms): scheduled messages that came due join
+  // the waiting ones (after those already waiting at their priority), then
+  // expired waiting messages are dropped (they are never delivered).
   void expire(std::int64_t now_ms);
+  // Scheduled messages not due yet.
+  std::size_t scheduled_count() const { return scheduled() ? scheduled()->size() : 0; }
 
   // Management (on the owning shard): takes up to `count` waiting entries
   // out, in delivery order, paged ones read back (for a move to another
@@ -315,7 +327,7 @@ class Queue {
   std::vector<ConsumerStats> consumer_stats() const;
   std::size_t group_count() const { return groups_ ? groups_->by_name.size() : 0; }
   bool idle() const {
-    return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty();
+    return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty() && scheduled_count() == 0;
   }
   std::uint64_t expired_count() const { return counters_.expired; }
   std::uint64_t discarded_count() const { return extras_ ? extras_->discarded : 0; }
@@ -330,7 +342,9 @@ class Queue {
     std::size_t admitting = 0;          // see note_admitting
     std::uint64_t admitting_bytes = 0;
     std::uint64_t discarded = 0;        // rejected in a dead-letter queue, or dropped by x-max-length
+    std::unique_ptr<ScheduledEntries> scheduled;  // null until a scheduled message came
   };
+  ScheduledEntries* scheduled() const { return extras_ ? extras_->scheduled.get() : nullptr; }
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;
@@ -393,6 +407,9 @@ class Queue {
   void drop_head_to_fit();
   void forget_credit(Consumer& c, const Held& h);
   void bump(std::uint64_t MessageCounters::*field);
+  // Holds `e` until its message is due (charged as waiting).
+  void hold_scheduled(QueueEntry e);
+  void release_due(std::int64_t now_ms);
 
   Destination destination_;
   std::string name_;

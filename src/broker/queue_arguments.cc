@@ -20,10 +20,12 @@ constexpr std::string_view kDlrk = "x-dead-letter-routing-key";
 constexpr std::string_view kMaxPriority = "x-max-priority";
 constexpr std::string_view kSingleActive = "x-single-active-consumer";
 constexpr std::string_view kQueueType = "x-queue-type";
+constexpr std::string_view kDeliveryLimit = "x-delivery-limit";
 
 // The order items() and mismatch() follow.
 constexpr std::string_view kNames[] = {kMaxLength, kMaxLengthBytes, kOverflow,    kMessageTtl,   kExpires,
-                                       kDlx,       kDlrk,           kMaxPriority, kSingleActive, kQueueType};
+                                       kDlx,       kDlrk,           kMaxPriority, kSingleActive, kQueueType,
+                                       kDeliveryLimit};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -73,6 +75,7 @@ std::optional<std::string> value_of(const QueueArguments& a, std::string_view na
     return a.single_active_consumer ? std::optional<std::string>(*a.single_active_consumer ? "true" : "false")
                                     : std::nullopt;
   if (name == kQueueType) return a.queue_type;
+  if (name == kDeliveryLimit) return num(a.delivery_limit);
   return std::nullopt;
 }
 
@@ -99,6 +102,7 @@ Status QueueArguments::set(std::string_view name, std::string_view raw) {
   if (name == kMessageTtl) return num(message_ttl, 0);
   // RabbitMQ: x-expires must be positive (0 would delete the queue at once).
   if (name == kExpires) return num(expires, 1);
+  if (name == kDeliveryLimit) return num(delivery_limit, 0);
   if (name == kMaxPriority) {
     std::optional<std::uint64_t> v;
     if (Status s = num(v, 0); !s) return s;
@@ -140,7 +144,7 @@ Status QueueArguments::set(std::string_view name, std::string_view raw) {
   return failure("unknown queue argument " + std::string(name.substr(0, 64)),
                  "known: x-max-length, x-max-length-bytes, x-overflow, x-message-ttl, x-expires, "
                  "x-dead-letter-exchange, x-dead-letter-routing-key, x-max-priority, "
-                 "x-single-active-consumer, x-queue-type");
+                 "x-single-active-consumer, x-queue-type, x-delivery-limit");
 }
 
 Result<QueueArguments> QueueArguments::from_json(const nlohmann::json& j) {
@@ -174,6 +178,7 @@ nlohmann::json QueueArguments::to_json() const {
   if (max_priority) j[std::string(kMaxPriority)] = static_cast<unsigned>(*max_priority);
   put(kSingleActive, single_active_consumer);
   put(kQueueType, queue_type);
+  put(kDeliveryLimit, delivery_limit);
   return j;
 }
 

@@ -45,6 +45,11 @@ struct QueueArguments {
   std::optional<std::uint8_t> max_priority;       // x-max-priority, 0-255
   std::optional<bool> single_active_consumer;     // x-single-active-consumer
   std::optional<std::string> queue_type;          // x-queue-type: classic or quorum
+  // x-delivery-limit (RabbitMQ's quorum queues): failed deliveries (NACKed
+  // or returned by a consumer that left) allowed before the message is
+  // dead-lettered; overrides max-deliveries for this queue (a limit of N
+  // is max-deliveries N + 1).
+  std::optional<std::uint64_t> delivery_limit;
 
   // Whether `name` is one of the arguments above (a STOMP header so named is
   // read as one; other x- headers are not queue arguments).

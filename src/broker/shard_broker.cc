@@ -35,6 +35,10 @@ ShardBroker::~ShardBroker() {
 
 std::int64_t ShardBroker::now_ms() const { return wall_ms(); }
 
+void ShardBroker::scheduled_changed(std::int64_t delta) {
+  broker_.scheduled_messages().fetch_add(delta, std::memory_order_relaxed);
+}
+
 void ShardBroker::reply(const OpTicket& t, Outcome o) {
   broker_.to_client(t.shard, [t, o = std::move(o)](ClientEvents& ev) mutable {
     ev.complete(t.connection, t.op, std::move(o));

@@ -170,6 +170,7 @@ class ShardBroker final : public QueueHost {
                        Delivery d) override;
   void memory_changed(std::int64_t delta) override;
   void space_freed(Queue& q) override;
+  void scheduled_changed(std::int64_t delta) override;
   std::int64_t now_ms() const override;
   MessageCounters* totals() override { return &totals_; }
 

@@ -49,6 +49,9 @@ inline constexpr std::string_view kTransactionTooLarge =
 inline constexpr std::string_view kBadPriority = "invalid priority header (0-9)";
 inline constexpr std::string_view kBadExpires = "invalid expires header (ms since epoch)";
 inline constexpr std::string_view kBadExpiration = "invalid expiration header (a per-message TTL in ms)";
+// Scheduled delivery (docs/dialects.md): more messages waiting for their
+// due time than max-scheduled-messages.
+inline constexpr std::string_view kScheduledLimit = "scheduled message limit reached (max-scheduled-messages)";
 // Followed by the header's name: "invalid boolean header persistent".
 inline constexpr std::string_view kBadBoolean = "invalid boolean header";
 

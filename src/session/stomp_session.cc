@@ -380,6 +380,11 @@ void StompSession::handle_send(const stomp::Frame& f) {
                   receipt);
   }
 
+  // Scheduled delivery (docs/dialects.md): checked here, its due time fixed
+  // now or, in a transaction, at COMMIT.
+  auto schedule = scheduling_of(f, (*d)->kind);
+  if (!schedule) return fail(schedule.error(), receipt);
+
   ++messages_in_;
   auto m = build_message(f, **d);
   broker::Message* mutable_m = &m.writable();
@@ -412,8 +417,15 @@ void StompSession::handle_send(const stomp::Frame& f) {
         if (broker::matches_pattern(pattern, queue_text.assign("/queue/").append(q))) mutable_m->persistent = true;
   }
   if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
+  // A repeating schedule's later copies (each its own message).
+  std::vector<broker::MessageRef> repeats;
+  if (*schedule && *tx == nullptr)
+    repeats = broker::apply_schedule(**schedule, *mutable_m, wall_ms(), [&] { return broker_.next_message_id(shard_); });
   // A topic message is encoded once for all its subscribers (most speak 1.2).
-  if (!exchange && (*d)->kind == broker::DestinationKind::kTopic) encode_common_headers(*mutable_m);
+  if (!exchange && (*d)->kind == broker::DestinationKind::kTopic) {
+    encode_common_headers(*mutable_m);
+    for (broker::MessageRef& r : repeats) encode_common_headers(r.writable());
+  }
 
   if (exchange) {
     std::vector<broker::Destination> queues;
@@ -432,7 +444,10 @@ void StompSession::handle_send(const stomp::Frame& f) {
     }
     const std::uint64_t op = begin_op(receipt, 1, f.body.size() + 256);
     std::uint32_t answers = 0;
-    for (broker::Destination& q : queues) answers += broker_.publish(q, m, ticket(op), true);
+    for (broker::Destination& q : queues) {
+      for (const broker::MessageRef& r : repeats) answers += broker_.publish(q, r, ticket(op), true);
+      answers += broker_.publish(q, m, ticket(op), true);
+    }
     if (answers > 1) receipts_.expect(op, answers - 1);
     return;
   }
@@ -457,14 +472,20 @@ void StompSession::handle_send(const stomp::Frame& f) {
   const bool may_create = !target->must_exist && (temporary || login_.may(auth::Access::kConfigure, **d));
   if (target->must_exist) must_exist_ops_.insert(op);
   if (declaration) {
-    // Two answers: the declaration's, then the publish's.
+    // Two answers: the declaration's, then the publish's (and one per repetition).
     receipts_.expect(op, 1);
+    auto declared = *d;
     broker_.publish_declaring(std::move(*d), std::move(m), ticket(op), may_create, std::move(declaration));
+    std::uint32_t answers = 0;
+    for (broker::MessageRef& r : repeats) answers += broker_.publish(declared, std::move(r), ticket(op), may_create);
+    if (answers > 0) receipts_.expect(op, answers);
     return;
   }
   // A topic message may go to wildcard subscriptions too: one answer each.
-  if (std::uint32_t answers = broker_.publish(std::move(*d), std::move(m), ticket(op), may_create); answers > 1)
-    receipts_.expect(op, answers - 1);
+  std::uint32_t answers = 0;
+  for (broker::MessageRef& r : repeats) answers += broker_.publish(*d, std::move(r), ticket(op), may_create);
+  answers += broker_.publish(std::move(*d), std::move(m), ticket(op), may_create);
+  if (answers > 1) receipts_.expect(op, answers - 1);
 }
 
 Result<std::shared_ptr<const broker::QueueArguments>> StompSession::queue_arguments_of(const stomp::Frame& f) {
@@ -939,6 +960,7 @@ void StompSession::handle_commit(const stomp::Frame& f) {
   auto taken = transactions_.take(f.get("transaction"));
   if (!taken) return fail(taken.error(), receipt);
   Transaction& tx = *taken;
+  schedule_at_commit(tx);
 
   // Persistent sends (to queues, and to topics for their durable
   // subscriptions) are journaled as one atomic record: after a crash all of
@@ -1100,6 +1122,52 @@ void StompSession::release_early(SubscriptionNo no) {
   std::vector<broker::Delivery> early;
   early.swap(s->early);
   for (broker::Delivery& d : early) write_message(*s, std::move(d));
+}
+
+Result<std::optional<broker::Schedule>> StompSession::scheduling_of(const stomp::Frame& f,
+                                                                    broker::DestinationKind kind) {
+  const std::uint64_t max = broker_.options().max_scheduled_messages;
+  // (Copied: the frame's headers are views. Almost every SEND has none.)
+  std::vector<std::pair<std::string, std::string>> wanted;
+  for (const stomp::Header& h : f.headers)
+    if (broker::is_scheduling_header(h.name))
+      wanted.emplace_back(std::string(h.name), std::string(h.value));
+  if (wanted.empty()) return std::optional<broker::Schedule>{};
+  auto s = broker::schedule_of(wanted, max == 0 ? UINT64_MAX : max);
+  if (!s || !*s) return s;
+  if (kind == broker::DestinationKind::kStream)
+    return failure(std::string(errors::kUnsupportedHeader), "scheduled delivery to a stream (streams keep append order)");
+  if (max != 0 && broker_.scheduled_messages().load(std::memory_order_relaxed) +
+                          static_cast<std::int64_t>((*s)->copies()) >
+                      static_cast<std::int64_t>(max))
+    return failure(std::string(errors::kScheduledLimit),
+                   fmt::format("max-scheduled-messages {} reached: no more messages can wait for their due time", max));
+  return s;
+}
+
+void StompSession::schedule_at_commit(Transaction& tx) {
+  // Scheduling starts at COMMIT (as in ActiveMQ): each scheduled send gets
+  // its due time now, on a copy (a routed send shares its message).
+  std::vector<TxSend> added;
+  const std::int64_t now = wall_ms();
+  for (TxSend& send : tx.sends) {
+    auto s = broker::schedule_of(send.message->headers, UINT64_MAX);
+    if (!s || !*s) continue;  // checked at SEND
+    broker::MessageRef copy = broker::make_message(*send.message);
+    broker::Message& c = copy.writable();
+    auto repeats = broker::apply_schedule(**s, c, now, [&] { return broker_.next_message_id(shard_); });
+    const bool encoded = !c.encoded_headers_1_2.empty();
+    if (encoded) {
+      c.encoded_headers_1_2.clear();
+      encode_common_headers(c);
+    }
+    for (broker::MessageRef& r : repeats) {
+      if (encoded) encode_common_headers(r.writable());
+      added.push_back(TxSend{send.destination, std::move(r)});
+    }
+    send.message = std::move(copy);
+  }
+  for (TxSend& a : added) tx.sends.push_back(std::move(a));
 }
 
 void StompSession::encode_common_headers(broker::Message& m) {

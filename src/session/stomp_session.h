@@ -13,6 +13,7 @@
 #include "broker/client_events.h"
 #include "broker/delivery.h"
 #include "broker/destination.h"
+#include "broker/schedule.h"
 #include "broker/stats.h"
 #include "net/protocol.h"
 #include "net/transport.h"
@@ -171,6 +172,10 @@ class StompSession final : public net::Protocol, public broker::Client, private 
                                  broker::ConsumerOptions& options);
   broker::MessageRef build_message(const stomp::Frame& f, const broker::Destination& d);
   static void encode_common_headers(broker::Message& m);
+  // Scheduled delivery: the schedule a SEND asks for (checked against
+  // max-scheduled-messages), and a committing transaction's due times.
+  Result<std::optional<broker::Schedule>> scheduling_of(const stomp::Frame& f, broker::DestinationKind kind);
+  void schedule_at_commit(Transaction& tx);
 
   std::uint64_t begin_op(std::optional<std::string_view> receipt, std::uint32_t remaining,
                          std::uint64_t bytes = 0, bool disconnect = false,

@@ -31,7 +31,8 @@ TEST(QueueArguments, ReadsEachArgumentAsRabbitMQWritesIt) {
                    {"x-dead-letter-routing-key", "dead"},
                    {"x-max-priority", "255"},
                    {"x-single-active-consumer", "True"},
-                   {"x-queue-type", "quorum"}});
+                   {"x-queue-type", "quorum"},
+                   {"x-delivery-limit", "3"}});
   EXPECT_EQ(a.max_length, 10u);
   EXPECT_EQ(a.max_length_bytes, 2048u);
   EXPECT_EQ(a.overflow, Overflow::kRejectPublishDlx);
@@ -42,6 +43,8 @@ TEST(QueueArguments, ReadsEachArgumentAsRabbitMQWritesIt) {
   EXPECT_EQ(a.max_priority, 255);
   EXPECT_EQ(a.single_active_consumer, true);
   EXPECT_EQ(a.queue_type, "quorum");
+  EXPECT_EQ(a.delivery_limit, 3u);
+  EXPECT_EQ(a.to_json()["x-delivery-limit"], 3);
   EXPECT_TRUE(a.validate().ok());
   EXPECT_TRUE(QueueArguments().empty());
   EXPECT_FALSE(a.empty());
@@ -49,7 +52,7 @@ TEST(QueueArguments, ReadsEachArgumentAsRabbitMQWritesIt) {
 
 TEST(QueueArguments, BadValuesAreErrorsNamingTheArgument) {
   const std::pair<std::string_view, std::string_view> bad[] = {
-      {"x-max-length", "ten"},        {"x-max-length", "-1"},        {"x-max-length", ""},
+      {"x-max-length", "ten"},        {"x-max-length", "-1"},        {"x-delivery-limit", "-1"},        {"x-max-length", ""},
       {"x-max-length-bytes", "1.5"},  {"x-message-ttl", "-5"},        {"x-expires", "0"},
       {"x-max-priority", "256"},      {"x-overflow", "drop-tail"},    {"x-single-active-consumer", "1"},
       {"x-queue-type", "lazy"},       {"x-max-length", "18446744073709551616"},

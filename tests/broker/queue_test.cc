@@ -418,6 +418,25 @@ TEST_F(QueueTest, MaxDeliveriesSendsToDeadLetter) {
   EXPECT_EQ(host.memory, 0);
 }
 
+// RabbitMQ's x-delivery-limit N: N failed deliveries are allowed (N + 1
+// deliveries in all), whatever max-deliveries says.
+TEST_F(QueueTest, DeliveryLimitArgumentOverridesMaxDeliveries) {
+  auto q = make_queue({.max_deliveries = 10});
+  QueueArguments args;
+  ASSERT_TRUE(args.set("x-delivery-limit", "1"));
+  q->set_arguments(args);
+  q->add_consumer(a, AckMode::kClientIndividual, window(10));
+  publish(*q, {"poison"});
+  settle_one(*q, a, "poison", SettleAction::kRequeue);
+  EXPECT_TRUE(host.dead_letters.empty()) << "one failed delivery is allowed";
+  ASSERT_EQ(host.delivered.size(), 2u);
+  settle_one(*q, a, "poison", SettleAction::kRequeue);
+  ASSERT_EQ(host.dead_letters.size(), 1u);
+  EXPECT_EQ(host.dead_letters[0].reason, "delivery_limit");
+  EXPECT_EQ(host.delivered.size(), 2u);
+  EXPECT_EQ(q->depth(), 0u);
+}
+
 TEST_F(QueueTest, ConsumerDeathsCountTowardMaxDeliveries) {
   auto q = make_queue({.max_deliveries = 2});
   publish(*q, {"m"});

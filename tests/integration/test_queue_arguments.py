@@ -516,3 +516,27 @@ def test_expires_deletes_a_management_declared_queue_for_good(broker_factory, tm
              "the queue to leave declared-queues.json")
     b = restart(broker_factory, b)
     assert Api(b).raw("GET", Api(b).q(name))[0] == 404
+
+
+# --------------------------------------------------------------------------
+# x-delivery-limit (RabbitMQ's quorum queues)
+# --------------------------------------------------------------------------
+
+def test_delivery_limit_dead_letters_after_that_many_failed_deliveries(broker):
+    name = unique("dlimit")
+    c = client(broker.port)
+    # max-deliveries is 10 by default: the argument overrides it.
+    c.subscribe("/queue/" + name, "s", ack="client-individual", headers={"x-delivery-limit": "1"})
+    p = client(broker.port)
+    p.send("/queue/" + name, "poison")
+    first = c.read_message()
+    c.nack(first)
+    second = c.read_message()
+    assert second.text == "poison" and second["redelivered"] == "true", second
+    c.nack(second)
+    c.assert_no_frame(what="a third delivery past x-delivery-limit 1")
+    d = client(broker.port)
+    d.subscribe("/queue/DLQ." + name, "d")
+    m = d.read_message()
+    assert m.text == "poison" and m["dead-letter-reason"] == "delivery_limit", m
+    assert Api(broker).queue(name)["arguments"] == {"x-delivery-limit": 1}
