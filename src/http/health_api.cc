@@ -4,6 +4,7 @@
 // "Health"), so the probes written for RabbitMQ work unchanged.
 #include <charconv>
 
+#include "http/alarms.h"
 #include "http/api.h"
 #include "http/json.h"
 #include "http/process_stats.h"
@@ -19,25 +20,6 @@ struct AlarmPart {
 Response check_failed(Json j) {
   j["status"] = "failed";
   return json_ok(j, 503);
-}
-
-// The resource alarms in effect (RabbitMQ's names: "memory", "disk").
-std::vector<std::string> active_alarms(ApiContext& ctx, const std::vector<std::int64_t>& memory_used) {
-  std::vector<std::string> alarms;
-  const auto& o = ctx.options;
-  // A shard at its share of memory-limit holds publishers back (block) or
-  // refuses them: RabbitMQ's memory alarm.
-  const auto share = static_cast<std::int64_t>(o.memory_limit / std::max<std::uint32_t>(1, ctx.shards.shard_count()));
-  for (std::int64_t used : memory_used) {
-    if (share > 0 && used >= share) {
-      alarms.push_back("memory");
-      break;
-    }
-  }
-  // disk-limit reached: persistent messages are refused (the disk alarm).
-  if (o.disk_limit != 0 && ctx.journal != nullptr && ctx.journal->disk_bytes() >= o.disk_limit)
-    alarms.push_back("disk");
-  return alarms;
 }
 
 }  // namespace

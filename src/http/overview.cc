@@ -12,6 +12,7 @@
 #include "broker/routing_table.h"
 #include "http/api.h"
 #include "http/json.h"
+#include "http/alarms.h"
 #include "http/overview_history.h"
 #include "http/process_stats.h"
 
@@ -27,6 +28,7 @@ struct OverviewPart {
 struct OverviewTotals {
   broker::ShardStats t;
   std::uint64_t connections = 0;
+  std::vector<std::int64_t> memory_used;  // per shard (alarms)
 };
 
 // Gathers every shard's figures, then done(totals) on shard 0: what GET
@@ -60,6 +62,7 @@ void gather_totals(ApiContext& ctx, std::function<void(OverviewTotals)> done) {
           t.queues += s.queues;
           t.topics += s.topics;
           t.memory_used += s.memory_used;
+          sum.memory_used.push_back(s.memory_used);
           t.memory_overhead += s.memory_overhead;
         }
         done(std::move(sum));
@@ -208,6 +211,9 @@ void add_overview_routes(Router& r, ApiContext& ctx) {
                 {"limit_bytes", o.disk_limit},
                 {"free_bytes", free_disk_bytes(ctx.data_dir)}}},
               {"listeners", listeners},
+              // The resource alarms in effect, as /api/health/checks/alarms
+              // reports them ("memory", "disk"): the console's banner.
+              {"alarms", active_alarms(ctx, sum.memory_used)},
               // RabbitMQ's names for the same facts (rabbitmqadmin `show
               // overview`, dashboards). No rabbitmq_version: this is not
               // RabbitMQ, and tools that test it should not be misled.

@@ -494,6 +494,31 @@ def test_connections_page_shows_a_blocked_producer(broker_factory, console_as):
     p.close()
 
 
+def test_memory_alarm_banner_shows_while_memory_limit_is_reached(broker_factory, console_as):
+    """Issue 16 item 6: a resource alarm shows as a banner on every page
+    while it lasts (the overview's `alarms`, as /api/health/checks/alarms),
+    and goes once consumers bring memory back under the limit."""
+    from support import client
+    b = broker_factory(memory_limit="16KiB", memory_policy="block", producer_window_size="16KiB")
+    ui = console_as(b, "guest", "guest")
+    assert not ui.visible("[data-testid=alarm]")
+    p = client(b.port)
+    dest = "/queue/" + unique()
+    for _ in range(20):  # not persistent: past the memory limit these are parked
+        p.send(dest, b"x" * 4000, headers={"persistent": "false"}, receipt=False)
+    ui.wait("[data-testid=alarm]")
+    assert ui.attr("[data-testid=alarm]", "data-alarms") == "memory"
+    assert "Memory alarm" in ui.text("[data-testid=alarm]")
+    assert Api(b).get("/api/overview")["alarms"] == ["memory"]
+    ui.click("[data-testid=nav-queues]")
+    assert ui.visible("[data-testid=alarm]")  # on every page
+    ui.shot("memory-alarm")
+    drain_py(b, dest, 20)
+    ui.wait("[data-testid=alarm]", state="hidden")
+    assert Api(b).get("/api/overview")["alarms"] == []
+    p.close()
+
+
 # ------------------------------------------------------------- users, vhosts, permissions
 
 COST = "1000"  # PBKDF2 iterations for users made with the CLI: the minimum, to keep tests quick

@@ -18,6 +18,8 @@ export interface Overview {
   memory: { rss_bytes: number; queued_bytes: number; limit_bytes: number };
   disk: { journal_bytes: number; limit_bytes: number; free_bytes: number };
   listeners: { protocol: string; address: string }[];
+  /** Resource alarms in effect: "memory", "disk" (as /api/health/checks/alarms). */
+  alarms?: string[];
 }
 /** RabbitMQ's history of one figure (GET /api/overview?msg_rates_age=...): newest first. */
 export interface Sample { timestamp: number; sample: number }

@@ -64,8 +64,23 @@ const nodeInfo = h("span", { class: "node muted", "data-testid": "node" });
 const header = h("header", {}, h("a", { class: "brand", href: "#/overview" }, "Ferry"), nav,
                  h("span", { class: "spacer" }), nodeInfo, who, logout);
 const status = h("div", { id: "notice", class: "notice", role: "status", "data-testid": "notice" });
+// Resource alarms (memory-limit, disk-limit reached), shown on every page
+// while they last, as RabbitMQ's management UI flags a node's alarms.
+const alarmBanner = h("div", { class: "alarm", role: "alert", "data-testid": "alarm" });
+alarmBanner.hidden = true;
 const main = h("main", { id: "page" });
-document.getElementById("app")!.replaceChildren(header, status, main);
+document.getElementById("app")!.replaceChildren(header, alarmBanner, status, main);
+
+const kAlarmText: Record<string, string> = {
+  memory: "Memory alarm: memory-limit is reached; publishers are held back (or refused, with memory-policy = reject) until consumers catch up.",
+  disk: "Disk alarm: disk-limit is reached; persistent messages are refused until the journal shrinks.",
+};
+
+function showAlarms(alarms: string[]): void {
+  alarmBanner.hidden = alarms.length === 0;
+  alarmBanner.setAttribute("data-alarms", alarms.join(","));
+  alarmBanner.replaceChildren(...alarms.map((a) => h("div", {}, kAlarmText[a] ?? `Alarm: ${a}`)));
+}
 
 let page: Page | null = null;
 let pageToken = 0;
@@ -92,6 +107,7 @@ async function poll(first: boolean): Promise<void> {
   try {
     const o = await api.overview();
     setLatestOverview(o);
+    showAlarms(o.alarms ?? []);
     nodeInfo.textContent = `${o.node} · Ferry ${o.version}`;
     if (token !== pageToken || !page) return;
     await (first || !page.poll ? page.refresh() : page.poll());
