@@ -256,8 +256,21 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
           on_owner<std::optional<broker::QueueStats>>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.queue_stats(d); },
               [&ctx, reply, d = *d](std::optional<broker::QueueStats> q) {
-                if (!q) return reply(no_queue(d));
-                with_consumers(ctx, std::move(*q), reply);
+                if (q) return with_consumers(ctx, std::move(*q), reply);
+                // Not a queue: a stream of that name is shown as the lists
+                // show it (RabbitMQ lists and shows stream queues alike).
+                const broker::Destination stream{broker::DestinationKind::kStream, d.name, d.vhost};
+                on_owner<std::optional<broker::StreamStats>>(
+                    ctx, stream,
+                    [stream](broker::ShardBroker& b) -> std::optional<broker::StreamStats> {
+                      for (auto& s : b.streams().stats(stream.vhost))
+                        if (s.destination.name == stream.name) return std::move(s);
+                      return std::nullopt;
+                    },
+                    [reply, d](std::optional<broker::StreamStats> s) {
+                      if (!s) return reply(no_queue(d));
+                      reply(json_ok(to_json(*s)));
+                    });
               });
         });
 

@@ -325,6 +325,10 @@ def test_streams_and_their_groups_in_the_management_api(broker):
     ]
     # Per vhost too, and beside the queues.
     assert [r["name"] for r in api.get("/api/queues/%2F") if r["name"] == name] == [name]
+    # And on its own (the console's queue page links there), as listed.
+    one = api.get("/api/queues/%2F/" + name)
+    assert (one["type"], one["messages"], one["groups"]) == ("stream", 5, s["groups"]), one
+    assert api.raw("GET", "/api/queues/%2F/" + unique("nothing"))[0] == 404
     for x in (a, idle, p):
         x.close()
 
