@@ -326,6 +326,8 @@ class Queue {
   // Its consumers now, in subscription order (management).
   std::vector<ConsumerStats> consumer_stats() const;
   std::size_t group_count() const { return groups_ ? groups_->by_name.size() : 0; }
+  // Holds nothing and nobody: no message (ready, paged, scheduled, being
+  // settled) and no consumer.
   bool idle() const {
     return ready_.empty() && paged_.empty() && consumers_.empty() && orphans_.empty() && scheduled_count() == 0;
   }

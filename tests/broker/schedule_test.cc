@@ -169,7 +169,7 @@ TEST_F(ScheduledQueueTest, AMessageIsHeldUntilDueThenDeliveredInDueOrder) {
 TEST_F(ScheduledQueueTest, AQueueHoldingScheduledMessagesIsNotIdle) {
   auto q = make_queue();
   q->enqueue(due_in("later", 60'000));
-  EXPECT_FALSE(q->idle()) << "the shard would drop the queue and its scheduled message";
+  EXPECT_FALSE(q->idle()) << "a queue holding a scheduled message holds something";
   EXPECT_GT(host.memory, 0);
 }
 
