@@ -1115,13 +1115,7 @@ void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Q
                log_safe(d.vhost), *q.arguments().expires);
   // Its bindings go with it, as delete_queue's do (an MQTT persistent
   // session's subscriptions are bindings of its queue: docs/mqtt.md).
-  if (const RoutingTable* t = broker_.exchanges(self_).find(d.vhost); t != nullptr && t->has_queue(d.name)) {
-    ExchangeChange c;
-    c.kind = ExchangeChange::Kind::kRemoveQueue;
-    c.vhost = d.vhost;
-    c.destination = BindingDestination::queue(d.name);
-    broker_.change_exchanges(self_, std::move(c), {});
-  }
+  unbind_queue(d);
   // No consumer: every message is waiting; each gets its ack record.
   q.discard_all();
   erase_queue(it);
@@ -1133,6 +1127,16 @@ void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Q
                       log_safe(removed.error().text()));
     });
   }
+}
+
+void ShardBroker::unbind_queue(const Destination& d) {
+  const RoutingTable* t = broker_.exchanges(self_).find(d.vhost);
+  if (t == nullptr || !t->has_queue(d.name)) return;
+  ExchangeChange c;
+  c.kind = ExchangeChange::Kind::kRemoveQueue;
+  c.vhost = d.vhost;
+  c.destination = BindingDestination::queue(d.name);
+  broker_.change_exchanges(self_, std::move(c), {});
 }
 
 std::uint64_t ShardBroker::next_stamp() {

@@ -227,6 +227,9 @@ class ShardBroker final : public QueueHost {
   static std::string full_queue_text(const Queue& q);
   std::string queue_limit_text(const Destination& d) const;
   void erase_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it);
+  // Removes every binding naming queue `d` (a deleted queue's bindings go
+  // with it, as in RabbitMQ), when its vhost has any.
+  void unbind_queue(const Destination& d);
   Topic& topic_for(const Destination& d);
   Queue* queue_by_journal_key(const std::string& key);
   QueueSettings durable_settings(std::string journal_key) const;

@@ -136,13 +136,7 @@ ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool
 ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   // Its bindings go with it, as in RabbitMQ (also when the queue itself is
   // not here: a binding may name a queue that was never made).
-  if (const RoutingTable* t = broker_.exchanges(self_).find(d.vhost); t != nullptr && t->has_queue(d.name)) {
-    ExchangeChange c;
-    c.kind = ExchangeChange::Kind::kRemoveQueue;
-    c.vhost = d.vhost;
-    c.destination = BindingDestination::queue(d.name);
-    broker_.change_exchanges(self_, std::move(c), {});
-  }
+  unbind_queue(d);
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return AdminError::kNotFound;
   Queue& q = *it->second;
