@@ -7,7 +7,10 @@ in frame order. (How long other clients wait is measured by bench/compare
 scenario I, never asserted here.)"""
 from __future__ import annotations
 
+import struct
+
 from support import client, encode_frame, unique
+from transport_support import OP_CLOSE, OP_TEXT, RawWs, parse_stomp, stomp_bytes, ws_frame
 
 
 def test_a_burst_past_every_budget_keeps_order_per_queue_and_receipts(broker_factory):
@@ -89,3 +92,29 @@ def test_fan_out_to_more_connections_than_a_turn_writes_keeps_order(broker_facto
         assert [m.body for m in r.read_messages(count + 1, timeout=60)] == want
     for r in readers[:10]:
         r.assert_no_frame()
+
+
+def test_websocket_close_after_a_burst_waits_for_every_frame(broker_factory):
+    """Over WebSocket: 700 SENDs (past the frames parsed per turn) and the
+    client's close frame in one write. The frames left for later turns are
+    all handled, and answered in order, before the close is."""
+    b = broker_factory(ws_listen="127.0.0.1:0")
+    dest = "/queue/" + unique("ws-burst")
+    ws = RawWs(b.ws_port)
+    assert ws.status == 101
+    ws.send(stomp_bytes("CONNECT", {"accept-version": "1.2", "host": "/", "heart-beat": "0,0"}))
+    assert parse_stomp(ws.read_message()[1])[0] == "CONNECTED"
+    n = 700
+    ws.send_raw(b"".join(ws_frame(OP_TEXT, stomp_bytes("SEND", {"destination": dest, "receipt": "r%d" % i},
+                                                       "m%d" % i)) for i in range(n)) +
+                ws_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye"))
+    for i in range(n):
+        op, payload = ws.read_message()
+        assert op == OP_TEXT, (i, op, payload)
+        assert parse_stomp(payload)[:2] == ("RECEIPT", {"receipt-id": "r%d" % i})
+    code, _ = ws.read_close()
+    assert code == 1000
+    c = client(b.port)
+    c.subscribe(dest, "1")
+    assert [m.body for m in c.read_messages(n, timeout=60)] == [b"m%d" % i for i in range(n)]
+    c.assert_no_frame()
