@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -22,13 +23,14 @@ constexpr std::size_t kKeepCapacity = 256;  // after ERROR, wait this long for t
 
 Connection::Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws,
                        const ListenerOptions& options, const ProtocolFactory& protocol, ShardId shard,
-                       ConnectionId id, OnClosed on_closed)
+                       ConnectionId id, OnClosed on_closed, std::shared_ptr<WriteTurns> turns)
     : link_(std::move(link)),
       ws_(std::move(ws)),
       options_(options),
       shard_(shard),
       id_(id),
-      on_closed_(std::move(on_closed)) {
+      on_closed_(std::move(on_closed)),
+      turns_(std::move(turns)) {
   peer_ = link_->peer();
   protocol_ = protocol.make(*this, shard, id);
 }
@@ -109,8 +111,7 @@ void Connection::read_into_scratch() {
     std::memcpy(in_.get(), buf.data() + begin, n - begin);
     in_end_ = n - begin;
   }
-  end_of_messages();
-  read_more();
+  go_on_reading();
 }
 
 void Connection::read_into_own() {
@@ -121,8 +122,32 @@ void Connection::read_into_own() {
   in_end_ += unwrap(in_.get() + in_end_, n);
   parse_buffered();
   if (in_begin_ == in_end_) release_input();
-  end_of_messages();
-  read_more();
+  go_on_reading();
+}
+
+// After parsing: the socket is read again, unless the protocol stopped at
+// its budget of frames for this turn (fairness, issue 18 item 10). Then the
+// frames left (kept in in_) are parsed in a later turn, after the loop has
+// polled the other connections' sockets, and the socket is read only once
+// they are all parsed (so a client cannot make us buffer more meanwhile).
+// The end of a WebSocket's input waits for them too.
+void Connection::go_on_reading() {
+  // (Only with frames left in in_: the protocol's flag is its last call's.)
+  if (!protocol_->yielded() || in_begin_ == in_end_ || protocol_->closing() || closed_ || close_requested_) {
+    end_of_messages();
+    read_more();
+    return;
+  }
+  if (parse_posted_) return;
+  parse_posted_ = true;
+  boost::asio::post(link_->executor(), [self = shared_from_this()] {
+    self->parse_posted_ = false;
+    // Paused meanwhile (flow control): resume_reading() goes on from here.
+    if (self->closed_ || self->read_paused_ || self->close_requested_) return;
+    self->parse_buffered();
+    if (self->in_begin_ == self->in_end_) self->release_input();
+    self->go_on_reading();
+  });
 }
 
 void Connection::end_of_messages() {
@@ -217,8 +242,15 @@ void Connection::parse(char* buf, std::size_t& begin, std::size_t end) {
 }
 
 void Connection::flush() {
+  if (closed_) return;
+  // What a write in progress did not take goes next, without waiting for
+  // a turn of the delivery budget (see write_next).
+  if (writing_now_) {
+    reply_waiting_ = true;
+    return;
+  }
   // Coalesce: everything queued during this loop turn goes in one write.
-  if (flush_posted_ || writing_now_ || closed_) return;
+  if (flush_posted_) return;
   flush_posted_ = true;
   auto task = with_memory(flush_memory_, [self = shared_from_this()] {
     self->flush_posted_ = false;
@@ -232,6 +264,34 @@ void Connection::flush() {
   } else {
     boost::asio::post(executor, std::move(task));
   }
+}
+
+void Connection::flush_delivery() {
+  if (turns_ == nullptr) {
+    flush();
+    return;
+  }
+  // A write posted or in progress takes (or is followed by) these frames.
+  if (flush_posted_ || writing_now_ || write_queued_ || closed_) return;
+  write_queued_ = true;
+  turns_->add(shared_from_this());
+}
+
+void Connection::write_turn() {
+  write_queued_ = false;
+  start_write();
+}
+
+void Connection::write_next() {
+  const bool reply = std::exchange(reply_waiting_, false);
+  if (reply || turns_ == nullptr || out_.empty() || close_requested_ || (ws_ && !ws_->urgent().empty())) {
+    start_write();
+    return;
+  }
+  // Only deliveries came during the write: they wait for a turn.
+  if (write_queued_ || flush_posted_) return;
+  write_queued_ = true;
+  turns_->add(shared_from_this());
 }
 
 void Connection::start_write() {
@@ -254,6 +314,7 @@ void Connection::start_write() {
     }
   }
   writing_now_ = true;
+  reply_waiting_ = false;  // this write takes it
   out_.take(writing_);
   last_write_ms_ = mono_ms();
   protocol_->on_flush_started();
@@ -285,7 +346,7 @@ void Connection::start_write() {
       // Output drained: the backlog pause (if any) ends.
       self->resume_reading();
     }
-    self->start_write();
+    self->write_next();
   });
   // A client that does not read its socket must not make us buffer without
   // bound: stop reading its frames until it catches up.
@@ -320,7 +381,7 @@ void Connection::resume_reading() {
   boost::asio::post(link_->executor(), [self = shared_from_this()] {
     if (self->closed_ || self->read_paused_ || self->close_requested_) return;
     self->parse_buffered();
-    self->read_more();
+    self->go_on_reading();
   });
 }
 

@@ -13,6 +13,7 @@
 #include "net/output_queue.h"
 #include "net/protocol.h"
 #include "net/transport.h"
+#include "net/write_turns.h"
 #include "net/websocket/layer.h"
 
 namespace ferry::net {
@@ -24,14 +25,19 @@ namespace ferry::net {
 // parsing and wrapped on the way out. Heart-beats,
 // flow control and closing are the same for every transport. Kept alive by
 // its pending I/O and by its shard's connection table; lives on one shard.
-class Connection final : public Transport, public std::enable_shared_from_this<Connection> {
+class Connection final : public Transport,
+                         public WriteTurns::Writer,
+                         public std::enable_shared_from_this<Connection> {
  public:
   using OnClosed = std::function<void(ConnectionId)>;
 
   // `ws`: the WebSocket layer, or null for plain STOMP.
   // `protocol` makes the session this connection carries.
+  // `turns`: the shard's budget of delivery writes (null: deliveries are
+  // written in the turn, as replies are).
   Connection(std::unique_ptr<Link> link, std::unique_ptr<websocket::Layer> ws, const ListenerOptions& options,
-             const ProtocolFactory& protocol, ShardId shard, ConnectionId id, OnClosed on_closed);
+             const ProtocolFactory& protocol, ShardId shard, ConnectionId id, OnClosed on_closed,
+             std::shared_ptr<WriteTurns> turns = nullptr);
   ~Connection() override;
 
   void start();
@@ -55,6 +61,7 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
     out_.add_reference(std::move(owner), bytes);
   }
   void flush() override;
+  void flush_delivery() override;
   void close_after_flush() override;
   void pause_reading() override;
   void resume_reading() override;
@@ -81,7 +88,12 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   void release_input();
   void parse(char* buf, std::size_t& begin, std::size_t end);
   void parse_buffered();
+  void go_on_reading();
   void start_write();
+  // WriteTurns::Writer: this connection's delivery write's turn came.
+  void write_turn() override;
+  // More output after a write: through the budget unless a reply waits.
+  void write_next();
   void close_now();
   void linger();
   // The first reason wins (see close_now's log line).
@@ -117,6 +129,11 @@ class Connection final : public Transport, public std::enable_shared_from_this<C
   bool writing_now_ = false;
   bool flush_posted_ = false;
   HandlerMemory flush_memory_;  // the posted flush (one at a time)
+  std::shared_ptr<WriteTurns> turns_;  // the shard's delivery-write budget (may be null)
+  bool write_queued_ = false;  // waiting in turns_
+  bool reply_waiting_ = false; // flush() came during a write: the next write does not wait in turns_
+  // Frames parsed past the protocol's per-turn budget wait for a later turn.
+  bool parse_posted_ = false;
   bool close_requested_ = false;
   bool closed_ = false;
   std::string close_reason_;   // what the connection saw end it (empty: ask the protocol)

@@ -27,6 +27,12 @@ class Protocol {
   // again, with more, later. The session consumes nothing while it is
   // closing() or holding().
   virtual std::size_t on_bytes(std::span<char> data) = 0;
+  // Fairness (issue 18 item 10): the last on_bytes stopped at the session's
+  // budget of frames per call (kUnitsPerTurn) with bytes left. The
+  // connection offers the rest in a later turn of the loop, after its
+  // other connections' input has been read, instead of reading more.
+  static constexpr std::size_t kUnitsPerTurn = 256;
+  virtual bool yielded() const { return false; }
   // The client half-closed (end of input).
   virtual void on_end_of_input() = 0;
   // The transport is gone: give back everything held. Idempotent.

@@ -1,5 +1,6 @@
 #include "net/server.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <unistd.h>
 #include <fmt/format.h>
@@ -21,7 +22,12 @@ using asio::ip::tcp;
 
 class Server::ShardConnections {
  public:
-  explicit ShardConnections(ShardId shard) : shard_(shard) {}
+  ShardConnections(ShardId shard, asio::io_context& io)
+      : shard_(shard),
+        turns_(std::make_shared<WriteTurns>([&io](std::function<void()> turn) { asio::post(io, std::move(turn)); })) {}
+
+  // The shard's budget of delivery writes per loop turn (fairness).
+  const std::shared_ptr<WriteTurns>& turns() const { return turns_; }
 
   void add(std::shared_ptr<Connection> c) {
     connections_.emplace(c->id(), std::move(c));
@@ -59,6 +65,7 @@ class Server::ShardConnections {
 
  private:
   ShardId shard_;
+  std::shared_ptr<WriteTurns> turns_;
   std::uint64_t counter_ = 0;
   std::uint64_t opened_ = 0, closed_ = 0;  // since start, for /metrics
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
@@ -67,7 +74,7 @@ class Server::ShardConnections {
 Server::Server(const ListenerOptions& options, ProtocolFactory protocol, shard::ShardSet& shards)
     : options_(options), protocol_(std::move(protocol)), shards_(shards) {
   for (std::uint32_t i = 0; i < shards.shard_count(); ++i)
-    clients_.push_back(std::make_unique<ShardConnections>(ShardId(i)));
+    clients_.push_back(std::make_unique<ShardConnections>(ShardId(i), shards.io(ShardId(i))));
 }
 
 Server::~Server() = default;
@@ -193,7 +200,8 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
                                            table.next_id(), [this, &table](ConnectionId id) {
                                              table.remove(id);
                                              open_connections_.fetch_sub(1, std::memory_order_relaxed);
-                                           });
+                                           },
+                                           table.turns());
   table.add(conn);
   conn->start();
 }

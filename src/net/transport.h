@@ -21,6 +21,11 @@ class Transport {
   // written. Frames continue in output() after it.
   virtual void output_reference(broker::MessageRef owner, std::string_view bytes) = 0;
   virtual void flush() = 0;
+  // As flush(), for delivered messages (MESSAGE frames of a subscription):
+  // the write may wait for a later turn of the loop, behind other
+  // connections' deliveries, so that one large fan-out cannot hold the
+  // shard (net::WriteTurns). Replies to the client's own frames use flush().
+  virtual void flush_delivery() { flush(); }
   // Writes what is queued, then closes. Nothing more is read.
   virtual void close_after_flush() = 0;
   // Producer flow control: stop / resume reading the socket.

@@ -114,6 +114,8 @@ void MqttSession::release_client_id() {
 std::size_t MqttSession::on_bytes(std::span<char> bytes) {
   last_input_ms_ = mono_ms();
   std::size_t begin = 0;
+  std::size_t parsed = 0;
+  yielded_ = false;
   while (!closing_ && !holding() && begin < bytes.size()) {
     const std::string_view data(bytes.data() + begin, bytes.size() - begin);
     mqtt::ClientPacket packet;
@@ -125,6 +127,12 @@ std::size_t MqttSession::on_bytes(std::span<char> bytes) {
     }
     begin += r.consumed;
     on_packet(packet);
+    // Fairness: at most kUnitsPerTurn a call; the connection offers the
+    // rest in a later turn of the loop (see net::Protocol::yielded).
+    if (++parsed == kUnitsPerTurn && begin < bytes.size() && !closing_) {
+      yielded_ = true;
+      break;
+    }
   }
   return begin;
 }
@@ -1163,7 +1171,8 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   }
   ++messages_out_;
   mqtt::encode_publish(level_, p, transport_.output());
-  transport_.flush();
+  // May wait for a later turn behind other connections' deliveries.
+  transport_.flush_delivery();
 }
 
 void MqttSession::send_retained(const std::string& filter, std::uint8_t qos) {

@@ -77,6 +77,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
 
   // net::Protocol
   std::size_t on_bytes(std::span<char> data) override;
+  bool yielded() const override { return yielded_; }
   void on_end_of_input() override;
   void on_closed() override;
   void on_flush_started() override;
@@ -347,6 +348,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   bool authenticating_ = false;
   bool connected_ = false;
   bool closing_ = false;
+  bool yielded_ = false;  // the last on_bytes stopped at kUnitsPerTurn (fairness)
   bool released_ = false;
   std::int64_t connected_at_ms_ = 0;
   std::uint64_t messages_in_ = 0;

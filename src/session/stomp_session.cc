@@ -107,6 +107,8 @@ StompSession::~StompSession() {
 
 std::size_t StompSession::on_bytes(std::span<char> bytes) {
   std::size_t begin = 0;
+  std::size_t parsed = 0;
+  yielded_ = false;
   stomp::Frame frame;
   // A CONNECT being checked holds the frames after it (unparsed) until the
   // login is decided.
@@ -123,6 +125,12 @@ std::size_t StompSession::on_bytes(std::span<char> bytes) {
       break;
     }
     on_frame(frame);
+    // Fairness: at most kUnitsPerTurn a call; the connection offers the
+    // rest in a later turn of the loop (see net::Protocol::yielded).
+    if (++parsed == kUnitsPerTurn && begin < bytes.size() && !closing_) {
+      yielded_ = true;
+      break;
+    }
   }
   return begin;
 }
@@ -1227,7 +1235,8 @@ void StompSession::write_message(Subscription& s, broker::Delivery d) {
   else out += m.body;
   Encoder::end_frame(transport_.output());
   subs_.written(s, std::move(d));
-  transport_.flush();
+  // May wait for a later turn behind other connections' deliveries.
+  transport_.flush_delivery();
 }
 
 void StompSession::on_flush_started() { subs_.flush_started(); }

@@ -61,6 +61,7 @@ class StompSession final : public net::Protocol, public broker::Client, private 
 
   // net::Protocol
   std::size_t on_bytes(std::span<char> data) override;
+  bool yielded() const override { return yielded_; }
   void on_end_of_input() override;
   void on_closed() override;
   void on_flush_started() override;
@@ -220,6 +221,7 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   bool connected_ = false;
   bool closing_ = false;
+  bool yielded_ = false;  // the last on_bytes stopped at kUnitsPerTurn (fairness)
   bool released_ = false;
   bool disconnecting_ = false;
   std::string close_reason_;  // see close_reason()

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -397,6 +398,58 @@ TEST(TransactionsTest, LimitsAndUnknownNames) {
   EXPECT_TRUE(t.take("b").ok());
   EXPECT_FALSE(t.take("b").ok());
   EXPECT_FALSE(t.take(std::nullopt).ok());
+}
+
+TEST_F(StompSessionTest, FramesPastTheTurnBudgetWaitUnparsedAndKeepTheirOrder) {
+  // Fairness (issue 18 item 10): one call parses at most kUnitsPerTurn
+  // frames; the connection offers the rest in a later turn. Nothing is
+  // lost or reordered across the calls.
+  constexpr std::size_t kBudget = net::Protocol::kUnitsPerTurn;
+  constexpr std::size_t kFrames = 2 * kBudget + 88;
+  auto consumer = connected(1);
+  feed(*consumer, frame("SUBSCRIBE\nid:s1\ndestination:/queue/burst\n\n"));
+  auto producer = connected(2);
+  std::string bytes;
+  std::vector<std::size_t> ends;  // where each frame ends
+  for (std::size_t i = 0; i < kFrames; ++i) {
+    bytes += frame("SEND\ndestination:/queue/burst\nreceipt:r" + std::to_string(i) + "\n\n" + std::to_string(i));
+    ends.push_back(bytes.size());
+  }
+  std::size_t at = 0;
+  std::vector<std::size_t> calls;
+  while (at < bytes.size()) {
+    std::size_t used = producer->session->on_bytes(std::span<char>(bytes.data() + at, bytes.size() - at));
+    ASSERT_GT(used, 0u);
+    at += used;
+    calls.push_back(used);
+    // Stopped exactly at a frame's end, and says so only with bytes left.
+    EXPECT_NE(std::find(ends.begin(), ends.end(), at), ends.end());
+    EXPECT_EQ(producer->session->yielded(), at < bytes.size());
+    executor_.drain();
+  }
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0], ends[kBudget - 1]);
+  EXPECT_EQ(calls[0] + calls[1], ends[2 * kBudget - 1]);
+
+  auto receipts = producer->transport.take_frames();
+  ASSERT_EQ(receipts.size(), kFrames);
+  for (std::size_t i = 0; i < kFrames; ++i)
+    EXPECT_TRUE(has_header(receipts[i], "receipt-id:r" + std::to_string(i))) << i;
+  auto messages = consumer->transport.take_frames();
+  ASSERT_EQ(messages.size(), kFrames);
+  for (std::size_t i = 0; i < kFrames; ++i) {
+    const std::string body = messages[i].substr(messages[i].find("\n\n") + 2);
+    EXPECT_EQ(body, std::to_string(i));
+  }
+}
+
+TEST_F(StompSessionTest, ExactlyTheBudgetIsNotAYield) {
+  auto producer = connected(1);
+  std::string bytes;
+  for (std::size_t i = 0; i < net::Protocol::kUnitsPerTurn; ++i)
+    bytes += frame("SEND\ndestination:/queue/q\n\nx");
+  feed(*producer, bytes);
+  EXPECT_FALSE(producer->session->yielded());
 }
 
 }  // namespace

@@ -1,0 +1,92 @@
+// net::WriteTurns: the shard's budget of delivery writes per loop turn
+// (issue 18 item 10), driven by hand: posted turns wait in a list the test
+// runs, as the loop would after polling its sockets.
+
+#include "net/write_turns.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace ferry::net {
+namespace {
+
+struct Loop {
+  std::vector<std::function<void()>> posted;
+  WriteTurns::Post post() {
+    return [this](std::function<void()> f) { posted.push_back(std::move(f)); };
+  }
+  // Runs the turns posted so far (what they post waits for the next call).
+  std::size_t run_once() {
+    auto now = std::move(posted);
+    posted.clear();
+    for (auto& f : now) f();
+    return now.size();
+  }
+};
+
+struct Recorder : WriteTurns::Writer {
+  Recorder(int id, std::vector<int>& log, std::function<void()> then = {}) : id(id), log(log), then(std::move(then)) {}
+  void write_turn() override {
+    log.push_back(id);
+    if (then) then();
+  }
+  int id;
+  std::vector<int>& log;
+  std::function<void()> then;
+};
+
+TEST(WriteTurns, AtMostTheBudgetPerTurnInTheOrderQueued) {
+  Loop loop;
+  auto turns = std::make_shared<WriteTurns>(loop.post(), 3);
+  std::vector<int> log;
+  for (int i = 0; i < 8; ++i) turns->add(std::make_shared<Recorder>(i, log));
+  EXPECT_TRUE(log.empty()) << "a write ran before its turn";
+  ASSERT_EQ(loop.posted.size(), 1u) << "one posted turn, however many wait";
+
+  EXPECT_EQ(loop.run_once(), 1u);
+  EXPECT_EQ(log, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(turns->waiting(), 5u);
+  EXPECT_EQ(loop.run_once(), 1u);
+  EXPECT_EQ(log, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(loop.run_once(), 1u);
+  EXPECT_EQ(log, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(turns->waiting(), 0u);
+  EXPECT_TRUE(loop.posted.empty()) << "a turn posted with nothing waiting";
+  EXPECT_EQ(turns->turns(), 3u);
+}
+
+TEST(WriteTurns, AWriterAddedDuringATurnWaitsBehindTheOthers) {
+  Loop loop;
+  auto turns = std::make_shared<WriteTurns>(loop.post(), 2);
+  std::vector<int> log;
+  // Writer 0's write finds more output and queues it again (as a write
+  // completion does): it goes behind 1 and 2, in a later turn.
+  auto again = std::make_shared<Recorder>(10, log);
+  turns->add(std::make_shared<Recorder>(0, log, [&] { turns->add(again); }));
+  turns->add(std::make_shared<Recorder>(1, log));
+  turns->add(std::make_shared<Recorder>(2, log));
+  loop.run_once();
+  EXPECT_EQ(log, (std::vector<int>{0, 1}));
+  loop.run_once();
+  EXPECT_EQ(log, (std::vector<int>{0, 1, 2, 10}));
+  EXPECT_TRUE(loop.posted.empty());
+}
+
+TEST(WriteTurns, APostedTurnKeepsTheBudgetAlive) {
+  Loop loop;
+  std::vector<int> log;
+  {
+    auto turns = std::make_shared<WriteTurns>(loop.post(), 1);
+    turns->add(std::make_shared<Recorder>(0, log));
+    turns->add(std::make_shared<Recorder>(1, log));
+  }  // the owner (a stopped Server) let go
+  loop.run_once();
+  loop.run_once();
+  EXPECT_EQ(log, (std::vector<int>{0, 1}));
+}
+
+}  // namespace
+}  // namespace ferry::net
