@@ -7,6 +7,10 @@ by the broker only:
 
   M0  QoS 0 publish -> subscribe, 1 -> 1
   M1  QoS 1 publish -> subscribe, 1 -> 1 (libmosquitto's 20 in flight)
+  F0  QoS 0, 1 -> --fanout subscribers (100), deliveries per second
+  F1  QoS 1, 1 -> --fanout subscribers (100), deliveries per second
+
+(fan-out runs publish a tenth of --messages).
 
 A run starts mosquitto_sub on a topic of its own, then pipes --messages
 lines of --size bytes into `mosquitto_pub -l`; its figure is messages
@@ -66,34 +70,38 @@ class Mosquitto(brokers.Broker):
         return "mosquitto " + (out.stdout.strip() or "?")
 
 
-def one_run(port: int, qos: int, messages: int, size: int, label: str, timeout: float) -> dict:
+def one_run(port: int, qos: int, messages: int, size: int, label: str, timeout: float,
+            subscribers: int = 1) -> dict:
     topic = f"bench/{label}"
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic,
-                            "-C", str(messages), "-W", str(int(timeout)), "-u", "guest", "-P", "guest",
-                            "-i", "sub-" + label],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    received = 0
+    subs = [subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic,
+                              "-C", str(messages), "-W", str(int(timeout)), "-u", "guest", "-P", "guest",
+                              "-i", f"sub-{label}-{i}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) for i in range(subscribers)]
+    counts = [0] * subscribers
     last = [0.0]
 
-    def count():
-        nonlocal received
-        for _ in sub.stdout:
-            received += 1
+    def count(i: int):
+        for _ in subs[i].stdout:
+            counts[i] += 1
             last[0] = time.monotonic()
 
-    reader = threading.Thread(target=count, daemon=True)
-    reader.start()
-    time.sleep(1.0)  # the subscription is in place (mosquitto_sub says nothing without -d)
+    readers = [threading.Thread(target=count, args=(i,), daemon=True) for i in range(subscribers)]
+    for r in readers:
+        r.start()
+    time.sleep(1.0 + subscribers / 50)  # subscriptions in place (mosquitto_sub says nothing without -d)
     payload = (b"x" * (size - 1)) + b"\n"
     data = payload * messages
     started = time.monotonic()
     pub = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(qos), "-t", topic, "-l",
                           "-u", "guest", "-P", "guest", "-i", "pub-" + label],
                          input=data, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
-    sub.wait(timeout=timeout + 5)
-    reader.join(5)
+    for sub in subs:
+        sub.wait(timeout=timeout + 5)
+    for r in readers:
+        r.join(5)
     elapsed = (last[0] or time.monotonic()) - started
-    return {"received": received, "sent": messages, "seconds": elapsed,
+    received = sum(counts)
+    return {"received": received, "sent": messages * subscribers, "seconds": elapsed,
             "rate": received / elapsed if elapsed > 0 else 0.0, "pub_rc": pub.returncode}
 
 
@@ -103,7 +111,8 @@ def parse(argv):
     p.add_argument("--messages", type=int, default=200000, help="messages per run (200000)")
     p.add_argument("--size", type=int, default=1024, help="payload bytes (1024)")
     p.add_argument("--repeat", type=int, default=3, help="runs per scenario and broker (3); median reported")
-    p.add_argument("--scenarios", default="M0,M1", help="M0 (QoS 0), M1 (QoS 1)")
+    p.add_argument("--scenarios", default="M0,M1,F0,F1", help="M0, M1 (QoS 0, 1; 1 -> 1), F0, F1 (fan-out)")
+    p.add_argument("--fanout", type=int, default=100, help="subscribers of F0 and F1 (100)")
     p.add_argument("--quick", action="store_true", help="smoke mode: 20000 messages, 1 repeat")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds a run may take (120)")
     return p.parse_args(argv)
@@ -113,7 +122,7 @@ def main(argv) -> int:
     args = parse(argv)
     if args.quick:
         args.messages, args.repeat = 20000, 1
-    qos_of = {"M0": 0, "M1": 1}
+    qos_of = {"M0": 0, "M1": 1, "F0": 0, "F1": 1}
     scenarios = [s for s in args.scenarios.split(",") if s]
     brokers.raise_nofile()
     with tempfile.TemporaryDirectory(prefix="ferry-mqtt-compare-") as tmp:
@@ -129,7 +138,9 @@ def main(argv) -> int:
             for sc in scenarios:
                 for i in range(args.repeat):
                     for b, port in ((ferry, FERRY_MQTT), (mosq, MOSQUITTO_MQTT)):
-                        r = one_run(port, qos_of[sc], args.messages, args.size, f"{sc}-{b.name}-{i}", args.timeout)
+                        fan = sc.startswith("F")
+                        r = one_run(port, qos_of[sc], args.messages // 10 if fan else args.messages, args.size,
+                                    f"{sc}-{b.name}-{i}", args.timeout, args.fanout if fan else 1)
                         results.setdefault((sc, b.name), []).append(r)
                         print(f"  {sc} {b.name:9} run {i + 1}: {r['rate']:>10.0f} msg/s "
                               f"({r['received']}/{r['sent']} received in {r['seconds']:.2f} s)", flush=True)
@@ -137,6 +148,7 @@ def main(argv) -> int:
             ferry.stop()
             mosq.stop()
     print()
+    print("(msg/s: messages received per second, all subscribers together)")
     print("| scenario | Ferry (median msg/s) | mosquitto (median msg/s) | Ferry / mosquitto | received (Ferry, mosquitto) |")
     print("|---|---|---|---|---|")
     for sc in scenarios:
@@ -144,9 +156,11 @@ def main(argv) -> int:
         m = results[(sc, "mosquitto")]
         fm = statistics.median(r["rate"] for r in f)
         mm = statistics.median(r["rate"] for r in m)
-        title = {"M0": "M0 QoS 0, 1 → 1", "M1": "M1 QoS 1, 1 → 1"}[sc]
+        title = {"M0": "M0 QoS 0, 1 → 1", "M1": "M1 QoS 1, 1 → 1", "F0": f"F0 QoS 0, 1 → {args.fanout}",
+                 "F1": f"F1 QoS 1, 1 → {args.fanout}"}[sc]
         ratio = f"{fm / mm:.2f}×" if mm > 0 else "—"
-        recv = f"{min(r['received'] for r in f)}/{args.messages}, {min(r['received'] for r in m)}/{args.messages}"
+        sent = f[0]["sent"]
+        recv = f"{min(r['received'] for r in f)}/{sent}, {min(r['received'] for r in m)}/{sent}"
         print(f"| {title}, {args.size} B | {fm:,.0f} | {mm:,.0f} | {ratio} | {recv} |")
     return 0
 
