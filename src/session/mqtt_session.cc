@@ -208,6 +208,7 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
     session_expiry_asked_ = c.properties.session_expiry_interval.value_or(0) != 0;
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
     if (c.properties.maximum_packet_size) client_max_packet_size_ = *c.properties.maximum_packet_size;
+    client_topic_alias_maximum_ = std::min<std::uint16_t>(c.properties.topic_alias_maximum.value_or(0), kServerTopicAliases);
   }
   if (c.will) {
     if (c.will->retain && v5() && retained_ == nullptr)
@@ -1142,12 +1143,27 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
     } else if (s.subscription_id != 0) {
       props.subscription_identifiers.push_back(s.subscription_id);
     }
-    props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
   }
+  // Topic aliases towards the client (MQTT 5, spec 3.3.2.3.4), as many as
+  // its Topic Alias Maximum allows (at most kServerTopicAliases): the first
+  // PUBLISH to a topic sets an alias, the next ones send it with an empty
+  // topic. Once all are given, other topics go in full.
+  std::string_view wire_topic = topic;
+  std::uint16_t new_alias = 0;
+  if (client_topic_alias_maximum_ != 0) {
+    if (auto a = topic_alias_of_.find(topic); a != topic_alias_of_.end()) {
+      props.topic_alias = a->second;
+      wire_topic = {};
+    } else if (topic_alias_of_.size() < client_topic_alias_maximum_) {
+      new_alias = static_cast<std::uint16_t>(topic_alias_of_.size() + 1);
+      props.topic_alias = new_alias;
+    }
+  }
+  if (v5()) props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
   // Too large for the client (its Maximum Packet Size), or a name MQTT
   // cannot carry (a STOMP topic named with '+' or '#'): not sent, as if
   // delivered (spec 3.1.2-25), its credit returned.
-  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + props_size + m.body.size();
+  const std::size_t remaining = 2 + wire_topic.size() + (qos > 0 ? 2 : 0) + props_size + m.body.size();
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
   // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
   // names starting with '$' (Ferry's wildcard topics do not know the rule).
@@ -1166,9 +1182,10 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   // Spec 3.3.1.3: set for a retained message sent to a new subscription;
   // on live deliveries only with MQTT 5's Retain As Published.
   p.retain = retained || (s.retain_as_published && m.header(kRetainHeader) != nullptr);
-  p.topic = topic;
+  p.topic = wire_topic;
   p.properties = std::move(props);
   p.payload = m.body;
+  if (new_alias != 0) topic_alias_of_.emplace(topic, new_alias);  // sent: the client knows it now
   if (qos > 0) {
     do {
       ++next_packet_id_;

@@ -288,6 +288,12 @@ class MqttSession final : public net::Protocol, public broker::Client {
   static constexpr std::uint16_t kTopicAliasMaximum = 10;
   // Made on first use: an idle connection does not pay for it.
   std::unique_ptr<std::array<std::string, kTopicAliasMaximum>> topic_aliases_;
+  // Topic aliases this server gives the client (MQTT 5): at most its Topic
+  // Alias Maximum, and at most kServerTopicAliases, so that a client
+  // asking for 65535 does not make a connection hold 65535 topic names.
+  static constexpr std::uint16_t kServerTopicAliases = 32;
+  std::uint16_t client_topic_alias_maximum_ = 0;
+  std::unordered_map<std::string, std::uint16_t> topic_alias_of_;
   std::int64_t last_input_ms_ = 0;
   std::int64_t refuse_at_ms_ = 0;
   mqtt::ReasonCode refusal_ = mqtt::ReasonCode::kSuccess;
