@@ -26,6 +26,9 @@ test_packages=(
   # MQTT clients (tests/integration/test_mqtt_*.py): mosquitto_pub and
   # mosquitto_sub (3.1.1 and 5), and Paho for Python (1.6.1, speaks 5)
   mosquitto-clients python3-paho-mqtt
+  # the MQTT comparison (bench/compare --mqtt) runs its own mosquitto broker
+  # (the package's service is not used)
+  mosquitto
   # TLS tests make their certificates with the openssl CLI
   openssl
   # stompjs in a real page (tests/js/browser_client.mjs) and the web

@@ -95,6 +95,22 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(listener_option("mqtt-listen",
                               "MQTT 3.1.1 and 5 TCP listener, HOST:PORT, e.g. 0.0.0.0:1883 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.mqtt_listen; }));
+  s.push_back(listener_option("mqtt-tls-listen",
+                              "MQTT over TLS listener (mqtts://; tls-cert-file, tls-key-file apply), HOST:PORT, e.g. 0.0.0.0:8883 (empty = off)",
+                              [](Config& o) -> net::ListenAddress& { return o.mqtt_tls_listen; }));
+  s.push_back(listener_option("mqtt-ws-listen",
+                              "MQTT over WebSocket (ws://HOST:PORT/mqtt, subprotocol mqtt) listener, HOST:PORT, e.g. 0.0.0.0:15675 (empty = off)",
+                              [](Config& o) -> net::ListenAddress& { return o.mqtt_ws_listen; }));
+  s.push_back(listener_option("mqtt-wss-listen",
+                              "MQTT over WebSocket over TLS (wss://HOST:PORT/mqtt) listener, HOST:PORT, e.g. 0.0.0.0:15676 (empty = off)",
+                              [](Config& o) -> net::ListenAddress& { return o.mqtt_wss_listen; }));
+  s.push_back({"mqtt-ws-path", "/mqtt", "request path of the MQTT WebSocket listeners (others get 404)",
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)
+                   return failure("expected a path starting with / (no spaces, ? or #)");
+                 o.mqtt_ws_path = v;
+                 return {};
+               }});
   s.push_back(count_option("mqtt-max-retained", "100000",
                            "MQTT retained messages kept (one per topic, all vhosts); a retained PUBLISH for one more topic is refused (0 = no limit)",
                            [](auto& o, std::uint32_t n) { o.mqtt_max_retained = n; }, true));

@@ -29,6 +29,13 @@ struct Config {
   // mqtt-listen: MQTT 3.1.1 and 5 over TCP (docs/mqtt.md); off when empty.
   // Its connections are bound by the same limits as listen's.
   net::ListenAddress mqtt_listen;
+  // mqtt-tls-listen, mqtt-ws-listen, mqtt-wss-listen: MQTT over TLS (with
+  // listen's TLS files), WebSocket and WebSocket over TLS (subprotocol
+  // "mqtt", path mqtt-ws-path); off when empty.
+  net::ListenAddress mqtt_tls_listen;
+  net::ListenAddress mqtt_ws_listen;
+  net::ListenAddress mqtt_wss_listen;
+  std::string mqtt_ws_path = "/mqtt";
   // MQTT retained messages, all vhosts together (docs/mqtt.md): topics
   // (mqtt-max-retained, 0 = no limit) and topic + payload bytes
   // (mqtt-max-retained-bytes).

@@ -155,7 +155,8 @@ int check_config(const Config& options, const std::string& source) {
     std::cerr << "ferry serve: configuration NOT ok (" << source << "): see the error above\n";
     return 2;
   }
-  if (options.listen.tls_listen.enabled() || options.listen.wss_listen.enabled() || options.http.https_listen.enabled()) {
+  if (options.listen.tls_listen.enabled() || options.listen.wss_listen.enabled() || options.http.https_listen.enabled() ||
+      options.mqtt_tls_listen.enabled() || options.mqtt_wss_listen.enabled()) {
     if (auto tls = net::TlsContext::create(options.listen.tls); !tls) {
       std::cerr << "ferry serve: configuration NOT ok (" << source << "): TLS: " << tls.error().text() << "\n";
       return 2;
@@ -247,19 +248,30 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   session::Clients clients(broker);
   net::Server server(options.listen,
                      session::stomp_protocol({options.stomp, broker, clients, authenticator.get()}), shards);
-  // MQTT (mqtt-listen): a server of its own, with the same connection
-  // limits as the STOMP listeners; its sessions number their connections in
-  // a range of their own (session::MqttSession::kIdBit).
+  // MQTT (mqtt-listen, mqtt-tls-listen, mqtt-ws-listen, mqtt-wss-listen): a
+  // server of its own over the same transports (TLS with the same files,
+  // WebSocket with subprotocol "mqtt" at mqtt-ws-path), with the same
+  // connection limits as the STOMP listeners; its sessions number their
+  // connections in a range of their own (session::MqttSession::kIdBit).
   net::ListenerOptions mqtt_listener = options.listen;
-  mqtt_listener.host = options.mqtt_listen.host;
+  mqtt_listener.host = options.mqtt_listen.host;  // empty: no plain MQTT listener
   mqtt_listener.port = options.mqtt_listen.port;
-  mqtt_listener.tls_listen = {};
-  mqtt_listener.ws_listen = {};
-  mqtt_listener.wss_listen = {};
+  mqtt_listener.tls_listen = options.mqtt_tls_listen;
+  mqtt_listener.ws_listen = options.mqtt_ws_listen;
+  mqtt_listener.wss_listen = options.mqtt_wss_listen;
+  mqtt_listener.ws_path = options.mqtt_ws_path;
+  mqtt_listener.ws_protocols = {"mqtt"};
+  mqtt_listener.option_prefix = "mqtt-";
+  const bool mqtt_enabled = options.mqtt_listen.enabled() || options.mqtt_tls_listen.enabled() ||
+                            options.mqtt_ws_listen.enabled() || options.mqtt_wss_listen.enabled();
   std::unique_ptr<net::Server> mqtt_server;
   // MQTT retained messages, kept in <data-dir>/mqtt-retained.
   std::unique_ptr<session::MqttRetained> mqtt_retained;
-  if (options.mqtt_listen.enabled()) {
+  // MQTT 5 wills waiting out their will delay (published from shard 0's tick).
+  std::unique_ptr<session::MqttWills> mqtt_wills;
+  // Inbound QoS 2 packet ids persistent sessions keep between connections.
+  session::MqttQos2Ids mqtt_qos2_ids;
+  if (mqtt_enabled) {
     mqtt_retained = std::make_unique<session::MqttRetained>(
         options.data_dir, session::MqttRetained::Limits{options.mqtt_max_retained, options.mqtt_max_retained_bytes});
     if (auto loaded = mqtt_retained->load(); !loaded) {
@@ -268,10 +280,12 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     } else {
       spdlog::info("{}", *loaded);
     }
+    mqtt_wills = std::make_unique<session::MqttWills>(broker, mqtt_retained.get());
     mqtt_server = std::make_unique<net::Server>(
         mqtt_listener,
         session::mqtt_protocol({broker, clients, authenticator.get(), options.stomp.limits.max_frame_size,
-                                options.stomp.max_subscriptions, mqtt_retained.get()}),
+                                options.stomp.max_subscriptions, mqtt_retained.get(), mqtt_wills.get(),
+                                &mqtt_qos2_ids}),
         shards);
   }
   // Handle signals before announcing the listener: a supervisor may stop us
@@ -295,26 +309,40 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     return 1;
   }
   auto listening = server.listening();
-  std::string mqtt_line;
+  std::vector<std::string> mqtt_lines;
+  std::vector<net::Server::Listening> mqtt_listening;
   if (mqtt_server) {
     if (Status started = mqtt_server->start(); !started) {
-      spdlog::error("cannot start the MQTT listener (mqtt-listen): {}", started.error().text());
+      spdlog::error("cannot start the MQTT listeners: {}", started.error().text());
       server.stop();
       return 1;
     }
-    const auto ep = mqtt_server->local_endpoint();
-    std::string mhost = ep.address().to_string();
-    if (ep.address().is_v6()) mhost = "[" + mhost + "]";
-    mqtt_line = fmt::format("listening on {}:{} (MQTT)", mhost, ep.port());
+    // "HOST:PORT (MQTT)", "(MQTT/TLS)", "(MQTT/WebSocket)", "(MQTT/WebSocket+TLS)".
+    static constexpr const char* kMqttKind[] = {"MQTT", "MQTT/TLS", "MQTT/WebSocket", "MQTT/WebSocket+TLS"};
+    mqtt_listening = mqtt_server->listening();
+    for (const auto& l : mqtt_listening) {
+      std::string address = net::Server::describe(l);
+      address.erase(address.find(' '));
+      mqtt_lines.push_back(fmt::format("listening on {} ({})", address, kMqttKind[static_cast<int>(l.kind)]));
+    }
   }
 
   // The management API on shard 0's loop (it gathers from the shards by tasks).
   http::ApiContext api{broker, shards, server, journal.get(), options.broker, options.data_dir, mono_ms(),
                        {}, authenticator.get(), &declared};
+  api.mqtt = mqtt_server.get();
+  api.mqtt_id_bit = session::MqttSession::kIdBit;
   for (const auto& l : listening) {
     static constexpr const char* kProtocol[] = {"stomp", "stomp+ssl", "ws", "wss"};
     std::string address = net::Server::describe(l);
     address.erase(address.find(' '));  // "HOST:PORT (KIND)" -> "HOST:PORT"
+    api.listeners.push_back({kProtocol[static_cast<int>(l.kind)], std::move(address)});
+  }
+  for (const auto& l : mqtt_listening) {
+    // RabbitMQ's names for its MQTT and Web MQTT listeners.
+    static constexpr const char* kProtocol[] = {"mqtt", "mqtt/ssl", "http/web-mqtt", "https/web-mqtt"};
+    std::string address = net::Server::describe(l);
+    address.erase(address.find(' '));
     api.listeners.push_back({kProtocol[static_cast<int>(l.kind)], std::move(address)});
   }
   http::Router router;
@@ -370,7 +398,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
                options.broker.shards, options.broker.memory_limit, options.listen.max_connections);
   for (std::size_t i = 1; i < listening.size(); ++i)
     spdlog::info("listening on {}", net::Server::describe(listening[i]));
-  if (!mqtt_line.empty()) spdlog::info("{}", mqtt_line);
+  for (const auto& line : mqtt_lines) spdlog::info("{}", line);
   spdlog::info("listening on {}", net::Server::describe(listening.front()));
   if (!http_line.empty()) spdlog::info("{}", http_line);
   if (!https_line.empty()) spdlog::info("{}", https_line);
@@ -384,6 +412,8 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     const std::int64_t now = mono_ms();
     server.tick(s, now);
     if (mqtt_server) mqtt_server->tick(s, now);
+    if (mqtt_wills) mqtt_wills->tick(s, now);
+    mqtt_qos2_ids.tick(s, now);
     broker.tick(s, wall_ms());
   });
 

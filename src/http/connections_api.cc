@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "http/api.h"
+#include "http/client_connections.h"
 #include "http/connection_names.h"
 #include "http/json.h"
 #include "http/paging.h"
@@ -15,6 +16,8 @@ namespace {
 Json to_json(const net::ConnectionInfo& c) {
   const auto [peer_host, peer_port] = split_address(c.client_address);
   const auto [host, port] = split_address(c.server_address);
+  Json client_properties = Json::object();
+  for (const auto& [name, value] : c.client_properties) client_properties[name] = value;
   return Json{
       {"id", std::to_string(c.id.value)},
       {"client_address", c.client_address},
@@ -40,6 +43,7 @@ Json to_json(const net::ConnectionInfo& c) {
       {"ssl", c.transport == "tls" || c.transport == "wss"},
       {"type", "network"},
       {"node", node_name()},
+      {"client_properties", std::move(client_properties)},
       {"recv_cnt", c.messages_in},
       {"send_cnt", c.messages_out},
   };
@@ -62,7 +66,7 @@ using Infos = std::vector<net::ConnectionInfo>;
 void add_connection_routes(Router& r, ApiContext& ctx) {
   r.add("GET", "/api/connections", [&ctx](const Request& req, const std::vector<std::string>&, Reply reply) {
     gather<Infos>(
-        ctx, [&ctx](ShardId s) { return ctx.stomp.connections(s); },
+        ctx, [&ctx](ShardId s) { return client_connections(ctx, s); },
         [reply, req](std::vector<Infos> parts) {
           const VhostFilter& filter = req.vhosts;
           Json out = Json::array();
@@ -80,7 +84,7 @@ void add_connection_routes(Router& r, ApiContext& ctx) {
     const auto conn = id->second;
     ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0], filter = req.vhosts]() mutable {
       std::optional<net::ConnectionInfo> found;
-      for (auto& c : ctx.stomp.connections(shard))
+      for (auto& c : client_connections(ctx, shard))
         if (c.id == conn && filter.sees(c.vhost)) found = std::move(c);
       ctx.shards.post(ShardId(0), [reply = std::move(reply), found = std::move(found), text] {
         if (!found) return reply(error_response(404, "not_found", "no connection " + text));
@@ -105,9 +109,9 @@ void add_connection_routes(Router& r, ApiContext& ctx) {
           ctx.shards.post(shard, [&ctx, shard, conn, reply, text = cap[0], filter = req.vhosts]() mutable {
             // A connection in a vhost the user does not see is "not found".
             bool visible = false;
-            for (const auto& c : ctx.stomp.connections(shard))
+            for (const auto& c : client_connections(ctx, shard))
               if (c.id == conn) visible = filter.sees(c.vhost);
-            const bool closed = visible && ctx.stomp.close_connection(shard, conn);
+            const bool closed = visible && close_client_connection(ctx, shard, conn);
             ctx.shards.post(ShardId(0), [reply = std::move(reply), closed, text] {
               if (!closed) return reply(error_response(404, "not_found", "no connection " + text));
               Response res;

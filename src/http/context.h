@@ -39,6 +39,11 @@ struct ApiContext {
   auth::Authenticator* users = nullptr;  // null: the built-in guest only (unit tests)
   broker::DeclaredQueues* declared = nullptr;  // null: declared queues are not remembered
   cluster::ClusterService* cluster = nullptr;  // null: a single broker (no cluster-etcd)
+  // The MQTT listeners' server (null: MQTT off). Its connections are listed
+  // with `mqtt_id_bit` set in their ids (session::MqttSession::kIdBit, the
+  // ids the broker knows them by), which tells them from STOMP's.
+  net::Server* mqtt = nullptr;
+  std::uint64_t mqtt_id_bit = 0;
 };
 
 // Scatter-gather: runs `on_shard(shard)` on every shard and then

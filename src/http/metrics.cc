@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/version.h"
 #include "http/api.h"
+#include "http/client_connections.h"
 #include "http/process_stats.h"
 
 namespace ferry::http {
@@ -19,7 +20,8 @@ struct MetricsPart {
   std::vector<broker::TopicStats> topics;
   std::vector<broker::DurableStats> durables;
   std::vector<broker::StreamStats> streams;
-  net::ConnectionCounts connections;
+  net::ConnectionCounts connections;       // every client connection
+  ClientConnectionCounts by_protocol;
 };
 
 std::string label_value(std::string_view v) {
@@ -74,7 +76,10 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               p.topics = b.topic_stats();
               p.durables = b.durable_stats();
               p.streams = b.streams().stats("");
-              p.connections = ctx.stomp.connection_counts(s);
+              p.by_protocol = client_connection_counts(ctx, s);
+              const net::ConnectionCounts& st = p.by_protocol.stomp;
+              const net::ConnectionCounts& mq = p.by_protocol.mqtt;
+              p.connections = {st.open + mq.open, st.opened + mq.opened, st.closed + mq.closed, st.blocked + mq.blocked};
               return p;
             },
             [&ctx, reply](std::vector<MetricsPart> parts) {
@@ -83,7 +88,10 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
                             redelivered = 0, expired = 0, dead = 0, ready = 0, unacked = 0, queues = 0,
                             topics = 0;
               std::int64_t queued_bytes = 0, destinations_bytes = 0;
+              std::uint64_t stomp_connections = 0, mqtt_connections = 0;
               for (const auto& p : parts) {
+                stomp_connections += p.by_protocol.stomp.open;
+                mqtt_connections += p.by_protocol.mqtt.open;
                 connections += p.connections.open;
                 opened += p.connections.opened;
                 closed += p.connections.closed;
@@ -123,7 +131,11 @@ void add_metrics_routes(Router& r, ApiContext& ctx) {
               w.one("ferry_uptime_seconds", "gauge", "Seconds since the broker started.",
                     static_cast<double>(mono_ms() - ctx.started_mono_ms) / 1000.0);
               w.one("ferry_shards", "gauge", "Event loops (threads).", ctx.shards.shard_count());
-              w.one("ferry_connections", "gauge", "Open STOMP client connections.", connections);
+              w.one("ferry_connections", "gauge", "Open client connections (STOMP and MQTT).", connections);
+              // As RabbitMQ labels its per-protocol figures.
+              w.family("ferry_connections_by_protocol", "gauge", "Open client connections by protocol.");
+              w.sample("ferry_connections_by_protocol", "protocol=\"stomp\"", stomp_connections);
+              w.sample("ferry_connections_by_protocol", "protocol=\"mqtt\"", mqtt_connections);
               w.one("ferry_connections_opened_total", "counter", "Client connections accepted since start.", opened);
               w.one("ferry_connections_closed_total", "counter", "Client connections closed since start.", closed);
               w.one("ferry_connections_blocked", "gauge",

@@ -11,6 +11,7 @@
 #include "broker/exchanges.h"
 #include "broker/routing_table.h"
 #include "http/api.h"
+#include "http/client_connections.h"
 #include "http/json.h"
 #include "http/alarms.h"
 #include "http/overview_history.h"
@@ -39,7 +40,8 @@ void gather_totals(ApiContext& ctx, std::function<void(OverviewTotals)> done) {
       [&ctx](ShardId s) {
         OverviewPart p;
         p.broker = ctx.broker.local(s).stats();
-        p.connections = ctx.stomp.connection_count(s);
+        const ClientConnectionCounts counts = client_connection_counts(ctx, s);
+        p.connections = counts.stomp.open + counts.mqtt.open;
         return p;
       },
       [done = std::move(done)](std::vector<OverviewPart> parts) {

@@ -9,6 +9,7 @@
 #include "common/utf8.h"
 #include "http/api.h"
 #include "http/base64.h"
+#include "http/client_connections.h"
 #include "http/consumer_details.h"
 #include "http/json.h"
 #include "http/paging.h"
@@ -226,7 +227,7 @@ void with_consumers(ApiContext& ctx, broker::QueueStats q, Reply reply) {
       [&ctx, shards, ids](ShardId s) {
         Infos found;
         if (!shards.contains(s.value)) return found;
-        for (auto& c : ctx.stomp.connections(s))
+        for (auto& c : client_connections(ctx, s))
           if (ids.contains(c.id.value)) found.push_back(std::move(c));
         return found;
       },

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "http/api.h"
+#include "http/client_connections.h"
 #include "http/json.h"
 
 namespace ferry::http {
@@ -49,7 +50,7 @@ void add_topic_routes(Router& r, ApiContext& ctx) {
         ctx,
         [&ctx](ShardId s) {
           SubscriptionPart p;
-          p.connections = ctx.stomp.connections(s);
+          p.connections = client_connections(ctx, s);
           p.durables = ctx.broker.local(s).durable_stats();
           return p;
         },

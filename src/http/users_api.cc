@@ -8,6 +8,7 @@
 #include "auth/authenticator.h"
 #include "auth/password_hash.h"
 #include "http/api.h"
+#include "http/client_connections.h"
 #include "http/json.h"
 #include "http/paging.h"
 #include "http/user_edits.h"
@@ -95,14 +96,14 @@ Error not_found(Outcome& o, std::string text) {
   return failure(std::move(text));
 }
 
-// Closes the STOMP connections of `user` (any user if nullopt) in `vhost`
+// Closes the client connections (STOMP and MQTT) of `user` (any user if nullopt) in `vhost`
 // (any vhost if nullopt): a deleted user, a revoked grant or a deleted vhost
 // is not left connected (as RabbitMQ does).
 void close_connections_of(ApiContext& ctx, std::optional<std::string> user, std::optional<std::string> vhost) {
   for (std::uint32_t i = 0; i < ctx.shards.shard_count(); ++i) {
     ctx.shards.post(ShardId(i), [&ctx, s = ShardId(i), user, vhost] {
-      for (const net::ConnectionInfo& c : ctx.stomp.connections(s))
-        if ((!user || c.user == *user) && (!vhost || c.vhost == *vhost)) ctx.stomp.close_connection(s, c.id);
+      for (const net::ConnectionInfo& c : client_connections(ctx, s))
+        if ((!user || c.user == *user) && (!vhost || c.vhost == *vhost)) close_client_connection(ctx, s, c.id);
     });
   }
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/strong_id.h"
@@ -42,6 +43,9 @@ struct ConnectionInfo {
   double rate_out = 0;
   bool blocked = false;  // reading paused: producer window full or output backlog (Connection::blocked)
   std::vector<SubscriptionInfo> subscription_list;
+  // RabbitMQ's client_properties: what the client said of itself (MQTT:
+  // client_id), name -> value.
+  std::vector<std::pair<std::string, std::string>> client_properties;
 };
 
 // One shard's connections for /metrics: open now, opened and closed since

@@ -99,7 +99,8 @@ Status Server::start() {
     if (!tls) return tls.error();
     tls_ = std::move(*tls);
   }
-  Status s = listen(Kind::kStomp, options_.host, options_.port, "listen");
+  Status s;
+  if (!options_.host.empty()) s = listen(Kind::kStomp, options_.host, options_.port, "listen");
   if (s && options_.tls_listen.enabled())
     s = listen(Kind::kTls, options_.tls_listen.host, options_.tls_listen.port, "tls-listen");
   if (s && options_.ws_listen.enabled())
@@ -113,7 +114,8 @@ Status Server::start() {
 
 Status Server::listen(Kind kind, const std::string& host, std::uint16_t port, const char* option) {
   auto acceptor = open_acceptor(shards_.io(ShardId(0)), host, port);
-  if (!acceptor) return failure(fmt::format("{} {}:{}: {}", option, host, port, acceptor.error().text()));
+  if (!acceptor)
+    return failure(fmt::format("{}{} {}:{}: {}", options_.option_prefix, option, host, port, acceptor.error().text()));
   listeners_.push_back(std::make_unique<Listener>(Listener{kind, std::move(*acceptor)}));
   return {};
 }
@@ -195,7 +197,7 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
   if (uses_tls(kind)) link = std::make_unique<TlsLink>(std::move(socket), tls_->context());
   else link = std::make_unique<TcpLink>(std::move(socket));
   std::unique_ptr<websocket::Layer> ws;
-  if (uses_ws(kind)) ws = std::make_unique<websocket::Layer>(options_.ws_path, protocol_.max_unit_size);
+  if (uses_ws(kind)) ws = std::make_unique<websocket::Layer>(options_.ws_path, protocol_.max_unit_size, options_.ws_protocols);
   auto conn = std::make_shared<Connection>(std::move(link), std::move(ws), options_, protocol_, shard,
                                            table.next_id(), [this, &table](ConnectionId id) {
                                              table.remove(id);

@@ -58,6 +58,8 @@ MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, 
       clients_(context.clients),
       authenticator_(context.authenticator),
       retained_(context.retained),
+      wills_(context.wills),
+      qos2_ids_(context.qos2_ids),
       transport_(transport),
       max_packet_size_(context.max_packet_size),
       max_subscriptions_(context.max_subscriptions),
@@ -91,7 +93,32 @@ void MqttSession::claim_client_id() {
                                            {shard_, id_, login_.user(), transport_.peer()});
   if (!holder) {
     client_id_held_ = true;
+    // A will the client id's last connection left waiting (will delay): a
+    // resumed session takes it back, a clean start ends that session and
+    // so sends it (spec 3.1.3.2.2).
+    const std::string key = MqttWills::key_of(login_.vhost(), client_id_);
+    if (wills_ != nullptr) wills_->claimed(key, clean_start_, shard_);
+    // The QoS 2 flows a resumed session had open (a clean start drops them).
+    if (qos2_ids_ != nullptr) {
+      MqttQos2Ids::Ids ids = qos2_ids_->take(key);
+      if (!clean_start_) qos2_received_.merge(ids);
+    }
+    if (awaiting_claim_) {
+      // Packets buffered meanwhile are read now (pause first: resuming
+      // parses what is buffered only when reading was paused).
+      awaiting_claim_ = false;
+      last_input_ms_ = mono_ms();  // its keep-alive starts now
+      transport_.pause_reading();
+      if (answers_.size() <= 1000) transport_.resume_reading();
+    }
     return;
+  }
+  // A resumed session reads nothing until the older connection has let the
+  // client id go, so that the QoS 2 flows it left are known before a
+  // resent PUBLISH is (tick() claims again).
+  if (!clean_start_ && qos2_ids_ != nullptr && !awaiting_claim_) {
+    awaiting_claim_ = true;
+    transport_.pause_reading();
   }
   if (holder->connection == told_to_go_) return;  // asked already; it is closing
   told_to_go_ = holder->connection;
@@ -189,12 +216,14 @@ void MqttSession::handle_connect(const mqtt::Connect& c) {
     session_expiry_asked_ = c.properties.session_expiry_interval.value_or(0) != 0;
     client_receive_maximum_ = c.properties.receive_maximum.value_or(65535);
     if (c.properties.maximum_packet_size) client_max_packet_size_ = *c.properties.maximum_packet_size;
+    client_topic_alias_maximum_ = std::min<std::uint16_t>(c.properties.topic_alias_maximum.value_or(0), kServerTopicAliases);
   }
   if (c.will) {
     if (c.will->retain && v5() && retained_ == nullptr)
       return refuse_connect(ReasonCode::kRetainNotSupported, "will retain", false);
     will_ = WillMessage{std::string(c.will->topic), std::string(c.will->payload), c.will->qos, c.will->retain,
-                        v5() ? extras_of(c.will->properties) : Extras{}};
+                        v5() ? extras_of(c.will->properties) : Extras{},
+                        v5() ? c.will->properties.will_delay_interval.value_or(0) : 0};
   }
   if (authenticator_ == nullptr) return finish_connect();  // unit tests: everyone in vhost "/"
 
@@ -236,7 +265,7 @@ void MqttSession::on_login(const auth::LoginResult& r) {
     case LoginStatus::kOk:
       login_.logged_in(r.user, r.permissions);
       finish_connect();
-      if (!opening_session_) transport_.resume_reading();  // else once the session is open
+      if (!opening_session_ && !awaiting_claim_) transport_.resume_reading();  // else once the session is open
       return;
     case LoginStatus::kBadCredentials:
       return refuse_connect(ReasonCode::kBadUserNameOrPassword, "unknown user or wrong password", true);
@@ -347,7 +376,7 @@ void MqttSession::on_session_found(std::optional<broker::QueueStats> found) {
     // session expiry 0 and no session): an ordinary connection.
     opening_session_ = false;
     send_connack();
-    transport_.resume_reading();
+    if (!awaiting_claim_) transport_.resume_reading();
     return;
   }
   queued_ = true;
@@ -424,7 +453,7 @@ void MqttSession::on_session_attached() {
   auto early = std::move(waiting_);
   waiting_.clear();
   for (Waiting& w : early) deliver_queued(std::move(w.delivery));
-  transport_.resume_reading();
+  if (!awaiting_claim_) transport_.resume_reading();
 }
 
 void MqttSession::delete_session() {
@@ -1122,12 +1151,27 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
     } else if (s.subscription_id != 0) {
       props.subscription_identifiers.push_back(s.subscription_id);
     }
-    props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
   }
+  // Topic aliases towards the client (MQTT 5, spec 3.3.2.3.4), as many as
+  // its Topic Alias Maximum allows (at most kServerTopicAliases): the first
+  // PUBLISH to a topic sets an alias, the next ones send it with an empty
+  // topic. Once all are given, other topics go in full.
+  std::string_view wire_topic = topic;
+  std::uint16_t new_alias = 0;
+  if (client_topic_alias_maximum_ != 0) {
+    if (auto a = topic_alias_of_.find(topic); a != topic_alias_of_.end()) {
+      props.topic_alias = a->second;
+      wire_topic = {};
+    } else if (topic_alias_of_.size() < client_topic_alias_maximum_) {
+      new_alias = static_cast<std::uint16_t>(topic_alias_of_.size() + 1);
+      props.topic_alias = new_alias;
+    }
+  }
+  if (v5()) props_size = mqtt::properties_block(mqtt::PropertyPlace::kPublish, props).size();
   // Too large for the client (its Maximum Packet Size), or a name MQTT
   // cannot carry (a STOMP topic named with '+' or '#'): not sent, as if
   // delivered (spec 3.1.2-25), its credit returned.
-  const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + props_size + m.body.size();
+  const std::size_t remaining = 2 + wire_topic.size() + (qos > 0 ? 2 : 0) + props_size + m.body.size();
   const std::size_t size = 1 + mqtt::variable_int_size(static_cast<std::uint32_t>(std::min<std::size_t>(remaining, mqtt::kMaxVariableByteInteger))) + remaining;
   // Spec 4.7.2-1: a filter starting with a wildcard does not match topic
   // names starting with '$' (Ferry's wildcard topics do not know the rule).
@@ -1146,9 +1190,10 @@ void MqttSession::write_publish(const Sub& s, std::uint8_t granted, broker::Deli
   // Spec 3.3.1.3: set for a retained message sent to a new subscription;
   // on live deliveries only with MQTT 5's Retain As Published.
   p.retain = retained || (s.retain_as_published && m.header(kRetainHeader) != nullptr);
-  p.topic = topic;
+  p.topic = wire_topic;
   p.properties = std::move(props);
   p.payload = m.body;
+  if (new_alias != 0) topic_alias_of_.emplace(topic, new_alias);  // sent: the client knows it now
   if (qos > 0) {
     do {
       ++next_packet_id_;
@@ -1284,7 +1329,7 @@ void MqttSession::tick(std::int64_t now_ms) {
   }
   if (connected_ && !client_id_held_) claim_client_id();
   // Spec 3.1.2.10: one and a half times the keep-alive without a packet.
-  if (connected_ && !closing_ && keep_alive_s_ != 0 &&
+  if (connected_ && !closing_ && !awaiting_claim_ && keep_alive_s_ != 0 &&
       now_ms - last_input_ms_ > std::int64_t{keep_alive_s_} * 1500) {
     fail(ReasonCode::kKeepAliveTimeout, fmt::format("nothing received for 1.5 x keep-alive ({} s)", keep_alive_s_));
   }
@@ -1301,6 +1346,17 @@ void MqttSession::publish_will() {
     return;
   }
   broker::MessageRef m = build_message(w.topic, w.payload, w.qos, w.extras, w.retain && retained_ != nullptr);
+  // MQTT 5 will delay: published once the delay or the session, whichever
+  // is shorter, has run out, unless the client comes back to the session
+  // first (MqttWills). A session that ends with the connection: at once.
+  const std::uint32_t session_s = persistent_ ? expiry_in_use_.value_or(session_expiry_s_) : 0;
+  const std::uint32_t delay_s = std::min(w.delay_s, session_s);
+  if (delay_s != 0 && wills_ != nullptr) {
+    wills_->defer(MqttWills::key_of(login_.vhost(), client_id_),
+                  MqttWills::Will{std::move(d), std::move(m), w.topic, w.retain && retained_ != nullptr},
+                  mono_ms() + std::int64_t{delay_s} * 1000);
+    return;
+  }
   if (w.retain && retained_ != nullptr) {
     if (Status kept = retained_->set(login_.vhost(), w.topic, m, {}); !kept)
       spdlog::info("connection {} ({}): MQTT will to '{}' not retained: {}", log_id_, transport_.peer(),
@@ -1331,6 +1387,13 @@ void MqttSession::on_closed() {
   released_ = true;
   closing_ = true;
   publish_will();  // a will still armed: the connection ended without DISCONNECT
+  // Open inbound QoS 2 flows outlive the connection with its session.
+  if (qos2_ids_ != nullptr && client_id_held_ && persistent_ && !qos2_received_.empty()) {
+    const std::uint32_t expiry_s = expiry_in_use_.value_or(session_expiry_s_);
+    const std::int64_t expires = expiry_s == kNeverExpires ? INT64_MAX : mono_ms() + std::int64_t{expiry_s} * 1000;
+    qos2_ids_->park(MqttWills::key_of(login_.vhost(), client_id_), std::move(qos2_received_), expires);
+    qos2_received_.clear();
+  }
   unsubscribe_all();
   release_client_id();
   ops_.clear();
@@ -1341,7 +1404,12 @@ void MqttSession::on_closed() {
 void MqttSession::describe(net::ConnectionInfo& i) const {
   if (!login_.user().empty()) i.user = login_.user();
   i.vhost = login_.vhost();
-  i.protocol = v5() ? "MQTT 5" : "MQTT 3.1.1";
+  // The id the broker knows the connection by (kIdBit set): the management
+  // API shows it, so that consumer details find the connection, and maps it
+  // back to the MQTT server's own when closing it.
+  i.id = id_;
+  i.protocol = v5() ? "MQTT 5.0" : "MQTT 3.1.1";  // RabbitMQ's spelling
+  if (connected_) i.client_properties.emplace_back("client_id", client_id_);
   i.connected_at_ms = connected_at_ms_;
   i.connected = connected_;
   i.subscriptions = subs_.size();

@@ -25,7 +25,9 @@
 #include "net/transport.h"
 #include "session/clients.h"
 #include "session/login.h"
+#include "session/mqtt_qos2_ids.h"
 #include "session/mqtt_retained.h"
+#include "session/mqtt_wills.h"
 
 namespace ferry::session {
 
@@ -42,6 +44,12 @@ struct MqttContext {
   // Retained messages of every vhost; null: not offered (MQTT 5 CONNACK
   // says Retain Available 0, a retained PUBLISH is refused).
   MqttRetained* retained = nullptr;
+  // MQTT 5 wills waiting out their Will Delay Interval; null: a will goes
+  // out at once (unit tests).
+  MqttWills* wills = nullptr;
+  // Inbound QoS 2 packet ids a persistent session keeps between its
+  // connections; null: they are the connection's (unit tests).
+  MqttQos2Ids* qos2_ids = nullptr;
 };
 
 // The listeners' factory of MQTT sessions (mqtt-listen).
@@ -87,7 +95,11 @@ class MqttSession final : public net::Protocol, public broker::Client {
   bool closing() const override { return closing_; }
   // A login is being checked, its refusal is being delayed, or the
   // persistent session is being looked up before CONNACK.
-  bool holding() const override { return authenticating_ || refuse_at_ms_ != 0 || opening_session_; }
+  // Or a resumed session waits for the older connection to let its client
+  // id go (awaiting_claim_).
+  bool holding() const override {
+    return authenticating_ || refuse_at_ms_ != 0 || opening_session_ || awaiting_claim_;
+  }
   bool connected() const override { return connected_; }
   std::uint64_t messages_in() const override { return messages_in_; }
   std::uint64_t messages_out() const override { return messages_out_; }
@@ -222,6 +234,8 @@ class MqttSession final : public net::Protocol, public broker::Client {
   Clients& clients_;
   auth::Authenticator* authenticator_;
   MqttRetained* retained_;
+  MqttWills* wills_;
+  MqttQos2Ids* qos2_ids_;
   net::Transport& transport_;
   const std::size_t max_packet_size_;
   const std::uint32_t max_subscriptions_;
@@ -238,6 +252,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   bool client_id_assigned_ = false;
   bool client_id_held_ = false;
   ConnectionId told_to_go_{0};  // the holder asked to let the client id go
+  bool awaiting_claim_ = false;  // resumed session: reading waits for the client id (claim_client_id)
   bool session_expiry_asked_ = false;  // MQTT 5: a session expiry > 0 at CONNECT
   bool clean_start_ = true;
   // The session outlives the connection (3.1.1 clean session 0; MQTT 5
@@ -266,6 +281,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint8_t qos = 0;
     bool retain = false;
     Extras extras;
+    std::uint32_t delay_s = 0;  // MQTT 5 Will Delay Interval
   };
   std::optional<WillMessage> will_;
   // MQTT 5 topic aliases the client set (index alias - 1); CONNACK's Topic
@@ -273,6 +289,12 @@ class MqttSession final : public net::Protocol, public broker::Client {
   static constexpr std::uint16_t kTopicAliasMaximum = 10;
   // Made on first use: an idle connection does not pay for it.
   std::unique_ptr<std::array<std::string, kTopicAliasMaximum>> topic_aliases_;
+  // Topic aliases this server gives the client (MQTT 5): at most its Topic
+  // Alias Maximum, and at most kServerTopicAliases, so that a client
+  // asking for 65535 does not make a connection hold 65535 topic names.
+  static constexpr std::uint16_t kServerTopicAliases = 32;
+  std::uint16_t client_topic_alias_maximum_ = 0;
+  std::unordered_map<std::string, std::uint16_t> topic_alias_of_;
   std::int64_t last_input_ms_ = 0;
   std::int64_t refuse_at_ms_ = 0;
   mqtt::ReasonCode refusal_ = mqtt::ReasonCode::kSuccess;
@@ -291,7 +313,8 @@ class MqttSession final : public net::Protocol, public broker::Client {
   };
   std::unordered_map<std::uint64_t, PendingOp> ops_;
   std::uint64_t next_op_ = 0;
-  // Packet ids of QoS 2 PUBLISHes received and PUBREC'd, until PUBREL.
+  // Packet ids of QoS 2 PUBLISHes received and PUBREC'd, until PUBREL;
+  // a persistent session's outlive the connection (MqttQos2Ids).
   std::unordered_set<std::uint16_t> qos2_received_;
 
   std::map<std::string, Sub, std::less<>> subs_;               // by filter

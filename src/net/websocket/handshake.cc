@@ -14,7 +14,7 @@ namespace ferry::net::websocket {
 namespace {
 
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-constexpr std::string_view kProtocols[] = {"v12.stomp", "v11.stomp", "v10.stomp"};
+constexpr std::string_view kStompProtocols[] = {"v12.stomp", "v11.stomp", "v10.stomp"};
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -68,6 +68,11 @@ std::string accept_key(std::string_view key) {
   unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
   const int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
   return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+}
+
+Handshake::Handshake(std::string path, std::vector<std::string> protocols)
+    : path_(std::move(path)), protocols_(std::move(protocols)) {
+  if (protocols_.empty()) protocols_.assign(std::begin(kStompProtocols), std::end(kStompProtocols));
 }
 
 Handshake::Result Handshake::feed(std::string_view data) {
@@ -182,14 +187,17 @@ Handshake::Status Handshake::parse() {
   protocol_.clear();
   if (have_protocols) {
     auto offered = tokens(protocols);
-    for (auto p : kProtocols) {
+    for (const auto& p : protocols_) {
       if (std::find(offered.begin(), offered.end(), p) != offered.end()) {
-        protocol_ = std::string(p);
+        protocol_ = p;
         break;
       }
     }
-    if (protocol_.empty() && !offered.empty())
-      return reject(400, "no supported subprotocol offered (v12.stomp, v11.stomp, v10.stomp)");
+    if (protocol_.empty() && !offered.empty()) {
+      std::string served;
+      for (const auto& p : protocols_) served += (served.empty() ? "" : ", ") + p;
+      return reject(400, fmt::format("no supported subprotocol offered ({})", served));
+    }
   }
   response_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
   response_ += "Sec-WebSocket-Accept: " + accept_key(key) + "\r\n";

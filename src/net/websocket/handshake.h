@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry::net::websocket {
 
@@ -15,13 +16,15 @@ namespace ferry::net::websocket {
 // Subprotocols (docs/websocket-tls.md): of those offered, the first of
 // v12.stomp, v11.stomp, v10.stomp is chosen; a client that offers none is
 // accepted without one (as RabbitMQ Web-STOMP does); a client that offers
-// only others is rejected (400), since it would not speak STOMP.
+// only others is rejected (400), since it would not speak STOMP. A listener
+// for another protocol gives its own list (MQTT: "mqtt", docs/mqtt.md).
 class Handshake {
  public:
   static constexpr std::size_t kMaxRequestBytes = 8 * 1024;
 
   // `path`: the one request path served (ws-path); a query string is ignored.
-  explicit Handshake(std::string path) : path_(std::move(path)) {}
+  // `protocols`: the subprotocols served, preferred first (empty: STOMP's).
+  explicit Handshake(std::string path, std::vector<std::string> protocols = {});
 
   enum class Status { kNeedMore, kDone, kRejected };
   struct Result {
@@ -44,6 +47,7 @@ class Handshake {
   Status reject(int status, std::string_view reason, std::string_view extra_headers = {});
 
   std::string path_;
+  std::vector<std::string> protocols_;
   std::string request_;
   std::string response_;
   std::string protocol_;

@@ -4,8 +4,8 @@
 
 namespace ferry::net::websocket {
 
-Layer::Layer(std::string path, std::uint64_t max_message_size)
-    : handshake_(std::move(path)), decoder_(max_message_size) {}
+Layer::Layer(std::string path, std::uint64_t max_message_size, std::vector<std::string> protocols)
+    : handshake_(std::move(path), std::move(protocols)), decoder_(max_message_size) {}
 
 Layer::Inbound Layer::inbound(char* data, std::size_t n) {
   Inbound in;

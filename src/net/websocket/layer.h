@@ -20,8 +20,9 @@ namespace ferry::net::websocket {
 // and its STOMP parser; it does no I/O itself. One shard.
 class Layer {
  public:
-  // `path`: ws-path; `max_message_size`: max-frame-size.
-  Layer(std::string path, std::uint64_t max_message_size);
+  // `path`: ws-path; `max_message_size`: max-frame-size; `protocols`: the
+  // subprotocols served (empty: STOMP's, see Handshake).
+  Layer(std::string path, std::uint64_t max_message_size, std::vector<std::string> protocols = {});
 
   // What arrived, after inbound().
   struct Inbound {

@@ -74,6 +74,22 @@ TEST(HandshakeTest, OnlyForeignSubprotocolsAreRejected) {
   EXPECT_EQ(h.response().rfind("HTTP/1.1 400 ", 0), 0u);
 }
 
+// The MQTT listeners serve subprotocol "mqtt" only (docs/mqtt.md): STOMP's
+// are foreign there, and the 400 names what is served.
+TEST(HandshakeTest, AListenerServesItsOwnSubprotocols) {
+  Handshake mqtt("/mqtt", {"mqtt"});
+  ASSERT_EQ(mqtt.feed(request("/mqtt", "mqttv3.1, mqtt")).status, Handshake::Status::kDone);
+  EXPECT_EQ(mqtt.protocol(), "mqtt");
+  EXPECT_NE(mqtt.response().find("Sec-WebSocket-Protocol: mqtt\r\n"), std::string::npos);
+  Handshake stomp_offer("/mqtt", {"mqtt"});
+  ASSERT_EQ(stomp_offer.feed(request("/mqtt", "v12.stomp")).status, Handshake::Status::kRejected);
+  EXPECT_EQ(stomp_offer.response().rfind("HTTP/1.1 400 ", 0), 0u);
+  EXPECT_NE(stomp_offer.reason().find("(mqtt)"), std::string::npos) << stomp_offer.reason();
+  Handshake none("/mqtt", {"mqtt"});
+  ASSERT_EQ(none.feed(request("/mqtt", "")).status, Handshake::Status::kDone);
+  EXPECT_EQ(none.protocol(), "");
+}
+
 TEST(HandshakeTest, QueryStringIsIgnoredOtherPathsGet404) {
   Handshake ok("/ws");
   EXPECT_EQ(ok.feed(request("/ws?token=1")).status, Handshake::Status::kDone);

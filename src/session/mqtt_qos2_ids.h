@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "common/strong_id.h"
+
+namespace ferry::session {
+
+// The packet ids of inbound QoS 2 PUBLISHes a persistent session had
+// PUBREC'd and not yet seen PUBREL for when its connection ended
+// (docs/mqtt.md, "Persistent sessions"): the next connection of the client
+// id takes them back, so that the client's resent PUBLISH (DUP) is answered
+// with PUBREC and not published a second time (spec 4.3.3, 4.4). Kept for
+// the session's expiry; a clean start drops them. In memory only: a
+// restart forgets them. Any shard (a mutex; touched once per connection
+// end and CONNECT, never per message).
+class MqttQos2Ids {
+ public:
+  using Ids = std::unordered_set<std::uint16_t>;
+
+  // Keeps `ids` of client `key` (MqttWills::key_of) until `expires_ms`
+  // (mono_ms; INT64_MAX: for good).
+  void park(const std::string& key, Ids ids, std::int64_t expires_ms);
+  // A new connection of `key` came: what was parked (empty if nothing).
+  Ids take(const std::string& key);
+  // Every tick on shard 0: forgets what belongs to expired sessions.
+  void tick(ShardId shard, std::int64_t now_ms);
+
+ private:
+  struct Entry {
+    Ids ids;
+    std::int64_t expires_ms = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> parked_;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace ferry::session

@@ -1,0 +1,191 @@
+"""What an MQTT session keeps between its connections besides its queue
+(docs/mqtt.md): MQTT 5's Will Delay Interval, bounded by the session
+expiry (spec 3.1.3.2.2), and the inbound QoS 2 packet ids PUBREC'd and
+waiting for PUBREL, so that a PUBLISH resent with DUP on the next
+connection of a persistent session is not delivered twice (spec 4.3.3).
+Raw packets for the client whose connection drops, Paho and stomp.py as
+the watchers."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from support import QUIET, WAIT, py_connect, unique
+from test_mqtt_clients import Raw, mqtt_port, packet, s, vbi
+from test_mqtt_sessions import PahoSession, mqtt
+
+
+@pytest.fixture
+def mq(broker_factory):
+    b = broker_factory(mqtt_listen="127.0.0.1:0")
+    return b, mqtt_port(b)
+
+
+def connect(port: int, client_id: str, *, clean: bool, expiry: int | None = None, will: tuple | None = None,
+            will_delay: int | None = None, level: int = 5) -> tuple[Raw, bool]:
+    """A raw connection; `will` = (topic, payload). Returns it and session present."""
+    flags = 0xC0 | (0x02 if clean else 0)
+    props = b"" if expiry is None else b"\x11" + struct.pack(">I", expiry)
+    payload = s(client_id)
+    if will:
+        flags |= 0x04
+        wprops = b"" if will_delay is None else b"\x18" + struct.pack(">I", will_delay)
+        payload += (vbi(len(wprops)) + wprops if level == 5 else b"") + s(will[0]) + s(will[1])
+    payload += s("guest") + s("guest")
+    head = s("MQTT") + bytes([level, flags]) + struct.pack(">H", 60) + (vbi(len(props)) + props if level == 5 else b"")
+    r = Raw(port)
+    r.level = level
+    r.send(packet(0x10, head + payload))
+    first, body = r.read_packet()
+    assert first == 0x20 and body[1] == 0, "CONNACK %r" % body
+    return r, bool(body[0] & 1)
+
+
+def drop(r: Raw):
+    """The client vanishes (no DISCONNECT)."""
+    r.sock.close()
+
+
+def watcher(port: int, topic: str) -> PahoSession:
+    w = PahoSession(port, mqtt.MQTTv5, unique("watch"), expiry=0, clean=True)
+    w.subscribe(topic, 1)
+    return w
+
+
+# ---------------------------------------------------------------- will delay
+
+def test_will_waits_for_its_delay_then_goes(mq):
+    _, port = mq
+    topic = unique("wd") + "/gone"
+    w = watcher(port, topic)
+    r, _ = connect(port, unique("wd"), clean=True, expiry=3600, will=(topic, "bye"), will_delay=1)
+    drop(r)
+    w.none(QUIET)  # not at once: the delay runs first
+    m = w.get(WAIT)
+    assert (m.topic, m.payload) == (topic, b"bye")
+    w.none(QUIET)  # once
+    w.close()
+
+
+def test_will_of_a_resumed_session_is_never_sent(mq):
+    _, port = mq
+    topic = unique("wr") + "/gone"
+    cid = unique("wr")
+    w = watcher(port, topic)
+    r, _ = connect(port, cid, clean=True, expiry=3600, will=(topic, "bye"), will_delay=2)
+    drop(r)
+    r2, present = connect(port, cid, clean=False, expiry=3600)
+    assert present
+    w.none(3.0)  # past the delay: the session was resumed in time
+    r2.send(packet(0xE0, b"\x00\x00"))  # DISCONNECT, normal: no will
+    w.none(QUIET)
+    w.close()
+
+
+def test_a_clean_start_ends_the_session_and_sends_its_will(mq):
+    _, port = mq
+    topic = unique("wc") + "/gone"
+    cid = unique("wc")
+    w = watcher(port, topic)
+    r, _ = connect(port, cid, clean=True, expiry=3600, will=(topic, "bye"), will_delay=3600)
+    drop(r)
+    w.none(QUIET)
+    r2, present = connect(port, cid, clean=True, expiry=0)
+    assert not present
+    assert w.get(WAIT).payload == b"bye"
+    r2.send(packet(0xE0, b"\x00\x00"))
+    w.close()
+
+
+def test_will_goes_when_the_session_ends_before_the_delay(mq):
+    """Session expiry 1 s, will delay an hour: the will goes with the
+    session. Session expiry 0 (the session ends with the connection): at
+    once, whatever the delay."""
+    _, port = mq
+    topic = unique("we") + "/gone"
+    w = watcher(port, topic)
+    r, _ = connect(port, unique("we"), clean=True, expiry=1, will=(topic, "session-ended"), will_delay=3600)
+    drop(r)
+    assert w.get(WAIT).payload == b"session-ended"
+    r, _ = connect(port, unique("we"), clean=True, expiry=0, will=(topic, "no-session"), will_delay=3600)
+    drop(r)
+    assert w.get(WAIT).payload == b"no-session"
+    w.close()
+
+
+def test_delayed_will_reaches_stomp_and_is_retained(mq):
+    b, port = mq
+    topic = unique("ws") + "/status"
+    conn, lst = py_connect(b.port)
+    conn.subscribe("/topic/" + topic.replace("/", "."), id="s1")
+    r, _ = connect(port, unique("ws"), clean=True, expiry=3600, will=(topic, "offline"), will_delay=1)
+    drop(r)
+    f = lst.get(WAIT)
+    assert f.body == "offline"
+    # retained? the will was not flagged retain: a new subscriber gets nothing
+    late = PahoSession(port, mqtt.MQTTv5, unique("late"), expiry=0, clean=True)
+    late.subscribe(topic, 1)
+    late.none(QUIET)
+    late.close()
+    conn.disconnect()
+
+
+# ---------------------------------------------------------- QoS 2 across reconnects
+
+def publish_qos2(r: Raw, topic: str, pid: int, payload: bytes, dup: bool = False):
+    props = b"\x00" if r.level == 5 else b""
+    r.send(packet(0x34 | (0x08 if dup else 0), s(topic) + struct.pack(">H", pid) + props + payload))
+
+
+def expect(r: Raw, first: int, pid: int) -> bytes:
+    got = r.read_packet()
+    assert got is not None, "closed"
+    assert got[0] == first and struct.unpack(">H", got[1][:2])[0] == pid, "got %x %r" % got
+    return got[1]
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_resent_qos2_publish_is_not_delivered_twice_after_reconnect(mq, level):
+    _, port = mq
+    topic = unique("q2r") + "/t"
+    cid = unique("q2r")
+    w = watcher(port, topic)
+    r, _ = connect(port, cid, clean=True if level == 5 else False, expiry=3600 if level == 5 else None, level=level)
+    publish_qos2(r, topic, 7, b"exactly-once")
+    expect(r, 0x50, 7)  # PUBREC
+    assert w.get(WAIT).payload == b"exactly-once"
+    drop(r)  # before PUBREL
+    r2, present = connect(port, cid, clean=False, expiry=3600 if level == 5 else None, level=level)
+    assert present
+    publish_qos2(r2, topic, 7, b"exactly-once", dup=True)  # the client resends (spec 4.4)
+    expect(r2, 0x50, 7)  # PUBREC again
+    r2.send(packet(0x62, struct.pack(">H", 7) + (b"\x00" if level == 5 else b"")))  # PUBREL
+    body = expect(r2, 0x70, 7)  # PUBCOMP
+    if level == 5 and len(body) > 2:
+        assert body[2] == 0, "PUBCOMP reason %x (the packet id was not known)" % body[2]
+    w.none(QUIET)  # not delivered a second time
+    # The packet id is free again: a new message with it is published.
+    publish_qos2(r2, topic, 7, b"next")
+    expect(r2, 0x50, 7)
+    assert w.get(WAIT).payload == b"next"
+    r2.send(packet(0xE0, b"\x00\x00" if level == 5 else b""))
+    w.close()
+
+
+def test_clean_start_forgets_open_qos2_flows(mq):
+    _, port = mq
+    topic = unique("q2c") + "/t"
+    cid = unique("q2c")
+    w = watcher(port, topic)
+    r, _ = connect(port, cid, clean=True, expiry=3600)
+    publish_qos2(r, topic, 9, b"first")
+    expect(r, 0x50, 9)
+    assert w.get(WAIT).payload == b"first"
+    drop(r)
+    r2, present = connect(port, cid, clean=True, expiry=3600)
+    assert not present
+    publish_qos2(r2, topic, 9, b"a new message")  # same id, a new session: a new message
+    expect(r2, 0x50, 9)
+    assert w.get(WAIT).payload == b"a new message"
+    w.close()
