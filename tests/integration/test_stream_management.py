@@ -95,3 +95,25 @@ def test_bad_stream_arguments_are_refused(broker_factory):
         err = api.call("PUT", api.q(name), {"arguments": args}, expect=400)
         assert "invalid stream argument" in err["reason"], (args, err)
     api.call("GET", api.q(name), expect=404)
+
+
+def test_files_of_a_deletion_cut_short_are_removed_at_start(broker_factory, work):
+    """A crash between the rename and the removal (StreamStore::remove)
+    leaves <vhost>/.deleted-...: ignored as a stream, removed at start-up."""
+    ddir = data_dir(work)
+    b = broker_factory(data_dir=ddir)
+    dest = "/stream/" + unique("s")
+    p = client(b.port)
+    publish(p, dest, 2)
+    p.close()
+    end_broker(b, "kill")
+    vhost_dir = os.path.join(ddir, "streams", "%2F")
+    name = dest[len("/stream/"):]
+    trash = os.path.join(vhost_dir, ".deleted-0-1-1")
+    os.rename(os.path.join(vhost_dir, name), trash)
+    b2 = broker_factory(data_dir=ddir)
+    assert not os.path.exists(trash)
+    c = client(b2.port)
+    c.subscribe(dest, "s", headers={"x-stream-offset": "first"})
+    c.assert_no_frame()  # not a stream any more: a new, empty one
+    c.close()
