@@ -1,4 +1,4 @@
-"""Partitioned streams (issue 13; docs/streams.md "Partitions over STOMP"):
+"""Partitioned streams (issue 13; docs/streams.md "Using streams over STOMP", "Partitions"):
 `x-stream-partitions:N` declares a stream of N partition logs; a SEND's
 `partition-key` (or Kafka's `key`) picks its partition with Kafka's murmur2
 partitioner, keyless SENDs go in sticky batches; a plain reader reads one
