@@ -346,3 +346,70 @@ def test_partitioned_stream_in_the_management_api(broker):
     assert s["groups"] == [{"name": "g", "members": 1, "committed_offset": 1, "lag": 6}]
     m.close()
     p.close()
+
+
+def test_kill9_during_keyed_appends_keeps_every_receipted_entry(broker_factory, work):
+    """Producers append keyed entries to 4 partitions with receipts while
+    the broker is killed: after the restart every receipted entry is in
+    its key's partition, each partition's offsets are contiguous from 0,
+    and per key the order holds."""
+    import threading
+    ddir = data_dir(work)
+    b = broker_factory(data_dir=ddir)
+    dest = "/stream/" + unique("crash")
+    setup = client(b.port)
+    r = setup.send(dest, "declare", headers={"x-stream-partitions": "4", "partition-key": "k0"})
+    assert r.command == "RECEIPT", r
+    setup.close()
+    receipted = {i: [] for i in range(3)}
+    started = threading.Event()
+
+    def produce(i):
+        try:
+            c = client(b.port)
+            n = 0
+            while True:
+                key = "k%d" % (n % 5)
+                f = c.send(dest, "%d-%d-%s" % (i, n, key), headers={"partition-key": key})
+                if f.command != "RECEIPT":
+                    return
+                receipted[i].append((key, "%d-%d-%s" % (i, n, key)))
+                n += 1
+                if n == 20:
+                    started.set()
+        except Exception:
+            return  # the broker went away
+
+    threads = [threading.Thread(target=produce, args=(i,), daemon=True) for i in range(3)]
+    for t in threads:
+        t.start()
+    assert started.wait(10)
+    b.kill()
+    for t in threads:
+        t.join(10)
+    b2 = broker_factory(data_dir=ddir)
+    kept = {}
+    for q in range(4):
+        c = client(b2.port)
+        c.subscribe(dest, "r", headers={"x-stream-offset": "first", "partition": str(q), "prefetch-count": "1000"})
+        frames = []
+        while True:
+            f = c.try_read_frame()
+            if f is None:
+                break
+            frames.append(f)
+        c.close()
+        assert offsets(frames) == list(range(len(frames))), q
+        for f in frames:
+            body = f.body.decode()
+            if body != "declare":
+                assert kafka_partition(body.split("-")[2], 4) == q, body
+            kept[body] = int(f["x-stream-offset"])
+    for i, sent in receipted.items():
+        assert sent, i
+        prev = {}
+        for key, body in sent:
+            assert body in kept, body  # receipted: on disk
+            q = kafka_partition(key, 4)
+            assert kept[body] > prev.get(q, -1)  # order per key (and per producer) holds
+            prev[q] = kept[body]
