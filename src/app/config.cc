@@ -383,6 +383,10 @@ std::vector<OptionSpec> build_specs() {
                            "consumer groups per stream (with members or a committed offset); a SUBSCRIBE with "
                            "one more group gets ERROR (0 = no limit)",
                            [](auto& o, std::uint32_t n) { o.broker.streams.max_groups = n; }, true));
+  s.push_back(count_option("max-stream-partitions", "256",
+                           "partitions a stream may be declared with (x-stream-partitions); a declaration of "
+                           "more gets ERROR (at most 4096)",
+                           [](auto& o, std::uint32_t n) { o.broker.streams.max_partitions = n; }));
   s.push_back({"persistent-default", "/queue/>,/topic/>",
                "destinations whose messages are persistent unless the SEND says persistent:false "
                "(comma-separated; * = one name segment, > = the rest; empty = none)",

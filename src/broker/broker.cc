@@ -569,6 +569,15 @@ std::string Broker::open_streams() {
     if (!vhost) continue;
     std::error_code ec2;
     for (fs::directory_iterator n(v->path(), ec2); !ec2 && n != end; n.increment(ec2)) {
+      if (n->path().filename().string().starts_with(".deleted-")) {
+        // A stream whose deletion a crash cut short (StreamStore::remove):
+        // renamed away, never a stream again; its files go now.
+        std::error_code ec3;
+        fs::remove_all(n->path(), ec3);
+        spdlog::info("removed {} (a deleted stream's files){}", n->path().string(),
+                     ec3 ? ": " + ec3.message() : std::string());
+        continue;
+      }
       auto name = StreamStore::unescape_name(n->path().filename().string());
       if (!name || !fs::is_directory(n->path() / "0")) continue;
       Destination d{DestinationKind::kStream, *name, *vhost};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -39,6 +40,8 @@ struct ConsumerOptions {
   stream::OffsetSpec stream_offset = stream::OffsetSpec::next();
   // A stream reader's consumer group (`group`); empty: a plain reader.
   std::string stream_group;
+  // A plain stream reader of one partition (`partition:N`); nullopt: all.
+  std::optional<std::uint32_t> stream_partition;
   // A stream's own arguments (x-max-age, ...) on the SUBSCRIBE: its
   // declaration when it creates the stream, checked against it otherwise.
   StreamArguments stream_arguments;

@@ -566,7 +566,7 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
                             OpTicket ticket, bool may_create, ConsumerOptions options) {
   if (d.kind == DestinationKind::kStream)
     return streams_->subscribe(d, key, mode, window, options.stream_offset, options.stream_group,
-                                options.stream_arguments, ticket, may_create);
+                                options.stream_arguments, ticket, may_create, options.stream_partition);
   if (subscriptions_.contains(key)) {
     reply(ticket, Outcome::failure("subscription already exists"));
     return;

@@ -15,7 +15,11 @@ namespace {
 constexpr std::string_view kMaxAge = "x-max-age";
 constexpr std::string_view kMaxLengthBytes = "x-max-length-bytes";
 constexpr std::string_view kMaxSegmentBytes = "x-stream-max-segment-size-bytes";
-constexpr std::array<std::string_view, 3> kNames{kMaxAge, kMaxLengthBytes, kMaxSegmentBytes};
+// RabbitMQ has no queue argument for a super stream's partition count (its
+// CLI says `--partitions`); x-stream-partitions is that count in the
+// x-stream-* family users already type.
+constexpr std::string_view kPartitions = "x-stream-partitions";
+constexpr std::array<std::string_view, 4> kNames{kMaxAge, kMaxLengthBytes, kMaxSegmentBytes, kPartitions};
 constexpr std::string_view kFirstLine = "ferry-stream-arguments 1";
 constexpr std::uint64_t kMinSegmentBytes = 4096;
 
@@ -30,6 +34,7 @@ std::optional<std::string> value_of(const StreamArguments& a, std::string_view n
   if (name == kMaxAge) return a.max_age;
   if (name == kMaxLengthBytes && a.max_length_bytes) return std::to_string(*a.max_length_bytes);
   if (name == kMaxSegmentBytes && a.max_segment_bytes) return std::to_string(*a.max_segment_bytes);
+  if (name == kPartitions && a.partitions) return std::to_string(*a.partitions);
   return std::nullopt;
 }
 
@@ -67,6 +72,13 @@ Status StreamArguments::set(std::string_view name, std::string_view value) {
       return bad(fmt::format("a whole number of bytes from {} to {}", kMinSegmentBytes,
                              stream::format::kMaxSegmentBytesLimit));
     max_segment_bytes = *n;
+    return {};
+  }
+  if (name == kPartitions) {
+    auto n = whole_number(value);
+    if (!n || *n == 0 || *n > kMaxPartitions)
+      return bad(fmt::format("a whole number of partitions from 1 to {}", kMaxPartitions));
+    partitions = static_cast<std::uint32_t>(*n);
     return {};
   }
   return failure("invalid stream argument", fmt::format("unknown argument {}", name));

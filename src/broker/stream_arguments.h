@@ -23,11 +23,18 @@ struct StreamArguments {
   std::int64_t max_age_ms = 0;
   std::optional<std::uint64_t> max_length_bytes;   // x-max-length-bytes (> 0)
   std::optional<std::uint64_t> max_segment_bytes;  // x-stream-max-segment-size-bytes, 4 KiB..2 GiB
+  // x-stream-partitions: the number of partition logs (absent: 1), from 1
+  // to kMaxPartitions here; max-stream-partitions bounds it further.
+  std::optional<std::uint32_t> partitions;
+  static constexpr std::uint32_t kMaxPartitions = 4096;
 
-  bool empty() const { return !max_age && !max_length_bytes && !max_segment_bytes; }
+  std::uint32_t partition_count() const { return partitions.value_or(1); }
+
+  bool empty() const { return !max_age && !max_length_bytes && !max_segment_bytes && !partitions; }
   bool operator==(const StreamArguments& o) const {
     return max_age_ms == o.max_age_ms && max_age.has_value() == o.max_age.has_value() &&
-           max_length_bytes == o.max_length_bytes && max_segment_bytes == o.max_segment_bytes;
+           max_length_bytes == o.max_length_bytes && max_segment_bytes == o.max_segment_bytes &&
+           partitions == o.partitions;
   }
 
   // The header names, in the order the file and mismatch() use.

@@ -26,6 +26,9 @@ struct StreamOptions {
   // max-stream-groups: consumer groups with committed offsets per stream
   // (0 = no limit).
   std::uint32_t max_groups = 1000;
+  // max-stream-partitions: the most x-stream-partitions a stream may be
+  // declared with (at most StreamArguments::kMaxPartitions).
+  std::uint32_t max_partitions = 256;
   // One encoded entry (body + headers): set from max-frame-size.
   std::uint32_t max_entry_bytes = 16u << 20;
   store::FsyncPolicy fsync = store::FsyncPolicy::kAlways;

@@ -24,6 +24,7 @@
 #include "stream/group_offsets.h"
 #include "stream/offset_spec.h"
 #include "stream/partition_log.h"
+#include "stream/partitioner.h"
 
 // The streams one shard owns (`/stream/NAME`, and RabbitMQ's
 // `x-queue-type:stream` queues; docs/streams.md "Using streams over
@@ -74,6 +75,10 @@ struct StreamStats {
   std::uint64_t segments = 0;
   std::uint64_t disk_bytes = 0;
   std::uint64_t consumers = 0;     // readers, group members included
+  // x-stream-partitions. With more than one, the offsets above (and the
+  // groups' committed ones) are sums over the partitions, so that
+  // end - first is still the entries kept and end - committed the lag.
+  std::uint32_t partitions = 1;
   StreamArguments arguments;
   struct GroupStats {
     std::string name;
@@ -100,11 +105,18 @@ class StreamStore {
   // SEND: appends one entry; the ticket is answered from the commit (ok
   // once it is on disk). may_create false: a missing stream is not made.
   void publish(const Destination& d, const MessageRef& m, OpTicket ticket, bool may_create);
+  // A transaction's SENDs to this stream, at COMMIT (docs/streams.md
+  // "Transactions"): the entries of each partition are one batch, so they
+  // are in the log all together or not at all; the ticket is answered once
+  // every batch is on disk (or with the first failure). A stream made here
+  // is always allowed: the session checked configure at each SEND.
+  void publish_batch(const Destination& d, const std::vector<MessageRef>& messages, OpTicket ticket);
   // SUBSCRIBE: a reader at `start`, answered before its first delivery.
   // `group` non-empty: a member of that consumer group (above).
+  // `partition`: a plain reader of that partition only (nullopt: all).
   void subscribe(const Destination& d, const ConsumerKey& key, AckMode mode, Window window,
                  const stream::OffsetSpec& start, const std::string& group, const StreamArguments& args,
-                 OpTicket ticket, bool may_create);
+                 OpTicket ticket, bool may_create, std::optional<std::uint32_t> partition = std::nullopt);
   // Each returns false when `key` is not a stream reader (the caller goes on
   // with queues). UNSUBSCRIBE (or close): the reader goes.
   bool unsubscribe(const ConsumerKey& key);
@@ -116,6 +128,14 @@ class StreamStore {
   bool credit(const ConsumerKey& key, std::uint32_t messages, std::uint64_t bytes);
   // A reader's pump that ran out of its turn's budget goes on (a task).
   void continue_reader(const ConsumerKey& key);
+  // The management API (docs/streams.md "Declared through the management
+  // API"). declare: PUT /api/queues/V/NAME with x-queue-type:stream: true
+  // when it made the stream, false when it was there with equivalent
+  // arguments; an Error (inequivalent, invalid, too many streams) otherwise.
+  Result<bool> declare(const Destination& d, const StreamArguments& args);
+  // DELETE /api/queues/V/NAME: the stream and its files go. false: no such
+  // stream; an Error `stream in use` while it has readers, or the disk's.
+  Result<bool> remove(const Destination& d);
   // Periodic: retention (stream-max-age, stream-max-length-bytes).
   void tick(std::int64_t now_ms);
 
@@ -124,7 +144,8 @@ class StreamStore {
   std::vector<StreamStats> stats(const std::string& vhost) const;
   // A group's committed offset (the next entry it reads); nullopt: the
   // group has committed nothing, or no such stream is open. Tests, the API.
-  std::optional<std::uint64_t> committed_offset(const Destination& d, const std::string& group) const;
+  std::optional<std::uint64_t> committed_offset(const Destination& d, const std::string& group,
+                                                std::uint32_t partition = 0) const;
 
   // The directory component for a vhost or stream name: bytes other than
   // [A-Za-z0-9_-] (and a leading '.') as %XX, so any name is one safe
@@ -139,50 +160,72 @@ class StreamStore {
     std::atomic<bool> posted{false};
     std::string key;
   };
-  // A consumer group's members on one stream, in subscription order; the
-  // first is the active one.
+  // A consumer group's members on one stream, in subscription order. The
+  // stream's partitions are shared among them by Kafka's range assignment
+  // (rebalance()): with one partition the first member is the active one
+  // and the others stand by.
   struct Group {
     std::string name;
     std::vector<Reader*> members;
   };
-  struct Stream {
-    Destination destination;
+  // One partition log and its groups' committed offsets (as on disk).
+  struct Partition {
     std::unique_ptr<stream::PartitionLog> log;
-    std::shared_ptr<Wake> wake;
-    std::vector<Reader*> readers;
-    // Groups with members now; their committed offsets (and those of groups
-    // with none, kept as long as the stream) in `committed`, as on disk.
-    std::unordered_map<std::string, std::unique_ptr<Group>> groups;
     stream::GroupOffsets committed;
     std::shared_ptr<stream::GroupOffsetFile> offsets_file;
+  };
+  struct Stream {
+    Destination destination;
+    // x-stream-partitions logs (one unless declared), in
+    // <stream directory>/<p>.
+    std::vector<Partition> partitions;
+    // Keyless SENDs: Kafka's sticky partitioner, one per stream.
+    std::optional<stream::StickyPartitioner> sticky;
+    std::shared_ptr<Wake> wake;
+    std::vector<Reader*> readers;
+    // Groups with members now. Their committed offsets (and those of
+    // groups with none, kept as long as the stream) are per partition.
+    std::unordered_map<std::string, std::unique_ptr<Group>> groups;
     // Its own arguments (from <stream directory>/arguments; empty: the
     // broker's options apply) and whether any retention applies to it.
     StreamArguments arguments;
     bool retention = false;
+    bool partitioned() const { return partitions.size() > 1; }
+    // Every group name with a committed offset in some partition.
+    bool known_group(const std::string& name) const;
+    std::size_t group_count() const;
+  };
+  // What each delivery holds of the window, by increasing seq; a settled
+  // one is marked and popped once it reaches the front.
+  struct Held {
+    DeliverySeq seq;
+    stream::StreamOffset offset;
+    std::uint64_t bytes = 0;
+    bool settled = false;  // its window slot is back
+    bool acked = false;    // consumed: a group may commit past it
+  };
+  // A reader's place in one partition it reads.
+  struct Cursor {
+    std::uint32_t partition = 0;
+    stream::ReaderPosition position;
+    std::deque<Held> unacked;  // client modes
   };
   struct Reader {
     ConsumerKey key;
     Stream* stream = nullptr;
     Group* group = nullptr;  // null: a plain reader
-    bool active = true;      // a group's standby member: false, and no position yet
+    // The partitions it reads now: a plain reader's chosen one (`partition`
+    // header) or all; a group member's assigned ones (none: it stands by).
+    std::vector<Cursor> cursors;
+    std::size_t next_cursor = 0;  // round-robin among cursors
     stream::OffsetSpec start = stream::OffsetSpec::next();
     AckMode mode = AckMode::kAuto;
     Window window;
-    stream::ReaderPosition position;
     std::uint32_t out_messages = 0;  // delivered, credit not back yet
     std::uint64_t out_bytes = 0;
-    // Client modes: what each delivery holds of the window, by increasing
-    // seq; a settled one is marked and popped once it reaches the front.
-    struct Held {
-      DeliverySeq seq;
-      stream::StreamOffset offset;
-      std::uint64_t bytes = 0;
-      bool settled = false;  // its window slot is back
-      bool acked = false;    // consumed: a group may commit past it
-    };
-    std::deque<Held> unacked;
     std::uint64_t next_seq = 0;
     bool continuation_posted = false;
+    Cursor* cursor_of(std::uint32_t partition);
   };
 
   const std::string& key_of(const Destination& d) const {
@@ -200,15 +243,29 @@ class StreamStore {
   void pump(Reader& r);
   void on_commit(const std::string& key);
   void drop_reader(Reader& r, std::string reason);
-  // A group member becomes the active one: from the committed offset, or
-  // its own start. False (the reader dropped with an ERROR) when the log
-  // cannot resolve it.
-  bool activate(Reader& r);
-  // The group's committed offset is now `next`: written durably on the
-  // committer's thread, `ticket` (if any) answered after.
-  void commit(Reader& r, stream::StreamOffset next, std::optional<OpTicket> ticket);
+  // A cursor on `partition` for `r`: at the group's committed offset
+  // there, else at the reader's own start. An Error when the log cannot
+  // resolve it.
+  Result<Cursor> open_cursor(Reader& r, std::uint32_t partition);
+  // Shares the stream's partitions among the group's members (Kafka's range
+  // assignment, in subscription order): a member losing a partition drops
+  // its cursor there (what it held unacknowledged comes again to the new
+  // owner), a member gaining one starts at the committed offset.
+  void rebalance(Group& g);
+  // The group's committed offset in `partition` is now `next`: written
+  // durably on the committer's thread, `done` (if any) run after.
+  void commit(Reader& r, std::uint32_t partition, stream::StreamOffset next, stream::GroupOffsetFile::Done done);
+  bool pump_cursor(Reader& r, Cursor& c, std::size_t& budget);
+  // The entry a SEND stores, and its partition in `s`.
+  stream::StreamEntry entry_of(Stream& s, const Message& m, std::uint32_t& partition);
 
   static constexpr std::size_t kEntriesPerPump = 512;
+  // A reader of several partitions takes at most this many from one
+  // before the next has its turn.
+  static constexpr std::size_t kEntriesPerTurn = 64;
+  // Keyless SENDs to a partitioned stream: this many to one partition,
+  // then the next (Kafka's sticky partitioner; docs/streams.md).
+  static constexpr std::uint32_t kStickyEntries = 16;
   static constexpr std::size_t kReadBytes = 1u << 20;
 
   ShardId self_;
@@ -220,6 +277,7 @@ class StreamStore {
   std::unordered_map<ConsumerKey, std::unique_ptr<Reader>> readers_;
   mutable std::string key_scratch_;
   std::uint64_t ticks_ = 0;
+  std::uint64_t deletions_ = 0;  // names the renamed directories of remove()
 };
 
 }  // namespace ferry::broker

@@ -110,6 +110,24 @@ void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answe
   });
 }
 
+// PUT's arguments naming x-queue-type "stream": a stream's arguments (the
+// others a stream takes; docs/streams.md "Declared through the management
+// API"). nullopt: not a stream declaration.
+std::optional<Result<broker::StreamArguments>> stream_declaration(const Json& arguments) {
+  if (!arguments.is_object() || !arguments.contains("x-queue-type") || arguments["x-queue-type"] != "stream")
+    return std::nullopt;
+  broker::StreamArguments a;
+  for (const auto& [name, v] : arguments.items()) {
+    if (name == "x-queue-type") continue;
+    std::string text;
+    if (v.is_string()) text = v.get<std::string>();
+    else if (v.is_number_unsigned()) text = std::to_string(v.get<std::uint64_t>());
+    else text = v.dump();  // refused by set()
+    if (Status st = a.set(name, text); !st) return Result<broker::StreamArguments>(st.error());
+  }
+  return Result<broker::StreamArguments>(std::move(a));
+}
+
 // A stream as RabbitMQ lists a stream queue ("type": "stream", messages =
 // entries kept), plus its offsets, files and consumer groups
 // (docs/streams.md "In the management API").
@@ -119,6 +137,7 @@ Json to_json(const broker::StreamStats& s) {
   if (s.arguments.max_age) arguments["x-max-age"] = *s.arguments.max_age;
   if (s.arguments.max_length_bytes) arguments["x-max-length-bytes"] = *s.arguments.max_length_bytes;
   if (s.arguments.max_segment_bytes) arguments["x-stream-max-segment-size-bytes"] = *s.arguments.max_segment_bytes;
+  if (s.arguments.partitions) arguments["x-stream-partitions"] = *s.arguments.partitions;
   Json groups = Json::array();
   for (const auto& g : s.groups) {
     Json j{{"name", g.name}, {"members", g.members}};
@@ -158,6 +177,7 @@ Json to_json(const broker::StreamStats& s) {
       {"consumers", s.consumers},
       {"first_offset", s.first_offset},
       {"end_offset", s.end_offset},
+      {"partitions", s.partitions},
       {"segments", s.segments},
       {"disk_bytes", s.disk_bytes},
       {"groups", groups},
@@ -293,6 +313,24 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
             if (body.is_discarded() || !body.is_object())
               return reply(error_response(400, "bad_request", "expected a JSON object body ({\"arguments\": {...}})"));
             if (body.contains("arguments")) {
+              if (auto stream = stream_declaration(body["arguments"])) {
+                if (!*stream) return reply(error_response(400, "bad_request", stream->error().text()));
+                // A stream queue, as RabbitMQ declares one: made on its
+                // owner (it is not a queue, nor in the declared-queues file).
+                const broker::Destination sd{broker::DestinationKind::kStream, d->name, d->vhost};
+                return on_owner<Result<bool>>(
+                    ctx, sd, [sd, args = **stream](broker::ShardBroker& b) { return b.streams().declare(sd, args); },
+                    [reply](Result<bool> made) {
+                      if (!made) {
+                        const bool limit = made.error().message == "too many streams";
+                        return reply(error_response(limit ? 409 : 400, limit ? "limit" : "bad_request",
+                                                    made.error().text()));
+                      }
+                      Response res;
+                      res.status = *made ? 201 : 204;
+                      reply(std::move(res));
+                    });
+              }
               auto parsed = broker::QueueArguments::from_json(body["arguments"]);
               if (!parsed) return reply(error_response(400, "bad_request", parsed.error().text()));
               if (Status valid = parsed->validate(); !valid)
@@ -351,7 +389,22 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
           on_owner<Err>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.delete_queue(d); },
               [&ctx, reply, d = *d](Err e) {
-                if (e == Err::kNotFound) return reply(no_queue(d));
+                if (e == Err::kNotFound) {
+                  // Not a queue: a stream of that name goes, with its files
+                  // (RabbitMQ deletes a stream queue the same way).
+                  const broker::Destination sd{broker::DestinationKind::kStream, d.name, d.vhost};
+                  return on_owner<Result<bool>>(
+                      ctx, sd, [sd](broker::ShardBroker& b) { return b.streams().remove(sd); },
+                      [reply, d](Result<bool> removed) {
+                        if (!removed) {
+                          const bool in_use = removed.error().message == "stream in use";
+                          return reply(error_response(in_use ? 409 : 500, in_use ? "in_use" : "internal_error",
+                                                      removed.error().text()));
+                        }
+                        if (!*removed) return reply(no_queue(d));
+                        reply(no_content());
+                      });
+                }
                 if (e == Err::kInUse)
                   return reply(error_response(409, "in_use",
                                               "queue " + d.to_string() + " has consumers; it is not deleted"));

@@ -21,7 +21,6 @@ inline constexpr std::string_view kReservedHeader = "Invalid header";
 // ignored: docs/dialects.md).
 inline constexpr std::string_view kUnsupportedHeader = "unsupported header";
 // A SEND to a stream inside a transaction (streams: docs/streams.md).
-inline constexpr std::string_view kStreamInTransaction = "stream sends in a transaction are not supported yet";
 // /amq/queue/NAME of a queue that does not exist (RabbitMQ: message
 // "not_found", body "NOT_FOUND - no queue 'NAME' in vhost '/'").
 inline constexpr std::string_view kNotFound = "not_found";

@@ -460,10 +460,6 @@ void StompSession::handle_send(const stomp::Frame& f) {
     return;
   }
 
-  if (*tx != nullptr && (*d)->kind == broker::DestinationKind::kStream)
-    return fail(errors::kStreamInTransaction, fmt::format("SEND to {} with transaction:{}", (*d)->to_string(),
-                                                          f.get("transaction").value_or("")),
-                receipt);
   if (*tx != nullptr) {
     // A transaction's sends reach their queues only after COMMIT, too late
     // to refuse one: sending in a transaction needs configure as well
@@ -777,6 +773,15 @@ Status StompSession::stream_offset_of(const stomp::Frame& f, const broker::Desti
   for (std::string_view name : broker::StreamArguments::names())
     if (auto v = f.get(name))
       if (Status st = options.stream_arguments.set(name, *v); !st) return st;
+  // A plain reader of one partition (the header MESSAGE frames carry).
+  if (auto p = f.get("partition")) {
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(p->data(), p->data() + p->size(), n);
+    if (p->empty() || ec != std::errc() || end != p->data() + p->size())
+      return failure("invalid stream partition", fmt::format("partition: '{}': expected a partition number",
+                                                             p->substr(0, 64)));
+    options.stream_partition = n;
+  }
   auto text = f.get("x-stream-offset");
   if (!text) return {};
   auto spec = stream::parse_offset_spec(*text, wall_ms());
@@ -976,7 +981,17 @@ void StompSession::handle_commit(const stomp::Frame& f) {
   // is durable, so a crash never keeps the acks without the sends.
   std::vector<std::pair<broker::Destination, broker::MessageRef>> atomic;
   std::vector<TxSend> rest;
+  // Sends to a stream: one batch per stream partition, appended at COMMIT
+  // (docs/streams.md "Transactions"), in SEND order per stream.
+  std::vector<std::pair<broker::Destination, std::vector<broker::MessageRef>>> streams;
   for (TxSend& send : tx.sends) {
+    if (send.destination.kind == broker::DestinationKind::kStream) {
+      auto same = std::find_if(streams.begin(), streams.end(),
+                               [&](const auto& st) { return st.first == send.destination; });
+      if (same == streams.end()) same = streams.insert(streams.end(), {send.destination, {}});
+      same->second.push_back(std::move(send.message));
+      continue;
+    }
     // A temporary queue keeps nothing across a restart (and must not come
     // back from the journal without its connection).
     if (broker_.journaled() && send.message->persistent && !broker::is_temporary_queue(send.destination)) {
@@ -985,7 +1000,7 @@ void StompSession::handle_commit(const stomp::Frame& f) {
       rest.push_back(std::move(send));
     }
   }
-  std::uint32_t parts = static_cast<std::uint32_t>(rest.size());
+  std::uint32_t parts = static_cast<std::uint32_t>(rest.size() + streams.size());
   for (const TxSettle& st : tx.settles)
     if (subs_.find(st.sub)) ++parts;
   std::uint64_t batch_op = 0;
@@ -994,6 +1009,14 @@ void StompSession::handle_commit(const stomp::Frame& f) {
   for (TxSend& send : rest) {
     const std::uint32_t answers = broker_.publish(send.destination, std::move(send.message), ticket(op));
     if (answers > 1) receipts_.expect(op, answers - 1);
+  }
+  for (auto& [d, messages] : streams) {
+    // On the stream's owner, as a SEND to it (StreamStore::publish_batch).
+    const ShardId owner = broker_.owner_of(d);
+    broker::Broker* b = &broker_;
+    broker_.post(owner, [b, owner, d = std::move(d), messages = std::move(messages), t = ticket(op)] {
+      b->local(owner).streams().publish_batch(d, messages, t);
+    });
   }
   if (batch_op != 0) {
     transactions_.settle_after(batch_op, op, std::move(tx.settles));

@@ -60,6 +60,25 @@ TEST(StreamArgumentsTest, FileRoundTripAndCorruption) {
   }
 }
 
+TEST(StreamArgumentsTest, PartitionCount) {
+  EXPECT_EQ(StreamArguments{}.partition_count(), 1u);
+  auto a = args({{"x-stream-partitions", "6"}});
+  EXPECT_EQ(a.partition_count(), 6u);
+  EXPECT_FALSE(a.empty());
+  auto back = StreamArguments::decode(a.encode());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, a);
+  EXPECT_EQ(a.encode(), "ferry-stream-arguments 1\nx-stream-partitions 6\n");
+  for (std::string_view bad : {"0", "4097", "-1", "2x", ""}) {
+    StreamArguments b;
+    EXPECT_FALSE(b.set("x-stream-partitions", bad).ok()) << bad;
+  }
+  auto differs = StreamArguments::mismatch(args({{"x-stream-partitions", "4"}}), a,
+                                           Destination{DestinationKind::kStream, "s", "/"});
+  ASSERT_TRUE(differs.has_value());
+  EXPECT_NE(differs->find("received '4' but current is '6'"), std::string::npos) << *differs;
+}
+
 TEST(StreamArgumentsTest, OnlyWhatTheFrameNamesIsChecked) {
   const Destination d{DestinationKind::kStream, "orders", "/"};
   const auto current = args({{"x-max-age", "7D"}, {"x-max-length-bytes", "1000"}});

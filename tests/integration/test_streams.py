@@ -273,16 +273,6 @@ def test_bad_stream_offset_is_an_error(broker):
     support.assert_broker_serves(broker)
 
 
-def test_send_to_stream_in_transaction_is_refused(broker):
-    dest = "/stream/" + unique("s")
-    c = client(broker.port)
-    c.request("BEGIN", [("transaction", "t1")])
-    err = c.expect_error("SEND", [("destination", dest), ("transaction", "t1")], "x")
-    assert err["message"] == "stream sends in a transaction are not supported yet", err
-    assert "t1" in err.body.decode()
-    c.close()
-
-
 def test_browser_on_stream_is_refused(broker):
     dest = "/stream/" + unique("s")
     c = client(broker.port)
