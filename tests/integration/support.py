@@ -178,6 +178,23 @@ class Broker:
         with self._lock:
             return "\n".join(self.lines[-n:])
 
+    def wait_for_log(self, pred, what: str = "", timeout: float = WAIT) -> str:
+        """The first log line for which pred(line) holds (a str: the line
+        contains it), waiting for it: stderr is read by a thread, so a line
+        the broker has written may not be in `lines` yet."""
+        if isinstance(pred, str):
+            text = pred
+            pred = lambda l: text in l
+            what = what or repr(text)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                found = next((l for l in self.lines if pred(l)), None)
+            if found is not None:
+                return found
+            assert time.monotonic() < deadline, "no log line %s; tail:\n%s" % (what, self.tail())
+            time.sleep(0.05)
+
     def sanitizer_report(self) -> str | None:
         """What a sanitizer printed on this broker's stderr, if anything."""
         with self._lock:

@@ -59,14 +59,6 @@ def refused(port: int, ctx: ssl.SSLContext) -> bool:
     return False
 
 
-def wait_log(b, text: str):
-    """Waits for a broker log line containing `text` (stderr is read by a thread)."""
-    deadline = time.monotonic() + WAIT
-    while not any(text in l for l in b.lines):
-        assert time.monotonic() < deadline, "no log line with %r; tail:\n%s" % (text, b.tail())
-        time.sleep(0.05)
-
-
 def test_listener_logged_and_listed_in_overview(broker_factory, certs):
     b = broker_factory(**HTTPS, **certs.server_opts())
     assert b.https_port and b.https_port not in (b.port, b.http_port)
@@ -175,7 +167,7 @@ def test_plain_http_to_the_https_port_gets_no_answer(broker_factory, certs):
     assert time.monotonic() - start < WAIT  # closed, not left hanging
     assert b"HTTP/" not in data and b"version" not in data, data
     s.close()
-    wait_log(b, "TLS handshake failed: http request")
+    b.wait_for_log("TLS handshake failed: http request")
     # a following HTTPS request, and the rest of the broker, work
     assert https(b.https_port, certs.client_context())[0] == 200
     assert_broker_serves(b)
@@ -258,7 +250,7 @@ def test_http_max_connections_counts_both_listeners(broker_factory, certs):
             held.append(c)
         # the HTTPS listener is full too: closed without a handshake
         assert refused(b.https_port, certs.client_context())
-        wait_log(b, "refusing HTTPS connection: http-max-connections (2) reached")
+        b.wait_for_log("refusing HTTPS connection: http-max-connections (2) reached")
     finally:
         for c in held:
             c.close()

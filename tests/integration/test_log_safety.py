@@ -58,23 +58,13 @@ def test_a_flood_of_bad_connections_writes_a_bounded_log(broker_factory):
     assert_broker_serves(b)
 
 
-def wait_for_line(b, pred, what):
-    deadline = time.monotonic() + WAIT
-    while True:
-        found = [l for l in b.lines if pred(l)]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, "no log line " + what + ":\n" + b.tail()
-        time.sleep(0.05)
-
-
 def test_connections_opened_and_closed_are_logged_with_the_reason(broker_factory):
     """Issue 16 item 6: connection open and close at info, the close with
     its user and its reason (as RabbitMQ logs "accepting"/"closing")."""
     b = broker_factory()
     c = client(b.port)  # logged in as guest
     c.disconnect()
-    line = wait_for_line(b, lambda l: "the client sent DISCONNECT" in l, "for the DISCONNECT")
+    line = b.wait_for_log(lambda l: "the client sent DISCONNECT" in l, "for the DISCONNECT")
     assert " info " in line and "user 'guest'" in line and "closed after" in line, line
     assert any(" opened from 127.0.0.1:" in l for l in b.lines), b.tail()
 
@@ -82,9 +72,9 @@ def test_connections_opened_and_closed_are_logged_with_the_reason(broker_factory
     bad.send_raw(b"BOGUS\n\n\0")
     bad.read_until_closed()
     bad.close()
-    line = wait_for_line(b, lambda l: "the broker sent an ERROR frame" in l, "for the refused frame")
+    line = b.wait_for_log(lambda l: "the broker sent an ERROR frame" in l, "for the refused frame")
     assert "user '" not in line, line  # it never logged in
 
     quiet = RawClient(b.port)
     quiet.close()
-    wait_for_line(b, lambda l: "the client closed" in l, "for a client that closed its socket")
+    b.wait_for_log(lambda l: "the client closed" in l, "for a client that closed its socket")
