@@ -14,7 +14,8 @@ namespace {
 // arguments without "x-"). Others (x-max-priority, x-queue-type, ...) only
 // a declaration sets, as in RabbitMQ.
 constexpr std::string_view kKeys[] = {"max-length", "max-length-bytes", "overflow", "message-ttl", "expires",
-                                      "dead-letter-exchange", "dead-letter-routing-key", "delivery-limit"};
+                                      "dead-letter-exchange", "dead-letter-routing-key", "delivery-limit",
+                                      "alternate-exchange"};
 
 // A compiled program of at most this much memory: a pattern's cost is
 // bounded when it is set, not discovered when a queue is matched.
@@ -94,16 +95,19 @@ Result<Policy> Policy::from_json(const std::string& vhost, const std::string& na
     return failure("invalid policy", "\"definition\" must be a JSON object with at least one key");
   nlohmann::json args = nlohmann::json::object();
   for (const auto& [key, value] : body["definition"].items()) {
-    if (key == "alternate-exchange")
-      return failure("invalid policy definition",
-                     "'alternate-exchange' in a policy is not supported yet: give the exchange the "
-                     "alternate-exchange argument when it is declared");
+    if (key == "alternate-exchange") {
+      if (!value.is_string() || value.get<std::string>().empty() ||
+          value.get<std::string>().size() > QueueArguments::kMaxName)
+        return failure("invalid policy definition", "'alternate-exchange' must be an exchange name (1 to 255 bytes)");
+      p.alternate_exchange = value.get<std::string>();
+      continue;
+    }
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys))
       return failure("invalid policy definition", "'" + key.substr(0, 64) +
                                                       "' is not a policy key Ferry knows (max-length, "
                                                       "max-length-bytes, overflow, message-ttl, expires, "
                                                       "dead-letter-exchange, dead-letter-routing-key, "
-                                                      "delivery-limit)");
+                                                      "delivery-limit, alternate-exchange)");
     args["x-" + key] = value;
   }
   auto parsed = QueueArguments::from_json(args);
@@ -126,6 +130,7 @@ nlohmann::json Policy::definition_json() const {
   nlohmann::json out = nlohmann::json::object();
   const nlohmann::json arguments = definition.to_json();  // items() borrows it
   for (const auto& [key, value] : arguments.items()) out[key.substr(2)] = value;
+  if (alternate_exchange) out["alternate-exchange"] = *alternate_exchange;
   return out;
 }
 
@@ -163,10 +168,18 @@ PolicySet::PolicySet(std::vector<Policy> policies) {
 PolicySet::~PolicySet() = default;
 
 const Policy* PolicySet::for_queue(std::string_view vhost, std::string_view name) const {
+  return first_match(vhost, name, false);
+}
+
+const Policy* PolicySet::for_exchange(std::string_view vhost, std::string_view name) const {
+  return first_match(vhost, name, true);
+}
+
+const Policy* PolicySet::first_match(std::string_view vhost, std::string_view name, bool exchanges) const {
   auto it = std::lower_bound(compiled_.begin(), compiled_.end(), vhost,
                              [](const Compiled& c, std::string_view v) { return c.policy.vhost < v; });
   for (; it != compiled_.end() && it->policy.vhost == vhost; ++it) {
-    if (!it->policy.applies_to_queues()) continue;
+    if (exchanges ? !it->policy.applies_to_exchanges() : !it->policy.applies_to_queues()) continue;
     // Unanchored, as RabbitMQ's (write ^...$ to anchor).
     if (RE2::PartialMatch(re2::StringPiece(name.data(), name.size()), *it->re)) return &it->policy;
   }

@@ -49,6 +49,9 @@ struct Policy {
   ApplyTo apply_to = ApplyTo::kAll;
   std::int64_t priority = 0;
   QueueArguments definition;  // only the keys above (never x-max-priority, x-queue-type...)
+  // alternate-exchange, for exchanges: where what an exchange cannot route
+  // goes (its own `alternate-exchange` argument wins).
+  std::optional<std::string> alternate_exchange;
 
   // RabbitMQ's body of PUT /api/policies/VHOST/NAME: {"pattern", "definition",
   // "priority" (default 0), "apply-to" (default "all")}. The Error names what
@@ -59,9 +62,10 @@ struct Policy {
   // The definition as RabbitMQ writes it (keys without "x-").
   nlohmann::json definition_json() const;
   bool applies_to_queues() const { return apply_to != ApplyTo::kExchanges; }
+  bool applies_to_exchanges() const { return apply_to != ApplyTo::kQueues; }
   friend bool operator==(const Policy& a, const Policy& b) {
     return a.vhost == b.vhost && a.name == b.name && a.pattern == b.pattern && a.apply_to == b.apply_to &&
-           a.priority == b.priority && a.definition == b.definition;
+           a.priority == b.priority && a.definition == b.definition && a.alternate_exchange == b.alternate_exchange;
   }
 };
 
@@ -84,6 +88,8 @@ class PolicySet {
   // number of policies of that vhost (bounded by max-policies), each
   // match linear in the name.
   const Policy* for_queue(std::string_view vhost, std::string_view name) const;
+  // The same for exchange `name` (apply-to exchanges or all).
+  const Policy* for_exchange(std::string_view vhost, std::string_view name) const;
   bool empty() const { return compiled_.empty(); }
 
  private:
@@ -91,6 +97,7 @@ class PolicySet {
     Policy policy;
     std::unique_ptr<const re2::RE2> re;
   };
+  const Policy* first_match(std::string_view vhost, std::string_view name, bool exchanges) const;
   std::vector<Compiled> compiled_;  // by vhost, then priority (highest first), then name
 };
 

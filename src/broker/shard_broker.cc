@@ -129,6 +129,7 @@ void ShardBroker::apply_policy(Queue& q) const {
 void ShardBroker::set_policies(std::shared_ptr<const PolicySet> policies) {
   policies_ = std::move(policies);
   if (policies_ && policies_->empty()) policies_.reset();
+  broker_.exchanges(self_).set_policies(policies_);  // alternate-exchange
   // Rare (an operator's change) and bounded: max-queues names, each matched
   // in linear time against at most max-policies patterns.
   for (auto& [key, q] : queues_) apply_policy(*q);

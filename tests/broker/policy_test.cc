@@ -48,7 +48,7 @@ TEST(Policy, RefusesWhatItCannotHonour) {
   EXPECT_NE(refused({{"pattern", "(a)\\1"}, {"definition", {{"max-length", 1}}}}).find("RE2"), std::string::npos);
   EXPECT_NE(refused({{"pattern", "a"}, {"definition", {{"max-priority", 1}}}}).find("not a policy key"),
             std::string::npos);
-  EXPECT_NE(refused({{"pattern", "a"}, {"definition", {{"alternate-exchange", "ae"}}}}).find("not supported"),
+  EXPECT_NE(refused({{"pattern", "a"}, {"definition", {{"alternate-exchange", 5}}}}).find("alternate-exchange"),
             std::string::npos);
   EXPECT_NE(refused({{"pattern", "a"}, {"definition", {{"max-length", "many"}}}}).find("x-max-length"),
             std::string::npos);
@@ -98,6 +98,9 @@ TEST(PolicySet, PicksTheHighestPriorityMatchInItsVhost) {
   EXPECT_EQ(set.for_queue("/", "jobs2"), nullptr);       // unanchored, but ^...$ anchors
   EXPECT_EQ(set.for_queue("v2", "anything")->name, "other-vhost");
   EXPECT_EQ(set.for_queue("v3", "orders"), nullptr);
+  // An exchange follows the apply-to exchanges / all ones only.
+  EXPECT_EQ(set.for_exchange("/", "x")->name, "exchanges-only");
+  EXPECT_EQ(set.for_exchange("/", "orders")->name, "exchanges-only");
 }
 
 TEST(PolicySet, APathologicalPatternIsDecidedInLinearTime) {

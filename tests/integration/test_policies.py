@@ -63,6 +63,7 @@ def test_put_get_delete_in_rabbitmq_shape(broker):
     ({"pattern": "x", "definition": {"max-length": -1}}, "x-max-length"),
     ({"pattern": "x", "definition": {"overflow": "explode"}}, "x-overflow"),
     ({"pattern": "x", "definition": {"max-priority": 5}}, "'max-priority' is not a policy key"),
+    ({"pattern": "x", "definition": {"alternate-exchange": ""}}, "alternate-exchange"),
     ({"pattern": "x", "definition": {}}, "definition"),
     ({"pattern": "x", "definition": {"max-length": 1}, "apply-to": "streams"}, "apply-to"),
     ({"pattern": "x", "definition": {"dead-letter-exchange": "no.such"}}, "x-dead-letter-exchange"),
@@ -271,3 +272,43 @@ def test_definitions_export_and_import(broker_factory):
     bad = {"policies": [{"name": "x", "vhost": "nope", "pattern": "a", "definition": {"max-length": 1}}]}
     status, _, data = api_b.raw("POST", "/api/definitions", json.dumps(bad))
     assert status == 400 and b"no vhost 'nope'" in data, data
+
+
+def _declare_exchange(api, name, type_="direct", **fields):
+    api.call("PUT", "/api/exchanges/%%2F/%s" % urllib.parse.quote(name, safe=""), dict({"type": type_}, **fields),
+             expect=201)
+
+
+def _bind(api, source, queue, key=""):
+    api.call("POST", "/api/bindings/%%2F/e/%s/q/%s" % (urllib.parse.quote(source, safe=""),
+                                                        urllib.parse.quote(queue, safe="")),
+             {"routing_key": key}, expect=201)
+
+
+def test_alternate_exchange_from_a_policy(broker):
+    """An exchange without its own alternate-exchange argument follows a
+    policy's (apply-to exchanges); its own argument wins."""
+    api = Api(broker)
+    src, own, ae, own_ae = unique("ae-src"), unique("ae-own"), unique("ae-target"), unique("ae-own-target")
+    unrouted, own_q = unique("ae-unrouted"), unique("own-unrouted")
+    _declare_exchange(api, src)
+    _declare_exchange(api, own, arguments={"alternate-exchange": own_ae})
+    _declare_exchange(api, ae, "fanout")
+    _declare_exchange(api, own_ae, "fanout")
+    for q in (unrouted, own_q):
+        api.call("PUT", api.q(q), expect=201)
+    _bind(api, ae, unrouted)
+    _bind(api, own_ae, own_q)
+    p = client(broker.port)
+    p.send("/exchange/%s/nobody" % src, "before")  # no policy yet: unroutable, dropped
+    put_policy(api, unique("ae-pol"), "^ae-", {"alternate-exchange": ae}, **{"apply-to": "exchanges"})
+    p.send("/exchange/%s/nobody" % src, "after")
+    p.send("/exchange/%s/nobody" % own, "own")
+    c = client(broker.port)
+    c.subscribe("/queue/" + unrouted, "u")
+    assert c.read_message().text == "after"
+    c.assert_no_frame(what="a message routed before the policy existed")
+    c.subscribe("/queue/" + own_q, "o")
+    assert c.read_message().text == "own"
+    # A policy that applies to exchanges leaves a queue its pattern matches alone.
+    assert api.queue(unrouted)["policy"] is None
