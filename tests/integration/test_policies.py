@@ -10,6 +10,7 @@ and HTTP; each test runs with one and two shards."""
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.parse
 
 import pytest
@@ -312,3 +313,26 @@ def test_alternate_exchange_from_a_policy(broker):
     assert c.read_message().text == "own"
     # A policy that applies to exchanges leaves a queue its pattern matches alone.
     assert api.queue(unrouted)["policy"] is None
+
+
+def test_rabbitmqadmin_declares_lists_and_deletes_policies(broker):
+    # RabbitMQ's own CLI (taken from Debian's package, as test_rabbitmqadmin does).
+    from test_rabbitmqadmin import ROOT, admin, tsv
+    r = subprocess.run(["bash", str(ROOT / "scripts" / "debian-tool.sh"), "rabbitmq-server",
+                        "usr/bin/rabbitmqadmin"], capture_output=True, text=True)
+    assert r.returncode == 0, "scripts/debian-tool.sh failed: " + r.stderr
+    tool = r.stdout.strip().splitlines()[-1]
+    name, q = unique("admin-pol"), unique("admin-q")
+    out = admin(tool, broker, "declare", "policy", "name=" + name, "pattern=^" + q + "$",
+                'definition={"max-length": 1}', "priority=2", "apply-to=queues")
+    assert "policy declared" in out, out
+    rows = {row["name"]: row for row in tsv(tool, broker, "list", "policies", "vhost", "name", "pattern",
+                                            "apply-to", "priority")}
+    assert rows[name]["pattern"] == "^" + q + "$" and rows[name]["apply-to"] == "queues", rows
+    assert rows[name]["priority"] == "2", rows
+    p = client(broker.port)
+    p.send("/queue/" + q, "a")
+    p.send("/queue/" + q, "b")
+    assert Api(broker).queue(q)["messages"] == 1
+    assert "policy deleted" in admin(tool, broker, "delete", "policy", "name=" + name)
+    assert Api(broker).get("/api/policies") == []
