@@ -201,6 +201,9 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(count_option("max-bindings", "100000",
                            "exchange bindings per vhost (management API and /exchange/ subscriptions together); a bind past it is refused (0 = no limit)",
                            [](auto& o, std::uint32_t n) { o.broker.max_bindings = n; }, true));
+  s.push_back(count_option("max-policies", "100",
+                           "policies per vhost (PUT /api/policies); each new queue is matched against them; one more is refused (0 = no limit)",
+                           [](auto& o, std::uint32_t n) { o.broker.max_policies = n; }, true));
   s.push_back({"memory-policy", "block",
                "at memory-limit: block (producer flow control) or reject (ERROR to the producer)",
                [](Config& o, const std::string& v) -> Status {

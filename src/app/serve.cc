@@ -220,6 +220,13 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     spdlog::info("health checks answered on {} during recovery (/healthz, /readyz)",
                  fmt::format("{}:{}", http_endpoint.address().to_string(), http_endpoint.port()));
   }
+  // Policies first: queues recovered from the journal follow them.
+  broker::PolicyStore policies(options.data_dir, options.broker.max_policies);
+  if (Status loaded = policies.load(); !loaded) {
+    spdlog::error("cannot read the policies: {}", loaded.error().text());
+    return 1;
+  }
+  broker.set_policy_store(&policies);
   spdlog::info("recovering from {}", options.data_dir);
   spdlog::info("{}", broker.recover());
   spdlog::info("{}", broker.open_streams());

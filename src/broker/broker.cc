@@ -127,6 +127,32 @@ void Broker::publish_declaring(std::shared_ptr<const Destination> d, MessageRef 
   });
 }
 
+void Broker::set_policy_store(PolicyStore* store) {
+  policy_store_ = store;
+  if (store == nullptr) return;
+  // Before the shards run: set directly, not by tasks.
+  auto snapshot = store->snapshot();
+  for (auto& shard : shards_) shard->set_policies(snapshot);
+}
+
+void Broker::publish_policies(std::function<void()> done) {
+  if (policy_store_ == nullptr) {
+    if (done) done();
+    return;
+  }
+  auto snapshot = policy_store_->snapshot();
+  auto left = std::make_shared<std::uint32_t>(shard_count());
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  for (std::uint32_t i = 0; i < shard_count(); ++i) {
+    post(ShardId(i), [this, i, snapshot, left, finish] {
+      shards_[i]->set_policies(snapshot);
+      post(ShardId(0), [left, finish] {
+        if (--*left == 0 && *finish) (*finish)();
+      });
+    });
+  }
+}
+
 void Broker::remember_declaration(const Destination& d, std::optional<QueueArguments> args,
                                   std::function<void(const Status&)> done) {
   executor_.post(ShardId(0), [this, change = DeclaredQueues::Change{d.vhost, d.name, std::move(args)},

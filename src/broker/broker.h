@@ -21,6 +21,7 @@
 #include "broker/message.h"
 #include "broker/message_selector.h"
 #include "broker/options.h"
+#include "broker/policy_store.h"
 #include "broker/queue_arguments.h"
 #include "broker/queue_counts.h"
 #include "broker/topic_patterns.h"
@@ -182,6 +183,16 @@ class Broker {
   void remember_declaration(const Destination& d, std::optional<QueueArguments> args,
                             std::function<void(const Status&)> done);
 
+  // Policies (policy.h). The store is read and changed on shard 0 only
+  // (the management API); null: no policies can be set (tests). Set it
+  // before the shards run: its policies are given to every shard at once,
+  // so queues recovered from the journal follow them.
+  void set_policy_store(PolicyStore* store);
+  PolicyStore* policy_store() { return policy_store_; }
+  // Call on shard 0 after changing the store: every shard applies its
+  // snapshot to its queues, then `done` runs on shard 0.
+  void publish_policies(std::function<void()> done);
+
  private:
   struct AtomicSends {
     std::vector<std::pair<Destination, MessageRef>> sends;
@@ -222,6 +233,7 @@ class Broker {
   std::vector<Counter> id_counters_;
   ClientIds client_ids_;
   DeclaredQueues* declared_queues_ = nullptr;
+  PolicyStore* policy_store_ = nullptr;  // shard 0 only
   // A declaration waiting for the next batched write of declared_queues_.
   struct PendingDeclaration {
     DeclaredQueues::Change change;

@@ -49,10 +49,17 @@ const RoutingTable* ExchangeReplica::find(std::string_view vhost) const {
 
 RoutingTable& ExchangeReplica::table(std::string_view vhost) {
   auto it = tables_.find(vhost);
-  if (it == tables_.end())
+  if (it == tables_.end()) {
     it = tables_.emplace(std::string(vhost), std::make_unique<RoutingTable>(std::string(vhost), max_exchanges_,
                                                                             max_bindings_)).first;
+    it->second->set_policies(policies_);
+  }
   return *it->second;
+}
+
+void ExchangeReplica::set_policies(std::shared_ptr<const PolicySet> policies) {
+  policies_ = std::move(policies);
+  for (auto& [vhost, t] : tables_) t->set_policies(policies_);
 }
 
 bool ExchangeReplica::has_bindings(std::string_view vhost, std::string_view exchange) const {

@@ -83,6 +83,8 @@ class ExchangeReplica {
   const RoutingTable* find(std::string_view vhost) const;
   // The vhost's table, made on first use.
   RoutingTable& table(std::string_view vhost);
+  // Policies for every table, now and made later.
+  void set_policies(std::shared_ptr<const PolicySet> policies);
   // Whether a publish to `exchange` in `vhost` could reach a queue: false
   // when the vhost has no table or the exchange has no binding (the cheap
   // test a SEND to /topic/ makes before routing through amq.topic).
@@ -95,6 +97,7 @@ class ExchangeReplica {
 
  private:
   std::size_t max_exchanges_, max_bindings_;
+  std::shared_ptr<const PolicySet> policies_;  // given to every table (RoutingTable::set_policies)
   std::unordered_map<std::string, std::unique_ptr<RoutingTable>, StringHash, std::equal_to<>> tables_;
 };
 

@@ -39,6 +39,9 @@ struct BrokerOptions {
   // (routing_table.h); a declare or bind past them is refused (0 = no limit).
   std::uint32_t max_exchanges = 10000;
   std::uint32_t max_bindings = 100000;
+  // Policies per vhost (policy.h): each new queue is matched against its
+  // vhost's, so this bounds that cost (0 = no limit).
+  std::uint32_t max_policies = 100;
   SlowSubscriberPolicy slow_subscriber_policy = SlowSubscriberPolicy::kBlock;
   // Destinations whose messages are persistent unless the SEND says
   // persistent:false (ActiveMQ wildcards: `*` one segment, `>` the rest).

@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "broker/policy.h"
 #include "common/assert.h"
 
 namespace ferry::broker {
@@ -22,11 +23,42 @@ const QueueArguments& Queue::arguments() const {
   return extras_ ? extras_->arguments : kNone;
 }
 
+const QueueArguments& Queue::declared_arguments() const {
+  static const QueueArguments kNone;
+  return extras_ ? extras_->declared : kNone;
+}
+
+const std::string& Queue::policy_name() const {
+  static const std::string kNone;
+  return extras_ ? extras_->policy : kNone;
+}
+
+const QueueArguments& Queue::policy_definition() const {
+  static const QueueArguments kNone;
+  return extras_ ? extras_->policy_definition : kNone;
+}
+
 void Queue::set_arguments(QueueArguments a) {
   if (!a.empty() || extras_) {
-    extras().arguments = std::move(a);
+    extras().declared = std::move(a);
     extras_->last_used_ms = host_.now_ms();
   }
+  apply_arguments();
+}
+
+void Queue::set_policy(std::string name, QueueArguments definition) {
+  if (!extras_ && name.empty()) return;  // none before, none now
+  Extras& e = extras();
+  if (e.policy == name && e.policy_definition == definition) return;
+  // A queue that had no arguments starts its x-expires clock now.
+  if (e.policy.empty() && e.declared.empty()) e.last_used_ms = host_.now_ms();
+  e.policy = std::move(name);
+  e.policy_definition = std::move(definition);
+  apply_arguments();
+}
+
+void Queue::apply_arguments() {
+  if (extras_) extras_->arguments = effective_arguments(extras_->declared, extras_->policy_definition);
   choose_exclusive();  // x-single-active-consumer
   drop_head_to_fit();
   dispatch();

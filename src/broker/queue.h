@@ -168,8 +168,18 @@ class Queue {
   //   (as exclusive consumers do, for every consumer).
   // x-message-ttl and x-max-priority are stamped on each message by the
   // host before it is journaled; x-expires is the host's housekeeping.
+  //
+  // A policy (policy.h) may add to or lower what it was declared with:
+  // arguments() is what applies (the declared arguments under the
+  // policy), declared_arguments() what a redeclaration is compared with
+  // and what is remembered across restarts.
   void set_arguments(QueueArguments a);
   const QueueArguments& arguments() const;
+  const QueueArguments& declared_arguments() const;
+  // The policy this queue follows now (empty name: none), applied at once.
+  void set_policy(std::string name, QueueArguments definition);
+  const std::string& policy_name() const;
+  const QueueArguments& policy_definition() const;
   // Would one more message of `body_bytes` (and `pending` messages of
   // `pending_bytes` on their way in) break x-max-length / x-max-length-bytes?
   bool over_limit(std::uint64_t body_bytes, std::size_t pending = 0, std::uint64_t pending_bytes = 0) const;
@@ -339,7 +349,10 @@ class Queue {
   // small): the arguments and what a queue with arguments keeps, and the
   // count of discarded messages.
   struct Extras {
-    QueueArguments arguments;
+    QueueArguments arguments;  // what applies: declared under policy_definition
+    QueueArguments declared;
+    std::string policy;  // empty: none
+    QueueArguments policy_definition;
     std::int64_t last_used_ms = 0;      // x-expires
     std::size_t admitting = 0;          // see note_admitting
     std::uint64_t admitting_bytes = 0;
@@ -347,6 +360,8 @@ class Queue {
     std::unique_ptr<ScheduledEntries> scheduled;  // null until a scheduled message came
   };
   ScheduledEntries* scheduled() const { return extras_ ? extras_->scheduled.get() : nullptr; }
+  // After the declared arguments or the policy changed.
+  void apply_arguments();
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
     return *extras_;

@@ -258,10 +258,18 @@ Status RoutingTable::route(std::string_view exchange, std::string_view routing_k
     if (matched_.empty()) {
       // RabbitMQ's alternate exchange: where what this exchange could not
       // route goes (once per message too, so a chain of them ends).
+      // Its own argument wins over a policy's (RabbitMQ).
+      const std::string* name = nullptr;
       const auto ae = from->properties().arguments.find("alternate-exchange");
       if (ae != from->properties().arguments.end()) {
-        Exchange* alternate = lookup(ae->second);
-        if (alternate != nullptr && !ae->second.empty() && alternate->route_epoch != epoch_) {
+        name = &ae->second;
+      } else if (policies_) {  // the default exchange never gets here (routed above)
+        const Policy* p = policies_->for_exchange(vhost_, from->name());
+        if (p != nullptr && p->alternate_exchange) name = &*p->alternate_exchange;
+      }
+      if (name != nullptr) {
+        Exchange* alternate = lookup(*name);
+        if (alternate != nullptr && !name->empty() && alternate->route_epoch != epoch_) {
           alternate->route_epoch = epoch_;
           work_.push_back(alternate);
         }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/policy.h"
 #include "broker/delivery.h"
 #include "common/result.h"
 #include "broker/exchange.h"
@@ -98,6 +99,10 @@ class RoutingTable {
   // allocation once the scratch space has grown.
   Status route(std::string_view exchange, std::string_view routing_key, const HeaderLookup& headers,
                 std::vector<std::string_view>& queues);
+  // The policies (policy.h) whose alternate-exchange an exchange without
+  // its own `alternate-exchange` argument follows (null: none). Matched
+  // only for a message an exchange could not route.
+  void set_policies(std::shared_ptr<const PolicySet> policies) { policies_ = std::move(policies); }
 
  private:
   using Exchanges = std::unordered_map<std::string, std::unique_ptr<Exchange>, StringHash, std::equal_to<>>;
@@ -119,6 +124,7 @@ class RoutingTable {
   void erase_exchange(Exchanges::iterator it, std::vector<std::string>& emptied);
 
   std::string vhost_;
+  std::shared_ptr<const PolicySet> policies_;
   std::size_t max_exchanges_;
   std::size_t max_bindings_;
   Exchanges exchanges_;

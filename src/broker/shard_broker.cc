@@ -112,8 +112,27 @@ std::unique_ptr<Queue> ShardBroker::make_queue(const Destination& d) {
   s.is_dead_letter_queue = d.name.starts_with(options_.dead_letter_prefix) ||
                            (!options_.dead_letter_queue.empty() && d.name == options_.dead_letter_queue);
   auto q = std::make_unique<Queue>(d, s, *this);
+  apply_policy(*q);
   spdlog::debug("queue {} created (vhost {})", log_safe(q->name()), log_safe(d.vhost));
   return q;
+}
+
+void ShardBroker::apply_policy(Queue& q) const {
+  // A temporary queue lives and dies with its connection: no policy (its
+  // name is the broker's, not one an operator could write a pattern for).
+  if (is_temporary_queue(q.destination())) return;
+  const Policy* p = policies_ ? policies_->for_queue(q.destination().vhost, q.destination().name) : nullptr;
+  if (p == nullptr) q.set_policy({}, {});
+  else q.set_policy(p->name, p->definition);
+}
+
+void ShardBroker::set_policies(std::shared_ptr<const PolicySet> policies) {
+  policies_ = std::move(policies);
+  if (policies_ && policies_->empty()) policies_.reset();
+  broker_.exchanges(self_).set_policies(policies_);  // alternate-exchange
+  // Rare (an operator's change) and bounded: max-queues names, each matched
+  // in linear time against at most max-policies patterns.
+  for (auto& [key, q] : queues_) apply_policy(*q);
 }
 
 Queue& ShardBroker::queue_for(const Destination& d) {
@@ -142,7 +161,7 @@ Queue* ShardBroker::declare_for_client(const Destination& d, const QueueArgument
     Queue& q = *it->second;
     // RabbitMQ: a queue's arguments are fixed; a declaration with others is
     // refused (PRECONDITION_FAILED) and changes nothing.
-    if (auto differs = QueueArguments::mismatch(args, q.arguments(), d)) {
+    if (auto differs = QueueArguments::mismatch(args, q.declared_arguments(), d)) {
       outcome = Outcome::failure(std::move(*differs));
       return nullptr;
     }
@@ -179,7 +198,7 @@ void ShardBroker::answer_declaration(const Queue& q, bool created, OpTicket tick
   }
   // Remembered with its arguments across restarts, as a queue declared
   // through the management API is; the answer waits for the file.
-  broker_.remember_declaration(q.destination(), q.arguments(), [this, d = q.destination(), ticket](const Status& stored) {
+  broker_.remember_declaration(q.destination(), q.declared_arguments(), [this, d = q.destination(), ticket](const Status& stored) {
     if (!stored)
       spdlog::error("the arguments of queue {} could not be stored: {}", log_safe(d.to_string()),
                     log_safe(stored.error().text()));

@@ -16,6 +16,7 @@
 #include "broker/destination.h"
 #include "broker/durable_subscription.h"
 #include "broker/options.h"
+#include "broker/policy.h"
 #include "broker/queue.h"
 #include "broker/recovery.h"
 #include "broker/stats.h"
@@ -101,6 +102,10 @@ class ShardBroker final : public QueueHost {
   // This shard's streams (stream_store.h).
   StreamStore& streams() { return *streams_; }
   std::size_t topic_count() const { return topics_.size(); }
+
+  // The policies every queue of this shard follows from now on (policy.h):
+  // applied to each existing queue at once and to each queue made later.
+  void set_policies(std::shared_ptr<const PolicySet> policies);
 
   // Management (docs/management.md); every call runs on this shard and
   // answers with values only.
@@ -204,6 +209,8 @@ class ShardBroker final : public QueueHost {
     return key_scratch_;
   }
   std::unique_ptr<Queue> make_queue(const Destination& d);
+  // Gives `q` the policy it matches now (none: none).
+  void apply_policy(Queue& q) const;
   // A client's declaration (SEND or SUBSCRIBE with queue arguments): the
   // queue, created with `args` if missing (and may_create); an existing one
   // must have equivalent arguments. Null with an ok Outcome: not created
@@ -286,6 +293,7 @@ class ShardBroker final : public QueueHost {
   std::int64_t memory_limit_;
   std::int64_t memory_used_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Queue>> queues_;
+  std::shared_ptr<const PolicySet> policies_;  // null: none (policy.h)
   std::unordered_map<std::string, std::unique_ptr<Topic>> topics_;
   struct Durable {
     Topic* topic = nullptr;

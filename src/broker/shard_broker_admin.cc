@@ -56,7 +56,10 @@ QueueStats stats_of(const Queue& q) {
   s.counters = q.counters();
   s.rate_in = q.rate_in();
   s.rate_out = q.rate_out();
-  s.arguments = q.arguments();
+  s.arguments = q.declared_arguments();
+  s.policy = q.policy_name();
+  s.policy_definition = q.policy_definition();
+  s.effective = q.arguments();
   return s;
 }
 }  // namespace
@@ -117,7 +120,7 @@ ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool
     Queue& q = *queues_.find(key_of(d))->second;
     // The management API's PUT of an existing queue: the same arguments
     // again are fine; others are refused (RabbitMQ), never applied.
-    if (auto differs = QueueArguments::mismatch(*args, q.arguments(), d)) {
+    if (auto differs = QueueArguments::mismatch(*args, q.declared_arguments(), d)) {
       if (mismatch != nullptr) *mismatch = std::move(*differs);
       return DeclareResult::kMismatch;
     }

@@ -51,6 +51,9 @@ struct QueueStats {
   double rate_in = 0;   // enqueued per second (last 5 s)
   double rate_out = 0;  // dequeued per second
   QueueArguments arguments;  // RabbitMQ's x-arguments it was declared with
+  std::string policy;                 // the policy it follows (empty: none)
+  QueueArguments policy_definition;   // that policy's definition
+  QueueArguments effective;           // what applies: arguments under the policy
   // Filled by ShardBroker::queue_stats(destination) only (one queue's page),
   // in subscription order; empty in lists.
   std::vector<ConsumerStats> consumer_list;

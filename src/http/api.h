@@ -14,6 +14,7 @@ void add_definitions_routes(Router& r, ApiContext& ctx);  // export and import (
 void add_publish_routes(Router& r, ApiContext& ctx);      // publish through amq.default, get from a queue
 void add_topic_routes(Router& r, ApiContext& ctx);        // topics and subscriptions
 void add_exchange_routes(Router& r, ApiContext& ctx);     // exchanges and bindings (RabbitMQ's paths)
+void add_policy_routes(Router& r, ApiContext& ctx);       // policies (RabbitMQ's paths)
 void add_metrics_routes(Router& r, ApiContext& ctx);      // /metrics (docs/metrics.md)
 void add_user_routes(Router& r, ApiContext& ctx);         // whoami, users, vhosts, permissions
 void add_health_routes(Router& r, ApiContext& ctx);       // /healthz, /readyz, /api/health/checks/...

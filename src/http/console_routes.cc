@@ -37,6 +37,7 @@ void add_all_routes(Router& r, ApiContext& ctx) {
   add_definitions_routes(r, ctx);
   add_topic_routes(r, ctx);
   add_exchange_routes(r, ctx);
+  add_policy_routes(r, ctx);
   add_metrics_routes(r, ctx);
   add_user_routes(r, ctx);
   add_health_routes(r, ctx);

@@ -11,6 +11,7 @@
 #include "broker/declared_queues.h"
 #include "broker/queue_arguments.h"
 #include "broker/exchanges.h"
+#include "broker/policy_store.h"
 #include "broker/routing_table.h"
 #include "common/version.h"
 #include "http/api.h"
@@ -68,7 +69,11 @@ void export_definitions(ApiContext& ctx, std::optional<std::string> only_vhost, 
     out["parameters"] = Json::array();
     out["global_parameters"] = Json::array();
   }
-  out["policies"] = Json::array();
+  Json policies = Json::array();
+  if (broker::PolicyStore* store = ctx.broker.policy_store())
+    for (const auto& pol : store->all())
+      if (!only_vhost || pol.vhost == *only_vhost) policies.push_back(pol.to_json());
+  out["policies"] = std::move(policies);
   // Durable exchanges a user declared (not the predeclared amq.* and ""),
   // and the bindings between durable ends: what survives a restart.
   Json exchanges = Json::array(), bindings = Json::array();
@@ -133,6 +138,7 @@ struct Import {
   std::vector<auth::PermissionEntry> permissions;
   std::vector<std::pair<broker::Destination, broker::QueueArguments>> queues;
   std::vector<broker::ExchangeChange> exchanges;  // declares, then binds, in order
+  std::vector<broker::Policy> policies;
 };
 
 // An array member of `body` (absent: empty), bounded.
@@ -280,10 +286,20 @@ Result<Import> read_import(const Json& body, const auth::UserStore& current) {
     if (!known) return failure((c.kind == broker::ExchangeChange::Kind::kDeclare ? "exchanges: " : "bindings: ") +
                                c.exchange + ": no vhost '" + c.vhost + "'");
   }
-  for (const char* unsupported : {"policies"}) {
-    auto list = list_of(body, unsupported);
-    if (!list) return list.error();
-    if (!(*list)->empty()) return failure(std::string(unsupported) + " are not imported yet");
+  auto policies = list_of(body, "policies");
+  if (!policies) return policies.error();
+  for (const Json& p : **policies) {
+    if (!p.is_object()) return failure("policies: an item is not an object");
+    auto name = string_field(p, "policies", "name");
+    if (!name) return name.error();
+    auto vhost = string_field(p, "policies", "vhost");
+    if (!vhost) return vhost.error();
+    const bool known = current.has_vhost(*vhost) ||
+                       std::find(in.vhosts.begin(), in.vhosts.end(), *vhost) != in.vhosts.end();
+    if (!known) return failure("policies: " + *name + ": no vhost '" + *vhost + "'");
+    auto policy = broker::Policy::from_json(*vhost, *name, p);
+    if (!policy) return failure("policies: " + *name + ": " + policy.error().text());
+    in.policies.push_back(std::move(*policy));
   }
   return in;
 }
@@ -359,6 +375,21 @@ void declare_queues(ApiContext& ctx, std::vector<std::pair<broker::Destination, 
   finish();
 }
 
+// Sets the imported policies (written once, all or none; applied on every
+// shard), then runs `next`: queues declared after them follow them.
+void set_policies(ApiContext& ctx, const std::shared_ptr<Import>& import, std::function<void()> next, Reply reply) {
+  if (import->policies.empty()) return next();
+  broker::PolicyStore* store = ctx.broker.policy_store();
+  if (store == nullptr)
+    return reply(error_response(400, "bad_request", "policies: this broker keeps none (no data directory)"));
+  if (Status put = store->put_all(std::move(import->policies)); !put) {
+    const std::string text = "policies: " + put.error().text();
+    return reply(text.find("limit") != std::string::npos ? error_response(409, "limit", text)
+                                                         : error_response(500, "internal_error", text));
+  }
+  ctx.broker.publish_policies(std::move(next));
+}
+
 // The reply of the queue step: on success, go on with the exchanges.
 Reply then_exchanges(ApiContext& ctx, const std::shared_ptr<Import>& import, Reply reply) {
   return [&ctx, import, reply = std::move(reply)](Response res) mutable {
@@ -389,13 +420,22 @@ void add_definitions_routes(Router& r, ApiContext& ctx) {
     auto in = read_import(body, *snapshot(ctx));
     if (!in) return reply(error_response(400, "bad_request", in.error().text()));
     auto import = std::make_shared<Import>(std::move(*in));
+    // Policies before queues: the queues declared next follow them.
+    auto queues_next = [&ctx, import](Reply reply) {
+      set_policies(
+          ctx, import,
+          [&ctx, import, reply] {
+            declare_queues(ctx, std::move(import->queues), then_exchanges(ctx, import, reply));
+          },
+          reply);
+    };
     if (import->vhosts.empty() && import->users.empty() && import->permissions.empty())
-      return declare_queues(ctx, std::move(import->queues), then_exchanges(ctx, import, std::move(reply)));
+      return queues_next(std::move(reply));
     edit_users(
         ctx,
-        [&ctx, import, reply = std::move(reply)](Response res) mutable {
+        [queues_next, reply = std::move(reply)](Response res) mutable {
           if (res.status >= 300) return reply(std::move(res));
-          declare_queues(ctx, std::move(import->queues), then_exchanges(ctx, import, std::move(reply)));
+          queues_next(std::move(reply));
         },
         std::make_shared<Outcome>(),
         [import](auth::UserStore& s, Outcome&) -> Status {

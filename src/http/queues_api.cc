@@ -22,6 +22,14 @@ namespace {
 constexpr std::size_t kMaxBrowse = 1000;
 constexpr std::size_t kDefaultBrowse = 20;
 
+// A definition as RabbitMQ writes it: the queue arguments without "x-".
+Json policy_definition_json(const broker::QueueArguments& d) {
+  Json out = Json::object();
+  const Json arguments = d.to_json();  // items() borrows it
+  for (const auto& [key, value] : arguments.items()) out[key.substr(2)] = value;
+  return out;
+}
+
 // Ferry's fields, then RabbitMQ's names for the same facts (rabbitmqadmin,
 // dashboards and scripts written for RabbitMQ read those).
 Json to_json(const broker::QueueStats& q) {
@@ -45,6 +53,11 @@ Json to_json(const broker::QueueStats& q) {
       {"rates", {{"in", round_rate(q.rate_in)}, {"out", round_rate(q.rate_out)}}},
       // RabbitMQ's
       {"arguments", arguments},  // the x-arguments it was declared with
+      // The policy it follows (null: none), that policy's definition, and
+      // what applies: its arguments under the policy (docs/management.md).
+      {"policy", q.policy.empty() ? Json(nullptr) : Json(q.policy)},
+      {"effective_policy_definition", policy_definition_json(q.policy_definition)},
+      {"effective_arguments", q.effective.to_json()},
       {"messages", q.ready + q.unacked},
       {"messages_ready", q.ready},
       {"messages_unacknowledged", q.unacked},
