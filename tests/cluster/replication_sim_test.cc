@@ -77,6 +77,7 @@ class Sim {
  public:
   explicit Sim(std::uint64_t seed) : seed_(seed), rng_(seed) {
     loss_ = std::uniform_real_distribution<double>(0.0, 0.2)(rng_);
+    initial_loss_ = loss_;
     max_delay_ms_ = std::uniform_int_distribution<std::int64_t>(1, 150)(rng_);
     fault_rate_ = std::uniform_real_distribution<double>(0.2, 1.5)(rng_);  // faults per simulated second
     options_.lag_max_ms = 1'000;
@@ -116,7 +117,7 @@ class Sim {
   const Stats& stats() const { return stats_; }
   std::string describe() const {
     std::ostringstream o;
-    o << "seed " << seed_ << ": loss " << loss_ << ", max delay " << max_delay_ms_ << " ms, faults/s " << fault_rate_
+    o << "seed " << seed_ << ": loss " << initial_loss_ << ", max delay " << max_delay_ms_ << " ms, faults/s " << fault_rate_
       << ", fetch batch " << options_.max_fetch_records << "; " << stats_.confirmed << " confirmed, " << stats_.refused
       << " refused, " << stats_.elections << " elections, " << stats_.crashes << " crashes, " << stats_.partitions
       << " partitions";
@@ -375,6 +376,7 @@ class Sim {
   std::uint64_t seed_;
   std::mt19937_64 rng_;
   double loss_ = 0;
+  double initial_loss_ = 0;
   std::int64_t max_delay_ms_ = 1;
   double fault_rate_ = 0;
   ReplicaOptions options_;
