@@ -148,6 +148,32 @@ TEST(Replica, RefusesWritesBelowMinInsyncAndWhenNotLeader) {
   EXPECT_EQ(other.error().message, "not the leader");
 }
 
+TEST(Replica, NothingIsConfirmedWhileTheInSyncSetIsBelowMinInsync) {
+  Cluster c(options(), {"a", "b"});
+  ASSERT_TRUE(c.replicas["a"]->append(c.now, "m0").ok());
+  // Nobody fetches; once b is out, a alone has the write: the high
+  // watermark passes it, but it is not confirmed (Kafka's
+  // NOT_ENOUGH_REPLICAS_AFTER_APPEND), and new writes are refused.
+  for (int i = 0; i < 15 && c.proposals.empty(); ++i) {
+    c.now += 100;
+    c.replicas["a"]->tick(c.now);
+  }
+  c.settle_proposals();
+  ASSERT_EQ(c.state.isr, (std::vector<NodeId>{"a"}));
+  EXPECT_EQ(c.replicas["a"]->high_watermark(), LogOffset(1));
+  EXPECT_EQ(c.replicas["a"]->confirmed_end(), LogOffset(0));
+  EXPECT_EQ(c.confirmed.count("a"), 0u);
+  EXPECT_FALSE(c.replicas["a"]->append(c.now, "m1").ok());
+  // b comes back: in sync again, and the write is confirmed.
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  c.settle_proposals();
+  EXPECT_EQ(c.state.isr, (std::vector<NodeId>{"a", "b", "c"}));
+  EXPECT_EQ(c.replicas["a"]->confirmed_end(), LogOffset(1));
+}
+
 TEST(Replica, ALaggingFollowerLeavesTheInSyncSetAndComesBackOnceCaughtUp) {
   Cluster c(options());
   for (int i = 0; i < 3; ++i) {
