@@ -41,6 +41,7 @@ struct PartitionState {
 
   bool in_isr(const NodeId& n) const;
   bool is_replica(const NodeId& n) const;
+  friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };
 
 // A leader's request to change the in-sync set, applied only if the
