@@ -1,6 +1,7 @@
 // The deterministic simulation tier of replication (docs/cluster.md,
-// "Simulation"): three replicas of one log, a fake etcd with the
-// controller's election, a network that drops, delays, reorders and
+// "Simulation"): three replicas of one log, the fake etcd holding its
+// metadata (PartitionStore on FakeCoordinator) with the controller's
+// election on brokers' leases, a network that drops, delays, reorders and
 // partitions, brokers that crash and restart, and a client writing at
 // whoever leads — all driven by one seed. After every run (and during it)
 // the checker asserts:
@@ -22,7 +23,9 @@
 #include <sstream>
 #include <variant>
 
+#include "cluster/fake_coordinator.h"
 #include "cluster/partition_state.h"
+#include "cluster/partition_store.h"
 #include "cluster/replica.h"
 
 namespace ferry::cluster {
@@ -33,6 +36,7 @@ constexpr std::int64_t kStepMs = 5;
 constexpr std::int64_t kLeaseTtlMs = 1'000;
 constexpr std::int64_t kPollMs = 100;
 const NodeId kEtcd = "etcd";
+const std::string kLog = "/stream/sim/0";
 
 struct Poll {};
 using Body = std::variant<FetchRequest, FetchResponse, IsrChange, Poll, PartitionState>;
@@ -93,10 +97,9 @@ class Sim {
       leases_[n.id] = {kLeaseTtlMs, 0};
       start(n);
     }
-    state_.leader = "n0";
-    state_.leader_epoch = LeaderEpoch(1);
-    state_.isr = state_.replicas;
-    state_.version = 1;
+    controller_revision_ = *fake_etcd_.put(keys_.controller, R"({"node":"controller","epoch":1})");
+    FERRY_ASSERT(*partitions_.create(kLog, state_.replicas, controller_revision_));
+    state_ = **partitions_.read(kLog);
     leader_incarnation_ = 0;
   }
 
@@ -256,8 +259,7 @@ class Sim {
   void etcd_receive(const Message& m) {
     leases_[m.from] = {now_ + kLeaseTtlMs, m.from_incarnation};
     if (auto* c = std::get_if<IsrChange>(&m.body)) {
-      Result<PartitionState> next = apply_isr_change(state_, *c);
-      if (next.ok()) state_ = *next;
+      state_ = *partitions_.alter_isr(kLog, *c);
     }
     send(kEtcd, m.from, state_);
   }
@@ -271,7 +273,9 @@ class Sim {
       for (const NodeId& n : state_.isr) elect = elect || alive(n);
     }
     if (!elect) return;
-    state_ = elect_leader(state_, [&](const NodeId& n) { return alive(n); });
+    auto elected = *partitions_.elect(kLog, state_, [&](const NodeId& n) { return alive(n); }, controller_revision_);
+    FERRY_ASSERT(elected.has_value());  // nobody else writes it
+    state_ = *elected;
     ++stats_.elections;
     if (!state_.leader.empty()) {
       leader_incarnation_ = leases_.at(state_.leader).second;
@@ -385,7 +389,12 @@ class Sim {
   std::multimap<std::int64_t, Message> in_flight_;  // equal times keep their sending order
   std::set<std::pair<NodeId, NodeId>> cuts_;
   std::multimap<std::int64_t, std::pair<NodeId, NodeId>> cut_until_;
-  // etcd.
+  // etcd (the fake, through the same PartitionStore a broker uses) and
+  // the controller's copy of the log's state.
+  FakeCoordinator fake_etcd_;
+  ClusterKeys keys_{"sim"};
+  PartitionStore partitions_{fake_etcd_, keys_};
+  Revision controller_revision_;
   PartitionState state_;
   std::map<NodeId, std::pair<std::int64_t, std::int64_t>> leases_;  // node -> (valid until, incarnation)
   std::int64_t leader_incarnation_ = 0;
