@@ -1,7 +1,6 @@
-#include <algorithm>
-
 #include "cluster/partition_state.h"
 
+#include <algorithm>
 #include <string>
 
 namespace ferry::cluster {
@@ -13,10 +12,6 @@ bool PartitionState::in_isr(const NodeId& n) const {
 bool PartitionState::is_replica(const NodeId& n) const {
   return std::find(replicas.begin(), replicas.end(), n) != replicas.end();
 }
-
-}  // namespace ferry::cluster
-
-namespace ferry::cluster {
 
 Result<PartitionState> apply_isr_change(const PartitionState& current, const IsrChange& change) {
   if (change.base_version != current.version) {

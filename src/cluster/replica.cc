@@ -218,7 +218,8 @@ void Replica::tick(std::int64_t now_ms) {
 
 Result<LogOffset> Replica::append(std::int64_t now_ms, std::string payload) {
   if (role_ != Role::kLeader) {
-    return failure("not the leader", state_.leader.empty() ? "the partition has no leader" : "the leader is " + state_.leader);
+    return failure("not the leader",
+                   state_.leader.empty() ? "the partition has no leader" : "the leader is " + state_.leader);
   }
   if (state_.isr.size() < options_.min_insync) {
     // Kafka's NOT_ENOUGH_REPLICAS: refused rather than confirmed unreplicated.

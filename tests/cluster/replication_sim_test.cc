@@ -120,10 +120,10 @@ class Sim {
   const Stats& stats() const { return stats_; }
   std::string describe() const {
     std::ostringstream o;
-    o << "seed " << seed_ << ": loss " << initial_loss_ << ", max delay " << max_delay_ms_ << " ms, faults/s " << fault_rate_
-      << ", fetch batch " << options_.max_fetch_records << "; " << stats_.confirmed << " confirmed, " << stats_.refused
-      << " refused, " << stats_.elections << " elections, " << stats_.crashes << " crashes, " << stats_.partitions
-      << " partitions";
+    o << "seed " << seed_ << ": loss " << initial_loss_ << ", max delay " << max_delay_ms_ << " ms, faults/s "
+      << fault_rate_ << ", fetch batch " << options_.max_fetch_records << "; " << stats_.confirmed << " confirmed, "
+      << stats_.refused << " refused, " << stats_.elections << " elections, " << stats_.crashes << " crashes, "
+      << stats_.partitions << " partitions";
     return o.str();
   }
 
@@ -370,7 +370,8 @@ class Sim {
       }
       for (std::int64_t o = 0; o < other.end_offset().value; ++o) {
         if (!(other.at(LogOffset(o)) == leader.log.at(LogOffset(o)))) {
-          fail("in-sync " + m + " is not a prefix of leader " + leader.id + "'s log (offset " + std::to_string(o) + ")");
+          fail("in-sync " + m + " is not a prefix of leader " + leader.id + "'s log (offset " + std::to_string(o) +
+               ")");
           break;
         }
       }
