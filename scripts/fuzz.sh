@@ -3,7 +3,7 @@
 # `fuzz` CMake preset, ./build-fuzz) and runs each for SECONDS_PER_TARGET
 # seconds (default 60). Fails if any target finds a crash, a hang or a leak.
 #
-#   bash scripts/fuzz.sh            # a short run: 60 s per target (CI passes 25)
+#   bash scripts/fuzz.sh            # a short run: 60 s per target (CI passes 10)
 #   bash scripts/fuzz.sh 3600       # the long campaign: an hour per target
 #   FUZZ_JOBS=2 bash scripts/fuzz.sh 3600   # libFuzzer fork mode, 2 processes
 #   FUZZ_TARGETS="journal_segment" bash scripts/fuzz.sh 600

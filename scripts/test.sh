@@ -2,7 +2,8 @@
 # The second command: install what is missing, build, and run every test:
 # unit tests (ctest) and integration tests (the real broker with real PHP and
 # Python STOMP clients, each run with 1 and with 2 shards); then the short
-# fuzzing run (scripts/fuzz.sh, 25 s per target) and the whole suite again
+# fuzzing run (scripts/fuzz.sh, 10 s per target: a smoke run of the seeds and
+# what they lead to; the campaigns are scripts/fuzz.sh's long mode) and the whole suite again
 # under ASan + UBSan + LSan (scripts/test-sanitizers.sh, one shard per test).
 # FERRY_SKIP_FUZZ=1 / FERRY_SKIP_SANITIZERS=1 leave those out (quick local
 # runs; CI runs both). Arguments go to every pytest run.
@@ -30,7 +31,7 @@ echo "== packaging (the Debian package built, installed, started and purged)"
 
 if [ "${FERRY_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzzing (libFuzzer, short run)"
-  bash scripts/fuzz.sh "${FERRY_FUZZ_SECONDS:-25}"
+  bash scripts/fuzz.sh "${FERRY_FUZZ_SECONDS:-10}"
 fi
 
 if [ "${FERRY_SKIP_SANITIZERS:-0}" != 1 ]; then

@@ -187,7 +187,7 @@ def test_steady_state_allocates_nothing_per_message(tmp_path):
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "allocations.md"
     r = subprocess.run([sys.executable, str(root / "bench/allocations"), "--ferry-bin", ferry, "--count", "10000",
-                        "--rate", "5000", "--steady-only", "--out", str(out)],
+                        "--rate", "10000", "--steady-only", "--out", str(out)],
                        capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert r.returncode == 0, r.stdout + r.stderr
     rows = re.findall(r"^\| (.+?) \| ([\d,]+ msg/s) \| [\d,]+ \| [\d,]+ \| (-?[\d.]+) \|$", out.read_text(), re.M)
