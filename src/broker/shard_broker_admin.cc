@@ -128,7 +128,9 @@ ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool
   // for its messages already): it takes the declared arguments.
   if (args != nullptr && (!existed || !enforce_limit)) q->set_arguments(*args);
   q->touch(now_ms());
-  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
+  // (Not for each queue restored at start-up: there may be 100,000.)
+  if (!existed && enforce_limit)
+    spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
                             log_safe(d.vhost));
   return existed ? DeclareResult::kExisted : DeclareResult::kCreated;
 }
@@ -152,6 +154,9 @@ ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   q.discard_all();
   spdlog::info("queue {} deleted (vhost {}) through the management API", log_safe(q.name()), log_safe(d.vhost));
   erase_queue(it);
+  // For good: not back after a restart (the API's answer waits for this
+  // record through QueueLog::flush).
+  record_deletion(d, {});
   return AdminError::kNone;
 }
 
@@ -220,6 +225,7 @@ void ShardBroker::publish_admin(const Destination& d, MessageRef m, bool create,
   if (q == nullptr && create) {
     q = create_queue(d);
     if (q == nullptr) return done(failure(queue_limit_text(d)));
+    record_creation(*q, nullptr);
   }
   if (q == nullptr) return done(false);
   if (journal_ == nullptr || !m->persistent) {

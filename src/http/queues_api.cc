@@ -6,6 +6,7 @@
 #include <set>
 #include <tuple>
 
+#include "broker/queue_log.h"
 #include "common/utf8.h"
 #include "http/api.h"
 #include "http/base64.h"
@@ -360,7 +361,19 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
                                                 "the queue is deleted, but it comes back (empty) after a "
                                                 "restart: " + removed.error().text()));
                 }
-                reply(no_content());
+                // The owner appended the deletion record before answering;
+                // a 204 means it is durable (the queue stays gone after a
+                // kill -9).
+                broker::QueueLog* log = ctx.broker.queue_log();
+                if (log == nullptr) return reply(no_content());
+                log->flush([&ctx, reply](const Status& st) {
+                  ctx.broker.post(ShardId(0), [reply, st] {
+                    reply(st ? no_content()
+                             : error_response(500, "internal_error",
+                                              "the queue is deleted, but it comes back (empty) after a restart: " +
+                                                  st.error().text()));
+                  });
+                });
               });
         });
 
