@@ -8,6 +8,8 @@
 #include "broker/message_codec.h"
 #include "broker/shard_broker.h"
 
+#include "common/clock.h"
+
 namespace ferry::broker {
 
 using store::RecordType;
@@ -17,7 +19,8 @@ void ShardBroker::sample_rates(std::int64_t now_ms) {
   rate_deliver_.sample(totals_.dequeued, now_ms);
   rate_ack_.sample(totals_.acked, now_ms);
   rate_redeliver_.sample(totals_.redelivered, now_ms);
-  for (auto& [key, q] : queues_) q->sample_rates(now_ms);
+  const std::int64_t wall = wall_ms();
+  for (auto& [key, q] : queues_) q->sample_rates(now_ms, wall);
   for (auto& [key, t] : topics_) t->sample_rates(now_ms);
 }
 
@@ -73,6 +76,7 @@ std::optional<QueueStats> ShardBroker::queue_stats(const Destination& d) const {
   if (it == queues_.end()) return std::nullopt;
   QueueStats s = stats_of(*it->second);
   s.consumer_list = it->second->consumer_stats();
+  s.history = it->second->history();
   return s;
 }
 
