@@ -147,12 +147,11 @@ void ShardBroker::record_creation(const Queue& q, const OpRef& op) {
       spdlog::error("queue {} is not remembered across a restart (it comes back only with persistent messages): {}",
                     log_safe(name), log_safe(st.error().text()));
     if (!waiter) return;
+    // Not refused on a failed write (a full disk): the queue works; only
+    // an empty one is not back after a restart, as a non-persistent
+    // message is not (persistent messages are refused by their own write).
     // The last reference to the Op goes on this shard (its pool's).
-    broker_.post(self_, [this, waiter = std::move(waiter), st, name = std::move(name)] {
-      if (!st && waiter->outcome.ok)
-        waiter->outcome = Outcome::failure("queue " + name + " not stored: " + st.error().text());
-      end(waiter);
-    });
+    broker_.post(self_, [this, waiter = std::move(waiter)] { end(waiter); });
   });
 }
 

@@ -227,7 +227,8 @@ class ShardBroker final : public QueueHost {
   // A queue made by traffic (create_queue from a SEND, SUBSCRIBE, COMMIT or
   // the API's publish) is remembered across restarts (Broker::queue_log);
   // `op` (if any) is answered only once that
-  // record is durable, so a RECEIPT means the queue survives a kill -9.
+  // record is durable, so a RECEIPT means the queue survives a kill -9
+  // (a failed write is logged, not refused: see the .cc).
   // Nothing for a queue that is not durable (temporary, no journal).
   void record_creation(const Queue& q, const OpRef& op);
   // A queue deleted (API, x-expires) is forgotten there too.
