@@ -18,6 +18,7 @@
 #include "broker/broker.h"
 #include "broker/declared_exchanges.h"
 #include "broker/declared_queues.h"
+#include "broker/queue_log.h"
 #include "cluster/cluster_service.h"
 #include "cluster/etcd_coordinator.h"
 #include "common/clock.h"
@@ -243,6 +244,20 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     (void)broker.local(broker.owner_of(d)).declare_queue(d, false, &args);
   }
   broker.set_declared_queues(&declared);  // queues declared with STOMP arguments are remembered there too
+  // Queues made by traffic come back too, empty or not (queues.log, read
+  // and compacted here; appended by its own writer thread from now on).
+  broker::QueueLog queue_log(options.data_dir, options.journal.fsync != store::FsyncPolicy::kNever);
+  if (auto opened_log = queue_log.open(); !opened_log) {
+    spdlog::error("cannot read the queues made by traffic: {}", opened_log.error().text());
+    return 1;
+  } else {
+    spdlog::info("{}", *opened_log);
+  }
+  for (const auto& [vhost, name] : queue_log.entries()) {
+    broker::Destination d{broker::DestinationKind::kQueue, name, vhost};
+    (void)broker.local(broker.owner_of(d)).declare_queue(d, false, nullptr);
+  }
+  broker.set_queue_log(&queue_log);
   // Durable exchanges and their bindings come back (after the queues).
   broker::DeclaredExchanges declared_exchanges(options.data_dir);
   if (auto restored = broker.restore_exchanges(&declared_exchanges); !restored) {

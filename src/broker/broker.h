@@ -32,6 +32,7 @@ namespace ferry::broker {
 
 class ShardBroker;
 class DeclaredExchanges;
+class QueueLog;
 
 // The whole broker seen from a connection: routes each operation to the
 // shard that owns the destination (hash of vhost and name) and routes the
@@ -182,6 +183,11 @@ class Broker {
   // rewrite the file once per queue).
   void remember_declaration(const Destination& d, std::optional<QueueArguments> args,
                             std::function<void(const Status&)> done);
+  // Where queues made by traffic are remembered across restarts (null: not
+  // remembered; no data directory, tests). Set at start-up before the loops
+  // run; the log itself takes records from any shard.
+  void set_queue_log(QueueLog* log) { queue_log_ = log; }
+  QueueLog* queue_log() const { return queue_log_; }
 
   // Policies (policy.h). The store is read and changed on shard 0 only
   // (the management API); null: no policies can be set (tests). Set it
@@ -234,6 +240,7 @@ class Broker {
   ClientIds client_ids_;
   DeclaredQueues* declared_queues_ = nullptr;
   PolicyStore* policy_store_ = nullptr;  // shard 0 only
+  QueueLog* queue_log_ = nullptr;
   // A declaration waiting for the next batched write of declared_queues_.
   struct PendingDeclaration {
     DeclaredQueues::Change change;

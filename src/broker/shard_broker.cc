@@ -6,6 +6,7 @@
 
 #include "broker/broker.h"
 #include "broker/declared_queues.h"
+#include "broker/queue_log.h"
 #include "common/log.h"
 #include "broker/message_codec.h"
 #include "common/assert.h"
@@ -152,6 +153,39 @@ Queue* ShardBroker::create_queue(const Destination& d) {
   auto& slot = queues_[key_of(d)];
   slot = make_queue(d);
   return slot.get();
+}
+
+void ShardBroker::record_creation(const Queue& q, const OpRef& op) {
+  QueueLog* log = broker_.queue_log();
+  if (log == nullptr || !q.settings().durable) return;
+  OpRef waiter = op;
+  if (waiter) ++waiter->waiting;
+  const Destination& d = q.destination();
+  log->created(d.vhost, d.name, [this, waiter = std::move(waiter), name = d.to_string()](const Status& st) mutable {
+    if (!st)
+      spdlog::error("queue {} is not remembered across a restart (it comes back only with persistent messages): {}",
+                    log_safe(name), log_safe(st.error().text()));
+    if (!waiter) return;
+    // Not refused on a failed write (a full disk): the queue works; only
+    // an empty one is not back after a restart, as a non-persistent
+    // message is not (persistent messages are refused by their own write).
+    // The last reference to the Op goes on this shard (its pool's).
+    broker_.post(self_, [this, waiter = std::move(waiter)] { end(waiter); });
+  });
+}
+
+void ShardBroker::record_deletion(const Destination& d, std::function<void(const Status&)> done) {
+  QueueLog* log = broker_.queue_log();
+  if (log == nullptr || is_temporary_queue(d)) {
+    if (done) done(Status{});
+    return;
+  }
+  log->deleted(d.vhost, d.name, [this, done = std::move(done), name = d.to_string()](const Status& st) {
+    if (!st)
+      spdlog::error("the deletion of queue {} is not stored: it comes back (empty) after a restart: {}",
+                    log_safe(name), log_safe(st.error().text()));
+    if (done) broker_.post(self_, [done, st] { done(st); });
+  });
 }
 
 Queue* ShardBroker::declare_for_client(const Destination& d, const QueueArguments& args, bool may_create,
@@ -308,6 +342,7 @@ Queue* ShardBroker::queue_by_journal_key(const std::string& key) {
 
 void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, bool may_create, bool routed) {
   if (d.kind == DestinationKind::kStream) return streams_->publish(d, m, ticket, may_create);
+  Queue* created = nullptr;  // made by this SEND: its answer waits for the queue's record
   if (d.kind == DestinationKind::kQueue) {
     const auto found = queues_.find(key_of(d));  // one lookup per SEND
     const bool exists = found != queues_.end();
@@ -330,7 +365,8 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
       return;
     }
     if (!exists) {
-      if (create_queue(d) == nullptr) {
+      created = create_queue(d);
+      if (created == nullptr) {
         reply(ticket, Outcome::failure(queue_limit_text(d)));
         return;
       }
@@ -362,10 +398,17 @@ void ShardBroker::publish(const Destination& d, MessageRef m, OpTicket ticket, b
     }
     // Producer flow control: the SEND completes when memory frees, and the
     // producer's connection stops reading once its window is spent.
-    parked_.push_back(Parked{d, std::move(m), ticket, routed});
+    OpRef op;
+    if (created != nullptr) {
+      op = begin(ticket);
+      record_creation(*created, op);
+    }
+    parked_.push_back(Parked{d, std::move(m), ticket, routed, std::move(op)});
     return;
   }
-  accept(d, std::move(m), begin(ticket), routed);
+  OpRef op = begin(ticket);
+  if (created != nullptr) record_creation(*created, op);
+  accept(d, std::move(m), std::move(op), routed);
 }
 
 void ShardBroker::forget_pattern(const Destination& topic) {
@@ -549,7 +592,11 @@ void ShardBroker::publish_nondurable(const Destination& topic, MessageRef m) {
 std::optional<std::string> ShardBroker::reserve_atomic(const Destination& d, const std::vector<std::uint64_t>& sizes) {
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) {
-    if (create_queue(d) == nullptr) return queue_limit_text(d);
+    Queue* q = create_queue(d);
+    if (q == nullptr) return queue_limit_text(d);
+    // The COMMIT's own journal write follows: its persistent messages bring
+    // the queue back anyway; this record keeps it when they are all gone.
+    record_creation(*q, nullptr);
     it = queues_.find(key_of(d));
   }
   Queue& q = *it->second;
@@ -621,12 +668,14 @@ void ShardBroker::subscribe(const Destination& d, const ConsumerKey& key, AckMod
     }
     answer_declaration(*s.queue, created, ticket);
   } else if (d.kind == DestinationKind::kQueue) {
+    const bool existed = queues_.contains(key_of(d));
     s.queue = create_queue(d);
     if (s.queue == nullptr) {
       op->outcome = Outcome::failure(queue_limit_text(d));
       end(op);
       return;
     }
+    if (!existed) record_creation(*s.queue, op);
   } else if (durable) {
     s.topic = &topic_for(d);
     s.durable_key = durable->key();
@@ -1073,7 +1122,8 @@ void ShardBroker::resume_parked() {
   while (!parked_.empty() && memory_used_ + overhead_bytes() < low) {
     Parked p = std::move(parked_.front());
     parked_.pop_front();
-    accept(p.destination, std::move(p.message), begin(p.ticket), p.routed);
+    OpRef op = p.op ? std::move(p.op) : begin(p.ticket);
+    accept(p.destination, std::move(p.message), std::move(op), p.routed);
   }
   resuming_ = false;
 }
@@ -1139,6 +1189,7 @@ void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Q
   q.discard_all();
   erase_queue(it);
   // Not back after a restart either.
+  record_deletion(d, {});
   if (broker_.remembers_declarations()) {
     broker_.remember_declaration(d, std::nullopt, [d](const Status& removed) {
       if (!removed)

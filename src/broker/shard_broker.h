@@ -193,6 +193,7 @@ class ShardBroker final : public QueueHost {
     MessageRef message;
     OpTicket ticket;
     bool routed = false;
+    OpRef op;  // set when begun already (it waits for its queue's creation record)
   };
   struct Subscription {
     Queue* queue = nullptr;
@@ -230,6 +231,15 @@ class ShardBroker final : public QueueHost {
   // The queue of `d`, created if missing and max-queues allows (a client's
   // SEND or SUBSCRIBE, a management PUT); null when the limit refuses it.
   Queue* create_queue(const Destination& d);
+  // A queue made by traffic (create_queue from a SEND, SUBSCRIBE, COMMIT or
+  // the API's publish) is remembered across restarts (Broker::queue_log);
+  // `op` (if any) is answered only once that
+  // record is durable, so a RECEIPT means the queue survives a kill -9
+  // (a failed write is logged, not refused: see the .cc).
+  // Nothing for a queue that is not durable (temporary, no journal).
+  void record_creation(const Queue& q, const OpRef& op);
+  // A queue deleted (API, x-expires) is forgotten there too.
+  void record_deletion(const Destination& d, std::function<void(const Status&)> done);
   // "queue 'q' in vhost '/' is full (x-max-length 10, x-overflow reject-publish)".
   static std::string full_queue_text(const Queue& q);
   std::string queue_limit_text(const Destination& d) const;

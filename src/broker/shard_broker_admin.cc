@@ -8,6 +8,8 @@
 #include "broker/message_codec.h"
 #include "broker/shard_broker.h"
 
+#include "common/clock.h"
+
 namespace ferry::broker {
 
 using store::RecordType;
@@ -17,7 +19,8 @@ void ShardBroker::sample_rates(std::int64_t now_ms) {
   rate_deliver_.sample(totals_.dequeued, now_ms);
   rate_ack_.sample(totals_.acked, now_ms);
   rate_redeliver_.sample(totals_.redelivered, now_ms);
-  for (auto& [key, q] : queues_) q->sample_rates(now_ms);
+  const std::int64_t wall = wall_ms();
+  for (auto& [key, q] : queues_) q->sample_rates(now_ms, wall);
   for (auto& [key, t] : topics_) t->sample_rates(now_ms);
 }
 
@@ -76,6 +79,7 @@ std::optional<QueueStats> ShardBroker::queue_stats(const Destination& d) const {
   if (it == queues_.end()) return std::nullopt;
   QueueStats s = stats_of(*it->second);
   s.consumer_list = it->second->consumer_stats();
+  s.history = it->second->history();
   return s;
 }
 
@@ -131,7 +135,9 @@ ShardBroker::DeclareResult ShardBroker::declare_queue(const Destination& d, bool
   // for its messages already): it takes the declared arguments.
   if (args != nullptr && (!existed || !enforce_limit)) q->set_arguments(*args);
   q->touch(now_ms());
-  if (!existed) spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
+  // (Not for each queue restored at start-up: there may be 100,000.)
+  if (!existed && enforce_limit)
+    spdlog::info("queue {} declared (vhost {}) through the management API", log_safe(q->name()),
                             log_safe(d.vhost));
   return existed ? DeclareResult::kExisted : DeclareResult::kCreated;
 }
@@ -149,6 +155,9 @@ ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   q.discard_all();
   spdlog::info("queue {} deleted (vhost {}) through the management API", log_safe(q.name()), log_safe(d.vhost));
   erase_queue(it);
+  // For good: not back after a restart (the API's answer waits for this
+  // record through QueueLog::flush).
+  record_deletion(d, {});
   return AdminError::kNone;
 }
 
@@ -217,6 +226,7 @@ void ShardBroker::publish_admin(const Destination& d, MessageRef m, bool create,
   if (q == nullptr && create) {
     q = create_queue(d);
     if (q == nullptr) return done(failure(queue_limit_text(d)));
+    record_creation(*q, nullptr);
   }
   if (q == nullptr) return done(false);
   if (journal_ == nullptr || !m->persistent) {

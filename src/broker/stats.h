@@ -39,6 +39,20 @@ struct ConsumerStats {
   bool selector = false;           // gets only the messages its selector picks
 };
 
+// One moment of a queue's history (GET /api/queues/VHOST/NAME with
+// msg_rates_age or lengths_age): the counters (cumulative since the queue
+// was made, as RabbitMQ's samples) and the lengths at `timestamp_ms` (wall
+// clock, a multiple of Queue::kHistoryIntervalMs).
+struct QueueSample {
+  std::int64_t timestamp_ms = 0;
+  std::uint64_t publish = 0;      // enqueued
+  std::uint64_t deliver_get = 0;  // dequeued
+  std::uint64_t ack = 0;
+  std::uint64_t redeliver = 0;
+  std::uint64_t messages_ready = 0;
+  std::uint64_t messages_unacknowledged = 0;
+};
+
 // Snapshots for the management API, taken on the owning shard and carried
 // to the shard that asked (values only, no pointers into the shard).
 struct QueueStats {
@@ -57,6 +71,9 @@ struct QueueStats {
   // Filled by ShardBroker::queue_stats(destination) only (one queue's page),
   // in subscription order; empty in lists.
   std::vector<ConsumerStats> consumer_list;
+  // Filled by queue_stats(destination) only: its history, oldest first (at
+  // most Queue::kHistorySamples).
+  std::vector<QueueSample> history;
 };
 
 struct TopicStats {

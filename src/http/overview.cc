@@ -123,29 +123,6 @@ class OverviewSampler : public std::enable_shared_from_this<OverviewSampler> {
   OverviewHistory history_;
 };
 
-using SampleField = std::uint64_t OverviewSample::*;
-
-// RabbitMQ's `samples`, `avg` and `avg_rate` of one figure over `samples`
-// (newest first), added to its _details object.
-void add_samples(Json& details, const std::vector<OverviewSample>& samples, SampleField field) {
-  Json list = Json::array();
-  double sum = 0;
-  for (const OverviewSample& s : samples) {
-    list.push_back({{"timestamp", s.timestamp_ms}, {"sample", s.*field}});
-    sum += static_cast<double>(s.*field);
-  }
-  details["samples"] = std::move(list);
-  details["avg"] = samples.empty() ? 0.0 : sum / static_cast<double>(samples.size());
-  double avg_rate = 0;
-  if (samples.size() >= 2) {
-    const OverviewSample& newest = samples.front();
-    const OverviewSample& oldest = samples.back();
-    avg_rate = (static_cast<double>(newest.*field) - static_cast<double>(oldest.*field)) * 1000.0 /
-               static_cast<double>(newest.timestamp_ms - oldest.timestamp_ms);
-  }
-  details["avg_rate"] = round_rate(avg_rate);
-}
-
 // A queue length's change per second over the last sampling interval
 // (RabbitMQ's "rate" of queue_totals.messages and the like).
 double length_rate(const OverviewHistory& h, SampleField field) {

@@ -1,5 +1,7 @@
 #include "http/overview_history.h"
 
+#include "http/json.h"
+
 #include <algorithm>
 #include <charconv>
 #include <string>
@@ -79,6 +81,27 @@ std::vector<OverviewSample> OverviewHistory::range(std::int64_t now_ms, SampleRa
 std::optional<std::pair<OverviewSample, OverviewSample>> OverviewHistory::newest_two() const {
   if (size_ < 2) return std::nullopt;
   return std::make_pair(at(size_ - 1), at(size_ - 2));
+}
+
+// RabbitMQ's `samples`, `avg` and `avg_rate` of one figure over `samples`
+// (newest first), added to its _details object.
+void add_samples(Json& details, const std::vector<OverviewSample>& samples, SampleField field) {
+  Json list = Json::array();
+  double sum = 0;
+  for (const OverviewSample& s : samples) {
+    list.push_back({{"timestamp", s.timestamp_ms}, {"sample", s.*field}});
+    sum += static_cast<double>(s.*field);
+  }
+  details["samples"] = std::move(list);
+  details["avg"] = samples.empty() ? 0.0 : sum / static_cast<double>(samples.size());
+  double avg_rate = 0;
+  if (samples.size() >= 2) {
+    const OverviewSample& newest = samples.front();
+    const OverviewSample& oldest = samples.back();
+    avg_rate = (static_cast<double>(newest.*field) - static_cast<double>(oldest.*field)) * 1000.0 /
+               static_cast<double>(newest.timestamp_ms - oldest.timestamp_ms);
+  }
+  details["avg_rate"] = round_rate(avg_rate);
 }
 
 }  // namespace ferry::http

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "http/json.h"
 #include "http/request.h"
 
 namespace ferry::http {
@@ -74,5 +75,11 @@ class OverviewHistory {
   std::size_t head_ = 0;  // where the next sample goes
   std::size_t size_ = 0;
 };
+
+// RabbitMQ's `samples`, `avg` and `avg_rate` of one figure over `samples`
+// (newest first, as range() gives them), added to its _details object. The
+// overview and a queue's page (GET /api/queues/VHOST/NAME) use it alike.
+using SampleField = std::uint64_t OverviewSample::*;
+void add_samples(Json& details, const std::vector<OverviewSample>& samples, SampleField field);
 
 }  // namespace ferry::http

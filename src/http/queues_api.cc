@@ -6,12 +6,15 @@
 #include <set>
 #include <tuple>
 
+#include "broker/queue_log.h"
+#include "common/clock.h"
 #include "common/utf8.h"
 #include "http/api.h"
 #include "http/base64.h"
 #include "http/client_connections.h"
 #include "http/consumer_details.h"
 #include "http/json.h"
+#include "http/overview_history.h"
 #include "http/paging.h"
 #include "http/process_stats.h"
 
@@ -237,20 +240,70 @@ void list(ApiContext& ctx, std::string vhost, const Request& req, Reply reply) {
       });
 }
 
+// The queue's history (broker::QueueSample, one minute at 5 s) as
+// RabbitMQ's samples in its _details objects, for the ranges asked
+// (msg_rates_age/_incr: publish, deliver_get, ack, redeliver;
+// lengths_age/_incr: messages, messages_ready, messages_unacknowledged);
+// the same range logic and shape as the overview's.
+struct HistoryRanges {
+  std::optional<SampleRange> msg_rates, lengths;
+};
+
+void add_history(Json& j, const broker::QueueStats& q, const HistoryRanges& ranges) {
+  OverviewHistory h;
+  for (const broker::QueueSample& s : q.history) {
+    OverviewSample o;
+    o.timestamp_ms = s.timestamp_ms;
+    o.publish = s.publish;
+    o.deliver_get = s.deliver_get;
+    o.ack = s.ack;
+    o.redeliver = s.redeliver;
+    o.messages_ready = s.messages_ready;
+    o.messages_unacknowledged = s.messages_unacknowledged;
+    o.messages = s.messages_ready + s.messages_unacknowledged;
+    h.record(o);
+  }
+  // ack and redeliver rates from the newest two samples (the 5 s rates of
+  // publish and deliver_get come from the shard's own windows).
+  if (auto two = h.newest_two()) {
+    const double secs = static_cast<double>(two->first.timestamp_ms - two->second.timestamp_ms) / 1000.0;
+    auto rate = [&](SampleField f) {
+      return secs > 0 ? round_rate(static_cast<double>(two->first.*f - two->second.*f) / secs) : 0.0;
+    };
+    j["message_stats"]["ack_details"]["rate"] = rate(&OverviewSample::ack);
+    j["message_stats"]["redeliver_details"]["rate"] = rate(&OverviewSample::redeliver);
+  }
+  const std::int64_t now = wall_ms();
+  if (ranges.msg_rates) {
+    const auto samples = h.range(now, *ranges.msg_rates);
+    add_samples(j["message_stats"]["publish_details"], samples, &OverviewSample::publish);
+    add_samples(j["message_stats"]["deliver_get_details"], samples, &OverviewSample::deliver_get);
+    add_samples(j["message_stats"]["ack_details"], samples, &OverviewSample::ack);
+    add_samples(j["message_stats"]["redeliver_details"], samples, &OverviewSample::redeliver);
+  }
+  if (ranges.lengths) {
+    const auto samples = h.range(now, *ranges.lengths);
+    add_samples(j["messages_details"], samples, &OverviewSample::messages);
+    add_samples(j["messages_ready_details"], samples, &OverviewSample::messages_ready);
+    add_samples(j["messages_unacknowledged_details"], samples, &OverviewSample::messages_unacknowledged);
+  }
+}
+
 // Answers `q` with RabbitMQ's consumer_details: its consumers joined with
 // their connections, asked of the shards those connections live on.
-void with_consumers(ApiContext& ctx, broker::QueueStats q, Reply reply) {
+void with_consumers(ApiContext& ctx, broker::QueueStats q, Reply reply, HistoryRanges ranges) {
   std::set<std::uint32_t> shards;
   std::set<std::uint64_t> ids;
   for (const auto& c : q.consumer_list) {
     shards.insert(c.key.shard.value);
     ids.insert(c.key.connection.value);
   }
-  auto answer = [q = std::move(q), reply](std::vector<Infos> parts) {
+  auto answer = [q = std::move(q), reply, ranges](std::vector<Infos> parts) {
     Infos connections;
     for (auto& p : parts)
       for (auto& c : p) connections.push_back(std::move(c));
     Json j = to_json(q);
+    add_history(j, q, ranges);
     j["consumer_details"] = consumer_details(q.destination, q.consumer_list, connections);
     reply(json_ok(j));
   };
@@ -284,13 +337,18 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
   });
 
   r.add("GET", "/api/queues/{vhost}/{name}",
-        [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
+        [&ctx](const Request& req, const std::vector<std::string>& cap, Reply reply) {
           auto d = queue_of(cap[0], cap[1]);
           if (!d) return reply(bad_name());
+          auto msg_range = parse_sample_range(req, "msg_rates");
+          if (!msg_range) return reply(error_response(400, "bad_request", msg_range.error().text()));
+          auto length_range = parse_sample_range(req, "lengths");
+          if (!length_range) return reply(error_response(400, "bad_request", length_range.error().text()));
           on_owner<std::optional<broker::QueueStats>>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.queue_stats(d); },
-              [&ctx, reply, d = *d](std::optional<broker::QueueStats> q) {
-                if (q) return with_consumers(ctx, std::move(*q), reply);
+              [&ctx, reply, d = *d, ranges = HistoryRanges{*msg_range, *length_range}](
+                  std::optional<broker::QueueStats> q) {
+                if (q) return with_consumers(ctx, std::move(*q), reply, ranges);
                 // Not a queue: a stream of that name is shown as the lists
                 // show it (RabbitMQ lists and shows stream queues alike).
                 const broker::Destination stream{broker::DestinationKind::kStream, d.name, d.vhost};
@@ -427,7 +485,19 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
                                                 "the queue is deleted, but it comes back (empty) after a "
                                                 "restart: " + removed.error().text()));
                 }
-                reply(no_content());
+                // The owner appended the deletion record before answering;
+                // a 204 means it is durable (the queue stays gone after a
+                // kill -9).
+                broker::QueueLog* log = ctx.broker.queue_log();
+                if (log == nullptr) return reply(no_content());
+                log->flush([&ctx, reply](const Status& st) {
+                  ctx.broker.post(ShardId(0), [reply, st] {
+                    reply(st ? no_content()
+                             : error_response(500, "internal_error",
+                                              "the queue is deleted, but it comes back (empty) after a restart: " +
+                                                  st.error().text()));
+                  });
+                });
               });
         });
 
