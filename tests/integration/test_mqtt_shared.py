@@ -12,17 +12,7 @@ import time
 import pytest
 
 from support import WAIT, unique
-from test_mqtt_clients import Paho, mqtt, mqtt_port, packet, raw_connect, s
-from test_mqtt_bad_input import disconnect_reason
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
-
-
-VERSIONS = [pytest.param(mqtt.MQTTv311, id="v311"), pytest.param(mqtt.MQTTv5, id="v5")]
+from mqtt_support import VERSIONS, Paho, disconnect_reason, mqtt, packet, raw_connect, s
 
 
 def drain(c: Paho, quiet: float = 1.0) -> list[bytes]:
