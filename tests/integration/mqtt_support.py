@@ -5,6 +5,7 @@ and raw MQTT packets over a socket. The `mq` fixture is in conftest.py
 skips the importing test file when Debian's python3-paho-mqtt is missing."""
 from __future__ import annotations
 
+import json
 import queue
 import re
 import socket
@@ -13,6 +14,9 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -179,6 +183,25 @@ class PahoSession(Paho):
     def subscribe(self, topic: str, qos: int = 1):
         self.client.subscribe(topic, qos)
         assert self.subacked.get(timeout=WAIT) == [qos]
+
+
+# ------------------------------------------------------------------ management API
+
+def api(b, path: str):
+    """GET on the management API: the JSON, or None for 404."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (b.http_port, path))
+    req.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest
+    try:
+        with urllib.request.urlopen(req, timeout=WAIT) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
+def session_queue(b, client_id: str):
+    return api(b, "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-subscription-%sqos1" % client_id, safe=""))
 
 
 # ------------------------------------------------------------------ mosquitto

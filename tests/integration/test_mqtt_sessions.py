@@ -8,19 +8,15 @@ amq.topic: it keeps collecting while the client is away, across restarts
 and kill -9, until it expires."""
 from __future__ import annotations
 
-import json
 import struct
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
 from support import WAIT, py_connect, unique
 from mqtt_support import (MOSQUITTO, VERSIONS, PahoSession, Raw, disconnect, mosquitto_pub, mqtt, mqtt_port, puback,
-                          raw_publish, raw_session, raw_subscribe, session_connect_packet)
+                          raw_publish, raw_session, raw_subscribe, session_connect_packet, session_queue)
 
 
 # ------------------------------------------------------------------ helpers
@@ -42,23 +38,6 @@ def session_sub(port: int, version: str, client_id: str, topic: str, *extra: str
     r = subprocess.run(args, capture_output=True, text=True, timeout=40)
     assert r.returncode == 0, "mosquitto_sub failed (rc %d): %s %s" % (r.returncode, r.stdout, r.stderr)
     return r.stdout.splitlines()
-
-
-def api(b, path: str):
-    """GET on the management API: the JSON, or None for 404."""
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (b.http_port, path))
-    req.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest
-    try:
-        with urllib.request.urlopen(req, timeout=WAIT) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
-
-
-def session_queue(b, client_id: str):
-    return api(b, "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-subscription-%sqos1" % client_id, safe=""))
 
 
 # ------------------------------------------------------------------ tests

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from support import WAIT, unique
-from mqtt_support import VERSIONS, Paho, disconnect_reason, mqtt, packet, raw_connect, s
+from mqtt_support import VERSIONS, Paho, api, disconnect_reason, mqtt, packet, raw_connect, s
 
 
 def drain(c: Paho, quiet: float = 1.0) -> list[bytes]:
@@ -104,7 +104,6 @@ def test_the_group_queue_goes_once_the_group_is_empty(mq):
     group, topic = unique("g"), unique("gq") + "/t"
     c = Paho(port, mqtt.MQTTv5)
     assert c.subscribe("$share/%s/%s" % (group, topic), 1) == [1]
-    from test_mqtt_sessions import api
     import urllib.parse
     path = "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-share/%s/%s" % (group, topic), safe="")
     assert api(b, path) is not None
