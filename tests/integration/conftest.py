@@ -104,6 +104,15 @@ def broker_factory(request, shards):
 
 
 @pytest.fixture
+def mq(broker_factory):
+    """The MQTT tests' broker (test_mqtt_*.py): one with an MQTT listener,
+    as (broker, MQTT port). A file that needs other options overrides it."""
+    from mqtt_support import mqtt_port  # here, not above: it needs Paho, which only MQTT tests do
+    b = broker_factory(mqtt_listen="127.0.0.1:0")
+    return b, mqtt_port(b)
+
+
+@pytest.fixture
 def broker(broker_factory) -> Broker:
     return broker_factory()
 

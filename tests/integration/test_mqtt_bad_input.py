@@ -11,11 +11,12 @@ import struct
 import pytest
 
 from support import assert_broker_serves
-from test_mqtt_clients import Paho, Raw, connect_packet, mqtt_port, packet, raw_connect, s, vbi
+from mqtt_support import Paho, Raw, connect_packet, disconnect_reason, mqtt_port, packet, props, raw_connect, s, vbi
 
 
 @pytest.fixture
 def mq(broker_factory):
+    """This file's broker: conftest's with a 1 KiB packet limit."""
     b = broker_factory(mqtt_listen="127.0.0.1:0", max_frame_size="1KiB")
     return b, mqtt_port(b)
 
@@ -26,18 +27,6 @@ def still_serves(b, port):
     r.send(b"\xc0\x00")
     assert r.read_packet() == (0xD0, b"")
     r.close()
-
-
-def disconnect_reason(r: Raw) -> int:
-    """MQTT 5: the DISCONNECT's reason code; the connection then closes."""
-    got = r.read_packet()
-    assert got is not None and got[0] == 0xE0, "expected DISCONNECT, got %r" % (got,)
-    assert r.read_packet() is None, "connection not closed after DISCONNECT"
-    return got[1][0]
-
-
-def props(body: bytes = b"") -> bytes:
-    return vbi(len(body)) + body
 
 
 @pytest.mark.parametrize("level", [4, 5])

@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import struct
 
-import pytest
-
 from support import unique
-from test_mqtt_bad_input import disconnect_reason
-from test_mqtt_clients import Paho, mqtt, mqtt_port, packet, raw_connect, s, vbi
-from test_mqtt_sessions import raw_session
+from mqtt_support import Paho, PahoSession, disconnect_reason, mqtt, packet, raw_connect, raw_session, s, vbi
 
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
 
 
 def aliased_publish(topic: str, alias: int, payload: bytes, packet_id: int = 0) -> bytes:
@@ -106,7 +96,6 @@ def test_persistent_session_carries_every_matching_identifier(mq):
     base, cid = unique("psid"), unique("psid")
     c = Paho(port, mqtt.MQTTv5, client_id=cid)
     c.close()
-    from test_mqtt_sessions import PahoSession
     ps = PahoSession(port, mqtt.MQTTv5, cid)
     props = Properties(PacketTypes.SUBSCRIBE)
     props.SubscriptionIdentifier = 3

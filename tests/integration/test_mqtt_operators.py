@@ -7,8 +7,6 @@ and the console's connections page shows them. Paho clients. Every test
 runs with 1 and 2 shards."""
 from __future__ import annotations
 
-import queue
-import re
 import time
 
 import pytest
@@ -18,56 +16,7 @@ from mgmt import Api
 from support import WAIT, py_connect, unique
 from test_console import browser_packages, console_as  # noqa: F401 (fixtures)
 from test_metrics import scrape, value
-
-mqtt = pytest.importorskip("paho.mqtt.client")  # Debian python3-paho-mqtt
-
-
-def mqtt_port(b) -> int:
-    for line in list(b.lines):
-        m = re.search(r"listening on \S+:(\d+) \(MQTT\)", line)
-        if m:
-            return int(m.group(1))
-    raise AssertionError("no MQTT listener in the log:\n" + b.tail(20))
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
-
-
-class Paho:
-    def __init__(self, port: int, version=mqtt.MQTTv311, client_id: str | None = None, clean: bool = True,
-                 user: str = "guest"):
-        self.client_id = client_id or unique("op")
-        kw = {} if version == mqtt.MQTTv5 else {"clean_session": clean}
-        self.client = mqtt.Client(client_id=self.client_id, protocol=version, reconnect_on_failure=False, **kw)
-        self.client.username_pw_set(user, "guest")
-        self.connack: queue.Queue = queue.Queue()
-        self.gone: queue.Queue = queue.Queue()
-        self.subacked: queue.Queue = queue.Queue()
-        self.client.on_connect = lambda c, u, f, rc, p=None: self.connack.put(getattr(rc, "value", rc))
-        self.client.on_disconnect = lambda c, u, rc, p=None: self.gone.put(getattr(rc, "value", rc))
-        self.client.on_subscribe = lambda c, u, mid, granted, p=None: self.subacked.put(mid)
-        if version == mqtt.MQTTv5:
-            from paho.mqtt.properties import Properties
-            from paho.mqtt.packettypes import PacketTypes
-            props = Properties(PacketTypes.CONNECT)
-            if not clean:
-                props.SessionExpiryInterval = 300
-            self.client.connect("127.0.0.1", port, 30, clean_start=clean, properties=props)
-        else:
-            self.client.connect("127.0.0.1", port, 30)
-        self.client.loop_start()
-        assert self.connack.get(timeout=WAIT) == 0
-
-    def subscribe(self, topic: str, qos: int = 1):
-        self.client.subscribe(topic, qos)
-        self.subacked.get(timeout=WAIT)
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
+from mqtt_support import Paho, mqtt
 
 
 def mqtt_connections(api: Api) -> dict[str, dict]:
@@ -92,8 +41,8 @@ def wait_for(what, pred, timeout=WAIT):
 def test_connections_api_lists_mqtt_beside_stomp(mq):
     b, port = mq
     api = Api(b)
-    v3 = Paho(port, mqtt.MQTTv311)
-    v5 = Paho(port, mqtt.MQTTv5)
+    v3 = Paho(port, mqtt.MQTTv311, keepalive=30, expect_rc=0)
+    v5 = Paho(port, mqtt.MQTTv5, keepalive=30, expect_rc=0)
     stomp, _ = py_connect(b.port)
     conns = wait_for("both MQTT connections", lambda: (lambda m: m if len(m) == 2 else None)(mqtt_connections(api)))
     assert conns[v3.client_id]["protocol"] == "MQTT 3.1.1"
@@ -122,8 +71,8 @@ def test_connections_api_lists_mqtt_beside_stomp(mq):
 def test_delete_closes_an_mqtt_connection(mq, version):
     b, port = mq
     api = Api(b)
-    victim = Paho(port, version)
-    other = Paho(port, version)
+    victim = Paho(port, version, keepalive=30, expect_rc=0)
+    other = Paho(port, version, keepalive=30, expect_rc=0)
     stomp, lst = py_connect(b.port)
     conn = wait_for("the connection", lambda: mqtt_connections(api).get(victim.client_id))
     api.call("DELETE", "/api/connections/" + conn["id"], expect=204)
@@ -145,7 +94,7 @@ def test_delete_closes_an_mqtt_connection(mq, version):
 def test_session_queue_names_its_mqtt_consumer(mq):
     b, port = mq
     api = Api(b)
-    c = Paho(port, mqtt.MQTTv311, clean=False)
+    c = Paho(port, mqtt.MQTTv311, clean=False, keepalive=30, expect_rc=0)
     c.subscribe(unique("op") + "/t", 1)
     qname = "mqtt-subscription-%sqos1" % c.client_id
     conn = wait_for("the connection", lambda: mqtt_connections(api).get(c.client_id))
@@ -156,7 +105,7 @@ def test_session_queue_names_its_mqtt_consumer(mq):
 
 def test_console_shows_mqtt_connections(mq, console_as):
     b, port = mq
-    c = Paho(port, mqtt.MQTTv5)
+    c = Paho(port, mqtt.MQTTv5, keepalive=30, expect_rc=0)
     addr = "127.0.0.1:%d" % c.client.socket().getsockname()[1]
     ui = console_as(b, "guest", "guest")
     ui.click("[data-testid=nav-connections]")

@@ -11,27 +11,12 @@ import subprocess
 import pytest
 
 from support import py_connect, unique
-from test_mqtt_clients import Raw, mqtt_port, packet, s, vbi
-from test_mqtt_sessions import PahoSession, mqtt, raw_publish
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
+from mqtt_support import VERSIONS, PahoSession, Raw, expect, mosquitto_pub, packet, raw_connect, raw_publish, s
 
 
 def connect(port: int, level: int, receive_maximum: int | None = None) -> Raw:
     props = b"" if receive_maximum is None else b"\x21" + struct.pack(">H", receive_maximum)
-    head = s("MQTT") + bytes([level, 0xC2]) + struct.pack(">H", 60)
-    if level == 5:
-        head += vbi(len(props)) + props
-    r = Raw(port)
-    r.level = level
-    r.send(packet(0x10, head + s(unique("q2")) + s("guest") + s("guest")))
-    first, body = r.read_packet()
-    assert first == 0x20 and body[1] == 0
-    return r
+    return raw_connect(port, level, client_id=unique("q2"), properties=props)
 
 
 def subscribe(r: Raw, flt: str, qos: int = 2):
@@ -46,13 +31,6 @@ def response(r: Raw, kind: int, pid: int, reason: int | None = None):
     r.send(packet(kind, body))
 
 
-def expect(r: Raw, first: int, pid: int) -> bytes:
-    got = r.read_packet()
-    assert got is not None, "closed"
-    assert got[0] == first and struct.unpack(">H", got[1][:2])[0] == pid, "got %x %r" % got
-    return got[1]
-
-
 def nothing(r: Raw, timeout: float = 0.5):
     try:
         got = r.read_packet(timeout=timeout)
@@ -62,10 +40,7 @@ def nothing(r: Raw, timeout: float = 0.5):
 
 
 def pub(port: int, version: str, topic: str, message: str, qos: int = 2):
-    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-q", str(qos),
-                        "-t", topic, "-m", message, "-u", "guest", "-P", "guest"],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
+    mosquitto_pub(port, version, topic, message, qos)
 
 
 @pytest.mark.parametrize("version", ["mqttv311", "mqttv5"])
@@ -164,7 +139,7 @@ def test_pubrec_with_an_error_ends_the_flow(mq):
     r.close()
 
 
-@pytest.mark.parametrize("version", [pytest.param(mqtt.MQTTv311, id="v311"), pytest.param(mqtt.MQTTv5, id="v5")])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_persistent_session_gets_qos2(mq, version):
     """QoS 2 messages published while a persistent session's client is away
     come at QoS 2 on its return (Paho completes the handshake)."""

@@ -6,32 +6,17 @@ raw packets for the reason codes. Kept per topic and vhost in
 mqtt-max-retained and mqtt-max-retained-bytes."""
 from __future__ import annotations
 
-import queue
 import struct
 import subprocess
 
 import pytest
 
-from support import WAIT, py_connect, unique
-from test_mqtt_clients import Raw, connect_packet, mqtt, mqtt_port, packet, raw_connect, s
-
-from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402  (Debian python3-paho-mqtt)
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
+from support import py_connect, unique
+from mqtt_support import Paho, Raw, SubscribeOptions, mosquitto_pub, mqtt, mqtt_port, packet, raw_connect, s
 
 
 def pub(port: int, version: str, topic: str, message: str | None, qos: int = 1, retain: bool = True):
-    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-q", str(qos), "-t", topic,
-            "-u", "guest", "-P", "guest"]
-    args += ["-n"] if message is None else ["-m", message]
-    if retain:
-        args.append("-r")
-    r = subprocess.run(args, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, "mosquitto_pub failed: %s %s" % (r.stdout, r.stderr)
+    mosquitto_pub(port, version, topic, message, qos, *(["-r"] if retain else []))
 
 
 def sub(port: int, version: str, topic: str, count: int, *extra: str) -> list[str]:
@@ -41,42 +26,6 @@ def sub(port: int, version: str, topic: str, count: int, *extra: str) -> list[st
                         "-F", "%r %t %p", "-C", str(count), "-W", "5", "-u", "guest", "-P", "guest", *extra],
                        capture_output=True, text=True, timeout=30)
     return r.stdout.splitlines()
-
-
-class Paho5:
-    def __init__(self, port: int):
-        self.client = mqtt.Client(client_id=unique("p5"), protocol=mqtt.MQTTv5, reconnect_on_failure=False)
-        self.client.username_pw_set("guest", "guest")
-        self.messages: queue.Queue = queue.Queue()
-        self.subacked: queue.Queue = queue.Queue()
-        self.connack: queue.Queue = queue.Queue()
-        self.client.on_message = lambda c, u, m: self.messages.put(m)
-        self.client.on_connect = lambda c, u, f, rc, p=None: self.connack.put(rc.value)
-        self.client.on_subscribe = lambda c, u, mid, codes, p=None: self.subacked.put([x.value for x in codes])
-        self.client.connect("127.0.0.1", port, 60)
-        self.client.loop_start()
-        assert self.connack.get(timeout=WAIT) == 0
-
-    def subscribe(self, topic: str, **options):
-        self.client.subscribe(topic, options=SubscribeOptions(qos=1, **options))
-        assert self.subacked.get(timeout=WAIT) == [1]
-
-    def get(self, timeout: float = WAIT):
-        try:
-            return self.messages.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("paho: no message within %.1fs" % timeout)
-
-    def none(self, timeout: float = 0.5):
-        try:
-            m = self.messages.get(timeout=timeout)
-        except queue.Empty:
-            return
-        raise AssertionError("paho: unexpected message %s %r retain=%s" % (m.topic, m.payload, m.retain))
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.mark.parametrize("version", ["mqttv311", "mqttv5"])
@@ -104,9 +53,9 @@ def test_live_deliveries_and_retain_as_published(mq):
     Published."""
     b, port = mq
     topic = unique("rap") + "/t"
-    plain, rap = Paho5(port), Paho5(port)
-    plain.subscribe(topic)
-    rap.subscribe(topic, retainAsPublished=True)
+    plain, rap = Paho(port, mqtt.MQTTv5, expect_rc=0), Paho(port, mqtt.MQTTv5, expect_rc=0)
+    assert plain.subscribe(topic, 1) == [1]
+    assert rap.subscribe(topic, 1, retainAsPublished=True) == [1]
     pub(port, "mqttv5", topic, "live")
     m1, m2 = plain.get(), rap.get()
     assert (m1.payload, m1.retain) == (b"live", 0)
@@ -123,17 +72,17 @@ def test_retain_handling(mq):
     _, port = mq
     topic = unique("rh") + "/t"
     pub(port, "mqttv5", topic, "kept")
-    c = Paho5(port)
-    c.subscribe(topic, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
+    c = Paho(port, mqtt.MQTTv5, expect_rc=0)
+    assert c.subscribe(topic, 1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND) == [1]
     c.none()
     c.close()
-    c = Paho5(port)
-    c.subscribe(topic, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+    c = Paho(port, mqtt.MQTTv5, expect_rc=0)
+    assert c.subscribe(topic, 1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB) == [1]
     m = c.get()
     assert (m.payload, m.retain) == (b"kept", 1)
-    c.subscribe(topic, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+    assert c.subscribe(topic, 1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB) == [1]
     c.none()
-    c.subscribe(topic, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+    assert c.subscribe(topic, 1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE) == [1]
     m = c.get()
     assert (m.payload, m.retain) == (b"kept", 1)
     c.close()

@@ -12,43 +12,19 @@ from __future__ import annotations
 import struct
 import time
 
-import pytest
-
-from support import WAIT, py_connect, unique
-from test_mqtt_clients import Raw, mqtt_port, packet, s, vbi
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
+from support import py_connect, unique
+from mqtt_support import Raw, packet, raw_connect, read_vbi, s
 
 
 def connect(port: int, alias_maximum: int | None) -> Raw:
     props = b"" if alias_maximum is None else b"\x22" + struct.pack(">H", alias_maximum)
-    head = s("MQTT") + bytes([5, 0xC2]) + struct.pack(">H", 60) + vbi(len(props)) + props
-    r = Raw(port)
-    r.level = 5
-    r.send(packet(0x10, head + s(unique("al")) + s("guest") + s("guest")))
-    first, body = r.read_packet()
-    assert first == 0x20 and body[1] == 0
-    return r
+    return raw_connect(port, 5, client_id=unique("al"), properties=props)
 
 
 def subscribe(r: Raw, flt: str):
     r.send(packet(0x82, struct.pack(">H", 1) + b"\x00" + s(flt) + b"\x00"))
     first, ack = r.read_packet()
     assert first == 0x90 and ack[-1] == 0
-
-
-def read_vbi(b: bytes, i: int) -> tuple[int, int]:
-    n, mult = 0, 1
-    while True:
-        n += (b[i] & 0x7F) * mult
-        mult *= 128
-        i += 1
-        if b[i - 1] & 0x80 == 0:
-            return n, i
 
 
 def publish_on_wire(r: Raw) -> tuple[str, int | None, bytes]:

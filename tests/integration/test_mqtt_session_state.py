@@ -12,34 +12,16 @@ import struct
 import pytest
 
 from support import QUIET, WAIT, py_connect, unique
-from test_mqtt_clients import Raw, mqtt_port, packet, s, vbi
-from test_mqtt_sessions import PahoSession, mqtt
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
+from mqtt_support import PahoSession, Raw, expect, expiry_property, mqtt, packet, raw_connect, s
 
 
 def connect(port: int, client_id: str, *, clean: bool, expiry: int | None = None, will: tuple | None = None,
             will_delay: int | None = None, level: int = 5) -> tuple[Raw, bool]:
     """A raw connection; `will` = (topic, payload). Returns it and session present."""
-    flags = 0xC0 | (0x02 if clean else 0)
-    props = b"" if expiry is None else b"\x11" + struct.pack(">I", expiry)
-    payload = s(client_id)
-    if will:
-        flags |= 0x04
-        wprops = b"" if will_delay is None else b"\x18" + struct.pack(">I", will_delay)
-        payload += (vbi(len(wprops)) + wprops if level == 5 else b"") + s(will[0]) + s(will[1])
-    payload += s("guest") + s("guest")
-    head = s("MQTT") + bytes([level, flags]) + struct.pack(">H", 60) + (vbi(len(props)) + props if level == 5 else b"")
-    r = Raw(port)
-    r.level = level
-    r.send(packet(0x10, head + payload))
-    first, body = r.read_packet()
-    assert first == 0x20 and body[1] == 0, "CONNACK %r" % body
-    return r, bool(body[0] & 1)
+    wprops = b"" if will_delay is None else b"\x18" + struct.pack(">I", will_delay)
+    r = raw_connect(port, level, client_id=client_id, clean=clean, properties=expiry_property(expiry), will=will,
+                    will_properties=wprops)
+    return r, bool(r.connack[0] & 1)
 
 
 def drop(r: Raw):
@@ -136,13 +118,6 @@ def test_delayed_will_reaches_stomp_and_is_retained(mq):
 def publish_qos2(r: Raw, topic: str, pid: int, payload: bytes, dup: bool = False):
     props = b"\x00" if r.level == 5 else b""
     r.send(packet(0x34 | (0x08 if dup else 0), s(topic) + struct.pack(">H", pid) + props + payload))
-
-
-def expect(r: Raw, first: int, pid: int) -> bytes:
-    got = r.read_packet()
-    assert got is not None, "closed"
-    assert got[0] == first and struct.unpack(">H", got[1][:2])[0] == pid, "got %x %r" % got
-    return got[1]
 
 
 @pytest.mark.parametrize("level", [4, 5])

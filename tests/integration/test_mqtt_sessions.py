@@ -8,119 +8,21 @@ amq.topic: it keeps collecting while the client is away, across restarts
 and kill -9, until it expires."""
 from __future__ import annotations
 
-import json
-import queue
 import struct
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
 from support import WAIT, py_connect, unique
-from test_mqtt_clients import Raw, mqtt, mqtt_port, packet, s, vbi
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
+from mqtt_support import (MOSQUITTO, VERSIONS, PahoSession, Raw, disconnect, mosquitto_pub, mqtt, mqtt_port, puback,
+                          raw_publish, raw_session, raw_subscribe, session_connect_packet, session_queue)
 
 
 # ------------------------------------------------------------------ helpers
 
-def connect_packet(client_id: str, level: int = 4, clean: bool = True, expiry: int | None = None,
-                   keep_alive: int = 60) -> bytes:
-    flags = 0xC0 | (0x02 if clean else 0)
-    props = b""
-    if expiry is not None:
-        props += b"\x11" + struct.pack(">I", expiry)
-    head = s("MQTT") + bytes([level, flags]) + struct.pack(">H", keep_alive)
-    if level == 5:
-        head += vbi(len(props)) + props
-    return packet(0x10, head + s(client_id) + s("guest") + s("guest"))
-
-
-def raw_session(port: int, client_id: str, level: int = 4, clean: bool = False,
-                expiry: int | None = None) -> tuple[Raw, bool, dict]:
-    """Connects; returns the connection, CONNACK's session present flag, and
-    (MQTT 5) CONNACK's properties as {id: raw bytes}."""
-    r = Raw(port)
-    r.send(connect_packet(client_id, level, clean, expiry))
-    first, body = r.read_packet()
-    assert first == 0x20 and body[1] == 0, "CONNACK refused: %r" % body
-    props = {}
-    if level == 5:
-        n, i, mult = 0, 2, 1
-        while True:
-            n += (body[i] & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if body[i - 1] & 0x80 == 0:
-                break
-        p = body[i:i + n]
-        j = 0
-        sizes = {0x11: 4, 0x21: 2, 0x22: 2, 0x24: 1, 0x25: 1, 0x27: 4, 0x28: 1, 0x29: 1, 0x2A: 1, 0x13: 2}
-        while j < len(p):
-            pid = p[j]
-            j += 1
-            if pid in sizes:
-                props[pid] = p[j:j + sizes[pid]]
-                j += sizes[pid]
-            else:  # a string
-                ln = struct.unpack(">H", p[j:j + 2])[0]
-                props[pid] = p[j + 2:j + 2 + ln]
-                j += 2 + ln
-    return r, bool(body[0] & 1), props
-
-
-def raw_subscribe(r: Raw, level: int, flt: str, qos: int = 1, packet_id: int = 1):
-    body = struct.pack(">H", packet_id) + (b"\x00" if level == 5 else b"") + s(flt) + bytes([qos])
-    r.send(packet(0x82, body))
-    first, ack = r.read_packet()
-    assert first == 0x90, "not a SUBACK: %x" % first
-    assert ack[-1] == min(qos, 1), "SUBACK %r" % ack
-
-
-def raw_publish(r: Raw) -> tuple[int, str, int, bytes]:
-    """The next PUBLISH: (first byte, topic, packet id, payload)."""
-    first, body = r.read_packet()
-    assert first & 0xF0 == 0x30, "not a PUBLISH: %x %r" % (first, body)
-    tl = struct.unpack(">H", body[:2])[0]
-    topic = body[2:2 + tl].decode()
-    i = 2 + tl
-    pid = 0
-    if first & 0x06:
-        pid = struct.unpack(">H", body[i:i + 2])[0]
-        i += 2
-    if r.level == 5:
-        n, mult = 0, 1
-        while True:
-            n += (body[i] & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if body[i - 1] & 0x80 == 0:
-                break
-        i += n
-    return first, topic, pid, body[i:]
-
-
-def puback(r: Raw, pid: int):
-    r.send(packet(0x40, struct.pack(">H", pid)))
-
-
-def disconnect(r: Raw):
-    r.send(b"\xe0\x00")
-    assert r.closed(), "no close after DISCONNECT"
-    r.close()
-
-
 def pub(port: int, version: str, topic: str, message: str, qos: int = 1):
-    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-q", str(qos),
-                        "-t", topic, "-m", message, "-u", "guest", "-P", "guest"],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, "mosquitto_pub failed: %s %s" % (r.stdout, r.stderr)
+    mosquitto_pub(port, version, topic, message, qos)
 
 
 def session_sub(port: int, version: str, client_id: str, topic: str, *extra: str, count: int | None = None,
@@ -136,78 +38,6 @@ def session_sub(port: int, version: str, client_id: str, topic: str, *extra: str
     r = subprocess.run(args, capture_output=True, text=True, timeout=40)
     assert r.returncode == 0, "mosquitto_sub failed (rc %d): %s %s" % (r.returncode, r.stdout, r.stderr)
     return r.stdout.splitlines()
-
-
-class PahoSession:
-    """A Paho client with a persistent session: 3.1.1 clean_session=False,
-    MQTT 5 clean_start=False and a Session Expiry Interval."""
-
-    def __init__(self, port: int, version: int, client_id: str, expiry: int = 300, clean: bool = False):
-        self.client = mqtt.Client(client_id=client_id, protocol=version, reconnect_on_failure=False,
-                                  **({} if version == mqtt.MQTTv5 else {"clean_session": clean}))
-        self.client.username_pw_set("guest", "guest")
-        self.messages: queue.Queue = queue.Queue()
-        self.connack: queue.Queue = queue.Queue()
-        self.subacked: queue.Queue = queue.Queue()
-        self.client.on_message = lambda c, u, m: self.messages.put(m)
-        if version == mqtt.MQTTv5:
-            from paho.mqtt.properties import Properties
-            from paho.mqtt.packettypes import PacketTypes
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = expiry
-            self.client.on_connect = lambda c, u, f, rc, p=None: self.connack.put((rc.value, f["session present"]))
-            self.client.on_subscribe = lambda c, u, mid, codes, p=None: self.subacked.put([x.value for x in codes])
-            self.client.connect("127.0.0.1", port, 60, clean_start=clean, properties=props)
-        else:
-            self.client.on_connect = lambda c, u, f, rc: self.connack.put((rc, f["session present"]))
-            self.client.on_subscribe = lambda c, u, mid, granted: self.subacked.put(list(granted))
-            self.client.connect("127.0.0.1", port, 60)
-        self.client.loop_start()
-        rc, present = self.connack.get(timeout=WAIT)
-        assert rc == 0, "CONNACK %s" % rc
-        self.session_present = bool(present)
-
-    def subscribe(self, topic: str, qos: int = 1):
-        self.client.subscribe(topic, qos)
-        assert self.subacked.get(timeout=WAIT) == [qos]
-
-    def get(self, timeout: float = WAIT):
-        try:
-            return self.messages.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("paho: no message within %.1fs" % timeout)
-
-    def none(self, timeout: float = 0.5):
-        try:
-            m = self.messages.get(timeout=timeout)
-        except queue.Empty:
-            return
-        raise AssertionError("paho: unexpected message %s %r" % (m.topic, m.payload))
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def api(b, path: str):
-    """GET on the management API: the JSON, or None for 404."""
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (b.http_port, path))
-    req.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest
-    try:
-        with urllib.request.urlopen(req, timeout=WAIT) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
-
-
-def session_queue(b, client_id: str):
-    return api(b, "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-subscription-%sqos1" % client_id, safe=""))
-
-
-VERSIONS = [pytest.param(mqtt.MQTTv311, id="v311"), pytest.param(mqtt.MQTTv5, id="v5")]
-MOSQUITTO = ["mqttv311", "mqttv5"]
 
 
 # ------------------------------------------------------------------ tests
@@ -408,7 +238,7 @@ def test_persistent_sessions_count_against_max_queues(broker_factory):
         held.append(r)
     for level, code in ((5, 0x97), (4, 3)):
         r = Raw(port)
-        r.send(connect_packet(unique("mq"), level, clean=False, expiry=60 if level == 5 else None))
+        r.send(session_connect_packet(unique("mq"), level, clean=False, expiry=60 if level == 5 else None))
         first, body = r.read_packet()
         assert first == 0x20 and body[1] == code, "CONNACK %r" % body
         r.close()

@@ -12,17 +12,7 @@ import time
 import pytest
 
 from support import WAIT, unique
-from test_mqtt_clients import Paho, mqtt, mqtt_port, packet, raw_connect, s
-from test_mqtt_bad_input import disconnect_reason
-
-
-@pytest.fixture
-def mq(broker_factory):
-    b = broker_factory(mqtt_listen="127.0.0.1:0")
-    return b, mqtt_port(b)
-
-
-VERSIONS = [pytest.param(mqtt.MQTTv311, id="v311"), pytest.param(mqtt.MQTTv5, id="v5")]
+from mqtt_support import VERSIONS, Paho, api, disconnect_reason, mqtt, packet, raw_connect, s
 
 
 def drain(c: Paho, quiet: float = 1.0) -> list[bytes]:
@@ -114,7 +104,6 @@ def test_the_group_queue_goes_once_the_group_is_empty(mq):
     group, topic = unique("g"), unique("gq") + "/t"
     c = Paho(port, mqtt.MQTTv5)
     assert c.subscribe("$share/%s/%s" % (group, topic), 1) == [1]
-    from test_mqtt_sessions import api
     import urllib.parse
     path = "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-share/%s/%s" % (group, topic), safe="")
     assert api(b, path) is not None

@@ -6,29 +6,15 @@ TLS), a raw WebSocket handshake for what the listener accepts. Every test
 runs with 1 and 2 shards."""
 from __future__ import annotations
 
-import queue
-import re
 import ssl
 import subprocess
-import time
 
 import pytest
 
-from support import WAIT, unique
+from support import unique
 from mgmt import Api
 from transport_support import Certs, RawWs
-
-mqtt = pytest.importorskip("paho.mqtt.client")  # Debian python3-paho-mqtt
-
-
-def mqtt_ports(b) -> dict[str, int]:
-    """The MQTT listeners' ports by kind ("MQTT", "MQTT/TLS", ...), from the log."""
-    out = {}
-    for line in list(b.lines):
-        m = re.search(r"listening on \S+:(\d+) \((MQTT[^)]*)\)", line)
-        if m:
-            out[m.group(2)] = int(m.group(1))
-    return out
+from mqtt_support import Paho, mosquitto_pub, mqtt, mqtt_ports, start_mosquitto_sub
 
 
 @pytest.fixture(scope="module")
@@ -49,69 +35,6 @@ def client_tls(certs: Certs) -> ssl.SSLContext:
     return ctx
 
 
-class Paho:
-    """A connected Paho client (TCP, TLS, WebSocket) whose messages land in a queue."""
-
-    def __init__(self, port: int, *, version=mqtt.MQTTv311, transport: str = "tcp", tls: ssl.SSLContext | None = None,
-                 path: str = "/mqtt"):
-        self.client = mqtt.Client(client_id=unique("paho"), protocol=version, transport=transport,
-                                  reconnect_on_failure=False)
-        self.client.username_pw_set("guest", "guest")
-        if transport == "websockets":
-            self.client.ws_set_options(path=path)
-        if tls is not None:
-            self.client.tls_set_context(tls)
-        self.messages: queue.Queue = queue.Queue()
-        self.connack: queue.Queue = queue.Queue()
-        self.subacked: queue.Queue = queue.Queue()
-        self.client.on_message = lambda c, u, m: self.messages.put(m)
-        self.client.on_connect = lambda c, u, f, rc, p=None: self.connack.put(getattr(rc, "value", rc))
-        self.client.on_subscribe = lambda c, u, mid, granted, p=None: self.subacked.put(mid)
-        self.client.connect("127.0.0.1", port, 30)
-        self.client.loop_start()
-        self.rc = self.connack.get(timeout=WAIT)
-        assert self.rc == 0
-
-    def subscribe(self, topic: str, qos: int = 1):
-        self.client.subscribe(topic, qos)
-        self.subacked.get(timeout=WAIT)
-
-    def publish(self, topic: str, payload: bytes, qos: int = 1):
-        self.client.publish(topic, payload, qos).wait_for_publish(WAIT)
-
-    def get(self):
-        return self.messages.get(timeout=WAIT)
-
-    def close(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def mosquitto_sub_tls(port: int, certs: Certs, version: str, topic: str, count: int) -> subprocess.Popen:
-    args = ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "--cafile", str(certs.ca),
-            "-V", version, "-d", "-v", "-q", "1", "-C", str(count), "-W", "20", "-u", "guest", "-P", "guest",
-            "-t", topic]
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        line = p.stdout.readline()
-        lines.append(line)
-        if "received SUBACK" in line:
-            return p
-        if not line:
-            break
-    p.kill()
-    raise AssertionError("mosquitto_sub did not subscribe: %s" % "".join(lines))
-
-
-def mosquitto_pub_tls(port: int, certs: Certs, version: str, topic: str, message: str):
-    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "--cafile", str(certs.ca), "-V", version,
-                        "-q", "1", "-t", topic, "-m", message, "-u", "guest", "-P", "guest"],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, "mosquitto_pub failed: %s %s" % (r.stdout, r.stderr)
-
-
 def test_every_mqtt_listener_is_logged_and_listed(mq):
     b, ports = mq
     assert set(ports) == {"MQTT", "MQTT/TLS", "MQTT/WebSocket", "MQTT/WebSocket+TLS"}, b.tail(30)
@@ -127,11 +50,9 @@ def test_every_mqtt_listener_is_logged_and_listed(mq):
 def test_mosquitto_over_tls_meets_mosquitto_over_tcp(mq, certs, version):
     b, ports = mq
     topic = unique("tls") + "/temp"
-    sub = mosquitto_sub_tls(ports["MQTT/TLS"], certs, version, topic, 2)
-    mosquitto_pub_tls(ports["MQTT/TLS"], certs, version, topic, "over-tls")
-    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(ports["MQTT"]), "-V", version, "-q", "1",
-                        "-t", topic, "-m", "over-tcp", "-u", "guest", "-P", "guest"], capture_output=True, timeout=30)
-    assert r.returncode == 0, r
+    sub = start_mosquitto_sub(ports["MQTT/TLS"], version, topic, count=2, cafile=certs.ca)
+    mosquitto_pub(ports["MQTT/TLS"], version, topic, "over-tls", cafile=certs.ca)
+    mosquitto_pub(ports["MQTT"], version, topic, "over-tcp")
     out, _ = sub.communicate(timeout=30)
     got = [l for l in out.splitlines() if l.startswith(topic)]
     assert got == [topic + " over-tls", topic + " over-tcp"], out
@@ -142,7 +63,7 @@ def test_tls_listener_refuses_a_plain_client(mq):
     r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(ports["MQTT/TLS"]), "-q", "1", "-t", "x",
                         "-m", "y", "-u", "guest", "-P", "guest"], capture_output=True, timeout=30)
     assert r.returncode != 0
-    Paho(ports["MQTT"]).close()  # the broker serves on
+    Paho(ports["MQTT"], keepalive=30, expect_rc=0).close()  # the broker serves on
 
 
 @pytest.mark.parametrize("version", [mqtt.MQTTv311, mqtt.MQTTv5])
@@ -151,16 +72,16 @@ def test_paho_over_websocket(mq, certs, version, kind):
     b, ports = mq
     tls = client_tls(certs) if kind.endswith("TLS") else None
     topic = unique("ws") + "/a"
-    ws_sub = Paho(ports[kind], version=version, transport="websockets", tls=tls)
+    ws_sub = Paho(ports[kind], version=version, transport="websockets", tls=tls, keepalive=30, expect_rc=0)
     ws_sub.subscribe(topic + "/#", 1)
-    tcp = Paho(ports["MQTT"], version=version)
+    tcp = Paho(ports["MQTT"], version=version, keepalive=30, expect_rc=0)
     tcp.subscribe(topic, 1)
     tcp.publish(topic + "/b", b"from-tcp", 1)
     m = ws_sub.get()
     assert (m.topic, m.payload, m.qos) == (topic + "/b", b"from-tcp", 1)
     # A message larger than one WebSocket frame's 125/65535-byte lengths.
     big = bytes(range(256)) * 400
-    ws_pub = Paho(ports[kind], version=version, transport="websockets", tls=tls)
+    ws_pub = Paho(ports[kind], version=version, transport="websockets", tls=tls, keepalive=30, expect_rc=0)
     ws_pub.publish(topic, big, 1)
     m = tcp.get()
     assert (m.topic, m.payload) == (topic, big)
@@ -171,7 +92,7 @@ def test_paho_over_websocket(mq, certs, version, kind):
 def test_paho_over_tls(mq, certs):
     b, ports = mq
     topic = unique("ptls") + "/x"
-    c = Paho(ports["MQTT/TLS"], version=mqtt.MQTTv5, tls=client_tls(certs))
+    c = Paho(ports["MQTT/TLS"], version=mqtt.MQTTv5, tls=client_tls(certs), keepalive=30, expect_rc=0)
     c.subscribe(topic, 2)
     c.publish(topic, b"exactly-once", 2)
     m = c.get()
@@ -195,7 +116,7 @@ def test_mqtt_over_tls_without_a_plain_listener(broker_factory, certs):
     b = broker_factory(mqtt_tls_listen="127.0.0.1:0", **certs.server_opts())
     ports = mqtt_ports(b)
     assert list(ports) == ["MQTT/TLS"], b.tail(30)
-    c = Paho(ports["MQTT/TLS"], tls=client_tls(certs))
+    c = Paho(ports["MQTT/TLS"], tls=client_tls(certs), keepalive=30, expect_rc=0)
     topic = unique("only") + "/tls"
     c.subscribe(topic, 1)
     c.publish(topic, b"x", 1)
@@ -207,5 +128,5 @@ def test_ws_path_is_configurable(broker_factory):
     b = broker_factory(mqtt_ws_listen="127.0.0.1:0", mqtt_ws_path="/ws/mqtt")
     port = mqtt_ports(b)["MQTT/WebSocket"]
     assert RawWs(port, path="/mqtt", protocols="mqtt").status == 404
-    c = Paho(port, transport="websockets", path="/ws/mqtt")
+    c = Paho(port, transport="websockets", path="/ws/mqtt", keepalive=30, expect_rc=0)
     c.close()

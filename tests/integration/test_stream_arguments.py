@@ -11,14 +11,13 @@ import time
 
 from support import client, py_connect, py_rid, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
-from test_streams import offsets, publish
+from stream_support import offsets, publish, stream_reader
 
 SMALL = {"x-stream-max-segment-size-bytes": "4096", "x-max-length-bytes": "8192"}
 
 
 def first_offset(port, dest) -> int:
-    c = client(port)
-    c.subscribe(dest, "r", headers={"x-stream-offset": "first"})
+    c = stream_reader(port, dest, "r", headers={"x-stream-offset": "first"})
     first = int(c.read_message()["x-stream-offset"])
     c.close()
     return first

@@ -13,15 +13,11 @@ import pytest
 
 from support import client, py_connect, py_rid, run_php, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
-from test_streams import offsets, publish
+from stream_support import offsets, publish, stream_reader
 
 
 def member(port, dest, group, sub_id="g", ack="client-individual", **headers):
-    c = client(port)
-    hs = {"group": group, "prefetch-count": "3"}
-    hs.update(headers)
-    c.subscribe(dest, sub_id, ack=ack, headers=hs)
-    return c
+    return stream_reader(port, dest, sub_id, ack, {"group": group, "prefetch-count": "3", **headers})
 
 
 def test_member_resumes_after_the_last_acked_entry(broker):

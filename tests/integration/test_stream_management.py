@@ -11,7 +11,7 @@ import pytest
 
 from support import client, py_connect, py_rid, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
-from test_streams import offsets, publish
+from stream_support import offsets, publish
 
 
 def test_put_declares_a_stream_and_delete_removes_its_files(broker_factory, work):

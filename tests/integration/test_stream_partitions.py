@@ -14,7 +14,7 @@ import pytest
 
 from support import client, py_connect, py_rid, run_php, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
-from test_streams import offsets
+from stream_support import offsets, stream_reader
 
 
 def murmur2(data: bytes) -> int:
@@ -65,11 +65,7 @@ def send_keyed(c, dest, keys, header="partition-key", extra=None):
 
 
 def reader(port, dest, sub_id="r", **headers):
-    c = client(port)
-    hs = {"x-stream-offset": "first", "prefetch-count": "200"}
-    hs.update(headers)
-    c.subscribe(dest, sub_id, headers=hs)
-    return c
+    return stream_reader(port, dest, sub_id, headers={"x-stream-offset": "first", "prefetch-count": "200", **headers})
 
 
 KEYS = ["order-%d" % (i % 9) for i in range(45)]
@@ -162,10 +158,8 @@ def test_partition_arguments_are_checked(broker_factory):
 
 
 def group_member(port, dest, group, sub_id):
-    c = client(port)
-    c.subscribe(dest, sub_id, ack="client-individual",
-                headers={"group": group, "prefetch-count": "100", "x-stream-offset": "first"})
-    return c
+    return stream_reader(port, dest, sub_id, "client-individual",
+                         {"group": group, "prefetch-count": "100", "x-stream-offset": "first"})
 
 
 def drain(c):

@@ -9,14 +9,11 @@ import pytest
 
 from support import client, py_connect, py_rid, run_php, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
-from test_streams import offsets, publish
+from stream_support import offsets, publish, stream_reader
 
 
 def read_all(port, dest, n, **headers):
-    c = client(port)
-    hs = {"x-stream-offset": "first", "prefetch-count": "100"}
-    hs.update(headers)
-    c.subscribe(dest, "all", headers=hs)
+    c = stream_reader(port, dest, "all", headers={"x-stream-offset": "first", "prefetch-count": "100", **headers})
     got = c.read_messages(n) if n else []
     c.assert_no_frame()
     c.close()

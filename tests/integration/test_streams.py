@@ -16,16 +16,7 @@ import support
 from support import client, py_connect, py_rid, run_php, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
 from test_auth import users_file  # noqa: F401 (fixture)
-
-
-def offsets(frames) -> list[int]:
-    return [int(f["x-stream-offset"]) for f in frames]
-
-
-def publish(c, dest: str, n: int, prefix: str = "e", headers=None):
-    for i in range(n):
-        r = c.send(dest, "%s-%d" % (prefix, i), headers=headers)
-        assert r.command == "RECEIPT", r
+from stream_support import offsets, publish
 
 
 def test_publish_with_receipts_and_read_from_each_offset_kind(broker):
