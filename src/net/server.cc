@@ -24,7 +24,9 @@ class Server::ShardConnections {
  public:
   ShardConnections(ShardId shard, asio::io_context& io)
       : shard_(shard),
-        turns_(std::make_shared<WriteTurns>([&io](std::function<void()> turn) { asio::post(io, std::move(turn)); })) {}
+        turns_(std::make_shared<WriteTurns>([&io](std::shared_ptr<WriteTurns> t) {
+          asio::post(io, [t = std::move(t)] { t->posted_turn(); });
+        })) {}
 
   // The shard's budget of delivery writes per loop turn (fairness).
   const std::shared_ptr<WriteTurns>& turns() const { return turns_; }

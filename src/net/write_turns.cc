@@ -13,12 +13,16 @@ void WriteTurns::add(std::shared_ptr<Writer> w) {
 void WriteTurns::schedule() {
   if (posted_ || waiting_.empty()) return;
   posted_ = true;
-  // The turn keeps this object alive: a Server stopped before its loop
-  // finishes leaves the posted turn harmless.
-  post_([self = shared_from_this()] {
-    self->posted_ = false;
-    self->run_turn();
-  });
+  // The posted handler holds this object (a Server stopped before its loop
+  // finishes leaves the turn harmless). It is made by post_, not here: a
+  // std::function holding a shared_ptr does not fit its inline buffer, and
+  // every turn, one per delivery at a steady rate, would allocate.
+  post_(shared_from_this());
+}
+
+void WriteTurns::posted_turn() {
+  posted_ = false;
+  run_turn();
 }
 
 void WriteTurns::run_turn() {

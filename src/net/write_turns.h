@@ -38,8 +38,9 @@ class WriteTurns : public std::enable_shared_from_this<WriteTurns> {
     virtual ~Writer() = default;
     virtual void write_turn() = 0;
   };
-  // Runs `turn` in a later turn of the shard's loop (boost::asio::post).
-  using Post = std::function<void(std::function<void()> turn)>;
+  // Calls turns->posted_turn() in a later turn of the shard's loop
+  // (boost::asio::post), its handler holding `turns`.
+  using Post = std::function<void(std::shared_ptr<WriteTurns> turns)>;
 
   explicit WriteTurns(Post post, std::size_t per_turn = kWritesPerTurn)
       : post_(std::move(post)), per_turn_(per_turn) {}
@@ -55,6 +56,8 @@ class WriteTurns : public std::enable_shared_from_this<WriteTurns> {
   // One turn: up to per_turn writes, the rest next turn. Public for tests
   // that drive turns by hand; otherwise only the posted turn calls it.
   void run_turn();
+  // The turn schedule() posted (only the Post's handler calls it).
+  void posted_turn();
 
  private:
   void schedule();

@@ -6,10 +6,11 @@ retention), DELETE removes it and its files."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from support import client, py_connect, py_rid, unique
+from support import WAIT, client, py_connect, py_rid, unique
 from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
 from stream_support import offsets, publish
 
@@ -48,7 +49,15 @@ def test_put_declares_a_stream_and_delete_removes_its_files(broker_factory, work
     err = api.call("DELETE", api.q(name), expect=409)
     assert "in use" in err["reason"], err
     conn.disconnect()
-    api.call("DELETE", api.q(name), expect=204)
+    # The reader goes with its connection, on its own shard: DELETE is
+    # refused until that has happened, then removes the stream.
+    deadline = time.monotonic() + WAIT
+    while True:
+        status, _, data = api.raw("DELETE", api.q(name))
+        if status != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert status == 204, (status, data)
     assert not os.path.exists(stream_dir)
     assert not [d for d in os.listdir(os.path.dirname(stream_dir)) if name in d or d.startswith(".deleted")]
     api.call("GET", api.q(name), expect=404)

@@ -16,7 +16,7 @@ namespace {
 struct Loop {
   std::vector<std::function<void()>> posted;
   WriteTurns::Post post() {
-    return [this](std::function<void()> f) { posted.push_back(std::move(f)); };
+    return [this](std::shared_ptr<WriteTurns> t) { posted.push_back([t] { t->posted_turn(); }); };
   }
   // Runs the turns posted so far (what they post waits for the next call).
   std::size_t run_once() {
