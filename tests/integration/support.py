@@ -235,6 +235,27 @@ class Broker:
 # Raw STOMP client
 # --------------------------------------------------------------------------
 
+
+def end_broker(b: Broker, how: str):
+    """Stop a broker on purpose: 'term' (SIGTERM, must exit 0) or 'kill' (-9)."""
+    if how == "kill":
+        b.kill()
+        return
+    rc = b.stop()
+    assert rc == 0, "broker exited %s on SIGTERM; log tail:\n%s" % (rc, b.tail())
+    b.killed = True  # ended on purpose: the fixture must not report it as died
+
+
+def restart(broker_factory, b: Broker, how: str = "term", **extra) -> Broker:
+    """End `b` (how: 'term' = SIGTERM, 'kill' = kill -9) and start a new broker
+    on its data dir with the same options (plus `extra`)."""
+    end_broker(b, how)
+    opts = dict(b.opts)
+    opts.update(extra)
+    opts["data_dir"] = b.data_dir
+    return broker_factory(**opts)
+
+
 class Frame:
     def __init__(self, command: str, headers: list[tuple[str, str]], body: bytes, raw: bytes = b""):
         self.command = command

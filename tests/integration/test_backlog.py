@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from support import SANITIZED, client, encode_frame, unique
-from test_persistence import data_dir, drain, restart, work, work_root  # noqa: F401 (fixtures)
+from support import SANITIZED, client, encode_frame, restart, unique
+from test_persistence import data_dir, drain, work, work_root  # noqa: F401 (fixtures)
 
 N = 1500
 BODY = "b" * 16000  # N x 16 KB = 24 MB against a 4 MiB memory limit

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from support import client, py_connect, py_rid, run_php, unique
-from test_persistence import data_dir, drain, restart, work, work_root  # noqa: F401 (fixtures)
+from support import client, py_connect, py_rid, restart, run_php, unique
+from test_persistence import data_dir, drain, work, work_root  # noqa: F401 (fixtures)
 
 
 # --------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from support import Closed, QUIET, StompError, assert_broker_serves, client, ferry_bin, unique
-from test_persistence import data_dir, restart, work, work_root  # noqa: F401 (fixtures)
+from support import Closed, QUIET, StompError, assert_broker_serves, client, ferry_bin, restart, unique
+from test_persistence import data_dir, work, work_root  # noqa: F401 (fixtures)
 
 ERROR_TEXT = {"enospc": "disk full", "eio-write": "journal write failed",
               "eio-fsync": "journal write failed"}

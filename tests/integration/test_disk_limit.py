@@ -5,8 +5,8 @@ lost or corrupted, and the broker accepts again once consumers free space.
 tests/store/journal_fault_test.cc.)"""
 from __future__ import annotations
 
-from support import fill_until_refused, Closed, client, unique
-from test_persistence import data_dir, drain, restart, work, work_root  # noqa: F401 (fixtures)
+from support import Closed, client, fill_until_refused, restart, unique
+from test_persistence import data_dir, drain, work, work_root  # noqa: F401 (fixtures)
 
 BODY = "d" * 8000
 

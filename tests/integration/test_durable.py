@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from support import PyListener, QUIET, RawClient, StompError, client, py_rid, run_ferry, run_php, unique
-from test_persistence import LONG, data_dir, restart, work, work_root  # noqa: F401 (fixtures)
+from support import PyListener, QUIET, RawClient, StompError, client, py_rid, restart, run_ferry, run_php, unique
+from test_persistence import LONG, data_dir, work, work_root  # noqa: F401 (fixtures)
 
 DIALECTS = ["activemq", "rabbitmq", "artemis"]
 

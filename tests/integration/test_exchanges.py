@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 
 from mgmt import Api
-from support import StompError, client, py_connect, py_rid, run_ferry, run_php, unique
+from support import StompError, client, py_connect, py_rid, restart, run_ferry, run_php, unique
 
 V = "%2F"  # the default vhost in a path
 
@@ -62,17 +62,6 @@ def bind(api: Api, source: str, queue: str, key: str = "", arguments=None, kind:
 
 def bindings(api: Api, vhost: str = V):
     return api.get("/api/bindings/%s" % vhost)
-
-
-def restart(broker_factory, b, how: str):
-    if how == "kill":
-        b.kill()
-    else:
-        assert b.stop() == 0
-        b.killed = True
-    opts = dict(b.opts)
-    opts["data_dir"] = b.data_dir
-    return broker_factory(**opts)
 
 
 def error_of(c, command, headers, body=b""):

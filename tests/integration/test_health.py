@@ -96,9 +96,9 @@ def test_readyz_says_recovering_during_a_slow_recovery(broker_factory, work):
     import threading
     import time
     import urllib.request
-    from support import ferry_bin
+    from support import end_broker, ferry_bin
     from test_disk_faults import faultfs_env
-    from test_persistence import data_dir, end_broker
+    from test_persistence import data_dir
 
     ddir = data_dir(work)
     control = work / "faultfs.ctl"

@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from mgmt import Api
-from support import QUIET, WAIT, Broker, client, run_ferry, unique
+from support import Broker, QUIET, WAIT, client, restart, run_ferry, unique
 
 
 def wait_for(fn, what: str, timeout: float = WAIT):
@@ -23,13 +23,6 @@ def wait_for(fn, what: str, timeout: float = WAIT):
             return last
         time.sleep(0.05)
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
-
-
-def restart(broker_factory, b):
-    """SIGTERM `b` (it must exit 0) and start a broker on its data dir."""
-    assert b.stop() == 0
-    b.killed = True  # ended on purpose: the fixture must not report it as died
-    return broker_factory(data_dir=b.data_dir)
 
 
 # ---------------------------------------------------------------- listener, auth

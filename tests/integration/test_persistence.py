@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import QUIET, assert_no_sanitizer_report, client, ferry_bin, unique
+from support import QUIET, assert_no_sanitizer_report, client, end_broker, ferry_bin, restart, unique
 
 # Waiting for something that must happen after a restart on a loaded machine.
 LONG = 20.0
@@ -48,26 +48,6 @@ def data_dir(work: Path) -> str:
     d = work / "data"
     d.mkdir(exist_ok=True)
     return str(d)
-
-
-def end_broker(b, how: str):
-    """Stop a broker on purpose: 'term' (SIGTERM, must exit 0) or 'kill' (-9)."""
-    if how == "kill":
-        b.kill()
-        return
-    rc = b.stop()
-    assert rc == 0, "broker exited %s on SIGTERM; log tail:\n%s" % (rc, b.tail())
-    b.killed = True  # ended on purpose: the fixture must not report it as died
-
-
-def restart(broker_factory, b, how: str = "term", **extra):
-    """End `b` (SIGTERM or kill -9) and start a new broker on its data dir with
-    the same options (plus `extra`)."""
-    end_broker(b, how)
-    opts = dict(b.opts)
-    opts.update(extra)
-    opts["data_dir"] = b.data_dir
-    return broker_factory(**opts)
 
 
 def send_all(port, dest, bodies, headers=None, version="1.2"):

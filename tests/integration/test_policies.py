@@ -16,7 +16,7 @@ import urllib.parse
 import pytest
 
 from mgmt import Api
-from support import client, py_connect, py_rid, run_php, unique
+from support import client, py_connect, py_rid, restart, run_php, unique
 
 
 def texts(frames):
@@ -30,15 +30,6 @@ def policy_path(name: str, vhost: str = "/") -> str:
 def put_policy(api, name, pattern, definition, expect=201, **extra):
     body = dict({"pattern": pattern, "definition": definition}, **extra)
     return api.call("PUT", policy_path(name), body, expect=expect)
-
-
-def restart(broker_factory, b, kill=False):
-    if kill:
-        b.kill()
-    else:
-        assert b.stop() == 0
-        b.killed = True
-    return broker_factory(data_dir=b.data_dir)
 
 
 def test_put_get_delete_in_rabbitmq_shape(broker):
@@ -226,8 +217,8 @@ def test_max_policies(broker_factory):
     assert [p["name"] for p in api.get("/api/policies")] == ["p1", "p2"]
 
 
-@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "kill9"])
-def test_policies_survive_a_restart(broker_factory, tmp_path, kill):
+@pytest.mark.parametrize("how", ["term", "kill"], ids=["sigterm", "kill9"])
+def test_policies_survive_a_restart(broker_factory, tmp_path, how):
     b = broker_factory(data_dir=str(tmp_path / "data"))
     api = Api(b)
     q = unique("keep")
@@ -238,7 +229,7 @@ def test_policies_survive_a_restart(broker_factory, tmp_path, kill):
         p.send("/queue/" + q, "m%d" % i, {"persistent": "true"})
     p.close()
     before = api.get(policy_path(name))
-    b = restart(broker_factory, b, kill=kill)
+    b = restart(broker_factory, b, how)
     api = Api(b)
     assert api.get(policy_path(name)) == before
     got = api.queue(q)

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mgmt import Api
-from support import QUIET, WAIT, StompError, client, py_connect, py_rid, run_php, unique
+from support import QUIET, StompError, WAIT, client, py_connect, py_rid, restart, run_php, unique
 
 
 def texts(frames):
@@ -30,15 +30,6 @@ def wait_for(fn, what: str, timeout: float = WAIT):
             return last
         time.sleep(0.05)
     raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
-
-
-def restart(broker_factory, b, kill=False):
-    if kill:
-        b.kill()
-    else:
-        assert b.stop() == 0
-        b.killed = True  # ended on purpose: the fixture must not report it as died
-    return broker_factory(data_dir=b.data_dir)
 
 
 # --------------------------------------------------------------------------
@@ -432,8 +423,8 @@ def test_management_put_with_arguments(broker):
 # Restarts
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "kill9"])
-def test_arguments_survive_a_restart(broker_factory, tmp_path, kill):
+@pytest.mark.parametrize("how", ["term", "kill"], ids=["sigterm", "kill9"])
+def test_arguments_survive_a_restart(broker_factory, tmp_path, how):
     b = broker_factory(data_dir=str(tmp_path / "data"))
     stomp_q, api_q = unique("restart-stomp"), unique("restart-api")
     c = client(b.port)
@@ -444,7 +435,7 @@ def test_arguments_survive_a_restart(broker_factory, tmp_path, kill):
     for i in range(3):
         p.send("/queue/" + stomp_q, "m%d" % i, {"persistent": "true"})
     p.close()
-    b = restart(broker_factory, b, kill=kill)
+    b = restart(broker_factory, b, how)
     api = Api(b)
     assert api.queue(stomp_q)["arguments"] == {"x-max-length": 2, "x-dead-letter-exchange": ""}
     assert api.queue(api_q)["arguments"] == {"x-max-length": 1}

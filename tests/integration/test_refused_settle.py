@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from support import QUIET, Closed, client, unique
+from support import Closed, QUIET, client, restart, unique
 from test_disk_faults import body_of, check_body, faultfs_env
-from test_persistence import data_dir, restart, work, work_root  # noqa: F401 (fixtures)
+from test_persistence import data_dir, work, work_root  # noqa: F401 (fixtures)
 
 
 def _setup(broker_factory, work):

@@ -9,16 +9,7 @@ import os
 import time
 
 from mgmt import Api
-from support import py_connect, py_rid, unique
-
-
-def _restart(broker_factory, b, data, kill: bool):
-    if kill:
-        b.kill()
-    else:
-        assert b.stop() == 0
-    b.killed = True
-    return broker_factory(data_dir=str(data))
+from support import py_connect, py_rid, restart, unique
 
 
 def _make_by_traffic(port):
@@ -44,7 +35,7 @@ def test_an_empty_queue_made_by_traffic_survives_kill_9(broker_factory, tmp_path
     data.mkdir()
     b = broker_factory(data_dir=str(data))
     conn, sent, subscribed = _make_by_traffic(b.port)
-    b = _restart(broker_factory, b, data, kill=True)  # no DISCONNECT: killed under the client
+    b = restart(broker_factory, b, "kill")  # no DISCONNECT: killed under the client
     api = Api(b)
     for name in (sent, subscribed):
         q = api.queue(name)
@@ -57,18 +48,18 @@ def test_an_empty_queue_made_by_traffic_survives_a_restart_until_deleted(broker_
     b = broker_factory(data_dir=str(data))
     conn, sent, subscribed = _make_by_traffic(b.port)
     conn.disconnect()
-    b = _restart(broker_factory, b, data, kill=False)
+    b = restart(broker_factory, b)
     api = Api(b)
     assert api.queue(sent)["messages"] == 0
     assert api.queue(subscribed)["messages"] == 0
     # Deleted for good: a 204 means the deletion is durable, kill -9 or not.
     assert api.raw("DELETE", Api.q(sent))[0] == 204
-    b = _restart(broker_factory, b, data, kill=True)
+    b = restart(broker_factory, b, "kill")
     api = Api(b)
     assert api.raw("GET", Api.q(sent))[0] == 404
     assert api.queue(subscribed)["messages"] == 0
     # ... and across the compaction of the next start.
-    b = _restart(broker_factory, b, data, kill=False)
+    b = restart(broker_factory, b)
     api = Api(b)
     assert api.raw("GET", Api.q(sent))[0] == 404
     assert api.queue(subscribed)["messages"] == 0
@@ -78,7 +69,7 @@ def test_an_empty_queue_made_by_traffic_survives_a_restart_until_deleted(broker_
     conn.send("/queue/" + sent, "again", headers={"receipt": rid, "persistent": "false"})
     lst.wait_receipt(rid)
     conn.disconnect()
-    b = _restart(broker_factory, b, data, kill=True)
+    b = restart(broker_factory, b, "kill")
     assert Api(b).queue(sent)["messages"] == 0  # not persistent: the queue, not the message
 
 
@@ -94,7 +85,7 @@ def test_temporary_queues_are_not_remembered(broker_factory, tmp_path):
     conn.disconnect()
     time.sleep(0.5)  # the temporary queue goes with its connection
     before = {q["name"] for q in Api(b).get("/api/queues")}
-    b = _restart(broker_factory, b, data, kill=False)
+    b = restart(broker_factory, b)
     assert {q["name"] for q in Api(b).get("/api/queues")} == before
 
 
@@ -121,7 +112,7 @@ def test_many_queues_made_by_traffic_cost_one_line_each(broker_factory, tmp_path
     assert size < (n + 1) * (40 + len(prefix) + 8)  # one short line per queue
     conn.disconnect()
     start = time.monotonic()
-    b = _restart(broker_factory, b, data, kill=True)
+    b = restart(broker_factory, b, "kill")
     api = Api(b)
     print("restart with %d queues: %.2f s" % (n + 1, time.monotonic() - start))
     # Not persistent: the messages are gone, the queues stay.

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from support import QUIET, StompError, client, py_connect, py_rid, run_php, unique
+from support import QUIET, StompError, client, py_connect, py_rid, restart, run_php, unique
 
 # Long enough that "not delivered yet" is checked well before it is due.
 DELAY_MS = 2500
@@ -162,17 +162,8 @@ def test_max_scheduled_messages_bounds_them(broker_factory):
     assert "max-scheduled-messages" in err.text, err
 
 
-def restart(broker_factory, b, kill):
-    if kill:
-        b.kill()
-    else:
-        assert b.stop() == 0
-        b.killed = True
-    return broker_factory(data_dir=b.data_dir)
-
-
-@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "kill9"])
-def test_persistent_scheduled_messages_survive_a_restart(broker_factory, tmp_path, kill):
+@pytest.mark.parametrize("how", ["term", "kill"], ids=["sigterm", "kill9"])
+def test_persistent_scheduled_messages_survive_a_restart(broker_factory, tmp_path, how):
     b = broker_factory(data_dir=str(tmp_path / "data"))
     q = "/queue/" + unique("sched-restart")
     p = client(b.port)
@@ -181,7 +172,7 @@ def test_persistent_scheduled_messages_survive_a_restart(broker_factory, tmp_pat
     p.send(q, "survives", {"AMQ_SCHEDULED_DELAY": str(delay), "persistent": "true"})
     p.send(q, "due-during-downtime", {"delay": "300", "persistent": "true"})
     p.send(q, "not-persistent", {"delay": "300", "persistent": "false"})
-    b = restart(broker_factory, b, kill)
+    b = restart(broker_factory, b, how)
     c = client(b.port)
     c.subscribe(q, "s", ack="client-individual")
     first = c.read_message()

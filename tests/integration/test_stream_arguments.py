@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from support import client, py_connect, py_rid, unique
-from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
+from support import client, end_broker, py_connect, py_rid, unique
+from test_persistence import data_dir, work, work_root  # noqa: F401 (fixtures)
 from stream_support import offsets, publish, stream_reader
 
 SMALL = {"x-stream-max-segment-size-bytes": "4096", "x-max-length-bytes": "8192"}

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from support import WAIT, client, py_connect, py_rid, unique
-from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
+from support import WAIT, client, end_broker, py_connect, py_rid, unique
+from test_persistence import data_dir, work, work_root  # noqa: F401 (fixtures)
 from stream_support import offsets, publish
 
 

@@ -13,8 +13,8 @@ import time
 import pytest
 
 import support
-from support import client, py_connect, py_rid, run_php, unique
-from test_persistence import data_dir, end_broker, work, work_root  # noqa: F401 (fixtures)
+from support import client, end_broker, py_connect, py_rid, run_php, unique
+from test_persistence import data_dir, work, work_root  # noqa: F401 (fixtures)
 from test_auth import users_file  # noqa: F401 (fixture)
 from stream_support import offsets, publish
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from support import fill_until_refused, Closed, client, unique
-from test_persistence import drain, restart, work, work_root  # noqa: F401 (fixtures)
+from support import Closed, client, fill_until_refused, restart, unique
+from test_persistence import drain, work, work_root  # noqa: F401 (fixtures)
 
 SIZE = "8m"
 BODY = "t" * 8000

@@ -8,9 +8,8 @@ import socket
 
 import pytest
 
-from support import RawClient, client, py_connect, py_rid, run_ferry, unique
+from support import RawClient, client, end_broker, py_connect, py_rid, run_ferry, unique
 from test_auth import COST, ferry_ok, login, msg
-from test_persistence import end_broker
 
 
 @pytest.fixture
