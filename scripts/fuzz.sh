@@ -7,6 +7,7 @@
 #   bash scripts/fuzz.sh 3600       # the long campaign: an hour per target
 #   FUZZ_JOBS=2 bash scripts/fuzz.sh 3600   # libFuzzer fork mode, 2 processes
 #   FUZZ_TARGETS="journal_segment" bash scripts/fuzz.sh 600
+#   bash scripts/fuzz.sh --build-only   # build the targets, run nothing
 #
 # Each target starts from its committed seeds (tests/fuzz/corpus/<target>) and
 # a working corpus that grows across runs (build-fuzz/corpus/<target>; the
@@ -26,6 +27,7 @@ if [ ! -f "$build/build.ninja" ]; then
   CXX=clang++ cmake --preset fuzz >/dev/null
 fi
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/%/_fuzz}"
+if [ "$seconds" = --build-only ]; then exit 0; fi
 
 summary=()
 failed=0

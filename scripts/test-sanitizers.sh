@@ -8,6 +8,7 @@
 #   bash scripts/test-sanitizers.sh                 # as CI: one shard per test
 #   FERRY_TEST_SHARDS=1,2 bash scripts/test-sanitizers.sh   # both shard counts
 #   bash scripts/test-sanitizers.sh -k php          # pytest arguments pass through
+#   bash scripts/test-sanitizers.sh --build-only    # build build-asan, run nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ if [ ! -f build-asan/build.ninja ]; then
   cmake --preset asan >/dev/null
 fi
 cmake --build build-asan -j "$(nproc)"
+if [ "${1:-}" = --build-only ]; then exit 0; fi
 
 echo "== unit tests under ASan + UBSan (ctest, build-asan)"
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
@@ -30,5 +32,5 @@ ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 # broker code.
 echo "== integration tests under ASan + UBSan + LSan (build-asan/ferry, shards: ${FERRY_TEST_SHARDS:-1})"
 FERRY_SANITIZED=1 FERRY_TEST_SHARDS=${FERRY_TEST_SHARDS:-1} FERRY_BIN="$PWD/build-asan/ferry" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider ${FERRY_PYTEST_JOBS--n 2} \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider --durations=20 ${FERRY_PYTEST_JOBS--n 2} \
   --ignore=tests/integration/test_console.py tests/integration "$@"
