@@ -291,9 +291,11 @@ std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& e
                            {"protocol", "protocol"}, {"transport", "transport"}, {"subs", "subscriptions"},
                            {"unacked", "unacked"}, {"in/s", "rates/in"}, {"out/s", "rates/out"}});
     } else if (cmd == s.subscriptions) {
+      // backlog: what waits for a durable subscription whose client is
+      // away (connection "-"); "-" for attached ones, which get it now.
       print_table(out, j, {{"connection", "connection"}, {"id", "id"}, {"destination", "destination"},
                            {"ack", "ack"}, {"prefetch", "prefetch"}, {"unacked", "unacked"},
-                           {"durable", "durable"}, {"name", "name"}});
+                           {"backlog", "ready"}, {"durable", "durable"}, {"name", "name"}});
     } else if (cmd == s.users) {
       for (Json& u : j) {  // tags as "a,b"
         std::string tags;

@@ -6,8 +6,11 @@
 #include <set>
 #include <tuple>
 
+#include <spdlog/spdlog.h>
+
 #include "broker/queue_log.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/utf8.h"
 #include "http/api.h"
 #include "http/base64.h"
@@ -110,6 +113,13 @@ std::optional<broker::Destination> queue_of(const std::string& vhost, const std:
 }
 
 Response bad_name() { return error_response(400, "bad_request", "invalid queue name"); }
+Response in_use(const broker::Destination& d, const std::string& more) {
+  return error_response(409, "in_use", "queue " + d.to_string() + " has consumers; it is not deleted" + more);
+}
+// A DELETE whose deletion could not be made durable: nothing changed.
+Response not_deleted(const broker::Destination& d, const std::string& why) {
+  return error_response(500, "internal_error", "queue " + d.to_string() + " is not deleted: " + why);
+}
 Response no_queue(const broker::Destination& d) {
   return error_response(404, "not_found", "no queue " + d.to_string() + " in vhost " + d.vhost);
 }
@@ -452,13 +462,26 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
               });
         });
 
+  // Nothing is half done: the deletion is made durable first (a declared
+  // queue leaves declared-queues.json, then the deletion record goes to
+  // queues.log) and only then does the owner drop the queue. A failed write
+  // answers 500 with the queue still there (and still declared), as
+  // RabbitMQ answers an internal error; it does not come back after a
+  // restart once it is gone.
   r.add("DELETE", "/api/queues/{vhost}/{name}",
         [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
           auto d = queue_of(cap[0], cap[1]);
           if (!d) return reply(bad_name());
           using Err = broker::ShardBroker::AdminError;
           on_owner<Err>(
-              ctx, *d, [d = *d](broker::ShardBroker& b) { return b.delete_queue(d); },
+              ctx, *d,
+              [d = *d](broker::ShardBroker& b) {
+                // Missing or consumed: delete_queue says which (and drops
+                // the bindings naming it, as always); nothing is recorded.
+                auto stats = b.queue_stats(d);
+                if (!stats || stats->consumers > 0) return b.delete_queue(d);
+                return Err::kNone;  // deletable: recorded first, below
+              },
               [&ctx, reply, d = *d](Err e) {
                 if (e == Err::kNotFound) {
                   // Not a queue: a stream of that name goes, with its files
@@ -476,26 +499,50 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
                         reply(no_content());
                       });
                 }
-                if (e == Err::kInUse)
-                  return reply(error_response(409, "in_use",
-                                              "queue " + d.to_string() + " has consumers; it is not deleted"));
-                if (ctx.declared != nullptr) {
+                if (e == Err::kInUse) return reply(in_use(d, ""));
+                // Its declaration first (on this shard), kept to put back if
+                // the queue stays after all.
+                std::optional<broker::QueueArguments> undeclared;
+                if (ctx.declared != nullptr && ctx.declared->entries().count({d.vhost, d.name}) > 0) {
+                  broker::QueueArguments args = ctx.declared->arguments_of({d.vhost, d.name});
                   if (Status removed = ctx.declared->remove(d.vhost, d.name); !removed)
-                    return reply(error_response(500, "internal_error",
-                                                "the queue is deleted, but it comes back (empty) after a "
-                                                "restart: " + removed.error().text()));
+                    return reply(not_deleted(d, removed.error().text()));
+                  undeclared = std::move(args);
                 }
-                // The owner appended the deletion record before answering;
-                // a 204 means it is durable (the queue stays gone after a
-                // kill -9).
+                // Put back what stays: its declaration (shard 0).
+                auto stays = [&ctx, d, undeclared]() -> std::string {
+                  if (!undeclared) return {};
+                  if (Status back = ctx.declared->add(d.vhost, d.name, *undeclared); !back) {
+                    spdlog::error("queue {} stays, but is no longer declared (gone after a restart if empty): {}",
+                                  log_safe(d.to_string()), log_safe(back.error().text()));
+                    return "; it is no longer in declared-queues.json: " + back.error().text();
+                  }
+                  return {};
+                };
+                const ShardId owner = ctx.broker.owner_of(d);
+                auto drop = [&ctx, reply, d, owner, stays] {
+                  ctx.broker.post(owner, [&ctx, reply, d, owner, stays] {
+                    const Err now = ctx.broker.local(owner).delete_queue(d);
+                    broker::QueueLog* log = ctx.broker.queue_log();
+                    // A consumer came while the record was written: the
+                    // queue stays, and its creation is recorded again
+                    // (after the deletion, so it wins at start-up).
+                    if (now == Err::kInUse && log != nullptr) log->created(d.vhost, d.name, {});
+                    ctx.broker.post(ShardId(0), [reply, d, now, stays] {
+                      if (now == Err::kInUse) return reply(in_use(d, stays()));
+                      reply(no_content());  // deleted now, or gone meanwhile (x-expires)
+                    });
+                  });
+                };
                 broker::QueueLog* log = ctx.broker.queue_log();
-                if (log == nullptr) return reply(no_content());
-                log->flush([&ctx, reply](const Status& st) {
-                  ctx.broker.post(ShardId(0), [reply, st] {
-                    reply(st ? no_content()
-                             : error_response(500, "internal_error",
-                                              "the queue is deleted, but it comes back (empty) after a restart: " +
-                                                  st.error().text()));
+                if (log == nullptr || broker::is_temporary_queue(d)) return drop();
+                // delete_queue appends a deletion record of its own after
+                // this one: a duplicate, harmless (start-up folds both away).
+                log->deleted(d.vhost, d.name, [&ctx, reply, d, stays, drop](const Status& written) {
+                  if (written) return drop();
+                  ctx.broker.post(ShardId(0), [reply, d, stays, written] {
+                    const std::string undo = stays();
+                    reply(not_deleted(d, "its deletion could not be recorded (" + written.error().text() + ")" + undo));
                   });
                 });
               });

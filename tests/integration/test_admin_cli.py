@@ -3,6 +3,7 @@ run as the real binary against a real broker's management API."""
 from __future__ import annotations
 
 import json
+import time
 
 from mgmt import Api
 from support import QUIET, client, run_ferry, unique
@@ -50,6 +51,37 @@ def test_overview_topics_connections_subscriptions(broker):
     p = admin(broker, "subscriptions")
     assert "sub-1" in out(p) and "/topic/" + t in out(p)
     c.close()
+
+
+def test_subscriptions_show_an_away_durable_subscribers_backlog(broker):
+    """Issue 16 item 6: the messages waiting for a durable subscription whose
+    client is away are a column of `ferry subscriptions` (not only the
+    API's raw JSON)."""
+    t = unique("t")
+    c = client(broker.port, extra={"client-id": "app1"})
+    c.subscribe("/topic/" + t, "ts", headers={"activemq.subscriptionName": "dur"})
+    c.close()
+    api = Api(broker)
+
+    def away():
+        return [s for s in api.get("/api/subscriptions") if s["name"] == "app1:dur" and s["connection"] is None]
+    deadline = time.monotonic() + 10
+    while not away():
+        assert time.monotonic() < deadline, "the subscription stayed attached"
+        time.sleep(0.05)
+    p = client(broker.port)
+    for i in range(3):
+        p.send("/topic/" + t, "m%d" % i)
+    p.close()
+    r = admin(broker, "subscriptions")
+    assert r.returncode == 0, r.stderr
+    lines = out(r).splitlines()
+    header = lines[0].split()
+    assert "backlog" in header, lines[0]
+    rows = [l.split() for l in lines[1:] if "app1:dur" in l]
+    assert len(rows) == 1, out(r)
+    assert rows[0][header.index("backlog")] == "3", out(r)
+    assert rows[0][header.index("connection")] == "-"
 
 
 def test_purge_move_create_delete(broker_factory):

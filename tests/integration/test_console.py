@@ -325,6 +325,83 @@ def test_queue_page_publishes_and_lists_consumers(broker, console):
     console.wait_for("no consumer once it left", lambda: console.count("[data-testid=consumer-row]") == 0)
 
 
+def test_queue_page_draws_the_brokers_rate_history(broker, console):
+    """Issue 16: the queue page draws the queue's last minute as the broker
+    keeps it (GET /api/queues/V/NAME?msg_rates_age=60&...; one sample every
+    5 s): a page opened after the traffic shows the publish rate and the
+    queued messages from before it opened, in two SVG charts."""
+    name = unique("qhist")
+    dest = "/queue/" + name
+    api = Api(broker)
+    path = Api.q(name) + "?msg_rates_age=60&msg_rates_incr=5&lengths_age=60&lengths_incr=5"
+
+    def samples():
+        return api.get(path)["message_stats"]["publish_details"]["samples"]
+
+    def wait_history(what, probe):
+        deadline = time.monotonic() + 30
+        while not probe(samples()):
+            assert time.monotonic() < deadline, "no history sample: " + what
+            time.sleep(0.25)
+
+    send_py(broker, dest, ["first"])
+    wait_history("after the first message", lambda s: len(s) >= 1)
+    send_py(broker, dest, ["m%d" % i for i in range(20)])
+    # three samples: 1 message, then 21 (a rate above 0 between them), then one more
+    wait_history("after the next 20", lambda s: len(s) >= 3 and s[1]["sample"] == 21)
+    opened = time.time()
+    console.click("[data-testid=nav-queues]")
+    console.click(row(name) + " [data-testid=queue-link]")
+    console.wait("main[data-page=messages]")
+    rates, lengths = "[data-testid=queue-rates-chart]", "[data-testid=queue-lengths-chart]"
+    console.wait_for("rate points", lambda: int(console.attr(rates, "data-points") or 0) >= 2)
+    assert float(console.attr(rates, "data-first")) < opened, "points from before the page opened"
+    assert float(console.attr(rates, "data-max-publish")) > 0
+    assert console.count(rates + " polyline") == 4  # publish, deliver, ack, redeliver
+    assert int(console.attr(lengths, "data-points")) >= 3
+    assert console.attr(lengths, "data-last-ready") == "21"
+    assert console.attr(lengths, "data-last-unacked") == "0"
+    assert console.count(lengths + " polyline") == 2
+    console.shot("queue-history")
+
+
+def test_policies_page_sets_and_deletes_a_policy(broker, console):
+    """Issue 12/16: the Policies page lists /api/policies, sets one (the
+    queues matching it follow it) and deletes it after a confirmation; a
+    definition the broker refuses shows its reason."""
+    api = Api(broker)
+    q, pname = unique("pol"), unique("limits")
+    api.call("PUT", api.q(q), {}, expect=(201, 204))
+    console.click("[data-testid=nav-policies]")
+    console.wait("main[data-page=policies]")
+    console.fill("[data-testid=policy-name]", pname)
+    console.fill("[data-testid=policy-pattern]", "^%s$" % q)
+    console.fill("[data-testid=policy-priority]", "3")
+    console.fill("[data-testid=policy-definition]", '{"max-length": 2}')
+    console.click("[data-testid=set-policy-submit]")
+    prow = '[data-testid=policy-row][data-policy="%s"]' % pname
+    console.wait_text(prow + " [data-col=queues]", "1")
+    assert console.text(prow + " [data-col=pattern]") == "^%s$" % q
+    assert console.text(prow + " [data-col=apply-to]") == "queues"
+    p = api.get("/api/policies/%%2F/%s" % pname)
+    assert p["definition"] == {"max-length": 2} and p["priority"] == 3 and p["apply-to"] == "queues", p
+    assert api.queue(q)["policy"] == pname
+    console.shot("policies")
+    # A key Ferry does not know: refused with the broker's reason, nothing set.
+    console.expected_errors.append("400")
+    console.fill("[data-testid=policy-name]", "refused")
+    console.fill("[data-testid=policy-definition]", '{"ha-mode": "all"}')
+    console.click("[data-testid=set-policy-submit]")
+    console.wait_for("the refusal's reason",
+                     lambda: "not a policy key" in console.text("[data-testid=notice]"))
+    assert api.raw("GET", "/api/policies/%2F/refused")[0] == 404
+    console.click(prow + " [data-testid=delete-policy]")
+    console.confirm()
+    console.wait(prow, state="detached")
+    assert api.raw("GET", "/api/policies/%%2F/%s" % pname)[0] == 404
+    assert api.queue(q)["policy"] is None
+
+
 def test_purge_with_confirmation_empties_the_queue(broker, console):
     api = Api(broker)
     name = unique("purge")
@@ -471,6 +548,27 @@ def test_close_connection_with_confirmation(broker, console):
     finally:
         if conn.is_connected():
             conn.disconnect()
+
+
+def test_connections_page_shows_an_away_durable_subscribers_backlog(broker, console):
+    """Issue 16 item 6: the subscriptions table shows the backlog of a
+    durable subscription whose client is away."""
+    t = unique("t")
+    c = client(broker.port, extra={"client-id": "app2"})
+    c.subscribe("/topic/" + t, "ts", headers={"activemq.subscriptionName": "dur"})
+    c.close()
+    api = Api(broker)
+    deadline = time.monotonic() + 10
+    while not [s for s in api.get("/api/subscriptions") if s["name"] == "app2:dur" and s["connection"] is None]:
+        assert time.monotonic() < deadline, "the subscription stayed attached"
+        time.sleep(0.05)
+    send_py(broker, "/topic/" + t, ["m%d" % i for i in range(4)])
+    console.click("[data-testid=nav-connections]")
+    console.wait("main[data-page=connections]")
+    sub = '[data-testid=subscription-row][data-destination="/topic/%s"]' % t
+    console.wait_text(sub + " [data-col=backlog]", "4")
+    assert "(offline)" in console.text(sub)
+    console.shot("away-backlog")
 
 
 def test_connections_page_shows_a_blocked_producer(broker_factory, console_as):

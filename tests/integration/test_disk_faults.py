@@ -22,6 +22,7 @@ the journal's own fault handling is tests/store/journal_fault_test.cc.)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from mgmt import Api
 from support import Closed, QUIET, StompError, assert_broker_serves, client, ferry_bin, restart, unique
 from test_persistence import data_dir, work, work_root  # noqa: F401 (fixtures)
 
@@ -221,3 +223,42 @@ def test_disk_fault_refuses_then_resumes_without_loss(broker_factory, work, mode
     assert extra <= ack_unsure, "%s: unexpected messages: %r" % (mode, sorted(extra - ack_unsure))
     print("%s: %d receipted, %d refused, %d acked, %d faults injected, %d recovered"
           % (mode, len(receipted), len(refused), len(acked), faults, len(got)))
+
+
+def test_a_queue_deletion_that_cannot_be_recorded_is_refused_and_changes_nothing(broker_factory, work):
+    """Issue 16: DELETE /api/queues/V/NAME writes the deletion first
+    (queues.log for a queue made by traffic, declared-queues.json for one
+    made by PUT) and drops the queue only once that is durable. With the
+    disk failing writes the answer is RabbitMQ's 500 {"error","reason"} and
+    the queue is still there, messages and all, also after a kill -9; once
+    the disk works the same DELETE is 204 and the queue stays gone."""
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    b = broker_factory(data_dir=ddir, env=faultfs_env(ddir, control))
+    api = Api(b)
+    by_traffic, by_put = unique("traffic"), unique("put")
+    api.call("PUT", Api.q(by_put), {}, expect=201)
+    c = client(b.port)
+    for name in (by_traffic, by_put):
+        c.send("/queue/" + name, "kept " + name, headers={"persistent": "true"})  # receipted
+    c.close()
+
+    control.write_text("eio-write\n")
+    for name in (by_traffic, by_put):
+        status, _, data = api.raw("DELETE", Api.q(name))
+        assert status == 500, (name, status, data)
+        err = json.loads(data)
+        assert err["error"] == "internal_error" and "not deleted" in err["reason"], err
+        assert api.queue(name)["messages"] == 1, "a refused DELETE must leave %s as it was" % name
+    assert injected(control) > 0, "the shim injected nothing: is it loaded? (LD_PRELOAD)"
+    control.write_text("")
+
+    b2 = restart(broker_factory, b, "kill")
+    api2 = Api(b2)
+    for name in (by_traffic, by_put):
+        assert api2.queue(name)["messages"] == 1, "%s lost after the refused DELETE and a kill -9" % name
+        api2.call("DELETE", Api.q(name), expect=204)
+    b3 = restart(broker_factory, b2, "kill")
+    for name in (by_traffic, by_put):
+        Api(b3).queue(name, expect=404)

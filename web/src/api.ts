@@ -30,6 +30,22 @@ export interface OverviewHistory {
                    redeliver_details: Details };
   queue_totals: { messages_ready_details: Details; messages_unacknowledged_details: Details };
 }
+/** GET /api/queues/V/NAME with the history ranges: the queue's last minute (5 s apart). */
+export interface QueueHistory extends Queue {
+  message_stats?: { publish_details?: Details; deliver_get_details?: Details; ack_details?: Details;
+                    redeliver_details?: Details };
+  messages_ready_details?: Details;
+  messages_unacknowledged_details?: Details;
+}
+/** One policy (RabbitMQ's shape, GET /api/policies). */
+export interface Policy {
+  vhost: string;
+  name: string;
+  pattern: string;
+  "apply-to": string;
+  definition: Record<string, unknown>;
+  priority: number;
+}
 export interface Connection {
   id: string;
   client_address: string;
@@ -61,6 +77,8 @@ export interface Queue {
   expired: number;
   dead_lettered: number;
   rates: { in: number; out: number };
+  /** The policy it follows (RabbitMQ's field), null for none. */
+  policy?: string | null;
   consumer_details?: Consumer[];
 }
 /** One consumer of a queue (RabbitMQ's consumer_details, plus Ferry's ack / unacked). */
@@ -93,6 +111,8 @@ export interface Subscription {
   unacked: number;
   durable: boolean;
   name?: string | null;
+  /** A durable subscription whose client is away: the messages waiting for it. */
+  ready?: number;
 }
 export interface BrowsedMessage {
   message_id: string;
@@ -226,6 +246,10 @@ export const api = {
   queues: () => request<Queue[]>("GET", "/api/queues"),
   queue: (vhost: string, name: string) =>
     request<Queue>("GET", `/api/queues/${seg(vhost)}/${seg(name)}`),
+  /** The queue and its last minute of history (one sample every 5 s, kept by the broker). */
+  queueHistory: (vhost: string, name: string) =>
+    request<QueueHistory>("GET", `/api/queues/${seg(vhost)}/${seg(name)}` +
+                                 "?msg_rates_age=60&msg_rates_incr=5&lengths_age=60&lengths_incr=5"),
   createQueue: (vhost: string, name: string) =>
     request<void>("PUT", `/api/queues/${seg(vhost)}/${seg(name)}`, {}),
   deleteQueue: (vhost: string, name: string) =>
@@ -253,6 +277,14 @@ export const api = {
                             `${b.destination_type === "queue" ? "q" : "e"}/${seg(b.destination)}/` +
                             `${seg(b.properties_key)}`),
   subscriptions: () => request<Subscription[]>("GET", "/api/subscriptions"),
+  policies: () => request<Policy[]>("GET", "/api/policies"),
+  /** Creates (201) or replaces (204) a policy. */
+  putPolicy: (p: Policy) =>
+    request<void>("PUT", `/api/policies/${seg(p.vhost)}/${seg(p.name)}`, {
+      pattern: p.pattern, definition: p.definition, priority: p.priority, "apply-to": p["apply-to"],
+    }),
+  deletePolicy: (vhost: string, name: string) =>
+    request<void>("DELETE", `/api/policies/${seg(vhost)}/${seg(name)}`),
   whoami: () => request<Whoami>("GET", "/api/whoami"),
   users: () => request<User[]>("GET", "/api/users"),
   /** Creates (201) or updates (204) a user; without password an update keeps it. */

@@ -45,7 +45,7 @@ export function overviewHistoryLoaded(): boolean {
 }
 
 /** Oldest first: per-second rates between consecutive cumulative samples. */
-function ratesOf(samples: Sample[] | undefined): Map<number, number> {
+export function ratesOf(samples: Sample[] | undefined): Map<number, number> {
   const out = new Map<number, number>();
   const s = [...(samples ?? [])].reverse();
   for (let i = 1; i < s.length; i++) {
@@ -55,7 +55,7 @@ function ratesOf(samples: Sample[] | undefined): Map<number, number> {
   return out;
 }
 
-function valuesOf(samples: Sample[] | undefined): Map<number, number> {
+export function valuesOf(samples: Sample[] | undefined): Map<number, number> {
   return new Map((samples ?? []).map((x) => [x.timestamp, x.sample]));
 }
 

@@ -14,6 +14,7 @@ import { mountExchanges } from "./pages/exchanges";
 import { mountLogin } from "./pages/login";
 import { mountMessages } from "./pages/messages";
 import { mountOverview } from "./pages/overview";
+import { mountPolicies } from "./pages/policies";
 import { mountQueues } from "./pages/queues";
 import { mountTopics } from "./pages/topics";
 import { mountUsers } from "./pages/users";
@@ -40,6 +41,7 @@ function resolve(hash: string): { route: Route; params: string[] } {
                                 : { route: { nav: "queues", mount: mountQueues }, params };
     case "topics": return { route: { nav: "topics", mount: mountTopics }, params };
     case "exchanges": return { route: { nav: "exchanges", mount: mountExchanges }, params };
+    case "policies": return { route: { nav: "policies", mount: mountPolicies }, params };
     case "connections": return { route: { nav: "connections", mount: mountConnections }, params };
     case "users": return { route: { nav: "users", mount: mountUsers }, params };
     case "vhosts": return { route: { nav: "vhosts", mount: mountVhosts }, params };
@@ -49,7 +51,7 @@ function resolve(hash: string): { route: Route; params: string[] } {
 
 const nav = h("nav", {},
   ...([["overview", "Overview"], ["queues", "Queues"], ["topics", "Topics"], ["exchanges", "Exchanges"],
-        ["connections", "Connections"], ["users", "Users"], ["vhosts", "Vhosts"]] as const)
+        ["policies", "Policies"], ["connections", "Connections"], ["users", "Users"], ["vhosts", "Vhosts"]] as const)
     .map(([k, label]) => h("a", { href: `#/${k}`, "data-nav": k, "data-testid": `nav-${k}` }, label)));
 // Users and Vhosts: administrators only (shown once /api/whoami says so).
 const adminNav = [...nav.querySelectorAll<HTMLAnchorElement>("a[data-nav=users], a[data-nav=vhosts]")];

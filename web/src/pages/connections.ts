@@ -1,6 +1,7 @@
 // Connections: every client connection with its counters; close one (the
 // client gets ERROR "closed by administrator") after confirmation. Below,
-// every subscription (durable ones without a connection included).
+// every subscription (durable ones without a connection included, with the
+// backlog waiting for them).
 
 import { api, type Connection, type Subscription } from "../api";
 import { report } from "../actions";
@@ -50,6 +51,7 @@ export const mountConnections: Mount = (root) => {
     h("tr", { "data-testid": "subscription-row", "data-destination": s.destination },
       h("td", {}, s.connection ?? "(offline)"), h("td", {}, s.id), h("td", {}, s.destination),
       h("td", {}, s.ack), num(s.prefetch), num(s.unacked),
+      num(s.ready === undefined ? "" : s.ready, { "data-col": "backlog" }),
       h("td", {}, s.durable ? `durable${s.name ? ` (${s.name})` : ""}` : ""));
 
   page = {
@@ -66,7 +68,8 @@ export const mountConnections: Mount = (root) => {
       ], cs.map(row), "No client is connected."));
       subs.replaceChildren(table("subscriptions-table", [
         { label: "connection" }, { label: "id" }, { label: "destination" }, { label: "ack" },
-        { label: "prefetch", num: true }, { label: "unacked", num: true }, { label: "" },
+        { label: "prefetch", num: true }, { label: "unacked", num: true },
+        { label: "backlog (away)", num: true }, { label: "" },
       ], ss.map(subRow), "No subscriptions."));
     },
   };

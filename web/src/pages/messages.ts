@@ -1,12 +1,16 @@
 // Message browser for one queue (#/queues/{vhost}/{name}): the first N ready
 // messages, read without consuming them (GET .../messages?count=N), with
-// headers and body; the queue's counters, its consumers (consumer_details)
-// and its purge / move / delete; a form that publishes to it through the
-// default exchange (hidden from read-only users).
+// headers and body; the queue's counters, its last minute of rates and
+// lengths as the broker keeps them (so a reloaded page shows them at once),
+// its consumers (consumer_details) and its purge / move / delete; a form
+// that publishes to it through the default exchange (hidden from
+// read-only users).
 
-import { api, ApiError, type BrowsedMessage, type Consumer, type Queue } from "../api";
+import { api, ApiError, type BrowsedMessage, type Consumer, type Queue, type QueueHistory } from "../api";
 import { move, purge, remove, report } from "../actions";
+import { ratesOf, valuesOf } from "../history";
 import type { Mount, Page } from "../page";
+import { lineChart } from "../svg_chart";
 import { fmtBytes, fmtInt, fmtTime, h, num, table } from "../ui";
 
 const kMaxBrowse = 1000;
@@ -97,6 +101,31 @@ function publishForm(vhost: string, name: string, published: () => Promise<void>
     h("summary", {}, "Publish a message"), form);
 }
 
+const kColors = { publish: "#2563eb", deliver: "#16a34a", ack: "#9333ea", redeliver: "#dc2626",
+                  ready: "#0891b2", unacked: "#ea580c" };
+const rateText = (v: number) => (v >= 10 ? String(Math.round(v)) : v.toFixed(1));
+
+/** The queue's history (newest-first samples) as the two charts' points, oldest first. */
+function drawHistory(q: QueueHistory, rates: ReturnType<typeof lineChart>,
+                     lengths: ReturnType<typeof lineChart>): void {
+  const m = q.message_stats ?? {};
+  const r = {
+    publish: ratesOf(m.publish_details?.samples), deliver: ratesOf(m.deliver_get_details?.samples),
+    ack: ratesOf(m.ack_details?.samples), redeliver: ratesOf(m.redeliver_details?.samples),
+  };
+  const rt = [...r.publish.keys()].sort((a, b) => a - b);
+  rates.update(rt.map((t) => t / 1000), (["publish", "deliver", "ack", "redeliver"] as const).map((k) => ({
+    key: k, label: k, color: kColors[k], values: rt.map((t) => r[k].get(t) ?? 0),
+  })));
+  const ready = valuesOf(q.messages_ready_details?.samples);
+  const unacked = valuesOf(q.messages_unacknowledged_details?.samples);
+  const lt = [...ready.keys()].sort((a, b) => a - b);
+  lengths.update(lt.map((t) => t / 1000), [
+    { key: "ready", label: "ready", color: kColors.ready, values: lt.map((t) => ready.get(t) ?? 0) },
+    { key: "unacked", label: "unacked", color: kColors.unacked, values: lt.map((t) => unacked.get(t) ?? 0) },
+  ]);
+}
+
 export const mountMessages: Mount = (root, params) => {
   const vhost = params[0] ?? "/";
   const name = params[1] ?? "";
@@ -106,6 +135,10 @@ export const mountMessages: Mount = (root, params) => {
   const summary = h("div", { class: "stats" });
   const consumers = h("div", {});
   const list = h("div", {});
+  const rateChart = lineChart("Message rates (msg/s)", "queue-rates-chart", rateText);
+  const lengthChart = lineChart("Queued messages", "queue-lengths-chart", (v) => fmtInt(v));
+  const charts = h("div", { class: "mini-charts", "data-testid": "queue-history" },
+                   rateChart.box, lengthChart.box);
   const title = h("h1", {}, "Queue ", h("code", {}, name), vhost === "/" ? "" : ` (vhost ${vhost})`);
   let page: Page;
   const act = async (f: (v: string, n: string, x: number) => Promise<boolean>, x: () => number) => {
@@ -128,6 +161,7 @@ export const mountMessages: Mount = (root, params) => {
                     onclick: async () => {
                       if (await remove(vhost, name, queue?.depth ?? 0)) location.hash = "#/queues";
                     } }, "Delete")),
+    h("h2", {}, "Last minute"), charts,
     h("h2", {}, "Consumers"), consumers,
     publishForm(vhost, name, () => page.refresh()),
     h("h2", {}, "Messages"),
@@ -137,7 +171,9 @@ export const mountMessages: Mount = (root, params) => {
 
   const loadQueue = async (): Promise<boolean> => {
     try {
-      queue = await api.queue(vhost, name);
+      const withHistory = await api.queueHistory(vhost, name);
+      queue = withHistory;
+      drawHistory(withHistory, rateChart, lengthChart);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         queue = null;
