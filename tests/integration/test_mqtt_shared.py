@@ -12,8 +12,8 @@ import time
 import pytest
 
 from support import WAIT, unique
-from mqtt_support import (VERSIONS, Paho, PahoSession, api, disconnect, disconnect_reason, mqtt, packet, raw_connect,
-                          raw_session, raw_subscribe, s)
+from mqtt_support import (VERSIONS, Paho, PahoSession, api, disconnect, disconnect_reason, mqtt, mqtt_port, packet,
+                          raw_connect, raw_session, raw_subscribe, s)
 
 
 def drain(c: Paho, quiet: float = 1.0) -> list[bytes]:
@@ -202,3 +202,31 @@ def test_a_clean_start_leaves_the_group(mq):
     raw_subscribe(r, 5, unique("kc") + "/other", 1)
     assert (group_queue(b, group, topic) or {}).get("consumers", 0) == 0
     disconnect(r)
+
+
+def test_a_kept_shared_subscription_survives_a_restart(broker_factory, tmp_path):
+    """The session's binding is remembered with its others
+    (declared-exchanges.json): after a restart, the resumed session is a
+    member of the group again and gets the group's messages."""
+    data = tmp_path / "data"
+    data.mkdir()
+    b = broker_factory(mqtt_listen="127.0.0.1:0", data_dir=str(data))
+    port = mqtt_port(b)
+    group, topic, cid = unique("g"), unique("kr") + "/t", unique("kr")
+    flt = "$share/%s/%s" % (group, topic)
+    r, _, _ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    raw_subscribe(r, 5, flt, 1)
+    disconnect(r)
+    assert b.stop() == 0
+    b.killed = True  # ended on purpose
+    b2 = broker_factory(mqtt_listen="127.0.0.1:0", data_dir=str(data))
+    port = mqtt_port(b2)
+    a = PahoSession(port, mqtt.MQTTv5, cid, expiry=600)
+    assert a.session_present
+    wait_for_members(b2, group, topic, 1)
+    pub = Paho(port, mqtt.MQTTv5)
+    pub.publish(topic, b"after restart", 1)
+    assert a.get().payload == b"after restart"
+    a.close()
+    pub.close()
