@@ -98,13 +98,24 @@ std::vector<OptionSpec> build_specs() {
   s.push_back(listener_option("mqtt-tls-listen",
                               "MQTT over TLS listener (mqtts://; tls-cert-file, tls-key-file apply), HOST:PORT, e.g. 0.0.0.0:8883 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.mqtt_tls_listen; }));
+  // mqtt-tls-listen under the name of its scheme (mqtts://), which users
+  // know from the issue and client URLs: the same listener. Empty leaves mqtt-tls-listen as it is, so that the
+  // shipped ferry.toml, which lists both, does not turn one off.
+  s.push_back({"mqtts-listen", "", "same as mqtt-tls-listen (MQTT over TLS, mqtts://), HOST:PORT (empty = mqtt-tls-listen decides)",
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.empty()) return {};
+                 net::ListenAddress a;
+                 if (!parse_host_port(v, a.host, a.port)) return failure("expected HOST:PORT, or empty");
+                 o.mqtt_tls_listen = a;
+                 return {};
+               }});
   s.push_back(listener_option("mqtt-ws-listen",
                               "MQTT over WebSocket (ws://HOST:PORT/mqtt, subprotocol mqtt) listener, HOST:PORT, e.g. 0.0.0.0:15675 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.mqtt_ws_listen; }));
   s.push_back(listener_option("mqtt-wss-listen",
                               "MQTT over WebSocket over TLS (wss://HOST:PORT/mqtt) listener, HOST:PORT, e.g. 0.0.0.0:15676 (empty = off)",
                               [](Config& o) -> net::ListenAddress& { return o.mqtt_wss_listen; }));
-  s.push_back({"mqtt-ws-path", "/mqtt", "request path of the MQTT WebSocket listeners (others get 404)",
+  s.push_back({"mqtt-ws-path", "/mqtt", "request path of MQTT over WebSocket, on the MQTT WebSocket listeners (others get 404) and, with MQTT on, the STOMP ones",
                [](Config& o, const std::string& v) -> Status {
                  if (v.empty() || v.front() != '/' || v.find_first_of(" ?#\r\n") != std::string::npos)
                    return failure("expected a path starting with / (no spaces, ? or #)");

@@ -309,6 +309,18 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
                                 options.stomp.max_subscriptions, mqtt_retained.get(), mqtt_wills.get(),
                                 &mqtt_qos2_ids}),
         shards);
+    // MQTT also on the STOMP WebSocket listeners, at mqtt-ws-path
+    // (ws://HOST:PORT/mqtt, subprotocol mqtt), as ActiveMQ serves both on one
+    // port; ws-path stays STOMP's.
+    if ((options.listen.ws_listen.enabled() || options.listen.wss_listen.enabled()) &&
+        options.mqtt_ws_path != options.listen.ws_path) {
+      server.add_ws_route({options.mqtt_ws_path, {"mqtt"},
+                           session::mqtt_protocol({broker, clients, authenticator.get(),
+                                                   options.stomp.limits.max_frame_size,
+                                                   options.stomp.max_subscriptions, mqtt_retained.get(),
+                                                   mqtt_wills.get(), &mqtt_qos2_ids,
+                                                   session::MqttSession::kStompWsBit})});
+    }
   }
   // Handle signals before announcing the listener: a supervisor may stop us
   // the moment it sees "listening on".
@@ -354,6 +366,7 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
                        {}, authenticator.get(), &declared};
   api.mqtt = mqtt_server.get();
   api.mqtt_id_bit = session::MqttSession::kIdBit;
+  api.mqtt_stomp_ws_bit = session::MqttSession::kStompWsBit;
   for (const auto& l : listening) {
     static constexpr const char* kProtocol[] = {"stomp", "stomp+ssl", "ws", "wss"};
     std::string address = net::Server::describe(l);

@@ -21,6 +21,8 @@ std::vector<net::ConnectionInfo> client_connections(ApiContext& ctx, ShardId sha
 }
 
 bool close_client_connection(ApiContext& ctx, ShardId shard, ConnectionId id) {
+  if (ctx.mqtt_stomp_ws_bit != 0 && (id.value & ctx.mqtt_stomp_ws_bit) != 0)
+    return ctx.stomp.close_connection(shard, ConnectionId(id.value & ~(ctx.mqtt_stomp_ws_bit | ctx.mqtt_id_bit)));
   if (is_mqtt(ctx, id)) return ctx.mqtt->close_connection(shard, ConnectionId(id.value & ~ctx.mqtt_id_bit));
   return ctx.stomp.close_connection(shard, id);
 }

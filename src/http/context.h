@@ -44,6 +44,10 @@ struct ApiContext {
   // ids the broker knows them by), which tells them from STOMP's.
   net::Server* mqtt = nullptr;
   std::uint64_t mqtt_id_bit = 0;
+  // MQTT connections on the STOMP WebSocket listeners (ws://HOST:PORT/mqtt)
+  // are the STOMP server's: listed by it with this bit and mqtt_id_bit set
+  // (session::MqttSession::kStompWsBit), and closed through it.
+  std::uint64_t mqtt_stomp_ws_bit = 0;
 };
 
 // Scatter-gather: runs `on_shard(shard)` on every shard and then

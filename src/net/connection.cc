@@ -191,6 +191,16 @@ bool Connection::read_ok(const boost::system::error_code& ec) {
 std::size_t Connection::unwrap(char* data, std::size_t n) {
   if (!ws_) return n;
   websocket::Layer::Inbound in = ws_->inbound(data, n);
+  if (!ws_routed_ && ws_->open()) {
+    ws_routed_ = true;
+    // Another protocol's path (add_ws_route): its session replaces the
+    // listener's, which has read nothing yet (the old one goes first: it
+    // leaves the shard's client table under this connection's id).
+    if (const std::size_t e = ws_->endpoint(); e != 0 && ws_routes_ != nullptr && e <= ws_routes_->size()) {
+      protocol_.reset();
+      protocol_ = (*ws_routes_)[e - 1].protocol.make(*this, shard_, id_);
+    }
+  }
   if (in.failed) {
     if (static LogRate rate("refused WebSocket handshakes and frames"); rate.allow())
       spdlog::info("connection {} ({}): {}", id_.value, peer_, log_safe(ws_->failure()));

@@ -41,6 +41,10 @@ class Connection final : public Transport,
   ~Connection() override;
 
   void start();
+  // The other protocols of its WebSocket listener (the server's, which
+  // outlives the connection): once the handshake names one's path, the
+  // session is that protocol's.
+  void set_ws_routes(const std::vector<WebSocketRoute>* routes) { ws_routes_ = routes; }
   // Heart-beats: send EOLs when idle, drop a client silent for too long.
   void tick(std::int64_t now_ms);
   // Broker shutdown: close without ceremony, and destroy the session.
@@ -111,6 +115,8 @@ class Connection final : public Transport,
   std::string peer_;
   OnClosed on_closed_;
   std::unique_ptr<Protocol> protocol_;  // made in the constructor; null only after shutdown()
+  const std::vector<WebSocketRoute>* ws_routes_ = nullptr;
+  bool ws_routed_ = false;  // the handshake's path has chosen the session
 
   std::unique_ptr<char[]> in_;  // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
   std::size_t in_capacity_ = 0;

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/strong_id.h"
 #include "net/connection_info.h"
@@ -72,6 +73,16 @@ struct ProtocolFactory {
   // The largest unit the protocol accepts (a WebSocket message carries one,
   // so it bounds those too).
   std::size_t max_unit_size = 0;
+};
+
+// Another protocol on a WebSocket listener, at its own request path: a
+// connection whose handshake asks for `path` carries the session `protocol`
+// makes instead of the listener's (MQTT at /mqtt on the STOMP WebSocket
+// listeners, as ActiveMQ serves both on one port; docs/mqtt.md).
+struct WebSocketRoute {
+  std::string path;
+  std::vector<std::string> protocols;  // subprotocols served at `path`
+  ProtocolFactory protocol;
 };
 
 }  // namespace ferry::net

@@ -199,7 +199,10 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
   if (uses_tls(kind)) link = std::make_unique<TlsLink>(std::move(socket), tls_->context());
   else link = std::make_unique<TcpLink>(std::move(socket));
   std::unique_ptr<websocket::Layer> ws;
-  if (uses_ws(kind)) ws = std::make_unique<websocket::Layer>(options_.ws_path, protocol_.max_unit_size, options_.ws_protocols);
+  if (uses_ws(kind)) {
+    ws = std::make_unique<websocket::Layer>(options_.ws_path, protocol_.max_unit_size, options_.ws_protocols);
+    for (const WebSocketRoute& r : ws_routes_) ws->add_endpoint(r.path, r.protocols);
+  }
   auto conn = std::make_shared<Connection>(std::move(link), std::move(ws), options_, protocol_, shard,
                                            table.next_id(), [this, &table](ConnectionId id) {
                                              table.remove(id);
@@ -210,6 +213,7 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
                                            // flat without it), so it is off until that is understood
                                            // (docs/architecture.md, "Fairness"); the parse budget stays.
                                            nullptr);
+  if (!ws_routes_.empty()) conn->set_ws_routes(&ws_routes_);
   table.add(conn);
   conn->start();
 }

@@ -39,6 +39,9 @@ class Server {
   // listener and starts accepting. The Error names the option (e.g.
   // "listen 0.0.0.0:61613: bind: Address already in use").
   Status start();
+  // Before start(): another protocol at its own path on the WebSocket
+  // listeners (see WebSocketRoute).
+  void add_ws_route(WebSocketRoute route) { ws_routes_.push_back(std::move(route)); }
   // The bound endpoint of the STOMP (TCP) listener.
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Every bound listener, STOMP first.
@@ -73,6 +76,7 @@ class Server {
 
   const ListenerOptions& options_;
   ProtocolFactory protocol_;
+  std::vector<WebSocketRoute> ws_routes_;
   shard::ShardSet& shards_;
   std::unique_ptr<TlsContext> tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;

@@ -2,22 +2,22 @@
 
 namespace ferry::session {
 
-void MqttQos2Ids::park(const std::string& key, Ids ids, std::int64_t expires_ms) {
+void MqttQos2Ids::park(const std::string& key, Flows flows, std::int64_t expires_ms) {
   std::lock_guard lock(mutex_);
-  if (ids.empty()) {
+  if (flows.empty()) {
     parked_.erase(key);
     return;
   }
-  parked_[key] = Entry{std::move(ids), expires_ms};
+  parked_[key] = Entry{std::move(flows), expires_ms};
 }
 
-MqttQos2Ids::Ids MqttQos2Ids::take(const std::string& key) {
+MqttQos2Ids::Flows MqttQos2Ids::take(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = parked_.find(key);
   if (it == parked_.end()) return {};
-  Ids ids = std::move(it->second.ids);
+  Flows flows = std::move(it->second.flows);
   parked_.erase(it);
-  return ids;
+  return flows;
 }
 
 void MqttQos2Ids::tick(ShardId shard, std::int64_t now_ms) {

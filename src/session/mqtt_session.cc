@@ -64,7 +64,7 @@ MqttSession::MqttSession(const MqttContext& context, net::Transport& transport, 
       max_packet_size_(context.max_packet_size),
       max_subscriptions_(context.max_subscriptions),
       shard_(shard),
-      id_(ConnectionId(id.value | kIdBit)),
+      id_(ConnectionId(id.value | kIdBit | context.id_bits)),
       log_id_(id.value),
       decoder_(context.max_packet_size),
       login_(context.authenticator),
@@ -100,8 +100,11 @@ void MqttSession::claim_client_id() {
     if (wills_ != nullptr) wills_->claimed(key, clean_start_, shard_);
     // The QoS 2 flows a resumed session had open (a clean start drops them).
     if (qos2_ids_ != nullptr) {
-      MqttQos2Ids::Ids ids = qos2_ids_->take(key);
-      if (!clean_start_) qos2_received_.merge(ids);
+      MqttQos2Ids::Flows flows = qos2_ids_->take(key);
+      if (!clean_start_) {
+        qos2_received_.merge(flows.received);
+        resend_pubrels(flows.released);
+      }
     }
     if (awaiting_claim_) {
       // Packets buffered meanwhile are read now (pause first: resuming
@@ -128,6 +131,24 @@ void MqttSession::claim_client_id() {
   broker_.to_client(holder->shard, [old](broker::ClientEvents& events) {
     events.kick(old, SubscriptionNo(0), "session taken over by a new connection with its client id");
   });
+}
+
+void MqttSession::resend_pubrels(const MqttQos2Ids::Ids& released) {
+  // Outbound QoS 2 flows of the session's last connection that had their
+  // PUBREC (the message is the client's, acknowledged in the session queue)
+  // but not their PUBCOMP: PUBREL again, same packet id (spec 4.4); the
+  // packet id stays taken until PUBCOMP. An id this connection has used
+  // meanwhile (a takeover that let go late) cannot be resent: the client
+  // ends that flow by its own PUBREL timeout, if any.
+  bool wrote = false;
+  for (std::uint16_t id : released) {
+    if (inflight_.contains(id)) continue;
+    inflight_[id] = Inflight{kSessionQueueSub, 0, DeliverySeq{}, 2, true};
+    mqtt::encode_pub_response(level_, mqtt::PubResponse{PacketType::kPubrel, id, ReasonCode::kSuccess, {}},
+                              transport_.output());
+    wrote = true;
+  }
+  if (wrote) transport_.flush();
 }
 
 void MqttSession::release_client_id() {
@@ -333,6 +354,7 @@ constexpr std::string_view kQosArgument = "x-mqtt-qos";
 constexpr std::string_view kNoLocalArgument = "x-mqtt-no-local";
 constexpr std::string_view kRapArgument = "x-mqtt-retain-as-published";
 constexpr std::string_view kSubscriptionIdArgument = "x-mqtt-subscription-id";
+constexpr std::string_view kSharedArgument = "x-mqtt-shared";
 
 }  // namespace
 
@@ -396,11 +418,7 @@ void MqttSession::on_session_found(std::optional<broker::QueueStats> found) {
         expires ? static_cast<std::uint32_t>(std::min<std::uint64_t>(*expires / 1000, kNeverExpires - 1)) : kNeverExpires;
     if (persistent_ && in_use != session_expiry_s_) expiry_in_use_ = in_use;
   }
-  broker::Window window;
-  window.messages = std::max<std::uint32_t>(
-      1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
-                   static_cast<std::uint32_t>(client_receive_maximum_)}));
-  window.bytes = transport_.max_write_buffer();
+  const broker::Window window = subscriber_window();
   attach_op_ = ++next_op_;
   // A declaration answers twice (declared, subscribed).
   attach_answers_ = options.arguments ? 2 : 1;
@@ -428,9 +446,14 @@ void MqttSession::on_session_attached() {
   // every replica has it, so the last connection's are all here).
   if (session_present_) {
     for (const broker::BindingInfo& b : broker_.exchanges(shard_).bindings(session_queue_.vhost)) {
-      if (b.source != "amq.topic" || b.destination != broker::BindingDestination::queue(session_queue_.name)) continue;
+      if (b.destination != broker::BindingDestination::queue(session_queue_.name)) continue;
       auto filter = b.arguments.find(kFilterArgument);
       if (filter == b.arguments.end()) continue;  // not one of ours (bound by an operator): routes, but no filter
+      if (b.source == "amq.direct" && b.arguments.contains(kSharedArgument)) {
+        rejoin_group(b);
+        continue;
+      }
+      if (b.source != "amq.topic") continue;
       auto qos = b.arguments.find(kQosArgument);
       Sub sub;
       sub.no = SubscriptionNo(++next_sub_no_);
@@ -454,6 +477,33 @@ void MqttSession::on_session_attached() {
   waiting_.clear();
   for (Waiting& w : early) deliver_queued(std::move(w.delivery));
   if (!awaiting_claim_) transport_.resume_reading();
+}
+
+void MqttSession::rejoin_group(const broker::BindingInfo& b) {
+  // A shared subscription kept with the session (binding_of): the
+  // connection is a member of the group again, as its SUBSCRIBE made it,
+  // without an answer (a refusal leaves it out, as for an unauthorized one).
+  const std::string& filter = b.arguments.find(kFilterArgument)->second;
+  mqtt::TopicFilter f;
+  if (mqtt::parse_topic_filter(filter, f) != ReasonCode::kSuccess || f.share_group.empty() || subs_.contains(filter))
+    return;
+  Sub sub;
+  sub.no = SubscriptionNo(++next_sub_no_);
+  sub.filter = filter;
+  sub.shared = true;
+  sub.destination = broker::Destination{broker::DestinationKind::kQueue,
+                                        "mqtt-share/" + std::string(f.share_group) + "/" + std::string(f.filter),
+                                        session_queue_.vhost};
+  sub.owner = broker_.owner_of(sub.destination);
+  const broker::Destination topic{broker::DestinationKind::kTopic, pattern_of_filter(f.filter), session_queue_.vhost};
+  if (!login_.may(auth::Access::kRead, topic) || !login_.may(auth::Access::kRead, sub.destination)) return;
+  auto qos = b.arguments.find(kQosArgument);
+  sub.qos = qos == b.arguments.end() ? 0 : qos->second == "2" ? 2 : qos->second == "1" ? 1 : 0;
+  if (auto id = b.arguments.find(kSubscriptionIdArgument); id != b.arguments.end())
+    sub.subscription_id = static_cast<std::uint32_t>(std::strtoul(id->second.c_str(), nullptr, 10));
+  filter_of_[sub.no.value] = sub.filter;
+  auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
+  join_group(it->second, topic.name, 0, 0);
 }
 
 void MqttSession::delete_session() {
@@ -485,6 +535,15 @@ broker::ExchangeChange MqttSession::binding_of(const Sub& s, bool bind) const {
   c.exchange = "amq.topic";
   c.destination = broker::BindingDestination::queue(session_queue_.name);
   c.key = s.destination.name;
+  if (s.shared) {
+    // A shared subscription is not routed through the session queue (its
+    // messages come from the group's queue): it is kept as a binding of
+    // amq.direct whose key is the $share filter, which MQTT publishes
+    // (always to amq.topic) never use.
+    c.exchange = "amq.direct";
+    c.key = s.filter;
+    c.arguments.emplace(kSharedArgument, "1");
+  }
   c.arguments.emplace(kFilterArgument, s.filter);
   c.arguments.emplace(kQosArgument, std::to_string(s.qos));
   if (s.no_local) c.arguments.emplace(kNoLocalArgument, "1");
@@ -503,6 +562,40 @@ void MqttSession::change_binding(const Sub& s, bool bind, std::uint64_t op) {
     };
   }
   broker_.change_exchanges(shard_, binding_of(s, bind), std::move(done));
+}
+
+void MqttSession::join_group(const Sub& member, const std::string& key, std::uint64_t op, std::uint64_t bind_op) {
+  broker::ConsumerOptions options;
+  broker::QueueArguments args;
+  args.expires = kSharedQueueExpiryMs;
+  options.arguments = std::make_shared<const broker::QueueArguments>(std::move(args));
+  const bool may_create = login_.may(auth::Access::kConfigure, member.destination);
+  broker_.subscribe(member.destination, key_of(member), broker::AckMode::kClientIndividual, subscriber_window(),
+                    std::nullopt, ticket(op), may_create, std::move(options));
+  broker::ExchangeChange c;
+  c.kind = broker::ExchangeChange::Kind::kBind;
+  c.vhost = member.destination.vhost;
+  c.exchange = "amq.topic";
+  c.destination = broker::BindingDestination::queue(member.destination.name);
+  c.key = key;
+  std::function<void(Status)> done;
+  if (bind_op != 0) {
+    std::weak_ptr<int> alive = alive_;
+    done = [this, alive, bind_op](Status st) {
+      if (alive.expired()) return;
+      on_complete(bind_op, st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text()));
+    };
+  }
+  broker_.change_exchanges(shard_, std::move(c), std::move(done));
+}
+
+broker::Window MqttSession::subscriber_window() const {
+  broker::Window window;
+  window.messages = std::max<std::uint32_t>(
+      1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
+                   static_cast<std::uint32_t>(client_receive_maximum_)}));
+  window.bytes = transport_.max_write_buffer();
+  return window;
 }
 
 void MqttSession::deliver_queued(broker::Delivery d) {
@@ -830,7 +923,10 @@ void MqttSession::on_complete(std::uint64_t op, broker::Outcome outcome) {
     if (auto fi = filter_of_.find(pending.sub.value); pending.sub.value != 0 && fi != filter_of_.end()) {
       auto sub = subs_.find(fi->second);
       // A shared subscription whose binding failed may have its consumer.
-      if (sub->second.shared) broker_.unsubscribe(sub->second.owner, key_of(sub->second), false, ticket(0));
+      if (sub->second.shared) {
+        broker_.unsubscribe(sub->second.owner, key_of(sub->second), false, ticket(0));
+        if (queued_) change_binding(sub->second, false, 0);
+      }
       subs_.erase(sub);  // refused: there is no such subscription
       filter_of_.erase(fi);
     }
@@ -939,7 +1035,8 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       // Retain Handling 0: retained messages again on every SUBSCRIBE.
       if (want.options.retain_handling == 0 && !shared)
         answers_[seq - answers_base_].retained.emplace_back(i, std::string(want.filter), granted);
-      if (was.bound && (was.qos != granted || was.no_local != no_local || was.subscription_id != subscription_id ||
+      if ((was.bound || (was.shared && queued_)) &&
+          (was.qos != granted || was.no_local != no_local || was.subscription_id != subscription_id ||
                         was.retain_as_published != (v5() && want.options.retain_as_published))) {
         // A session's binding keeps the options: the old one goes, the new
         // one comes (in this order, on shard 0).
@@ -990,16 +1087,6 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
         reason = ReasonCode::kNotAuthorized;
         continue;
       }
-      broker::Window window;
-      window.messages = std::max<std::uint32_t>(
-          1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
-                       static_cast<std::uint32_t>(client_receive_maximum_)}));
-      window.bytes = transport_.max_write_buffer();
-      broker::ConsumerOptions options;
-      broker::QueueArguments args;
-      args.expires = kSharedQueueExpiryMs;
-      options.arguments = std::make_shared<const broker::QueueArguments>(std::move(args));
-      const bool may_create = login_.may(auth::Access::kConfigure, sub.destination);
       filter_of_[sub.no.value] = sub.filter;
       auto [it, added] = subs_.emplace(sub.filter, std::move(sub));
       const Sub& member = it->second;
@@ -1007,21 +1094,16 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       ops_[op].sub = member.no;
       ops_[op].declares = true;
       expect_outcomes(op, 2);
-      broker_.subscribe(member.destination, key_of(member), broker::AckMode::kClientIndividual, window,
-                        std::nullopt, ticket(op), may_create, std::move(options));
-      broker::ExchangeChange c;
-      c.kind = broker::ExchangeChange::Kind::kBind;
-      c.vhost = member.destination.vhost;
-      c.exchange = "amq.topic";
-      c.destination = broker::BindingDestination::queue(member.destination.name);
-      c.key = key;
       const std::uint64_t bind_op = begin_op(seq, i);
       ops_[bind_op].sub = member.no;
-      std::weak_ptr<int> alive = alive_;
-      broker_.change_exchanges(shard_, std::move(c), [this, alive, bind_op](Status st) {
-        if (alive.expired()) return;
-        on_complete(bind_op, st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text()));
-      });
+      join_group(member, key, op, bind_op);
+      if (queued_) {
+        // Kept with a persistent session (binding_of): it comes back when
+        // the session resumes.
+        const std::uint64_t keep_op = begin_op(seq, i);
+        ops_[keep_op].sub = member.no;
+        change_binding(member, true, keep_op);
+      }
       continue;
     }
     if (queued_) {
@@ -1036,11 +1118,7 @@ void MqttSession::handle_subscribe(const mqtt::Subscribe& s) {
       change_binding(it->second, true, op);
       continue;
     }
-    broker::Window window;
-    window.messages = std::max<std::uint32_t>(
-        1, std::min({broker_.options().default_prefetch, broker_.options().max_unacked,
-                     static_cast<std::uint32_t>(client_receive_maximum_)}));
-    window.bytes = transport_.max_write_buffer();
+    const broker::Window window = subscriber_window();
     broker::ConsumerOptions options;
     options.no_local = v5() && want.options.no_local;
     const bool may_create = login_.may(auth::Access::kConfigure, sub.destination);
@@ -1075,6 +1153,7 @@ void MqttSession::handle_unsubscribe(const mqtt::Unsubscribe& u) {
       change_binding(gone, false, op);
       continue;
     }
+    if (gone.shared && queued_) change_binding(gone, false, 0);  // no longer kept with the session
     broker_.unsubscribe(gone.owner, key_of(gone), false, ticket(op));
   }
   answers_[seq - answers_base_].waiting -= 1;
@@ -1266,17 +1345,43 @@ void MqttSession::on_kick(SubscriptionNo no, std::string reason) {
 // ---------------------------------------------------------------- the end
 
 void MqttSession::handle_disconnect(const mqtt::Disconnect& d) {
-  // A normal DISCONNECT discards the will; MQTT 5's 0x04 asks for it.
-  if (d.reason != ReasonCode::kDisconnectWithWill) will_.reset();
-  if (v5() && d.properties.session_expiry_interval.value_or(0) != 0 && !session_expiry_asked_) {
-    // 3.14.2.2.2: a session expiry set at DISCONNECT after 0 at CONNECT.
+  const std::optional<std::uint32_t> expiry = v5() ? d.properties.session_expiry_interval : std::nullopt;
+  if (expiry.value_or(0) != 0 && !session_expiry_asked_) {
+    // 3.14.2.2.2: a session expiry set at DISCONNECT after 0 at CONNECT is
+    // a protocol error (DISCONNECT 0x82); the will goes out, as for any
+    // close the client caused (fail leaves it armed).
     return fail(ReasonCode::kProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
   }
-  // Expiry 0 at DISCONNECT ends the session with the connection; another
-  // value is not applied (the queue's x-expires is fixed: docs/mqtt.md).
-  if (v5() && d.properties.session_expiry_interval == 0u) persistent_ = false;
+  // A normal DISCONNECT discards the will; MQTT 5's 0x04 asks for it.
+  if (d.reason != ReasonCode::kDisconnectWithWill) will_.reset();
+  // Expiry 0 at DISCONNECT ends the session with the connection.
+  if (expiry == 0u) persistent_ = false;
+  else if (expiry && queued_ && persistent_) change_session_expiry(*expiry);
   closing_ = true;
   transport_.close_after_flush();
+}
+
+void MqttSession::change_session_expiry(std::uint32_t expiry_s) {
+  session_expiry_s_ = expiry_s;
+  expiry_in_use_.reset();  // the will delay and the parked QoS 2 ids follow it
+  // The session queue is declared again with the new x-expires: its
+  // arguments are set (not compared) and remembered across restarts. Posted
+  // before the consumer leaves (unsubscribe_all, on the same shard in
+  // order), so that the expiry counts from the connection's end.
+  broker::QueueArguments args;
+  if (expiry_s != kNeverExpires) args.expires = std::uint64_t{expiry_s} * 1000;
+  broker::Broker* broker = &broker_;
+  broker_.post(session_owner_, [broker, owner = session_owner_, q = session_queue_, args = std::move(args)] {
+    // Gone meanwhile (deleted by an operator): not made again.
+    if (!broker->local(owner).queue_stats(q)) return;
+    (void)broker->local(owner).declare_queue(q, false, &args);
+    if (!broker->remembers_declarations()) return;
+    broker->remember_declaration(q, args, [q](const Status& kept) {
+      if (!kept)
+        spdlog::error("MQTT session {}: its new session expiry is not remembered across a restart: {}",
+                      log_safe(q.to_string()), log_safe(kept.error().text()));
+    });
+  });
 }
 
 void MqttSession::fail(ReasonCode code, std::string_view why) {
@@ -1387,12 +1492,17 @@ void MqttSession::on_closed() {
   released_ = true;
   closing_ = true;
   publish_will();  // a will still armed: the connection ended without DISCONNECT
-  // Open inbound QoS 2 flows outlive the connection with its session.
-  if (qos2_ids_ != nullptr && client_id_held_ && persistent_ && !qos2_received_.empty()) {
+  // Open QoS 2 flows outlive the connection with its session: inbound ones
+  // waiting for PUBREL, outbound ones waiting for PUBCOMP.
+  if (qos2_ids_ != nullptr && client_id_held_ && persistent_) {
+    MqttQos2Ids::Flows flows;
+    flows.received = std::move(qos2_received_);
+    qos2_received_.clear();
+    for (const auto& [id, f] : inflight_)
+      if (f.released) flows.released.insert(id);
     const std::uint32_t expiry_s = expiry_in_use_.value_or(session_expiry_s_);
     const std::int64_t expires = expiry_s == kNeverExpires ? INT64_MAX : mono_ms() + std::int64_t{expiry_s} * 1000;
-    qos2_ids_->park(MqttWills::key_of(login_.vhost(), client_id_), std::move(qos2_received_), expires);
-    qos2_received_.clear();
+    if (!flows.empty()) qos2_ids_->park(MqttWills::key_of(login_.vhost(), client_id_), std::move(flows), expires);
   }
   unsubscribe_all();
   release_client_id();

@@ -50,6 +50,10 @@ struct MqttContext {
   // Inbound QoS 2 packet ids a persistent session keeps between its
   // connections; null: they are the connection's (unit tests).
   MqttQos2Ids* qos2_ids = nullptr;
+  // Set in the broker's ids of these sessions besides MqttSession::kIdBit:
+  // MqttSession::kStompWsBit for those the STOMP WebSocket listeners carry
+  // (at mqtt-ws-path), whose connection ids are the STOMP server's.
+  std::uint64_t id_bits = 0;
 };
 
 // The listeners' factory of MQTT sessions (mqtt-listen).
@@ -68,8 +72,7 @@ net::ProtocolFactory mqtt_protocol(const MqttContext& context);
 // will message when the connection ends without DISCONNECT, session
 // takeover by client id, MQTT 5 properties as STOMP headers, persistent
 // sessions (a queue and its bindings, below) and retained messages
-// (MqttRetained). Shared subscriptions are refused (MQTT 5 says so in
-// CONNACK).
+// (MqttRetained), shared subscriptions (a queue per group).
 //
 // Its connection ids live in their own range (kIdBit): the MQTT listener is
 // a second net::Server, whose ids would otherwise repeat the STOMP
@@ -79,6 +82,11 @@ net::ProtocolFactory mqtt_protocol(const MqttContext& context);
 class MqttSession final : public net::Protocol, public broker::Client {
  public:
   static constexpr std::uint64_t kIdBit = std::uint64_t{1} << 47;
+  // MQTT on a STOMP WebSocket listener (ws://HOST:PORT/mqtt): the STOMP
+  // server numbers the connection, so a second bit keeps its id apart from
+  // both servers' own (the management API closes it through the STOMP
+  // server).
+  static constexpr std::uint64_t kStompWsBit = std::uint64_t{1} << 46;
 
   MqttSession(const MqttContext& context, net::Transport& transport, ShardId shard, ConnectionId id);
   ~MqttSession() override;
@@ -157,6 +165,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
   void handle_subscribe(const mqtt::Subscribe& s);
   void handle_unsubscribe(const mqtt::Unsubscribe& u);
   void handle_disconnect(const mqtt::Disconnect& d);
+  // MQTT 5: a Session Expiry Interval other than 0 at DISCONNECT becomes
+  // the session's (its queue's x-expires).
+  void change_session_expiry(std::uint32_t expiry_s);
 
   // Ends the conversation for a reason the client caused (or the server
   // decided): MQTT 5 says so with DISCONNECT (or CONNACK before the
@@ -221,6 +232,17 @@ class MqttSession final : public net::Protocol, public broker::Client {
   void change_binding(const Sub& s, bool bind, std::uint64_t op);
   broker::ConsumerKey key_of(const Sub& s) const { return {shard_, id_, s.no}; }
   void unsubscribe_all();
+  // A shared subscription's member joins its group: consumes the group's
+  // queue (declared by the first member) and binds it to amq.topic with
+  // `key` (the filter's pattern; idempotent). The outcomes go to `op` (two)
+  // and `bind_op` (0: nobody waits).
+  void join_group(const Sub& member, const std::string& key, std::uint64_t op, std::uint64_t bind_op);
+  // A resumed session's shared subscription (kept as a binding, binding_of).
+  void rejoin_group(const broker::BindingInfo& b);
+  // A consumer's window (the session queue, a shared group's queue, a topic
+  // subscription): default-prefetch, at most max-unacked and the client's
+  // Receive Maximum; bytes: what the connection may queue for writing.
+  broker::Window subscriber_window() const;
 
   // Session takeover (spec 3.1.4-3): one connection per client id and vhost.
   // A CONNECT with a client id another connection holds tells that one to go
@@ -229,6 +251,9 @@ class MqttSession final : public net::Protocol, public broker::Client {
   // once the other has let go (tick() tries again).
   void claim_client_id();
   void release_client_id();
+  // After the claim, for a resumed session: PUBREL again for the outbound
+  // QoS 2 flows its last connection left waiting for PUBCOMP.
+  void resend_pubrels(const MqttQos2Ids::Ids& released);
 
   broker::Broker& broker_;
   Clients& clients_;

@@ -7,11 +7,13 @@ clients carry on."""
 from __future__ import annotations
 
 import struct
+import threading
 
 import pytest
 
 from support import assert_broker_serves
-from mqtt_support import Paho, Raw, connect_packet, disconnect_reason, mqtt_port, packet, props, raw_connect, s, vbi
+from mqtt_support import (PacketTypes, Paho, Properties, Raw, connect_packet, disconnect_reason, mqtt, mqtt_port, packet,
+                          props, raw_connect, s, vbi)
 
 
 @pytest.fixture
@@ -177,3 +179,47 @@ def test_qos2_duplicates_are_published_once(mq, level):
         r.close()
     finally:
         sub.close()
+
+
+# ------------------------------------------------------------------ enhanced authentication (AUTH)
+
+def test_connect_with_an_authentication_method_gets_0x8c(mq):
+    """MQTT 5 enhanced authentication is not offered: a CONNECT with an
+    Authentication Method gets CONNACK 0x8C (Bad authentication method) and
+    the connection closes (spec 3.1.2.11.9); others carry on."""
+    b, port = mq
+    r = Raw(port, 5)
+    r.send(connect_packet(5, properties=b"\x15" + s("SCRAM-SHA-256") + b"\x16" + s("client-first")))
+    first, body = r.read_packet()
+    assert first == 0x20 and body[1] == 0x8C, "CONNACK %r" % body
+    assert r.read_packet() is None, "not closed after CONNACK 0x8C"
+    still_serves(b, port)
+
+
+def test_paho_with_an_authentication_method_is_refused(mq):
+    b, port = mq
+    c = mqtt.Client(client_id="auth-method", protocol=mqtt.MQTTv5)
+    codes = []
+    done = threading.Event()
+
+    def on_connect(client, userdata, flags, rc, properties=None):
+        codes.append(rc.value if hasattr(rc, "value") else rc)
+        done.set()
+    c.on_connect = on_connect
+    p = Properties(PacketTypes.CONNECT)
+    p.AuthenticationMethod = "SCRAM-SHA-1"
+    c.connect("127.0.0.1", port, 30, properties=p)
+    c.loop_start()
+    assert done.wait(5), "no CONNACK"
+    c.loop_stop()
+    assert codes == [0x8C]
+
+
+def test_auth_packet_is_a_protocol_error(mq):
+    """An AUTH after a plain CONNECT (no authentication method): DISCONNECT
+    0x82 (spec 4.12: AUTH only within enhanced authentication)."""
+    b, port = mq
+    r = raw_connect(port, 5)
+    r.send(packet(0xF0, b"\x18" + props(b"\x15" + s("SCRAM-SHA-1"))))
+    assert disconnect_reason(r) == 0x82
+    still_serves(b, port)

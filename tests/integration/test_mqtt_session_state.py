@@ -2,7 +2,9 @@
 (docs/mqtt.md): MQTT 5's Will Delay Interval, bounded by the session
 expiry (spec 3.1.3.2.2), and the inbound QoS 2 packet ids PUBREC'd and
 waiting for PUBREL, so that a PUBLISH resent with DUP on the next
-connection of a persistent session is not delivered twice (spec 4.3.3).
+connection of a persistent session is not delivered twice (spec 4.3.3),
+and the outbound ones PUBREC'd and waiting for PUBCOMP, whose PUBREL the
+next connection gets again (spec 4.4).
 Raw packets for the client whose connection drops, Paho and stomp.py as
 the watchers."""
 from __future__ import annotations
@@ -12,7 +14,8 @@ import struct
 import pytest
 
 from support import QUIET, WAIT, py_connect, unique
-from mqtt_support import PahoSession, Raw, expect, expiry_property, mqtt, packet, raw_connect, s
+from mqtt_support import (PahoSession, Raw, expect, expiry_property, mosquitto_pub, mqtt, packet, raw_connect,
+                          raw_publish, s)
 
 
 def connect(port: int, client_id: str, *, clean: bool, expiry: int | None = None, will: tuple | None = None,
@@ -164,3 +167,67 @@ def test_clean_start_forgets_open_qos2_flows(mq):
     expect(r2, 0x50, 9)
     assert w.get(WAIT).payload == b"a new message"
     w.close()
+
+
+# ---------------------------------------------------------------- outbound QoS 2 across reconnects
+
+def subscribe_qos2(r: Raw, level: int, topic: str):
+    r.send(packet(0x82, struct.pack(">H", 1) + (b"\x00" if level == 5 else b"") + s(topic) + b"\x02"))
+    first, body = r.read_packet()
+    assert first == 0x90 and body[-1] == 2, "SUBACK %x %r" % (first, body)
+
+
+@pytest.mark.parametrize("level", [4, 5])
+def test_pubrel_is_resent_after_reconnect(mq, level):
+    """Outbound QoS 2 (spec 4.4): a message the client PUBREC'd is the
+    client's; if the connection drops before its PUBCOMP, the persistent
+    session's next connection gets PUBREL again for that packet id, not the
+    PUBLISH; after PUBCOMP, nothing more of it comes."""
+    _, port = mq
+    topic, cid = unique("rel") + "/t", unique("rel")
+    expiry = 3600 if level == 5 else None
+    r, _ = connect(port, cid, clean=False, expiry=expiry, level=level)
+    subscribe_qos2(r, level, topic)
+    mosquitto_pub(port, "mqttv5", topic, "once", 2)
+    first, got_topic, pid, payload = raw_publish(r)
+    assert first & 0x06 == 0x04 and payload == b"once"
+    r.send(packet(0x50, struct.pack(">H", pid)))  # PUBREC
+    expect(r, 0x62, pid)  # PUBREL
+    drop(r)  # before PUBCOMP
+    r2, present = connect(port, cid, clean=False, expiry=expiry, level=level)
+    assert present
+    expect(r2, 0x62, pid)  # PUBREL again, same packet id (not the PUBLISH)
+    r2.send(packet(0x70, struct.pack(">H", pid)))  # PUBCOMP
+    # The session goes on: the next message comes once, as a PUBLISH.
+    mosquitto_pub(port, "mqttv311", topic, "next", 2)
+    first, _, pid2, payload = raw_publish(r2)
+    assert payload == b"next" and first & 0x08 == 0, "a new message, not a resend"
+    r2.send(packet(0x50, struct.pack(">H", pid2)))
+    expect(r2, 0x62, pid2)
+    r2.send(packet(0x70, struct.pack(">H", pid2)))
+    try:
+        extra = r2.read_packet(QUIET)
+    except (TimeoutError, OSError):
+        extra = None
+    assert extra is None, "more after PUBCOMP: %r" % (extra,)
+    r2.close()
+
+
+def test_a_clean_start_does_not_resend_pubrel(mq):
+    _, port = mq
+    topic, cid = unique("relc") + "/t", unique("relc")
+    r, _ = connect(port, cid, clean=False, expiry=3600)
+    subscribe_qos2(r, 5, topic)
+    mosquitto_pub(port, "mqttv5", topic, "once", 2)
+    _, _, pid, _ = raw_publish(r)
+    r.send(packet(0x50, struct.pack(">H", pid)))
+    expect(r, 0x62, pid)
+    drop(r)
+    r2, present = connect(port, cid, clean=True, expiry=3600)
+    assert not present
+    try:
+        extra = r2.read_packet(QUIET)
+    except (TimeoutError, OSError):
+        extra = None
+    assert extra is None, "a clean start got %r" % (extra,)
+    r2.close()

@@ -15,8 +15,9 @@ import time
 import pytest
 
 from support import WAIT, py_connect, unique
-from mqtt_support import (MOSQUITTO, VERSIONS, PahoSession, Raw, disconnect, mosquitto_pub, mqtt, mqtt_port, puback,
-                          raw_publish, raw_session, raw_subscribe, session_connect_packet, session_queue)
+from mqtt_support import (MOSQUITTO, VERSIONS, PahoSession, Raw, connect_packet, disconnect, disconnect_reason,
+                          mosquitto_pub, mqtt, mqtt_port, packet, props, puback, raw_publish, raw_session,
+                          raw_subscribe, session_connect_packet, session_queue)
 
 
 # ------------------------------------------------------------------ helpers
@@ -246,3 +247,74 @@ def test_persistent_sessions_count_against_max_queues(broker_factory):
     disconnect(r)
     for r in held:
         disconnect(r)
+
+
+# ------------------------------------------------------------------ session expiry at DISCONNECT
+
+def disconnect_with_expiry(r: Raw, expiry: int):
+    """MQTT 5 DISCONNECT 0x00 with a Session Expiry Interval."""
+    r.send(packet(0xE0, b"\x00" + props(b"\x11" + struct.pack(">I", expiry))))
+
+
+def test_session_expiry_raised_at_disconnect_applies(mq):
+    """MQTT 5 (3.14.2.2.2): a Session Expiry Interval at DISCONNECT replaces
+    the CONNECT's: a session made with 1 s and left with 600 s is still
+    there after a 1 s session beside it has expired, and resumes."""
+    b, port = mq
+    cid, short, topic = unique("dx"), unique("dxs"), unique("dx") + "/t"
+    r, present, _ = raw_session(port, cid, 5, expiry=1)
+    r.level = 5
+    raw_subscribe(r, 5, topic, 1)
+    s2, _, _ = raw_session(port, short, 5, expiry=1)  # the yardstick
+    disconnect_with_expiry(r, 600)
+    assert r.closed()
+    disconnect(s2)
+    deadline = time.monotonic() + 15
+    while session_queue(b, short) is not None:
+        assert time.monotonic() < deadline, "the 1 s session did not expire"
+        time.sleep(0.2)
+    assert session_queue(b, cid) is not None, "the session expired with the CONNECT's interval"
+    pub(port, "mqttv5", topic, "kept")
+    r, present, props_ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    assert present
+    _, t, pid, payload = raw_publish(r)
+    assert payload == b"kept"
+    puback(r, pid)
+    disconnect(r)
+
+
+def test_session_expiry_lowered_at_disconnect_applies(mq):
+    """Left with 1 s after a CONNECT with 600 s: the session goes 1 s after."""
+    b, port = mq
+    cid, topic = unique("dl"), unique("dl") + "/t"
+    r, present, _ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    raw_subscribe(r, 5, topic, 1)
+    disconnect_with_expiry(r, 1)
+    assert r.closed()
+    deadline = time.monotonic() + 15
+    while session_queue(b, cid) is not None:
+        assert time.monotonic() < deadline, "the session did not expire 1 s after its DISCONNECT"
+        time.sleep(0.2)
+    r, present, _ = raw_session(port, cid, 5, expiry=600)
+    assert not present
+    disconnect(r)
+
+
+def test_session_expiry_at_disconnect_after_zero_is_a_protocol_error(mq):
+    """0 at CONNECT, non-zero at DISCONNECT: DISCONNECT 0x82 from the server,
+    and the will goes out (the client did not end the connection normally)."""
+    b, port = mq
+    topic = unique("dz") + "/will"
+    w = PahoSession(port, mqtt.MQTTv5, unique("dzw"), expiry=0, clean=True)
+    w.subscribe(topic, 1)
+    r = Raw(port, 5)
+    r.send(connect_packet(5, will=(topic, "gone", 1)))
+    first, body = r.read_packet()
+    assert first == 0x20 and body[1] == 0
+    r.level = 5
+    disconnect_with_expiry(r, 60)
+    assert disconnect_reason(r) == 0x82
+    assert w.get().payload == b"gone"
+    w.close()

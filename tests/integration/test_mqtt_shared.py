@@ -12,7 +12,8 @@ import time
 import pytest
 
 from support import WAIT, unique
-from mqtt_support import VERSIONS, Paho, api, disconnect_reason, mqtt, packet, raw_connect, s
+from mqtt_support import (VERSIONS, Paho, PahoSession, api, disconnect, disconnect_reason, mqtt, mqtt_port, packet,
+                          raw_connect, raw_session, raw_subscribe, s)
 
 
 def drain(c: Paho, quiet: float = 1.0) -> list[bytes]:
@@ -117,3 +118,115 @@ def test_the_group_queue_goes_once_the_group_is_empty(mq):
     p.close()
     time.sleep(0.3)
     assert api(b, path) is None
+
+
+# ------------------------------------------------------------------ in persistent sessions
+
+def group_queue(b, group: str, flt: str):
+    import urllib.parse
+    return api(b, "/api/queues/%%2F/%s" % urllib.parse.quote("mqtt-share/%s/%s" % (group, flt), safe=""))
+
+
+def wait_for_members(b, group: str, flt: str, n: int):
+    deadline = time.monotonic() + WAIT
+    while (group_queue(b, group, flt) or {}).get("consumers") != n:
+        assert time.monotonic() < deadline, "the group has not %d members: %r" % (n, group_queue(b, group, flt))
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_shared_subscription_is_kept_with_a_persistent_session(mq, version):
+    """A member with a persistent session (3.1.1 clean session 0, MQTT 5
+    clean start 0 with a session expiry) stays a member across its
+    reconnect, without a new SUBSCRIBE: while it is away the other member
+    gets every message (none waits for it, none is lost); back, it gets its
+    share again; each message goes to one member once."""
+    b, port = mq
+    group, topic, cid = unique("g"), unique("kp") + "/t", unique("kp")
+    flt = "$share/%s/%s" % (group, topic)
+    a = PahoSession(port, version, cid, expiry=600)
+    a.subscribe(flt, 1)
+    other = Paho(port, version)
+    assert other.subscribe(flt, 1) == [1]
+    a.close()
+    wait_for_members(b, group, topic, 1)
+    pub = Paho(port, version)
+    away = [b"away%d" % i for i in range(10)]
+    for m in away:
+        pub.publish(topic, m, 1)
+    assert sorted(drain(other)) == sorted(away)
+    a = PahoSession(port, version, cid, expiry=600)
+    assert a.session_present
+    wait_for_members(b, group, topic, 2)
+    back = [b"back%d" % i for i in range(40)]
+    for m in back:
+        pub.publish(topic, m, 1)
+    got_a, got_other = drain(a), drain(other)
+    assert sorted(got_a + got_other) == sorted(back), "each message to exactly one member"
+    assert got_a and got_other, "both members got some: %d / %d" % (len(got_a), len(got_other))
+    for c in (a, other, pub):
+        c.close()
+
+
+def test_an_unsubscribed_shared_subscription_does_not_come_back(mq):
+    b, port = mq
+    group, topic, cid = unique("g"), unique("ku") + "/t", unique("ku")
+    flt = "$share/%s/%s" % (group, topic)
+    r, _, _ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    raw_subscribe(r, 5, flt, 1)
+    wait_for_members(b, group, topic, 1)
+    r.send(packet(0xA2, struct.pack(">H", 2) + b"\x00" + s(flt)))
+    first, body = r.read_packet()
+    assert first == 0xB0 and body[-1] == 0, "UNSUBACK %x %r" % (first, body)
+    disconnect(r)
+    r, present, _ = raw_session(port, cid, 5, expiry=600)
+    assert present
+    r.level = 5
+    raw_subscribe(r, 5, unique("ku") + "/other", 1)  # a round trip after CONNACK
+    assert (group_queue(b, group, topic) or {}).get("consumers", 0) == 0
+    disconnect(r)
+
+
+def test_a_clean_start_leaves_the_group(mq):
+    b, port = mq
+    group, topic, cid = unique("g"), unique("kc") + "/t", unique("kc")
+    flt = "$share/%s/%s" % (group, topic)
+    r, _, _ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    raw_subscribe(r, 5, flt, 1)
+    disconnect(r)
+    r, present, _ = raw_session(port, cid, 5, clean=True, expiry=600)
+    assert not present
+    r.level = 5
+    raw_subscribe(r, 5, unique("kc") + "/other", 1)
+    assert (group_queue(b, group, topic) or {}).get("consumers", 0) == 0
+    disconnect(r)
+
+
+def test_a_kept_shared_subscription_survives_a_restart(broker_factory, tmp_path):
+    """The session's binding is remembered with its others
+    (declared-exchanges.json): after a restart, the resumed session is a
+    member of the group again and gets the group's messages."""
+    data = tmp_path / "data"
+    data.mkdir()
+    b = broker_factory(mqtt_listen="127.0.0.1:0", data_dir=str(data))
+    port = mqtt_port(b)
+    group, topic, cid = unique("g"), unique("kr") + "/t", unique("kr")
+    flt = "$share/%s/%s" % (group, topic)
+    r, _, _ = raw_session(port, cid, 5, expiry=600)
+    r.level = 5
+    raw_subscribe(r, 5, flt, 1)
+    disconnect(r)
+    assert b.stop() == 0
+    b.killed = True  # ended on purpose
+    b2 = broker_factory(mqtt_listen="127.0.0.1:0", data_dir=str(data))
+    port = mqtt_port(b2)
+    a = PahoSession(port, mqtt.MQTTv5, cid, expiry=600)
+    assert a.session_present
+    wait_for_members(b2, group, topic, 1)
+    pub = Paho(port, mqtt.MQTTv5)
+    pub.publish(topic, b"after restart", 1)
+    assert a.get().payload == b"after restart"
+    a.close()
+    pub.close()

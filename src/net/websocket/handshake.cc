@@ -75,6 +75,10 @@ Handshake::Handshake(std::string path, std::vector<std::string> protocols)
   if (protocols_.empty()) protocols_.assign(std::begin(kStompProtocols), std::end(kStompProtocols));
 }
 
+void Handshake::add_endpoint(std::string path, std::vector<std::string> protocols) {
+  more_.push_back(Endpoint{std::move(path), std::move(protocols)});
+}
+
 Handshake::Result Handshake::feed(std::string_view data) {
   Result r;
   if (status_ != Status::kNeedMore) {
@@ -145,7 +149,16 @@ Handshake::Status Handshake::parse() {
   if (version != "HTTP/1.1") return reject(400, "HTTP/1.1 required for a WebSocket handshake");
   if (method != "GET") return reject(405, "a WebSocket handshake is a GET request", "Allow: GET\r\n");
   std::string_view path = target.substr(0, target.find('?'));
-  if (path != path_) return reject(404, fmt::format("no WebSocket endpoint at {} (ws-path is {})", path, path_));
+  const std::vector<std::string>* served_protocols = &protocols_;
+  endpoint_ = 0;
+  if (path != path_) {
+    for (std::size_t i = 0; i < more_.size() && endpoint_ == 0; ++i) {
+      if (path != more_[i].path) continue;
+      endpoint_ = i + 1;
+      served_protocols = &more_[i].protocols;
+    }
+    if (endpoint_ == 0) return reject(404, fmt::format("no WebSocket endpoint at {} (ws-path is {})", path, path_));
+  }
 
   std::string upgrade, connection, key, ws_version, protocols, host;
   bool have_protocols = false;
@@ -187,7 +200,7 @@ Handshake::Status Handshake::parse() {
   protocol_.clear();
   if (have_protocols) {
     auto offered = tokens(protocols);
-    for (const auto& p : protocols_) {
+    for (const auto& p : *served_protocols) {
       if (std::find(offered.begin(), offered.end(), p) != offered.end()) {
         protocol_ = p;
         break;
@@ -195,7 +208,7 @@ Handshake::Status Handshake::parse() {
     }
     if (protocol_.empty() && !offered.empty()) {
       std::string served;
-      for (const auto& p : protocols_) served += (served.empty() ? "" : ", ") + p;
+      for (const auto& p : *served_protocols) served += (served.empty() ? "" : ", ") + p;
       return reject(400, fmt::format("no supported subprotocol offered ({})", served));
     }
   }

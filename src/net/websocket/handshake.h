@@ -26,6 +26,11 @@ class Handshake {
   // `protocols`: the subprotocols served, preferred first (empty: STOMP's).
   explicit Handshake(std::string path, std::vector<std::string> protocols = {});
 
+  // Another request path served on the same listener, with its own
+  // subprotocols (MQTT's /mqtt beside STOMP's ws-path, docs/mqtt.md);
+  // endpoint() says which path the client asked for.
+  void add_endpoint(std::string path, std::vector<std::string> protocols);
+
   enum class Status { kNeedMore, kDone, kRejected };
   struct Result {
     Status status = Status::kNeedMore;
@@ -41,6 +46,8 @@ class Handshake {
   const std::string& protocol() const { return protocol_; }
   // Why the request was rejected (for the log), after kRejected.
   const std::string& reason() const { return reason_; }
+  // After kDone: 0 for the constructor's path, n for the n-th add_endpoint.
+  std::size_t endpoint() const { return endpoint_; }
 
  private:
   Status parse();
@@ -48,6 +55,12 @@ class Handshake {
 
   std::string path_;
   std::vector<std::string> protocols_;
+  struct Endpoint {
+    std::string path;
+    std::vector<std::string> protocols;
+  };
+  std::vector<Endpoint> more_;  // add_endpoint's
+  std::size_t endpoint_ = 0;
   std::string request_;
   std::string response_;
   std::string protocol_;

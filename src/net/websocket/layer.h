@@ -34,6 +34,13 @@ class Layer {
   // bytes they carry at data[0, stomp_bytes).
   Inbound inbound(char* data, std::size_t n);
 
+  // Another request path with its subprotocols (Handshake::add_endpoint).
+  void add_endpoint(std::string path, std::vector<std::string> protocols) {
+    handshake_.add_endpoint(std::move(path), std::move(protocols));
+  }
+  // Once open(): which path the client asked for (0: the constructor's).
+  std::size_t endpoint() const { return handshake_.endpoint(); }
+
   // Handshake done: STOMP flows.
   bool open() const { return open_; }
   // Why it failed (for the log).

@@ -90,6 +90,32 @@ TEST(HandshakeTest, AListenerServesItsOwnSubprotocols) {
   EXPECT_EQ(none.protocol(), "");
 }
 
+// MQTT at /mqtt on a STOMP listener (Server::add_ws_route): each path with
+// its own subprotocols; endpoint() says which path was asked for.
+TEST(HandshakeTest, AnotherPathWithItsOwnSubprotocols) {
+  auto both = [] {
+    Handshake h("/ws");
+    h.add_endpoint("/mqtt", {"mqtt"});
+    return h;
+  };
+  Handshake stomp = both();
+  ASSERT_EQ(stomp.feed(request("/ws")).status, Handshake::Status::kDone);
+  EXPECT_EQ(stomp.endpoint(), 0u);
+  EXPECT_EQ(stomp.protocol(), "v12.stomp");
+  Handshake mqtt = both();
+  ASSERT_EQ(mqtt.feed(request("/mqtt?x=1", "mqtt")).status, Handshake::Status::kDone);
+  EXPECT_EQ(mqtt.endpoint(), 1u);
+  EXPECT_EQ(mqtt.protocol(), "mqtt");
+  Handshake stomp_at_mqtt = both();
+  EXPECT_EQ(stomp_at_mqtt.feed(request("/mqtt", "v12.stomp")).status, Handshake::Status::kRejected);
+  EXPECT_EQ(stomp_at_mqtt.response().rfind("HTTP/1.1 400 ", 0), 0u);
+  Handshake mqtt_at_ws = both();
+  EXPECT_EQ(mqtt_at_ws.feed(request("/ws", "mqtt")).status, Handshake::Status::kRejected);
+  Handshake other = both();
+  EXPECT_EQ(other.feed(request("/other", "mqtt")).status, Handshake::Status::kRejected);
+  EXPECT_EQ(other.response().rfind("HTTP/1.1 404 ", 0), 0u);
+}
+
 TEST(HandshakeTest, QueryStringIsIgnoredOtherPathsGet404) {
   Handshake ok("/ws");
   EXPECT_EQ(ok.feed(request("/ws?token=1")).status, Handshake::Status::kDone);
