@@ -990,22 +990,25 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
   {
     std::lock_guard lk(mutex_);
     if (closed_) return stats;
+    // As retention: whole, sealed, and not the one holding the last batch
+    // (`last` must find it). Decided before any file is opened: most calls
+    // find nothing new.
     for (auto& [b, seg] : segments_) {
-      if (b >= committed_ || seg->committed == 0) break;
-      auto f = acquire_locked(*seg);
-      if (!f) return f.error();
-      all.push_back({b, seg->path, *f, seg->committed});
-      // As retention: whole, sealed, and not the one holding the last batch
-      // (`last` must find it).
-      if (b < committed_segment_ && seg->index.next() <= committed_last_batch_ && candidates + 1 == all.size()) {
-        ++candidates;
-        sealed_end = seg->index.next();
-      }
+      if (b >= committed_segment_ || seg->index.next() > committed_last_batch_) break;
+      ++candidates;
+      sealed_end = seg->index.next();
     }
     if (candidates == 0 || (sealed_end <= compacted_through_ && !tombstones_waiting_)) {
       stats.skipped = true;
       return stats;
     }
+    for (auto& [b, seg] : segments_) {
+      if (b >= committed_ || seg->committed == 0) break;
+      auto f = acquire_locked(*seg);
+      if (!f) return f.error();
+      all.push_back({b, seg->path, *f, seg->committed});
+    }
+    candidates = std::min(candidates, all.size());
   }
   // Pass 1: each key's last offset in the committed log.
   std::unordered_map<std::string, std::uint64_t> last;
@@ -1058,6 +1061,8 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
       if (hole.count == 0) {
         hole.base = at;
         hole.first = first;
+        hole.last = last_ts;
+        hole.epoch = epoch;
       }
       hole.count += n;
       hole.last = std::max(hole.last, last_ts);
@@ -1177,6 +1182,9 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
     tombstones_waiting_ = tombstones_waiting;
     compacted_through_ = sealed_end;  // a failed run is tried again next time
   }
+  if (stats.segments_rewritten != 0)
+    spdlog::info("stream {}: compaction rewrote {} segments: {} entries removed, {} -> {} bytes", options_.directory,
+                 stats.segments_rewritten, stats.entries_removed, stats.bytes_before, stats.bytes_after);
   return stats;
 }
 
