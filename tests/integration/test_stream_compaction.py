@@ -182,3 +182,49 @@ def test_compacted_segments_survive_kill_9(broker_factory, work):
     again = read_through(b2.port, dest, 79)
     check_kept(again, sent)
     assert [m["x-stream-offset"] for m in again] == [m["x-stream-offset"] for m in got] or len(again) < len(got)
+
+
+def compacted(got, part: str) -> bool:
+    """Fewer entries than offsets in that partition (its last entry, the
+    highest offset, is never removed)."""
+    offs = [int(m["x-stream-offset"]) for m in got if m["partition"] == part]
+    return bool(offs) and len(offs) < max(offs) + 1
+
+
+def test_every_partition_of_a_partitioned_stream_is_compacted(broker):
+    """x-stream-partitions with compaction: each partition keeps the last
+    entry of each of its keys (a key lives in one partition)."""
+    dest = "/stream/" + unique("parts")
+    p = client(broker.port)
+    declare = dict(COMPACT, **{"x-stream-partitions": "2"})
+    sent = {}  # (partition, offset) -> (key, body)
+    last_of = {}
+    for i in range(160):
+        key = "k%d" % (i % 6)
+        body = "%s=%d;%s" % (key, i, PAD)
+        r = p.send(dest, body, headers=dict(declare, **{"partition-key": key}))
+        assert r.command == "RECEIPT", r
+        last_of[key] = body.encode()
+    p.close()
+    deadline = time.monotonic() + 30
+    while True:
+        c = stream_reader(broker.port, dest, "r", headers={"x-stream-offset": "first", "prefetch-count": "1000"})
+        got = []
+        while True:
+            m = c.try_read_frame(timeout=1.0)
+            if m is None:
+                break
+            got.append(m)
+        c.close()
+        if all(compacted(got, part) for part in ("0", "1")) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    for part in ("0", "1"):
+        assert compacted(got, part), "partition %s was not compacted" % part
+    # Each key's last entry is there, in the partition its key picks.
+    bodies = {m.body for m in got}
+    for key, body in last_of.items():
+        assert body in bodies, key
+    for part in ("0", "1"):
+        offs = [int(m["x-stream-offset"]) for m in got if m["partition"] == part]
+        assert offs == sorted(set(offs)), part
