@@ -19,7 +19,23 @@ constexpr std::string_view kMaxSegmentBytes = "x-stream-max-segment-size-bytes";
 // CLI says `--partitions`); x-stream-partitions is that count in the
 // x-stream-* family users already type.
 constexpr std::string_view kPartitions = "x-stream-partitions";
-constexpr std::array<std::string_view, 4> kNames{kMaxAge, kMaxLengthBytes, kMaxSegmentBytes, kPartitions};
+// Kafka's topic configs in RabbitMQ's x- form; Kafka users' own spellings
+// (kAliases) mean the same.
+constexpr std::string_view kCleanupPolicy = "x-cleanup-policy";
+constexpr std::string_view kDeleteRetention = "x-delete-retention-ms";
+constexpr std::array<std::string_view, 6> kNames{kMaxAge,    kMaxLengthBytes, kMaxSegmentBytes,
+                                                 kPartitions, kCleanupPolicy, kDeleteRetention};
+constexpr std::array<std::pair<std::string_view, std::string_view>, 2> kAliases{
+    {{"cleanup.policy", kCleanupPolicy}, {"delete.retention.ms", kDeleteRetention}}};
+constexpr std::array<std::string_view, 8> kSpellings{kMaxAge,        kMaxLengthBytes,  kMaxSegmentBytes,
+                                                     kPartitions,    kCleanupPolicy,   kDeleteRetention,
+                                                     "cleanup.policy", "delete.retention.ms"};
+// What the x-name `name` is (itself, or the one a Kafka spelling stands for).
+std::string_view canonical(std::string_view name) {
+  for (const auto& [alias, n] : kAliases)
+    if (name == alias) return n;
+  return name;
+}
 constexpr std::string_view kFirstLine = "ferry-stream-arguments 1";
 constexpr std::uint64_t kMinSegmentBytes = 4096;
 
@@ -35,14 +51,18 @@ std::optional<std::string> value_of(const StreamArguments& a, std::string_view n
   if (name == kMaxLengthBytes && a.max_length_bytes) return std::to_string(*a.max_length_bytes);
   if (name == kMaxSegmentBytes && a.max_segment_bytes) return std::to_string(*a.max_segment_bytes);
   if (name == kPartitions && a.partitions) return std::to_string(*a.partitions);
+  if (name == kCleanupPolicy) return a.cleanup_policy;
+  if (name == kDeleteRetention && a.delete_retention_ms) return std::to_string(*a.delete_retention_ms);
   return std::nullopt;
 }
 
 }  // namespace
 
 std::span<const std::string_view> StreamArguments::names() { return kNames; }
+std::span<const std::string_view> StreamArguments::spellings() { return kSpellings; }
 
 bool StreamArguments::is_argument(std::string_view name) {
+  name = canonical(name);
   for (std::string_view n : kNames)
     if (n == name) return true;
   return false;
@@ -72,6 +92,19 @@ Status StreamArguments::set(std::string_view name, std::string_view value) {
       return bad(fmt::format("a whole number of bytes from {} to {}", kMinSegmentBytes,
                              stream::format::kMaxSegmentBytesLimit));
     max_segment_bytes = *n;
+    return {};
+  }
+  if (canonical(name) == kCleanupPolicy) {
+    // Kafka's values; "delete,compact" is the same as "compact,delete".
+    if (value == "delete" || value == "compact") cleanup_policy = std::string(value);
+    else if (value == "compact,delete" || value == "delete,compact") cleanup_policy = "compact,delete";
+    else return bad("delete, compact or compact,delete");
+    return {};
+  }
+  if (canonical(name) == kDeleteRetention) {
+    auto n = whole_number(value);
+    if (!n || *n > 1000ull * 365 * 86'400'000) return bad("a whole number of milliseconds (at most 1000 years)");
+    delete_retention_ms = *n;
     return {};
   }
   if (name == kPartitions) {

@@ -10,9 +10,11 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 
 #include "broker/broker.h"
 #include "broker/shard_broker.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "store/replace_file.h"
 #include "stream/stream_format.h"
@@ -35,6 +37,18 @@ int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+// The stream arguments a SEND (or a transaction's SENDs) declares: every
+// argument header of every message, a later one overriding an earlier.
+// publish and publish_batch read them the same way through this.
+Result<StreamArguments> arguments_of(std::span<const MessageRef> messages) {
+  StreamArguments args;
+  for (const MessageRef& m : messages)
+    for (const auto& [k, v] : m->headers)
+      if (StreamArguments::is_argument(k))
+        if (Status st = args.set(k, v); !st) return st.error();
+  return args;
 }
 
 void answer(Broker& broker, const OpTicket& t, Outcome o) {
@@ -88,6 +102,7 @@ StreamStore::StreamStore(ShardId self, Broker& broker, const StreamOptions& opti
     : self_(self), broker_(broker), options_(options), committer_(committer), counts_(counts) {}
 
 StreamStore::~StreamStore() {
+  compactor_.reset();  // a compaction in progress ends first; queued ones are dropped
   readers_.clear();
   for (auto& [key, s] : streams_) {
     // The committer must not sync a log being destroyed; close() commits
@@ -222,8 +237,14 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
   o.max_segment_bytes = declared.max_segment_bytes.value_or(options_.max_segment_bytes);
   o.retention.max_bytes = declared.max_length_bytes.value_or(options_.max_length_bytes);
   o.retention.max_age_ms = declared.max_age ? declared.max_age_ms : options_.max_age_ms;
+  if (!declared.retained()) o.retention.max_bytes = 0, o.retention.max_age_ms = 0;  // cleanup.policy=compact alone
+  o.retention.compact = declared.compacted();
+  if (declared.delete_retention_ms)
+    o.retention.delete_retention_ms = static_cast<std::int64_t>(*declared.delete_retention_ms);
   s->arguments = declared;
   s->retention = o.retention.max_bytes != 0 || o.retention.max_age_ms != 0;
+  s->compact = o.retention.compact;
+  if (s->compact && !compactor_) compactor_ = std::make_unique<stream::StreamCompactor>([] { return wall_ms(); });
   // From the committer's thread: one wake-up task at a time per stream
   // (whichever partition committed: the readers look at all theirs).
   Broker* broker = &broker_;
@@ -294,11 +315,9 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
     std::error_code ec;
     if (!dir || !std::filesystem::exists(*dir, ec)) return answer(broker_, ticket, Outcome::not_created(d.to_string()));
   }
-  StreamArguments args;
-  for (const auto& [k, v] : m->headers)
-    if (StreamArguments::is_argument(k))
-      if (Status st = args.set(k, v); !st) return answer(broker_, ticket, Outcome::failure(st.error().text()));
-  auto s = stream_for(d, true, args.empty() ? nullptr : &args);
+  auto args = arguments_of(std::span<const MessageRef>(&m, 1));
+  if (!args) return answer(broker_, ticket, Outcome::failure(args.error().text()));
+  auto s = stream_for(d, true, args->empty() ? nullptr : &*args);
   if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
   Stream& st = **s;
   std::uint32_t p = 0;
@@ -336,12 +355,9 @@ stream::StreamEntry StreamStore::entry_of(Stream& st, const Message& m, std::uin
 }
 
 void StreamStore::publish_batch(const Destination& d, const std::vector<MessageRef>& messages, OpTicket ticket) {
-  StreamArguments args;
-  for (const MessageRef& m : messages)
-    for (const auto& [k, v] : m->headers)
-      if (StreamArguments::is_argument(k))
-        if (Status st = args.set(k, v); !st) return answer(broker_, ticket, Outcome::failure(st.error().text()));
-  auto s = stream_for(d, true, args.empty() ? nullptr : &args);
+  auto args = arguments_of(messages);
+  if (!args) return answer(broker_, ticket, Outcome::failure(args.error().text()));
+  auto s = stream_for(d, true, args->empty() ? nullptr : &*args);
   if (!s) return answer(broker_, ticket, Outcome::failure(s.error().text()));
   Stream& st = **s;
   std::vector<std::vector<stream::StreamEntry>> by_partition(st.partitions.size());
@@ -867,6 +883,7 @@ Result<bool> StreamStore::remove(const Destination& d) {
     // come); the entries go with the files.
     for (auto& p : st.partitions) {
       if (committer_ != nullptr) committer_->forget(*p.log);
+      if (compactor_) compactor_->forget(*p.log);
       p.log->close();
     }
     streams_.erase(it);
@@ -894,6 +911,10 @@ Result<bool> StreamStore::remove(const Destination& d) {
 void StreamStore::tick(std::int64_t now_ms) {
   if (++ticks_ % 10 != 0) return;  // about once a second
   for (auto& [key, s] : streams_) {
+    // Compaction runs on the compactor's thread; a request with nothing
+    // new costs it a look at the segment list.
+    if (s->compact && compactor_)
+      for (auto& p : s->partitions) compactor_->request(*p.log);
     if (!s->retention) continue;
     for (std::size_t p = 0; p < s->partitions.size(); ++p) {
       auto r = s->partitions[p].log->apply_retention(now_ms);

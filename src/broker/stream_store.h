@@ -21,6 +21,7 @@
 #include "broker/stream_options.h"
 #include "common/result.h"
 #include "stream/committer.h"
+#include "stream/compactor.h"
 #include "stream/group_offsets.h"
 #include "stream/offset_spec.h"
 #include "stream/partition_log.h"
@@ -190,6 +191,7 @@ class StreamStore {
     // broker's options apply) and whether any retention applies to it.
     StreamArguments arguments;
     bool retention = false;
+    bool compact = false;  // x-cleanup-policy:compact: the compactor is asked each tick
     bool partitioned() const { return partitions.size() > 1; }
     // Every group name with a committed offset in some partition.
     bool known_group(const std::string& name) const;
@@ -272,6 +274,9 @@ class StreamStore {
   Broker& broker_;
   const StreamOptions& options_;
   stream::StreamCommitter* committer_;
+  // This shard's compaction thread, made when its first compacted stream
+  // opens (docs/streams.md "Compaction").
+  std::unique_ptr<stream::StreamCompactor> compactor_;
   QueueCounts& counts_;
   std::unordered_map<std::string, std::unique_ptr<Stream>> streams_;
   std::unordered_map<ConsumerKey, std::unique_ptr<Reader>> readers_;

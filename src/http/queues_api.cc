@@ -164,6 +164,8 @@ Json to_json(const broker::StreamStats& s) {
   if (s.arguments.max_length_bytes) arguments["x-max-length-bytes"] = *s.arguments.max_length_bytes;
   if (s.arguments.max_segment_bytes) arguments["x-stream-max-segment-size-bytes"] = *s.arguments.max_segment_bytes;
   if (s.arguments.partitions) arguments["x-stream-partitions"] = *s.arguments.partitions;
+  if (s.arguments.cleanup_policy) arguments["x-cleanup-policy"] = *s.arguments.cleanup_policy;
+  if (s.arguments.delete_retention_ms) arguments["x-delete-retention-ms"] = *s.arguments.delete_retention_ms;
   Json groups = Json::array();
   for (const auto& g : s.groups) {
     Json j{{"name", g.name}, {"members", g.members}};

@@ -770,7 +770,7 @@ Status StompSession::stream_offset_of(const stomp::Frame& f, const broker::Desti
     break;
   }
   // The stream's own arguments (a declaration, as RabbitMQ's).
-  for (std::string_view name : broker::StreamArguments::names())
+  for (std::string_view name : broker::StreamArguments::spellings())
     if (auto v = f.get(name))
       if (Status st = options.stream_arguments.set(name, *v); !st) return st;
   // A plain reader of one partition (the header MESSAGE frames carry).

@@ -104,6 +104,23 @@ std::int64_t encode_batch(std::string& out, std::span<const StreamEntry> entries
   return ts;
 }
 
+void encode_hole(std::string& out, StreamOffset base, std::uint32_t count, std::int64_t first_ms,
+                 std::int64_t last_ms, std::uint32_t epoch) {
+  FERRY_ASSERT(count > 0 && first_ms <= last_ms);
+  const std::size_t start = out.size();
+  out.resize(start + kBatchHeaderBytes);
+  char* h = out.data() + start;
+  put_u32(h, static_cast<std::uint32_t>(kBatchHeaderBytes - kBatchPrefixBytes));
+  put_u64(h + 8, base.value);
+  put_u32(h + 16, count);
+  put_u32(h + 20, kBatchHole);
+  put_i64(h + 24, first_ms);
+  put_i64(h + 32, last_ms);
+  put_u32(h + 40, epoch);
+  put_u32(h + 44, 0);
+  put_u32(h + 4, batch_crc(std::span<const char>(h, kBatchHeaderBytes)));
+}
+
 bool parse_batch_header(std::span<const char> bytes, std::uint32_t max_batch_bytes, BatchHeader& out,
                         std::string& why) {
   if (bytes.size() < kBatchHeaderBytes) {
@@ -119,15 +136,17 @@ bool parse_batch_header(std::span<const char> bytes, std::uint32_t max_batch_byt
   out.last_timestamp = get_i64(h + 32);
   out.epoch = get_u32(h + 40);
   out.size = size;
-  if (size < kBatchHeaderBytes + kEntryMinBytes || size > max_batch_bytes) {
+  // A hole (compaction's removed entries) is the header alone.
+  const bool hole = out.attributes == kBatchHole;
+  if ((hole ? size != kBatchHeaderBytes : size < kBatchHeaderBytes + kEntryMinBytes) || size > max_batch_bytes) {
     why = "bad batch length " + std::to_string(size);
     return false;
   }
-  if (out.count == 0 || out.count > (size - kBatchHeaderBytes) / kEntryMinBytes) {
+  if (out.count == 0 || (!hole && out.count > (size - kBatchHeaderBytes) / kEntryMinBytes)) {
     why = "bad entry count " + std::to_string(out.count);
     return false;
   }
-  if (out.attributes != 0) {
+  if (out.attributes != 0 && !hole) {
     // Compression (bits 0..2) is reserved for zstd/lz4; nothing writes it yet.
     why = "unsupported batch attributes " + std::to_string(out.attributes);
     return false;
@@ -187,6 +206,7 @@ bool decode_entry(Cursor& c, EntryView& e) {
 bool for_each_entry(std::span<const char> batch, const BatchHeader& header,
                     const std::function<bool(const EntryView&)>& visit) {
   if (batch.size() < header.size || header.size < kBatchHeaderBytes) return false;
+  if (header.hole()) return header.size == kBatchHeaderBytes;  // no entries: compacted away
   Cursor c{batch.data() + kBatchHeaderBytes, static_cast<std::size_t>(header.size - kBatchHeaderBytes)};
   EntryView e;
   for (std::uint32_t i = 0; i < header.count; ++i) {
@@ -209,6 +229,7 @@ bool check_batch(std::span<const char> bytes, std::uint32_t max_batch_bytes, Bat
     why = "batch CRC mismatch";
     return false;
   }
+  if (out.hole()) return true;  // parse_batch_header checked all a hole has
   // The CRC passed, so a mismatch below is a writer's bug or a forged batch;
   // recovery treats it as corruption all the same.
   std::uint32_t seen = 0;

@@ -28,6 +28,8 @@ struct BatchHeader {
   std::uint64_t size = 0;          // whole batch: 8 + length
 
   StreamOffset next() const { return StreamOffset{base.value + count}; }
+  // Compaction's placeholder for `count` removed entries (format::kBatchHole).
+  bool hole() const { return attributes == format::kBatchHole; }
 };
 
 // The bytes entry `e` takes in a batch (its length field included).
@@ -41,6 +43,10 @@ std::uint64_t encoded_entry_bytes(const StreamEntry& e);
 std::int64_t encode_batch(std::string& out, std::span<const StreamEntry> entries, StreamOffset base,
                           std::int64_t now_ms, std::int64_t floor_ms, std::uint32_t epoch = 0);
 
+// Appends a hole batch (format::kBatchHole): offsets [base, base + count)
+// were removed by compaction; their timestamps spanned [first, last].
+void encode_hole(std::string& out, StreamOffset base, std::uint32_t count, std::int64_t first_ms,
+                 std::int64_t last_ms, std::uint32_t epoch);
 // Reads and checks the 48-byte header at the start of `bytes` (which may be
 // just the header): plausible length (at most max_batch_bytes in all),
 // count >= 1, known attributes, first <= last timestamp. No CRC (the entries

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 #include "common/assert.h"
 #include "common/clock.h"
@@ -25,6 +26,7 @@ struct PartitionLog::Segment {
   std::uint64_t committed = 0;  // readable: covered by a completed sync()
   SegmentIndex index;           // of every batch written
   std::uint64_t used = 0;       // LRU tick of the last acquire
+  std::uint32_t generation = 0; // bumped when compaction rewrites the file
 };
 
 // An append waiting for its sync: where its batch ends, for the commit.
@@ -666,12 +668,12 @@ StreamOffset PartitionLog::written_end() const {
 
 ReaderPosition PartitionLog::end_position_locked() const {
   const Segment& s = *segments_.at(committed_segment_);
-  return {committed_, s.base, s.committed};
+  return {committed_, s.base, s.committed, s.generation};
 }
 
 ReaderPosition PartitionLog::first_position_locked() const {
   const Segment& s = *segments_.begin()->second;
-  return {s.base, s.base, kSegmentHeaderBytes};
+  return {s.base, s.base, kSegmentHeaderBytes, s.generation};
 }
 
 PartitionLog::Segment* PartitionLog::segment_for_locked(StreamOffset offset) {
@@ -711,6 +713,7 @@ Result<ReaderPosition> PartitionLog::resolve(const OffsetSpec& spec) {
 // The batch holding `offset`: the index's nearest batch at or before it,
 // then batch headers walked forward (at most about one index interval).
 Result<ReaderPosition> PartitionLog::locate(StreamOffset offset) {
+  std::uint32_t generation = 0;
   std::shared_ptr<store::File> file;
   SegmentIndex::Hit hit;
   std::uint64_t end = 0;
@@ -730,6 +733,7 @@ Result<ReaderPosition> PartitionLog::locate(StreamOffset offset) {
     end = s->committed;
     base = s->base;
     path = s->path;
+    generation = s->generation;
   }
   std::uint64_t pos = hit.position;
   StreamOffset expect = hit.offset;
@@ -743,7 +747,7 @@ Result<ReaderPosition> PartitionLog::locate(StreamOffset offset) {
       return failure("corrupt stream batch", where(base, path, pos) + ": base offset " +
                                                  std::to_string(h.base.value) + ", expected " +
                                                  std::to_string(expect.value));
-    if (offset < h.next()) return ReaderPosition{offset, base, pos};
+    if (offset < h.next()) return ReaderPosition{offset, base, pos, generation};
     expect = h.next();
     pos += h.size;
   }
@@ -756,6 +760,7 @@ Result<ReaderPosition> PartitionLog::locate(StreamOffset offset) {
 // is that recent, its time index, then batch headers (a batch whose last
 // timestamp is older is skipped whole), then the entries of one batch.
 Result<ReaderPosition> PartitionLog::locate_time(std::int64_t t) {
+  std::uint32_t generation = 0;
   std::shared_ptr<store::File> file;
   SegmentIndex::Hit hit;
   std::uint64_t end = 0;
@@ -779,6 +784,7 @@ Result<ReaderPosition> PartitionLog::locate_time(std::int64_t t) {
     end = found->committed;
     base = found->base;
     path = found->path;
+    generation = found->generation;
   }
   std::uint64_t pos = hit.position;
   std::string buf;
@@ -800,7 +806,7 @@ Result<ReaderPosition> PartitionLog::locate_time(std::int64_t t) {
         at = e.offset;
         return e.timestamp_ms < t;
       });
-      return ReaderPosition{at, base, pos};
+      return ReaderPosition{at, base, pos, generation};
     }
     pos += h.size;
   }
@@ -833,7 +839,8 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
       if (pos.next > committed_) pos = end_position_locked();  // after a rollback
       auto it = segments_.find(pos.segment);
       stale = it == segments_.end() || pos.position < kSegmentHeaderBytes || pos.position > it->second->committed ||
-              pos.next < it->first || pos.next > it->second->index.next();
+              pos.next < it->first || pos.next > it->second->index.next() ||
+              pos.generation != it->second->generation;  // compaction moved the batches
       if (!stale) {
         Segment& s = *it->second;
         if (pos.position == s.committed) {
@@ -842,7 +849,7 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
           auto nx = std::next(it);
           if (nx != segments_.end() && s.committed == s.size && pos.next == s.index.next() &&
               nx->first <= committed_) {
-            pos = ReaderPosition{nx->first, nx->first, kSegmentHeaderBytes};
+            pos = ReaderPosition{nx->first, nx->first, kSegmentHeaderBytes, nx->second->generation};
             continue;
           }
           out.from = out.next = pos.next;
@@ -902,6 +909,12 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
                                                    std::to_string(next.value));
       out.batches.push_back(b);
       p += b.size;
+      if (b.hole()) {
+        // Entries compaction removed: skipped, and not counted against
+        // max_entries (the reader goes on to the next kept one).
+        next = b.next();
+        continue;
+      }
       const StreamOffset start = std::max(b.base, pos.next);
       const std::uint64_t avail = b.next().value - start.value;
       if (counted + avail >= max_entries) {
@@ -930,6 +943,249 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
     pos.next = next;
     return out;
   }
+}
+
+namespace {
+
+// A segment as compact() sees it: taken under the mutex, then read without.
+struct SegmentSnapshot {
+  StreamOffset base;
+  std::string path;
+  std::shared_ptr<store::File> file;
+  std::uint64_t size = 0;  // committed bytes
+};
+
+// Walks the batches of [kSegmentHeaderBytes, end), each checked; visit gets
+// each batch's bytes and header. An Error names the segment on corruption.
+Status walk_batches(const SegmentSnapshot& s, const std::function<Status(std::string_view, const BatchHeader&)>& visit) {
+  std::string buf;
+  std::uint64_t pos = kSegmentHeaderBytes;
+  while (pos < s.size) {
+    BatchHeader h;
+    std::string why;
+    store::IoStatus io;
+    if (!read_batch_header(*s.file, pos, s.size, h, why, io))
+      return failure("corrupt stream batch", where(s.base, s.path, pos) + ": " + (io.ok() ? why : io.to_string()));
+    buf.resize(static_cast<std::size_t>(h.size));
+    std::size_t got = 0;
+    io = s.file->read_at(pos, std::span<char>(buf.data(), buf.size()), got);
+    if (!io.ok()) return failure("cannot read stream segment", io.to_string());
+    if (got < buf.size() || !check_batch(std::span<const char>(buf.data(), got), kMaxBatchBytesLimit, h, why))
+      return failure("corrupt stream batch", where(s.base, s.path, pos) + ": " + (why.empty() ? "short read" : why));
+    if (Status st = visit(std::string_view(buf.data(), buf.size()), h); !st) return st;
+    pos += h.size;
+  }
+  return {};
+}
+
+}  // namespace
+
+// docs/streams.md "Compaction".
+Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
+  std::lock_guard compacting(compact_mutex_);
+  CompactionStats stats;
+  std::vector<SegmentSnapshot> all;  // every committed segment, for the keys' last offsets
+  std::size_t candidates = 0;        // the first `candidates` of `all` may be rewritten
+  StreamOffset sealed_end;
+  {
+    std::lock_guard lk(mutex_);
+    if (closed_) return stats;
+    // As retention: whole, sealed, and not the one holding the last batch
+    // (`last` must find it). Decided before any file is opened: most calls
+    // find nothing new.
+    for (auto& [b, seg] : segments_) {
+      if (b >= committed_segment_ || seg->index.next() > committed_last_batch_) break;
+      ++candidates;
+      sealed_end = seg->index.next();
+    }
+    if (candidates == 0 || (sealed_end <= compacted_through_ && !tombstones_waiting_)) {
+      stats.skipped = true;
+      return stats;
+    }
+    for (auto& [b, seg] : segments_) {
+      if (b >= committed_ || seg->committed == 0) break;
+      auto f = acquire_locked(*seg);
+      if (!f) return f.error();
+      all.push_back({b, seg->path, *f, seg->committed});
+    }
+    candidates = std::min(candidates, all.size());
+  }
+  // Pass 1: each key's last offset in the committed log.
+  std::unordered_map<std::string, std::uint64_t> last;
+  for (const SegmentSnapshot& s : all) {
+    Status st = walk_batches(s, [&](std::string_view bytes, const BatchHeader& h) -> Status {
+      (void)for_each_entry(std::span<const char>(bytes.data(), bytes.size()), h, [&](const EntryView& e) {
+        if (e.key) last.insert_or_assign(std::string(*e.key), e.offset.value);
+        return true;
+      });
+      return {};
+    });
+    if (!st) return st.error();
+  }
+  const std::int64_t tombstone_horizon = now_ms - options_.retention.delete_retention_ms;
+  bool tombstones_waiting = false;
+  // Pass 2: each candidate rewritten to <name>.tmp, then swapped in.
+  for (std::size_t i = 0; i < candidates; ++i) {
+    const SegmentSnapshot& s = all[i];
+    const std::string tmp = s.path + ".tmp";
+    (void)env_.remove_file(tmp);
+    std::unique_ptr<store::File> out_file;
+    if (auto st = env_.open_file(tmp, true, out_file); !st.ok())
+      return failure("stream compaction failed", st.to_string());
+    std::string out = encode_segment_header(s.base);
+    std::uint64_t written = 0;
+    std::uint64_t removed = 0;
+    store::IoStatus io;
+    const auto flush = [&](bool all_of_it) {
+      if (!io.ok() || out.empty() || (!all_of_it && out.size() < (1u << 20))) return;
+      io = out_file->write_at(written, std::span<const char>(out.data(), out.size()));
+      written += out.size();
+      out.clear();
+    };
+    // A run of removed offsets becomes one hole batch (a count is a u32).
+    struct Hole {
+      StreamOffset base;
+      std::uint32_t count = 0;
+      std::int64_t first = 0, last = 0;
+      std::uint32_t epoch = 0;
+    } hole;
+    const auto end_hole = [&] {
+      if (hole.count == 0) return;
+      encode_hole(out, hole.base, hole.count, hole.first, hole.last, hole.epoch);
+      hole.count = 0;
+      flush(false);
+    };
+    const auto add_hole = [&](StreamOffset at, std::uint32_t n, std::int64_t first, std::int64_t last_ts,
+                              std::uint32_t epoch) {
+      if (hole.count != 0 && (hole.base.value + hole.count != at.value || hole.count > UINT32_MAX - n)) end_hole();
+      if (hole.count == 0) {
+        hole.base = at;
+        hole.first = first;
+        hole.last = last_ts;
+        hole.epoch = epoch;
+      }
+      hole.count += n;
+      hole.last = std::max(hole.last, last_ts);
+      hole.epoch = std::max(hole.epoch, epoch);
+    };
+    Status walked = walk_batches(s, [&](std::string_view bytes, const BatchHeader& h) -> Status {
+      if (h.hole()) {
+        add_hole(h.base, h.count, h.first_timestamp, h.last_timestamp, h.epoch);
+        return {};
+      }
+      std::vector<StreamEntry> run;  // kept entries since the last removed one
+      StreamOffset run_base;
+      std::uint32_t kept_here = 0;
+      const auto end_run = [&] {
+        if (run.empty()) return;
+        end_hole();
+        encode_batch(out, run, run_base, run.front().timestamp_ms, run.front().timestamp_ms, h.epoch);
+        run.clear();
+        flush(false);
+      };
+      std::string copy;  // the batch as it is, when every entry stays
+      (void)for_each_entry(std::span<const char>(bytes.data(), bytes.size()), h, [&](const EntryView& e) {
+        bool keep = true;
+        if (e.key) {
+          const auto it = last.find(std::string(*e.key));
+          const bool latest = it != last.end() && it->second == e.offset.value;
+          const bool tombstone = e.body.empty();
+          keep = latest && !(tombstone && e.timestamp_ms < tombstone_horizon);
+          if (keep && tombstone) tombstones_waiting = true;
+          if (keep && tombstone) ++stats.tombstones_kept;
+        }
+        if (!keep) {
+          end_run();
+          ++removed;
+          add_hole(e.offset, 1, e.timestamp_ms, e.timestamp_ms, h.epoch);
+          return true;
+        }
+        ++kept_here;
+        if (run.empty()) run_base = e.offset;
+        StreamEntry k;
+        if (e.key) k.key = std::string(*e.key);
+        for (const auto& [n, v] : e.headers) k.headers.emplace_back(std::string(n), std::string(v));
+        k.body = std::string(e.body);
+        k.timestamp_ms = e.timestamp_ms;
+        run.push_back(std::move(k));
+        return true;
+      });
+      if (kept_here == h.count) {
+        // Untouched: the batch as written (CRC, epoch and all).
+        end_hole();
+        out.append(bytes);
+        flush(false);
+      } else {
+        end_run();
+      }
+      return {};
+    });
+    end_hole();
+    flush(true);
+    if (!walked || !io.ok() || removed == 0 || written > kMaxSegmentBytesLimit) {
+      out_file.reset();
+      (void)env_.remove_file(tmp);
+      if (!walked) return walked.error();
+      if (!io.ok()) return failure("stream compaction failed", failure_text(io));
+      continue;  // nothing to remove here
+    }
+    if (options_.fsync != store::FsyncPolicy::kNever) io = out_file->sync();
+    SegmentIndex index(s.base, options_.index_interval_bytes);
+    const SegmentFileScan scan = io.ok() ? scan_segment_file(*out_file, kSegmentHeaderBytes, written, index)
+                                         : SegmentFileScan{};
+    if (!io.ok() || scan.valid_end != written) {
+      out_file.reset();
+      (void)env_.remove_file(tmp);
+      if (!io.ok()) return failure("stream compaction failed", failure_text(io));
+      return failure("stream compaction failed", where(s.base, tmp, scan.valid_end) + ": " + scan.why);
+    }
+    {
+      std::lock_guard lk(mutex_);
+      auto it = segments_.find(s.base);
+      // Deleted by retention, or changed (a follower's truncate_to) meanwhile.
+      if (closed_ || it == segments_.end() || it->second->committed != s.size || it->second->size != s.size ||
+          index.next() != it->second->index.next()) {
+        out_file.reset();
+        (void)env_.remove_file(tmp);
+        continue;
+      }
+      Segment& seg = *it->second;
+      // The old index files describe the old file: gone first (a crash
+      // after the rename rebuilds them from the new file anyway).
+      remove_index_files(seg.base);
+      if (auto st = env_.rename_file(tmp, seg.path); !st.ok()) {
+        out_file.reset();
+        (void)env_.remove_file(tmp);
+        write_index_files(seg);
+        return failure("stream compaction failed", st.to_string());
+      }
+      if (!seg.file) ++open_files_;
+      seg.file = std::shared_ptr<store::File>(std::move(out_file));  // readers in a read keep the old one
+      seg.size = seg.synced = seg.committed = written;
+      seg.index = std::move(index);
+      seg.generation = ++generations_;
+      seg.used = ++use_tick_;
+      write_index_files(seg);
+      close_idle_files_locked();
+    }
+    if (options_.fsync != store::FsyncPolicy::kNever) {
+      if (auto st = env_.sync_dir(options_.directory); !st.ok())
+        spdlog::warn("stream {}: compaction: cannot sync the directory: {}", options_.directory, st.to_string());
+    }
+    ++stats.segments_rewritten;
+    stats.entries_removed += removed;
+    stats.bytes_before += s.size;
+    stats.bytes_after += written;
+  }
+  {
+    std::lock_guard lk(mutex_);
+    tombstones_waiting_ = tombstones_waiting;
+    compacted_through_ = sealed_end;  // a failed run is tried again next time
+  }
+  if (stats.segments_rewritten != 0)
+    spdlog::info("stream {}: compaction rewrote {} segments: {} entries removed, {} -> {} bytes", options_.directory,
+                 stats.segments_rewritten, stats.entries_removed, stats.bytes_before, stats.bytes_after);
+  return stats;
 }
 
 Result<RetentionStats> PartitionLog::apply_retention(std::int64_t now_ms) {

@@ -106,6 +106,10 @@ struct ReaderPosition {
   StreamOffset next;
   StreamOffset segment;
   std::uint64_t position = 0;
+  // The segment file's generation the position was given out for: a
+  // compaction rewrites a segment (file positions move), and a position of
+  // an older generation is found again by its offset.
+  std::uint32_t generation = 0;
 };
 
 // What open() found and did (docs/streams.md "Recovery").
@@ -120,6 +124,16 @@ struct RetentionStats {
   std::uint64_t segments_deleted = 0;
   std::uint64_t bytes_deleted = 0;
   StreamOffset first;  // the first offset kept
+};
+
+// What one compact() did (docs/streams.md "Compaction").
+struct CompactionStats {
+  std::uint64_t segments_rewritten = 0;
+  std::uint64_t entries_removed = 0;   // superseded by a later entry of the same key, or expired tombstones
+  std::uint64_t bytes_before = 0;      // of the rewritten segments
+  std::uint64_t bytes_after = 0;
+  std::uint64_t tombstones_kept = 0;   // not yet past delete_retention_ms
+  bool skipped = false;                // nothing new since the last run
 };
 
 class PartitionLog {
@@ -189,6 +203,20 @@ class PartitionLog {
   // is older than now_ms - retention.max_age_ms.
   Result<RetentionStats> apply_retention(std::int64_t now_ms);
 
+  // Kafka's cleanup.policy=compact: rewrites each sealed segment (never the
+  // active one, nor the one holding the last committed batch) keeping, for
+  // each key, only its last entry in the committed log; keyless entries
+  // stay. A keyed entry with an empty body is a tombstone: it deletes its
+  // key, and goes itself once its timestamp is older than
+  // now_ms - retention.delete_retention_ms. Kept entries keep their offsets;
+  // removed ones become hole batches. Each segment is written to
+  // <name>.log.tmp, synced and renamed over the old one, so a crash leaves
+  // the old segment or the new one. The reading and writing run without the
+  // log's mutex (appends and reads go on); the swap takes it briefly. Skips
+  // (cheaply) when no segment was sealed since the last run and no
+  // tombstone was waiting. One compact() at a time.
+  Result<CompactionStats> compact(std::int64_t now_ms);
+
   std::uint64_t disk_bytes() const;
   std::uint64_t segment_count() const;
   std::uint32_t open_files() const;  // segment files held open by the log
@@ -243,6 +271,10 @@ class PartitionLog {
   std::uint64_t use_tick_ = 0;
   std::uint32_t open_files_ = 0;
   bool closed_ = false;
+  std::uint32_t generations_ = 0;    // segment rewrites so far (ReaderPosition::generation)
+  std::mutex compact_mutex_;         // one compact() at a time; taken before mutex_
+  StreamOffset compacted_through_;   // the sealed part compact() last looked at ends here
+  bool tombstones_waiting_ = false;  // the last compact() kept a tombstone that will expire
 };
 
 }  // namespace ferry::stream

@@ -15,6 +15,12 @@ namespace ferry::stream {
 struct RetentionPolicy {
   std::uint64_t max_bytes = 0;   // x-max-length-bytes; 0 = no limit
   std::int64_t max_age_ms = 0;   // x-max-age; 0 = no limit
+  // x-cleanup-policy:compact (Kafka's cleanup.policy): PartitionLog::compact
+  // keeps the last entry per key. The broker runs it; the log only reads
+  // delete_retention_ms (Kafka's delete.retention.ms, default 1 day): how
+  // long a tombstone (a keyed entry with an empty body) stays after its time.
+  bool compact = false;
+  std::int64_t delete_retention_ms = 86'400'000;
 };
 
 // RabbitMQ's x-max-age: a positive whole number and one unit, `Y` (365

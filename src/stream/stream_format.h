@@ -33,6 +33,12 @@ inline constexpr std::size_t kBatchHeaderBytes = 48;
 // Attributes: bits 0..2 compression (0 = none; the rest is reserved for
 // zstd/lz4 and refused until then); every other bit must be 0.
 inline constexpr std::uint32_t kCompressionMask = 0x7;
+// Bit 3: a hole. Compaction (cleanup.policy=compact) removed the `count`
+// entries at offsets [base, base + count); the batch is its 48-byte header
+// alone (no entries) so that offsets stay contiguous batch by batch, and a
+// reader at a removed offset goes on at the next kept one. The only
+// attribute value besides 0; compression bits must be 0 with it.
+inline constexpr std::uint32_t kBatchHole = 0x8;
 
 // Entry: length(4) timestamp(8) flags(1) key length(4) key header count(4)
 // (name length(4) name value length(4) value)* body length(4) body.

@@ -29,6 +29,36 @@ TEST(StreamArgumentsTest, ParsesRabbitMqNamesAndValues) {
   EXPECT_TRUE(StreamArguments{}.empty());
 }
 
+TEST(StreamArgumentsTest, CleanupPolicyInRabbitMqAndKafkaSpelling) {
+  auto a = args({{"x-cleanup-policy", "compact"}, {"x-delete-retention-ms", "0"}});
+  EXPECT_TRUE(a.compacted());
+  EXPECT_FALSE(a.retained());  // compact alone: no retention, as Kafka
+  EXPECT_EQ(a.delete_retention_ms, 0u);
+  auto k = args({{"cleanup.policy", "delete,compact"}, {"delete.retention.ms", "60000"}});
+  EXPECT_EQ(k.cleanup_policy, "compact,delete");
+  EXPECT_TRUE(k.compacted());
+  EXPECT_TRUE(k.retained());
+  EXPECT_TRUE(StreamArguments::is_argument("cleanup.policy"));  // not stored with the entry
+  EXPECT_FALSE(args({{"x-cleanup-policy", "delete"}}).compacted());
+  EXPECT_TRUE(StreamArguments{}.retained());
+  // Kept as the x- names; a Kafka spelling compares equal to them.
+  EXPECT_EQ(k.encode(), "ferry-stream-arguments 1\nx-cleanup-policy compact,delete\nx-delete-retention-ms 60000\n");
+  auto back = StreamArguments::decode(k.encode());
+  ASSERT_TRUE(back.ok()) << back.error().text();
+  EXPECT_EQ(*back, k);
+  const Destination d{DestinationKind::kStream, "s", "/"};
+  EXPECT_FALSE(StreamArguments::mismatch(args({{"cleanup.policy", "compact,delete"}}), k, d));
+  auto differs = StreamArguments::mismatch(args({{"cleanup.policy", "compact"}}), k, d);
+  ASSERT_TRUE(differs);
+  EXPECT_NE(differs->find("inequivalent arg 'x-cleanup-policy'"), std::string::npos) << *differs;
+  for (const char* bad : {"compacted", "", "compact,compact", "Delete"}) {
+    StreamArguments b;
+    EXPECT_FALSE(b.set("x-cleanup-policy", bad).ok()) << bad;
+  }
+  StreamArguments b;
+  EXPECT_FALSE(b.set("x-delete-retention-ms", "-1").ok());
+}
+
 TEST(StreamArgumentsTest, RefusesBadValues) {
   for (const auto& [k, v] : std::vector<std::pair<std::string_view, std::string_view>>{
            {"x-max-age", "7d"}, {"x-max-age", ""}, {"x-max-length-bytes", "0"}, {"x-max-length-bytes", "1e6"},
