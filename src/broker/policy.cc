@@ -15,7 +15,8 @@ namespace {
 // a declaration sets, as in RabbitMQ.
 constexpr std::string_view kKeys[] = {"max-length", "max-length-bytes", "overflow", "message-ttl", "expires",
                                       "dead-letter-exchange", "dead-letter-routing-key", "delivery-limit",
-                                      "alternate-exchange"};
+                                      "alternate-exchange", "redelivery-delay", "redelivery-backoff-multiplier",
+                                      "max-redelivery-delay"};
 
 // A compiled program of at most this much memory: a pattern's cost is
 // bounded when it is set, not discovered when a queue is matched.
@@ -107,7 +108,8 @@ Result<Policy> Policy::from_json(const std::string& vhost, const std::string& na
                                                       "' is not a policy key Ferry knows (max-length, "
                                                       "max-length-bytes, overflow, message-ttl, expires, "
                                                       "dead-letter-exchange, dead-letter-routing-key, "
-                                                      "delivery-limit, alternate-exchange)");
+                                                      "delivery-limit, alternate-exchange, redelivery-delay, "
+                                                      "redelivery-backoff-multiplier, max-redelivery-delay)");
     args["x-" + key] = value;
   }
   auto parsed = QueueArguments::from_json(args);
@@ -150,6 +152,11 @@ QueueArguments effective_arguments(const QueueArguments& declared, const QueueAr
   if (!out.overflow) out.overflow = definition.overflow;
   if (!out.dead_letter_exchange) out.dead_letter_exchange = definition.dead_letter_exchange;
   if (!out.dead_letter_routing_key) out.dead_letter_routing_key = definition.dead_letter_routing_key;
+  // Ferry's redelivery policy (not RabbitMQ's): the queue's own wins, as
+  // for overflow, each part on its own.
+  if (!out.redelivery_delay) out.redelivery_delay = definition.redelivery_delay;
+  if (!out.redelivery_backoff_multiplier) out.redelivery_backoff_multiplier = definition.redelivery_backoff_multiplier;
+  if (!out.max_redelivery_delay) out.max_redelivery_delay = definition.max_redelivery_delay;
   return out;
 }
 

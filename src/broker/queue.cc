@@ -189,7 +189,7 @@ void Queue::remove_consumer(const ConsumerKey& key) {
     // A delivery whose ACK is being written waits for the outcome: given
     // back now, it could be delivered again although the ACK becomes durable.
     if (h.settling) orphans_.push_back(std::move(h.entry));
-    else give_back(std::move(h.entry));
+    else give_back(std::move(h.entry), true);
   }
   dispatch();
 }
@@ -218,7 +218,7 @@ void Queue::settle(const ConsumerKey& key, std::span<const DeliverySeq> seqs, Se
         bump(&MessageCounters::acked);
         drop(entry);
         break;
-      case SettleAction::kRequeue: give_back(std::move(entry)); break;
+      case SettleAction::kRequeue: give_back(std::move(entry), true); break;
       case SettleAction::kDeadLetter: to_dead_letter(std::move(entry), "rejected"); break;
       case SettleAction::kRelease: break;
     }
@@ -559,7 +559,7 @@ void Queue::dispatch_selected() {
   if (ready_.size() < ready_before) host_.space_freed(*this);
 }
 
-void Queue::give_back(QueueEntry e) {
+void Queue::give_back(QueueEntry e, bool redelivery) {
   // x-delivery-limit N: dead-lettered once delivered more than N times.
   const auto& limit = arguments().delivery_limit;
   const std::uint64_t max = limit ? *limit + 1 : settings_.max_deliveries;
@@ -568,6 +568,14 @@ void Queue::give_back(QueueEntry e) {
     return;
   }
   host_.returned(*this, e);
+  // x-redelivery-delay: held apart until then, as a scheduled message is
+  // (release_due puts it back in its place).
+  if (redelivery) {
+    if (const std::uint64_t delay = arguments().redelivery_delay_after(e.deliveries); delay != 0) {
+      hold_scheduled(std::move(e), host_.now_ms() + static_cast<std::int64_t>(delay));
+      return;
+    }
+  }
   note_expiry(*e.message);
   ready_.put_back(std::move(e));
   scanned_ = false;  // an old message is back: worth a look again
@@ -604,10 +612,10 @@ void Queue::note_expiry(const Message& m) {
 // Runs every tick: walks the waiting messages only when one of them may have
 // expired (next_expiry_ is a lower bound of their expiry times), so a large
 // backlog without expiry costs nothing here.
-void Queue::hold_scheduled(QueueEntry e) {
+void Queue::hold_scheduled(QueueEntry e, std::int64_t due) {
   Extras& x = extras();
   if (!x.scheduled) x.scheduled = std::make_unique<ScheduledEntries>();
-  x.scheduled->push(std::move(e));
+  x.scheduled->push(std::move(e), due);
   host_.scheduled_changed(1);
 }
 
@@ -618,6 +626,11 @@ void Queue::release_due(std::int64_t now_ms) {
   host_.scheduled_changed(-static_cast<std::int64_t>(due.size()));
   for (QueueEntry& e : due) {
     note_expiry(*e.message);
+    if (e.deliveries != 0) {
+      // A redelivery that waited its x-redelivery-delay: back in its place.
+      ready_.put_back(std::move(e));
+      continue;
+    }
     e.order = next_order_++;
     ready_.push(std::move(e));
   }

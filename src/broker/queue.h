@@ -441,7 +441,9 @@ class Queue {
   bool any_credit() const;
   Consumer* find(const ConsumerKey& key);
   bool has_credit(const Consumer& c) const;  // room in its window, and eligible
-  void give_back(QueueEntry e);  // requeue or dead-letter after max_deliveries
+  // Requeue, or dead-letter after max_deliveries. `redelivery`: a NACK with
+  // requeue or a consumer gone, which x-redelivery-delay holds back.
+  void give_back(QueueEntry e, bool redelivery = false);
   void drop(const QueueEntry& e);  // the message leaves this queue for good
   void uncharge(const QueueEntry& e);
   void note_expiry(const Message& m);
@@ -454,7 +456,8 @@ class Queue {
   void forget_credit(Consumer& c, const Held& h);
   void bump(std::uint64_t MessageCounters::*field);
   // Holds `e` until its message is due (charged as waiting).
-  void hold_scheduled(QueueEntry e);
+  // Held apart until `due` (0: the message's deliver_at_ms).
+  void hold_scheduled(QueueEntry e, std::int64_t due = 0);
   void release_due(std::int64_t now_ms);
 
   Destination destination_;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/ascii.h"
@@ -21,11 +22,14 @@ constexpr std::string_view kMaxPriority = "x-max-priority";
 constexpr std::string_view kSingleActive = "x-single-active-consumer";
 constexpr std::string_view kQueueType = "x-queue-type";
 constexpr std::string_view kDeliveryLimit = "x-delivery-limit";
+constexpr std::string_view kRedeliveryDelay = "x-redelivery-delay";
+constexpr std::string_view kBackoff = "x-redelivery-backoff-multiplier";
+constexpr std::string_view kMaxRedeliveryDelay = "x-max-redelivery-delay";
 
 // The order items() and mismatch() follow.
 constexpr std::string_view kNames[] = {kMaxLength, kMaxLengthBytes, kOverflow,    kMessageTtl,   kExpires,
                                        kDlx,       kDlrk,           kMaxPriority, kSingleActive, kQueueType,
-                                       kDeliveryLimit};
+                                       kDeliveryLimit, kRedeliveryDelay, kBackoff, kMaxRedeliveryDelay};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -76,6 +80,9 @@ std::optional<std::string> value_of(const QueueArguments& a, std::string_view na
                                     : std::nullopt;
   if (name == kQueueType) return a.queue_type;
   if (name == kDeliveryLimit) return num(a.delivery_limit);
+  if (name == kRedeliveryDelay) return num(a.redelivery_delay);
+  if (name == kBackoff) return num(a.redelivery_backoff_multiplier);
+  if (name == kMaxRedeliveryDelay) return num(a.max_redelivery_delay);
   return std::nullopt;
 }
 
@@ -103,6 +110,16 @@ Status QueueArguments::set(std::string_view name, std::string_view raw) {
   // RabbitMQ: x-expires must be positive (0 would delete the queue at once).
   if (name == kExpires) return num(expires, 1);
   if (name == kDeliveryLimit) return num(delivery_limit, 0);
+  if (name == kRedeliveryDelay) return num(redelivery_delay, 0);
+  if (name == kMaxRedeliveryDelay) return num(max_redelivery_delay, 0);
+  if (name == kBackoff) {
+    if (Status s = num(redelivery_backoff_multiplier, 1); !s) return s;
+    if (*redelivery_backoff_multiplier > 1000) {
+      redelivery_backoff_multiplier.reset();
+      return bad(name, value, "expected a whole number from 1 to 1000");
+    }
+    return {};
+  }
   if (name == kMaxPriority) {
     std::optional<std::uint64_t> v;
     if (Status s = num(v, 0); !s) return s;
@@ -144,7 +161,8 @@ Status QueueArguments::set(std::string_view name, std::string_view raw) {
   return failure("unknown queue argument " + std::string(name.substr(0, 64)),
                  "known: x-max-length, x-max-length-bytes, x-overflow, x-message-ttl, x-expires, "
                  "x-dead-letter-exchange, x-dead-letter-routing-key, x-max-priority, "
-                 "x-single-active-consumer, x-queue-type, x-delivery-limit");
+                 "x-single-active-consumer, x-queue-type, x-delivery-limit, x-redelivery-delay, "
+                 "x-redelivery-backoff-multiplier, x-max-redelivery-delay");
 }
 
 Result<QueueArguments> QueueArguments::from_json(const nlohmann::json& j) {
@@ -179,6 +197,9 @@ nlohmann::json QueueArguments::to_json() const {
   put(kSingleActive, single_active_consumer);
   put(kQueueType, queue_type);
   put(kDeliveryLimit, delivery_limit);
+  put(kRedeliveryDelay, redelivery_delay);
+  put(kBackoff, redelivery_backoff_multiplier);
+  put(kMaxRedeliveryDelay, max_redelivery_delay);
   return j;
 }
 
@@ -187,11 +208,25 @@ Status QueueArguments::validate() const {
   if (dead_letter_routing_key && !dead_letter_exchange)
     return failure("invalid queue argument x-dead-letter-routing-key",
                    "x-dead-letter-routing-key needs x-dead-letter-exchange (\"\" for the default exchange)");
-  if (dead_letter_exchange) {
-    Destination probe{DestinationKind::kQueue, "probe", "/"};
-    if (auto t = dead_letter_target(*this, probe); !t) return t.error();
-  }
+  // Any exchange may take dead letters, declared or not yet (as RabbitMQ:
+  // a dead letter for an exchange that does not exist then is dropped).
+  // An empty routing key names no queue of the default exchange.
+  if (dead_letter_routing_key && dead_letter_routing_key->empty() && dead_letter_exchange &&
+      dead_letter_exchange->empty())
+    return failure("invalid queue argument x-dead-letter-routing-key", "an empty routing key");
   return {};
+}
+
+std::uint64_t QueueArguments::redelivery_delay_after(std::uint32_t deliveries) const {
+  if (!redelivery_delay || *redelivery_delay == 0) return 0;
+  const std::uint64_t cap = max_redelivery_delay.value_or(kMaxNumber);
+  const std::uint64_t multiplier = redelivery_backoff_multiplier.value_or(1);
+  std::uint64_t delay = *redelivery_delay;
+  // The first redelivery waits the delay; each later one `multiplier` times
+  // the one before (saturating at the cap, so no overflow).
+  for (std::uint32_t i = 1; i < deliveries && multiplier > 1 && delay < cap; ++i)
+    delay = delay > cap / multiplier ? cap : delay * multiplier;
+  return std::min(delay, cap);
 }
 
 std::vector<std::pair<std::string_view, std::string>> QueueArguments::items() const {
@@ -216,27 +251,6 @@ std::optional<std::string> QueueArguments::mismatch(const QueueArguments& reques
            "' in vhost '" + queue.vhost + "': received " + text(r) + " but current is " + text(c);
   }
   return std::nullopt;
-}
-
-Result<Destination> dead_letter_target(const QueueArguments& args, const Destination& from) {
-  const std::string& exchange = args.dead_letter_exchange.value();
-  const std::string& key = args.dead_letter_routing_key ? *args.dead_letter_routing_key : from.name;
-  Destination d;
-  d.vhost = from.vhost;
-  d.name = key;
-  if (exchange.empty()) {
-    d.kind = DestinationKind::kQueue;  // the default exchange: the queue named by the key
-  } else if (exchange == "amq.topic") {
-    d.kind = DestinationKind::kTopic;  // /topic/KEY is amq.topic with routing key KEY
-  } else {
-    // Exchanges other than these two are not routed by the broker yet: when
-    // they are, this is where a dead letter is published to one.
-    return failure("invalid queue argument x-dead-letter-exchange",
-                   "'" + exchange +
-                       "': only the default exchange (\"\") and amq.topic can take dead letters for now");
-  }
-  if (d.name.empty()) return failure("invalid queue argument x-dead-letter-routing-key", "an empty routing key");
-  return d;
 }
 
 }  // namespace ferry::broker

@@ -50,6 +50,15 @@ struct QueueArguments {
   // dead-lettered; overrides max-deliveries for this queue (a limit of N
   // is max-deliveries N + 1).
   std::optional<std::uint64_t> delivery_limit;
+  // Redelivery delay (ActiveMQ's redeliveryPolicy: initialRedeliveryDelay,
+  // backOffMultiplier, maximumRedeliveryDelay): a message given back (NACK
+  // with requeue, or its consumer gone) waits x-redelivery-delay ms before
+  // it can be delivered again, times x-redelivery-backoff-multiplier for
+  // each earlier redelivery (whole numbers; 1, the default, is no backoff),
+  // at most x-max-redelivery-delay ms.
+  std::optional<std::uint64_t> redelivery_delay;
+  std::optional<std::uint64_t> redelivery_backoff_multiplier;
+  std::optional<std::uint64_t> max_redelivery_delay;
 
   // Whether `name` is one of the arguments above (a STOMP header so named is
   // read as one; other x- headers are not queue arguments).
@@ -66,8 +75,8 @@ struct QueueArguments {
   // Typed JSON (numbers, strings, booleans), RabbitMQ's `arguments` field.
   nlohmann::json to_json() const;
   // What only the whole set can tell: x-dead-letter-routing-key without an
-  // exchange; a dead-letter exchange that cannot be routed to yet (see
-  // dead_letter_target()).
+  // exchange, or empty for the default exchange. Where a dead letter goes
+  // is ShardBroker::dead_letter_move's (docs/routing.md).
   Status validate() const;
 
   bool empty() const { return items().empty(); }
@@ -79,17 +88,12 @@ struct QueueArguments {
   static std::optional<std::string> mismatch(const QueueArguments& requested, const QueueArguments& current,
                                              const Destination& queue);
   bool dead_letters() const { return dead_letter_exchange.has_value(); }
+  // How long a message given back after its `deliveries`-th delivery waits
+  // before it can be delivered again (0: not at all).
+  std::uint64_t redelivery_delay_after(std::uint32_t deliveries) const;
   Overflow overflow_mode() const { return overflow.value_or(Overflow::kDropHead); }
   bool bounded() const { return max_length || max_length_bytes; }
   friend bool operator==(const QueueArguments&, const QueueArguments&) = default;
 };
-
-// Where a message dead-lettered from `from` (whose arguments name a
-// dead-letter exchange) goes: the default exchange "" routes to the queue
-// named by the routing key (absent: `from`'s own name), amq.topic to that
-// topic. The one place other exchanges plug in once exchanges are routed
-// through the broker; until then any other exchange is an Error (refused
-// when the queue is declared, by validate()).
-Result<Destination> dead_letter_target(const QueueArguments& args, const Destination& from);
 
 }  // namespace ferry::broker

@@ -15,9 +15,11 @@ namespace ferry::broker {
 // on its first scheduled message (an idle queue stays small).
 class ScheduledEntries {
  public:
-  // Keyed by e.message->deliver_at_ms; equal times keep arrival order.
-  void push(QueueEntry e) {
-    const std::int64_t due = e.message->deliver_at_ms;
+  // Keyed by e.message->deliver_at_ms, or by `due` when non-zero (a
+  // redelivery held back by x-redelivery-delay); equal times keep arrival
+  // order.
+  void push(QueueEntry e, std::int64_t due = 0) {
+    if (due == 0) due = e.message->deliver_at_ms;
     by_due_.emplace(due, std::move(e));
   }
   bool empty() const { return by_due_.empty(); }

@@ -1,5 +1,7 @@
 #include "broker/shard_broker.h"
 
+#include "broker/x_death.h"
+
 #include <spdlog/spdlog.h>
 
 #include <tuple>
@@ -7,6 +9,7 @@
 #include "broker/broker.h"
 #include "broker/declared_queues.h"
 #include "broker/queue_log.h"
+#include "broker/x_death.h"
 #include "common/log.h"
 #include "broker/message_codec.h"
 #include "common/assert.h"
@@ -78,17 +81,17 @@ store::SegmentId ShardBroker::write(RecordType type, std::string_view payload, c
 }
 
 void ShardBroker::write_batch(std::vector<std::pair<RecordType, std::string>> records,
-                              BatchDone then) {
+                              BatchDone then, std::uint32_t retains) {
   auto segment = std::make_shared<store::SegmentId>();
   // The completion is posted back to this shard, so it runs after the
   // current task, by which time `segment` is set.
-  *segment = journal_->append_batch_retained(records, 1, [this, segment, then = std::move(then)](
+  *segment = journal_->append_batch_retained(records, retains, [this, segment, retains, then = std::move(then)](
                                                           const store::AppendResult& r) {
-    broker_.post(self_, [this, segment, then, r] {
+    broker_.post(self_, [this, segment, retains, then, r] {
       if (r.ok) {
-        then(*segment, r.offset, r.error);  // owns the retain from here
+        then(*segment, r.offset, r.error);  // owns the retains from here
       } else {
-        journal_->release(*segment);
+        for (std::uint32_t i = 0; i < retains; ++i) journal_->release(*segment);
         spdlog::error("journal batch write failed: {}", r.error);
         then(std::nullopt, 0, r.error);
       }
@@ -884,18 +887,19 @@ void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq s
   if (e == nullptr) return;
   const MessageId id = e->message->id;
   bool discard = action == SettleAction::kDeadLetter && q.discards_dead_letters();
-  // A dead letter for a topic (or for the queue itself: dropped) is not
-  // moved by one record: the ack is written, then it is published. Held by
-  // a pointer, null for every plain ACK: the completions below must stay
-  // within their inline storage (no allocation per ACK; test_bench's
-  // steady-state allocation test).
-  std::shared_ptr<std::pair<Destination, MessageRef>> unjournaled;
+  // A dead letter that no queue takes by the move's record (it goes to a
+  // topic only, or nowhere) is not moved by one record: the ack is written,
+  // then it is published. Held by a pointer, null for every plain ACK: the
+  // completions below must stay within their inline storage (no allocation
+  // per ACK; test_bench's steady-state allocation test).
+  std::shared_ptr<DeadLetterMove> unjournaled;
+  std::shared_ptr<DeadLetterMove> move;
   if (action == SettleAction::kDeadLetter && !discard && e->segment != 0) {
-    auto copy = dead_letter_copy(q, *e, "rejected");
-    if (!journaled_target(q, copy.first)) {
+    move = std::make_shared<DeadLetterMove>(dead_letter_move(q, *e, "rejected"));
+    if (move->queues.empty()) {
       discard = true;
-      if (copy.first != q.destination())
-        unjournaled = std::make_shared<std::pair<Destination, MessageRef>>(std::move(copy));
+      if (!move->published.empty()) unjournaled = std::move(move);
+      move.reset();
     }
   }
   if (e->segment == 0) {
@@ -920,29 +924,34 @@ void ShardBroker::settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq s
                                             key, seq, id, action, ok = r.ok, unjournaled = std::move(unjournaled),
                                             error = r.ok ? std::string() : r.error]() mutable {
                          finish_settle(*queue_key, key, seq, id, action, ok, error, op);
-                         if (ok && unjournaled) broker_.publish_internal(unjournaled->first, unjournaled->second);
+                         if (ok && unjournaled) publish_after_move(*unjournaled);
                        });
                      });
     return;
   }
-  // A dead-letter move: one atomic record (ack here + the copy in the
-  // dead-letter queue), so after a crash it is in exactly one of them.
-  // Named variables, not a structured binding: lambdas below capture them
-  // (clang 14, which builds the fuzz targets, cannot capture a binding).
-  std::pair<Destination, MessageRef> target = dead_letter_copy(q, *e, "rejected");
-  Destination& dlq = target.first;
-  MessageRef& copy = target.second;
+  // A dead-letter move: one atomic record (ack here + the copy in every
+  // queue the dead-letter exchange routes it to), so after a crash it is
+  // in the source queue or in all of them, never both.
   std::vector<std::pair<RecordType, std::string>> records;
   records.emplace_back(RecordType::kAck, encode_message_ref(*queue_key, id));
-  const std::string dlq_key = dlq.journal_key();
-  const std::uint64_t stamp = next_stamp();
-  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *copy, 0, stamp));
-  write_batch(std::move(records), [this, op, queue_key, key, seq, id, action, dlq, dlq_key, copy,
-                                   stamp](std::optional<store::SegmentId> segment, std::uint64_t offset,
-                                         const std::string& error) {
-    finish_settle(*queue_key, key, seq, id, action, segment.has_value(), error, op);
-    if (segment) broker_.enqueue_journaled(dlq, dlq_key, copy, *segment, stamp, offset, 1);
-  });
+  auto keys = std::make_shared<std::vector<std::pair<std::string, std::uint64_t>>>();
+  for (const Destination& d : move->queues) {
+    keys->emplace_back(d.journal_key(), next_stamp());
+    records.emplace_back(RecordType::kMessage, encode_message_record(keys->back().first, *move->copy, 0,
+                                                                     keys->back().second));
+  }
+  write_batch(
+      std::move(records),
+      [this, op, queue_key, key, seq, id, action, move, keys](std::optional<store::SegmentId> segment,
+                                                              std::uint64_t offset, const std::string& error) {
+        finish_settle(*queue_key, key, seq, id, action, segment.has_value(), error, op);
+        if (!segment) return;
+        for (std::size_t i = 0; i < move->queues.size(); ++i)
+          broker_.enqueue_journaled(move->queues[i], (*keys)[i].first, move->copy, *segment, (*keys)[i].second,
+                                    offset, static_cast<std::uint32_t>(i + 1));
+        publish_after_move(*move);
+      },
+      static_cast<std::uint32_t>(move->queues.size()));
 }
 
 void ShardBroker::finish_settle(const std::string& queue_key, const ConsumerKey& key, DeliverySeq seq,
@@ -1013,97 +1022,173 @@ void ShardBroker::deliver_counted(const Queue& q, const QueueEntry& e, const Con
                    });
 }
 
-bool ShardBroker::journaled_target(const Queue& from, const Destination& dlq) {
-  return dlq.kind == DestinationKind::kQueue && dlq != from.destination();
+namespace {
+
+// The exchange and routing key a message was last published with, read
+// from its destination as delivered (RabbitMQ's STOMP forms): the
+// dead-letter routing key defaults to it, and x-death records it.
+std::pair<std::string, std::string> published_as(const Message& m, const Queue& from) {
+  std::string_view d = m.destination;
+  if (d.starts_with("/exchange/")) {
+    d.remove_prefix(10);
+    const std::size_t slash = d.find('/');
+    if (slash == std::string_view::npos) return {std::string(d), std::string()};
+    return {std::string(d.substr(0, slash)), std::string(d.substr(slash + 1))};
+  }
+  if (d.starts_with("/topic/")) return {"amq.topic", std::string(d.substr(7))};
+  if (d.starts_with("/queue/")) return {std::string(), std::string(d.substr(7))};
+  if (d.starts_with("/amq/queue/")) return {std::string(), std::string(d.substr(11))};
+  return {std::string(), from.destination().name};
 }
 
-std::pair<Destination, MessageRef> ShardBroker::dead_letter_copy(const Queue& from, const QueueEntry& e,
-                                                                  std::string_view reason) {
-  MessageRef copy_ref = make_message(*e.message);
-  Message* copy = &copy_ref.writable();
-  const std::string& from_name = from.name();
-  Destination dlq;
-  if (from.arguments().dead_letters()) {
-    // The queue's x-dead-letter-exchange / -routing-key choose (validated
-    // when the queue was declared).
-    auto target = dead_letter_target(from.arguments(), from.destination());
-    FERRY_ASSERT(target.ok());
-    dlq = std::move(*target);
-  } else {
-    dlq.kind = DestinationKind::kQueue;
-    dlq.vhost = from.destination().vhost;
-    dlq.name = options_.dead_letter_queue.empty() ? options_.dead_letter_prefix + from.destination().name
-                                                  : options_.dead_letter_queue;
+void replace_header(Message& m, std::string_view name, std::string value) {
+  std::erase_if(m.headers, [&](const auto& h) { return h.first == name; });
+  m.headers.emplace_back(std::string(name), std::move(value));
+}
+
+}  // namespace
+
+ShardBroker::DeadLetterMove ShardBroker::dead_letter_move(const Queue& from, const QueueEntry& e,
+                                                          std::string_view reason) {
+  DeadLetterMove move;
+  move.copy = make_message(*e.message);
+  Message* copy = &move.copy.writable();
+  // Its own id: it may go back into the queue it leaves (a rejected cycle),
+  // whose journal records name messages by id.
+  copy->id = broker_.next_message_id(self_);
+  const Destination& source = from.destination();
+  const QueueArguments& args = from.arguments();
+  auto [exchange, routing_key] = published_as(*copy, from);
+
+  // x-death: RabbitMQ's history, one entry per queue and reason.
+  std::vector<DeathEntry> deaths;
+  if (const std::string* h = copy->header("x-death"))
+    if (auto parsed = parse_x_death(*h)) deaths = std::move(*parsed);
+  DeathEntry death;
+  death.queue = source.name;
+  death.reason = std::string(reason);
+  death.exchange = exchange;
+  death.routing_keys.push_back(routing_key);
+  death.time = wall_ms() / 1000;
+  record_death(deaths, std::move(death));
+  replace_header(*copy, "x-death", format_x_death(deaths));
+  // RabbitMQ's summary of the first death (kept through later deaths).
+  if (copy->header("x-first-death-queue") == nullptr) {
+    copy->headers.emplace_back("x-first-death-queue", source.name);
+    copy->headers.emplace_back("x-first-death-reason", std::string(reason));
+    copy->headers.emplace_back("x-first-death-exchange", exchange);
   }
-  copy->destination = dlq.to_string();
-  copy->encoded_headers_1_2.clear();  // it named the old destination
+  // Ferry's own two, of the last death.
+  replace_header(*copy, "original-destination", from.name());
+  replace_header(*copy, "dead-letter-reason", std::string(reason));
   // A dead letter does not expire again where it goes (RabbitMQ removes its
   // per-message TTL, `expiration`, which would have expired an expired
   // message at once in its dead-letter queue).
   copy->expires_ms = 0;
   std::erase_if(copy->headers, [](const auto& h) { return h.first == "expiration"; });
-  copy->headers.emplace_back("original-destination", from_name);
-  copy->headers.emplace_back("dead-letter-reason", std::string(reason));
-  // RabbitMQ's STOMP-visible summary of its x-death table: where and why
-  // the message died first (kept through later deaths).
-  if (copy->header("x-first-death-queue") == nullptr) {
-    copy->headers.emplace_back("x-first-death-queue", from.destination().name);
-    copy->headers.emplace_back("x-first-death-reason", std::string(reason));
-    copy->headers.emplace_back("x-first-death-exchange",
-                               from.arguments().dead_letter_exchange.value_or(std::string()));
+  copy->encoded_headers_1_2.clear();  // it named the old destination
+
+  auto to_queue = [&](std::string name) {
+    Destination d{DestinationKind::kQueue, std::move(name), source.vhost};
+    if (reason != "rejected" && is_dead_letter_cycle(deaths, d.name)) {
+      spdlog::debug("message {} not dead-lettered back to {}: a dead-letter cycle", e.message->id_text,
+                    log_safe(d.name));
+      return;
+    }
+    (is_temporary_queue(d) ? move.published : move.queues).push_back(std::move(d));
+  };
+  if (!args.dead_letters()) {
+    // No dead-letter exchange: Ferry's own dead-letter queue.
+    to_queue(options_.dead_letter_queue.empty() ? options_.dead_letter_prefix + source.name
+                                                : options_.dead_letter_queue);
+    copy->destination = "/queue/" + (move.queues.empty() ? source.name : move.queues[0].name);
+  } else {
+    const std::string& dlx = *args.dead_letter_exchange;
+    const std::string key = args.dead_letter_routing_key ? *args.dead_letter_routing_key : routing_key;
+    if (dlx.empty()) {
+      copy->destination = "/queue/" + key;  // the default exchange: the queue named by the key
+      to_queue(key);
+    } else if (dlx == "amq.topic") {
+      // /topic/KEY is amq.topic with routing key KEY: its subscribers and
+      // the queues bound to it (published, as a SEND to the topic is).
+      copy->destination = "/topic/" + key;
+      move.published.push_back(Destination{DestinationKind::kTopic, key, source.vhost});
+    } else {
+      copy->destination = "/exchange/" + dlx;
+      if (!key.empty()) copy->destination.append("/").append(key);
+      std::vector<std::string_view> routed;
+      if (Status r = broker_.route_exchange(self_, source.vhost, dlx, key, SendHeaders(copy->headers), routed); !r) {
+        // RabbitMQ drops a dead letter whose exchange is missing.
+        spdlog::warn("message {} from {} dropped: dead-letter exchange: {}", e.message->id_text,
+                     log_safe(from.name()), log_safe(r.error().message));
+      }
+      std::vector<std::string> names(routed.begin(), routed.end());  // views: copy before anything else runs
+      for (std::string& n : names) to_queue(std::move(n));
+    }
   }
-  spdlog::debug("message {} from {} dead-lettered to {} ({})", e.message->id_text, log_safe(from_name),
-                log_safe(copy->destination), log_safe(reason));
-  return {std::move(dlq), std::move(copy_ref)};
+  spdlog::debug("message {} from {} dead-lettered to {} ({}): {} queue(s)", e.message->id_text,
+                log_safe(from.name()), log_safe(copy->destination), log_safe(reason),
+                move.queues.size() + move.published.size());
+  return move;
+}
+
+void ShardBroker::publish_after_move(const DeadLetterMove& move) {
+  for (const Destination& d : move.published) broker_.publish_internal(d, move.copy);
 }
 
 void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::string_view reason) {
-  // Named variables, not a structured binding: the lambda below captures
-  // them (clang 14, which builds the fuzz targets, cannot capture a binding).
-  std::pair<Destination, MessageRef> target = dead_letter_copy(from, e, reason);
-  Destination& dlq = target.first;
-  MessageRef& moved = target.second;
-  if (!journaled_target(from, dlq)) {
+  auto move = std::make_shared<DeadLetterMove>(dead_letter_move(from, e, reason));
+  if (move->queues.empty()) {
     // A topic (its durable subscriptions journal their copies as any topic
-    // message), or the queue itself (a cycle: dropped, as RabbitMQ drops
-    // it): the source's ack record goes first.
+    // message), or nowhere (dropped: unroutable, or a cycle RabbitMQ
+    // breaks): the source's ack record goes first.
     if (e.segment != 0 && journal_ != nullptr) {
       encode_message_ref(scratch_, from.settings().journal_key, e.message->id);
       write(RecordType::kAck, scratch_, nullptr);
       journal_->release(store::SegmentId(e.segment));
     }
-    if (dlq != from.destination()) broker_.publish_internal(dlq, std::move(moved));
+    publish_after_move(*move);
     return;
   }
-  if (journal_ == nullptr || !moved->persistent) {
-    broker_.publish_internal(dlq, std::move(moved));
+  if (journal_ == nullptr || !move->copy->persistent) {
+    for (const Destination& d : move->queues) broker_.publish_internal(d, move->copy);
+    publish_after_move(*move);
     return;
   }
-  // One atomic record moves it: after a crash it is in exactly one queue.
+  // One atomic record moves it: after a crash it is in the source queue or
+  // in every target, never both.
   std::vector<std::pair<RecordType, std::string>> records;
   if (e.segment != 0)
     records.emplace_back(RecordType::kAck, encode_message_ref(from.settings().journal_key, e.message->id));
-  const std::string dlq_key = dlq.journal_key();
-  const std::uint64_t stamp = next_stamp();
-  records.emplace_back(RecordType::kMessage, encode_message_record(dlq_key, *moved, 0, stamp));
-  const auto index = static_cast<std::uint32_t>(records.size() - 1);
+  const auto first = static_cast<std::uint32_t>(records.size());
+  auto keys = std::make_shared<std::vector<std::pair<std::string, std::uint64_t>>>();
+  for (const Destination& d : move->queues) {
+    keys->emplace_back(d.journal_key(), next_stamp());
+    records.emplace_back(RecordType::kMessage, encode_message_record(keys->back().first, *move->copy, 0,
+                                                                     keys->back().second));
+  }
   const store::SegmentId source(e.segment);
   // No client waits for this move (max-deliveries, an expired redelivery):
   // if it cannot be written it still happens in memory, and the source
   // record keeps its segment, so after a restart the message is back in its
   // original queue, never lost. Its segment is released only once the move
   // is durable.
-  write_batch(std::move(records), [this, dlq, dlq_key, moved, stamp, index, source](
-                                      std::optional<store::SegmentId> segment, std::uint64_t offset,
-                                      const std::string&) {
-    if (segment) {
-      broker_.enqueue_journaled(dlq, dlq_key, moved, *segment, stamp, offset, index);
-      if (source.value != 0) journal_->release(source);
-    } else {
-      spdlog::error("journal write failed; a dead-letter move is kept in memory only");
-      broker_.publish_internal(dlq, moved);
-    }
-  });
+  write_batch(
+      std::move(records),
+      [this, move, keys, first, source](std::optional<store::SegmentId> segment, std::uint64_t offset,
+                                        const std::string&) {
+        if (segment) {
+          for (std::size_t i = 0; i < move->queues.size(); ++i)
+            broker_.enqueue_journaled(move->queues[i], (*keys)[i].first, move->copy, *segment, (*keys)[i].second,
+                                      offset, first + static_cast<std::uint32_t>(i));
+          if (source.value != 0) journal_->release(source);
+        } else {
+          spdlog::error("journal write failed; a dead-letter move is kept in memory only");
+          for (const Destination& d : move->queues) broker_.publish_internal(d, move->copy);
+        }
+        publish_after_move(*move);
+      },
+      static_cast<std::uint32_t>(move->queues.size()));
 }
 
 // ------------------------------------------------------------ memory

@@ -265,7 +265,10 @@ class ShardBroker final : public QueueHost {
   // and the journal's error text.
   using BatchDone =
       std::function<void(std::optional<store::SegmentId>, std::uint64_t, const std::string&)>;
-  void write_batch(std::vector<std::pair<store::RecordType, std::string>> records, BatchDone then);
+  // `retains`: the segment is retained that many times for `then` (once per
+  // queue a record of the batch enters).
+  void write_batch(std::vector<std::pair<store::RecordType, std::string>> records, BatchDone then,
+                   std::uint32_t retains = 1);
   // Two-phase settlement of one journaled delivery (see Queue::begin_settle).
   void settle_durably(Queue& q, const ConsumerKey& key, DeliverySeq seq, SettleAction action,
                       const OpRef& op);
@@ -274,13 +277,22 @@ class ShardBroker final : public QueueHost {
                      const OpRef& op);
   // The queue a journal key names, if it exists (never creates one).
   Queue* find_journaled_queue(const std::string& key);
-  // Whether a dead letter of `from` for `dlq` moves by one journal record
-  // (a queue other than `from`), or is acked then published (a topic; the
-  // queue itself: dropped).
-  static bool journaled_target(const Queue& from, const Destination& dlq);
-  // A dead-lettered copy of `e` and the dead-letter queue it goes to.
-  std::pair<Destination, MessageRef> dead_letter_copy(const Queue& from, const QueueEntry& e,
-                                                      std::string_view reason);
+  // Where a dead letter goes (RabbitMQ's dead-lettering, docs/routing.md):
+  // the copy that moves, with its x-death history, the queues its
+  // dead-letter exchange routes it to (journaled with the source's ack as
+  // one record: after a crash it is in the source or in all of them, never
+  // both and never lost), and what is published only after the move (a
+  // topic of amq.topic, a temporary queue: neither is journaled as a
+  // queue). Both lists empty: dropped (unroutable, an unknown exchange, or
+  // a dead-letter cycle RabbitMQ breaks).
+  struct DeadLetterMove {
+    MessageRef copy;
+    std::vector<Destination> queues;
+    std::vector<Destination> published;
+  };
+  DeadLetterMove dead_letter_move(const Queue& from, const QueueEntry& e, std::string_view reason);
+  // Publishes a move's copy to its `published` destinations.
+  void publish_after_move(const DeadLetterMove& move);
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
   bool over_limit() const { return memory_used_ + overhead_bytes() >= memory_limit_; }

@@ -1308,3 +1308,78 @@ TEST_F(QueueTest, ConsumerStatsDescribeEachConsumerInSubscriptionOrder) {
 
 }  // namespace
 }  // namespace ferry::broker
+
+namespace ferry::broker {
+namespace {
+
+// --- x-redelivery-delay (ActiveMQ's redeliveryPolicy) -----------------------
+
+TEST_F(QueueTest, RedeliveryDelayHoldsAGivenBackMessageWithExponentialBackoff) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-redelivery-delay", "1000"},
+                              {"x-redelivery-backoff-multiplier", "3"},
+                              {"x-max-redelivery-delay", "5000"}}));
+  q->add_consumer(a, AckMode::kClientIndividual, window(1));
+  publish(*q, {"1", "2"});
+  ASSERT_EQ(host.bodies_for(a), (Bodies{"1"}));
+  settle_one(*q, a, "1", SettleAction::kRequeue);
+  // "1" waits; "2" is not held behind it.
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"}));
+  settle_one(*q, a, "2", SettleAction::kAck);
+  EXPECT_EQ(q->scheduled_count(), 1u);
+  host.now += 999;
+  q->expire(host.now);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "2"})) << "not before the delay";
+  host.now += 1;
+  q->expire(host.now);
+  ASSERT_EQ(host.bodies_for(a), (Bodies{"1", "2", "1"}));
+  EXPECT_EQ(host.last().delivery.earlier_deliveries, 1u);
+  // The second redelivery waits 3 times as long; the consumer leaving is a
+  // redelivery too.
+  q->remove_consumer(a);
+  q->add_consumer(b, AckMode::kClientIndividual, window(1));
+  host.now += 2999;
+  q->expire(host.now);
+  EXPECT_TRUE(host.bodies_for(b).empty());
+  host.now += 1;
+  q->expire(host.now);
+  ASSERT_EQ(host.bodies_for(b), (Bodies{"1"}));
+  // The third: 9000 ms, capped at 5000.
+  settle_one(*q, b, "1", SettleAction::kRequeue);
+  host.now += 4999;
+  q->expire(host.now);
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"1"}));
+  host.now += 1;
+  q->expire(host.now);
+  EXPECT_EQ(host.bodies_for(b), (Bodies{"1", "1"}));
+  EXPECT_EQ(q->scheduled_count(), 0u);
+}
+
+TEST_F(QueueTest, WithoutARedeliveryDelayAGivenBackMessageComesBackAtOnce) {
+  auto q = make_queue();
+  q->set_arguments(arguments({{"x-redelivery-delay", "0"}}));
+  q->add_consumer(a, AckMode::kClientIndividual, window(1));
+  publish(*q, {"1"});
+  settle_one(*q, a, "1", SettleAction::kRequeue);
+  EXPECT_EQ(host.bodies_for(a), (Bodies{"1", "1"}));
+}
+
+TEST(QueueArgumentsRedelivery, DelayAfterEachDelivery) {
+  QueueArguments a;
+  EXPECT_EQ(a.redelivery_delay_after(1), 0u);
+  ASSERT_TRUE(a.set("x-redelivery-delay", "100").ok());
+  EXPECT_EQ(a.redelivery_delay_after(1), 100u);
+  EXPECT_EQ(a.redelivery_delay_after(5), 100u) << "no multiplier: no backoff";
+  ASSERT_TRUE(a.set("x-redelivery-backoff-multiplier", "2").ok());
+  EXPECT_EQ(a.redelivery_delay_after(1), 100u);
+  EXPECT_EQ(a.redelivery_delay_after(2), 200u);
+  EXPECT_EQ(a.redelivery_delay_after(4), 800u);
+  EXPECT_EQ(a.redelivery_delay_after(4000000000u), QueueArguments::kMaxNumber) << "saturates";
+  ASSERT_TRUE(a.set("x-max-redelivery-delay", "500").ok());
+  EXPECT_EQ(a.redelivery_delay_after(4), 500u);
+  EXPECT_FALSE(a.set("x-redelivery-backoff-multiplier", "0").ok());
+  EXPECT_FALSE(a.set("x-redelivery-backoff-multiplier", "1.5").ok());
+}
+
+}  // namespace
+}  // namespace ferry::broker

@@ -58,7 +58,7 @@ def test_put_get_delete_in_rabbitmq_shape(broker):
     ({"pattern": "x", "definition": {"alternate-exchange": ""}}, "alternate-exchange"),
     ({"pattern": "x", "definition": {}}, "definition"),
     ({"pattern": "x", "definition": {"max-length": 1}, "apply-to": "streams"}, "apply-to"),
-    ({"pattern": "x", "definition": {"dead-letter-exchange": "no.such"}}, "x-dead-letter-exchange"),
+    ({"pattern": "x", "definition": {"dead-letter-routing-key": ""}}, "x-dead-letter-routing-key"),
     ({"definition": {"max-length": 1}}, "pattern"),
 ])
 def test_bad_policies_are_refused_naming_what_is_wrong(broker, body, why):
