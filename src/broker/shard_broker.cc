@@ -296,6 +296,12 @@ std::string ShardBroker::queue_limit_text(const Destination& d) const {
 }
 
 void ShardBroker::erase_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it) {
+  // The housekeeping sweep goes on from the queue after this one.
+  if (sweep_next_ && *sweep_next_ == it->first) {
+    auto next = std::next(it);
+    if (next == queues_.end()) sweep_next_.reset();
+    else sweep_next_ = next->first;
+  }
   broker_.queue_counts().remove(it->second->destination().vhost);
   queues_.erase(it);
 }
@@ -1229,23 +1235,7 @@ void ShardBroker::tick(std::int64_t now_ms) {
     compact();
     sample_rates(now_ms);
   }
-  for (auto it = queues_.begin(); it != queues_.end();) {
-    Queue& q = *it->second;
-    q.expire(now_ms);
-    // x-expires: unused (no consumer, no declaration) for that long.
-    if (const auto& ttl = q.arguments().expires;
-        ttl && q.consumer_count() == 0 && now_ms - q.last_used_ms() >= static_cast<std::int64_t>(*ttl)) {
-      auto gone = it++;
-      expire_queue(gone);
-      continue;
-    }
-    // Otherwise a queue stays, empty or not, until it is deleted (API, CLI)
-    // or its x-expires runs out, as a RabbitMQ or ActiveMQ queue does: its
-    // counters and metric series stay with it. max-queues bounds how many
-    // there are; an idle queue costs well under 1 KB (queue.h).
-    q.trim();
-    ++it;
-  }
+  sweep_queues(now_ms);
   for (auto& [q, t] : topic_of_) {
     q->expire(now_ms);
     q->trim();
@@ -1260,6 +1250,58 @@ void ShardBroker::tick(std::int64_t now_ms) {
     if (it->second->idle()) it = topics_.erase(it);
     else ++it;
   }
+}
+
+// The queues' housekeeping, in slices (fairness, issue 18 item 10): a tick
+// visits at most kQueuesPerTick queues, from where the last one stopped, so
+// a shard holding 100,000 queues does not spend one long turn on them every
+// 100 ms while its clients wait. Each visit does every per-queue duty:
+// scheduled messages that came due join the waiting ones and expired ones
+// leave (Queue::expire), an unused queue past its x-expires goes, empty
+// ready-list buckets are freed, and in a sweep that began at least 10 ticks
+// after the last such one, the rates are sampled (RateWindow divides by the
+// time between samples, so a longer sweep only widens the interval). Up to
+// kQueuesPerTick queues a sweep is one tick, as before; beyond, each queue
+// is visited once per sweep of ceil(n / kQueuesPerTick) ticks (100,000
+// queues: every 2.5 s). An expired message is never delivered whenever its
+// sweep comes (dispatch checks), but a scheduled one waits for it.
+//
+// The cursor is the next queue's key, not an iterator: queues come and go
+// between ticks (erase_queue moves the cursor past the one it removes). A
+// rehash of queues_ while it grows reorders it: that sweep may then miss
+// some queues, which the next sweep visits.
+void ShardBroker::sweep_queues(std::int64_t now_ms) {
+  auto it = sweep_next_ ? queues_.find(*sweep_next_) : queues_.end();
+  if (it == queues_.end()) {
+    it = queues_.begin();
+    sweep_rates_ = ticks_ - rates_swept_tick_ >= 10;
+    if (sweep_rates_) rates_swept_tick_ = ticks_;
+  }
+  const std::int64_t wall = sweep_rates_ ? wall_ms() : 0;
+  std::size_t visited = 0;
+  while (it != queues_.end() && visited < kQueuesPerTick) {
+    ++visited;
+    Queue& q = *it->second;
+    q.expire(now_ms);
+    // x-expires: unused (no consumer, no declaration) for that long.
+    if (const auto& ttl = q.arguments().expires;
+        ttl && q.consumer_count() == 0 && now_ms - q.last_used_ms() >= static_cast<std::int64_t>(*ttl)) {
+      auto gone = it++;
+      sweep_next_.reset();  // not moved by erase_queue: `it` is the cursor here
+      expire_queue(gone);
+      continue;
+    }
+    // Otherwise a queue stays, empty or not, until it is deleted (API, CLI)
+    // or its x-expires runs out, as a RabbitMQ or ActiveMQ queue does: its
+    // counters and metric series stay with it. max-queues bounds how many
+    // there are; an idle queue costs well under 1 KB (queue.h).
+    if (sweep_rates_) q.sample_rates(now_ms, wall);
+    q.trim();
+    ++it;
+  }
+  swept_last_tick_ = visited;
+  if (it == queues_.end()) sweep_next_.reset();
+  else sweep_next_ = it->first;
 }
 
 void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it) {

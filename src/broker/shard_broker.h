@@ -98,6 +98,11 @@ class ShardBroker final : public QueueHost {
   // Queues a burst of SENDs may create per loop turn (fairness, see
   // defer_creation); the rest wait for a later turn.
   static constexpr std::size_t kCreationsPerTurn = 512;
+  // Queues the housekeeping tick visits per tick (fairness, see tick()):
+  // a shard with more walks them in slices, one per tick.
+  static constexpr std::size_t kQueuesPerTick = 4096;
+  // How many queues the last tick visited (tests, and a profile).
+  std::size_t queues_swept_last_tick() const { return swept_last_tick_; }
   std::size_t queue_count() const { return queues_.size(); }
   // This shard's streams (stream_store.h).
   StreamStore& streams() { return *streams_; }
@@ -347,6 +352,15 @@ class ShardBroker final : public QueueHost {
   bool resuming_ = false;
   std::uint64_t next_stamp_ = 0;
   std::uint64_t ticks_ = 0;
+  // The housekeeping sweep over queues_ (see tick()): the key of the queue
+  // the next tick starts at (none: a new sweep starts at the beginning);
+  // whether this sweep samples the queues' rates, and the tick the last
+  // such sweep began.
+  void sweep_queues(std::int64_t now_ms);
+  std::optional<std::string> sweep_next_;
+  bool sweep_rates_ = false;
+  std::uint64_t rates_swept_tick_ = 0;
+  std::size_t swept_last_tick_ = 0;
   std::unordered_set<std::uint64_t> compacting_;  // message ids being re-appended
   std::unordered_set<std::string> compacting_subs_;  // durable keys being re-appended
 

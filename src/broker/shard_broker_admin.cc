@@ -19,8 +19,7 @@ void ShardBroker::sample_rates(std::int64_t now_ms) {
   rate_deliver_.sample(totals_.dequeued, now_ms);
   rate_ack_.sample(totals_.acked, now_ms);
   rate_redeliver_.sample(totals_.redelivered, now_ms);
-  const std::int64_t wall = wall_ms();
-  for (auto& [key, q] : queues_) q->sample_rates(now_ms, wall);
+  // The queues' rates are sampled by the housekeeping sweep (sweep_queues).
   for (auto& [key, t] : topics_) t->sample_rates(now_ms);
 }
 

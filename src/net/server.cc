@@ -46,6 +46,9 @@ class Server::ShardConnections {
     for (auto& c : all) c->tick(now);
   }
   void shutdown_all() {
+    // The writers waiting for a turn hold their connections, and those hold
+    // turns_: a turn that will not run (the loop stops) would leave the pair.
+    turns_->clear();
     for (auto& [id, c] : connections_) c->shutdown();
     connections_.clear();
   }
@@ -208,11 +211,7 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
                                              table.remove(id);
                                              open_connections_.fetch_sub(1, std::memory_order_relaxed);
                                            },
-                                           // Not table.turns(): the delivery-write budget made the soak
-                                           // (tests/soak) fall behind and hold 40-80 MB more (RSS 20 MB
-                                           // flat without it), so it is off until that is understood
-                                           // (docs/architecture.md, "Fairness"); the parse budget stays.
-                                           nullptr);
+                                           table.turns());
   if (!ws_routes_.empty()) conn->set_ws_routes(&ws_routes_);
   table.add(conn);
   conn->start();

@@ -53,6 +53,10 @@ class WriteTurns : public std::enable_shared_from_this<WriteTurns> {
   // Turns run so far (tests, and the budget's effect in a profile).
   std::uint64_t turns() const { return turns_; }
 
+  // Broker shutdown: forgets the writers waiting (each holds its writer,
+  // which may hold this object: a turn that will never run would keep both).
+  void clear() { waiting_.clear(); }
+
   // One turn: up to per_turn writes, the rest next turn. Public for tests
   // that drive turns by hand; otherwise only the posted turn calls it.
   void run_turn();

@@ -551,6 +551,42 @@ TEST_F(BrokerTest, QueueCreationsAreSpreadOverTurns) {
   EXPECT_EQ(broker->local(ShardId(0)).queue_count(), static_cast<std::size_t>(n) + 1);
 }
 
+// The housekeeping tick visits at most kQueuesPerTick queues, from where
+// the last tick stopped (issue 18 item 10: a shard with 100,000 queues
+// walked them all every 100 ms), and every queue's duty is still done,
+// sweep after sweep: here x-expires deletes each unused queue, a slice a
+// tick. (Before, the first tick visited and deleted all of them.)
+TEST_F(BrokerTest, HousekeepingWalksQueuesInBoundedSlices) {
+  start();
+  ShardBroker& shard = broker->local(ShardId(0));
+  const std::size_t k = ShardBroker::kQueuesPerTick;
+  const std::size_t n = 2 * k + 10;
+  Conn c{ShardId(0), ConnectionId(2)};
+  ConsumerOptions o;
+  o.arguments = args_of({{"x-expires", "50"}});
+  for (std::size_t i = 0; i < n; ++i) {
+    broker->subscribe(dest("/queue/lease." + std::to_string(i)), c.key(), AckMode::kAuto, Window{10, 0},
+                      std::nullopt, c.ticket(), true, o);
+    broker->unsubscribe(ShardId(0), c.key(), false, c.ticket());
+    executor->drain();
+  }
+  Conn kept{ShardId(0), ConnectionId(3)};
+  publish(kept, "/queue/kept", "stays");  // no x-expires: visited, never deleted
+  ASSERT_EQ(shard.queue_count(), n + 1);
+  const std::int64_t later = wall_ms() + 1000;
+  shard.tick(later);
+  EXPECT_EQ(shard.queues_swept_last_tick(), k);
+  EXPECT_GE(shard.queue_count(), n + 1 - k);  // at most one slice deleted
+  shard.tick(later);
+  EXPECT_EQ(shard.queues_swept_last_tick(), k);
+  shard.tick(later);
+  EXPECT_EQ(shard.queues_swept_last_tick(), 11u);  // the rest: one sweep done
+  EXPECT_EQ(shard.queue_count(), 1u);
+  ASSERT_TRUE(shard.queue_stats(dest("/queue/kept")).has_value());
+  shard.tick(later);  // a new sweep, one tick long now
+  EXPECT_EQ(shard.queues_swept_last_tick(), 1u);
+}
+
 // --- Memory limit -------------------------------------------------------------
 
 // The queues and subscriptions count against memory-limit too (issue 18

@@ -88,5 +88,29 @@ TEST(WriteTurns, APostedTurnKeepsTheBudgetAlive) {
   EXPECT_EQ(log, (std::vector<int>{0, 1}));
 }
 
+// A connection waiting for its turn holds the shard's WriteTurns, which
+// holds it: at shutdown the turn never runs, and clear() (Server's
+// shutdown_all) lets both go instead of leaving the pair allocated.
+TEST(WriteTurns, ClearLetsWaitingWritersAndTheBudgetGo) {
+  struct Holder : WriteTurns::Writer {
+    void write_turn() override {}
+    std::shared_ptr<WriteTurns> turns;
+  };
+  Loop loop;
+  auto turns = std::make_shared<WriteTurns>(loop.post());
+  auto w = std::make_shared<Holder>();
+  w->turns = turns;
+  turns->add(w);
+  std::weak_ptr<WriteTurns> budget = turns;
+  std::weak_ptr<Holder> writer = w;
+  loop.posted.clear();  // the stopped loop drops its posted turn
+  turns->clear();
+  EXPECT_EQ(turns->waiting(), 0u);
+  turns.reset();
+  w.reset();
+  EXPECT_TRUE(budget.expired());
+  EXPECT_TRUE(writer.expired());
+}
+
 }  // namespace
 }  // namespace ferry::net
