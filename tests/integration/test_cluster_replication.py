@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from cluster_support import etcd_cluster, wait_for  # noqa: F401 - fixtures
 from mgmt import Api
 from support import StompError, client, run_ferry, unique
@@ -165,3 +167,30 @@ def test_kill_9_of_the_leader_loses_no_receipted_message(broker_factory, etcd_cl
     # And the new leader takes writes (the remaining two are min-insync).
     c = client(rest[new].port)
     assert c.send(dest, "after").command == "RECEIPT"
+
+
+def test_below_min_insync_a_send_gets_an_error_and_is_not_written(broker_factory, etcd_cluster):
+    # Two brokers: replication factor capped at 2, min-insync 2. With the
+    # follower dead, the leader takes it out of the in-sync set (after the
+    # replica lag time, 10 s) and refuses writes rather than confirm them
+    # unreplicated.
+    brokers = start_replicated(broker_factory, etcd_cluster.endpoints, unique("r"), nodes=("a", "b"))
+    wait_for("2 members with replication addresses", lambda: ready(list(brokers.values())))
+    name = unique("s")
+    dest, log = "/stream/" + name, "stream/%2F/" + name
+    leader = create_stream(brokers, dest, log)
+    c = client(brokers[leader].port)
+    assert c.send(dest, "kept").command == "RECEIPT"
+    follower = next(n for n in brokers if n != leader)
+    brokers[follower].kill()
+    brokers[follower].killed = True
+    wait_for("the follower out of the in-sync set",
+             lambda: log_state(brokers[leader], log)["isr"] == [leader], timeout=60)
+    end = log_state(brokers[leader], log)["log_end"]
+    c = client(brokers[leader].port)
+    with pytest.raises(StompError) as refused:
+        c.send(dest, "refused")
+    err = refused.value.frame
+    text = err.get("message") + err.body.decode()
+    assert "not enough in-sync replicas: 1 in sync, min-insync 2" in text, err
+    assert log_state(brokers[leader], log)["log_end"] == end  # nothing written
