@@ -321,7 +321,21 @@ std::optional<Result<int>> AdminCommands::run(std::ostream& out, std::ostream& e
       out << "\n";
       for (Json& m : j["members"]) m["controller"] = m.value("controller", false) ? "*" : "";
       print_table(out, j["members"], {{"node", "node"}, {"controller", "controller"}, {"stomp", "stomp"},
-                                      {"http", "http"}, {"version", "version"}});
+                                      {"http", "http"}, {"cluster", "cluster"}, {"version", "version"}});
+      if (j.contains("logs") && !j["logs"].empty()) {
+        // The replicated logs as this broker sees them; lag: its log end
+        // minus its high watermark (on a leader, what the in-sync set has
+        // not all got yet).
+        out << "\n";
+        for (Json& l : j["logs"]) {
+          std::string isr;
+          for (const Json& n : l["isr"]) isr += (isr.empty() ? "" : ",") + text_of(n);
+          l["isr"] = isr;
+        }
+        print_table(out, j["logs"], {{"log", "log"}, {"leader", "leader"}, {"epoch", "leader_epoch"},
+                                     {"isr", "isr"}, {"role", "role"}, {"end", "log_end"},
+                                     {"hw", "high_watermark"}, {"lag", "lag"}});
+      }
       return cluster_lost ? 1 : 0;
     } else if (cmd == s.purge) {
       out << "purged " << text_of(j["purged"]) << " messages from /queue/" << q << "\n";

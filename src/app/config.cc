@@ -554,6 +554,33 @@ std::vector<OptionSpec> build_specs() {
                            "seconds a broker stays a member (and controller) after its last keep-alive to etcd; a "
                            "killed controller is replaced within about this time",
                            [](auto& o, std::uint32_t n) { o.cluster.lease_ttl_s = n; }));
+  s.push_back({"cluster-listen", "",
+               "replication between brokers of the cluster, HOST:PORT (port 0 picks a free port, published in "
+               "etcd); \"\" = off",
+               [](Config& o, const std::string& v) -> Status {
+                 if (v.empty()) {
+                   o.cluster.replication_enabled = false;
+                   return {};
+                 }
+                 auto colon = v.rfind(':');
+                 if (colon == std::string::npos) return failure("expected HOST:PORT or \"\"");
+                 std::string host = v.substr(0, colon);
+                 if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+                   host = host.substr(1, host.size() - 2);
+                 std::uint16_t port = 0;
+                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return failure("expected HOST:PORT or \"\"");
+                 o.cluster.replication_enabled = true;
+                 o.cluster.replication_host = host;
+                 o.cluster.replication_port = port;
+                 return {};
+               }});
+  s.push_back(count_option("cluster-replication-factor", "3",
+                           "replicas of each replicated stream (capped by the live brokers with cluster-listen)",
+                           [](auto& o, std::uint32_t n) { o.cluster.replication_factor = n; }));
+  s.push_back(count_option("min-insync-replicas", "2",
+                           "in-sync replicas a replicated write needs before it is confirmed (RECEIPT); fewer: "
+                           "the SEND gets an ERROR (capped by the stream's replicas)",
+                           [](auto& o, std::uint32_t n) { o.cluster.min_insync = n; }));
   return s;
 }
 

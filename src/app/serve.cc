@@ -19,6 +19,7 @@
 #include "broker/declared_exchanges.h"
 #include "broker/declared_queues.h"
 #include "broker/queue_log.h"
+#include "app/replicated_streams.h"
 #include "cluster/cluster_service.h"
 #include "cluster/etcd_coordinator.h"
 #include "common/clock.h"
@@ -420,6 +421,28 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     server.stop();
     if (mqtt_server) mqtt_server->stop();
     return 1;
+  }
+  // Replication (cluster-listen): its port bound and published before the
+  // member key is first written; streams go through replicated logs.
+  std::unique_ptr<ReplicatedStreams> replicated_streams;
+  if (cluster_service && options.cluster.replication_enabled) {
+    replicated_streams = std::make_unique<ReplicatedStreams>(broker, *cluster_service);
+    ReplicatedStreams* rs = replicated_streams.get();
+    auto bound = cluster_service->enable_replication(
+        [rs](const std::string& log, cluster::LogOffset o, const std::string& payload) { rs->apply(log, o, payload); });
+    if (!bound) {
+      spdlog::error("cannot listen on {}:{} (cluster-listen): {}", options.cluster.replication_host,
+                    options.cluster.replication_port, bound.error().text());
+      http_server.stop();
+      server.stop();
+      if (mqtt_server) mqtt_server->stop();
+      return 1;
+    }
+    broker.set_stream_replication(rs);
+    spdlog::info("cluster: replication on {} (replication factor {}, min-insync {})", *bound,
+                 options.cluster.replication_factor, options.cluster.min_insync);
+  } else if (options.cluster.replication_enabled) {
+    spdlog::warn("cluster-listen is set without cluster-etcd: ignored");
   }
   if (cluster_service) {
     api.cluster = cluster_service.get();

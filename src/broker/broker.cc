@@ -637,4 +637,11 @@ void Broker::credit(ShardId owner, const ConsumerKey& key, std::uint32_t message
 
 void Broker::tick(ShardId shard, std::int64_t now_ms) { shards_[shard.value]->tick(now_ms); }
 
+void Broker::apply_replicated(const Destination& d, std::uint64_t offset, stream::StreamEntry e) {
+  const ShardId owner = owner_of(d);
+  post(owner, [this, owner, d, offset, e = std::move(e)]() mutable {
+    local(owner).streams().apply_replicated(d, offset, std::move(e));
+  });
+}
+
 }  // namespace ferry::broker

@@ -26,6 +26,7 @@
 #include "broker/queue_counts.h"
 #include "broker/topic_patterns.h"
 #include "store/journal.h"
+#include "broker/stream_replication.h"
 #include "stream/committer.h"
 
 namespace ferry::broker {
@@ -161,6 +162,13 @@ class Broker {
   QueueCounts& stream_counts() { return stream_counts_; }
   // The group-commit thread of every stream partition (null: no streams).
   stream::StreamCommitter* stream_committer() { return stream_committer_.get(); }
+  // The cluster's replicated streams (stream_replication.h); null: none.
+  // Set before the shards run; it must outlive them.
+  void set_stream_replication(StreamReplication* r) { stream_replication_ = r; }
+  StreamReplication* stream_replication() const { return stream_replication_; }
+  // Any thread: writes entry `offset` of `d`'s replicated log into the
+  // local stream, on its owning shard (stream_replication.h).
+  void apply_replicated(const Destination& d, std::uint64_t offset, stream::StreamEntry e);
   // Start-up, before the shards run (after recover()): opens the streams
   // found under options().streams.directory on their owning shards.
   // Returns a one-line summary for the log; a stream that cannot be opened
@@ -220,6 +228,7 @@ class Broker {
 
   BrokerOptions options_;
   QueueCounts queue_counts_;  // before shards_: their queues release into it
+  StreamReplication* stream_replication_ = nullptr;
   Executor& executor_;
   store::Journal* journal_;
   // Before shards_: their stream logs are closed (and forgotten by it) first.

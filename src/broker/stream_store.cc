@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -322,6 +324,17 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
   Stream& st = **s;
   std::uint32_t p = 0;
   stream::StreamEntry e = entry_of(st, *m, p);
+  if (StreamReplication* repl = broker_.stream_replication(); repl != nullptr && !st.partitioned() && repl->replicated(d)) {
+    // Replicated: through the log only; the local stream gets it when the
+    // log commits it (apply_replicated), here as on every replica. The
+    // timestamp is the leader's, so every replica stores the same entry.
+    if (e.timestamp_ms == 0) e.timestamp_ms = wall_ms();
+    Broker* broker = &broker_;
+    repl->append(d, e, [broker, ticket](Status st) {
+      answer(*broker, ticket, st ? Outcome::success() : Outcome::failure(st.error().text()));
+    });
+    return;
+  }
   stream::PartitionLog& log = *st.partitions[p].log;
   Broker* broker = &broker_;
   auto appended = log.append(std::span<const stream::StreamEntry>(&e, 1),
@@ -330,6 +343,29 @@ void StreamStore::publish(const Destination& d, const MessageRef& m, OpTicket ti
                                answer(*broker, ticket, r.ok ? Outcome::success() : Outcome::failure(r.error));
                              });
   if (!appended) return answer(broker_, ticket, Outcome::failure(appended.error().text()));
+  if (committer_ != nullptr) committer_->notify(log);
+}
+
+void StreamStore::apply_replicated(const Destination& d, std::uint64_t offset, stream::StreamEntry e) {
+  auto s = stream_for(d, true);
+  if (!s) {
+    spdlog::error("stream {}: replicated entry {} not written: {}", log_safe(d.to_string()), offset, s.error().text());
+    return;
+  }
+  stream::PartitionLog& log = *(*s)->partitions[0].log;
+  const std::uint64_t end = log.written_end().value;
+  if (offset < end) return;  // had it already
+  if (offset > end) {
+    // A gap: this stream lacks entries the log committed before (its files
+    // were lost while the log kept them). Said, not papered over.
+    spdlog::error("stream {}: replicated entry {} after a gap (the stream ends at {})", log_safe(d.to_string()), offset, end);
+    return;
+  }
+  auto appended = log.append(std::span<const stream::StreamEntry>(&e, 1), [](const stream::CommitResult&) {});
+  if (!appended) {
+    spdlog::error("stream {}: replicated entry {} not written: {}", log_safe(d.to_string()), offset, appended.error().text());
+    return;
+  }
   if (committer_ != nullptr) committer_->notify(log);
 }
 

@@ -112,6 +112,10 @@ class StreamStore {
   // every batch is on disk (or with the first failure). A stream made here
   // is always allowed: the session checked configure at each SEND.
   void publish_batch(const Destination& d, const std::vector<MessageRef>& messages, OpTicket ticket);
+  // A replicated stream (stream_replication.h): entry `offset` of its log,
+  // committed there, written here (the stream made if need be). An offset
+  // the stream has already is skipped (given again after a restart).
+  void apply_replicated(const Destination& d, std::uint64_t offset, stream::StreamEntry e);
   // SUBSCRIBE: a reader at `start`, answered before its first delivery.
   // `group` non-empty: a member of that consumer group (above).
   // `partition`: a plain reader of that partition only (nullopt: all).

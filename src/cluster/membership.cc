@@ -35,6 +35,7 @@ std::optional<MemberInfo> parse_member(const std::string& node, const std::strin
   m.node = node;
   m.stomp = j.value("stomp", "");
   m.http = j.value("http", "");
+  m.cluster = j.value("cluster", "");
   m.version = j.value("version", "");
   return m;
 }
@@ -112,7 +113,8 @@ std::int64_t Membership::step(std::int64_t now_ms) {
     last_keep_alive_ms_ = now_ms;
   }
   if (!registered_) {
-    Json j{{"node", self_.node}, {"stomp", self_.stomp}, {"http", self_.http}, {"version", self_.version}};
+    Json j{{"node", self_.node}, {"stomp", self_.stomp}, {"http", self_.http}, {"cluster", self_.cluster},
+             {"version", self_.version}};
     auto put = store_.put(keys_.member(self_.node), j.dump(), view_.lease);
     if (!put) return failed(now_ms, put.error());
     registered_ = true;
@@ -166,6 +168,7 @@ bool Membership::read_cluster(std::int64_t now_ms) {
   view_.controller = holder;
   view_.controller_epoch = epoch;
   view_.is_controller = mine;
+  view_.controller_revision = controller_kv->mod_revision;
   return true;
 }
 
@@ -194,6 +197,7 @@ bool Membership::stand_for_controller(std::int64_t now_ms, const std::optional<K
   view_.controller = self_.node;
   view_.controller_epoch = epoch;
   view_.is_controller = true;
+  view_.controller_revision = done->revision;
   return true;
 }
 

@@ -15,6 +15,7 @@ struct MemberInfo {
   std::string node;
   std::string stomp;    // HOST:PORT of the STOMP listener ("" if none)
   std::string http;     // HOST:PORT of the management API ("" if none)
+  std::string cluster;  // HOST:PORT of the replication listener, cluster-listen ("" if none)
   std::string version;  // Ferry's version
 };
 
@@ -36,6 +37,7 @@ struct ClusterView {
   std::string controller;           // "" = none known
   std::int64_t controller_epoch = 0;
   bool is_controller = false;
+  Revision controller_revision;  // the controller key's mod_revision as read (the controller's fencing token)
   LeaseId lease;
   std::int64_t lease_ttl_s = 0;
   std::int64_t lease_valid_until_ms = 0;  // on the monotonic clock step() is given
@@ -83,6 +85,9 @@ class Membership {
   // Ends the lease (the member key, and the controller key if held, go at
   // once): a clean shutdown. Best effort.
   void leave();
+  // The replication listener's address for the member key (before the
+  // first step).
+  void set_cluster_address(std::string address) { self_.cluster = std::move(address); }
 
   // The keep-alive period (a third of the TTL, as etcd's clients use) and
   // the polling period of the members and controller.

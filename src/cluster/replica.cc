@@ -109,7 +109,10 @@ void Replica::check_isr(std::int64_t now_ms) {
   }
   LogOffset needed = std::max(hw_, epoch_start_);
   for (const auto& [n, f] : followers_) {
-    if (!contains(state_.isr, n) && f.end.value >= 0 && f.end >= needed) {
+    // Back in only while it fetches: a dead follower's last end stays at
+    // the high watermark, and must not be proposed in again and again.
+    if (!contains(state_.isr, n) && f.end.value >= 0 && f.end >= needed &&
+        now_ms - f.caught_up_ms <= options_.lag_max_ms) {
       isr.push_back(n);  // caught up: back in
       changed = true;
     }

@@ -30,6 +30,7 @@ Json cluster_json(const ApiContext& ctx) {
     members.push_back({{"node", m.node},
                        {"stomp", m.stomp},
                        {"http", m.http},
+                       {"cluster", m.cluster},
                        {"version", m.version},
                        {"controller", !v.controller.empty() && m.node == v.controller}});
   const std::int64_t left = v.lease.value == 0 ? 0 : std::max<std::int64_t>(0, v.lease_valid_until_ms - mono_ms());
@@ -37,6 +38,24 @@ Json cluster_json(const ApiContext& ctx) {
                                   : Json{{"id", std::to_string(v.lease.value)}, {"ttl_s", v.lease_ttl_s}, {"valid_for_ms", left}};
   Json etcd = Json::array();
   for (const std::string& e : ctx.cluster->options().etcd_endpoints) etcd.push_back(e);
+  // The replicated logs this broker holds (docs/cluster.md "Replicated
+  // streams"), as its replica sees them.
+  Json replicated = Json::array();
+  for (const auto& r : ctx.cluster->replicas()) {
+    const char* role = r.role == cluster::Replica::Role::kLeader     ? "leader"
+                       : r.role == cluster::Replica::Role::kFollower ? "follower"
+                                                                     : "none";
+    replicated.push_back({{"log", r.log},
+                          {"role", role},
+                          {"leader", r.state.leader.empty() ? Json(nullptr) : Json(r.state.leader)},
+                          {"leader_epoch", r.state.leader_epoch.value},
+                          {"replicas", r.state.replicas},
+                          {"isr", r.state.isr},
+                          {"log_end", r.log_end.value},
+                          {"high_watermark", r.high_watermark.value},
+                          {"lag", r.log_end.value - r.high_watermark.value},
+                          {"applied", r.applied.value}});
+  }
   return Json{{"enabled", true},
               {"cluster", v.cluster},
               {"node", v.node},
@@ -48,7 +67,9 @@ Json cluster_json(const ApiContext& ctx) {
               {"lease", lease},
               {"etcd", etcd},
               {"last_error", v.last_error.empty() ? Json(nullptr) : Json(v.last_error)},
-              {"duplicate_node_name", v.duplicate_name}};
+              {"duplicate_node_name", v.duplicate_name},
+              {"replication", ctx.cluster->replication_enabled()},
+              {"logs", replicated}};
 }
 
 }  // namespace

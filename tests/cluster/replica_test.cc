@@ -202,6 +202,33 @@ TEST(Replica, ALaggingFollowerLeavesTheInSyncSetAndComesBackOnceCaughtUp) {
   EXPECT_EQ(c.state.isr, (std::vector<NodeId>{"a", "b", "c"}));
 }
 
+// A follower that had everything and then stopped (its broker died) leaves
+// the set and is not proposed back in on its stale end: that would flap the
+// set, and a write made while it is back in could never be confirmed.
+TEST(Replica, AStoppedFollowerIsNotProposedBackIn) {
+  Cluster c(options());
+  c.now += 100;
+  ASSERT_TRUE(c.replicas["a"]->append(c.now, "m").ok());
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  ASSERT_EQ(c.replicas["a"]->confirmed_end(), LogOffset(1));
+  for (int i = 0; i < 15 && c.proposals.empty(); ++i) {  // c stops
+    c.now += 100;
+    c.tick_all("c");
+  }
+  ASSERT_EQ(c.proposals.size(), 1u);
+  c.settle_proposals();
+  EXPECT_EQ(c.state.isr, (std::vector<NodeId>{"a", "b"}));
+  for (int i = 0; i < 50; ++i) {
+    c.now += 100;
+    c.tick_all("c");
+  }
+  EXPECT_TRUE(c.proposals.empty()) << "proposed again: " << c.proposals.size();
+  EXPECT_EQ(c.state.isr, (std::vector<NodeId>{"a", "b"}));
+}
+
 TEST(Replica, AFollowerCutsItsDivergentSuffixByLeaderEpoch) {
   Cluster c(options());
   ASSERT_TRUE(c.replicas["a"]->append(c.now, "m0").ok());
