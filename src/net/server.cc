@@ -211,7 +211,12 @@ void Server::adopt(ShardId shard, Kind kind, tcp::socket::native_handle_type fd)
                                              table.remove(id);
                                              open_connections_.fetch_sub(1, std::memory_order_relaxed);
                                            },
-                                           table.turns());
+                                           // Not table.turns(): with the delivery-write budget the soak
+                                           // (tests/soak) falls behind in some runs (RSS floor of its last
+                                           // third 54-93 MB in 2 of 5 runs, at most 50 MB in 4 runs
+                                           // without), so it stays off until that is understood
+                                           // (docs/architecture.md, "Fairness"); the parse budget stays.
+                                           nullptr);
   if (!ws_routes_.empty()) conn->set_ws_routes(&ws_routes_);
   table.add(conn);
   conn->start();
