@@ -3,7 +3,9 @@ members, three real brokers with cluster-listen on port 0. A stream's SEND
 is receipted by its leader only once the in-sync set has it; a SEND to
 another broker gets an ERROR naming the leader; kill -9 of the leader under
 load: another in-sync member leads within seconds and has every receipted
-message (confirmed-lost must be 0). Skipped where etcd cannot be installed."""
+message (confirmed-lost must be 0); kill -9 of the leader and its restart at
+once: it is fenced (another member leads), nothing receipted is lost, and it
+fetches the log again. Skipped where etcd cannot be installed."""
 from __future__ import annotations
 
 import threading
