@@ -88,7 +88,7 @@ std::unique_ptr<cluster::ClusterService> make_cluster(const cluster::ClusterOpti
     spdlog::error("cluster-etcd: {}", store.error().text());
     return nullptr;
   }
-  cluster::MemberInfo self{o.node_name, "", "", std::string(kVersion)};
+  cluster::MemberInfo self{.node = o.node_name, .version = std::string(kVersion)};
   for (const http::Listener& l : listeners) {
     if (l.protocol == "stomp" && self.stomp.empty()) self.stomp = l.address;
     if (l.protocol == "http" && self.http.empty()) self.http = l.address;

@@ -27,6 +27,7 @@ Result<std::string> ClusterService::enable_replication(Apply apply) {
   ReplicaOptions ro;
   ro.min_insync = options_.min_insync;
   ro.lag_max_ms = options_.replica_lag_max_ms;
+  ro.incarnation = membership_.self().incarnation;
   ReplicationNode::Callbacks cb;
   cb.apply = std::move(apply);
   cb.propose = [this](const std::string& log, const IsrChange& change) {
@@ -99,11 +100,10 @@ void ClusterService::replication_step(const ClusterView& v) {
     spdlog::warn("cluster: reading partitions: {}", all.error().text());
     return;
   }
-  auto alive = [&](const NodeId& n) {
-    for (const MemberInfo& m : v.members)
-      if (m.node == n && !m.cluster.empty()) return true;
-    return false;
-  };
+  // The live members that can hold a replica, with their incarnations.
+  std::map<NodeId, std::string> live;
+  for (const MemberInfo& m : v.members)
+    if (!m.cluster.empty()) live[m.node] = m.incarnation;
   if (v.is_controller) {
     // Creation: replicas among the live members with a replication
     // listener (the factor capped by how many there are).
@@ -116,7 +116,7 @@ void ClusterService::replication_step(const ClusterView& v) {
         const std::string log = kv.key.substr(requests.size());
         if (!all->contains(log) && !members.empty()) {
           auto replicas = assign_replicas(members, log, options_.replication_factor);
-          auto made = partitions_->create(log, replicas, v.controller_revision);
+          auto made = partitions_->create(log, replicas, v.controller_revision, live);
           if (made && *made) {
             spdlog::info("cluster: {} created, replicas {}, leader {}", log, fmt::join(replicas, ","), replicas[0]);
           }
@@ -130,17 +130,23 @@ void ClusterService::replication_step(const ClusterView& v) {
         if (!all) return;
       }
     }
-    // Election: a log whose leader is gone gets the first live member of
+    // Fencing and election (fence_and_elect()): a replica restarted since
+    // the state recorded it leaves the in-sync set, a dead follower too; a
+    // log whose leader is gone or restarted gets the first live member of
     // its in-sync set, in epoch + 1 (never one outside it).
     for (auto& [log, s] : *all) {
-      if (!s.leader.empty() && alive(s.leader)) continue;
-      bool candidate = false;
-      for (const NodeId& n : s.isr) candidate = candidate || (n != s.leader && alive(n));
-      if (!candidate && (s.leader.empty() || !alive(s.leader))) continue;  // nobody to elect: wait
-      auto next = partitions_->elect(log, s, alive, v.controller_revision);
+      std::optional<PartitionState> want = fence_and_elect(s, live);
+      if (!want) continue;
+      auto next = partitions_->update(log, s, *want, v.controller_revision);
       if (next && *next) {
-        spdlog::info("cluster: {}: leader {} in epoch {} (was {})", log, (*next)->leader, (*next)->leader_epoch.value,
-                     s.leader.empty() ? "none" : s.leader);
+        for (const auto& [n, inc] : (*next)->incarnations)
+          if (s.incarnation_of(n) != inc)
+            spdlog::info("cluster: {}: {} restarted (incarnation {}): out of the in-sync set until it has fetched",
+                         log, n, inc);
+        if ((*next)->leader != s.leader || (*next)->leader_epoch != s.leader_epoch)
+          spdlog::info("cluster: {}: leader {} in epoch {} (was {})", log,
+                       (*next)->leader.empty() ? "none" : (*next)->leader, (*next)->leader_epoch.value,
+                       s.leader.empty() ? "none" : s.leader);
         s = **next;
       }
     }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <random>
 
 namespace ferry::cluster {
 
@@ -37,6 +38,7 @@ std::optional<MemberInfo> parse_member(const std::string& node, const std::strin
   m.http = j.value("http", "");
   m.cluster = j.value("cluster", "");
   m.version = j.value("version", "");
+  m.incarnation = j.value("incarnation", "");
   return m;
 }
 
@@ -52,6 +54,12 @@ Membership::Membership(Coordinator& store, ClusterOptions options, MemberInfo se
     : store_(store), options_(std::move(options)), self_(std::move(self)), keys_(options_.cluster_name) {
   view_.cluster = options_.cluster_name;
   view_.node = self_.node;
+  if (self_.incarnation.empty()) {
+    // Unique per run with overwhelming odds; not a secret.
+    std::random_device rd;
+    const std::uint64_t r = (std::uint64_t(rd()) << 32) ^ rd();
+    self_.incarnation = fmt::format("{:016x}", r);
+  }
 }
 
 std::int64_t Membership::keep_alive_period_ms() const {
@@ -114,7 +122,7 @@ std::int64_t Membership::step(std::int64_t now_ms) {
   }
   if (!registered_) {
     Json j{{"node", self_.node}, {"stomp", self_.stomp}, {"http", self_.http}, {"cluster", self_.cluster},
-             {"version", self_.version}};
+             {"version", self_.version}, {"incarnation", self_.incarnation}};
     auto put = store_.put(keys_.member(self_.node), j.dump(), view_.lease);
     if (!put) return failed(now_ms, put.error());
     registered_ = true;

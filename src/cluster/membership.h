@@ -17,6 +17,10 @@ struct MemberInfo {
   std::string http;     // HOST:PORT of the management API ("" if none)
   std::string cluster;  // HOST:PORT of the replication listener, cluster-listen ("" if none)
   std::string version;  // Ferry's version
+  // This process's run of the broker (Kafka's broker epoch): random at
+  // start (Membership makes one if empty), so that the controller tells a
+  // restarted broker, whose replica logs are empty, from one that kept them.
+  std::string incarnation;
 };
 
 // How sure this broker is of its place in the cluster.
@@ -88,6 +92,7 @@ class Membership {
   // The replication listener's address for the member key (before the
   // first step).
   void set_cluster_address(std::string address) { self_.cluster = std::move(address); }
+  const MemberInfo& self() const { return self_; }
 
   // The keep-alive period (a third of the TTL, as etcd's clients use) and
   // the polling period of the members and controller.

@@ -41,6 +41,7 @@ std::string unescape(const std::string& s) {
 
 std::string encode(const PartitionState& s) {
   Json j = {{"leader", s.leader}, {"leader_epoch", s.leader_epoch.value}, {"replicas", s.replicas}, {"isr", s.isr}};
+  if (!s.incarnations.empty()) j["incarnations"] = s.incarnations;
   return j.dump();
 }
 
@@ -61,6 +62,13 @@ Result<PartitionState> decode(const KeyValue& kv) {
   for (const Json& n : j["isr"]) {
     if (!n.is_string()) return failure("bad partition metadata", kv.key + ": " + kv.value);
     s.isr.push_back(n.get<std::string>());
+  }
+  if (j.contains("incarnations")) {
+    if (!j["incarnations"].is_object()) return failure("bad partition metadata", kv.key + ": " + kv.value);
+    for (const auto& [n, inc] : j["incarnations"].items()) {
+      if (!inc.is_string()) return failure("bad partition metadata", kv.key + ": " + kv.value);
+      s.incarnations[n] = inc.get<std::string>();
+    }
   }
   s.version = kv.mod_revision.value;
   return s;
@@ -95,13 +103,16 @@ Result<std::optional<PartitionState>> PartitionStore::read(const std::string& lo
 }
 
 Result<bool> PartitionStore::create(const std::string& log, const std::vector<NodeId>& replicas,
-                                    Revision controller_revision) {
+                                    Revision controller_revision, const std::map<NodeId, std::string>& incarnations) {
   if (replicas.empty()) return failure("bad replica assignment", "no replica for " + log);
   PartitionState s;
   s.leader = replicas.front();
   s.leader_epoch = LeaderEpoch(1);
   s.replicas = replicas;
   s.isr = replicas;
+  for (const NodeId& n : replicas) {
+    if (auto it = incarnations.find(n); it != incarnations.end()) s.incarnations[n] = it->second;
+  }
   Txn t;
   t.compares.push_back({key(log), Revision(0)});
   t.compares.push_back({controller_key_, controller_revision});
@@ -115,6 +126,19 @@ Result<std::optional<PartitionState>> PartitionStore::elect(const std::string& l
                                                             const std::function<bool(const NodeId&)>& alive,
                                                             Revision controller_revision) {
   PartitionState next = elect_leader(current, alive);
+  Txn t;
+  t.compares.push_back({key(log), Revision(current.version)});
+  t.compares.push_back({controller_key_, controller_revision});
+  t.puts.push_back({key(log), encode(next), LeaseId(0)});
+  Result<TxnResult> r = store_.txn(t);
+  if (!r.ok()) return r.error();
+  if (!r->succeeded) return std::optional<PartitionState>();
+  next.version = r->revision.value;
+  return std::optional<PartitionState>(std::move(next));
+}
+
+Result<std::optional<PartitionState>> PartitionStore::update(const std::string& log, const PartitionState& current,
+                                                             PartitionState next, Revision controller_revision) {
   Txn t;
   t.compares.push_back({key(log), Revision(current.version)});
   t.compares.push_back({controller_key_, controller_revision});

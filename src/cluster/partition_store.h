@@ -33,16 +33,23 @@ class PartitionStore {
   Result<std::optional<PartitionState>> read(const std::string& log);
 
   // The controller creates a log's metadata: led by replicas[0] in epoch 1
-  // with every replica in sync (a new log is empty everywhere). false: it
+  // with every replica in sync (a new log is empty everywhere), recording
+  // the replicas' `incarnations` (PartitionState::incarnations). false: it
   // exists already, or `controller_revision` is no longer the controller
   // key's (this broker is not the controller any more).
-  Result<bool> create(const std::string& log, const std::vector<NodeId>& replicas, Revision controller_revision);
+  Result<bool> create(const std::string& log, const std::vector<NodeId>& replicas, Revision controller_revision,
+                      const std::map<NodeId, std::string>& incarnations = {});
 
   // The controller's election (elect_leader()) on the state it read;
   // nullopt when the state or the controller changed since (read again).
   Result<std::optional<PartitionState>> elect(const std::string& log, const PartitionState& current,
                                               const std::function<bool(const NodeId&)>& alive,
                                               Revision controller_revision);
+
+  // The controller's change of the state it read (fence_and_elect()), by
+  // CAS as elect(); nullopt when the state or the controller changed since.
+  Result<std::optional<PartitionState>> update(const std::string& log, const PartitionState& current,
+                                               PartitionState next, Revision controller_revision);
 
   // A leader's ISR change (apply_isr_change()) by CAS. Returns the state
   // after it: the change applied, or the current state if it was refused

@@ -21,6 +21,26 @@ void Replica::on_state(std::int64_t now_ms, const PartitionState& s) {
   if (s.leader_epoch < state_.leader_epoch) return;
   if (s.leader_epoch == state_.leader_epoch && s.version <= state_.version && role_ != Role::kNone) return;
   bool new_epoch = s.leader_epoch != state_.leader_epoch || role_ == Role::kNone;
+  if (s.is_replica(self_) && s.incarnation_of(self_) != options_.incarnation) {
+    // Written for this broker's previous run, whose log is gone: leading
+    // or fetching on it could pass an empty log for a caught-up one.
+    state_ = s;
+    pending_.reset();
+    role_ = Role::kNone;
+    followers_.clear();
+    fetch_outstanding_ = false;
+    return;
+  }
+  if (role_ == Role::kLeader && !new_epoch) {
+    // A follower that restarted has lost what it had, and one the
+    // controller took out of the set (restarted, or its member key gone)
+    // may be dead: either counts again only from its next fetch, so that
+    // its last end is not proposed back in.
+    for (auto& [n, f] : followers_) {
+      if (s.incarnation_of(n) != state_.incarnation_of(n) || (state_.in_isr(n) && !s.in_isr(n)))
+        f = Follower{LogOffset(-1), now_ms, LogOffset(0), now_ms};
+    }
+  }
   state_ = s;
   // Whatever a pending proposal asked, the committed set is now this one:
   // either it was applied (this is its result or later) or refused.
@@ -220,6 +240,9 @@ void Replica::tick(std::int64_t now_ms) {
 }
 
 Result<LogOffset> Replica::append(std::int64_t now_ms, std::string payload) {
+  if (role_ != Role::kLeader && state_.leader == self_) {
+    return failure("not the leader", "this broker restarted and waits for the controller to fence its previous run");
+  }
   if (role_ != Role::kLeader) {
     return failure("not the leader",
                    state_.leader.empty() ? "the partition has no leader" : "the leader is " + state_.leader);

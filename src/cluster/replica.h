@@ -45,6 +45,11 @@ struct ReplicaOptions {
   // a repeat harmless).
   std::int64_t propose_retry_ms = 1'000;
   std::size_t max_fetch_records = 64;
+  // This broker's incarnation (MemberInfo::incarnation). A state that
+  // records another one for this replica predates a restart (this log is
+  // empty): the replica takes no role until the controller has fenced the
+  // old incarnation and recorded this one.
+  std::string incarnation;
 };
 
 // One broker's replica of one replicated log, leader or follower, as
@@ -65,6 +70,10 @@ struct ReplicaOptions {
 //   caught up with max(high watermark, the leader's first offset of its
 //   epoch) is proposed back in (the second bound is KIP-101's: a new
 //   leader's high watermark may lag what its predecessor confirmed).
+// - A state recording another incarnation of this broker (it restarted,
+//   PartitionState::incarnations) gives it no role: it neither leads nor
+//   fetches until the controller has fenced the old incarnation. A leader
+//   seeing a follower's incarnation change forgets what that follower had.
 // - After a leader change a follower cuts its log where it leaves the new
 //   leader's, found by leader epoch (KIP-101/320), never by high watermark.
 class Replica {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,15 @@ struct PartitionState {
   std::vector<NodeId> replicas;  // every broker that holds a copy, the preferred leader first
   std::vector<NodeId> isr;       // the in-sync set, leader included; never empty once led
   std::int64_t version = 0;      // raised by every change (the CAS guard)
+  // Each replica's broker incarnation (MemberInfo::incarnation) as the
+  // controller last saw it: a broker restarted since (its replica log is
+  // memory-only, so empty) has another one, and neither leads nor counts in
+  // sync until the controller has fenced the old one and recorded this
+  // (Kafka's broker epoch). Missing: "" (states written before).
+  std::map<NodeId, std::string> incarnations;
 
   bool in_isr(const NodeId& n) const;
+  std::string incarnation_of(const NodeId& n) const;
   bool is_replica(const NodeId& n) const;
   friend bool operator==(const PartitionState&, const PartitionState&) = default;
 };

@@ -32,6 +32,7 @@ Json cluster_json(const ApiContext& ctx) {
                        {"http", m.http},
                        {"cluster", m.cluster},
                        {"version", m.version},
+                       {"incarnation", m.incarnation},
                        {"controller", !v.controller.empty() && m.node == v.controller}});
   const std::int64_t left = v.lease.value == 0 ? 0 : std::max<std::int64_t>(0, v.lease_valid_until_ms - mono_ms());
   Json lease = v.lease.value == 0 ? Json(nullptr)

@@ -68,6 +68,22 @@ TEST_F(PartitionStoreTest, IsrChangesAreCompareAndSwapFencedByLeaderEpoch) {
   EXPECT_EQ(fenced.leader, "b");
 }
 
+TEST_F(PartitionStoreTest, IncarnationsAreRecordedAndUpdatesAreFencedByTheController) {
+  ASSERT_TRUE(*parts_.create("q", {"a", "b"}, controller_rev_, {{"a", "a1"}, {"b", "b1"}, {"x", "x1"}}));
+  PartitionState s = **parts_.read("q");
+  EXPECT_EQ(s.incarnations, (std::map<NodeId, std::string>{{"a", "a1"}, {"b", "b1"}}));
+  auto next = fence_and_elect(s, {{"a", "a2"}, {"b", "b1"}});
+  ASSERT_TRUE(next);
+  Revision newer = *fake_.put(keys_.controller, R"({"node":"b","epoch":2})");
+  EXPECT_FALSE(*parts_.update("q", s, *next, controller_rev_));  // a deposed controller
+  auto done = *parts_.update("q", s, *next, newer);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->leader, "b");
+  EXPECT_EQ(**parts_.read("q"), *done);
+  EXPECT_EQ((**parts_.read("q")).incarnation_of("a"), "a2");
+  EXPECT_FALSE(*parts_.update("q", s, *next, newer));  // on a state changed since
+}
+
 TEST_F(PartitionStoreTest, UnreachableEtcdIsAnError) {
   fake_.set_reachable(false);
   EXPECT_FALSE(parts_.read_all().ok());

@@ -205,6 +205,29 @@ TEST(Replica, ALaggingFollowerLeavesTheInSyncSetAndComesBackOnceCaughtUp) {
 // A follower that had everything and then stopped (its broker died) leaves
 // the set and is not proposed back in on its stale end: that would flap the
 // set, and a write made while it is back in could never be confirmed.
+TEST(Replica, AFollowerTheControllerTookOutIsNotProposedBackOnItsLastEnd) {
+  // c dies; its member key goes (the lease TTL) before the leader's lag
+  // time, and the controller takes it out of the set. Its last fetch was
+  // recent and complete: the leader must not propose it back on that.
+  Cluster c(options());
+  ASSERT_TRUE(c.replicas["a"]->append(c.now, "m").ok());
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  ASSERT_EQ(c.replicas["a"]->confirmed_end(), LogOffset(1));
+  auto next = fence_and_elect(c.state, {{"a", ""}, {"b", ""}});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->isr, (std::vector<NodeId>{"a", "b"}));
+  c.state = *next;
+  c.publish();
+  for (int i = 0; i < 5; ++i) {
+    c.now += 100;
+    c.tick_all("c");
+  }
+  EXPECT_TRUE(c.proposals.empty()) << "proposed again: " << c.proposals.size();
+}
+
 TEST(Replica, AStoppedFollowerIsNotProposedBackIn) {
   Cluster c(options());
   c.now += 100;
@@ -295,6 +318,133 @@ TEST(PartitionStateRules, IsrChangesAreCompareAndSwapAndElectionStaysInTheIsr) {
   PartitionState f = elect_leader(s, [](const NodeId& n) { return n != "a"; });
   EXPECT_EQ(f.leader, "b");
   EXPECT_EQ(f.isr, (std::vector<NodeId>{"b"}));
+}
+
+// A broker restarted (kill -9, started again within its lease): its replica
+// log is empty (memory-only) while etcd may still name it leader and in
+// sync. Before the fencing it led epoch 1 with the empty log, and its
+// followers truncated to match: receipted writes gone.
+TEST(Replica, ARestartedBrokerNeitherLeadsNorFetchesUntilItsIncarnationIsRecorded) {
+  ReplicaOptions o = options();
+  Cluster c(o);
+  for (const NodeId& n : c.state.replicas) c.state.incarnations[n] = "";
+  ASSERT_TRUE(c.replicas["a"]->append(c.now, "x").ok());
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  ASSERT_EQ(c.replicas["a"]->confirmed_end(), LogOffset(1));
+  // a restarts: a new process, an empty log, another incarnation.
+  ReplicaOptions restarted = o;
+  restarted.incarnation = "a2";
+  c.logs["a"] = ReplicaLog();
+  c.replicas["a"] = std::make_unique<Replica>("a", c.logs["a"], restarted, *c.hosts["a"]);
+  c.publish();  // the state still names a leader, in sync, as its previous run
+  EXPECT_EQ(c.replicas["a"]->role(), Replica::Role::kNone);
+  EXPECT_FALSE(c.replicas["a"]->append(c.now, "y").ok());
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  EXPECT_EQ(c.logs["b"].end_offset(), LogOffset(1));  // nobody truncated to the empty log
+  EXPECT_EQ(c.logs["c"].end_offset(), LogOffset(1));
+  // The controller fences it: b leads in epoch 2, a follows and fetches
+  // everything from offset 0.
+  auto next = fence_and_elect(c.state, {{"a", "a2"}, {"b", ""}, {"c", ""}});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->leader, "b");
+  EXPECT_EQ(next->leader_epoch, LeaderEpoch(2));
+  EXPECT_EQ(next->isr, (std::vector<NodeId>{"b", "c"}));
+  c.state = *next;
+  c.publish();
+  EXPECT_EQ(c.replicas["a"]->role(), Replica::Role::kFollower);
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  EXPECT_EQ(c.logs["a"].end_offset(), LogOffset(1));
+  // Caught up, the leader proposes it back in.
+  c.settle_proposals();
+  EXPECT_TRUE(c.state.in_isr("a"));
+}
+
+TEST(Replica, ALeaderForgetsWhatARestartedFollowerHad) {
+  ReplicaOptions o = options();
+  o.min_insync = 3;
+  Cluster c(o);
+  ASSERT_TRUE(c.replicas["a"]->append(c.now, "x").ok());
+  for (int i = 0; i < 5; ++i) {
+    c.now += 20;
+    c.tick_all();
+  }
+  ASSERT_EQ(c.replicas["a"]->confirmed_end(), LogOffset(1));
+  // c restarts empty; the controller fences it (out of the set, its new
+  // incarnation recorded) and a must not propose it back in on what the
+  // previous run had.
+  ReplicaOptions restarted = o;
+  restarted.incarnation = "c2";
+  c.logs["c"] = ReplicaLog();
+  c.replicas["c"] = std::make_unique<Replica>("c", c.logs["c"], restarted, *c.hosts["c"]);
+  auto next = fence_and_elect(c.state, {{"a", ""}, {"b", ""}, {"c", "c2"}});
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->leader, "a");
+  EXPECT_EQ(next->leader_epoch, LeaderEpoch(1));
+  EXPECT_EQ(next->isr, (std::vector<NodeId>{"a", "b"}));
+  c.state = *next;
+  c.replicas["a"]->on_state(c.now, c.state);
+  c.replicas["b"]->on_state(c.now, c.state);
+  c.replicas["a"]->tick(c.now);  // c has not fetched yet
+  EXPECT_TRUE(c.proposals.empty());
+}
+
+TEST(PartitionStateRules, FencingARestartedReplicaAndElection) {
+  PartitionState s;
+  s.replicas = {"a", "b", "c"};
+  s.leader = "a";
+  s.leader_epoch = LeaderEpoch(3);
+  s.isr = {"a", "b", "c"};
+  s.incarnations = {{"a", "a1"}, {"b", "b1"}, {"c", "c1"}};
+  s.version = 9;
+  const std::map<NodeId, std::string> same = {{"a", "a1"}, {"b", "b1"}, {"c", "c1"}};
+  EXPECT_FALSE(fence_and_elect(s, same));  // nothing to do
+  // A follower gone (its member key): out of the set; the leader stays.
+  auto gone = fence_and_elect(s, {{"a", "a1"}, {"b", "b1"}});
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->isr, (std::vector<NodeId>{"a", "b"}));
+  EXPECT_EQ(gone->leader_epoch, LeaderEpoch(3));
+  EXPECT_EQ(gone->version, 10);
+  // The leader gone: the first live member of the set leads.
+  auto failover = fence_and_elect(s, {{"b", "b1"}, {"c", "c1"}});
+  ASSERT_TRUE(failover);
+  EXPECT_EQ(failover->leader, "b");
+  EXPECT_EQ(failover->leader_epoch, LeaderEpoch(4));
+  EXPECT_EQ(failover->isr, (std::vector<NodeId>{"b", "c"}));
+  // The leader restarted, its member key back at once: replaced all the same.
+  auto restarted = fence_and_elect(s, {{"a", "a2"}, {"b", "b1"}, {"c", "c1"}});
+  ASSERT_TRUE(restarted);
+  EXPECT_EQ(restarted->leader, "b");
+  EXPECT_EQ(restarted->leader_epoch, LeaderEpoch(4));
+  EXPECT_EQ(restarted->isr, (std::vector<NodeId>{"b", "c"}));
+  EXPECT_EQ(restarted->incarnation_of("a"), "a2");
+  // The only in-sync member restarted: leaderless, never led by an empty log.
+  PartitionState alone = s;
+  alone.isr = {"a"};
+  auto unavailable = fence_and_elect(alone, {{"a", "a2"}, {"b", "b1"}, {"c", "c1"}});
+  ASSERT_TRUE(unavailable);
+  EXPECT_EQ(unavailable->leader, "");
+  EXPECT_EQ(unavailable->leader_epoch, LeaderEpoch(4));
+  EXPECT_TRUE(unavailable->isr.empty());
+  EXPECT_FALSE(fence_and_elect(*unavailable, {{"a", "a2"}, {"b", "b1"}, {"c", "c1"}}));
+  // The last in-sync member back with its log (a lapsed lease, the same
+  // incarnation): it leads again.
+  PartitionState leaderless = alone;
+  leaderless.leader.clear();
+  auto back = fence_and_elect(leaderless, same);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->leader, "a");
+  EXPECT_EQ(back->leader_epoch, LeaderEpoch(4));
+  // The dead leader with nobody to replace it stays named (it may return).
+  EXPECT_FALSE(fence_and_elect(alone, {{"b", "b1"}, {"c", "c1"}}));
 }
 
 }  // namespace

@@ -3,7 +3,9 @@ members, three real brokers with cluster-listen on port 0. A stream's SEND
 is receipted by its leader only once the in-sync set has it; a SEND to
 another broker gets an ERROR naming the leader; kill -9 of the leader under
 load: another in-sync member leads within seconds and has every receipted
-message (confirmed-lost must be 0). Skipped where etcd cannot be installed."""
+message (confirmed-lost must be 0); kill -9 of the leader and its restart at
+once: it is fenced (another member leads), nothing receipted is lost, and it
+fetches the log again. Skipped where etcd cannot be installed."""
 from __future__ import annotations
 
 import threading
@@ -12,7 +14,7 @@ import pytest
 
 from cluster_support import etcd_cluster, wait_for  # noqa: F401 - fixtures
 from mgmt import Api
-from support import StompError, client, run_ferry, unique
+from support import StompError, client, restart, run_ferry, unique
 
 TTL = 3  # seconds: short, so that failover happens within a test
 
@@ -194,3 +196,49 @@ def test_below_min_insync_a_send_gets_an_error_and_is_not_written(broker_factory
     text = err.get("message") + err.body.decode()
     assert "not enough in-sync replicas: 1 in sync, min-insync 2" in text, err
     assert log_state(brokers[leader], log)["log_end"] == end  # nothing written
+
+
+def test_a_leader_restarted_at_once_is_fenced_and_no_receipted_message_is_lost(broker_factory, etcd_cluster):
+    # kill -9 of the leader and a new process on the same options at once,
+    # within its lease: its replica log is empty (memory-only) while etcd
+    # still names it leader and in sync. It must not lead on it (its
+    # followers would truncate to match): the controller sees its new
+    # incarnation, elects another in-sync member, and the restarted broker
+    # fetches the log again before it is back in sync.
+    brokers = start_replicated(broker_factory, etcd_cluster.endpoints, unique("r"))
+    wait_for("3 members with replication addresses", lambda: ready(list(brokers.values())))
+    name = unique("s")
+    dest, log = "/stream/" + name, "stream/%2F/" + name
+    leader = create_stream(brokers, dest, log)
+    first_epoch = log_state(brokers[leader], log)["leader_epoch"]
+    c = client(brokers[leader].port)
+    receipted = []
+    for i in range(30):
+        assert c.send(dest, "m-%d" % i).command == "RECEIPT"
+        receipted.append("m-%d" % i)
+
+    brokers[leader] = restart(broker_factory, brokers[leader], how="kill")
+    new = wait_for("another leader", lambda: leader_of(brokers, log, exclude=(leader,)), timeout=TTL * 5 + 15)
+    s = log_state(brokers[new], log)
+    assert s["leader_epoch"] > first_epoch
+    assert leader_of(brokers, log) == new  # the restarted broker leads nothing
+
+    c = client(brokers[new].port)
+    for i in range(10):
+        assert c.send(dest, "after-%d" % i).command == "RECEIPT"
+        receipted.append("after-%d" % i)
+    # Every write was answered, so the whole log is committed: applied up
+    # to its end (the creating SEND included if it was the leader's).
+    wait_for("the new leader applied its whole log",
+             lambda: (lambda s: s["applied"] >= len(receipted) and s["applied"] == s["log_end"])(
+                 log_state(brokers[new], log)), timeout=30)
+    end = log_state(brokers[new], log)["applied"]
+    got = [b for b in read_stream(brokers[new].port, dest, end) if b != "first"]
+    assert got == receipted  # every one, once, in order
+
+    # The restarted broker fetched the whole log again and is back in sync.
+    wait_for("the restarted broker back in the in-sync set",
+             lambda: sorted(log_state(brokers[new], log)["isr"]) == ["a", "b", "c"], timeout=30)
+    wait_for("the restarted broker holds the whole log",
+             lambda: (log_state(brokers[leader], log) or {}).get("log_end", 0) >= end, timeout=30)
+    assert log_state(brokers[leader], log)["role"] == "follower"
