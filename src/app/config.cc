@@ -72,13 +72,9 @@ std::vector<OptionSpec> build_specs() {
   s.push_back({"listen", "0.0.0.0:61613",
                "STOMP TCP listener, HOST:PORT (port 0 picks a free port); guest may connect from loopback only",
                [](Config& o, const std::string& v) -> Status {
-                 auto colon = v.rfind(':');
-                 if (colon == std::string::npos) return failure("expected HOST:PORT");
-                 std::string host = v.substr(0, colon);
-                 if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-                   host = host.substr(1, host.size() - 2);
+                 std::string host;
                  std::uint16_t port = 0;
-                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return failure("expected HOST:PORT");
+                 if (!parse_host_port(v, host, port)) return failure("expected HOST:PORT");
                  o.listen.host = host;
                  o.listen.port = port;
                  return {};
@@ -429,13 +425,9 @@ std::vector<OptionSpec> build_specs() {
                    o.http.enabled = false;
                    return {};
                  }
-                 auto colon = v.rfind(':');
-                 if (colon == std::string::npos) return failure("expected HOST:PORT or \"\"");
-                 std::string host = v.substr(0, colon);
-                 if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-                   host = host.substr(1, host.size() - 2);
+                 std::string host;
                  std::uint16_t port = 0;
-                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return failure("expected HOST:PORT or \"\"");
+                 if (!parse_host_port(v, host, port)) return failure("expected HOST:PORT or \"\"");
                  o.http.enabled = true;
                  o.http.host = host;
                  o.http.port = port;
@@ -562,13 +554,9 @@ std::vector<OptionSpec> build_specs() {
                    o.cluster.replication_enabled = false;
                    return {};
                  }
-                 auto colon = v.rfind(':');
-                 if (colon == std::string::npos) return failure("expected HOST:PORT or \"\"");
-                 std::string host = v.substr(0, colon);
-                 if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-                   host = host.substr(1, host.size() - 2);
+                 std::string host;
                  std::uint16_t port = 0;
-                 if (host.empty() || !parse_number(v.substr(colon + 1), port)) return failure("expected HOST:PORT or \"\"");
+                 if (!parse_host_port(v, host, port)) return failure("expected HOST:PORT or \"\"");
                  o.cluster.replication_enabled = true;
                  o.cluster.replication_host = host;
                  o.cluster.replication_port = port;

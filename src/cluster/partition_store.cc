@@ -125,16 +125,7 @@ Result<bool> PartitionStore::create(const std::string& log, const std::vector<No
 Result<std::optional<PartitionState>> PartitionStore::elect(const std::string& log, const PartitionState& current,
                                                             const std::function<bool(const NodeId&)>& alive,
                                                             Revision controller_revision) {
-  PartitionState next = elect_leader(current, alive);
-  Txn t;
-  t.compares.push_back({key(log), Revision(current.version)});
-  t.compares.push_back({controller_key_, controller_revision});
-  t.puts.push_back({key(log), encode(next), LeaseId(0)});
-  Result<TxnResult> r = store_.txn(t);
-  if (!r.ok()) return r.error();
-  if (!r->succeeded) return std::optional<PartitionState>();
-  next.version = r->revision.value;
-  return std::optional<PartitionState>(std::move(next));
+  return update(log, current, elect_leader(current, alive), controller_revision);
 }
 
 Result<std::optional<PartitionState>> PartitionStore::update(const std::string& log, const PartitionState& current,
