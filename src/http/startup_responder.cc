@@ -4,7 +4,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "http/json.h"
 #include "net/open_acceptor.h"
@@ -98,9 +100,22 @@ void StartupResponder::accept() {
 }
 
 int StartupResponder::hand_over() {
-  // The loop stops first; then nothing else touches the acceptor. Its
-  // pending accept and the exchanges still open are destroyed (closed) with
-  // the io_context when this object goes.
+  // Stop accepting first: connections still in the listen backlog go to the
+  // real server with the socket. Then the exchanges already accepted get a
+  // moment to answer (one small request each): closing one mid-request
+  // resets the client's connection, which a health check polling at the
+  // moment recovery ends saw. The loop runs out of work once they are done;
+  // a client that sends nothing is cut after kHandOverGrace.
+  asio::post(io_, [this] {
+    beast::error_code ignored;
+    acceptor_.cancel(ignored);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + kHandOverGrace;
+  while (!io_.stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // Then nothing else touches the acceptor. What is left (an exchange past
+  // the grace) is destroyed (closed) with the io_context when this object goes.
   io_.stop();
   if (thread_.joinable()) thread_.join();
   return acceptor_.release();

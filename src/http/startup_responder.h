@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,9 +35,11 @@ class StartupResponder {
   StartupResponder& operator=(const StartupResponder&) = delete;
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
-  // Stops answering (connections still open are closed) and returns the
-  // listening socket's descriptor, now owned by the caller.
+  // Stops accepting, lets the requests already accepted be answered (for at
+  // most kHandOverGrace), and returns the listening socket's descriptor, now
+  // owned by the caller.
   int hand_over();
+  static constexpr std::chrono::milliseconds kHandOverGrace{500};
 
  private:
   class Exchange;
