@@ -385,6 +385,10 @@ std::vector<OptionSpec> build_specs() {
                  o.broker.streams.max_length_bytes = n;
                  return {};
                }});
+  s.push_back(size_option("stream-compaction-buffer-size", "128MiB",
+                          "memory of a compaction run's key map per shard (Kafka's log.cleaner.dedupe.buffer.size, "
+                          "about 64 bytes a key); more distinct keys are compacted over several runs",
+                          [](auto& o, std::uint64_t n) { o.broker.streams.compaction_buffer_bytes = n; }));
   s.push_back(count_option("max-streams", "10000",
                            "streams per vhost (all shards); a SEND or SUBSCRIBE that would create one more gets "
                            "ERROR (0 = no limit)",

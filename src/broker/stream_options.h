@@ -21,6 +21,9 @@ struct StreamOptions {
   // stream-max-length-bytes / stream-max-age: default retention (0 = keep).
   std::uint64_t max_length_bytes = 0;
   std::int64_t max_age_ms = 0;
+  // stream-compaction-buffer-size (Kafka's log.cleaner.dedupe.buffer.size):
+  // the memory of one compaction run's key map, per shard.
+  std::uint64_t compaction_buffer_bytes = 128u << 20;
   // max-streams: streams per vhost over every shard (0 = no limit).
   std::uint32_t max_streams = 10000;
   // max-stream-groups: consumer groups with committed offsets per stream

@@ -241,6 +241,7 @@ Result<StreamStore::Stream*> StreamStore::stream_for(const Destination& d, bool 
   o.retention.max_age_ms = declared.max_age ? declared.max_age_ms : options_.max_age_ms;
   if (!declared.retained()) o.retention.max_bytes = 0, o.retention.max_age_ms = 0;  // cleanup.policy=compact alone
   o.retention.compact = declared.compacted();
+  o.compaction_buffer_bytes = options_.compaction_buffer_bytes;
   if (declared.delete_retention_ms)
     o.retention.delete_retention_ms = static_cast<std::int64_t>(*declared.delete_retention_ms);
   s->arguments = declared;

@@ -948,6 +948,27 @@ Result<ReadResult> PartitionLog::read(ReaderPosition& pos, std::size_t max_bytes
 namespace {
 
 // A segment as compact() sees it: taken under the mutex, then read without.
+// A key as compaction's offset map holds it (Kafka's cleaner does the
+// same): a 128-bit digest instead of the key, so the map's size does not
+// depend on key lengths. Two independent 64-bit hashes; a collision (about
+// n^2 / 2^129) would make an entry look superseded by another key's.
+struct KeyDigest {
+  std::uint64_t a = 0, b = 0;
+  bool operator==(const KeyDigest&) const = default;
+};
+struct KeyDigestHash {
+  std::size_t operator()(const KeyDigest& d) const { return static_cast<std::size_t>(d.a); }
+};
+// What one key costs in the map (digest, offset, node links, the
+// allocator's share and the bucket array): the bound counts keys by it.
+constexpr std::uint64_t kCompactionBytesPerKey = 64;
+
+KeyDigest digest_of(std::string_view key) {
+  std::uint64_t fnv = 14695981039346656037ull;  // FNV-1a
+  for (const char c : key) fnv = (fnv ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return {static_cast<std::uint64_t>(std::hash<std::string_view>{}(key)), fnv};
+}
+
 struct SegmentSnapshot {
   StreamOffset base;
   std::string path;
@@ -986,7 +1007,9 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
   CompactionStats stats;
   std::vector<SegmentSnapshot> all;  // every committed segment, for the keys' last offsets
   std::size_t candidates = 0;        // the first `candidates` of `all` may be rewritten
+  std::vector<StreamOffset> ends;    // of each candidate
   StreamOffset sealed_end;
+  StreamOffset dirty_from;           // compacted_through_ when the run began
   {
     std::lock_guard lk(mutex_);
     if (closed_) return stats;
@@ -997,7 +1020,9 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
       if (b >= committed_segment_ || seg->index.next() > committed_last_batch_) break;
       ++candidates;
       sealed_end = seg->index.next();
+      ends.push_back(sealed_end);
     }
+    dirty_from = compacted_through_;
     if (candidates == 0 || (sealed_end <= compacted_through_ && !tombstones_waiting_)) {
       stats.skipped = true;
       return stats;
@@ -1010,18 +1035,36 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
     }
     candidates = std::min(candidates, all.size());
   }
-  // Pass 1: each key's last offset in the committed log.
-  std::unordered_map<std::string, std::uint64_t> last;
+  // Pass 1, Kafka's offset map: each key's last offset in the part written
+  // since the last run (the dirty part; what came before was compacted
+  // then, so it holds each of its keys once). At most
+  // compaction_buffer_bytes of map: a dirty part with more keys is mapped
+  // up to a batch boundary (`map_end`), the segments before it compacted,
+  // and the rest waits for the next run, which starts there.
+  const std::size_t max_keys =
+      std::max<std::uint64_t>(options_.compaction_buffer_bytes / kCompactionBytesPerKey, 1024);
+  std::unordered_map<KeyDigest, std::uint64_t, KeyDigestHash> last;
+  StreamOffset map_end{UINT64_MAX};
+  const Status full = failure("compaction offset map full");
   for (const SegmentSnapshot& s : all) {
     Status st = walk_batches(s, [&](std::string_view bytes, const BatchHeader& h) -> Status {
+      if (h.hole() || h.next() <= dirty_from) return {};
+      if (!last.empty() && last.size() + h.count > max_keys) {
+        map_end = h.base;
+        return full;
+      }
       (void)for_each_entry(std::span<const char>(bytes.data(), bytes.size()), h, [&](const EntryView& e) {
-        if (e.key) last.insert_or_assign(std::string(*e.key), e.offset.value);
+        if (e.key && e.offset >= dirty_from) last.insert_or_assign(digest_of(*e.key), e.offset.value);
         return true;
       });
       return {};
     });
+    if (map_end.value != UINT64_MAX) break;
     if (!st) return st.error();
   }
+  stats.keys_mapped = last.size();
+  // Only segments the map covers whole.
+  while (candidates > 0 && ends[candidates - 1] > map_end) --candidates;
   const std::int64_t tombstone_horizon = now_ms - options_.retention.delete_retention_ms;
   bool tombstones_waiting = false;
   // Pass 2: each candidate rewritten to <name>.tmp, then swapped in.
@@ -1087,10 +1130,11 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
       (void)for_each_entry(std::span<const char>(bytes.data(), bytes.size()), h, [&](const EntryView& e) {
         bool keep = true;
         if (e.key) {
-          const auto it = last.find(std::string(*e.key));
-          const bool latest = it != last.end() && it->second == e.offset.value;
+          // Superseded: its key comes again later (in the dirty part).
+          const auto it = last.find(digest_of(*e.key));
+          const bool superseded = it != last.end() && it->second > e.offset.value;
           const bool tombstone = e.body.empty();
-          keep = latest && !(tombstone && e.timestamp_ms < tombstone_horizon);
+          keep = !superseded && !(tombstone && e.timestamp_ms < tombstone_horizon);
           if (keep && tombstone) tombstones_waiting = true;
           if (keep && tombstone) ++stats.tombstones_kept;
         }
@@ -1180,7 +1224,8 @@ Result<CompactionStats> PartitionLog::compact(std::int64_t now_ms) {
   {
     std::lock_guard lk(mutex_);
     tombstones_waiting_ = tombstones_waiting;
-    compacted_through_ = sealed_end;  // a failed run is tried again next time
+    // A failed run returned above: it is tried again next time.
+    compacted_through_ = std::min(sealed_end, map_end);
   }
   if (stats.segments_rewritten != 0)
     spdlog::info("stream {}: compaction rewrote {} segments: {} entries removed, {} -> {} bytes", options_.directory,

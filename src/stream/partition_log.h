@@ -73,6 +73,10 @@ struct PartitionOptions {
   std::uint32_t max_open_files = 16;
   store::FsyncPolicy fsync = store::FsyncPolicy::kAlways;  // kInterval: as kAlways here
   RetentionPolicy retention;
+  // Compaction's offset map (Kafka's log.cleaner.dedupe.buffer.size): at
+  // most this many bytes of keys' last offsets per run; a log written with
+  // more distinct keys since the last run is compacted in several runs.
+  std::uint64_t compaction_buffer_bytes = 128u << 20;
   // An empty partition's first offset (a follower starting from its
   // leader's first offset). Ignored when segments exist.
   StreamOffset initial_offset{0};
@@ -133,6 +137,7 @@ struct CompactionStats {
   std::uint64_t bytes_before = 0;      // of the rewritten segments
   std::uint64_t bytes_after = 0;
   std::uint64_t tombstones_kept = 0;   // not yet past delete_retention_ms
+  std::uint64_t keys_mapped = 0;       // keys in the offset map (bounded by compaction_buffer_bytes)
   bool skipped = false;                // nothing new since the last run
 };
 

@@ -232,6 +232,52 @@ TEST_F(StreamCompaction, NeverTouchesTheActiveSegmentNorTheLastBatch) {
   EXPECT_EQ(last.front().offset, 9u);
 }
 
+// The key map is bounded (stream-compaction-buffer-size, at least 1,024
+// keys): a log written with 3,000 distinct keys, each twice, is compacted
+// over several runs, none mapping more than the bound, and in the end every
+// superseded entry is gone and every key's last entry is there.
+TEST_F(StreamCompaction, MoreKeysThanTheMapHoldsAreCompactedOverSeveralRuns) {
+  PartitionOptions o = small();
+  o.max_segment_bytes = 16 << 10;
+  o.compaction_buffer_bytes = 1;  // the floor: 1,024 keys
+  auto log = open_log(o);
+  constexpr int kKeys = 3000;
+  for (int round = 0; round < 2; ++round) {
+    for (int first = 0; first < kKeys; first += 100) {
+      std::vector<StreamEntry> batch;
+      for (int i = first; i < first + 100; ++i)
+        batch.push_back(entry("r" + std::to_string(round), "key-" + std::to_string(i)));
+      commit(*log, std::move(batch));
+    }
+  }
+  // Keyless padding: the last keyed entries are in sealed segments too.
+  for (int i = 0; i < 20; ++i) commit(*log, {entry(std::string(2000, 'p'))});
+
+  int runs = 0;
+  std::uint64_t most_mapped = 0, removed = 0;
+  for (; runs < 100; ++runs) {
+    auto st = log->compact(now_);
+    ASSERT_TRUE(st.ok()) << st.error().text();
+    if (st->skipped) break;
+    most_mapped = std::max(most_mapped, st->keys_mapped);
+    removed += st->entries_removed;
+  }
+  EXPECT_LE(most_mapped, 1024u);
+  EXPECT_GE(runs, 6) << "6,000 keyed entries cannot fit one map of 1,024 keys";
+  EXPECT_EQ(removed, static_cast<std::uint64_t>(kKeys));
+
+  std::map<std::string, std::string> seen;
+  std::size_t keyed = 0;
+  for (const Seen& e : read_all(*log, OffsetSpec::first())) {
+    if (!e.key) continue;
+    ++keyed;
+    EXPECT_EQ(e.body, "r1") << *e.key << " at " << e.offset << ": a superseded entry stayed";
+    seen[*e.key] = e.body;
+  }
+  EXPECT_EQ(keyed, static_cast<std::size_t>(kKeys));
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kKeys));
+}
+
 TEST_F(StreamCompaction, AppendsAfterCompactionContinueTheOffsets) {
   auto log = open_log(small());
   const auto all = fill(*log);
