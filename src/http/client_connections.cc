@@ -30,7 +30,15 @@ bool close_client_connection(ApiContext& ctx, ShardId shard, ConnectionId id) {
 ClientConnectionCounts client_connection_counts(ApiContext& ctx, ShardId shard) {
   ClientConnectionCounts c;
   c.stomp = ctx.stomp.connection_counts(shard);
-  if (ctx.mqtt != nullptr) c.mqtt = ctx.mqtt->connection_counts(shard);
+  if (ctx.mqtt != nullptr) {
+    c.mqtt = ctx.mqtt->connection_counts(shard);
+    // MQTT over the STOMP WebSocket listeners (mqtt-ws-path).
+    const net::ConnectionCounts routed = ctx.stomp.routed_connection_counts(shard);
+    c.mqtt.open += routed.open;
+    c.mqtt.opened += routed.opened;
+    c.mqtt.closed += routed.closed;
+    c.mqtt.blocked += routed.blocked;
+  }
   return c;
 }
 

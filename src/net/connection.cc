@@ -199,6 +199,7 @@ std::size_t Connection::unwrap(char* data, std::size_t n) {
     if (const std::size_t e = ws_->endpoint(); e != 0 && ws_routes_ != nullptr && e <= ws_routes_->size()) {
       protocol_.reset();
       protocol_ = (*ws_routes_)[e - 1].protocol.make(*this, shard_, id_);
+      routed_elsewhere_ = true;
     }
   }
   if (in.failed) {

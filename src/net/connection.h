@@ -45,6 +45,9 @@ class Connection final : public Transport,
   // outlives the connection): once the handshake names one's path, the
   // session is that protocol's.
   void set_ws_routes(const std::vector<WebSocketRoute>* routes) { ws_routes_ = routes; }
+  // Whether its WebSocket handshake chose another protocol's route (its
+  // session is not the listener's protocol): counted as that protocol's.
+  bool routed_elsewhere() const { return routed_elsewhere_; }
   // Heart-beats: send EOLs when idle, drop a client silent for too long.
   void tick(std::int64_t now_ms);
   // Broker shutdown: close without ceremony, and destroy the session.
@@ -117,6 +120,7 @@ class Connection final : public Transport,
   std::unique_ptr<Protocol> protocol_;  // made in the constructor; null only after shutdown()
   const std::vector<WebSocketRoute>* ws_routes_ = nullptr;
   bool ws_routed_ = false;  // the handshake's path has chosen the session
+  bool routed_elsewhere_ = false;  // ... and it is a route's, not the listener's
 
   std::unique_ptr<char[]> in_;  // an unfinished frame's bytes; [in_begin_, in_end_) unparsed
   std::size_t in_capacity_ = 0;

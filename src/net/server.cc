@@ -35,7 +35,12 @@ class Server::ShardConnections {
     connections_.emplace(c->id(), std::move(c));
     ++opened_;
   }
-  void remove(ConnectionId id) { closed_ += connections_.erase(id); }
+  void remove(ConnectionId id) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    ++(it->second->routed_elsewhere() ? routed_closed_ : closed_);
+    connections_.erase(it);
+  }
   ConnectionId next_id() { return ConnectionId((std::uint64_t{shard_.value} << 48) | ++counter_); }
 
   void tick(std::int64_t now) {
@@ -54,10 +59,22 @@ class Server::ShardConnections {
   }
 
   std::size_t size() const { return connections_.size(); }
-  ConnectionCounts counts() const {
-    ConnectionCounts c{.open = connections_.size(), .opened = opened_, .closed = closed_};
-    for (const auto& [id, conn] : connections_) c.blocked += conn->blocked() ? 1 : 0;
-    return c;
+  // The listener's protocol's connections, or (`routed`) those whose
+  // WebSocket handshake chose another protocol's route. Every connection
+  // is opened as the listener's; a routed one counts as opened by its route
+  // from then on (opened = closed + open).
+  ConnectionCounts counts(bool routed) const {
+    ConnectionCounts mine, others;
+    for (const auto& [id, conn] : connections_) {
+      ConnectionCounts& c = conn->routed_elsewhere() ? others : mine;
+      ++c.open;
+      c.blocked += conn->blocked() ? 1 : 0;
+    }
+    others.closed = routed_closed_;
+    others.opened = others.closed + others.open;
+    mine.closed = closed_;
+    mine.opened = opened_ - others.opened;
+    return routed ? others : mine;
   }
   template <typename Fn>
   void for_each(Fn fn) const {
@@ -73,6 +90,7 @@ class Server::ShardConnections {
   std::shared_ptr<WriteTurns> turns_;
   std::uint64_t counter_ = 0;
   std::uint64_t opened_ = 0, closed_ = 0;  // since start, for /metrics
+  std::uint64_t routed_closed_ = 0;        // of those routed elsewhere (not in closed_)
   std::unordered_map<ConnectionId, std::shared_ptr<Connection>> connections_;
 };
 
@@ -232,7 +250,11 @@ std::vector<ConnectionInfo> Server::connections(ShardId shard) const {
 
 std::size_t Server::connection_count(ShardId shard) const { return clients_[shard.value]->size(); }
 
-ConnectionCounts Server::connection_counts(ShardId shard) const { return clients_[shard.value]->counts(); }
+ConnectionCounts Server::connection_counts(ShardId shard) const { return clients_[shard.value]->counts(false); }
+
+ConnectionCounts Server::routed_connection_counts(ShardId shard) const {
+  return clients_[shard.value]->counts(true);
+}
 
 bool Server::close_connection(ShardId shard, ConnectionId id) {
   Connection* c = clients_[shard.value]->find(id);

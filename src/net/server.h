@@ -59,7 +59,11 @@ class Server {
   std::vector<ConnectionInfo> connections(ShardId shard) const;
   bool close_connection(ShardId shard, ConnectionId id);
   std::size_t connection_count(ShardId shard) const;
+  // The listener's protocol's connections (a WebSocket connection routed
+  // to another protocol's path, add_ws_route, is not among them).
   ConnectionCounts connection_counts(ShardId shard) const;
+  // Those routed to another protocol's path (MQTT at mqtt-ws-path).
+  ConnectionCounts routed_connection_counts(ShardId shard) const;
 
  private:
   class ShardConnections;  // one per shard

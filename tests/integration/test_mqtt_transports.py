@@ -16,6 +16,7 @@ from support import WAIT, py_connect, unique
 from mgmt import Api
 from transport_support import Certs, RawWs
 from mqtt_support import Paho, mosquitto_pub, mqtt, mqtt_ports, start_mosquitto_sub
+from test_metrics import scrape, value
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +210,35 @@ def test_mqtt_on_the_stomp_websocket_listener_in_the_api(mq):
         assert o.client_id in listed
         o.close()
     victim.client.loop_stop()
+
+
+def test_mqtt_on_the_stomp_websocket_listener_counts_as_mqtt(mq):
+    """/metrics' ferry_connections_by_protocol counts an MQTT client at
+    /mqtt on the STOMP WebSocket listener as MQTT, not STOMP (it was listed
+    as MQTT but counted as STOMP); the total counts every connection once,
+    and after it closes it is nowhere."""
+    b, _ = mq
+    on_ws = Paho(b.ws_port, version=mqtt.MQTTv5, transport="websockets", keepalive=30, expect_rc=0)
+    stomp, _ = py_connect(b.port)
+    deadline = time.monotonic() + WAIT
+    while True:
+        f = scrape(b)
+        if value(f, "ferry_connections") == 2:
+            break
+        assert time.monotonic() < deadline, "not counted: %r" % [
+            (s.name, s.labels, s.value) for k, m in f.items() if "connections" in k for s in m.samples]
+        time.sleep(0.05)
+    assert value(f, "ferry_connections_by_protocol", protocol="mqtt") == 1
+    assert value(f, "ferry_connections_by_protocol", protocol="stomp") == 1
+    on_ws.close()
+    deadline = time.monotonic() + WAIT
+    while value(scrape(b), "ferry_connections") != 1:
+        assert time.monotonic() < deadline, "still counted after the close"
+        time.sleep(0.05)
+    f = scrape(b)
+    assert value(f, "ferry_connections_by_protocol", protocol="mqtt") == 0
+    assert value(f, "ferry_connections_by_protocol", protocol="stomp") == 1
+    stomp.disconnect()
 
 
 def test_mqtts_listen_is_mqtt_tls_listen(broker_factory, certs):
