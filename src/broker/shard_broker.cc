@@ -1000,11 +1000,67 @@ void ShardBroker::deliver(const ConsumerKey& consumer, Delivery d) {
 
 // ------------------------------------------------------------ journal hooks
 
-void ShardBroker::removed(const Queue& q, const QueueEntry& e) {
+void ShardBroker::removed(const Queue& q, const QueueEntry& e) { record_removal(q, e); }
+
+// A message leaves its queue with no consumer's ACK to answer (ack:auto,
+// expiry, overflow, a move): its ack record is written and its segment
+// released at once, releasing being what frees space on a full disk. A
+// record the journal refuses (disk full) is kept and written again by the
+// next ticks until it is on disk; without it the message would come back
+// after a restart, a duplicate of one already consumed. If its segment is
+// deleted meanwhile, the record is moot and harmless.
+void ShardBroker::record_removal(const Queue& q, const QueueEntry& e) {
   if (e.segment == 0 || journal_ == nullptr) return;
   encode_message_ref(scratch_, q.settings().journal_key, e.message->id);
-  write(RecordType::kAck, scratch_, nullptr);
+  journal_->append(RecordType::kAck, scratch_,
+                   [this, key = q.journal_key_ref(), id = e.message->id](const store::AppendResult& r) mutable {
+                     if (r.ok) return;
+                     broker_.post(self_, [this, key = std::move(key), id, error = r.error] {
+                       unrecorded(key, id, error);
+                     });
+                   });
   journal_->release(store::SegmentId(e.segment));
+}
+
+void ShardBroker::unrecorded(std::shared_ptr<const std::string> queue_key, MessageId id,
+                             const std::string& error) {
+  if (unrecorded_removals_.size() >= kMaxUnrecordedRemovals) {
+    // Bounded: past it a restart may bring such a message back once
+    // (a duplicate, never a loss); said once per shard.
+    if (!unrecorded_overflow_logged_)
+      spdlog::error("journal: more than {} removals wait for disk space; further ones may reappear "
+                    "after a restart",
+                    kMaxUnrecordedRemovals);
+    unrecorded_overflow_logged_ = true;
+    return;
+  }
+  if (unrecorded_removals_.empty())
+    spdlog::warn("journal: a removal record could not be written ({}); retried until it is", error);
+  unrecorded_removals_.emplace_back(std::move(queue_key), id);
+}
+
+void ShardBroker::retry_unrecorded_removals() {
+  if (unrecorded_removals_.empty() || retrying_removals_ || journal_ == nullptr) return;
+  auto batch = std::make_shared<std::vector<std::pair<std::shared_ptr<const std::string>, MessageId>>>(
+      std::move(unrecorded_removals_));
+  unrecorded_removals_.clear();
+  std::vector<std::pair<RecordType, std::string>> records;
+  records.reserve(batch->size());
+  for (const auto& [key, id] : *batch) records.emplace_back(RecordType::kAck, encode_message_ref(*key, id));
+  retrying_removals_ = true;
+  journal_->append_batch(records, [this, batch](const store::AppendResult& r) {
+    broker_.post(self_, [this, batch, ok = r.ok] {
+      retrying_removals_ = false;
+      if (ok) {
+        spdlog::info("journal: {} delayed removal record(s) written", batch->size());
+        return;
+      }
+      // Still no room: back in front of any that failed meanwhile.
+      batch->insert(batch->end(), std::make_move_iterator(unrecorded_removals_.begin()),
+                    std::make_move_iterator(unrecorded_removals_.end()));
+      unrecorded_removals_ = std::move(*batch);
+    });
+  });
 }
 
 void ShardBroker::returned(const Queue& q, const QueueEntry& e) {}
@@ -1148,11 +1204,7 @@ void ShardBroker::dead_letter(const Queue& from, const QueueEntry& e, std::strin
     // A topic (its durable subscriptions journal their copies as any topic
     // message), or nowhere (dropped: unroutable, or a cycle RabbitMQ
     // breaks): the source's ack record goes first.
-    if (e.segment != 0 && journal_ != nullptr) {
-      encode_message_ref(scratch_, from.settings().journal_key, e.message->id);
-      write(RecordType::kAck, scratch_, nullptr);
-      journal_->release(store::SegmentId(e.segment));
-    }
+    record_removal(from, e);
     publish_after_move(*move);
     return;
   }
@@ -1228,6 +1280,7 @@ void ShardBroker::space_freed(Queue& q) {
 
 void ShardBroker::tick(std::int64_t now_ms) {
   streams_->tick(now_ms);
+  retry_unrecorded_removals();
   // A new budget for queue creations (see defer_creation); not while some
   // wait, or a new SEND could create their queue before them.
   if (deferred_.empty()) creations_left_ = kCreationsPerTurn;

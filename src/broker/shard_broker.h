@@ -104,6 +104,7 @@ class ShardBroker final : public QueueHost {
   // How many queues the last tick visited (tests, and a profile).
   std::size_t queues_swept_last_tick() const { return swept_last_tick_; }
   std::size_t queue_count() const { return queues_.size(); }
+  std::size_t unrecorded_removals() const { return unrecorded_removals_.size(); }
   // This shard's streams (stream_store.h).
   StreamStore& streams() { return *streams_; }
   std::size_t topic_count() const { return topics_.size(); }
@@ -136,6 +137,11 @@ class ShardBroker final : public QueueHost {
   enum class AdminError { kNone, kNotFound, kInUse };
   // Deletes a queue without consumers and its waiting messages.
   AdminError delete_queue(const Destination& d);
+  // Runs `then` on this shard once every journal record this shard has
+  // written so far is durable or failed (at once without a journal): an
+  // answer that says messages are gone (a deleted or purged queue, a GET
+  // that took them) waits for their ack records with it.
+  void after_journal(std::function<void()> then);
   // A closed connection's temporary queue (broker::is_temporary_queue).
   void drop_temporary_queue(const Destination& d);
   // Removes the waiting messages (nullopt: no such queue).
@@ -298,6 +304,11 @@ class ShardBroker final : public QueueHost {
   DeadLetterMove dead_letter_move(const Queue& from, const QueueEntry& e, std::string_view reason);
   // Publishes a move's copy to its `published` destinations.
   void publish_after_move(const DeadLetterMove& move);
+  // The ack record of a message that leaves without a consumer's ACK, kept
+  // for a retry when the journal refuses it (see record_removal).
+  void record_removal(const Queue& q, const QueueEntry& e);
+  void unrecorded(std::shared_ptr<const std::string> queue_key, MessageId id, const std::string& error);
+  void retry_unrecorded_removals();
   OpRef begin(std::optional<OpTicket> ticket);
   void end(const OpRef& op);
   bool over_limit() const { return memory_used_ + overhead_bytes() >= memory_limit_; }
@@ -352,6 +363,10 @@ class ShardBroker final : public QueueHost {
   bool resuming_ = false;
   std::uint64_t next_stamp_ = 0;
   std::uint64_t ticks_ = 0;
+  static constexpr std::size_t kMaxUnrecordedRemovals = 1 << 20;  // ~40 MB at most
+  std::vector<std::pair<std::shared_ptr<const std::string>, MessageId>> unrecorded_removals_;
+  bool retrying_removals_ = false;
+  bool unrecorded_overflow_logged_ = false;
   // The housekeeping sweep over queues_ (see tick()): the key of the queue
   // the next tick starts at (none: a new sweep starts at the beginning);
   // whether this sweep samples the queues' rates, and the tick the last

@@ -160,6 +160,13 @@ ShardBroker::AdminError ShardBroker::delete_queue(const Destination& d) {
   return AdminError::kNone;
 }
 
+void ShardBroker::after_journal(std::function<void()> then) {
+  if (journal_ == nullptr) return then();
+  journal_->flush([this, then = std::move(then)](const store::AppendResult&) mutable {
+    broker_.post(self_, std::move(then));
+  });
+}
+
 void ShardBroker::drop_temporary_queue(const Destination& d) {
   auto it = queues_.find(key_of(d));
   if (it == queues_.end()) return;
@@ -279,10 +286,7 @@ void ShardBroker::move_messages(const Destination& from, const Destination& to, 
     copy->encoded_headers_1_2.clear();  // it named the old destination
     if (journal_ == nullptr || !copy->persistent) {
       // Not journaled in `from` either (or nothing is): a move in memory.
-      if (e.segment != 0 && journal_ != nullptr) {
-        write(RecordType::kAck, encode_message_ref(source.settings().journal_key, m->id), nullptr);
-        journal_->release(store::SegmentId(e.segment));
-      }
+      record_removal(source, e);
       broker_.publish_internal(to, std::move(copy_ref));
       continue;
     }

@@ -253,11 +253,16 @@ void add_publish_routes(Router& r, ApiContext& ctx) {
                 out.push_back(got_json((*msgs)[i], d, left, base64, truncate));
               }
             }
-            ctx.broker.post(ShardId(0), [reply, found = msgs.has_value(), d, out = std::move(out)] {
-              if (!found)
-                return reply(error_response(404, "not_found", "no queue '" + d.name + "' in vhost '" + d.vhost + "'"));
-              reply(json_ok(out));
-            });
+            auto answer = [&ctx, reply, found = msgs.has_value(), d, out = std::move(out)] {
+              ctx.broker.post(ShardId(0), [reply, found, d, out] {
+                if (!found)
+                  return reply(error_response(404, "not_found", "no queue '" + d.name + "' in vhost '" + d.vhost + "'"));
+                reply(json_ok(out));
+              });
+            };
+            // Taken ones are gone after a crash too: their ack records first.
+            if (take) b.after_journal(std::move(answer));
+            else answer();
           });
         });
 }

@@ -136,6 +136,21 @@ void on_owner(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answe
   });
 }
 
+// As on_owner, and answer(T) waits until the owner's journal records so
+// far are durable: for an answer saying messages are gone (their ack
+// records), so that a crash after it does not bring them back.
+template <typename T, typename Fn, typename Answer>
+void on_owner_durably(ApiContext& ctx, const broker::Destination& d, Fn fn, Answer answer) {
+  const ShardId owner = ctx.broker.owner_of(d);
+  ctx.shards.post(owner, [&ctx, owner, fn = std::move(fn), answer = std::move(answer)]() mutable {
+    broker::ShardBroker& b = ctx.broker.local(owner);
+    auto result = std::make_shared<T>(fn(b));
+    b.after_journal([&ctx, answer = std::move(answer), result]() mutable {
+      ctx.shards.post(ShardId(0), [answer = std::move(answer), result]() mutable { answer(std::move(*result)); });
+    });
+  });
+}
+
 // PUT's arguments naming x-queue-type "stream": a stream's arguments (the
 // others a stream takes; docs/streams.md "Declared through the management
 // API"). nullopt: not a stream declaration.
@@ -524,15 +539,20 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
                 const ShardId owner = ctx.broker.owner_of(d);
                 auto drop = [&ctx, reply, d, owner, stays] {
                   ctx.broker.post(owner, [&ctx, reply, d, owner, stays] {
-                    const Err now = ctx.broker.local(owner).delete_queue(d);
+                    broker::ShardBroker& b = ctx.broker.local(owner);
+                    const Err now = b.delete_queue(d);
                     broker::QueueLog* log = ctx.broker.queue_log();
                     // A consumer came while the record was written: the
                     // queue stays, and its creation is recorded again
                     // (after the deletion, so it wins at start-up).
                     if (now == Err::kInUse && log != nullptr) log->created(d.vhost, d.name, {});
-                    ctx.broker.post(ShardId(0), [reply, d, now, stays] {
-                      if (now == Err::kInUse) return reply(in_use(d, stays()));
-                      reply(no_content());  // deleted now, or gone meanwhile (x-expires)
+                    // Gone means gone after a kill -9 too: the answer waits
+                    // for its messages' ack records.
+                    b.after_journal([&ctx, reply, d, now, stays] {
+                      ctx.broker.post(ShardId(0), [reply, d, now, stays] {
+                        if (now == Err::kInUse) return reply(in_use(d, stays()));
+                        reply(no_content());  // deleted now, or gone meanwhile (x-expires)
+                      });
                     });
                   });
                 };
@@ -554,7 +574,7 @@ void add_queue_routes(Router& r, ApiContext& ctx) {
         [&ctx](const Request&, const std::vector<std::string>& cap, Reply reply) {
           auto d = queue_of(cap[0], cap[1]);
           if (!d) return reply(bad_name());
-          on_owner<std::optional<std::size_t>>(
+          on_owner_durably<std::optional<std::size_t>>(
               ctx, *d, [d = *d](broker::ShardBroker& b) { return b.purge_queue(d); },
               [reply, d = *d](std::optional<std::size_t> n) {
                 reply(n ? json_ok(Json{{"purged", *n}}) : no_queue(d));

@@ -191,6 +191,14 @@ class Journal {
   virtual void retain(SegmentId segment) = 0;
   virtual void release(SegmentId segment) = 0;
 
+  // `done` runs on the I/O thread once every record appended before this
+  // call has completed: ok when the last of them is durable (an earlier
+  // failed one reported its failure to its own completion), failed when
+  // the journal is closed or the write of a record in the same batch
+  // failed. Writes nothing. For an answer that must follow records written
+  // without a completion of their own (a deleted queue's ack records).
+  virtual void flush(AppendDone done) = 0;
+
   // Bytes on disk across all segments; segment count.
   virtual std::uint64_t disk_bytes() const = 0;
   virtual std::uint64_t segment_count() const = 0;

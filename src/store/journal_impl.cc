@@ -387,6 +387,24 @@ SegmentId JournalImpl::enqueue(RecordType type, std::span<const char> payload, s
   return seg;
 }
 
+void JournalImpl::flush(AppendDone done) {
+  std::unique_lock lk(mutex_);
+  if (closed_) {
+    const SegmentId seg = tail_segment_;
+    lk.unlock();
+    if (done) done(AppendResult{false, "journal is closed", seg});
+    return;
+  }
+  // A completion with no bytes, behind every record appended so far: the
+  // I/O thread completes chunks in order (an empty part is not written).
+  if (pending_.empty()) pending_.push_back(spare_chunk_locked(tail_segment_));
+  Chunk& chunk = pending_.back();
+  chunk.done.push_back(std::move(done));
+  chunk.sizes.push_back(0);
+  lk.unlock();
+  work_cv_.notify_one();
+}
+
 JournalImpl::Chunk JournalImpl::spare_chunk_locked(SegmentId segment) {
   Chunk c;
   if (!spare_chunks_.empty()) {
@@ -660,7 +678,15 @@ void JournalImpl::write_batch(std::vector<Chunk>& batch) {
   starts.assign(batch.size(), 0);
   for (std::size_t i = 0; i < batch.size();) {
     std::size_t j = i;
-    while (j < batch.size() && batch[j].segment == batch[i].segment) ++j;
+    std::uint64_t part_bytes = 0;
+    while (j < batch.size() && batch[j].segment == batch[i].segment) part_bytes += batch[j++].bytes.size();
+    if (part_bytes == 0) {
+      // Only flush() completions: nothing to write (nor a segment to open).
+      starts[i] = writer_ && writer_->id() == batch[i].segment ? writer_->end() : 0;
+      ok_chunks = j;
+      i = j;
+      continue;
+    }
     IoStatus st = switch_to(batch[i].segment);
     std::uint64_t start = 0;
     if (st.ok()) {

@@ -47,6 +47,7 @@ class JournalImpl final : public Journal {
                             AppendDone done) override;
   SegmentId append_batch_retained(const std::vector<std::pair<RecordType, std::string>>& records,
                                   std::uint32_t retains, AppendDone done) override;
+  void flush(AppendDone done) override;
   void retain(SegmentId segment) override;
   void release(SegmentId segment) override;
   std::uint64_t disk_bytes() const override;

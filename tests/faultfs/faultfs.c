@@ -20,6 +20,8 @@
  *                     with EIO (a device that lost the dirty pages)
  *     "slow-read N"   pread/pread64 sleep N ms before reading (a slow disk:
  *                     a journal recovery that takes seconds; test_health.py)
+ *     "slow-fsync N"  fsync/fdatasync sleep N ms before syncing (records
+ *                     queue behind a sync: what an answer must wait for)
  *   Without both variables the shim passes everything through.
  *
  * ftruncate, unlink, reads and directory listing are never failed: they are
@@ -42,8 +44,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_WRITE, FAULT_EIO_FSYNC, FAULT_SLOW_READ };
+enum fault { FAULT_NONE, FAULT_ENOSPC, FAULT_EIO_WRITE, FAULT_EIO_FSYNC, FAULT_SLOW_READ, FAULT_SLOW_FSYNC };
 static atomic_long g_slow_read_ms;
+static atomic_long g_slow_fsync_ms;
 
 static char g_dir[PATH_MAX];
 static size_t g_dir_len;
@@ -150,6 +153,10 @@ static enum fault current_fault(void) {
       if (strcmp(buf, "slow-read") == 0) {
         f = FAULT_SLOW_READ;
         atomic_store(&g_slow_read_ms, strtol(arg, NULL, 10));
+      }
+      if (strcmp(buf, "slow-fsync") == 0) {
+        f = FAULT_SLOW_FSYNC;
+        atomic_store(&g_slow_fsync_ms, strtol(arg, NULL, 10));
       }
       if (strcmp(buf, "enospc") == 0) f = FAULT_ENOSPC;
       else if (strcmp(buf, "eio-write") == 0) f = FAULT_EIO_WRITE;
@@ -277,15 +284,26 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t offset) {
   return fail_with(err);
 }
 
+/* EIO for "eio-fsync"; the delay of "slow-fsync N"; 0 = sync for real. */
+static int sync_fault(int fd) {
+  const enum fault f = fault_for_fd(fd);
+  if (f == FAULT_EIO_FSYNC) return fail_with(EIO);
+  if (f == FAULT_SLOW_FSYNC) {
+    long ms = atomic_load(&g_slow_fsync_ms);
+    if (ms > 0) usleep((useconds_t)(ms * 1000));
+  }
+  return 0;
+}
+
 int fsync(int fd) {
   ENSURE(fsync);
-  if (fault_for_fd(fd) == FAULT_EIO_FSYNC) return fail_with(EIO);
+  if (sync_fault(fd) != 0) return -1;
   return real_fsync(fd);
 }
 
 int fdatasync(int fd) {
   ENSURE(fdatasync);
-  if (fault_for_fd(fd) == FAULT_EIO_FSYNC) return fail_with(EIO);
+  if (sync_fault(fd) != 0) return -1;
   return real_fdatasync(fd);
 }
 

@@ -262,3 +262,70 @@ def test_a_queue_deletion_that_cannot_be_recorded_is_refused_and_changes_nothing
     b3 = restart(broker_factory, b2, "kill")
     for name in (by_traffic, by_put):
         Api(b3).queue(name, expect=404)
+
+
+class _BusyJournal:
+    """Keeps the broker's journal in a slow sync (faultfs "slow-fsync"):
+    persistent SENDs with receipts, one after another, from a thread, so
+    any record appended meanwhile waits behind a sync before it is even
+    written."""
+
+    def __init__(self, port):
+        import threading
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(port,), daemon=True)
+        self.thread.start()
+
+    def _run(self, port):
+        try:
+            c = client(port)
+            while not self.stop.is_set():
+                c.send("/queue/" + unique("busy"), "busy", headers={"persistent": "true"})
+        except Exception:  # the broker is killed under it
+            pass
+
+    def end(self):
+        self.stop.set()
+        self.thread.join(10)
+
+
+@pytest.mark.parametrize("how", ["delete", "purge", "get"])
+def test_an_answer_that_says_messages_are_gone_holds_after_a_kill(broker_factory, work, how):
+    """DELETE /api/queues/V/NAME, DELETE .../contents and a POST .../get with
+    ackmode ack_requeue_false answer that the queue's messages are gone;
+    a kill -9 right after the answer must not bring them back. Their ack
+    records are written without a client waiting on them, so the answer
+    waits for them (ShardBroker::after_journal). The journal's syncs are
+    slowed so that those records queue behind one: before, the answer came
+    at once and the kill found them unwritten (a deleted queue came back,
+    messages and all, after a 204)."""
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    b = broker_factory(data_dir=ddir, env=faultfs_env(ddir, control))
+    api = Api(b)
+    name = unique(how)
+    c = client(b.port)
+    for i in range(3):
+        c.send("/queue/" + name, "m%d" % i, headers={"persistent": "true"})  # receipted
+    c.close()
+    assert api.queue(name)["messages"] == 3
+
+    control.write_text("slow-fsync 1500\n")
+    busy = _BusyJournal(b.port)
+    time.sleep(0.3)  # a sync is under way
+    if how == "delete":
+        api.call("DELETE", Api.q(name), expect=204)
+    elif how == "purge":
+        api.call("DELETE", Api.q(name) + "/contents", expect=(200, 204))
+    else:
+        got = api.call("POST", Api.q(name) + "/get", {"count": 3, "ackmode": "ack_requeue_false",
+                                                       "encoding": "auto"})
+        assert [m["payload"] for m in got] == ["m0", "m1", "m2"], got
+    b2 = restart(broker_factory, b, "kill")
+    busy.end()
+    control.write_text("")
+    if how == "delete":
+        Api(b2).queue(name, expect=404)
+    else:
+        assert Api(b2).queue(name)["messages"] == 0, "%s: messages back after the answer and a kill -9" % how

@@ -188,3 +188,40 @@ def test_acks_sent_just_before_a_close_are_final(broker_factory, work):
     r.subscribe(q, "r")
     extra = r.try_read_frame(1.5)
     assert extra is None, "an acknowledged message came back after kill -9: %r" % (extra.body[:12],)
+
+
+def test_auto_ack_removals_refused_by_a_full_disk_are_written_when_space_returns(broker_factory, work):
+    """ack:auto consumes a message the moment it is sent, with no ACK to
+    refuse: its removal record is written without a client waiting. When
+    the disk refuses that record, the message must still never come back
+    after a restart (a duplicate of one already consumed): the broker keeps
+    the record and writes it once the disk has room. The messages share
+    their segment with one that stays live, so the segment survives and a
+    missing record would bring them back."""
+    b, control = _setup(broker_factory, work)
+    q = "/queue/" + unique("auto")
+    keep = "/queue/" + unique("keep")
+    c = client(b.port)
+    for i in range(5):
+        c.send(q, body_of("h", i), [("persistent", "true")])
+    c.send(keep, body_of("k", 0), [("persistent", "true")])
+    c.close()
+    _fill(b.port, "/queue/" + unique("filler"), 0)  # the segment above is no longer written
+
+    control.write_text("enospc\n")
+    w = client(b.port)
+    w.subscribe(q, "w", ack="auto", headers={"prefetch-count": "5"})
+    assert [check_body(m.body) for m in w.read_messages(5)] == ["h-%05d" % i for i in range(5)]
+    w.close()
+    b.wait_for_log("removal record could not be written")
+    control.write_text("")  # room again: the next housekeeping tick writes them
+    b.wait_for_log("delayed removal record(s) written")
+
+    b2 = restart(broker_factory, b, "kill")
+    c = client(b2.port)
+    c.subscribe(q, "again", ack="auto")
+    f = c.try_read_frame(QUIET * 3)
+    assert f is None, "a message consumed with ack:auto came back after a restart: %r" % f.body[:10]
+    c.subscribe(keep, "keep", ack="auto")
+    assert check_body(c.read_message().body) == "k-00000"
+    c.close()

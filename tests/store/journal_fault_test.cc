@@ -84,6 +84,62 @@ TEST_F(JournalFaultTest, CompletionsRunOnlyAfterWriteAndSync) {
   EXPECT_GT(writes, 0);
 }
 
+// flush(): a completion behind every record appended before it, run once
+// they are durable (records written without a completion of their own: a
+// deleted queue's ack records, which an HTTP answer waits for).
+TEST_F(JournalFaultTest, FlushCompletesOnlyAfterEveryEarlierRecordIsSynced) {
+  auto j = open(options());
+  (void)replay_all(*j);
+  env_.set_sync_delay_us(2000);
+  std::atomic<int> unsynced_at_flush{-1};
+  Completions c;
+  for (int i = 0; i < 200; ++i) j->append(RecordType::kAck, bytes("ack " + std::to_string(i)), nullptr);
+  j->flush([&](const AppendResult& r) {
+    unsynced_at_flush = static_cast<int>(env_.unsynced_bytes());
+    c.track()(r);
+  });
+  const auto done = c.wait(1);
+  EXPECT_TRUE(done.at(0).second.ok) << done.at(0).second.error;
+  EXPECT_EQ(unsynced_at_flush.load(), 0) << "flush completed before the records before it were synced";
+  j->close();
+  j.reset();
+  auto reopened = open(options());
+  EXPECT_EQ(replay_all(*reopened).size(), 200u);
+}
+
+TEST_F(JournalFaultTest, FlushOnAnIdleJournalCompletesAndWritesNothing) {
+  auto j = open(options());
+  (void)replay_all(*j);
+  const auto before = env_.events().size();
+  Completions c;
+  j->flush(c.track());
+  EXPECT_TRUE(c.wait(1).at(0).second.ok);
+  for (std::size_t i = before; i < env_.events().size(); ++i)
+    EXPECT_NE(env_.events()[i].rfind("write ", 0), 0u) << env_.events()[i];
+}
+
+TEST_F(JournalFaultTest, FlushBehindAFailedWriteFailsAndAfterCloseFails) {
+  auto j = open(options());
+  (void)replay_all(*j);
+  // The I/O thread sits in the sync of a first record while the refused
+  // one and the flush queue up behind it: one batch, whose write fails.
+  env_.set_sync_delay_us(300'000);
+  Completions c;
+  j->append(RecordType::kAck, bytes("first"), c.track(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  env_.fail_writes(ENOSPC);
+  j->append(RecordType::kAck, bytes("refused"), c.track(1));
+  j->flush(c.track(2));
+  const auto done = c.wait(3);
+  for (const auto& [tag, r] : done) EXPECT_EQ(r.ok, tag == 0) << "completion " << tag;
+  env_.set_sync_delay_us(0);
+  env_.clear_faults();
+  j->close();
+  Completions after;
+  j->flush(after.track());
+  EXPECT_FALSE(after.wait(1).at(0).second.ok);
+}
+
 TEST_F(JournalFaultTest, IntervalCompletesAfterWriteAndSyncsWithinTheInterval) {
   JournalOptions o = options();
   o.fsync = FsyncPolicy::kInterval;
