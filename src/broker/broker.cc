@@ -173,6 +173,18 @@ void Broker::remember_declaration(const Destination& d, std::optional<QueueArgum
   });
 }
 
+void Broker::forget_declaration(const Destination& d,
+                                std::function<void(const Status&, std::optional<QueueArguments> was)> done) {
+  executor_.post(ShardId(0), [this, d, done = std::move(done)]() mutable {
+    const DeclaredQueues::Entry e{d.vhost, d.name};
+    if (declared_queues_ == nullptr || declared_queues_->entries().count(e) == 0) return done(Status{}, std::nullopt);
+    QueueArguments was = declared_queues_->arguments_of(e);
+    remember_declaration(d, std::nullopt, [done = std::move(done), was = std::move(was)](const Status& st) {
+      done(st, was);
+    });
+  });
+}
+
 void Broker::match_patterns(ShardId shard, const Destination& d, std::vector<std::shared_ptr<const Destination>>& out) {
   patterns_[shard.value]->match(d, out);
 }

@@ -191,6 +191,12 @@ class Broker {
   // rewrite the file once per queue).
   void remember_declaration(const Destination& d, std::optional<QueueArguments> args,
                             std::function<void(const Status&)> done);
+  // Forgets `d`'s declaration as remember_declaration(d, nullopt, ...); done
+  // (on shard 0) also gets the arguments it was declared with, to put back
+  // if the queue stays after all (nullopt: it was not declared; nothing
+  // was written).
+  void forget_declaration(const Destination& d,
+                          std::function<void(const Status&, std::optional<QueueArguments> was)> done);
   // Where queues made by traffic are remembered across restarts (null: not
   // remembered; no data directory, tests). Set at start-up before the loops
   // run; the log itself takes records from any shard.

@@ -1357,9 +1357,40 @@ void ShardBroker::sweep_queues(std::int64_t now_ms) {
   else sweep_next_ = it->first;
 }
 
+// x-expires: the deletion is recorded before the queue goes, as a DELETE's
+// is (queues.log, then declared-queues.json for a declared queue), and the
+// queue goes once both are durable and it is still unused. A record that
+// cannot be written (a full disk) changes nothing: the queue stays, what
+// was recorded is put back, and the next try is another x-expires later.
 void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it) {
   Queue& q = *it->second;
+  if (!expiring_.insert(it->first).second) return;  // its records are being written
   const Destination d = q.destination();
+  const std::int64_t used = q.last_used_ms();
+  record_deletion(d, [this, d, used](const Status& logged) {
+    if (!logged) return keep_expiring_queue(d, logged, false, std::nullopt);
+    if (!broker_.remembers_declarations()) return finish_expiry(d, used, std::nullopt);
+    broker_.forget_declaration(d, [this, d, used](const Status& forgotten, std::optional<QueueArguments> was) {
+      broker_.post(self_, [this, d, used, forgotten, was = std::move(was)] {
+        if (!forgotten) return keep_expiring_queue(d, forgotten, true, std::nullopt);
+        finish_expiry(d, used, was);
+      });
+    });
+  });
+}
+
+void ShardBroker::finish_expiry(const Destination& d, std::int64_t used, std::optional<QueueArguments> declared) {
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) {
+    expiring_.erase(key_of(d));
+    return;  // deleted meanwhile
+  }
+  Queue& q = *it->second;
+  if (q.consumer_count() > 0 || q.last_used_ms() != used) {
+    // Used while the records were written: it stays, recorded again.
+    return keep_expiring_queue(d, Status{}, true, std::move(declared));
+  }
+  expiring_.erase(it->first);
   spdlog::info("queue {} deleted (vhost {}): unused for its x-expires ({} ms)", log_safe(q.name()),
                log_safe(d.vhost), *q.arguments().expires);
   // Its bindings go with it, as delete_queue's do (an MQTT persistent
@@ -1368,15 +1399,28 @@ void ShardBroker::expire_queue(std::unordered_map<std::string, std::unique_ptr<Q
   // No consumer: every message is waiting; each gets its ack record.
   q.discard_all();
   erase_queue(it);
-  // Not back after a restart either.
-  record_deletion(d, {});
-  if (broker_.remembers_declarations()) {
-    broker_.remember_declaration(d, std::nullopt, [d](const Status& removed) {
-      if (!removed)
-        spdlog::error("queue {} expired, but comes back (empty) after a restart: {}", log_safe(d.to_string()),
-                      log_safe(removed.error().text()));
-    });
+}
+
+void ShardBroker::keep_expiring_queue(const Destination& d, const Status& failed, bool deletion_logged,
+                                      std::optional<QueueArguments> declared) {
+  expiring_.erase(key_of(d));
+  auto it = queues_.find(key_of(d));
+  if (it == queues_.end()) return;
+  Queue& q = *it->second;
+  if (!failed) {
+    if (static LogRate rate("x-expires deletions not recorded"); rate.allow())
+      spdlog::error("queue {} not expired: its deletion could not be recorded ({}); tried again after another "
+                    "x-expires period",
+                    log_safe(d.to_string()), log_safe(failed.error().text()));
+    q.touch(now_ms());
   }
+  // What was recorded is put back: the queue is there after a restart.
+  if (deletion_logged) record_creation(q, nullptr);
+  if (declared) broker_.remember_declaration(d, std::move(declared), [d](const Status& back) {
+    if (!back)
+      spdlog::error("queue {} stays, but is no longer in declared-queues.json: {}", log_safe(d.to_string()),
+                    log_safe(back.error().text()));
+  });
 }
 
 void ShardBroker::unbind_queue(const Destination& d) {

@@ -237,6 +237,9 @@ class ShardBroker final : public QueueHost {
   static void apply_arguments(const Queue& q, MessageRef& m);
   // The queue's x-expires has run out: it goes, with its messages.
   void expire_queue(std::unordered_map<std::string, std::unique_ptr<Queue>>::iterator it);
+  void finish_expiry(const Destination& d, std::int64_t used, std::optional<QueueArguments> declared);
+  void keep_expiring_queue(const Destination& d, const Status& failed, bool deletion_logged,
+                           std::optional<QueueArguments> declared);
   // The queue of `d`, created if missing; counted in max-queues, never refused.
   Queue& queue_for(const Destination& d);
   // The queue of `d`, created if missing and max-queues allows (a client's
@@ -363,6 +366,8 @@ class ShardBroker final : public QueueHost {
   bool resuming_ = false;
   std::uint64_t next_stamp_ = 0;
   std::uint64_t ticks_ = 0;
+  // Queues past their x-expires whose deletion records are being written.
+  std::unordered_set<std::string> expiring_;
   static constexpr std::size_t kMaxUnrecordedRemovals = 1 << 20;  // ~40 MB at most
   std::vector<std::pair<std::shared_ptr<const std::string>, MessageId>> unrecorded_removals_;
   bool retrying_removals_ = false;

@@ -329,3 +329,39 @@ def test_an_answer_that_says_messages_are_gone_holds_after_a_kill(broker_factory
         Api(b2).queue(name, expect=404)
     else:
         assert Api(b2).queue(name)["messages"] == 0, "%s: messages back after the answer and a kill -9" % how
+
+
+@pytest.mark.parametrize("made_by", ["put", "traffic"])
+def test_an_x_expires_deletion_that_cannot_be_recorded_keeps_the_queue(broker_factory, work, made_by):
+    """x-expires deletes an unused queue as DELETE does: its deletion is
+    recorded first (queues.log; declared-queues.json for a declared one).
+    With the disk failing writes the queue stays, messages and all (before,
+    it vanished from the running broker and came back after a restart);
+    once the disk works it expires and stays gone after a kill -9."""
+    ddir = data_dir(work)
+    control = work / "faultfs.ctl"
+    control.write_text("")
+    b = broker_factory(data_dir=ddir, env=faultfs_env(ddir, control))
+    api = Api(b)
+    name = unique("expiring")
+    c = client(b.port)
+    if made_by == "put":
+        api.call("PUT", Api.q(name), {"arguments": {"x-expires": 800}}, expect=201)
+        c.send("/queue/" + name, "kept", headers={"persistent": "true"})
+    else:
+        c.send("/queue/" + name, "kept", headers={"persistent": "true", "x-expires": "800"})
+    c.close()
+    assert api.queue(name)["messages"] == 1
+
+    control.write_text("eio-write\n")
+    time.sleep(2.0)  # more than twice its x-expires
+    assert injected(control) > 0, "the shim injected nothing: is it loaded? (LD_PRELOAD)"
+    assert api.queue(name)["messages"] == 1, "expired although its deletion could not be recorded"
+    control.write_text("")
+
+    deadline = time.monotonic() + 10
+    while api.raw("GET", Api.q(name))[0] != 404:
+        assert time.monotonic() < deadline, "not expired once the disk works"
+        time.sleep(0.1)
+    b2 = restart(broker_factory, b, "kill")
+    Api(b2).queue(name, expect=404)
