@@ -12,6 +12,7 @@
 #include "broker/destination_pattern.h"
 #include "broker/shard_broker.h"
 #include "broker/topic_patterns.h"
+#include "broker/virtual_topic.h"
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -882,22 +883,29 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   Subscription& s = subs_.add(std::move(sub));
   if (temp != nullptr) temp->subscription = s.id;
   s.exchange_queue = exchange.has_value();
-  std::uint64_t op = begin_op(receipt, exchange ? 2 : 1, 0, false, s.no);
-  if (options.arguments) receipts_.expect(op, 1);  // the declaration's answer too
-  if (target->must_exist) must_exist_ops_.insert(op);
   const bool may_create = !target->must_exist && (temp != nullptr || exchange ||
                                                   login_.may(auth::Access::kConfigure, s.destination));
+  // ActiveMQ's virtual topics: a consumer queue of VirtualTopic.X is bound
+  // to amq.topic with that key, so /topic/VirtualTopic.X reaches it too
+  // (broker/virtual_topic.h). Only where the SUBSCRIBE may make the queue:
+  // a binding routes to its queue, creating it.
+  std::optional<std::string_view> virtual_topic;
+  if (!exchange && temp == nullptr && may_create && dest.kind == broker::DestinationKind::kQueue)
+    virtual_topic = broker::virtual_topic_of_queue(dest.name);
+  std::uint64_t op = begin_op(receipt, exchange || virtual_topic ? 2 : 1, 0, false, s.no);
+  if (options.arguments) receipts_.expect(op, 1);  // the declaration's answer too
+  if (target->must_exist) must_exist_ops_.insert(op);
   broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op), may_create,
                     std::move(options));
-  if (exchange) {
+  if (exchange || virtual_topic) {
     // The binding, the SUBSCRIBE's second answer: its RECEIPT comes once
     // every shard routes to the queue.
     broker::ExchangeChange c;
     c.kind = broker::ExchangeChange::Kind::kBind;
     c.vhost = login_.vhost();
-    c.exchange = std::move(exchange->exchange);
+    c.exchange = exchange ? std::move(exchange->exchange) : std::string("amq.topic");
     c.destination = broker::BindingDestination::queue(s.destination.name);
-    c.key = std::move(exchange->key);
+    c.key = exchange ? std::move(exchange->key) : std::string(*virtual_topic);
     std::weak_ptr<int> alive = alive_;
     broker_.change_exchanges(shard_, std::move(c), [this, alive, op](Status bound) {
       if (alive.expired() || released_ || closing_) return;
