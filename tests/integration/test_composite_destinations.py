@@ -142,7 +142,7 @@ def test_an_exchange_routing_key_with_commas_is_not_composite(broker):
     """RabbitMQ's /exchange/NAME/KEY keeps its key whole."""
     t = unique("k") + ",x"
     sub = client(broker.port)
-    sub.subscribe("/topic/" + t, "s")
+    sub.subscribe("/exchange/amq.topic/" + t, "s")
     client(broker.port).send("/exchange/amq.topic/" + t, "whole")
     assert sub.read_message().body == b"whole"
 
