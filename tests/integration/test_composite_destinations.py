@@ -3,12 +3,12 @@ destinations"): a SEND to `/queue/a,/queue/b,/topic/c` delivers one copy to
 each element, with one RECEIPT; an element without a prefix takes the first
 element's; a bad or refused element is an ERROR naming it and nothing is
 sent; at most max-composite-destinations elements; a SUBSCRIBE to one is
-refused. Raw frames, stomp.py and a restart after kill -9."""
+refused. Raw frames, stomp.py, PHP and a restart after kill -9."""
 from __future__ import annotations
 
 import pytest
 
-from support import QUIET, client, py_connect, py_rid, restart, run_ferry, unique
+from support import QUIET, client, py_connect, py_rid, restart, run_ferry, run_php, unique
 
 
 def _assert_empty(port: int, dest: str):
@@ -189,3 +189,14 @@ def test_a_queue_element_needs_configure_as_well(broker_factory, users_file):
     err = c.expect_error("SEND", [("destination", "/queue/app.x,/queue/app.y")], b"x")
     assert "configure" in err["message"], err
     assert "/queue/app.x" in err.text, err
+
+
+def test_php_sends_to_a_composite_destination(broker):
+    a, b = "/queue/" + unique("a"), "/queue/" + unique("b")
+    res = run_php("produce.php", broker.port, "%s,%s" % (a, b), 2, "php")
+    assert res["sent"] == 2
+    for q in (a, b):
+        c = client(broker.port)
+        c.subscribe(q, "s")
+        assert [m.body for m in c.read_messages(2)] == [b"php-0", b"php-1"]
+        c.close()

@@ -3,10 +3,12 @@
 name; in `reply-to` it is rewritten to `/remote-temp-topic/amq.gen-...`
 (the connection subscribed to it unless it already is); others may send
 there but not read it, not even through a wildcard subscription; it ends
-with its connection. Raw frames and stomp.py."""
+with its connection. Raw frames, stomp.py and PHP."""
 from __future__ import annotations
 
-from support import QUIET, client, py_connect, py_rid, unique
+import threading
+
+from support import QUIET, client, py_connect, py_rid, run_php, unique
 
 
 def _answer(srv, body=b"pong"):
@@ -141,3 +143,17 @@ def test_stomp_py_request_reply_over_a_temporary_topic(broker):
     assert m.body == "pong-py"
     assert m.headers["subscription"] == "replies"
     conn.disconnect()
+
+
+def test_php_request_reply_over_a_temporary_topic(broker):
+    service, srv = _service(broker)
+    answered = {}
+    t = threading.Thread(target=lambda: answered.setdefault("req", _answer(srv, b"it is now")))
+    t.start()
+    res = run_php("request_reply.php", broker.port, service, "/temp-topic/reply")
+    t.join(15)
+    assert res["sent"] is True
+    assert res["reply"] is not None, res
+    assert res["reply"]["body"] == "it is now"
+    assert res["reply"]["headers"]["correlation-id"] == "php-1"
+    assert answered["req"]["reply-to"].startswith("/remote-temp-topic/amq.gen-")
