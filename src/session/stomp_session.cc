@@ -410,6 +410,8 @@ void StompSession::send_composite(const stomp::Frame& f, std::string_view text,
                                   std::optional<std::string_view> receipt) {
   auto elements = split_composite_destination(text, options_.max_composite_destinations);
   if (!elements) return fail(elements.error(), receipt);
+  auto tx = transactions_.join(f.get("transaction"));
+  if (!tx) return fail(tx.error(), receipt);
   // Every element is checked before anything is sent: a bad or refused one
   // is an ERROR naming it, and no element gets the message.
   std::vector<Target> targets;
@@ -435,8 +437,8 @@ void StompSession::send_composite(const stomp::Frame& f, std::string_view text,
       if (Status allowed = login_.check(auth::Access::kWrite, d); !allowed) return refuse(allowed.error());
       // A queue or stream may not exist yet, and the broker would refuse
       // creating it only after the others had their copy: configure too,
-      // as for a SEND in a transaction (docs/security.md).
-      if (d.kind != broker::DestinationKind::kTopic)
+      // as for any SEND in a transaction (docs/security.md).
+      if (d.kind != broker::DestinationKind::kTopic || *tx != nullptr)
         if (Status allowed = login_.check(auth::Access::kConfigure, d); !allowed) return refuse(allowed.error());
     }
     targets.push_back(std::move(*target));
@@ -448,8 +450,6 @@ void StompSession::send_composite(const stomp::Frame& f, std::string_view text,
                   receipt);
   auto settings = send_settings_of(f);
   if (!settings) return fail(settings.error(), receipt);
-  auto tx = transactions_.join(f.get("transaction"));
-  if (!tx) return fail(tx.error(), receipt);
   broker::DestinationKind kind = broker::DestinationKind::kQueue;
   for (const Target& t : targets)
     if (t.destination->kind == broker::DestinationKind::kStream) kind = t.destination->kind;
