@@ -157,3 +157,19 @@ def test_php_request_reply_over_a_temporary_topic(broker):
     assert res["reply"]["body"] == "it is now"
     assert res["reply"]["headers"]["correlation-id"] == "php-1"
     assert answered["req"]["reply-to"].startswith("/remote-temp-topic/amq.gen-")
+
+
+def test_a_transactional_reply_reaches_only_the_temporary_topic(broker):
+    """A COMMIT routes topic sends as a SEND does: no wildcard subscription
+    gets a temporary topic's message there either."""
+    service, srv = _service(broker)
+    spy = client(broker.port)
+    spy.subscribe("/topic/#", "all")
+    req = client(broker.port)
+    req.send(service, "ping", headers={"reply-to": "/temp-topic/r"})
+    reply_to = srv.read_message()["reply-to"]
+    srv.request("BEGIN", [("transaction", "tx")])
+    srv.send(reply_to, "in-tx", headers={"transaction": "tx", "persistent": "true"})
+    srv.request("COMMIT", [("transaction", "tx")])
+    assert req.read_message().body == b"in-tx"
+    spy.assert_no_frame(QUIET)
