@@ -189,6 +189,9 @@ std::vector<OptionSpec> build_specs() {
                            [](auto& o, std::uint32_t n) { o.listen.max_connections = n; }));
   s.push_back(count_option("max-subscriptions", "1000", "subscriptions per connection",
                            [](auto& o, std::uint32_t n) { o.stomp.max_subscriptions = n; }));
+  s.push_back(count_option("max-composite-destinations", "64",
+                           "elements of one composite destination (ActiveMQ's /queue/a,/queue/b,/topic/c); a SEND naming more gets ERROR",
+                           [](auto& o, std::uint32_t n) { o.stomp.max_composite_destinations = n; }));
   s.push_back(count_option("max-unacked", "10000", "ceiling on any subscription's prefetch window",
                            [](auto& o, std::uint32_t n) { o.broker.max_unacked = n; }));
   s.push_back(count_option("default-prefetch", "1000", "prefetch window when SUBSCRIBE names none",

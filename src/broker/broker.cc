@@ -79,8 +79,11 @@ std::uint32_t Broker::publish(std::shared_ptr<const Destination> d, MessageRef m
       refuse(ticket, fmt::format("{} is a wildcard destination: subscribe to it; SEND names one topic", d->to_string()));
       return 1;
     }
+    // A temporary topic is its connection's alone: no wildcard subscription
+    // and no amq.topic binding of another reaches it (destination.h).
+    const bool temporary = is_temporary_topic(*d);
     std::vector<std::shared_ptr<const Destination>>& matched = matched_[ticket.shard.value];
-    if (!patterns_[ticket.shard.value]->empty()) {
+    if (!temporary && !patterns_[ticket.shard.value]->empty()) {
       matched.clear();
       match_patterns(ticket.shard, *d, matched);
       for (std::shared_ptr<const Destination>& w : matched) {
@@ -93,7 +96,7 @@ std::uint32_t Broker::publish(std::shared_ptr<const Destination> d, MessageRef m
       matched.clear();
     }
     // RabbitMQ's /topic/ is amq.topic: queues bound to it get the message too.
-    if (exchanges_[ticket.shard.value]->has_bindings(d->vhost, "amq.topic")) {
+    if (!temporary && exchanges_[ticket.shard.value]->has_bindings(d->vhost, "amq.topic")) {
       std::vector<std::string_view>& queues = routed_[ticket.shard.value];
       if (route_exchange(ticket.shard, d->vhost, "amq.topic", d->name, SendHeaders(m->headers), queues)) {
         for (std::string_view q : queues) {
@@ -311,7 +314,7 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
     std::vector<std::shared_ptr<const Destination>> matched;
     const std::size_t n = gather->sends.size();
     for (std::size_t i = 0; i < n; ++i) {
-      if (gather->sends[i].first.kind != DestinationKind::kTopic) continue;
+      if (gather->sends[i].first.kind != DestinationKind::kTopic || is_temporary_topic(gather->sends[i].first)) continue;
       matched.clear();
       match_patterns(ticket.shard, gather->sends[i].first, matched);
       for (const auto& w : matched) gather->sends.emplace_back(*w, gather->sends[i].second);
@@ -323,7 +326,8 @@ void Broker::publish_atomic(std::vector<std::pair<Destination, MessageRef>> send
     const std::size_t n = gather->sends.size();
     for (std::size_t i = 0; i < n; ++i) {
       const Destination& d = gather->sends[i].first;
-      if (d.kind != DestinationKind::kTopic || !exchanges_[ticket.shard.value]->has_bindings(d.vhost, "amq.topic"))
+      if (d.kind != DestinationKind::kTopic || is_temporary_topic(d) ||
+          !exchanges_[ticket.shard.value]->has_bindings(d.vhost, "amq.topic"))
         continue;
       const MessageRef m = gather->sends[i].second;
       const std::string vhost = d.vhost, key = d.name;

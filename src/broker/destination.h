@@ -35,6 +35,14 @@ inline bool is_temporary_queue(const Destination& d) {
   return d.kind == DestinationKind::kQueue && d.name.starts_with(kTemporaryQueuePrefix);
 }
 
+// Temporary topics (a connection's `/temp-topic/NAME`, ActiveMQ's): a topic
+// with a generated name of the same form, read only by its connection's
+// subscriptions (they go with it), never matched by another's wildcard
+// subscription or amq.topic binding, never subscribed to durably.
+inline bool is_temporary_topic(const Destination& d) {
+  return d.kind == DestinationKind::kTopic && d.name.starts_with(kTemporaryQueuePrefix);
+}
+
 // The queue named by a journal key made by Destination::journal_key().
 std::optional<Destination> destination_from_journal_key(std::string_view key);
 

@@ -26,6 +26,12 @@ inline constexpr std::string_view kUnsupportedHeader = "unsupported header";
 inline constexpr std::string_view kNotFound = "not_found";
 // RabbitMQ's code for a refused exchange operation (publishing to an internal one).
 inline constexpr std::string_view kExchangeAccessRefused = "access_refused";
+// ActiveMQ's composite destinations (/queue/a,/queue/b): more elements than
+// max-composite-destinations; a SUBSCRIBE to one (SEND only, for now).
+inline constexpr std::string_view kCompositeTooLarge =
+    "too many elements in a composite destination (max-composite-destinations)";
+inline constexpr std::string_view kCompositeSubscribe =
+    "composite destinations are for SEND only: subscribe to each element";
 inline constexpr std::string_view kMissingId = "missing id header";
 inline constexpr std::string_view kDuplicateSubscription = "duplicate subscription id";
 inline constexpr std::string_view kUnknownSubscription = "unknown subscription id";

@@ -13,6 +13,7 @@ namespace ferry::session {
 struct StompOptions {
   stomp::Limits limits;                     // max-frame-size, max-headers, ...
   std::uint32_t max_subscriptions = 1000;   // per connection
+  std::uint32_t max_composite_destinations = 64;  // elements of /queue/a,/queue/b,...
   std::uint32_t max_transactions = 100;     // open per connection
   std::uint32_t max_transaction_size = 10000;     // frames in one transaction
   std::uint64_t producer_window_size = 1u << 20;  // bytes in flight before reads pause

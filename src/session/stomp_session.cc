@@ -6,15 +6,19 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <tuple>
 #include <unordered_set>
 
 #include "broker/destination_pattern.h"
 #include "broker/shard_broker.h"
+#include "broker/topic_patterns.h"
+#include "broker/virtual_topic.h"
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "net/output_queue.h"
 #include "selector/selector.h"
+#include "session/composite_destination.h"
 #include "session/errors.h"
 #include "session/temp_queues.h"
 #include "stomp/boolean.h"
@@ -89,7 +93,8 @@ StompSession::StompSession(const StompContext& context, net::Transport& transpor
       receipts_(*this, context.options.producer_window_size),
       transactions_(context.options.max_transactions, context.options.max_transaction_size),
       destinations_(context.options.default_destination_kind),
-      temp_queues_(context.options.max_subscriptions),
+      temp_queues_(context.options.max_subscriptions, "/temp-queue/"),
+      temp_topics_(context.options.max_subscriptions, "/temp-topic/"),
       connected_at_ms_(wall_ms()) {
   clients_.add(shard_, id_, *this);
 }
@@ -253,65 +258,98 @@ broker::MessageRef StompSession::build_message(const stomp::Frame& f, const brok
   return ref;
 }
 
-Result<StompSession::Target> StompSession::target_of(const stomp::Frame& f) {
-  auto text = f.get("destination");
-  auto queue = [this](std::string name) {
-    return std::make_shared<const broker::Destination>(
-        broker::Destination{broker::DestinationKind::kQueue, std::move(name), login_.vhost()});
+Result<StompSession::Target> StompSession::target_of(const stomp::Frame& f,
+                                                    std::optional<std::string_view> element) {
+  auto text = element ? element : f.get("destination");
+  auto temporary = [this](broker::DestinationKind kind, std::string name) {
+    return std::make_shared<const broker::Destination>(broker::Destination{kind, std::move(name), login_.vhost()});
   };
-  if (text && text->starts_with("/temp-queue/")) {
-    auto e = temp_queues_.resolve(text->substr(std::string_view("/temp-queue/").size()));
+  // The connection's own temporary queues and topics, by NAME.
+  for (auto [prefix, kind, temps] :
+       {std::tuple{std::string_view("/temp-queue/"), broker::DestinationKind::kQueue, &temp_queues_},
+        std::tuple{std::string_view("/temp-topic/"), broker::DestinationKind::kTopic, &temp_topics_}}) {
+    if (!text || !text->starts_with(prefix)) continue;
+    auto e = temps->resolve(text->substr(prefix.size()));
     if (!e) return e.error();
-    return Target{queue((*e)->queue), *e, false};
+    return Target{temporary(kind, (*e)->queue), *e, false};
   }
-  for (std::string_view prefix : {"/reply-queue/", "/remote-temp-queue/"}) {
+  // Another connection's (or this one's), by the generated name of a reply-to.
+  for (auto [prefix, kind, temps] :
+       {std::tuple{std::string_view("/reply-queue/"), broker::DestinationKind::kQueue, &temp_queues_},
+        std::tuple{std::string_view("/remote-temp-queue/"), broker::DestinationKind::kQueue, &temp_queues_},
+        std::tuple{std::string_view("/remote-temp-topic/"), broker::DestinationKind::kTopic, &temp_topics_}}) {
     if (!text || !text->starts_with(prefix)) continue;
     std::string name(text->substr(prefix.size()));
     if (!name.starts_with(broker::kTemporaryQueuePrefix))
       return failure(std::string(errors::kUnknownDestination),
-                     fmt::format("'{}' is not a reply queue: reply to the reply-to header as received", *text));
-    if (TempQueues::Entry* own = temp_queues_.find_by_queue(name)) return Target{queue(std::move(name)), own, false};
-    return Target{queue(std::move(name)), nullptr, true};
+                     fmt::format("'{}' is not a reply {}: reply to the reply-to header as received", *text,
+                                 kind == broker::DestinationKind::kQueue ? "queue" : "topic"));
+    if (TempQueues::Entry* own = temps->find_by_queue(name)) return Target{temporary(kind, std::move(name)), own, false};
+    return Target{temporary(kind, std::move(name)), nullptr, true};
   }
-  auto d = destinations_.of(f, login_.vhost());
-  if (!d) return d.error();
+  std::shared_ptr<const broker::Destination> d;
+  if (element) {
+    // A composite destination's element (not cached: seldom repeated).
+    auto parsed = destinations_.parse(f, *element, login_.vhost());
+    if (!parsed)
+      return failure(std::string(errors::kUnknownDestination),
+                     fmt::format("'{}' is not a destination: use /queue/NAME, /topic/NAME, /temp-queue/NAME, "
+                                 "/temp-topic/NAME or a bare NAME",
+                                 *element));
+    d = std::make_shared<const broker::Destination>(std::move(*parsed));
+  } else {
+    auto of = destinations_.of(f, login_.vhost());
+    if (!of) return of.error();
+    d = std::move(*of);
+  }
   // (/amq/queue/NAME with x-queue-type:stream declares the stream, as its
   // headers ask.)
-  if (text && text->starts_with("/amq/queue/") && (*d)->kind == broker::DestinationKind::kQueue)
-    return Target{*d, nullptr, false, /*must_exist=*/true};
-  if (broker::is_temporary_queue(**d)) {
-    if (TempQueues::Entry* own = temp_queues_.find_by_queue((*d)->name)) return Target{*d, own, false};
-    return Target{*d, nullptr, true};
+  if (text && text->starts_with("/amq/queue/") && d->kind == broker::DestinationKind::kQueue)
+    return Target{d, nullptr, false, /*must_exist=*/true};
+  if (broker::is_temporary_queue(*d)) {
+    if (TempQueues::Entry* own = temp_queues_.find_by_queue(d->name)) return Target{d, own, false};
+    return Target{d, nullptr, true};
   }
-  return Target{*d};
+  if (broker::is_temporary_topic(*d)) {
+    if (TempQueues::Entry* own = temp_topics_.find_by_queue(d->name)) return Target{d, own, false};
+    return Target{d, nullptr, true};
+  }
+  return Target{d};
 }
 
 Status StompSession::rewrite_reply_to(broker::Message& m) {
   for (auto& [name, value] : m.headers) {
-    if (name != "reply-to" || !value.starts_with("/temp-queue/")) continue;
-    auto e = temp_queues_.resolve(std::string_view(value).substr(std::string_view("/temp-queue/").size()));
+    if (name != "reply-to") continue;
+    // RabbitMQ's /temp-queue/ replies come to /reply-queue/..., ActiveMQ's
+    // /temp-topic/ ones to /remote-temp-topic/... (RabbitMQ has no temporary topics).
+    const bool topic = value.starts_with("/temp-topic/");
+    if (!topic && !value.starts_with("/temp-queue/")) continue;
+    TempQueues& temps = topic ? temp_topics_ : temp_queues_;
+    auto e = temps.resolve(std::string_view(value).substr(std::string_view(topic ? "/temp-topic/" : "/temp-queue/").size()));
     if (!e) return e.error();
     if ((*e)->subscription.empty()) {
       // RabbitMQ subscribes the connection to its temporary queue, the
-      // subscription named by the temp-queue destination.
+      // subscription named by the temp-queue destination; a temporary topic
+      // is subscribed to the same way, or a reply sent before an explicit
+      // SUBSCRIBE would reach no one.
       const std::string id = value;
       if (subs_.contains(id)) return failure(std::string(errors::kDuplicateSubscription), id);
       if (subs_.count() >= options_.max_subscriptions) return failure(std::string(errors::kTooManySubscriptions));
-      subscribe_temp(**e, id);
+      subscribe_temp(**e, topic ? broker::DestinationKind::kTopic : broker::DestinationKind::kQueue, id);
     }
-    value = "/reply-queue/" + (*e)->queue;
+    value = (topic ? "/remote-temp-topic/" : "/reply-queue/") + (*e)->queue;
   }
   return {};
 }
 
-void StompSession::subscribe_temp(TempQueues::Entry& e, std::string id) {
+void StompSession::subscribe_temp(TempQueues::Entry& e, broker::DestinationKind kind, std::string id) {
   broker::Window window;
   window.messages = std::max<std::uint32_t>(1, std::min(broker_.options().default_prefetch, broker_.options().max_unacked));
   window.bytes = transport_.max_write_buffer();
   auto sub = std::make_unique<Subscription>();
   sub->no = subs_.next_no();
   sub->id = id;
-  sub->destination = broker::Destination{broker::DestinationKind::kQueue, e.queue, login_.vhost()};
+  sub->destination = broker::Destination{kind, e.queue, login_.vhost()};
   sub->owner = broker_.owner_of(sub->destination);
   sub->mode = AckMode::kAuto;
   sub->prefetch = window.messages;
@@ -319,6 +357,143 @@ void StompSession::subscribe_temp(TempQueues::Entry& e, std::string id) {
   e.subscription = std::move(id);
   std::uint64_t op = begin_op(std::nullopt, 1, 0, false, s.no);
   broker_.subscribe(s.destination, key_of(s), AckMode::kAuto, window, std::nullopt, ticket(op), true);
+}
+
+Result<StompSession::SendSettings> StompSession::send_settings_of(const stomp::Frame& f) {
+  SendSettings out;
+  if (auto p = f.get("priority")) {
+    auto v = parse_int<int>(*p);
+    if (!v || *v < 0) return failure(std::string(errors::kBadPriority), std::string(*p));
+    out.priority = static_cast<std::uint8_t>(std::min(*v, 9));
+  }
+  if (auto e = f.get("expires")) {
+    auto v = parse_int<std::int64_t>(*e);
+    if (!v || *v < 0) return failure(std::string(errors::kBadExpires), std::string(*e));
+    out.expires = *v;
+  }
+  // RabbitMQ's per-message TTL: ms from now (it has no `expires`). The
+  // header stays on the message, as RabbitMQ passes it on; with both, the
+  // earlier expiry wins.
+  if (auto e = f.get("expiration")) {
+    auto v = parse_int<std::int64_t>(*e);
+    if (!v || *v < 0) return failure(std::string(errors::kBadExpiration), std::string(*e));
+    const std::int64_t at = wall_ms() + std::min<std::int64_t>(*v, std::int64_t{1} << 52);
+    if (out.expires == 0 || at < out.expires) out.expires = at;
+  }
+  auto persistent = boolean_header(f, "persistent");
+  if (!persistent) return persistent.error();
+  out.persistent = *persistent;
+  return out;
+}
+
+void StompSession::apply_settings(const SendSettings& settings, broker::Message& m,
+                                  const std::vector<std::string_view>& routed) const {
+  m.priority = settings.priority;
+  m.expires_ms = settings.expires;
+  // Persistent unless the SEND says otherwise, where the configuration
+  // makes it the default (the shipped default: every queue and topic).
+  if (settings.persistent) {
+    m.persistent = *settings.persistent;
+  } else {
+    for (const std::string& pattern : broker_.options().persistent_default)
+      if (broker::matches_pattern(pattern, m.destination)) m.persistent = true;
+    // Through an exchange: as a SEND to one of its queues would be.
+    std::string queue_text;
+    for (std::string_view q : routed)
+      for (const std::string& pattern : broker_.options().persistent_default)
+        if (broker::matches_pattern(pattern, queue_text.assign("/queue/").append(q))) m.persistent = true;
+  }
+  if (m.persistent) m.headers.emplace_back("persistent", "true");
+}
+
+void StompSession::send_composite(const stomp::Frame& f, std::string_view text,
+                                  std::optional<std::string_view> receipt) {
+  auto elements = split_composite_destination(text, options_.max_composite_destinations);
+  if (!elements) return fail(elements.error(), receipt);
+  auto tx = transactions_.join(f.get("transaction"));
+  if (!tx) return fail(tx.error(), receipt);
+  // Every element is checked before anything is sent: a bad or refused one
+  // is an ERROR naming it, and no element gets the message.
+  std::vector<Target> targets;
+  targets.reserve(elements->size());
+  for (const std::string& element : *elements) {
+    auto refuse = [&](const Error& e) {
+      fail(e.message,
+           fmt::format("element '{:.200}' of composite destination '{:.200}': {}", element, text,
+                       e.detail.empty() ? e.message : e.detail),
+           receipt);
+    };
+    if (element.starts_with("/exchange/") || element.starts_with("/amq/queue/"))
+      return refuse(failure(std::string(errors::kUnknownDestination),
+                            "RabbitMQ's /exchange/ and /amq/queue/ forms cannot be part of a composite destination"));
+    auto target = target_of(f, element);
+    if (!target) return refuse(target.error());
+    if (const broker::Destination& d = *target->destination;
+        d.kind == broker::DestinationKind::kTopic && broker::TopicPatterns::is_pattern(d.name))
+      return refuse(failure(std::string(errors::kUnknownDestination),
+                            "a wildcard destination: subscribe to it; SEND names one topic"));
+    if (target->own_temp == nullptr && !target->reply) {
+      const broker::Destination& d = *target->destination;
+      if (Status allowed = login_.check(auth::Access::kWrite, d); !allowed) return refuse(allowed.error());
+      // A queue or stream may not exist yet, and the broker would refuse
+      // creating it only after the others had their copy: configure too,
+      // as for any SEND in a transaction (docs/security.md).
+      if (d.kind != broker::DestinationKind::kTopic || *tx != nullptr)
+        if (Status allowed = login_.check(auth::Access::kConfigure, d); !allowed) return refuse(allowed.error());
+    }
+    targets.push_back(std::move(*target));
+  }
+  for (std::string_view name : broker::QueueArguments::names())
+    if (f.get(name))
+      return fail(errors::kUnsupportedHeader,
+                  fmt::format("queue arguments ({}) on a composite destination: declare each queue first", name),
+                  receipt);
+  auto settings = send_settings_of(f);
+  if (!settings) return fail(settings.error(), receipt);
+  broker::DestinationKind kind = broker::DestinationKind::kQueue;
+  for (const Target& t : targets)
+    if (t.destination->kind == broker::DestinationKind::kStream) kind = t.destination->kind;
+  auto schedule = scheduling_of(f, kind);
+  if (!schedule) return fail(schedule.error(), receipt);
+
+  ++messages_in_;
+  // One message per element, each with its own id and destination (a
+  // consumer of /queue/a sees destination /queue/a, as in ActiveMQ).
+  struct Copy {
+    std::shared_ptr<const broker::Destination> destination;
+    broker::MessageRef message;
+    std::vector<broker::MessageRef> repeats;
+  };
+  std::vector<Copy> copies;
+  copies.reserve(targets.size());
+  for (Target& t : targets) {
+    broker::MessageRef built = build_message(f, *t.destination);
+    Copy c{std::move(t.destination), std::move(built), {}};
+    broker::Message& m = c.message.writable();
+    if (Status rewritten = rewrite_reply_to(m); !rewritten) return fail(rewritten.error(), receipt);
+    apply_settings(*settings, m, {});
+    if (*schedule && *tx == nullptr)
+      c.repeats = broker::apply_schedule(**schedule, m, wall_ms(), [&] { return broker_.next_message_id(shard_); });
+    if (c.destination->kind == broker::DestinationKind::kTopic) {
+      encode_common_headers(m);
+      for (broker::MessageRef& r : c.repeats) encode_common_headers(r.writable());
+    }
+    copies.push_back(std::move(c));
+  }
+  if (*tx != nullptr) {
+    for (Copy& c : copies) (*tx)->sends.push_back(TxSend{*c.destination, std::move(c.message)});
+    begin_op(receipt, 0);
+    return;
+  }
+  // One RECEIPT, once every copy is where a SEND to its element would
+  // have put it (journaled, when persistent).
+  const std::uint64_t op = begin_op(receipt, 1, (f.body.size() + 256) * copies.size());
+  std::uint32_t answers = 0;
+  for (Copy& c : copies) {
+    for (broker::MessageRef& r : c.repeats) answers += broker_.publish(c.destination, std::move(r), ticket(op), true);
+    answers += broker_.publish(std::move(c.destination), std::move(c.message), ticket(op), true);
+  }
+  if (answers > 1) receipts_.expect(op, answers - 1);
 }
 
 void StompSession::handle_send(const stomp::Frame& f) {
@@ -335,6 +510,8 @@ void StompSession::handle_send(const stomp::Frame& f) {
   if (exchange && exchange->exchange.empty())
     return fail(errors::kUnknownDestination, fmt::format("'{}' names no exchange: /exchange/NAME[/KEY]", exchange->text),
                 receipt);
+  if (auto text = f.get("destination"); !exchange && text && is_composite_destination(*text))
+    return send_composite(f, *text, receipt);
   auto target = exchange ? Result<Target>(Target{std::make_shared<const broker::Destination>(broker::Destination{
                                broker::DestinationKind::kQueue, {}, login_.vhost()})})
                          : target_of(f);
@@ -348,29 +525,8 @@ void StompSession::handle_send(const stomp::Frame& f) {
   } else if (!temporary && !permitted(auth::Access::kWrite, **d, receipt)) {
     return;
   }
-  std::uint8_t priority = 4;
-  if (auto p = f.get("priority")) {
-    auto v = parse_int<int>(*p);
-    if (!v || *v < 0) return fail(errors::kBadPriority, *p, receipt);
-    priority = static_cast<std::uint8_t>(std::min(*v, 9));
-  }
-  std::int64_t expires = 0;
-  if (auto e = f.get("expires")) {
-    auto v = parse_int<std::int64_t>(*e);
-    if (!v || *v < 0) return fail(errors::kBadExpires, *e, receipt);
-    expires = *v;
-  }
-  // RabbitMQ's per-message TTL: ms from now (it has no `expires`). The
-  // header stays on the message, as RabbitMQ passes it on; with both, the
-  // earlier expiry wins.
-  if (auto e = f.get("expiration")) {
-    auto v = parse_int<std::int64_t>(*e);
-    if (!v || *v < 0) return fail(errors::kBadExpiration, *e, receipt);
-    const std::int64_t at = wall_ms() + std::min<std::int64_t>(*v, std::int64_t{1} << 52);
-    if (expires == 0 || at < expires) expires = at;
-  }
-  auto persistent = boolean_header(f, "persistent");
-  if (!persistent) return fail(persistent.error(), receipt);
+  auto settings = send_settings_of(f);
+  if (!settings) return fail(settings.error(), receipt);
   auto tx = transactions_.join(f.get("transaction"));
   if (!tx) return fail(tx.error(), receipt);
   // RabbitMQ's queue arguments declare a /queue/ or /amq/queue/ destination
@@ -409,22 +565,7 @@ void StompSession::handle_send(const stomp::Frame& f) {
       return fail_exchange(r.error(), receipt);
   }
   if (Status rewritten = rewrite_reply_to(*mutable_m); !rewritten) return fail(rewritten.error(), receipt);
-  mutable_m->priority = priority;
-  mutable_m->expires_ms = expires;
-  // Persistent unless the SEND says otherwise, where the configuration
-  // makes it the default (the shipped default: every queue and topic).
-  if (*persistent) {
-    mutable_m->persistent = **persistent;
-  } else {
-    for (const std::string& pattern : broker_.options().persistent_default)
-      if (broker::matches_pattern(pattern, mutable_m->destination)) mutable_m->persistent = true;
-    // Through an exchange: as a SEND to one of its queues would be.
-    std::string queue_text;
-    for (std::string_view q : routed)
-      for (const std::string& pattern : broker_.options().persistent_default)
-        if (broker::matches_pattern(pattern, queue_text.assign("/queue/").append(q))) mutable_m->persistent = true;
-  }
-  if (mutable_m->persistent) mutable_m->headers.emplace_back("persistent", "true");
+  apply_settings(*settings, *mutable_m, routed);
   // A repeating schedule's later copies (each its own message).
   std::vector<broker::MessageRef> repeats;
   if (*schedule && *tx == nullptr)
@@ -605,13 +746,22 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   if (exchange && exchange->exchange.empty())
     return fail(errors::kUnknownDestination,
                 fmt::format("'{}' names no exchange: /exchange/NAME[/PATTERN]", exchange->text), receipt);
+  // ActiveMQ lets a consumer read several destinations at once; here a
+  // subscription reads one (its acks, window and UNSUBSCRIBE are that
+  // destination's): refused, never silently a queue named "a,b".
+  if (auto text = f.get("destination"); !exchange && text && is_composite_destination(*text))
+    return fail(errors::kCompositeSubscribe,
+                fmt::format("'{:.200}' is a composite destination: SUBSCRIBE to each element with an id of its own",
+                            *text),
+                receipt);
   auto target = exchange ? Result<Target>(Target{std::make_shared<const broker::Destination>(broker::Destination{
                                broker::DestinationKind::kQueue, generate_temporary_queue_name(), login_.vhost()})})
                          : target_of(f);
   if (!target) return fail(target.error(), receipt);
   const broker::Destination& dest = *target->destination;
   if (target->reply)
-    return fail(errors::kReadRefused, "a temporary queue is read by the connection that made it only", receipt);
+    return fail(errors::kReadRefused, "a temporary queue or topic is read by the connection that made it only",
+                receipt);
   TempQueues::Entry* temp = target->own_temp;
   if (exchange) {
     if (!permitted(auth::Access::kRead, "/exchange/" + exchange->exchange, receipt)) return;
@@ -662,6 +812,9 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
     auto asked = durable_of(f, dest, id);
     if (!asked) return fail(asked.error(), receipt);
     durable = std::move(*asked);
+    if (durable && broker::is_temporary_topic(dest))
+      return fail(errors::kBadDurable, "a temporary topic ends with its connection: it has no durable subscriptions",
+                  receipt);
   }
   // ActiveMQ's and Artemis' JMS selector: a typo is an ERROR naming the
   // position, never a subscription that silently matches nothing.
@@ -730,22 +883,29 @@ void StompSession::handle_subscribe(const stomp::Frame& f) {
   Subscription& s = subs_.add(std::move(sub));
   if (temp != nullptr) temp->subscription = s.id;
   s.exchange_queue = exchange.has_value();
-  std::uint64_t op = begin_op(receipt, exchange ? 2 : 1, 0, false, s.no);
-  if (options.arguments) receipts_.expect(op, 1);  // the declaration's answer too
-  if (target->must_exist) must_exist_ops_.insert(op);
   const bool may_create = !target->must_exist && (temp != nullptr || exchange ||
                                                   login_.may(auth::Access::kConfigure, s.destination));
+  // ActiveMQ's virtual topics: a consumer queue of VirtualTopic.X is bound
+  // to amq.topic with that key, so /topic/VirtualTopic.X reaches it too
+  // (broker/virtual_topic.h). Only where the SUBSCRIBE may make the queue:
+  // a binding routes to its queue, creating it.
+  std::optional<std::string_view> virtual_topic;
+  if (!exchange && temp == nullptr && may_create && dest.kind == broker::DestinationKind::kQueue)
+    virtual_topic = broker::virtual_topic_of_queue(dest.name);
+  std::uint64_t op = begin_op(receipt, exchange || virtual_topic ? 2 : 1, 0, false, s.no);
+  if (options.arguments) receipts_.expect(op, 1);  // the declaration's answer too
+  if (target->must_exist) must_exist_ops_.insert(op);
   broker_.subscribe(s.destination, key_of(s), mode, *window, std::move(durable), ticket(op), may_create,
                     std::move(options));
-  if (exchange) {
+  if (exchange || virtual_topic) {
     // The binding, the SUBSCRIBE's second answer: its RECEIPT comes once
     // every shard routes to the queue.
     broker::ExchangeChange c;
     c.kind = broker::ExchangeChange::Kind::kBind;
     c.vhost = login_.vhost();
-    c.exchange = std::move(exchange->exchange);
+    c.exchange = exchange ? std::move(exchange->exchange) : std::string("amq.topic");
     c.destination = broker::BindingDestination::queue(s.destination.name);
-    c.key = std::move(exchange->key);
+    c.key = exchange ? std::move(exchange->key) : std::string(*virtual_topic);
     std::weak_ptr<int> alive = alive_;
     broker_.change_exchanges(shard_, std::move(c), [this, alive, op](Status bound) {
       if (alive.expired() || released_ || closing_) return;
@@ -822,8 +982,10 @@ void StompSession::handle_unsubscribe(const stomp::Frame& f) {
   // Deleting a durable subscription deletes what it holds: configure.
   if (remove_durable && s->durable && !permitted(auth::Access::kConfigure, s->destination, receipt)) return;
   std::unique_ptr<Subscription> gone = subs_.remove(id);
-  if (TempQueues::Entry* temp = temp_queues_.find_by_queue(gone->destination.name);
-      temp != nullptr && broker::is_temporary_queue(gone->destination) && temp->subscription == id)
+  TempQueues& temps = gone->destination.kind == broker::DestinationKind::kTopic ? temp_topics_ : temp_queues_;
+  if (TempQueues::Entry* temp = temps.find_by_queue(gone->destination.name);
+      temp != nullptr && (broker::is_temporary_queue(gone->destination) || broker::is_temporary_topic(gone->destination)) &&
+      temp->subscription == id)
     temp->subscription.clear();
   // The queue takes back whatever the subscription still held.
   std::uint64_t op = begin_op(receipt, 1);

@@ -110,6 +110,20 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   void refuse_later(std::string_view message, std::string detail, std::optional<std::string> receipt);
 
   void handle_send(const stomp::Frame& f);
+  // A SEND's message settings, read before any destination is touched.
+  struct SendSettings {
+    std::uint8_t priority = 4;
+    std::int64_t expires = 0;          // ms since the epoch; 0: never
+    std::optional<bool> persistent;    // nullopt: persistent-default decides
+  };
+  static Result<SendSettings> send_settings_of(const stomp::Frame& f);
+  // Onto a message built for its destination (m.destination); `routed`: the
+  // queues an exchange routed it to (persistent-default matches them too).
+  void apply_settings(const SendSettings& settings, broker::Message& m,
+                      const std::vector<std::string_view>& routed) const;
+  // ActiveMQ's composite destination (`/queue/a,/queue/b,/topic/c`,
+  // composite_destination.h): one copy to each element, one RECEIPT.
+  void send_composite(const stomp::Frame& f, std::string_view text, std::optional<std::string_view> receipt);
   void handle_subscribe(const stomp::Frame& f);
   void handle_unsubscribe(const stomp::Frame& f);
   // SUBSCRIBE browser:true (ActiveMQ, Apollo): a snapshot of the queue's
@@ -134,7 +148,9 @@ class StompSession final : public net::Protocol, public broker::Client, private 
     bool reply = false;                     // another connection's temporary queue: send only
     bool must_exist = false;                // RabbitMQ's /amq/queue/NAME: never created
   };
-  Result<Target> target_of(const stomp::Frame& f);
+  // `element`: one element of a composite destination, instead of the
+  // frame's `destination`.
+  Result<Target> target_of(const stomp::Frame& f, std::optional<std::string_view> element = std::nullopt);
   // RabbitMQ's /exchange/NAME[/KEY] (except amq.topic with a key, which
   // StompDestinations reads as /topic/KEY); nullopt for other destinations.
   struct ExchangeAddress {
@@ -147,10 +163,11 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   void fail_exchange(const Error& e, std::optional<std::string_view> receipt);
   // A /exchange/ subscription's temporary queue goes, with its bindings.
   void drop_exchange_queue(const Subscription& s);
-  // SEND reply-to:/temp-queue/NAME: rewritten to the queue's reply address,
-  // subscribed to first (as RabbitMQ) unless this connection already is.
+  // SEND reply-to:/temp-queue/NAME (or /temp-topic/NAME): rewritten to the
+  // queue's (topic's) reply address, subscribed to first (as RabbitMQ)
+  // unless this connection already is.
   Status rewrite_reply_to(broker::Message& m);
-  void subscribe_temp(TempQueues::Entry& e, std::string id);
+  void subscribe_temp(TempQueues::Entry& e, broker::DestinationKind kind, std::string id);
   // False (and ERROR sent) if the user may not do `a` on `d`.
   bool permitted(auth::Access a, const broker::Destination& d, std::optional<std::string_view> receipt);
   bool permitted(auth::Access a, std::string_view resource, std::optional<std::string_view> receipt);
@@ -209,6 +226,7 @@ class StompSession final : public net::Protocol, public broker::Client, private 
   Transactions transactions_;
   StompDestinations destinations_;
   TempQueues temp_queues_;
+  TempQueues temp_topics_;  // `/temp-topic/NAME` (ActiveMQ's); Entry::queue names the topic
   // Operations on /amq/queue/NAME still waiting: their "not created" answer
   // means the queue does not exist (not a missing permission).
   std::unordered_set<std::uint64_t> must_exist_ops_;

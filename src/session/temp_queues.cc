@@ -3,6 +3,8 @@
 #include <array>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "broker/destination.h"
 #include "session/errors.h"
 
@@ -23,10 +25,11 @@ std::string generate_temporary_queue_name() {
 
 Result<TempQueues::Entry*> TempQueues::resolve(std::string_view name) {
   if (name.empty())
-    return failure(std::string(errors::kUnknownDestination), "/temp-queue/ needs a name: /temp-queue/NAME");
+    return failure(std::string(errors::kUnknownDestination), fmt::format("{0} needs a name: {0}NAME", form_));
   if (auto it = by_name_.find(name); it != by_name_.end()) return &it->second;
   if (by_name_.size() >= max_)
-    return failure("too many temporary queues on this connection (max-subscriptions)");
+    return failure(fmt::format("too many temporary {} on this connection (max-subscriptions)",
+                               form_ == "/temp-topic/" ? "topics" : "queues"));
   Entry& e = by_name_[std::string(name)];
   e.queue = generate_temporary_queue_name();
   return &e;

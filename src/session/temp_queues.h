@@ -20,12 +20,17 @@ namespace ferry::session {
 // reach it only through the rewritten `reply-to` (`/reply-queue/amq.gen-...`)
 // and can only send to it; it is deleted when the connection closes.
 // At most `max` per connection (max-subscriptions).
+// ActiveMQ's `/temp-topic/NAME` is kept the same way, in an instance of its
+// own: NAME's topic has a generated name (broker::is_temporary_topic), its
+// reply address is `/remote-temp-topic/amq.gen-...`, and it ends with the
+// connection's subscriptions.
 // A new temporary queue name: RabbitMQ's `amq.gen-` and 128 random bits.
 std::string generate_temporary_queue_name();
 
 class TempQueues {
  public:
-  explicit TempQueues(std::size_t max) : max_(max) {}
+  // `form`: the destination prefix its errors name ("/temp-queue/").
+  TempQueues(std::size_t max, std::string_view form) : max_(max), form_(form) {}
 
   struct Entry {
     std::string queue;         // the generated queue name
@@ -39,6 +44,7 @@ class TempQueues {
 
  private:
   std::size_t max_;
+  std::string_view form_;  // static text
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> by_name_;
 };
 

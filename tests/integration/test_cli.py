@@ -106,6 +106,7 @@ def test_serve_help_lists_options():
     text = (r.stdout + r.stderr).decode()
     for opt in ["--listen", "--shards", "--config", "--log-level", "--max-frame-size", "--max-body-size",
                 "--max-headers", "--max-header-length", "--max-connections", "--max-subscriptions",
+                "--max-composite-destinations",
                 "--max-unacked", "--default-prefetch", "--max-transactions", "--max-transaction-size",
                 "--memory-limit", "--memory-policy", "--producer-window-size", "--max-deliveries",
                 "--dead-letter-prefix", "--heart-beat", "--heart-beat-grace",

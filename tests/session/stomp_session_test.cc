@@ -452,5 +452,65 @@ TEST_F(StompSessionTest, ExactlyTheBudgetIsNotAYield) {
   EXPECT_FALSE(producer->session->yielded());
 }
 
+TEST_F(StompSessionTest, CompositeSendGivesOneReceiptAndEachElementItsOwnCopy) {
+  auto consumer = connected(1);
+  feed(*consumer, frame("SUBSCRIBE\nid:a\ndestination:/queue/a\n\n"));
+  feed(*consumer, frame("SUBSCRIBE\nid:b\ndestination:/queue/b\n\n"));
+  feed(*consumer, frame("SUBSCRIBE\nid:t\ndestination:/topic/t\n\n"));
+  consumer->transport.take_frames();
+  auto producer = connected(2);
+  feed(*producer, frame("SEND\ndestination:/queue/a,b,/topic/t\nreceipt:r1\n\nhello"));
+  auto frames = producer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(has_header(frames[0], "receipt-id:r1"));
+  frames = consumer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 3u);
+  std::vector<std::string> seen;
+  for (const std::string& f : frames) {
+    EXPECT_EQ(command_of(f), "MESSAGE");
+    for (std::string d : {"/queue/a", "/queue/b", "/topic/t"})
+      if (has_header(f, "destination:" + d)) seen.push_back(d);
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"/queue/a", "/queue/b", "/topic/t"}));
+  EXPECT_EQ(producer->session->messages_in(), 1u);  // one SEND
+}
+
+TEST_F(StompSessionTest, CompositeSendWithABadElementSendsNothing) {
+  auto consumer = connected(1);
+  feed(*consumer, frame("SUBSCRIBE\nid:a\ndestination:/queue/a\n\n"));
+  consumer->transport.take_frames();
+  auto producer = connected(2);
+  feed(*producer, frame("SEND\ndestination:/queue/a,/nowhere/x\nreceipt:r1\n\nhello"));
+  auto frames = producer->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(command_of(frames[0]), "ERROR");
+  EXPECT_NE(frames[0].find("'/nowhere/x'"), std::string::npos) << frames[0];
+  EXPECT_TRUE(consumer->transport.take_frames().empty());
+}
+
+TEST_F(StompSessionTest, TemporaryTopicReplyToIsRewrittenAndSubscribed) {
+  auto requester = connected(1);
+  feed(*requester, frame("SEND\ndestination:/queue/service\nreply-to:/temp-topic/r\nreceipt:r1\n\nping"));
+  requester->transport.take_frames();
+  auto replier = connected(2);
+  feed(*replier, frame("SUBSCRIBE\nid:s\ndestination:/queue/service\n\n"));
+  auto frames = replier->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  const std::size_t at = frames[0].find("\nreply-to:/remote-temp-topic/amq.gen-");
+  ASSERT_NE(at, std::string::npos) << frames[0];
+  const std::string reply_to = frames[0].substr(at + 10, frames[0].find('\n', at + 1) - at - 10);
+  feed(*replier, frame("SEND\ndestination:" + reply_to + "\nreceipt:r2\n\npong"));
+  frames = requester->transport.take_frames();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(command_of(frames[0]), "MESSAGE");
+  EXPECT_TRUE(has_header(frames[0], "subscription:/temp-topic/r"));
+  // Only its connection reads it.
+  feed(*replier, frame("SUBSCRIBE\nid:spy\ndestination:" + reply_to + "\n\n"));
+  frames = replier->transport.take_frames();
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(command_of(frames.back()), "ERROR");
+}
+
 }  // namespace
 }  // namespace ferry::session
