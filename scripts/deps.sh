@@ -44,7 +44,7 @@ test_packages=(
 packages=("${broker_packages[@]}")
 if [ "${1:-all}" != broker ]; then
   packages+=("${test_packages[@]}")
-  # Node and npm: the @stomp/stompjs WebSocket tests (tests/js), the console's
+  # Node and npm: the @stomp/stompjs and MQTT.js (npm mqtt) tests (tests/js), the console's
   # build (scripts/build-web.sh) and browser tests (tests/browser), each
   # installed with npm ci from its lock file; Debian's nodejs/npm only when no
   # node is installed.

@@ -292,8 +292,9 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
   std::unique_ptr<session::MqttRetained> mqtt_retained;
   // MQTT 5 wills waiting out their will delay (published from shard 0's tick).
   std::unique_ptr<session::MqttWills> mqtt_wills;
-  // Inbound QoS 2 packet ids persistent sessions keep between connections.
-  session::MqttQos2Ids mqtt_qos2_ids;
+  // The open QoS 2 flows of persistent sessions, kept between their
+  // connections and across restarts in <data-dir>/mqtt-qos2.
+  session::MqttQos2Ids mqtt_qos2_ids(mqtt_enabled ? options.data_dir : std::string());
   if (mqtt_enabled) {
     mqtt_retained = std::make_unique<session::MqttRetained>(
         options.data_dir, session::MqttRetained::Limits{options.mqtt_max_retained, options.mqtt_max_retained_bytes});
@@ -303,7 +304,21 @@ int serve(const Config& configured, std::vector<EffectiveValue> effective, Confi
     } else {
       spdlog::info("{}", *loaded);
     }
-    mqtt_wills = std::make_unique<session::MqttWills>(broker, mqtt_retained.get());
+    if (auto loaded = mqtt_qos2_ids.load(); !loaded) {
+      spdlog::error("cannot read the MQTT QoS 2 flows: {}", loaded.error().text());
+      return 1;
+    } else {
+      spdlog::info("{}", *loaded);
+    }
+    // MQTT wills: those waiting out their delay, and those of live
+    // connections, kept in <data-dir>/mqtt-wills; a restart publishes them.
+    mqtt_wills = std::make_unique<session::MqttWills>(broker, mqtt_retained.get(), options.data_dir);
+    if (auto loaded = mqtt_wills->load(); !loaded) {
+      spdlog::error("cannot read the MQTT wills: {}", loaded.error().text());
+      return 1;
+    } else {
+      spdlog::info("{}", *loaded);
+    }
     mqtt_server = std::make_unique<net::Server>(
         mqtt_listener,
         session::mqtt_protocol({broker, clients, authenticator.get(), options.stomp.limits.max_frame_size,

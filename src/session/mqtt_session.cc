@@ -104,6 +104,8 @@ void MqttSession::claim_client_id() {
       if (!clean_start_) {
         qos2_received_.merge(flows.received);
         resend_pubrels(flows.released);
+      } else {
+        qos2_ids_->forget(key);
       }
     }
     if (awaiting_claim_) {
@@ -149,6 +151,32 @@ void MqttSession::resend_pubrels(const MqttQos2Ids::Ids& released) {
     wrote = true;
   }
   if (wrote) transport_.flush();
+}
+
+MqttQos2Ids::Flows MqttSession::qos2_flows() const {
+  MqttQos2Ids::Flows flows;
+  for (std::uint16_t id : qos2_received_)
+    if (!qos2_pending_.contains(id)) flows.received.insert(id);
+  for (const auto& [id, f] : inflight_)
+    if (f.released) flows.released.insert(id);
+  return flows;
+}
+
+void MqttSession::save_qos2(std::uint64_t op) {
+  qos2_ids_->save(MqttWills::key_of(login_.vhost(), client_id_), qos2_flows(),
+                  expiry_in_use_.value_or(session_expiry_s_), op == 0 ? nullptr : on_written(op));
+}
+
+std::function<void(const Status&)> MqttSession::on_written(std::uint64_t op) {
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  return [this, alive, broker, shard = shard_, op](const Status& st) {  // the store's thread
+    broker::Outcome o = st ? broker::Outcome::success() : broker::Outcome::failure(st.error().text());
+    broker->post(shard, [this, alive, op, o = std::move(o)]() mutable {
+      if (alive.expired()) return;
+      on_complete(op, std::move(o));
+    });
+  };
 }
 
 void MqttSession::release_client_id() {
@@ -313,6 +341,7 @@ void MqttSession::refuse_connect(ReasonCode code, std::string_view why, bool del
 }
 
 void MqttSession::finish_connect() {
+  if (arm_will()) return;
   // A session to resume, keep or discard (clean start: one left by an
   // earlier connection with this client id): looked up first (CONNACK says
   // whether one was there). An id the broker assigned has none.
@@ -745,8 +774,17 @@ void MqttSession::handle_publish(const mqtt::Publish& given) {
   std::uint64_t retained_op = 0;
   std::uint64_t seq = 0;
   if (p.qos > 0) {
-    if (p.qos == 2) qos2_received_.insert(p.packet_id);
     seq = add_answer(Answer{answer_type, p.packet_id, {ReasonCode::kSuccess}, 0, {}});
+    if (p.qos == 2) {
+      qos2_received_.insert(p.packet_id);
+      // A persistent session's PUBREC waits for the message and then for
+      // its packet id to be on disk (write_answers): after a restart, the
+      // client's resent PUBLISH is still known.
+      if (saves_qos2()) {
+        qos2_pending_.insert(p.packet_id);
+        answers_.back().saves_flows = true;
+      }
+    }
     if (retain) {
       retained_op = begin_op(seq, 0);
       std::weak_ptr<int> alive = alive_;
@@ -770,7 +808,11 @@ void MqttSession::handle_publish(const mqtt::Publish& given) {
         a.reasons[0] = ReasonCode::kQuotaExceeded;
         --a.waiting;
         ops_.erase(retained_op);
-        if (p.qos == 2) qos2_received_.erase(p.packet_id);
+        if (p.qos == 2) {
+          qos2_received_.erase(p.packet_id);
+          qos2_pending_.erase(p.packet_id);
+          a.saves_flows = false;
+        }
         return write_answers();
       }
       return fail(ReasonCode::kQuotaExceeded, kept.error().text());
@@ -803,6 +845,10 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
       const bool known = qos2_received_.erase(p.packet_id) != 0;
       add_answer(Answer{PacketType::kPubcomp, p.packet_id,
                         {known ? ReasonCode::kSuccess : ReasonCode::kPacketIdentifierNotFound}, 0});
+      // A persistent session's PUBCOMP waits for the packet id to be off
+      // the disk: once the client has it, the id may be used again for a
+      // new message, which a restart must not take for a resend.
+      if (known && saves_qos2()) answers_.back().saves_flows = true;
       return write_answers();
     }
     case PacketType::kPubrec: {
@@ -825,7 +871,28 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
       if (mqtt::is_error(p.reason)) {
         // MQTT 5: a PUBREC with an error ends the flow; no PUBREL.
         inflight_.erase(it);
+        if (saves_qos2()) save_qos2(0);
         return send_waiting();
+      }
+      if (saves_qos2()) {
+        // A persistent session: the PUBREL goes once its packet id is on
+        // disk, to be sent again after a restart (the message is the
+        // client's: acknowledged in the session queue above).
+        std::weak_ptr<int> alive = alive_;
+        broker::Broker* broker = &broker_;
+        const std::uint16_t id = p.packet_id;
+        qos2_ids_->save(MqttWills::key_of(login_.vhost(), client_id_), qos2_flows(),
+                        expiry_in_use_.value_or(session_expiry_s_),
+                        [this, alive, broker, shard = shard_, id](const Status&) {  // the store's thread
+                          broker->post(shard, [this, alive, id] {
+                            if (alive.expired() || closing_) return;
+                            mqtt::encode_pub_response(
+                                level_, mqtt::PubResponse{PacketType::kPubrel, id, ReasonCode::kSuccess, {}},
+                                transport_.output());
+                            transport_.flush();
+                          });
+                        });
+        return;
       }
       mqtt::encode_pub_response(level_, mqtt::PubResponse{PacketType::kPubrel, p.packet_id, ReasonCode::kSuccess, {}},
                                 transport_.output());
@@ -836,6 +903,7 @@ void MqttSession::handle_pub_response(const mqtt::PubResponse& p) {
       auto it = inflight_.find(p.packet_id);
       if (it == inflight_.end() || !it->second.released) return;  // not waiting for it: nothing to do
       inflight_.erase(it);
+      if (saves_qos2()) save_qos2(0);
       return send_waiting();
     }
     default:
@@ -945,6 +1013,20 @@ void MqttSession::write_answers() {
   bool wrote = false;
   while (!answers_.empty() && answers_.front().waiting == 0) {
     Answer& a = answers_.front();
+    if (a.saves_flows) {
+      // A persistent session's PUBREC (its message is published) or
+      // PUBCOMP: the QoS 2 flows are saved first, and it goes out then.
+      a.saves_flows = false;
+      const bool ok = !mqtt::is_error(a.reasons.front());
+      if (a.type == PacketType::kPubrec) {
+        qos2_pending_.erase(a.packet_id);
+        if (!ok) qos2_received_.erase(a.packet_id);
+      }
+      if (ok && saves_qos2()) {
+        save_qos2(begin_op(answers_base_, 0));
+        continue;  // waits for the save
+      }
+    }
     std::string& out = transport_.output();
     switch (a.type) {
       case PacketType::kPuback:
@@ -1358,6 +1440,20 @@ void MqttSession::handle_disconnect(const mqtt::Disconnect& d) {
   if (expiry == 0u) persistent_ = false;
   else if (expiry && queued_ && persistent_) change_session_expiry(*expiry);
   closing_ = true;
+  if (will_armed_ && !will_) {
+    // The will is discarded: off the disk before the connection closes, so
+    // that a restart right after does not publish it.
+    will_armed_ = false;
+    std::weak_ptr<int> alive = alive_;
+    broker::Broker* broker = &broker_;
+    wills_->disarm(id_, MqttWills::key_of(login_.vhost(), client_id_),
+                   [this, alive, broker, shard = shard_](const Status&) {  // the file's thread
+                     broker->post(shard, [this, alive] {
+                       if (!alive.expired()) transport_.close_after_flush();
+                     });
+                   });
+    return;
+  }
   transport_.close_after_flush();
 }
 
@@ -1440,34 +1536,71 @@ void MqttSession::tick(std::int64_t now_ms) {
   }
 }
 
+std::optional<MqttWills::Will> MqttSession::make_will(const WillMessage& w) {
+  broker::Destination d{broker::DestinationKind::kTopic, topic_of_mqtt(w.topic), login_.vhost()};
+  if (broker::TopicPatterns::is_pattern(d.name) || !login_.may(auth::Access::kWrite, d)) return std::nullopt;
+  const bool retain = w.retain && retained_ != nullptr;
+  broker::MessageRef m = build_message(w.topic, w.payload, w.qos, w.extras, retain);
+  return MqttWills::Will{std::move(d), std::move(m), w.topic, retain, w.extras.expiry_s.value_or(0)};
+}
+
+std::uint32_t MqttSession::will_delay_s(std::uint32_t delay_s) const {
+  const std::uint32_t session_s = persistent_ ? expiry_in_use_.value_or(session_expiry_s_) : 0;
+  return std::min(delay_s, session_s);
+}
+
+bool MqttSession::arm_will() {
+  if (!will_ || will_armed_ || wills_ == nullptr || !wills_->persists()) return false;
+  std::optional<MqttWills::Will> w = make_will(*will_);
+  if (!w) return false;  // not published either (publish_will)
+  will_armed_ = true;
+  arming_ = true;
+  std::weak_ptr<int> alive = alive_;
+  broker::Broker* broker = &broker_;
+  wills_->arm(id_, MqttWills::key_of(login_.vhost(), client_id_), *w, will_delay_s(will_->delay_s),
+              [this, alive, broker, shard = shard_](const Status& st) {  // the file's thread
+                broker->post(shard, [this, alive, st] {
+                  if (alive.expired() || closing_) return;
+                  arming_ = false;
+                  if (!st) spdlog::warn("connection {} ({}): MQTT will not kept on disk: {}", log_id_,
+                                        transport_.peer(), st.error().text());
+                  finish_connect();
+                  // Packets that came meanwhile are read now (pause first:
+                  // resuming parses what is buffered only when paused).
+                  if (!holding()) {
+                    transport_.pause_reading();
+                    transport_.resume_reading();
+                  }
+                });
+              });
+  return true;
+}
+
 void MqttSession::publish_will() {
   if (!will_ || !connected_) return;
   WillMessage w = std::move(*will_);
   will_.reset();
-  broker::Destination d{broker::DestinationKind::kTopic, topic_of_mqtt(w.topic), login_.vhost()};
-  if (broker::TopicPatterns::is_pattern(d.name) || !login_.may(auth::Access::kWrite, d)) {
+  std::optional<MqttWills::Will> will = make_will(w);
+  if (!will) {
     spdlog::debug("connection {} ({}): MQTT will to '{}' not published (not permitted)", log_id_,
                   transport_.peer(), log_safe(w.topic));
     return;
   }
-  broker::MessageRef m = build_message(w.topic, w.payload, w.qos, w.extras, w.retain && retained_ != nullptr);
   // MQTT 5 will delay: published once the delay or the session, whichever
   // is shorter, has run out, unless the client comes back to the session
   // first (MqttWills). A session that ends with the connection: at once.
-  const std::uint32_t session_s = persistent_ ? expiry_in_use_.value_or(session_expiry_s_) : 0;
-  const std::uint32_t delay_s = std::min(w.delay_s, session_s);
+  const std::uint32_t delay_s = will_delay_s(w.delay_s);
   if (delay_s != 0 && wills_ != nullptr) {
-    wills_->defer(MqttWills::key_of(login_.vhost(), client_id_),
-                  MqttWills::Will{std::move(d), std::move(m), w.topic, w.retain && retained_ != nullptr},
+    wills_->defer(MqttWills::key_of(login_.vhost(), client_id_), std::move(*will),
                   mono_ms() + std::int64_t{delay_s} * 1000);
     return;
   }
-  if (w.retain && retained_ != nullptr) {
-    if (Status kept = retained_->set(login_.vhost(), w.topic, m, {}); !kept)
+  if (will->retain) {
+    if (Status kept = retained_->set(login_.vhost(), will->topic, will->message, {}); !kept)
       spdlog::info("connection {} ({}): MQTT will to '{}' not retained: {}", log_id_, transport_.peer(),
-                   log_safe(w.topic), kept.error().text());
+                   log_safe(will->topic), kept.error().text());
   }
-  (void)broker_.publish(d, std::move(m), ticket(0));
+  (void)broker_.publish(will->destination, std::move(will->message), ticket(0));
 }
 
 void MqttSession::unsubscribe_all() {
@@ -1492,17 +1625,16 @@ void MqttSession::on_closed() {
   released_ = true;
   closing_ = true;
   publish_will();  // a will still armed: the connection ended without DISCONNECT
+  if (will_armed_) wills_->disarm(id_, MqttWills::key_of(login_.vhost(), client_id_));
   // Open QoS 2 flows outlive the connection with its session: inbound ones
   // waiting for PUBREL, outbound ones waiting for PUBCOMP.
-  if (qos2_ids_ != nullptr && client_id_held_ && persistent_) {
-    MqttQos2Ids::Flows flows;
-    flows.received = std::move(qos2_received_);
-    qos2_received_.clear();
-    for (const auto& [id, f] : inflight_)
-      if (f.released) flows.released.insert(id);
-    const std::uint32_t expiry_s = expiry_in_use_.value_or(session_expiry_s_);
-    const std::int64_t expires = expiry_s == kNeverExpires ? INT64_MAX : mono_ms() + std::int64_t{expiry_s} * 1000;
-    if (!flows.empty()) qos2_ids_->park(MqttWills::key_of(login_.vhost(), client_id_), std::move(flows), expires);
+  // (Those whose PUBREC has not gone out are not: the client sends them
+  // again, and their messages may not be published yet.)
+  if (saves_qos2()) {
+    qos2_ids_->park(MqttWills::key_of(login_.vhost(), client_id_), qos2_flows(),
+                    expiry_in_use_.value_or(session_expiry_s_));
+  } else if (qos2_ids_ != nullptr && client_id_held_) {
+    qos2_ids_->forget(MqttWills::key_of(login_.vhost(), client_id_));  // the session ends with the connection
   }
   unsubscribe_all();
   release_client_id();

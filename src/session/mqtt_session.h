@@ -106,7 +106,7 @@ class MqttSession final : public net::Protocol, public broker::Client {
   // Or a resumed session waits for the older connection to let its client
   // id go (awaiting_claim_).
   bool holding() const override {
-    return authenticating_ || refuse_at_ms_ != 0 || opening_session_ || awaiting_claim_;
+    return authenticating_ || refuse_at_ms_ != 0 || opening_session_ || awaiting_claim_ || arming_;
   }
   bool connected() const override { return connected_; }
   std::uint64_t messages_in() const override { return messages_in_; }
@@ -189,6 +189,13 @@ class MqttSession final : public net::Protocol, public broker::Client {
   broker::MessageRef build_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
                                    const Extras& extras, bool retain = false);
   void publish_will();
+  // A will's delay: the smaller of its Will Delay Interval and the
+  // session's expiry (a session that ends with the connection: 0).
+  std::uint32_t will_delay_s(std::uint32_t delay_s) const;
+  // Before CONNACK: the will is kept on disk while the connection lives
+  // (MqttWills::arm), so that a restart publishes it; finish_connect()
+  // again once it is there. False: nothing to wait for.
+  bool arm_will();
 
   // Answers (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) go out in the order
   // of the packets they answer (spec 4.6), each once the broker operations
@@ -200,6 +207,10 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint32_t waiting = 0;  // broker operations not answered yet
     // SUBACK: (slot, filter, granted QoS) whose retained messages follow it.
     std::vector<std::tuple<std::uint32_t, std::string, std::uint8_t>> retained;
+    // PUBREC, PUBCOMP of a persistent session: before it goes out, the
+    // session's QoS 2 flows are saved (MqttQos2Ids), so that they hold
+    // across a restart.
+    bool saves_flows = false;
   };
   std::uint64_t add_answer(Answer a);  // its sequence number
   // A broker operation whose outcome goes into reasons[slot] of answer `seq`.
@@ -309,6 +320,11 @@ class MqttSession final : public net::Protocol, public broker::Client {
     std::uint32_t delay_s = 0;  // MQTT 5 Will Delay Interval
   };
   std::optional<WillMessage> will_;
+  bool will_armed_ = false;  // kept on disk (MqttWills::arm) until the connection ends
+  bool arming_ = false;      // ... being written; CONNACK waits
+  // The will as it would be published now; none if it may not be (a
+  // topic the user may not write to, or a Ferry wildcard).
+  std::optional<MqttWills::Will> make_will(const WillMessage& w);
   // MQTT 5 topic aliases the client set (index alias - 1); CONNACK's Topic
   // Alias Maximum bounds them, as mosquitto's default does.
   static constexpr std::uint16_t kTopicAliasMaximum = 10;
@@ -341,6 +357,16 @@ class MqttSession final : public net::Protocol, public broker::Client {
   // Packet ids of QoS 2 PUBLISHes received and PUBREC'd, until PUBREL;
   // a persistent session's outlive the connection (MqttQos2Ids).
   std::unordered_set<std::uint16_t> qos2_received_;
+  // Those of qos2_received_ whose PUBREC has not gone out (the message is
+  // not published yet): not saved, not parked.
+  std::unordered_set<std::uint16_t> qos2_pending_;
+  // The session's QoS 2 flows are kept across restarts (MqttQos2Ids).
+  bool saves_qos2() const { return qos2_ids_ != nullptr && persistent_ && client_id_held_; }
+  MqttQos2Ids::Flows qos2_flows() const;
+  // Saves them; `op` (0: nobody waits) completes once they are on disk.
+  void save_qos2(std::uint64_t op);
+  // A callback of a store's thread that completes `op` on this shard.
+  std::function<void(const Status&)> on_written(std::uint64_t op);
 
   std::map<std::string, Sub, std::less<>> subs_;               // by filter
   std::unordered_map<std::uint32_t, std::string> filter_of_;  // SubscriptionNo -> filter

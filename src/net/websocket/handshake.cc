@@ -72,7 +72,8 @@ std::string accept_key(std::string_view key) {
 
 Handshake::Handshake(std::string path, std::vector<std::string> protocols)
     : path_(std::move(path)), protocols_(std::move(protocols)) {
-  if (protocols_.empty()) protocols_.assign(std::begin(kStompProtocols), std::end(kStompProtocols));
+  stomp_ = protocols_.empty();
+  if (stomp_) protocols_.assign(std::begin(kStompProtocols), std::end(kStompProtocols));
 }
 
 void Handshake::add_endpoint(std::string path, std::vector<std::string> protocols) {

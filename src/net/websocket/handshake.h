@@ -48,6 +48,9 @@ class Handshake {
   const std::string& reason() const { return reason_; }
   // After kDone: 0 for the constructor's path, n for the n-th add_endpoint.
   std::size_t endpoint() const { return endpoint_; }
+  // After kDone: the chosen path serves STOMP (it was given no
+  // subprotocols of its own; MQTT's /mqtt has "mqtt").
+  bool serves_stomp() const { return endpoint_ == 0 ? stomp_ : more_[endpoint_ - 1].protocols.empty(); }
 
  private:
   Status parse();
@@ -55,6 +58,7 @@ class Handshake {
 
   std::string path_;
   std::vector<std::string> protocols_;
+  bool stomp_ = false;  // the constructor's path: given no subprotocols (STOMP's)
   struct Endpoint {
     std::string path;
     std::vector<std::string> protocols;

@@ -7,6 +7,22 @@ namespace ferry::net::websocket {
 Layer::Layer(std::string path, std::uint64_t max_message_size, std::vector<std::string> protocols)
     : handshake_(std::move(path), std::move(protocols)), decoder_(max_message_size) {}
 
+void Layer::frame(const std::vector<boost::asio::const_buffer>& in, std::vector<boost::asio::const_buffer>& out) {
+  if (stomp_) return framer_.frame(in, out);
+  out.clear();
+  std::uint64_t size = 0;
+  for (const auto& b : in) size += b.size();
+  if (size == 0) return;
+  // A whole message (FIN set): a client needs nothing after it to read the
+  // packets it carries (MQTT over WebSocket: binary messages, spec 6.0).
+  stream_header_.clear();
+  append_frame_header(stream_header_, Opcode::kBinary, true, size);
+  out.reserve(in.size() + 1);
+  out.emplace_back(stream_header_.data(), stream_header_.size());
+  for (const auto& b : in)
+    if (b.size() != 0) out.push_back(b);
+}
+
 Layer::Inbound Layer::inbound(char* data, std::size_t n) {
   Inbound in;
   if (failed_ || close_sent_) return in;  // input after the end is dropped
@@ -22,6 +38,7 @@ Layer::Inbound Layer::inbound(char* data, std::size_t n) {
       return in;
     }
     open_ = true;
+    stomp_ = handshake_.serves_stomp();
     begin = r.consumed;
     if (begin == n) return in;
     // Frames sent right behind the request (a client need not wait).

@@ -54,15 +54,17 @@ class Layer {
   bool queue_close();
   bool close_sent() const { return close_sent_; }
 
-  // Frames outbound STOMP bytes (see MessageFramer).
-  void frame(const std::vector<boost::asio::const_buffer>& in, std::vector<boost::asio::const_buffer>& out) {
-    framer_.frame(in, out);
-  }
+  // Frames outbound bytes: STOMP's one frame per message (MessageFramer);
+  // another protocol's (MQTT, whose packets may span messages and share
+  // them) each call's bytes as one binary message.
+  void frame(const std::vector<boost::asio::const_buffer>& in, std::vector<boost::asio::const_buffer>& out);
 
  private:
   Handshake handshake_;
   FrameDecoder decoder_;
   MessageFramer framer_;
+  bool stomp_ = true;          // once open: the path serves STOMP (else a byte stream, MQTT)
+  std::string stream_header_;  // the binary message header of the last frame() (not STOMP)
   bool open_ = false;
   bool failed_ = false;
   bool close_sent_ = false;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ferry::net::websocket {
 namespace {
@@ -82,6 +83,48 @@ TEST(LayerTest, PeerCloseIsEndOfInputAndEchoed) {
   EXPECT_TRUE(in.peer_closed);
   EXPECT_TRUE(l.queue_close());
   EXPECT_EQ(l.urgent(), std::string("\x88\x02\x03\xe9", 4));  // 1001 echoed
+}
+
+// What the layer writes for `in` (header and bytes), as one string.
+std::string framed(Layer& l, const std::vector<std::string>& in) {
+  std::vector<boost::asio::const_buffer> bufs, out;
+  for (const auto& s : in) bufs.emplace_back(s.data(), s.size());
+  l.frame(bufs, out);
+  std::string all;
+  for (const auto& b : out) all.append(static_cast<const char*>(b.data()), b.size());
+  return all;
+}
+
+// MQTT over WebSocket (ws://HOST:PORT/mqtt): the server's packets are not
+// STOMP frames; each write goes as one whole binary message (FIN set), so
+// that a client that waits for a message's end (the npm ws package under
+// MQTT.js, browsers) reads them. Before, a CONNACK went out as the first
+// fragment of a message that never ended.
+TEST(LayerTest, MqttEndpointSendsWholeBinaryMessages) {
+  const std::string mqtt_request =
+      "GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: mqtt\r\n\r\n";
+  for (bool routed : {false, true}) {
+    // The MQTT listener's own path, and /mqtt beside STOMP's /ws.
+    Layer l(routed ? "/ws" : "/mqtt", 1024, routed ? std::vector<std::string>{} : std::vector<std::string>{"mqtt"});
+    if (routed) l.add_endpoint("/mqtt", {"mqtt"});
+    feed(l, mqtt_request);
+    ASSERT_TRUE(l.open());
+    const std::string connack("\x20\x02\x00\x00", 4), suback("\x90\x03\x00\x01\x01", 5);
+    EXPECT_EQ(framed(l, {connack}), std::string("\x82\x04", 2) + connack);
+    EXPECT_EQ(framed(l, {connack, suback}), std::string("\x82\x09", 2) + connack + suback);
+    EXPECT_EQ(framed(l, {}), "");
+  }
+}
+
+TEST(LayerTest, StompEndpointStillSendsOneFramePerMessage) {
+  Layer l("/ws", 1024);
+  l.add_endpoint("/mqtt", {"mqtt"});
+  feed(l, kRequest);
+  ASSERT_TRUE(l.open());
+  const std::string frame("MESSAGE\n\nhi", 11);
+  EXPECT_EQ(framed(l, {frame + std::string(1, '\0')}), std::string("\x81\x0c", 2) + frame + std::string(1, '\0'));
 }
 
 }  // namespace
