@@ -15,17 +15,6 @@ constexpr std::uint32_t kNeverExpires = 0xFFFFFFFFu;
 // Record: expiry_s (4 bytes), expires (wall ms, 8 bytes; 0: the session
 // was connected, its expiry counts from the next start), then the received
 // and the released ids, each a 2-byte count and 2-byte ids. Big-endian.
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-bool get_be(std::string_view in, std::size_t& at, int bytes, std::uint64_t& v) {
-  if (in.size() - at < static_cast<std::size_t>(bytes)) return false;
-  v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at++]);
-  return true;
-}
-
 bool get_ids(std::string_view in, std::size_t& at, MqttQos2Ids::Ids& ids) {
   std::uint64_t n = 0;
   if (!get_be(in, at, 2, n)) return false;

@@ -4,13 +4,27 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "common/result.h"
 
 namespace ferry::session {
+
+// The records' big-endian integers (`bytes` of them), for MqttStateFile's
+// users: appended to `out`, or read at `at` (false: too short).
+inline void put_be(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+inline bool get_be(std::string_view in, std::size_t& at, int bytes, std::uint64_t& v) {
+  if (in.size() - at < static_cast<std::size_t>(bytes)) return false;
+  v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at++]);
+  return true;
+}
 
 // A small table of MQTT session state that must outlive the broker
 // (docs/mqtt.md, "Across a broker restart"): key -> bytes, kept in one file

@@ -20,15 +20,6 @@ std::string waiting_key(const std::string& key) { return "w\n" + key; }
 // Record: retain (1 byte), delay_s (4), due (wall ms, 8), expiry_s (4),
 // then the vhost, the destination name, the MQTT topic and a broker
 // message record, each a 4-byte length and its bytes. Big-endian.
-void put_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-bool get_be(std::string_view in, std::size_t& at, int bytes, std::uint64_t& v) {
-  if (in.size() - at < static_cast<std::size_t>(bytes)) return false;
-  v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[at++]);
-  return true;
-}
 void put_field(std::string& out, std::string_view f) {
   put_be(out, f.size(), 4);
   out += f;
