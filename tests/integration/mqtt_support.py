@@ -24,6 +24,46 @@ from support import WAIT, unique
 
 mqtt = pytest.importorskip("paho.mqtt.client")  # Debian python3-paho-mqtt
 
+import select  # noqa: E402
+
+
+class _PollSelect:
+    """paho-mqtt's network loop watches its sockets with select.select(),
+    which refuses a file descriptor >= 1024 (FD_SETSIZE): in a test process
+    that has that many open (an xdist worker late in the whole suite) every
+    new client's loop failed at once and no CONNACK ever arrived. The same
+    call over poll(), which has no such limit, returning the objects it was
+    given as select() does."""
+
+    error = OSError
+
+    @staticmethod
+    def select(rlist, wlist, xlist, timeout=None):
+        poller = select.poll()
+        wanted: dict[int, int] = {}
+        for objs, flag in ((rlist, select.POLLIN), (wlist, select.POLLOUT)):
+            for o in objs:
+                fd = o if isinstance(o, int) else o.fileno()
+                if fd < 0:
+                    raise ValueError("file descriptor cannot be a negative integer")
+                wanted[fd] = wanted.get(fd, 0) | flag
+        for fd, flags in wanted.items():
+            poller.register(fd, flags)
+        ready = dict(poller.poll(None if timeout is None else max(0.0, timeout) * 1000.0))
+
+        def of(objs, flag):
+            out = []
+            for o in objs:
+                ev = ready.get(o if isinstance(o, int) else o.fileno(), 0)
+                if ev & (flag | select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                    out.append(o)
+            return out
+
+        return of(rlist, select.POLLIN), of(wlist, select.POLLOUT), []
+
+
+mqtt.select = _PollSelect
+
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
