@@ -104,7 +104,6 @@ class ShardBroker final : public QueueHost {
   // How many queues the last tick visited (tests, and a profile).
   std::size_t queues_swept_last_tick() const { return swept_last_tick_; }
   std::size_t queue_count() const { return queues_.size(); }
-  std::size_t unrecorded_removals() const { return unrecorded_removals_.size(); }
   // This shard's streams (stream_store.h).
   StreamStore& streams() { return *streams_; }
   std::size_t topic_count() const { return topics_.size(); }
